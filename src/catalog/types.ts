@@ -1,0 +1,36 @@
+import type { Family } from '../zoo/graph.js';
+
+export type Precision = 'int8' | 'fp32';
+
+/** How the model's input wants its pixels; edgefit's own models take uint8 RGB NHWC straight from the camera. */
+export interface InputFormat {
+  layout: 'NHWC' | 'NCHW';
+  dtype: 'uint8' | 'float32';
+  /** float input = pixel * scale + offset (documented, for models that do not fold it in) */
+  scale?: number;
+  offset?: number;
+}
+
+/** One runnable model file: a rung of the ladder the selector climbs. */
+export interface Variant {
+  /** stable id, e.g. "mobilenet_v1-0.5-160-int8" */
+  id: string;
+  family: Family;
+  alpha: number;
+  resolution: number;
+  precision: Precision;
+  /** published ImageNet top-1 (0..1) where known; "largest" means highest of this, else most MACs */
+  referenceAccuracy?: number;
+  macs: number;
+  params: number;
+  /** absolute path of the .onnx file */
+  modelPath: string;
+  /** sha256 of the .onnx file */
+  sha256: string;
+  labelsPath?: string;
+  /** true when the weights are real (imported/pulled), false for seeded zoo weights */
+  pretrained: boolean;
+  input: InputFormat;
+  /** where it came from: "zoo", "tflite:<sha>", "keras:<sha>" */
+  source: string;
+}
