@@ -9,6 +9,14 @@ export interface EngineOptions {
   threads: number;
   /** per-run timeout (ms) enforced by the host, not the runtime */
   timeoutMs?: number;
+  /** input [1, H, W, 3] for models with symbolic spatial dims (imported GAP models run at any resolution) */
+  resolution?: number;
+  /** uint8/int8 outputs are dequantized as (q - zeroPoint) * scale; float outputs are passed through */
+  outputScale?: number;
+  outputZeroPoint?: number;
+  /** TensorRT engine cache and FP16 (Jetson) */
+  trtCacheDir?: string;
+  trtFp16?: boolean;
 }
 
 export interface ModelIO {
@@ -21,7 +29,10 @@ export interface ModelIO {
 }
 
 export interface RunResult {
-  /** scores (probabilities or logits as the model outputs them), one per class */
+  /**
+   * scores (probabilities or logits as the model outputs them), one per class. The array is owned by the engine
+   * and reused by the next run: copy what must outlive it.
+   */
   scores: Float32Array;
   /** ms spent inside the runtime */
   inferMs: number;
@@ -31,6 +42,8 @@ export interface Engine {
   readonly name: string;
   /** the provider that actually runs the model, verified after load */
   readonly provider: ProviderName;
+  /** providers tried before the one that runs, with the reason each was refused */
+  readonly refused: { provider: ProviderName; reason: string }[];
   readonly io: ModelIO;
   /** runs on one frame: uint8 RGB HWC at the model's resolution */
   run(frame: Uint8Array): Promise<RunResult>;

@@ -1,0 +1,149 @@
+import * as ort from 'onnxruntime-node';
+import { readFile } from 'node:fs/promises';
+import { EdgefitError, errorMessage } from '../util/errors.js';
+import type { Engine, EngineFactory, EngineOptions, ModelIO, ProviderName, RunResult } from './engine.js';
+
+type OrtProvider = ort.InferenceSession.ExecutionProviderConfig;
+
+function providerConfig(p: ProviderName, opts: EngineOptions): OrtProvider {
+  if (p === 'tensorrt') {
+    return {
+      name: 'tensorrt',
+      ...(opts.trtCacheDir ? { trt_engine_cache_enable: true, trt_engine_cache_path: opts.trtCacheDir } : {}),
+      ...(opts.trtFp16 ? { trt_fp16_enable: true } : {}),
+    } as OrtProvider;
+  }
+  return p as OrtProvider;
+}
+
+/**
+ * Creates a session with the first provider of the chain that really loads. Each provider is tried alone:
+ * onnxruntime-node 1.30 throws when a requested provider's library is missing, older builds only warn and
+ * run on the CPU, so a session created with [p] alone is the proof that p is in use.
+ */
+export async function createSessionWithChain(
+  model: Uint8Array,
+  opts: EngineOptions,
+): Promise<{ session: ort.InferenceSession; provider: ProviderName; refused: { provider: ProviderName; reason: string }[] }> {
+  const refused: { provider: ProviderName; reason: string }[] = [];
+  const chain = opts.providers.length > 0 ? opts.providers : (['cpu'] as ProviderName[]);
+  for (const p of chain) {
+    if (p !== 'cpu' && p !== 'cuda' && p !== 'tensorrt') {
+      refused.push({ provider: p, reason: 'not an onnxruntime provider' });
+      continue;
+    }
+    try {
+      const session = await ort.InferenceSession.create(model, {
+        executionProviders: [providerConfig(p, opts)],
+        graphOptimizationLevel: 'all',
+        ...(opts.threads > 0 ? { intraOpNumThreads: opts.threads } : {}),
+        interOpNumThreads: 1,
+        executionMode: 'sequential',
+        // a missing GPU library is expected on most boards and reported through `refused`, not as an ERROR line
+        ...(p !== 'cpu' ? { logSeverityLevel: 4 as const } : {}),
+      });
+      return { session, provider: p, refused };
+    } catch (err) {
+      refused.push({ provider: p, reason: errorMessage(err).split('\n')[0]!.slice(0, 300) });
+    }
+  }
+  const detail = refused.map((r) => `${r.provider}: ${r.reason}`).join('; ');
+  throw new EdgefitError('E_ENGINE_LOAD', `onnxruntime could not load the model with any provider of [${chain.join(', ')}] (${detail}); check the model file and engine.providers`);
+}
+
+function dimsOf(shape: ReadonlyArray<number | string>, resolution: number | undefined, what: string): number[] {
+  return shape.map((d, i) => {
+    if (typeof d === 'number' && d > 0) return d;
+    if (i === 0) return 1;
+    if (resolution && (i === 1 || i === 2)) return resolution;
+    throw new EdgefitError('E_ENGINE_SHAPE', `${what} has a symbolic dimension ${String(d)} at axis ${i}; give the resolution to run it at`);
+  });
+}
+
+export class OrtEngine implements Engine {
+  readonly name = 'onnxruntime';
+  private readonly scores: Float32Array;
+  private readonly feedDims: number[];
+
+  constructor(
+    private readonly session: ort.InferenceSession,
+    readonly provider: ProviderName,
+    readonly refused: { provider: ProviderName; reason: string }[],
+    readonly io: ModelIO,
+    private readonly dequant: { scale: number; zeroPoint: number },
+  ) {
+    this.scores = new Float32Array(io.outputShape.reduce((a, b) => a * b, 1));
+    this.feedDims = io.inputShape;
+  }
+
+  static async load(modelPath: string, opts: EngineOptions): Promise<OrtEngine> {
+    let bytes: Uint8Array;
+    try {
+      bytes = await readFile(modelPath);
+    } catch (err) {
+      throw new EdgefitError('E_MODEL_MISSING', `model file ${modelPath} cannot be read (${errorMessage(err)}); run \`edgefit models pull\` or check models.catalog`, { cause: err });
+    }
+    const { session, provider, refused } = await createSessionWithChain(bytes, opts);
+    const inMeta = session.inputMetadata[0];
+    const outMeta = session.outputMetadata[0];
+    if (!inMeta?.isTensor || !outMeta?.isTensor) {
+      await session.release();
+      throw new EdgefitError('E_MODEL_IO', `${modelPath}: the model needs one tensor input and one tensor output`);
+    }
+    if (inMeta.type !== 'uint8') {
+      await session.release();
+      throw new EdgefitError('E_MODEL_IO', `${modelPath}: input ${inMeta.name} is ${inMeta.type}; edgefit feeds uint8 RGB NHWC frames, import the model with \`edgefit import\` to fold the preprocessing in`);
+    }
+    const inputShape = dimsOf(inMeta.shape, opts.resolution, `${modelPath} input`);
+    if (inputShape.length !== 4 || inputShape[3] !== 3) {
+      await session.release();
+      throw new EdgefitError('E_MODEL_IO', `${modelPath}: input shape [${inputShape}] is not [1, H, W, 3] (uint8 RGB NHWC)`);
+    }
+    const outputShape = outMeta.shape.map((d, i) => (typeof d === 'number' && d > 0 ? d : i === 0 ? 1 : NaN));
+    if (outputShape.some((d) => Number.isNaN(d))) {
+      await session.release();
+      throw new EdgefitError('E_MODEL_IO', `${modelPath}: output ${outMeta.name} has a symbolic class dimension`);
+    }
+    const io: ModelIO = {
+      inputName: inMeta.name,
+      inputShape,
+      inputType: 'uint8',
+      outputName: outMeta.name,
+      outputShape,
+    };
+    return new OrtEngine(session, provider, refused, io, { scale: opts.outputScale ?? 1, zeroPoint: opts.outputZeroPoint ?? 0 });
+  }
+
+  async run(frame: Uint8Array): Promise<RunResult> {
+    const expected = this.feedDims[1]! * this.feedDims[2]! * 3;
+    if (frame.length !== expected) {
+      throw new EdgefitError('E_FRAME_SIZE', `frame has ${frame.length} bytes, the model wants ${this.feedDims[1]}x${this.feedDims[2]}x3 = ${expected}`);
+    }
+    const t0 = performance.now();
+    const out = await this.session.run({ [this.io.inputName]: new ort.Tensor('uint8', frame, this.feedDims) });
+    const inferMs = performance.now() - t0;
+    const t = out[this.io.outputName]!;
+    const data = t.data as Float32Array | Uint8Array | Int8Array;
+    if (data instanceof Float32Array) {
+      this.scores.set(data);
+    } else {
+      const { scale, zeroPoint } = this.dequant;
+      for (let i = 0; i < data.length; i++) this.scores[i] = (data[i]! - zeroPoint) * scale;
+    }
+    for (const k of Object.keys(out)) out[k]!.dispose();
+    return { scores: this.scores, inferMs };
+  }
+
+  async close(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+export const ortEngineFactory: EngineFactory = {
+  name: 'onnxruntime',
+  load: (modelPath, options) => OrtEngine.load(modelPath, options),
+};
+
+export function ortVersion(): string {
+  return ort.env.versions?.common ?? 'unknown';
+}

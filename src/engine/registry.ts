@@ -1,0 +1,28 @@
+import type { EngineFactory } from './engine.js';
+
+/**
+ * Engines by name, loaded lazily so a board without TensorFlow.js never imports it. `fault-*` engines exist
+ * for the fault-injection tests (a run that hangs or kills its worker) and are refused unless
+ * EDGEFIT_ALLOW_FAULT_ENGINES=1.
+ */
+export type EngineKind = 'onnxruntime' | 'tfjs' | 'fault-hang' | 'fault-crash';
+
+export const ENGINE_KINDS: readonly EngineKind[] = ['onnxruntime', 'tfjs', 'fault-hang', 'fault-crash'];
+
+export async function engineFactory(kind: EngineKind): Promise<EngineFactory> {
+  switch (kind) {
+    case 'onnxruntime':
+      return (await import('./onnxruntime.js')).ortEngineFactory;
+    case 'tfjs': {
+      // written by the tfjs engine module; resolved at run time so the daemon builds without it
+      const mod = (await import('./tfjs/index.js' as string)) as { tfjsEngineFactory: EngineFactory };
+      return mod.tfjsEngineFactory;
+    }
+    case 'fault-hang':
+    case 'fault-crash':
+      if (process.env.EDGEFIT_ALLOW_FAULT_ENGINES !== '1') {
+        throw new Error(`engine ${kind} is a fault-injection engine for tests; set EDGEFIT_ALLOW_FAULT_ENGINES=1 to use it`);
+      }
+      return (await import('./fault-engine.js')).faultEngineFactory(kind);
+  }
+}
