@@ -1,0 +1,185 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import type { ProviderName } from '../engine/engine.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import { EdgefitError } from '../util/errors.js';
+import type { Measurement } from './types.js';
+
+/** Everything a measurement depends on; a change in any field means measuring again. */
+export interface CacheKey {
+  /** the device's board fingerprint (src/device) */
+  board: string;
+  /** sha256 of the .onnx file */
+  sha256: string;
+  ortVersion: string;
+  provider: ProviderName;
+  threads: number;
+}
+
+export type ThreadlessKey = Omit<CacheKey, 'threads'>;
+
+export interface CacheEntry {
+  key: CacheKey;
+  measurement: Measurement;
+}
+
+interface CacheFile {
+  format: 'edgefit-profile-cache';
+  version: 1;
+  entries: Record<string, CacheEntry>;
+  /** the thread count that measured fastest for a (board, model, runtime, provider) */
+  best: Record<string, { key: ThreadlessKey; threads: number }>;
+}
+
+const PROVIDERS: readonly ProviderName[] = ['tensorrt', 'cuda', 'cpu', 'wasm', 'tfjs-node', 'tfjs-wasm'];
+
+function threadlessId(k: ThreadlessKey): string {
+  return JSON.stringify([k.board, k.sha256, k.ortVersion, k.provider]);
+}
+
+function keyId(k: CacheKey): string {
+  return JSON.stringify([k.board, k.sha256, k.ortVersion, k.provider, k.threads]);
+}
+
+function validKey(k: unknown, withThreads: boolean): k is CacheKey {
+  if (!k || typeof k !== 'object') return false;
+  const o = k as Record<string, unknown>;
+  return typeof o.board === 'string' && o.board.length > 0
+    && typeof o.sha256 === 'string' && /^[0-9a-f]{64}$/.test(o.sha256)
+    && typeof o.ortVersion === 'string' && o.ortVersion.length > 0
+    && PROVIDERS.includes(o.provider as ProviderName)
+    && (!withThreads || (typeof o.threads === 'number' && Number.isInteger(o.threads) && o.threads > 0));
+}
+
+function validMeasurement(m: unknown): m is Measurement {
+  if (!m || typeof m !== 'object') return false;
+  const o = m as Record<string, unknown>;
+  const lat = o.latencyMs as Record<string, unknown> | undefined;
+  return typeof o.variantId === 'string' && typeof o.ok === 'boolean' && typeof o.threads === 'number'
+    && !!lat && typeof lat === 'object' && ['p50', 'p90', 'p99'].every((p) => typeof lat[p] === 'number' || lat[p] === null);
+}
+
+/** JSON has no NaN: failed measurements store null, and come back as NaN. */
+function revive(m: Measurement): Measurement {
+  const n = (x: unknown) => (typeof x === 'number' ? x : NaN);
+  const l = m.latencyMs;
+  return {
+    ...m,
+    latencyMs: { p50: n(l.p50), p90: n(l.p90), p99: n(l.p99), mean: n(l.mean), stddev: n(l.stddev), min: n(l.min), max: n(l.max) },
+    sessionCreateMs: n(m.sessionCreateMs),
+    rssGrowthMb: n(m.rssGrowthMb),
+    peakMb: n(m.peakMb),
+  };
+}
+
+export interface ProfileCacheOptions {
+  /** refuse an unreadable file (for --from-cache) instead of starting empty (for the local cache) */
+  strict?: boolean;
+}
+
+/**
+ * Profile measurements on disk, keyed by board, model hash, runtime version, provider and threads. Writes are
+ * atomic (temp, fsync, rename): a power cut leaves the old or the new file.
+ */
+export class ProfileCache {
+  private data: CacheFile | undefined;
+  private writing: Promise<void> = Promise.resolve();
+  /** set when the file existed but could not be read and the cache started empty */
+  warning: string | undefined;
+
+  constructor(readonly path: string, private readonly options: ProfileCacheOptions = {}) {
+    if (typeof path !== 'string' || path.length === 0) throw new EdgefitError('E_CACHE_PATH', 'ProfileCache needs a file path');
+  }
+
+  private load(): CacheFile {
+    if (this.data) return this.data;
+    const empty: CacheFile = { format: 'edgefit-profile-cache', version: 1, entries: {}, best: {} };
+    let text: string;
+    try {
+      text = readFileSync(this.path, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT' && !this.options.strict) return (this.data = empty);
+      throw new EdgefitError('E_CACHE_READ', `cannot read the profile cache ${this.path}: ${(err as Error).message}`, { cause: err });
+    }
+    try {
+      const raw = JSON.parse(text) as Partial<CacheFile>;
+      if (raw.format !== 'edgefit-profile-cache' || raw.version !== 1) throw new Error('not an edgefit profile cache (format/version)');
+      const data = { ...empty };
+      for (const e of Object.values(raw.entries ?? {})) {
+        if (validKey(e?.key, true) && validMeasurement(e.measurement)) data.entries[keyId(e.key)] = { key: e.key, measurement: revive(e.measurement) };
+      }
+      for (const b of Object.values(raw.best ?? {})) {
+        if (validKey(b?.key, false) && Number.isInteger(b.threads) && b.threads > 0) data.best[threadlessId(b.key)] = b;
+      }
+      return (this.data = data);
+    } catch (err) {
+      if (this.options.strict) {
+        throw new EdgefitError('E_CACHE_PARSE', `${this.path} is not a readable edgefit profile cache (${(err as Error).message}); give the file \`edgefit profile\` wrote`, { cause: err });
+      }
+      this.warning = `profile cache ${this.path} was unreadable (${(err as Error).message}); starting empty, it will be rewritten`;
+      return (this.data = empty);
+    }
+  }
+
+  get(key: CacheKey): Measurement | undefined {
+    if (!validKey(key, true)) throw new EdgefitError('E_CACHE_KEY', `invalid profile cache key ${JSON.stringify(key)}`);
+    return this.load().entries[keyId(key)]?.measurement;
+  }
+
+  async put(key: CacheKey, m: Measurement): Promise<void> {
+    if (!validKey(key, true)) throw new EdgefitError('E_CACHE_KEY', `invalid profile cache key ${JSON.stringify(key)}`);
+    this.load().entries[keyId(key)] = { key: { ...key }, measurement: m };
+    await this.flush();
+  }
+
+  /** Records which thread count measured best; getBest then returns that measurement. */
+  async putBest(key: ThreadlessKey, threads: number): Promise<void> {
+    if (!validKey(key, false)) throw new EdgefitError('E_CACHE_KEY', `invalid profile cache key ${JSON.stringify(key)}`);
+    const k: ThreadlessKey = { board: key.board, sha256: key.sha256, ortVersion: key.ortVersion, provider: key.provider };
+    this.load().best[threadlessId(k)] = { key: k, threads };
+    await this.flush();
+  }
+
+  getBest(key: ThreadlessKey): Measurement | undefined {
+    const b = this.load().best[threadlessId(key)];
+    return b ? this.get({ ...key, threads: b.threads }) : undefined;
+  }
+
+  /** Every entry, optionally of one board only. */
+  list(board?: string): CacheEntry[] {
+    return Object.values(this.load().entries).filter((e) => board === undefined || e.key.board === board);
+  }
+
+  /** Best-thread records, optionally of one board only. */
+  bestList(board?: string): CacheEntry[] {
+    const out: CacheEntry[] = [];
+    for (const b of Object.values(this.load().best)) {
+      if (board !== undefined && b.key.board !== board) continue;
+      const m = this.get({ ...b.key, threads: b.threads });
+      if (m) out.push({ key: { ...b.key, threads: b.threads }, measurement: m });
+    }
+    return out;
+  }
+
+  boards(): string[] {
+    return [...new Set(Object.values(this.load().entries).map((e) => e.key.board))].sort();
+  }
+
+  private flush(): Promise<void> {
+    // Serialized: two puts racing must not rename an older snapshot over a newer one.
+    const next = this.writing.then(() => writeFileAtomic(this.path, JSON.stringify(this.load(), null, 1) + '\n'));
+    this.writing = next.catch(() => undefined);
+    return next;
+  }
+}
+
+let cachedOrtVersion: string | undefined;
+
+/** The installed onnxruntime-node version, part of every cache key (a new runtime means new figures). */
+export function ortVersion(): string {
+  if (cachedOrtVersion) return cachedOrtVersion;
+  const require = createRequire(import.meta.url);
+  const pkgPath = require.resolve('onnxruntime-node/package.json');
+  cachedOrtVersion = (JSON.parse(readFileSync(pkgPath, 'utf8')) as { version: string }).version;
+  return cachedOrtVersion;
+}

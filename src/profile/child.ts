@@ -1,0 +1,128 @@
+/**
+ * Child-process entry of the profiler (run as compiled JS through child_process.fork). Loads one model in
+ * onnxruntime-node, warms it up, times runs, and reports latency and memory figures over IPC.
+ */
+import { writeFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import type { ChildJob, ChildMessage, ChildPhase } from './protocol.js';
+import { readProcMemory } from './procstatus.js';
+import { summarize } from './stats.js';
+
+let phase: ChildPhase = 'start';
+
+function send(msg: ChildMessage): Promise<void> {
+  return new Promise((resolve) => {
+    if (!process.send) return resolve();
+    process.send(msg, undefined, {}, () => resolve());
+  });
+}
+
+function setPhase(p: ChildPhase): void {
+  phase = p;
+  void send({ type: 'phase', phase: p });
+}
+
+/** Resolves symbolic / unknown dims: batch 1, spatial dims at the variant's resolution, 3 channels. */
+function concreteShape(shape: ReadonlyArray<number | string>, job: ChildJob): number[] {
+  if (shape.length !== 4) {
+    return shape.map((d) => (typeof d === 'number' && d > 0 ? d : 1));
+  }
+  const want = job.layout === 'NHWC' ? [1, job.resolution, job.resolution, 3] : [1, 3, job.resolution, job.resolution];
+  return shape.map((d, i) => (typeof d === 'number' && d > 0 ? d : want[i]!));
+}
+
+async function run(job: ChildJob): Promise<void> {
+  const ort = await import('onnxruntime-node');
+  const base = readProcMemory();
+  const baseKb = base?.rssKb ?? 0;
+  await send({ type: 'baseline', rssKb: baseKb });
+  // Reset VmHWM to the current RSS so the peak we report counts from this baseline, not node's start-up.
+  try { writeFileSync('/proc/self/clear_refs', '5'); } catch { /* kernels before 4.0 or no /proc: peak then includes start-up */ }
+
+  setPhase('load');
+  const t0 = performance.now();
+  const session = await ort.InferenceSession.create(job.modelPath, {
+    executionProviders: [job.provider],
+    intraOpNumThreads: job.threads,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+  });
+  const sessionCreateMs = performance.now() - t0;
+  const afterLoad = readProcMemory();
+  if (job.fault === 'abort') process.abort();
+
+  const meta = session.inputMetadata[0];
+  if (!meta || session.inputNames.length !== 1) {
+    throw new Error(`the model has ${session.inputNames.length} inputs; edgefit profiles single-input image models`);
+  }
+  const shape = concreteShape(meta.isTensor ? meta.shape : [], job);
+  const count = shape.reduce((a, b) => a * b, 1);
+  const type = meta.isTensor ? meta.type : 'uint8';
+  // Deterministic pseudo-random pixels: constant frames can take fast paths (e.g. zero skipping) real frames don't.
+  const pixels = new Uint8Array(count);
+  let s = 0x9e3779b9;
+  for (let i = 0; i < count; i++) { s = (s * 1664525 + 1013904223) >>> 0; pixels[i] = s >>> 24; }
+  let tensor;
+  if (type === 'uint8') tensor = new ort.Tensor('uint8', pixels, shape);
+  else if (type === 'int8') tensor = new ort.Tensor('int8', new Int8Array(pixels.buffer), shape);
+  else if (type === 'float32') tensor = new ort.Tensor('float32', Float32Array.from(pixels, (p) => p / 127.5 - 1), shape);
+  else throw new Error(`input type ${type} is not an image type edgefit feeds (uint8, int8, float32)`);
+  const feeds = { [session.inputNames[0]!]: tensor };
+
+  if (job.fault === 'leak') {
+    // A runaway allocation: touched pages, so RSS really grows until the parent kills us.
+    const hold: Buffer[] = [];
+    setInterval(() => { hold.push(Buffer.alloc(16 * 1024 * 1024, 1)); }, 5);
+    return;
+  }
+  if (job.fault === 'hang') {
+    setInterval(() => undefined, 1000);
+    return;
+  }
+
+  setPhase('warmup');
+  const w0 = performance.now();
+  let warm = 0;
+  while (warm < job.warmupRuns || performance.now() - w0 < job.warmupMs) {
+    await session.run(feeds);
+    warm++;
+    if (warm >= job.maxRuns) break;
+  }
+  await send({ type: 'progress', phase: 'warmup', runs: warm, elapsedMs: performance.now() - w0 });
+
+  setPhase('runs');
+  const samples: number[] = [];
+  const r0 = performance.now();
+  let lastReport = r0;
+  while ((samples.length < job.minRuns || performance.now() - r0 < job.minMs) && samples.length < job.maxRuns) {
+    const t = performance.now();
+    await session.run(feeds);
+    const now = performance.now();
+    samples.push(now - t);
+    if (now - lastReport > 250) {
+      lastReport = now;
+      void send({ type: 'progress', phase: 'runs', runs: samples.length, elapsedMs: now - r0 });
+    }
+  }
+  const end = readProcMemory();
+  await session.release();
+  await send({
+    type: 'result',
+    runs: samples.length,
+    latencyMs: summarize(samples),
+    sessionCreateMs,
+    rssGrowthKb: Math.max(0, (afterLoad?.rssKb ?? baseKb) - baseKb),
+    peakKb: Math.max(0, (end?.hwmKb ?? baseKb) - baseKb),
+  });
+  process.exit(0);
+}
+
+process.once('message', (msg: ChildJob) => {
+  run(msg).catch(async (err: unknown) => {
+    const message = err instanceof Error ? err.message : String(err);
+    await send({ type: 'error', phase, message });
+    process.exit(0);
+  });
+});
+// The parent going away must not leave a model running on the board.
+process.on('disconnect', () => process.exit(0));

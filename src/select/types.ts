@@ -1,0 +1,64 @@
+import type { Variant } from '../catalog/types.js';
+import type { ProviderName } from '../engine/engine.js';
+import type { Measurement } from '../profile/types.js';
+
+export type Percentile = 'p50' | 'p90' | 'p99';
+
+/** One thing the selector can choose: a variant on a provider. int8 and fp32, cpu and cuda are separate candidates. */
+export interface CandidateSpec {
+  variant: Variant;
+  provider: ProviderName;
+}
+
+export interface Candidate extends CandidateSpec {
+  /** `${variant.id}@${provider}` */
+  id: string;
+  /** one per thread count measured; empty when not measured */
+  measurements: Measurement[];
+}
+
+export interface Budget {
+  /** latency budget (ms) at `percentile` (the name says p90 because that is the default percentile) */
+  latencyP90Ms?: number;
+  /** frames per second; becomes a latency budget of 1000/fps ms (the smaller budget wins when both are set) */
+  fps?: number;
+  /** which latency percentile must fit; default p90 as MLPerf Mobile reports. Never the mean. */
+  percentile?: Percentile;
+  /** memory the model may add (MB), compared with the measured peak over the runtime's baseline */
+  memoryMb?: number;
+  /** fraction (0..1] of availableMb the model may add */
+  memoryFraction?: number;
+  /** available memory (MB) on the board, required by memoryFraction */
+  availableMb?: number;
+  /** minimum reference accuracy (0..1); candidates with unknown accuracy cannot prove it and are rejected */
+  minAccuracy?: number;
+}
+
+/** A budget after validation, with fps and fractions folded in. */
+export interface ResolvedBudget {
+  latencyMs?: number;
+  percentile: Percentile;
+  memoryMb?: number;
+  minAccuracy?: number;
+}
+
+export type RejectReason = 'too-slow' | 'too-big' | 'below-min-accuracy' | 'failed' | 'dominated' | 'not-measured';
+
+export interface Rejection {
+  id: string;
+  reason: RejectReason;
+  /** e.g. "too slow by 12.3 ms (p90 45.3 > 33.0)", "too big by 40 MB", "dominated by X (same accuracy, faster)" */
+  detail: string;
+}
+
+export interface Decision {
+  chosen: Candidate | null;
+  /** the chosen candidate's measurement that decided (the fastest fitting thread count) */
+  chosenMeasurement: Measurement | null;
+  rejected: Rejection[];
+  /** candidates measured (a search measures fewer than the ladder holds) */
+  measured: number;
+  /** candidates considered */
+  ladder: number;
+  budget: ResolvedBudget;
+}
