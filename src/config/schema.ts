@@ -1,0 +1,231 @@
+import type { JSONSchemaType } from 'ajv';
+import type { Config } from './types.js';
+
+/**
+ * The single source of truth for edgefit's configuration: every field has a `default` and a `description`.
+ * `x-accepted` is an annotation (registered with ajv as a keyword) that tells the user, in words, what a
+ * pattern accepts; error messages quote it. `schemas/config.schema.json` is generated from this object
+ * (`edgefit config --schema`) and a test keeps the committed copy identical.
+ *
+ * Two values are resolved at load time when left empty: `deviceId` (the host name, sanitised) and `stateDir`
+ * (/var/lib/edgefit for root, else $XDG_STATE_HOME/edgefit or ~/.local/state/edgefit).
+ */
+
+const topicLevels = '^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$';
+const topicLevelsWords = "topic levels of letters, digits, '.', '_', '-' separated by '/' (no '+', '#', spaces or empty levels)";
+const noControl = '^[^\\u0000-\\u001f\\u007f]*$';
+const noControlWords = 'text without control characters';
+
+const schemaBody: JSONSchemaType<Config> = {
+  type: 'object',
+  description: 'edgefit daemon configuration',
+  additionalProperties: false,
+  required: ['deviceId', 'stateDir', 'camera', 'engine', 'budget', 'models', 'profile', 'adapt', 'mqtt', 'log'],
+  properties: {
+    deviceId: {
+      type: 'string',
+      default: '',
+      maxLength: 64,
+      pattern: '^[A-Za-z0-9._-]*$',
+      'x-accepted': "letters, digits, '.', '_', '-' (1-64 characters; no '+', '#', '/', spaces or control characters)",
+      description: 'Name of this device in MQTT topics and Home Assistant. Empty = the host name with every other character replaced by "-".',
+    },
+    stateDir: {
+      type: 'string',
+      default: '',
+      pattern: noControl,
+      'x-accepted': noControlWords,
+      description: 'Where models, profiles and caches are written. Empty = /var/lib/edgefit when running as root, else $XDG_STATE_HOME/edgefit or ~/.local/state/edgefit. A leading ~/ is expanded.',
+    },
+    camera: {
+      type: 'object',
+      description: 'Frame source.',
+      additionalProperties: false,
+      required: ['source', 'width', 'height', 'fps', 'loop', 'watchdogSeconds'],
+      properties: {
+        source: {
+          type: 'string',
+          default: 'auto',
+          pattern: '^(auto|synthetic|rpicam|/dev/video[0-9]+|(rtsp|rtsps|http|https)://[^\\s]+|(file|lavfi|folder):[^\\u0000-\\u001f]+|(?![A-Za-z][A-Za-z0-9+.-]*:)[^\\u0000-\\u001f]+)$',
+          'x-accepted': "'auto', 'synthetic', 'rpicam', '/dev/videoN', 'rtsp://…', 'http(s)://…', 'file:PATH' or a path to a video, 'lavfi:GRAPH' (e.g. lavfi:testsrc), 'folder:DIR' of images",
+          description: "Camera: 'auto' (first /dev/video*, then rpicam, else synthetic), 'synthetic', 'rpicam', '/dev/videoN', 'rtsp://…', 'http(s)://…' (MJPEG or a stream ffmpeg reads), 'file:PATH' or a path to a video file, 'lavfi:testsrc…' (ffmpeg test graph), 'folder:DIR' (images, cycled).",
+        },
+        width: { type: 'integer', default: 640, minimum: 0, maximum: 8192, description: 'Capture width in pixels; 0 = the source\'s native size.' },
+        height: { type: 'integer', default: 480, minimum: 0, maximum: 8192, description: 'Capture height in pixels; 0 = the source\'s native size.' },
+        fps: { type: 'number', default: 15, minimum: 0, maximum: 240, description: 'Capture rate requested from the source; 0 = the source\'s own rate. Frames beyond what inference takes are dropped (latest frame wins).' },
+        loop: { type: 'boolean', default: true, description: 'Restart a video file or image folder at its end.' },
+        watchdogSeconds: { type: 'number', default: 10, exclusiveMinimum: 0, maximum: 3600, description: 'Restart the source when no frame arrived for this long.' },
+      },
+    },
+    engine: {
+      type: 'object',
+      description: 'Inference runtime.',
+      additionalProperties: false,
+      required: ['providers', 'threads', 'timeoutMs', 'ortLibraryPath'],
+      properties: {
+        providers: {
+          type: 'array',
+          default: ['tensorrt', 'cuda', 'cpu'],
+          minItems: 1,
+          uniqueItems: true,
+          items: { type: 'string', enum: ['tensorrt', 'cuda', 'cpu', 'wasm', 'tfjs-node', 'tfjs-wasm'] },
+          description: 'Execution providers tried in order; those the board lacks are skipped and reported. As an environment variable or --set value: a comma-separated list.',
+        },
+        threads: { type: 'integer', default: 0, minimum: 0, maximum: 256, description: 'Intra-op threads; 0 = measured by the profiler (the fastest count for this board).' },
+        timeoutMs: { type: 'integer', default: 5000, minimum: 100, maximum: 600000, description: 'An inference that takes longer is abandoned and the engine worker restarted.' },
+        ortLibraryPath: { type: 'string', default: '', pattern: noControl, 'x-accepted': noControlWords, description: 'Path of a custom onnxruntime shared library (e.g. a Jetson build with TensorRT/CUDA); empty = the one bundled with onnxruntime-node.' },
+      },
+    },
+    budget: {
+      type: 'object',
+      description: 'What the chosen model may cost. The selector picks the largest variant that fits.',
+      additionalProperties: false,
+      required: ['latencyMs', 'fps', 'percentile', 'memoryMb', 'memoryFraction', 'minAccuracy'],
+      properties: {
+        latencyMs: { type: 'number', default: 0, minimum: 0, maximum: 600000, description: 'Latency budget per inference at `percentile`, in ms; 0 = derived from `fps` (1000 / fps).' },
+        fps: { type: 'number', default: 5, minimum: 0, maximum: 1000, description: 'Target inferences per second, used when `latencyMs` is 0.' },
+        percentile: { type: 'number', default: 90, minimum: 50, maximum: 100, description: 'Latency percentile the budget applies to (90 = p90).' },
+        memoryMb: { type: 'number', default: 0, minimum: 0, description: 'Memory budget for the model session in MB; 0 = `memoryFraction` of the memory available (cgroup limit included).' },
+        memoryFraction: { type: 'number', default: 0.5, exclusiveMinimum: 0, maximum: 1, description: 'Share of available memory the model may use when `memoryMb` is 0.' },
+        minAccuracy: { type: 'number', default: 0, minimum: 0, maximum: 1, description: 'Refuse variants whose reference accuracy (0..1) is known and below this.' },
+      },
+    },
+    models: {
+      type: 'object',
+      description: 'Model catalog and downloads.',
+      additionalProperties: false,
+      required: ['catalog', 'mirror', 'task', 'allowZooFallback', 'downloadTimeoutSeconds', 'maxDownloadMb'],
+      properties: {
+        catalog: { type: 'string', default: '', pattern: noControl, 'x-accepted': noControlWords, description: 'Path of the model catalog (JSON); empty = models/catalog.json shipped with edgefit.' },
+        mirror: { type: 'string', default: '', pattern: noControl, 'x-accepted': noControlWords, description: 'Where `models pull` fetches files instead of upstream: an http(s) URL or a local directory laid out like the catalog\'s relative file paths. Empty = upstream URLs.' },
+        task: { type: 'string', enum: ['imagenet', 'person'], default: 'imagenet', description: "Which kind of model to run: 'imagenet' (1000 classes) or 'person' (person / no person)." },
+        allowZooFallback: { type: 'boolean', default: true, description: 'With no pretrained model on disk, run zoo-generated models (random weights: their labels are meaningless) so the pipeline and measurements still work.' },
+        downloadTimeoutSeconds: { type: 'number', default: 300, exclusiveMinimum: 0, maximum: 86400, description: 'Abandon one download after this long.' },
+        maxDownloadMb: { type: 'number', default: 200, exclusiveMinimum: 0, maximum: 10000, description: 'Refuse a download larger than this.' },
+      },
+    },
+    profile: {
+      type: 'object',
+      description: 'Measurement of each variant on this board.',
+      additionalProperties: false,
+      required: ['minRuns', 'minSeconds', 'warmupRuns'],
+      properties: {
+        minRuns: { type: 'integer', default: 30, minimum: 1, maximum: 100000, description: 'Timed inferences per variant, at least.' },
+        minSeconds: { type: 'number', default: 3, minimum: 0, maximum: 3600, description: 'Time spent measuring each variant, at least.' },
+        warmupRuns: { type: 'integer', default: 5, minimum: 0, maximum: 10000, description: 'Untimed inferences before measuring (caches, lazy allocation, clocks ramping up).' },
+      },
+    },
+    adapt: {
+      type: 'object',
+      description: 'Live re-selection when the measured latency drifts (thermal throttling, other load).',
+      additionalProperties: false,
+      required: ['enabled', 'windowSeconds', 'cooldownSeconds', 'hysteresis'],
+      properties: {
+        enabled: { type: 'boolean', default: true, description: 'Re-select the model when live latency leaves the budget.' },
+        windowSeconds: { type: 'number', default: 30, exclusiveMinimum: 0, maximum: 86400, description: 'Live latency is judged over this sliding window.' },
+        cooldownSeconds: { type: 'number', default: 120, minimum: 0, maximum: 86400, description: 'Minimum time between two model switches.' },
+        hysteresis: { type: 'number', default: 0.15, minimum: 0, maximum: 1, description: 'Step down when latency exceeds the budget; step up only when the larger variant fits with this fraction to spare.' },
+      },
+    },
+    mqtt: {
+      type: 'object',
+      description: 'Where results and telemetry go.',
+      additionalProperties: false,
+      required: ['url', 'prefix', 'protocolVersion', 'username', 'password', 'tls', 'keepaliveSeconds', 'results', 'telemetrySeconds', 'outbox', 'homeAssistant'],
+      properties: {
+        url: {
+          type: 'string',
+          default: '',
+          pattern: '^((mqtts?|wss?|tcp|ssl)://[^\\s]+)?$',
+          'x-accepted': "empty or a URL mqtt://, mqtts://, ws://, wss://, tcp://, ssl:// (e.g. mqtt://broker.local:1883)",
+          description: 'Broker URL; empty = an embedded broker on 127.0.0.1:1883.',
+        },
+        prefix: { type: 'string', default: 'edgefit', pattern: topicLevels, 'x-accepted': topicLevelsWords, description: 'Topic prefix: topics are <prefix>/<deviceId>/….' },
+        protocolVersion: { type: 'integer', enum: [4, 5], default: 5, description: 'MQTT protocol: 5, or 4 (3.1.1). With 5, a broker that refuses it is retried with 4.' },
+        username: { type: 'string', default: '', pattern: noControl, 'x-accepted': noControlWords, description: 'Broker user name; empty = anonymous.' },
+        password: { type: 'string', default: '', description: 'Broker password (shown redacted by `config --print`).' },
+        tls: {
+          type: 'object',
+          description: 'TLS for mqtts:// and wss:// brokers.',
+          additionalProperties: false,
+          required: ['ca', 'cert', 'key', 'rejectUnauthorized'],
+          properties: {
+            ca: { type: 'string', default: '', pattern: noControl, 'x-accepted': noControlWords, description: 'PEM file of the CA that signed the broker certificate; empty = the system CAs.' },
+            cert: { type: 'string', default: '', pattern: noControl, 'x-accepted': noControlWords, description: 'PEM client certificate file for mutual TLS; empty = none.' },
+            key: { type: 'string', default: '', pattern: noControl, 'x-accepted': noControlWords, description: 'PEM private key file of the client certificate.' },
+            rejectUnauthorized: { type: 'boolean', default: true, description: 'Refuse a broker certificate that does not verify. Turn off only for testing.' },
+          },
+        },
+        keepaliveSeconds: { type: 'integer', default: 30, minimum: 0, maximum: 65535, description: 'MQTT keepalive; the broker publishes the last will after 1.5x this without traffic.' },
+        results: {
+          type: 'object',
+          description: 'When classification results are published.',
+          additionalProperties: false,
+          required: ['mode', 'threshold', 'maxRatePerSecond'],
+          properties: {
+            mode: { type: 'string', enum: ['every', 'change', 'threshold'], default: 'change', description: "'every' frame, on a 'change' of the top class, or when the top score moves by more than `threshold`." },
+            threshold: { type: 'number', default: 0.1, minimum: 0, maximum: 1, description: "Score change (0..1) that triggers a publish in 'threshold' mode." },
+            maxRatePerSecond: { type: 'number', default: 5, exclusiveMinimum: 0, maximum: 1000, description: 'Publish at most this many results per second.' },
+          },
+        },
+        telemetrySeconds: { type: 'number', default: 30, minimum: 1, maximum: 86400, description: 'Interval between telemetry messages.' },
+        outbox: {
+          type: 'object',
+          description: 'Messages kept while the broker is unreachable (oldest dropped first, and counted).',
+          additionalProperties: false,
+          required: ['maxMessages', 'maxBytes'],
+          properties: {
+            maxMessages: { type: 'integer', default: 1000, minimum: 0, maximum: 10000000, description: 'Most messages held.' },
+            maxBytes: { type: 'integer', default: 1048576, minimum: 0, maximum: 1073741824, description: 'Most payload bytes held.' },
+          },
+        },
+        homeAssistant: {
+          type: 'object',
+          description: 'Home Assistant MQTT discovery.',
+          additionalProperties: false,
+          required: ['enabled', 'prefix'],
+          properties: {
+            enabled: { type: 'boolean', default: true, description: 'Publish retained discovery messages so Home Assistant creates the sensors.' },
+            prefix: { type: 'string', default: 'homeassistant', pattern: topicLevels, 'x-accepted': topicLevelsWords, description: 'Home Assistant discovery prefix.' },
+          },
+        },
+      },
+    },
+    log: {
+      type: 'object',
+      description: 'Logging (to stderr).',
+      additionalProperties: false,
+      required: ['level', 'json'],
+      properties: {
+        level: { type: 'string', enum: ['debug', 'info', 'warn', 'error'], default: 'info', description: 'Least severe level written.' },
+        json: { type: 'boolean', default: false, description: 'One JSON object per line instead of text (for journald/log shippers).' },
+      },
+    },
+  },
+};
+
+type Node = Record<string, unknown> & { type?: unknown; properties?: Record<string, Node>; default?: unknown };
+
+/** Objects get their full default built from their children, so the published schema shows every default in place. */
+function fillObjectDefaults(node: Node): unknown {
+  if (node.type === 'object' && node.properties) {
+    const d: Record<string, unknown> = {};
+    for (const [k, child] of Object.entries(node.properties)) d[k] = fillObjectDefaults(child);
+    node.default = d;
+    return d;
+  }
+  return node.default;
+}
+fillObjectDefaults(schemaBody as unknown as Node);
+
+export const configSchema: JSONSchemaType<Config> = schemaBody;
+
+/** The schema as published in schemas/config.schema.json. */
+export function publishedSchema(): Record<string, unknown> {
+  return {
+    $schema: 'http://json-schema.org/draft-07/schema#',
+    $id: 'https://github.com/edgefit/edgefit/schemas/config.schema.json',
+    title: 'edgefit configuration',
+    ...(configSchema as unknown as Record<string, unknown>),
+  };
+}

@@ -1,0 +1,93 @@
+import type { ProviderName } from '../engine/engine.js';
+
+/**
+ * The daemon's whole configuration, after defaults, file, environment and flags are merged and validated.
+ * `schema.ts` is typed as `JSONSchemaType<Config>`, so the compiler keeps this type and the schema identical.
+ */
+export interface Config {
+  deviceId: string;
+  stateDir: string;
+  camera: CameraConfig;
+  engine: EngineConfig;
+  budget: BudgetConfig;
+  models: ModelsConfig;
+  profile: ProfileConfig;
+  adapt: AdaptConfig;
+  mqtt: MqttConfig;
+  log: LogConfig;
+}
+
+export interface CameraConfig {
+  source: string;
+  width: number;
+  height: number;
+  fps: number;
+  loop: boolean;
+  watchdogSeconds: number;
+}
+
+export interface EngineConfig {
+  providers: ProviderName[];
+  threads: number;
+  timeoutMs: number;
+  ortLibraryPath: string;
+}
+
+export interface BudgetConfig {
+  latencyMs: number;
+  fps: number;
+  percentile: number;
+  memoryMb: number;
+  memoryFraction: number;
+  minAccuracy: number;
+}
+
+export type ModelTask = 'imagenet' | 'person';
+
+export interface ModelsConfig {
+  catalog: string;
+  mirror: string;
+  task: ModelTask;
+  allowZooFallback: boolean;
+  downloadTimeoutSeconds: number;
+  maxDownloadMb: number;
+}
+
+export interface ProfileConfig {
+  minRuns: number;
+  minSeconds: number;
+  warmupRuns: number;
+}
+
+export interface AdaptConfig {
+  enabled: boolean;
+  windowSeconds: number;
+  cooldownSeconds: number;
+  hysteresis: number;
+}
+
+export type ResultsMode = 'every' | 'change' | 'threshold';
+
+export interface MqttConfig {
+  url: string;
+  prefix: string;
+  protocolVersion: 4 | 5;
+  username: string;
+  password: string;
+  tls: { ca: string; cert: string; key: string; rejectUnauthorized: boolean };
+  keepaliveSeconds: number;
+  results: { mode: ResultsMode; threshold: number; maxRatePerSecond: number };
+  telemetrySeconds: number;
+  outbox: { maxMessages: number; maxBytes: number };
+  homeAssistant: { enabled: boolean; prefix: string };
+}
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+export interface LogConfig {
+  level: LogLevel;
+  json: boolean;
+}
+
+/** Where each effective value came from, keyed by its dotted path (e.g. "mqtt.url"). */
+export type ConfigSource = 'default' | 'file' | 'env' | 'flag';
