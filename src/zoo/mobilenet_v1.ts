@@ -1,0 +1,41 @@
+/**
+ * MobileNet-v1 (Howard et al. 2017, table 1): conv 3x3/2, 13 depthwise separable blocks, global average pool,
+ * classifier. alpha scales every layer's channels (Keras: int(c * alpha)); any resolution works.
+ *
+ * Layer names (parameters are `${layer}.weight|bias` for convs, `${layer}.gamma|beta|mean|var` for BN), with the
+ * Keras Applications names they correspond to:
+ *   conv1          3x3/2, 32a            Keras conv1          (BN conv1.bn    = conv1_bn)
+ *   block1.dw      3x3/1 depthwise       Keras conv_dw_1      (BN block1.dw.bn = conv_dw_1_bn)
+ *   block1.pw      1x1, 64a              Keras conv_pw_1      (BN block1.pw.bn = conv_pw_1_bn)
+ *   block{i}.dw / block{i}.pw            Keras conv_dw_{i} / conv_pw_{i}, i = 1..13, strides 2 at i = 2, 4, 6, 12
+ *   pool           global average pool
+ *   classifier     1x1 conv with bias    Keras conv_preds (option classifier=dense: a dense layer, weight [classes, C])
+ *   classifier.flatten, softmax (option)
+ * Activation layers are `${conv}.act` (ReLU6 by default).
+ */
+import { GraphBuilder, convBnAct, separable } from './blocks.js';
+import { metaOf, scaleChannels } from './common.js';
+import type { Graph } from './graph.js';
+import type { ResolvedOptions } from './registry.js';
+
+/** [pointwise output channels, depthwise stride] of blocks 1..13 */
+export const MOBILENET_V1_BLOCKS: ReadonlyArray<readonly [number, number]> = [
+  [64, 1], [128, 2], [128, 1], [256, 2], [256, 1], [512, 2],
+  [512, 1], [512, 1], [512, 1], [512, 1], [512, 1], [1024, 2], [1024, 1],
+];
+
+export function buildMobileNetV1(o: ResolvedOptions): Graph {
+  const b = new GraphBuilder(metaOf(o), o.weights, o.activation);
+  let x = convBnAct(b, 'conv1', b.inputName, { out: scaleChannels(32, o.alpha), kernel: 3, stride: 2 });
+  MOBILENET_V1_BLOCKS.forEach(([c, s], i) => {
+    x = separable(b, `block${i + 1}`, x, { out: scaleChannels(c, o.alpha), stride: s });
+  });
+  x = b.gap('pool', x);
+  if (o.options['classifier'] === 'dense') {
+    x = b.dense('classifier', b.flatten('pool.flatten', x), o.classes);
+  } else {
+    x = b.flatten('classifier.flatten', b.conv('classifier', x, { out: o.classes, kernel: 1, bias: true }));
+  }
+  if (o.options['softmax'] === true) x = b.softmax('softmax', x);
+  return b.finish(x);
+}
