@@ -7,7 +7,7 @@ import { evaluate, fillParams, pixelsToInput, relErr, seededFrame, rng } from '.
 const TOL = 1e-4;
 
 /** Every op the emitter knows, at an odd, non-square size so transposes, pads and ceil-mode show. */
-function tinyGraph(h = 19, w = 14, softmax = true): Graph {
+function tinyGraph(h = 20, w = 16, softmax = true): Graph {
   const L: Layer[] = [
     // TF-style asymmetric 'same' padding for stride 2
     { name: 'c1', op: 'conv', inputs: ['img'], output: 'c1', outChannels: 8, kernel: [3, 3], stride: [2, 2], pads: [0, 0, 1, 1], group: 1, bias: false },
@@ -56,25 +56,25 @@ function reference(g: Graph, frame: Uint8Array, h: number, w: number, scale = [1
 describe('emitOnnx', () => {
   it('uint8 NHWC frame in, logits match a plain JS reference (folded BN, default normalisation)', async () => {
     const g = tinyGraph();
-    const frame = seededFrame(19, 14);
-    const out = await run(emitOnnx(g, { output: 'logits' }), { pixels: new ort.Tensor('uint8', frame, [1, 19, 14, 3]) });
+    const frame = seededFrame(20, 16);
+    const out = await run(emitOnnx(g, { output: 'logits' }), { pixels: new ort.Tensor('uint8', frame, [1, 20, 16, 3]) });
     expect(Object.keys(out)).toEqual(['logits']);
-    const ref = reference(g, frame, 19, 14);
+    const ref = reference(g, frame, 20, 16);
     expect(relErr(out.logits!, ref.logits)).toBeLessThanOrEqual(TOL);
     // the check is sharp enough to see a one-pixel shift of the input
     const shifted = frame.slice(); shifted.copyWithin(0, 3);
-    expect(relErr(out.logits!, reference(g, shifted, 19, 14).logits)).toBeGreaterThan(100 * TOL);
+    expect(relErr(out.logits!, reference(g, shifted, 20, 16).logits)).toBeGreaterThan(100 * TOL);
   });
 
   it('unfolded BN, probabilities by default when the graph ends in softmax', async () => {
     const g = tinyGraph();
-    const frame = seededFrame(19, 14, 3);
+    const frame = seededFrame(20, 16, 3);
     const bytes = emitOnnx(g, { foldBn: false });
     const d = describeOnnx(bytes);
     expect(d.opCounts.BatchNormalization).toBe(3);
     expect(d.outputs).toEqual([{ name: 'probabilities', elemType: 1, shape: [1, 10] }]);
-    const out = await run(bytes, { pixels: new ort.Tensor('uint8', frame, [1, 19, 14, 3]) });
-    const ref = reference(g, frame, 19, 14);
+    const out = await run(bytes, { pixels: new ort.Tensor('uint8', frame, [1, 20, 16, 3]) });
+    const ref = reference(g, frame, 20, 16);
     expect(relErr(out.probabilities!, ref.prob!)).toBeLessThanOrEqual(TOL);
     expect(out.probabilities!.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
   });
@@ -86,27 +86,27 @@ describe('emitOnnx', () => {
   });
 
   it('per-channel normalisation and float NCHW input', async () => {
-    const g = tinyGraph(19, 14, false);
-    const frame = seededFrame(19, 14, 5);
+    const g = tinyGraph(20, 16, false);
+    const frame = seededFrame(20, 16, 5);
     const scale = [0.017, 0.018, 0.0175], offset = [-2.1, -2.0, -1.8];
-    const ref = reference(g, frame, 19, 14, scale, offset);
-    const a = await run(emitOnnx(g, { normalize: { scale, offset } }), { pixels: new ort.Tensor('uint8', frame, [1, 19, 14, 3]) });
+    const ref = reference(g, frame, 20, 16, scale, offset);
+    const a = await run(emitOnnx(g, { normalize: { scale, offset } }), { pixels: new ort.Tensor('uint8', frame, [1, 20, 16, 3]) });
     expect(relErr(a.logits!, ref.logits)).toBeLessThanOrEqual(TOL);
     // float-nchw takes the already-normalised tensor
-    const x = pixelsToInput(frame, 19, 14, scale, offset);
-    const b = await run(emitOnnx(g, { input: 'float-nchw' }), { input: new ort.Tensor('float32', Float32Array.from(x.data), [1, 3, 19, 14]) });
+    const x = pixelsToInput(frame, 20, 16, scale, offset);
+    const b = await run(emitOnnx(g, { input: 'float-nchw' }), { input: new ort.Tensor('float32', Float32Array.from(x.data), [1, 3, 20, 16]) });
     expect(relErr(b.logits!, ref.logits)).toBeLessThanOrEqual(TOL);
   });
 
   it('dynamic resolution: one model runs at other sizes and matches the reference there', async () => {
-    const g = tinyGraph(19, 14, false);
+    const g = tinyGraph(20, 16, false);
     const bytes = emitOnnx(g, { dynamicResolution: true });
     const d = describeOnnx(bytes);
     expect(d.inputs[0]!.shape).toEqual([1, 'H', 'W', 3]);
     expect(d.metadata.dynamic_resolution).toBe('true');
     const s = await ort.InferenceSession.create(bytes);
     sessions.push(s);
-    for (const [h, w] of [[19, 14], [32, 24], [11, 17]] as const) {
+    for (const [h, w] of [[20, 16], [32, 24], [11, 17]] as const) {
       const frame = seededFrame(h, w, h);
       const out = await s.run({ pixels: new ort.Tensor('uint8', frame, [1, h, w, 3]) });
       expect(relErr(out.logits!.data as Float32Array, reference(g, frame, h, w).logits)).toBeLessThanOrEqual(TOL);
@@ -114,22 +114,22 @@ describe('emitOnnx', () => {
   });
 
   it('keeps fixed dims when the classifier depends on the resolution', () => {
-    const g = tinyGraph(19, 14, false);
-    // flatten the 5x4 map straight into the dense layer: weights are tied to this size
+    const g = tinyGraph(20, 16, false);
+    // flatten the spatial map straight into the dense layer: weights are tied to this size
     const layers = g.layers.filter((l) => l.name !== 'gap').map((l) => (l.name === 'fl' ? { ...l, inputs: ['ap'] } : l));
     const g2 = fillParams({ ...g, layers }, 2);
     const d = describeOnnx(emitOnnx(g2, { dynamicResolution: true }));
-    expect(d.inputs[0]!.shape).toEqual([1, 19, 14, 3]);
+    expect(d.inputs[0]!.shape).toEqual([1, 20, 16, 3]);
     expect(d.metadata.dynamic_resolution).toBe('false');
   });
 
   it('flatten of a spatial map uses NCHW order', async () => {
-    const g = tinyGraph(19, 14, false);
+    const g = tinyGraph(20, 16, false);
     const layers = g.layers.filter((l) => l.name !== 'gap').map((l) => (l.name === 'fl' ? { ...l, inputs: ['ap'] } : l));
     const g2 = fillParams({ ...g, layers }, 2);
-    const frame = seededFrame(19, 14, 9);
-    const out = await run(emitOnnx(g2), { pixels: new ort.Tensor('uint8', frame, [1, 19, 14, 3]) });
-    expect(relErr(out.logits!, reference(g2, frame, 19, 14).logits)).toBeLessThanOrEqual(TOL);
+    const frame = seededFrame(20, 16, 9);
+    const out = await run(emitOnnx(g2), { pixels: new ort.Tensor('uint8', frame, [1, 20, 16, 3]) });
+    expect(relErr(out.logits!, reference(g2, frame, 20, 16).logits)).toBeLessThanOrEqual(TOL);
   });
 
   it('is deterministic and records metadata', () => {
@@ -140,9 +140,9 @@ describe('emitOnnx', () => {
     g.params.get('fc.bias')!.data[0]! += 1;
     expect(Buffer.from(emitOnnx(g)).equals(Buffer.from(a))).toBe(false);
     const d = describeOnnx(a);
-    expect(d.metadata).toMatchObject({ family: 'mobilenet_v1', alpha: '0.25', resolution: '19', classes: '10', producer: 'edgefit' });
+    expect(d.metadata).toMatchObject({ family: 'mobilenet_v1', alpha: '0.25', resolution: '20', classes: '10', producer: 'edgefit' });
     expect(d.opset).toBe(13);
-    expect(d.inputs).toEqual([{ name: 'pixels', elemType: 2, shape: [1, 19, 14, 3] }]);
+    expect(d.inputs).toEqual([{ name: 'pixels', elemType: 2, shape: [1, 20, 16, 3] }]);
     // folded: conv weights + biases, one BN, dense, norm, clip bounds, shuffle shapes
     let expected = 0;
     for (const [k, p] of tinyGraph().params) if (!/^bn[12]\./.test(k)) expected += p.data.length * 4;
@@ -172,9 +172,9 @@ describe('emitOnnx', () => {
   });
 
   it('opset 17 loads too', async () => {
-    const g = tinyGraph(19, 14, false);
-    const frame = seededFrame(19, 14);
-    const out = await run(emitOnnx(g, { opset: 17 }), { pixels: new ort.Tensor('uint8', frame, [1, 19, 14, 3]) });
-    expect(relErr(out.logits!, reference(g, frame, 19, 14).logits)).toBeLessThanOrEqual(TOL);
+    const g = tinyGraph(20, 16, false);
+    const frame = seededFrame(20, 16);
+    const out = await run(emitOnnx(g, { opset: 17 }), { pixels: new ort.Tensor('uint8', frame, [1, 20, 16, 3]) });
+    expect(relErr(out.logits!, reference(g, frame, 20, 16).logits)).toBeLessThanOrEqual(TOL);
   });
 });
