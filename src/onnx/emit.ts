@@ -1,6 +1,6 @@
 import { OnnxBuilder } from './builder.js';
 import { DataType } from './proto.js';
-import { foldBatchNormLocal } from './fold-bn.js';
+import { foldBatchNorm } from '../zoo/fold.js';
 import { inferShapes, numel, type Graph, type Layer } from '../zoo/graph.js';
 import { EdgefitError } from '../util/errors.js';
 
@@ -41,7 +41,7 @@ export function emitOnnx(graph: Graph, opts: EmitOptions = {}): Uint8Array {
   const o = checkOptions(graph, opts);
   let g = graph;
   const shapes0 = shapesOrThrow(g);
-  if (o.foldBn) g = foldBatchNormLocal(g);
+  if (o.foldBn) g = foldBatchNorm(g);
   const shapes = o.foldBn ? shapesOrThrow(g) : shapes0;
 
   const producer = new Map<string, Layer>();
