@@ -63,3 +63,10 @@ export function heInit(seed = 0): WeightSource {
     }
   };
 }
+
+/** All-zero parameters of the right shapes: for structure and cost questions, where values do not matter. */
+export const zeroWeights: WeightSource = (_name, shape) => {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return new Float32Array(n);
+};
