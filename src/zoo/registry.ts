@@ -178,7 +178,7 @@ export function resolveOptions(opts: BuildOptions): ResolvedOptions {
 
   const alpha = opts.alpha ?? acc.defaultAlpha;
   if (typeof alpha !== 'number' || !acc.alpha.some((a) => Math.abs(a - alpha) < 1e-9)) {
-    throw new EdgefitError('ZOO_BAD_ALPHA', `${family} does not accept alpha ${String(opts.alpha)}: use one of ${acc.alpha.join(', ')}`);
+    throw new EdgefitError('ZOO_BAD_ALPHA', `${family} does not accept alpha ${String(opts.alpha)}: use one of ${acc.alpha.map(formatAlpha).join(', ')}`);
   }
 
   const res = opts.resolution;
@@ -246,7 +246,8 @@ export function buildGraph(opts: BuildOptions): Graph {
   return g;
 }
 
-function fmtAlpha(a: number): string {
+/** 1 -> "1.0", 0.5 -> "0.5": as in published model names. */
+export function formatAlpha(a: number): string {
   return Number.isInteger(a) ? a.toFixed(1) : String(a);
 }
 
@@ -257,7 +258,7 @@ function fmtAlpha(a: number): string {
 export function variantId(opts: BuildOptions): string {
   const o = resolveOptions({ ...opts, weights: undefined });
   const acc = ACCEPTED[o.family];
-  const parts = [o.family, fmtAlpha(o.alpha), String(o.resolution)];
+  const parts = [o.family, formatAlpha(o.alpha), String(o.resolution)];
   if (o.family === 'shufflenet_v1') parts.push(`g${String(o.options['groups'])}`);
   if (o.family === 'squeezenet') parts.push(`v${String(o.options['version'])}`);
   for (const [key, spec] of Object.entries(acc.options)) {
