@@ -1,0 +1,121 @@
+import { posix } from 'node:path';
+import type { CgroupMemory, MemoryInfo } from './types.js';
+import type { FsRoot } from './fsroot.js';
+
+const MB = 1024 * 1024;
+/** cgroup v1 prints "no limit" as PAGE_COUNTER_MAX pages (9223372036854771712 on 4 KiB pages); anything this big is unlimited. */
+const V1_UNLIMITED = 2 ** 60;
+
+export function parseMeminfo(text: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const line of text.split('\n')) {
+    const m = /^(\S+):\s+(\d+)(?:\s+kB)?/.exec(line);
+    if (m) out[m[1]!] = Number(m[2]);
+  }
+  return out;
+}
+
+/** The process's cgroup paths: the v2 unified path ("0::/x") and the v1 memory controller path ("4:memory:/x"). */
+export function parseProcCgroup(text: string): { v2: string | null; v1memory: string | null } {
+  let v2: string | null = null;
+  let v1memory: string | null = null;
+  for (const line of text.split('\n')) {
+    const m = /^(\d+):([^:]*):(.*)$/.exec(line.trim());
+    if (!m) continue;
+    if (m[1] === '0' && m[2] === '') v2 = m[3]!;
+    else if (m[2]!.split(',').includes('memory')) v1memory = m[3]!;
+  }
+  return { v2, v1memory };
+}
+
+/** The cgroup and its ancestors, deepest first: a parent's limit caps its children too. */
+function ancestry(path: string): string[] {
+  const out: string[] = [];
+  let p = posix.normalize(path.startsWith('/') ? path : `/${path}`);
+  for (;;) {
+    out.push(p);
+    if (p === '/') return out;
+    p = posix.dirname(p);
+  }
+}
+
+interface Level { limit: number | null; usage: number | null }
+
+async function readLevels(fs: FsRoot, mount: string, path: string, limitFile: string, usageFile: string): Promise<Level[] | null> {
+  let levels: Level[] = [];
+  // Walking up also covers a container with its own cgroup namespace, whose recorded path may not exist under the
+  // mount: the mount root is then the container's own cgroup.
+  for (const p of ancestry(path)) {
+    const dir = posix.join(mount, p);
+    if (!(await fs.exists(dir))) continue;
+    const raw = await fs.line(posix.join(dir, limitFile));
+    let limit: number | null = null;
+    if (raw !== null && raw !== 'max' && /^\d+$/.test(raw)) {
+      const n = Number(raw);
+      limit = n >= V1_UNLIMITED ? null : n;
+    }
+    levels.push({ limit, usage: await fs.int(posix.join(dir, usageFile)) });
+  }
+  if (levels.length === 0) return null;
+  levels = levels.filter((l) => l.limit !== null || l.usage !== null);
+  return levels;
+}
+
+function pickTightest(version: 1 | 2, path: string, levels: Level[]): CgroupMemory {
+  let best: Level | null = null;
+  let bestHeadroom = Infinity;
+  for (const l of levels) {
+    if (l.limit === null) continue;
+    const headroom = l.limit - (l.usage ?? 0);
+    if (headroom < bestHeadroom) {
+      bestHeadroom = headroom;
+      best = l;
+    }
+  }
+  const own = levels[0] ?? { limit: null, usage: null };
+  const chosen = best ?? own;
+  return {
+    version,
+    path,
+    limitMb: chosen.limit === null ? null : chosen.limit / MB,
+    usageMb: chosen.usage === null ? null : chosen.usage / MB,
+  };
+}
+
+export async function probeCgroup(fs: FsRoot): Promise<CgroupMemory | null> {
+  const text = await fs.text('/proc/self/cgroup');
+  if (!text) return null;
+  const { v2, v1memory } = parseProcCgroup(text);
+  // A v1 memory controller wins when present: on hybrid systems the unified (v2) tree has no memory controller.
+  if (v1memory !== null) {
+    const levels = await readLevels(fs, '/sys/fs/cgroup/memory', v1memory, 'memory.limit_in_bytes', 'memory.usage_in_bytes');
+    if (levels) return pickTightest(1, v1memory, levels);
+  }
+  if (v2 !== null) {
+    const levels = await readLevels(fs, '/sys/fs/cgroup', v2, 'memory.max', 'memory.current');
+    if (levels) return pickTightest(2, v2, levels);
+  }
+  return null;
+}
+
+export async function probeMemory(fs: FsRoot): Promise<MemoryInfo> {
+  const info = parseMeminfo((await fs.text('/proc/meminfo')) ?? '');
+  const totalMb = (info['MemTotal'] ?? 0) / 1024;
+  // kernels before 3.14 lack MemAvailable; free + cache is the usual estimate there
+  const availKb = info['MemAvailable'] ?? (info['MemFree'] ?? 0) + (info['Cached'] ?? 0) + (info['Buffers'] ?? 0);
+  const availableMb = availKb / 1024;
+  const cgroup = await probeCgroup(fs);
+  let effectiveMb = availableMb;
+  if (cgroup && cgroup.limitMb !== null) {
+    effectiveMb = Math.min(availableMb, Math.max(0, cgroup.limitMb - (cgroup.usageMb ?? 0)));
+  }
+  return { totalMb: round1(totalMb), availableMb: round1(availableMb), cgroup: cgroup && {
+    ...cgroup,
+    limitMb: cgroup.limitMb === null ? null : round1(cgroup.limitMb),
+    usageMb: cgroup.usageMb === null ? null : round1(cgroup.usageMb),
+  }, effectiveMb: round1(effectiveMb) };
+}
+
+function round1(x: number): number {
+  return Math.round(x * 10) / 10;
+}
