@@ -1,0 +1,52 @@
+/** Turns what a capture process said on its way out into a message that tells the user what to do. */
+
+/** rtsp://user:secret@host/x -> rtsp://user:***@host/x: names and errors end up in logs and MQTT. */
+export function redactUrl(s: string): string {
+  return s.replace(/([a-z][a-z0-9+.-]*:\/\/[^/:@\s]+):[^@/\s]*@/gi, '$1:***@');
+}
+
+/** The last non-empty lines of a process's stderr, bounded so a chatty process cannot grow memory. */
+export class StderrTail {
+  private text = '';
+  constructor(private readonly maxChars = 4000) {}
+  push(chunk: Buffer | string): void {
+    this.text += chunk.toString();
+    if (this.text.length > this.maxChars) this.text = this.text.slice(-this.maxChars);
+  }
+  lines(): string[] {
+    return this.text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length > 0);
+  }
+  last(): string {
+    return this.lines().at(-1) ?? '';
+  }
+  clear(): void {
+    this.text = '';
+  }
+}
+
+const RULES: Array<{ re: RegExp; say: (input: string) => string }> = [
+  { re: /permission denied|EACCES/i, say: (i) => `permission denied opening ${i}: add the daemon's user to the 'video' group (or fix the file's permissions)` },
+  { re: /device or resource busy|EBUSY/i, say: (i) => `${i} is busy: another process is using the camera; stop it (fuser -v ${i})` },
+  { re: /connection refused|ECONNREFUSED/i, say: (i) => `connection refused by ${i}: is the camera or stream server up, and the host and port right?` },
+  { re: /timed? ?out|ETIMEDOUT/i, say: (i) => `timed out connecting to ${i}: check the network path to the camera` },
+  { re: /server returned 401|401 unauthori[sz]ed/i, say: (i) => `${i} refused the credentials (401): check the user and password in the URL` },
+  { re: /server returned 404|404 not found/i, say: (i) => `${i} answered 404: check the stream path in the URL` },
+  { re: /no route to host|network is unreachable|EHOSTUNREACH|ENETUNREACH/i, say: (i) => `${i} is unreachable: check the network and the address` },
+  { re: /name or service not known|failed to resolve|EAI_AGAIN|ENOTFOUND/i, say: (i) => `cannot resolve the host of ${i}: check the host name and DNS` },
+  { re: /no such file or directory|ENOENT/i, say: (i) => `${i} does not exist: check the path${i.startsWith('/dev/') ? ', that the camera is plugged in, and `ls /dev/video*`' : ''}` },
+  { re: /not a video capture device|inappropriate ioctl/i, say: (i) => `${i} is not a video capture device (many USB cameras expose a metadata node too): try the next /dev/video*` },
+  { re: /invalid data found/i, say: (i) => `${i} does not contain a video stream ffmpeg can read` },
+];
+
+/**
+ * A user-facing message for a capture that failed: the first rule matching ffmpeg's (or rpicam's) stderr
+ * wins; otherwise the exit status with the last line it printed.
+ */
+export function diagnose(input: string, stderrLines: string[], exit: { code: number | null; signal: NodeJS.Signals | null }): string {
+  const shown = redactUrl(input);
+  const text = stderrLines.join('\n');
+  for (const r of RULES) if (r.re.test(text)) return r.say(shown);
+  const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
+  const last = stderrLines.at(-1);
+  return `capture of ${shown} ${how}${last ? `: ${redactUrl(last)}` : ' without saying why'}`;
+}

@@ -1,0 +1,54 @@
+import type { Step } from './capture.js';
+import { redactUrl } from './diagnose.js';
+import { ffmpegArgs, parseFfmpegSpec, type FfmpegInput } from './ffmpeg-args.js';
+import { ProcessFrameSource } from './process-source.js';
+import type { FrameSize, FrameSourceOptions } from './source.js';
+import type { Timers } from './watchdog.js';
+
+export interface FfmpegSourceOptions extends FrameSourceOptions {
+  /** the ffmpeg binary; default $EDGEFIT_FFMPEG or `ffmpeg` on PATH */
+  ffmpegPath?: string;
+  /** read files at their native rate (-re); default true, so a file behaves like a camera */
+  realtime?: boolean;
+  timers?: Timers;
+}
+
+/**
+ * Any input ffmpeg reads (V4L2 devices, RTSP, HTTP/MJPEG, files, lavfi test sources), cropped, scaled and
+ * converted to rgb24 by ffmpeg itself and read raw from its stdout.
+ */
+export class FfmpegSource extends ProcessFrameSource {
+  readonly name: string;
+  protected readonly input: string;
+  private readonly parsed: FfmpegInput;
+  private readonly ffmpegPath: string;
+  private readonly realtime: boolean;
+
+  constructor(spec: string, opts: FfmpegSourceOptions) {
+    super(opts, opts.timers);
+    this.parsed = parseFfmpegSpec(spec);
+    this.input = this.parsed.url;
+    this.name = `ffmpeg:${redactUrl(this.parsed.kind === 'lavfi' ? `lavfi:${this.parsed.url}` : this.parsed.url)}`;
+    this.ffmpegPath = opts.ffmpegPath ?? process.env.EDGEFIT_FFMPEG ?? 'ffmpeg';
+    this.realtime = opts.realtime ?? true;
+  }
+
+  get kind(): FfmpegInput['kind'] {
+    return this.parsed.kind;
+  }
+
+  protected steps(size: FrameSize): Step[] {
+    const args = ffmpegArgs(this.parsed, size, {
+      fps: this.opts.fps,
+      loop: this.opts.loop,
+      realtime: this.realtime,
+      // a network read that blocks longer than the watchdog is a stall anyway
+      timeoutSeconds: Math.max(1, this.opts.watchdogSeconds),
+    });
+    return [{ cmd: this.ffmpegPath, args }];
+  }
+
+  protected override endsOnCleanExit(): boolean {
+    return this.parsed.kind === 'file' && !this.opts.loop;
+  }
+}

@@ -1,0 +1,154 @@
+import { EdgefitError } from '../util/errors.js';
+import { BaseFrameSource } from './base.js';
+import { Capture, type CaptureExit, type Step } from './capture.js';
+import { diagnose, redactUrl } from './diagnose.js';
+import type { FrameSize, FrameSourceOptions } from './source.js';
+import { Backoff, Watchdog, type Timers } from './watchdog.js';
+
+/**
+ * A source whose frames come from child processes writing raw rgb24 frames on stdout (ffmpeg, or a camera
+ * tool piped into ffmpeg). The stdout chunks are copied into the ring's preallocated buffers; the watchdog
+ * restarts the pipeline with backoff when it stalls or exits, and the daemon never sees a throw.
+ */
+export abstract class ProcessFrameSource extends BaseFrameSource {
+  protected readonly watchdog: Watchdog;
+  private capture: Capture | null = null;
+  /** bumped whenever a capture is abandoned, so its late data and exit are ignored */
+  private generation = 0;
+  private offset = 0;
+  private retiring = new Set<Promise<void>>();
+  /** the restart delay scheduled last, for diagnostics */
+  lastRetryDelayMs: number | null = null;
+
+  constructor(opts: FrameSourceOptions, timers?: Timers) {
+    super(opts);
+    this.watchdog = new Watchdog(
+      { stallMs: opts.watchdogSeconds * 1000, backoff: new Backoff(opts.backoff), timers },
+      {
+        stalled: (s) => this.onStall(s),
+        restart: () => {
+          this.counters.restarts++;
+          this.launch();
+        },
+        scheduled: (ms, attempt) => {
+          this.lastRetryDelayMs = ms;
+          this.emit('retry', ms, attempt);
+        },
+      },
+    );
+  }
+
+  /** The user's input, for messages (redacted before display). */
+  protected abstract readonly input: string;
+  /** The pipeline to run for the current size; throws an EdgefitError if it cannot be built (e.g. tool missing). */
+  protected abstract steps(size: FrameSize): Step[];
+  /** true when a clean exit means "end of input" (a file played once) rather than a fault */
+  protected endsOnCleanExit(): boolean {
+    return false;
+  }
+
+  override pids(): number[] {
+    return this.capture?.pids ?? [];
+  }
+
+  protected async startCapture(): Promise<void> {
+    this.launch();
+  }
+
+  protected async stopCapture(): Promise<void> {
+    this.watchdog.cancel();
+    this.retire();
+    await Promise.all([...this.retiring]);
+  }
+
+  protected async resizeCapture(): Promise<void> {
+    // not a fault: no restart counted, backoff untouched; the consumer keeps its object and next() waiters
+    this.retire();
+    this.launch();
+  }
+
+  private launch(): void {
+    const gen = ++this.generation;
+    this.offset = 0;
+    this.watchdog.begin();
+    let steps: Step[];
+    try {
+      steps = this.steps({ width: this.ring.width, height: this.ring.height });
+    } catch (err) {
+      this.fault(err instanceof Error ? err : new Error(String(err)));
+      return;
+    }
+    const cap = new Capture(steps);
+    this.capture = cap;
+    cap.stdout.on('data', (chunk: Buffer) => {
+      if (gen === this.generation) this.onData(chunk);
+    });
+    void cap.exited.then((exit) => {
+      if (gen !== this.generation) return;
+      this.capture = null;
+      this.onExit(exit);
+    });
+  }
+
+  /** Abandons the running capture (its exit is expected) and reaps it in the background of stop(). */
+  private retire(): void {
+    this.generation++;
+    const cap = this.capture;
+    this.capture = null;
+    if (!cap) return;
+    const p = cap.close().finally(() => this.retiring.delete(p));
+    this.retiring.add(p);
+  }
+
+  private onData(chunk: Buffer): void {
+    const frameBytes = this.ring.frameBytes;
+    let pos = 0;
+    while (pos < chunk.length) {
+      const n = Math.min(chunk.length - pos, frameBytes - this.offset);
+      chunk.copy(this.ring.writable(), this.offset, pos, pos + n);
+      pos += n;
+      this.offset += n;
+      if (this.offset === frameBytes) {
+        this.offset = 0;
+        this.watchdog.frame();
+        this.publish();
+      }
+    }
+  }
+
+  private onExit(exit: CaptureExit): void {
+    if (exit.code === 0 && !exit.spawnError && this.endsOnCleanExit()) {
+      this.watchdog.cancel();
+      this.markEnded();
+      return;
+    }
+    this.fault(new EdgefitError('E_CAMERA', this.describeExit(exit)));
+  }
+
+  protected describeExit(exit: CaptureExit): string {
+    if (exit.spawnError?.code === 'ENOENT') return `${exit.cmd} is not installed or not on PATH: ${installHint(exit.cmd)}`;
+    if (exit.spawnError) return `cannot start ${exit.cmd}: ${exit.spawnError.message}`;
+    return diagnose(this.input, exit.stderr, exit);
+  }
+
+  private fault(err: Error): void {
+    const msg = `${redactUrl(this.name)}: ${err.message}; retrying with backoff`;
+    this.setOffline(msg);
+    this.reportError(new EdgefitError('E_CAMERA', msg, { cause: err }));
+    this.watchdog.fault();
+  }
+
+  private onStall(seconds: number): void {
+    this.counters.stalls++;
+    const msg = `${redactUrl(this.name)}: no frame for ${seconds.toFixed(1)} s (watchdog ${this.opts.watchdogSeconds} s); restarting the capture`;
+    this.setOffline(msg);
+    this.emit('stall', seconds);
+    this.retire();
+  }
+}
+
+function installHint(cmd: string): string {
+  if (cmd.endsWith('ffmpeg')) return 'install ffmpeg (sudo apt install ffmpeg)';
+  if (/rpicam|libcamera/.test(cmd)) return 'install rpicam-apps (sudo apt install rpicam-apps)';
+  return `install ${cmd}`;
+}

@@ -1,0 +1,35 @@
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** A short real video file made by ffmpeg itself (the test owns it, in a temp dir). */
+export function makeVideo(dir: string, seconds = 2, size = '320x240', rate = 30): string {
+  const path = join(dir, `clip-${size}-${rate}.mkv`);
+  const r = spawnSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', `testsrc2=size=${size}:rate=${rate}`,
+    '-t', String(seconds), '-c:v', 'mpeg4', '-q:v', '5', path], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`ffmpeg could not make the test video: ${r.stderr}`);
+  return path;
+}
+
+/**
+ * A stand-in for rpicam-vid on a machine with no Pi camera: same command line, same output (raw yuv420 or
+ * MJPEG on stdout), produced by ffmpeg's test source. Only the camera is fake; the pipeline is real.
+ */
+export function makeFakeRpicam(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'edgefit-fake-rpicam-'));
+  const script = `#!/usr/bin/env bash
+w=640; h=480; fps=30; codec=yuv420
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --width) w=$2; shift;; --height) h=$2; shift;; --framerate) fps=$2; shift;; --codec) codec=$2; shift;;
+  esac; shift
+done
+if [ "$codec" = mjpeg ]; then fmt=(-c:v mjpeg -f mjpeg); else fmt=(-f rawvideo -pix_fmt yuv420p); fi
+exec ffmpeg -hide_banner -nostdin -loglevel error -re -f lavfi -i "testsrc2=size=\${w}x\${h}:rate=\${fps}" "\${fmt[@]}" pipe:1
+`;
+  const p = join(dir, 'rpicam-vid');
+  writeFileSync(p, script);
+  chmodSync(p, 0o755);
+  return dir;
+}
