@@ -194,30 +194,21 @@ export function emitOnnx(graph: Graph, opts: EmitOptions = {}): Uint8Array {
   return b.toBytes();
 }
 
-/** True when no layer's weights depend on the spatial size: everything spatial ends in a global pool. */
+/**
+ * True when no layer's weights depend on the spatial size: whatever is flattened into the classifier went through
+ * a global pool first. A tensor is "global" when made by a global pool, or by any layer whose inputs are all
+ * global (a conv or pool of a 1x1 map gives the same size at every resolution). A 7x7 average pool that happens to
+ * give 1x1 at 224 is not global: at 256 it gives 2x2 and the classifier's weights no longer fit.
+ */
 export function isResolutionIndependent(g: Graph, shapes = inferShapes(g)): boolean {
+  const global = new Set<string>();
   for (const l of g.layers) {
+    if (l.op === 'gap' || l.inputs.every((i) => global.has(i))) global.add(l.output);
     if (l.op !== 'flatten' && l.op !== 'dense') continue;
-    const s = shapes.get(l.inputs[0]!)!;
-    if (s.length === 3 && (s[1] !== 1 || s[2] !== 1)) return false;
-    // a [C,1,1] that is not the result of a global pool (e.g. a 7x7 avgpool at 224) is tied to the resolution
-    if (s.length === 3 && !globallyPooled(g, l.inputs[0]!)) return false;
+    const x = l.inputs[0]!;
+    if (shapes.get(x)!.length !== 1 && !global.has(x)) return false;
   }
   return true;
-}
-
-function globallyPooled(g: Graph, tensor: string): boolean {
-  const producer = new Map(g.layers.map((l) => [l.output, l] as const));
-  let t: string | undefined = tensor;
-  for (let guard = 0; t && guard < g.layers.length; guard++) {
-    const l = producer.get(t);
-    if (!l) return false;
-    if (l.op === 'gap') return true;
-    // elementwise single-input layers keep the property
-    if (l.op === 'relu' || l.op === 'relu6' || l.op === 'bn' || l.op === 'softmax') { t = l.inputs[0]; continue; }
-    return false;
-  }
-  return false;
 }
 
 interface ResolvedOptions {
