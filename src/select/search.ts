@@ -76,7 +76,10 @@ export async function searchAndSelect(specs: CandidateSpec[], budget: Budget, me
       for (const s of chain) if (state.get(s.id) === 'measured' && s.variant.macs < c.variant.macs && latencyFits(s)) floor = Math.max(floor, s.variant.macs);
       const doubt = chain.filter((s) => state.get(s.id) === 'unknown' && s.variant.macs > floor && s.variant.macs < c.variant.macs);
       doubt.push(c);
-      await doMeasure(doubt[Math.floor((doubt.length - 1) / 2)]!);
+      // The first probe of a chain is its top (a generous budget then costs one measurement); after a miss,
+      // bisect what is left so each further miss halves the doubt.
+      const probed = chain.some((s) => state.get(s.id) === 'measured');
+      await doMeasure(probed ? doubt[Math.floor((doubt.length - 1) / 2)]! : c);
     }
   };
 

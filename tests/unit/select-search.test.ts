@@ -1,0 +1,114 @@
+import { describe, it, expect } from 'vitest';
+import { searchAndSelect, bruteForceSelect, specsFor } from '../../src/select/search.js';
+import type { Budget, CandidateSpec } from '../../src/select/types.js';
+import type { Measurement } from '../../src/profile/types.js';
+import type { Family } from '../../src/zoo/graph.js';
+import type { ProviderName } from '../../src/engine/engine.js';
+import { rng, variant, meas, failed } from './select-fixtures.js';
+
+const FAMILIES: Family[] = ['mobilenet_v1', 'mobilenet_v2', 'shufflenet_v1', 'squeezenet', 'xception'];
+
+/** A random recorded ladder: chains whose latency never decreases with MACs, as the search assumes. */
+function randomLadder(r: () => number): { specs: CandidateSpec[]; recorded: Map<string, Measurement[]> } {
+  const specs: CandidateSpec[] = [];
+  const recorded = new Map<string, Measurement[]>();
+  const chains = 1 + Math.floor(r() * 5);
+  const accLevels = [0.4, 0.5, 0.6, 0.65, 0.7, 0.72];
+  for (let c = 0; c < chains; c++) {
+    const family = FAMILIES[Math.floor(r() * FAMILIES.length)]!;
+    const precision = r() < 0.5 ? 'int8' : 'fp32';
+    const provider: ProviderName = r() < 0.8 ? 'cpu' : 'cuda';
+    // one chain per (family, precision, provider): that is the set the monotone-latency assumption covers
+    if (specs.some((s) => s.variant.family === family && s.variant.precision === precision && s.provider === provider)) continue;
+    const n = 1 + Math.floor(r() * 10);
+    let macs = 5e6;
+    let lat = 1 + r() * 5;
+    for (let i = 0; i < n; i++) {
+      // sometimes equal MACs (two files of one network), whose latencies need not be ordered
+      if (i === 0 || r() > 0.15) { macs += 1e6 + Math.floor(r() * 50) * 1e6; lat += 3 + r() * 15; }
+      const id = `${family}-${precision}-c${c}-${i}`;
+      if (specs.some((s) => s.variant.id === id && s.provider === provider)) continue;
+      const acc = r() < 0.25 ? undefined : accLevels[Math.floor(r() * accLevels.length)];
+      const v = variant(id, { family, precision, macs, ...(acc !== undefined ? { referenceAccuracy: acc } : {}) });
+      specs.push({ variant: v, provider });
+      const base = lat - r() * 3; // equal-MAC siblings land anywhere in their level, in either order
+      let ms: Measurement[];
+      if (r() < 0.1) {
+        ms = [failed(id, r() < 0.5 ? 'crashed: the profiler child killed by SIGSEGV while timing runs' : 'out of memory budget: killed')];
+      } else {
+        const threads = 1 + Math.floor(r() * 3);
+        ms = Array.from({ length: threads }, (_, t) => meas(id, t === 0 ? base : base * (1 + r()), { threads: t + 1, provider, mem: 5 + r() * 100 }));
+      }
+      recorded.set(`${id}@${provider}`, ms);
+    }
+  }
+  return { specs, recorded };
+}
+
+function randomBudget(r: () => number): Budget {
+  const b: Budget = {};
+  if (r() < 0.9) b.latencyP90Ms = 1 + r() * 120;
+  if (r() < 0.3) b.memoryMb = 10 + r() * 100;
+  if (r() < 0.2) b.minAccuracy = [0.5, 0.6, 0.65][Math.floor(r() * 3)]!;
+  if (r() < 0.2) b.percentile = r() < 0.5 ? 'p50' : 'p99';
+  if (r() < 0.1) b.fps = 5 + r() * 60;
+  return b;
+}
+
+describe('searchAndSelect', () => {
+  it('picks exactly what brute force picks on 3000 random recorded ladders (seeded), measuring fewer', async () => {
+    const r = rng(20240601);
+    let measured = 0, total = 0, nonNull = 0;
+    for (let trial = 0; trial < 3000; trial++) {
+      const { specs, recorded } = randomLadder(r);
+      const budget = randomBudget(r);
+      const measure = async (c: CandidateSpec) => recorded.get(`${c.variant.id}@${c.provider}`)!;
+      const seen = new Set<string>();
+      const searched = await searchAndSelect(specs, budget, async (c) => {
+        const id = `${c.variant.id}@${c.provider}`;
+        expect(seen.has(id), `measured ${id} twice`).toBe(false);
+        seen.add(id);
+        return measure(c);
+      });
+      const brute = await bruteForceSelect(specs, budget, measure);
+      const ctx = `trial ${trial}`;
+      expect(searched.chosen?.id ?? null, ctx).toBe(brute.chosen?.id ?? null);
+      expect(searched.chosenMeasurement?.threads, ctx).toBe(brute.chosenMeasurement?.threads);
+      expect(searched.measured, ctx).toBe(seen.size);
+      expect(searched.ladder).toBe(specs.length);
+      // every candidate gets exactly one verdict
+      expect(searched.rejected.length + (searched.chosen ? 1 : 0)).toBe(specs.length);
+      measured += searched.measured;
+      total += specs.length;
+      if (brute.chosen) nonNull++;
+    }
+    expect(nonNull).toBeGreaterThan(500); // the generator exercises both outcomes
+    console.log(`search measured ${measured} of ${total} candidates (${((100 * measured) / total).toFixed(1)}%)`);
+    expect(measured / total).toBeLessThan(0.6);
+  });
+
+  it('binary-searches a chain: nothing fits in 16 rungs -> at most 5 measured; the top fits -> 1 measured', async () => {
+    const specs = specsFor(Array.from({ length: 16 }, (_, i) => variant(`r${i}`, { macs: (i + 1) * 10e6 })));
+    const lat = (c: CandidateSpec) => meas(c.variant.id, c.variant.macs / 1e6);
+    const none = await searchAndSelect(specs, { latencyP90Ms: 5 }, async (c) => lat(c));
+    expect(none.chosen).toBeNull();
+    expect(none.measured).toBeLessThanOrEqual(5);
+    expect(none.rejected.every((x) => x.reason === 'too-slow')).toBe(true);
+    expect(none.rejected.find((x) => x.id === 'r14@cpu')?.detail).toMatch(/^not measured: r\d+@cpu, with fewer MACs in the same chain, is already too slow/);
+    const all = await searchAndSelect(specs, { latencyP90Ms: 1000 }, async (c) => lat(c));
+    expect(all.chosen?.id).toBe('r15@cpu');
+    expect(all.measured).toBe(1);
+    expect(all.rejected.find((x) => x.id === 'r0@cpu')).toEqual({ id: 'r0@cpu', reason: 'dominated', detail: 'not measured: r15@cpu ranks higher and fits' });
+    const mid = await searchAndSelect(specs, { latencyP90Ms: 95 }, async (c) => lat(c));
+    expect(mid.chosen?.id).toBe('r8@cpu');
+    expect(mid.measured).toBeLessThanOrEqual(6);
+  });
+
+  it('does not measure candidates below the minimum accuracy', async () => {
+    const specs = specsFor([variant('lo', { referenceAccuracy: 0.4 }), variant('hi', { referenceAccuracy: 0.7, macs: 300e6 })]);
+    const asked: string[] = [];
+    const d = await searchAndSelect(specs, { minAccuracy: 0.5, latencyP90Ms: 10 }, async (c) => { asked.push(c.variant.id); return meas(c.variant.id, 50); });
+    expect(asked).toEqual(['hi']);
+    expect(d.chosen).toBeNull();
+  });
+});
