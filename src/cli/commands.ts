@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
 import { register as zoo } from './zoo.js';
+import { register as config } from './config.js';
+import { register as models } from './models.js';
 
 /** Every CLI command registers itself here; each lives in its own file and only parses flags and prints. */
-export const commands: Array<(program: Command) => void> = [zoo];
+export const commands: Array<(program: Command) => void> = [zoo, config, models];

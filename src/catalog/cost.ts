@@ -1,0 +1,61 @@
+import { readFile } from 'node:fs/promises';
+import type { Family } from '../zoo/graph.js';
+import { buildGraph } from '../zoo/registry.js';
+import { readOnnx, dimsOf } from '../onnx/reader.js';
+
+export interface Cost {
+  macs: number;
+  params: number;
+  /** 'zoo' when counted on the zoo's graph of the same family/alpha/resolution, 'onnx' when only params are known */
+  from: 'zoo' | 'onnx';
+}
+
+type GraphCostFn = (g: ReturnType<typeof buildGraph>) => { params: number; macs: { total: number } };
+let costFn: Promise<GraphCostFn | undefined> | undefined;
+
+/** src/zoo/cost.ts is loaded on first use, so the catalog works in a build without it. */
+function zooCost(): Promise<GraphCostFn | undefined> {
+  costFn ??= (async () => {
+    const spec = '../zoo/cost.js';
+    try {
+      const mod = (await import(spec)) as { graphCost?: GraphCostFn };
+      return mod.graphCost;
+    } catch {
+      return undefined;
+    }
+  })();
+  return costFn;
+}
+
+const memo = new Map<string, Cost>();
+
+/** Parameters stored in an ONNX file (initializer elements, scales and zero points included). */
+async function onnxParams(path: string): Promise<number> {
+  const m = readOnnx(await readFile(path), path);
+  let n = 0;
+  for (const t of m.graph!.initializer ?? []) n += dimsOf(t).reduce((a, b) => a * b, 1);
+  return n;
+}
+
+/**
+ * MACs and parameters of one variant: the zoo's cost accounting for the same family, width and resolution
+ * (the architectures match the published ones), else the file's parameter count with MACs unknown (0).
+ */
+export async function modelCost(family: Family, alpha: number, resolution: number, classes: number, onnxPath: string): Promise<Cost> {
+  const key = `${family}|${alpha}|${resolution}|${classes}|${onnxPath}`;
+  const hit = memo.get(key);
+  if (hit) return hit;
+  let cost: Cost | undefined;
+  const fn = await zooCost();
+  if (fn) {
+    try {
+      const c = fn(buildGraph({ family, alpha, resolution, classes }));
+      cost = { macs: c.macs.total, params: c.params, from: 'zoo' };
+    } catch {
+      cost = undefined;
+    }
+  }
+  cost ??= { macs: 0, params: await onnxParams(onnxPath), from: 'onnx' };
+  memo.set(key, cost);
+  return cost;
+}

@@ -1,0 +1,151 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { errorMessage } from '../util/errors.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import type { Config } from '../config/types.js';
+import type { Variant } from './types.js';
+import type { Family } from '../zoo/graph.js';
+import { buildGraph, variantId } from '../zoo/registry.js';
+import { emitOnnx } from '../onnx/emit.js';
+import { loadCatalog, type Catalog, type CatalogModel } from './catalog.js';
+import { downloadPath, modelsDir, sha256File } from './store.js';
+import { convertOnce, readConverted } from './convert.js';
+import { modelCost } from './cost.js';
+
+export interface LadderOptions {
+  catalog?: Catalog;
+  log?: (line: string) => void;
+  /** zoo fallback ladder (default: MobileNet-v1 at alpha 0.25, 0.5, 0.75, 1.0) */
+  zooAlphas?: number[];
+  /** zoo fallback resolutions (default 128, 160, 192, 224) */
+  zooResolutions?: number[];
+}
+
+/**
+ * Resolutions a model runs at: its native one and, for models that accept any input size (global average
+ * pooling), the next two smaller multiples of 32, not below 96.
+ */
+export function ladderResolutions(native: number, anyResolution: boolean): number[] {
+  const out = [native];
+  if (!anyResolution) return out;
+  let r = Math.floor((native - 1) / 32) * 32;
+  while (out.length < 3 && r >= 96) { out.push(r); r -= 32; }
+  return out;
+}
+
+function fmtAlpha(a: number): string {
+  return Number.isInteger(a) ? a.toFixed(1) : String(a);
+}
+
+/** A pulled, verified and converted catalog model, or undefined (with the reason logged). */
+async function available(config: Config, m: CatalogModel, catalog: Catalog, log: (l: string) => void) {
+  const src = downloadPath(config.stateDir, m.file);
+  const labels = catalog.labels.find((l) => l.id === m.labels);
+  let labelsPath: string | undefined;
+  if (labels) {
+    const p = downloadPath(config.stateDir, labels.file);
+    if ((await sha256File(p)) === labels.sha256) labelsPath = p;
+  }
+  const cached = await readConverted(config.stateDir, m.sha256, labelsPath);
+  if (cached) return { ...cached, labelsPath };
+  // not converted yet: only a file that still verifies is converted (never trust what is on disk)
+  const sha = await sha256File(src);
+  if (sha === undefined) return undefined;
+  if (sha !== m.sha256) { log(`${m.id}: ${src} does not match the catalog sha256; ignored (run \`edgefit models pull --force\`)`); return undefined; }
+  try {
+    return { ...(await convertOnce(config.stateDir, src, m.sha256, labelsPath)), labelsPath };
+  } catch (err) {
+    log(`${m.id}: ${errorMessage(err)}`);
+    return undefined;
+  }
+}
+
+/**
+ * The variants the selector climbs, for config.models.task: every pulled pretrained model at its native
+ * resolution and (when it accepts any size) two smaller ones. With none on disk and models.allowZooFallback,
+ * zoo-generated models with random weights (`pretrained: false`; see `ladderWarning`).
+ */
+export async function buildLadder(config: Config, opts: LadderOptions = {}): Promise<Variant[]> {
+  const log = opts.log ?? (() => undefined);
+  const catalog = opts.catalog ?? loadCatalog(config.models.catalog);
+  const variants: Variant[] = [];
+  for (const m of catalog.models.filter((x) => x.task === config.models.task)) {
+    const got = await available(config, m, catalog, log);
+    if (!got) continue;
+    const card = got.card;
+    const sha = await sha256File(got.onnxPath);
+    if (!sha) continue;
+    const native = card.resolution ?? m.resolution;
+    for (const res of ladderResolutions(native, card.anyResolution)) {
+      const cost = await modelCost(m.family, m.alpha, res, card.classes, got.onnxPath);
+      variants.push({
+        id: res === native ? m.id : `${m.id}@${res}`,
+        family: m.family,
+        alpha: m.alpha,
+        resolution: res,
+        precision: card.precision,
+        // published figures hold at the native resolution only
+        ...(res === native && m.referenceAccuracy !== undefined ? { referenceAccuracy: m.referenceAccuracy } : {}),
+        macs: cost.macs,
+        params: cost.params,
+        modelPath: got.onnxPath,
+        sha256: sha,
+        ...(got.labelsPath ? { labelsPath: got.labelsPath } : {}),
+        pretrained: true,
+        input: card.input,
+        source: `${card.source.format}:${m.sha256}`,
+      });
+    }
+  }
+  if (variants.length === 0 && config.models.allowZooFallback) {
+    log('no pretrained model is on disk: using zoo models with random weights');
+    variants.push(...(await zooFallback(config, opts)));
+  }
+  return variants;
+}
+
+const ZOO_FAMILY: Family = 'mobilenet_v1';
+
+/** Zoo MobileNet-v1 models with seeded random weights, one ONNX file per alpha (symbolic H/W), cached on disk. */
+async function zooFallback(config: Config, opts: LadderOptions): Promise<Variant[]> {
+  const classes = config.models.task === 'person' ? 2 : 1000;
+  const out: Variant[] = [];
+  for (const alpha of opts.zooAlphas ?? [0.25, 0.5, 0.75, 1.0]) {
+    const resolutions = opts.zooResolutions ?? [128, 160, 192, 224];
+    const fileId = variantId({ family: ZOO_FAMILY, alpha, resolution: Math.max(...resolutions), classes });
+    const path = join(modelsDir(config.stateDir), 'zoo', `${fileId}-dyn-seed0.onnx`);
+    if (!existsSync(path)) {
+      const g = buildGraph({ family: ZOO_FAMILY, alpha, resolution: Math.max(...resolutions), classes, seed: 0, options: { softmax: true } });
+      await writeFileAtomic(path, emitOnnx(g, { input: 'uint8-nhwc', dynamicResolution: true }));
+    }
+    const sha = (await sha256File(path))!;
+    for (const res of resolutions) {
+      const cost = await modelCost(ZOO_FAMILY, alpha, res, classes, path);
+      out.push({
+        id: `zoo-${ZOO_FAMILY}-${fmtAlpha(alpha)}-${res}-fp32`,
+        family: ZOO_FAMILY,
+        alpha,
+        resolution: res,
+        precision: 'fp32',
+        macs: cost.macs,
+        params: cost.params,
+        modelPath: path,
+        sha256: sha,
+        pretrained: false,
+        input: { layout: 'NHWC', dtype: 'uint8' },
+        source: 'zoo',
+      });
+    }
+  }
+  return out;
+}
+
+/**
+ * What the daemon must say loudly when the ladder has no real weights; undefined when at least one variant
+ * is pretrained.
+ */
+export function ladderWarning(variants: readonly Variant[]): string | undefined {
+  if (variants.length === 0) return 'no model is available: run `edgefit models pull` (or `edgefit models pull --mirror URL|DIR` on a board without internet), or allow models.allowZooFallback';
+  if (variants.some((v) => v.pretrained)) return undefined;
+  return 'NO PRETRAINED MODEL: running zoo models with random weights, so the labels they report are MEANINGLESS (measurements are still real). Run `edgefit models pull` (or with --mirror URL|DIR) to fetch real weights.';
+}

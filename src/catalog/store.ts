@@ -1,0 +1,53 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { join, relative, resolve, isAbsolute, sep } from 'node:path';
+import { EdgefitError } from '../util/errors.js';
+import { isSafeRelativePath } from './catalog.js';
+
+/**
+ * On-disk layout below <stateDir>/models:
+ *   download/<file>          pulled files, exactly as the catalog's relative path
+ *   onnx/<sha256>.onnx       converted model, keyed by the sha256 of the pulled source file
+ *   onnx/<sha256>.card.json  its ModelCard
+ *   zoo/<id>.onnx            zoo-generated fallback models (random weights)
+ */
+export function modelsDir(stateDir: string): string {
+  return join(resolve(stateDir), 'models');
+}
+
+/** Joins a catalog-relative path below root, refusing anything that would leave it. */
+export function safeJoin(root: string, rel: string): string {
+  if (!isSafeRelativePath(rel)) throw new EdgefitError('E_CATALOG_PATH', `refusing file path ${JSON.stringify(rel)}: it must be relative and stay inside ${root}`);
+  const full = resolve(root, rel);
+  const r = relative(resolve(root), full);
+  if (r === '' || r.startsWith('..') || isAbsolute(r) || r.split(sep).includes('..')) {
+    throw new EdgefitError('E_CATALOG_PATH', `refusing file path ${JSON.stringify(rel)}: it leaves ${root}`);
+  }
+  return full;
+}
+
+export function downloadPath(stateDir: string, file: string): string {
+  return safeJoin(join(modelsDir(stateDir), 'download'), file);
+}
+
+export function convertedPaths(stateDir: string, sourceSha256: string): { onnx: string; card: string } {
+  if (!/^[0-9a-f]{64}$/.test(sourceSha256)) throw new EdgefitError('E_CATALOG', `bad sha256 ${JSON.stringify(sourceSha256)}`);
+  const dir = join(modelsDir(stateDir), 'onnx');
+  return { onnx: join(dir, `${sourceSha256}.onnx`), card: join(dir, `${sourceSha256}.card.json`) };
+}
+
+export function sha256Hex(data: Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** sha256 of a file, or undefined when it does not exist. */
+export async function sha256File(path: string): Promise<string | undefined> {
+  const h = createHash('sha256');
+  try {
+    for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  return h.digest('hex');
+}
