@@ -13,6 +13,7 @@ import { buildGraph, formatAlpha, resolveOptions, variantId, type BuildOptions }
 
 export interface CostSummary {
   params: number;
+  trainableParams: number;
   paramsWithBn: number;
   macs: GraphCost['macs'];
   weightBytes: GraphCost['weightBytes'];
@@ -31,6 +32,7 @@ export interface LadderRow extends CostSummary {
 export function summarize(c: GraphCost): CostSummary {
   return {
     params: c.params,
+    trainableParams: c.trainableParams,
     paramsWithBn: c.paramsWithBn,
     macs: c.macs,
     weightBytes: c.weightBytes,

@@ -3,8 +3,10 @@
  * - MACs (mult-adds) count convolutions and dense layers only: (inC/group) * kh * kw * outC * Hout * Wout per
  *   conv, in * out per dense. BN, activations, pooling, adds and shuffles are not counted (MobileNet, ShuffleNet
  *   and SqueezeNet papers do the same; ShuffleNet's "FLOPs" are these mult-adds).
- * - `params` counts conv and dense weights and biases, without BN: the papers' figures. `paramsWithBn` adds
- *   gamma, beta, mean and var (4 per BN channel): Keras's "Total params".
+ * - `params` counts conv and dense weights and biases, without BN. `trainableParams` adds BN gamma and beta
+ *   (2 per channel): what TF/Keras train, and what the MobileNet-v1 (table 6) and Xception (table 3) papers
+ *   report. `paramsWithBn` adds mean and var too (4 per BN channel): Keras's "Total params". The MobileNet-v2
+ *   authors' repository reports `params` (3.47M at 1.0).
  * - Weight bytes are those of the deployed model, BN folded into the conv before it (each such conv gains a
  *   bias): fp32 4 bytes per value; int8 1 byte per weight and 4 per bias (int32). Quantization scales and
  *   zero points are not included.
@@ -42,6 +44,7 @@ export interface ActivationPeak {
 
 export interface GraphCost {
   params: number;
+  trainableParams: number;
   paramsWithBn: number;
   bnParams: number;
   macs: Record<MacKind, number> & { total: number };
@@ -165,6 +168,7 @@ export function graphCost(g: Graph): GraphCost {
   }
   return {
     params,
+    trainableParams: params + bnParams / 2,
     paramsWithBn: params + bnParams,
     bnParams,
     macs,
