@@ -1,0 +1,86 @@
+import { Ajv, type ValidateFunction } from 'ajv';
+import type { IPublishPacket } from 'mqtt';
+import { commandSchemas } from './schemas.js';
+import { COMMAND_VERBS, type CommandArgs, type CommandVerb, type ReplyPayload } from './payloads.js';
+
+export type CommandHandlers = { [V in CommandVerb]: (args: CommandArgs[V]) => Promise<unknown> };
+
+export const MAX_COMMAND_BYTES = 16 * 1024;
+
+export interface ReplyTarget {
+  topic: string;
+  correlationData?: Buffer;
+}
+
+/**
+ * Validates and dispatches commands. Only the allow-listed verbs exist; a payload must be JSON under 16 KiB and
+ * match its verb's schema; a request id already seen is refused (replay). Every request gets a reply, success
+ * or error, and nothing a request says can throw out of here.
+ */
+export class CommandDispatcher {
+  private readonly validators = new Map<string, ValidateFunction>();
+  private readonly seenIds = new Map<string, number>();
+  readonly counts = { ok: 0, refused: 0 };
+
+  constructor(private readonly handlers: CommandHandlers, private readonly timeoutMs = 60_000, private readonly maxSeen = 1000) {
+    const ajv = new Ajv({ allErrors: false, strict: false });
+    for (const [verb, schema] of Object.entries(commandSchemas)) this.validators.set(verb, ajv.compile(schema));
+  }
+
+  async handle(verb: string, payload: Buffer): Promise<ReplyPayload> {
+    const refuse = (code: string, message: string, id?: string): ReplyPayload => {
+      this.counts.refused++;
+      return { ...(id ? { id } : {}), verb: safeVerb(verb), ok: false, error: { code, message } };
+    };
+    if (!(COMMAND_VERBS as readonly string[]).includes(verb)) {
+      return refuse('unknown-verb', `unknown command "${safeVerb(verb)}"; accepted: ${COMMAND_VERBS.join(', ')}`);
+    }
+    if (payload.length > MAX_COMMAND_BYTES) return refuse('too-large', `payload of ${payload.length} bytes exceeds ${MAX_COMMAND_BYTES}`);
+    let req: unknown = {};
+    if (payload.length > 0) {
+      try { req = JSON.parse(payload.toString('utf8')); } catch { return refuse('invalid-json', 'payload is not valid JSON; send {"id": "...", "args": {...}}'); }
+    }
+    const validate = this.validators.get(verb)!;
+    if (!validate(req)) {
+      const e = validate.errors?.[0];
+      const where = e?.instancePath || '(payload)';
+      return refuse('invalid-args', `${where} ${e?.message ?? 'is invalid'}${e?.params && 'additionalProperty' in e.params ? ` (${String(e.params.additionalProperty)})` : ''}`);
+    }
+    const { id, args } = req as { id?: string; args?: unknown };
+    if (id !== undefined) {
+      if (this.seenIds.has(id)) return refuse('replay', `request id "${id}" was already handled; use a new id per request`, id);
+      this.seenIds.set(id, Date.now());
+      if (this.seenIds.size > this.maxSeen) this.seenIds.delete(this.seenIds.keys().next().value!);
+    }
+    try {
+      const handler = this.handlers[verb as CommandVerb] as (a: unknown) => Promise<unknown>;
+      const result = await withTimeout(handler(args ?? {}), this.timeoutMs);
+      this.counts.ok++;
+      return { ...(id ? { id } : {}), verb, ok: true, ...(result === undefined ? {} : { result }) };
+    } catch (err) {
+      const e = err as Error & { code?: string };
+      return refuse(e.code ?? 'failed', e.message ?? String(err), id);
+    }
+  }
+}
+
+/** Where the reply goes: MQTT 5 response topic (with correlation data) or the 3.1.1 reply topic. */
+export function replyTarget(packet: IPublishPacket, fallbackTopic: string): ReplyTarget {
+  const p = packet.properties;
+  const rt = p?.responseTopic;
+  if (rt && !/[+#\u0000]/.test(rt) && rt.length <= 512) {
+    return { topic: rt, ...(p.correlationData ? { correlationData: Buffer.from(p.correlationData) } : {}) };
+  }
+  return { topic: fallbackTopic };
+}
+
+function safeVerb(v: string): string {
+  return /^[A-Za-z0-9._-]{1,64}$/.test(v) ? v : 'invalid';
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const t = setTimeout(() => reject(Object.assign(new Error(`command did not finish within ${ms} ms`), { code: 'timeout' })), ms);
+    p.then((v) => { clearTimeout(t); resolve(v); }, (e: unknown) => { clearTimeout(t); reject(e); });
+  });
+}

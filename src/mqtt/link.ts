@@ -1,0 +1,203 @@
+import mqtt, { type IClientOptions, type IClientPublishOptions, type MqttClient, type IPublishPacket } from 'mqtt';
+import { EventEmitter } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { Backoff } from './backoff.js';
+import { EdgefitError, errorMessage } from '../util/errors.js';
+
+export interface LinkOptions {
+  url: string;
+  clientId: string;
+  /** 5 first; a broker that refuses it (aedes, old mosquitto) is retried with 4 and remembered */
+  protocolVersion: 4 | 5;
+  keepaliveSeconds: number;
+  username?: string;
+  password?: string;
+  tls?: { ca?: string; cert?: string; key?: string; rejectUnauthorized?: boolean };
+  /** called before every connection attempt: the will for that connection */
+  will: () => { topic: string; payload: string };
+  backoff?: Backoff;
+  connectTimeoutMs?: number;
+}
+
+export type LinkState = 'idle' | 'connecting' | 'connected' | 'waiting' | 'stopped';
+
+/**
+ * One MQTT connection at a time, re-made by us (not mqtt.js's fixed-period reconnect) with exponential backoff
+ * and jitter. Each connection is a fresh mqtt.js client with its own will, so the will always carries the
+ * current session number; what was in flight on a dead connection is re-sent from the durable outbox.
+ *
+ * Events: 'connect' (client, protocolVersion), 'close', 'message' (topic, payload, packet), 'error' (EdgefitError)
+ */
+export class MqttLink extends EventEmitter {
+  state: LinkState = 'idle';
+  client: MqttClient | undefined;
+  protocolVersion: 4 | 5;
+  reconnects = 0;
+  lastError: string | undefined;
+  private readonly backoff: Backoff;
+  private timer: NodeJS.Timeout | undefined;
+  private connectedOnce = false;
+  private triedDowngrade = false;
+
+  constructor(private readonly opts: LinkOptions) {
+    super();
+    this.protocolVersion = opts.protocolVersion;
+    this.backoff = opts.backoff ?? new Backoff(1000, 60_000);
+  }
+
+  start(): void {
+    if (this.state !== 'idle') return;
+    this.connect();
+  }
+
+  private tlsOptions(): Partial<IClientOptions> {
+    const t = this.opts.tls;
+    if (!t) return {};
+    const read = (p: string | undefined, what: string) => {
+      if (!p) return undefined;
+      try { return readFileSync(p); } catch (err) {
+        throw new EdgefitError('E_MQTT_TLS', `cannot read mqtt.tls.${what} ${p} (${errorMessage(err)}); fix the path in the configuration`, { cause: err });
+      }
+    };
+    const ca = read(t.ca, 'ca'); const cert = read(t.cert, 'cert'); const key = read(t.key, 'key');
+    return {
+      ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}),
+      rejectUnauthorized: t.rejectUnauthorized ?? true,
+    };
+  }
+
+  private connect(): void {
+    if (this.state === 'stopped') return;
+    this.state = 'connecting';
+    const will = this.opts.will();
+    let options: IClientOptions;
+    try {
+      options = {
+        clientId: this.opts.clientId,
+        protocolVersion: this.protocolVersion,
+        clean: true,
+        keepalive: this.opts.keepaliveSeconds,
+        reconnectPeriod: 0,
+        connectTimeout: this.opts.connectTimeoutMs ?? 10_000,
+        will: { topic: will.topic, payload: Buffer.from(will.payload), qos: 1, retain: true },
+        ...(this.opts.username ? { username: this.opts.username } : {}),
+        ...(this.opts.password ? { password: this.opts.password } : {}),
+        ...this.tlsOptions(),
+      };
+    } catch (err) {
+      this.fail(err as Error, true);
+      return;
+    }
+    const client = mqtt.connect(this.opts.url, options);
+    this.client = client;
+    let connected = false;
+    client.on('connect', () => {
+      connected = true;
+      this.state = 'connected';
+      this.backoff.reset();
+      if (this.connectedOnce) this.reconnects++;
+      this.connectedOnce = true;
+      this.lastError = undefined;
+      this.emit('connect', client, this.protocolVersion);
+    });
+    client.on('message', (topic: string, payload: Buffer, packet: IPublishPacket) => this.emit('message', topic, payload, packet));
+    client.on('error', (err: Error & { code?: number | string }) => {
+      const code = typeof err.code === 'number' ? err.code : undefined;
+      if (!connected && code !== undefined) {
+        if ((code === 1 || code === 132) && this.protocolVersion === 5 && !this.triedDowngrade) {
+          // unsupported protocol version: this broker speaks 3.1.1 only
+          this.triedDowngrade = true;
+          this.protocolVersion = 4;
+          this.lastError = 'broker refused MQTT 5; using MQTT 3.1.1';
+          return;
+        }
+        if (code === 4 || code === 5 || code === 134 || code === 135) {
+          this.fail(new EdgefitError('E_MQTT_AUTH', `the broker at ${redact(this.opts.url)} refused the credentials (${err.message}); check mqtt.username / mqtt.password or the client certificate`), true);
+          return;
+        }
+      }
+      this.lastError = err.message;
+    });
+    client.on('close', () => {
+      if (this.client !== client) return;
+      const wasConnected = connected;
+      this.client = undefined;
+      client.removeAllListeners('connect');
+      client.end(true);
+      if (this.state === 'stopped') return;
+      if (wasConnected) this.emit('close');
+      if (!wasConnected && this.protocolVersion === 4 && this.triedDowngrade && this.lastError?.includes('MQTT 5')) {
+        // retry at once with 3.1.1
+        this.lastError = undefined;
+        this.connect();
+        return;
+      }
+      // a 5.0 CONNECT that the broker just drops (no CONNACK) also means it does not speak 5
+      if (!wasConnected && this.protocolVersion === 5 && !this.triedDowngrade && !this.connectedOnce && /closed|ECONNRESET/i.test(this.lastError ?? 'closed')) {
+        this.triedDowngrade = true;
+        this.protocolVersion = 4;
+        this.connect();
+        return;
+      }
+      this.scheduleReconnect(this.lastError ?? 'connection closed');
+    });
+  }
+
+  private authFailures = 0;
+
+  private fail(err: Error, longWait: boolean): void {
+    this.lastError = err.message;
+    this.emit('error', err);
+    if (longWait) {
+      this.authFailures++;
+      const c = this.client;
+      this.client = undefined;
+      c?.removeAllListeners('close');
+      c?.end(true);
+      this.state = 'waiting';
+      // refused credentials will be refused again: wait long, never a tight loop
+      const delay = this.backoff.nextAtLeast(Math.min(60_000, 5_000 * this.authFailures));
+      this.timer = setTimeout(() => this.connect(), delay);
+    }
+  }
+
+  private scheduleReconnect(reason: string): void {
+    this.state = 'waiting';
+    const delay = this.backoff.next();
+    this.emit('waiting', delay, reason);
+    this.timer = setTimeout(() => this.connect(), delay);
+  }
+
+  publish(topic: string, payload: string | Buffer, opts: IClientPublishOptions): Promise<void> {
+    const c = this.client;
+    if (!c || this.state !== 'connected') return Promise.reject(new EdgefitError('E_MQTT_OFFLINE', 'not connected to the broker'));
+    return new Promise((resolve, reject) => {
+      c.publish(topic, payload, opts, (err) => (err ? reject(err) : resolve()));
+    });
+  }
+
+  subscribe(filters: string[]): Promise<void> {
+    const c = this.client;
+    if (!c) return Promise.reject(new EdgefitError('E_MQTT_OFFLINE', 'not connected to the broker'));
+    return new Promise((resolve, reject) => {
+      c.subscribe(filters, { qos: 1 }, (err) => (err ? reject(err) : resolve()));
+    });
+  }
+
+  /** Disconnects cleanly (no will). Pending publishes get `flushMs` to finish. */
+  async stop(): Promise<void> {
+    this.state = 'stopped';
+    if (this.timer) clearTimeout(this.timer);
+    const c = this.client;
+    this.client = undefined;
+    if (!c) return;
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(() => { c.end(true, () => resolve()); }, 3000);
+      c.end(false, () => { clearTimeout(t); resolve(); });
+    });
+  }
+}
+
+export function redact(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, '//***@');
+}

@@ -1,0 +1,139 @@
+/**
+ * Payload types of every topic. The JSON Schemas in schemas.ts describe the same shapes for consumers and
+ * tests; topicMap ties each topic kind to its payload so a topic and its payload cannot drift apart.
+ */
+
+export type DeviceState = 'online' | 'stopped' | 'offline' | 'degraded';
+
+export interface StatusPayload {
+  state: DeviceState;
+  /** increases with every connection, so a consumer can discard a will from an older connection */
+  session: number;
+  deviceId: string;
+  ts: string;
+  version: string;
+  /** set while the daemon runs on seeded zoo weights: labels mean nothing until real weights are pulled */
+  warning?: string;
+}
+
+export interface CandidateSummary {
+  id: string;
+  family: string;
+  alpha: number;
+  resolution: number;
+  precision: string;
+  provider?: string;
+  referenceAccuracy?: number;
+  macs: number;
+  p90Ms?: number;
+  peakMb?: number;
+  chosen: boolean;
+  reason?: string;
+  detail?: string;
+}
+
+export interface ModelPayload {
+  deviceId: string;
+  session: number;
+  ts: string;
+  variant: {
+    id: string; family: string; alpha: number; resolution: number; precision: string;
+    referenceAccuracy?: number; macs: number; params: number; pretrained: boolean; source: string;
+  };
+  provider: string;
+  threads: number;
+  /** why this variant: the rule that picked it and the budget */
+  reason: string;
+  budget: { latencyMs?: number; percentile?: string; memoryMb?: number; minAccuracy?: number };
+  measurement: { p50Ms: number; p90Ms: number; p99Ms: number; peakMb: number } | null;
+  candidates: CandidateSummary[];
+  measured: number;
+  ladder: number;
+  labelsMeaningful: boolean;
+  board: string;
+}
+
+export interface TopEntry { index: number; label: string; score: number }
+
+export interface ResultPayload {
+  deviceId: string;
+  session: number;
+  seq: number;
+  /** ms since the epoch when the frame arrived from the camera */
+  frameTs: number;
+  ts: string;
+  variant: string;
+  top: TopEntry[];
+  /** frame arrival to result ready */
+  latencyMs: number;
+  inferMs: number;
+}
+
+export interface Percentiles { p50: number; p90: number; p99: number }
+
+export interface TelemetryPayload {
+  deviceId: string;
+  session: number;
+  ts: string;
+  windowSeconds: number;
+  variant: string;
+  provider: string;
+  paused: boolean;
+  frames: { in: number; inferred: number; dropped: number };
+  fps: number;
+  latencyMs: Percentiles;
+  inferMs: Percentiles;
+  cpuPercent: number;
+  rssMb: number;
+  temperatureC: number | null;
+  throttled: string[] | null;
+  outbox: { depth: number; dropped: number };
+  reconnects: number;
+  engine: { restarts: number; timeouts: number; crashes: number; degraded: boolean };
+  camera: { online: boolean; stalls: number; restarts: number; lastError?: string };
+  eventLoopDelayP99Ms: number;
+}
+
+export interface EventPayload {
+  deviceId: string;
+  session: number;
+  ts: string;
+  type: 'switch' | 'camera' | 'engine' | 'outbox';
+  message: string;
+  from?: string;
+  to?: string;
+}
+
+export const COMMAND_VERBS = ['reselect', 'set-budget', 'pause', 'resume', 'pull-model', 'snapshot'] as const;
+export type CommandVerb = (typeof COMMAND_VERBS)[number];
+
+export interface CommandArgs {
+  reselect: Record<string, never>;
+  'set-budget': { latencyMs?: number; fps?: number; memoryMb?: number; minAccuracy?: number };
+  pause: Record<string, never>;
+  resume: Record<string, never>;
+  'pull-model': { id?: string; mirror?: string };
+  snapshot: { quality?: number };
+}
+
+export interface CommandRequest<V extends CommandVerb = CommandVerb> {
+  /** echoed in the reply; also the replay guard (a seen id is refused) */
+  id?: string;
+  args?: CommandArgs[V];
+}
+
+export interface ReplyPayload {
+  id?: string;
+  verb: string;
+  ok: boolean;
+  result?: unknown;
+  error?: { code: string; message: string };
+}
+
+export interface TopicPayloads {
+  status: StatusPayload;
+  model: ModelPayload;
+  result: ResultPayload;
+  telemetry: TelemetryPayload;
+  event: EventPayload;
+}

@@ -1,0 +1,249 @@
+import { EventEmitter } from 'node:events';
+import { join } from 'node:path';
+import type { MqttClient, IPublishPacket } from 'mqtt';
+import { MqttLink, redact } from './link.js';
+import { Outbox } from './outbox.js';
+import { SessionCounter } from './session.js';
+import { deviceTopics, validatePrefix, type DeviceTopics } from './topics.js';
+import { discoveryMessages } from './discovery.js';
+import { CommandDispatcher, replyTarget, type CommandHandlers } from './commands.js';
+import type { DeviceState, EventPayload, ModelPayload, ResultPayload, StatusPayload, TelemetryPayload } from './payloads.js';
+import type { MqttConfig } from '../config/types.js';
+
+export interface MqttServiceOptions {
+  config: MqttConfig;
+  /** the broker to use (config.url, or the embedded broker's) */
+  url: string;
+  deviceId: string;
+  stateDir: string;
+  version: string;
+  board: string;
+  handlers: CommandHandlers;
+  /** publishes in flight at once from the outbox */
+  maxInflight?: number;
+}
+
+export interface MqttStats {
+  connected: boolean;
+  protocolVersion: 4 | 5;
+  session: number;
+  reconnects: number;
+  lastError?: string;
+  outbox: { depth: number; dropped: number; accepted: number; lastSeq: number };
+  refusedAppends: number;
+  telemetrySkipped: number;
+}
+
+/**
+ * The daemon's MQTT interface: status (retained, will), model (retained), results and events through the
+ * durable outbox (QoS 1, in order, nothing accepted is lost), telemetry (QoS 0, skipped while offline),
+ * commands with replies, Home Assistant discovery. Retained topics are republished on every connection.
+ */
+export class MqttService extends EventEmitter {
+  readonly topics: DeviceTopics;
+  private link!: MqttLink;
+  private outbox!: Outbox;
+  private sessions: SessionCounter;
+  private state: DeviceState = 'online';
+  private warning: string | undefined;
+  private model: ModelPayload | undefined;
+  private inflight = new Set<number>();
+  private pumping = false;
+  private dispatcher: CommandDispatcher;
+  private refusedAppends = 0;
+  private telemetrySkipped = 0;
+  private ready = false;
+  private haPrefix: string;
+
+  constructor(private readonly o: MqttServiceOptions) {
+    super();
+    this.topics = deviceTopics(o.config.prefix, o.deviceId);
+    this.haPrefix = validatePrefix(o.config.homeAssistant.prefix);
+    this.sessions = new SessionCounter(o.stateDir);
+    this.dispatcher = new CommandDispatcher(o.handlers);
+  }
+
+  get session(): number { return this.sessions.current; }
+
+  async start(): Promise<void> {
+    this.outbox = await Outbox.open(join(this.o.stateDir, 'outbox'), { maxMessages: this.o.config.outbox.maxMessages, maxBytes: this.o.config.outbox.maxBytes });
+    const tls = this.o.config.tls;
+    this.link = new MqttLink({
+      url: this.o.url,
+      clientId: `edgefit-${this.o.deviceId}`,
+      protocolVersion: this.o.config.protocolVersion,
+      keepaliveSeconds: this.o.config.keepaliveSeconds,
+      ...(this.o.config.username ? { username: this.o.config.username } : {}),
+      ...(this.o.config.password ? { password: this.o.config.password } : {}),
+      ...(tls.ca || tls.cert || tls.key || this.o.url.startsWith('mqtts:') ? { tls: { ...(tls.ca ? { ca: tls.ca } : {}), ...(tls.cert ? { cert: tls.cert } : {}), ...(tls.key ? { key: tls.key } : {}), rejectUnauthorized: tls.rejectUnauthorized } } : {}),
+      will: () => {
+        const session = this.sessions.next();
+        return { topic: this.topics.status, payload: JSON.stringify(this.statusPayload('offline', session)) };
+      },
+    });
+    this.link.on('connect', (client: MqttClient) => { void this.onConnect(client); });
+    this.link.on('close', () => { this.ready = false; this.inflight.clear(); this.emit('offline'); });
+    this.link.on('message', (topic: string, payload: Buffer, packet: IPublishPacket) => { void this.onMessage(topic, payload, packet); });
+    this.link.on('error', (err: Error) => this.emit('error', err));
+    this.link.on('waiting', (delay: number, reason: string) => this.emit('waiting', delay, reason));
+    this.link.start();
+  }
+
+  private statusPayload(state: DeviceState, session = this.sessions.current): StatusPayload {
+    return {
+      state, session, deviceId: this.o.deviceId, ts: new Date().toISOString(), version: this.o.version,
+      ...(this.warning && state !== 'offline' ? { warning: this.warning } : {}),
+    };
+  }
+
+  private async onConnect(client: MqttClient): Promise<void> {
+    this.inflight.clear();
+    this.ready = false;
+    try {
+      await this.link.subscribe([this.topics.commands, `${this.haPrefix}/status`]);
+      await this.publishRetained();
+      this.ready = true;
+      this.emit('online', this.link.protocolVersion);
+      this.pump();
+    } catch (err) {
+      // the connection died while setting up; the next connection does it again
+      if (this.link.client === client) this.emit('error', err);
+    }
+  }
+
+  private async publishRetained(): Promise<void> {
+    const jobs: Promise<void>[] = [this.link.publish(this.topics.status, JSON.stringify(this.statusPayload(this.state)), { qos: 1, retain: true })];
+    if (this.model) jobs.push(this.link.publish(this.topics.model, JSON.stringify({ ...this.model, session: this.session }), { qos: 1, retain: true }));
+    if (this.o.config.homeAssistant.enabled) jobs.push(this.publishDiscovery());
+    await Promise.all(jobs);
+  }
+
+  private async publishDiscovery(): Promise<void> {
+    const msgs = discoveryMessages(this.haPrefix, this.o.deviceId, this.topics, { version: this.o.version, board: this.o.board });
+    await Promise.all(msgs.map((m) => this.link.publish(m.topic, m.payload, { qos: 1, retain: true })));
+  }
+
+  private async onMessage(topic: string, payload: Buffer, packet: IPublishPacket): Promise<void> {
+    try {
+      if (topic === `${this.haPrefix}/status`) {
+        if (payload.toString() === 'online' && this.o.config.homeAssistant.enabled) await this.publishDiscovery();
+        return;
+      }
+      const verb = this.topics.verbOf(topic);
+      if (verb === undefined) return;
+      const reply = await this.dispatcher.handle(verb, payload);
+      const target = replyTarget(packet, this.topics.reply(verb));
+      await this.link.publish(target.topic, JSON.stringify(reply), {
+        qos: 1,
+        ...(target.correlationData && this.link.protocolVersion === 5 ? { properties: { correlationData: target.correlationData } } : {}),
+      });
+      this.emit('command', verb, reply);
+    } catch (err) {
+      this.emit('error', err);
+    }
+  }
+
+  /** Sends outbox records in order, a window at a time; each PUBACK moves the durable cursor. */
+  private pump(): void {
+    if (this.pumping || !this.ready) return;
+    this.pumping = true;
+    try {
+      const max = this.o.maxInflight ?? 32;
+      for (const e of this.outbox.iterate()) {
+        if (this.inflight.size >= max) break;
+        if (this.inflight.has(e.seq)) continue;
+        this.inflight.add(e.seq);
+        const client = this.link.client;
+        this.link.publish(e.topic, e.payload, { qos: 1 }).then(
+          () => {
+            this.inflight.delete(e.seq);
+            this.outbox.ack(e.seq);
+            this.pump();
+          },
+          () => {
+            // the connection went away; the record is re-sent on the next one
+            if (this.link.client === client) this.inflight.delete(e.seq);
+          },
+        );
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  /** Accepts a result: durable in the outbox when this resolves; returns its seq. Rejects when the disk refuses. */
+  async publishResult(build: (seq: number, session: number) => ResultPayload): Promise<number> {
+    try {
+      const e = await this.outbox.append(this.topics.result, (seq) => JSON.stringify(build(seq, this.session)));
+      this.pump();
+      return e.seq;
+    } catch (err) {
+      this.refusedAppends++;
+      throw err;
+    }
+  }
+
+  async publishEvent(ev: Omit<EventPayload, 'deviceId' | 'session' | 'ts'>): Promise<void> {
+    const payload: EventPayload = { deviceId: this.o.deviceId, session: this.session, ts: new Date().toISOString(), ...ev };
+    try {
+      await this.outbox.append(this.topics.event, () => JSON.stringify(payload));
+      this.pump();
+    } catch {
+      this.refusedAppends++;
+    }
+  }
+
+  /** Telemetry is a snapshot: while offline it is skipped (and counted), the next one supersedes it. */
+  publishTelemetry(t: TelemetryPayload): void {
+    if (!this.ready) { this.telemetrySkipped++; return; }
+    this.link.publish(this.topics.telemetry, JSON.stringify(t), { qos: 0 }).catch(() => { this.telemetrySkipped++; });
+  }
+
+  async setStatus(state: DeviceState, warning?: string): Promise<void> {
+    this.state = state;
+    if (warning !== undefined) this.warning = warning || undefined;
+    if (this.ready) await this.link.publish(this.topics.status, JSON.stringify(this.statusPayload(state)), { qos: 1, retain: true }).catch(() => undefined);
+  }
+
+  async setModel(model: Omit<ModelPayload, 'session'>): Promise<void> {
+    this.model = { ...model, session: this.session };
+    if (this.ready) await this.link.publish(this.topics.model, JSON.stringify(this.model), { qos: 1, retain: true }).catch(() => undefined);
+  }
+
+  /** Publishes a one-off message (snapshot bytes) when connected. */
+  async publishRaw(topic: string, payload: Buffer, retain = false): Promise<void> {
+    await this.link.publish(topic, payload, { qos: 0, retain });
+  }
+
+  stats(): MqttStats {
+    const o = this.outbox.stats();
+    return {
+      connected: this.ready,
+      protocolVersion: this.link.protocolVersion,
+      session: this.session,
+      reconnects: this.link.reconnects,
+      ...(this.link.lastError ? { lastError: this.link.lastError } : {}),
+      outbox: { depth: o.depth, dropped: o.dropped, accepted: o.accepted, lastSeq: o.lastSeq },
+      refusedAppends: this.refusedAppends,
+      telemetrySkipped: this.telemetrySkipped,
+    };
+  }
+
+  describeBroker(): string {
+    return redact(this.o.url);
+  }
+
+  /**
+   * Clean shutdown: give in-flight deliveries a moment, publish `stopped` (retained) before disconnecting
+   * so no will fires, then close the outbox (what is undelivered stays on disk for the next start).
+   */
+  async stop(drainMs = 2000): Promise<void> {
+    if (this.ready) {
+      const until = Date.now() + drainMs;
+      while (this.outbox.stats().depth > 0 && this.ready && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+      await this.setStatus('stopped');
+    }
+    await this.link.stop();
+    await this.outbox.close();
+  }
+}

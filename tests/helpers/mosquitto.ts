@@ -1,0 +1,77 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync, existsSync } from 'node:fs';
+import { createServer, connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export function mosquittoPath(): string {
+  for (const p of ['/usr/sbin/mosquitto', '/usr/bin/mosquitto', '/usr/local/sbin/mosquitto']) if (existsSync(p)) return p;
+  throw new Error('mosquitto is not installed: apt-get install mosquitto (.ci/run does it)');
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      const port = typeof a === 'object' && a ? a.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForPort(port: number, timeoutMs = 10_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const c = connect(port, '127.0.0.1');
+      c.once('connect', () => { c.destroy(); resolve(true); });
+      c.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > until) throw new Error(`nothing listens on 127.0.0.1:${port} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** A real mosquitto on a free loopback port, restartable on the same port for outage tests. */
+export class Mosquitto {
+  private proc: ChildProcess | undefined;
+  readonly dir: string;
+  log = '';
+
+  private constructor(readonly port: number, readonly extraConf: string) {
+    this.dir = mkdtempSync(join(tmpdir(), 'edgefit-mosq-'));
+  }
+
+  static async start(extraConf = 'allow_anonymous true\n'): Promise<Mosquitto> {
+    const m = new Mosquitto(await freePort(), extraConf);
+    await m.start();
+    return m;
+  }
+
+  get url(): string { return `mqtt://127.0.0.1:${this.port}`; }
+
+  async start(): Promise<void> {
+    const conf = join(this.dir, 'mosquitto.conf');
+    writeFileSync(conf, `listener ${this.port} 127.0.0.1\npersistence false\nlog_dest stderr\n${this.extraConf}`);
+    const p = spawn(mosquittoPath(), ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+    p.stderr!.on('data', (d: Buffer) => { this.log = (this.log + d.toString()).slice(-20000); });
+    this.proc = p;
+    await waitForPort(this.port);
+  }
+
+  async stop(): Promise<void> {
+    const p = this.proc;
+    this.proc = undefined;
+    if (!p || p.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      p.once('exit', () => resolve());
+      p.kill('SIGKILL');
+    });
+  }
+
+  pause(): void { this.proc?.kill('SIGSTOP'); }
+  resume(): void { this.proc?.kill('SIGCONT'); }
+}
