@@ -8,7 +8,7 @@ import { RpicamSource } from '../../src/camera/rpicam.js';
 import { SyntheticSource } from '../../src/camera/synthetic.js';
 import { sharedData } from '../../src/util/paths.js';
 import { frameSourceContract } from '../contract/framesource.js';
-import { makeFakeRpicam, makeVideo } from '../helpers/camera-fixtures.js';
+import { makeFakeRpicam, makeVideo } from './camera-fixtures.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'edgefit-camera-'));
 let video = '';
