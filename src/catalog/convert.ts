@@ -2,9 +2,9 @@ import { readFile, stat } from 'node:fs/promises';
 import { EdgefitError, errorMessage } from '../util/errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import type { ImportResult, ModelCard } from '../importers/types.js';
-import { convertedPaths } from './store.js';
+import { convertedPaths, type ConvertMode } from './store.js';
 
-type ImportModel = (path: string, opts: { labelsPath?: string }) => Promise<ImportResult>;
+type ImportModel = (path: string, opts: { labelsPath?: string; emit?: 'qdq' | 'qlinear' | 'float' }) => Promise<ImportResult>;
 
 let importer: Promise<ImportModel | undefined> | undefined;
 
@@ -40,8 +40,8 @@ function cardFits(card: ModelCard, sourceSha256: string, labelsPath: string | un
 }
 
 /** The cached conversion of a source file, if complete and matching. */
-export async function readConverted(stateDir: string, sourceSha256: string, labelsPath?: string): Promise<Converted | undefined> {
-  const p = convertedPaths(stateDir, sourceSha256);
+export async function readConverted(stateDir: string, sourceSha256: string, labelsPath?: string, mode: ConvertMode = 'native'): Promise<Converted | undefined> {
+  const p = convertedPaths(stateDir, sourceSha256, mode);
   try {
     const card = JSON.parse(await readFile(p.card, 'utf8')) as ModelCard;
     if (!cardFits(card, sourceSha256, labelsPath)) return undefined;
@@ -56,19 +56,19 @@ export async function readConverted(stateDir: string, sourceSha256: string, labe
  * Converts a verified source file to ONNX once; later calls reuse <sha256>.onnx and <sha256>.card.json.
  * The .onnx is written before the card, so a card on disk always has its model beside it.
  */
-export async function convertOnce(stateDir: string, sourcePath: string, sourceSha256: string, labelsPath?: string): Promise<Converted> {
-  const cached = await readConverted(stateDir, sourceSha256, labelsPath);
+export async function convertOnce(stateDir: string, sourcePath: string, sourceSha256: string, labelsPath?: string, mode: ConvertMode = 'native'): Promise<Converted> {
+  const cached = await readConverted(stateDir, sourceSha256, labelsPath, mode);
   if (cached) return cached;
   const importModel = await loadImporter();
   if (!importModel) throw new EdgefitError('E_NO_IMPORTER', 'the model importers (src/importers/index.ts) are not available in this build; the download is kept and will be converted once they are');
   let result: ImportResult;
   try {
-    result = await importModel(sourcePath, labelsPath ? { labelsPath } : {});
+    result = await importModel(sourcePath, { ...(labelsPath ? { labelsPath } : {}), ...(mode === 'float' ? { emit: 'float' as const } : {}) });
   } catch (err) {
     throw new EdgefitError('E_CONVERT', `converting ${sourcePath} failed: ${errorMessage(err)}`, { cause: err });
   }
   const card: ModelCard = { ...result.card, source: { ...result.card.source, sha256: sourceSha256 } };
-  const p = convertedPaths(stateDir, sourceSha256);
+  const p = convertedPaths(stateDir, sourceSha256, mode);
   await writeFileAtomic(p.onnx, result.onnx);
   await writeFileAtomic(p.card, JSON.stringify(card, null, 2) + '\n');
   return { onnxPath: p.onnx, cardPath: p.card, card, cached: false };

@@ -8,7 +8,8 @@ import type { Family } from '../zoo/graph.js';
 import { buildGraph, variantId } from '../zoo/registry.js';
 import { emitOnnx } from '../onnx/emit.js';
 import { loadCatalog, type Catalog, type CatalogModel } from './catalog.js';
-import { downloadPath, modelsDir, sha256File } from './store.js';
+import { downloadPath, modelsDir, sha256File, type ConvertMode } from './store.js';
+import { hasFloatVariant } from './pull.js';
 import { convertOnce, readConverted } from './convert.js';
 import { modelCost } from './cost.js';
 
@@ -38,7 +39,7 @@ function fmtAlpha(a: number): string {
 }
 
 /** A pulled, verified and converted catalog model, or undefined (with the reason logged). */
-async function available(config: Config, m: CatalogModel, catalog: Catalog, log: (l: string) => void) {
+async function available(config: Config, m: CatalogModel, catalog: Catalog, mode: ConvertMode, log: (l: string) => void) {
   const src = downloadPath(config.stateDir, m.file);
   const labels = catalog.labels.find((l) => l.id === m.labels);
   let labelsPath: string | undefined;
@@ -46,14 +47,14 @@ async function available(config: Config, m: CatalogModel, catalog: Catalog, log:
     const p = downloadPath(config.stateDir, labels.file);
     if ((await sha256File(p)) === labels.sha256) labelsPath = p;
   }
-  const cached = await readConverted(config.stateDir, m.sha256, labelsPath);
+  const cached = await readConverted(config.stateDir, m.sha256, labelsPath, mode);
   if (cached) return { ...cached, labelsPath };
   // not converted yet: only a file that still verifies is converted (never trust what is on disk)
   const sha = await sha256File(src);
   if (sha === undefined) return undefined;
   if (sha !== m.sha256) { log(`${m.id}: ${src} does not match the catalog sha256; ignored (run \`edgefit models pull --force\`)`); return undefined; }
   try {
-    return { ...(await convertOnce(config.stateDir, src, m.sha256, labelsPath)), labelsPath };
+    return { ...(await convertOnce(config.stateDir, src, m.sha256, labelsPath, mode)), labelsPath };
   } catch (err) {
     log(`${m.id}: ${errorMessage(err)}`);
     return undefined;
@@ -69,9 +70,12 @@ export async function buildLadder(config: Config, opts: LadderOptions = {}): Pro
   const log = opts.log ?? (() => undefined);
   const catalog = opts.catalog ?? loadCatalog(config.models.catalog);
   const variants: Variant[] = [];
-  for (const m of catalog.models.filter((x) => x.task === config.models.task)) {
-    const got = await available(config, m, catalog, log);
+  const todo = catalog.models.filter((x) => x.task === config.models.task)
+    .flatMap((m) => (hasFloatVariant(m) ? [[m, 'native'], [m, 'float']] as const : [[m, 'native']] as const));
+  for (const [m, mode] of todo) {
+    const got = await available(config, m, catalog, mode, log);
     if (!got) continue;
+    const baseId = mode === 'float' ? (m.id.includes('int8') ? m.id.replace('int8', 'fp32-deq') : `${m.id}-fp32-deq`) : m.id;
     const card = got.card;
     const sha = await sha256File(got.onnxPath);
     if (!sha) continue;
@@ -79,7 +83,7 @@ export async function buildLadder(config: Config, opts: LadderOptions = {}): Pro
     for (const res of ladderResolutions(native, card.anyResolution)) {
       const cost = await modelCost(m.family, m.alpha, res, card.classes, got.onnxPath);
       variants.push({
-        id: res === native ? m.id : `${m.id}@${res}`,
+        id: res === native ? baseId : `${baseId}@${res}`,
         family: m.family,
         alpha: m.alpha,
         resolution: res,
@@ -93,7 +97,7 @@ export async function buildLadder(config: Config, opts: LadderOptions = {}): Pro
         ...(got.labelsPath ? { labelsPath: got.labelsPath } : {}),
         pretrained: true,
         input: card.input,
-        source: `${card.source.format}:${m.sha256}`,
+        source: `${card.source.format}:${m.sha256}${mode === 'float' ? ':dequantized' : ''}`,
       });
     }
   }

@@ -36,6 +36,9 @@ export interface PullItem {
   convert?: ConvertStatus;
   convertError?: string;
   onnxPath?: string;
+  /** quantized TFLite sources also get a dequantized fp32 conversion (not required for `ok`) */
+  convertFloat?: ConvertStatus;
+  convertFloatError?: string;
 }
 
 export interface PullReport {
@@ -44,6 +47,11 @@ export interface PullReport {
   items: PullItem[];
   /** every requested file is usable (and converted, when conversion was asked and the importers exist) */
   ok: boolean;
+}
+
+/** A quantized TFLite model can also be converted dequantized to fp32 (faster on some GPUs, a reference elsewhere). */
+export function hasFloatVariant(m: CatalogModel): boolean {
+  return m.format === 'tflite' && m.precision === 'int8';
 }
 
 /** Is the file at path exactly the catalog's bytes? */
@@ -104,6 +112,15 @@ export async function pullModels(config: Config, opts: PullOptions = {}): Promis
         item.convert = (err as EdgefitError).code === 'E_NO_IMPORTER' ? 'unavailable' : 'failed';
         item.convertError = errorMessage(err);
       }
+      if (hasFloatVariant(m) && item.convert !== 'unavailable') {
+        try {
+          const c = await convertOnce(stateDir, item.path, m.sha256, lab?.usable ? lab.path : undefined, 'float');
+          item.convertFloat = c.cached ? 'cached' : 'converted';
+        } catch (err) {
+          item.convertFloat = 'failed';
+          item.convertFloatError = errorMessage(err);
+        }
+      }
     }
     log(line(item));
     items.push(item);
@@ -153,7 +170,8 @@ function line(i: PullItem): string {
   const head = `${i.kind === 'model' ? 'model ' : 'labels'} ${i.id}: ${i.status}`;
   const from = i.from ? ` from ${i.from}` : '';
   const err = i.error ? ` — ${i.error}${i.usable ? ' (the earlier verified copy is kept)' : ''}` : '';
-  const conv = i.convert ? `; onnx ${i.convert}${i.convertError ? ` — ${i.convertError}` : ''}` : '';
+  const conv = (i.convert ? `; onnx ${i.convert}${i.convertError ? ` — ${i.convertError}` : ''}` : '')
+    + (i.convertFloat ? `; fp32 onnx ${i.convertFloat}${i.convertFloatError ? ` — ${i.convertFloatError}` : ''}` : '');
   return head + from + err + conv;
 }
 

@@ -9,6 +9,7 @@ import { isSafeRelativePath } from './catalog.js';
  *   download/<file>          pulled files, exactly as the catalog's relative path
  *   onnx/<sha256>.onnx       converted model, keyed by the sha256 of the pulled source file
  *   onnx/<sha256>.card.json  its ModelCard
+ *   onnx/<sha256>.float.*    dequantized fp32 conversion of a quantized TFLite source
  *   zoo/<id>.onnx            zoo-generated fallback models (random weights)
  */
 export function modelsDir(stateDir: string): string {
@@ -30,10 +31,14 @@ export function downloadPath(stateDir: string, file: string): string {
   return safeJoin(join(modelsDir(stateDir), 'download'), file);
 }
 
-export function convertedPaths(stateDir: string, sourceSha256: string): { onnx: string; card: string } {
+/** 'native' keeps the source's precision; 'float' is a dequantized fp32 conversion of a quantized source. */
+export type ConvertMode = 'native' | 'float';
+
+export function convertedPaths(stateDir: string, sourceSha256: string, mode: ConvertMode = 'native'): { onnx: string; card: string } {
   if (!/^[0-9a-f]{64}$/.test(sourceSha256)) throw new EdgefitError('E_CATALOG', `bad sha256 ${JSON.stringify(sourceSha256)}`);
   const dir = join(modelsDir(stateDir), 'onnx');
-  return { onnx: join(dir, `${sourceSha256}.onnx`), card: join(dir, `${sourceSha256}.card.json`) };
+  const base = mode === 'float' ? `${sourceSha256}.float` : sourceSha256;
+  return { onnx: join(dir, `${base}.onnx`), card: join(dir, `${base}.card.json`) };
 }
 
 export function sha256Hex(data: Uint8Array): string {
