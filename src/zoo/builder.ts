@@ -11,6 +11,11 @@ import {
 /** Keras/TF use epsilon 1e-3 for BN in all of these families; importers rely on it. */
 export const BN_EPSILON = 1e-3;
 
+/** The input is too small for the layer being added (the registry turns this into a user-facing message). */
+export class ResolutionTooSmallError extends Error {
+  override name = 'ResolutionTooSmallError';
+}
+
 export type Pad = 'same' | 'valid' | number | [number, number, number, number];
 
 export interface ConvSpec {
@@ -65,7 +70,7 @@ export class GraphBuilder {
   private push(layer: Layer, outShape: number[]): string {
     if (this.shapes.has(layer.output)) throw new Error(`zoo builder: duplicate layer name ${layer.name}`);
     if (outShape.some((d) => !(d > 0))) {
-      throw new Error(`layer ${layer.name}: output shape [${outShape}] is empty; the input resolution is too small for this family`);
+      throw new ResolutionTooSmallError(`layer ${layer.name}: output shape [${outShape}] is empty`);
     }
     this.layers.push(layer);
     this.shapes.set(layer.output, outShape);
@@ -91,6 +96,13 @@ export class GraphBuilder {
     return p;
   }
 
+  /** A kernel larger than the padded input has no valid position (runtimes refuse it). */
+  private checkWindow(name: string, h: number, w: number, k: number, pads: [number, number, number, number]): void {
+    if (h + pads[0] + pads[2] < k || w + pads[1] + pads[3] < k) {
+      throw new ResolutionTooSmallError(`layer ${name}: its ${k}x${k} window does not fit the ${h}x${w} input`);
+    }
+  }
+
   conv(name: string, x: string, spec: ConvSpec): string {
     const [c, h, w] = this.shape(x) as [number, number, number];
     const k = spec.kernel;
@@ -98,6 +110,7 @@ export class GraphBuilder {
     const group = spec.group ?? 1;
     if (c % group !== 0 || spec.out % group !== 0) throw new Error(`layer ${name}: channels ${c}->${spec.out} not divisible by group ${group}`);
     const pads = this.pads(spec.pad, h, w, k, s);
+    this.checkWindow(name, h, w, k, pads);
     const bias = spec.bias ?? false;
     const fanIn = (c / group) * k * k;
     this.param(`${name}.weight`, [spec.out, c / group, k, k], 'conv.weight', fanIn);
@@ -143,6 +156,7 @@ export class GraphBuilder {
   pool(name: string, x: string, op: 'maxpool' | 'avgpool', spec: PoolSpec): string {
     const [c, h, w] = this.shape(x) as [number, number, number];
     const pads = this.pads(spec.pad, h, w, spec.kernel, spec.stride);
+    this.checkWindow(name, h, w, spec.kernel, pads);
     const ceil = spec.ceil ?? false;
     const k = spec.kernel;
     const s = spec.stride;

@@ -5,6 +5,7 @@
  */
 import { EdgefitError } from '../util/errors.js';
 import { inferShapes, type Activation, type Family, type Graph, type WeightSource } from './graph.js';
+import { ResolutionTooSmallError } from './builder.js';
 import { heInit } from './init.js';
 import { buildMobileNetV1 } from './mobilenet_v1.js';
 import { buildMobileNetV2 } from './mobilenet_v2.js';
@@ -112,8 +113,9 @@ const ACCEPTED: Record<Family, AcceptedValues> = {
   squeezenet: {
     alpha: [1.0],
     defaultAlpha: 1.0,
-    // conv1 without padding and three ceil-mode 3x3/2 pools: below 35 px (v1.0) the last pool has nothing left
-    resolution: { min: 35, max: MAX_RESOLUTION, default: 224, published: [224] },
+    // conv1 without padding and three unpadded 3x3/2 pools: below 29 px (v1.0; 25 for v1.1) the last pool's
+    // window no longer fits
+    resolution: { min: 29, max: MAX_RESOLUTION, default: 224, published: [224] },
     activation: ['relu', 'relu6'],
     defaultActivation: 'relu',
     classes: CLASSES,
@@ -237,11 +239,19 @@ const BUILDERS: Record<Family, (o: ResolvedOptions) => Graph> = {
 /** Builds a training-style graph (BN everywhere) of one zoo variant; validates first. */
 export function buildGraph(opts: BuildOptions): Graph {
   const o = resolveOptions(opts);
-  const g = BUILDERS[o.family](o);
+  const tooSmall = (err: unknown): EdgefitError => new EdgefitError('ZOO_BAD_RESOLUTION',
+    `${o.family} cannot run at resolution ${o.resolution} (${(err as Error).message}): use a larger resolution (published: ${ACCEPTED[o.family].resolution.published.join(', ')})`,
+    { cause: err });
+  let g: Graph;
+  try {
+    g = BUILDERS[o.family](o);
+  } catch (err) {
+    throw err instanceof ResolutionTooSmallError ? tooSmall(err) : err;
+  }
   try {
     inferShapes(g);
   } catch (err) {
-    throw new EdgefitError('ZOO_BAD_RESOLUTION', `${o.family} cannot run at resolution ${o.resolution}: ${(err as Error).message}; use a larger resolution (published: ${ACCEPTED[o.family].resolution.published.join(', ')})`, { cause: err });
+    throw tooSmall(err);
   }
   return g;
 }
