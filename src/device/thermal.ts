@@ -50,3 +50,15 @@ export async function probeThermal(fs: FsRoot, isPi: boolean, run: RunCommand): 
   }
   return { zones, maxC, throttle };
 }
+
+const THROTTLE_LABEL: Record<keyof PiThrottle['now'], string> = {
+  underVoltage: 'under-voltage',
+  armFreqCapped: 'ARM frequency capped',
+  throttled: 'throttled',
+  softTempLimit: 'soft temperature limit',
+};
+
+/** Human names of the set flags, e.g. ['under-voltage', 'throttled']. */
+export function throttleFlags(flags: PiThrottle['now']): string[] {
+  return (Object.keys(THROTTLE_LABEL) as Array<keyof PiThrottle['now']>).filter((k) => flags[k]).map((k) => THROTTLE_LABEL[k]);
+}

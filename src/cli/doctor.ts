@@ -1,0 +1,38 @@
+import { Option, type Command } from 'commander';
+import { diagnose } from '../device/doctor.js';
+import { renderDoctor } from '../device/doctor-render.js';
+import { createFakeOrt } from '../device/fake-ort.js';
+import { probeDevice } from '../device/probe.js';
+import { EdgefitError } from '../util/errors.js';
+
+interface DoctorFlags {
+  json?: boolean;
+  root?: string;
+  simulateProviders?: string;
+}
+
+const SIMULABLE = new Set(['cpu', 'cuda', 'tensorrt']);
+
+export function register(program: Command): void {
+  program
+    .command('doctor')
+    .description('probe this board (CPU int8 features, memory and cgroup limits, thermal, onnxruntime providers) and advise what to install')
+    .option('--json', 'print the full probe and advice as JSON')
+    .option('--root <dir>', 'read a recorded /proc, /sys and /etc tree instead of this machine (providers are then not probed)')
+    .addOption(new Option('--simulate-providers <list>', 'with --root: a fake onnxruntime binding where these providers work (cpu,cuda,tensorrt), for documentation').hideHelp())
+    .action(async (flags: DoctorFlags) => {
+      let ort;
+      if (flags.simulateProviders !== undefined) {
+        if (!flags.root) throw new EdgefitError('DOCTOR_FLAG', '--simulate-providers only applies to a recorded tree: add --root <dir>');
+        const names = flags.simulateProviders.split(',').map((s) => s.trim()).filter(Boolean);
+        const bad = names.filter((n) => !SIMULABLE.has(n));
+        if (bad.length > 0 || names.length === 0) {
+          throw new EdgefitError('DOCTOR_FLAG', `--simulate-providers takes a comma list of cpu, cuda, tensorrt; got ${JSON.stringify(flags.simulateProviders)}`);
+        }
+        ort = createFakeOrt({ backends: names.map((name) => ({ name, bundled: true })), working: names });
+      }
+      const device = await probeDevice({ root: flags.root, ort, quietOrt: true });
+      const report = await diagnose(device);
+      process.stdout.write(flags.json ? JSON.stringify(report, null, 2) + '\n' : renderDoctor(report));
+    });
+}
