@@ -40,10 +40,13 @@ export function kindFromModel(model: string | null, arch: string, tegra: JetsonR
   if (/Raspberry Pi/i.test(m)) return 'raspberry-pi';
   const isJetson = tegra !== null || /Jetson|NVIDIA/i.test(m);
   if (isJetson) {
-    if (/Orin/i.test(m) || cpuPart === '0xd42') return 'jetson-orin';
-    if (/Xavier/i.test(m) || cpuPart === '0x004') return 'jetson-xavier';
+    // the model string names the module; the core only decides when the model is missing or unfamiliar
+    if (/Orin/i.test(m)) return 'jetson-orin';
+    if (/Xavier/i.test(m)) return 'jetson-xavier';
     if (/TX2/i.test(m)) return 'jetson-tx2';
     if (/Nano/i.test(m)) return 'jetson-nano';
+    if (cpuPart === '0xd42') return 'jetson-orin';
+    if (cpuPart === '0x004') return 'jetson-xavier';
     return 'jetson';
   }
   if (arch === 'arm64') return 'generic-arm64';
