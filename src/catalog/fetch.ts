@@ -70,7 +70,9 @@ export async function fetchBytes(url: string, limits: FetchLimits): Promise<Uint
 }
 
 async function readLocal(path: string, maxBytes: number): Promise<Uint8Array> {
-  const st = await stat(path);
+  const st = await stat(path).catch((err: NodeJS.ErrnoException) => {
+    throw new EdgefitError('E_DOWNLOAD', err.code === 'ENOENT' ? `${path}: not in the mirror directory` : `${path}: ${err.message}`, { cause: err });
+  });
   if (!st.isFile()) throw new EdgefitError('E_DOWNLOAD', `${path}: not a regular file`);
   if (st.size > maxBytes) throw new EdgefitError('E_DOWNLOAD', `${path}: ${st.size} bytes is over the limit of ${maxBytes}`);
   return readFile(path);

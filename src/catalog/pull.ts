@@ -45,7 +45,7 @@ export interface PullReport {
   stateDir: string;
   mirror?: string;
   items: PullItem[];
-  /** every requested file is usable (and converted, when conversion was asked and the importers exist) */
+  /** no transfer failed and every requested file is usable (and converted, when conversion was asked) */
   ok: boolean;
 }
 
@@ -125,7 +125,7 @@ export async function pullModels(config: Config, opts: PullOptions = {}): Promis
     log(line(item));
     items.push(item);
   }
-  const ok = items.every((i) => i.usable && (i.convert === undefined || i.convert === 'converted' || i.convert === 'cached'));
+  const ok = items.every((i) => i.usable && i.status !== 'failed' && (i.convert === undefined || i.convert === 'converted' || i.convert === 'cached'));
   return { stateDir, ...(mirror ? { mirror: describeMirror(mirror) } : {}), items, ok };
 }
 
