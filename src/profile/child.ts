@@ -7,8 +7,19 @@ import { performance } from 'node:perf_hooks';
 import type { ChildJob, ChildMessage, ChildPhase } from './protocol.js';
 import { readProcMemory } from './procstatus.js';
 import { summarize } from './stats.js';
+import { OnnxBuilder } from '../onnx/builder.js';
+import { DataType } from '../onnx/proto.js';
 
 let phase: ChildPhase = 'start';
+
+/** A one-node model (uint8 x -> Identity -> y) to initialise the runtime with. */
+function primerModel(): Uint8Array {
+  const b = new OnnxBuilder('primer');
+  b.input('x', DataType.UINT8, [1]);
+  b.node('Identity', ['x'], ['y']);
+  b.output('y', DataType.UINT8, [1]);
+  return b.toBytes();
+}
 
 function send(msg: ChildMessage): Promise<void> {
   return new Promise((resolve) => {
@@ -33,6 +44,11 @@ function concreteShape(shape: ReadonlyArray<number | string>, job: ChildJob): nu
 
 async function run(job: ChildJob): Promise<void> {
   const ort = await import('onnxruntime-node');
+  // Pay the runtime's one-time costs (shared-library pages, global environment) before the baseline, so the
+  // memory figures are what this model adds, not what any first session costs.
+  const primer = await ort.InferenceSession.create(primerModel(), { executionProviders: ['cpu'], intraOpNumThreads: 1 });
+  await primer.run({ x: new ort.Tensor('uint8', new Uint8Array(1), [1]) });
+  await primer.release();
   const base = readProcMemory();
   const baseKb = base?.rssKb ?? 0;
   await send({ type: 'baseline', rssKb: baseKb });

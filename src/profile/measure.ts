@@ -1,0 +1,97 @@
+import { availableParallelism } from 'node:os';
+import type { CandidateSpec, Percentile } from '../select/types.js';
+import { ProfileCache, ortVersion, type CacheKey } from './cache.js';
+import { profileVariant, type ProfileOptions, type ProfileProgress } from './profiler.js';
+import type { Measurement } from './types.js';
+import { EdgefitError } from '../util/errors.js';
+
+export interface MeasureProgress {
+  /** `${variant.id}@${provider}` */
+  candidate: string;
+  threads: number;
+  cached: boolean;
+  /** set while the child runs */
+  child?: ProfileProgress;
+  /** set when this thread count is done */
+  measurement?: Measurement;
+}
+
+export interface MeasurerOptions {
+  /** board fingerprint, part of the cache key */
+  board: string;
+  cache?: ProfileCache;
+  /** default: the installed onnxruntime-node version */
+  ortVersion?: string;
+  /** a fixed intra-op thread count, or 'auto' to measure 1, cores-1 (when cores > 2) and all cores */
+  threads?: number | 'auto';
+  /** default: os.availableParallelism() */
+  cores?: number;
+  /** the percentile that decides the best thread count; default p90 */
+  percentile?: Percentile;
+  /** measure again even when the cache has figures */
+  refresh?: boolean;
+  profile?: Omit<ProfileOptions, 'provider' | 'threads' | 'onProgress'>;
+  onProgress?: (p: MeasureProgress) => void;
+}
+
+/** The thread counts worth measuring: 1, all cores, and cores-1 (leaves a core to the camera and MQTT). */
+export function threadCounts(cores: number): number[] {
+  if (!Number.isInteger(cores) || cores < 1) throw new EdgefitError('E_PROFILE_OPTION', `cores must be a whole number >= 1 (got ${cores})`);
+  const out = [1];
+  if (cores > 2) out.push(cores - 1);
+  if (cores > 1) out.push(cores);
+  return out;
+}
+
+/** The fastest ok measurement at the percentile; fewer threads on a tie (they leave cores to the rest). */
+export function bestOf(ms: Measurement[], p: Percentile = 'p90'): Measurement | undefined {
+  let best: Measurement | undefined;
+  for (const m of ms) {
+    if (!m.ok || !Number.isFinite(m.latencyMs[p])) continue;
+    if (!best || m.latencyMs[p] < best.latencyMs[p] || (m.latencyMs[p] === best.latencyMs[p] && m.threads < best.threads)) best = m;
+  }
+  return best;
+}
+
+/**
+ * Measures a candidate at each thread count (from the cache where the key matches), records the fastest as the
+ * best in the cache, and returns every measurement. Failed measurements are not cached: a kill for memory or a
+ * timeout depends on limits that are not part of the key.
+ */
+export async function measureCandidate(spec: CandidateSpec, opts: MeasurerOptions): Promise<Measurement[]> {
+  if (typeof opts.board !== 'string' || opts.board.length === 0) {
+    throw new EdgefitError('E_PROFILE_OPTION', 'measuring needs a board fingerprint (a non-empty string)');
+  }
+  const version = opts.ortVersion ?? ortVersion();
+  const counts = opts.threads === undefined || opts.threads === 'auto' ? threadCounts(opts.cores ?? availableParallelism()) : [opts.threads];
+  const candidate = `${spec.variant.id}@${spec.provider}`;
+  const all: Measurement[] = [];
+  for (const threads of counts) {
+    const key: CacheKey = { board: opts.board, sha256: spec.variant.sha256, ortVersion: version, provider: spec.provider, threads };
+    const hit = opts.refresh ? undefined : opts.cache?.get(key);
+    if (hit) {
+      all.push(hit);
+      opts.onProgress?.({ candidate, threads, cached: true, measurement: hit });
+      continue;
+    }
+    const m = await profileVariant(spec.variant, {
+      ...opts.profile,
+      provider: spec.provider,
+      threads,
+      onProgress: (child) => opts.onProgress?.({ candidate, threads, cached: false, child }),
+    });
+    if (m.ok) await opts.cache?.put(key, m);
+    all.push(m);
+    opts.onProgress?.({ candidate, threads, cached: false, measurement: m });
+  }
+  const best = bestOf(all, opts.percentile);
+  if (best && opts.cache && counts.length > 1) {
+    await opts.cache.putBest({ board: opts.board, sha256: spec.variant.sha256, ortVersion: version, provider: spec.provider }, best.threads);
+  }
+  return all;
+}
+
+/** A `measure` function for searchAndSelect, backed by the profiler and the cache. */
+export function makeMeasurer(opts: MeasurerOptions): (spec: CandidateSpec) => Promise<Measurement[]> {
+  return (spec) => measureCandidate(spec, opts);
+}
