@@ -44,11 +44,17 @@ class NeedsFixedResolution extends Error {}
 
 const QRANGE = { uint8: [0, 255], int8: [-128, 127] } as const;
 
-export function emitOnnx(m: TflModel, mode: EmitMode, graphName: string): EmitResult {
+export interface EmitOptions {
+  /** QDQ only: store int8 weights as uint8 with zero point + 128 (default true; see weightInputs) */
+  uint8Weights?: boolean;
+}
+
+export function emitOnnx(m: TflModel, mode: EmitMode, graphName: string, opts: EmitOptions = {}): EmitResult {
+  const shift = mode === 'qdq' && (opts.uint8Weights ?? true);
   try {
-    return new Emitter(m, mode, graphName, true).run();
+    return new Emitter(m, mode, graphName, true, shift).run();
   } catch (err) {
-    if (err instanceof NeedsFixedResolution) return new Emitter(m, mode, graphName, false).run();
+    if (err instanceof NeedsFixedResolution) return new Emitter(m, mode, graphName, false, shift).run();
     throw err;
   }
 }
@@ -59,7 +65,7 @@ class Emitter {
   private usesMsDomain = false;
   private usedGlobalPool = false;
 
-  constructor(private m: TflModel, private mode: EmitMode, graphName: string, private anyRes: boolean) {
+  constructor(private m: TflModel, private mode: EmitMode, graphName: string, private anyRes: boolean, private shiftWeights: boolean) {
     this.b = new OnnxBuilder(graphName, 13);
   }
 
@@ -256,6 +262,12 @@ class Emitter {
   /** `scalarZp`: QLinearConv takes one filter zero point when all channels share it (DequantizeLinear per axis needs a vector). */
   private weightInputs(w: ConvWeights, prefix: string, scalarZp: boolean): { q: string; scale: string; zp: string; perChannel: boolean } {
     const b = this.b;
+    if (this.shiftWeights && w.data instanceof Int8Array) {
+      // Same real values, as uint8 (w + 128, zp + 128): onnxruntime then picks its u8u8 kernels, exact on every
+      // CPU, where its x64 u8s8 kernels without VNNI saturate int16 sums with full-range int8 weights
+      // (/work/shared/notes/arm64-emulation.md; measured here on the TF2 PTQ MobileNet-v2: top-1 changed).
+      w = { ...w, data: Uint8Array.from(w.data, (x) => x + 128), zeroPoint: w.zeroPoint.map((z) => z + 128) };
+    }
     const wq = b.initializer(`${prefix}_w`, w.dims, w.data);
     const perChannel = w.scale.length > 1;
     const dt = w.data instanceof Int8Array ? 'int8' : 'uint8';

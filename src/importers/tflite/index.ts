@@ -4,7 +4,7 @@ import { basename, extname } from 'node:path';
 import type { ImportResult, ModelCard } from '../types.js';
 import { EdgefitError } from '../../util/errors.js';
 import { parseTflite, Op, TensorType } from './schema.js';
-import { emitOnnx, type EmitMode } from './emit.js';
+import { emitOnnx, type EmitMode, type EmitOptions } from './emit.js';
 import { guessFromName, loadLabels, fitLabels } from './card.js';
 
 export type { EmitMode } from './emit.js';
@@ -35,13 +35,13 @@ export async function importTflite(path: string, opts: TfliteImportOptions = {})
 }
 
 /** The conversion itself, on bytes already read (also used by the fuzz test). */
-export function convertTflite(bytes: Uint8Array, path: string, opts: { emit?: EmitMode; labels?: string[] } = {}): ImportResult {
+export function convertTflite(bytes: Uint8Array, path: string, opts: { emit?: EmitMode; labels?: string[] } & EmitOptions = {}): ImportResult {
   const mode = opts.emit ?? DEFAULT_EMIT;
   if (mode !== 'qdq' && mode !== 'qlinear' && mode !== 'float') throw new EdgefitError('E_ARGS', `unknown emission mode "${String(mode)}"; use qdq, qlinear or float`);
   const name = basename(path, extname(path));
   try {
     const model = parseTflite(bytes, path);
-    const emitted = emitOnnx(model, mode, name);
+    const emitted = emitOnnx(model, mode, name, { uint8Weights: opts.uint8Weights });
     const guess = guessFromName(path);
     const { height, width } = emitted.input;
     const inT = model.tensors[model.inputs[0]!]!;
