@@ -11,6 +11,8 @@ export interface CacheKey {
   board: string;
   /** sha256 of the .onnx file */
   sha256: string;
+  /** input resolution fed: one file with symbolic H/W is several ladder rungs */
+  resolution: number;
   ortVersion: string;
   provider: ProviderName;
   threads: number;
@@ -34,11 +36,11 @@ interface CacheFile {
 const PROVIDERS: readonly ProviderName[] = ['tensorrt', 'cuda', 'cpu', 'wasm', 'tfjs-node', 'tfjs-wasm'];
 
 function threadlessId(k: ThreadlessKey): string {
-  return JSON.stringify([k.board, k.sha256, k.ortVersion, k.provider]);
+  return JSON.stringify([k.board, k.sha256, k.resolution, k.ortVersion, k.provider]);
 }
 
 function keyId(k: CacheKey): string {
-  return JSON.stringify([k.board, k.sha256, k.ortVersion, k.provider, k.threads]);
+  return JSON.stringify([k.board, k.sha256, k.resolution, k.ortVersion, k.provider, k.threads]);
 }
 
 function validKey(k: unknown, withThreads: boolean): k is CacheKey {
@@ -46,6 +48,7 @@ function validKey(k: unknown, withThreads: boolean): k is CacheKey {
   const o = k as Record<string, unknown>;
   return typeof o.board === 'string' && o.board.length > 0
     && typeof o.sha256 === 'string' && /^[0-9a-f]{64}$/.test(o.sha256)
+    && typeof o.resolution === 'number' && Number.isInteger(o.resolution) && o.resolution > 0
     && typeof o.ortVersion === 'string' && o.ortVersion.length > 0
     && PROVIDERS.includes(o.provider as ProviderName)
     && (!withThreads || (typeof o.threads === 'number' && Number.isInteger(o.threads) && o.threads > 0));
@@ -135,7 +138,7 @@ export class ProfileCache {
   /** Records which thread count measured best; getBest then returns that measurement. */
   async putBest(key: ThreadlessKey, threads: number): Promise<void> {
     if (!validKey(key, false)) throw new EdgefitError('E_CACHE_KEY', `invalid profile cache key ${JSON.stringify(key)}`);
-    const k: ThreadlessKey = { board: key.board, sha256: key.sha256, ortVersion: key.ortVersion, provider: key.provider };
+    const k: ThreadlessKey = { board: key.board, sha256: key.sha256, resolution: key.resolution, ortVersion: key.ortVersion, provider: key.provider };
     this.load().best[threadlessId(k)] = { key: k, threads };
     await this.flush();
   }

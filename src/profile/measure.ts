@@ -67,7 +67,7 @@ export async function measureCandidate(spec: CandidateSpec, opts: MeasurerOption
   const candidate = `${spec.variant.id}@${spec.provider}`;
   const all: Measurement[] = [];
   for (const threads of counts) {
-    const key: CacheKey = { board: opts.board, sha256: spec.variant.sha256, ortVersion: version, provider: spec.provider, threads };
+    const key: CacheKey = { board: opts.board, sha256: spec.variant.sha256, resolution: spec.variant.resolution, ortVersion: version, provider: spec.provider, threads };
     const hit = opts.refresh ? undefined : opts.cache?.get(key);
     if (hit) {
       all.push(hit);
@@ -86,7 +86,7 @@ export async function measureCandidate(spec: CandidateSpec, opts: MeasurerOption
   }
   const best = bestOf(all, opts.percentile);
   if (best && opts.cache && counts.length > 1) {
-    await opts.cache.putBest({ board: opts.board, sha256: spec.variant.sha256, ortVersion: version, provider: spec.provider }, best.threads);
+    await opts.cache.putBest({ board: opts.board, sha256: spec.variant.sha256, resolution: spec.variant.resolution, ortVersion: version, provider: spec.provider }, best.threads);
   }
   return all;
 }

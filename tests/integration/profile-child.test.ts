@@ -107,7 +107,7 @@ describe('measureCandidate with the cache', () => {
     expect(first.map((m) => m.threads)).toEqual([1, 2, 3]);
     expect(spawned).toBe(3);
     const best = bestOf(first)!;
-    const key = { board: 'test-board-a', sha256: small.sha256, ortVersion: ortVersion(), provider: 'cpu' as const };
+    const key = { board: 'test-board-a', sha256: small.sha256, resolution: small.resolution, ortVersion: ortVersion(), provider: 'cpu' as const };
     expect(cache.getBest(key)).toEqual(best);
 
     // a fresh cache object reads the file: all hits, no child
@@ -125,6 +125,9 @@ describe('measureCandidate with the cache', () => {
     const changed = writeVariant(dir, small.id, readFileSync(small.modelPath), { sha256: 'f'.repeat(64) });
     await measureCandidate({ variant: changed, provider: 'cpu' }, { ...opts, threads: 1 });
     expect(spawned).toBe(6);
+    // the same file fed at another resolution (symbolic H/W) is another rung: a miss
+    await measureCandidate({ variant: { ...small, resolution: 24 }, provider: 'cpu' }, { ...opts, threads: 1 });
+    expect(spawned).toBe(7);
   });
 
   it('a failed measurement is not cached', async () => {
@@ -146,7 +149,7 @@ describe('search on a real conv chain', () => {
     for (const r of all.rejected) expect(r.reason, r.detail).toBe('dominated');
     expect(all.chosen?.id).toBe('convnet-w64-r48@cpu');
     // budgets placed between the measured rungs (and outside them): no wall-clock constant in the test
-    const p90s = specs.map((s) => cache.get({ board: 'chain-board', sha256: s.variant.sha256, ortVersion: ortVersion(), provider: 'cpu', threads: 1 })!.latencyMs.p90);
+    const p90s = specs.map((s) => cache.get({ board: 'chain-board', sha256: s.variant.sha256, resolution: s.variant.resolution, ortVersion: ortVersion(), provider: 'cpu', threads: 1 })!.latencyMs.p90);
     const sorted = [...p90s].sort((a, b) => a - b);
     const budgets = [sorted[0]! / 2, ...sorted.map((x, i) => (i + 1 < sorted.length ? (x + sorted[i + 1]!) / 2 : x * 2))];
     for (const latencyP90Ms of budgets) {
