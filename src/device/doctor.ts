@@ -62,13 +62,15 @@ function libVersion(path: string | null, lib: string): string | null {
   return m ? m[1]! : null;
 }
 
+function notListed(names: string[], jetson: boolean): Advice {
+  const why = jetson
+    ? 'the npm linux-arm64 package is CPU-only: build onnxruntime on the board with `./build.sh --config Release --build_shared_lib --build_nodejs --use_cuda --cuda_home /usr/local/cuda --cudnn_home /usr/lib/aarch64-linux-gnu --use_tensorrt --tensorrt_home /usr/lib/aarch64-linux-gnu` and install its js/node package'
+    : 'this onnxruntime-node build does not include it';
+  return { area: 'gpu', level: 'warn', text: `the onnxruntime binding exposes no ${names.join(' or ')} provider: ${why}` };
+}
+
 function providerLine(c: ProviderCheck | undefined, name: string, jetson: boolean): Advice {
-  if (!c || !c.listed) {
-    const why = jetson
-      ? 'the npm linux-arm64 package is CPU-only: build onnxruntime on the board with `./build.sh --config Release --build_shared_lib --build_nodejs --use_cuda --cuda_home /usr/local/cuda --cudnn_home /usr/lib/aarch64-linux-gnu --use_tensorrt --tensorrt_home /usr/lib/aarch64-linux-gnu` and install its js/node package'
-      : 'this onnxruntime-node build does not include it';
-    return { area: 'gpu', level: 'warn', text: `the onnxruntime binding exposes no ${name} provider: ${why}` };
-  }
+  if (!c || !c.listed) return notListed([name], jetson);
   if (!c.works) {
     const hint = !jetson && c.bundled === false
       ? '; the x64 package fetches its CUDA provider libraries only when installed with ONNXRUNTIME_NODE_INSTALL=cuda12'
@@ -109,9 +111,10 @@ function gpuAdvice(d: DeviceInfo, f: Findings): Advice[] {
     out.push({ area: 'gpu', level: 'ok', text: `GPU libraries found: CUDA runtime ${cudart ?? '?'}, cuDNN ${cudnn ?? '?'}, TensorRT ${nvinfer ?? '?'}` });
   }
   if (d.providers.status === 'probed' || d.providers.status === 'simulated') {
-    for (const name of ['cuda', 'tensorrt']) {
-      out.push(providerLine(d.providers.checks.find((c) => c.name === name), name, jetson));
-    }
+    const gpuEps = ['cuda', 'tensorrt'];
+    const missing = gpuEps.filter((n) => !d.providers.checks.some((c) => c.name === n && c.listed));
+    if (missing.length === gpuEps.length) out.push(notListed(missing, jetson));
+    else for (const name of gpuEps) out.push(providerLine(d.providers.checks.find((c) => c.name === name), name, jetson));
   }
   return out;
 }

@@ -1,18 +1,17 @@
-import { describe, it, expect } from 'vitest';
-import { execFile } from 'node:child_process';
+import { describe, it, expect, vi } from 'vitest';
+import { Command } from 'commander';
 import { cp, mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { projectRoot } from '../../src/util/paths.js';
 import { probeDevice } from '../../src/device/probe.js';
 import { diagnose, type DoctorReport } from '../../src/device/doctor.js';
 import { renderDoctor } from '../../src/device/doctor-render.js';
 import { createFakeOrt, JETSON_GPU_BACKENDS, NPM_ARM64_BACKENDS } from '../../src/device/fake-ort.js';
 import type { OrtBindingLike } from '../../src/device/providers.js';
+import { register } from '../../src/cli/doctor.js';
 
 const boards = join(projectRoot, 'tests/fixtures/boards');
-const run = promisify(execFile);
 
 async function doctorFor(root: string, ort?: OrtBindingLike): Promise<DoctorReport> {
   return diagnose(await probeDevice({ root, ort }));
@@ -80,9 +79,8 @@ describe('doctor advice on recorded boards', () => {
       'GPU libraries found: CUDA runtime 12.2.140, cuDNN 8.9.4, TensorRT 8.6.2',
     ]);
     const warns = lines(r, 'gpu', 'warn');
-    expect(warns).toHaveLength(2);
-    expect(warns[0]).toMatch(/^the onnxruntime binding exposes no cuda provider: the npm linux-arm64 package is CPU-only: build onnxruntime on the board with .*--build_nodejs --use_cuda .*--use_tensorrt/);
-    expect(warns[1]).toMatch(/^the onnxruntime binding exposes no tensorrt provider/);
+    expect(warns).toHaveLength(1);
+    expect(warns[0]).toMatch(/^the onnxruntime binding exposes no cuda or tensorrt provider: the npm linux-arm64 package is CPU-only: build onnxruntime on the board with .*--build_nodejs --use_cuda .*--use_tensorrt/);
     expect(lines(r, 'runtime', 'ok')).toEqual(['onnxruntime 1.30.0 (simulated binding): providers proven by a session: cpu']);
     expect(lines(r, 'memory', 'info')[0]).toMatch(/GPU shares the 7442 MB of RAM/);
     expect(lines(r, 'camera', 'info')[0]).toMatch(/vi-output .* raw Bayer/);
@@ -95,6 +93,12 @@ describe('doctor advice on recorded boards', () => {
       'cuda proven: session with only cuda ran the probe model; profiler shows every node on CUDAExecutionProvider',
       'tensorrt proven: session with only tensorrt ran the probe model; profiler shows every node on TensorrtExecutionProvider',
     ]);
+  });
+
+  it('Jetson Orin with a CUDA-only build: tensorrt named as missing from the binding', async () => {
+    const r = await doctorFor(join(boards, 'jetson-orin'), createFakeOrt({ backends: JETSON_GPU_BACKENDS.filter((b) => b.name !== 'tensorrt'), working: ['cpu', 'cuda'] }));
+    expect(lines(r, 'gpu', 'warn')).toEqual([expect.stringMatching(/^the onnxruntime binding exposes no tensorrt provider: /)]);
+    expect(lines(r, 'gpu', 'ok')).toContain('cuda proven: session with only cuda ran the probe model; profiler shows every node on CUDAExecutionProvider');
   });
 
   it('Jetson Orin missing TensorRT and the GPU device node, with a cuda provider that fails to load', async () => {
@@ -160,23 +164,35 @@ describe('doctor advice on recorded boards', () => {
   });
 });
 
-describe('edgefit doctor CLI', () => {
-  const cli = join(projectRoot, 'bin/edgefit.js');
+describe('edgefit doctor command', () => {
+  // in-process, with only this command registered: the compiled CLI also loads every other command
+  async function doctorCli(args: string[]): Promise<string> {
+    const program = new Command().exitOverride();
+    register(program);
+    let out = '';
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      out += String(chunk);
+      return true;
+    });
+    try {
+      await program.parseAsync(['node', 'edgefit', 'doctor', ...args]);
+    } finally {
+      spy.mockRestore();
+    }
+    return out;
+  }
 
   it('prints the JSON report of a recorded tree', async () => {
-    const { stdout } = await run(process.execPath, [cli, 'doctor', '--json', '--root', join(boards, 'pi5')]);
-    const r = JSON.parse(stdout) as DoctorReport;
+    const r = JSON.parse(await doctorCli(['--json', '--root', join(boards, 'pi5')])) as DoctorReport;
     expect(r.device.board.kind).toBe('raspberry-pi-5');
     expect(r.fingerprint).toBe('raspberry-pi-5_cortex-a76-x4_asimd.asimddp_ort-none');
     expect(r.advice.length).toBeGreaterThan(3);
   });
 
-  it('simulated providers need a recorded tree, and are marked simulated', async () => {
-    await expect(run(process.execPath, [cli, 'doctor', '--simulate-providers', 'cpu,cuda'])).rejects.toMatchObject({
-      code: 1,
-      stderr: expect.stringContaining('--simulate-providers only applies to a recorded tree'),
-    });
-    const { stdout } = await run(process.execPath, [cli, 'doctor', '--root', join(boards, 'jetson-orin'), '--simulate-providers', 'cpu,cuda,tensorrt']);
-    expect(stdout).toContain('tensorrt, cuda, cpu proven (listed: cpu, cuda, tensorrt) [simulated]');
+  it('simulated providers need a recorded tree and valid names, and are marked simulated', async () => {
+    await expect(doctorCli(['--simulate-providers', 'cpu,cuda'])).rejects.toThrow(/--simulate-providers only applies to a recorded tree/);
+    await expect(doctorCli(['--root', join(boards, 'pi5'), '--simulate-providers', 'cpu,gpu'])).rejects.toThrow(/comma list of cpu, cuda, tensorrt/);
+    const text = await doctorCli(['--root', join(boards, 'jetson-orin'), '--simulate-providers', 'cpu,cuda,tensorrt']);
+    expect(text).toContain('tensorrt, cuda, cpu proven (listed: cpu, cuda, tensorrt) [simulated]');
   });
 });
