@@ -2,7 +2,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { EdgefitError, errorMessage } from '../util/errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import type { ImportResult, ModelCard } from '../importers/types.js';
-import { convertedPaths, type ConvertMode } from './store.js';
+import { convertedPaths, sha256File, sha256Hex, type ConvertMode } from './store.js';
 
 type ImportModel = (path: string, opts: { labelsPath?: string; emit?: 'qdq' | 'qlinear' | 'float' }) => Promise<ImportResult>;
 
@@ -30,6 +30,8 @@ export interface Converted {
   onnxPath: string;
   cardPath: string;
   card: ModelCard;
+  /** sha256 of the .onnx, checked against the one recorded at conversion */
+  onnxSha256: string;
   /** true when an earlier conversion was reused */
   cached: boolean;
 }
@@ -39,14 +41,20 @@ function cardFits(card: ModelCard, sourceSha256: string, labelsPath: string | un
   return card.source?.sha256 === sourceSha256 && (labelsPath === undefined || Array.isArray(card.labels));
 }
 
-/** The cached conversion of a source file, if complete and matching. */
+/**
+ * The cached conversion of a source file, if complete and intact: the .onnx must still hash to the sum
+ * recorded beside it when it was written (an SD card that flipped a bit means a reconversion, not a crash later).
+ */
 export async function readConverted(stateDir: string, sourceSha256: string, labelsPath?: string, mode: ConvertMode = 'native'): Promise<Converted | undefined> {
   const p = convertedPaths(stateDir, sourceSha256, mode);
   try {
     const card = JSON.parse(await readFile(p.card, 'utf8')) as ModelCard;
     if (!cardFits(card, sourceSha256, labelsPath)) return undefined;
     if (!(await stat(p.onnx)).isFile()) return undefined;
-    return { onnxPath: p.onnx, cardPath: p.card, card, cached: true };
+    const recorded = (await readFile(`${p.onnx}.sha256`, 'utf8')).trim();
+    const actual = await sha256File(p.onnx);
+    if (actual !== recorded) return undefined;
+    return { onnxPath: p.onnx, cardPath: p.card, card, onnxSha256: actual, cached: true };
   } catch {
     return undefined;
   }
@@ -54,7 +62,7 @@ export async function readConverted(stateDir: string, sourceSha256: string, labe
 
 /**
  * Converts a verified source file to ONNX once; later calls reuse <sha256>.onnx and <sha256>.card.json.
- * The .onnx is written before the card, so a card on disk always has its model beside it.
+ * The .onnx and its sum are written before the card, so a card on disk always has its model beside it.
  */
 export async function convertOnce(stateDir: string, sourcePath: string, sourceSha256: string, labelsPath?: string, mode: ConvertMode = 'native'): Promise<Converted> {
   const cached = await readConverted(stateDir, sourceSha256, labelsPath, mode);
@@ -69,7 +77,9 @@ export async function convertOnce(stateDir: string, sourcePath: string, sourceSh
   }
   const card: ModelCard = { ...result.card, source: { ...result.card.source, sha256: sourceSha256 } };
   const p = convertedPaths(stateDir, sourceSha256, mode);
+  const onnxSha256 = sha256Hex(result.onnx);
   await writeFileAtomic(p.onnx, result.onnx);
+  await writeFileAtomic(`${p.onnx}.sha256`, onnxSha256 + '\n');
   await writeFileAtomic(p.card, JSON.stringify(card, null, 2) + '\n');
-  return { onnxPath: p.onnx, cardPath: p.card, card, cached: false };
+  return { onnxPath: p.onnx, cardPath: p.card, card, onnxSha256, cached: false };
 }

@@ -77,8 +77,7 @@ export async function buildLadder(config: Config, opts: LadderOptions = {}): Pro
     if (!got) continue;
     const baseId = mode === 'float' ? (m.id.includes('int8') ? m.id.replace('int8', 'fp32-deq') : `${m.id}-fp32-deq`) : m.id;
     const card = got.card;
-    const sha = await sha256File(got.onnxPath);
-    if (!sha) continue;
+    const sha = got.onnxSha256;
     const native = card.resolution ?? m.resolution;
     for (const res of ladderResolutions(native, card.anyResolution)) {
       const cost = await modelCost(m.family, m.alpha, res, card.classes, got.onnxPath);

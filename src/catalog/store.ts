@@ -8,6 +8,7 @@ import { isSafeRelativePath } from './catalog.js';
  * On-disk layout below <stateDir>/models:
  *   download/<file>          pulled files, exactly as the catalog's relative path
  *   onnx/<sha256>.onnx       converted model, keyed by the sha256 of the pulled source file
+ *   onnx/<sha256>.onnx.sha256  the converted model's own sum, checked before reuse
  *   onnx/<sha256>.card.json  its ModelCard
  *   onnx/<sha256>.float.*    dequantized fp32 conversion of a quantized TFLite source
  *   zoo/<id>.onnx            zoo-generated fallback models (random weights)
