@@ -28,10 +28,12 @@ export class Capture {
   private readonly procs: ChildProcess[] = [];
   private readonly alive = new Set<ChildProcess>();
   private readonly allGone: Promise<void>;
+  private readonly tails: StderrTail[];
 
   constructor(steps: Step[]) {
     if (steps.length === 0) throw new Error('Capture needs at least one process');
     const tails = steps.map(() => new StderrTail());
+    this.tails = tails;
     let resolveExit!: (e: CaptureExit) => void;
     this.exited = new Promise((r) => { resolveExit = r; });
     let first = true;
@@ -73,6 +75,11 @@ export class Capture {
     });
     this.stdout = this.procs.at(-1)!.stdout!;
     this.allGone = Promise.all(gone).then(() => undefined);
+  }
+
+  /** what the processes printed on stderr so far (bounded) */
+  stderrLines(): string[] {
+    return this.tails.flatMap((t) => t.lines());
   }
 
   get pids(): number[] {

@@ -46,7 +46,7 @@ export function diagnose(input: string, stderrLines: string[], exit: { code: num
   const shown = redactUrl(input);
   const text = stderrLines.join('\n');
   for (const r of RULES) if (r.re.test(text)) return r.say(shown);
-  const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
+  const how = exit.signal ? `was killed by ${exit.signal}` : exit.code !== null ? `exited with code ${exit.code}` : 'delivers no frames';
   const last = stderrLines.at(-1);
   return `capture of ${shown} ${how}${last ? `: ${redactUrl(last)}` : ' without saying why'}`;
 }

@@ -11,6 +11,8 @@ export interface FfmpegInput {
   extra: string[];
 }
 
+const STILL_IMAGE = /\.(jpe?g|png|bmp|webp|tiff?)$/i;
+
 const V4L2_KEYS: Record<string, RegExp> = {
   input_format: /^[a-z0-9_]{1,32}$/i,
   video_size: /^\d{1,5}x\d{1,5}$/,
@@ -90,9 +92,15 @@ export function ffmpegArgs(input: FfmpegInput, size: FrameSize, o: FfmpegArgsOpt
       break;
     case 'file':
       if (o.realtime) args.push('-re');
-      if (o.loop) args.push('-stream_loop', '-1');
-      // a file plays at the configured rate, like the folder source
-      filters.unshift(`fps=${o.fps}`);
+      if (STILL_IMAGE.test(input.url)) {
+        // a still image has one timestamp, so -stream_loop would repeat it at t=0 and fps= would wait forever
+        if (o.loop) args.push('-loop', '1');
+        args.push('-framerate', String(o.fps));
+      } else {
+        if (o.loop) args.push('-stream_loop', '-1');
+        // a video plays at the configured rate, like the folder source
+        filters.unshift(`fps=${o.fps}`);
+      }
       break;
     case 'lavfi':
       // without -re a test source renders as fast as the CPU allows

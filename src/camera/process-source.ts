@@ -140,7 +140,10 @@ export abstract class ProcessFrameSource extends BaseFrameSource {
 
   private onStall(seconds: number): void {
     this.counters.stalls++;
-    const msg = `${redactUrl(this.name)}: no frame for ${seconds.toFixed(1)} s (watchdog ${this.opts.watchdogSeconds} s); restarting the capture`;
+    // a capture that hangs (an RTSP server that accepts but never streams) may have said why on stderr
+    const said = this.capture?.stderrLines() ?? [];
+    const why = said.length > 0 ? `: ${diagnose(this.input, said, { code: null, signal: null })}` : '';
+    const msg = `${redactUrl(this.name)}: no frame for ${seconds.toFixed(1)} s (watchdog ${this.opts.watchdogSeconds} s)${why}; restarting the capture`;
     this.setOffline(msg);
     this.emit('stall', seconds);
     this.retire();

@@ -70,12 +70,13 @@ export interface WatchdogHooks {
 
 /**
  * Supervises one capture (a child process or a pipeline of them): a stall (no frame for stallMs since the
- * capture began or since the last frame) or a fault (the capture exited) schedules a restart after a
+ * last frame, or none within startupMs of the capture's start) or a fault (the capture exited) schedules a restart after a
  * jittered exponential backoff. The backoff resets once the capture has delivered frames for stallMs, so a
  * camera that flaps does not restart in a tight loop.
  */
 export class Watchdog {
   private readonly stallMs: number;
+  private readonly startupMs: number;
   private readonly timers: Timers;
   readonly backoff: Backoff;
   private readonly hooks: WatchdogHooks;
@@ -85,9 +86,14 @@ export class Watchdog {
   private healthySince = 0;
   private active = false;
 
-  constructor(opts: { stallMs: number; backoff: Backoff; timers?: Timers }, hooks: WatchdogHooks) {
+  /**
+   * startupMs: the wait for the first frame after a (re)start, at least stallMs; default max(stallMs, 10 s),
+   * because ffmpeg probing an RTSP stream or a busy board spawning it can take seconds before any frame.
+   */
+  constructor(opts: { stallMs: number; startupMs?: number; backoff: Backoff; timers?: Timers }, hooks: WatchdogHooks) {
     if (!(opts.stallMs > 0)) throw new RangeError(`stallMs must be positive, got ${opts.stallMs}`);
     this.stallMs = opts.stallMs;
+    this.startupMs = Math.max(opts.stallMs, opts.startupMs ?? 10_000);
     this.backoff = opts.backoff;
     this.timers = opts.timers ?? realTimers;
     this.hooks = hooks;
@@ -99,15 +105,21 @@ export class Watchdog {
     this.active = true;
     this.lastActivity = this.timers.now();
     this.healthySince = 0;
-    this.armStall(this.stallMs);
+    this.armStall(this.startupMs);
   }
 
   /** A frame arrived. Cheap: no timer is touched per frame. */
   frame(): void {
     const now = this.timers.now();
     this.lastActivity = now;
-    if (this.healthySince === 0) this.healthySince = now;
-    else if (this.backoff.attempt > 0 && now - this.healthySince >= this.stallMs) this.backoff.reset();
+    if (this.healthySince === 0) {
+      this.healthySince = now;
+      // from the first frame on, the (shorter) stall limit applies: once per (re)start, not per frame
+      if (this.stallTimer !== null) {
+        this.clearStall();
+        this.armStall(this.stallMs);
+      }
+    } else if (this.backoff.attempt > 0 && now - this.healthySince >= this.stallMs) this.backoff.reset();
   }
 
   /** The capture ended on its own (exit, spawn failure): restart after a backoff delay. */
@@ -142,8 +154,9 @@ export class Watchdog {
     this.stallTimer = null;
     if (!this.active) return;
     const idle = this.timers.now() - this.lastActivity;
-    if (idle < this.stallMs) {
-      this.armStall(this.stallMs - idle);
+    const limit = this.healthySince === 0 ? this.startupMs : this.stallMs;
+    if (idle < limit) {
+      this.armStall(limit - idle);
       return;
     }
     this.hooks.stalled(idle / 1000);

@@ -154,6 +154,14 @@ describe('files', () => {
   });
   afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
+  it('a looped file plays on past its end without a restart', async () => {
+    const s = ffmpeg(`file:${clip}`, { loop: true, realtime: false, fps: 30, watchdogSeconds: 10 });
+    await s.start();
+    await until(() => s.stats().framesIn >= 75, 'two and a half loops of a 30-frame clip');
+    expect(s.stats()).toMatchObject({ restarts: 0, stalls: 0, ended: false, online: true });
+    expect(s.pids()).toHaveLength(1);
+  });
+
   it('a file played once ends cleanly: end event, no restart, next() rejects', async () => {
     const s = ffmpeg(`file:${clip}`, { loop: false, realtime: false, fps: 30 });
     const r = record(s);

@@ -33,3 +33,37 @@ exec ffmpeg -hide_banner -nostdin -loglevel error -re -f lavfi -i "testsrc2=size
   chmodSync(p, 0o755);
   return dir;
 }
+
+/**
+ * An HTTP MJPEG camera on loopback (multipart/x-mixed-replace, what IP cameras and ESP32-CAMs serve):
+ * each client gets its own ffmpeg encoding a test pattern. Returns the URL and a close function.
+ */
+export async function startMjpegServer(): Promise<{ url: string; close: () => Promise<void> }> {
+  const { createServer } = await import('node:http');
+  const { spawn } = await import('node:child_process');
+  const children = new Set<import('node:child_process').ChildProcess>();
+  const server = createServer((req, res) => {
+    if (req.url !== '/stream.mjpg') {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { 'Content-Type': 'multipart/x-mixed-replace;boundary=ffmpeg' });
+    const ff = spawn('ffmpeg', ['-hide_banner', '-nostdin', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=30',
+      '-q:v', '6', '-f', 'mpjpeg', 'pipe:1'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    children.add(ff);
+    ff.stdout.pipe(res);
+    const end = () => { ff.kill('SIGKILL'); };
+    req.on('close', end);
+    ff.on('exit', () => { children.delete(ff); res.end(); });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  return {
+    url: `http://127.0.0.1:${port}/stream.mjpg`,
+    close: async () => {
+      for (const c of children) c.kill('SIGKILL');
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}

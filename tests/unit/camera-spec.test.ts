@@ -46,6 +46,11 @@ describe('ffmpeg source specs and arguments', () => {
     expect(args('/v.mp4')).not.toContain('-stream_loop');
     expect(args('/v.mp4', { realtime: false })).not.toContain('-re');
     expect(before(args('lavfi:testsrc2'), '-re')).toBe(true);
+    const still = args('/photos/cat.JPG', { loop: true });
+    expect(still.slice(still.indexOf('-loop'), still.indexOf('-loop') + 4)).toEqual(['-loop', '1', '-framerate', '15']);
+    expect(still).not.toContain('-stream_loop');
+    expect(still[still.indexOf('-vf') + 1]).not.toMatch(/fps=/);
+    expect(looped[looped.indexOf('-vf') + 1]).toMatch(/^fps=15,crop=/);
     const v4l2 = args('/dev/video0');
     expect(v4l2.slice(v4l2.indexOf('-f'), v4l2.indexOf('-f') + 2)).toEqual(['-f', 'v4l2']);
     for (const a of [rtsp, looped, v4l2]) {

@@ -55,10 +55,10 @@ describe('Backoff (exponential, full jitter)', () => {
 });
 
 describe('Watchdog', () => {
-  function setup(stallMs = 1000) {
+  function setup(stallMs = 1000, startupMs = 1000) {
     const timers = new FakeTimers();
     const log: string[] = [];
-    const w = new Watchdog({ stallMs, backoff: new Backoff({ baseMs: 100, capMs: 800, random: () => 1 }), timers }, {
+    const w = new Watchdog({ stallMs, startupMs, backoff: new Backoff({ baseMs: 100, capMs: 800, random: () => 1 }), timers }, {
       stalled: (s) => log.push(`stall ${s}`),
       restart: () => { log.push('restart'); w.begin(); },
       scheduled: (ms, a) => log.push(`retry ${ms} #${a}`),
@@ -84,6 +84,25 @@ describe('Watchdog', () => {
     w.begin();
     timers.advance(1000);
     expect(log[0]).toBe('stall 1');
+  });
+
+  it('waits longer for the first frame after a start (startupMs), then applies stallMs', () => {
+    const { timers, log, w } = setup(1000, 5000);
+    w.begin();
+    timers.advance(4999);
+    expect(log).toEqual([]);
+    w.frame();
+    timers.advance(999);
+    expect(log).toEqual([]);
+    timers.advance(1);
+    expect(log[0]).toBe('stall 1');
+    // the restart gets the startup grace again
+    timers.advance(100);
+    expect(log.at(-1)).toBe('restart');
+    timers.advance(4999);
+    expect(log.filter((l) => l.startsWith('stall'))).toHaveLength(1);
+    timers.advance(1);
+    expect(log.filter((l) => l.startsWith('stall'))).toHaveLength(2);
   });
 
   it('backs off further on each fault while no frame flows, and resets once frames flowed for stallMs', () => {

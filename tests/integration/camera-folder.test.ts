@@ -1,0 +1,117 @@
+import { describe, it, expect, afterEach, beforeAll, afterAll } from 'vitest';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { FolderSource, listImages } from '../../src/camera/folder.js';
+import { FfmpegSource } from '../../src/camera/ffmpeg.js';
+import type { FrameSource } from '../../src/camera/source.js';
+import { decodeRgb, loadImageRgb } from '../../src/image/load.js';
+import { sharedData } from '../../src/util/paths.js';
+import { until, within } from '../contract/framesource.js';
+
+const photos = join(sharedData, 'images', 'test');
+const live: FrameSource[] = [];
+afterEach(async () => {
+  await Promise.all(live.splice(0).map((s) => s.stop()));
+});
+const base = { width: 96, height: 96, fps: 200, watchdogSeconds: 10, loop: true };
+
+function meanAbsDiff(a: Uint8Array, b: Uint8Array): number {
+  expect(a.length).toBe(b.length);
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d += Math.abs(a[i]! - b[i]!);
+  return d / a.length;
+}
+
+describe('folder source', () => {
+  let tmp = '';
+  beforeAll(() => { tmp = mkdtempSync(join(tmpdir(), 'edgefit-folder-')); });
+  afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+  it('decodes each file once per resolution, however many loops', async () => {
+    const s = new FolderSource(photos, base);
+    live.push(s);
+    await s.start();
+    const n = s.fileCount;
+    expect(n).toBeGreaterThan(10);
+    await until(() => s.stats().framesIn >= 3 * n, 'three loops');
+    expect(s.decodes).toBe(n);
+    await s.reconfigure({ width: 64, height: 64 });
+    const at = s.stats().framesIn;
+    await until(() => s.stats().framesIn >= at + 2 * n, 'two loops at 64x64');
+    expect(s.decodes).toBe(2 * n);
+    await s.reconfigure({ width: 96, height: 96 });
+    const at2 = s.stats().framesIn;
+    await until(() => s.stats().framesIn >= at2 + n + 1, 'a loop back at 96x96');
+    expect(s.decodes).toBe(2 * n);
+  });
+
+  it('plays the files in name order, each exactly as src/image/load.ts preprocesses it, and ends when not looping', async () => {
+    const files = await listImages(photos);
+    const s = new FolderSource(photos, { ...base, loop: false });
+    live.push(s);
+    const ended = once(s, 'end');
+    await s.start();
+    for (let i = 0; i < 3; i++) {
+      const f = await within(s.next(), `frame ${i}`);
+      const want = await loadImageRgb(files[f.seq - 1]!, 96);
+      expect(Buffer.from(f.data).equals(Buffer.from(want))).toBe(true);
+    }
+    await within(ended, 'end of the folder');
+    expect(s.stats()).toMatchObject({ framesIn: files.length, ended: true });
+  });
+
+  it('skips a file it cannot decode, says which, and goes on', async () => {
+    const dir = join(tmp, 'mixed');
+    await import('node:fs/promises').then((fs) => fs.mkdir(dir));
+    await sharp({ create: { width: 40, height: 30, channels: 3, background: { r: 200, g: 10, b: 10 } } }).png().toFile(join(dir, 'a.png'));
+    writeFileSync(join(dir, 'b.jpg'), 'not a jpeg');
+    writeFileSync(join(dir, 'notes.txt'), 'ignored');
+    const s = new FolderSource(dir, { ...base, width: 8, height: 8 });
+    live.push(s);
+    const errors: string[] = [];
+    s.on('error', (e: Error) => errors.push(e.message));
+    await s.start();
+    await until(() => s.stats().framesIn >= 5, 'frames from the good file');
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/skipping .*b\.jpg: cannot decode image/);
+    expect(s.fileCount).toBe(1);
+    expect(s.latest()!.data[0]).toBeGreaterThan(150);
+  });
+
+  it('refuses a missing or empty folder at start with a clear message', async () => {
+    await expect(new FolderSource(join(tmp, 'nope'), base).start()).rejects.toThrow(/does not exist/);
+    const empty = join(tmp, 'empty');
+    await import('node:fs/promises').then((fs) => fs.mkdir(empty));
+    await expect(new FolderSource(empty, base).start()).rejects.toThrow(/no \.jpg, \.jpeg, \.png or \.bmp/);
+  });
+
+  it('honours its cache budget: past it, files are decoded again', async () => {
+    const s = new FolderSource(photos, { ...base, cacheBytes: 96 * 96 * 3 * 2 });
+    live.push(s);
+    await s.start();
+    const n = s.fileCount;
+    await until(() => s.stats().framesIn >= 2 * n, 'two loops');
+    expect(s.decodes).toBeGreaterThan(n);
+  });
+});
+
+describe('ffmpeg preprocessing', () => {
+  it('centre-crops to a square like src/image/load.ts (a 16:9 photo through ffmpeg)', async () => {
+    const path = join(photos, 'cat_720p.jpg');
+    const s = new FfmpegSource(`file:${path}`, { ...base, fps: 10 });
+    live.push(s);
+    await s.start();
+    const f = await within(s.next(), 'frame of the photo');
+    const ref = await loadImageRgb(path, 96);
+    const img = await decodeRgb(path);
+    expect(img.width / img.height).toBeGreaterThan(1.5);
+    const squashed = await sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } }).resize(96, 96, { fit: 'fill' }).raw().toBuffer();
+    const dCrop = meanAbsDiff(f.data, ref);
+    const dSquash = meanAbsDiff(f.data, squashed);
+    expect(dCrop).toBeLessThan(6);
+    expect(dCrop).toBeLessThan(dSquash / 2);
+  });
+});
