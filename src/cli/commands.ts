@@ -5,6 +5,7 @@ import { register as models } from './models.js';
 import { register as doctor } from './doctor.js';
 import { register as importCmd } from './import.js';
 import { register as classify } from './classify.js';
+import { register as run } from './run.js';
 
 /** Every CLI command registers itself here; each lives in its own file and only parses flags and prints. */
-export const commands: Array<(program: Command) => void> = [zoo, config, models, doctor, importCmd, classify];
+export const commands: Array<(program: Command) => void> = [zoo, config, models, doctor, importCmd, classify, run];

@@ -1,0 +1,331 @@
+import { mkdir, access, constants } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Config } from './config/types.js';
+import type { Logger } from './util/log.js';
+import { EdgefitError, errorMessage } from './util/errors.js';
+import { writeFileAtomic } from './util/atomic.js';
+import { probeDevice, boardFingerprint } from './device/probe.js';
+import type { DeviceInfo } from './device/types.js';
+import { buildLadder, ladderWarning } from './catalog/ladder.js';
+import { pullModels } from './catalog/pull.js';
+import type { Variant } from './catalog/types.js';
+import { budgetFromConfig, chooseModel, modelPayload, type Choice } from './daemon/choose.js';
+import { EngineHost } from './engine/host.js';
+import { createFrameSource } from './camera/registry.js';
+import type { FrameSource } from './camera/source.js';
+import { Pipeline, type ActiveModel, type InferenceResult } from './pipeline/pipeline.js';
+import { ResultFilter } from './pipeline/result-filter.js';
+import { MqttService } from './mqtt/service.js';
+import { startEmbeddedBroker, type EmbeddedBroker } from './mqtt/broker.js';
+import type { CommandHandlers } from './mqtt/commands.js';
+import type { ResultPayload, TelemetryPayload } from './mqtt/payloads.js';
+import { CpuMeter, LoopDelay, cpuTemperature } from './telemetry/system.js';
+import { Systemd } from './daemon/systemd.js';
+import { snapshotJpeg } from './daemon/snapshot.js';
+import { readLabels } from './daemon/labels.js';
+import type { Budget } from './select/types.js';
+
+export interface DaemonOptions {
+  config: Config;
+  log: Logger;
+  version: string;
+  /** print each result as a JSON line on stdout */
+  json: boolean;
+  /** false: local output only, no broker */
+  mqtt: boolean;
+  /** print a line to the user (how to watch the topics); stderr by default */
+  say?: (line: string) => void;
+}
+
+/**
+ * The composition root: config -> device probe -> catalog ladder -> profiler/selector -> engine -> camera ->
+ * pipeline -> MQTT. Services start in that order and stop in reverse; each stage is its own module.
+ */
+export class Daemon {
+  private device!: DeviceInfo;
+  private ladder: Variant[] = [];
+  private warning: string | undefined;
+  private budget!: Budget;
+  private budgetOverride: Partial<Config['budget']> = {};
+  private choice!: Choice;
+  private source!: FrameSource;
+  private pipeline!: Pipeline;
+  private mqtt: MqttService | undefined;
+  private broker: EmbeddedBroker | undefined;
+  private filter: ResultFilter;
+  private localSeq = 0;
+  private telemetryTimer: NodeJS.Timeout | undefined;
+  private watchdogTimer: NodeJS.Timeout | undefined;
+  private readonly cpu = new CpuMeter();
+  private readonly loop = new LoopDelay();
+  private readonly systemd = new Systemd();
+  private inflightPublishes = new Set<Promise<unknown>>();
+  private switching: Promise<unknown> = Promise.resolve();
+  private stopped = false;
+  private lastTelemetry = { at: Date.now(), inferred: 0 };
+  private resultsRefused = 0;
+  brokerUrl: string | undefined;
+
+  constructor(private readonly o: DaemonOptions) {
+    const r = o.config.mqtt.results;
+    this.filter = new ResultFilter(r.mode, r.threshold, r.maxRatePerSecond);
+  }
+
+  private get log(): Logger { return this.o.log; }
+  private say(line: string): void { (this.o.say ?? ((l: string) => process.stderr.write(l + '\n')))(line); }
+
+  async start(): Promise<void> {
+    const c = this.o.config;
+    await this.checkStateDir();
+
+    this.log.info('probing the device');
+    this.device = await probeDevice({ quietOrt: true });
+    this.log.info('device', { board: this.device.board.kind, cpu: this.device.cpu.model, cores: this.device.cpu.cores, memoryMb: this.device.memory.effectiveMb, providers: this.device.providers.usable.join(',') });
+
+    await this.loadLadder();
+    this.budget = budgetFromConfig(c, this.device, this.budgetOverride);
+    this.choice = await this.select();
+
+    const model = await this.loadModel(this.choice);
+    this.source = await createFrameSource(c.camera.source, {
+      width: this.choice.variant.resolution, height: this.choice.variant.resolution, fps: c.camera.fps, watchdogSeconds: c.camera.watchdogSeconds, loop: c.camera.loop,
+    });
+    this.wireCamera();
+    await this.source.start();
+    this.log.info('camera', { source: this.source.name });
+
+    if (this.o.mqtt) await this.startMqtt();
+
+    this.pipeline = new Pipeline({ source: this.source, model, topK: 5, scoreThreshold: 0, windowSeconds: Math.max(10, c.mqtt.telemetrySeconds) });
+    this.pipeline.on('result', (r: InferenceResult) => this.onResult(r));
+    this.pipeline.on('error', (err: Error) => this.log.warn('inference failed for a frame', { error: err.message }));
+    this.pipeline.on('stopped', () => { if (!this.stopped && this.source.stats().ended) this.log.info('the camera input ended (camera.loop is off)'); });
+    this.pipeline.start();
+
+    await this.mqtt?.setModel(modelPayload(c.deviceId, this.device.board.kind, this.choice, this.budget));
+    await this.mqtt?.setStatus('online', this.warning ?? '');
+    this.startTimers();
+    this.systemd.notify('READY=1', `STATUS=running ${this.choice.variant.id}`);
+    this.log.info('running', { variant: this.choice.variant.id, provider: this.choice.provider, threads: this.choice.threads, reason: this.choice.reason });
+  }
+
+  private async checkStateDir(): Promise<void> {
+    const dir = this.o.config.stateDir;
+    try {
+      await mkdir(dir, { recursive: true });
+      await access(dir, constants.W_OK);
+      await writeFileAtomic(join(dir, '.write-test'), 'ok');
+    } catch (err) {
+      throw new EdgefitError('E_STATE_DIR', `the state directory ${dir} is not writable (${errorMessage(err)}); set stateDir / EDGEFIT_STATE_DIR to a writable place with free space`, { cause: err });
+    }
+  }
+
+  private async loadLadder(): Promise<void> {
+    this.ladder = await buildLadder(this.o.config, { log: (l) => this.log.warn(l) });
+    this.warning = ladderWarning(this.ladder);
+    if (this.warning) {
+      this.log.warn('*'.repeat(78));
+      this.log.warn(this.warning);
+      this.log.warn('*'.repeat(78));
+    }
+    if (this.ladder.length === 0) throw new EdgefitError('E_NO_MODEL', this.warning ?? 'no model is available');
+    this.log.info('model ladder', { variants: this.ladder.length, pretrained: this.ladder.filter((v) => v.pretrained).length });
+  }
+
+  private async select(): Promise<Choice> {
+    this.log.info('profiling and selecting (cached measurements are reused)');
+    const choice = await chooseModel(this.o.config, this.device, this.ladder, this.budget, (p) => {
+      if (p.measurement) this.log.info('measured', { candidate: p.candidate, threads: p.threads, cached: p.cached, ok: p.measurement.ok, p90Ms: Math.round(p.measurement.latencyMs.p90 * 100) / 100 });
+    });
+    if (choice.overBudget) this.log.warn(choice.reason);
+    return choice;
+  }
+
+  private async loadModel(choice: Choice): Promise<ActiveModel> {
+    const v = choice.variant;
+    const engine = await EngineHost.start(v.modelPath, {
+      providers: [choice.provider], threads: choice.threads, timeoutMs: this.o.config.engine.timeoutMs, resolution: v.resolution,
+      trtCacheDir: join(this.o.config.stateDir, 'trt-cache'),
+    });
+    engine.on('restart', (why: string) => { this.log.warn('inference worker restarted', { reason: why }); void this.mqtt?.publishEvent({ type: 'engine', message: `worker restarted: ${why}` }); });
+    engine.on('degraded', (why: string) => { this.log.error('inference degraded', { reason: why }); void this.mqtt?.setStatus('degraded'); void this.mqtt?.publishEvent({ type: 'engine', message: `degraded: ${why}` }); });
+    engine.on('crash', (why: string) => this.log.warn('inference worker crashed', { reason: why }));
+    return { engine, variantId: v.id, resolution: v.resolution, labels: await readLabels(v.labelsPath) };
+  }
+
+  private wireCamera(): void {
+    this.source.on('error', (err: Error) => this.log.warn('camera', { error: err.message }));
+    this.source.on('offline', (why: string) => { this.log.warn('camera offline', { reason: why }); void this.mqtt?.publishEvent({ type: 'camera', message: `offline: ${why}` }); });
+    this.source.on('online', () => { this.log.info('camera online'); });
+    this.source.on('retry', (ms: number) => this.log.info('camera restart scheduled', { inMs: ms }));
+  }
+
+  private async startMqtt(): Promise<void> {
+    const c = this.o.config;
+    let url = c.mqtt.url;
+    if (!url) {
+      try {
+        this.broker = await startEmbeddedBroker(1883);
+      } catch (err) {
+        this.log.warn(`${errorMessage(err)}; the embedded broker uses a free port instead`);
+        this.broker = await startEmbeddedBroker(0);
+      }
+      url = this.broker.url;
+      this.log.info('embedded MQTT broker (MQTT 3.1.1) listening', { url });
+    }
+    this.brokerUrl = url;
+    this.mqtt = new MqttService({
+      config: c.mqtt, url, deviceId: c.deviceId, stateDir: c.stateDir, version: this.o.version, board: this.device.board.kind, handlers: this.commandHandlers(),
+    });
+    this.mqtt.on('error', (err: Error) => this.log.warn('mqtt', { error: err.message }));
+    this.mqtt.on('online', (v: number) => this.log.info('mqtt connected', { broker: this.mqtt!.describeBroker(), protocol: v === 5 ? '5.0' : '3.1.1', session: this.mqtt!.session }));
+    this.mqtt.on('offline', () => this.log.warn('mqtt disconnected; results go to the durable outbox'));
+    this.mqtt.on('waiting', (ms: number, why: string) => this.log.info('mqtt reconnect scheduled', { inMs: ms, reason: why }));
+    await this.mqtt.start();
+    const u = new URL(url);
+    this.say(`edgefit: watch the results with:  mosquitto_sub -h ${u.hostname} -p ${u.port || 1883} -t '${c.mqtt.prefix}/${c.deviceId}/#' -v`);
+  }
+
+  private commandHandlers(): CommandHandlers {
+    return {
+      reselect: async () => this.reselect('command'),
+      'set-budget': async (args) => {
+        this.budgetOverride = { ...this.budgetOverride, ...args };
+        return this.reselect(`budget changed: ${JSON.stringify(args)}`);
+      },
+      pause: async () => { this.pipeline.pause(); return { paused: true }; },
+      resume: async () => { this.pipeline.resume(); return { paused: false }; },
+      'pull-model': async (args) => {
+        const report = await pullModels({ ...this.o.config, models: { ...this.o.config.models, ...(args.mirror ? { mirror: args.mirror } : {}) } }, { ...(args.id ? { only: [args.id] } : {}) });
+        await this.loadLadder();
+        const sel = await this.reselect('models pulled');
+        return { pulled: report.items.map((i) => ({ id: i.id, status: i.status })), ...sel };
+      },
+      snapshot: async (args) => {
+        const jpeg = await snapshotJpeg(this.source, args.quality ?? 80);
+        await this.mqtt!.publishRaw(this.mqtt!.topics.snapshot, jpeg, true);
+        return { topic: this.mqtt!.topics.snapshot, bytes: jpeg.length, width: this.source.stats().width, height: this.source.stats().height };
+      },
+    };
+  }
+
+  /** Re-runs selection (measurements come from the cache) and switches model if the choice changed. */
+  async reselect(reason: string): Promise<{ variant: string; switched: boolean }> {
+    const run = this.switching.then(async () => {
+      this.budget = budgetFromConfig(this.o.config, this.device, this.budgetOverride);
+      const choice = await this.select();
+      const same = choice.variant.id === this.choice.variant.id && choice.provider === this.choice.provider && choice.threads === this.choice.threads;
+      if (!same) await this.switchTo(choice, reason);
+      else this.choice = choice;
+      await this.mqtt?.setModel(modelPayload(this.o.config.deviceId, this.device.board.kind, this.choice, this.budget));
+      return { variant: this.choice.variant.id, switched: !same };
+    });
+    this.switching = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Loads the new model before the old one is released; the camera changes resolution in place. */
+  private async switchTo(choice: Choice, reason: string): Promise<void> {
+    const from = this.choice.variant.id;
+    const model = await this.loadModel(choice);
+    if (choice.variant.resolution !== this.choice.variant.resolution) {
+      await this.source.reconfigure({ width: choice.variant.resolution, height: choice.variant.resolution });
+    }
+    const old = await this.pipeline.swap(model);
+    this.choice = choice;
+    await old.engine.close();
+    this.log.info('switched model', { from, to: choice.variant.id, reason });
+    await this.mqtt?.publishEvent({ type: 'switch', message: reason, from, to: choice.variant.id });
+    if (this.mqtt) await this.mqtt.setStatus('online');
+  }
+
+  private onResult(r: InferenceResult): void {
+    if (!this.filter.accept(r.top, Date.now())) return;
+    const build = (seq: number, session: number): ResultPayload => ({
+      deviceId: this.o.config.deviceId, session, seq, frameTs: r.frameTs, ts: new Date().toISOString(), variant: r.variantId,
+      top: r.top.map((t) => ({ index: t.index, label: t.label, score: Math.min(1, Math.max(0, Math.round(t.score * 10000) / 10000)) })),
+      latencyMs: Math.round(r.latencyMs * 100) / 100, inferMs: Math.round(r.inferMs * 100) / 100,
+    });
+    if (!this.mqtt) {
+      if (this.o.json) process.stdout.write(JSON.stringify(build(++this.localSeq, 0)) + '\n');
+      return;
+    }
+    let payload: ResultPayload | undefined;
+    const p = this.mqtt.publishResult((seq, session) => (payload = build(seq, session))).then(
+      () => { if (this.o.json && payload) process.stdout.write(JSON.stringify(payload) + '\n'); },
+      (err: unknown) => { this.resultsRefused++; this.log.error('result not accepted', { error: errorMessage(err) }); },
+    ).finally(() => this.inflightPublishes.delete(p));
+    this.inflightPublishes.add(p);
+  }
+
+  private startTimers(): void {
+    const period = this.o.config.mqtt.telemetrySeconds * 1000;
+    this.telemetryTimer = setInterval(() => { void this.publishTelemetry(); }, period);
+    this.telemetryTimer.unref();
+    if (this.systemd.watchdogMs > 0) {
+      // the watchdog is fed only while frames really flow (or the operator paused), not by a bare timer
+      this.watchdogTimer = setInterval(() => {
+        const s = this.pipeline.stats();
+        const fresh = Date.now() - s.lastResultAt < Math.max(this.systemd.watchdogMs, 5000);
+        if (s.paused || fresh) this.systemd.notify('WATCHDOG=1');
+      }, Math.max(1000, this.systemd.watchdogMs / 3));
+      this.watchdogTimer.unref();
+    }
+  }
+
+  telemetry(): TelemetryPayload {
+    const now = Date.now();
+    const ps = this.pipeline.stats();
+    const cs = this.source.stats();
+    const host = this.pipeline.active.engine as EngineHost;
+    const windowSeconds = (now - this.lastTelemetry.at) / 1000;
+    const fps = windowSeconds > 0 ? Math.round(((ps.inferred - this.lastTelemetry.inferred) / windowSeconds) * 100) / 100 : 0;
+    this.lastTelemetry = { at: now, inferred: ps.inferred };
+    const lat = this.pipeline.latency.percentiles();
+    const inf = this.pipeline.infer.percentiles();
+    const ms = this.mqtt?.stats();
+    return {
+      deviceId: this.o.config.deviceId, session: this.mqtt?.session ?? 0, ts: new Date(now).toISOString(), windowSeconds: Math.round(windowSeconds * 100) / 100,
+      variant: this.choice.variant.id, provider: this.choice.provider, paused: ps.paused,
+      frames: { in: cs.framesIn, inferred: ps.inferred, dropped: cs.dropped }, fps,
+      latencyMs: { p50: lat.p50, p90: lat.p90, p99: lat.p99 }, inferMs: { p50: inf.p50, p90: inf.p90, p99: inf.p99 },
+      cpuPercent: this.cpu.sample(), rssMb: Math.round(process.memoryUsage.rss() / 1048576 * 10) / 10,
+      temperatureC: null, throttled: null,
+      outbox: { depth: ms?.outbox.depth ?? 0, dropped: ms?.outbox.dropped ?? 0 }, reconnects: ms?.reconnects ?? 0,
+      engine: { restarts: host.stats?.restarts ?? 0, timeouts: host.stats?.timeouts ?? 0, crashes: host.stats?.crashes ?? 0, degraded: host.stats?.degraded ?? false },
+      camera: { online: cs.online, stalls: cs.stalls, restarts: cs.restarts, ...(cs.lastError ? { lastError: cs.lastError } : {}) },
+      eventLoopDelayP99Ms: this.loop.p99Ms(),
+    };
+  }
+
+  private async publishTelemetry(): Promise<void> {
+    const t = this.telemetry();
+    t.temperatureC = await cpuTemperature();
+    if (this.device.thermal.throttle) t.throttled = Object.entries(this.device.thermal.throttle.now).filter(([, v]) => v).map(([k]) => k);
+    this.mqtt?.publishTelemetry(t);
+    this.log.debug('telemetry', { fps: t.fps, p90: t.latencyMs.p90, dropped: t.frames.dropped, outbox: t.outbox.depth });
+  }
+
+  /**
+   * Clean shutdown in reverse order: stop taking frames, finish the run in flight, wait for accepted results
+   * to reach the outbox, publish `stopped`, disconnect, close the engine and the embedded broker.
+   */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.systemd.notify('STOPPING=1');
+    if (this.telemetryTimer) clearInterval(this.telemetryTimer);
+    if (this.watchdogTimer) clearInterval(this.watchdogTimer);
+    await this.switching;
+    await this.pipeline?.stop();
+    await this.source?.stop();
+    await Promise.allSettled([...this.inflightPublishes]);
+    await this.mqtt?.stop();
+    await this.pipeline?.active.engine.close();
+    await this.broker?.close();
+    this.loop.stop();
+    this.log.info('stopped');
+  }
+
+  get board(): string { return boardFingerprint(this.device); }
+}
