@@ -2,12 +2,12 @@ import { ortEngineFactory } from './onnxruntime.js';
 import type { Engine, EngineFactory } from './engine.js';
 
 /**
- * Test-only engines (refused unless EDGEFIT_ALLOW_FAULT_ENGINES=1): onnxruntime underneath, but after
- * EDGEFIT_FAULT_AFTER runs (default 3) each run hangs forever (`fault-hang`) or kills its worker (`fault-crash`).
+ * Test-only engines (refused unless EDGEFIT_TEST_ALLOW_FAULT_ENGINES=1): onnxruntime underneath, but after
+ * EDGEFIT_TEST_FAULT_AFTER runs (default 3) each run hangs forever (`fault-hang`) or kills its worker (`fault-crash`).
  * The count is per worker, so a replaced worker runs normally again for that many frames.
  */
 export function faultEngineFactory(kind: 'fault-hang' | 'fault-crash'): EngineFactory {
-  const after = Number(process.env.EDGEFIT_FAULT_AFTER ?? '3');
+  const after = Number(process.env.EDGEFIT_TEST_FAULT_AFTER ?? '3');
   return {
     name: kind,
     async load(modelPath, options): Promise<Engine> {

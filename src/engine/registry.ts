@@ -3,7 +3,7 @@ import type { EngineFactory } from './engine.js';
 /**
  * Engines by name, loaded lazily so a board without TensorFlow.js never imports it. `fault-*` engines exist
  * for the fault-injection tests (a run that hangs or kills its worker) and are refused unless
- * EDGEFIT_ALLOW_FAULT_ENGINES=1.
+ * EDGEFIT_TEST_ALLOW_FAULT_ENGINES=1.
  */
 export type EngineKind = 'onnxruntime' | 'tfjs' | 'fault-hang' | 'fault-crash';
 
@@ -20,8 +20,8 @@ export async function engineFactory(kind: EngineKind): Promise<EngineFactory> {
     }
     case 'fault-hang':
     case 'fault-crash':
-      if (process.env.EDGEFIT_ALLOW_FAULT_ENGINES !== '1') {
-        throw new Error(`engine ${kind} is a fault-injection engine for tests; set EDGEFIT_ALLOW_FAULT_ENGINES=1 to use it`);
+      if (process.env.EDGEFIT_TEST_ALLOW_FAULT_ENGINES !== '1') {
+        throw new Error(`engine ${kind} is a fault-injection engine for tests; set EDGEFIT_TEST_ALLOW_FAULT_ENGINES=1 to use it`);
       }
       return (await import('./fault-engine.js')).faultEngineFactory(kind);
   }

@@ -10,8 +10,8 @@ beforeAll(() => {
   const dir = mkdtempSync(join(tmpdir(), 'edgefit-faults-'));
   model = join(dir, 'tiny.onnx');
   writeFileSync(model, tinyClassifier({ resolution: 32 }));
-  process.env.EDGEFIT_ALLOW_FAULT_ENGINES = '1';
-  process.env.EDGEFIT_FAULT_AFTER = '2';
+  process.env.EDGEFIT_TEST_ALLOW_FAULT_ENGINES = '1';
+  process.env.EDGEFIT_TEST_FAULT_AFTER = '2';
 });
 
 async function runMany(host: EngineHost, n: number): Promise<{ ok: number; errors: string[] }> {
@@ -53,7 +53,7 @@ describe('EngineHost under faults', () => {
   });
 
   it('past the restart budget the host reports degraded instead of restarting for ever', async () => {
-    process.env.EDGEFIT_FAULT_AFTER = '0';
+    process.env.EDGEFIT_TEST_FAULT_AFTER = '0';
     const host = await EngineHost.start(model, { kind: 'fault-crash', providers: ['cpu'], threads: 1, timeoutMs: 5000, restartBudget: 2, restartWindowMs: 60_000 });
     const degraded: string[] = [];
     host.on('degraded', (why: string) => degraded.push(why));
@@ -64,12 +64,12 @@ describe('EngineHost under faults', () => {
     expect(degraded).toHaveLength(1);
     expect(r.errors.at(-1)).toBe('E_ENGINE_DEGRADED');
     await host.close();
-    process.env.EDGEFIT_FAULT_AFTER = '2';
+    process.env.EDGEFIT_TEST_FAULT_AFTER = '2';
   });
 
   it('refuses a fault engine unless explicitly allowed', async () => {
-    delete process.env.EDGEFIT_ALLOW_FAULT_ENGINES;
+    delete process.env.EDGEFIT_TEST_ALLOW_FAULT_ENGINES;
     await expect(EngineHost.start(model, { kind: 'fault-hang', providers: ['cpu'], threads: 1 })).rejects.toThrow(/fault-injection/);
-    process.env.EDGEFIT_ALLOW_FAULT_ENGINES = '1';
+    process.env.EDGEFIT_TEST_ALLOW_FAULT_ENGINES = '1';
   });
 });
