@@ -63,7 +63,13 @@ export abstract class BaseFrameSource extends EventEmitter implements FrameSourc
     if (this.running) return;
     this.running = true;
     this.ended = false;
-    await this.startCapture();
+    try {
+      await this.startCapture();
+    } catch (err) {
+      // a configuration error: leave the source stopped, so a corrected setup can start it again
+      this.running = false;
+      throw err;
+    }
   }
 
   async stop(): Promise<void> {

@@ -52,6 +52,7 @@ export class Capture {
         p.stdin.on('error', () => undefined);
       }
       p.stderr?.on('data', (c: Buffer) => tails[i]!.push(c));
+      p.stderr?.on('error', () => undefined);
       const finish = (code: number | null, signal: NodeJS.Signals | null, spawnError: NodeJS.ErrnoException | null) => {
         if (!first) return;
         first = false;
@@ -74,6 +75,8 @@ export class Capture {
       prev = p;
     });
     this.stdout = this.procs.at(-1)!.stdout!;
+    // stream errors end in an exit, which is what gets reported; unhandled they would throw
+    this.stdout.on('error', () => undefined);
     this.allGone = Promise.all(gone).then(() => undefined);
   }
 

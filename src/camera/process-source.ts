@@ -78,7 +78,14 @@ export abstract class ProcessFrameSource extends BaseFrameSource {
       this.fault(err instanceof Error ? err : new Error(String(err)));
       return;
     }
-    const cap = new Capture(steps);
+    let cap: Capture;
+    try {
+      cap = new Capture(steps);
+    } catch (err) {
+      // spawn() throws synchronously on some argument errors; this may run in a timer, so never let it escape
+      this.fault(err instanceof Error ? err : new Error(String(err)));
+      return;
+    }
     this.capture = cap;
     cap.stdout.on('data', (chunk: Buffer) => {
       if (gen === this.generation) this.onData(chunk);

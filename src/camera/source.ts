@@ -87,7 +87,10 @@ export interface FrameSource extends Pick<EventEmitter, 'on' | 'off' | 'once' | 
   latest(): Frame | null;
   /** the newest frame not taken yet, now held by the caller (releasing the one held before); null if none */
   take(): Frame | null;
-  /** like take(), but waits for a frame newer than the last taken one; rejects on abort, stop or end */
+  /**
+   * like take(), but waits for a frame newer than the last taken one; rejects on abort, stop or end. It waits
+   * across faults and restarts (a camera may come back): pass a signal to bound the wait.
+   */
   next(signal?: AbortSignal): Promise<Frame>;
   /** gives the held frame back early (optional: the next take() does it anyway) */
   release(): void;

@@ -8,7 +8,7 @@ import { FfmpegSource, type FfmpegSourceOptions } from '../../src/camera/ffmpeg.
 import { RpicamSource } from '../../src/camera/rpicam.js';
 import type { FrameSource } from '../../src/camera/source.js';
 import { pidAlive, until, within } from '../contract/framesource.js';
-import { makeVideo } from './camera-fixtures.js';
+import { makeFakeRpicam, makeVideo } from './camera-fixtures.js';
 
 const live: FrameSource[] = [];
 afterEach(async () => {
@@ -198,5 +198,32 @@ describe('a camera faster than its consumer', () => {
     expect(st.dropped).toBeGreaterThan(st.framesIn / 2);
     // generous: a queue of 60 fps frames over 1.2 s would be ~0.9 MB at 64x64, ~17 MB at the source size
     expect(process.memoryUsage().arrayBuffers - heap0).toBeLessThan(8 * 1024 * 1024);
+  });
+});
+
+describe('rpicam pipeline', () => {
+  it('the mjpeg codec path delivers frames too (stand-in camera binary, real ffmpeg decode)', async () => {
+    const dir = makeFakeRpicam();
+    try {
+      const s = new RpicamSource('rpicam:0?codec=mjpeg', { width: 64, height: 64, fps: 15, watchdogSeconds: 10, loop: true, searchPath: dir, backoff: { baseMs: 50 } });
+      live.push(s);
+      await s.start();
+      const f = await within(s.next(), 'frame');
+      expect(f.data.length).toBe(64 * 64 * 3);
+      expect(s.pids()).toHaveLength(2);
+      // the camera tool dying takes its ffmpeg down with it, and the pair is restarted together
+      const [cam, ff] = s.pids();
+      process.kill(cam!, 'SIGKILL');
+      await within(once(s, 'offline'), 'offline after the camera tool died');
+      await within(once(s, 'online'), 'online after the restart');
+      await until(() => !pidAlive(ff!), 'the old ffmpeg reaped');
+      expect(s.stats().restarts).toBe(1);
+      const pids = s.pids();
+      expect(pids).toHaveLength(2);
+      await s.stop();
+      for (const p of pids) expect(pidAlive(p)).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -82,7 +82,14 @@ describe('folder source', () => {
   });
 
   it('refuses a missing or empty folder at start with a clear message', async () => {
-    await expect(new FolderSource(join(tmp, 'nope'), base).start()).rejects.toThrow(/does not exist/);
+    const missing = new FolderSource(join(tmp, 'nope'), base);
+    await expect(missing.start()).rejects.toThrow(/does not exist/);
+    // a failed start leaves it stopped: once the folder exists, start() works
+    await sharp({ create: { width: 4, height: 4, channels: 3, background: { r: 1, g: 2, b: 3 } } }).png().toFile(join(tmp, 'nope.png'));
+    await import('node:fs/promises').then(async (fs) => { await fs.mkdir(join(tmp, 'nope')); await fs.rename(join(tmp, 'nope.png'), join(tmp, 'nope', 'x.png')); });
+    live.push(missing);
+    await missing.start();
+    expect((await within(missing.next(), 'frame')).data.length).toBe(96 * 96 * 3);
     const empty = join(tmp, 'empty');
     await import('node:fs/promises').then((fs) => fs.mkdir(empty));
     await expect(new FolderSource(empty, base).start()).rejects.toThrow(/no \.jpg, \.jpeg, \.png or \.bmp/);
