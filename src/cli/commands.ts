@@ -6,6 +6,8 @@ import { register as doctor } from './doctor.js';
 import { register as importCmd } from './import.js';
 import { register as classify } from './classify.js';
 import { register as run } from './run.js';
+import { register as profile } from './profile.js';
+import { register as selectCmd } from './select.js';
 
 /** Every CLI command registers itself here; each lives in its own file and only parses flags and prints. */
-export const commands: Array<(program: Command) => void> = [zoo, config, models, doctor, importCmd, classify, run];
+export const commands: Array<(program: Command) => void> = [zoo, config, models, doctor, importCmd, classify, run, profile, selectCmd];

@@ -1,0 +1,90 @@
+import type { Command } from 'commander';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadConfig, parseSetFlags, collect } from '../config/index.js';
+import { probeDevice, boardFingerprint } from '../device/probe.js';
+import { budgetFromConfig, usableProviders } from '../daemon/choose.js';
+import { ProfileCache } from '../profile/cache.js';
+import { makeMeasurer, threadCounts } from '../profile/measure.js';
+import { ProgressBar } from '../profile/progress.js';
+import { searchAndSelect, bruteForceSelect, specsFor } from '../select/search.js';
+import { makeCandidate } from '../select/policy.js';
+import { decisionTable } from '../select/table.js';
+import { plotSvg, plotDataFromDecision } from '../select/plot.js';
+import { loadVariants, budgetFromFlags, parseProviders, parseThreads, type BudgetFlags, type LadderFlags } from '../select/inputs.js';
+import type { Measurement } from '../profile/types.js';
+import { availableParallelism } from 'node:os';
+
+interface Flags extends BudgetFlags, LadderFlags {
+  threads?: string; providers?: string; json?: boolean; plot?: string; all?: boolean; refresh?: boolean; cache?: string;
+  minRuns?: string; minSeconds?: string; config?: string; set?: string[];
+}
+
+export function register(program: Command): void {
+  program
+    .command('profile')
+    .description('measure the model ladder on this board (each model in an isolated child process, cached) and show what the budget picks')
+    .option('--catalog <file>', 'catalog JSON to take the ladder from (default: the configured catalog)')
+    .option('--models <dir>', 'directory of <name>.onnx with <name>.card.json beside them')
+    .option('--budget-ms <n>', 'latency budget at the percentile (ms)')
+    .option('--fps <n>', 'frame-rate budget (1000/fps ms)')
+    .option('--budget-mb <n>', 'memory the model may add (MB)')
+    .option('--min-accuracy <x>', 'minimum reference top-1 (0.65 or 65)')
+    .option('--percentile <p>', 'p50, p90 (default) or p99')
+    .option('--threads <n|auto>', 'intra-op threads; auto measures 1, cores-1 and all cores')
+    .option('--providers <list>', 'execution providers, comma-separated (default: configured and usable here)')
+    .option('--all', 'measure every candidate (brute force) instead of the pruning search')
+    .option('--refresh', 'measure again even where the cache has figures')
+    .option('--cache <file>', 'profile cache file (default: <stateDir>/profile-cache.json)')
+    .option('--min-runs <n>', 'timed runs per measurement (default from config)')
+    .option('--min-seconds <s>', 'timed seconds per measurement (default from config)')
+    .option('--json', 'print JSON')
+    .option('--plot <file.svg>', 'write an SVG chart: size vs latency, budget line, choice and losers')
+    .option('--config <file>', 'YAML or JSON configuration file')
+    .option('--set <path=value>', 'override one setting (repeatable)', collect)
+    .action(async (flags: Flags) => {
+      const config = loadConfig({ file: flags.config, env: process.env, overrides: parseSetFlags(flags.set) }).config;
+      const device = await probeDevice({ quietOrt: true });
+      const board = boardFingerprint(device);
+      const variants = await loadVariants(flags, config, (l) => process.stderr.write(l + '\n'));
+      const providers = parseProviders(flags.providers) ?? usableProviders(config, device);
+      const budget = budgetFromFlags(flags) ?? budgetFromConfig(config, device);
+      const threads = parseThreads(flags.threads) ?? (config.engine.threads > 0 ? config.engine.threads : 'auto');
+      const cache = new ProfileCache(flags.cache ?? join(config.stateDir, 'profile-cache.json'));
+      if (cache.warning) process.stderr.write(`warning: ${cache.warning}\n`);
+      const specs = specsFor(variants, providers);
+      const perCandidate = threads === 'auto' ? threadCounts(availableParallelism()).length : 1;
+      const bar = new ProgressBar(process.stderr, specs.length * perCandidate);
+      const minRuns = flags.minRuns !== undefined ? Number(flags.minRuns) : config.profile.minRuns;
+      const minMs = (flags.minSeconds !== undefined ? Number(flags.minSeconds) : config.profile.minSeconds) * 1000;
+      const measurer = makeMeasurer({
+        board, cache, threads, percentile: budget.percentile ?? 'p90', refresh: flags.refresh ?? false,
+        profile: {
+          minRuns, minMs, warmupRuns: config.profile.warmupRuns,
+          // generous: a model over the budget is rejected by the selector; the limit only stops runaways early
+          ...(budget.memoryMb !== undefined ? { memoryLimitMb: budget.memoryMb * 2 } : {}),
+        },
+        onProgress: (p) => bar.update(p),
+      });
+      const measured = new Map<string, Measurement[]>();
+      const measure = async (s: (typeof specs)[number]) => {
+        const ms = await measurer(s);
+        measured.set(`${s.variant.id}@${s.provider}`, ms);
+        return ms;
+      };
+      const decision = flags.all ? await bruteForceSelect(specs, budget, measure) : await searchAndSelect(specs, budget, measure);
+      bar.finish();
+      const candidates = specs.map((s) => makeCandidate(s.variant, s.provider, measured.get(`${s.variant.id}@${s.provider}`) ?? []));
+      if (flags.plot) {
+        writeFileSync(flags.plot, plotSvg(plotDataFromDecision(candidates, decision, `edgefit profile on ${board}`)));
+      }
+      if (flags.json) {
+        process.stdout.write(JSON.stringify({ board, budget, decision, candidates }, null, 2) + '\n');
+      } else {
+        process.stdout.write(`board ${board}\n`);
+        process.stdout.write(decisionTable(candidates, decision));
+        if (flags.plot) process.stdout.write(`chart written to ${flags.plot}\n`);
+      }
+      if (!decision.chosen) process.exitCode = 2;
+    });
+}

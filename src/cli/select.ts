@@ -1,0 +1,71 @@
+import type { Command } from 'commander';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadConfig, parseSetFlags, collect } from '../config/index.js';
+import { ProfileCache } from '../profile/cache.js';
+import { candidatesFromCache } from '../select/from-cache.js';
+import { select } from '../select/policy.js';
+import { specsFor } from '../select/search.js';
+import { decisionTable } from '../select/table.js';
+import { plotSvg, plotDataFromDecision } from '../select/plot.js';
+import { loadVariants, budgetFromFlags, parseProviders, type BudgetFlags, type LadderFlags } from '../select/inputs.js';
+import { EdgefitError } from '../util/errors.js';
+import type { ProviderName } from '../engine/engine.js';
+
+interface Flags extends BudgetFlags, LadderFlags {
+  fromCache?: string; board?: string; providers?: string; json?: boolean; plot?: string; config?: string; set?: string[];
+}
+
+export function register(program: Command): void {
+  program
+    .command('select')
+    .description('decide from cached measurements without measuring, e.g. what another board (its cache file) would pick')
+    .option('--budget-ms <n>', 'latency budget at the percentile (ms)')
+    .option('--fps <n>', 'frame-rate budget (1000/fps ms)')
+    .option('--budget-mb <n>', 'memory the model may add (MB)')
+    .option('--min-accuracy <x>', 'minimum reference top-1 (0.65 or 65)')
+    .option('--percentile <p>', 'p50, p90 (default) or p99')
+    .option('--from-cache <file>', 'a profile cache written by `edgefit profile` (here or on another board)')
+    .option('--board <fingerprint>', 'which board of the cache (needed when it holds several)')
+    .option('--catalog <file>', 'catalog JSON to take the ladder from (default: the configured catalog)')
+    .option('--models <dir>', 'directory of <name>.onnx with <name>.card.json beside them')
+    .option('--providers <list>', 'providers to consider (default: every provider the cache measured)')
+    .option('--json', 'print JSON')
+    .option('--plot <file.svg>', 'write an SVG chart')
+    .option('--config <file>', 'YAML or JSON configuration file')
+    .option('--set <path=value>', 'override one setting (repeatable)', collect)
+    .action(async (flags: Flags) => {
+      const budget = budgetFromFlags(flags);
+      if (!budget || (budget.latencyP90Ms === undefined && budget.fps === undefined)) {
+        throw new EdgefitError('E_FLAGS', 'edgefit select needs a latency budget: --budget-ms N or --fps N');
+      }
+      const config = loadConfig({ file: flags.config, env: process.env, overrides: parseSetFlags(flags.set) }).config;
+      const cache = flags.fromCache ? new ProfileCache(flags.fromCache, { strict: true }) : new ProfileCache(join(config.stateDir, 'profile-cache.json'));
+      let board = flags.board;
+      const boards = cache.boards();
+      if (!board) {
+        if (boards.length === 1) board = boards[0]!;
+        else if (flags.fromCache || boards.length > 1) {
+          throw new EdgefitError('E_FLAGS', boards.length === 0 ? `${cache.path} holds no measurements; run \`edgefit profile\` first` : `${cache.path} holds several boards; pick one with --board: ${boards.join(', ')}`);
+        } else {
+          const { probeDevice, boardFingerprint } = await import('../device/probe.js');
+          board = boardFingerprint(await probeDevice({ quietOrt: true }));
+        }
+      } else if (!boards.includes(board)) {
+        throw new EdgefitError('E_FLAGS', `${cache.path} has no measurements of board ${board}; it has: ${boards.join(', ') || 'none'}`);
+      }
+      const variants = await loadVariants(flags, config, (l) => process.stderr.write(l + '\n'));
+      const measuredProviders = [...new Set(cache.list(board).map((e) => e.key.provider))] as ProviderName[];
+      const providers = parseProviders(flags.providers) ?? (measuredProviders.length ? measuredProviders : ['cpu']);
+      const candidates = candidatesFromCache(specsFor(variants, providers), cache, board);
+      const decision = select(candidates, budget);
+      if (flags.plot) writeFileSync(flags.plot, plotSvg(plotDataFromDecision(candidates, decision, `edgefit select for ${board}`)));
+      if (flags.json) {
+        process.stdout.write(JSON.stringify({ board, budget, decision, candidates }, null, 2) + '\n');
+      } else {
+        process.stdout.write(`board ${board} (from ${cache.path}; nothing measured now)\n`);
+        process.stdout.write(decisionTable(candidates, decision));
+      }
+      if (!decision.chosen) process.exitCode = 2;
+    });
+}

@@ -1,0 +1,65 @@
+import type { Variant } from '../catalog/types.js';
+import type { Config } from '../config/types.js';
+import type { ProviderName } from '../engine/engine.js';
+import { buildLadder, loadCatalog } from '../catalog/index.js';
+import { variantsFromModelsDir } from '../profile/models-dir.js';
+import { EdgefitError } from '../util/errors.js';
+import type { Budget, Percentile } from './types.js';
+
+/** Command-line flags shared by `edgefit profile` and `edgefit select` (commander hands over strings). */
+export interface LadderFlags { catalog?: string; models?: string }
+export interface BudgetFlags { budgetMs?: string; budgetMb?: string; fps?: string; minAccuracy?: string; percentile?: string }
+
+/** The variants to consider: `--models DIR`, else the catalog (`--catalog FILE` or the configured one). */
+export async function loadVariants(flags: LadderFlags, config: Config, log: (l: string) => void): Promise<Variant[]> {
+  if (flags.catalog && flags.models) throw new EdgefitError('E_FLAGS', 'give --catalog FILE or --models DIR, not both');
+  if (flags.models) return variantsFromModelsDir(flags.models);
+  const catalog = flags.catalog ? loadCatalog(flags.catalog) : undefined;
+  const variants = await buildLadder(config, { log, ...(catalog ? { catalog } : {}) });
+  if (variants.length === 0) throw new EdgefitError('E_NO_MODELS', 'no model to measure: run `edgefit models pull`, or give --models DIR');
+  return variants;
+}
+
+function num(flag: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n <= 0) throw new EdgefitError('E_FLAGS', `${flag} needs a number > 0 (got "${v}")`);
+  return n;
+}
+
+/** A budget from flags, or undefined when no budget flag was given. --min-accuracy takes 0.65 or 65 (%). */
+export function budgetFromFlags(f: BudgetFlags): Budget | undefined {
+  const b: Budget = {};
+  const ms = num('--budget-ms', f.budgetMs), mb = num('--budget-mb', f.budgetMb), fps = num('--fps', f.fps);
+  let acc = num('--min-accuracy', f.minAccuracy);
+  if (acc !== undefined && acc > 1) acc /= 100;
+  if (ms !== undefined) b.latencyP90Ms = ms;
+  if (mb !== undefined) b.memoryMb = mb;
+  if (fps !== undefined) b.fps = fps;
+  if (acc !== undefined) b.minAccuracy = acc;
+  if (f.percentile !== undefined) {
+    if (!['p50', 'p90', 'p99'].includes(f.percentile)) throw new EdgefitError('E_FLAGS', `--percentile is p50, p90 or p99 (got "${f.percentile}")`);
+    b.percentile = f.percentile as Percentile;
+  }
+  return Object.keys(b).length > 0 ? b : undefined;
+}
+
+const PROVIDERS: readonly ProviderName[] = ['tensorrt', 'cuda', 'cpu', 'wasm', 'tfjs-node', 'tfjs-wasm'];
+
+export function parseProviders(v: string | undefined): ProviderName[] | undefined {
+  if (v === undefined) return undefined;
+  const list = v.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const p of list) {
+    if (!PROVIDERS.includes(p as ProviderName)) throw new EdgefitError('E_FLAGS', `--providers: unknown provider "${p}" (known: ${PROVIDERS.join(', ')})`);
+  }
+  if (list.length === 0) throw new EdgefitError('E_FLAGS', '--providers needs at least one provider, e.g. cpu');
+  return list as ProviderName[];
+}
+
+export function parseThreads(v: string | undefined): number | 'auto' | undefined {
+  if (v === undefined) return undefined;
+  if (v === 'auto') return 'auto';
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new EdgefitError('E_FLAGS', `--threads is a whole number >= 1 or "auto" (got "${v}")`);
+  return n;
+}

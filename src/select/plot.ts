@@ -1,0 +1,114 @@
+import type { Candidate, Decision, Percentile } from './types.js';
+import { compareStatic, fastestOk } from './policy.js';
+
+export interface PlotPoint {
+  id: string;
+  /** latency at the plot's percentile (ms); NaN when not measured or failed (listed, not drawn) */
+  latencyMs: number;
+  /** accuracy (0..1) or MACs, per PlotData.yKind */
+  y: number;
+  status: 'chosen' | 'fits' | 'rejected';
+  /** short reason for rejected points, e.g. "too-slow" */
+  reason?: string;
+}
+
+export interface PlotData {
+  points: PlotPoint[];
+  yKind: 'accuracy' | 'macs';
+  percentile: Percentile;
+  /** vertical budget line(s) in ms */
+  budgets?: { ms: number; label: string }[];
+  title?: string;
+  width?: number;
+  height?: number;
+}
+
+const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+
+/** Round tick steps (1, 2, 5 x 10^k) covering [0, max]. */
+function ticks(max: number, want = 6): number[] {
+  if (!(max > 0)) return [0, 1];
+  const raw = max / want;
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw)!;
+  const out: number[] = [];
+  for (let v = 0; v <= max + step * 1e-9; v += step) out.push(Number(v.toPrecision(12)));
+  if (out[out.length - 1]! < max) out.push(Number((out[out.length - 1]! + step).toPrecision(12)));
+  return out;
+}
+
+const fmtY = (kind: PlotData['yKind'], v: number) => (kind === 'accuracy' ? `${(v * 100).toFixed(0)}%` : `${(v / 1e6).toFixed(v >= 1e7 ? 0 : 1)}M`);
+
+/**
+ * An SVG chart (a string, no DOM): size (accuracy or MACs) against latency, the budget as a vertical line, the
+ * chosen point highlighted and rejected points labelled with their reason. Used by `edgefit profile --plot` and
+ * the dashboard.
+ */
+export function plotSvg(d: PlotData): string {
+  const W = d.width ?? 760, H = d.height ?? 480;
+  const m = { l: 70, r: 30, t: 40, b: 60 };
+  const drawn = d.points.filter((p) => Number.isFinite(p.latencyMs) && Number.isFinite(p.y));
+  const missing = d.points.filter((p) => !drawn.includes(p));
+  const xMax = Math.max(1e-3, ...drawn.map((p) => p.latencyMs), ...(d.budgets ?? []).map((b) => b.ms)) * 1.08;
+  const yVals = drawn.map((p) => p.y);
+  const yMaxRaw = yVals.length ? Math.max(...yVals) : 1;
+  const xt = ticks(xMax), yt = ticks(d.yKind === 'accuracy' ? Math.min(1, yMaxRaw * 1.1) : yMaxRaw * 1.1);
+  const X1 = xt[xt.length - 1]!, Y1 = yt[yt.length - 1]!;
+  const px = (v: number) => m.l + (v / X1) * (W - m.l - m.r);
+  const py = (v: number) => H - m.b - (v / Y1) * (H - m.t - m.b);
+  const o: string[] = [];
+  o.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">`);
+  o.push(`<rect width="${W}" height="${H}" fill="#fff"/>`);
+  if (d.title) o.push(`<text x="${W / 2}" y="20" text-anchor="middle" font-size="14">${esc(d.title)}</text>`);
+  for (const t of xt) {
+    o.push(`<line x1="${px(t).toFixed(1)}" y1="${m.t}" x2="${px(t).toFixed(1)}" y2="${H - m.b}" stroke="#eee"/>`);
+    o.push(`<text x="${px(t).toFixed(1)}" y="${H - m.b + 16}" text-anchor="middle">${t}</text>`);
+  }
+  for (const t of yt) {
+    o.push(`<line x1="${m.l}" y1="${py(t).toFixed(1)}" x2="${W - m.r}" y2="${py(t).toFixed(1)}" stroke="#eee"/>`);
+    o.push(`<text x="${m.l - 6}" y="${(py(t) + 4).toFixed(1)}" text-anchor="end">${esc(fmtY(d.yKind, t))}</text>`);
+  }
+  o.push(`<line x1="${m.l}" y1="${H - m.b}" x2="${W - m.r}" y2="${H - m.b}" stroke="#333"/>`);
+  o.push(`<line x1="${m.l}" y1="${m.t}" x2="${m.l}" y2="${H - m.b}" stroke="#333"/>`);
+  o.push(`<text x="${(m.l + W - m.r) / 2}" y="${H - 20}" text-anchor="middle">${d.percentile} latency (ms)</text>`);
+  o.push(`<text transform="translate(18 ${(m.t + H - m.b) / 2}) rotate(-90)" text-anchor="middle">${d.yKind === 'accuracy' ? 'reference top-1 accuracy' : 'MACs'}</text>`);
+  for (const b of d.budgets ?? []) {
+    const x = px(b.ms).toFixed(1);
+    o.push(`<line class="budget" x1="${x}" y1="${m.t}" x2="${x}" y2="${H - m.b}" stroke="#c00" stroke-dasharray="6 4"/>`);
+    o.push(`<text x="${x}" y="${m.t - 4}" text-anchor="middle" fill="#c00">${esc(b.label)}</text>`);
+  }
+  for (const p of drawn) {
+    const x = px(p.latencyMs).toFixed(1), y = py(p.y).toFixed(1);
+    const fill = p.status === 'chosen' ? '#1a7f37' : p.status === 'fits' ? '#0969da' : '#999';
+    const r = p.status === 'chosen' ? 7 : 4.5;
+    o.push(`<circle class="point ${p.status}" data-id="${esc(p.id)}" cx="${x}" cy="${y}" r="${r}" fill="${fill}"${p.status === 'chosen' ? ' stroke="#000" stroke-width="2"' : ''}><title>${esc(`${p.id}: ${p.latencyMs.toFixed(1)} ms${p.reason ? ` (${p.reason})` : ''}`)}</title></circle>`);
+    const label = p.status === 'rejected' ? `${p.id} (${p.reason ?? 'rejected'})` : p.status === 'chosen' ? `${p.id} (chosen)` : p.id;
+    o.push(`<text x="${(Number(x) + 9).toFixed(1)}" y="${(Number(y) + 4).toFixed(1)}" fill="${fill}"${p.status === 'chosen' ? ' font-weight="bold"' : ''}>${esc(label)}</text>`);
+  }
+  if (missing.length) {
+    o.push(`<text x="${m.l}" y="${H - 4}" fill="#999">${esc(`not drawn (no figures): ${missing.map((p) => `${p.id} (${p.reason ?? 'not measured'})`).join(', ')}`)}</text>`);
+  }
+  o.push('</svg>');
+  return o.join('\n') + '\n';
+}
+
+/** Chart data for a decision: accuracy on y when every candidate has a reference accuracy, else MACs. */
+export function plotDataFromDecision(candidates: Candidate[], decision: Decision, title?: string): PlotData {
+  const p = decision.budget.percentile;
+  const yKind = candidates.length > 0 && candidates.every((c) => c.variant.referenceAccuracy !== undefined) ? 'accuracy' : 'macs';
+  const rejected = new Map(decision.rejected.map((r) => [r.id, r]));
+  const points: PlotPoint[] = [...candidates].sort(compareStatic).map((c) => {
+    const r = rejected.get(c.id);
+    const chosen = decision.chosen?.id === c.id;
+    const m = chosen ? decision.chosenMeasurement : fastestOk(c, p);
+    return {
+      id: c.id,
+      latencyMs: m ? m.latencyMs[p] : NaN,
+      y: yKind === 'accuracy' ? c.variant.referenceAccuracy! : c.variant.macs,
+      status: chosen ? 'chosen' : r?.reason === 'dominated' ? 'fits' : 'rejected',
+      ...(r ? { reason: r.reason } : {}),
+    };
+  });
+  const budgets = decision.budget.latencyMs !== undefined ? [{ ms: decision.budget.latencyMs, label: `budget ${decision.budget.latencyMs.toFixed(1)} ms` }] : [];
+  return { points, yKind, percentile: p, budgets, ...(title ? { title } : {}) };
+}
