@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { loadConfig, parseSetFlags, collect } from '../config/index.js';
 import { ProfileCache } from '../profile/cache.js';
 import { candidatesFromCache } from '../select/from-cache.js';
-import { select } from '../select/policy.js';
+import { compareStatic, select } from '../select/policy.js';
+import type { Candidate } from '../select/types.js';
 import { specsFor } from '../select/search.js';
 import { decisionTable } from '../select/table.js';
 import { plotSvg, plotDataFromDecision } from '../select/plot.js';
@@ -59,6 +60,10 @@ export function register(program: Command): void {
       const providers = parseProviders(flags.providers) ?? (measuredProviders.length ? measuredProviders : ['cpu']);
       const candidates = candidatesFromCache(specsFor(variants, providers), cache, board);
       const decision = select(candidates, budget);
+      const unknownAbove = decision.rejected.filter((r) => r.reason === 'not-measured' && (!decision.chosen || rankedAbove(candidates, r.id, decision.chosen.id)));
+      if (unknownAbove.length > 0) {
+        process.stderr.write(`warning: not measured on ${board}, and might fit: ${unknownAbove.map((r) => r.id).join(', ')}; profile them there for a complete answer\n`);
+      }
       if (flags.plot) writeFileSync(flags.plot, plotSvg(plotDataFromDecision(candidates, decision, `edgefit select for ${board}`)));
       if (flags.json) {
         process.stdout.write(JSON.stringify({ board, budget, decision, candidates }, null, 2) + '\n');
@@ -68,4 +73,9 @@ export function register(program: Command): void {
       }
       if (!decision.chosen) process.exitCode = 2;
     });
+}
+
+function rankedAbove(candidates: Candidate[], id: string, chosenId: string): boolean {
+  const a = candidates.find((c) => c.id === id)!, b = candidates.find((c) => c.id === chosenId)!;
+  return compareStatic(a, b) <= 0;
 }

@@ -83,7 +83,9 @@ export function plotSvg(d: PlotData): string {
     const r = p.status === 'chosen' ? 7 : 4.5;
     o.push(`<circle class="point ${p.status}" data-id="${esc(p.id)}" cx="${x}" cy="${y}" r="${r}" fill="${fill}"${p.status === 'chosen' ? ' stroke="#000" stroke-width="2"' : ''}><title>${esc(`${p.id}: ${p.latencyMs.toFixed(1)} ms${p.reason ? ` (${p.reason})` : ''}`)}</title></circle>`);
     const label = p.status === 'rejected' ? `${p.id} (${p.reason ?? 'rejected'})` : p.status === 'chosen' ? `${p.id} (chosen)` : p.id;
-    o.push(`<text x="${(Number(x) + 9).toFixed(1)}" y="${(Number(y) + 4).toFixed(1)}" fill="${fill}"${p.status === 'chosen' ? ' font-weight="bold"' : ''}>${esc(label)}</text>`);
+    // labels of points in the right third go to their left, so they stay inside the chart
+    const left = Number(x) > W * 0.66;
+    o.push(`<text x="${(Number(x) + (left ? -9 : 9)).toFixed(1)}" y="${(Number(y) + 4).toFixed(1)}"${left ? ' text-anchor="end"' : ''} fill="${fill}"${p.status === 'chosen' ? ' font-weight="bold"' : ''}>${esc(label)}</text>`);
   }
   if (missing.length) {
     o.push(`<text x="${m.l}" y="${H - 4}" fill="#999">${esc(`not drawn (no figures): ${missing.map((p) => `${p.id} (${p.reason ?? 'not measured'})`).join(', ')}`)}</text>`);
