@@ -1,0 +1,186 @@
+import Long from 'long';
+import { makeTensor } from '../onnx/builder.js';
+import { attr } from '../onnx/reader.js';
+import type { ModelProto, NodeProto, TensorProto } from '../onnx/proto.js';
+import { EdgefitError } from '../util/errors.js';
+import { GraphIndex, cloneModel } from './model.js';
+import { rootOf, type QPlan } from './plan.js';
+
+export interface ActParams {
+  scale: number;
+  zeroPoint: number;
+  /** the float range this represents */
+  lo: number;
+  hi: number;
+}
+
+/** uint8 asymmetric parameters for [lo, hi], widened to contain 0 so zero padding is exact. */
+export function actParams(lo: number, hi: number): ActParams {
+  const a = Math.min(lo, 0);
+  const b = Math.max(hi, 0);
+  const scale = b > a ? (b - a) / 255 : 1;
+  const zeroPoint = Math.min(255, Math.max(0, Math.round(-a / scale)));
+  return { scale, zeroPoint, lo: (0 - zeroPoint) * scale, hi: (255 - zeroPoint) * scale };
+}
+
+export interface WeightQuant {
+  node: string;
+  op: string;
+  channels: number;
+  /** largest |w| / smallest nonzero per-channel max: why per-channel scales matter */
+  channelRangeRatio: number;
+}
+
+/**
+ * Rewrites a float model into QDQ form: Q/DQ pairs on the planned activations (uint8), int8 weights
+ * symmetric per output channel in [-qmax, qmax], int32 biases with scale in_scale*w_scale.
+ */
+/**
+ * `inputMeans` (per weighted node name, the mean of each input channel over the calibration frames) enables
+ * bias correction: rounding the weights shifts each output's mean by sum((w_q - w) * E[x]); with ReLU inputs
+ * E[x] > 0 and the shifts add up layer after layer, so the bias absorbs them.
+ */
+export function insertQdq(model: ModelProto, plan: QPlan, params: Map<string, ActParams>, qmax: number, inputMeans?: Map<string, Float64Array>): { model: ModelProto; weights: WeightQuant[] } {
+  const m = cloneModel(model);
+  const ix = new GraphIndex(m);
+  const g = m.graph!;
+  const newInits: TensorProto[] = [];
+  const after = new Map<NodeProto | null, NodeProto[]>();
+  const emit = (anchor: NodeProto | null, n: NodeProto) => {
+    const list = after.get(anchor) ?? [];
+    list.push(n);
+    after.set(anchor, list);
+  };
+  const paramsOf = (t: string): ActParams => {
+    const p = params.get(rootOf(plan.tensors, t));
+    if (!p) throw new Error(`quantization: no range for tensor ${t}`);
+    return p;
+  };
+
+  for (const t of plan.tensors.keys()) {
+    const p = paramsOf(t);
+    const sName = `${t}_scale`;
+    const zName = `${t}_zero_point`;
+    newInits.push(makeTensor(sName, [], new Float32Array([p.scale])), makeTensor(zName, [], new Uint8Array([p.zeroPoint])));
+    const prod = ix.producer.get(t) ?? null;
+    let pre = t;
+    let dq = t;
+    if (prod) {
+      pre = `${t}_prequant`;
+      prod.output = prod.output!.map((o) => (o === t ? pre : o));
+    } else {
+      dq = `${t}_dequant`;
+      for (const c of ix.consumers.get(t) ?? []) c.input = c.input!.map((i) => (i === t ? dq : i));
+    }
+    emit(prod, { opType: 'QuantizeLinear', name: `${t}_QuantizeLinear`, input: [pre, sName, zName], output: [`${t}_quantized`] });
+    emit(prod, { opType: 'DequantizeLinear', name: `${t}_DequantizeLinear`, input: [`${t}_quantized`, sName, zName], output: [dq] });
+  }
+
+  const weights: WeightQuant[] = [];
+  const dropped = new Set<string>();
+  for (const orig of plan.weighted) {
+    const n = g.node!.find((x) => x.name === orig.name && x.opType === orig.opType)!;
+    const op = n.opType!;
+    const wName = n.input![1]!;
+    const w = ix.floatInit(wName);
+    if (!w) throw new EdgefitError('E_QUANT', `node ${n.name} (${op}): weight ${wName} is not a float initializer`);
+    // the output-channel axis of the weight
+    const axis = op === 'Conv' ? 0 : op === 'Gemm' ? (Number(attr(n, 'transB') ?? 0) === 1 ? 0 : 1) : 1;
+    if (w.dims.length !== (op === 'Conv' ? 4 : 2)) throw new EdgefitError('E_QUANT', `node ${n.name} (${op}): weight of rank ${w.dims.length} is not supported`);
+    const C = w.dims[axis]!;
+    const inner = w.dims.slice(axis + 1).reduce((a, d) => a * d, 1);
+    const outer = w.dims.slice(0, axis).reduce((a, d) => a * d, 1);
+    const maxAbs = new Float64Array(C);
+    for (let o = 0; o < outer; o++) for (let c = 0; c < C; c++) for (let i = 0; i < inner; i++) {
+      const v = Math.abs(w.data[(o * C + c) * inner + i]!);
+      if (v > maxAbs[c]!) maxAbs[c] = v;
+    }
+    const wScale = new Float32Array(C);
+    for (let c = 0; c < C; c++) wScale[c] = maxAbs[c]! > 0 ? maxAbs[c]! / qmax : 1;
+    const q = new Int8Array(w.data.length);
+    for (let o = 0; o < outer; o++) for (let c = 0; c < C; c++) for (let i = 0; i < inner; i++) {
+      const k = (o * C + c) * inner + i;
+      q[k] = Math.max(-qmax, Math.min(qmax, Math.round(w.data[k]! / wScale[c]!)));
+    }
+    const base = n.name || wName;
+    const means = inputMeans?.get(n.name ?? '');
+    let corr: Float64Array | undefined;
+    if (means) {
+      corr = new Float64Array(C);
+      if (op === 'Conv') {
+        const [O, I] = [w.dims[0]!, w.dims[1]!];
+        const k = w.dims[2]! * w.dims[3]!;
+        const group = Number(attr(n, 'group') ?? 1);
+        const outPerGroup = O / group;
+        for (let o = 0; o < O; o++) for (let i = 0; i < I; i++) {
+          const mean = means[Math.floor(o / outPerGroup) * I + i] ?? 0;
+          for (let j = 0; j < k; j++) {
+            const idx = (o * I + i) * k + j;
+            corr[o]! += (q[idx]! * wScale[o]! - w.data[idx]!) * mean;
+          }
+        }
+      } else {
+        // Gemm/MatMul: rows are inputs unless the weight is [out, in] (axis 0)
+        const [R, Cc] = [w.dims[0]!, w.dims[1]!];
+        for (let r = 0; r < R; r++) for (let c = 0; c < Cc; c++) {
+          const idx = r * Cc + c;
+          const [o, i] = axis === 0 ? [r, c] : [c, r];
+          corr[o]! += (q[idx]! * wScale[o]! - w.data[idx]!) * (means[i] ?? 0);
+        }
+      }
+      if (!n.input![2] && op === 'Conv') {
+        const bn = `${base}_corrected_bias`;
+        ix.inits.set(bn, makeTensor(bn, [C], new Float32Array(C)));
+        n.input![2] = bn;
+      } else if (op === 'MatMul') {
+        // the bias lives in the Add that follows
+        const add = (ix.consumers.get(n.output![0]!) ?? [])[0];
+        const bn = add?.opType === 'Add' ? add.input!.find((x) => ix.isConst(x)) : undefined;
+        const bv = bn ? ix.floatInit(bn) : undefined;
+        if (bn && bv && bv.data.length === C) {
+          const fixed = bv.data.map((v, c) => v - corr![c]!);
+          const at = g.initializer!.findIndex((t) => t.name === bn);
+          g.initializer![at] = makeTensor(bn, bv.dims, fixed);
+        }
+      }
+    }
+    newInits.push(makeTensor(`${base}_w_quantized`, w.dims, q), makeTensor(`${base}_w_scale`, [C], wScale), makeTensor(`${base}_w_zero_point`, [C], new Int8Array(C)));
+    const wdq: NodeProto = { opType: 'DequantizeLinear', name: `${base}_w_DequantizeLinear`, input: [`${base}_w_quantized`, `${base}_w_scale`, `${base}_w_zero_point`], output: [`${base}_w_dequant`], attribute: [{ name: 'axis', type: 2, i: Long.fromNumber(axis) }] };
+    emit(null, wdq);
+    dropped.add(wName);
+    n.input![1] = `${base}_w_dequant`;
+
+    const bName = n.input![2];
+    if (bName) {
+      const bias = ix.floatInit(bName);
+      if (!bias || bias.data.length !== C) throw new EdgefitError('E_QUANT', `node ${n.name} (${op}): bias ${bName} is not a float vector of ${C}`);
+      const inP = paramsOf(orig.input![0]!);
+      const bScale = new Float32Array(C);
+      const bq = new Int32Array(C);
+      for (let c = 0; c < C; c++) {
+        bScale[c] = inP.scale * wScale[c]!;
+        const bv = bias.data[c]! - (corr?.[c] ?? 0);
+        bq[c] = Math.max(-2147483647, Math.min(2147483647, Math.round(bv / bScale[c]!)));
+      }
+      newInits.push(makeTensor(`${base}_b_quantized`, [C], bq), makeTensor(`${base}_b_scale`, [C], bScale), makeTensor(`${base}_b_zero_point`, [C], new Int32Array(C)));
+      emit(null, { opType: 'DequantizeLinear', name: `${base}_b_DequantizeLinear`, input: [`${base}_b_quantized`, `${base}_b_scale`, `${base}_b_zero_point`], output: [`${base}_b_dequant`], attribute: [{ name: 'axis', type: 2, i: Long.fromNumber(0) }] });
+      dropped.add(bName);
+      n.input![2] = `${base}_b_dequant`;
+    }
+    let nonzeroMin = Infinity;
+    let maxAll = 0;
+    for (const v of maxAbs) { if (v > 0 && v < nonzeroMin) nonzeroMin = v; if (v > maxAll) maxAll = v; }
+    weights.push({ node: n.name ?? '', op, channels: C, channelRangeRatio: nonzeroMin < Infinity ? maxAll / nonzeroMin : 1 });
+  }
+
+  // keep topological order: weight DQs first, each activation Q/DQ right after its producer
+  const nodes: NodeProto[] = [...(after.get(null) ?? [])];
+  for (const n of g.node!) {
+    nodes.push(n);
+    nodes.push(...(after.get(n) ?? []));
+  }
+  g.node = nodes;
+  const stillUsed = new Set(nodes.flatMap((n) => n.input ?? []));
+  g.initializer = [...(g.initializer ?? []).filter((t) => !(dropped.has(t.name!) && !stillUsed.has(t.name!))), ...newInits];
+  return { model: m, weights };
+}
