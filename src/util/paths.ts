@@ -17,7 +17,7 @@ export const projectRoot: string = (() => {
  * Worker threads and child processes always run compiled code, also under vitest.
  */
 export function distModule(rel: string): string {
-  return join(projectRoot, 'dist', 'src', rel);
+  return join(process.env.EDGEFIT_TEST_DIST || join(projectRoot, 'dist'), 'src', rel);
 }
 
 /** ../shared/data beside the checkout (tests and benchmarks only; never copied into the repo). */
