@@ -141,15 +141,24 @@ export abstract class BaseFrameSource extends EventEmitter implements FrameSourc
     return [];
   }
 
-  /** Called by the producer once `ring.writable()` holds a complete frame. */
-  protected publish(): void {
+  /**
+   * Called by the producer once `ring.writable()` holds a complete frame. A producer that completes several
+   * frames at once (one pipe read can carry a burst) passes wake=false and calls wake() after the burst, so
+   * a waiting consumer gets the newest frame of it, not the first.
+   */
+  protected publish(wake = true): void {
     const ts = Math.max(this.now(), this.lastTs);
     this.lastTs = ts;
     this.seq++;
     this.counters.framesIn++;
     if (this.ring.commit(ts, this.seq)) this.counters.dropped++;
     this.setOnline();
-    if (this.waiters.length > 0) {
+    if (wake) this.wake();
+  }
+
+  /** Hands the newest untaken frame to the next() callers waiting, if any. */
+  protected wake(): void {
+    if (this.waiters.length > 0 && this.ring.hasUntaken()) {
       const f = this.take()!;
       const ws = this.waiters;
       this.waiters = [];

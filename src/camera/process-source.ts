@@ -110,6 +110,7 @@ export abstract class ProcessFrameSource extends BaseFrameSource {
   private onData(chunk: Buffer): void {
     const frameBytes = this.ring.frameBytes;
     let pos = 0;
+    let completed = false;
     while (pos < chunk.length) {
       const n = Math.min(chunk.length - pos, frameBytes - this.offset);
       chunk.copy(this.ring.writable(), this.offset, pos, pos + n);
@@ -117,9 +118,13 @@ export abstract class ProcessFrameSource extends BaseFrameSource {
       this.offset += n;
       if (this.offset === frameBytes) {
         this.offset = 0;
-        this.watchdog.frame();
-        this.publish();
+        this.publish(false);
+        completed = true;
       }
+    }
+    if (completed) {
+      this.watchdog.frame();
+      this.wake();
     }
   }
 

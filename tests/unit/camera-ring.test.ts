@@ -18,6 +18,13 @@ class ManualSource extends BaseFrameSource {
   protected async startCapture(): Promise<void> {}
   protected async stopCapture(): Promise<void> {}
   protected async resizeCapture(): Promise<void> {}
+  burst(values: number[]): void {
+    for (const v of values) {
+      this.ring.writable().fill(v);
+      this.publish(false);
+    }
+    this.wake();
+  }
   end(): void { this.markEnded(); }
   fail(msg: string): void { this.reportError(new Error(msg)); }
 }
@@ -77,6 +84,16 @@ describe('BaseFrameSource latest-frame semantics', () => {
     expect(f1.seq).toBe(2);
     expect(f2).toBe(f1);
     expect(s.stats().dropped).toBe(0);
+  });
+
+  it('a burst of frames wakes a waiting consumer with the newest one', async () => {
+    const s = new ManualSource();
+    await s.start();
+    const p = s.next();
+    s.burst([1, 2, 3]);
+    const f = await p;
+    expect([f.seq, f.data[0]]).toEqual([3, 3]);
+    expect(s.stats().dropped).toBe(2);
   });
 
   it('ts never decreases even if the clock steps back', async () => {
