@@ -243,7 +243,7 @@ export class Daemon {
     if (!this.filter.accept(r.top, Date.now())) return;
     const build = (seq: number, session: number): ResultPayload => ({
       deviceId: this.o.config.deviceId, session, seq, frameTs: r.frameTs, ts: new Date().toISOString(), variant: r.variantId,
-      top: r.top.map((t) => ({ index: t.index, label: t.label, score: Math.min(1, Math.max(0, Math.round(t.score * 10000) / 10000)) })),
+      top: r.top.map((t) => ({ index: t.index, label: t.label, score: Math.round(t.score * 10000) / 10000 })),
       latencyMs: Math.round(r.latencyMs * 100) / 100, inferMs: Math.round(r.inferMs * 100) / 100,
     });
     if (!this.mqtt) {

@@ -1,6 +1,7 @@
 import * as ort from 'onnxruntime-node';
 import { readFile } from 'node:fs/promises';
 import { EdgefitError, errorMessage } from '../util/errors.js';
+import { readOnnx } from '../onnx/reader.js';
 import type { Engine, EngineFactory, EngineOptions, ModelIO, ProviderName, RunResult } from './engine.js';
 
 type OrtProvider = ort.InferenceSession.ExecutionProviderConfig;
@@ -111,7 +112,19 @@ export class OrtEngine implements Engine {
       outputName: outMeta.name,
       outputShape,
     };
-    return new OrtEngine(session, provider, refused, io, { scale: opts.outputScale ?? 1, zeroPoint: opts.outputZeroPoint ?? 0 });
+    let dequant = { scale: opts.outputScale ?? 1, zeroPoint: opts.outputZeroPoint ?? 0 };
+    if (outMeta.type !== 'float32' && opts.outputScale === undefined) {
+      // imported quantized models keep their integer output and say how to read it in the ONNX metadata
+      const meta = new Map((readOnnx(bytes, modelPath).metadataProps ?? []).map((p) => [p.key ?? '', p.value ?? '']));
+      const scale = Number(meta.get('edgefit.output.scale'));
+      const zp = Number(meta.get('edgefit.output.zero_point') ?? 0);
+      if (!(scale > 0) || !Number.isFinite(zp)) {
+        await session.release();
+        throw new EdgefitError('E_MODEL_IO', `${modelPath}: the output is ${outMeta.type} but the model does not say its scale (edgefit.output.scale metadata); re-import it with \`edgefit import\``);
+      }
+      dequant = { scale, zeroPoint: zp };
+    }
+    return new OrtEngine(session, provider, refused, io, dequant);
   }
 
   async run(frame: Uint8Array): Promise<RunResult> {

@@ -24,3 +24,23 @@ engineContract('onnxruntime in-process', direct, { resolution: 32, classes: 10 }
 engineContract('onnxruntime in a worker thread', () => EngineHost.start(fixed, { providers: ['cpu'], threads: 1, timeoutMs: 10_000 }), { resolution: 32, classes: 10, reference });
 engineContract('onnxruntime, symbolic H/W run at 48', () => OrtEngine.load(anyRes, { providers: ['cpu'], threads: 1, resolution: 48 }), { resolution: 48, classes: 10 });
 engineContract('provider chain falls back to cpu', () => OrtEngine.load(fixed, { providers: ['tensorrt', 'cuda', 'cpu'], threads: 1 }), { resolution: 32, classes: 10, reference });
+
+import { describe, it, expect } from 'vitest';
+import { importModel } from '../../src/importers/index.js';
+import { loadImageRgb } from '../../src/image/load.js';
+import { sharedData } from '../../src/util/paths.js';
+
+describe('OrtEngine on an imported uint8 model', () => {
+  it('dequantizes the integer output with the scale the importer recorded: probabilities, not raw steps', async () => {
+    const { onnx } = await importModel(join(sharedData, 'models/tflite/mobilenet_v1_0.25_128_quant.tflite'));
+    const path = join(dir, 'v1q.onnx');
+    writeFileSync(path, onnx);
+    const e = await OrtEngine.load(path, { providers: ['cpu'], threads: 1, resolution: 128 });
+    const r = await e.run(await loadImageRgb(join(sharedData, 'images/test/parrot.jpg'), 128));
+    const sum = Array.from(r.scores).reduce((a, b) => a + b, 0);
+    expect(Math.max(...r.scores)).toBeLessThanOrEqual(1);
+    expect(sum).toBeGreaterThan(0.9);
+    expect(sum).toBeLessThan(1.1);
+    await e.close();
+  });
+});
