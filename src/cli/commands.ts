@@ -8,6 +8,7 @@ import { register as classify } from './classify.js';
 import { register as run } from './run.js';
 import { register as profile } from './profile.js';
 import { register as selectCmd } from './select.js';
+import { register as dashboard } from './dashboard.js';
 
 /** Every CLI command registers itself here; each lives in its own file and only parses flags and prints. */
-export const commands: Array<(program: Command) => void> = [zoo, config, models, doctor, importCmd, classify, run, profile, selectCmd];
+export const commands: Array<(program: Command) => void> = [zoo, config, models, doctor, importCmd, classify, run, profile, selectCmd, dashboard];

@@ -1,0 +1,139 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { FleetStore } from './store.js';
+
+interface Client {
+  res: ServerResponse;
+  /** the device whose view is open on this page, if any */
+  focus: string | undefined;
+  focusModelSeq: number;
+  /** the socket's buffer is full: skip flushes, send everything again when it drains */
+  blocked: boolean;
+}
+
+export interface SseOptions {
+  /** at most one update message per page per this many ms; changes in between are coalesced */
+  flushMs?: number;
+  heartbeatMs?: number;
+  maxClients?: number;
+}
+
+/**
+ * Server-Sent Events to the pages. Changes are coalesced: the store marks devices dirty, and every flushMs one
+ * `rows` message carries the rows that changed (serialised once for all pages); a page with a device open also
+ * gets a `device` message for it. A page that cannot keep up is not queued for: it is skipped until its socket
+ * drains, then sent the whole fleet again, so memory stays bounded whatever the page does.
+ */
+export class SseHub {
+  private readonly clients = new Set<Client>();
+  private flushTimer: NodeJS.Timeout | undefined;
+  private beatTimer: NodeJS.Timeout | undefined;
+  private readonly flushMs: number;
+  private readonly maxClients: number;
+  private boardsPending = false;
+  private boardsAt = 0;
+  sent = 0;
+
+  constructor(private readonly store: FleetStore, o: SseOptions = {}) {
+    this.flushMs = o.flushMs ?? 250;
+    this.maxClients = o.maxClients ?? 64;
+    this.flushTimer = setInterval(() => this.flush(), this.flushMs);
+    this.beatTimer = setInterval(() => this.broadcast(': keep-alive\n\n'), o.heartbeatMs ?? 15_000);
+    this.flushTimer.unref();
+    this.beatTimer.unref();
+  }
+
+  get clientCount(): number { return this.clients.size; }
+
+  open(req: IncomingMessage, res: ServerResponse, focus: string | undefined): void {
+    if (this.clients.size >= this.maxClients) {
+      res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8', 'retry-after': '10' }).end('too many open dashboard pages\n');
+      return;
+    }
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
+    const c: Client = { res, focus, focusModelSeq: -1, blocked: false };
+    this.clients.add(c);
+    res.socket?.setNoDelay(true);
+    res.on('drain', () => {
+      if (!c.blocked) return;
+      c.blocked = false;
+      this.sendFull(c);
+    });
+    req.on('close', () => this.clients.delete(c));
+    res.write('retry: 2000\n\n');
+    this.sendFull(c);
+  }
+
+  private write(c: Client, chunk: string): void {
+    if (c.blocked) return;
+    if (!c.res.write(chunk)) c.blocked = true;
+    this.sent++;
+  }
+
+  private broadcast(chunk: string): void {
+    for (const c of this.clients) this.write(c, chunk);
+  }
+
+  private sendFull(c: Client): void {
+    this.write(c, frame('hello', { now: Date.now(), rows: this.store.rows(), boards: this.store.boards() }));
+    if (c.focus) this.sendDevice(c, true);
+  }
+
+  private sendDevice(c: Client, full: boolean): void {
+    const id = c.focus!;
+    const row = this.store.row(id);
+    if (!row) return;
+    const m = this.store.model(id)!;
+    const modelChanged = m.modelSeq !== c.focusModelSeq;
+    c.focusModelSeq = m.modelSeq;
+    const point = this.store.lastPoint(id);
+    this.write(c, frame('device', {
+      id, row, modelSeq: m.modelSeq, ...(modelChanged || full ? { model: m.model ?? null } : {}),
+      ...(point ? { point } : {}), events: this.store.events(id),
+    }));
+  }
+
+  /** Sends what changed since the last flush. */
+  flush(): void {
+    const now = Date.now();
+    this.store.markStale(now);
+    const dirty = this.store.takeDirty();
+    // the per-board summary sorts the whole fleet: once a second is plenty
+    this.boardsPending ||= this.store.takeBoardsDirty();
+    const boardsChanged = this.boardsPending && now - this.boardsAt >= 1000;
+    if (this.clients.size === 0 || (dirty.size === 0 && !boardsChanged)) return;
+    let rowsFrame: string | undefined;
+    if (dirty.size > 0) {
+      const rows = [];
+      for (const id of dirty) { const r = this.store.row(id); if (r) rows.push(r); }
+      rowsFrame = frame('rows', { now, rows });
+    }
+    let boardsFrame: string | undefined;
+    if (boardsChanged) {
+      boardsFrame = frame('boards', { now, boards: this.store.boards() });
+      this.boardsPending = false;
+      this.boardsAt = now;
+    }
+    for (const c of this.clients) {
+      if (rowsFrame) this.write(c, rowsFrame);
+      if (boardsFrame) this.write(c, boardsFrame);
+      if (c.focus && dirty.has(c.focus)) this.sendDevice(c, false);
+    }
+  }
+
+  close(): void {
+    clearInterval(this.flushTimer);
+    clearInterval(this.beatTimer);
+    for (const c of this.clients) c.res.end();
+    this.clients.clear();
+  }
+}
+
+function frame(event: string, data: unknown): string {
+  // JSON never contains a raw newline, so one data: line is a whole message
+  return `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+}

@@ -1,0 +1,253 @@
+import type { DeviceState, ModelPayload } from '../mqtt/payloads.js';
+import { SeriesRing, type HistoryPoint } from './history.js';
+import type { Inbound } from './validate.js';
+
+/** One fleet-table row, as sent to the page (short and flat: a thousand of them travel at start). */
+export interface DeviceRow {
+  id: string;
+  state: DeviceState | 'unknown';
+  /** ms since the epoch the state began (receipt time when seen live, the payload's ts when retained) */
+  since: number;
+  /** no telemetry for 3 periods */
+  stale: boolean;
+  session: number;
+  board?: string;
+  variant?: string;
+  provider?: string;
+  p50?: number;
+  p90?: number;
+  fps?: number;
+  /** frames dropped in the last telemetry window */
+  dropped?: number;
+  tempC?: number | null;
+  throttled?: string[] | null;
+  outbox?: number;
+  paused?: boolean;
+  degraded?: boolean;
+  warning?: string;
+  /** the device's own ts of the newest telemetry (lets a test or fleet-sim measure publish -> page) */
+  telemetryTs?: string;
+  /** ms since the epoch the newest telemetry arrived here */
+  seenAt?: number;
+  result?: { label: string; score: number; at: number };
+}
+
+export interface DeviceEvent { at: number; type: string; message: string; from?: string; to?: string }
+
+export interface DeviceDetail {
+  row: DeviceRow;
+  model?: ModelPayload;
+  /** bumps when a new model payload arrives, so the page knows to refetch the selection chart */
+  modelSeq: number;
+  history: HistoryPoint[];
+  events: DeviceEvent[];
+}
+
+export interface BoardSummary {
+  board: string;
+  devices: number;
+  online: number;
+  /** median over devices of their p50, and the 90th percentile over devices of their p90 (ms) */
+  p50Ms: number | null;
+  p90Ms: number | null;
+  variants: { variant: string; devices: number }[];
+}
+
+interface Entry {
+  row: DeviceRow;
+  model?: ModelPayload;
+  modelSeq: number;
+  history?: SeriesRing;
+  lastPoint?: HistoryPoint;
+  events: DeviceEvent[];
+  periodMs: number;
+}
+
+const MAX_EVENTS = 50;
+const MIN_PERIOD_MS = 500;
+const MAX_PERIOD_MS = 10 * 60_000;
+
+export interface StoreOptions {
+  /** devices beyond this are refused (counted): the broker could be flooded with made-up ids */
+  maxDevices?: number;
+}
+
+/**
+ * The dashboard's memory of the fleet: one entry per device, bounded (device count, events, an hour of
+ * history in fixed buckets). Changes mark the device dirty; the SSE hub takes the dirty set on each flush.
+ */
+export class FleetStore {
+  private readonly devices = new Map<string, Entry>();
+  private dirty = new Set<string>();
+  private boardsDirty = true;
+  readonly maxDevices: number;
+  refusedDevices = 0;
+
+  constructor(o: StoreOptions = {}) {
+    this.maxDevices = o.maxDevices ?? 10_000;
+  }
+
+  get size(): number { return this.devices.size; }
+
+  private entry(id: string, now: number): Entry | undefined {
+    let e = this.devices.get(id);
+    if (!e) {
+      if (this.devices.size >= this.maxDevices) { this.refusedDevices++; return undefined; }
+      e = { row: { id, state: 'unknown', since: now, stale: false, session: 0 }, modelSeq: 0, events: [], periodMs: 0 };
+      this.devices.set(id, e);
+    }
+    return e;
+  }
+
+  /** Applies a validated message; `live` is false for retained messages delivered at subscription. */
+  apply(m: Inbound, now: number, live: boolean): boolean {
+    const e = this.entry(m.deviceId, now);
+    if (!e) return false;
+    const r = e.row;
+    switch (m.kind) {
+      case 'status': {
+        const s = m.payload;
+        // a will from an older connection can arrive after the newer connection's birth: the session says so
+        if (s.session < r.session) return false;
+        if (s.state !== r.state || s.session !== r.session) {
+          const ts = Date.parse(s.ts);
+          r.since = live || !Number.isFinite(ts) ? now : ts;
+        }
+        r.state = s.state;
+        r.session = s.session;
+        if (s.warning !== undefined) r.warning = s.warning; else delete r.warning;
+        break;
+      }
+      case 'model': {
+        const p = m.payload;
+        e.model = p;
+        e.modelSeq++;
+        r.board = p.board;
+        r.variant = p.variant.id;
+        r.provider = p.provider;
+        this.boardsDirty = true;
+        break;
+      }
+      case 'telemetry': {
+        const t = m.payload;
+        if (r.seenAt !== undefined) {
+          const gap = now - r.seenAt;
+          const clamped = Math.min(MAX_PERIOD_MS, Math.max(MIN_PERIOD_MS, gap));
+          // the period is learned from arrivals (the first window of a run is longer than the rest)
+          e.periodMs = e.periodMs === 0 ? clamped : 0.7 * e.periodMs + 0.3 * clamped;
+        } else {
+          e.periodMs = Math.min(MAX_PERIOD_MS, Math.max(MIN_PERIOD_MS, t.windowSeconds * 1000));
+        }
+        r.seenAt = now;
+        r.telemetryTs = t.ts;
+        r.variant = t.variant;
+        r.provider = t.provider;
+        r.p50 = t.latencyMs.p50;
+        r.p90 = t.latencyMs.p90;
+        r.fps = t.fps;
+        r.dropped = t.frames.dropped;
+        r.tempC = t.temperatureC;
+        r.throttled = t.throttled;
+        r.outbox = t.outbox.depth;
+        r.paused = t.paused;
+        r.degraded = t.engine.degraded;
+        r.stale = false;
+        e.history ??= new SeriesRing();
+        e.lastPoint = e.history.add(now, t.latencyMs.p50, t.latencyMs.p90, t.fps);
+        this.boardsDirty = true;
+        break;
+      }
+      case 'result': {
+        const top = m.payload.top[0];
+        r.result = top ? { label: top.label, score: top.score, at: now } : { label: '', score: 0, at: now };
+        break;
+      }
+      case 'event': {
+        const ev = m.payload;
+        e.events.push({ at: now, type: ev.type, message: ev.message, ...(ev.from ? { from: ev.from } : {}), ...(ev.to ? { to: ev.to } : {}) });
+        if (e.events.length > MAX_EVENTS) e.events.splice(0, e.events.length - MAX_EVENTS);
+        break;
+      }
+    }
+    this.dirty.add(m.deviceId);
+    return true;
+  }
+
+  /** Flags devices whose telemetry stopped for 3 periods (and un-flags none: new telemetry does that). */
+  markStale(now: number): void {
+    for (const [id, e] of this.devices) {
+      const r = e.row;
+      if (r.stale || r.seenAt === undefined) continue;
+      if (now - r.seenAt > 3 * Math.max(e.periodMs, 1000)) {
+        r.stale = true;
+        this.dirty.add(id);
+        this.boardsDirty = true;
+      }
+    }
+  }
+
+  /** The ids changed since the last call, and forgets them. */
+  takeDirty(): Set<string> {
+    const d = this.dirty;
+    this.dirty = new Set();
+    return d;
+  }
+
+  takeBoardsDirty(): boolean {
+    const d = this.boardsDirty;
+    this.boardsDirty = false;
+    return d;
+  }
+
+  row(id: string): DeviceRow | undefined { return this.devices.get(id)?.row; }
+
+  rows(): DeviceRow[] { return [...this.devices.values()].map((e) => e.row); }
+
+  lastPoint(id: string): HistoryPoint | undefined { return this.devices.get(id)?.lastPoint; }
+
+  events(id: string): DeviceEvent[] { return this.devices.get(id)?.events ?? []; }
+
+  model(id: string): { model?: ModelPayload; modelSeq: number } | undefined {
+    const e = this.devices.get(id);
+    return e ? { ...(e.model ? { model: e.model } : {}), modelSeq: e.modelSeq } : undefined;
+  }
+
+  detail(id: string): DeviceDetail | undefined {
+    const e = this.devices.get(id);
+    if (!e) return undefined;
+    return { row: e.row, ...(e.model ? { model: e.model } : {}), modelSeq: e.modelSeq, history: e.history?.points() ?? [], events: e.events };
+  }
+
+  /** "What does a Pi 4 typically pick?": per board, latency over its devices with fresh telemetry and the variants chosen. */
+  boards(): BoardSummary[] {
+    const by = new Map<string, DeviceRow[]>();
+    for (const e of this.devices.values()) {
+      const b = e.row.board ?? 'unknown';
+      let list = by.get(b);
+      if (!list) by.set(b, (list = []));
+      list.push(e.row);
+    }
+    const out: BoardSummary[] = [];
+    for (const [board, rows] of by) {
+      const live = rows.filter((r) => !r.stale && r.seenAt !== undefined && r.state !== 'offline' && r.state !== 'stopped');
+      const variants = new Map<string, number>();
+      for (const r of rows) if (r.variant) variants.set(r.variant, (variants.get(r.variant) ?? 0) + 1);
+      out.push({
+        board,
+        devices: rows.length,
+        online: rows.filter((r) => r.state === 'online' || r.state === 'degraded').length,
+        p50Ms: quantile(live.map((r) => r.p50!), 0.5),
+        p90Ms: quantile(live.map((r) => r.p90!), 0.9),
+        variants: [...variants].map(([variant, devices]) => ({ variant, devices })).sort((a, b) => b.devices - a.devices || a.variant.localeCompare(b.variant)),
+      });
+    }
+    return out.sort((a, b) => b.devices - a.devices || a.board.localeCompare(b.board));
+  }
+}
+
+/** Nearest-rank quantile; null for no values. */
+export function quantile(values: number[], q: number): number | null {
+  const v = values.filter(Number.isFinite).sort((a, b) => a - b);
+  if (v.length === 0) return null;
+  return v[Math.min(v.length - 1, Math.max(0, Math.ceil(q * v.length) - 1))]!;
+}

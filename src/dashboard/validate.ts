@@ -1,0 +1,118 @@
+import { Ajv, type ValidateFunction } from 'ajv';
+import { eventSchema, modelSchema, resultSchema, statusSchema, telemetrySchema } from '../mqtt/schemas.js';
+import type { EventPayload, ModelPayload, ResultPayload, StatusPayload, TelemetryPayload } from '../mqtt/payloads.js';
+
+/**
+ * The dashboard's boundary: everything that arrives over MQTT is parsed and checked here before the store sees
+ * it. Any client allowed to publish under the prefix can send anything, so the topic level, the size, the JSON,
+ * the shape (the same JSON Schemas the daemon's payloads are tested against) and the lengths of free-text
+ * fields are all checked; the payload's deviceId must be the topic's.
+ */
+export type Inbound =
+  | { kind: 'status'; deviceId: string; payload: StatusPayload }
+  | { kind: 'model'; deviceId: string; payload: ModelPayload }
+  | { kind: 'telemetry'; deviceId: string; payload: TelemetryPayload }
+  | { kind: 'result'; deviceId: string; payload: ResultPayload }
+  | { kind: 'event'; deviceId: string; payload: EventPayload };
+
+export type Kind = Inbound['kind'];
+
+export const MAX_BYTES: Record<Kind, number> = {
+  status: 4 * 1024,
+  model: 256 * 1024,
+  telemetry: 16 * 1024,
+  result: 16 * 1024,
+  event: 8 * 1024,
+};
+
+/** Snapshot JPEGs above this are refused (a 640x480 q80 frame is ~50 KB). */
+export const MAX_SNAPSHOT_BYTES = 4 * 1024 * 1024;
+export const MAX_CANDIDATES = 512;
+export const MAX_TOP = 10;
+/** free text (labels, reasons) is cut to this many characters before it is kept or shown */
+export const MAX_TEXT = 200;
+
+const LEVEL = /^[A-Za-z0-9._-]{1,64}$/;
+
+export type Rejection = { reason: 'topic' | 'device-id' | 'too-large' | 'json' | 'shape' | 'mismatch' | 'limits'; detail: string };
+
+const ajv = new Ajv({ allErrors: false, strict: false });
+const validators: Record<Kind, ValidateFunction> = {
+  status: ajv.compile(statusSchema),
+  model: ajv.compile(modelSchema),
+  telemetry: ajv.compile(telemetrySchema),
+  result: ajv.compile(resultSchema),
+  event: ajv.compile(eventSchema),
+};
+
+/** The device id and kind of `<prefix>/<deviceId>/<kind>`, or a rejection. */
+export function parseTopic(prefix: string, topic: string): { deviceId: string; kind: string } | Rejection {
+  if (!topic.startsWith(prefix + '/')) return { reason: 'topic', detail: 'outside the prefix' };
+  const rest = topic.slice(prefix.length + 1).split('/');
+  if (rest.length !== 2) return { reason: 'topic', detail: `unexpected depth (${rest.length} levels below the prefix)` };
+  const [deviceId, kind] = rest as [string, string];
+  if (!LEVEL.test(deviceId)) return { reason: 'device-id', detail: 'device id breaks the topic-level rule' };
+  return { deviceId, kind };
+}
+
+const clip = (s: string) => (s.length > MAX_TEXT ? s.slice(0, MAX_TEXT - 1) + '…' : s);
+
+export function validateMessage(prefix: string, topic: string, payload: Buffer): Inbound | Rejection {
+  const t = parseTopic(prefix, topic);
+  if ('reason' in t) return t;
+  const kind = t.kind as Kind;
+  if (!(kind in validators)) return { reason: 'topic', detail: `not a dashboard topic: ${kind.slice(0, 32)}` };
+  if (payload.length > MAX_BYTES[kind]) return { reason: 'too-large', detail: `${kind} of ${payload.length} bytes (limit ${MAX_BYTES[kind]})` };
+  let data: unknown;
+  try { data = JSON.parse(payload.toString('utf8')); } catch { return { reason: 'json', detail: `${kind} is not JSON` }; }
+  const v = validators[kind];
+  if (!v(data)) {
+    const e = v.errors?.[0];
+    return { reason: 'shape', detail: `${kind}${e?.instancePath ?? ''} ${e?.message ?? 'does not match the schema'}` };
+  }
+  const p = data as { deviceId: string };
+  if (p.deviceId !== t.deviceId) return { reason: 'mismatch', detail: `${kind} names device "${clip(p.deviceId).slice(0, 64)}" but came on ${t.deviceId}'s topic` };
+  switch (kind) {
+    case 'model': {
+      const m = data as ModelPayload;
+      if (m.candidates.length > MAX_CANDIDATES) return { reason: 'limits', detail: `${m.candidates.length} candidates (limit ${MAX_CANDIDATES})` };
+      m.reason = clip(m.reason);
+      m.board = clip(m.board);
+      m.variant.id = clip(m.variant.id);
+      m.variant.source = clip(m.variant.source);
+      for (const c of m.candidates) {
+        c.id = clip(c.id);
+        if (c.reason !== undefined) c.reason = clip(c.reason);
+        if (c.detail !== undefined) c.detail = clip(c.detail);
+      }
+      return { kind, deviceId: t.deviceId, payload: m };
+    }
+    case 'result': {
+      const r = data as ResultPayload;
+      r.top = r.top.slice(0, MAX_TOP).map((e) => ({ ...e, label: clip(e.label) }));
+      r.variant = clip(r.variant);
+      return { kind, deviceId: t.deviceId, payload: r };
+    }
+    case 'telemetry': {
+      const m = data as TelemetryPayload;
+      m.variant = clip(m.variant);
+      m.provider = clip(m.provider);
+      if (m.throttled) m.throttled = m.throttled.slice(0, 8).map(clip);
+      if (m.camera.lastError !== undefined) m.camera.lastError = clip(m.camera.lastError);
+      return { kind, deviceId: t.deviceId, payload: m };
+    }
+    case 'event': {
+      const e = data as EventPayload;
+      e.message = clip(e.message);
+      if (e.from !== undefined) e.from = clip(e.from);
+      if (e.to !== undefined) e.to = clip(e.to);
+      return { kind, deviceId: t.deviceId, payload: e };
+    }
+    case 'status': {
+      const s = data as StatusPayload;
+      s.version = clip(s.version);
+      if (s.warning !== undefined) s.warning = clip(s.warning);
+      return { kind, deviceId: t.deviceId, payload: s };
+    }
+  }
+}
