@@ -24,6 +24,8 @@ import { Systemd } from './daemon/systemd.js';
 import { snapshotJpeg } from './daemon/snapshot.js';
 import { readLabels } from './daemon/labels.js';
 import type { Budget } from './select/types.js';
+import type { Adapter, SwitchEvent } from './select/adapt.js';
+import { makeAdapter } from './daemon/adapt.js';
 
 export interface DaemonOptions {
   config: Config;
@@ -64,6 +66,7 @@ export class Daemon {
   private stopped = false;
   private lastTelemetry = { at: Date.now(), inferred: 0 };
   private resultsRefused = 0;
+  private adapter: Adapter | undefined;
   brokerUrl: string | undefined;
 
   constructor(private readonly o: DaemonOptions) {
@@ -101,6 +104,7 @@ export class Daemon {
     this.pipeline.on('error', (err: Error) => this.log.warn('inference failed for a frame', { error: err.message }));
     this.pipeline.on('stopped', () => { if (!this.stopped && this.source.stats().ended) this.log.info('the camera input ended (camera.loop is off)'); });
     this.pipeline.start();
+    this.adapter = makeAdapter(c, this.choice, this.budget);
 
     await this.mqtt?.setModel(modelPayload(c.deviceId, this.device.board.kind, this.choice, this.budget));
     await this.mqtt?.setStatus('online', this.warning ?? '');
@@ -217,10 +221,33 @@ export class Daemon {
       const same = choice.variant.id === this.choice.variant.id && choice.provider === this.choice.provider && choice.threads === this.choice.threads;
       if (!same) await this.switchTo(choice, reason);
       else this.choice = choice;
+      this.adapter = makeAdapter(this.o.config, this.choice, this.budget);
       await this.mqtt?.setModel(modelPayload(this.o.config.deviceId, this.device.board.kind, this.choice, this.budget));
       return { variant: this.choice.variant.id, switched: !same };
     });
     this.switching = run.catch(() => undefined);
+    return run;
+  }
+
+  private throttledNow = false;
+
+  /** Live re-selection: the adapter saw the live latency leave the budget (or room to grow) for long enough. */
+  private adapt(ev: SwitchEvent): Promise<unknown> {
+    const target = this.choice.candidates.find((c) => c.id === ev.to);
+    if (!target) return Promise.resolve();
+    const p = this.budget.percentile ?? 'p90';
+    const best = target.measurements.filter((m) => m.ok).sort((a, b) => a.latencyMs[p] - b.latencyMs[p])[0];
+    const reason = `${ev.reason === 'over-budget' ? 'step down' : 'step up'}: ${ev.detail}`;
+    const next = { ...this.choice, variant: target.variant, provider: target.provider, threads: best?.threads ?? this.choice.threads, reason, overBudget: false };
+    const run = this.switching.then(async () => {
+      try {
+        await this.switchTo(next, reason);
+        await this.mqtt?.setModel(modelPayload(this.o.config.deviceId, this.device.board.kind, this.choice, this.budget));
+      } catch (err) {
+        this.log.error('live re-selection failed; the previous model keeps running', { error: errorMessage(err) });
+      }
+    });
+    this.switching = run;
     return run;
   }
 
@@ -240,6 +267,8 @@ export class Daemon {
   }
 
   private onResult(r: InferenceResult): void {
+    const ev = this.adapter?.observe(r.inferMs, { throttled: this.throttledNow });
+    if (ev) void this.adapt(ev);
     if (!this.filter.accept(r.top, Date.now())) return;
     const build = (seq: number, session: number): ResultPayload => ({
       deviceId: this.o.config.deviceId, session, seq, frameTs: r.frameTs, ts: new Date().toISOString(), variant: r.variantId,
@@ -302,6 +331,7 @@ export class Daemon {
     const t = this.telemetry();
     t.temperatureC = await cpuTemperature();
     if (this.device.thermal.throttle) t.throttled = Object.entries(this.device.thermal.throttle.now).filter(([, v]) => v).map(([k]) => k);
+    this.throttledNow = (t.throttled?.length ?? 0) > 0;
     this.mqtt?.publishTelemetry(t);
     this.log.debug('telemetry', { fps: t.fps, p90: t.latencyMs.p90, dropped: t.frames.dropped, outbox: t.outbox.depth });
   }
