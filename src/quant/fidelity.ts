@@ -74,7 +74,7 @@ export async function runFrames(model: Uint8Array, frames: Uint8Array[], resolut
     m.graph!.output = [...(m.graph!.output ?? []), ...extra.map((e) => floatOutput(e.name, e.elemType))];
     bytes = onnx.ModelProto.encode(m).finish();
   }
-  const s = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: (process.env.EDGEFIT_SCRATCH_OPT as 'all' | undefined) ?? 'all' });
+  const s = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'all' });
   try {
     const res = [];
     const outName = s.outputNames[0]!;

@@ -26,6 +26,7 @@ export function actParams(lo: number, hi: number): ActParams {
 export interface WeightQuant {
   node: string;
   op: string;
+  qmax: number;
   channels: number;
   /** largest |w| / smallest nonzero per-channel max: why per-channel scales matter */
   channelRangeRatio: number;
@@ -33,14 +34,15 @@ export interface WeightQuant {
 
 /**
  * Rewrites a float model into QDQ form: Q/DQ pairs on the planned activations (uint8), int8 weights
- * symmetric per output channel in [-qmax, qmax], int32 biases with scale in_scale*w_scale.
+ * symmetric per output channel in [-qmax, qmax] (qmax chosen separately for depthwise convs, which onnxruntime
+ * runs with a different kernel than its u8s8 GEMMs), int32 biases with scale in_scale*w_scale.
  */
 /**
  * `inputMeans` (per weighted node name, the mean of each input channel over the calibration frames) enables
  * bias correction: rounding the weights shifts each output's mean by sum((w_q - w) * E[x]); with ReLU inputs
  * E[x] > 0 and the shifts add up layer after layer, so the bias absorbs them.
  */
-export function insertQdq(model: ModelProto, plan: QPlan, params: Map<string, ActParams>, qmax: number, inputMeans?: Map<string, Float64Array>): { model: ModelProto; weights: WeightQuant[] } {
+export function insertQdq(model: ModelProto, plan: QPlan, params: Map<string, ActParams>, qmaxOther: number, qmaxDepthwise: number, inputMeans?: Map<string, Float64Array>): { model: ModelProto; weights: WeightQuant[] } {
   const m = cloneModel(model);
   const ix = new GraphIndex(m);
   const g = m.graph!;
@@ -96,6 +98,8 @@ export function insertQdq(model: ModelProto, plan: QPlan, params: Map<string, Ac
       if (v > maxAbs[c]!) maxAbs[c] = v;
     }
     const wScale = new Float32Array(C);
+    const depthwise = op === 'Conv' && Number(attr(n, 'group') ?? 1) > 1 && w.dims[1] === 1;
+    const qmax = depthwise ? qmaxDepthwise : qmaxOther;
     for (let c = 0; c < C; c++) wScale[c] = maxAbs[c]! > 0 ? maxAbs[c]! / qmax : 1;
     const q = new Int8Array(w.data.length);
     for (let o = 0; o < outer; o++) for (let c = 0; c < C; c++) for (let i = 0; i < inner; i++) {
@@ -170,7 +174,7 @@ export function insertQdq(model: ModelProto, plan: QPlan, params: Map<string, Ac
     let nonzeroMin = Infinity;
     let maxAll = 0;
     for (const v of maxAbs) { if (v > 0 && v < nonzeroMin) nonzeroMin = v; if (v > maxAll) maxAll = v; }
-    weights.push({ node: n.name ?? '', op, channels: C, channelRangeRatio: nonzeroMin < Infinity ? maxAll / nonzeroMin : 1 });
+    weights.push({ node: n.name ?? '', op: depthwise ? 'Conv(depthwise)' : op, qmax, channels: C, channelRangeRatio: nonzeroMin < Infinity ? maxAll / nonzeroMin : 1 });
   }
 
   // keep topological order: weight DQs first, each activation Q/DQ right after its producer

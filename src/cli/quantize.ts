@@ -1,0 +1,39 @@
+import type { Command } from 'commander';
+import { quantizeFile } from '../quant/file.js';
+import { formatFidelity } from '../quant/fidelity.js';
+import { EdgefitError } from '../util/errors.js';
+
+export function register(program: Command): void {
+  program
+    .command('quantize')
+    .description('post-training int8 quantization of a float edgefit ONNX model (QDQ that onnxruntime runs on integer kernels), with a fidelity report')
+    .argument('<model>', 'float .onnx with uint8 NHWC input (from edgefit import or the zoo)')
+    .requiredOption('--calib <dir>', 'folder of photos like the camera sees, for calibration')
+    .option('--method <m>', 'activation calibration: minmax or percentile', 'percentile')
+    .option('--weights <bits>', 'weight bits: 8, 7, or auto (measure both on this machine and keep the more faithful)', 'auto')
+    .option('--labels <file>', 'class names, one per line (for accuracy in the report)')
+    .option('--eval <dir>', 'labelled photos (labels.json beside them) for the fidelity report')
+    .option('--resolution <n>', 'input size, for models with an open input size')
+    .option('--out <dir>', 'where to write <name>-int8.onnx, .card.json and .fidelity.json (default: beside the model)')
+    .option('--json', 'print the report as JSON')
+    .action(async (model: string, f: { calib: string; method: string; weights: string; labels?: string; eval?: string; resolution?: string; out?: string; json?: boolean }) => {
+      if (f.method !== 'minmax' && f.method !== 'percentile') throw new EdgefitError('E_ARGS', `--method ${f.method}: use minmax or percentile`);
+      if (!['8', '7', 'auto'].includes(f.weights)) throw new EdgefitError('E_ARGS', `--weights ${f.weights}: use 8, 7 or auto`);
+      const resolution = f.resolution === undefined ? undefined : Number(f.resolution);
+      if (resolution !== undefined && !(Number.isInteger(resolution) && resolution >= 8)) throw new EdgefitError('E_ARGS', `--resolution ${f.resolution}: use an integer >= 8`);
+      const r = await quantizeFile(model, {
+        calibDir: f.calib, method: f.method, weights: f.weights === 'auto' ? 'auto' : (Number(f.weights) as 8 | 7),
+        labelsPath: f.labels, evalDir: f.eval, outDir: f.out, resolution,
+      });
+      if (f.json) { process.stdout.write(JSON.stringify(r.report, null, 2) + '\n'); return; }
+      const q = r.report.quantization;
+      const lines = [r.modelPath, r.cardPath, r.reportPath,
+        `${q.tag}: ${q.tensors.length} activation tensors, ${q.weights.length} weighted layers, ${q.calibFrames} calibration frames`,
+        `integer kernels: ${r.report.kernels.ok ? 'yes' : 'NO'} (${r.report.kernels.integerNodes} integer nodes${r.report.kernels.floatComputeNodes.length ? `; float: ${r.report.kernels.floatComputeNodes.join(', ')}` : ''})`];
+      if (r.report.choice) {
+        for (const c of r.report.choice) lines.push(`  weights ${c.weightBits}-bit, depthwise ${c.depthwiseBits}-bit: agreement ${c.agree}/${c.frames}, cosine mean ${c.meanCosine.toFixed(4)} min ${c.minCosine.toFixed(4)}`);
+      }
+      if (r.report.fidelity) lines.push('', formatFidelity(r.report.fidelity));
+      process.stdout.write(lines.join('\n') + '\n');
+    });
+}

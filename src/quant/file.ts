@@ -1,0 +1,103 @@
+import { readFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { basename, dirname, extname, join, resolve } from 'node:path';
+import { readOnnx } from '../onnx/reader.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import { EdgefitError } from '../util/errors.js';
+import type { ModelCard } from '../importers/types.js';
+import { quantizeModel, checkIntegerKernels, type QuantReport, type KernelCheck, type WeightBits } from './index.js';
+import { chooseWeightBits, type WeightBitsChoice } from './choose.js';
+import type { CalibMethod } from './calibrate.js';
+import { evaluateFidelity, loadEvalImages, type FidelityReport } from './fidelity.js';
+
+export interface QuantizeFileOptions {
+  calibDir: string;
+  method: CalibMethod;
+  /** 'auto' measures 8-bit, 7-bit and mixed weights on this machine and keeps the most faithful */
+  weights: WeightBits | 'auto';
+  labelsPath?: string;
+  evalDir?: string;
+  outDir?: string;
+  resolution?: number;
+}
+
+export interface QuantizeFileResult {
+  modelPath: string;
+  cardPath: string;
+  reportPath: string;
+  report: { quantization: QuantReport; kernels: KernelCheck; choice?: WeightBitsChoice['candidates']; fidelity?: FidelityReport };
+}
+
+/** `edgefit quantize`: float .onnx in, <name>-int8.onnx + card + fidelity report out (all written atomically). */
+export async function quantizeFile(modelPath: string, o: QuantizeFileOptions): Promise<QuantizeFileResult> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(modelPath);
+  } catch (err) {
+    throw new EdgefitError('E_MODEL', `cannot read ${modelPath}: ${(err as Error).message}`, { cause: err });
+  }
+  const model = readOnnx(bytes, modelPath);
+  const input = model.graph!.input!.find((i) => !(model.graph!.initializer ?? []).some((t) => t.name === i.name));
+  const dims = input?.type?.tensorType?.shape?.dim ?? [];
+  if (input?.type?.tensorType?.elemType !== 2 || dims.length !== 4) {
+    throw new EdgefitError('E_MODEL', `${modelPath}: the input must be uint8 [1, H, W, 3] pixels (import the model with edgefit import first)`);
+  }
+  const h = Number(dims[1]?.dimValue ?? 0);
+  const resolution = o.resolution ?? h;
+  if (!(resolution > 0)) throw new EdgefitError('E_ARG', `${modelPath} has an open input size; pass --resolution`);
+  const labels = o.labelsPath ? (await readFile(o.labelsPath, 'utf8')).split(/\r?\n/).filter((l, i, a) => l.trim() !== '' || i < a.length - 1) : undefined;
+
+  let q: { onnx: Uint8Array; report: QuantReport };
+  let choice: WeightBitsChoice['candidates'] | undefined;
+  if (o.weights === 'auto') {
+    const c = await chooseWeightBits(bytes, { calib: o.calibDir, method: o.method, resolution });
+    q = { onnx: c.onnx, report: c.report };
+    choice = c.candidates;
+  } else {
+    q = await quantizeModel(bytes, { calib: o.calibDir, method: o.method, weightBits: o.weights, resolution });
+  }
+  const kernels = await checkIntegerKernels(q.onnx);
+  let fidelity: FidelityReport | undefined;
+  if (o.evalDir) {
+    const images = await loadEvalImages(o.evalDir, resolution);
+    fidelity = await evaluateFidelity(bytes, q.onnx, { images, resolution, labels, quant: q.report });
+  }
+  const name = basename(modelPath, extname(modelPath));
+  const outDir = resolve(o.outDir ?? dirname(modelPath));
+  const outModel = join(outDir, `${name}-int8.onnx`);
+  const cardPath = join(outDir, `${name}-int8.card.json`);
+  const reportPath = join(outDir, `${name}-int8.fidelity.json`);
+  const card = await cardFor(modelPath, name, resolution, q, labels);
+  const report = { quantization: q.report, kernels, ...(choice ? { choice } : {}), ...(fidelity ? { fidelity } : {}) };
+  // model first, card last: a card on disk always describes a complete model beside it
+  await writeFileAtomic(outModel, q.onnx);
+  await writeFileAtomic(reportPath, JSON.stringify(report, null, 2) + '\n');
+  await writeFileAtomic(cardPath, JSON.stringify(card, null, 2) + '\n');
+  return { modelPath: outModel, cardPath, reportPath, report };
+}
+
+async function cardFor(modelPath: string, name: string, resolution: number, q: { onnx: Uint8Array; report: QuantReport }, labels?: string[]): Promise<ModelCard> {
+  let base: Partial<ModelCard> = {};
+  try {
+    base = JSON.parse(await readFile(join(dirname(modelPath), `${name}.card.json`), 'utf8')) as ModelCard;
+  } catch { /* no card beside the float model: describe what the file itself says */ }
+  const m = readOnnx(q.onnx);
+  const out = m.graph!.output![0]!;
+  const classes = Number(out.type?.tensorType?.shape?.dim?.[1]?.dimValue ?? labels?.length ?? 0);
+  const src = await readFile(modelPath);
+  return {
+    name: `${base.name ?? name}-int8`,
+    ...(base.family ? { family: base.family } : {}),
+    ...(base.alpha !== undefined ? { alpha: base.alpha } : {}),
+    resolution,
+    anyResolution: false,
+    precision: 'int8',
+    input: base.input ?? { layout: 'NHWC', dtype: 'uint8' },
+    output: base.output ?? (out.name === 'probabilities' ? 'probabilities' : 'logits'),
+    classes,
+    background: base.background ?? false,
+    ...(labels ?? base.labels ? { labels: labels ?? base.labels } : {}),
+    source: { format: 'onnx', file: basename(modelPath), sha256: createHash('sha256').update(src).digest('hex') },
+    quantization: q.report.tag,
+  };
+}
