@@ -59,8 +59,17 @@ const variants: BuildOptions[] = [
 
 describe('emitOnnx over the zoo', () => {
   it(`the MobileNet grids (${grid.length} models, 1000 classes) load and run in onnxruntime`, async () => {
+    // weights do not depend on the resolution: draw them once per (family, alpha)
+    let cacheKey = '';
+    let cache = new Map<string, Float32Array>();
     for (const o of grid) {
-      const g = buildGraph({ ...o, weights: cheap });
+      if (cacheKey !== `${o.family}/${o.alpha}`) { cacheKey = `${o.family}/${o.alpha}`; cache = new Map(); }
+      const weights: WeightSource = (name, shape, role, fanIn) => {
+        let w = cache.get(name);
+        if (!w) cache.set(name, (w = cheap(name, shape, role, fanIn)));
+        return w;
+      };
+      const g = buildGraph({ ...o, weights });
       checkLogits(await runOnce(emitOnnx(g), o.resolution), 1000);
     }
   });
