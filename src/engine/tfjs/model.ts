@@ -138,7 +138,7 @@ export function buildTfjsModel(graph: Graph, opts: TfjsModelOptions = {}): TfjsM
     if (depthwise) {
       const m = O / inC;
       // OIHW [inC*m, 1, kh, kw] -> [kh, kw, inC, m]; output channel c*m+j in both layouts
-      const k = tf.tidy(() => tf.transpose(tf.tensor4d(wdata, [inC, m, kh, kw]), [2, 3, 1, 0]));
+      const k = tf.tidy(() => tf.transpose(tf.tensor4d(wdata, [inC, m, kh, kw]), [2, 3, 0, 1]));
       return apply(tf.layers.depthwiseConv2d({ kernelSize: [kh, kw], strides: l.stride, depthMultiplier: m, padding: pad, useBias: l.bias, name: lname(l.name) }), x, [k, ...bias]);
     }
     // OIHW -> HWIO
