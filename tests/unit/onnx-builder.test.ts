@@ -18,7 +18,7 @@ describe('OnnxBuilder', () => {
     const r = out[y]!.data as Float32Array;
     expect(Array.from(r)).toEqual(Array.from({ length: 9 }, (_, i) => 2 * i - (i + 9)));
     const m = readOnnx(bytes);
-    expect(Array.from(tensorValues(m.graph!.initializer![0]!))).toEqual([2, -1]);
+    expect(Array.from(tensorValues(m.graph!.initializer![0]!) as Float32Array)).toEqual([2, -1]);
     await s.release();
   });
 });

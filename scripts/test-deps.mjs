@@ -1,0 +1,27 @@
+#!/usr/bin/env node
+// Runs before `npm test`: the suite talks to a real mosquitto, ffmpeg and Chromium. On a fresh Debian/Ubuntu
+// machine as root they are installed with apt; otherwise this prints the command to run and stops.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+
+const needs = [
+  { pkg: 'mosquitto', paths: ['/usr/sbin/mosquitto', '/usr/bin/mosquitto'] },
+  { pkg: 'mosquitto-clients', paths: ['/usr/bin/mosquitto_sub'] },
+  { pkg: 'ffmpeg', paths: ['/usr/bin/ffmpeg'] },
+  { pkg: 'chromium', paths: ['/usr/bin/chromium'] },
+];
+const missing = needs.filter((n) => !n.paths.some((p) => existsSync(p))).map((n) => n.pkg);
+if (missing.length === 0) process.exit(0);
+const isRoot = process.getuid?.() === 0;
+const hasApt = spawnSync('apt-get', ['--version'], { stdio: 'ignore' }).status === 0;
+if (!isRoot || !hasApt) {
+  console.error(`the tests need: ${missing.join(' ')}\n  install them with:  sudo apt-get install -y --no-install-recommends ${missing.join(' ')}`);
+  process.exit(1);
+}
+console.error(`installing test dependencies: ${missing.join(' ')}`);
+const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
+execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { stdio: 'inherit', env });
+// the distribution's broker service is not wanted: tests start their own on free loopback ports
+spawnSync('systemctl', ['stop', 'mosquitto'], { stdio: 'ignore' });
+spawnSync('systemctl', ['disable', 'mosquitto'], { stdio: 'ignore' });
