@@ -84,20 +84,20 @@ export function convertKeras(g: KerasGraph, weights: KerasWeights, opts: Convert
   const activation = (l: KerasLayer, x: Tensor, act: string): Tensor => {
     switch (act) {
       case 'linear': return x;
-      case 'relu': return { name: b.op('Relu', [x.name]), shape: x.shape };
-      case 'relu6': return relu6(x);
-      case 'sigmoid': return { name: b.op('Sigmoid', [x.name]), shape: x.shape };
-      case 'tanh': return { name: b.op('Tanh', [x.name]), shape: x.shape };
+      case 'relu': return { name: b.op('Relu', [x.name], {}, l.name), shape: x.shape };
+      case 'relu6': return relu6(x, l.name);
+      case 'sigmoid': return { name: b.op('Sigmoid', [x.name], {}, l.name), shape: x.shape };
+      case 'tanh': return { name: b.op('Tanh', [x.name], {}, l.name), shape: x.shape };
       case 'softmax':
         if (x.shape.length !== 2) fail(l, 'softmax over a feature map is not supported; apply it to a flat tensor');
-        return { name: b.op('Softmax', [x.name], { axis: 1 }), shape: x.shape };
+        return { name: b.op('Softmax', [x.name], { axis: 1 }, l.name), shape: x.shape };
       default: return fail(l, `activation '${act}' is not supported (linear, relu, relu6, sigmoid, tanh, softmax)`);
     }
   };
-  const relu6 = (x: Tensor): Tensor => {
+  const relu6 = (x: Tensor, name: string): Tensor => {
     const lo = b.initializer('zero', [], new Float32Array([0]));
     const hi = b.initializer('six', [], new Float32Array([6]));
-    return { name: b.op('Clip', [x.name, lo, hi]), shape: x.shape };
+    return { name: b.op('Clip', [x.name, lo, hi], {}, name), shape: x.shape };
   };
 
   for (const l of g.layers) {
@@ -208,13 +208,13 @@ export function convertKeras(g: KerasGraph, weights: KerasWeights, opts: Convert
         if (Number(c.threshold ?? 0) !== 0) fail(l, 'a non-zero threshold is not supported');
         if (slope !== 0) {
           if (maxV !== undefined) fail(l, 'negative_slope together with max_value is not supported');
-          out = { name: b.op('LeakyRelu', [x.name], { alpha: { float: slope } }), shape: x.shape };
+          out = { name: b.op('LeakyRelu', [x.name], { alpha: { float: slope } }, l.name), shape: x.shape };
         } else if (maxV === undefined) out = activation(l, x, 'relu');
-        else if (maxV === 6) out = relu6(x);
+        else if (maxV === 6) out = relu6(x, l.name);
         else {
           const lo = b.initializer('zero', [], new Float32Array([0]));
           const hi = b.initializer('max', [], new Float32Array([maxV]));
-          out = { name: b.op('Clip', [x.name, lo, hi]), shape: x.shape };
+          out = { name: b.op('Clip', [x.name, lo, hi], {}, l.name), shape: x.shape };
         }
         break;
       }
