@@ -14,7 +14,7 @@ import { evaluate, fillParams, pixelsToInput, relErr, seededFrame } from './onnx
  */
 const TOL = 1e-4;
 
-const cases: [string, BuildOptions, number[]][] = [
+const cases: [string, Omit<BuildOptions, 'resolution'>, number[]][] = [
   ['MobileNet-v1 0.25', { family: 'mobilenet_v1', alpha: 0.25 }, [128, 160]],
   ['MobileNet-v1 0.25, dense classifier', { family: 'mobilenet_v1', alpha: 0.25, options: { classifier: 'dense' } }, [96]],
   ['MobileNet-v2 0.35', { family: 'mobilenet_v2', alpha: 0.35 }, [96, 128]],
