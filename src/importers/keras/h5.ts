@@ -68,8 +68,12 @@ export async function readKerasH5(path: string): Promise<KerasH5> {
       weights.set(layer, vars);
     }
     return { config, weights, kerasVersion: attrString(file.attrs['keras_version']?.value) };
+  } catch (err) {
+    if (err instanceof EdgefitError) throw err;
+    // h5wasm opens a truncated or corrupt file without complaint and fails on the first read with a bare Error
+    throw new EdgefitError('E_KERAS_READ', `${path} is not a readable HDF5 file (${(err as Error).message}); it is truncated or corrupt: copy it again or re-save it with model.save('x.h5')`, { cause: err });
   } finally {
-    file.close();
+    try { file.close(); } catch { /* a file that never opened has nothing to close */ }
   }
 }
 
