@@ -122,6 +122,7 @@ export async function evaluateFidelity(floatOnnx: Uint8Array, int8Onnx: Uint8Arr
   const acc = { float: { c1: 0, c5: 0 }, int8: { c1: 0, c5: 0 }, n: 0 };
   const cos: number[] = [];
   const lcos: number[] = [];
+  const known = opts.labels ? new Set(opts.labels.map(labelName)) : undefined;
   for (let i = 0; i < frames.length; i++) {
     const im = opts.images[i]!;
     const f = topK(fl[i]!.out, 5, opts.labels);
@@ -134,7 +135,8 @@ export async function evaluateFidelity(floatOnnx: Uint8Array, int8Onnx: Uint8Arr
       lcos.push(cosine(fl[i]!.extra.get(logitsT.name)!, deq));
     }
     const r: ImageResult = { file: im.file, ...(im.kind ? { kind: im.kind } : {}), float: f, int8: g, floatMargin: f[0]![2] - (f[1]?.[2] ?? 0), agree: f[0]![0] === g[0]![0], cosine: c };
-    if (im.accept && im.kind && im.kind !== 'none' && opts.labels) {
+    // photos labelled in another label space (ImageNet names for a person detector) do not count
+    if (im.accept && im.kind && im.kind !== 'none' && known && im.accept.some((a) => known.has(a))) {
       const ok = (t: Top, k: number) => t.slice(0, k).some(([, l]) => im.accept!.includes(labelName(l)));
       r.floatCorrect1 = ok(f, 1);
       r.int8Correct1 = ok(g, 1);
