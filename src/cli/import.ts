@@ -12,11 +12,24 @@ export function register(program: Command): void {
     .option('--labels <file>', 'class names, one per line')
     .option('--out <dir>', 'where to write <name>.onnx and <name>.card.json', '.')
     .option('--emit <mode>', 'TFLite only: qdq (default), qlinear, or float (weights dequantized, for fidelity checks)')
-    .action(async (file: string, flags: { labels?: string; out: string; emit?: string }) => {
+    .option('--input-scale <x>', 'Keras only: the model\'s float input = pixel * scale + offset (default: inferred, e.g. 1/127.5 for Keras Applications)')
+    .option('--input-offset <x>', 'Keras only: see --input-scale (e.g. -1)')
+    .action(async (file: string, flags: { labels?: string; out: string; emit?: string; inputScale?: string; inputOffset?: string }) => {
       if (flags.emit !== undefined && !['qdq', 'qlinear', 'float'].includes(flags.emit)) {
         throw new EdgefitError('E_ARGS', `--emit ${flags.emit}: use qdq, qlinear or float`);
       }
-      const { onnx, card } = await importModel(file, { labelsPath: flags.labels, emit: flags.emit as 'qdq' | 'qlinear' | 'float' | undefined });
+      const num = (v: string | undefined, name: string) => {
+        if (v === undefined) return undefined;
+        const n = Number(v);
+        if (!Number.isFinite(n)) throw new EdgefitError('E_ARGS', `${name} ${v}: give a number such as 0.00784 or -1`);
+        return n;
+      };
+      const scale = num(flags.inputScale, '--input-scale');
+      const offset = num(flags.inputOffset, '--input-offset');
+      const { onnx, card } = await importModel(file, {
+        labelsPath: flags.labels, emit: flags.emit as 'qdq' | 'qlinear' | 'float' | undefined,
+        ...(scale !== undefined ? { scale } : {}), ...(offset !== undefined ? { offset } : {}),
+      });
       const name = basename(file, extname(file));
       const outDir = resolve(flags.out);
       const modelPath = join(outDir, `${name}.onnx`);

@@ -7,6 +7,9 @@ export interface ImportOptions {
   labelsPath?: string;
   /** TFLite only: 'qdq' (default), 'qlinear' or 'float' */
   emit?: EmitMode;
+  /** Keras only: float input = pixel * scale + offset, overriding what the importer infers */
+  scale?: number;
+  offset?: number;
 }
 
 /** Imports a model file by its type: .tflite, .onnx (validated pass-through) or Keras .h5. */
@@ -25,14 +28,18 @@ export async function importModel(path: string, opts: ImportOptions = {}): Promi
     case '.hdf5':
     case '.keras': {
       // Loaded on demand: the Keras importer is a separate module (and pulls in h5wasm).
-      let mod: { importKeras?: (p: string, o?: { labelsPath?: string }) => Promise<ImportResult> };
+      let mod: { importKeras?: (p: string, o?: { labelsPath?: string; scale?: number; offset?: number }) => Promise<ImportResult> };
       try {
         mod = (await import(kerasModule)) as typeof mod;
       } catch (err) {
         throw new EdgefitError('E_IMPORT_FORMAT', `this build of edgefit has no Keras importer (${(err as Error).message}); convert the model to .tflite or .onnx first`, { cause: err });
       }
       if (typeof mod.importKeras !== 'function') throw new EdgefitError('E_IMPORT_FORMAT', 'the Keras importer module does not export importKeras; convert the model to .tflite or .onnx first');
-      return mod.importKeras(path, { labelsPath: opts.labelsPath });
+      return mod.importKeras(path, {
+        ...(opts.labelsPath ? { labelsPath: opts.labelsPath } : {}),
+        ...(opts.scale !== undefined ? { scale: opts.scale } : {}),
+        ...(opts.offset !== undefined ? { offset: opts.offset } : {}),
+      });
     }
     default:
       throw new EdgefitError('E_IMPORT_FORMAT', `cannot import "${path}": unknown model type "${ext || '(none)'}"; edgefit imports .tflite, .onnx and Keras .h5 files`);
