@@ -110,6 +110,8 @@ export class Daemon {
     await this.mqtt?.setStatus('online', this.warning ?? '');
     this.startTimers();
     this.systemd.notify('READY=1', `STATUS=running ${this.choice.variant.id}`);
+    // PM2 with wait_ready: started only once the model runs (deploy/ecosystem: wait_ready, listen_timeout)
+    if (process.send) process.send('ready');
     this.log.info('running', { variant: this.choice.variant.id, provider: this.choice.provider, threads: this.choice.threads, reason: this.choice.reason });
   }
 
@@ -201,8 +203,17 @@ export class Daemon {
       resume: async () => { this.pipeline.resume(); return { paused: false }; },
       'pull-model': async (args) => {
         const report = await pullModels({ ...this.o.config, models: { ...this.o.config.models, ...(args.mirror ? { mirror: args.mirror } : {}) } }, { ...(args.id ? { only: [args.id] } : {}) });
-        await this.loadLadder();
-        const sel = await this.reselect('models pulled');
+        const changed = report.items.some((i) => i.status === 'downloaded' || i.convert === 'converted');
+        let sel: { variant: string; switched: boolean } = { variant: this.choice.variant.id, switched: false };
+        if (changed) {
+          await this.loadLadder();
+          sel = await this.reselect('models pulled');
+        }
+        // a failed transfer (bad sha256, unreachable mirror, not a model) is an error reply, not ok with a buried status
+        if (!report.ok) {
+          const why = report.items.filter((i) => i.error || i.convertError).map((i) => `${i.id}: ${i.error ?? i.convertError}`).join('; ');
+          throw new EdgefitError('E_PULL', `pull failed: ${why || 'a file is missing'}; running ${sel.variant}${changed ? '' : ' (unchanged)'}`);
+        }
         return { pulled: report.items.map((i) => ({ id: i.id, status: i.status })), ...sel };
       },
       snapshot: async (args) => {

@@ -16,6 +16,10 @@ export interface FetchLimits {
 export function parseMirror(text: string): Mirror {
   if (/^https?:\/\//i.test(text)) {
     const base = new URL(text);
+    // fetch() refuses URLs with credentials, and error messages and replies would carry the password
+    if (base.username || base.password) {
+      throw new EdgefitError('E_MIRROR', `mirror ${base.protocol}//***@${base.host}${base.pathname}: credentials in the URL are not supported; serve the mirror without them (e.g. on the local network) or use a directory`);
+    }
     if (!base.pathname.endsWith('/')) base.pathname += '/';
     return { kind: 'url', base };
   }

@@ -11,8 +11,9 @@ import type { Config } from './types.js';
  * (/var/lib/edgefit for root, else $XDG_STATE_HOME/edgefit or ~/.local/state/edgefit).
  */
 
-const topicLevels = '^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$';
-const topicLevelsWords = "topic levels of letters, digits, '.', '_', '-' separated by '/' (no '+', '#', spaces or empty levels)";
+// the same rule as src/mqtt/topics.ts validatePrefix, so what the loader accepts the daemon can use
+const topicLevels = '^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$';
+const topicLevelsWords = "1-4 topic levels of 1-64 letters, digits, '.', '_', '-' separated by '/' (no '+', '#', spaces or empty levels)";
 const noControl = '^[^\\u0000-\\u001f\\u007f]*$';
 const noControlWords = 'text without control characters';
 

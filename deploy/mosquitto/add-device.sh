@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Creates (or re-keys) a broker user for an edgefit fleet and prints its password once.
+#
+#   add-device.sh [--operator|--dashboard] NAME [--passwd FILE] [--acl FILE] [--password-stdin] [--no-reload]
+#
+#   device (default): NAME is the device's deviceId; the ACL patterns give it edgefit/NAME/... only
+#   --operator:       may send commands to every device (edgefit/+/cmd/#) and read everything
+#   --dashboard:      reads edgefit/# (and homeassistant/#), writes nothing
+#
+# Defaults: --passwd /etc/mosquitto/edgefit.passwd --acl /etc/mosquitto/edgefit.acl; mosquitto is reloaded
+# (SIGHUP) afterwards unless --no-reload. Idempotent: running it again for a name sets a new password.
+set -euo pipefail
+
+ROLE=device
+NAME=
+PASSWD=/etc/mosquitto/edgefit.passwd
+ACL=/etc/mosquitto/edgefit.acl
+FROM_STDIN=0
+RELOAD=1
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --operator) ROLE=operator ;;
+    --dashboard) ROLE=dashboard ;;
+    --passwd) PASSWD="${2:?--passwd needs a file}"; shift ;;
+    --acl) ACL="${2:?--acl needs a file}"; shift ;;
+    --password-stdin) FROM_STDIN=1 ;;
+    --no-reload) RELOAD=0 ;;
+    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -*) echo "add-device.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+    *) if [ -n "$NAME" ]; then echo "add-device.sh: one name at a time" >&2; exit 2; fi; NAME="$1" ;;
+  esac
+  shift
+done
+
+# the same rule as edgefit's deviceId: a name with '+', '#' or '/' would widen the %u patterns
+if ! [[ "$NAME" =~ ^[A-Za-z0-9._-]{1,64}$ ]]; then
+  echo "add-device.sh: name \"$NAME\" must be 1-64 letters, digits, '.', '_' or '-' (the deviceId for a device)" >&2
+  exit 2
+fi
+command -v mosquitto_passwd >/dev/null || { echo "add-device.sh: mosquitto_passwd not found (apt-get install mosquitto)" >&2; exit 1; }
+[ -f "$ACL" ] || { echo "add-device.sh: ACL file $ACL not found (copy deploy/mosquitto/edgefit.acl there)" >&2; exit 1; }
+
+section_of() { awk -v u="user $1" '$0 == u { found = 1 } END { exit !found }' "$ACL"; }
+
+# a user section turns the name into an operator/dashboard; a device must not have one (and vice versa)
+if [ "$ROLE" = device ] && section_of "$NAME"; then
+  echo "add-device.sh: $NAME is an operator or dashboard user in $ACL; pick another deviceId" >&2
+  exit 1
+fi
+
+if [ "$FROM_STDIN" -eq 1 ]; then
+  IFS= read -r PASSWORD
+else
+  PASSWORD="$(head -c 24 /dev/urandom | base64 | tr -d '/+=' | head -c 24)"
+fi
+[ -n "$PASSWORD" ] || { echo "add-device.sh: empty password" >&2; exit 1; }
+
+if [ ! -f "$PASSWD" ]; then
+  install -m 0640 /dev/null "$PASSWD"
+fi
+mosquitto_passwd -b "$PASSWD" "$NAME" "$PASSWORD"
+
+if [ "$ROLE" != device ] && ! section_of "$NAME"; then
+  {
+    echo ""
+    echo "user $NAME"
+    if [ "$ROLE" = operator ]; then
+      echo "topic write edgefit/+/cmd/#"
+    fi
+    echo "topic read edgefit/#"
+    echo "topic read homeassistant/#"
+  } >> "$ACL"
+fi
+
+if [ "$RELOAD" -eq 1 ]; then
+  if command -v systemctl >/dev/null && systemctl is-active --quiet mosquitto; then
+    systemctl reload mosquitto || systemctl kill -s HUP mosquitto
+  else
+    pkill -HUP -x mosquitto || echo "add-device.sh: mosquitto is not running; the user is active at its next start" >&2
+  fi
+fi
+
+echo "$ROLE $NAME: password $PASSWORD"
+if [ "$ROLE" = device ]; then
+  echo "on the device: mqtt.username: $NAME (deviceId: $NAME) and EDGEFIT_MQTT_PASSWORD=$PASSWORD in /etc/edgefit/env"
+fi

@@ -1,0 +1,35 @@
+// PM2 process file for edgefit (CommonJS, so every PM2 5.3+ reads it in this "type": "module" package):
+//   npm ci && npm run build && pm2 start ecosystem.config.cjs && pm2 save && pm2 startup
+// ecosystem.config.js re-exports it for PM2 on Node >= 20.19 (require of ES modules).
+'use strict';
+
+// What a clean stop needs (SIGINT from PM2): the inference in flight (engine.timeoutMs, 5 s by default), the
+// outbox drain (2 s) and the MQTT disconnect (3 s); kill_timeout leaves twice that before PM2 sends SIGKILL.
+const DRAIN_MS = 5_000 + 2_000 + 3_000;
+
+module.exports = {
+  DRAIN_MS,
+  apps: [
+    {
+      name: 'edgefit',
+      script: 'bin/edgefit.js',
+      args: ['run', '--config', process.env.EDGEFIT_CONFIG || '/etc/edgefit/config.yaml'],
+      cwd: __dirname,
+      exec_mode: 'fork',
+      instances: 1,
+      // the daemon calls process.send('ready') once a model runs; the first start profiles the board
+      // (minutes on a Pi Zero), so the wait is long
+      wait_ready: true,
+      listen_timeout: 15 * 60 * 1000,
+      kill_timeout: 2 * DRAIN_MS + 10_000,
+      autorestart: true,
+      // 100 ms, 150 ms, ... up to 15 s between restarts of a crashing daemon; reset after 30 s of uptime
+      exp_backoff_restart_delay: 100,
+      max_memory_restart: '900M',
+      time: true,
+      env: {
+        NODE_ENV: 'production',
+      },
+    },
+  ],
+};
