@@ -6,8 +6,10 @@ interface Client {
   /** the device whose view is open on this page, if any */
   focus: string | undefined;
   focusModelSeq: number;
-  /** the socket's buffer is full: skip flushes, send everything again when it drains */
+  /** the socket's buffer is full: updates are not written but remembered (ids only) until it drains */
   blocked: boolean;
+  missed: Set<string>;
+  missedBoards: boolean;
 }
 
 export interface SseOptions {
@@ -20,8 +22,9 @@ export interface SseOptions {
 /**
  * Server-Sent Events to the pages. Changes are coalesced: the store marks devices dirty, and every flushMs one
  * `rows` message carries the rows that changed (serialised once for all pages); a page with a device open also
- * gets a `device` message for it. A page that cannot keep up is not queued for: it is skipped until its socket
- * drains, then sent the whole fleet again, so memory stays bounded whatever the page does.
+ * gets a `device` message for it. A page that cannot keep up is not queued for: while its socket is full only
+ * the ids of changed devices are remembered, and when it drains it gets those rows as they are then, so memory
+ * stays bounded (by the fleet size) whatever the page does.
  */
 export class SseHub {
   private readonly clients = new Set<Client>();
@@ -55,13 +58,13 @@ export class SseHub {
       connection: 'keep-alive',
       'x-accel-buffering': 'no',
     });
-    const c: Client = { res, focus, focusModelSeq: -1, blocked: false };
+    const c: Client = { res, focus, focusModelSeq: -1, blocked: false, missed: new Set(), missedBoards: false };
     this.clients.add(c);
     res.socket?.setNoDelay(true);
     res.on('drain', () => {
       if (!c.blocked) return;
       c.blocked = false;
-      this.sendFull(c);
+      this.catchUp(c);
     });
     req.on('close', () => this.clients.delete(c));
     res.write('retry: 2000\n\n');
@@ -70,12 +73,28 @@ export class SseHub {
 
   private write(c: Client, chunk: string): void {
     if (c.blocked) return;
-    if (!c.res.write(chunk)) c.blocked = true;
     this.sent++;
+    if (!c.res.write(chunk)) c.blocked = true;
   }
 
   private broadcast(chunk: string): void {
     for (const c of this.clients) this.write(c, chunk);
+  }
+
+  /** After a drain: the rows that changed while the page was not reading, as they are now. */
+  private catchUp(c: Client): void {
+    const ids = c.missed;
+    c.missed = new Set();
+    if (ids.size > 0) {
+      const rows = [];
+      for (const id of ids) { const r = this.store.row(id); if (r) rows.push(r); }
+      this.write(c, frame('rows', { now: Date.now(), rows }));
+      if (c.focus && ids.has(c.focus)) this.sendDevice(c, false);
+    }
+    if (c.missedBoards && !c.blocked) {
+      c.missedBoards = false;
+      this.write(c, frame('boards', { now: Date.now(), boards: this.store.boards() }));
+    }
   }
 
   private sendFull(c: Client): void {
@@ -119,6 +138,12 @@ export class SseHub {
       this.boardsAt = now;
     }
     for (const c of this.clients) {
+      if (c.blocked) {
+        // bounded by the fleet size: ids, not messages
+        for (const id of dirty) c.missed.add(id);
+        c.missedBoards ||= boardsFrame !== undefined;
+        continue;
+      }
       if (rowsFrame) this.write(c, rowsFrame);
       if (boardsFrame) this.write(c, boardsFrame);
       if (c.focus && dirty.has(c.focus)) this.sendDevice(c, false);

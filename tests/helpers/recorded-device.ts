@@ -28,6 +28,8 @@ export class RecordedDevice {
   private client: MqttClient | undefined;
   private timer: NodeJS.Timeout | undefined;
   private i = 0;
+  /** false stops the replayed results (a test that publishes its own result keeps it on screen) */
+  replayResults = true;
   private seq = 1000;
   readonly model: ModelPayload;
 
@@ -52,7 +54,7 @@ export class RecordedDevice {
     const r = this.rec.results[this.i % this.rec.results.length]!.payload;
     this.i++;
     void this.publish('telemetry', { ...t, deviceId: this.deviceId, ts: new Date().toISOString() }, false).catch(() => undefined);
-    void this.result({ ...r, deviceId: this.deviceId, seq: this.seq++, frameTs: Date.now(), ts: new Date().toISOString() }).catch(() => undefined);
+    if (this.replayResults) void this.result({ ...r, deviceId: this.deviceId, seq: this.seq++, frameTs: Date.now(), ts: new Date().toISOString() }).catch(() => undefined);
   }
 
   result(r: ResultPayload): Promise<void> { return this.publish('result', r, false); }

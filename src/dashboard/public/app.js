@@ -228,13 +228,16 @@ function renderCharts() {
 async function loadSelection(id) {
   const host = $('selection');
   const res = await fetch(`/api/device/${encodeURIComponent(id)}/selection.svg`);
+  if (state.focus !== id) return;
   if (!res.ok) { host.textContent = res.status === 404 ? 'no model published yet' : `chart unavailable (${res.status})`; return; }
   const doc = new DOMParser().parseFromString(await res.text(), 'image/svg+xml');
   const svg = doc.documentElement;
   if (svg.nodeName !== 'svg') { host.textContent = 'chart unavailable'; return; }
   for (const bad of svg.querySelectorAll('script, foreignObject, iframe, a, use, image')) bad.remove();
   for (const node of svg.querySelectorAll('*')) for (const a of [...node.attributes]) if (/^on/i.test(a.name) || /^\s*javascript:/i.test(a.value)) node.removeAttribute(a.name);
+  if (state.focus !== id) return;
   host.replaceChildren(document.importNode(svg, true));
+  host.dataset.device = id;
 }
 
 function renderCandidates() {
@@ -258,6 +261,12 @@ async function openDevice(id) {
   $('snapshot-img').hidden = true;
   $('snapshot-msg').textContent = '';
   $('dev-title').textContent = id;
+  // nothing of the previously open device may linger while this one loads
+  state.device = undefined;
+  for (const h of ['selection', 'latency-chart', 'fps-chart', 'events', 'dev-facts']) $(h).replaceChildren();
+  $('selection').removeAttribute('data-device');
+  $('candidates').tBodies[0].replaceChildren();
+  $('dev-warning').hidden = true;
   connect();
   const res = await fetch(`/api/device/${encodeURIComponent(id)}`);
   if (state.focus !== id) return;

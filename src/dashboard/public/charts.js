@@ -26,7 +26,7 @@ const hhmmss = (t) => new Date(t).toTimeString().slice(0, 8);
  *   markers?: { t: number, label: string }[], now: number, windowMs: number, unit: string }} d
  */
 export function timeSeries(host, d) {
-  const W = 520, H = 220, m = { l: 48, r: 12, t: 14, b: 34 };
+  const W = 520, H = 220, m = { l: 48, r: 30, t: 14, b: 34 };
   const t1 = d.now, t0 = Math.max(t1 - d.windowMs, d.t.length ? Math.min(d.t[0], t1 - 60_000) : t1 - 60_000);
   let yMax = 0;
   for (const s of d.series) for (const v of s.values) if (Number.isFinite(v) && v > yMax) yMax = v;
