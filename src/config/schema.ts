@@ -13,7 +13,7 @@ import type { Config } from './types.js';
 
 // the same rule as src/mqtt/topics.ts validatePrefix, so what the loader accepts the daemon can use
 const topicLevels = '^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$';
-const topicLevelsWords = "1-4 topic levels of 1-64 letters, digits, '.', '_', '-' separated by '/' (no '+', '#', spaces or empty levels)";
+const topicLevelsWords = "topic levels of letters, digits, '.', '_', '-' separated by '/' (1-4 levels of 1-64 characters; no '+', '#', spaces or empty levels)";
 const noControl = '^[^\\u0000-\\u001f\\u007f]*$';
 const noControlWords = 'text without control characters';
 
