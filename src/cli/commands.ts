@@ -1,15 +1,22 @@
 import type { Command } from 'commander';
-import { register as zoo } from './zoo.js';
-import { register as config } from './config.js';
-import { register as models } from './models.js';
-import { register as doctor } from './doctor.js';
-import { register as importCmd } from './import.js';
-import { register as classify } from './classify.js';
-import { register as run } from './run.js';
-import { register as profile } from './profile.js';
-import { register as selectCmd } from './select.js';
-import { register as dashboard } from './dashboard.js';
-import { register as quantize } from './quantize.js';
 
-/** Every CLI command registers itself here; each lives in its own file and only parses flags and prints. */
-export const commands: Array<(program: Command) => void> = [zoo, config, models, doctor, importCmd, classify, run, profile, selectCmd, dashboard, quantize];
+type Register = (program: Command) => void;
+
+/**
+ * Every CLI command, by name, each in its own file that only parses flags and prints. Loaded lazily: a command
+ * pulls in onnxruntime, TensorFlow.js or h5wasm only when it is the one that runs, so `edgefit run` and
+ * `edgefit dashboard` start fast.
+ */
+export const commands: Record<string, () => Promise<Register>> = {
+  run: async () => (await import('./run.js')).register,
+  doctor: async () => (await import('./doctor.js')).register,
+  models: async () => (await import('./models.js')).register,
+  profile: async () => (await import('./profile.js')).register,
+  select: async () => (await import('./select.js')).register,
+  import: async () => (await import('./import.js')).register,
+  quantize: async () => (await import('./quantize.js')).register,
+  classify: async () => (await import('./classify.js')).register,
+  zoo: async () => (await import('./zoo.js')).register,
+  config: async () => (await import('./config.js')).register,
+  dashboard: async () => (await import('./dashboard.js')).register,
+};

@@ -16,6 +16,8 @@ export async function main(argv: string[]): Promise<void> {
       // commander's own usage errors: message already printed; exit non-zero without a stack
       process.exit(err.exitCode);
     });
-  for (const register of commands) register(program);
+  const name = argv.slice(2).find((a) => !a.startsWith('-'));
+  const wanted = name !== undefined && name in commands ? [commands[name]!] : Object.values(commands);
+  for (const load of wanted) (await load())(program);
   await program.parseAsync(argv);
 }
