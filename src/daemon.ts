@@ -11,6 +11,7 @@ import { pullModels } from './catalog/pull.js';
 import type { Variant } from './catalog/types.js';
 import { budgetFromConfig, chooseModel, modelPayload, type Choice } from './daemon/choose.js';
 import { EngineHost } from './engine/host.js';
+import type { EngineKind } from './engine/registry.js';
 import { createFrameSource } from './camera/registry.js';
 import type { FrameSource } from './camera/source.js';
 import { Pipeline, type ActiveModel, type InferenceResult } from './pipeline/pipeline.js';
@@ -149,7 +150,10 @@ export class Daemon {
 
   private async loadModel(choice: Choice): Promise<ActiveModel> {
     const v = choice.variant;
+    // EDGEFIT_TEST_ENGINE: the fault-injection tests pick a test engine (refused unless EDGEFIT_TEST_ALLOW_FAULT_ENGINES=1)
+    const testEngine = process.env.EDGEFIT_TEST_ENGINE;
     const engine = await EngineHost.start(v.modelPath, {
+      ...(testEngine ? { kind: testEngine as EngineKind } : {}),
       providers: [choice.provider], threads: choice.threads, timeoutMs: this.o.config.engine.timeoutMs, resolution: v.resolution,
       trtCacheDir: join(this.o.config.stateDir, 'trt-cache'),
     });
