@@ -9,5 +9,6 @@ export default defineConfig({
     // two cores: ORT sessions and ffmpeg children compete, so files run two at a time at most
     maxWorkers: 2,
     pool: 'forks',
+    reporters: ['default', ['json', { outputFile: 'artifacts/vitest-results.json' }]],
   },
 });

@@ -156,6 +156,7 @@ export class Daemon {
       ...(testEngine ? { kind: testEngine as EngineKind } : {}),
       providers: [choice.provider], threads: choice.threads, timeoutMs: this.o.config.engine.timeoutMs, resolution: v.resolution,
       trtCacheDir: join(this.o.config.stateDir, 'trt-cache'),
+      ...(this.o.config.engine.ortLibraryPath ? { ortLibraryPath: this.o.config.engine.ortLibraryPath } : {}),
     });
     engine.on('restart', (why: string) => { this.log.warn('inference worker restarted', { reason: why }); void this.mqtt?.publishEvent({ type: 'engine', message: `worker restarted: ${why}` }); });
     engine.on('degraded', (why: string) => { this.log.error('inference degraded', { reason: why }); void this.mqtt?.setStatus('degraded'); void this.mqtt?.publishEvent({ type: 'engine', message: `degraded: ${why}` }); });

@@ -359,9 +359,10 @@ async function main(): Promise<number> {
   const failed = checks.filter((c) => !c.ok && !c.info);
   if (failed.length > 0) {
     process.stderr.write(`\narm64 parity: FAILED ${failed.length} check(s):\n${failed.map((c) => `  ${c.area} / ${c.what}: ${c.detail}`).join('\n')}\n`);
+    process.stdout.write(`Parity: ${checks.filter((c) => c.ok && !c.info).length} passed, ${failed.length} failed\n`);
     return 1;
   }
-  process.stdout.write(`\narm64 parity: OK (${checks.filter((c) => c.ok && !c.info).length} checks passed)\n`);
+  process.stdout.write(`\narm64 parity: OK\nParity: ${checks.filter((c) => c.ok && !c.info).length} passed, 0 failed\n`);
   return 0;
 }
 

@@ -17,6 +17,8 @@ export interface EngineOptions {
   /** TensorRT engine cache and FP16 (Jetson) */
   trtCacheDir?: string;
   trtFp16?: boolean;
+  /** a custom onnxruntime build (a Jetson's CUDA/TensorRT binding); default: the bundled onnxruntime-node */
+  ortLibraryPath?: string;
 }
 
 export interface ModelIO {

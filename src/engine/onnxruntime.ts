@@ -1,20 +1,16 @@
-import * as ort from 'onnxruntime-node';
+import * as bundledOrt from 'onnxruntime-node';
+import type * as OrtTypes from 'onnxruntime-node';
+import { loadOrtBinding, providerSessionOptions, type OrtNodeModule } from './ort-binding.js';
 import { readFile } from 'node:fs/promises';
 import { EdgefitError, errorMessage } from '../util/errors.js';
 import { readOnnx } from '../onnx/reader.js';
 import type { Engine, EngineFactory, EngineOptions, ModelIO, ProviderName, RunResult } from './engine.js';
 
-type OrtProvider = ort.InferenceSession.ExecutionProviderConfig;
+type OrtProvider = OrtTypes.InferenceSession.ExecutionProviderConfig;
 
-function providerConfig(p: ProviderName, opts: EngineOptions): OrtProvider {
-  if (p === 'tensorrt') {
-    return {
-      name: 'tensorrt',
-      ...(opts.trtCacheDir ? { trt_engine_cache_enable: true, trt_engine_cache_path: opts.trtCacheDir } : {}),
-      ...(opts.trtFp16 ? { trt_fp16_enable: true } : {}),
-    } as OrtProvider;
-  }
-  return p as OrtProvider;
+function providerConfig(p: 'cpu' | 'cuda' | 'tensorrt', opts: EngineOptions): OrtProvider {
+  // the same provider options the device probe proves; nodes a GPU provider cannot take may still run on the CPU
+  return providerSessionOptions(p, { ...(opts.trtCacheDir ? { trtCacheDir: opts.trtCacheDir } : {}), ...(opts.trtFp16 ? { trtFp16: true } : {}) }).executionProviders[0] as OrtProvider;
 }
 
 /**
@@ -25,7 +21,8 @@ function providerConfig(p: ProviderName, opts: EngineOptions): OrtProvider {
 export async function createSessionWithChain(
   model: Uint8Array,
   opts: EngineOptions,
-): Promise<{ session: ort.InferenceSession; provider: ProviderName; refused: { provider: ProviderName; reason: string }[] }> {
+  ort: OrtNodeModule = bundledOrt,
+): Promise<{ session: OrtTypes.InferenceSession; provider: ProviderName; refused: { provider: ProviderName; reason: string }[] }> {
   const refused: { provider: ProviderName; reason: string }[] = [];
   const chain = opts.providers.length > 0 ? opts.providers : (['cpu'] as ProviderName[]);
   for (const p of chain) {
@@ -67,7 +64,8 @@ export class OrtEngine implements Engine {
   private readonly feedDims: number[];
 
   constructor(
-    private readonly session: ort.InferenceSession,
+    private readonly ort: OrtNodeModule,
+    private readonly session: OrtTypes.InferenceSession,
     readonly provider: ProviderName,
     readonly refused: { provider: ProviderName; reason: string }[],
     readonly io: ModelIO,
@@ -84,7 +82,8 @@ export class OrtEngine implements Engine {
     } catch (err) {
       throw new EdgefitError('E_MODEL_MISSING', `model file ${modelPath} cannot be read (${errorMessage(err)}); run \`edgefit models pull\` or check models.catalog`, { cause: err });
     }
-    const { session, provider, refused } = await createSessionWithChain(bytes, opts);
+    const ort = opts.ortLibraryPath ? (await loadOrtBinding(opts.ortLibraryPath)).ort : bundledOrt;
+    const { session, provider, refused } = await createSessionWithChain(bytes, opts, ort);
     const inMeta = session.inputMetadata[0];
     const outMeta = session.outputMetadata[0];
     if (!inMeta?.isTensor || !outMeta?.isTensor) {
@@ -124,7 +123,7 @@ export class OrtEngine implements Engine {
       }
       dequant = { scale, zeroPoint: zp };
     }
-    return new OrtEngine(session, provider, refused, io, dequant);
+    return new OrtEngine(ort, session, provider, refused, io, dequant);
   }
 
   async run(frame: Uint8Array): Promise<RunResult> {
@@ -133,7 +132,7 @@ export class OrtEngine implements Engine {
       throw new EdgefitError('E_FRAME_SIZE', `frame has ${frame.length} bytes, the model wants ${this.feedDims[1]}x${this.feedDims[2]}x3 = ${expected}`);
     }
     const t0 = performance.now();
-    const out = await this.session.run({ [this.io.inputName]: new ort.Tensor('uint8', frame, this.feedDims) });
+    const out = await this.session.run({ [this.io.inputName]: new this.ort.Tensor('uint8', frame, this.feedDims) });
     const inferMs = performance.now() - t0;
     const t = out[this.io.outputName]!;
     const data = t.data as Float32Array | Uint8Array | Int8Array;
@@ -158,5 +157,5 @@ export const ortEngineFactory: EngineFactory = {
 };
 
 export function ortVersion(): string {
-  return ort.env.versions?.common ?? 'unknown';
+  return bundledOrt.env.versions?.common ?? 'unknown';
 }
