@@ -73,6 +73,20 @@ describe('edgefit run --json (no MQTT)', () => {
     }
   });
 
+  it('an unreachable broker: a clear message, reconnects with jittered backoff, results kept in the outbox', async () => {
+    const d = new DaemonProcess(['--json', '--state-dir', copyState(state), '--device-id', 'cam-nob', ...fastProfile, '--camera', 'synthetic', '--broker', 'mqtt://127.0.0.1:9', '--set', 'mqtt.results.mode=every']);
+    try {
+      await d.waitFor(() => (d.stderr.match(/mqtt reconnect scheduled/g) ?? []).length >= 3, 'three scheduled reconnects', 90_000);
+      expect(d.stderr).toMatch(/ECONNREFUSED/);
+      // accepted results (printed after the outbox took them) keep coming while the broker is away
+      await d.waitFor(() => d.lines().length >= 5, 'results accepted into the outbox');
+      const delays = [...d.stderr.matchAll(/mqtt reconnect scheduled inMs=(\d+)/g)].map((m) => Number(m[1]));
+      expect(delays.length).toBeGreaterThanOrEqual(3);
+    } finally {
+      expect(await d.stop()).toBe(0);
+    }
+  });
+
   it('no model and no zoo fallback: a clear message and a non-zero exit', async () => {
     const d = new DaemonProcess(['--no-mqtt', '--state-dir', mkdtempSync(join(tmpdir(), 'edgefit-empty-')), '--set', 'models.allowZooFallback=false', '--camera', 'synthetic']);
     expect(await d.exit).toBe(1);
