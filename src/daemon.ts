@@ -11,6 +11,8 @@ import { pullModels } from './catalog/pull.js';
 import type { Variant } from './catalog/types.js';
 import { budgetFromConfig, chooseModel, modelPayload, type Choice } from './daemon/choose.js';
 import { EngineHost } from './engine/host.js';
+import { loadOrtBinding } from './engine/ort-binding.js';
+import type { OrtBindingLike } from './device/providers.js';
 import type { EngineKind } from './engine/registry.js';
 import { createFrameSource } from './camera/registry.js';
 import type { FrameSource } from './camera/source.js';
@@ -83,7 +85,9 @@ export class Daemon {
     await this.checkStateDir();
 
     this.log.info('probing the device');
-    this.device = await probeDevice({ quietOrt: true });
+    const customOrt = c.engine.ortLibraryPath ? (await loadOrtBinding(c.engine.ortLibraryPath)).ort : undefined;
+    // the probe proves providers on the same binding the engine will use (a Jetson's CUDA/TensorRT build)
+    this.device = await probeDevice({ quietOrt: true, ...(customOrt ? { ort: customOrt as unknown as OrtBindingLike } : {}) });
     this.log.info('device', { board: this.device.board.kind, cpu: this.device.cpu.model, cores: this.device.cpu.cores, memoryMb: this.device.memory.effectiveMb, providers: this.device.providers.usable.join(',') });
 
     await this.loadLadder();
