@@ -77,18 +77,35 @@ export function plotSvg(d: PlotData): string {
     o.push(`<line class="budget" x1="${x}" y1="${m.t}" x2="${x}" y2="${H - m.b}" stroke="#c00" stroke-dasharray="6 4"/>`);
     o.push(`<text x="${x}" y="${m.t - 4}" text-anchor="middle" fill="#c00">${esc(b.label)}</text>`);
   }
-  for (const p of drawn) {
-    const x = px(p.latencyMs).toFixed(1), y = py(p.y).toFixed(1);
+  // points first, labels after: labels are placed chosen first, then fitting, then rejected, and a label that
+  // would overlap one already placed is left out (the point keeps its hover text), so crowded charts stay legible
+  const placed: { x0: number; x1: number; y0: number; y1: number }[] = [];
+  const rank = { chosen: 0, fits: 1, rejected: 2 } as const;
+  const labels: string[] = [];
+  for (const p of [...drawn].sort((a, b) => (rank[a.status as keyof typeof rank] ?? 3) - (rank[b.status as keyof typeof rank] ?? 3))) {
+    const x = px(p.latencyMs), y = py(p.y);
     const fill = p.status === 'chosen' ? '#1a7f37' : p.status === 'fits' ? '#0969da' : '#999';
     const r = p.status === 'chosen' ? 7 : 4.5;
-    o.push(`<circle class="point ${p.status}" data-id="${esc(p.id)}" cx="${x}" cy="${y}" r="${r}" fill="${fill}"${p.status === 'chosen' ? ' stroke="#000" stroke-width="2"' : ''}><title>${esc(`${p.id}: ${p.latencyMs.toFixed(1)} ms${p.reason ? ` (${p.reason})` : ''}`)}</title></circle>`);
+    o.push(`<circle class="point ${p.status}" data-id="${esc(p.id)}" cx="${x.toFixed(1)}" cy="${y.toFixed(1)}" r="${r}" fill="${fill}"${p.status === 'chosen' ? ' stroke="#000" stroke-width="2"' : ''}><title>${esc(`${p.id}: ${p.latencyMs.toFixed(1)} ms${p.reason ? ` (${p.reason})` : ''}`)}</title></circle>`);
     const label = p.status === 'rejected' ? `${p.id} (${p.reason ?? 'rejected'})` : p.status === 'chosen' ? `${p.id} (chosen)` : p.id;
     // labels of points in the right third go to their left, so they stay inside the chart
-    const left = Number(x) > W * 0.66;
-    o.push(`<text x="${(Number(x) + (left ? -9 : 9)).toFixed(1)}" y="${(Number(y) + 4).toFixed(1)}"${left ? ' text-anchor="end"' : ''} fill="${fill}"${p.status === 'chosen' ? ' font-weight="bold"' : ''}>${esc(label)}</text>`);
+    const left = x > W * 0.66;
+    const width = label.length * 6.2;
+    const lx = x + (left ? -9 : 9);
+    const box = { x0: left ? lx - width : lx, x1: left ? lx : lx + width, y0: y - 8, y1: y + 6 };
+    if (p.status !== 'chosen' && placed.some((b) => box.x0 < b.x1 && box.x1 > b.x0 && box.y0 < b.y1 && box.y1 > b.y0)) continue;
+    placed.push(box);
+    labels.push(`<text x="${lx.toFixed(1)}" y="${(y + 4).toFixed(1)}"${left ? ' text-anchor="end"' : ''} fill="${fill}"${p.status === 'chosen' ? ' font-weight="bold"' : ''}>${esc(label)}</text>`);
   }
+  o.push(...labels);
   if (missing.length) {
-    o.push(`<text x="${m.l}" y="${H - 4}" fill="#999">${esc(`not drawn (no figures): ${missing.map((p) => `${p.id} (${p.reason ?? 'not measured'})`).join(', ')}`)}</text>`);
+    // as many as fit on the line; the rest are counted (every one is in the candidates table)
+    const all = missing.map((p) => `${p.id} (${p.reason ?? 'not measured'})`);
+    const room = Math.floor((W - m.l) / 6.2) - 40;
+    let shown = all.length;
+    while (shown > 1 && all.slice(0, shown).join(', ').length > room) shown--;
+    const more = all.length - shown > 0 ? ` and ${all.length - shown} more` : '';
+    o.push(`<text x="${m.l}" y="${H - 4}" fill="#999">${esc(`not drawn (no figures): ${all.slice(0, shown).join(', ')}${more}`)}<title>${esc(all.join('\n'))}</title></text>`);
   }
   o.push('</svg>');
   return o.join('\n') + '\n';
