@@ -3,6 +3,7 @@ import { checkIntegerKernels } from '../../src/quant/verify.js';
 import type { Variant } from '../../src/catalog/types.js';
 import type { BenchContext, SectionResult, Target } from './context.js';
 import { bareSession, type BareSession } from './session.js';
+import { byRole, profileOps } from './opprofile.js';
 import { fmt, interleave, pairedRatio, ratio, summarize, table, type ArmResult, type Interleaved, type Summary } from './stats.js';
 
 interface Pair {
@@ -35,7 +36,7 @@ async function kernelsOf(path: string): Promise<{ qlinear: number; floatConv: nu
 
 export async function ladderSection(ctx: BenchContext): Promise<SectionResult> {
   const ladder = await ctx.ladder();
-  const rounds = ctx.quick ? 3 : 8;
+  const rounds = ctx.quick ? 3 : 10;
   const block = ctx.quick ? 3 : 4;
   const rows: string[][] = [];
   const data: unknown[] = [];
@@ -126,8 +127,12 @@ async function mobilenet224(ctx: BenchContext, rows: string[][], data: unknown[]
   const rr = pairedRatio(r.blocks.int8!, r.blocks.fp32!);
   const rc = pairedRatio(r.cpuBlocks.int8!, r.cpuBlocks.fp32!);
   const k = await kernelsOf(int8Path);
+  // where the time goes, by onnxruntime's own per-node profile
+  const roles = { fp32: byRole(await profileOps(fp32Path, 224, frame, 5)), int8: byRole(await profileOps(int8Path, 224, frame, 5)) };
+  const names = [...new Set([...Object.keys(roles.fp32), ...Object.keys(roles.int8)])];
+  notes.push(`Per-node time of one run by role (onnxruntime profiling, 1 thread), fp32 -> int8 ms: ${names.map((n) => `${n} ${fmt(roles.fp32[n] ?? 0, 2)} -> ${fmt(roles.int8[n] ?? 0, 2)}`).join('; ')}.`);
   rows.push(['zoo mobilenet_v1 1.0/224 (src/quant)', '569', `${fmt(sq.p50)}/${fmt(sq.p90)}`, '', `${fmt(sf.p50)}/${fmt(sf.p90)}`, '', fmt(cq.p50), fmt(rr, 2), fmt(rc, 2), '', '']);
   notes.push(`zoo MobileNet-v1 1.0/224 int8 (src/quant, percentile calibration on images/calib, w8): ORT's optimized graph has ${k.qlinear} QLinearConv, ${k.integer} integer nodes, ${k.floatConv} float conv/gemm nodes left; model ${(statSync(int8Path).size / 1e6).toFixed(1)} MB vs fp32 ${(statSync(fp32Path).size / 1e6).toFixed(1)} MB.`);
-  data.push({ id: 'zoo-mobilenet_v1-1.0-224', fp32: sf, int8: sq, fp32CpuMs: summarize(r.cpuSamples.fp32!), int8CpuMs: cq, int8OverFp32: rr, int8OverFp32Cpu: rc, kernels: k });
+  data.push({ id: 'zoo-mobilenet_v1-1.0-224', opRolesMs: roles, fp32: sf, int8: sq, fp32CpuMs: summarize(r.cpuSamples.fp32!), int8CpuMs: cq, int8OverFp32: rr, int8OverFp32Cpu: rc, kernels: k });
   return { wall: rr, cpu: rc };
 }

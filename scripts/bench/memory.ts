@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { statSync } from 'node:fs';
+import { rmSync, statSync, writeFileSync } from 'node:fs';
 import { readProcMemory } from '../../src/profile/procstatus.js';
 import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
@@ -13,14 +13,19 @@ export const FAST_PROFILE = ['--set', 'profile.minRuns=3', '--set', 'profile.min
 const LARGEST_ONLY = ['--budget-ms', '100000', '--set', 'budget.minAccuracy=0.7'];
 
 /** RSS (MB) of a node process running `code` (an ES module body), sampled once it printed "ready" and settled. */
-async function nodeRss(code: string, settleMs = 1000): Promise<number> {
-  const p = spawn(process.execPath, ['--input-type=module', '-e', `${code}\nconsole.log('ready'); setInterval(() => {}, 1000);`], { cwd: projectRoot, stdio: ['ignore', 'pipe', 'ignore'] });
+async function nodeRss(dir: string, code: string, settleMs = 1000): Promise<number> {
+  // a file, not -e: worker threads inherit execArgv, and --input-type is refused for a worker's file
+  const file = join(dir, `memory-probe-${process.pid}-${probeSeq++}.mjs`);
+  writeFileSync(file, `${code}\nconsole.log('ready'); setInterval(() => {}, 1000);\n`);
+  const p = spawn(process.execPath, [file], { cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  p.stderr!.on('data', (d: Buffer) => { err = (err + d.toString()).slice(-2000); });
   try {
     await new Promise<void>((resolve, reject) => {
       const t = setTimeout(() => reject(new Error('a memory probe did not get ready within 120 s')), 120_000);
       let out = '';
       p.stdout!.on('data', (d: Buffer) => { out += d.toString(); if (out.includes('ready')) { clearTimeout(t); resolve(); } });
-      p.once('exit', (c) => { clearTimeout(t); reject(new Error(`a memory probe exited with ${c}`)); });
+      p.once('exit', (c) => { clearTimeout(t); reject(new Error(`a memory probe exited with ${c}: ${err.trim().split('\n').slice(-3).join(' | ')}`)); });
     });
     await new Promise((r) => setTimeout(r, settleMs));
     const m = readProcMemory(p.pid!);
@@ -28,8 +33,10 @@ async function nodeRss(code: string, settleMs = 1000): Promise<number> {
     return m.rssKb / 1024;
   } finally {
     p.kill('SIGKILL');
+    rmSync(file, { force: true });
   }
 }
+let probeSeq = 0;
 
 /**
  * RSS of a running daemon (`edgefit run --camera synthetic --no-mqtt`) with the largest rung of the ladder loaded,
@@ -37,10 +44,10 @@ async function nodeRss(code: string, settleMs = 1000): Promise<number> {
  */
 export async function memorySection(ctx: BenchContext): Promise<SectionResult> {
   await ctx.ladder();
-  const node = await nodeRss('');
-  const nodeOrt = await nodeRss("await import('onnxruntime-node');");
+  const node = await nodeRss(ctx.o.workDir, '');
+  const nodeOrt = await nodeRss(ctx.o.workDir, "await import('onnxruntime-node');");
   const dist = (rel: string) => pathToFileURL(join(projectRoot, 'dist', 'src', rel)).href;
-  const cli = await nodeRss(`await import(${JSON.stringify(dist('cli/index.js'))});`);
+  const cli = await nodeRss(ctx.o.workDir, `await import(${JSON.stringify(dist('cli/index.js'))});`);
   const state = copyState(ctx.stateDir, false);
   const d = new DaemonChild(['--camera', 'synthetic', '--no-mqtt', '--state-dir', state, '--set', 'camera.fps=30', ...FAST_PROFILE, ...LARGEST_ONLY]);
   try {
@@ -64,8 +71,8 @@ export async function memorySection(ctx: BenchContext): Promise<SectionResult> {
     await d.stop();
     // the model alone: a session on the main thread, and the daemon's worker host, each after a few runs
     const runs = (engine: string) => `const f = new Uint8Array(${(v?.resolution ?? 224) ** 2 * 3}); for (let i = 0; i < 5; i++) await ${engine}.run(f);`;
-    const session = v ? await nodeRss(`const { OrtEngine } = await import(${JSON.stringify(dist('engine/onnxruntime.js'))}); const e = await OrtEngine.load(${JSON.stringify(v.modelPath)}, { providers: ['cpu'], threads: 1, resolution: ${v.resolution} }); ${runs('e')}`) : Number.NaN;
-    const hosted = v ? await nodeRss(`const { EngineHost } = await import(${JSON.stringify(dist('engine/host.js'))}); const e = await EngineHost.start(${JSON.stringify(v.modelPath)}, { providers: ['cpu'], threads: 1, resolution: ${v.resolution} }); ${runs('e')}`) : Number.NaN;
+    const session = v ? await nodeRss(ctx.o.workDir, `const { OrtEngine } = await import(${JSON.stringify(dist('engine/onnxruntime.js'))}); const e = await OrtEngine.load(${JSON.stringify(v.modelPath)}, { providers: ['cpu'], threads: 1, resolution: ${v.resolution} }); ${runs('e')}`) : Number.NaN;
+    const hosted = v ? await nodeRss(ctx.o.workDir, `const { EngineHost } = await import(${JSON.stringify(dist('engine/host.js'))}); const e = await EngineHost.start(${JSON.stringify(v.modelPath)}, { providers: ['cpu'], threads: 1, resolution: ${v.resolution} }); ${runs('e')}`) : Number.NaN;
     const r50 = median(rss);
     const rmax = Math.max(...rss);
     const rows = [

@@ -32,7 +32,7 @@ export function midRangeBudget(p90s: number[]): number {
 export async function selectionSection(ctx: BenchContext): Promise<SectionResult> {
   const ladder = await ctx.ladder();
   const specs = specsFor(ladder, ['cpu']);
-  const profile = ctx.quick ? { minRuns: 3, minMs: 200, warmupRuns: 1 } : { minRuns: 10, minMs: 500, warmupRuns: 2 };
+  const profile = ctx.quick ? { minRuns: 3, minMs: 200, warmupRuns: 1 } : { minRuns: 10, minMs: 300, warmupRuns: 2 };
   const threads: number | 'auto' = ctx.quick ? 1 : 'auto';
   const tmp = mkdtempSync(join(tmpdir(), 'edgefit-bench-sel-'));
   try {
