@@ -1,0 +1,148 @@
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import mqtt from 'mqtt';
+import { projectRoot, sharedData } from '../../src/util/paths.js';
+import { pulledState, copyState, fastProfile } from '../helpers/daemon.js';
+
+/**
+ * sd_notify as systemd sees it: a unix datagram socket (python3, Node has none) that logs every message with the
+ * wall-clock time. The daemon runs under NOTIFY_SOCKET + WATCHDOG_USEC like a Type=notify unit.
+ *
+ * The watchdog rule under test (src/daemon.ts startTimers): with WatchdogSec=W, WATCHDOG=1 is sent every
+ * max(1 s, W/3) while the last inference result is younger than G = max(W, 5 s), or while an operator paused
+ * inference (a deliberate pause must not end in a restart that undoes it). When results stop without a pause
+ * (camera gone, engine hung), the pings stop at most G + one period after the last result, and systemd restarts.
+ */
+const LISTENER = `
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+print("listening", flush=True)
+while True:
+    data = s.recv(65536)
+    for line in data.decode("utf8", "replace").split("\\n"):
+        if line:
+            print(f"{int(time.time() * 1000)} {line}", flush=True)
+`;
+
+const W_MS = 3000;
+const PERIOD_MS = Math.max(1000, W_MS / 3);
+const GRACE_MS = Math.max(W_MS, 5000);
+
+describe('systemd notify protocol and PM2 ready (a real daemon, a real datagram socket)', () => {
+  let listener: ChildProcess;
+  let daemon: ChildProcess;
+  const notes: { at: number; msg: string }[] = [];
+  const results: number[] = [];
+  let stderr = '';
+  let ipcReady = false;
+  let exitCode: Promise<number | null>;
+  let brokerUrl = '';
+
+  beforeAll(async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'edgefit-notify-'));
+    const sock = join(dir, 'notify.sock');
+    listener = spawn('python3', ['-c', LISTENER, sock], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let buf = '';
+    await new Promise<void>((resolve, reject) => {
+      listener.on('error', reject);
+      listener.stdout!.on('data', (d: Buffer) => {
+        buf += d.toString();
+        let i;
+        while ((i = buf.indexOf('\n')) >= 0) {
+          const line = buf.slice(0, i);
+          buf = buf.slice(i + 1);
+          if (line === 'listening') { resolve(); continue; }
+          const m = /^(\d+) (.*)$/.exec(line);
+          if (m) notes.push({ at: Number(m[1]), msg: m[2]! });
+        }
+      });
+    });
+    // a finite camera: every test photo three times at 4 fps (about 14 s), then the input ends (camera.loop=false)
+    const photos = join(dir, 'photos');
+    mkdirSync(photos);
+    const src = join(sharedData, 'images/test');
+    for (const round of [0, 1, 2]) for (const f of readdirSync(src).filter((x) => /\.(jpg|bmp)$/.test(x))) symlinkSync(join(src, f), join(photos, `${round}-${f}`));
+    const state = copyState(await pulledState(['mobilenet_v1-0.25-128-int8']));
+    daemon = spawn(process.execPath, [join(projectRoot, 'bin/edgefit.js'), 'run', '--state-dir', state, '--camera', `folder:${photos}`, '--device-id', 'notify-1',
+      '--set', 'camera.loop=false', '--set', 'camera.fps=4', '--set', 'mqtt.results.mode=every', ...fastProfile], {
+      cwd: projectRoot,
+      env: { ...process.env, EDGEFIT_CONFIG: '', NOTIFY_SOCKET: sock, WATCHDOG_USEC: String(W_MS * 1000) },
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+    });
+    daemon.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
+    daemon.on('message', (m) => { if (m === 'ready') ipcReady = true; });
+    exitCode = new Promise((r) => daemon.on('exit', (c) => r(c)));
+    const end = Date.now() + 120_000;
+    while (!/mosquitto_sub -h (\S+) -p (\d+)/.test(stderr)) {
+      if (Date.now() > end || daemon.exitCode !== null) throw new Error(`daemon did not start:\n${stderr.slice(-3000)}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const m = /mosquitto_sub -h (\S+) -p (\d+)/.exec(stderr)!;
+    brokerUrl = `mqtt://${m[1]}:${m[2]}`;
+  }, 180_000);
+
+  afterAll(() => {
+    if (daemon?.exitCode === null) daemon.kill('SIGKILL');
+    listener?.kill('SIGKILL');
+  });
+
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  const pings = (from = 0, to = Infinity) => notes.filter((n) => n.msg === 'WATCHDOG=1' && n.at >= from && n.at <= to);
+
+  it('READY=1 (with a STATUS line and MAINPID) before any WATCHDOG=1; PM2 gets process.send("ready")', async () => {
+    const until = Date.now() + 30_000;
+    while (!notes.some((n) => n.msg === 'READY=1') && Date.now() < until) await sleep(50);
+    const ready = notes.find((n) => n.msg === 'READY=1')!;
+    expect(ready).toBeDefined();
+    expect(notes.some((n) => /^STATUS=running \S+/.test(n.msg))).toBe(true);
+    expect(notes.some((n) => n.msg === `MAINPID=${daemon.pid}`)).toBe(true);
+    expect(pings(0, ready.at - 1)).toEqual([]);
+    expect(ipcReady).toBe(true);
+  });
+
+  it('WATCHDOG=1 while results flow and while paused by an operator; none once the input ended', async () => {
+    const c = await mqtt.connectAsync(brokerUrl, { protocolVersion: 4 });
+    c.on('message', (t) => { if (t.endsWith('/result')) results.push(Date.now()); });
+    await c.subscribeAsync('edgefit/notify-1/#', { qos: 1 });
+    const flowing = Date.now();
+    while (results.length < 3) await sleep(50);
+    await sleep(2 * PERIOD_MS + 200);
+    expect(pings(flowing).length).toBeGreaterThanOrEqual(2);
+
+    // paused: no results, but the pause is deliberate, so the watchdog keeps being fed well past the grace
+    await c.publishAsync('edgefit/notify-1/cmd/pause', '{}', { qos: 1 });
+    await sleep(300);
+    const pausedAt = Date.now();
+    const resultsAtPause = results.length;
+    await sleep(GRACE_MS + 2 * PERIOD_MS);
+    expect(results.length).toBeLessThanOrEqual(resultsAtPause + 1);
+    expect(pings(pausedAt + GRACE_MS).length).toBeGreaterThanOrEqual(1);
+    await c.publishAsync('edgefit/notify-1/cmd/resume', '{}', { qos: 1 });
+    const resumedAt = Date.now();
+
+    // the folder ends (camera.loop=false): results stop, and so do the pings after the grace
+    const end = Date.now() + 60_000;
+    while (!/camera input ended/.test(stderr) && Date.now() < end) await sleep(100);
+    expect(stderr).toMatch(/camera input ended/);
+    const last = results.at(-1)!;
+    await sleep(GRACE_MS + 3 * PERIOD_MS);
+    const slack = 1500; // systemd-notify is a child process: its datagram arrives a little after the decision
+    // (if the folder ran out during the pause, the pause's own pings end at the resume)
+    const late = pings(Math.max(last + GRACE_MS, resumedAt) + PERIOD_MS + slack);
+    expect(late.map((p) => p.at - last), 'pings after the grace').toEqual([]);
+    expect(pings(last).length).toBeGreaterThanOrEqual(1); // fed right after the last result, so the test can fail
+    await c.endAsync();
+  }, 120_000);
+
+  it('SIGTERM: STOPPING=1, then a clean exit 0', async () => {
+    daemon.kill('SIGTERM');
+    expect(await exitCode).toBe(0);
+    await sleep(500);
+    expect(notes.some((n) => n.msg === 'STOPPING=1')).toBe(true);
+    expect(stderr).toMatch(/SIGTERM: stopping/);
+  });
+});
