@@ -95,7 +95,7 @@ describe('systemd notify protocol and PM2 ready (a real daemon, a real datagram 
 
   it('READY=1 (with a STATUS line and MAINPID) before any WATCHDOG=1; PM2 gets process.send("ready")', async () => {
     const until = Date.now() + 30_000;
-    while (!notes.some((n) => n.msg === 'READY=1') && Date.now() < until) await sleep(50);
+    while (!(notes.some((n) => n.msg === 'READY=1') && ipcReady) && Date.now() < until) await sleep(50);
     const ready = notes.find((n) => n.msg === 'READY=1')!;
     expect(ready).toBeDefined();
     expect(notes.some((n) => /^STATUS=running \S+/.test(n.msg))).toBe(true);
