@@ -62,7 +62,8 @@ describe('config schema', () => {
 });
 
 describe('edgefit config (compiled CLI)', () => {
-  const env = { PATH: process.env.PATH ?? '', HOME: '/home/u' };
+  // EDGEFIT_TEST_DIST: the CLI runs from this test run's own build, not a possibly stale dist/
+  const env = { PATH: process.env.PATH ?? '', HOME: '/home/u', ...(process.env.EDGEFIT_TEST_DIST ? { EDGEFIT_TEST_DIST: process.env.EDGEFIT_TEST_DIST } : {}) };
 
   it('--print --json shows values and sources from file, env and --set', () => {
     const dir = mkdtempSync(join(tmpdir(), 'edgefit-config-cli-'));
