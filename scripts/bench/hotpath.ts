@@ -55,7 +55,8 @@ export async function hotPathSection(ctx: BenchContext): Promise<SectionResult> 
     threads.sort((a, b) => b.total - a.total);
     const rows: string[][] = [];
     for (const [i, t] of threads.entries()) {
-      const label = i === 0 ? 'busiest' : `thread ${i + 1}`;
+      // the worker is the thread whose samples land in onnxruntime's binding
+      const label = t.top.some((e) => e.where.includes('onnxruntime-node')) ? 'inference worker' : i === 0 ? 'main' : `thread ${i + 1}`;
       for (const e of t.top.slice(0, 10)) rows.push([`${label} (${fmt(t.total / 1000, 1)} s)`, e.fn, e.where, fmt(e.ms, 0), `${fmt(e.share * 100, 1)}%`]);
     }
     return {
