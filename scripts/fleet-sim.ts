@@ -93,7 +93,7 @@ function telemetryFor(s: Sim, period: number): TelemetryPayload {
     deviceId: s.id, session: 1, ts: new Date().toISOString(), windowSeconds: period, variant: s.chosen.id, provider: 'cpu', paused: false,
     frames: { in: Math.round(30 * period), inferred: Math.round(fps * period), dropped: Math.round((30 - fps) * period) },
     fps: round(fps), latencyMs: { p50: round(p50), p90: round(p50 * 1.3), p99: round(p50 * 1.8) }, inferMs: { p50: round(p50 * 0.9), p90: round(p50 * 1.2), p99: round(p50 * 1.6) },
-    cpuPercent: round(60 * noise()), rssMb: 180, temperatureC: round(55 + 10 * noise()), throttled: null, outbox: { depth: 0, dropped: 0 }, reconnects: 0,
+    cpuPercent: round(60 * noise()), rssMb: 180, temperatureC: round(55 + 10 * noise()), throttled: null, outbox: { depth: 0, dropped: 0, refused: 0 }, reconnects: 0,
     engine: { restarts: 0, timeouts: 0, crashes: 0, degraded: false }, camera: { online: true, stalls: 0, restarts: 0 }, eventLoopDelayP99Ms: 3,
   };
 }

@@ -340,7 +340,7 @@ export class Daemon {
       latencyMs: { p50: lat.p50, p90: lat.p90, p99: lat.p99 }, inferMs: { p50: inf.p50, p90: inf.p90, p99: inf.p99 },
       cpuPercent: this.cpu.sample(), rssMb: Math.round(process.memoryUsage.rss() / 1048576 * 10) / 10,
       temperatureC: null, throttled: null,
-      outbox: { depth: ms?.outbox.depth ?? 0, dropped: ms?.outbox.dropped ?? 0 }, reconnects: ms?.reconnects ?? 0,
+      outbox: { depth: ms?.outbox.depth ?? 0, dropped: ms?.outbox.dropped ?? 0, refused: ms?.refusedAppends ?? 0 }, reconnects: ms?.reconnects ?? 0,
       engine: { restarts: host.stats?.restarts ?? 0, timeouts: host.stats?.timeouts ?? 0, crashes: host.stats?.crashes ?? 0, degraded: host.stats?.degraded ?? false },
       camera: { online: cs.online, stalls: cs.stalls, restarts: cs.restarts, ...(cs.lastError ? { lastError: cs.lastError } : {}) },
       eventLoopDelayP99Ms: this.loop.p99Ms(),

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Family } from '../zoo/graph.js';
 import { buildGraph } from '../zoo/registry.js';
+import { zeroWeights } from '../zoo/init.js';
 import { readOnnx, dimsOf } from '../onnx/reader.js';
 
 export interface Cost {
@@ -42,20 +43,26 @@ async function onnxParams(path: string): Promise<number> {
  * (the architectures match the published ones), else the file's parameter count with MACs unknown (0).
  */
 export async function modelCost(family: Family, alpha: number, resolution: number, classes: number, onnxPath: string): Promise<Cost> {
-  const key = `${family}|${alpha}|${resolution}|${classes}|${onnxPath}`;
-  const hit = memo.get(key);
+  // the zoo's count depends on the architecture only; the file matters only when the zoo cannot count it
+  const key = `${family}|${alpha}|${resolution}|${classes}`;
+  const hit = memo.get(key) ?? memo.get(`${key}|${onnxPath}`);
   if (hit) return hit;
   let cost: Cost | undefined;
   const fn = await zooCost();
   if (fn) {
     try {
-      const c = fn(buildGraph({ family, alpha, resolution, classes }));
+      // costs need shapes, not values: zero weights build ~20x faster than seeded ones and are freed at once
+      const c = fn(buildGraph({ family, alpha, resolution, classes, weights: zeroWeights }));
       cost = { macs: c.macs.total, params: c.params, from: 'zoo' };
     } catch {
       cost = undefined;
     }
   }
-  cost ??= { macs: 0, params: await onnxParams(onnxPath), from: 'onnx' };
+  if (!cost) {
+    cost = { macs: 0, params: await onnxParams(onnxPath), from: 'onnx' };
+    memo.set(`${key}|${onnxPath}`, cost);
+    return cost;
+  }
   memo.set(key, cost);
   return cost;
 }

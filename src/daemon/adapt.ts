@@ -40,7 +40,9 @@ export function makeAdapter(config: Config, choice: Choice, budget: Budget): Ada
     windowSize: Math.max(10, Math.round(config.adapt.windowSeconds * fps)),
     sustainMs: config.adapt.windowSeconds * 1000,
     cooldownMs: config.adapt.cooldownSeconds * 1000,
-    headroom: 1 - config.adapt.hysteresis,
+    // the adapter needs headroom strictly inside (0, 1) so stepping up and down can never overlap
+    headroom: Math.min(0.99, Math.max(0.01, 1 - config.adapt.hysteresis)),
+    evalEveryMs: 100,
     clock: () => performance.now(),
   });
 }

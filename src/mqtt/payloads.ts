@@ -87,7 +87,8 @@ export interface TelemetryPayload {
   rssMb: number;
   temperatureC: number | null;
   throttled: string[] | null;
-  outbox: { depth: number; dropped: number };
+  /** results waiting, dropped by the bound, and refused because the disk would not take them */
+  outbox: { depth: number; dropped: number; refused: number };
   reconnects: number;
   engine: { restarts: number; timeouts: number; crashes: number; degraded: boolean };
   camera: { online: boolean; stalls: number; restarts: number; lastError?: string };

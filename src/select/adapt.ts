@@ -31,6 +31,8 @@ export interface AdaptOptions {
   headroom?: number;
   /** ... for this long, before stepping up; default 10 s */
   upSustainMs?: number;
+  /** judge the window at most this often (ms); 0 = every frame. The daemon uses 100: decisions need seconds */
+  evalEveryMs?: number;
   /** injected clock (ms); the daemon passes performance.now or Date.now */
   clock: () => number;
 }
@@ -75,6 +77,7 @@ export class Adapter {
   private lastUpAt: number | undefined;
   private cooldown: number;
   private throttled = false;
+  private lastEvalAt = -Infinity;
   private budget: number;
   private readonly o: Required<Omit<AdaptOptions, 'ladder' | 'current' | 'budgetMs' | 'clock'>> & { clock: () => number };
 
@@ -101,6 +104,7 @@ export class Adapter {
       maxCooldownMs: opts.maxCooldownMs ?? 600_000,
       headroom: opts.headroom ?? 0.8,
       upSustainMs: opts.upSustainMs ?? 10_000,
+      evalEveryMs: opts.evalEveryMs ?? 0,
       clock: opts.clock,
     };
     const o = this.o;
@@ -149,9 +153,12 @@ export class Adapter {
     this.ring[this.head] = latencyMs;
     this.head = (this.head + 1) % this.ring.length;
     if (this.count < this.ring.length) this.count++;
+    const now = this.o.clock();
+    // the sort behind the percentile is the adapter's whole cost: not on every frame when frames are fast
+    if (now - this.lastEvalAt < this.o.evalEveryMs) return null;
+    this.lastEvalAt = now;
     const live = this.livePercentile();
     if (Number.isNaN(live)) return null;
-    const now = this.o.clock();
     const slowdown = live / this.ladder[this.cur]!.profiledMs;
 
     if (live > this.budget) {
