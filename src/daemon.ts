@@ -11,8 +11,7 @@ import { pullModels } from './catalog/pull.js';
 import type { Variant } from './catalog/types.js';
 import { budgetFromConfig, chooseModel, modelPayload, type Choice } from './daemon/choose.js';
 import { EngineHost } from './engine/host.js';
-import { loadOrtBinding } from './engine/ort-binding.js';
-import type { OrtBindingLike } from './device/providers.js';
+import { probeProvidersIsolated } from './device/providers-isolated.js';
 import type { EngineKind } from './engine/registry.js';
 import { createFrameSource } from './camera/registry.js';
 import type { FrameSource } from './camera/source.js';
@@ -85,9 +84,11 @@ export class Daemon {
     await this.checkStateDir();
 
     this.log.info('probing the device');
-    const customOrt = c.engine.ortLibraryPath ? (await loadOrtBinding(c.engine.ortLibraryPath)).ort : undefined;
-    // the probe proves providers on the same binding the engine will use (a Jetson's CUDA/TensorRT build)
-    this.device = await probeDevice({ quietOrt: true, ...(customOrt ? { ort: customOrt as unknown as OrtBindingLike } : {}) });
+    // providers are proven in a child process (on the binding the engine will use): the probe sessions' native
+    // memory stays out of the daemon, and a GPU library that crashes cannot take it down
+    const [device, providers] = await Promise.all([probeDevice({ ort: null }), probeProvidersIsolated(c.engine.ortLibraryPath || undefined)]);
+    this.device = { ...device, providers };
+    if (providers.usable.length === 0) this.log.warn('no execution provider was proven; trying cpu', { error: providers.error ?? 'none' });
     this.log.info('device', { board: this.device.board.kind, cpu: this.device.cpu.model, cores: this.device.cpu.cores, memoryMb: this.device.memory.effectiveMb, providers: this.device.providers.usable.join(',') });
 
     await this.loadLadder();

@@ -1,6 +1,6 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import sharp from 'sharp';
+import { loadSharp } from '../image/sharp.js';
 import { cropResizeRgb, decodeRgb } from '../image/load.js';
 import { EdgefitError, errorMessage } from '../util/errors.js';
 import { BaseFrameSource } from './base.js';
@@ -175,7 +175,7 @@ async function cropResizeAspect(data: Uint8Array, width: number, height: number,
   const scale = Math.min(width / size.width, height / size.height);
   const cw = Math.max(1, Math.min(width, Math.round(size.width * scale)));
   const ch = Math.max(1, Math.min(height, Math.round(size.height * scale)));
-  const out = await sharp(data, { raw: { width, height, channels: 3 } })
+  const out = await (await loadSharp())(data, { raw: { width, height, channels: 3 } })
     .extract({ left: Math.floor((width - cw) / 2), top: Math.floor((height - ch) / 2), width: cw, height: ch })
     .resize(size.width, size.height, { kernel: 'cubic' })
     .raw()

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { hostname as osHostname, homedir } from 'node:os';
 import { extname, join, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { createRequire } from 'node:module';
 import { EdgefitError, errorMessage } from '../util/errors.js';
 import type { Config, ConfigSource } from './types.js';
 import { fields, fieldByEnv, fieldByPath, childKeys, schemaAt, parseText, suggest, ENV_PREFIX, type Field } from './fields.js';
@@ -84,7 +84,8 @@ function readConfigFile(file: string): unknown {
   }
   const json = extname(file).toLowerCase() === '.json';
   try {
-    return json ? JSON.parse(text) as unknown : parseYaml(text) as unknown;
+    // yaml is loaded only for a YAML file (it costs ~9 MB of a small board's memory)
+    return json ? JSON.parse(text) as unknown : (createRequire(import.meta.url)('yaml') as typeof import('yaml')).parse(text) as unknown;
   } catch (err) {
     throw new EdgefitError('E_CONFIG', `config: ${file} is not valid ${json ? 'JSON' : 'YAML'}: ${errorMessage(err)}`, { cause: err });
   }

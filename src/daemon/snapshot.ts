@@ -1,4 +1,4 @@
-import sharp from 'sharp';
+import { loadSharp } from '../image/sharp.js';
 import type { FrameSource } from '../camera/source.js';
 import { EdgefitError } from '../util/errors.js';
 
@@ -8,5 +8,5 @@ export async function snapshotJpeg(source: FrameSource, quality = 80): Promise<B
   if (!f) throw new EdgefitError('no-frame', 'the camera has not delivered a frame yet');
   // copy first: a peeked frame's bytes are only valid until the next frame arrives
   const pixels = Buffer.from(f.data);
-  return sharp(pixels, { raw: { width: f.width, height: f.height, channels: 3 } }).jpeg({ quality }).toBuffer();
+  return (await loadSharp())(pixels, { raw: { width: f.width, height: f.height, channels: 3 } }).jpeg({ quality }).toBuffer();
 }

@@ -1,4 +1,3 @@
-import si from 'systeminformation';
 import type { PiThrottle, ThermalInfo, ThermalZone } from './types.js';
 import type { FsRoot } from './fsroot.js';
 import type { RunCommand } from './commands.js';
@@ -39,6 +38,8 @@ export async function probeThermal(fs: FsRoot, isPi: boolean, run: RunCommand): 
   const zones = await readThermalZones(fs);
   if (zones.length === 0 && fs.live) {
     // no sysfs zones (some x86 boxes, VMs): systeminformation also asks lm-sensors
+    // systeminformation only as a fallback, loaded when needed (it costs ~11 MB)
+    const si = (await import('systeminformation')).default;
     const t = await si.cpuTemperature().catch(() => null);
     if (t && typeof t.main === 'number' && Number.isFinite(t.main)) zones.push({ zone: 'sensors', type: 'cpu', tempC: t.main });
   }

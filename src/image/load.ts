@@ -1,4 +1,4 @@
-import sharp from 'sharp';
+import { loadSharp } from './sharp.js';
 import { EdgefitError } from '../util/errors.js';
 
 /**
@@ -16,7 +16,7 @@ export async function decodeRgb(path: string): Promise<{ data: Uint8Array; width
   const bytes = await readFile(path);
   if (bytes.length >= 2 && bytes[0] === 0x42 && bytes[1] === 0x4d) return decodeBmp(bytes, path);
   try {
-    const { data, info } = await sharp(bytes).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+    const { data, info } = await (await loadSharp())(bytes).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
     if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels`);
     return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height };
   } catch (err) {
@@ -28,7 +28,7 @@ export async function cropResizeRgb(data: Uint8Array, width: number, height: num
   const side = Math.min(width, height);
   const left = Math.floor((width - side) / 2);
   const top = Math.floor((height - side) / 2);
-  const out = await sharp(data, { raw: { width, height, channels: 3 } })
+  const out = await (await loadSharp())(data, { raw: { width, height, channels: 3 } })
     .extract({ left, top, width: side, height: side })
     .resize(size, size, { kernel: 'cubic' })
     .raw()
