@@ -98,6 +98,8 @@ export interface TelemetryPayload {
 export interface EventPayload {
   deviceId: string;
   session: number;
+  /** from the same durable counter as results, so a consumer can account for every seq */
+  seq?: number;
   ts: string;
   type: 'switch' | 'camera' | 'engine' | 'outbox';
   message: string;

@@ -80,7 +80,7 @@ export const telemetrySchema: Schema = {
 export const eventSchema: Schema = {
   $id: 'edgefit/event', title: 'edgefit/<device>/event (QoS 1)', type: 'object',
   required: ['deviceId', 'session', 'ts', 'type', 'message'],
-  properties: { deviceId: str, session: int, ts: iso, type: { enum: ['switch', 'camera', 'engine', 'outbox'] }, message: str, from: str, to: str },
+  properties: { deviceId: str, session: int, seq: { type: 'integer', minimum: 1 }, ts: iso, type: { enum: ['switch', 'camera', 'engine', 'outbox'] }, message: str, from: str, to: str },
   additionalProperties: false,
 };
 

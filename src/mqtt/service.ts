@@ -186,7 +186,7 @@ export class MqttService extends EventEmitter {
   async publishEvent(ev: Omit<EventPayload, 'deviceId' | 'session' | 'ts'>): Promise<void> {
     const payload: EventPayload = { deviceId: this.o.deviceId, session: this.session, ts: new Date().toISOString(), ...ev };
     try {
-      await this.outbox.append(this.topics.event, () => JSON.stringify(payload));
+      await this.outbox.append(this.topics.event, (seq) => JSON.stringify({ ...payload, seq }));
       this.pump();
     } catch {
       this.refusedAppends++;
