@@ -155,12 +155,20 @@ export class Daemon {
 
   private async loadModel(choice: Choice): Promise<ActiveModel> {
     const v = choice.variant;
+    if (choice.provider === 'tensorrt') {
+      // onnxruntime-node forwards no TensorRT provider options, but the TensorRT EP also reads these variables
+      // (from the process environment, so they are set here on the main thread, before the worker loads)
+      process.env.ORT_TENSORRT_ENGINE_CACHE_ENABLE = '1';
+      process.env.ORT_TENSORRT_CACHE_PATH = join(this.o.config.stateDir, 'trt-cache');
+      process.env.ORT_TENSORRT_FP16_ENABLE = this.o.config.engine.trtFp16 ? '1' : '0';
+    }
     // EDGEFIT_TEST_ENGINE: the fault-injection tests pick a test engine (refused unless EDGEFIT_TEST_ALLOW_FAULT_ENGINES=1)
     const testEngine = process.env.EDGEFIT_TEST_ENGINE;
     const engine = await EngineHost.start(v.modelPath, {
       ...(testEngine ? { kind: testEngine as EngineKind } : {}),
       providers: [choice.provider], threads: choice.threads, timeoutMs: this.o.config.engine.timeoutMs, resolution: v.resolution,
       trtCacheDir: join(this.o.config.stateDir, 'trt-cache'),
+      trtFp16: this.o.config.engine.trtFp16,
       ...(this.o.config.engine.ortLibraryPath ? { ortLibraryPath: this.o.config.engine.ortLibraryPath } : {}),
     });
     engine.on('restart', (why: string) => { this.log.warn('inference worker restarted', { reason: why }); void this.mqtt?.publishEvent({ type: 'engine', message: `worker restarted: ${why}` }); });

@@ -62,7 +62,7 @@ const schemaBody: JSONSchemaType<Config> = {
       type: 'object',
       description: 'Inference runtime.',
       additionalProperties: false,
-      required: ['providers', 'threads', 'timeoutMs', 'ortLibraryPath'],
+      required: ['providers', 'threads', 'timeoutMs', 'ortLibraryPath', 'trtFp16'],
       properties: {
         providers: {
           type: 'array',
@@ -75,6 +75,7 @@ const schemaBody: JSONSchemaType<Config> = {
         threads: { type: 'integer', default: 0, minimum: 0, maximum: 256, description: 'Intra-op threads; 0 = measured by the profiler (the fastest count for this board).' },
         timeoutMs: { type: 'integer', default: 5000, minimum: 100, maximum: 600000, description: 'An inference that takes longer is abandoned and the engine worker restarted.' },
         ortLibraryPath: { type: 'string', default: '', pattern: noControl, 'x-accepted': noControlWords, description: 'Path of a custom onnxruntime shared library (e.g. a Jetson build with TensorRT/CUDA); empty = the one bundled with onnxruntime-node.' },
+        trtFp16: { type: 'boolean', default: false, description: 'Let TensorRT build FP16 engines (Jetson): faster, slightly less exact. Engines are cached in <stateDir>/trt-cache so later starts do not rebuild them.' },
       },
     },
     budget: {
@@ -164,8 +165,8 @@ const schemaBody: JSONSchemaType<Config> = {
           additionalProperties: false,
           required: ['mode', 'threshold', 'maxRatePerSecond'],
           properties: {
-            mode: { type: 'string', enum: ['every', 'change', 'threshold'], default: 'change', description: "'every' frame, on a 'change' of the top class, or when the top score moves by more than `threshold`." },
-            threshold: { type: 'number', default: 0.1, minimum: 0, maximum: 1, description: "Score change (0..1) that triggers a publish in 'threshold' mode." },
+            mode: { type: 'string', enum: ['every', 'change', 'threshold'], default: 'change', description: "'every' frame, on a 'change' of the top class, or when the top-1 score is at or above `threshold`." },
+            threshold: { type: 'number', default: 0.1, minimum: 0, maximum: 1, description: "Top-1 score (0..1) a result needs to be published in 'threshold' mode." },
             maxRatePerSecond: { type: 'number', default: 5, exclusiveMinimum: 0, maximum: 1000, description: 'Publish at most this many results per second.' },
           },
         },

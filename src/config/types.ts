@@ -31,6 +31,7 @@ export interface EngineConfig {
   threads: number;
   timeoutMs: number;
   ortLibraryPath: string;
+  trtFp16: boolean;
 }
 
 export interface BudgetConfig {
