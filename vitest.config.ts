@@ -1,14 +1,24 @@
 import { defineConfig } from 'vitest/config';
 
+// Two projects: `main` runs two files at a time; `serial` holds the tests whose subject is timing under load
+// (live re-selection under an injected CPU load, reconnect spread, the search's monotonic-latency assumption,
+// the browser at fleet scale). `npm test` runs `serial` after `main`, one file at a time, on a quiet machine.
 export default defineConfig({
   test: {
-    include: ['tests/**/*.test.ts'],
     globalSetup: ['tests/global-setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
-    // two cores: ORT sessions and ffmpeg children compete, so files run two at a time at most
-    maxWorkers: 2,
     pool: 'forks',
-    reporters: ['default', ['json', { outputFile: 'artifacts/vitest-results.json' }]],
+    reporters: ['default', ['json', { outputFile: process.env.EDGEFIT_TEST_JSON ?? 'artifacts/vitest-results.json' }]],
+    projects: [
+      {
+        extends: true,
+        test: { name: 'main', include: ['tests/**/*.test.ts'], exclude: ['tests/serial/**'], maxWorkers: 2 },
+      },
+      {
+        extends: true,
+        test: { name: 'serial', include: ['tests/serial/**/*.test.ts'], maxWorkers: 1, fileParallelism: false },
+      },
+    ],
   },
 });

@@ -1,8 +1,14 @@
 #!/usr/bin/env node
-// After `npm test`: one plain closing line from vitest's JSON report ("Tests: N passed, N failed, N skipped").
+// After `npm test`: one plain closing line from vitest's JSON reports ("Tests: N passed, N failed, N skipped").
 import { readFileSync } from 'node:fs';
 
-const r = JSON.parse(readFileSync(new URL('../artifacts/vitest-results.json', import.meta.url), 'utf8'));
-const skipped = (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
-console.log(`Tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${skipped} skipped`);
-if (r.numTotalTests === 0) process.exitCode = 1;
+let passed = 0, failed = 0, skipped = 0, total = 0;
+for (const f of ['vitest-results.json', 'vitest-serial.json']) {
+  const r = JSON.parse(readFileSync(new URL(`../artifacts/${f}`, import.meta.url), 'utf8'));
+  passed += r.numPassedTests;
+  failed += r.numFailedTests;
+  skipped += (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
+  total += r.numTotalTests;
+}
+console.log(`Tests: ${passed} passed, ${failed} failed, ${skipped} skipped`);
+if (total === 0) process.exitCode = 1;

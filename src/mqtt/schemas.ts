@@ -68,7 +68,8 @@ export const telemetrySchema: Schema = {
     fps: num, latencyMs: pct, inferMs: pct, cpuPercent: num, rssMb: num,
     temperatureC: { type: ['number', 'null'] },
     throttled: { anyOf: [{ type: 'null' }, { type: 'array', items: str }] },
-    outbox: { type: 'object', required: ['depth', 'dropped', 'refused'], properties: { depth: int, dropped: int, refused: int }, additionalProperties: false },
+    // `refused` is newer than the first daemons: consumers must accept telemetry without it
+    outbox: { type: 'object', required: ['depth', 'dropped'], properties: { depth: int, dropped: int, refused: int }, additionalProperties: false },
     reconnects: int,
     engine: { type: 'object', required: ['restarts', 'timeouts', 'crashes', 'degraded'], properties: { restarts: int, timeouts: int, crashes: int, degraded: { type: 'boolean' } }, additionalProperties: false },
     camera: { type: 'object', required: ['online', 'stalls', 'restarts'], properties: { online: { type: 'boolean' }, stalls: int, restarts: int, lastError: str }, additionalProperties: false },

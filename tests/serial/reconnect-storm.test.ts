@@ -20,7 +20,7 @@ function histogram(times: number[], bucketMs: number): number[] {
 }
 
 describe('reconnect storm', () => {
-  it(`${N} links against a broker restart spread their reconnects (no 100 ms bucket holds more than 20%)`, async () => {
+  it(`${N} links against a broker restart spread their reconnects (no 100 ms bucket holds more than 30%)`, async () => {
     const broker = await Mosquitto.start();
     const proxy = await TcpProxy.start(broker.port);
     const links: MqttLink[] = [];
@@ -50,8 +50,9 @@ describe('reconnect storm', () => {
       const firstPerClient = after.slice(0, N);
       const h = histogram(firstPerClient, 100);
       const share = Math.max(...h) / firstPerClient.length;
-      // without jitter all 50 would land in one bucket; full jitter over a window of >= 1 s spreads them
-      expect(share, `reconnect histogram (100 ms buckets): ${h.join(' ')}`).toBeLessThanOrEqual(0.2);
+      // without jitter 86 % land in one bucket (measured with the jitter removed); with full jitter the fullest bucket
+      // holds 8-22 % (50 clients in 100 ms buckets: a binomial maximum), so 30 % separates the two with margin
+      expect(share, `reconnect histogram (100 ms buckets): ${h.join(' ')}`).toBeLessThanOrEqual(0.3);
       expect(h.length).toBeGreaterThanOrEqual(5);
       expect(links.reduce((a, l) => a + l.reconnects, 0)).toBe(N);
     } finally {
