@@ -133,7 +133,7 @@ const schemaBody: JSONSchemaType<Config> = {
       type: 'object',
       description: 'Where results and telemetry go.',
       additionalProperties: false,
-      required: ['url', 'prefix', 'protocolVersion', 'username', 'password', 'tls', 'keepaliveSeconds', 'results', 'telemetrySeconds', 'outbox', 'homeAssistant'],
+      required: ['url', 'prefix', 'protocolVersion', 'username', 'password', 'tls', 'keepaliveSeconds', 'reconnectMaxSeconds', 'results', 'telemetrySeconds', 'outbox', 'homeAssistant'],
       properties: {
         url: {
           type: 'string',
@@ -159,6 +159,7 @@ const schemaBody: JSONSchemaType<Config> = {
           },
         },
         keepaliveSeconds: { type: 'integer', default: 30, minimum: 0, maximum: 65535, description: 'MQTT keepalive; the broker publishes the last will after 1.5x this without traffic.' },
+        reconnectMaxSeconds: { type: 'number', default: 60, minimum: 1, maximum: 3600, description: 'Longest wait between reconnect attempts: delays grow exponentially from 1 s with full jitter up to this, so a fleet does not reconnect all at once.' },
         results: {
           type: 'object',
           description: 'When classification results are published.',

@@ -77,6 +77,7 @@ export interface MqttConfig {
   password: string;
   tls: { ca: string; cert: string; key: string; rejectUnauthorized: boolean };
   keepaliveSeconds: number;
+  reconnectMaxSeconds: number;
   results: { mode: ResultsMode; threshold: number; maxRatePerSecond: number };
   telemetrySeconds: number;
   outbox: { maxMessages: number; maxBytes: number };

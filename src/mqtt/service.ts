@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
 import type { MqttClient, IPublishPacket } from 'mqtt';
 import { MqttLink, redact } from './link.js';
+import { Backoff } from './backoff.js';
 import { Outbox } from './outbox.js';
 import { SessionCounter } from './session.js';
 import { deviceTopics, validatePrefix, type DeviceTopics } from './topics.js';
@@ -73,6 +74,7 @@ export class MqttService extends EventEmitter {
       clientId: `edgefit-${this.o.deviceId}`,
       protocolVersion: this.o.config.protocolVersion,
       keepaliveSeconds: this.o.config.keepaliveSeconds,
+      backoff: new Backoff(1000, this.o.config.reconnectMaxSeconds * 1000),
       ...(this.o.config.username ? { username: this.o.config.username } : {}),
       ...(this.o.config.password ? { password: this.o.config.password } : {}),
       ...(tls.ca || tls.cert || tls.key || this.o.url.startsWith('mqtts:') ? { tls: { ...(tls.ca ? { ca: tls.ca } : {}), ...(tls.cert ? { cert: tls.cert } : {}), ...(tls.key ? { key: tls.key } : {}), rejectUnauthorized: tls.rejectUnauthorized } } : {}),

@@ -2,6 +2,8 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
+import { waitFor, sleep } from './wait.js';
+import { mulberry32 } from '../../src/zoo/init.js';
 
 /**
  * A consumer of one device's topics that keeps what "nothing lost" is measured against: every result seq
@@ -130,28 +132,9 @@ export function readCursor(stateDir: string): OutboxCursor {
   return JSON.parse(readFileSync(join(stateDir, 'outbox', 'cursor.json'), 'utf8')) as OutboxCursor;
 }
 
-export async function waitFor<T>(fn: () => T | undefined | false, what: string, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
+export { waitFor, sleep };
 
 /** A seeded PRNG (mulberry32): "random" fault moments that repeat run after run. */
 export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return mulberry32(seed);
 }

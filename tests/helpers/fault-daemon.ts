@@ -19,6 +19,8 @@ export function faultArgs(o: FaultDaemonOptions): string[] {
     '--broker', o.broker, '--device-id', o.deviceId, '--state-dir', o.stateDir, '--camera', o.camera ?? 'synthetic',
     ...(o.json === false ? [] : ['--json']),
     '--set', 'mqtt.results.mode=every', '--set', 'mqtt.telemetrySeconds=1', '--set', 'mqtt.keepaliveSeconds=2',
+    // outages in these tests are seconds long: keep the reconnect backoff in proportion
+    '--set', 'mqtt.reconnectMaxSeconds=4',
     '--set', 'mqtt.homeAssistant.enabled=false', '--set', 'adapt.enabled=false',
     ...fastProfile, ...(o.set ?? []).flatMap((s) => ['--set', s]),
   ];

@@ -9,19 +9,12 @@ import { DaemonProcess, pulledState, copyState, fastProfile } from '../helpers/d
 import { Mosquitto } from '../helpers/mosquitto.js';
 import { sharedData } from '../../src/util/paths.js';
 import { payloadSchemas } from '../../src/mqtt/schemas.js';
+import { waitFor } from '../helpers/wait.js';
 
 const ajv = new Ajv({ strict: false });
 const valid = Object.fromEntries(Object.entries(payloadSchemas).map(([k, s]) => [k, ajv.compile(s)]));
 
-async function until<T>(fn: () => T | undefined | false, what: string, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const until = <T>(fn: () => T | undefined | false, what: string, ms = 30_000): Promise<T> => waitFor(fn, what, ms);
 
 describe('the daemon over MQTT (real mosquitto, real models, the test photos as camera)', () => {
   let broker: Mosquitto;
@@ -38,7 +31,7 @@ describe('the daemon over MQTT (real mosquitto, real models, the test photos as 
     await sub.subscribeAsync(['edgefit/#', 'homeassistant/#'], { qos: 1 });
     daemon = new DaemonProcess([
       '--broker', broker.url, '--device-id', 'cam-m', '--state-dir', copyState(state), '--camera', `folder:${join(sharedData, 'images/test')}`,
-      '--set', 'camera.fps=8', '--set', 'mqtt.results.mode=every', '--set', 'mqtt.telemetrySeconds=1', '--set', 'mqtt.keepaliveSeconds=2', ...fastProfile,
+      '--set', 'camera.fps=8', '--set', 'mqtt.results.mode=every', '--set', 'mqtt.telemetrySeconds=1', '--set', 'mqtt.keepaliveSeconds=2', '--set', 'mqtt.reconnectMaxSeconds=4', ...fastProfile,
     ]);
     await daemon.waitFor(() => json('result').length >= 3, 'first results', 120_000);
   }, 180_000);

@@ -8,14 +8,9 @@ import { startEmbeddedBroker } from '../../src/mqtt/broker.js';
 import { MqttLink } from '../../src/mqtt/link.js';
 import { Backoff } from '../../src/mqtt/backoff.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
+import { waitFor } from '../helpers/wait.js';
 
-async function until(fn: () => boolean, what: string, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!fn()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const until = <T>(fn: () => T | undefined | false, what: string, ms = 10_000): Promise<T> => waitFor(fn, what, ms);
 
 const will = () => ({ topic: 'edgefit/t/status', payload: '{"state":"offline"}' });
 

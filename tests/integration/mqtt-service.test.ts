@@ -11,6 +11,7 @@ import { loadConfig } from '../../src/config/index.js';
 import type { CommandHandlers } from '../../src/mqtt/commands.js';
 import type { MqttConfig } from '../../src/config/types.js';
 import type { ResultPayload } from '../../src/mqtt/payloads.js';
+import { waitFor } from '../helpers/wait.js';
 
 const ajv = new Ajv({ strict: false });
 const validators = Object.fromEntries(Object.entries(payloadSchemas).map(([k, s]) => [k, ajv.compile(s)]));
@@ -38,15 +39,7 @@ function consumer(url: string, version: 4 | 5 = 5): Promise<MqttClient> {
   });
 }
 
-async function until<T>(fn: () => T | undefined, what: string, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+const until = <T>(fn: () => T | undefined | false, what: string, ms = 15_000): Promise<T> => waitFor(fn, what, ms);
 
 function makeResult(i: number) {
   return (seq: number, session: number): ResultPayload => ({

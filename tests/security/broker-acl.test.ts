@@ -8,18 +8,11 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { projectRoot } from '../../src/util/paths.js';
 import { freePort, mosquittoPath } from '../helpers/mosquitto.js';
 import { DaemonProcess, pulledState, copyState, fastProfile } from '../helpers/daemon.js';
+import { waitFor } from '../helpers/wait.js';
 
 const deploy = join(projectRoot, 'deploy/mosquitto');
 
-async function until<T>(fn: () => T | undefined | false, what: string, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const until = <T>(fn: () => T | undefined | false, what: string, ms = 20_000): Promise<T> => waitFor(fn, what, ms);
 
 async function listening(port: number): Promise<void> {
   const end = Date.now() + 10_000;

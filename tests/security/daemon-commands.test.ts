@@ -11,18 +11,11 @@ import { pullModels } from '../../src/catalog/pull.js';
 import { payloadSchemas } from '../../src/mqtt/schemas.js';
 import { MAX_COMMAND_BYTES } from '../../src/mqtt/commands.js';
 import { makeFixture, snapshot, NASTY_LABELS, type Fixture } from './fixtures.js';
+import { waitFor } from '../helpers/wait.js';
 
 const validReply = new Ajv({ strict: false }).compile(payloadSchemas.reply);
 
-async function until<T>(fn: () => T | undefined | false, what: string, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const until = <T>(fn: () => T | undefined | false, what: string, ms = 30_000): Promise<T> => waitFor(fn, what, ms);
 
 type Json = Record<string, unknown>;
 const DEV = 'sec-1';

@@ -3,16 +3,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import mqtt from 'mqtt';
 import { DaemonProcess, pulledState, fastProfile } from '../helpers/daemon.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
+import { waitFor } from '../helpers/wait.js';
 
-async function until<T>(fn: () => T | undefined | false, what: string, ms = 60_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const until = <T>(fn: () => T | undefined | false, what: string, ms = 60_000): Promise<T> => waitFor(fn, what, ms);
 
 const spinners: ChildProcess[] = [];
 afterAll(() => { for (const s of spinners) s.kill('SIGKILL'); });

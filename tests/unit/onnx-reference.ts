@@ -1,15 +1,9 @@
 // Test-only: a plain, slow, obviously-correct NCHW evaluator for zoo Graphs (float64), and small graph helpers.
 import { inferShapes, numel, outSize, type Graph, type Layer, type Param } from '../../src/zoo/graph.js';
+import { mulberry32 } from '../../src/zoo/init.js';
 
 export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return mulberry32(seed);
 }
 
 /** Fills every param a graph needs with seeded values; BN stats are kept non-trivial. */

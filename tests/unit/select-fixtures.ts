@@ -2,17 +2,11 @@ import type { Variant } from '../../src/catalog/types.js';
 import type { ProviderName } from '../../src/engine/engine.js';
 import type { Family } from '../../src/zoo/graph.js';
 import type { Measurement } from '../../src/profile/types.js';
+import { mulberry32 } from '../../src/zoo/init.js';
 
 /** Seeded PRNG (mulberry32) so property tests replay exactly. */
 export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return mulberry32(seed);
 }
 
 export function variant(id: string, o: Partial<Variant> = {}): Variant {
