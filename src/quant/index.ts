@@ -8,6 +8,7 @@ import { planQuantization, type QTensor } from './plan.js';
 import { calibrate, inputChannelMeans, PERCENTILE, type CalibMethod, type TensorStats } from './calibrate.js';
 import { insertQdq, actParams, type ActParams, type WeightQuant } from './qdq.js';
 import { resolveFrames } from './frames.js';
+import { inputAsDequantize } from './input-dq.js';
 
 export { checkIntegerKernels, type KernelCheck } from './verify.js';
 export { chooseWeightBits, type WeightBitsChoice } from './choose.js';
@@ -66,10 +67,16 @@ export async function quantizeModel(floatOnnx: Uint8Array, opts: QuantizeOptions
   const frames = await resolveFrames(opts.calib, opts.resolution);
   const bnFold = foldBatchNormOnnx(readOnnx(floatOnnx, 'float model'));
   const cls = classifierToGemm(bnFold.model);
-  const model = cls.model;
+  const pixelsIn = inputAsDequantize(cls.model);
+  const model = pixelsIn?.model ?? cls.model;
   const plan = planQuantization(new GraphIndex(model));
+  if (pixelsIn) {
+    // the pixels are the first conv's quantized input: a static grid (no calibration) with the pixels' own scale
+    const { scale, zeroPoint } = pixelsIn;
+    plan.tensors.set(pixelsIn.tensor, { name: pixelsIn.tensor, kind: 'input', bounds: [-zeroPoint * scale, (255 - zeroPoint) * scale], op: 'DequantizeLinear' });
+  }
   if (plan.weighted.length === 0) throw new EdgefitError('E_QUANT', 'the model has no Conv/Gemm/MatMul with constant weights: nothing to quantize');
-  const toCalibrate = [...plan.tensors.values()].filter((t) => t.kind !== 'alias' && t.kind !== 'clip').map((t) => t.name);
+  const toCalibrate = [...plan.tensors.values()].filter((t) => t.kind !== 'alias' && t.kind !== 'clip' && t.kind !== 'input').map((t) => t.name);
   const stats = await calibrate(model, toCalibrate, frames, opts.resolution, opts.method);
   const params = new Map<string, ActParams>();
   const tensors: TensorRange[] = [];
@@ -99,7 +106,7 @@ export async function quantizeModel(floatOnnx: Uint8Array, opts: QuantizeOptions
 
 function chooseRange(t: QTensor, s: TensorStats | undefined, method: CalibMethod): [number, number] {
   // ReLU6 (or any Clip) bounds its output: a fixed grid needs no calibration and never saturates early
-  if (t.kind === 'clip') return t.bounds!;
+  if (t.kind === 'clip' || t.kind === 'input') return t.bounds!;
   if (!s || !Number.isFinite(s.min)) throw new Error(`quantization: tensor ${t.name} was not calibrated`);
   const lo = t.kind === 'relu' ? 0 : s.min;
   // requantized logits keep their whole observed range: saturating them makes the leading classes equal

@@ -8,12 +8,13 @@ import { findClassifier } from './classifier.js';
  * - relu:   calibrated, lower bound 0 (a fused ReLU)
  * - clip:   a fused Clip (ReLU6): the static range [lo, hi], no calibration
  * - logits: the classifier's output: always its full calibrated min/max (clipping it merges the top classes)
+ * - input:  the pixels feeding the first conv, already uint8 (see input-dq.ts): their own static grid
  * - alias:  a shape-only op's output (Reshape, Flatten, MaxPool, ...): the same scale/zero point as `alias`,
  *           which onnxruntime needs to drop the Q/DQ pair around it
  */
 export interface QTensor {
   name: string;
-  kind: 'act' | 'relu' | 'clip' | 'logits' | 'alias';
+  kind: 'act' | 'relu' | 'clip' | 'logits' | 'alias' | 'input';
   alias?: string;
   bounds?: [number, number];
   /** the op whose output this is (for reports) */

@@ -60,6 +60,8 @@ export function insertQdq(model: ModelProto, plan: QPlan, params: Map<string, Ac
   };
 
   for (const t of plan.tensors.keys()) {
+    // already the output of a DequantizeLinear (the pixels feeding the first conv): consumers read it as it is
+    if (ix.producer.get(t)?.opType === 'DequantizeLinear') continue;
     const p = paramsOf(t);
     const sName = `${t}_scale`;
     const zName = `${t}_zero_point`;

@@ -28,7 +28,9 @@ describe('PTQ of Keras MobileNet-v1 0.25/224 calibrated on images/calib only', (
     expect(f.agreement.withMargin.total).toBe(15);
     expect(f.agreement.withMargin.count).toBe(15);
     expect(f.agreement.count).toBeGreaterThanOrEqual(17);
-    expect(f.int8.correct1).toBe(f.float.correct1);
+    // no accuracy lost (measured: int8 14/16 = float before the pixels fed the first conv directly; 15/16 since,
+    // one near-tie photo tipping to its right class)
+    expect(f.int8.correct1).toBeGreaterThanOrEqual(f.float.correct1);
     expect(f.float.n).toBe(16);
     // the report's structure: logits stay float (QGemm), ReLU6 tensors use [0, 6] without calibration
     expect(choice.report.floatLogitsFrom).toBe('conv_preds');
