@@ -1,32 +1,17 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { projectRoot } from '../../src/util/paths.js';
-import { freePort, mosquittoPath } from '../helpers/mosquitto.js';
+import { freePort, mosquittoPath, waitForPort } from '../helpers/mosquitto.js';
 import { DaemonProcess, pulledState, copyState, fastProfile } from '../helpers/daemon.js';
 import { waitFor } from '../helpers/wait.js';
 
 const deploy = join(projectRoot, 'deploy/mosquitto');
 
 const until = <T>(fn: () => T | undefined | false, what: string, ms = 20_000): Promise<T> => waitFor(fn, what, ms);
-
-async function listening(port: number): Promise<void> {
-  const end = Date.now() + 10_000;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const c = connect(port, '127.0.0.1');
-      c.once('connect', () => { c.destroy(); resolve(true); });
-      c.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > end) throw new Error(`mosquitto does not listen on ${port}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 function openssl(args: string[], cwd: string): void {
   const r = spawnSync('openssl', args, { cwd, encoding: 'utf8' });
@@ -90,8 +75,8 @@ describe('production mosquitto: deploy/mosquitto/edgefit.conf + edgefit.acl + ad
     for (const f of ['edgefit.acl', 'edgefit.passwd', 'ca.crt', 'server.crt', 'server.key']) chmodSync(join(dir, f), 0o644);
     proc = spawn(mosquittoPath(), ['-c', join(dir, 'mosquitto.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
     proc.stderr!.on('data', (d: Buffer) => { log = (log + d.toString()).slice(-100_000); });
-    await listening(plain);
-    await listening(tls);
+    await waitForPort(plain);
+    await waitForPort(tls);
   });
 
   afterAll(async () => {
