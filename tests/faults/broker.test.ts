@@ -50,6 +50,12 @@ describe('broker faults: nothing accepted is lost, drops are counted', () => {
     // The proxy also keeps the daemon away until the consumer is subscribed again, or it could miss the drain.
     proxy.refusing = true;
     await proxy.isolate(500);
+    // and the broker has handed the consumer everything it acknowledged: on a loaded machine forwarding can lag
+    // the PUBACK by more than the drain above, so wait until the consumer's count stops moving (1 s, at most 15 s)
+    for (let i = 0, n = -1; i < 15 && n !== consumer.results.size; i++) {
+      n = consumer.results.size;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
     await broker.stop();
     const atStop = lastAccepted();
     await daemon.waitFor(() => lastAccepted() >= atStop + 6, 'results accepted while the broker is down', 30_000);
