@@ -18,7 +18,8 @@ const validators = Object.fromEntries(Object.entries(payloadSchemas).map(([k, s]
 
 function mqttConfig(over: Partial<MqttConfig> = {}): MqttConfig {
   const { config } = loadConfig({ env: {}, host: { hostname: 'test', isRoot: false, home: tmpdir() } });
-  return { ...config.mqtt, keepaliveSeconds: 2, ...over };
+  // outages here last seconds: a 2 s reconnect cap keeps the test about the outbox, not about backoff luck
+  return { ...config.mqtt, keepaliveSeconds: 2, reconnectMaxSeconds: 2, ...over };
 }
 
 const calls: string[] = [];
