@@ -28,6 +28,7 @@ import { readLabels } from './daemon/labels.js';
 import type { Budget } from './select/types.js';
 import type { Adapter, SwitchEvent } from './select/adapt.js';
 import { makeAdapter } from './daemon/adapt.js';
+import { bestOf } from './profile/measure.js';
 
 export interface DaemonOptions {
   config: Config;
@@ -265,7 +266,7 @@ export class Daemon {
     const target = this.choice.candidates.find((c) => c.id === ev.to);
     if (!target) return Promise.resolve();
     const p = this.budget.percentile ?? 'p90';
-    const best = target.measurements.filter((m) => m.ok).sort((a, b) => a.latencyMs[p] - b.latencyMs[p])[0];
+    const best = bestOf(target.measurements, p);
     const reason = `${ev.reason === 'over-budget' ? 'step down' : 'step up'}: ${ev.detail}`;
     const next = { ...this.choice, variant: target.variant, provider: target.provider, threads: best?.threads ?? this.choice.threads, reason, overBudget: false };
     const run = this.switching.then(async () => {

@@ -1,17 +1,17 @@
 import { Adapter, type AdaptRung } from '../select/adapt.js';
-import { compareFitting } from '../select/policy.js';
+import { compareFitting, memoryOf, resolveBudget } from '../select/policy.js';
 import type { Config } from '../config/types.js';
 import type { Budget } from '../select/types.js';
 import type { Choice } from './choose.js';
-import { memoryOf } from '../select/policy.js';
 
 /**
  * The live re-selection ladder: every measured candidate that ran and fits memory, largest first, with its
  * profiled latency at the budget's percentile. Unmeasured rungs cannot be predicted and are left out.
  */
 export function adaptRungs(choice: Choice, budget: Budget): AdaptRung[] {
-  const p = budget.percentile ?? 'p90';
-  const mem = budget.memoryMb ?? (budget.memoryFraction && budget.availableMb ? budget.memoryFraction * budget.availableMb : Infinity);
+  const rb = resolveBudget(budget);
+  const p = rb.percentile;
+  const mem = rb.memoryMb ?? Infinity;
   const fitting = choice.candidates
     .map((c) => ({ c, m: c.measurements.filter((m) => m.ok && memoryOf(m) <= mem).sort((a, b) => a.latencyMs[p] - b.latencyMs[p])[0] }))
     .filter((x): x is { c: (typeof x)['c']; m: NonNullable<(typeof x)['m']> } => x.m !== undefined);
@@ -19,14 +19,8 @@ export function adaptRungs(choice: Choice, budget: Budget): AdaptRung[] {
   return fitting.map(({ c, m }) => ({ id: c.id, profiledMs: m.latencyMs[p] }));
 }
 
-export function budgetMs(budget: Budget): number | undefined {
-  const a = budget.latencyP90Ms;
-  const b = budget.fps ? 1000 / budget.fps : undefined;
-  return a !== undefined && b !== undefined ? Math.min(a, b) : a ?? b;
-}
-
 export function makeAdapter(config: Config, choice: Choice, budget: Budget): Adapter | undefined {
-  const ms = budgetMs(budget);
+  const ms = resolveBudget(budget).latencyMs;
   const rungs = adaptRungs(choice, budget);
   const current = `${choice.variant.id}@${choice.provider}`;
   if (!config.adapt.enabled || ms === undefined || rungs.length < 2 || !rungs.some((r) => r.id === current)) return undefined;

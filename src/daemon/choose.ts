@@ -7,7 +7,7 @@ import type { ProviderName } from '../engine/engine.js';
 import { searchAndSelect, specsFor } from '../select/search.js';
 import type { Budget, Decision, Percentile } from '../select/types.js';
 import type { Measurement } from '../profile/types.js';
-import { makeMeasurer, type MeasureProgress } from '../profile/measure.js';
+import { bestOf, makeMeasurer, type MeasureProgress } from '../profile/measure.js';
 import { ProfileCache } from '../profile/cache.js';
 import type { CandidateSummary, ModelPayload } from '../mqtt/payloads.js';
 
@@ -87,7 +87,7 @@ export async function chooseModel(config: Config, device: DeviceInfo, ladder: Va
     const smallest = [...specs].sort((a, b) => a.variant.macs - b.variant.macs)[0];
     if (!smallest) throw new Error('the model ladder is empty: run `edgefit models pull` or allow models.allowZooFallback');
     const ms = [await measure(smallest)].flat();
-    const ok = ms.filter((m) => m.ok).sort((a, b) => a.latencyMs[p] - b.latencyMs[p])[0];
+    const ok = bestOf(ms, p);
     if (!ok) throw new Error(`no model of the ladder can run on this board (smallest: ${smallest.variant.id}: ${ms[0]?.error ?? 'failed'}); run \`edgefit doctor\``);
     measured.set(`${smallest.variant.id}@${smallest.provider}`, ms);
     const all = specs.map((s) => ({ id: `${s.variant.id}@${s.provider}`, variant: s.variant, provider: s.provider, measurements: measured.get(`${s.variant.id}@${s.provider}`) ?? [] }));
@@ -104,7 +104,7 @@ export function modelPayload(deviceId: string, board: string, choice: Choice, bu
   const p = budget.percentile ?? 'p90';
   const rejected = new Map(choice.decision.rejected.map((r) => [r.id, r]));
   const candidates: CandidateSummary[] = choice.candidates.map((c) => {
-    const best = c.measurements.filter((m) => m.ok).sort((a, b) => a.latencyMs[p] - b.latencyMs[p])[0];
+    const best = bestOf(c.measurements, p);
     const r = rejected.get(c.id);
     const v = c.variant;
     return {
