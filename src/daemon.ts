@@ -346,7 +346,8 @@ export class Daemon {
     return {
       deviceId: this.o.config.deviceId, session: this.mqtt?.session ?? 0, ts: new Date(now).toISOString(), windowSeconds: Math.round(windowSeconds * 100) / 100,
       variant: this.choice.variant.id, provider: this.choice.provider, paused: ps.paused,
-      frames: { in: cs.framesIn, inferred: ps.inferred, dropped: cs.dropped }, fps,
+      // dropped: superseded in the camera's ring, or in the engine's mailbox before the engine was free
+      frames: { in: cs.framesIn, inferred: ps.inferred, dropped: cs.dropped + ps.superseded }, fps,
       latencyMs: { p50: lat.p50, p90: lat.p90, p99: lat.p99 }, inferMs: { p50: inf.p50, p90: inf.p90, p99: inf.p99 },
       cpuPercent: this.cpu.sample(), rssMb: Math.round(process.memoryUsage.rss() / 1048576 * 10) / 10,
       temperatureC: null, throttled: null,

@@ -1,41 +1,13 @@
-import { EventEmitter } from 'node:events';
 import { EngineHost } from '../../src/engine/host.js';
 import { createFrameSource } from '../../src/camera/registry.js';
-import type { Frame, FrameSource } from '../../src/camera/source.js';
+import type { FrameSource } from '../../src/camera/source.js';
 import { Pipeline, type InferenceResult } from '../../src/pipeline/pipeline.js';
-
-/**
- * A FrameSource that remembers when the pipeline took each frame (performance.now()), so the bench can time
- * "frame taken -> result ready" inside the real pipeline without touching its code. Everything else forwards.
- */
-export class TimedSource extends EventEmitter implements FrameSource {
-  takenAt = 0;
-  constructor(readonly inner: FrameSource) { super(); }
-  get name(): string { return this.inner.name; }
-  start(): Promise<void> { return this.inner.start(); }
-  stop(): Promise<void> { return this.inner.stop(); }
-  latest(): Frame | null { return this.inner.latest(); }
-  take(): Frame | null {
-    const f = this.inner.take();
-    if (f) this.takenAt = performance.now();
-    return f;
-  }
-  async next(signal?: AbortSignal): Promise<Frame> {
-    const f = await this.inner.next(signal);
-    this.takenAt = performance.now();
-    return f;
-  }
-  release(): void { this.inner.release(); }
-  reconfigure(size: { width: number; height: number }): Promise<void> { return this.inner.reconfigure(size); }
-  stats(): ReturnType<FrameSource['stats']> { return this.inner.stats(); }
-  pids(): number[] { return this.inner.pids(); }
-}
 
 export interface RunningPipeline {
   pipeline: Pipeline;
-  source: TimedSource;
+  source: FrameSource;
   host: EngineHost;
-  /** per-inference wall times (taken -> result ready), ms, while collecting */
+  /** per-inference wall times (the engine took the frame -> result event on the main thread), ms, while collecting */
   collect(n: number, timeoutMs?: number): Promise<{ perInference: number[]; latencyMs: number[]; inferMs: number[]; wallMs: number }>;
   close(): Promise<void>;
 }
@@ -46,9 +18,8 @@ export interface RunningPipeline {
  */
 export async function startPipeline(modelPath: string, resolution: number, threads: number, camera: string, fps: number): Promise<RunningPipeline> {
   const host = await EngineHost.start(modelPath, { providers: ['cpu'], threads, resolution, timeoutMs: 5000 });
-  const inner = await createFrameSource(camera, { width: resolution, height: resolution, fps, watchdogSeconds: 10, loop: true });
-  const source = new TimedSource(inner);
-  inner.on('error', () => undefined);
+  const source = await createFrameSource(camera, { width: resolution, height: resolution, fps, watchdogSeconds: 10, loop: true });
+  source.on('error', () => undefined);
   await source.start();
   const pipeline = new Pipeline({ source, model: { engine: host, variantId: 'bench', resolution, labels: undefined }, topK: 5, scoreThreshold: 0 });
   pipeline.on('error', () => undefined);
@@ -64,17 +35,17 @@ export async function startPipeline(modelPath: string, resolution: number, threa
         let first = 0;
         const t = setTimeout(() => { pipeline.off('result', on); pipeline.pause(); reject(new Error(`pipeline gave ${perInference.length} of ${n} results in ${timeoutMs} ms`)); }, timeoutMs);
         const on = (r: InferenceResult) => {
-          const now = performance.now();
-          if (perInference.length === 0) first = source.takenAt;
-          perInference.push(now - source.takenAt);
+          const now = performance.timeOrigin + performance.now();
+          if (perInference.length === 0) first = r.startedAt;
+          perInference.push(now - r.startedAt);
           latencyMs.push(r.latencyMs);
           inferMs.push(r.inferMs);
           if (perInference.length >= n) {
-            // paused inside the result event: the loop sees it before it takes another frame, nothing in flight
+            // the worker may already run the next frame: the block ends once that run has answered (unrecorded)
             pipeline.pause();
             pipeline.off('result', on);
             clearTimeout(t);
-            resolve({ perInference, latencyMs, inferMs, wallMs: now - first });
+            void pipeline.idle().then(() => resolve({ perInference, latencyMs, inferMs, wallMs: now - first }));
           }
         };
         pipeline.on('result', on);

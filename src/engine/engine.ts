@@ -40,6 +40,40 @@ export interface RunResult {
   inferMs: number;
 }
 
+/** One answer of a FrameStream. `scores` is valid only during the callback: copy what must outlive it. */
+export interface StreamResult {
+  seq: number;
+  /** the frame's arrival time as offered (ms since the epoch) */
+  ts: number;
+  scores: Float32Array;
+  inferMs: number;
+  /** when the runtime took the frame (ms since the epoch, sub-millisecond) */
+  startedAt: number;
+}
+
+export interface StreamSink {
+  result(r: StreamResult): void;
+  error(err: Error, seq: number, ts: number): void;
+}
+
+/**
+ * Latest-frame-wins feeding of an engine: frames are offered as they arrive, the engine runs the newest one
+ * whenever it becomes free, and answers through the sink. An engine in a worker thread takes its next frame
+ * itself, without waiting for the main thread, so the hop between threads costs no inference time.
+ */
+export interface FrameStream {
+  /** copies the frame in; returns true when a frame was dropped for it (an older one not yet started, or this one) */
+  offer(frame: Uint8Array, seq: number, ts: number): boolean;
+  /** withdraws the offered frame that has not started; true when there was one */
+  cancel(): boolean;
+  /** frames offered or running that have not answered yet */
+  readonly outstanding: number;
+  /** resolves once nothing is offered or running */
+  idle(): Promise<void>;
+  /** detaches the sink; frames still running answer nowhere */
+  close(): void;
+}
+
 export interface Engine {
   readonly name: string;
   /** the provider that actually runs the model, verified after load */
@@ -49,6 +83,8 @@ export interface Engine {
   readonly io: ModelIO;
   /** runs on one frame: uint8 RGB HWC at the model's resolution */
   run(frame: Uint8Array): Promise<RunResult>;
+  /** a native FrameStream; engines without one are fed by `frameStream()` (src/engine/run-stream.ts) over run() */
+  stream?(sink: StreamSink): FrameStream;
   close(): Promise<void>;
 }
 

@@ -2,7 +2,8 @@ import { Worker } from 'node:worker_threads';
 import { EventEmitter } from 'node:events';
 import { distModule } from '../util/paths.js';
 import { EdgefitError } from '../util/errors.js';
-import type { Engine, EngineOptions, ModelIO, ProviderName, RunResult } from './engine.js';
+import type { Engine, EngineOptions, FrameStream, ModelIO, ProviderName, RunResult, StreamSink } from './engine.js';
+import { createMailbox, MailboxWriter } from './mailbox.js';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol.js';
 import type { EngineKind } from './registry.js';
 
@@ -23,16 +24,17 @@ export interface HostStats {
   degraded: boolean;
 }
 
-interface Pending {
-  id: number;
+interface PendingRun {
+  seq: number;
   resolve: (r: RunResult) => void;
   reject: (e: Error) => void;
-  timer: NodeJS.Timeout | undefined;
 }
 
 /**
- * An Engine whose runtime lives in a worker thread. Frames are copied once into a buffer that ping-pongs
- * between the threads by transfer; the scores come back the same way, so a run allocates no frame-sized memory.
+ * An Engine whose runtime lives in a worker thread, fed through a shared mailbox (src/engine/mailbox.ts): the
+ * host copies each offered frame into shared memory and the worker takes the newest one whenever it is free,
+ * so a run never waits for the main thread to wake up. Scores come back in shared result slots; messages
+ * carry only what a result is about. run() is offer-and-wait on the same path.
  * A run that exceeds its timeout, or a worker that dies, is counted, the worker replaced, and the caller
  * gets an error for that frame only. Past the restart budget the host stops restarting and reports degraded.
  *
@@ -46,11 +48,15 @@ export class EngineHost extends EventEmitter implements Engine {
   readonly stats: HostStats = { runs: 0, timeouts: 0, crashes: 0, restarts: 0, degraded: false };
 
   private worker: Worker | undefined;
-  private input: ArrayBuffer | undefined;
-  private scoresBuf: ArrayBuffer | undefined;
-  private scoresView: Float32Array = new Float32Array(0);
-  private pending: Pending | undefined;
-  private nextId = 1;
+  private box: MailboxWriter | undefined;
+  private frameBytes = 0;
+  private scores: Float32Array = new Float32Array(0);
+  private sink: StreamSink | undefined;
+  private pendingRun: PendingRun | undefined;
+  private nextRunSeq = -1;
+  private inFlight = 0;
+  private idleWaiters: (() => void)[] = [];
+  private watchdog: NodeJS.Timeout | undefined;
   private closing = false;
   private restartTimes: number[] = [];
   private restarting: Promise<void> | undefined;
@@ -63,6 +69,12 @@ export class EngineHost extends EventEmitter implements Engine {
   static async start(modelPath: string, opts: HostOptions): Promise<EngineHost> {
     const host = new EngineHost(modelPath, opts);
     await host.spawn();
+    const timeoutMs = opts.timeoutMs ?? 0;
+    if (timeoutMs > 0) {
+      // a run reports when it started in the mailbox, so the check needs no timer per frame
+      host.watchdog = setInterval(() => host.checkTimeout(timeoutMs), Math.min(1000, Math.max(20, timeoutMs / 4)));
+      host.watchdog.unref();
+    }
     return host;
   }
 
@@ -81,11 +93,13 @@ export class EngineHost extends EventEmitter implements Engine {
           this.provider = msg.provider;
           this.refused = msg.refused;
           this.io = msg.io;
-          const frameBytes = msg.io.inputShape.reduce((a, b) => a * b, 1);
+          this.frameBytes = msg.io.inputShape.reduce((a, b) => a * b, 1);
           const classes = msg.io.outputShape.reduce((a, b) => a * b, 1);
-          if (!this.input || this.input.byteLength !== frameBytes) this.input = new ArrayBuffer(frameBytes);
-          if (!this.scoresBuf || this.scoresBuf.byteLength !== classes * 4) this.scoresBuf = new ArrayBuffer(classes * 4);
-          worker.on('message', (m: FromWorker) => this.onMessage(m));
+          if (this.scores.length !== classes) this.scores = new Float32Array(classes);
+          const buffers = createMailbox(this.frameBytes, classes);
+          this.box = new MailboxWriter(buffers);
+          worker.on('message', (m: FromWorker) => this.onMessage(worker, m));
+          worker.postMessage({ type: 'mailbox', buffers } satisfies ToWorker);
           resolve();
         } else if (msg.type === 'load-error') {
           void worker.terminate();
@@ -101,41 +115,73 @@ export class EngineHost extends EventEmitter implements Engine {
     });
   }
 
-  private onMessage(msg: FromWorker): void {
-    const p = this.pending;
-    if (msg.type === 'result' || msg.type === 'run-error') {
-      this.input = msg.input;
-      this.scoresBuf = msg.scores;
-      if (!p || p.id !== msg.id) return; // a late answer for a run already given up on
-      this.pending = undefined;
-      if (p.timer) clearTimeout(p.timer);
-      if (msg.type === 'run-error') {
-        p.reject(new EdgefitError('E_ENGINE_RUN', msg.message));
-        return;
-      }
+  private onMessage(worker: Worker, msg: FromWorker): void {
+    if (worker !== this.worker || !this.box) return; // a late answer from a worker already given up on
+    if (msg.type === 'result') {
+      this.box.takeResult(msg.slot, this.scores, msg.count);
       this.stats.runs++;
-      if (this.scoresView.buffer !== msg.scores || this.scoresView.length !== msg.count) {
-        this.scoresView = new Float32Array(msg.scores, 0, msg.count);
+      this.answered();
+      const p = this.pendingRun;
+      if (p && p.seq === msg.seq) {
+        this.pendingRun = undefined;
+        p.resolve({ scores: this.scores, inferMs: msg.inferMs });
+      } else {
+        this.sink?.result({ seq: msg.seq, ts: msg.ts, scores: this.scores, inferMs: msg.inferMs, startedAt: msg.startedAt });
       }
-      p.resolve({ scores: this.scoresView, inferMs: msg.inferMs });
+    } else if (msg.type === 'run-error') {
+      this.answered();
+      this.fail(new EdgefitError('E_ENGINE_RUN', msg.message), msg.seq, msg.ts);
     }
+  }
+
+  private answered(): void {
+    this.inFlight = Math.max(0, this.inFlight - 1);
+    if (this.inFlight === 0) for (const w of this.idleWaiters.splice(0)) w();
+  }
+
+  /** Delivers a failed frame to whoever offered it. */
+  private fail(err: Error, seq: number, ts: number): void {
+    const p = this.pendingRun;
+    if (p && p.seq === seq) {
+      this.pendingRun = undefined;
+      p.reject(err);
+    } else {
+      this.sink?.error(err, seq, ts);
+    }
+  }
+
+  /** The worker is gone: the frame it was running fails, the one waiting for it is dropped. */
+  private abandonWorker(err: Error): void {
+    const box = this.box;
+    const running = box?.running();
+    box?.stop();
+    this.box = undefined;
+    this.worker = undefined;
+    this.inFlight = 0;
+    const p = this.pendingRun;
+    if (running) this.fail(err, running.seq, running.ts);
+    if (this.pendingRun === p && p) { this.pendingRun = undefined; p.reject(err); }
+    for (const w of this.idleWaiters.splice(0)) w();
   }
 
   private onExit(worker: Worker, code: number): void {
     if (worker !== this.worker || this.closing) return;
     this.stats.crashes++;
     this.emit('crash', `engine worker exited with code ${code}`);
-    this.failPending(new EdgefitError('E_ENGINE_CRASH', `the inference worker exited (code ${code}); it is being restarted`));
+    this.abandonWorker(new EdgefitError('E_ENGINE_CRASH', `the inference worker exited (code ${code}); it is being restarted`));
     void this.restart(`worker exited with code ${code}`);
   }
 
-  private failPending(err: Error): void {
-    const p = this.pending;
-    this.pending = undefined;
-    if (p) {
-      if (p.timer) clearTimeout(p.timer);
-      p.reject(err);
-    }
+  private checkTimeout(timeoutMs: number): void {
+    const r = this.box?.running();
+    if (!r || r.elapsedMs <= timeoutMs || this.closing) return;
+    this.stats.timeouts++;
+    this.emit('timeout');
+    const old = this.worker;
+    this.abandonWorker(new EdgefitError('E_ENGINE_TIMEOUT', `inference took longer than ${timeoutMs} ms; the worker is being replaced`));
+    // terminate() stops JS at once; a call stuck in native code ends when that call returns
+    void old?.terminate();
+    void this.restart(`run exceeded ${timeoutMs} ms`);
   }
 
   private restart(reason: string): Promise<void> {
@@ -152,9 +198,6 @@ export class EngineHost extends EventEmitter implements Engine {
     }
     this.restartTimes.push(now);
     this.stats.restarts++;
-    // the buffers went with the dead worker: new ones are made on ready
-    this.input = undefined;
-    this.scoresBuf = undefined;
     this.restarting = this.spawn().then(
       () => { this.emit('restart', reason); },
       (err: Error) => { this.emit('crash', `restart failed: ${err.message}`); },
@@ -167,55 +210,73 @@ export class EngineHost extends EventEmitter implements Engine {
     return this.stats.degraded;
   }
 
+  /** Copies a frame into the mailbox; true when a frame was dropped for it (or it was, no worker being up). */
+  private offer(frame: Uint8Array, seq: number, ts: number): boolean {
+    const box = this.box;
+    if (!box || this.closing) return true;
+    if (frame.length !== this.frameBytes) {
+      throw new EdgefitError('E_FRAME_SIZE', `frame has ${frame.length} bytes, the model wants ${this.frameBytes}`);
+    }
+    const replaced = box.offer(frame, seq, ts);
+    if (!replaced) this.inFlight++;
+    return replaced;
+  }
+
+  stream(sink: StreamSink): FrameStream {
+    if (this.sink) throw new EdgefitError('E_ENGINE_BUSY', 'the engine already feeds a stream; close it first');
+    this.sink = sink;
+    const host = this;
+    return {
+      offer: (frame, seq, ts) => host.offer(frame, seq, ts),
+      cancel: () => {
+        const had = host.box?.cancel() ?? false;
+        if (had) host.answered();
+        return had;
+      },
+      get outstanding() { return host.inFlight; },
+      idle: () => (host.inFlight === 0 ? Promise.resolve() : new Promise<void>((r) => host.idleWaiters.push(r))),
+      close: () => { if (host.sink === sink) host.sink = undefined; },
+    };
+  }
+
   async run(frame: Uint8Array): Promise<RunResult> {
     if (this.restarting) await this.restarting;
     if (this.closing) throw new EdgefitError('E_ENGINE_CLOSED', 'the engine is closed');
     if (this.stats.degraded) throw new EdgefitError('E_ENGINE_DEGRADED', 'the inference worker failed too often and is stopped; reselect or restart the daemon');
-    if (this.pending) throw new EdgefitError('E_ENGINE_BUSY', 'one run at a time: the previous run has not finished');
-    const input = this.input;
-    const scores = this.scoresBuf;
-    const worker = this.worker;
-    if (!input || !scores || !worker) throw new EdgefitError('E_ENGINE_RESTARTING', 'the inference worker is restarting');
-    if (frame.length !== input.byteLength) {
-      throw new EdgefitError('E_FRAME_SIZE', `frame has ${frame.length} bytes, the model wants ${input.byteLength}`);
-    }
-    new Uint8Array(input).set(frame);
-    this.input = undefined;
-    this.scoresBuf = undefined;
-    const id = this.nextId++;
+    if (this.pendingRun || this.inFlight > 0) throw new EdgefitError('E_ENGINE_BUSY', 'one run at a time: the previous run has not finished');
+    if (!this.box) throw new EdgefitError('E_ENGINE_RESTARTING', 'the inference worker is restarting');
+    const seq = this.nextRunSeq--;
     return new Promise<RunResult>((resolve, reject) => {
-      const timeoutMs = this.opts.timeoutMs ?? 0;
-      const timer = timeoutMs > 0 ? setTimeout(() => this.onTimeout(id, timeoutMs), timeoutMs) : undefined;
-      this.pending = { id, resolve, reject, timer };
-      const msg: ToWorker = { type: 'run', id, input, length: frame.length, scores };
-      worker.postMessage(msg, [input, scores]);
+      this.pendingRun = { seq, resolve, reject };
+      try {
+        this.offer(frame, seq, Date.now());
+      } catch (err) {
+        this.pendingRun = undefined;
+        reject(err as Error);
+      }
     });
-  }
-
-  private onTimeout(id: number, timeoutMs: number): void {
-    if (!this.pending || this.pending.id !== id) return;
-    this.stats.timeouts++;
-    this.emit('timeout');
-    this.failPending(new EdgefitError('E_ENGINE_TIMEOUT', `inference took longer than ${timeoutMs} ms; the worker is being replaced`));
-    const old = this.worker;
-    this.worker = undefined;
-    // terminate() stops JS at once; a call stuck in native code ends when that call returns
-    void old?.terminate();
-    void this.restart(`run exceeded ${timeoutMs} ms`);
   }
 
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
+    if (this.watchdog) clearInterval(this.watchdog);
     if (this.restarting) await this.restarting.catch(() => undefined);
-    this.failPending(new EdgefitError('E_ENGINE_CLOSED', 'the engine was closed'));
     const w = this.worker;
+    const box = this.box;
+    const p = this.pendingRun;
+    this.pendingRun = undefined;
+    p?.reject(new EdgefitError('E_ENGINE_CLOSED', 'the engine was closed'));
+    this.sink = undefined;
     this.worker = undefined;
-    if (!w) return;
+    this.box = undefined;
+    this.inFlight = 0;
+    for (const wt of this.idleWaiters.splice(0)) wt();
+    if (!w || !box) return;
     await new Promise<void>((resolve) => {
       const t = setTimeout(() => { void w.terminate().then(() => resolve()); }, 2000);
       w.on('message', (m: FromWorker) => { if (m.type === 'closed') { clearTimeout(t); void w.terminate().then(() => resolve()); } });
-      w.postMessage({ type: 'close' } satisfies ToWorker);
+      box.stop();
     });
   }
 }

@@ -1,20 +1,23 @@
 import type { EngineKind } from './registry.js';
 import type { EngineOptions, ModelIO, ProviderName } from './engine.js';
+import type { MailboxBuffers } from './mailbox.js';
 
-/** Messages between the engine host (main thread) and its worker. Buffers travel by transfer, never by copy. */
+/**
+ * Messages between the engine host (main thread) and its worker. Frames and scores travel through the shared
+ * mailbox (src/engine/mailbox.ts); messages carry only what a result is about.
+ */
 export interface WorkerInit {
   kind: EngineKind;
   modelPath: string;
   options: EngineOptions;
 }
 
-export type ToWorker =
-  | { type: 'run'; id: number; input: ArrayBuffer; length: number; scores: ArrayBuffer }
-  | { type: 'close' };
+export type ToWorker = { type: 'mailbox'; buffers: MailboxBuffers };
 
 export type FromWorker =
   | { type: 'ready'; provider: ProviderName; refused: { provider: ProviderName; reason: string }[]; io: ModelIO }
   | { type: 'load-error'; message: string; code?: string }
-  | { type: 'result'; id: number; input: ArrayBuffer; scores: ArrayBuffer; count: number; inferMs: number }
-  | { type: 'run-error'; id: number; input: ArrayBuffer; scores: ArrayBuffer; message: string }
+  /** `slot`: the mailbox result slot holding the scores */
+  | { type: 'result'; seq: number; ts: number; slot: number; count: number; inferMs: number; startedAt: number }
+  | { type: 'run-error'; seq: number; ts: number; message: string }
   | { type: 'closed' };

@@ -1,46 +1,51 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { engineFactory } from './registry.js';
+import { MailboxReader } from './mailbox.js';
 import type { Engine } from './engine.js';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol.js';
 
 // Inference runs here so that session.run (which blocks its thread) never delays MQTT keepalives,
-// watchdogs or telemetry on the main thread.
+// watchdogs or telemetry on the main thread. The worker takes its next frame from the mailbox itself the
+// moment a run ends, so the main thread's wake-up is never on the path from one inference to the next.
 const port = parentPort!;
 const init = workerData as WorkerInit;
-let engine: Engine | undefined;
 
-function send(msg: FromWorker, transfer: ArrayBuffer[] = []): void {
-  port.postMessage(msg, transfer);
+function send(msg: FromWorker): void {
+  port.postMessage(msg);
+}
+
+async function serve(engine: Engine, box: MailboxReader): Promise<void> {
+  while (box.take()) {
+    const startedAt = performance.timeOrigin + performance.now();
+    const { seq, ts } = box;
+    try {
+      const r = await engine.run(box.frame);
+      const slot = box.putResult(r.scores);
+      box.done();
+      if (slot < 0) break;
+      send({ type: 'result', seq, ts, slot, count: r.scores.length, inferMs: r.inferMs, startedAt });
+    } catch (err) {
+      box.done();
+      send({ type: 'run-error', seq, ts, message: err instanceof Error ? err.message : String(err) });
+    }
+  }
+  await engine.close().catch(() => undefined);
+  send({ type: 'closed' });
 }
 
 async function main(): Promise<void> {
+  let engine: Engine;
   try {
     const factory = await engineFactory(init.kind);
     engine = await factory.load(init.modelPath, init.options);
-    send({ type: 'ready', provider: engine.provider, refused: engine.refused, io: engine.io });
   } catch (err) {
     const e = err as Error & { code?: string };
     send({ type: 'load-error', message: e.message ?? String(err), ...(e.code ? { code: e.code } : {}) });
     return;
   }
-  port.on('message', (msg: ToWorker) => {
-    if (msg.type === 'close') {
-      void engine!.close().finally(() => send({ type: 'closed' }));
-      return;
-    }
-    const { id, input, length, scores } = msg;
-    engine!.run(new Uint8Array(input, 0, length)).then(
-      (r) => {
-        const out = new Float32Array(scores);
-        const n = Math.min(out.length, r.scores.length);
-        out.set(n === r.scores.length ? r.scores : r.scores.subarray(0, n));
-        send({ type: 'result', id, input, scores, count: r.scores.length, inferMs: r.inferMs }, [input, scores]);
-      },
-      (err: unknown) => {
-        send({ type: 'run-error', id, input, scores, message: err instanceof Error ? err.message : String(err) }, [input, scores]);
-      },
-    );
-  });
+  // the host sizes the mailbox from what the model says it needs
+  port.once('message', (msg: ToWorker) => { void serve(engine, new MailboxReader(msg.buffers)); });
+  send({ type: 'ready', provider: engine.provider, refused: engine.refused, io: engine.io });
 }
 
 void main();

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
-import type { Engine } from '../engine/engine.js';
+import type { Engine, FrameStream, StreamResult } from '../engine/engine.js';
+import { frameStream } from '../engine/run-stream.js';
 import type { FrameSource } from '../camera/source.js';
 import { topK, type TopKEntry } from './topk.js';
 import { SampleWindow } from '../telemetry/window.js';
@@ -20,6 +21,8 @@ export interface InferenceResult {
   /** frame arrival to result ready */
   latencyMs: number;
   inferMs: number;
+  /** when the engine took the frame (ms since the epoch, sub-millisecond) */
+  startedAt: number;
 }
 
 export interface PipelineOptions {
@@ -35,20 +38,25 @@ export interface PipelineOptions {
 export interface PipelineStats {
   inferred: number;
   errors: number;
+  /** frames taken from the camera but replaced by a newer one before the engine was free (dropped) */
+  superseded: number;
   paused: boolean;
   lastResultAt: number;
   lastError: string | undefined;
 }
 
 /**
- * The latest-frame loop: take the newest frame, run it, post-process, emit; frames that arrive meanwhile
- * are superseded in the source (counted there as dropped), never queued. Model swaps happen between frames:
- * the new engine is loaded before it is handed in, and the old one is returned to the caller to close.
+ * The latest-frame loop: every frame the camera delivers is offered to the engine's FrameStream, which runs
+ * the newest one whenever it is free; frames superseded before they ran are counted as dropped, never queued.
+ * Results are post-processed and emitted as the engine answers, so the next run does not wait for this
+ * thread. Model swaps happen between frames: offering stops, the run in flight finishes, then the new engine
+ * (loaded before it is handed in) takes over and the old one is returned to the caller to close.
  *
  * Events: 'result' (InferenceResult), 'error' (Error, per failed frame; the loop goes on), 'stopped'.
  */
 export class Pipeline extends EventEmitter {
   private model: ActiveModel;
+  private stream: FrameStream;
   private running = false;
   private paused = false;
   private resumeWaiter: (() => void) | undefined;
@@ -57,11 +65,12 @@ export class Pipeline extends EventEmitter {
   private pendingSwap: { model: ActiveModel; resolve: (old: ActiveModel) => void } | undefined;
   readonly latency: SampleWindow;
   readonly infer: SampleWindow;
-  private readonly s: PipelineStats = { inferred: 0, errors: 0, paused: false, lastResultAt: 0, lastError: undefined };
+  private readonly s: PipelineStats = { inferred: 0, errors: 0, superseded: 0, paused: false, lastResultAt: 0, lastError: undefined };
 
   constructor(private readonly o: PipelineOptions) {
     super();
     this.model = o.model;
+    this.stream = this.open(o.model);
     this.latency = new SampleWindow(o.windowSeconds ?? 60);
     this.infer = new SampleWindow(o.windowSeconds ?? 60);
   }
@@ -75,6 +84,31 @@ export class Pipeline extends EventEmitter {
     this.loopDone = this.loop();
   }
 
+  private open(m: ActiveModel): FrameStream {
+    return frameStream(m.engine, {
+      result: (r) => this.onResult(m, r),
+      error: (err) => this.onError(err),
+    });
+  }
+
+  private onResult(m: ActiveModel, r: StreamResult): void {
+    const top = topK(r.scores, this.o.topK, m.labels, this.o.scoreThreshold);
+    const now = Date.now();
+    const latencyMs = Math.max(0, now - r.ts);
+    this.latency.push(latencyMs, now);
+    this.infer.push(r.inferMs, now);
+    this.s.inferred++;
+    this.s.lastResultAt = now;
+    const result: InferenceResult = { frameSeq: r.seq, frameTs: r.ts, variantId: m.variantId, top, latencyMs, inferMs: r.inferMs, startedAt: r.startedAt };
+    this.emit('result', result);
+  }
+
+  private onError(err: Error): void {
+    this.s.errors++;
+    this.s.lastError = err.message;
+    if (this.listenerCount('error') > 0) this.emit('error', err);
+  }
+
   private async loop(): Promise<void> {
     const src = this.o.source;
     while (this.running) {
@@ -82,7 +116,7 @@ export class Pipeline extends EventEmitter {
         await new Promise<void>((r) => { this.resumeWaiter = r; });
         continue;
       }
-      if (this.pendingSwap) this.applySwap();
+      if (this.pendingSwap) await this.applySwap();
       let frame;
       try {
         frame = await src.next(this.abort.signal);
@@ -92,40 +126,39 @@ export class Pipeline extends EventEmitter {
         // aborted for a pause or a swap, or the source is restarting: look again
         continue;
       }
-      if (this.pendingSwap) { src.release(); continue; }
       const m = this.model;
-      if (frame.width !== m.resolution || frame.height !== m.resolution) {
-        // a frame from before a resolution switch
+      if (this.pendingSwap || this.paused || frame.width !== m.resolution || frame.height !== m.resolution) {
+        // taken as a swap or pause came in, or a frame from before a resolution switch
         src.release();
         continue;
       }
       try {
-        const r = await m.engine.run(frame.data);
-        src.release();
-        const top = topK(r.scores, this.o.topK, m.labels, this.o.scoreThreshold);
-        const now = Date.now();
-        const latencyMs = Math.max(0, now - frame.ts);
-        this.latency.push(latencyMs, now);
-        this.infer.push(r.inferMs, now);
-        this.s.inferred++;
-        this.s.lastResultAt = now;
-        const result: InferenceResult = { frameSeq: frame.seq, frameTs: frame.ts, variantId: m.variantId, top, latencyMs, inferMs: r.inferMs };
-        this.emit('result', result);
+        if (this.stream.offer(frame.data, frame.seq, frame.ts)) this.s.superseded++;
       } catch (err) {
+        this.onError(err as Error);
+      } finally {
         src.release();
-        this.s.errors++;
-        this.s.lastError = (err as Error).message;
-        if (this.listenerCount('error') > 0) this.emit('error', err);
       }
     }
+    await this.drain();
     this.emit('stopped');
   }
 
-  private applySwap(): void {
-    const swap = this.pendingSwap!;
+  /** Withdraws the frame waiting for the engine and waits for the one running. */
+  private async drain(): Promise<void> {
+    if (this.stream.cancel()) this.s.superseded++;
+    await this.stream.idle();
+  }
+
+  private async applySwap(): Promise<void> {
+    await this.drain();
+    const swap = this.pendingSwap;
+    if (!swap) return;
     this.pendingSwap = undefined;
     const old = this.model;
+    this.stream.close();
     this.model = swap.model;
+    this.stream = this.open(swap.model);
     this.latency.clear();
     this.infer.clear();
     swap.resolve(old);
@@ -136,7 +169,7 @@ export class Pipeline extends EventEmitter {
     return new Promise<ActiveModel>((resolve) => {
       this.pendingSwap?.resolve(this.pendingSwap.model); // a swap superseded before it applied
       this.pendingSwap = { model, resolve };
-      if (!this.running || this.paused) { this.applySwap(); return; }
+      if (!this.running || this.paused) { void this.applySwap(); return; }
       // wake a loop waiting for a frame; a run in flight finishes first
       this.abort.abort();
       this.abort = new AbortController();
@@ -147,6 +180,8 @@ export class Pipeline extends EventEmitter {
     if (this.paused) return;
     this.paused = true;
     this.s.paused = true;
+    // the frame waiting for the engine is not run; one already running still answers
+    if (this.stream.cancel()) this.s.superseded++;
     this.abort.abort();
     this.abort = new AbortController();
   }
@@ -167,6 +202,11 @@ export class Pipeline extends EventEmitter {
     this.abort.abort();
     this.resumeWaiter?.();
     await this.loopDone;
+  }
+
+  /** Resolves once no frame waits for or runs in the engine (after pause(), the run in flight has answered). */
+  idle(): Promise<void> {
+    return this.stream.idle();
   }
 
   stats(): PipelineStats {

@@ -57,9 +57,14 @@ describe('Pipeline', () => {
     await collect(p, 15);
     const bytes0 = src.stats().bufferBytes;
     await collect(p, 15);
+    p.pause();
+    await new Promise((r) => setTimeout(r, 100)); // the run in flight answers
     const st = src.stats();
-    expect(st.dropped).toBeGreaterThan(0);
-    expect(st.framesIn).toBeGreaterThanOrEqual(p.stats().inferred + st.dropped - 2);
+    const ps = p.stats();
+    // frames that arrived while the engine was busy were replaced by newer ones, in the ring or in the engine's slot
+    expect(ps.superseded + st.dropped).toBeGreaterThan(ps.inferred);
+    // every frame is accounted for: run, or dropped in one of the two places (give or take the one taken at pause)
+    expect(Math.abs(st.framesIn - ps.inferred - ps.superseded - st.dropped)).toBeLessThanOrEqual(3);
     expect(st.bufferBytes).toBe(bytes0);
   });
 
