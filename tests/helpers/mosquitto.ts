@@ -42,12 +42,13 @@ export class Mosquitto {
   readonly dir: string;
   log = '';
 
-  private constructor(readonly port: number, readonly extraConf: string) {
+  private constructor(readonly port: number, readonly extraConf: string, readonly persist: boolean) {
     this.dir = mkdtempSync(join(tmpdir(), 'edgefit-mosq-'));
   }
 
-  static async start(extraConf = 'allow_anonymous true\n'): Promise<Mosquitto> {
-    const m = new Mosquitto(await freePort(), extraConf);
+  /** `persist`: sessions and queued messages survive a stop('SIGTERM') and start() (mosquitto saves its db on exit) */
+  static async start(extraConf = 'allow_anonymous true\n', opts: { persist?: boolean } = {}): Promise<Mosquitto> {
+    const m = new Mosquitto(await freePort(), extraConf, opts.persist ?? false);
     await m.start();
     return m;
   }
@@ -56,20 +57,22 @@ export class Mosquitto {
 
   async start(): Promise<void> {
     const conf = join(this.dir, 'mosquitto.conf');
-    writeFileSync(conf, `listener ${this.port} 127.0.0.1\npersistence false\nlog_dest stderr\n${this.extraConf}`);
+    const persistence = this.persist ? `persistence true\npersistence_location ${this.dir}/\n` : 'persistence false\n';
+    writeFileSync(conf, `listener ${this.port} 127.0.0.1\n${persistence}log_dest stderr\n${this.extraConf}`);
     const p = spawn(mosquittoPath(), ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
     p.stderr!.on('data', (d: Buffer) => { this.log = (this.log + d.toString()).slice(-20000); });
     this.proc = p;
     await waitForPort(this.port);
   }
 
-  async stop(): Promise<void> {
+  /** SIGKILL by default (a crash); SIGTERM lets a persistent broker save its sessions */
+  async stop(signal: 'SIGKILL' | 'SIGTERM' = 'SIGKILL'): Promise<void> {
     const p = this.proc;
     this.proc = undefined;
     if (!p || p.exitCode !== null) return;
     await new Promise<void>((resolve) => {
       p.once('exit', () => resolve());
-      p.kill('SIGKILL');
+      p.kill(signal);
     });
   }
 

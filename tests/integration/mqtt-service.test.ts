@@ -32,9 +32,13 @@ const handlers: CommandHandlers = {
   snapshot: async () => ({ bytes: 3 }),
 };
 
+/** A persistent session: what is published while it reconnects after a broker restart is queued for it, not lost. */
 function consumer(url: string, version: 4 | 5 = 5): Promise<MqttClient> {
   return new Promise((resolve, reject) => {
-    const c = mqtt.connect(url, { protocolVersion: version, reconnectPeriod: 200, clientId: `consumer-${Math.random().toString(36).slice(2)}` });
+    const c = mqtt.connect(url, {
+      protocolVersion: version, reconnectPeriod: 200, clientId: `consumer-${Math.random().toString(36).slice(2)}`,
+      clean: false, ...(version === 5 ? { properties: { sessionExpiryInterval: 300 } } : {}),
+    });
     c.once('connect', () => resolve(c));
     c.once('error', reject);
   });
@@ -57,7 +61,7 @@ describe('MqttService against a real mosquitto', () => {
   const stateDir = mkdtempSync(join(tmpdir(), 'edgefit-mqtt-'));
 
   beforeAll(async () => {
-    broker = await Mosquitto.start();
+    broker = await Mosquitto.start(undefined, { persist: true });
     sub = await consumer(broker.url);
     sub.on('message', (t, p) => { const a = got.get(t) ?? []; a.push(Buffer.from(p)); got.set(t, a); });
     await sub.subscribeAsync(['edgefit/#', 'homeassistant/#'], { qos: 1 });
@@ -150,16 +154,15 @@ describe('MqttService against a real mosquitto', () => {
 
   it('buffers results while the broker is down and delivers them in order after it returns; retained topics come back', async () => {
     await svc.setModel({ deviceId: 'cam-1', ts: new Date().toISOString(), variant: { id: 'm', family: 'mobilenet_v1', alpha: 0.5, resolution: 160, precision: 'int8', macs: 1, params: 1, pretrained: true, source: 'test' }, provider: 'cpu', threads: 1, reason: 'test', budget: {}, measurement: null, candidates: [], measured: 0, ladder: 0, labelsMeaningful: true, board: 'test' });
-    await broker.stop();
+    await broker.stop('SIGTERM');
     await until(() => !svc.stats().connected, 'disconnect');
     const accepted: number[] = [];
     for (let i = 0; i < 50; i++) accepted.push(await svc.publishResult(makeResult(i)));
     expect(svc.stats().outbox.depth).toBe(50);
     got.clear();
     await broker.start();
-    await sub.subscribeAsync(['edgefit/#'], { qos: 1 }).catch(() => undefined);
     await until(() => svc.stats().connected, 'reconnect', 30_000);
-    // the consumer may have reconnected after some results were sent: read them back from a fresh check
+    // whichever of the service and the consumer reconnects first, the consumer's session holds what it missed
     const rs = await until(() => { const s = new Set(json('edgefit/cam-1/result').map((r) => r.seq as number)); return accepted.every((a) => s.has(a)) ? json('edgefit/cam-1/result') : undefined; }, 'buffered results', 30_000);
     const seqs = rs.map((r) => r.seq as number).filter((s) => accepted.includes(s));
     expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
