@@ -1,9 +1,9 @@
 import * as bundledOrt from 'onnxruntime-node';
 import type * as OrtTypes from 'onnxruntime-node';
 import { loadOrtBinding, providerSessionOptions, type OrtNodeModule } from './ort-binding.js';
-import { readFile } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { EdgefitError, errorMessage } from '../util/errors.js';
-import { readOnnx } from '../onnx/reader.js';
+import { readOnnxMetadata } from '../util/onnx-metadata.js';
 import type { Engine, EngineFactory, EngineOptions, ModelIO, ProviderName, RunResult } from './engine.js';
 
 type OrtProvider = OrtTypes.InferenceSession.ExecutionProviderConfig;
@@ -19,7 +19,7 @@ function providerConfig(p: 'cpu' | 'cuda' | 'tensorrt', opts: EngineOptions): Or
  * run on the CPU, so a session created with [p] alone is the proof that p is in use.
  */
 export async function createSessionWithChain(
-  model: Uint8Array,
+  model: Uint8Array | string,
   opts: EngineOptions,
   ort: OrtNodeModule = bundledOrt,
 ): Promise<{ session: OrtTypes.InferenceSession; provider: ProviderName; refused: { provider: ProviderName; reason: string }[] }> {
@@ -31,7 +31,7 @@ export async function createSessionWithChain(
       continue;
     }
     try {
-      const session = await ort.InferenceSession.create(model, {
+      const options: OrtTypes.InferenceSession.SessionOptions = {
         executionProviders: [providerConfig(p, opts)],
         graphOptimizationLevel: 'all',
         ...(opts.threads > 0 ? { intraOpNumThreads: opts.threads } : {}),
@@ -39,7 +39,9 @@ export async function createSessionWithChain(
         executionMode: 'sequential',
         // a missing GPU library is expected on most boards and reported through `refused`, not as an ERROR line
         ...(p !== 'cpu' ? { logSeverityLevel: 4 as const } : {}),
-      });
+      };
+      // a path lets onnxruntime read the file itself (and find external data beside it)
+      const session = typeof model === 'string' ? await ort.InferenceSession.create(model, options) : await ort.InferenceSession.create(model, options);
       return { session, provider: p, refused };
     } catch (err) {
       refused.push({ provider: p, reason: errorMessage(err).split('\n')[0]!.slice(0, 300) });
@@ -76,14 +78,15 @@ export class OrtEngine implements Engine {
   }
 
   static async load(modelPath: string, opts: EngineOptions): Promise<OrtEngine> {
-    let bytes: Uint8Array;
     try {
-      bytes = await readFile(modelPath);
+      if (!(await stat(modelPath)).isFile()) throw new Error('not a file');
     } catch (err) {
       throw new EdgefitError('E_MODEL_MISSING', `model file ${modelPath} cannot be read (${errorMessage(err)}); run \`edgefit models pull\` or check models.catalog`, { cause: err });
     }
     const ort = opts.ortLibraryPath ? (await loadOrtBinding(opts.ortLibraryPath)).ort : bundledOrt;
-    const { session, provider, refused } = await createSessionWithChain(bytes, opts, ort);
+    // onnxruntime reads the file itself: model bytes held in JS would stay in the heap until a GC, and their
+    // release raises glibc's mmap threshold to their size, which leaves later allocations fragmented in the heap
+    const { session, provider, refused } = await createSessionWithChain(modelPath, opts, ort);
     const inMeta = session.inputMetadata[0];
     const outMeta = session.outputMetadata[0];
     if (!inMeta?.isTensor || !outMeta?.isTensor) {
@@ -114,7 +117,8 @@ export class OrtEngine implements Engine {
     let dequant = { scale: opts.outputScale ?? 1, zeroPoint: opts.outputZeroPoint ?? 0 };
     if (outMeta.type !== 'float32' && opts.outputScale === undefined) {
       // imported quantized models keep their integer output and say how to read it in the ONNX metadata
-      const meta = new Map((readOnnx(bytes, modelPath).metadataProps ?? []).map((p) => [p.key ?? '', p.value ?? '']));
+      // only the metadata is read, not the graph: the weights are the session's business
+      const meta = await readOnnxMetadata(modelPath).catch(async (err: unknown) => { await session.release(); throw err; });
       const scale = Number(meta.get('edgefit.output.scale'));
       const zp = Number(meta.get('edgefit.output.zero_point') ?? 0);
       if (!(scale > 0) || !Number.isFinite(zp)) {
