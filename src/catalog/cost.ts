@@ -12,7 +12,6 @@ const sharedZeros: WeightSource = (_name, shape) => {
   if (shared.length < n) shared = new Float32Array(n);
   return shared.subarray(0, n);
 };
-import { readOnnx, dimsOf } from '../onnx/reader.js';
 
 export interface Cost {
   macs: number;
@@ -42,6 +41,8 @@ const memo = new Map<string, Cost>();
 
 /** Parameters stored in an ONNX file (initializer elements, scales and zero points included). */
 async function onnxParams(path: string): Promise<number> {
+  // the ONNX parser (protobufjs, ~10 MB of RSS) only for a model the zoo cannot count
+  const { readOnnx, dimsOf } = await import('../onnx/reader.js');
   const m = readOnnx(await readFile(path), path);
   let n = 0;
   for (const t of m.graph!.initializer ?? []) n += dimsOf(t).reduce((a, b) => a * b, 1);

@@ -6,7 +6,6 @@ import type { Config } from '../config/types.js';
 import type { Variant } from './types.js';
 import type { Family } from '../zoo/graph.js';
 import { buildGraph, variantId } from '../zoo/registry.js';
-import { emitOnnx } from '../onnx/emit.js';
 import { loadCatalog, type Catalog, type CatalogModel } from './catalog.js';
 import { downloadPath, modelsDir, sha256File, type ConvertMode } from './store.js';
 import { hasFloatVariant } from './pull.js';
@@ -118,6 +117,8 @@ async function zooFallback(config: Config, opts: LadderOptions): Promise<Variant
     const fileId = variantId({ family: ZOO_FAMILY, alpha, resolution: Math.max(...resolutions), classes });
     const path = join(modelsDir(config.stateDir), 'zoo', `${fileId}-dyn-seed0.onnx`);
     if (!existsSync(path)) {
+      // the ONNX writer (protobufjs and onnx.proto's generated code, ~10 MB of RSS) only when a file is missing
+      const { emitOnnx } = await import('../onnx/emit.js');
       const g = buildGraph({ family: ZOO_FAMILY, alpha, resolution: Math.max(...resolutions), classes, seed: 0, options: { softmax: true } });
       await writeFileAtomic(path, emitOnnx(g, { input: 'uint8-nhwc', dynamicResolution: true }));
     }
