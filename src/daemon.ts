@@ -7,7 +7,6 @@ import { writeFileAtomic } from './util/atomic.js';
 import { probeDevice, boardFingerprint } from './device/probe.js';
 import type { DeviceInfo } from './device/types.js';
 import { buildLadder, ladderWarning } from './catalog/ladder.js';
-import { pullModels } from './catalog/pull.js';
 import type { Variant } from './catalog/types.js';
 import { budgetFromConfig, chooseModel, modelPayload, type Choice } from './daemon/choose.js';
 import { EngineHost } from './engine/host.js';
@@ -17,8 +16,10 @@ import { createFrameSource } from './camera/registry.js';
 import type { FrameSource } from './camera/source.js';
 import { Pipeline, type ActiveModel, type InferenceResult } from './pipeline/pipeline.js';
 import { ResultFilter } from './pipeline/result-filter.js';
-import { MqttService } from './mqtt/service.js';
-import { startEmbeddedBroker, type EmbeddedBroker } from './mqtt/broker.js';
+// MQTT (mqtt.js, and aedes for the embedded broker) is imported when it is started: `--no-mqtt` and a daemon
+// with an external broker do not carry the modules they never run (mqtt.js alone is ~16 MB of RSS)
+import type { MqttService } from './mqtt/service.js';
+import type { EmbeddedBroker } from './mqtt/broker.js';
 import type { CommandHandlers } from './mqtt/commands.js';
 import type { ResultPayload, TelemetryPayload } from './mqtt/payloads.js';
 import { CpuMeter, LoopDelay, cpuTemperature } from './telemetry/system.js';
@@ -189,6 +190,7 @@ export class Daemon {
     const c = this.o.config;
     let url = c.mqtt.url;
     if (!url) {
+      const { startEmbeddedBroker } = await import('./mqtt/broker.js');
       try {
         this.broker = await startEmbeddedBroker(1883);
       } catch (err) {
@@ -199,6 +201,7 @@ export class Daemon {
       this.log.info('embedded MQTT broker (MQTT 3.1.1) listening', { url });
     }
     this.brokerUrl = url;
+    const { MqttService } = await import('./mqtt/service.js');
     this.mqtt = new MqttService({
       config: c.mqtt, url, deviceId: c.deviceId, stateDir: c.stateDir, version: this.o.version, board: this.device.board.kind, handlers: this.commandHandlers(),
     });
@@ -221,6 +224,7 @@ export class Daemon {
       pause: async () => { this.pipeline.pause(); return { paused: true }; },
       resume: async () => { this.pipeline.resume(); return { paused: false }; },
       'pull-model': async (args) => {
+        const { pullModels } = await import('./catalog/pull.js');
         const report = await pullModels({ ...this.o.config, models: { ...this.o.config.models, ...(args.mirror ? { mirror: args.mirror } : {}) } }, { ...(args.id ? { only: [args.id] } : {}) });
         const changed = report.items.some((i) => i.status === 'downloaded' || i.convert === 'converted');
         let sel: { variant: string; switched: boolean } = { variant: this.choice.variant.id, switched: false };
