@@ -1,17 +1,11 @@
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import { configSchema } from './schema.js';
+import type { ErrorObject, ValidateFunction } from 'ajv';
 import { fieldByPath } from './fields.js';
-
-let compiled: ValidateFunction | undefined;
+// ajv's compilation of configSchema (allErrors, strict, verbose, the 'x-accepted' annotation keyword), written
+// out by scripts/write-validators.ts: the daemon does not load ajv and compile the schema at every start
+import { validate as generated } from './validator.generated.js';
 
 function validator(): ValidateFunction {
-  if (!compiled) {
-    const ajv = new Ajv({ allErrors: true, strict: true, verbose: true });
-    // an annotation: the words error messages use for what a pattern accepts
-    ajv.addKeyword({ keyword: 'x-accepted', schemaType: 'string' });
-    compiled = ajv.compile(configSchema);
-  }
-  return compiled;
+  return generated as ValidateFunction;
 }
 
 const secret = new Set(['mqtt.password']);
