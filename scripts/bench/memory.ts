@@ -47,7 +47,8 @@ export async function memorySection(ctx: BenchContext): Promise<SectionResult> {
   const node = await nodeRss(ctx.o.workDir, '');
   const nodeOrt = await nodeRss(ctx.o.workDir, "await import('onnxruntime-node');");
   const dist = (rel: string) => pathToFileURL(join(projectRoot, 'dist', 'src', rel)).href;
-  const cli = await nodeRss(ctx.o.workDir, `await import(${JSON.stringify(dist('cli/index.js'))});`);
+  // the modules `edgefit run` loads before it starts (cli/index.js alone loads only commander: commands load lazily)
+  const cli = await nodeRss(ctx.o.workDir, `await import(${JSON.stringify(dist('cli/run.js'))});`);
   const state = copyState(ctx.stateDir, false);
   const d = new DaemonChild(['--camera', 'synthetic', '--no-mqtt', '--state-dir', state, '--set', 'camera.fps=30', ...FAST_PROFILE, ...LARGEST_ONLY]);
   try {
@@ -81,7 +82,7 @@ export async function memorySection(ctx: BenchContext): Promise<SectionResult> {
       [`model file (${variant})`, fmt(modelMb)],
       ['node + model file', fmt(node + modelMb)],
       ['node + onnxruntime + model file', fmt(nodeOrt + modelMb)],
-      ['node + the CLI\'s module graph (bin/edgefit.js imports)', fmt(cli)],
+      ['node + the module graph of `edgefit run` (before it starts)', fmt(cli)],
       ['node + OrtEngine session of the model, main thread, 5 runs', fmt(session)],
       ['node + EngineHost (worker thread) of the model, 5 runs', fmt(hosted)],
       [`edgefit run, RSS median (${resultsPerS.toFixed(1)} results/s)`, fmt(r50)],
@@ -94,7 +95,7 @@ export async function memorySection(ctx: BenchContext): Promise<SectionResult> {
       table: table(['process', 'MB'], rows),
       targets: [{ what: `daemon RSS with the largest rung (${variant}), x64`, target: '< 150 MB', measured: `${fmt(r50)} MB (max ${fmt(rmax)}, VmHWM ${fmt(hwm)})`, met: rmax < 150 }],
       notes: [
-        `Where it goes: the CLI module graph ${fmt(cli - node)} MB over bare node; a session of this model ${fmt(session - nodeOrt)} MB over node + onnxruntime; the worker thread ${fmt(hosted - session)} MB over the same session on the main thread.`,
+        `Where it goes: the run command's module graph ${fmt(cli - node)} MB over bare node (mqtt.js and aedes load only with MQTT, ajv not at all: the config validator is generated code); a session of this model ${fmt(session - nodeOrt)} MB over node + onnxruntime; the worker thread ${fmt(hosted - session)} MB over the same session on the main thread.`,
         `The daemon's RSS over node + onnxruntime + model file: ${fmt(r50 - nodeOrt - modelMb)} MB (the worker thread's V8 isolate, the session's arenas and the optimized graph, the frame ring).`,
         'Profiling at start-up runs in child processes: their memory is not in the daemon\'s RSS. With an ffmpeg camera, ffmpeg is a separate process too.',
       ],
