@@ -2,8 +2,6 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ProviderName } from '../engine/engine.js';
-import { OnnxBuilder } from '../onnx/builder.js';
-import { DataType } from '../onnx/proto.js';
 import { errorMessage } from '../util/errors.js';
 import type { ProviderCheck, ProvidersInfo } from './types.js';
 
@@ -49,13 +47,15 @@ const PREFERENCE: ProviderName[] = ['tensorrt', 'cuda', 'cpu'];
 const INPUT = new Float32Array([1, -2, 3, -4]);
 const EXPECTED = [1, 0, 3, 0];
 
-/** A one-node model (Relu) every provider implements: if a session with only that provider runs it, the provider works. */
+/**
+ * A one-node model (Relu, x[1,4] -> y[1,4]) every provider implements: if a session with only that provider runs
+ * it, the provider works. Kept as its bytes so the daemon does not load protobufjs (~10 MB RSS) to build it;
+ * tests/unit/device-providers.test.ts checks they equal what src/onnx/builder.ts builds.
+ */
+const PROBE_MODEL = 'CAgSB2VkZ2VmaXQaBTAuMS4wOlwKGAoBeBIBeRoKcHJvYmVfcmVsdSIEUmVsdRIWZWRnZWZpdF9wcm92aWRlcl9wcm9iZVoTCgF4Eg4KDAgBEggKAggBCgIIBGITCgF5Eg4KDAgBEggKAggBCgIIBEIECgAQDQ==';
+
 export function probeModel(): Uint8Array {
-  const b = new OnnxBuilder('edgefit_provider_probe');
-  const x = b.input('x', DataType.FLOAT, [1, 4]);
-  const y = b.op('Relu', [x], {}, 'probe_relu', 'y');
-  b.output(y, DataType.FLOAT, [1, 4]);
-  return b.toBytes();
+  return new Uint8Array(Buffer.from(PROBE_MODEL, 'base64'));
 }
 
 /** Node placements ("provider" of each Node event) from ORT profiler JSON files in `dir`. */

@@ -1,6 +1,8 @@
-import { Ajv, type ValidateFunction } from 'ajv';
+import type { ValidateFunction } from 'ajv';
 import type { IPublishPacket } from 'mqtt';
-import { commandSchemas } from './schemas.js';
+// ajv's compilation of commandSchemas (src/mqtt/schemas.ts), written out by scripts/write-validators.ts so the
+// daemon does not load ajv; tests/unit/config-validator.test.ts checks it is current
+import * as generated from './validators.generated.js';
 import { COMMAND_VERBS, type CommandArgs, type CommandVerb, type ReplyPayload } from './payloads.js';
 
 export type CommandHandlers = { [V in CommandVerb]: (args: CommandArgs[V]) => Promise<unknown> };
@@ -23,8 +25,8 @@ export class CommandDispatcher {
   readonly counts = { ok: 0, refused: 0 };
 
   constructor(private readonly handlers: CommandHandlers, private readonly timeoutMs = 60_000, private readonly maxSeen = 1000) {
-    const ajv = new Ajv({ allErrors: false, strict: false });
-    for (const [verb, schema] of Object.entries(commandSchemas)) this.validators.set(verb, ajv.compile(schema));
+    const byExport = generated as unknown as Record<string, ValidateFunction>;
+    for (const verb of COMMAND_VERBS) this.validators.set(verb, byExport[verb.replace(/[^A-Za-z0-9]/g, '_')]!);
   }
 
   async handle(verb: string, payload: Buffer): Promise<ReplyPayload> {

@@ -2,7 +2,10 @@ import { describe, it, expect } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv, type ValidateFunction } from 'ajv';
-import { configValidatorSource, CONFIG_VALIDATOR } from '../../scripts/write-validators.js';
+import { commandExport, commandValidatorsSource, COMMAND_VALIDATORS, configValidatorSource, CONFIG_VALIDATOR } from '../../scripts/write-validators.js';
+import { commandSchemas } from '../../src/mqtt/schemas.js';
+import { COMMAND_VERBS } from '../../src/mqtt/payloads.js';
+import * as commandValidators from '../../src/mqtt/validators.generated.js';
 import { projectRoot } from '../../src/util/paths.js';
 import { configSchema } from '../../src/config/schema.js';
 import { loadConfig } from '../../src/config/index.js';
@@ -46,5 +49,28 @@ describe('the generated config validator (scripts/write-validators.ts)', () => {
     }
     // the cases are not all valid: the comparison saw errors
     expect(cases.filter((c) => !runtime(c)).length).toBe(cases.length - 1);
+  });
+});
+
+describe('the generated MQTT command validators', () => {
+  it(`the committed ${COMMAND_VALIDATORS} is up to date`, () => {
+    expect(readFileSync(join(projectRoot, COMMAND_VALIDATORS), 'utf8')).toBe(commandValidatorsSource());
+  });
+
+  it('one per verb, accepting and refusing what a run-time compile does', () => {
+    const ajv = new Ajv({ allErrors: false, strict: false });
+    const cases: unknown[] = [{}, { id: 'a' }, { id: '' }, { args: {} }, { args: { x: 1 } }, { id: 'r', args: { latencyMs: 50 } }, { args: { fps: -1 } }, { args: { mirror: '/m' } }, { args: { mirror: 5 } }, 'x', null];
+    let refused = 0;
+    for (const verb of COMMAND_VERBS) {
+      const v = (commandValidators as unknown as Record<string, ValidateFunction>)[commandExport(verb)];
+      expect(v, verb).toBeTypeOf('function');
+      const runtime = ajv.compile(commandSchemas[verb]!);
+      for (const c of cases) {
+        expect(v!(c), `${verb} ${JSON.stringify(c)}`).toBe(runtime(c));
+        expect(v!.errors?.[0]?.message).toBe(runtime.errors?.[0]?.message);
+        if (!runtime(c)) refused++;
+      }
+    }
+    expect(refused).toBeGreaterThan(COMMAND_VERBS.length * 2);
   });
 });

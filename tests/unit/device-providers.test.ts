@@ -25,6 +25,16 @@ describe('provider proof with the real onnxruntime-node', () => {
     }
   });
 
+  it('the embedded probe model is exactly the one-node Relu model the ONNX builder makes', async () => {
+    const { probeModel } = await import('../../src/device/providers.js');
+    const { OnnxBuilder } = await import('../../src/onnx/builder.js');
+    const { DataType } = await import('../../src/onnx/proto.js');
+    const b = new OnnxBuilder('edgefit_provider_probe');
+    const x = b.input('x', DataType.FLOAT, [1, 4]);
+    b.output(b.op('Relu', [x], {}, 'probe_relu', 'y'), DataType.FLOAT, [1, 4]);
+    expect(Buffer.from(probeModel()).equals(Buffer.from(b.toBytes()))).toBe(true);
+  });
+
   it('ORT refuses a session whose nodes would land on the CPU once CPU fallback is disabled (the mechanism the probe relies on)', async () => {
     const { probeModel } = await import('../../src/device/providers.js');
     await expect(ort.InferenceSession.create(probeModel(), {
