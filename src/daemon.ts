@@ -171,6 +171,7 @@ export class Daemon {
       providers: [choice.provider], threads: choice.threads, timeoutMs: this.o.config.engine.timeoutMs, resolution: v.resolution,
       trtCacheDir: join(this.o.config.stateDir, 'trt-cache'),
       trtFp16: this.o.config.engine.trtFp16,
+      optimizedCacheDir: join(this.o.config.stateDir, 'ort-optimized'),
       ...(this.o.config.engine.ortLibraryPath ? { ortLibraryPath: this.o.config.engine.ortLibraryPath } : {}),
     });
     engine.on('restart', (why: string) => { this.log.warn('inference worker restarted', { reason: why }); void this.mqtt?.publishEvent({ type: 'engine', message: `worker restarted: ${why}` }); });

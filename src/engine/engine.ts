@@ -19,6 +19,11 @@ export interface EngineOptions {
   trtFp16?: boolean;
   /** a custom onnxruntime build (a Jetson's CUDA/TensorRT binding); default: the bundled onnxruntime-node */
   ortLibraryPath?: string;
+  /**
+   * where onnxruntime's optimized graph of a CPU model is kept between loads (src/engine/optimized-model.ts):
+   * loading it skips the optimizer and leaves the process smaller; unset = optimize at every load
+   */
+  optimizedCacheDir?: string;
 }
 
 export interface ModelIO {

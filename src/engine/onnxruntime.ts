@@ -4,6 +4,7 @@ import { loadOrtBinding, providerSessionOptions, type OrtNodeModule } from './or
 import { stat } from 'node:fs/promises';
 import { EdgefitError, errorMessage } from '../util/errors.js';
 import { readOnnxMetadata } from '../util/onnx-metadata.js';
+import { dropOptimized, optimizedModel } from './optimized-model.js';
 import type { Engine, EngineFactory, EngineOptions, ModelIO, ProviderName, RunResult } from './engine.js';
 
 type OrtProvider = OrtTypes.InferenceSession.ExecutionProviderConfig;
@@ -22,6 +23,8 @@ export async function createSessionWithChain(
   model: Uint8Array | string,
   opts: EngineOptions,
   ort: OrtNodeModule = bundledOrt,
+  /** 'disabled' for a graph onnxruntime already optimized (src/engine/optimized-model.ts) */
+  optimization: 'all' | 'disabled' = 'all',
 ): Promise<{ session: OrtTypes.InferenceSession; provider: ProviderName; refused: { provider: ProviderName; reason: string }[] }> {
   const refused: { provider: ProviderName; reason: string }[] = [];
   const chain = opts.providers.length > 0 ? opts.providers : (['cpu'] as ProviderName[]);
@@ -33,7 +36,7 @@ export async function createSessionWithChain(
     try {
       const options: OrtTypes.InferenceSession.SessionOptions = {
         executionProviders: [providerConfig(p, opts)],
-        graphOptimizationLevel: 'all',
+        graphOptimizationLevel: optimization,
         ...(opts.threads > 0 ? { intraOpNumThreads: opts.threads } : {}),
         interOpNumThreads: 1,
         executionMode: 'sequential',
@@ -49,6 +52,24 @@ export async function createSessionWithChain(
   }
   const detail = refused.map((r) => `${r.provider}: ${r.reason}`).join('; ');
   throw new EdgefitError('E_ENGINE_LOAD', `onnxruntime could not load the model with any provider of [${chain.join(', ')}] (${detail}); check the model file and engine.providers`);
+}
+
+/** A CPU-only chain on the bundled runtime loads the cached optimized graph when it can, else the model itself. */
+async function openSession(modelPath: string, opts: EngineOptions, ort: OrtNodeModule): ReturnType<typeof createSessionWithChain> {
+  const cpuOnly = opts.providers.every((p) => p === 'cpu') && !opts.ortLibraryPath;
+  if (opts.optimizedCacheDir && cpuOnly) {
+    const warn = (msg: string) => process.emitWarning(msg, { code: 'EDGEFIT_ORT_OPTIMIZED' });
+    const pre = await optimizedModel(modelPath, opts.optimizedCacheDir, ortVersion(), warn);
+    if (pre) {
+      try {
+        return await createSessionWithChain(pre, opts, ort, 'disabled');
+      } catch (err) {
+        warn(`the cached optimized graph ${pre} did not load (${errorMessage(err)}); it is removed and the model optimized again`);
+        await dropOptimized(pre);
+      }
+    }
+  }
+  return createSessionWithChain(modelPath, opts, ort);
 }
 
 function dimsOf(shape: ReadonlyArray<number | string>, resolution: number | undefined, what: string): number[] {
@@ -86,7 +107,7 @@ export class OrtEngine implements Engine {
     const ort = opts.ortLibraryPath ? (await loadOrtBinding(opts.ortLibraryPath)).ort : bundledOrt;
     // onnxruntime reads the file itself: model bytes held in JS would stay in the heap until a GC, and their
     // release raises glibc's mmap threshold to their size, which leaves later allocations fragmented in the heap
-    const { session, provider, refused } = await createSessionWithChain(modelPath, opts, ort);
+    const { session, provider, refused } = await openSession(modelPath, opts, ort);
     const inMeta = session.inputMetadata[0];
     const outMeta = session.outputMetadata[0];
     if (!inMeta?.isTensor || !outMeta?.isTensor) {

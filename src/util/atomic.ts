@@ -61,3 +61,24 @@ async function syncDir(dir: string): Promise<void> {
     try { await dh.sync(); } finally { await dh.close(); }
   } catch { /* some filesystems refuse fsync on directories */ }
 }
+
+/**
+ * Publishes a file some other writer produced at `tmp` (same directory as `path`) the way writeFileAtomic does:
+ * fsync it, rename it over `path`, fsync the directory. On failure the temp file is removed.
+ */
+export async function commitFileAtomic(tmp: string, path: string): Promise<void> {
+  try {
+    const fh = await open(tmp, 'r+');
+    try { await fh.sync(); } finally { await fh.close(); }
+    await rename(tmp, path);
+  } catch (err) {
+    await unlink(tmp).catch(() => undefined);
+    throw err;
+  }
+  await syncDir(dirname(path));
+}
+
+/** A temp path beside `path` for a writer that is not writeFileAtomic (commit it with commitFileAtomic). */
+export function atomicTempPath(path: string): string {
+  return tempPath(path);
+}
