@@ -225,8 +225,9 @@ export class Daemon {
       pause: async () => { this.pipeline.pause(); return { paused: true }; },
       resume: async () => { this.pipeline.resume(); return { paused: false }; },
       'pull-model': async (args) => {
-        const { pullModels } = await import('./catalog/pull.js');
-        const report = await pullModels({ ...this.o.config, models: { ...this.o.config.models, ...(args.mirror ? { mirror: args.mirror } : {}) } }, { ...(args.id ? { only: [args.id] } : {}) });
+        // downloads and conversion run in a child process: a model file that crashes a converter cannot take the daemon down
+        const { pullModelsIsolated } = await import('./catalog/pull-isolated.js');
+        const report = await pullModelsIsolated({ ...this.o.config, models: { ...this.o.config.models, ...(args.mirror ? { mirror: args.mirror } : {}) } }, { ...(args.id ? { only: [args.id] } : {}) }, (line) => this.log.info(line));
         const changed = report.items.some((i) => i.status === 'downloaded' || i.convert === 'converted');
         let sel: { variant: string; switched: boolean } = { variant: this.choice.variant.id, switched: false };
         if (changed) {
