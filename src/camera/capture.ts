@@ -1,6 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { StderrTail } from './diagnose.js';
+import { copyIntoSink, openFramePipe, readIntoSink, type FrameSink } from './frame-pipe.js';
 
 export interface Step {
   cmd: string;
@@ -19,8 +21,9 @@ export interface CaptureExit {
 }
 
 /**
- * A pipeline of child processes (`a | b | c`) whose last stdout carries raw frames. Whichever process ends
- * first ends the capture: the others are killed, so no half-pipeline lingers.
+ * A pipeline of child processes (`a | b | c`) whose last stdout carries raw frames, delivered into `sink`
+ * (through an anonymous pipe read with a caller-owned buffer, src/camera/frame-pipe.ts). Whichever process
+ * ends first ends the capture: the others are killed, so no half-pipeline lingers.
  */
 export class Capture {
   readonly stdout: Readable;
@@ -30,51 +33,77 @@ export class Capture {
   private readonly allGone: Promise<void>;
   private readonly tails: StderrTail[];
 
-  constructor(steps: Step[]) {
+  constructor(steps: Step[], sink: FrameSink) {
     if (steps.length === 0) throw new Error('Capture needs at least one process');
+    let framePipe: { readFd: number; writeFd: number } | undefined;
+    try {
+      framePipe = openFramePipe();
+    } catch {
+      // no mkfifo: an ordinary pipe, whose chunks are copied into the sink
+    }
     const tails = steps.map(() => new StderrTail());
     this.tails = tails;
     let resolveExit!: (e: CaptureExit) => void;
     this.exited = new Promise((r) => { resolveExit = r; });
     let first = true;
+    const finish = (cmd: string, code: number | null, signal: NodeJS.Signals | null, spawnError: NodeJS.ErrnoException | null) => {
+      if (!first) return;
+      first = false;
+      const exit = { cmd, code, signal, spawnError, stderr: tails.flatMap((t) => t.lines()) };
+      // a clean end (a file played once) is reported after the frames still in the pipe were read
+      if (code === 0) void drained(this.stdout, 2000).then(() => resolveExit(exit));
+      else resolveExit(exit);
+      this.kill('SIGKILL');
+    };
     const gone: Promise<void>[] = [];
     let prev: ChildProcess | null = null;
-    steps.forEach((step, i) => {
-      const p = spawn(step.cmd, step.args, {
-        stdio: [prev ? 'pipe' : 'ignore', 'pipe', 'pipe'],
-        env: { ...process.env, AV_LOG_FORCE_NOCOLOR: '1' },
+    let writeOpen = framePipe !== undefined;
+    try {
+      steps.forEach((step, i) => {
+        const last = i === steps.length - 1;
+        const p = spawn(step.cmd, step.args, {
+          stdio: [prev ? 'pipe' : 'ignore', last && framePipe ? framePipe.writeFd : 'pipe', 'pipe'],
+          env: { ...process.env, AV_LOG_FORCE_NOCOLOR: '1' },
+        });
+        this.procs.push(p);
+        this.alive.add(p);
+        if (prev?.stdout && p.stdin) {
+          prev.stdout.pipe(p.stdin);
+          // the downstream end closing early is reported by its exit, not as an unhandled EPIPE
+          p.stdin.on('error', () => undefined);
+        }
+        p.stderr?.on('data', (c: Buffer) => tails[i]!.push(c));
+        p.stderr?.on('error', () => undefined);
+        gone.push(new Promise<void>((resolve) => {
+          // 'error' without 'exit' happens when the program cannot be started at all
+          p.once('error', (err: NodeJS.ErrnoException) => {
+            this.alive.delete(p);
+            finish(step.cmd, null, null, err);
+            resolve();
+          });
+          p.once('exit', (code, signal) => {
+            this.alive.delete(p);
+            finish(step.cmd, code, signal, null);
+            resolve();
+          });
+        }));
+        prev = p;
       });
-      this.procs.push(p);
-      this.alive.add(p);
-      if (prev?.stdout && p.stdin) {
-        prev.stdout.pipe(p.stdin);
-        // the downstream end closing early is reported by its exit, not as an unhandled EPIPE
-        p.stdin.on('error', () => undefined);
-      }
-      p.stderr?.on('data', (c: Buffer) => tails[i]!.push(c));
-      p.stderr?.on('error', () => undefined);
-      const finish = (code: number | null, signal: NodeJS.Signals | null, spawnError: NodeJS.ErrnoException | null) => {
-        if (!first) return;
-        first = false;
-        resolveExit({ cmd: step.cmd, code, signal, spawnError, stderr: tails.flatMap((t) => t.lines()) });
-        this.kill('SIGKILL');
-      };
-      gone.push(new Promise<void>((resolve) => {
-        // 'error' without 'exit' happens when the program cannot be started at all
-        p.once('error', (err: NodeJS.ErrnoException) => {
-          this.alive.delete(p);
-          finish(null, null, err);
-          resolve();
-        });
-        p.once('exit', (code, signal) => {
-          this.alive.delete(p);
-          finish(code, signal, null);
-          resolve();
-        });
-      }));
-      prev = p;
-    });
-    this.stdout = this.procs.at(-1)!.stdout!;
+    } catch (err) {
+      // spawn() throws synchronously on some argument errors: nothing may leak
+      this.kill('SIGKILL');
+      if (framePipe) for (const fd of writeOpen ? [framePipe.readFd, framePipe.writeFd] : [framePipe.readFd]) closeSync(fd);
+      throw err;
+    }
+    if (framePipe) {
+      // the last child holds the write end now: ours must go, or the reader never sees end-of-file
+      closeSync(framePipe.writeFd);
+      writeOpen = false;
+      this.stdout = readIntoSink(framePipe.readFd, sink);
+    } else {
+      this.stdout = this.procs.at(-1)!.stdout!;
+      this.stdout.on('data', (chunk: Buffer) => copyIntoSink(chunk, sink));
+    }
     // stream errors end in an exit, which is what gets reported; unhandled they would throw
     this.stdout.on('error', () => undefined);
     this.allGone = Promise.all(gone).then(() => undefined);
@@ -101,13 +130,28 @@ export class Capture {
 
   /** Ends every process: SIGTERM, then SIGKILL after graceMs; resolves when all were reaped. */
   async close(graceMs = 2000): Promise<void> {
-    if (this.alive.size === 0) return this.allGone;
-    this.kill('SIGTERM');
-    let t: NodeJS.Timeout | undefined;
-    const escalate = new Promise<void>((r) => { t = setTimeout(r, graceMs); });
-    await Promise.race([this.allGone, escalate]);
-    clearTimeout(t);
-    if (this.alive.size > 0) this.kill('SIGKILL');
+    if (this.alive.size > 0) {
+      this.kill('SIGTERM');
+      let t: NodeJS.Timeout | undefined;
+      const escalate = new Promise<void>((r) => { t = setTimeout(r, graceMs); });
+      await Promise.race([this.allGone, escalate]);
+      clearTimeout(t);
+      if (this.alive.size > 0) this.kill('SIGKILL');
+    }
     await this.allGone;
+    // the frame pipe's read end is ours: closed here, since nobody writes to it any more
+    this.stdout.destroy();
   }
+}
+
+/** Resolves when a readable has ended (or failed, or closed), or after `capMs`. */
+function drained(r: Readable, capMs: number): Promise<void> {
+  if (r.readableEnded || r.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => { clearTimeout(t); resolve(); };
+    const t = setTimeout(done, capMs);
+    r.once('end', done);
+    r.once('close', done);
+    r.once('error', done);
+  });
 }

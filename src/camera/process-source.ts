@@ -7,7 +7,7 @@ import { Backoff, Watchdog, type Timers } from './watchdog.js';
 
 /**
  * A source whose frames come from child processes writing raw rgb24 frames on stdout (ffmpeg, or a camera
- * tool piped into ffmpeg). The stdout chunks are copied into the ring's preallocated buffers; the watchdog
+ * tool piped into ffmpeg). The bytes are read straight into the ring's preallocated buffers; the watchdog
  * restarts the pipeline with backoff when it stalls or exits, and the daemon never sees a throw.
  */
 export abstract class ProcessFrameSource extends BaseFrameSource {
@@ -16,6 +16,7 @@ export abstract class ProcessFrameSource extends BaseFrameSource {
   /** bumped whenever a capture is abandoned, so its late data and exit are ignored */
   private generation = 0;
   private offset = 0;
+  private readonly scratch = new Uint8Array(65536);
   private retiring = new Set<Promise<void>>();
   /** the restart delay scheduled last, for diagnostics */
   lastRetryDelayMs: number | null = null;
@@ -78,18 +79,20 @@ export abstract class ProcessFrameSource extends BaseFrameSource {
       this.fault(err instanceof Error ? err : new Error(String(err)));
       return;
     }
+    // frame bytes land in the ring's slot being written; a retired capture's late bytes land in a scratch buffer
+    const sink = {
+      buffer: () => (gen === this.generation ? this.ring.writable().subarray(this.offset) : this.scratch),
+      received: (n: number) => { if (gen === this.generation) this.onBytes(n); },
+    };
     let cap: Capture;
     try {
-      cap = new Capture(steps);
+      cap = new Capture(steps, sink);
     } catch (err) {
       // spawn() throws synchronously on some argument errors; this may run in a timer, so never let it escape
       this.fault(err instanceof Error ? err : new Error(String(err)));
       return;
     }
     this.capture = cap;
-    cap.stdout.on('data', (chunk: Buffer) => {
-      if (gen === this.generation) this.onData(chunk);
-    });
     void cap.exited.then((exit) => {
       if (gen !== this.generation) return;
       this.capture = null;
@@ -107,25 +110,12 @@ export abstract class ProcessFrameSource extends BaseFrameSource {
     this.retiring.add(p);
   }
 
-  private onData(chunk: Buffer): void {
-    const frameBytes = this.ring.frameBytes;
-    let pos = 0;
-    let completed = false;
-    while (pos < chunk.length) {
-      const n = Math.min(chunk.length - pos, frameBytes - this.offset);
-      chunk.copy(this.ring.writable(), this.offset, pos, pos + n);
-      pos += n;
-      this.offset += n;
-      if (this.offset === frameBytes) {
-        this.offset = 0;
-        this.publish(false);
-        completed = true;
-      }
-    }
-    if (completed) {
-      this.watchdog.frame();
-      this.wake();
-    }
+  private onBytes(n: number): void {
+    this.offset += n;
+    if (this.offset < this.ring.frameBytes) return;
+    this.offset = 0;
+    this.publish();
+    this.watchdog.frame();
   }
 
   private onExit(exit: CaptureExit): void {
