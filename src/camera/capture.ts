@@ -61,17 +61,17 @@ export class Capture {
     try {
       steps.forEach((step, i) => {
         const last = i === steps.length - 1;
+        // the previous process's stdout becomes this one's stdin: the bytes go from process to process in the
+        // kernel, not through this event loop
+        const upstream = prev?.stdout ?? null;
         const p = spawn(step.cmd, step.args, {
-          stdio: [prev ? 'pipe' : 'ignore', last && framePipe ? framePipe.writeFd : 'pipe', 'pipe'],
+          stdio: [upstream ?? 'ignore', last && framePipe ? framePipe.writeFd : 'pipe', 'pipe'],
           env: { ...process.env, AV_LOG_FORCE_NOCOLOR: '1' },
         });
+        // the child has its own copy of the pipe's read end; ours would only keep the pipe open
+        upstream?.destroy();
         this.procs.push(p);
         this.alive.add(p);
-        if (prev?.stdout && p.stdin) {
-          prev.stdout.pipe(p.stdin);
-          // the downstream end closing early is reported by its exit, not as an unhandled EPIPE
-          p.stdin.on('error', () => undefined);
-        }
         p.stderr?.on('data', (c: Buffer) => tails[i]!.push(c));
         p.stderr?.on('error', () => undefined);
         gone.push(new Promise<void>((resolve) => {
