@@ -114,7 +114,7 @@ export class Daemon {
     this.pipeline.start();
     this.adapter = makeAdapter(c, this.choice, this.budget);
 
-    await this.mqtt?.setModel(modelPayload(c.deviceId, this.device.board.kind, this.choice, this.budget));
+    await this.mqtt?.setModel(modelPayload(c.deviceId, this.device.board.kind, this.choice));
     await this.mqtt?.setStatus('online', this.warning ?? '');
     this.startTimers();
     this.systemd.notify('READY=1', `STATUS=running ${this.choice.variant.id}`);
@@ -258,7 +258,7 @@ export class Daemon {
       if (!same) await this.switchTo(choice, reason);
       else this.choice = choice;
       this.adapter = makeAdapter(this.o.config, this.choice, this.budget);
-      await this.mqtt?.setModel(modelPayload(this.o.config.deviceId, this.device.board.kind, this.choice, this.budget));
+      await this.mqtt?.setModel(modelPayload(this.o.config.deviceId, this.device.board.kind, this.choice));
       return { variant: this.choice.variant.id, switched: !same };
     });
     this.switching = run.catch(() => undefined);
@@ -278,7 +278,7 @@ export class Daemon {
     const run = this.switching.then(async () => {
       try {
         await this.switchTo(next, reason);
-        await this.mqtt?.setModel(modelPayload(this.o.config.deviceId, this.device.board.kind, this.choice, this.budget));
+        await this.mqtt?.setModel(modelPayload(this.o.config.deviceId, this.device.board.kind, this.choice));
       } catch (err) {
         this.log.error('live re-selection failed; the previous model keeps running', { error: errorMessage(err) });
       }

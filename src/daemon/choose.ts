@@ -29,8 +29,8 @@ export function budgetFromConfig(config: Config, device: DeviceInfo, override: P
   const b = { ...config.budget, ...override };
   const pct = b.percentile >= 99 ? 'p99' : b.percentile >= 90 ? 'p90' : 'p50';
   return {
-    ...(b.latencyMs > 0 ? { latencyP90Ms: b.latencyMs } : {}),
-    ...(b.fps > 0 ? { fps: b.fps } : {}),
+    // as documented for budget.fps: it sets the latency budget only when budget.latencyMs is 0
+    ...(b.latencyMs > 0 ? { latencyP90Ms: b.latencyMs } : b.fps > 0 ? { fps: b.fps } : {}),
     percentile: pct as Percentile,
     ...(b.memoryMb > 0 ? { memoryMb: b.memoryMb } : { memoryFraction: b.memoryFraction, availableMb: device.memory.effectiveMb }),
     ...(b.minAccuracy > 0 ? { minAccuracy: b.minAccuracy } : {}),
@@ -100,8 +100,10 @@ export async function chooseModel(config: Config, device: DeviceInfo, ladder: Va
 }
 
 /** The retained `model` payload: what runs, why, and every candidate with its figures or its reason. */
-export function modelPayload(deviceId: string, board: string, choice: Choice, budget: Budget): Omit<ModelPayload, 'session'> {
-  const p = budget.percentile ?? 'p90';
+/** The retained `model` payload: what runs, why, and the budget exactly as the selector resolved it. */
+export function modelPayload(deviceId: string, board: string, choice: Choice): Omit<ModelPayload, 'session'> {
+  const budget = choice.decision.budget;
+  const p = budget.percentile;
   const rejected = new Map(choice.decision.rejected.map((r) => [r.id, r]));
   const candidates: CandidateSummary[] = choice.candidates.map((c) => {
     const best = bestOf(c.measurements, p);
@@ -127,9 +129,9 @@ export function modelPayload(deviceId: string, board: string, choice: Choice, bu
     },
     provider: choice.provider, threads: choice.threads, reason: choice.reason,
     budget: {
-      ...(budget.latencyP90Ms !== undefined ? { latencyMs: budget.latencyP90Ms } : budget.fps ? { latencyMs: round(1000 / budget.fps) } : {}),
+      ...(budget.latencyMs !== undefined ? { latencyMs: round(budget.latencyMs) } : {}),
       percentile: p,
-      ...(budget.memoryMb !== undefined ? { memoryMb: budget.memoryMb } : budget.memoryFraction && budget.availableMb ? { memoryMb: round(budget.memoryFraction * budget.availableMb) } : {}),
+      ...(budget.memoryMb !== undefined ? { memoryMb: round(budget.memoryMb) } : {}),
       ...(budget.minAccuracy !== undefined ? { minAccuracy: budget.minAccuracy } : {}),
     },
     measurement: m ? { p50Ms: round(m.latencyMs.p50), p90Ms: round(m.latencyMs.p90), p99Ms: round(m.latencyMs.p99), peakMb: round(m.peakMb) } : null,

@@ -89,6 +89,8 @@ describe('the daemon over MQTT (real mosquitto, real models, the test photos as 
     expect(budget).toMatchObject({ ok: true });
     await until(() => String(json('model').at(-1)!.reason).includes('NOTHING FITS'), 'model republished with the impossible budget');
     expect(await ask('set-budget', '{"args":{"latencyMs":1000}}', 'c5b')).toMatchObject({ ok: true });
+    // the retained model payload carries the budget as the selector resolved it (the tighter of latency and fps)
+    await until(() => (json('model').at(-1)!.budget as { latencyMs?: number }).latencyMs === 1000, 'model republished with the new budget');
     const pull = await ask('pull-model', JSON.stringify({ args: { id: 'mobilenet_v1-0.25-128-int8', mirror: sharedData } }), 'c6');
     expect(pull).toMatchObject({ ok: true });
     expect(await ask('set-budget', '{"args":{"latencyMs":-5}}', 'e1')).toMatchObject({ ok: false, error: { code: 'invalid-args' } });

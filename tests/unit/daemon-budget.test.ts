@@ -1,0 +1,24 @@
+import { describe, it, expect } from 'vitest';
+import { budgetFromConfig } from '../../src/daemon/choose.js';
+import { resolveBudget } from '../../src/select/policy.js';
+import { loadConfig } from '../../src/config/index.js';
+import type { DeviceInfo } from '../../src/device/types.js';
+
+const device = { memory: { effectiveMb: 1000 } } as unknown as DeviceInfo;
+const config = (set: Record<string, unknown> = {}) => loadConfig({ env: {}, overrides: set, host: { hostname: 'h', isRoot: false, home: '/home/u' } }).config;
+
+describe('the budget the daemon hands the selector', () => {
+  it('budget.fps sets the latency budget only when budget.latencyMs is 0, as the config documents', () => {
+    const c = config();
+    expect(c.budget.fps).toBeGreaterThan(0);
+    expect(resolveBudget(budgetFromConfig(c, device)).latencyMs).toBeCloseTo(1000 / c.budget.fps);
+    // a latency budget looser than 1000/fps is the one that counts (it used to be capped at 1000/fps)
+    expect(resolveBudget(budgetFromConfig(c, device, { latencyMs: 1000 })).latencyMs).toBe(1000);
+    expect(resolveBudget(budgetFromConfig(config({ 'budget.latencyMs': 40, 'budget.fps': 100 }), device)).latencyMs).toBe(40);
+  });
+
+  it('memory: an explicit budget, else a fraction of what the board has available', () => {
+    expect(resolveBudget(budgetFromConfig(config({ 'budget.memoryMb': 300 }), device)).memoryMb).toBe(300);
+    expect(resolveBudget(budgetFromConfig(config({ 'budget.memoryFraction': 0.25 }), device)).memoryMb).toBe(250);
+  });
+});
