@@ -8,18 +8,12 @@
  *                         name.shortcut (avg pool, stride 2), name.add | name.concat, name.act
  *   fire:                 name.squeeze(.bn,.act), name.expand1x1(.bn,.act), name.expand3x3(.bn,.act), name.concat
  */
-import { GraphBuilder, type Pad } from './builder.js';
+import { GraphBuilder, type ConvSpec } from './builder.js';
 
 export { GraphBuilder, samePads, BN_EPSILON } from './builder.js';
 
-export interface ConvBnActSpec {
-  out: number;
-  kernel: number;
-  stride?: number;
-  pad?: Pad;
-  group?: number;
-  /** conv bias in addition to BN (only where a reference implementation has one, e.g. SqueezeNet) */
-  bias?: boolean;
+/** A conv (`bias`: in addition to BN, only where a reference implementation has one, e.g. SqueezeNet) + BN + act. */
+export interface ConvBnActSpec extends ConvSpec {
   /** false: conv + BN only (linear), e.g. MobileNet-v2's projection */
   act?: boolean;
 }
