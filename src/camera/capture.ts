@@ -57,7 +57,6 @@ export class Capture {
     };
     const gone: Promise<void>[] = [];
     let prev: ChildProcess | null = null;
-    let writeOpen = framePipe !== undefined;
     try {
       steps.forEach((step, i) => {
         const last = i === steps.length - 1;
@@ -92,13 +91,12 @@ export class Capture {
     } catch (err) {
       // spawn() throws synchronously on some argument errors: nothing may leak
       this.kill('SIGKILL');
-      if (framePipe) for (const fd of writeOpen ? [framePipe.readFd, framePipe.writeFd] : [framePipe.readFd]) closeSync(fd);
+      if (framePipe) for (const fd of [framePipe.readFd, framePipe.writeFd]) closeSync(fd);
       throw err;
     }
     if (framePipe) {
       // the last child holds the write end now: ours must go, or the reader never sees end-of-file
       closeSync(framePipe.writeFd);
-      writeOpen = false;
       this.stdout = readIntoSink(framePipe.readFd, sink);
     } else {
       this.stdout = this.procs.at(-1)!.stdout!;

@@ -71,8 +71,6 @@ export interface FrameStream {
   offer(frame: Uint8Array, seq: number, ts: number): boolean;
   /** withdraws the offered frame that has not started; true when there was one */
   cancel(): boolean;
-  /** frames offered or running that have not answered yet */
-  readonly outstanding: number;
   /** resolves once nothing is offered or running */
   idle(): Promise<void>;
   /** detaches the sink; frames still running answer nowhere */

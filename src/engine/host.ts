@@ -136,7 +136,11 @@ export class EngineHost extends EventEmitter implements Engine {
 
   private answered(): void {
     this.inFlight = Math.max(0, this.inFlight - 1);
-    if (this.inFlight === 0) for (const w of this.idleWaiters.splice(0)) w();
+    if (this.inFlight === 0) this.wakeIdle();
+  }
+
+  private wakeIdle(): void {
+    for (const w of this.idleWaiters.splice(0)) w();
   }
 
   /** Delivers a failed frame to whoever offered it. */
@@ -158,10 +162,12 @@ export class EngineHost extends EventEmitter implements Engine {
     this.box = undefined;
     this.worker = undefined;
     this.inFlight = 0;
-    const p = this.pendingRun;
     if (running) this.fail(err, running.seq, running.ts);
-    if (this.pendingRun === p && p) { this.pendingRun = undefined; p.reject(err); }
-    for (const w of this.idleWaiters.splice(0)) w();
+    // a run() whose frame the worker had not taken yet fails too
+    const p = this.pendingRun;
+    this.pendingRun = undefined;
+    p?.reject(err);
+    this.wakeIdle();
   }
 
   private onExit(worker: Worker, code: number): void {
@@ -233,7 +239,6 @@ export class EngineHost extends EventEmitter implements Engine {
         if (had) host.answered();
         return had;
       },
-      get outstanding() { return host.inFlight; },
       idle: () => (host.inFlight === 0 ? Promise.resolve() : new Promise<void>((r) => host.idleWaiters.push(r))),
       close: () => { if (host.sink === sink) host.sink = undefined; },
     };
@@ -271,7 +276,7 @@ export class EngineHost extends EventEmitter implements Engine {
     this.worker = undefined;
     this.box = undefined;
     this.inFlight = 0;
-    for (const wt of this.idleWaiters.splice(0)) wt();
+    this.wakeIdle();
     if (!w || !box) return;
     await new Promise<void>((resolve) => {
       const t = setTimeout(() => { void w.terminate().then(() => resolve()); }, 2000);

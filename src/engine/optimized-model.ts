@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdir, realpath, stat, unlink } from 'node:fs/promises';
@@ -20,15 +20,9 @@ function cacheKey(model: { path: string; size: number; mtimeMs: number }, ortVer
 
 function runChild(model: string, out: string, timeoutMs: number): Promise<void> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [distModule('engine/optimize-child.js'), model, out], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    p.stderr!.on('data', (d: Buffer) => { err = (err + d.toString()).slice(-2000); });
-    const t = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
-    p.once('error', (e) => { clearTimeout(t); reject(e); });
-    p.once('exit', (code, signal) => {
-      clearTimeout(t);
-      if (code === 0) resolve();
-      else reject(new Error(`the optimizer child exited with ${signal ?? code}: ${err.trim().split('\n').at(-1) ?? ''}`));
+    execFile(process.execPath, [distModule('engine/optimize-child.js'), model, out], { timeout: timeoutMs, killSignal: 'SIGKILL' }, (err, _stdout, stderr) => {
+      if (!err) resolve();
+      else reject(new Error(`the optimizer child failed (${err.signal ?? err.code}): ${stderr.trim().split('\n').at(-1) ?? ''}`));
     });
   });
 }

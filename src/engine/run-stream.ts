@@ -22,7 +22,7 @@ export class RunLoopStream implements FrameStream {
 
   constructor(private readonly engine: Engine, private readonly sink: StreamSink) {}
 
-  get outstanding(): number {
+  private get outstanding(): number {
     return (this.hasPending ? 1 : 0) + (this.running ? 1 : 0);
   }
 
