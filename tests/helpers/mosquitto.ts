@@ -58,7 +58,11 @@ export class Mosquitto {
   async start(): Promise<void> {
     const conf = join(this.dir, 'mosquitto.conf');
     const persistence = this.persist ? `persistence true\npersistence_location ${this.dir}/\n` : 'persistence false\n';
-    writeFileSync(conf, `listener ${this.port} 127.0.0.1\n${persistence}log_dest stderr\n${this.extraConf}`);
+    // Started as root (CI), mosquitto drops to the `mosquitto` user and can then no longer write its database into
+    // this root-owned 0700 directory: "persistence true" would lose every session on restart, saying so only in its
+    // log. Stay root, and stop() checks that the save really happened.
+    const user = process.getuid?.() === 0 ? 'user root\n' : '';
+    writeFileSync(conf, `listener ${this.port} 127.0.0.1\n${user}${persistence}log_dest stderr\n${this.extraConf}`);
     const p = spawn(mosquittoPath(), ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
     p.stderr!.on('data', (d: Buffer) => { this.log = (this.log + d.toString()).slice(-20000); });
     this.proc = p;
@@ -74,6 +78,9 @@ export class Mosquitto {
       p.once('exit', () => resolve());
       p.kill(signal);
     });
+    if (this.persist && signal === 'SIGTERM' && /Error saving/i.test(this.log)) {
+      throw new Error(`mosquitto could not save its sessions, so a restart would lose them:\n${this.log.slice(-2000)}`);
+    }
   }
 
   pause(): void { this.proc?.kill('SIGSTOP'); }

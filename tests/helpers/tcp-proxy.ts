@@ -11,6 +11,8 @@ export interface ProxyPacket {
   packetId?: number;
   payload?: Buffer;
   at: number;
+  /** passed on to the other side (false while held, or when a cut swallowed it) */
+  forwarded: boolean;
 }
 
 interface Conn {
@@ -110,12 +112,13 @@ export class TcpProxy {
       // from here on the client hears nothing on this connection, so the PUBACK never reaches it
       c.holdDown = true;
       c.holdUp = true;
-      if (rule.forward) c.broker.write(raw);
+      if (rule.forward) { c.broker.write(raw); p.forwarded = true; }
       // give the broker time to route the message before both ends go away
       setTimeout(() => { c.client.destroy(); c.broker.destroy(); rule.resolve(p); }, 300);
       return;
     }
     (dir === 'up' ? c.broker : c.client).write(raw);
+    p.forwarded = true;
   }
 
   /** Half-open: every current connection stops forwarding in both directions but stays open. */
@@ -183,7 +186,7 @@ function varint(buf: Buffer, off: number): [number, number] {
 function parse(c: Conn, dir: 'up' | 'down', raw: Buffer): ProxyPacket {
   const type = raw[0]! >> 4;
   const qos = (raw[0]! >> 1) & 3;
-  const p: ProxyPacket = { conn: c.id, dir, type, qos: type === 3 ? qos : 0, at: Date.now() };
+  const p: ProxyPacket = { conn: c.id, dir, type, qos: type === 3 ? qos : 0, at: Date.now(), forwarded: false };
   const [, n] = varint(raw, 1);
   let off = 1 + n;
   if (type === 3) {
