@@ -30,7 +30,7 @@ while [ $# -gt 0 ]; do
     --password-stdin) FROM_STDIN=1 ;;
     --no-reload) RELOAD=0 ;;
     --rekey) REKEY=1 ;;
-    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "add-device.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     *) if [ -n "$NAME" ]; then echo "add-device.sh: one name at a time" >&2; exit 2; fi; NAME="$1" ;;
   esac
@@ -57,7 +57,7 @@ role_of() {
 
 # a user section turns the name into an operator/dashboard; a device must not have one (and vice versa)
 if [ "$ROLE" = device ] && section_of "$NAME"; then
-  echo "add-device.sh: $NAME is an $(role_of "$NAME") user in $ACL (an operator or dashboard user); pick another deviceId" >&2
+  echo "add-device.sh: $NAME is an operator or dashboard user in $ACL (role \"$(role_of "$NAME")\"); pick another deviceId" >&2
   exit 1
 fi
 # an existing name keeps its password unless --rekey, and its role always: a device re-passworded by a mistyped
@@ -65,7 +65,7 @@ fi
 if in_passwd "$NAME"; then
   HAS="$(role_of "$NAME")"
   if [ "$HAS" != "$ROLE" ]; then
-    echo "add-device.sh: $NAME is a $HAS in $PASSWD and $ACL, not a $ROLE; a name's role is not changed here: pick another name (or remove $NAME from both files first)" >&2
+    echo "add-device.sh: $NAME already has the role \"$HAS\" in $PASSWD and $ACL, not \"$ROLE\"; a role is never changed here: pick another name (or remove $NAME from both files first)" >&2
     exit 1
   fi
   if [ "$REKEY" -ne 1 ]; then

@@ -35,11 +35,13 @@ export interface IngestStats {
 
 interface PendingReply { topic: string; resolve: (r: ReplyPayload) => void; timer: NodeJS.Timeout }
 
+/** <device>/reply/<verb>, below the prefix */
+const REPLY = /^[^/]+\/reply\/[^/]+$/;
 /** A reply is a few hundred bytes; anything near this is not one. */
 const MAX_REPLY_BYTES = 64 * 1024;
 
 /** The dashboard's flags, named in the link's error messages. */
-const hints: LinkHints = { credentials: '--username / EDGEFIT_MQTT_PASSWORD', tlsFile: (what) => `--tls-${what}` };
+const hints: LinkHints = { credentials: '--username / EDGEFIT_MQTT_PASSWORD', tlsFile: (what) => `--tls-${what}`, tlsWhere: 'given to edgefit dashboard' };
 
 /**
  * The dashboard's MQTT side: subscribes the fleet topics, validates every message (validate.ts) into the store,
@@ -139,7 +141,7 @@ export class FleetIngest extends EventEmitter {
   }
 
   private onMessage(topic: string, payload: Buffer, packet: IPublishPacket): void {
-    if (topic.includes('/reply/')) {
+    if (REPLY.test(topic.slice(this.o.prefix.length + 1))) {
       this.onReply(topic, payload, packet);
       return;
     }

@@ -26,9 +26,11 @@ export interface LinkHints {
   credentials: string;
   /** e.g. (what) => `mqtt.tls.${what}` */
   tlsFile: (what: 'ca' | 'cert' | 'key') => string;
+  /** where a wrong TLS path is fixed, e.g. "in the configuration" */
+  tlsWhere: string;
 }
 
-const daemonHints: LinkHints = { credentials: 'mqtt.username / mqtt.password', tlsFile: (what) => `mqtt.tls.${what}` };
+const daemonHints: LinkHints = { credentials: 'mqtt.username / mqtt.password', tlsFile: (what) => `mqtt.tls.${what}`, tlsWhere: 'in the configuration' };
 
 /** A subscription the broker refused (SUBACK 0x80 on 3.1.1, a reason code >= 0x80 on 5). */
 export function refusedGrants(granted: readonly ISubscriptionGrant[]): string[] {
@@ -39,8 +41,9 @@ export type LinkState = 'idle' | 'connecting' | 'connected' | 'waiting' | 'stopp
 
 /**
  * One MQTT connection at a time, re-made by us (not mqtt.js's fixed-period reconnect) with exponential backoff
- * and jitter. Each connection is a fresh mqtt.js client with its own will, so the will always carries the
- * current session number; what was in flight on a dead connection is re-sent from the durable outbox.
+ * and jitter. Each connection is a fresh mqtt.js client with its own will (the daemon's; the dashboard has
+ * none), so the will always carries the current session number; what was in flight on a dead connection is
+ * re-sent from the durable outbox.
  *
  * Each connection starts clean, so subscriptions do not carry over: a user subscribes in its 'connect' handler,
  * which runs on every connection.
@@ -77,7 +80,7 @@ export class MqttLink extends EventEmitter {
     const read = (p: string | undefined, what: 'ca' | 'cert' | 'key') => {
       if (!p) return undefined;
       try { return readFileSync(p); } catch (err) {
-        throw new EdgefitError('E_MQTT_TLS', `cannot read ${hints.tlsFile(what)} ${p} (${errorMessage(err)}); fix the path${this.opts.hints ? '' : ' in the configuration'}`, { cause: err });
+        throw new EdgefitError('E_MQTT_TLS', `cannot read ${hints.tlsFile(what)} ${p} (${errorMessage(err)}); fix the path ${hints.tlsWhere}`, { cause: err });
       }
     };
     const ca = read(t.ca, 'ca'); const cert = read(t.cert, 'cert'); const key = read(t.key, 'key');

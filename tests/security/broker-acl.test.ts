@@ -109,7 +109,7 @@ describe('production mosquitto: deploy/mosquitto/edgefit.conf + edgefit.acl + ad
     const aclBefore = readFileSync(join(d, 'edgefit.acl'), 'utf8');
     // a typo'd operator name that is a device's: the device would lose its password and gain cmd/# on the fleet
     const op = run('--operator', 'kitchen-cam');
-    expect({ status: op.status, stderr: op.stderr }).toMatchObject({ status: 1, stderr: expect.stringMatching(/kitchen-cam is a device/) });
+    expect({ status: op.status, stderr: op.stderr }).toMatchObject({ status: 1, stderr: expect.stringMatching(/kitchen-cam already has the role "device"/) });
     expect(line('kitchen-cam')).toBe(kept);
     expect(readFileSync(join(d, 'edgefit.acl'), 'utf8')).toBe(aclBefore);
     // running it again for the same device is refused too, unless asked for with --rekey
@@ -125,7 +125,7 @@ describe('production mosquitto: deploy/mosquitto/edgefit.conf + edgefit.acl + ad
     expect(run('--dashboard', 'grafana').status).toBe(0);
     const g = run('--operator', 'grafana', '--rekey');
     expect(g.status).toBe(1);
-    expect(g.stderr).toMatch(/grafana is a dashboard/);
+    expect(g.stderr).toMatch(/grafana already has the role "dashboard"/);
     expect(readFileSync(join(d, 'edgefit.acl'), 'utf8').match(/^user grafana$/gm)).toHaveLength(1);
   });
 
