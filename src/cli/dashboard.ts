@@ -1,30 +1,47 @@
 import type { Command } from 'commander';
 import { EdgefitError, errorMessage } from '../util/errors.js';
 import { startDashboard } from '../dashboard/server.js';
+import { AUTH_ENV, authFromEnv } from '../dashboard/guard.js';
+import { redact } from '../mqtt/link.js';
 
-interface DashboardFlags { broker: string; port: string; host: string; prefix: string; shareGroup?: string; username?: string; password?: string }
+interface DashboardFlags {
+  broker: string; port: string; host: string; allowedHost: string[]; prefix: string; shareGroup?: string;
+  username?: string; password?: string; tlsCa?: string; tlsCert?: string; tlsKey?: string;
+}
+
+const collect = (v: string, prev: string[]): string[] => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
 
 export function register(program: Command): void {
   program
     .command('dashboard')
     .description('a web page of the fleet: every device\'s status, model, latency and fps, live from the MQTT broker')
-    .requiredOption('--broker <url>', 'MQTT broker the devices publish to, e.g. mqtt://broker.local:1883')
+    .requiredOption('--broker <url>', 'MQTT broker the devices publish to, e.g. mqtts://broker.local:8883')
     .option('--port <n>', 'HTTP port of the page', '8080')
-    .option('--host <addr>', 'listen address (the page can send snapshot commands: keep it on loopback unless behind auth)', '127.0.0.1')
+    .option('--host <addr>', `listen address; anything but loopback needs credentials in ${AUTH_ENV.token} or ${AUTH_ENV.user} + ${AUTH_ENV.password}`, '127.0.0.1')
+    .option('--allowed-host <name>', 'a host name the page is opened by, besides loopback (repeat, or comma-separate); other Host headers get 421 (DNS rebinding)', collect, [])
     .option('--prefix <p>', 'topic prefix the devices use (mqtt.prefix)', 'edgefit')
     .option('--share-group <g>', 'read telemetry through the MQTT 5 shared subscription $share/<g>/...: several dashboards split the load')
     .option('--username <u>', 'MQTT username (or EDGEFIT_MQTT_USERNAME)')
     .option('--password <p>', 'MQTT password (prefer EDGEFIT_MQTT_PASSWORD: flags show in ps)')
+    .option('--tls-ca <file>', 'CA certificate the broker\'s certificate is checked against (mqtts://)')
+    .option('--tls-cert <file>', 'client certificate, for a broker that requires one')
+    .option('--tls-key <file>', 'the client certificate\'s private key')
     .action(async (f: DashboardFlags) => {
       const port = Number(f.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new EdgefitError('E_DASHBOARD_FLAG', `--port must be 0-65535, not ${JSON.stringify(f.port)}`);
+      if (Boolean(f.tlsCert) !== Boolean(f.tlsKey)) throw new EdgefitError('E_DASHBOARD_FLAG', '--tls-cert and --tls-key go together');
       const username = f.username ?? process.env.EDGEFIT_MQTT_USERNAME;
       const password = f.password ?? process.env.EDGEFIT_MQTT_PASSWORD;
+      // the page's own credentials: from the environment only (flags show in ps and shell history)
+      const auth = authFromEnv(process.env);
+      const tls = { ...(f.tlsCa ? { ca: f.tlsCa } : {}), ...(f.tlsCert ? { cert: f.tlsCert } : {}), ...(f.tlsKey ? { key: f.tlsKey } : {}) };
       const d = await startDashboard({
         url: f.broker, prefix: f.prefix, port, host: f.host,
+        ...(f.allowedHost.length ? { allowedHosts: f.allowedHost } : {}), ...(auth ? { auth } : {}), ...(Object.keys(tls).length ? { tls } : {}),
         ...(f.shareGroup ? { shareGroup: f.shareGroup } : {}), ...(username ? { username } : {}), ...(password ? { password } : {}),
       });
-      process.stdout.write(`edgefit dashboard: ${d.url}/ (broker ${f.broker.replace(/\/\/[^@/]*@/, '//***@')}, prefix ${f.prefix}${f.shareGroup ? `, telemetry via $share/${f.shareGroup}` : ''})\n`);
+      const access = auth ? `, ${auth.token ? 'token' : 'Basic auth'} required` : '';
+      process.stdout.write(`edgefit dashboard: ${d.url}/ (broker ${redact(f.broker)}, prefix ${f.prefix}${f.shareGroup ? `, telemetry via $share/${f.shareGroup}` : ''}${access})\n`);
       const stop = (sig: string) => {
         process.stderr.write(`${sig}: stopping the dashboard\n`);
         d.stop().then(() => process.exit(0), (err: unknown) => { process.stderr.write(`stop failed: ${errorMessage(err)}\n`); process.exit(1); });

@@ -1,7 +1,9 @@
-import mqtt, { type IClientOptions, type IPublishPacket, type ISubscriptionMap, type MqttClient } from 'mqtt';
+import type { IPublishPacket, ISubscriptionMap } from 'mqtt';
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { EdgefitError, errorMessage } from '../util/errors.js';
+import { MqttLink, redact, refusedGrants, type LinkHints } from '../mqtt/link.js';
+import { Backoff } from '../mqtt/backoff.js';
 import { deviceTopics, validateLevel, validatePrefix } from '../mqtt/topics.js';
 import type { CommandArgs, CommandVerb, ReplyPayload } from '../mqtt/payloads.js';
 import { MAX_SNAPSHOT_BYTES, validateMessage } from './validate.js';
@@ -15,6 +17,8 @@ export interface IngestOptions {
   clientId?: string;
   username?: string;
   password?: string;
+  /** files for an mqtts:// broker: a private CA, a client certificate and its key */
+  tls?: { ca?: string; cert?: string; key?: string };
 }
 
 export interface IngestStats {
@@ -29,23 +33,33 @@ export interface IngestStats {
   lastError?: string;
 }
 
-interface PendingReply { resolve: (r: ReplyPayload) => void; timer: NodeJS.Timeout }
+interface PendingReply { topic: string; resolve: (r: ReplyPayload) => void; timer: NodeJS.Timeout }
+
+/** <device>/reply/<verb>, below the prefix */
+const REPLY = /^[^/]+\/reply\/[^/]+$/;
+/** A reply is a few hundred bytes; anything near this is not one. */
+const MAX_REPLY_BYTES = 64 * 1024;
+
+/** The dashboard's flags, named in the link's error messages. */
+const hints: LinkHints = { credentials: '--username / EDGEFIT_MQTT_PASSWORD', tlsFile: (what) => `--tls-${what}`, tlsWhere: 'given to edgefit dashboard' };
 
 /**
  * The dashboard's MQTT side: subscribes the fleet topics, validates every message (validate.ts) into the store,
- * and sends commands (MQTT 5 response topic + correlation data; on 3.1.1 the device's reply/<verb> topic).
+ * and sends commands. The connection is the daemon's MqttLink (TLS files, MQTT 5 with a 3.1.1 fallback, backoff,
+ * redacted URLs), without a will.
  *
  * It subscribes the kinds it shows rather than `<prefix>/+/#`: retained snapshot JPEGs of the whole fleet and
- * every command/reply would otherwise flow into a process that drops them; snapshots are subscribed per request.
+ * every command/reply would otherwise flow into a process that drops them; snapshots and replies are subscribed
+ * per request. A reply is asked for on the device's own `<prefix>/<device>/reply/<verb>` (as the MQTT 5 response
+ * topic, with the request id as correlation data): the only reply topic the shipped ACL lets a device write.
  */
 export class FleetIngest extends EventEmitter {
-  private client: MqttClient | undefined;
-  private protocolVersion: 4 | 5 = 5;
-  private triedDowngrade = false;
-  private stopped = false;
-  private readonly clientId: string;
-  private readonly replyTopic: string;
+  private readonly link: MqttLink;
+  private connectedOnce = false;
+  private subscribedOnce = false;
   private readonly pending = new Map<string, PendingReply>();
+  /** reply topics subscribed for requests in flight, with how many requests wait on each */
+  private readonly replySubs = new Map<string, number>();
   private readonly snapshots = new Map<string, Promise<{ jpeg: Buffer; reply: ReplyPayload }>>();
   readonly stats: IngestStats = { connected: false, protocolVersion: 5, messages: 0, applied: 0, rejected: 0, rejectedBy: {} };
 
@@ -53,8 +67,32 @@ export class FleetIngest extends EventEmitter {
     super();
     validatePrefix(o.prefix);
     if (o.shareGroup !== undefined) validateLevel(o.shareGroup, 'share group');
-    this.clientId = o.clientId ?? `edgefit-dashboard-${randomBytes(4).toString('hex')}`;
-    this.replyTopic = `edgefit-dashboard/${validateLevel(this.clientId, 'client id')}/reply`;
+    const t = o.tls;
+    this.link = new MqttLink({
+      url: o.url,
+      clientId: o.clientId ?? `edgefit-dashboard-${randomBytes(4).toString('hex')}`,
+      protocolVersion: 5,
+      keepaliveSeconds: 30,
+      backoff: new Backoff(1000, 30_000),
+      hints,
+      ...(o.username ? { username: o.username } : {}),
+      ...(o.password ? { password: o.password } : {}),
+      ...(t?.ca || t?.cert || t?.key || o.url.startsWith('mqtts:') ? { tls: { ...(t?.ca ? { ca: t.ca } : {}), ...(t?.cert ? { cert: t.cert } : {}), ...(t?.key ? { key: t.key } : {}), rejectUnauthorized: true } } : {}),
+    });
+    this.link.on('connect', (_client: unknown, version: 4 | 5) => this.onConnect(version));
+    this.link.on('close', () => { this.stats.connected = false; });
+    this.link.on('message', (topic: string, payload: Buffer, packet: IPublishPacket) => this.onMessage(topic, payload, packet));
+    this.link.on('error', (err: Error) => {
+      // refused credentials, unreadable TLS files: the link retries slowly; the first time, start() fails with it
+      this.stats.lastError = err.message;
+      this.failed(err);
+    });
+    this.link.on('waiting', (delayMs: number, reason: string) => {
+      this.stats.lastError = reason;
+      this.failed(new EdgefitError('E_DASHBOARD_BROKER', this.connectedOnce
+        ? `lost the broker ${redact(o.url)} (${reason}); reconnecting in ${Math.round(delayMs / 1000)} s`
+        : `cannot connect to the broker ${redact(o.url)}: ${reason}; check --broker`));
+    });
   }
 
   /** Resolves once connected and subscribed the first time; rejects when the first connection fails. */
@@ -63,46 +101,27 @@ export class FleetIngest extends EventEmitter {
       let settled = false;
       this.once('subscribed', () => { if (!settled) { settled = true; resolve(); } });
       this.once('first-failure', (err: Error) => { if (!settled) { settled = true; reject(err); } });
-      this.connect();
+      this.link.start();
     });
   }
 
-  private connect(): void {
-    if (this.stopped) return;
-    const opts: IClientOptions = {
-      clientId: this.clientId, protocolVersion: this.protocolVersion, clean: true, reconnectPeriod: 2000,
-      connectTimeout: 10_000, resubscribe: false,
-      ...(this.o.username ? { username: this.o.username } : {}), ...(this.o.password ? { password: this.o.password } : {}),
-    };
-    const client = mqtt.connect(this.o.url, opts);
-    this.client = client;
-    let connectedOnce = false;
-    client.on('connect', () => {
-      connectedOnce = true;
-      this.stats.connected = true;
-      this.stats.protocolVersion = this.protocolVersion;
-      this.subscribeAll(client).then(
-        () => this.emit('subscribed'),
-        (err: unknown) => { this.stats.lastError = errorMessage(err); this.emit('first-failure', err); this.emit('problem', err); },
-      );
-    });
-    client.on('close', () => { this.stats.connected = false; });
-    client.on('error', (err: Error & { code?: number | string }) => {
-      this.stats.lastError = err.message;
-      if (!connectedOnce && (err.code === 1 || err.code === 132) && this.protocolVersion === 5 && !this.triedDowngrade) {
-        // the broker speaks 3.1.1 only (aedes, old mosquitto): shared subscriptions and response topics go with it
-        this.triedDowngrade = true;
-        this.protocolVersion = 4;
-        client.end(true);
-        this.connect();
-        return;
-      }
-      if (!connectedOnce) this.emit('first-failure', new EdgefitError('E_DASHBOARD_BROKER', `cannot connect to the broker ${this.o.url.replace(/\/\/[^@/]*@/, '//***@')}: ${err.message}; check --broker`, { cause: err }));
-    });
-    client.on('message', (topic, payload, packet) => this.onMessage(topic, payload, packet));
+  private failed(err: Error): void {
+    if (!this.subscribedOnce) this.emit('first-failure', err);
+    this.emit('problem', err);
   }
 
-  private subscribeAll(client: MqttClient): Promise<void> {
+  /** Every connection starts clean: the fleet subscriptions are made again each time. */
+  private onConnect(version: 4 | 5): void {
+    this.connectedOnce = true;
+    this.stats.connected = true;
+    this.stats.protocolVersion = version;
+    this.subscribeAll().then(
+      () => { this.subscribedOnce = true; this.emit('subscribed'); },
+      (err: unknown) => { this.stats.lastError = errorMessage(err); this.failed(err as Error); },
+    );
+  }
+
+  private async subscribeAll(): Promise<void> {
     const p = this.o.prefix;
     const map: ISubscriptionMap = {
       [`${p}/+/status`]: { qos: 1 },
@@ -111,25 +130,22 @@ export class FleetIngest extends EventEmitter {
       // only the newest result per device is shown: QoS 0 spares the broker an ack per result
       [`${p}/+/result`]: { qos: 0 },
       [this.o.shareGroup ? `$share/${this.o.shareGroup}/${p}/+/telemetry` : `${p}/+/telemetry`]: { qos: 0 },
-      ...(this.protocolVersion === 5 ? { [this.replyTopic]: { qos: 1 } } : {}),
     };
-    return new Promise((resolve, reject) => {
-      client.subscribe(map, (err, granted) => {
-        if (err) return reject(new EdgefitError('E_DASHBOARD_SUBSCRIBE', `subscribing the fleet topics failed: ${err.message}`, { cause: err }));
-        const refused = (granted ?? []).filter((g) => g.qos === 128 || g.qos > 2);
-        if (refused.length) return reject(new EdgefitError('E_DASHBOARD_SUBSCRIBE', `the broker refused ${refused.map((g) => g.topic).join(', ')}; check its ACL (and that it supports shared subscriptions with --share-group)`));
-        resolve();
-      });
-    });
+    let refused: string[];
+    try {
+      refused = refusedGrants(await this.link.subscribe(map));
+    } catch (err) {
+      throw new EdgefitError('E_DASHBOARD_SUBSCRIBE', `subscribing the fleet topics failed: ${errorMessage(err)}`, { cause: err });
+    }
+    if (refused.length) throw new EdgefitError('E_DASHBOARD_SUBSCRIBE', `the broker refused ${refused.join(', ')}; check its ACL (and that it supports shared subscriptions with --share-group)`);
   }
 
   private onMessage(topic: string, payload: Buffer, packet: IPublishPacket): void {
-    if (topic === this.replyTopic) {
-      const key = packet.properties?.correlationData ? Buffer.from(packet.properties.correlationData).toString('hex') : '';
-      this.settleReply(key, payload);
+    if (REPLY.test(topic.slice(this.o.prefix.length + 1))) {
+      this.onReply(topic, payload, packet);
       return;
     }
-    if (topic.endsWith('/snapshot') || topic.includes('/reply/')) {
+    if (topic.endsWith('/snapshot')) {
       this.emit('raw', topic, payload, packet);
       return;
     }
@@ -144,57 +160,84 @@ export class FleetIngest extends EventEmitter {
     if (this.store.apply(m, Date.now(), !packet.retain)) this.stats.applied++;
   }
 
-  private settleReply(key: string, payload: Buffer): void {
-    const p = this.pending.get(key);
-    if (!p) return;
-    this.pending.delete(key);
-    clearTimeout(p.timer);
-    let reply: ReplyPayload;
+  /**
+   * A reply is ours when it arrives on the topic its request named and carries the request's id: as MQTT 5
+   * correlation data, or in the payload (3.1.1). Other dashboards' and operators' replies on the topic are ignored.
+   */
+  private onReply(topic: string, payload: Buffer, packet: IPublishPacket): void {
+    if (payload.length > MAX_REPLY_BYTES) return;
+    let reply: ReplyPayload | undefined;
     try {
       const r = JSON.parse(payload.toString('utf8')) as ReplyPayload;
-      reply = typeof r === 'object' && r !== null && typeof r.ok === 'boolean' ? r : { verb: 'invalid', ok: false, error: { code: 'invalid-reply', message: 'the device replied with something that is not a reply' } };
-    } catch {
-      reply = { verb: 'invalid', ok: false, error: { code: 'invalid-reply', message: 'the device replied with invalid JSON' } };
-    }
-    p.resolve(reply);
+      if (typeof r === 'object' && r !== null && typeof r.ok === 'boolean') reply = r;
+    } catch { /* judged below, once we know it is ours */ }
+    const cd = packet.properties?.correlationData;
+    const id = cd ? Buffer.from(cd).toString('utf8') : reply?.id;
+    const p = id === undefined ? undefined : this.pending.get(id);
+    if (!p || p.topic !== topic) return;
+    this.pending.delete(id!);
+    clearTimeout(p.timer);
+    p.resolve(reply ?? { verb: 'invalid', ok: false, error: { code: 'invalid-reply', message: 'the device replied with something that is not a reply' } });
   }
 
-  private live(): MqttClient {
-    const c = this.client;
-    if (!c || !c.connected) throw new EdgefitError('E_DASHBOARD_OFFLINE', 'the dashboard is not connected to the broker right now; try again in a moment');
-    return c;
+  private live(): void {
+    if (this.link.state !== 'connected') throw new EdgefitError('E_DASHBOARD_OFFLINE', 'the dashboard is not connected to the broker right now; try again in a moment');
+  }
+
+  private async holdReplyTopic(topic: string): Promise<void> {
+    const n = this.replySubs.get(topic) ?? 0;
+    this.replySubs.set(topic, n + 1);
+    if (n > 0) return;
+    try {
+      await this.subscribeOne(topic, 1);
+    } catch (err) {
+      this.releaseReplyTopic(topic);
+      throw err;
+    }
+  }
+
+  private async subscribeOne(topic: string, qos: 0 | 1): Promise<void> {
+    let refused: string[];
+    try { refused = refusedGrants(await this.link.subscribe([topic], qos)); } catch (err) {
+      throw new EdgefitError('E_DASHBOARD_SUBSCRIBE', `subscribing ${topic} failed: ${errorMessage(err)}`, { cause: err });
+    }
+    if (refused.length) throw new EdgefitError('E_DASHBOARD_SUBSCRIBE', `the broker refused ${topic}; this dashboard's MQTT user needs read access to it in the broker's ACL`);
+  }
+
+  private releaseReplyTopic(topic: string): void {
+    const n = (this.replySubs.get(topic) ?? 1) - 1;
+    if (n > 0) { this.replySubs.set(topic, n); return; }
+    this.replySubs.delete(topic);
+    void this.link.unsubscribe([topic]);
   }
 
   /** Sends a command and waits for its reply (timeout: a reply with ok=false, code "timeout"). */
   async command<V extends CommandVerb>(deviceId: string, verb: V, args: CommandArgs[V], timeoutMs = 10_000): Promise<ReplyPayload> {
-    const c = this.live();
+    this.live();
     const topics = deviceTopics(this.o.prefix, deviceId);
     const id = `dash-${randomBytes(8).toString('hex')}`;
-    const body = JSON.stringify({ id, args });
-    const v5 = this.protocolVersion === 5;
-    const key = v5 ? randomBytes(16).toString('hex') : id;
     const replyTopic = topics.reply(verb);
-    const onRaw = (topic: string, payload: Buffer) => {
-      if (topic !== replyTopic) return;
-      try { if ((JSON.parse(payload.toString('utf8')) as { id?: unknown }).id === id) this.settleReply(key, payload); } catch { /* not ours */ }
-    };
-    if (!v5) {
-      this.on('raw', onRaw);
-      await subscribe(c, replyTopic, 1);
-    }
+    await this.holdReplyTopic(replyTopic);
     try {
       return await new Promise<ReplyPayload>((resolve, reject) => {
         const timer = setTimeout(() => {
-          this.pending.delete(key);
-          resolve({ id, verb, ok: false, error: { code: 'timeout', message: `${deviceId} did not answer "${verb}" within ${timeoutMs} ms (is it online?)` } });
+          this.pending.delete(id);
+          // a 3.1.1 broker drops a publish its ACL refuses without telling the sender
+          const acl = this.link.protocolVersion === 4 ? `, and may this dashboard's MQTT user write ${topics.command(verb)}` : '';
+          resolve({ id, verb, ok: false, error: { code: 'timeout', message: `${deviceId} did not answer "${verb}" within ${timeoutMs} ms (is it online${acl}?)` } });
         }, timeoutMs);
-        this.pending.set(key, { resolve, timer });
-        c.publish(topics.command(verb), body, { qos: 1, ...(v5 ? { properties: { responseTopic: this.replyTopic, correlationData: Buffer.from(key, 'hex') } } : {}) }, (err) => {
-          if (err) { clearTimeout(timer); this.pending.delete(key); reject(new EdgefitError('E_DASHBOARD_PUBLISH', `sending ${verb} to ${deviceId} failed: ${err.message}`, { cause: err })); }
+        this.pending.set(id, { topic: replyTopic, resolve, timer });
+        // the response topic is the device's own reply topic (the link leaves properties out on 3.1.1)
+        this.link.publish(topics.command(verb), JSON.stringify({ id, args }), { qos: 1, properties: { responseTopic: replyTopic, correlationData: Buffer.from(id) } }).catch((err: unknown) => {
+          clearTimeout(timer);
+          this.pending.delete(id);
+          reject(/not authori[sz]ed|\b135\b/i.test(errorMessage(err))
+            ? new EdgefitError('E_DASHBOARD_ACL', `the broker refused "${verb}" to ${deviceId} from this dashboard's MQTT user; its ACL needs "topic write ${this.o.prefix}/+/cmd/${verb}" (deploy/mosquitto/add-device.sh --dashboard writes it)`, { cause: err })
+            : new EdgefitError('E_DASHBOARD_PUBLISH', `sending ${verb} to ${deviceId} failed: ${errorMessage(err)}`, { cause: err }));
         });
       });
     } finally {
-      if (!v5) { this.off('raw', onRaw); c.unsubscribe(replyTopic); }
+      this.releaseReplyTopic(replyTopic);
     }
   }
 
@@ -213,7 +256,7 @@ export class FleetIngest extends EventEmitter {
   }
 
   private async doSnapshot(deviceId: string, quality: number, timeoutMs: number): Promise<{ jpeg: Buffer; reply: ReplyPayload }> {
-    const c = this.live();
+    this.live();
     const topic = deviceTopics(this.o.prefix, deviceId).snapshot;
     let jpeg: Buffer | undefined;
     let bad: string | undefined;
@@ -227,7 +270,7 @@ export class FleetIngest extends EventEmitter {
     };
     this.on('raw', onRaw);
     try {
-      await subscribe(c, topic, 0);
+      await this.subscribeOne(topic, 0);
       const reply = await this.command(deviceId, 'snapshot', { quality }, timeoutMs);
       if (!reply.ok) throw new EdgefitError(reply.error?.code === 'timeout' ? 'E_SNAPSHOT_TIMEOUT' : 'E_SNAPSHOT', `snapshot of ${deviceId} failed: ${reply.error?.message ?? 'refused'}`);
       // the device publishes the image before it replies; allow for the broker delivering them out of order
@@ -237,30 +280,13 @@ export class FleetIngest extends EventEmitter {
       return { jpeg, reply };
     } finally {
       this.off('raw', onRaw);
-      if (c.connected) c.unsubscribe(topic);
+      void this.link.unsubscribe([topic]);
     }
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
     for (const p of this.pending.values()) clearTimeout(p.timer);
     this.pending.clear();
-    const c = this.client;
-    this.client = undefined;
-    if (!c) return;
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(() => { c.end(true, () => resolve()); }, 2000);
-      c.end(false, () => { clearTimeout(t); resolve(); });
-    });
+    await this.link.stop();
   }
-}
-
-function subscribe(c: MqttClient, topic: string, qos: 0 | 1): Promise<void> {
-  return new Promise((resolve, reject) => {
-    c.subscribe(topic, { qos }, (err, granted) => {
-      if (err) return reject(new EdgefitError('E_DASHBOARD_SUBSCRIBE', `subscribing ${topic} failed: ${err.message}`, { cause: err }));
-      if (granted?.[0] && granted[0].qos === 128) return reject(new EdgefitError('E_DASHBOARD_SUBSCRIBE', `the broker refused ${topic}; check its ACL`));
-      resolve();
-    });
-  });
 }

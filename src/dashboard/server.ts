@@ -8,12 +8,17 @@ import { FleetStore } from './store.js';
 import { FleetIngest, type IngestOptions, type IngestStats } from './ingest.js';
 import { SseHub } from './sse.js';
 import { selectionSvg } from './selection.js';
+import { RequestGuard, type DashboardAuth } from './guard.js';
 
 export interface DashboardOptions extends IngestOptions {
   /** HTTP port; 0 picks a free one */
   port?: number;
-  /** listen address: loopback unless asked (the page can trigger commands on devices) */
+  /** listen address: loopback unless asked (the page can trigger commands on devices); beyond loopback needs `auth` */
   host?: string;
+  /** host names the page is reached by besides loopback (and the listen address): see guard.ts */
+  allowedHosts?: string[];
+  /** credentials every request must carry (the CLI reads them from EDGEFIT_DASHBOARD_*) */
+  auth?: DashboardAuth;
   maxDevices?: number;
   flushMs?: number;
 }
@@ -66,6 +71,7 @@ function loadAssets(): Map<string, { body: Buffer; type: string }> {
  *   POST /api/device/<id>/snapshot         sends the snapshot command, answers with the JPEG
  *   GET  /api/boards                       latency and chosen variants per board model
  *   GET  /api/stats                        ingest counters and this process's memory
+ * Every request passes the RequestGuard first (Host, credentials, Origin).
  */
 export class Dashboard {
   readonly store: FleetStore;
@@ -74,14 +80,21 @@ export class Dashboard {
   private server: Server | undefined;
   private readonly assets = loadAssets();
   private readonly started = Date.now();
+  private readonly guard: RequestGuard;
   port = 0;
 
   constructor(private readonly o: DashboardOptions) {
+    // first: a dashboard that would listen beyond loopback without credentials never starts
+    this.guard = new RequestGuard({ host: o.host ?? '127.0.0.1', ...(o.allowedHosts ? { allowedHosts: o.allowedHosts } : {}), ...(o.auth ? { auth: o.auth } : {}) });
     this.store = new FleetStore({ ...(o.maxDevices ? { maxDevices: o.maxDevices } : {}) });
     this.ingest = new FleetIngest(o, this.store);
   }
 
-  get url(): string { return `http://${this.o.host && this.o.host !== '0.0.0.0' ? this.o.host : '127.0.0.1'}:${this.port}`; }
+  get url(): string {
+    const h = this.o.host;
+    const shown = !h || h === '0.0.0.0' || h === '::' ? '127.0.0.1' : h.includes(':') && !h.startsWith('[') ? `[${h}]` : h;
+    return `http://${shown}:${this.port}`;
+  }
 
   async start(): Promise<void> {
     this.hub = new SseHub(this.store, { ...(this.o.flushMs ? { flushMs: this.o.flushMs } : {}) });
@@ -116,6 +129,12 @@ export class Dashboard {
 
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.setHeader(k, v);
+    const refusal = this.guard.check(req);
+    if (refusal) {
+      for (const [k, v] of Object.entries(refusal.headers)) res.setHeader(k, v);
+      req.resume();
+      return json(res, refusal.status, { error: refusal.error });
+    }
     const url = new URL(req.url ?? '/', 'http://dashboard');
     const path = url.pathname;
     const method = req.method ?? 'GET';

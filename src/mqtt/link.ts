@@ -1,4 +1,4 @@
-import mqtt, { type IClientOptions, type IClientPublishOptions, type MqttClient, type IPublishPacket } from 'mqtt';
+import mqtt, { type IClientOptions, type IClientPublishOptions, type ISubscriptionGrant, type ISubscriptionMap, type MqttClient, type IPublishPacket } from 'mqtt';
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { Backoff } from './backoff.js';
@@ -13,20 +13,43 @@ export interface LinkOptions {
   username?: string;
   password?: string;
   tls?: { ca?: string; cert?: string; key?: string; rejectUnauthorized?: boolean };
-  /** called before every connection attempt: the will for that connection */
-  will: () => { topic: string; payload: string };
+  /** called before every connection attempt: the will for that connection (none when absent: the dashboard) */
+  will?: () => { topic: string; payload: string };
   backoff?: Backoff;
   connectTimeoutMs?: number;
+  /** what the user sets, named in error messages; defaults name the daemon's configuration */
+  hints?: LinkHints;
+}
+
+export interface LinkHints {
+  /** e.g. "mqtt.username / mqtt.password" */
+  credentials: string;
+  /** e.g. (what) => `mqtt.tls.${what}` */
+  tlsFile: (what: 'ca' | 'cert' | 'key') => string;
+  /** where a wrong TLS path is fixed, e.g. "in the configuration" */
+  tlsWhere: string;
+}
+
+const daemonHints: LinkHints = { credentials: 'mqtt.username / mqtt.password', tlsFile: (what) => `mqtt.tls.${what}`, tlsWhere: 'in the configuration' };
+
+/** A subscription the broker refused (SUBACK 0x80 on 3.1.1, a reason code >= 0x80 on 5). */
+export function refusedGrants(granted: readonly ISubscriptionGrant[]): string[] {
+  return granted.filter((g) => g.qos >= 128).map((g) => g.topic);
 }
 
 export type LinkState = 'idle' | 'connecting' | 'connected' | 'waiting' | 'stopped';
 
 /**
  * One MQTT connection at a time, re-made by us (not mqtt.js's fixed-period reconnect) with exponential backoff
- * and jitter. Each connection is a fresh mqtt.js client with its own will, so the will always carries the
- * current session number; what was in flight on a dead connection is re-sent from the durable outbox.
+ * and jitter. Each connection is a fresh mqtt.js client with its own will (the daemon's; the dashboard has
+ * none), so the will always carries the current session number; what was in flight on a dead connection is
+ * re-sent from the durable outbox.
  *
- * Events: 'connect' (client, protocolVersion), 'close', 'message' (topic, payload, packet), 'error' (EdgefitError)
+ * Each connection starts clean, so subscriptions do not carry over: a user subscribes in its 'connect' handler,
+ * which runs on every connection.
+ *
+ * Events: 'connect' (client, protocolVersion), 'close', 'message' (topic, payload, packet), 'error' (EdgefitError),
+ * 'waiting' (delay ms, reason)
  */
 export class MqttLink extends EventEmitter {
   state: LinkState = 'idle';
@@ -53,10 +76,11 @@ export class MqttLink extends EventEmitter {
   private tlsOptions(): Partial<IClientOptions> {
     const t = this.opts.tls;
     if (!t) return {};
-    const read = (p: string | undefined, what: string) => {
+    const hints = this.opts.hints ?? daemonHints;
+    const read = (p: string | undefined, what: 'ca' | 'cert' | 'key') => {
       if (!p) return undefined;
       try { return readFileSync(p); } catch (err) {
-        throw new EdgefitError('E_MQTT_TLS', `cannot read mqtt.tls.${what} ${p} (${errorMessage(err)}); fix the path in the configuration`, { cause: err });
+        throw new EdgefitError('E_MQTT_TLS', `cannot read ${hints.tlsFile(what)} ${p} (${errorMessage(err)}); fix the path ${hints.tlsWhere}`, { cause: err });
       }
     };
     const ca = read(t.ca, 'ca'); const cert = read(t.cert, 'cert'); const key = read(t.key, 'key');
@@ -69,7 +93,7 @@ export class MqttLink extends EventEmitter {
   private connect(): void {
     if (this.state === 'stopped') return;
     this.state = 'connecting';
-    const will = this.opts.will();
+    const will = this.opts.will?.();
     let options: IClientOptions;
     try {
       options = {
@@ -79,7 +103,7 @@ export class MqttLink extends EventEmitter {
         keepalive: this.opts.keepaliveSeconds,
         reconnectPeriod: 0,
         connectTimeout: this.opts.connectTimeoutMs ?? 10_000,
-        will: { topic: will.topic, payload: Buffer.from(will.payload), qos: 1, retain: true },
+        ...(will ? { will: { topic: will.topic, payload: Buffer.from(will.payload), qos: 1 as const, retain: true } } : {}),
         ...(this.opts.username ? { username: this.opts.username } : {}),
         ...(this.opts.password ? { password: this.opts.password } : {}),
         ...this.tlsOptions(),
@@ -112,7 +136,7 @@ export class MqttLink extends EventEmitter {
           return;
         }
         if (code === 4 || code === 5 || code === 134 || code === 135) {
-          this.fail(new EdgefitError('E_MQTT_AUTH', `the broker at ${redact(this.opts.url)} refused the credentials (${err.message}); check mqtt.username / mqtt.password or the client certificate`), true);
+          this.fail(new EdgefitError('E_MQTT_AUTH', `the broker at ${redact(this.opts.url)} refused the credentials (${err.message}); check ${(this.opts.hints ?? daemonHints).credentials} or the client certificate`), true);
           return;
         }
       }
@@ -168,20 +192,36 @@ export class MqttLink extends EventEmitter {
     this.timer = setTimeout(() => this.connect(), delay);
   }
 
+  /** MQTT 5 properties (response topic, correlation data) are dropped on a 3.1.1 connection, which has none. */
   publish(topic: string, payload: string | Buffer, opts: IClientPublishOptions): Promise<void> {
     const c = this.client;
     if (!c || this.state !== 'connected') return Promise.reject(new EdgefitError('E_MQTT_OFFLINE', 'not connected to the broker'));
+    const { properties, ...rest } = opts;
+    const o = properties && this.protocolVersion === 5 ? opts : rest;
     return new Promise((resolve, reject) => {
-      c.publish(topic, payload, opts, (err) => (err ? reject(err) : resolve()));
+      c.publish(topic, payload, o, (err) => (err ? reject(err) : resolve()));
     });
   }
 
-  subscribe(filters: string[]): Promise<void> {
+  /**
+   * Subscribes on the current connection; resolves with what the broker granted (see refusedGrants: a refusal
+   * is not an error here, the caller decides what it means). A map gives each filter its own QoS.
+   */
+  subscribe(filters: string[] | ISubscriptionMap, qos: 0 | 1 = 1): Promise<ISubscriptionGrant[]> {
     const c = this.client;
     if (!c) return Promise.reject(new EdgefitError('E_MQTT_OFFLINE', 'not connected to the broker'));
     return new Promise((resolve, reject) => {
-      c.subscribe(filters, { qos: 1 }, (err) => (err ? reject(err) : resolve()));
+      const done = (err: Error | null, granted?: ISubscriptionGrant[]) => (err ? reject(err) : resolve(granted ?? []));
+      if (Array.isArray(filters)) c.subscribe(filters, { qos }, done);
+      else c.subscribe(filters, done);
     });
+  }
+
+  /** Drops subscriptions on the current connection; nothing to do when there is none. */
+  unsubscribe(filters: string[]): Promise<void> {
+    const c = this.client;
+    if (!c || this.state !== 'connected') return Promise.resolve();
+    return new Promise((resolve) => { c.unsubscribe(filters, () => resolve()); });
   }
 
   /** Disconnects cleanly (no will). Pending publishes get `flushMs` to finish. */

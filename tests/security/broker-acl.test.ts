@@ -8,6 +8,7 @@ import { projectRoot } from '../../src/util/paths.js';
 import { freePort, mosquittoPath, waitForPort } from '../helpers/mosquitto.js';
 import { DaemonProcess, pulledState, copyState, fastProfile } from '../helpers/daemon.js';
 import { waitFor } from '../helpers/wait.js';
+import { startDashboard, type Dashboard } from '../../src/dashboard/server.js';
 
 const deploy = join(projectRoot, 'deploy/mosquitto');
 
@@ -97,12 +98,43 @@ describe('production mosquitto: deploy/mosquitto/edgefit.conf + edgefit.acl + ad
     expect(readFileSync(join(dir, 'edgefit.acl'), 'utf8').match(/^user ops$/gm)).toHaveLength(1);
   });
 
+  it('add-device.sh: never silently re-passwords an existing user, and never turns a device into an operator', () => {
+    const d = mkdtempSync(join(tmpdir(), 'edgefit-adddev-'));
+    copyFileSync(join(deploy, 'edgefit.acl'), join(d, 'edgefit.acl'));
+    const run = (...args: string[]) => spawnSync('bash', [join(deploy, 'add-device.sh'), ...args, '--passwd', join(d, 'edgefit.passwd'), '--acl', join(d, 'edgefit.acl'), '--no-reload'], { encoding: 'utf8' });
+    const line = (name: string) => readFileSync(join(d, 'edgefit.passwd'), 'utf8').split('\n').find((l) => l.startsWith(`${name}:`));
+    expect(run('kitchen-cam').status).toBe(0);
+    const kept = line('kitchen-cam');
+    expect(kept).toBeDefined();
+    const aclBefore = readFileSync(join(d, 'edgefit.acl'), 'utf8');
+    // a typo'd operator name that is a device's: the device would lose its password and gain cmd/# on the fleet
+    const op = run('--operator', 'kitchen-cam');
+    expect({ status: op.status, stderr: op.stderr }).toMatchObject({ status: 1, stderr: expect.stringMatching(/kitchen-cam already has the role "device"/) });
+    expect(line('kitchen-cam')).toBe(kept);
+    expect(readFileSync(join(d, 'edgefit.acl'), 'utf8')).toBe(aclBefore);
+    // running it again for the same device is refused too, unless asked for with --rekey
+    const again = run('kitchen-cam');
+    expect(again.status).toBe(1);
+    expect(again.stderr).toMatch(/already exists.*--rekey/);
+    expect(line('kitchen-cam')).toBe(kept);
+    const rekey = run('kitchen-cam', '--rekey');
+    expect(rekey.status, rekey.stderr).toBe(0);
+    expect(line('kitchen-cam')).not.toBe(kept);
+    // --rekey keeps the role: it cannot change one either
+    expect(run('--dashboard', 'kitchen-cam', '--rekey').status).toBe(1);
+    expect(run('--dashboard', 'grafana').status).toBe(0);
+    const g = run('--operator', 'grafana', '--rekey');
+    expect(g.status).toBe(1);
+    expect(g.stderr).toMatch(/grafana already has the role "dashboard"/);
+    expect(readFileSync(join(d, 'edgefit.acl'), 'utf8').match(/^user grafana$/gm)).toHaveLength(1);
+  });
+
   it('anonymous clients and wrong passwords are refused', async () => {
     await expect(client(undefined)).rejects.toThrow(/Not authorized|Bad User Name or Password|135|134/i);
     await expect(client('cam-a', { password: 'wrong' })).rejects.toThrow(/Not authorized|Bad User Name or Password|135|134/i);
   });
 
-  it('a device writes its own topics only; commands come from operators only; dashboards only read', async () => {
+  it('a device writes its own topics only; commands come from operators only; dashboards read and send only snapshot', async () => {
     const got: { topic: string; payload: string }[] = [];
     const ops = await client('ops');
     ops.on('message', (t, p) => got.push({ topic: t, payload: p.toString() }));
@@ -127,13 +159,18 @@ describe('production mosquitto: deploy/mosquitto/edgefit.conf + edgefit.acl + ad
     expect(await attempt(ops, 'edgefit/cam-a/result', 'ops-fake-result')).toMatch(/refused/);
     const dash = await client('dash');
     expect(await attempt(dash, 'edgefit/cam-a/cmd/pause', 'dash-cmd')).toMatch(/refused/);
+    expect(await attempt(dash, 'edgefit/cam-a/result', 'dash-fake-result')).toMatch(/refused/);
+    // the one command a dashboard sends: its "take snapshot" button
+    expect(await attempt(dash, 'edgefit/cam-a/cmd/snapshot', 'dash-snapshot')).toBe('accepted');
 
     await until(() => aCmds.length > 0, 'the operator command at cam-a');
     const payloads = () => got.map((g) => g.payload);
     await until(() => payloads().includes('ops-cmd') && payloads().includes('ops-cmd-b') && payloads().includes('a-reply'), 'accepted messages');
     expect(payloads()).toContain('a-own');
-    for (const p of ['a-into-b', 'a-into-b-status', 'a-cmd-b', 'a-cmd-self', 'ops-fake-result', 'dash-cmd']) expect(payloads()).not.toContain(p);
-    expect(aCmds).toEqual(['edgefit/cam-a/cmd/pause']);
+    await until(() => payloads().includes('dash-snapshot'), 'the dashboard snapshot command');
+    for (const p of ['a-into-b', 'a-into-b-status', 'a-cmd-b', 'a-cmd-self', 'ops-fake-result', 'dash-cmd', 'dash-fake-result']) expect(payloads()).not.toContain(p);
+    await until(() => aCmds.length >= 2, 'the dashboard snapshot command at cam-a');
+    expect(aCmds.sort()).toEqual(['edgefit/cam-a/cmd/pause', 'edgefit/cam-a/cmd/snapshot']);
   });
 
   it('TLS: connects with the CA, fails without it', async () => {
@@ -181,6 +218,28 @@ describe('production mosquitto: deploy/mosquitto/edgefit.conf + edgefit.acl + ad
       expect(bad.proc.exitCode).toBe(null);
     } finally {
       expect(await bad.stop()).toBe(0);
+    }
+  }, 240_000);
+
+  it('the dashboard, as a --dashboard user, gets a snapshot from a daemon running as a device user', async () => {
+    const state = await pulledState(['mobilenet_v1-0.25-128-int8']);
+    const daemon = new DaemonProcess(['--device-id', 'cam-b', '--camera', 'synthetic', '--set', 'camera.fps=5', '--set', 'mqtt.results.mode=every', ...fastProfile, '--state-dir', copyState(state),
+      '--broker', `mqtt://127.0.0.1:${plain}`, '--set', 'mqtt.username=cam-b'], { EDGEFIT_MQTT_PASSWORD: pw['cam-b'] });
+    let dash: Dashboard | undefined;
+    try {
+      // over TLS with the private CA: the dashboard connects through the daemon's MqttLink
+      dash = await startDashboard({ url: `mqtts://127.0.0.1:${tls}`, prefix: 'edgefit', port: 0, username: 'dash', password: pw.dash!, tls: { ca: join(dir, 'ca.crt') } });
+      const d = dash;
+      // a result means the camera has delivered frames: there is something to take a snapshot of
+      await daemon.waitFor(() => d.store.row('cam-b')?.state === 'online' && d.store.row('cam-b')?.result !== undefined, 'the device online, with a result, on the dashboard', 120_000);
+      const res = await fetch(`${d.url}/api/device/cam-b/snapshot`, { method: 'POST', headers: { 'x-edgefit': '1' } });
+      const body = Buffer.from(await res.arrayBuffer());
+      expect(res.status, body.toString('utf8', 0, 300)).toBe(200);
+      expect(res.headers.get('content-type')).toBe('image/jpeg');
+      expect([body[0], body[1]]).toEqual([0xff, 0xd8]);
+    } finally {
+      await dash?.stop();
+      expect(await daemon.stop()).toBe(0);
     }
   }, 240_000);
 });

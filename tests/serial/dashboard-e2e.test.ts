@@ -130,6 +130,27 @@ describe.skipIf(missing !== undefined)('dashboard in a real browser', () => {
     await expect.poll(() => page.locator('#snapshot-img').evaluate((img) => (img as HTMLImageElement).naturalWidth), { timeout: 15_000 }).toBe(camModel!.variant.resolution);
   });
 
+  it('works behind its credentials and Host check: a browser with Basic auth sees the fleet and takes a snapshot', async () => {
+    const token = 'e2e-token-0123456789abcdef';
+    const guarded = await startDashboard({ url: broker.url, prefix: 'edgefit', port: 0, host: '0.0.0.0', auth: { token } });
+    const ctx = await browser.newContext({ httpCredentials: { username: 'anyone', password: token } });
+    try {
+      const p = await ctx.newPage();
+      // served by name: the page's fetches and its event stream carry Host localhost and pass the guard
+      await p.goto(`http://localhost:${guarded.port}/#/device/cam-1`);
+      await p.locator('#selection[data-device="cam-1"] svg').waitFor({ timeout: 15_000 });
+      await p.click('#snapshot-btn');
+      await expect.poll(() => p.locator('#snapshot-img').evaluate((img) => (img as HTMLImageElement).naturalWidth), { timeout: 15_000 }).toBe(camModel!.variant.resolution);
+      // and without credentials, nothing
+      const res = await fetch(`http://127.0.0.1:${guarded.port}/api/devices`);
+      expect(res.status).toBe(401);
+      expect(await res.text()).not.toContain('cam-1');
+    } finally {
+      await ctx.close();
+      await guarded.stop();
+    }
+  });
+
   it('turns the daemon to stopped on the page when it is stopped', async () => {
     await page.goto(`${dash.url}/#/`);
     await row('cam-1').waitFor();
