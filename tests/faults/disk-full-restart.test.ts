@@ -3,7 +3,7 @@ import { mkdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DaemonProcess, pulledState, copyState } from '../helpers/daemon.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
-import { Consumer, sleep } from '../helpers/consumer.js';
+import { Consumer } from '../helpers/consumer.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { faultArgs } from '../helpers/fault-daemon.js';
 import { mountTmpfs, umount, fillDisk, canMountTmpfs } from '../helpers/tmpfs.js';
