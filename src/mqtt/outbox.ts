@@ -1,7 +1,8 @@
-import { open, readFile, mkdir, stat, type FileHandle } from 'node:fs/promises';
+import { open, readFile, mkdir, stat, unlink } from 'node:fs/promises';
+import { constants as fsc } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
-import { writeFileAtomic } from '../util/atomic.js';
+import { writeFileAtomic, atomicTempPath, commitFileAtomic } from '../util/atomic.js';
 import { EdgefitError, errorMessage } from '../util/errors.js';
 
 export interface OutboxEntry {
@@ -35,6 +36,17 @@ interface Cursor {
 }
 
 const HEADER = 8;
+/** after a compaction that could not go ahead (cursor or log not writable), wait this long before trying again */
+const COMPACT_RETRY_MS = 5000;
+
+/** The part of a FileHandle the log uses: writes at explicit positions, never O_APPEND. */
+interface LogFile {
+  write(buf: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesWritten: number }>;
+  datasync(): Promise<void>;
+  truncate(len: number): Promise<void>;
+  stat(): Promise<{ size: number }>;
+  close(): Promise<void>;
+}
 
 /**
  * A durable, bounded, ordered outbox. A result is accepted once its record is in the log and fdatasync'd;
@@ -45,6 +57,16 @@ const HEADER = 8;
  *
  * Log record: u32le length | u32le crc32 | JSON {"s":seq,"t":topic,"p":payload}. A torn tail (power cut
  * mid-write) fails its length or CRC and is cut off at the next open.
+ *
+ * On a filling disk a write may be short without an error and the next one fail with ENOSPC; a sync may fail
+ * after the bytes reached the disk. So `logSize` is the end of the last accepted record, each batch is written
+ * at that offset until every byte is out, and any failure cuts the file back to `logSize` (checked with fstat).
+ * While that cut has not succeeded nothing more is written: refused bytes would otherwise be replayed at the
+ * next start as results nobody accepted, or make the records after them unreadable.
+ *
+ * Seqs are never handed out twice: the log holds every accepted record that the cursor on disk does not cover,
+ * and compaction removes records only after a cursor write that covers them (acked or dropped, and lastSeq)
+ * succeeded; at open lastSeq is the larger of the cursor's and the log's highest seq.
  */
 export class Outbox {
   private entries: OutboxEntry[] = [];
@@ -52,8 +74,12 @@ export class Outbox {
   private liveBytes = 0;
   private readonly ackedOutOfOrder = new Set<number>();
   private cursor: Cursor;
-  private log!: FileHandle;
+  private log!: LogFile;
+  /** end of the last accepted record; the file is longer only while `tailDirty` */
   private logSize = 0;
+  /** bytes past logSize may be on disk (a failed batch not yet cut off): no append until they are */
+  private tailDirty = false;
+  private compactRetryAt = 0;
   private batch: { buf: Buffer; resolve: () => void; reject: (e: Error) => void }[] = [];
   private flushing: Promise<void> | undefined;
   private cursorDirty = false;
@@ -103,26 +129,24 @@ export class Outbox {
       this.liveBytes += HEADER + len;
     }
     this.cursor.lastSeq = maxSeq;
-    this.log = await open(this.logPath, 'a+');
+    this.log = await openLog(this.logPath);
+    if (data.length === 0) await syncDir(this.dir); // a new log: its name must survive a power cut like its records
+    this.logSize = off;
     if (off < data.length) {
       // torn tail from a crash mid-append: keep only whole records
-      await this.log.truncate(off);
-      await this.log.datasync();
+      this.tailDirty = true;
+      await this.cutTail();
     }
-    this.logSize = off;
     this.enforceBound();
   }
 
   /** Appends a record; resolves when it is durable (accepted). `build` receives the record's seq. */
   append(topic: string, build: (seq: number) => string): Promise<OutboxEntry> {
     if (this.closed) return Promise.reject(new EdgefitError('E_OUTBOX_CLOSED', 'the outbox is closed'));
+    // a refused record keeps its seq: the next one never takes it (a consumer may dedupe by seq)
     const seq = ++this.cursor.lastSeq;
     const payload = build(seq);
-    const body = Buffer.from(JSON.stringify({ s: seq, t: topic, p: payload }), 'utf8');
-    const buf = Buffer.allocUnsafe(HEADER + body.length);
-    buf.writeUInt32LE(body.length, 0);
-    buf.writeUInt32LE(crc32(body), 4);
-    body.copy(buf, HEADER);
+    const buf = encodeRecord(seq, topic, payload);
     const entry: OutboxEntry = { seq, topic, payload, bytes: buf.length };
     return new Promise<OutboxEntry>((resolve, reject) => {
       this.batch.push({
@@ -153,18 +177,46 @@ export class Outbox {
       this.batch = [];
       const buf = batch.length === 1 ? batch[0]!.buf : Buffer.concat(batch.map((b) => b.buf));
       try {
-        await this.log.write(buf, 0, buf.length, null);
-        if (this.opts.fsync !== false) await this.log.datasync();
-        this.logSize += buf.length;
-        for (const b of batch) b.resolve();
+        await this.appendDurably(buf);
       } catch (err) {
-        // a failed append (disk full, read-only) is not accepted: the caller counts it; cut any partial write
-        await this.log.truncate(this.logSize).catch(() => undefined);
-        const e = new EdgefitError('E_OUTBOX_WRITE', `cannot write the outbox in ${this.dir} (${errorMessage(err)}); free disk space or fix permissions`, { cause: err });
+        // a failed append (disk full, read-only) is not accepted: the caller counts it
+        const e = err instanceof EdgefitError ? err : new EdgefitError('E_OUTBOX_WRITE', `cannot write the outbox in ${this.dir} (${errorMessage(err)}); free disk space or fix permissions`, { cause: err });
         for (const b of batch) b.reject(e);
+        continue;
       }
+      for (const b of batch) b.resolve();
     }
     this.flushing = undefined;
+  }
+
+  /** Writes `buf` right after the last accepted record and syncs it; on any failure cuts the log back to that record. */
+  private async appendDurably(buf: Buffer): Promise<void> {
+    if (this.tailDirty) await this.cutTail();
+    this.tailDirty = true;
+    try {
+      await writeAll(this.log, buf, this.logSize);
+      if (this.opts.fsync !== false) await this.log.datasync();
+    } catch (err) {
+      // not accepted, yet the bytes may be on disk (all of them when only the sync failed): cut them off now,
+      // or before the next append when that fails too
+      await this.cutTail().catch(() => undefined);
+      throw err;
+    }
+    this.logSize += buf.length;
+    this.tailDirty = false;
+  }
+
+  /** Cuts the log back to the end of the last accepted record, durably, and checks the size on disk. */
+  private async cutTail(): Promise<void> {
+    try {
+      await this.log.truncate(this.logSize);
+      if (this.opts.fsync !== false) await this.log.datasync();
+      const { size } = await this.log.stat();
+      if (size !== this.logSize) throw new Error(`the log is ${size} bytes after cutting it to ${this.logSize}`);
+    } catch (err) {
+      throw new EdgefitError('E_OUTBOX_WRITE', `cannot cut the outbox log in ${this.dir} back to its last accepted record after a failed write (${errorMessage(err)}); results are refused until it can be: free disk space or check the disk`, { cause: err });
+    }
+    this.tailDirty = false;
   }
 
   /** Records not yet delivered, oldest first. */
@@ -222,41 +274,57 @@ export class Outbox {
     if (!this.cursorTimer) this.cursorTimer = setTimeout(() => { this.cursorTimer = undefined; void this.writeCursor(); }, 200);
   }
 
-  private writeCursor(): Promise<void> {
-    this.cursorWrite = this.cursorWrite.then(async () => {
-      if (!this.cursorDirty) return;
+  /**
+   * Resolves false when the write failed. `force` writes even when nothing marked the cursor dirty (lastSeq moves
+   * without marking it): then true means the cursor on disk is the one in memory as of this call, or later.
+   */
+  private writeCursor(force = false): Promise<boolean> {
+    const run = this.cursorWrite.then(async () => {
+      if (!this.cursorDirty && !force) return true;
       this.cursorDirty = false;
       try {
         await writeFileAtomic(join(this.dir, 'cursor.json'), JSON.stringify(this.cursor));
+        return true;
       } catch {
-        this.cursorDirty = true; // retried on the next ack or at close; delivery may repeat, nothing is lost
+        // retried on the next ack or at close; meanwhile the log keeps what the old cursor does not cover:
+        // delivery may repeat, nothing is lost (compaction waits for a successful write)
+        this.cursorDirty = true;
+        return false;
       }
     });
-    return this.cursorWrite;
+    this.cursorWrite = run.then(() => undefined);
+    return run;
   }
 
   /** Rewrites the log with only the live records once the dead part dominates. */
   private async maybeCompact(): Promise<void> {
     const dead = this.logSize - this.liveBytes;
-    if (this.compacting || this.closed || dead < 1 << 20 || dead < this.liveBytes) return;
+    if (this.compacting || this.closed || this.tailDirty || dead < 1 << 20 || dead < this.liveBytes || Date.now() < this.compactRetryAt) return;
     this.compacting = true;
     try {
-      await this.writeCursor();
-      const live = Array.from(this.iterate());
-      const bufs = live.map((e) => {
-        const body = Buffer.from(JSON.stringify({ s: e.seq, t: e.topic, p: e.payload }), 'utf8');
-        const h = Buffer.allocUnsafe(HEADER);
-        h.writeUInt32LE(body.length, 0);
-        h.writeUInt32LE(crc32(body), 4);
-        return Buffer.concat([h, body]);
-      });
-      const all = Buffer.concat(bufs);
-      await writeFileAtomic(this.logPath, all);
-      await this.log.close();
-      this.log = await open(this.logPath, 'a+');
+      // what is kept is fixed now: everything before it is acked or dropped in the cursor written next
+      const all = Buffer.concat(Array.from(this.iterate(), (e) => encodeRecord(e.seq, e.topic, e.payload)));
+      // the removed records leave the disk only once a cursor covering them (ackedThrough, dropped, lastSeq) is
+      // there; else a restart would forget drops and hand their seqs out again
+      if (!(await this.writeCursor(true))) throw new Error('the cursor could not be written');
+      // written through the handle that becomes the log, so no open can fail once the new file is in place
+      const tmp = atomicTempPath(this.logPath);
+      const fresh = await openLog(tmp);
+      try {
+        await writeAll(fresh, all, 0);
+        await commitFileAtomic(tmp, this.logPath);
+      } catch (err) {
+        await fresh.close().catch(() => undefined);
+        await unlink(tmp).catch(() => undefined);
+        throw err;
+      }
+      const old = this.log;
+      this.log = fresh;
       this.logSize = all.length;
+      await old.close().catch(() => undefined);
     } catch {
       // compaction is an optimisation; the old log is still valid
+      this.compactRetryAt = Date.now() + COMPACT_RETRY_MS;
     } finally {
       this.compacting = false;
     }
@@ -277,11 +345,42 @@ export class Outbox {
     if (this.closed) return;
     while (this.flushing) await this.flushing;
     this.closed = true;
+    if (this.tailDirty) await this.cutTail().catch(() => undefined);
     if (this.cursorTimer) clearTimeout(this.cursorTimer);
     this.cursorDirty = true;
     await this.writeCursor();
     await this.log.close();
   }
+}
+
+function encodeRecord(seq: number, topic: string, payload: string): Buffer {
+  const body = Buffer.from(JSON.stringify({ s: seq, t: topic, p: payload }), 'utf8');
+  const buf = Buffer.allocUnsafe(HEADER + body.length);
+  buf.writeUInt32LE(body.length, 0);
+  buf.writeUInt32LE(crc32(body), 4);
+  body.copy(buf, HEADER);
+  return buf;
+}
+
+/** Read-write, created if missing, without O_APPEND: every write goes where the outbox says. */
+function openLog(path: string): Promise<LogFile> {
+  return open(path, fsc.O_RDWR | fsc.O_CREAT, 0o644);
+}
+
+/** A filling disk returns a short count without an error (the next write reports ENOSPC): write until all is out. */
+async function writeAll(f: LogFile, buf: Buffer, at: number): Promise<void> {
+  for (let off = 0; off < buf.length;) {
+    const { bytesWritten } = await f.write(buf, off, buf.length - off, at + off);
+    if (bytesWritten <= 0) throw Object.assign(new Error('ENOSPC: the write made no progress'), { code: 'ENOSPC' });
+    off += bytesWritten;
+  }
+}
+
+async function syncDir(dir: string): Promise<void> {
+  try {
+    const dh = await open(dir, 'r');
+    try { await dh.sync(); } finally { await dh.close(); }
+  } catch { /* some filesystems refuse fsync on directories */ }
 }
 
 async function readCursor(path: string): Promise<Cursor> {
