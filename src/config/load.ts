@@ -27,10 +27,10 @@ export interface LoadedConfig {
 }
 
 /**
- * EDGEFIT_* variables that are not configuration settings, so they are not refused as typos.
- * EDGEFIT_TEST_* is reserved for test harnesses.
+ * EDGEFIT_* variables that are not configuration settings, so they are not refused as typos
+ * (EDGEFIT_NOTIFY_FD: set by bin/edgefit-notify-exec). EDGEFIT_TEST_* is reserved for test harnesses.
  */
-export const nonConfigEnv: readonly string[] = ['EDGEFIT_CONFIG', 'EDGEFIT_SHARED_DATA'];
+export const nonConfigEnv: readonly string[] = ['EDGEFIT_CONFIG', 'EDGEFIT_SHARED_DATA', 'EDGEFIT_NOTIFY_FD'];
 
 type Tree = Record<string, unknown>;
 
