@@ -142,6 +142,15 @@ else
   install -m 0644 "$tmp" "$UNIT"
   rm -f "$tmp"
 fi
+# the device nodes only this kind of board has (the Pi firmware's, the Jetson GPU's): a drop-in beside the unit
+DROPIN="$SRC/deploy/systemd/edgefit.service.d/$BOARD.conf"
+if [ -f "$DROPIN" ]; then
+  step "systemd drop-in $UNIT.d/$BOARD.conf (device nodes of this board)"
+  run install -d -m 0755 "$UNIT.d"
+  run install -m 0644 "$DROPIN" "$UNIT.d/$BOARD.conf"
+else
+  step "systemd drop-in: none for a $BOARD board (edgefit.service.d/ has raspberrypi.conf and jetson.conf)"
+fi
 run systemctl daemon-reload
 run systemctl enable edgefit.service
 if [ "$WITH_MOSQUITTO" -eq 1 ]; then

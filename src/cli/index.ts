@@ -3,8 +3,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { projectRoot } from '../util/paths.js';
 import { commands } from './commands.js';
+import { watchStdio } from './stdout.js';
 
 export async function main(argv: string[]): Promise<void> {
+  watchStdio();
   const pkg = JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')) as { version: string };
   const program = new Command();
   program

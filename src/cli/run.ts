@@ -7,6 +7,7 @@ import { Daemon } from '../daemon.js';
 import { createLogger } from '../util/log.js';
 import { projectRoot } from '../util/paths.js';
 import { errorMessage } from '../util/errors.js';
+import { onStdoutClosed } from './stdout.js';
 
 interface RunFlags {
   config?: string; set?: string[]; camera?: string; json?: boolean; mqtt?: boolean; broker?: string;
@@ -50,17 +51,28 @@ export function register(program: Command): void {
       const daemon = new Daemon({ config, log, version, json: flags.json ?? false, mqtt: flags.mqtt !== false });
 
       let stopping = false;
+      const stop = (code: number) => {
+        stopping = true;
+        daemon.stop().then(() => process.exit(code), (err: unknown) => { log.error('stop failed', { error: errorMessage(err) }); process.exit(1); });
+      };
       const shutdown = (signal: string) => {
         if (stopping) {
           log.warn(`${signal} again: exiting without a clean stop`);
           process.exit(1);
         }
-        stopping = true;
         log.info(`${signal}: stopping`);
-        daemon.stop().then(() => process.exit(0), (err: unknown) => { log.error('stop failed', { error: errorMessage(err) }); process.exit(1); });
+        stop(0);
       };
       process.on('SIGTERM', () => shutdown('SIGTERM'));
       process.on('SIGINT', () => shutdown('SIGINT'));
+      // `run --json | head`: the reader is gone, so are the results' only consumer on this side; the same
+      // clean stop as SIGTERM (MQTT still gets `stopped`, the outbox is closed whole), exit 0 as for a signal
+      onStdoutClosed((err) => {
+        if (stopping) return;
+        if (err.code === 'EPIPE') log.info('stdout closed by its reader: stopping');
+        else log.error(`cannot write results to stdout (${err.message}): stopping`);
+        stop(err.code === 'EPIPE' ? 0 : 1);
+      });
       process.on('unhandledRejection', (err) => { log.error('unhandled rejection (a bug: please report it)', { error: errorMessage(err) }); });
       try {
         await daemon.start();

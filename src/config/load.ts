@@ -29,9 +29,10 @@ export interface LoadedConfig {
 /**
  * EDGEFIT_* variables that are not configuration settings, so they are not refused as typos.
  * EDGEFIT_TEST_* is reserved for test harnesses. EDGEFIT_DASHBOARD_*: `edgefit dashboard`'s credentials
- * (src/dashboard/guard.ts), which may share an environment file with the daemon.
+ * (src/dashboard/guard.ts), which may share an environment file with the daemon. EDGEFIT_NOTIFY_FD: set by
+ * bin/edgefit-notify-exec.
  */
-export const nonConfigEnv: readonly string[] = ['EDGEFIT_CONFIG', 'EDGEFIT_SHARED_DATA', 'EDGEFIT_DASHBOARD_TOKEN', 'EDGEFIT_DASHBOARD_USER', 'EDGEFIT_DASHBOARD_PASSWORD'];
+export const nonConfigEnv: readonly string[] = ['EDGEFIT_CONFIG', 'EDGEFIT_SHARED_DATA', 'EDGEFIT_NOTIFY_FD', 'EDGEFIT_DASHBOARD_TOKEN', 'EDGEFIT_DASHBOARD_USER', 'EDGEFIT_DASHBOARD_PASSWORD'];
 
 type Tree = Record<string, unknown>;
 

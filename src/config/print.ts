@@ -2,11 +2,16 @@ import type { LoadedConfig } from './load.js';
 import { getAt } from './load.js';
 import { fields, envName } from './fields.js';
 import type { Config, ConfigSource } from './types.js';
+import { redactUrl, hasScheme } from '../util/redact.js';
 
 /** A copy of the configuration safe to print or publish: secrets replaced by "***" when set. */
 export function redactConfig(config: Config): Config {
   const copy = structuredClone(config);
   if (copy.mqtt.password) copy.mqtt.password = '***';
+  copy.mqtt.url = redactUrl(copy.mqtt.url);
+  // rtsp://user:pass@camera and an authenticated http(s) mirror carry passwords too; paths are left alone
+  if (hasScheme(copy.camera.source)) copy.camera.source = redactUrl(copy.camera.source);
+  if (hasScheme(copy.models.mirror)) copy.models.mirror = redactUrl(copy.models.mirror);
   return copy;
 }
 

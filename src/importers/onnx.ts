@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { basename, dirname, extname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { readOnnx } from '../onnx/reader.js';
+import { refuseExternalData } from '../onnx/external-data.js';
 import type { ValueInfoProto } from '../onnx/proto.js';
 import { EdgefitError } from '../util/errors.js';
 import type { ImportResult, ModelCard } from './types.js';
@@ -19,8 +20,9 @@ function dims(v: ValueInfoProto | undefined): (number | string)[] {
 }
 
 /**
- * Pass-through import of an existing .onnx: decoded with our reader, refused if it keeps weights in external
- * files (the model must be one self-contained file), and loaded once by onnxruntime to prove it runs here.
+ * Pass-through import of an existing .onnx: decoded with our reader, refused if any tensor keeps its data in
+ * an external file (the model must be one self-contained file: src/onnx/external-data.ts), and loaded once by
+ * onnxruntime to prove it runs here.
  * The card comes from `<name>.card.json` beside it when present, else from the graph's input/output shapes.
  */
 export async function importOnnx(path: string, opts: { labelsPath?: string } = {}): Promise<ImportResult> {
@@ -32,13 +34,8 @@ export async function importOnnx(path: string, opts: { labelsPath?: string } = {
   }
   const model = readOnnx(bytes, path);
   const graph = model.graph!;
-  for (const t of graph.initializer ?? []) {
-    // TensorProto.DataLocation EXTERNAL = 1; external_data holds the file path
-    if (t.dataLocation === 1 || (t.externalData?.length ?? 0) > 0) {
-      const loc = t.externalData?.find((e) => e.key === 'location')?.value;
-      throw new EdgefitError('E_ONNX_EXTERNAL', `${path}: initializer ${t.name} keeps its data in an external file${loc ? ` (${loc})` : ''}; save the model as one self-contained .onnx (onnx.save with save_as_external_data=False)`);
-    }
-  }
+  // every TensorProto, not only the graph's initializers: Constant attributes, sparse initializers, subgraphs, functions
+  refuseExternalData(bytes, path);
   let session: ort.InferenceSession | undefined;
   try {
     session = await ort.InferenceSession.create(bytes, { logSeverityLevel: 3 });

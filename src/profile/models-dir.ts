@@ -5,6 +5,7 @@ import type { Variant } from '../catalog/types.js';
 import type { ModelCard } from '../importers/types.js';
 import { modelCost } from '../catalog/cost.js';
 import { EdgefitError } from '../util/errors.js';
+import { refuseExternalData } from '../onnx/external-data.js';
 
 /** A card beside a model may carry costs and a published accuracy the importer could not know. */
 export interface CardWithCosts extends ModelCard {
@@ -49,6 +50,8 @@ export async function variantsFromModelsDir(dir: string): Promise<Variant[]> {
     if (card.referenceAccuracy !== undefined && !(card.referenceAccuracy >= 0 && card.referenceAccuracy <= 1)) throw bad('referenceAccuracy is a fraction in [0, 1]');
     const modelPath = join(root, name);
     const bytes = await readFile(modelPath);
+    // these files go to onnxruntime by path, which would follow an external-data location
+    refuseExternalData(bytes, modelPath);
     const family = card.family ?? 'mobilenet_v1';
     const alpha = card.alpha ?? 1;
     let macs = card.macs, params = card.params;

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { readOnnx } from '../onnx/reader.js';
+import { refuseExternalData } from '../onnx/external-data.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { EdgefitError } from '../util/errors.js';
 import type { ModelCard } from '../importers/types.js';
@@ -37,6 +38,7 @@ export async function quantizeFile(modelPath: string, o: QuantizeFileOptions): P
     throw new EdgefitError('E_MODEL', `cannot read ${modelPath}: ${(err as Error).message}`, { cause: err });
   }
   const model = readOnnx(bytes, modelPath);
+  refuseExternalData(bytes, modelPath);
   const input = model.graph!.input!.find((i) => !(model.graph!.initializer ?? []).some((t) => t.name === i.name));
   const dims = input?.type?.tensorType?.shape?.dim ?? [];
   if (input?.type?.tensorType?.elemType !== 2 || dims.length !== 4) {

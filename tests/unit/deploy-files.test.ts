@@ -1,13 +1,16 @@
 import { describe, it, expect } from 'vitest';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { accessSync, constants, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { projectRoot } from '../../src/util/paths.js';
 import { loadConfig } from '../../src/config/index.js';
+import { pulledState, copyState, fastProfile } from '../helpers/daemon.js';
 
 const unitPath = join(projectRoot, 'deploy/systemd/edgefit.service');
+const dropInDir = join(projectRoot, 'deploy/systemd/edgefit.service.d');
+const launcher = join(projectRoot, 'bin/edgefit-notify-exec');
 const installSh = join(projectRoot, 'deploy/install.sh');
 const addDevice = join(projectRoot, 'deploy/mosquitto/add-device.sh');
 
@@ -35,6 +38,38 @@ function seconds(v: string): number {
 }
 
 const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+const systemdVersion = has('systemd-analyze') ? Number(/systemd (\d+)/.exec(spawnSync('systemd-analyze', ['--version'], { encoding: 'utf8' }).stdout)?.[1] ?? 0) : 0;
+// python3-seccomp (Debian) applies a unit's system call filter without systemd as PID 1
+const hasSeccomp = spawnSync('/usr/bin/python3', ['-c', 'import seccomp'], { stdio: 'ignore' }).status === 0;
+
+/** The unit (and its drop-ins) in a fresh directory, paths pointed at this checkout, for systemd-analyze. */
+function unitCopy(dropIns: string[], opts: { keepUser?: boolean } = {}): string {
+  const dir = mkdtempSync(join(tmpdir(), 'edgefit-unit-'));
+  let text = readFileSync(unitPath, 'utf8')
+    .replace('/usr/bin/node ', `${process.execPath} `)
+    .replaceAll('/opt/edgefit', projectRoot);
+  // the user does not exist here; verify would only say so (security rates it, so it stays for that)
+  if (!opts.keepUser) text = text.replace(/^(User|Group)=.*$/gm, '');
+  writeFileSync(join(dir, 'edgefit.service'), text);
+  if (dropIns.length > 0) {
+    mkdirSync(join(dir, 'edgefit.service.d'));
+    for (const d of dropIns) cpSync(join(dropInDir, d), join(dir, 'edgefit.service.d', d));
+  }
+  return join(dir, 'edgefit.service');
+}
+
+/** Every system call of a systemd group, its nested groups expanded (as `systemd-analyze syscall-filter` lists them). */
+function syscallGroup(group: string): string[] {
+  const groups = new Map<string, string[]>();
+  let cur: string[] | undefined;
+  for (const line of spawnSync('systemd-analyze', ['syscall-filter'], { encoding: 'utf8' }).stdout.split('\n')) {
+    if (line.startsWith('@')) { cur = []; groups.set(line.trim(), cur); continue; }
+    const name = line.trim().split(/\s/)[0];
+    if (cur && name && !name.startsWith('#')) cur.push(name);
+  }
+  const expand = (g: string): string[] => (groups.get(g) ?? []).flatMap((x) => (x.startsWith('@') ? expand(x) : [x]));
+  return [...new Set(expand(group))].sort();
+}
 
 // What a clean stop may take: the inference in flight (engine.timeoutMs default), outbox drain, MQTT disconnect
 const drainSeconds = (loadConfig({ env: {}, host: { hostname: 't', isRoot: false, home: tmpdir() } }).config.engine.timeoutMs + 2000 + 3000) / 1000;
@@ -46,8 +81,11 @@ describe('deploy/systemd/edgefit.service', () => {
 
   it('is a notify service with a watchdog, restarts on failure, and drains within TimeoutStopSec', () => {
     expect(one('Type')).toBe('notify');
-    // the READY/WATCHDOG messages come from the systemd-notify child, not the main PID
-    expect(one('NotifyAccess')).toBe('all');
+    // READY/WATCHDOG/STOPPING come from the main PID itself, through the socket bin/edgefit-notify-exec hands it
+    expect(one('NotifyAccess')).toBe('main');
+    expect(one('ExecStart')!.split(' ')[0]).toBe('/opt/edgefit/bin/edgefit-notify-exec');
+    accessSync(launcher, constants.X_OK);
+    expect(spawnSync('perl', ['-c', launcher], { encoding: 'utf8' }).status).toBe(0);
     expect(seconds(one('WatchdogSec')!)).toBeGreaterThanOrEqual(10);
     expect(one('Restart')).toBe('on-failure');
     expect(seconds(one('TimeoutStopSec')!)).toBeGreaterThan(drainSeconds);
@@ -68,23 +106,80 @@ describe('deploy/systemd/edgefit.service', () => {
     expect(svc.has('MemoryDenyWriteExecute')).toBe(false);
     expect(svc.get('EnvironmentFile')).toEqual(['-/etc/edgefit/env']);
     expect(svc.get('Environment')).toContain('EDGEFIT_STATE_DIR=/var/lib/edgefit');
-    expect(one('ExecStart')).toBe('/usr/bin/node /opt/edgefit/bin/edgefit.js run --config /etc/edgefit/config.yaml');
+    expect(one('ExecStart')).toBe('/opt/edgefit/bin/edgefit-notify-exec /usr/bin/node /opt/edgefit/bin/edgefit.js run --config /etc/edgefit/config.yaml');
   });
 
-  it.runIf(has('systemd-analyze'))('passes systemd-analyze verify (paths pointed at this checkout)', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'edgefit-unit-'));
-    const text = readFileSync(unitPath, 'utf8')
-      .replace('/usr/bin/node ', `${process.execPath} `)
-      .replaceAll('/opt/edgefit', projectRoot)
-      // the user does not exist here; verify would only say so
-      .replace(/^(User|Group)=.*$/gm, '');
-    const copy = join(dir, 'edgefit.service');
-    writeFileSync(copy, text);
-    const r = spawnSync('systemd-analyze', ['verify', '--man=no', copy], { encoding: 'utf8' });
-    // lines about other units on this host (or no systemd as PID 1) are not about ours
-    const ours = (r.stderr + r.stdout).split('\n').filter((l) => l.includes('edgefit.service') && !/Failed to .*(bus|connect)/i.test(l));
-    expect(ours, ours.join('\n')).toEqual([]);
+  it('hides kernel logs, the host name and other users\' processes; filters system calls; closes devices but the cameras\'', () => {
+    expect(one('ProtectKernelLogs')).toBe('yes');
+    expect(one('ProtectHostname')).toBe('yes');
+    expect(one('ProtectProc')).toBe('invisible');
+    expect(svc.get('SystemCallFilter')).toEqual(['@system-service']);
+    // a call outside the list fails instead of killing the daemon (V8 probes pkey_alloc)
+    expect(one('SystemCallErrorNumber')).toBe('EPERM');
+    expect(one('DevicePolicy')).toBe('closed');
+    expect(svc.get('DeviceAllow')).toEqual(['char-video4linux rw', 'char-media rw', 'char-dma_heap rw']);
+    // /dev stays visible: PrivateDevices would hide the cameras
+    expect(svc.has('PrivateDevices')).toBe(false);
   });
+
+  it('board drop-ins: the Pi firmware nodes for vcgencmd, the Jetson GPU nodes for CUDA; nothing else', () => {
+    expect(readdirSync(dropInDir).sort()).toEqual(['jetson.conf', 'raspberrypi.conf']);
+    const pi = parseUnit(readFileSync(join(dropInDir, 'raspberrypi.conf'), 'utf8'));
+    expect([...pi.keys()]).toEqual(['Service']);
+    expect(pi.get('Service')!.get('DeviceAllow')).toEqual(['/dev/vchiq rw', '/dev/vcio rw']);
+    const jetson = parseUnit(readFileSync(join(dropInDir, 'jetson.conf'), 'utf8'));
+    expect([...jetson.keys()]).toEqual(['Service']);
+    expect([...jetson.get('Service')!.keys()]).toEqual(['DeviceAllow']);
+    const nodes = jetson.get('Service')!.get('DeviceAllow')!;
+    for (const n of ['/dev/nvmap rw', '/dev/nvhost-ctrl-gpu rw', '/dev/nvhost-gpu rw', '/dev/nvgpu/igpu0/ctrl rw', 'char-drm rw']) expect(nodes).toContain(n);
+    // the GPU nodes edgefit doctor looks for are all allowed
+    for (const n of ['/dev/nvhost-ctrl-gpu', '/dev/nvhost-gpu']) expect(nodes).toContain(`${n} rw`);
+    expect(nodes.every((n) => /^(\/dev\/[\w/.-]+|char-[\w*]+) rw$/.test(n))).toBe(true);
+  });
+
+  it.runIf(has('systemd-analyze'))('passes systemd-analyze verify, with each board drop-in (paths pointed at this checkout)', () => {
+    for (const dropIns of [[], ['raspberrypi.conf'], ['jetson.conf']]) {
+      const r = spawnSync('systemd-analyze', ['verify', '--man=no', unitCopy(dropIns)], { encoding: 'utf8' });
+      // lines about other units on this host (or no systemd as PID 1) are not about ours
+      const ours = (r.stderr + r.stdout).split('\n').filter((l) => (l.includes('edgefit.service') || l.includes('.conf:')) && !/Failed to .*(bus|connect)/i.test(l));
+      expect(ours, `${dropIns.join(',')}: ${ours.join('\n')}`).toEqual([]);
+    }
+  });
+
+  it.runIf(systemdVersion >= 250)('has the `systemd-analyze security` exposure docs/deploy.md records', () => {
+    const docs = readFileSync(join(projectRoot, 'docs/deploy.md'), 'utf8');
+    const recorded = /exposure level[^\n]*?(\d+\.\d)/.exec(docs);
+    expect(recorded, 'docs/deploy.md names the exposure level').not.toBeNull();
+    for (const dropIns of [[], ['raspberrypi.conf'], ['jetson.conf']]) {
+      const dir = dirname(unitCopy(dropIns, { keepUser: true }));
+      const r = spawnSync('systemd-analyze', ['security', '--offline=true', '--no-pager', 'edgefit.service'], { cwd: dir, encoding: 'utf8' });
+      const level = /Overall exposure level for edgefit\.service: (\d+\.\d)/.exec(r.stdout + r.stderr)?.[1];
+      expect(level, r.stdout + r.stderr).toBe(recorded![1]);
+    }
+  });
+
+  it.runIf(hasSeccomp && systemdVersion > 0)('the daemon runs under the unit\'s system call filter (applied with seccomp as systemd would)', async () => {
+    const allowed = join(mkdtempSync(join(tmpdir(), 'edgefit-seccomp-')), 'allowed.txt');
+    writeFileSync(allowed, syscallGroup(one('SystemCallFilter')!).join('\n'));
+    const errno = one('SystemCallErrorNumber') ?? 'kill';
+    const state = copyState(await pulledState(['mobilenet_v1-0.25-128-int8']));
+    // a fresh profile (profiler children), ffmpeg, the embedded broker, then a clean stop: all under the filter
+    const d = spawn('/usr/bin/python3', [join(projectRoot, 'tests/helpers/seccomp-exec.py'), allowed, errno, launcher, process.execPath, join(projectRoot, 'bin/edgefit.js'), 'run',
+      '--json', '--state-dir', state, '--device-id', 'seccomp-1', '--camera', 'lavfi:testsrc2=size=320x240:rate=10', ...fastProfile], {
+      cwd: projectRoot, env: { ...process.env, EDGEFIT_CONFIG: '' }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    d.stdout.on('data', (b: Buffer) => { out += b.toString(); });
+    d.stderr.on('data', (b: Buffer) => { err += b.toString(); });
+    const exit = new Promise<[number | null, string | null]>((r) => d.on('exit', (c, sig) => r([c, sig])));
+    const end = Date.now() + 120_000;
+    while (out.split('\n').filter((l) => l.startsWith('{')).length < 5 && d.exitCode === null && d.signalCode === null && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+    if (d.exitCode === null && d.signalCode === null) d.kill('SIGTERM');
+    const [code, signal] = await exit;
+    expect(out.split('\n').filter((l) => l.startsWith('{')).length, err.slice(-2000)).toBeGreaterThanOrEqual(5);
+    expect([code, signal], err.slice(-2000)).toEqual([0, null]);
+  }, 180_000);
 });
 
 describe('deploy/install.sh', () => {
@@ -103,7 +198,7 @@ describe('deploy/install.sh', () => {
     const r = spawnSync('bash', [installSh, '--dry-run', '--prefix', join(tmpdir(), 'edgefit-never-created')], { encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
     const out = r.stdout;
-    for (const step of ['apt packages', 'Node.js 20', 'service user edgefit', 'npm --prefix', 'ci', 'run build', 'prune --omit=dev', '/var/lib/edgefit', '/etc/edgefit', 'systemctl enable edgefit.service', 'usermod -a -G video']) {
+    for (const step of ['apt packages', 'Node.js 20', 'service user edgefit', 'npm --prefix', 'ci', 'run build', 'prune --omit=dev', '/var/lib/edgefit', '/etc/edgefit', 'systemctl enable edgefit.service', 'usermod -a -G video', 'systemd drop-in']) {
       expect(out, step).toContain(step);
     }
     expect(out).toMatch(/ffmpeg/);
