@@ -9,8 +9,12 @@ const needs = [
   { pkg: 'mosquitto-clients', paths: ['/usr/bin/mosquitto_sub'] },
   { pkg: 'ffmpeg', paths: ['/usr/bin/ffmpeg'] },
   { pkg: 'chromium', paths: ['/usr/bin/chromium'] },
+  // the service unit's checks: systemd-analyze verify/security, and its system call filter applied with seccomp
+  { pkg: 'systemd', paths: ['/usr/bin/systemd-analyze'] },
+  { pkg: 'python3-seccomp', paths: ['/usr/lib/python3/dist-packages/seccomp.cpython-311-x86_64-linux-gnu.so'], probe: ['/usr/bin/python3', '-c', 'import seccomp'] },
 ];
-const missing = needs.filter((n) => !n.paths.some((p) => existsSync(p))).map((n) => n.pkg);
+const present = (n) => n.paths.some((p) => existsSync(p)) || (n.probe !== undefined && spawnSync(n.probe[0], n.probe.slice(1), { stdio: 'ignore' }).status === 0);
+const missing = needs.filter((n) => !present(n)).map((n) => n.pkg);
 if (missing.length === 0) process.exit(0);
 const isRoot = process.getuid?.() === 0;
 const hasApt = spawnSync('apt-get', ['--version'], { stdio: 'ignore' }).status === 0;

@@ -1,8 +1,32 @@
 /** Turns what a capture process said on its way out into a message that tells the user what to do. */
+import { redactUrl, hasScheme } from '../util/redact.js';
 
-/** rtsp://user:secret@host/x -> rtsp://user:***@host/x: names and errors end up in logs and MQTT. */
-export function redactUrl(s: string): string {
-  return s.replace(/([a-z][a-z0-9+.-]*:\/\/[^/:@\s]+):[^@/\s]*@/gi, '$1:***@');
+/**
+ * A camera source as it may be shown, and a line a capture process printed with that source's password hidden:
+ * names and errors end up in logs and MQTT. The password is known (it is in the source), so it is removed from
+ * the text wherever it appears, whatever characters it holds; URLs of other hosts keep the pattern-based rule.
+ */
+export function redactSource(source: string): string {
+  return hasScheme(source) ? redactUrl(source) : source;
+}
+
+export function redactText(text: string, source: string): string {
+  let out = text.split(source).join(redactSource(source));
+  const secret = passwordOf(source);
+  if (secret) out = out.split(secret).join('***');
+  return redactUrlsIn(out);
+}
+
+/** Text that may hold URLs of any host: user:secret@ hidden where the password has no '@' or '/'. */
+export function redactUrlsIn(text: string): string {
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/[^/:@\s]+):[^@/\s]*@/gi, '$1:***@');
+}
+
+function passwordOf(url: string): string | undefined {
+  const m = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/(.*)@/.exec(url);
+  const userinfo = m?.[1];
+  const colon = userinfo?.indexOf(':') ?? -1;
+  return userinfo && colon >= 0 && colon < userinfo.length - 1 ? userinfo.slice(colon + 1) : undefined;
 }
 
 /** The last non-empty lines of a process's stderr, bounded so a chatty process cannot grow memory. */
@@ -43,10 +67,10 @@ const RULES: Array<{ re: RegExp; say: (input: string) => string }> = [
  * wins; otherwise the exit status with the last line it printed.
  */
 export function diagnose(input: string, stderrLines: string[], exit: { code: number | null; signal: NodeJS.Signals | null }): string {
-  const shown = redactUrl(input);
+  const shown = redactSource(input);
   const text = stderrLines.join('\n');
   for (const r of RULES) if (r.re.test(text)) return r.say(shown);
   const how = exit.signal ? `was killed by ${exit.signal}` : exit.code !== null ? `exited with code ${exit.code}` : 'delivers no frames';
   const last = stderrLines.at(-1);
-  return `capture of ${shown} ${how}${last ? `: ${redactUrl(last)}` : ' without saying why'}`;
+  return `capture of ${shown} ${how}${last ? `: ${redactText(last, input)}` : ' without saying why'}`;
 }

@@ -1,5 +1,5 @@
 import type { Step } from './capture.js';
-import { redactUrl } from './diagnose.js';
+import { redactSource } from './diagnose.js';
 import { ffmpegArgs, parseFfmpegSpec, type FfmpegInput } from './ffmpeg-args.js';
 import { ProcessFrameSource } from './process-source.js';
 import type { FrameSize, FrameSourceOptions } from './source.js';
@@ -28,7 +28,7 @@ export class FfmpegSource extends ProcessFrameSource {
     super(opts, opts.timers);
     this.parsed = parseFfmpegSpec(spec);
     this.input = this.parsed.url;
-    this.name = `ffmpeg:${redactUrl(this.parsed.kind === 'lavfi' ? `lavfi:${this.parsed.url}` : this.parsed.url)}`;
+    this.name = `ffmpeg:${redactSource(this.parsed.kind === 'lavfi' ? `lavfi:${this.parsed.url}` : this.parsed.url)}`;
     this.ffmpegPath = opts.ffmpegPath ?? process.env.EDGEFIT_FFMPEG ?? 'ffmpeg';
     this.realtime = opts.realtime ?? true;
   }

@@ -1,7 +1,7 @@
 import { EdgefitError } from '../util/errors.js';
 import { BaseFrameSource } from './base.js';
 import { Capture, type CaptureExit, type Step } from './capture.js';
-import { diagnose, redactUrl } from './diagnose.js';
+import { diagnose, redactUrlsIn } from './diagnose.js';
 import type { FrameSize, FrameSourceOptions } from './source.js';
 import { Backoff, Watchdog, type Timers } from './watchdog.js';
 
@@ -134,7 +134,7 @@ export abstract class ProcessFrameSource extends BaseFrameSource {
   }
 
   private fault(err: Error): void {
-    const msg = `${redactUrl(this.name)}: ${err.message}; retrying with backoff`;
+    const msg = `${redactUrlsIn(this.name)}: ${err.message}; retrying with backoff`;
     this.setOffline(msg);
     this.reportError(new EdgefitError('E_CAMERA', msg, { cause: err }));
     this.watchdog.fault();
@@ -145,7 +145,7 @@ export abstract class ProcessFrameSource extends BaseFrameSource {
     // a capture that hangs (an RTSP server that accepts but never streams) may have said why on stderr
     const said = this.capture?.stderrLines() ?? [];
     const why = said.length > 0 ? `: ${diagnose(this.input, said, { code: null, signal: null })}` : '';
-    const msg = `${redactUrl(this.name)}: no frame for ${seconds.toFixed(1)} s (watchdog ${this.opts.watchdogSeconds} s)${why}; restarting the capture`;
+    const msg = `${redactUrlsIn(this.name)}: no frame for ${seconds.toFixed(1)} s (watchdog ${this.opts.watchdogSeconds} s)${why}; restarting the capture`;
     this.setOffline(msg);
     this.emit('stall', seconds);
     this.retire();

@@ -2,6 +2,7 @@ import mqtt, { type IClientOptions, type IClientPublishOptions, type ISubscripti
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { Backoff } from './backoff.js';
+import { redactUrl } from '../util/redact.js';
 import { EdgefitError, errorMessage } from '../util/errors.js';
 
 export interface LinkOptions {
@@ -238,6 +239,5 @@ export class MqttLink extends EventEmitter {
   }
 }
 
-export function redact(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, '//***@');
-}
+/** The broker URL as it may be shown: its password hidden (src/util/redact.ts). */
+export const redact = redactUrl;

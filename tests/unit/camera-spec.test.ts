@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { join } from 'node:path';
 import { cropScaleFilter, ffmpegArgs, parseFfmpegSpec } from '../../src/camera/ffmpeg-args.js';
-import { diagnose, redactUrl, StderrTail } from '../../src/camera/diagnose.js';
+import { diagnose, redactSource, StderrTail } from '../../src/camera/diagnose.js';
 import { defaultCaptureSize, parseRpicamSpec } from '../../src/camera/rpicam.js';
 import { createFrameSource, findCamera } from '../../src/camera/registry.js';
 import { FfmpegSource } from '../../src/camera/ffmpeg.js';
@@ -78,8 +78,14 @@ describe('diagnosis of capture failures', () => {
   });
 
   it('redacts passwords and bounds stderr', () => {
-    expect(redactUrl('rtsp://admin:hunter2@10.0.0.5:554/s')).toBe('rtsp://admin:***@10.0.0.5:554/s');
-    expect(redactUrl('http://10.0.0.5:8080/s')).toBe('http://10.0.0.5:8080/s');
+    expect(redactSource('rtsp://admin:hunter2@10.0.0.5:554/s')).toBe('rtsp://admin:***@10.0.0.5:554/s');
+    expect(redactSource('http://10.0.0.5:8080/s')).toBe('http://10.0.0.5:8080/s');
+    expect(redactSource('/data/cam@1.mp4')).toBe('/data/cam@1.mp4');
+    // a password holding '@' or '/' is hidden whole, in the source and in what ffmpeg printed about it
+    const src = 'rtsp://admin:p@ss/w0rd@10.0.0.5/s';
+    const msg = diagnose(src, [`[rtsp @ 0x55] method DESCRIBE failed for ${src} p@ss/w0rd`], exit);
+    expect(msg).not.toMatch(/p@ss|w0rd/);
+    expect(msg).toContain('rtsp://admin:***@10.0.0.5/s');
     const t = new StderrTail(100);
     for (let i = 0; i < 1000; i++) t.push(`line ${i}\n`);
     expect(t.last()).toBe('line 999');
