@@ -86,9 +86,7 @@ export class SseHub {
     const ids = c.missed;
     c.missed = new Set();
     if (ids.size > 0) {
-      const rows = [];
-      for (const id of ids) { const r = this.store.row(id); if (r) rows.push(r); }
-      this.write(c, frame('rows', { now: Date.now(), rows }));
+      this.write(c, rowsFrame(this.store, ids, Date.now()));
       if (c.focus && ids.has(c.focus)) this.sendDevice(c, false);
     }
     if (c.missedBoards && !c.blocked) {
@@ -125,12 +123,7 @@ export class SseHub {
     this.boardsPending ||= this.store.takeBoardsDirty();
     const boardsChanged = this.boardsPending && now - this.boardsAt >= 1000;
     if (this.clients.size === 0 || (dirty.size === 0 && !boardsChanged)) return;
-    let rowsFrame: string | undefined;
-    if (dirty.size > 0) {
-      const rows = [];
-      for (const id of dirty) { const r = this.store.row(id); if (r) rows.push(r); }
-      rowsFrame = frame('rows', { now, rows });
-    }
+    const rows = dirty.size > 0 ? rowsFrame(this.store, dirty, now) : undefined;
     let boardsFrame: string | undefined;
     if (boardsChanged) {
       boardsFrame = frame('boards', { now, boards: this.store.boards() });
@@ -144,7 +137,7 @@ export class SseHub {
         c.missedBoards ||= boardsFrame !== undefined;
         continue;
       }
-      if (rowsFrame) this.write(c, rowsFrame);
+      if (rows) this.write(c, rows);
       if (boardsFrame) this.write(c, boardsFrame);
       if (c.focus && dirty.has(c.focus)) this.sendDevice(c, false);
     }
@@ -156,6 +149,14 @@ export class SseHub {
     for (const c of this.clients) c.res.end();
     this.clients.clear();
   }
+}
+
+/** The rows of changed devices; a changed id without a row is a device the store forgot (`removed`). */
+function rowsFrame(store: FleetStore, ids: Set<string>, now: number): string {
+  const rows = [];
+  const removed = [];
+  for (const id of ids) { const r = store.row(id); if (r) rows.push(r); else removed.push(id); }
+  return frame('rows', { now, rows, ...(removed.length ? { removed } : {}) });
 }
 
 function frame(event: string, data: unknown): string {

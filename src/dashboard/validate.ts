@@ -13,9 +13,11 @@ export type Inbound =
   | { kind: 'model'; deviceId: string; payload: ModelPayload }
   | { kind: 'telemetry'; deviceId: string; payload: TelemetryPayload }
   | { kind: 'result'; deviceId: string; payload: ResultPayload }
-  | { kind: 'event'; deviceId: string; payload: EventPayload };
+  | { kind: 'event'; deviceId: string; payload: EventPayload }
+  /** an empty message on a retained topic: the broker no longer holds the device's status or model */
+  | { kind: 'cleared'; deviceId: string; topic: 'status' | 'model' };
 
-export type Kind = Inbound['kind'];
+export type Kind = Exclude<Inbound['kind'], 'cleared'>;
 
 export const MAX_BYTES: Record<Kind, number> = {
   status: 4 * 1024,
@@ -61,6 +63,8 @@ export function validateMessage(prefix: string, topic: string, payload: Buffer):
   if ('reason' in t) return t;
   const kind = t.kind as Kind;
   if (!(kind in validators)) return { reason: 'topic', detail: `not a dashboard topic: ${kind.slice(0, 32)}` };
+  // an empty retained message is how a retained topic is cleared (MQTT 3.3.1.3), and it reaches those subscribed
+  if (payload.length === 0 && (kind === 'status' || kind === 'model')) return { kind: 'cleared', deviceId: t.deviceId, topic: kind };
   if (payload.length > MAX_BYTES[kind]) return { reason: 'too-large', detail: `${kind} of ${payload.length} bytes (limit ${MAX_BYTES[kind]})` };
   let data: unknown;
   try { data = JSON.parse(payload.toString('utf8')); } catch { return { reason: 'json', detail: `${kind} is not JSON` }; }
