@@ -71,6 +71,7 @@ export class SseHub {
     this.sendFull(c);
   }
 
+  /** Writes unless the page's socket is full; callers that must not lose a frame remember it instead (missed*). */
   private write(c: Client, chunk: string): void {
     if (c.blocked) return;
     this.sent++;
@@ -89,10 +90,19 @@ export class SseHub {
       this.write(c, rowsFrame(this.store, ids, Date.now()));
       if (c.focus && ids.has(c.focus)) this.sendDevice(c, false);
     }
-    if (c.missedBoards && !c.blocked) {
+    if (c.missedBoards) {
       c.missedBoards = false;
-      this.write(c, frame('boards', { now: Date.now(), boards: this.store.boards() }));
+      this.sendBoards(c);
     }
+  }
+
+  /**
+   * The boards frame, or, when the socket is full (a rows frame written just before can fill it), a note to
+   * send it at the drain: dropped, the page kept counting a fleet online after the header counted it stale.
+   */
+  private sendBoards(c: Client, chunk?: string): void {
+    if (c.blocked) { c.missedBoards = true; return; }
+    this.write(c, chunk ?? frame('boards', { now: Date.now(), boards: this.store.boards() }));
   }
 
   private sendFull(c: Client): void {
@@ -102,6 +112,8 @@ export class SseHub {
 
   private sendDevice(c: Client, full: boolean): void {
     const id = c.focus!;
+    // a full socket: the drain sends this device's row and update (catchUp), the model included if it changed
+    if (c.blocked) { c.missed.add(id); return; }
     const row = this.store.row(id);
     if (!row) return;
     const m = this.store.model(id)!;
@@ -138,7 +150,7 @@ export class SseHub {
         continue;
       }
       if (rows) this.write(c, rows);
-      if (boardsFrame) this.write(c, boardsFrame);
+      if (boardsFrame) this.sendBoards(c, boardsFrame);
       if (c.focus && dirty.has(c.focus)) this.sendDevice(c, false);
     }
   }
