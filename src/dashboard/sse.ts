@@ -71,6 +71,7 @@ export class SseHub {
     this.sendFull(c);
   }
 
+  /** Writes unless the page's socket is full; callers that must not lose a frame remember it instead (missed*). */
   private write(c: Client, chunk: string): void {
     if (c.blocked) return;
     this.sent++;
@@ -86,15 +87,22 @@ export class SseHub {
     const ids = c.missed;
     c.missed = new Set();
     if (ids.size > 0) {
-      const rows = [];
-      for (const id of ids) { const r = this.store.row(id); if (r) rows.push(r); }
-      this.write(c, frame('rows', { now: Date.now(), rows }));
+      this.write(c, rowsFrame(this.store, ids, Date.now()));
       if (c.focus && ids.has(c.focus)) this.sendDevice(c, false);
     }
-    if (c.missedBoards && !c.blocked) {
+    if (c.missedBoards) {
       c.missedBoards = false;
-      this.write(c, frame('boards', { now: Date.now(), boards: this.store.boards() }));
+      this.sendBoards(c);
     }
+  }
+
+  /**
+   * The boards frame, or, when the socket is full (a rows frame written just before can fill it), a note to
+   * send it at the drain: dropped, the page kept counting a fleet online after the header counted it stale.
+   */
+  private sendBoards(c: Client, chunk?: string): void {
+    if (c.blocked) { c.missedBoards = true; return; }
+    this.write(c, chunk ?? frame('boards', { now: Date.now(), boards: this.store.boards() }));
   }
 
   private sendFull(c: Client): void {
@@ -104,6 +112,8 @@ export class SseHub {
 
   private sendDevice(c: Client, full: boolean): void {
     const id = c.focus!;
+    // a full socket: the drain sends this device's row and update (catchUp), the model included if it changed
+    if (c.blocked) { c.missed.add(id); return; }
     const row = this.store.row(id);
     if (!row) return;
     const m = this.store.model(id)!;
@@ -125,12 +135,7 @@ export class SseHub {
     this.boardsPending ||= this.store.takeBoardsDirty();
     const boardsChanged = this.boardsPending && now - this.boardsAt >= 1000;
     if (this.clients.size === 0 || (dirty.size === 0 && !boardsChanged)) return;
-    let rowsFrame: string | undefined;
-    if (dirty.size > 0) {
-      const rows = [];
-      for (const id of dirty) { const r = this.store.row(id); if (r) rows.push(r); }
-      rowsFrame = frame('rows', { now, rows });
-    }
+    const rows = dirty.size > 0 ? rowsFrame(this.store, dirty, now) : undefined;
     let boardsFrame: string | undefined;
     if (boardsChanged) {
       boardsFrame = frame('boards', { now, boards: this.store.boards() });
@@ -144,8 +149,8 @@ export class SseHub {
         c.missedBoards ||= boardsFrame !== undefined;
         continue;
       }
-      if (rowsFrame) this.write(c, rowsFrame);
-      if (boardsFrame) this.write(c, boardsFrame);
+      if (rows) this.write(c, rows);
+      if (boardsFrame) this.sendBoards(c, boardsFrame);
       if (c.focus && dirty.has(c.focus)) this.sendDevice(c, false);
     }
   }
@@ -156,6 +161,14 @@ export class SseHub {
     for (const c of this.clients) c.res.end();
     this.clients.clear();
   }
+}
+
+/** The rows of changed devices; a changed id without a row is a device the store forgot (`removed`). */
+function rowsFrame(store: FleetStore, ids: Set<string>, now: number): string {
+  const rows = [];
+  const removed = [];
+  for (const id of ids) { const r = store.row(id); if (r) rows.push(r); else removed.push(id); }
+  return frame('rows', { now, rows, ...(removed.length ? { removed } : {}) });
 }
 
 function frame(event: string, data: unknown): string {

@@ -1,5 +1,6 @@
 import type { DeviceState, ModelPayload } from '../mqtt/payloads.js';
 import { SeriesRing, type HistoryPoint } from './history.js';
+import { presence } from './presence.js';
 import type { Inbound } from './validate.js';
 
 /** One fleet-table row, as sent to the page (short and flat: a thousand of them travel at start). */
@@ -8,8 +9,10 @@ export interface DeviceRow {
   state: DeviceState | 'unknown';
   /** ms since the epoch the state began (receipt time when seen live, the payload's ts when retained) */
   since: number;
-  /** no telemetry for 3 periods */
+  /** says it runs but its telemetry is overdue (presence.ts) */
   stale: boolean;
+  /** online or degraded and not stale: what every "online" count counts (presence.ts) */
+  online: boolean;
   session: number;
   board?: string;
   variant?: string;
@@ -61,6 +64,7 @@ interface Entry {
   lastPoint?: HistoryPoint;
   events: DeviceEvent[];
   periodMs: number;
+  firstSeen: number;
 }
 
 const MAX_EVENTS = 50;
@@ -93,18 +97,53 @@ export class FleetStore {
     let e = this.devices.get(id);
     if (!e) {
       if (this.devices.size >= this.maxDevices) { this.refusedDevices++; return undefined; }
-      e = { row: { id, state: 'unknown', since: now, stale: false, session: 0 }, modelSeq: 0, events: [], periodMs: 0 };
+      e = { row: { id, state: 'unknown', since: now, stale: false, online: false, session: 0 }, modelSeq: 0, events: [], periodMs: 0, firstSeen: now };
       this.devices.set(id, e);
     }
     return e;
   }
 
+  /** Puts the presence verdict on the row; true when it changed. */
+  private refresh(e: Entry, now: number): boolean {
+    const r = e.row;
+    const p = presence({ state: r.state, seenAt: r.seenAt, periodMs: e.periodMs, firstSeen: e.firstSeen }, now);
+    if (p.stale === r.stale && p.online === r.online) return false;
+    r.stale = p.stale;
+    r.online = p.online;
+    this.boardsDirty = true;
+    return true;
+  }
+
   /** Applies a validated message; `live` is false for retained messages delivered at subscription. */
   apply(m: Inbound, now: number, live: boolean): boolean {
+    // a clear names a device only to take something away: it never creates one
+    if (m.kind === 'cleared' && !this.devices.has(m.deviceId)) return false;
     const e = this.entry(m.deviceId, now);
     if (!e) return false;
     const r = e.row;
     switch (m.kind) {
+      case 'cleared': {
+        // the retained status or model was removed from the broker (an empty retained message)
+        if (m.topic === 'status') {
+          if (r.state !== 'unknown') r.since = now;
+          r.state = 'unknown';
+          delete r.warning;
+        } else {
+          delete e.model;
+          e.modelSeq++;
+          delete r.board;
+          this.boardsDirty = true;
+        }
+        this.refresh(e, now);
+        if (!e.model && r.state === 'unknown' && (r.seenAt === undefined || r.stale)) {
+          // nothing retained is left and nothing fresh arrives: the device was retired; the page hears of it
+          // as a dirty id without a row
+          this.devices.delete(m.deviceId);
+          this.boardsDirty = true;
+        }
+        this.dirty.add(m.deviceId);
+        return true;
+      }
       case 'status': {
         const s = m.payload;
         // a will from an older connection can arrive after the newer connection's birth: the session says so
@@ -151,7 +190,6 @@ export class FleetStore {
         r.outbox = t.outbox.depth;
         r.paused = t.paused;
         r.degraded = t.engine.degraded;
-        r.stale = false;
         e.history ??= new SeriesRing();
         e.lastPoint = e.history.add(now, t.latencyMs.p50, t.latencyMs.p90, t.fps);
         this.boardsDirty = true;
@@ -169,21 +207,14 @@ export class FleetStore {
         break;
       }
     }
+    this.refresh(e, now);
     this.dirty.add(m.deviceId);
     return true;
   }
 
-  /** Flags devices whose telemetry stopped for 3 periods (and un-flags none: new telemetry does that). */
+  /** Brings every device's stale/online verdict up to `now` (time alone turns telemetry overdue). */
   markStale(now: number): void {
-    for (const [id, e] of this.devices) {
-      const r = e.row;
-      if (r.stale || r.seenAt === undefined) continue;
-      if (now - r.seenAt > 3 * Math.max(e.periodMs, 1000)) {
-        r.stale = true;
-        this.dirty.add(id);
-        this.boardsDirty = true;
-      }
-    }
+    for (const [id, e] of this.devices) if (this.refresh(e, now)) this.dirty.add(id);
   }
 
   /** The ids changed since the last call, and forgets them. */
@@ -218,7 +249,7 @@ export class FleetStore {
     return { row: e.row, ...(e.model ? { model: e.model } : {}), modelSeq: e.modelSeq, history: e.history?.points() ?? [], events: e.events };
   }
 
-  /** "What does a Pi 4 typically pick?": per board, latency over its devices with fresh telemetry and the variants chosen. */
+  /** "What does a Pi 4 typically pick?": per board, latency over its online devices and the variants chosen. */
   boards(): BoardSummary[] {
     const by = new Map<string, DeviceRow[]>();
     for (const e of this.devices.values()) {
@@ -229,13 +260,13 @@ export class FleetStore {
     }
     const out: BoardSummary[] = [];
     for (const [board, rows] of by) {
-      const live = rows.filter((r) => !r.stale && r.seenAt !== undefined && r.state !== 'offline' && r.state !== 'stopped');
+      const live = rows.filter((r) => r.online && r.seenAt !== undefined);
       const variants = new Map<string, number>();
       for (const r of rows) if (r.variant) variants.set(r.variant, (variants.get(r.variant) ?? 0) + 1);
       out.push({
         board,
         devices: rows.length,
-        online: rows.filter((r) => r.state === 'online' || r.state === 'degraded').length,
+        online: rows.filter((r) => r.online).length,
         p50Ms: quantile(live.map((r) => r.p50!), 0.5),
         p90Ms: quantile(live.map((r) => r.p90!), 0.9),
         variants: [...variants].map(([variant, devices]) => ({ variant, devices })).sort((a, b) => b.devices - a.devices || a.variant.localeCompare(b.variant)),

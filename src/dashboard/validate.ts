@@ -5,17 +5,19 @@ import type { EventPayload, ModelPayload, ResultPayload, StatusPayload, Telemetr
 /**
  * The dashboard's boundary: everything that arrives over MQTT is parsed and checked here before the store sees
  * it. Any client allowed to publish under the prefix can send anything, so the topic level, the size, the JSON,
- * the shape (the same JSON Schemas the daemon's payloads are tested against) and the lengths of free-text
- * fields are all checked; the payload's deviceId must be the topic's.
+ * the shape and the range of every number (the published JSON Schemas, which the daemon's payloads are tested
+ * against) and the lengths of free-text fields are all checked; the payload's deviceId must be the topic's.
  */
 export type Inbound =
   | { kind: 'status'; deviceId: string; payload: StatusPayload }
   | { kind: 'model'; deviceId: string; payload: ModelPayload }
   | { kind: 'telemetry'; deviceId: string; payload: TelemetryPayload }
   | { kind: 'result'; deviceId: string; payload: ResultPayload }
-  | { kind: 'event'; deviceId: string; payload: EventPayload };
+  | { kind: 'event'; deviceId: string; payload: EventPayload }
+  /** an empty message on a retained topic: the broker no longer holds the device's status or model */
+  | { kind: 'cleared'; deviceId: string; topic: 'status' | 'model' };
 
-export type Kind = Inbound['kind'];
+export type Kind = Exclude<Inbound['kind'], 'cleared'>;
 
 export const MAX_BYTES: Record<Kind, number> = {
   status: 4 * 1024,
@@ -27,14 +29,13 @@ export const MAX_BYTES: Record<Kind, number> = {
 
 /** Snapshot JPEGs above this are refused (a 640x480 q80 frame is ~50 KB). */
 export const MAX_SNAPSHOT_BYTES = 4 * 1024 * 1024;
-export const MAX_CANDIDATES = 512;
 export const MAX_TOP = 10;
 /** free text (labels, reasons) is cut to this many characters before it is kept or shown */
 export const MAX_TEXT = 200;
 
 const LEVEL = /^[A-Za-z0-9._-]{1,64}$/;
 
-export type Rejection = { reason: 'topic' | 'device-id' | 'too-large' | 'json' | 'shape' | 'mismatch' | 'limits'; detail: string };
+export type Rejection = { reason: 'topic' | 'device-id' | 'too-large' | 'json' | 'shape' | 'mismatch'; detail: string };
 
 const ajv = new Ajv({ allErrors: false, strict: false });
 const validators: Record<Kind, ValidateFunction> = {
@@ -62,6 +63,8 @@ export function validateMessage(prefix: string, topic: string, payload: Buffer):
   if ('reason' in t) return t;
   const kind = t.kind as Kind;
   if (!(kind in validators)) return { reason: 'topic', detail: `not a dashboard topic: ${kind.slice(0, 32)}` };
+  // an empty retained message is how a retained topic is cleared (MQTT 3.3.1.3), and it reaches those subscribed
+  if (payload.length === 0 && (kind === 'status' || kind === 'model')) return { kind: 'cleared', deviceId: t.deviceId, topic: kind };
   if (payload.length > MAX_BYTES[kind]) return { reason: 'too-large', detail: `${kind} of ${payload.length} bytes (limit ${MAX_BYTES[kind]})` };
   let data: unknown;
   try { data = JSON.parse(payload.toString('utf8')); } catch { return { reason: 'json', detail: `${kind} is not JSON` }; }
@@ -75,7 +78,6 @@ export function validateMessage(prefix: string, topic: string, payload: Buffer):
   switch (kind) {
     case 'model': {
       const m = data as ModelPayload;
-      if (m.candidates.length > MAX_CANDIDATES) return { reason: 'limits', detail: `${m.candidates.length} candidates (limit ${MAX_CANDIDATES})` };
       m.reason = clip(m.reason);
       m.board = clip(m.board);
       m.variant.id = clip(m.variant.id);

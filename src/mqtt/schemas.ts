@@ -4,24 +4,50 @@
  */
 type Schema = Record<string, unknown>;
 
-const num = { type: 'number' };
-const int = { type: 'integer', minimum: 0 };
+/**
+ * Every number a device sends has a finite range, wide enough for any real board and narrow enough that no
+ * consumer (the dashboard's chart, its history ring, a Home Assistant sensor) meets 1e308 or 5e-324: a
+ * schema-valid p90 of 1.7e308 once made the dashboard's chart loop forever. JSON.parse turns `1e400` into
+ * Infinity, which only a maximum refuses, so every number has both bounds.
+ */
+const range = (minimum: number, maximum: number) => ({ type: 'number', minimum, maximum });
+const integer = (minimum: number, maximum: number) => ({ type: 'integer', minimum, maximum });
+/** counters and sequence numbers: any count a device could reach, as an exact JSON integer */
+const count = integer(0, Number.MAX_SAFE_INTEGER);
+/** latencies and delays in ms: up to ~17 minutes (a configured budget is at most 600000 ms) */
+const ms = range(0, 1e6);
+/** memory in MB: up to 10 TB */
+const mb = range(0, 1e7);
+/** accuracies and thresholds: a fraction */
+const fraction = range(0, 1);
+/** ms since the epoch: the range of a JavaScript Date */
+const epochMs = integer(0, 8.64e15);
+const alpha = range(0, 16);
+const resolution = integer(0, 16_384);
+/** multiply-accumulates per inference: the largest ImageNet CNNs are ~1e10-1e11 */
+const macs = integer(0, 1e13);
+const params = integer(0, 1e12);
+const threads = integer(0, 1024);
+/** the size of a ladder, and how many of it were measured */
+const ladderSize = integer(0, 100_000);
 const str = { type: 'string' };
 const iso = { type: 'string', minLength: 20 };
-const pct = { type: 'object', required: ['p50', 'p90', 'p99'], properties: { p50: num, p90: num, p99: num }, additionalProperties: false };
+const pct = { type: 'object', required: ['p50', 'p90', 'p99'], properties: { p50: ms, p90: ms, p99: ms }, additionalProperties: false };
+/** the most candidates a model payload lists (the dashboard refuses more) */
+export const MAX_CANDIDATES = 512;
 
 export const statusSchema: Schema = {
   $id: 'edgefit/status', title: 'edgefit/<device>/status (retained, QoS 1)', type: 'object',
   required: ['state', 'session', 'deviceId', 'ts', 'version'],
-  properties: { state: { enum: ['online', 'stopped', 'offline', 'degraded'] }, session: int, deviceId: str, ts: iso, version: str, warning: str },
+  properties: { state: { enum: ['online', 'stopped', 'offline', 'degraded'] }, session: count, deviceId: str, ts: iso, version: str, warning: str },
   additionalProperties: false,
 };
 
 const candidate = {
   type: 'object', required: ['id', 'family', 'alpha', 'resolution', 'precision', 'macs', 'chosen'],
   properties: {
-    id: str, family: str, alpha: num, resolution: int, precision: str, provider: str, referenceAccuracy: num, macs: int,
-    p90Ms: num, peakMb: num, chosen: { type: 'boolean' }, reason: str, detail: str,
+    id: str, family: str, alpha, resolution, precision: str, provider: str, referenceAccuracy: fraction, macs,
+    p90Ms: ms, peakMb: mb, chosen: { type: 'boolean' }, reason: str, detail: str,
   },
   additionalProperties: false,
 };
@@ -30,17 +56,17 @@ export const modelSchema: Schema = {
   $id: 'edgefit/model', title: 'edgefit/<device>/model (retained, QoS 1)', type: 'object',
   required: ['deviceId', 'session', 'ts', 'variant', 'provider', 'threads', 'reason', 'budget', 'measurement', 'candidates', 'measured', 'ladder', 'labelsMeaningful', 'board'],
   properties: {
-    deviceId: str, session: int, ts: iso,
+    deviceId: str, session: count, ts: iso,
     variant: {
       type: 'object', required: ['id', 'family', 'alpha', 'resolution', 'precision', 'macs', 'params', 'pretrained', 'source'],
-      properties: { id: str, family: str, alpha: num, resolution: int, precision: str, referenceAccuracy: num, macs: int, params: int, pretrained: { type: 'boolean' }, source: str },
+      properties: { id: str, family: str, alpha, resolution, precision: str, referenceAccuracy: fraction, macs, params, pretrained: { type: 'boolean' }, source: str },
       additionalProperties: false,
     },
-    provider: str, threads: int, reason: str,
-    budget: { type: 'object', properties: { latencyMs: num, percentile: str, memoryMb: num, minAccuracy: num }, additionalProperties: false },
-    measurement: { anyOf: [{ type: 'null' }, { type: 'object', required: ['p50Ms', 'p90Ms', 'p99Ms', 'peakMb'], properties: { p50Ms: num, p90Ms: num, p99Ms: num, peakMb: num }, additionalProperties: false }] },
-    candidates: { type: 'array', items: candidate },
-    measured: int, ladder: int, labelsMeaningful: { type: 'boolean' }, board: str,
+    provider: str, threads, reason: str,
+    budget: { type: 'object', properties: { latencyMs: ms, percentile: str, memoryMb: mb, minAccuracy: fraction }, additionalProperties: false },
+    measurement: { anyOf: [{ type: 'null' }, { type: 'object', required: ['p50Ms', 'p90Ms', 'p99Ms', 'peakMb'], properties: { p50Ms: ms, p90Ms: ms, p99Ms: ms, peakMb: mb }, additionalProperties: false }] },
+    candidates: { type: 'array', maxItems: MAX_CANDIDATES, items: candidate },
+    measured: ladderSize, ladder: ladderSize, labelsMeaningful: { type: 'boolean' }, board: str,
   },
   additionalProperties: false,
 };
@@ -49,12 +75,12 @@ export const resultSchema: Schema = {
   $id: 'edgefit/result', title: 'edgefit/<device>/result (QoS 1, durable outbox)', type: 'object',
   required: ['deviceId', 'session', 'seq', 'frameTs', 'ts', 'variant', 'top', 'latencyMs', 'inferMs'],
   properties: {
-    deviceId: str, session: int, seq: { type: 'integer', minimum: 1 }, frameTs: int, ts: iso, variant: str,
+    deviceId: str, session: count, seq: integer(1, Number.MAX_SAFE_INTEGER), frameTs: epochMs, ts: iso, variant: str,
     top: {
       type: 'array', minItems: 0,
-      items: { type: 'object', required: ['index', 'label', 'score'], properties: { index: int, label: str, score: { type: 'number', minimum: 0, maximum: 1.0001 } }, additionalProperties: false },
+      items: { type: 'object', required: ['index', 'label', 'score'], properties: { index: integer(0, 1e6), label: str, score: { type: 'number', minimum: 0, maximum: 1.0001 } }, additionalProperties: false },
     },
-    latencyMs: { type: 'number', minimum: 0 }, inferMs: { type: 'number', minimum: 0 },
+    latencyMs: ms, inferMs: ms,
   },
   additionalProperties: false,
 };
@@ -63,17 +89,20 @@ export const telemetrySchema: Schema = {
   $id: 'edgefit/telemetry', title: 'edgefit/<device>/telemetry (QoS 0, every mqtt.telemetrySeconds)', type: 'object',
   required: ['deviceId', 'session', 'ts', 'windowSeconds', 'variant', 'provider', 'paused', 'frames', 'fps', 'latencyMs', 'inferMs', 'cpuPercent', 'rssMb', 'temperatureC', 'throttled', 'outbox', 'reconnects', 'engine', 'camera', 'eventLoopDelayP99Ms'],
   properties: {
-    deviceId: str, session: int, ts: iso, windowSeconds: num, variant: str, provider: str, paused: { type: 'boolean' },
-    frames: { type: 'object', required: ['in', 'inferred', 'dropped'], properties: { in: int, inferred: int, dropped: int }, additionalProperties: false },
-    fps: num, latencyMs: pct, inferMs: pct, cpuPercent: num, rssMb: num,
-    temperatureC: { type: ['number', 'null'] },
+    // windowSeconds: up to ~11 days (telemetrySeconds is at most a day; the first window includes the start)
+    deviceId: str, session: count, ts: iso, windowSeconds: range(0, 1e6), variant: str, provider: str, paused: { type: 'boolean' },
+    frames: { type: 'object', required: ['in', 'inferred', 'dropped'], properties: { in: count, inferred: count, dropped: count }, additionalProperties: false },
+    // fps: inferences per second (an unpaced source on a fast board runs thousands); cpuPercent: 100 per core
+    fps: range(0, 1e5), latencyMs: pct, inferMs: pct, cpuPercent: range(0, 1e5), rssMb: mb,
+    // between absolute zero and what no working board reports: a glitching sensor must not lose the telemetry
+    temperatureC: { type: ['number', 'null'], minimum: -273.15, maximum: 1000 },
     throttled: { anyOf: [{ type: 'null' }, { type: 'array', items: str }] },
     // `refused` is newer than the first daemons: consumers must accept telemetry without it
-    outbox: { type: 'object', required: ['depth', 'dropped'], properties: { depth: int, dropped: int, refused: int }, additionalProperties: false },
-    reconnects: int,
-    engine: { type: 'object', required: ['restarts', 'timeouts', 'crashes', 'degraded'], properties: { restarts: int, timeouts: int, crashes: int, degraded: { type: 'boolean' } }, additionalProperties: false },
-    camera: { type: 'object', required: ['online', 'stalls', 'restarts'], properties: { online: { type: 'boolean' }, stalls: int, restarts: int, lastError: str }, additionalProperties: false },
-    eventLoopDelayP99Ms: num,
+    outbox: { type: 'object', required: ['depth', 'dropped'], properties: { depth: count, dropped: count, refused: count }, additionalProperties: false },
+    reconnects: count,
+    engine: { type: 'object', required: ['restarts', 'timeouts', 'crashes', 'degraded'], properties: { restarts: count, timeouts: count, crashes: count, degraded: { type: 'boolean' } }, additionalProperties: false },
+    camera: { type: 'object', required: ['online', 'stalls', 'restarts'], properties: { online: { type: 'boolean' }, stalls: count, restarts: count, lastError: str }, additionalProperties: false },
+    eventLoopDelayP99Ms: ms,
   },
   additionalProperties: false,
 };
@@ -81,7 +110,7 @@ export const telemetrySchema: Schema = {
 export const eventSchema: Schema = {
   $id: 'edgefit/event', title: 'edgefit/<device>/event (QoS 1)', type: 'object',
   required: ['deviceId', 'session', 'ts', 'type', 'message'],
-  properties: { deviceId: str, session: int, seq: { type: 'integer', minimum: 1 }, ts: iso, type: { enum: ['switch', 'camera', 'engine', 'outbox'] }, message: str, from: str, to: str },
+  properties: { deviceId: str, session: count, seq: integer(1, Number.MAX_SAFE_INTEGER), ts: iso, type: { enum: ['switch', 'camera', 'engine', 'outbox'] }, message: str, from: str, to: str },
   additionalProperties: false,
 };
 

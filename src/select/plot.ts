@@ -25,17 +25,37 @@ export interface PlotData {
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
+/**
+ * The chart draws whatever it is given (a device's retained model payload, a profile cache): the figures it
+ * draws and its loops are bounded here, not by trusting its callers. A figure outside [0, MAX_FIGURE] is
+ * listed under the chart instead of drawn; an axis spans at least MIN_SPAN (a 1e-323 accuracy would make a
+ * tick step of 0); an axis has at most MAX_TICKS ticks, and at most MAX_POINTS points are drawn.
+ */
+const MAX_FIGURE = 1e15;
+const MIN_SPAN = 1e-9;
+const MAX_TICKS = 12;
+const MAX_POINTS = 2000;
+/** labels are placed (an overlap test against those placed) for this many points; the rest keep their hover text */
+const MAX_LABELS = 200;
+
 /** Round tick steps (1, 2, 5 x 10^k) covering [0, max]. */
 function ticks(max: number, want = 6): number[] {
-  if (!(max > 0)) return [0, 1];
-  const raw = max / want;
+  const span = Number.isFinite(max) ? Math.min(MAX_FIGURE, Math.max(MIN_SPAN, max)) : 1;
+  const raw = span / want;
   const mag = 10 ** Math.floor(Math.log10(raw));
-  const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw)!;
+  const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw && Number.isFinite(s)) ?? span;
   const out: number[] = [];
-  for (let v = 0; v <= max + step * 1e-9; v += step) out.push(Number(v.toPrecision(12)));
-  if (out[out.length - 1]! < max) out.push(Number((out[out.length - 1]! + step).toPrecision(12)));
+  // i * step rather than a running sum: no drift, and the count bounds the loop whatever the arithmetic gives
+  for (let i = 0; i <= MAX_TICKS; i++) {
+    const v = Number((i * step).toPrecision(12));
+    out.push(v);
+    if (v >= span) break;
+  }
   return out;
 }
+
+const drawable = (v: number) => Number.isFinite(v) && v >= 0 && v <= MAX_FIGURE;
+const size = (v: number | undefined, fallback: number) => (v !== undefined && Number.isFinite(v) ? Math.min(4000, Math.max(200, v)) : fallback);
 
 const fmtY = (kind: PlotData['yKind'], v: number) => (kind === 'accuracy' ? `${(v * 100).toFixed(0)}%` : `${(v / 1e6).toFixed(v >= 1e7 ? 0 : 1)}M`);
 
@@ -45,13 +65,16 @@ const fmtY = (kind: PlotData['yKind'], v: number) => (kind === 'accuracy' ? `${(
  * the dashboard.
  */
 export function plotSvg(d: PlotData): string {
-  const W = d.width ?? 760, H = d.height ?? 480;
+  const W = size(d.width, 760), H = size(d.height, 480);
   const m = { l: 70, r: 30, t: 40, b: 60 };
-  const drawn = d.points.filter((p) => Number.isFinite(p.latencyMs) && Number.isFinite(p.y));
-  const missing = d.points.filter((p) => !drawn.includes(p));
-  const xMax = Math.max(1e-3, ...drawn.map((p) => p.latencyMs), ...(d.budgets ?? []).map((b) => b.ms)) * 1.08;
-  const yVals = drawn.map((p) => p.y);
-  const yMaxRaw = yVals.length ? Math.max(...yVals) : 1;
+  const drawn: PlotPoint[] = [];
+  const missing: PlotPoint[] = [];
+  for (const p of d.points) (drawn.length < MAX_POINTS && drawable(p.latencyMs) && drawable(p.y) ? drawn : missing).push(p);
+  const budgets = (d.budgets ?? []).filter((b) => drawable(b.ms));
+  let xMax = 1e-3, yMaxRaw = drawn.length ? 0 : 1;
+  for (const p of drawn) { xMax = Math.max(xMax, p.latencyMs); yMaxRaw = Math.max(yMaxRaw, p.y); }
+  for (const b of budgets) xMax = Math.max(xMax, b.ms);
+  xMax *= 1.08;
   const xt = ticks(xMax), yt = ticks(d.yKind === 'accuracy' ? Math.min(1, yMaxRaw * 1.1) : yMaxRaw * 1.1);
   const X1 = xt[xt.length - 1]!, Y1 = yt[yt.length - 1]!;
   const px = (v: number) => m.l + (v / X1) * (W - m.l - m.r);
@@ -72,7 +95,7 @@ export function plotSvg(d: PlotData): string {
   o.push(`<line x1="${m.l}" y1="${m.t}" x2="${m.l}" y2="${H - m.b}" stroke="#333"/>`);
   o.push(`<text x="${(m.l + W - m.r) / 2}" y="${H - 20}" text-anchor="middle">${d.percentile} latency (ms)</text>`);
   o.push(`<text transform="translate(18 ${(m.t + H - m.b) / 2}) rotate(-90)" text-anchor="middle">${d.yKind === 'accuracy' ? 'reference top-1 accuracy' : 'MACs'}</text>`);
-  for (const b of d.budgets ?? []) {
+  for (const b of budgets) {
     const x = px(b.ms).toFixed(1);
     o.push(`<line class="budget" x1="${x}" y1="${m.t}" x2="${x}" y2="${H - m.b}" stroke="#c00" stroke-dasharray="6 4"/>`);
     o.push(`<text x="${x}" y="${m.t - 4}" text-anchor="middle" fill="#c00">${esc(b.label)}</text>`);
@@ -82,6 +105,7 @@ export function plotSvg(d: PlotData): string {
   const placed: { x0: number; x1: number; y0: number; y1: number }[] = [];
   const rank = { chosen: 0, fits: 1, rejected: 2 } as const;
   const labels: string[] = [];
+  let tried = 0;
   for (const p of [...drawn].sort((a, b) => (rank[a.status as keyof typeof rank] ?? 3) - (rank[b.status as keyof typeof rank] ?? 3))) {
     const x = px(p.latencyMs), y = py(p.y);
     const fill = p.status === 'chosen' ? '#1a7f37' : p.status === 'fits' ? '#0969da' : '#999';
@@ -93,19 +117,21 @@ export function plotSvg(d: PlotData): string {
     const width = label.length * 6.2;
     const lx = x + (left ? -9 : 9);
     const box = { x0: left ? lx - width : lx, x1: left ? lx : lx + width, y0: y - 8, y1: y + 6 };
-    if (p.status !== 'chosen' && placed.some((b) => box.x0 < b.x1 && box.x1 > b.x0 && box.y0 < b.y1 && box.y1 > b.y0)) continue;
+    if (p.status !== 'chosen' && (++tried > MAX_LABELS || placed.some((b) => box.x0 < b.x1 && box.x1 > b.x0 && box.y0 < b.y1 && box.y1 > b.y0))) continue;
     placed.push(box);
     labels.push(`<text x="${lx.toFixed(1)}" y="${(y + 4).toFixed(1)}"${left ? ' text-anchor="end"' : ''} fill="${fill}"${p.status === 'chosen' ? ' font-weight="bold"' : ''}>${esc(label)}</text>`);
   }
   o.push(...labels);
   if (missing.length) {
     // as many as fit on the line; the rest are counted (every one is in the candidates table)
-    const all = missing.map((p) => `${p.id} (${p.reason ?? 'not measured'})`);
+    const why = (p: PlotPoint) => (Number.isFinite(p.latencyMs) && Number.isFinite(p.y) ? (drawable(p.latencyMs) && drawable(p.y) ? 'over the chart\'s limit of points' : 'figures out of range') : p.reason ?? 'not measured');
+    const all = missing.map((p) => `${p.id} (${why(p)})`);
     const room = Math.floor((W - m.l) / 6.2) - 40;
-    let shown = all.length;
-    while (shown > 1 && all.slice(0, shown).join(', ').length > room) shown--;
+    let shown = 0;
+    for (let len = 0; shown < all.length && (shown === 0 || len + 2 + all[shown]!.length <= room); shown++) len += (shown ? 2 : 0) + all[shown]!.length;
     const more = all.length - shown > 0 ? ` and ${all.length - shown} more` : '';
-    o.push(`<text x="${m.l}" y="${H - 4}" fill="#999">${esc(`not drawn (no figures): ${all.slice(0, shown).join(', ')}${more}`)}<title>${esc(all.join('\n'))}</title></text>`);
+    // the hover text lists them all, up to the bound of points a chart draws
+    o.push(`<text x="${m.l}" y="${H - 4}" fill="#999">${esc(`not drawn (no figures): ${all.slice(0, shown).join(', ')}${more}`)}<title>${esc(all.slice(0, MAX_POINTS).join('\n'))}${all.length > MAX_POINTS ? esc(`\nand ${all.length - MAX_POINTS} more`) : ''}</title></text>`);
   }
   o.push('</svg>');
   return o.join('\n') + '\n';

@@ -114,5 +114,29 @@ describe('dashboard at fleet scale', () => {
         await c.stop();
       }
     });
+
+    // issue 14: the header said "300 devices, 0 online" while "By board model" said 60 of 60 online per board
+    it('counts online the same way in the header and per board, and drops a device whose retained status is cleared', async () => {
+      const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+      const c = await startDashboard({ url: broker.url, prefix: 'edgefit', port: 0 });
+      const boardsOnline = () => page.locator('#boards tbody tr').evaluateAll((rows) => rows.map((r) => [r.children[0]!.textContent, r.children[1]!.textContent, r.children[2]!.textContent]));
+      try {
+        await page.goto(`${c.url}/`);
+        await expect.poll(() => page.locator('#counts').textContent(), { timeout: 15_000 }).toBe(`${N} devices, ${N} online`);
+        // one round of telemetry, then silence: three periods later the whole fleet is stale, in both places
+        // (a 1 s window each: the period the dashboard judges staleness on starts from it)
+        await Promise.all(Array.from({ length: N }, (_, i) => pub.publishAsync(`edgefit/${id(i)}/telemetry`, JSON.stringify({ ...telemetry(i), windowSeconds: 1 }), { qos: 1 })));
+        await expect.poll(() => page.locator('#counts').textContent(), { timeout: 20_000 }).toBe(`${N} devices, 0 online`);
+        await expect.poll(boardsOnline, { timeout: 5000 }).toEqual([['unknown', String(N), '0']]);
+        // an empty retained message clears the status: with nothing retained and no fresh telemetry, the device goes
+        await pub.publishAsync(`edgefit/${id(0)}/status`, '', { qos: 1, retain: true });
+        await expect.poll(() => page.locator('#counts').textContent(), { timeout: 10_000 }).toBe(`${N - 1} devices, 0 online`);
+        await expect.poll(boardsOnline, { timeout: 5000 }).toEqual([['unknown', String(N - 1), '0']]);
+        expect(c.stats().ingest.rejected).toBe(0);
+      } finally {
+        await page.close();
+        await c.stop();
+      }
+    });
   });
 });

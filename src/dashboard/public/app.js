@@ -141,7 +141,9 @@ function renderTable() {
     if (r.throttled && r.throttled.length) cells[9].title = `throttled: ${r.throttled.join(', ')}`; else cells[9].removeAttribute('title');
   }
   for (let k = Math.max(count, 0); k < pool.length; k++) pool[k].hidden = true;
-  const online = [...state.rows.values()].filter((r) => (r.state === 'online' || r.state === 'degraded') && !r.stale).length;
+  // the server's verdict (src/dashboard/presence.ts), the same one the per-board counts use
+  let online = 0;
+  for (const r of state.rows.values()) if (r.online) online++;
   $('counts').textContent = `${state.rows.size} devices, ${online} online`;
 }
 
@@ -343,6 +345,8 @@ function connect() {
     const m = JSON.parse(ev.data);
     state.clockSkew = m.now - Date.now();
     for (const r of m.rows) state.rows.set(r.id, r);
+    // devices the server forgot (every retained topic of theirs cleared, no fresh telemetry)
+    for (const id of m.removed ?? []) state.rows.delete(id);
     // a changed value may move a row: re-sort (a thousand rows sort in well under a millisecond)
     state.orderDirty = true;
     schedule();
