@@ -87,7 +87,7 @@ const schemaBody: JSONSchemaType<Config> = {
         latencyMs: { type: 'number', default: 0, minimum: 0, maximum: 600000, description: 'Latency budget per inference at `percentile`, in ms; 0 = derived from `fps` (1000 / fps).' },
         fps: { type: 'number', default: 5, minimum: 0, maximum: 1000, description: 'Target inferences per second, used when `latencyMs` is 0.' },
         percentile: { type: 'number', default: 90, minimum: 50, maximum: 100, description: 'Latency percentile the budget applies to (90 = p90).' },
-        memoryMb: { type: 'number', default: 0, minimum: 0, description: 'Memory budget for the model session in MB; 0 = `memoryFraction` of the memory available (cgroup limit included).' },
+        memoryMb: { type: 'number', default: 0, minimum: 0, maximum: 10000000, description: 'Memory budget for the model session in MB; 0 = `memoryFraction` of the memory available (cgroup limit included).' },
         memoryFraction: { type: 'number', default: 0.5, exclusiveMinimum: 0, maximum: 1, description: 'Share of available memory the model may use when `memoryMb` is 0.' },
         minAccuracy: { type: 'number', default: 0, minimum: 0, maximum: 1, description: 'Refuse variants whose reference accuracy (0..1) is known and below this.' },
       },

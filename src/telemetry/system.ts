@@ -36,7 +36,8 @@ export async function cpuTemperature(root = '/'): Promise<number | null> {
   for (const z of zones) {
     try {
       const milli = Number((await readFile(`${base}/${z}/temp`, 'utf8')).trim());
-      if (Number.isFinite(milli)) best = Math.max(best ?? -Infinity, milli / 1000);
+      // a broken or unwired sensor reads e.g. -273200 or 2147483647: not a temperature, and outside the schema
+      if (Number.isFinite(milli) && milli >= -60_000 && milli <= 200_000) best = Math.max(best ?? -Infinity, milli / 1000);
     } catch { /* zone without a readable temp */ }
   }
   return best === null ? null : Math.round(best * 10) / 10;
