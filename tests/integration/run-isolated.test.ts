@@ -20,6 +20,9 @@ function child(body: string): string {
   return p;
 }
 
+// a timer keeps the child's event loop alive: an unresolved promise alone would let it exit
+const HANG = 'setInterval(() => {}, 1000); await new Promise(() => {});';
+
 const alive = (pid: number): boolean => {
   try { process.kill(pid, 0); return true; } catch { return false; }
 };
@@ -74,7 +77,7 @@ describe('runIsolated: a module in a child process, killed with everything it st
 
   it('an abort kills it at once (`aborted`); an abort before the start starts nothing', async () => {
     const ac = new AbortController();
-    const p = runIsolated(child('await new Promise(() => {});'), {}, { timeoutMs: 60_000, signal: ac.signal }).catch((e: unknown) => e);
+    const p = runIsolated(child(HANG), {}, { timeoutMs: 60_000, signal: ac.signal }).catch((e: unknown) => e);
     setTimeout(() => ac.abort(), 300);
     expect(await p).toMatchObject({ end: 'aborted' });
     expect(await runIsolated(child('return 1;'), {}, { timeoutMs: 60_000, signal: ac.signal }).catch((e: unknown) => e)).toMatchObject({ end: 'aborted' });
@@ -82,7 +85,7 @@ describe('runIsolated: a module in a child process, killed with everything it st
 
   it('a child whose parent died (SIGKILL: no cleanup ran) exits by itself instead of running on', async () => {
     const pidFile = join(work, 'orphan.pid');
-    const hang = child(`(await import('node:fs')).writeFileSync(${JSON.stringify(pidFile)}, String(process.pid)); await new Promise(() => {});`);
+    const hang = child(`(await import('node:fs')).writeFileSync(${JSON.stringify(pidFile)}, String(process.pid)); ${HANG}`);
     const parentScript = join(work, 'parent.mjs');
     writeFileSync(parentScript, `import { runIsolated } from ${JSON.stringify(pathToFileURL(distModule('util/run-isolated.js')).href)};\nawait runIsolated(${JSON.stringify(hang)}, {}, { timeoutMs: 600000 });\n`);
     const parent = spawn(process.execPath, [parentScript], { stdio: 'ignore' });
