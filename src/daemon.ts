@@ -68,6 +68,10 @@ export class Daemon {
   private inflightPublishes = new Set<Promise<unknown>>();
   private switching: Promise<unknown> = Promise.resolve();
   private stopped = false;
+  /** aborted by stop(): kills a pull-model's child process */
+  private readonly stopping = new AbortController();
+  /** the pull-model in progress (the dispatcher lets one run at a time) */
+  private pulling: Promise<unknown> | undefined;
   private lastTelemetry = { at: Date.now(), inferred: 0 };
   private resultsRefused = 0;
   private adapter: Adapter | undefined;
@@ -135,7 +139,7 @@ export class Daemon {
   }
 
   private async loadLadder(): Promise<void> {
-    this.ladder = await buildLadder(this.o.config, { log: (l) => this.log.warn(l) });
+    this.ladder = await buildLadder(this.o.config, { log: (l) => this.log.warn(l), alarm: (l) => this.log.error(l) });
     this.warning = ladderWarning(this.ladder);
     if (this.warning) {
       this.log.warn('*'.repeat(78));
@@ -146,10 +150,14 @@ export class Daemon {
     this.log.info('model ladder', { variants: this.ladder.length, pretrained: this.ladder.filter((v) => v.pretrained).length });
   }
 
-  private async select(): Promise<Choice> {
+  /** `stoppable`: a stop() ends the selection after the measurement in progress (a re-selection by command) */
+  private async select(stoppable = false): Promise<Choice> {
     this.log.info('profiling and selecting (cached measurements are reused)');
     const choice = await chooseModel(this.o.config, this.device, this.ladder, this.budget, (p) => {
-      if (p.measurement) this.log.info('measured', { candidate: p.candidate, threads: p.threads, cached: p.cached, ok: p.measurement.ok, p90Ms: Math.round(p.measurement.latencyMs.p90 * 100) / 100 });
+      if (!p.measurement) return;
+      this.log.info('measured', { candidate: p.candidate, threads: p.threads, cached: p.cached, ok: p.measurement.ok, p90Ms: Math.round(p.measurement.latencyMs.p90 * 100) / 100 });
+      // newly pulled models are profiled here, for minutes: a stop waits for one measurement, not for all
+      if (stoppable && this.stopped) throw stoppingError();
     });
     if (choice.overBudget) this.log.warn(choice.reason);
     return choice;
@@ -216,18 +224,33 @@ export class Daemon {
   }
 
   private commandHandlers(): CommandHandlers {
+    const live = <A, R>(fn: (args: A) => Promise<R>) => async (args: A): Promise<R> => {
+      if (this.stopped) throw stoppingError();
+      return fn(args);
+    };
     return {
-      reselect: async () => this.reselect('command'),
-      'set-budget': async (args) => {
+      reselect: live(async () => this.reselect('command')),
+      'set-budget': live(async (args) => {
         this.budgetOverride = { ...this.budgetOverride, ...args };
         return this.reselect(`budget changed: ${JSON.stringify(args)}`);
-      },
-      pause: async () => { this.pipeline.pause(); return { paused: true }; },
-      resume: async () => { this.pipeline.resume(); return { paused: false }; },
-      'pull-model': async (args) => {
-        // downloads and conversion run in a child process: a model file that crashes a converter cannot take the daemon down
+      }),
+      pause: live(async () => { this.pipeline.pause(); return { paused: true }; }),
+      resume: live(async () => { this.pipeline.resume(); return { paused: false }; }),
+      'pull-model': live(async (args) => {
+        const config = this.o.config;
+        if (args.mirror) {
+          const [{ checkCommandMirror }, { loadCatalog }] = await Promise.all([import('./catalog/mirror-policy.js'), import('./catalog/catalog.js')]);
+          checkCommandMirror(args.mirror, config, loadCatalog(config.models.catalog));
+        }
+        // downloads and conversion run in a child process, killed past models.pullTimeoutSeconds or at stop():
+        // a model file that crashes a converter, or a transfer that hangs, cannot take the daemon down or hold it
         const { pullModelsIsolated } = await import('./catalog/pull-isolated.js');
-        const report = await pullModelsIsolated({ ...this.o.config, models: { ...this.o.config.models, ...(args.mirror ? { mirror: args.mirror } : {}) } }, { ...(args.id ? { only: [args.id] } : {}) }, (line) => this.log.info(line));
+        const pull = pullModelsIsolated({ ...config, models: { ...config.models, ...(args.mirror ? { mirror: args.mirror } : {}) } }, { ...(args.id ? { only: [args.id] } : {}) }, {
+          log: (line) => this.log.info(line), signal: this.stopping.signal,
+        });
+        this.pulling = pull.catch(() => undefined);
+        const report = await pull;
+        if (this.stopped) throw stoppingError();
         const changed = report.items.some((i) => i.status === 'downloaded' || i.convert === 'converted');
         let sel: { variant: string; switched: boolean } = { variant: this.choice.variant.id, switched: false };
         if (changed) {
@@ -240,20 +263,22 @@ export class Daemon {
           throw new EdgefitError('E_PULL', `pull failed: ${why || 'a file is missing'}; running ${sel.variant}${changed ? '' : ' (unchanged)'}`);
         }
         return { pulled: report.items.map((i) => ({ id: i.id, status: i.status })), ...sel };
-      },
-      snapshot: async (args) => {
+      }),
+      snapshot: live(async (args) => {
         const jpeg = await snapshotJpeg(this.source, args.quality ?? 80);
         await this.mqtt!.publishRaw(this.mqtt!.topics.snapshot, jpeg, true);
         return { topic: this.mqtt!.topics.snapshot, bytes: jpeg.length, width: this.source.stats().width, height: this.source.stats().height };
-      },
+      }),
     };
   }
 
   /** Re-runs selection (measurements come from the cache) and switches model if the choice changed. */
   async reselect(reason: string): Promise<{ variant: string; switched: boolean }> {
     const run = this.switching.then(async () => {
+      // queued before a stop: nothing is loaded any more
+      if (this.stopped) throw stoppingError();
       this.budget = budgetFromConfig(this.o.config, this.device, this.budgetOverride);
-      const choice = await this.select();
+      const choice = await this.select(true);
       const same = choice.variant.id === this.choice.variant.id && choice.provider === this.choice.provider && choice.threads === this.choice.threads;
       if (!same) await this.switchTo(choice, reason);
       else this.choice = choice;
@@ -276,6 +301,7 @@ export class Daemon {
     const reason = `${ev.reason === 'over-budget' ? 'step down' : 'step up'}: ${ev.detail}`;
     const next = { ...this.choice, variant: target.variant, provider: target.provider, threads: best?.threads ?? this.choice.threads, reason, overBudget: false };
     const run = this.switching.then(async () => {
+      if (this.stopped) return;
       try {
         await this.switchTo(next, reason);
         await this.mqtt?.setModel(modelPayload(this.o.config.deviceId, this.device.board.kind, this.choice));
@@ -383,6 +409,10 @@ export class Daemon {
     this.systemd.notify('STOPPING=1');
     if (this.telemetryTimer) clearInterval(this.telemetryTimer);
     if (this.watchdogTimer) clearInterval(this.watchdogTimer);
+    // a pull in progress is killed (its child and the child's own); re-selections still queued refuse to run,
+    // so only the switch in progress is waited for
+    this.stopping.abort();
+    await this.pulling;
     await this.switching;
     await this.pipeline?.stop();
     await this.source?.stop();
@@ -395,4 +425,8 @@ export class Daemon {
   }
 
   get board(): string { return boardFingerprint(this.device); }
+}
+
+function stoppingError(): EdgefitError {
+  return new EdgefitError('stopping', 'the daemon is stopping; send the command again once it is back online');
 }

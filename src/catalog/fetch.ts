@@ -35,8 +35,22 @@ export function describeMirror(m: Mirror): string {
 }
 
 /**
+ * Why a transfer failed, in words of our own: the error's code (ECONNREFUSED, ERR_TLS_CERT_ALTNAME_INVALID...)
+ * and never its text, which can quote what the server sent (a certificate's names, a reset reason), and which
+ * would travel in a pull-model reply to whoever asked.
+ */
+function networkFailure(err: unknown): string {
+  for (let e: unknown = err, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && /^[A-Z][A-Z0-9_]{1,63}$/.test(code)) return `connection failed (${code})`;
+  }
+  return 'connection failed';
+}
+
+/**
  * GET a URL with Node's fetch: redirects followed, a whole-transfer timeout, and a size limit enforced both on
- * Content-Length and while streaming (a server that lies about the length is cut off).
+ * Content-Length and while streaming (a server that lies about the length is cut off). Error messages name the
+ * URL, the HTTP status number or a network error code, never text or values the server sent.
  */
 export async function fetchBytes(url: string, limits: FetchLimits): Promise<Uint8Array> {
   const signal = AbortSignal.timeout(limits.timeoutMs);
@@ -44,17 +58,18 @@ export async function fetchBytes(url: string, limits: FetchLimits): Promise<Uint
   try {
     res = await fetch(url, { redirect: 'follow', signal });
   } catch (err) {
-    const why = signal.aborted ? `no answer within ${Math.round(limits.timeoutMs / 1000)} s` : errorMessage((err as Error).cause ?? err);
+    const why = signal.aborted ? `no answer within ${Math.round(limits.timeoutMs / 1000)} s` : networkFailure(err);
     throw new EdgefitError('E_DOWNLOAD', `${url}: ${why}`, { cause: err });
   }
   if (!res.ok) {
     await res.body?.cancel().catch(() => undefined);
-    throw new EdgefitError('E_DOWNLOAD', `${url}: HTTP ${res.status} ${res.statusText}`);
+    // the status number only: the reason phrase is the server's text
+    throw new EdgefitError('E_DOWNLOAD', `${url}: HTTP ${res.status}`);
   }
   const declared = Number(res.headers.get('content-length') ?? NaN);
   if (Number.isFinite(declared) && declared > limits.maxBytes) {
     await res.body?.cancel().catch(() => undefined);
-    throw new EdgefitError('E_DOWNLOAD', `${url}: ${declared} bytes is over the limit of ${limits.maxBytes} (models.maxDownloadMb)`);
+    throw new EdgefitError('E_DOWNLOAD', `${url}: the server announces a size over the limit of ${limits.maxBytes} bytes (models.maxDownloadMb); refused`);
   }
   const chunks: Uint8Array[] = [];
   let total = 0;
@@ -67,7 +82,7 @@ export async function fetchBytes(url: string, limits: FetchLimits): Promise<Uint
     }
   } catch (err) {
     if (err instanceof EdgefitError) throw err;
-    const why = signal.aborted ? `transfer not finished within ${Math.round(limits.timeoutMs / 1000)} s` : errorMessage(err);
+    const why = signal.aborted ? `transfer not finished within ${Math.round(limits.timeoutMs / 1000)} s` : networkFailure(err);
     throw new EdgefitError('E_DOWNLOAD', `${url}: ${why}`, { cause: err });
   }
   return Buffer.concat(chunks, total);
@@ -117,9 +132,9 @@ export async function obtainVerified(entry: CatalogFile, mirror: Mirror | undefi
       failures.push(errorMessage(err));
       continue;
     }
-    const got = sha256Hex(bytes);
-    if (got === entry.sha256) return { bytes, from: a.from };
-    failures.push(`${a.from}: sha256 ${got} does not match the catalog's ${entry.sha256} (corrupt or different file); refused`);
+    if (sha256Hex(bytes) === entry.sha256) return { bytes, from: a.from };
+    // not the sha256 of what came: a digest of a foreign server's answer is still something it said
+    failures.push(`${a.from}: the file's sha256 does not match the catalog's ${entry.sha256} (corrupt or different file); refused`);
   }
   throw new EdgefitError('E_DOWNLOAD', `${entry.id}: ${failures.join('; ')}`);
 }

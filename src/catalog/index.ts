@@ -4,5 +4,7 @@ export { pullModels, describePullItem, type PullOptions, type PullReport, type P
 export { buildLadder, ladderWarning, ladderResolutions, type LadderOptions } from './ladder.js';
 export { parseMirror, fetchBytes, obtainVerified, type Mirror, type FetchLimits } from './fetch.js';
 export { convertOnce, readConverted, loadImporter, type Converted } from './convert.js';
+export { convertIsolated, convertMemoryLimitMb, type IsolatedConvertOptions } from './convert-isolated.js';
+export { quarantine, quarantined, quarantineDir, type QuarantineRecord } from './quarantine.js';
 export { modelsDir, downloadPath, convertedPaths, safeJoin, sha256File } from './store.js';
 export { modelCost, type Cost } from './cost.js';

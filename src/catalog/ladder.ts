@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { errorMessage } from '../util/errors.js';
+import { errorMessage, type EdgefitError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import type { Config } from '../config/types.js';
 import type { Variant } from './types.js';
@@ -9,12 +9,18 @@ import { buildGraph, variantId } from '../zoo/registry.js';
 import { loadCatalog, type Catalog, type CatalogModel } from './catalog.js';
 import { downloadPath, modelsDir, sha256File, type ConvertMode } from './store.js';
 import { hasFloatVariant } from './pull.js';
-import { convertOnce, readConverted } from './convert.js';
+import { readConverted } from './convert.js';
+import { convertIsolated, type IsolatedConvertOptions } from './convert-isolated.js';
+import { quarantined } from './quarantine.js';
 import { modelCost } from './cost.js';
 
 export interface LadderOptions {
   catalog?: Catalog;
   log?: (line: string) => void;
+  /** what must not go unnoticed (a model file quarantined); default `log` */
+  alarm?: (line: string) => void;
+  /** limits of the conversion child (tests) */
+  convert?: IsolatedConvertOptions;
   /** zoo fallback ladder (default: MobileNet-v1 at alpha 0.25, 0.5, 0.75, 1.0) */
   zooAlphas?: number[];
   /** zoo fallback resolutions (default 128, 160, 192, 224) */
@@ -37,8 +43,11 @@ function fmtAlpha(a: number): string {
   return Number.isInteger(a) ? a.toFixed(1) : String(a);
 }
 
-/** A pulled, verified and converted catalog model, or undefined (with the reason logged). */
-async function available(config: Config, m: CatalogModel, catalog: Catalog, mode: ConvertMode, log: (l: string) => void) {
+/**
+ * A pulled, verified and converted catalog model, or undefined (with the reason logged). Conversion runs in a
+ * child process: a file that crashes the converter is quarantined, not crashed into at every start.
+ */
+async function available(config: Config, m: CatalogModel, catalog: Catalog, mode: ConvertMode, log: (l: string) => void, alarm: (l: string) => void, opts: LadderOptions) {
   const src = downloadPath(config.stateDir, m.file);
   const labels = catalog.labels.find((l) => l.id === m.labels);
   let labelsPath: string | undefined;
@@ -50,12 +59,17 @@ async function available(config: Config, m: CatalogModel, catalog: Catalog, mode
   if (cached) return { ...cached, labelsPath };
   // not converted yet: only a file that still verifies is converted (never trust what is on disk)
   const sha = await sha256File(src);
-  if (sha === undefined) return undefined;
+  if (sha === undefined) {
+    const q = mode === 'native' ? await quarantined(config.stateDir, m.sha256, src) : undefined;
+    if (q) log(`${m.id}: not used: quarantined since ${q.at} (${q.reason}); delete ${q.file} and run \`edgefit models pull\` to try again`);
+    return undefined;
+  }
   if (sha !== m.sha256) { log(`${m.id}: ${src} does not match the catalog sha256; ignored (run \`edgefit models pull --force\`)`); return undefined; }
   try {
-    return { ...(await convertOnce(config.stateDir, src, m.sha256, labelsPath, mode)), labelsPath };
+    return { ...(await convertIsolated(config.stateDir, src, m.sha256, labelsPath, mode, opts.convert)), labelsPath };
   } catch (err) {
-    log(`${m.id}: ${errorMessage(err)}`);
+    if ((err as EdgefitError).code === 'E_CONVERT_CRASHED') alarm(`${m.id}: ${errorMessage(err)}`);
+    else log(`${m.id}: ${errorMessage(err)}`);
     return undefined;
   }
 }
@@ -67,12 +81,13 @@ async function available(config: Config, m: CatalogModel, catalog: Catalog, mode
  */
 export async function buildLadder(config: Config, opts: LadderOptions = {}): Promise<Variant[]> {
   const log = opts.log ?? (() => undefined);
+  const alarm = opts.alarm ?? log;
   const catalog = opts.catalog ?? loadCatalog(config.models.catalog);
   const variants: Variant[] = [];
   const todo = catalog.models.filter((x) => x.task === config.models.task)
     .flatMap((m) => (hasFloatVariant(m) ? [[m, 'native'], [m, 'float']] as const : [[m, 'native']] as const));
   for (const [m, mode] of todo) {
-    const got = await available(config, m, catalog, mode, log);
+    const got = await available(config, m, catalog, mode, log, alarm, opts);
     if (!got) continue;
     const baseId = mode === 'float' ? (m.id.includes('int8') ? m.id.replace('int8', 'fp32-deq') : `${m.id}-fp32-deq`) : m.id;
     const card = got.card;

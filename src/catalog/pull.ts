@@ -5,7 +5,7 @@ import type { Config } from '../config/types.js';
 import { loadCatalog, type Catalog, type CatalogFile, type CatalogLabels, type CatalogModel } from './catalog.js';
 import { parseMirror, obtainVerified, describeMirror, type FetchLimits } from './fetch.js';
 import { downloadPath, sha256File, sha256Hex } from './store.js';
-import { convertOnce } from './convert.js';
+import { convertIsolated } from './convert-isolated.js';
 
 export interface PullOptions {
   /** overrides config.models.mirror: an http(s) URL or a directory */
@@ -104,17 +104,20 @@ export async function pullModels(config: Config, opts: PullOptions = {}): Promis
     const item = await pullFile(m, 'model', stateDir, mirror, limits, opts.force ?? false);
     if (item.usable && opts.convert !== false) {
       const lab = labelItems.get(m.labels);
+      // in a child process: a file that crashes the converter is quarantined (and no longer usable)
       try {
-        const c = await convertOnce(stateDir, item.path, m.sha256, lab?.usable ? lab.path : undefined);
+        const c = await convertIsolated(stateDir, item.path, m.sha256, lab?.usable ? lab.path : undefined);
         item.convert = c.cached ? 'cached' : 'converted';
         item.onnxPath = c.onnxPath;
       } catch (err) {
-        item.convert = (err as EdgefitError).code === 'E_NO_IMPORTER' ? 'unavailable' : 'failed';
+        const code = (err as EdgefitError).code;
+        item.convert = code === 'E_NO_IMPORTER' ? 'unavailable' : 'failed';
         item.convertError = errorMessage(err);
+        if (code === 'E_CONVERT_CRASHED') item.usable = false;
       }
-      if (hasFloatVariant(m) && item.convert !== 'unavailable') {
+      if (hasFloatVariant(m) && item.convert !== 'unavailable' && item.usable) {
         try {
-          const c = await convertOnce(stateDir, item.path, m.sha256, lab?.usable ? lab.path : undefined, 'float');
+          const c = await convertIsolated(stateDir, item.path, m.sha256, lab?.usable ? lab.path : undefined, 'float');
           item.convertFloat = c.cached ? 'cached' : 'converted';
         } catch (err) {
           item.convertFloat = 'failed';

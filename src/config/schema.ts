@@ -96,7 +96,7 @@ const schemaBody: JSONSchemaType<Config> = {
       type: 'object',
       description: 'Model catalog and downloads.',
       additionalProperties: false,
-      required: ['catalog', 'mirror', 'task', 'allowZooFallback', 'downloadTimeoutSeconds', 'maxDownloadMb'],
+      required: ['catalog', 'mirror', 'task', 'allowZooFallback', 'downloadTimeoutSeconds', 'maxDownloadMb', 'pullTimeoutSeconds', 'allowAnyUrl'],
       properties: {
         catalog: { type: 'string', default: '', pattern: noControl, 'x-accepted': noControlWords, description: 'Path of the model catalog (JSON); empty = models/catalog.json shipped with edgefit.' },
         mirror: { type: 'string', default: '', pattern: noControl, 'x-accepted': noControlWords, description: 'Where `models pull` fetches files instead of upstream: an http(s) URL or a local directory laid out like the catalog\'s relative file paths. Empty = upstream URLs.' },
@@ -104,6 +104,8 @@ const schemaBody: JSONSchemaType<Config> = {
         allowZooFallback: { type: 'boolean', default: true, description: 'With no pretrained model on disk, run zoo-generated models (random weights: their labels are meaningless) so the pipeline and measurements still work.' },
         downloadTimeoutSeconds: { type: 'number', default: 300, exclusiveMinimum: 0, maximum: 86400, description: 'Abandon one download after this long.' },
         maxDownloadMb: { type: 'number', default: 200, exclusiveMinimum: 0, maximum: 10000, description: 'Refuse a download larger than this.' },
+        pullTimeoutSeconds: { type: 'number', default: 1800, exclusiveMinimum: 0, maximum: 86400, description: 'A `pull-model` command (downloads and conversion, in a child process) is killed after this long; the running model is unchanged.' },
+        allowAnyUrl: { type: 'boolean', default: false, description: "Let a `pull-model` command name any mirror. Off: a command's mirror must be `mirror` above or an https URL on a host of the catalog's own URLs; anything else is refused (E_MIRROR_NOT_ALLOWED). `edgefit models pull --mirror` on the board is not limited." },
       },
     },
     profile: {

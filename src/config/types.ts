@@ -52,6 +52,8 @@ export interface ModelsConfig {
   allowZooFallback: boolean;
   downloadTimeoutSeconds: number;
   maxDownloadMb: number;
+  pullTimeoutSeconds: number;
+  allowAnyUrl: boolean;
 }
 
 export interface ProfileConfig {

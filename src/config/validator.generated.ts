@@ -6,7 +6,7 @@ const require = createRequire(import.meta.url);
 
 export const validate = validate10;
 export default validate10;
-const schema11 = {"type":"object","description":"edgefit daemon configuration","additionalProperties":false,"required":["deviceId","stateDir","camera","engine","budget","models","profile","adapt","mqtt","log"],"properties":{"deviceId":{"type":"string","default":"","maxLength":64,"pattern":"^[A-Za-z0-9._-]*$","x-accepted":"letters, digits, '.', '_', '-' (1-64 characters; no '+', '#', '/', spaces or control characters)","description":"Name of this device in MQTT topics and Home Assistant. Empty = the host name with every other character replaced by \"-\"."},"stateDir":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Where models, profiles and caches are written. Empty = /var/lib/edgefit when running as root, else $XDG_STATE_HOME/edgefit or ~/.local/state/edgefit. A leading ~/ is expanded."},"camera":{"type":"object","description":"Frame source.","additionalProperties":false,"required":["source","width","height","fps","loop","watchdogSeconds"],"properties":{"source":{"type":"string","default":"auto","pattern":"^(auto|synthetic|rpicam|/dev/video[0-9]+|(rtsp|rtsps|http|https)://[^\\s]+|(file|lavfi|folder):[^\\u0000-\\u001f]+|(?![A-Za-z][A-Za-z0-9+.-]*:)[^\\u0000-\\u001f]+)$","x-accepted":"'auto', 'synthetic', 'rpicam', '/dev/videoN', 'rtsp://…', 'http(s)://…', 'file:PATH' or a path to a video, 'lavfi:GRAPH' (e.g. lavfi:testsrc), 'folder:DIR' of images","description":"Camera: 'auto' (first /dev/video*, then rpicam, else synthetic), 'synthetic', 'rpicam', '/dev/videoN', 'rtsp://…', 'http(s)://…' (MJPEG or a stream ffmpeg reads), 'file:PATH' or a path to a video file, 'lavfi:testsrc…' (ffmpeg test graph), 'folder:DIR' (images, cycled)."},"width":{"type":"integer","default":640,"minimum":0,"maximum":8192,"description":"Capture width in pixels; 0 = the source's native size."},"height":{"type":"integer","default":480,"minimum":0,"maximum":8192,"description":"Capture height in pixels; 0 = the source's native size."},"fps":{"type":"number","default":15,"minimum":0,"maximum":240,"description":"Capture rate requested from the source; 0 = the source's own rate. Frames beyond what inference takes are dropped (latest frame wins)."},"loop":{"type":"boolean","default":true,"description":"Restart a video file or image folder at its end."},"watchdogSeconds":{"type":"number","default":10,"exclusiveMinimum":0,"maximum":3600,"description":"Restart the source when no frame arrived for this long."}},"default":{"source":"auto","width":640,"height":480,"fps":15,"loop":true,"watchdogSeconds":10}},"engine":{"type":"object","description":"Inference runtime.","additionalProperties":false,"required":["providers","threads","timeoutMs","ortLibraryPath","trtFp16"],"properties":{"providers":{"type":"array","default":["tensorrt","cuda","cpu"],"minItems":1,"uniqueItems":true,"items":{"type":"string","enum":["tensorrt","cuda","cpu","wasm","tfjs-node","tfjs-wasm"]},"description":"Execution providers tried in order; those the board lacks are skipped and reported. As an environment variable or --set value: a comma-separated list."},"threads":{"type":"integer","default":0,"minimum":0,"maximum":256,"description":"Intra-op threads; 0 = measured by the profiler (the fastest count for this board)."},"timeoutMs":{"type":"integer","default":5000,"minimum":100,"maximum":600000,"description":"An inference that takes longer is abandoned and the engine worker restarted."},"ortLibraryPath":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Path of a custom onnxruntime shared library (e.g. a Jetson build with TensorRT/CUDA); empty = the one bundled with onnxruntime-node."},"trtFp16":{"type":"boolean","default":false,"description":"Let TensorRT build FP16 engines (Jetson): faster, slightly less exact. Engines are cached in <stateDir>/trt-cache so later starts do not rebuild them."}},"default":{"providers":["tensorrt","cuda","cpu"],"threads":0,"timeoutMs":5000,"ortLibraryPath":"","trtFp16":false}},"budget":{"type":"object","description":"What the chosen model may cost. The selector picks the largest variant that fits.","additionalProperties":false,"required":["latencyMs","fps","percentile","memoryMb","memoryFraction","minAccuracy"],"properties":{"latencyMs":{"type":"number","default":0,"minimum":0,"maximum":600000,"description":"Latency budget per inference at `percentile`, in ms; 0 = derived from `fps` (1000 / fps)."},"fps":{"type":"number","default":5,"minimum":0,"maximum":1000,"description":"Target inferences per second, used when `latencyMs` is 0."},"percentile":{"type":"number","default":90,"minimum":50,"maximum":100,"description":"Latency percentile the budget applies to (90 = p90)."},"memoryMb":{"type":"number","default":0,"minimum":0,"maximum":10000000,"description":"Memory budget for the model session in MB; 0 = `memoryFraction` of the memory available (cgroup limit included)."},"memoryFraction":{"type":"number","default":0.5,"exclusiveMinimum":0,"maximum":1,"description":"Share of available memory the model may use when `memoryMb` is 0."},"minAccuracy":{"type":"number","default":0,"minimum":0,"maximum":1,"description":"Refuse variants whose reference accuracy (0..1) is known and below this."}},"default":{"latencyMs":0,"fps":5,"percentile":90,"memoryMb":0,"memoryFraction":0.5,"minAccuracy":0}},"models":{"type":"object","description":"Model catalog and downloads.","additionalProperties":false,"required":["catalog","mirror","task","allowZooFallback","downloadTimeoutSeconds","maxDownloadMb"],"properties":{"catalog":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Path of the model catalog (JSON); empty = models/catalog.json shipped with edgefit."},"mirror":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Where `models pull` fetches files instead of upstream: an http(s) URL or a local directory laid out like the catalog's relative file paths. Empty = upstream URLs."},"task":{"type":"string","enum":["imagenet","person"],"default":"imagenet","description":"Which kind of model to run: 'imagenet' (1000 classes) or 'person' (person / no person)."},"allowZooFallback":{"type":"boolean","default":true,"description":"With no pretrained model on disk, run zoo-generated models (random weights: their labels are meaningless) so the pipeline and measurements still work."},"downloadTimeoutSeconds":{"type":"number","default":300,"exclusiveMinimum":0,"maximum":86400,"description":"Abandon one download after this long."},"maxDownloadMb":{"type":"number","default":200,"exclusiveMinimum":0,"maximum":10000,"description":"Refuse a download larger than this."}},"default":{"catalog":"","mirror":"","task":"imagenet","allowZooFallback":true,"downloadTimeoutSeconds":300,"maxDownloadMb":200}},"profile":{"type":"object","description":"Measurement of each variant on this board.","additionalProperties":false,"required":["minRuns","minSeconds","warmupRuns"],"properties":{"minRuns":{"type":"integer","default":30,"minimum":1,"maximum":100000,"description":"Timed inferences per variant, at least."},"minSeconds":{"type":"number","default":3,"minimum":0,"maximum":3600,"description":"Time spent measuring each variant, at least."},"warmupRuns":{"type":"integer","default":5,"minimum":0,"maximum":10000,"description":"Untimed inferences before measuring (caches, lazy allocation, clocks ramping up)."}},"default":{"minRuns":30,"minSeconds":3,"warmupRuns":5}},"adapt":{"type":"object","description":"Live re-selection when the measured latency drifts (thermal throttling, other load).","additionalProperties":false,"required":["enabled","windowSeconds","cooldownSeconds","hysteresis"],"properties":{"enabled":{"type":"boolean","default":true,"description":"Re-select the model when live latency leaves the budget."},"windowSeconds":{"type":"number","default":30,"exclusiveMinimum":0,"maximum":86400,"description":"Live latency is judged over this sliding window."},"cooldownSeconds":{"type":"number","default":120,"minimum":0,"maximum":86400,"description":"Minimum time between two model switches."},"hysteresis":{"type":"number","default":0.15,"minimum":0,"maximum":1,"description":"Step down when latency exceeds the budget; step up only when the larger variant fits with this fraction to spare."}},"default":{"enabled":true,"windowSeconds":30,"cooldownSeconds":120,"hysteresis":0.15}},"mqtt":{"type":"object","description":"Where results and telemetry go.","additionalProperties":false,"required":["url","prefix","protocolVersion","username","password","tls","keepaliveSeconds","reconnectMaxSeconds","results","telemetrySeconds","outbox","homeAssistant"],"properties":{"url":{"type":"string","default":"","pattern":"^((mqtts?|wss?|tcp|ssl)://[^\\s]+)?$","x-accepted":"empty or a URL mqtt://, mqtts://, ws://, wss://, tcp://, ssl:// (e.g. mqtt://broker.local:1883)","description":"Broker URL; empty = an embedded broker on 127.0.0.1:1883."},"prefix":{"type":"string","default":"edgefit","pattern":"^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$","x-accepted":"topic levels of letters, digits, '.', '_', '-' separated by '/' (1-4 levels of 1-64 characters; no '+', '#', spaces or empty levels)","description":"Topic prefix: topics are <prefix>/<deviceId>/…."},"protocolVersion":{"type":"integer","enum":[4,5],"default":5,"description":"MQTT protocol: 5, or 4 (3.1.1). With 5, a broker that refuses it is retried with 4."},"username":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Broker user name; empty = anonymous."},"password":{"type":"string","default":"","description":"Broker password (shown redacted by `config --print`)."},"tls":{"type":"object","description":"TLS for mqtts:// and wss:// brokers.","additionalProperties":false,"required":["ca","cert","key","rejectUnauthorized"],"properties":{"ca":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"PEM file of the CA that signed the broker certificate; empty = the system CAs."},"cert":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"PEM client certificate file for mutual TLS; empty = none."},"key":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"PEM private key file of the client certificate."},"rejectUnauthorized":{"type":"boolean","default":true,"description":"Refuse a broker certificate that does not verify. Turn off only for testing."}},"default":{"ca":"","cert":"","key":"","rejectUnauthorized":true}},"keepaliveSeconds":{"type":"integer","default":30,"minimum":0,"maximum":65535,"description":"MQTT keepalive; the broker publishes the last will after 1.5x this without traffic."},"reconnectMaxSeconds":{"type":"number","default":60,"minimum":1,"maximum":3600,"description":"Longest wait between reconnect attempts: delays grow exponentially from 1 s with full jitter up to this, so a fleet does not reconnect all at once."},"results":{"type":"object","description":"When classification results are published.","additionalProperties":false,"required":["mode","threshold","maxRatePerSecond"],"properties":{"mode":{"type":"string","enum":["every","change","threshold"],"default":"change","description":"'every' frame, on a 'change' of the top class, or when the top-1 score is at or above `threshold`."},"threshold":{"type":"number","default":0.1,"minimum":0,"maximum":1,"description":"Top-1 score (0..1) a result needs to be published in 'threshold' mode."},"maxRatePerSecond":{"type":"number","default":5,"exclusiveMinimum":0,"maximum":1000,"description":"Publish at most this many results per second."}},"default":{"mode":"change","threshold":0.1,"maxRatePerSecond":5}},"telemetrySeconds":{"type":"number","default":30,"minimum":1,"maximum":86400,"description":"Interval between telemetry messages."},"outbox":{"type":"object","description":"Messages kept while the broker is unreachable (oldest dropped first, and counted).","additionalProperties":false,"required":["maxMessages","maxBytes"],"properties":{"maxMessages":{"type":"integer","default":1000,"minimum":0,"maximum":10000000,"description":"Most messages held."},"maxBytes":{"type":"integer","default":1048576,"minimum":0,"maximum":1073741824,"description":"Most payload bytes held."}},"default":{"maxMessages":1000,"maxBytes":1048576}},"homeAssistant":{"type":"object","description":"Home Assistant MQTT discovery.","additionalProperties":false,"required":["enabled","prefix"],"properties":{"enabled":{"type":"boolean","default":true,"description":"Publish retained discovery messages so Home Assistant creates the sensors."},"prefix":{"type":"string","default":"homeassistant","pattern":"^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$","x-accepted":"topic levels of letters, digits, '.', '_', '-' separated by '/' (1-4 levels of 1-64 characters; no '+', '#', spaces or empty levels)","description":"Home Assistant discovery prefix."}},"default":{"enabled":true,"prefix":"homeassistant"}}},"default":{"url":"","prefix":"edgefit","protocolVersion":5,"username":"","password":"","tls":{"ca":"","cert":"","key":"","rejectUnauthorized":true},"keepaliveSeconds":30,"reconnectMaxSeconds":60,"results":{"mode":"change","threshold":0.1,"maxRatePerSecond":5},"telemetrySeconds":30,"outbox":{"maxMessages":1000,"maxBytes":1048576},"homeAssistant":{"enabled":true,"prefix":"homeassistant"}}},"log":{"type":"object","description":"Logging (to stderr).","additionalProperties":false,"required":["level","json"],"properties":{"level":{"type":"string","enum":["debug","info","warn","error"],"default":"info","description":"Least severe level written."},"json":{"type":"boolean","default":false,"description":"One JSON object per line instead of text (for journald/log shippers)."}},"default":{"level":"info","json":false}}},"default":{"deviceId":"","stateDir":"","camera":{"source":"auto","width":640,"height":480,"fps":15,"loop":true,"watchdogSeconds":10},"engine":{"providers":["tensorrt","cuda","cpu"],"threads":0,"timeoutMs":5000,"ortLibraryPath":"","trtFp16":false},"budget":{"latencyMs":0,"fps":5,"percentile":90,"memoryMb":0,"memoryFraction":0.5,"minAccuracy":0},"models":{"catalog":"","mirror":"","task":"imagenet","allowZooFallback":true,"downloadTimeoutSeconds":300,"maxDownloadMb":200},"profile":{"minRuns":30,"minSeconds":3,"warmupRuns":5},"adapt":{"enabled":true,"windowSeconds":30,"cooldownSeconds":120,"hysteresis":0.15},"mqtt":{"url":"","prefix":"edgefit","protocolVersion":5,"username":"","password":"","tls":{"ca":"","cert":"","key":"","rejectUnauthorized":true},"keepaliveSeconds":30,"reconnectMaxSeconds":60,"results":{"mode":"change","threshold":0.1,"maxRatePerSecond":5},"telemetrySeconds":30,"outbox":{"maxMessages":1000,"maxBytes":1048576},"homeAssistant":{"enabled":true,"prefix":"homeassistant"}},"log":{"level":"info","json":false}}};
+const schema11 = {"type":"object","description":"edgefit daemon configuration","additionalProperties":false,"required":["deviceId","stateDir","camera","engine","budget","models","profile","adapt","mqtt","log"],"properties":{"deviceId":{"type":"string","default":"","maxLength":64,"pattern":"^[A-Za-z0-9._-]*$","x-accepted":"letters, digits, '.', '_', '-' (1-64 characters; no '+', '#', '/', spaces or control characters)","description":"Name of this device in MQTT topics and Home Assistant. Empty = the host name with every other character replaced by \"-\"."},"stateDir":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Where models, profiles and caches are written. Empty = /var/lib/edgefit when running as root, else $XDG_STATE_HOME/edgefit or ~/.local/state/edgefit. A leading ~/ is expanded."},"camera":{"type":"object","description":"Frame source.","additionalProperties":false,"required":["source","width","height","fps","loop","watchdogSeconds"],"properties":{"source":{"type":"string","default":"auto","pattern":"^(auto|synthetic|rpicam|/dev/video[0-9]+|(rtsp|rtsps|http|https)://[^\\s]+|(file|lavfi|folder):[^\\u0000-\\u001f]+|(?![A-Za-z][A-Za-z0-9+.-]*:)[^\\u0000-\\u001f]+)$","x-accepted":"'auto', 'synthetic', 'rpicam', '/dev/videoN', 'rtsp://…', 'http(s)://…', 'file:PATH' or a path to a video, 'lavfi:GRAPH' (e.g. lavfi:testsrc), 'folder:DIR' of images","description":"Camera: 'auto' (first /dev/video*, then rpicam, else synthetic), 'synthetic', 'rpicam', '/dev/videoN', 'rtsp://…', 'http(s)://…' (MJPEG or a stream ffmpeg reads), 'file:PATH' or a path to a video file, 'lavfi:testsrc…' (ffmpeg test graph), 'folder:DIR' (images, cycled)."},"width":{"type":"integer","default":640,"minimum":0,"maximum":8192,"description":"Capture width in pixels; 0 = the source's native size."},"height":{"type":"integer","default":480,"minimum":0,"maximum":8192,"description":"Capture height in pixels; 0 = the source's native size."},"fps":{"type":"number","default":15,"minimum":0,"maximum":240,"description":"Capture rate requested from the source; 0 = the source's own rate. Frames beyond what inference takes are dropped (latest frame wins)."},"loop":{"type":"boolean","default":true,"description":"Restart a video file or image folder at its end."},"watchdogSeconds":{"type":"number","default":10,"exclusiveMinimum":0,"maximum":3600,"description":"Restart the source when no frame arrived for this long."}},"default":{"source":"auto","width":640,"height":480,"fps":15,"loop":true,"watchdogSeconds":10}},"engine":{"type":"object","description":"Inference runtime.","additionalProperties":false,"required":["providers","threads","timeoutMs","ortLibraryPath","trtFp16"],"properties":{"providers":{"type":"array","default":["tensorrt","cuda","cpu"],"minItems":1,"uniqueItems":true,"items":{"type":"string","enum":["tensorrt","cuda","cpu","wasm","tfjs-node","tfjs-wasm"]},"description":"Execution providers tried in order; those the board lacks are skipped and reported. As an environment variable or --set value: a comma-separated list."},"threads":{"type":"integer","default":0,"minimum":0,"maximum":256,"description":"Intra-op threads; 0 = measured by the profiler (the fastest count for this board)."},"timeoutMs":{"type":"integer","default":5000,"minimum":100,"maximum":600000,"description":"An inference that takes longer is abandoned and the engine worker restarted."},"ortLibraryPath":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Path of a custom onnxruntime shared library (e.g. a Jetson build with TensorRT/CUDA); empty = the one bundled with onnxruntime-node."},"trtFp16":{"type":"boolean","default":false,"description":"Let TensorRT build FP16 engines (Jetson): faster, slightly less exact. Engines are cached in <stateDir>/trt-cache so later starts do not rebuild them."}},"default":{"providers":["tensorrt","cuda","cpu"],"threads":0,"timeoutMs":5000,"ortLibraryPath":"","trtFp16":false}},"budget":{"type":"object","description":"What the chosen model may cost. The selector picks the largest variant that fits.","additionalProperties":false,"required":["latencyMs","fps","percentile","memoryMb","memoryFraction","minAccuracy"],"properties":{"latencyMs":{"type":"number","default":0,"minimum":0,"maximum":600000,"description":"Latency budget per inference at `percentile`, in ms; 0 = derived from `fps` (1000 / fps)."},"fps":{"type":"number","default":5,"minimum":0,"maximum":1000,"description":"Target inferences per second, used when `latencyMs` is 0."},"percentile":{"type":"number","default":90,"minimum":50,"maximum":100,"description":"Latency percentile the budget applies to (90 = p90)."},"memoryMb":{"type":"number","default":0,"minimum":0,"maximum":10000000,"description":"Memory budget for the model session in MB; 0 = `memoryFraction` of the memory available (cgroup limit included)."},"memoryFraction":{"type":"number","default":0.5,"exclusiveMinimum":0,"maximum":1,"description":"Share of available memory the model may use when `memoryMb` is 0."},"minAccuracy":{"type":"number","default":0,"minimum":0,"maximum":1,"description":"Refuse variants whose reference accuracy (0..1) is known and below this."}},"default":{"latencyMs":0,"fps":5,"percentile":90,"memoryMb":0,"memoryFraction":0.5,"minAccuracy":0}},"models":{"type":"object","description":"Model catalog and downloads.","additionalProperties":false,"required":["catalog","mirror","task","allowZooFallback","downloadTimeoutSeconds","maxDownloadMb","pullTimeoutSeconds","allowAnyUrl"],"properties":{"catalog":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Path of the model catalog (JSON); empty = models/catalog.json shipped with edgefit."},"mirror":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Where `models pull` fetches files instead of upstream: an http(s) URL or a local directory laid out like the catalog's relative file paths. Empty = upstream URLs."},"task":{"type":"string","enum":["imagenet","person"],"default":"imagenet","description":"Which kind of model to run: 'imagenet' (1000 classes) or 'person' (person / no person)."},"allowZooFallback":{"type":"boolean","default":true,"description":"With no pretrained model on disk, run zoo-generated models (random weights: their labels are meaningless) so the pipeline and measurements still work."},"downloadTimeoutSeconds":{"type":"number","default":300,"exclusiveMinimum":0,"maximum":86400,"description":"Abandon one download after this long."},"maxDownloadMb":{"type":"number","default":200,"exclusiveMinimum":0,"maximum":10000,"description":"Refuse a download larger than this."},"pullTimeoutSeconds":{"type":"number","default":1800,"exclusiveMinimum":0,"maximum":86400,"description":"A `pull-model` command (downloads and conversion, in a child process) is killed after this long; the running model is unchanged."},"allowAnyUrl":{"type":"boolean","default":false,"description":"Let a `pull-model` command name any mirror. Off: a command's mirror must be `mirror` above or an https URL on a host of the catalog's own URLs; anything else is refused (E_MIRROR_NOT_ALLOWED). `edgefit models pull --mirror` on the board is not limited."}},"default":{"catalog":"","mirror":"","task":"imagenet","allowZooFallback":true,"downloadTimeoutSeconds":300,"maxDownloadMb":200,"pullTimeoutSeconds":1800,"allowAnyUrl":false}},"profile":{"type":"object","description":"Measurement of each variant on this board.","additionalProperties":false,"required":["minRuns","minSeconds","warmupRuns"],"properties":{"minRuns":{"type":"integer","default":30,"minimum":1,"maximum":100000,"description":"Timed inferences per variant, at least."},"minSeconds":{"type":"number","default":3,"minimum":0,"maximum":3600,"description":"Time spent measuring each variant, at least."},"warmupRuns":{"type":"integer","default":5,"minimum":0,"maximum":10000,"description":"Untimed inferences before measuring (caches, lazy allocation, clocks ramping up)."}},"default":{"minRuns":30,"minSeconds":3,"warmupRuns":5}},"adapt":{"type":"object","description":"Live re-selection when the measured latency drifts (thermal throttling, other load).","additionalProperties":false,"required":["enabled","windowSeconds","cooldownSeconds","hysteresis"],"properties":{"enabled":{"type":"boolean","default":true,"description":"Re-select the model when live latency leaves the budget."},"windowSeconds":{"type":"number","default":30,"exclusiveMinimum":0,"maximum":86400,"description":"Live latency is judged over this sliding window."},"cooldownSeconds":{"type":"number","default":120,"minimum":0,"maximum":86400,"description":"Minimum time between two model switches."},"hysteresis":{"type":"number","default":0.15,"minimum":0,"maximum":1,"description":"Step down when latency exceeds the budget; step up only when the larger variant fits with this fraction to spare."}},"default":{"enabled":true,"windowSeconds":30,"cooldownSeconds":120,"hysteresis":0.15}},"mqtt":{"type":"object","description":"Where results and telemetry go.","additionalProperties":false,"required":["url","prefix","protocolVersion","username","password","tls","keepaliveSeconds","reconnectMaxSeconds","results","telemetrySeconds","outbox","homeAssistant"],"properties":{"url":{"type":"string","default":"","pattern":"^((mqtts?|wss?|tcp|ssl)://[^\\s]+)?$","x-accepted":"empty or a URL mqtt://, mqtts://, ws://, wss://, tcp://, ssl:// (e.g. mqtt://broker.local:1883)","description":"Broker URL; empty = an embedded broker on 127.0.0.1:1883."},"prefix":{"type":"string","default":"edgefit","pattern":"^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$","x-accepted":"topic levels of letters, digits, '.', '_', '-' separated by '/' (1-4 levels of 1-64 characters; no '+', '#', spaces or empty levels)","description":"Topic prefix: topics are <prefix>/<deviceId>/…."},"protocolVersion":{"type":"integer","enum":[4,5],"default":5,"description":"MQTT protocol: 5, or 4 (3.1.1). With 5, a broker that refuses it is retried with 4."},"username":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Broker user name; empty = anonymous."},"password":{"type":"string","default":"","description":"Broker password (shown redacted by `config --print`)."},"tls":{"type":"object","description":"TLS for mqtts:// and wss:// brokers.","additionalProperties":false,"required":["ca","cert","key","rejectUnauthorized"],"properties":{"ca":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"PEM file of the CA that signed the broker certificate; empty = the system CAs."},"cert":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"PEM client certificate file for mutual TLS; empty = none."},"key":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"PEM private key file of the client certificate."},"rejectUnauthorized":{"type":"boolean","default":true,"description":"Refuse a broker certificate that does not verify. Turn off only for testing."}},"default":{"ca":"","cert":"","key":"","rejectUnauthorized":true}},"keepaliveSeconds":{"type":"integer","default":30,"minimum":0,"maximum":65535,"description":"MQTT keepalive; the broker publishes the last will after 1.5x this without traffic."},"reconnectMaxSeconds":{"type":"number","default":60,"minimum":1,"maximum":3600,"description":"Longest wait between reconnect attempts: delays grow exponentially from 1 s with full jitter up to this, so a fleet does not reconnect all at once."},"results":{"type":"object","description":"When classification results are published.","additionalProperties":false,"required":["mode","threshold","maxRatePerSecond"],"properties":{"mode":{"type":"string","enum":["every","change","threshold"],"default":"change","description":"'every' frame, on a 'change' of the top class, or when the top-1 score is at or above `threshold`."},"threshold":{"type":"number","default":0.1,"minimum":0,"maximum":1,"description":"Top-1 score (0..1) a result needs to be published in 'threshold' mode."},"maxRatePerSecond":{"type":"number","default":5,"exclusiveMinimum":0,"maximum":1000,"description":"Publish at most this many results per second."}},"default":{"mode":"change","threshold":0.1,"maxRatePerSecond":5}},"telemetrySeconds":{"type":"number","default":30,"minimum":1,"maximum":86400,"description":"Interval between telemetry messages."},"outbox":{"type":"object","description":"Messages kept while the broker is unreachable (oldest dropped first, and counted).","additionalProperties":false,"required":["maxMessages","maxBytes"],"properties":{"maxMessages":{"type":"integer","default":1000,"minimum":0,"maximum":10000000,"description":"Most messages held."},"maxBytes":{"type":"integer","default":1048576,"minimum":0,"maximum":1073741824,"description":"Most payload bytes held."}},"default":{"maxMessages":1000,"maxBytes":1048576}},"homeAssistant":{"type":"object","description":"Home Assistant MQTT discovery.","additionalProperties":false,"required":["enabled","prefix"],"properties":{"enabled":{"type":"boolean","default":true,"description":"Publish retained discovery messages so Home Assistant creates the sensors."},"prefix":{"type":"string","default":"homeassistant","pattern":"^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$","x-accepted":"topic levels of letters, digits, '.', '_', '-' separated by '/' (1-4 levels of 1-64 characters; no '+', '#', spaces or empty levels)","description":"Home Assistant discovery prefix."}},"default":{"enabled":true,"prefix":"homeassistant"}}},"default":{"url":"","prefix":"edgefit","protocolVersion":5,"username":"","password":"","tls":{"ca":"","cert":"","key":"","rejectUnauthorized":true},"keepaliveSeconds":30,"reconnectMaxSeconds":60,"results":{"mode":"change","threshold":0.1,"maxRatePerSecond":5},"telemetrySeconds":30,"outbox":{"maxMessages":1000,"maxBytes":1048576},"homeAssistant":{"enabled":true,"prefix":"homeassistant"}}},"log":{"type":"object","description":"Logging (to stderr).","additionalProperties":false,"required":["level","json"],"properties":{"level":{"type":"string","enum":["debug","info","warn","error"],"default":"info","description":"Least severe level written."},"json":{"type":"boolean","default":false,"description":"One JSON object per line instead of text (for journald/log shippers)."}},"default":{"level":"info","json":false}}},"default":{"deviceId":"","stateDir":"","camera":{"source":"auto","width":640,"height":480,"fps":15,"loop":true,"watchdogSeconds":10},"engine":{"providers":["tensorrt","cuda","cpu"],"threads":0,"timeoutMs":5000,"ortLibraryPath":"","trtFp16":false},"budget":{"latencyMs":0,"fps":5,"percentile":90,"memoryMb":0,"memoryFraction":0.5,"minAccuracy":0},"models":{"catalog":"","mirror":"","task":"imagenet","allowZooFallback":true,"downloadTimeoutSeconds":300,"maxDownloadMb":200,"pullTimeoutSeconds":1800,"allowAnyUrl":false},"profile":{"minRuns":30,"minSeconds":3,"warmupRuns":5},"adapt":{"enabled":true,"windowSeconds":30,"cooldownSeconds":120,"hysteresis":0.15},"mqtt":{"url":"","prefix":"edgefit","protocolVersion":5,"username":"","password":"","tls":{"ca":"","cert":"","key":"","rejectUnauthorized":true},"keepaliveSeconds":30,"reconnectMaxSeconds":60,"results":{"mode":"change","threshold":0.1,"maxRatePerSecond":5},"telemetrySeconds":30,"outbox":{"maxMessages":1000,"maxBytes":1048576},"homeAssistant":{"enabled":true,"prefix":"homeassistant"}},"log":{"level":"info","json":false}}};
 const func2 = Object.prototype.hasOwnProperty;
 const func3 = require("ajv/dist/runtime/ucs2length").default;
 const pattern0 = new RegExp("^[A-Za-z0-9._-]*$", "u");
@@ -1074,9 +1074,8 @@ vErrors.push(err91);
 }
 errors++;
 }
-for(const key4 in data23){
-if(!((((((key4 === "catalog") || (key4 === "mirror")) || (key4 === "task")) || (key4 === "allowZooFallback")) || (key4 === "downloadTimeoutSeconds")) || (key4 === "maxDownloadMb"))){
-const err92 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.models,data:data23};
+if(data23.pullTimeoutSeconds === undefined){
+const err92 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/required",keyword:"required",params:{missingProperty: "pullTimeoutSeconds"},message:"must have required property '"+"pullTimeoutSeconds"+"'",schema:schema11.properties.models.required,parentSchema:schema11.properties.models,data:data23};
 if(vErrors === null){
 vErrors = [err92];
 }
@@ -1085,12 +1084,8 @@ vErrors.push(err92);
 }
 errors++;
 }
-}
-if(data23.catalog !== undefined){
-let data24 = data23.catalog;
-if(typeof data24 === "string"){
-if(!pattern1.test(data24)){
-const err93 = {instancePath:instancePath+"/models/catalog",schemaPath:"#/properties/models/properties/catalog/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.models.properties.catalog,data:data24};
+if(data23.allowAnyUrl === undefined){
+const err93 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/required",keyword:"required",params:{missingProperty: "allowAnyUrl"},message:"must have required property '"+"allowAnyUrl"+"'",schema:schema11.properties.models.required,parentSchema:schema11.properties.models,data:data23};
 if(vErrors === null){
 vErrors = [err93];
 }
@@ -1099,9 +1094,9 @@ vErrors.push(err93);
 }
 errors++;
 }
-}
-else {
-const err94 = {instancePath:instancePath+"/models/catalog",schemaPath:"#/properties/models/properties/catalog/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.models.properties.catalog.type,parentSchema:schema11.properties.models.properties.catalog,data:data24};
+for(const key4 in data23){
+if(!((((((((key4 === "catalog") || (key4 === "mirror")) || (key4 === "task")) || (key4 === "allowZooFallback")) || (key4 === "downloadTimeoutSeconds")) || (key4 === "maxDownloadMb")) || (key4 === "pullTimeoutSeconds")) || (key4 === "allowAnyUrl"))){
+const err94 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.models,data:data23};
 if(vErrors === null){
 vErrors = [err94];
 }
@@ -1111,11 +1106,11 @@ vErrors.push(err94);
 errors++;
 }
 }
-if(data23.mirror !== undefined){
-let data25 = data23.mirror;
-if(typeof data25 === "string"){
-if(!pattern1.test(data25)){
-const err95 = {instancePath:instancePath+"/models/mirror",schemaPath:"#/properties/models/properties/mirror/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.models.properties.mirror,data:data25};
+if(data23.catalog !== undefined){
+let data24 = data23.catalog;
+if(typeof data24 === "string"){
+if(!pattern1.test(data24)){
+const err95 = {instancePath:instancePath+"/models/catalog",schemaPath:"#/properties/models/properties/catalog/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.models.properties.catalog,data:data24};
 if(vErrors === null){
 vErrors = [err95];
 }
@@ -1126,7 +1121,7 @@ errors++;
 }
 }
 else {
-const err96 = {instancePath:instancePath+"/models/mirror",schemaPath:"#/properties/models/properties/mirror/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.models.properties.mirror.type,parentSchema:schema11.properties.models.properties.mirror,data:data25};
+const err96 = {instancePath:instancePath+"/models/catalog",schemaPath:"#/properties/models/properties/catalog/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.models.properties.catalog.type,parentSchema:schema11.properties.models.properties.catalog,data:data24};
 if(vErrors === null){
 vErrors = [err96];
 }
@@ -1136,10 +1131,11 @@ vErrors.push(err96);
 errors++;
 }
 }
-if(data23.task !== undefined){
-let data26 = data23.task;
-if(typeof data26 !== "string"){
-const err97 = {instancePath:instancePath+"/models/task",schemaPath:"#/properties/models/properties/task/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.models.properties.task.type,parentSchema:schema11.properties.models.properties.task,data:data26};
+if(data23.mirror !== undefined){
+let data25 = data23.mirror;
+if(typeof data25 === "string"){
+if(!pattern1.test(data25)){
+const err97 = {instancePath:instancePath+"/models/mirror",schemaPath:"#/properties/models/properties/mirror/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.models.properties.mirror,data:data25};
 if(vErrors === null){
 vErrors = [err97];
 }
@@ -1148,8 +1144,9 @@ vErrors.push(err97);
 }
 errors++;
 }
-if(!((data26 === "imagenet") || (data26 === "person"))){
-const err98 = {instancePath:instancePath+"/models/task",schemaPath:"#/properties/models/properties/task/enum",keyword:"enum",params:{allowedValues: schema11.properties.models.properties.task.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.models.properties.task.enum,parentSchema:schema11.properties.models.properties.task,data:data26};
+}
+else {
+const err98 = {instancePath:instancePath+"/models/mirror",schemaPath:"#/properties/models/properties/mirror/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.models.properties.mirror.type,parentSchema:schema11.properties.models.properties.mirror,data:data25};
 if(vErrors === null){
 vErrors = [err98];
 }
@@ -1159,10 +1156,10 @@ vErrors.push(err98);
 errors++;
 }
 }
-if(data23.allowZooFallback !== undefined){
-let data27 = data23.allowZooFallback;
-if(typeof data27 !== "boolean"){
-const err99 = {instancePath:instancePath+"/models/allowZooFallback",schemaPath:"#/properties/models/properties/allowZooFallback/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.models.properties.allowZooFallback.type,parentSchema:schema11.properties.models.properties.allowZooFallback,data:data27};
+if(data23.task !== undefined){
+let data26 = data23.task;
+if(typeof data26 !== "string"){
+const err99 = {instancePath:instancePath+"/models/task",schemaPath:"#/properties/models/properties/task/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.models.properties.task.type,parentSchema:schema11.properties.models.properties.task,data:data26};
 if(vErrors === null){
 vErrors = [err99];
 }
@@ -1171,12 +1168,8 @@ vErrors.push(err99);
 }
 errors++;
 }
-}
-if(data23.downloadTimeoutSeconds !== undefined){
-let data28 = data23.downloadTimeoutSeconds;
-if((typeof data28 == "number") && (isFinite(data28))){
-if(data28 > 86400 || isNaN(data28)){
-const err100 = {instancePath:instancePath+"/models/downloadTimeoutSeconds",schemaPath:"#/properties/models/properties/downloadTimeoutSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema11.properties.models.properties.downloadTimeoutSeconds,data:data28};
+if(!((data26 === "imagenet") || (data26 === "person"))){
+const err100 = {instancePath:instancePath+"/models/task",schemaPath:"#/properties/models/properties/task/enum",keyword:"enum",params:{allowedValues: schema11.properties.models.properties.task.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.models.properties.task.enum,parentSchema:schema11.properties.models.properties.task,data:data26};
 if(vErrors === null){
 vErrors = [err100];
 }
@@ -1185,8 +1178,11 @@ vErrors.push(err100);
 }
 errors++;
 }
-if(data28 <= 0 || isNaN(data28)){
-const err101 = {instancePath:instancePath+"/models/downloadTimeoutSeconds",schemaPath:"#/properties/models/properties/downloadTimeoutSeconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.models.properties.downloadTimeoutSeconds,data:data28};
+}
+if(data23.allowZooFallback !== undefined){
+let data27 = data23.allowZooFallback;
+if(typeof data27 !== "boolean"){
+const err101 = {instancePath:instancePath+"/models/allowZooFallback",schemaPath:"#/properties/models/properties/allowZooFallback/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.models.properties.allowZooFallback.type,parentSchema:schema11.properties.models.properties.allowZooFallback,data:data27};
 if(vErrors === null){
 vErrors = [err101];
 }
@@ -1196,8 +1192,11 @@ vErrors.push(err101);
 errors++;
 }
 }
-else {
-const err102 = {instancePath:instancePath+"/models/downloadTimeoutSeconds",schemaPath:"#/properties/models/properties/downloadTimeoutSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.models.properties.downloadTimeoutSeconds.type,parentSchema:schema11.properties.models.properties.downloadTimeoutSeconds,data:data28};
+if(data23.downloadTimeoutSeconds !== undefined){
+let data28 = data23.downloadTimeoutSeconds;
+if((typeof data28 == "number") && (isFinite(data28))){
+if(data28 > 86400 || isNaN(data28)){
+const err102 = {instancePath:instancePath+"/models/downloadTimeoutSeconds",schemaPath:"#/properties/models/properties/downloadTimeoutSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema11.properties.models.properties.downloadTimeoutSeconds,data:data28};
 if(vErrors === null){
 vErrors = [err102];
 }
@@ -1206,12 +1205,8 @@ vErrors.push(err102);
 }
 errors++;
 }
-}
-if(data23.maxDownloadMb !== undefined){
-let data29 = data23.maxDownloadMb;
-if((typeof data29 == "number") && (isFinite(data29))){
-if(data29 > 10000 || isNaN(data29)){
-const err103 = {instancePath:instancePath+"/models/maxDownloadMb",schemaPath:"#/properties/models/properties/maxDownloadMb/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000",schema:10000,parentSchema:schema11.properties.models.properties.maxDownloadMb,data:data29};
+if(data28 <= 0 || isNaN(data28)){
+const err103 = {instancePath:instancePath+"/models/downloadTimeoutSeconds",schemaPath:"#/properties/models/properties/downloadTimeoutSeconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.models.properties.downloadTimeoutSeconds,data:data28};
 if(vErrors === null){
 vErrors = [err103];
 }
@@ -1220,8 +1215,9 @@ vErrors.push(err103);
 }
 errors++;
 }
-if(data29 <= 0 || isNaN(data29)){
-const err104 = {instancePath:instancePath+"/models/maxDownloadMb",schemaPath:"#/properties/models/properties/maxDownloadMb/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.models.properties.maxDownloadMb,data:data29};
+}
+else {
+const err104 = {instancePath:instancePath+"/models/downloadTimeoutSeconds",schemaPath:"#/properties/models/properties/downloadTimeoutSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.models.properties.downloadTimeoutSeconds.type,parentSchema:schema11.properties.models.properties.downloadTimeoutSeconds,data:data28};
 if(vErrors === null){
 vErrors = [err104];
 }
@@ -1231,8 +1227,11 @@ vErrors.push(err104);
 errors++;
 }
 }
-else {
-const err105 = {instancePath:instancePath+"/models/maxDownloadMb",schemaPath:"#/properties/models/properties/maxDownloadMb/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.models.properties.maxDownloadMb.type,parentSchema:schema11.properties.models.properties.maxDownloadMb,data:data29};
+if(data23.maxDownloadMb !== undefined){
+let data29 = data23.maxDownloadMb;
+if((typeof data29 == "number") && (isFinite(data29))){
+if(data29 > 10000 || isNaN(data29)){
+const err105 = {instancePath:instancePath+"/models/maxDownloadMb",schemaPath:"#/properties/models/properties/maxDownloadMb/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000",schema:10000,parentSchema:schema11.properties.models.properties.maxDownloadMb,data:data29};
 if(vErrors === null){
 vErrors = [err105];
 }
@@ -1241,10 +1240,8 @@ vErrors.push(err105);
 }
 errors++;
 }
-}
-}
-else {
-const err106 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.models.type,parentSchema:schema11.properties.models,data:data23};
+if(data29 <= 0 || isNaN(data29)){
+const err106 = {instancePath:instancePath+"/models/maxDownloadMb",schemaPath:"#/properties/models/properties/maxDownloadMb/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.models.properties.maxDownloadMb,data:data29};
 if(vErrors === null){
 vErrors = [err106];
 }
@@ -1254,11 +1251,8 @@ vErrors.push(err106);
 errors++;
 }
 }
-if(data.profile !== undefined){
-let data30 = data.profile;
-if(data30 && typeof data30 == "object" && !Array.isArray(data30)){
-if(data30.minRuns === undefined){
-const err107 = {instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/required",keyword:"required",params:{missingProperty: "minRuns"},message:"must have required property '"+"minRuns"+"'",schema:schema11.properties.profile.required,parentSchema:schema11.properties.profile,data:data30};
+else {
+const err107 = {instancePath:instancePath+"/models/maxDownloadMb",schemaPath:"#/properties/models/properties/maxDownloadMb/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.models.properties.maxDownloadMb.type,parentSchema:schema11.properties.models.properties.maxDownloadMb,data:data29};
 if(vErrors === null){
 vErrors = [err107];
 }
@@ -1267,8 +1261,12 @@ vErrors.push(err107);
 }
 errors++;
 }
-if(data30.minSeconds === undefined){
-const err108 = {instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/required",keyword:"required",params:{missingProperty: "minSeconds"},message:"must have required property '"+"minSeconds"+"'",schema:schema11.properties.profile.required,parentSchema:schema11.properties.profile,data:data30};
+}
+if(data23.pullTimeoutSeconds !== undefined){
+let data30 = data23.pullTimeoutSeconds;
+if((typeof data30 == "number") && (isFinite(data30))){
+if(data30 > 86400 || isNaN(data30)){
+const err108 = {instancePath:instancePath+"/models/pullTimeoutSeconds",schemaPath:"#/properties/models/properties/pullTimeoutSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema11.properties.models.properties.pullTimeoutSeconds,data:data30};
 if(vErrors === null){
 vErrors = [err108];
 }
@@ -1277,8 +1275,8 @@ vErrors.push(err108);
 }
 errors++;
 }
-if(data30.warmupRuns === undefined){
-const err109 = {instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/required",keyword:"required",params:{missingProperty: "warmupRuns"},message:"must have required property '"+"warmupRuns"+"'",schema:schema11.properties.profile.required,parentSchema:schema11.properties.profile,data:data30};
+if(data30 <= 0 || isNaN(data30)){
+const err109 = {instancePath:instancePath+"/models/pullTimeoutSeconds",schemaPath:"#/properties/models/properties/pullTimeoutSeconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.models.properties.pullTimeoutSeconds,data:data30};
 if(vErrors === null){
 vErrors = [err109];
 }
@@ -1287,9 +1285,9 @@ vErrors.push(err109);
 }
 errors++;
 }
-for(const key5 in data30){
-if(!(((key5 === "minRuns") || (key5 === "minSeconds")) || (key5 === "warmupRuns"))){
-const err110 = {instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.profile,data:data30};
+}
+else {
+const err110 = {instancePath:instancePath+"/models/pullTimeoutSeconds",schemaPath:"#/properties/models/properties/pullTimeoutSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.models.properties.pullTimeoutSeconds.type,parentSchema:schema11.properties.models.properties.pullTimeoutSeconds,data:data30};
 if(vErrors === null){
 vErrors = [err110];
 }
@@ -1299,10 +1297,10 @@ vErrors.push(err110);
 errors++;
 }
 }
-if(data30.minRuns !== undefined){
-let data31 = data30.minRuns;
-if(!(((typeof data31 == "number") && (!(data31 % 1) && !isNaN(data31))) && (isFinite(data31)))){
-const err111 = {instancePath:instancePath+"/profile/minRuns",schemaPath:"#/properties/profile/properties/minRuns/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.profile.properties.minRuns.type,parentSchema:schema11.properties.profile.properties.minRuns,data:data31};
+if(data23.allowAnyUrl !== undefined){
+let data31 = data23.allowAnyUrl;
+if(typeof data31 !== "boolean"){
+const err111 = {instancePath:instancePath+"/models/allowAnyUrl",schemaPath:"#/properties/models/properties/allowAnyUrl/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.models.properties.allowAnyUrl.type,parentSchema:schema11.properties.models.properties.allowAnyUrl,data:data31};
 if(vErrors === null){
 vErrors = [err111];
 }
@@ -1311,9 +1309,10 @@ vErrors.push(err111);
 }
 errors++;
 }
-if((typeof data31 == "number") && (isFinite(data31))){
-if(data31 > 100000 || isNaN(data31)){
-const err112 = {instancePath:instancePath+"/profile/minRuns",schemaPath:"#/properties/profile/properties/minRuns/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000",schema:100000,parentSchema:schema11.properties.profile.properties.minRuns,data:data31};
+}
+}
+else {
+const err112 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.models.type,parentSchema:schema11.properties.models,data:data23};
 if(vErrors === null){
 vErrors = [err112];
 }
@@ -1322,8 +1321,12 @@ vErrors.push(err112);
 }
 errors++;
 }
-if(data31 < 1 || isNaN(data31)){
-const err113 = {instancePath:instancePath+"/profile/minRuns",schemaPath:"#/properties/profile/properties/minRuns/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.profile.properties.minRuns,data:data31};
+}
+if(data.profile !== undefined){
+let data32 = data.profile;
+if(data32 && typeof data32 == "object" && !Array.isArray(data32)){
+if(data32.minRuns === undefined){
+const err113 = {instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/required",keyword:"required",params:{missingProperty: "minRuns"},message:"must have required property '"+"minRuns"+"'",schema:schema11.properties.profile.required,parentSchema:schema11.properties.profile,data:data32};
 if(vErrors === null){
 vErrors = [err113];
 }
@@ -1332,13 +1335,8 @@ vErrors.push(err113);
 }
 errors++;
 }
-}
-}
-if(data30.minSeconds !== undefined){
-let data32 = data30.minSeconds;
-if((typeof data32 == "number") && (isFinite(data32))){
-if(data32 > 3600 || isNaN(data32)){
-const err114 = {instancePath:instancePath+"/profile/minSeconds",schemaPath:"#/properties/profile/properties/minSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.profile.properties.minSeconds,data:data32};
+if(data32.minSeconds === undefined){
+const err114 = {instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/required",keyword:"required",params:{missingProperty: "minSeconds"},message:"must have required property '"+"minSeconds"+"'",schema:schema11.properties.profile.required,parentSchema:schema11.properties.profile,data:data32};
 if(vErrors === null){
 vErrors = [err114];
 }
@@ -1347,8 +1345,8 @@ vErrors.push(err114);
 }
 errors++;
 }
-if(data32 < 0 || isNaN(data32)){
-const err115 = {instancePath:instancePath+"/profile/minSeconds",schemaPath:"#/properties/profile/properties/minSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.profile.properties.minSeconds,data:data32};
+if(data32.warmupRuns === undefined){
+const err115 = {instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/required",keyword:"required",params:{missingProperty: "warmupRuns"},message:"must have required property '"+"warmupRuns"+"'",schema:schema11.properties.profile.required,parentSchema:schema11.properties.profile,data:data32};
 if(vErrors === null){
 vErrors = [err115];
 }
@@ -1357,9 +1355,9 @@ vErrors.push(err115);
 }
 errors++;
 }
-}
-else {
-const err116 = {instancePath:instancePath+"/profile/minSeconds",schemaPath:"#/properties/profile/properties/minSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.profile.properties.minSeconds.type,parentSchema:schema11.properties.profile.properties.minSeconds,data:data32};
+for(const key5 in data32){
+if(!(((key5 === "minRuns") || (key5 === "minSeconds")) || (key5 === "warmupRuns"))){
+const err116 = {instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.profile,data:data32};
 if(vErrors === null){
 vErrors = [err116];
 }
@@ -1369,10 +1367,10 @@ vErrors.push(err116);
 errors++;
 }
 }
-if(data30.warmupRuns !== undefined){
-let data33 = data30.warmupRuns;
+if(data32.minRuns !== undefined){
+let data33 = data32.minRuns;
 if(!(((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33))) && (isFinite(data33)))){
-const err117 = {instancePath:instancePath+"/profile/warmupRuns",schemaPath:"#/properties/profile/properties/warmupRuns/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.profile.properties.warmupRuns.type,parentSchema:schema11.properties.profile.properties.warmupRuns,data:data33};
+const err117 = {instancePath:instancePath+"/profile/minRuns",schemaPath:"#/properties/profile/properties/minRuns/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.profile.properties.minRuns.type,parentSchema:schema11.properties.profile.properties.minRuns,data:data33};
 if(vErrors === null){
 vErrors = [err117];
 }
@@ -1382,8 +1380,8 @@ vErrors.push(err117);
 errors++;
 }
 if((typeof data33 == "number") && (isFinite(data33))){
-if(data33 > 10000 || isNaN(data33)){
-const err118 = {instancePath:instancePath+"/profile/warmupRuns",schemaPath:"#/properties/profile/properties/warmupRuns/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000",schema:10000,parentSchema:schema11.properties.profile.properties.warmupRuns,data:data33};
+if(data33 > 100000 || isNaN(data33)){
+const err118 = {instancePath:instancePath+"/profile/minRuns",schemaPath:"#/properties/profile/properties/minRuns/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000",schema:100000,parentSchema:schema11.properties.profile.properties.minRuns,data:data33};
 if(vErrors === null){
 vErrors = [err118];
 }
@@ -1392,8 +1390,8 @@ vErrors.push(err118);
 }
 errors++;
 }
-if(data33 < 0 || isNaN(data33)){
-const err119 = {instancePath:instancePath+"/profile/warmupRuns",schemaPath:"#/properties/profile/properties/warmupRuns/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.profile.properties.warmupRuns,data:data33};
+if(data33 < 1 || isNaN(data33)){
+const err119 = {instancePath:instancePath+"/profile/minRuns",schemaPath:"#/properties/profile/properties/minRuns/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.profile.properties.minRuns,data:data33};
 if(vErrors === null){
 vErrors = [err119];
 }
@@ -1404,9 +1402,11 @@ errors++;
 }
 }
 }
-}
-else {
-const err120 = {instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.profile.type,parentSchema:schema11.properties.profile,data:data30};
+if(data32.minSeconds !== undefined){
+let data34 = data32.minSeconds;
+if((typeof data34 == "number") && (isFinite(data34))){
+if(data34 > 3600 || isNaN(data34)){
+const err120 = {instancePath:instancePath+"/profile/minSeconds",schemaPath:"#/properties/profile/properties/minSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.profile.properties.minSeconds,data:data34};
 if(vErrors === null){
 vErrors = [err120];
 }
@@ -1415,12 +1415,8 @@ vErrors.push(err120);
 }
 errors++;
 }
-}
-if(data.adapt !== undefined){
-let data34 = data.adapt;
-if(data34 && typeof data34 == "object" && !Array.isArray(data34)){
-if(data34.enabled === undefined){
-const err121 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/required",keyword:"required",params:{missingProperty: "enabled"},message:"must have required property '"+"enabled"+"'",schema:schema11.properties.adapt.required,parentSchema:schema11.properties.adapt,data:data34};
+if(data34 < 0 || isNaN(data34)){
+const err121 = {instancePath:instancePath+"/profile/minSeconds",schemaPath:"#/properties/profile/properties/minSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.profile.properties.minSeconds,data:data34};
 if(vErrors === null){
 vErrors = [err121];
 }
@@ -1429,8 +1425,9 @@ vErrors.push(err121);
 }
 errors++;
 }
-if(data34.windowSeconds === undefined){
-const err122 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/required",keyword:"required",params:{missingProperty: "windowSeconds"},message:"must have required property '"+"windowSeconds"+"'",schema:schema11.properties.adapt.required,parentSchema:schema11.properties.adapt,data:data34};
+}
+else {
+const err122 = {instancePath:instancePath+"/profile/minSeconds",schemaPath:"#/properties/profile/properties/minSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.profile.properties.minSeconds.type,parentSchema:schema11.properties.profile.properties.minSeconds,data:data34};
 if(vErrors === null){
 vErrors = [err122];
 }
@@ -1439,8 +1436,11 @@ vErrors.push(err122);
 }
 errors++;
 }
-if(data34.cooldownSeconds === undefined){
-const err123 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/required",keyword:"required",params:{missingProperty: "cooldownSeconds"},message:"must have required property '"+"cooldownSeconds"+"'",schema:schema11.properties.adapt.required,parentSchema:schema11.properties.adapt,data:data34};
+}
+if(data32.warmupRuns !== undefined){
+let data35 = data32.warmupRuns;
+if(!(((typeof data35 == "number") && (!(data35 % 1) && !isNaN(data35))) && (isFinite(data35)))){
+const err123 = {instancePath:instancePath+"/profile/warmupRuns",schemaPath:"#/properties/profile/properties/warmupRuns/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.profile.properties.warmupRuns.type,parentSchema:schema11.properties.profile.properties.warmupRuns,data:data35};
 if(vErrors === null){
 vErrors = [err123];
 }
@@ -1449,8 +1449,9 @@ vErrors.push(err123);
 }
 errors++;
 }
-if(data34.hysteresis === undefined){
-const err124 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/required",keyword:"required",params:{missingProperty: "hysteresis"},message:"must have required property '"+"hysteresis"+"'",schema:schema11.properties.adapt.required,parentSchema:schema11.properties.adapt,data:data34};
+if((typeof data35 == "number") && (isFinite(data35))){
+if(data35 > 10000 || isNaN(data35)){
+const err124 = {instancePath:instancePath+"/profile/warmupRuns",schemaPath:"#/properties/profile/properties/warmupRuns/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000",schema:10000,parentSchema:schema11.properties.profile.properties.warmupRuns,data:data35};
 if(vErrors === null){
 vErrors = [err124];
 }
@@ -1459,9 +1460,8 @@ vErrors.push(err124);
 }
 errors++;
 }
-for(const key6 in data34){
-if(!((((key6 === "enabled") || (key6 === "windowSeconds")) || (key6 === "cooldownSeconds")) || (key6 === "hysteresis"))){
-const err125 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.adapt,data:data34};
+if(data35 < 0 || isNaN(data35)){
+const err125 = {instancePath:instancePath+"/profile/warmupRuns",schemaPath:"#/properties/profile/properties/warmupRuns/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.profile.properties.warmupRuns,data:data35};
 if(vErrors === null){
 vErrors = [err125];
 }
@@ -1471,10 +1471,10 @@ vErrors.push(err125);
 errors++;
 }
 }
-if(data34.enabled !== undefined){
-let data35 = data34.enabled;
-if(typeof data35 !== "boolean"){
-const err126 = {instancePath:instancePath+"/adapt/enabled",schemaPath:"#/properties/adapt/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.adapt.properties.enabled.type,parentSchema:schema11.properties.adapt.properties.enabled,data:data35};
+}
+}
+else {
+const err126 = {instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.profile.type,parentSchema:schema11.properties.profile,data:data32};
 if(vErrors === null){
 vErrors = [err126];
 }
@@ -1484,11 +1484,11 @@ vErrors.push(err126);
 errors++;
 }
 }
-if(data34.windowSeconds !== undefined){
-let data36 = data34.windowSeconds;
-if((typeof data36 == "number") && (isFinite(data36))){
-if(data36 > 86400 || isNaN(data36)){
-const err127 = {instancePath:instancePath+"/adapt/windowSeconds",schemaPath:"#/properties/adapt/properties/windowSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema11.properties.adapt.properties.windowSeconds,data:data36};
+if(data.adapt !== undefined){
+let data36 = data.adapt;
+if(data36 && typeof data36 == "object" && !Array.isArray(data36)){
+if(data36.enabled === undefined){
+const err127 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/required",keyword:"required",params:{missingProperty: "enabled"},message:"must have required property '"+"enabled"+"'",schema:schema11.properties.adapt.required,parentSchema:schema11.properties.adapt,data:data36};
 if(vErrors === null){
 vErrors = [err127];
 }
@@ -1497,8 +1497,8 @@ vErrors.push(err127);
 }
 errors++;
 }
-if(data36 <= 0 || isNaN(data36)){
-const err128 = {instancePath:instancePath+"/adapt/windowSeconds",schemaPath:"#/properties/adapt/properties/windowSeconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.adapt.properties.windowSeconds,data:data36};
+if(data36.windowSeconds === undefined){
+const err128 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/required",keyword:"required",params:{missingProperty: "windowSeconds"},message:"must have required property '"+"windowSeconds"+"'",schema:schema11.properties.adapt.required,parentSchema:schema11.properties.adapt,data:data36};
 if(vErrors === null){
 vErrors = [err128];
 }
@@ -1507,9 +1507,8 @@ vErrors.push(err128);
 }
 errors++;
 }
-}
-else {
-const err129 = {instancePath:instancePath+"/adapt/windowSeconds",schemaPath:"#/properties/adapt/properties/windowSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.adapt.properties.windowSeconds.type,parentSchema:schema11.properties.adapt.properties.windowSeconds,data:data36};
+if(data36.cooldownSeconds === undefined){
+const err129 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/required",keyword:"required",params:{missingProperty: "cooldownSeconds"},message:"must have required property '"+"cooldownSeconds"+"'",schema:schema11.properties.adapt.required,parentSchema:schema11.properties.adapt,data:data36};
 if(vErrors === null){
 vErrors = [err129];
 }
@@ -1518,12 +1517,8 @@ vErrors.push(err129);
 }
 errors++;
 }
-}
-if(data34.cooldownSeconds !== undefined){
-let data37 = data34.cooldownSeconds;
-if((typeof data37 == "number") && (isFinite(data37))){
-if(data37 > 86400 || isNaN(data37)){
-const err130 = {instancePath:instancePath+"/adapt/cooldownSeconds",schemaPath:"#/properties/adapt/properties/cooldownSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema11.properties.adapt.properties.cooldownSeconds,data:data37};
+if(data36.hysteresis === undefined){
+const err130 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/required",keyword:"required",params:{missingProperty: "hysteresis"},message:"must have required property '"+"hysteresis"+"'",schema:schema11.properties.adapt.required,parentSchema:schema11.properties.adapt,data:data36};
 if(vErrors === null){
 vErrors = [err130];
 }
@@ -1532,8 +1527,9 @@ vErrors.push(err130);
 }
 errors++;
 }
-if(data37 < 0 || isNaN(data37)){
-const err131 = {instancePath:instancePath+"/adapt/cooldownSeconds",schemaPath:"#/properties/adapt/properties/cooldownSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.adapt.properties.cooldownSeconds,data:data37};
+for(const key6 in data36){
+if(!((((key6 === "enabled") || (key6 === "windowSeconds")) || (key6 === "cooldownSeconds")) || (key6 === "hysteresis"))){
+const err131 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.adapt,data:data36};
 if(vErrors === null){
 vErrors = [err131];
 }
@@ -1543,8 +1539,10 @@ vErrors.push(err131);
 errors++;
 }
 }
-else {
-const err132 = {instancePath:instancePath+"/adapt/cooldownSeconds",schemaPath:"#/properties/adapt/properties/cooldownSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.adapt.properties.cooldownSeconds.type,parentSchema:schema11.properties.adapt.properties.cooldownSeconds,data:data37};
+if(data36.enabled !== undefined){
+let data37 = data36.enabled;
+if(typeof data37 !== "boolean"){
+const err132 = {instancePath:instancePath+"/adapt/enabled",schemaPath:"#/properties/adapt/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.adapt.properties.enabled.type,parentSchema:schema11.properties.adapt.properties.enabled,data:data37};
 if(vErrors === null){
 vErrors = [err132];
 }
@@ -1554,11 +1552,11 @@ vErrors.push(err132);
 errors++;
 }
 }
-if(data34.hysteresis !== undefined){
-let data38 = data34.hysteresis;
+if(data36.windowSeconds !== undefined){
+let data38 = data36.windowSeconds;
 if((typeof data38 == "number") && (isFinite(data38))){
-if(data38 > 1 || isNaN(data38)){
-const err133 = {instancePath:instancePath+"/adapt/hysteresis",schemaPath:"#/properties/adapt/properties/hysteresis/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.adapt.properties.hysteresis,data:data38};
+if(data38 > 86400 || isNaN(data38)){
+const err133 = {instancePath:instancePath+"/adapt/windowSeconds",schemaPath:"#/properties/adapt/properties/windowSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema11.properties.adapt.properties.windowSeconds,data:data38};
 if(vErrors === null){
 vErrors = [err133];
 }
@@ -1567,8 +1565,8 @@ vErrors.push(err133);
 }
 errors++;
 }
-if(data38 < 0 || isNaN(data38)){
-const err134 = {instancePath:instancePath+"/adapt/hysteresis",schemaPath:"#/properties/adapt/properties/hysteresis/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.adapt.properties.hysteresis,data:data38};
+if(data38 <= 0 || isNaN(data38)){
+const err134 = {instancePath:instancePath+"/adapt/windowSeconds",schemaPath:"#/properties/adapt/properties/windowSeconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.adapt.properties.windowSeconds,data:data38};
 if(vErrors === null){
 vErrors = [err134];
 }
@@ -1579,7 +1577,7 @@ errors++;
 }
 }
 else {
-const err135 = {instancePath:instancePath+"/adapt/hysteresis",schemaPath:"#/properties/adapt/properties/hysteresis/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.adapt.properties.hysteresis.type,parentSchema:schema11.properties.adapt.properties.hysteresis,data:data38};
+const err135 = {instancePath:instancePath+"/adapt/windowSeconds",schemaPath:"#/properties/adapt/properties/windowSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.adapt.properties.windowSeconds.type,parentSchema:schema11.properties.adapt.properties.windowSeconds,data:data38};
 if(vErrors === null){
 vErrors = [err135];
 }
@@ -1589,9 +1587,11 @@ vErrors.push(err135);
 errors++;
 }
 }
-}
-else {
-const err136 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.adapt.type,parentSchema:schema11.properties.adapt,data:data34};
+if(data36.cooldownSeconds !== undefined){
+let data39 = data36.cooldownSeconds;
+if((typeof data39 == "number") && (isFinite(data39))){
+if(data39 > 86400 || isNaN(data39)){
+const err136 = {instancePath:instancePath+"/adapt/cooldownSeconds",schemaPath:"#/properties/adapt/properties/cooldownSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema11.properties.adapt.properties.cooldownSeconds,data:data39};
 if(vErrors === null){
 vErrors = [err136];
 }
@@ -1600,12 +1600,8 @@ vErrors.push(err136);
 }
 errors++;
 }
-}
-if(data.mqtt !== undefined){
-let data39 = data.mqtt;
-if(data39 && typeof data39 == "object" && !Array.isArray(data39)){
-if(data39.url === undefined){
-const err137 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "url"},message:"must have required property '"+"url"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data39};
+if(data39 < 0 || isNaN(data39)){
+const err137 = {instancePath:instancePath+"/adapt/cooldownSeconds",schemaPath:"#/properties/adapt/properties/cooldownSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.adapt.properties.cooldownSeconds,data:data39};
 if(vErrors === null){
 vErrors = [err137];
 }
@@ -1614,8 +1610,9 @@ vErrors.push(err137);
 }
 errors++;
 }
-if(data39.prefix === undefined){
-const err138 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "prefix"},message:"must have required property '"+"prefix"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data39};
+}
+else {
+const err138 = {instancePath:instancePath+"/adapt/cooldownSeconds",schemaPath:"#/properties/adapt/properties/cooldownSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.adapt.properties.cooldownSeconds.type,parentSchema:schema11.properties.adapt.properties.cooldownSeconds,data:data39};
 if(vErrors === null){
 vErrors = [err138];
 }
@@ -1624,8 +1621,12 @@ vErrors.push(err138);
 }
 errors++;
 }
-if(data39.protocolVersion === undefined){
-const err139 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "protocolVersion"},message:"must have required property '"+"protocolVersion"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data39};
+}
+if(data36.hysteresis !== undefined){
+let data40 = data36.hysteresis;
+if((typeof data40 == "number") && (isFinite(data40))){
+if(data40 > 1 || isNaN(data40)){
+const err139 = {instancePath:instancePath+"/adapt/hysteresis",schemaPath:"#/properties/adapt/properties/hysteresis/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.adapt.properties.hysteresis,data:data40};
 if(vErrors === null){
 vErrors = [err139];
 }
@@ -1634,8 +1635,8 @@ vErrors.push(err139);
 }
 errors++;
 }
-if(data39.username === undefined){
-const err140 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "username"},message:"must have required property '"+"username"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data39};
+if(data40 < 0 || isNaN(data40)){
+const err140 = {instancePath:instancePath+"/adapt/hysteresis",schemaPath:"#/properties/adapt/properties/hysteresis/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.adapt.properties.hysteresis,data:data40};
 if(vErrors === null){
 vErrors = [err140];
 }
@@ -1644,8 +1645,9 @@ vErrors.push(err140);
 }
 errors++;
 }
-if(data39.password === undefined){
-const err141 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "password"},message:"must have required property '"+"password"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data39};
+}
+else {
+const err141 = {instancePath:instancePath+"/adapt/hysteresis",schemaPath:"#/properties/adapt/properties/hysteresis/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.adapt.properties.hysteresis.type,parentSchema:schema11.properties.adapt.properties.hysteresis,data:data40};
 if(vErrors === null){
 vErrors = [err141];
 }
@@ -1654,8 +1656,10 @@ vErrors.push(err141);
 }
 errors++;
 }
-if(data39.tls === undefined){
-const err142 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "tls"},message:"must have required property '"+"tls"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data39};
+}
+}
+else {
+const err142 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.adapt.type,parentSchema:schema11.properties.adapt,data:data36};
 if(vErrors === null){
 vErrors = [err142];
 }
@@ -1664,8 +1668,12 @@ vErrors.push(err142);
 }
 errors++;
 }
-if(data39.keepaliveSeconds === undefined){
-const err143 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "keepaliveSeconds"},message:"must have required property '"+"keepaliveSeconds"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data39};
+}
+if(data.mqtt !== undefined){
+let data41 = data.mqtt;
+if(data41 && typeof data41 == "object" && !Array.isArray(data41)){
+if(data41.url === undefined){
+const err143 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "url"},message:"must have required property '"+"url"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data41};
 if(vErrors === null){
 vErrors = [err143];
 }
@@ -1674,8 +1682,8 @@ vErrors.push(err143);
 }
 errors++;
 }
-if(data39.reconnectMaxSeconds === undefined){
-const err144 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "reconnectMaxSeconds"},message:"must have required property '"+"reconnectMaxSeconds"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data39};
+if(data41.prefix === undefined){
+const err144 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "prefix"},message:"must have required property '"+"prefix"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data41};
 if(vErrors === null){
 vErrors = [err144];
 }
@@ -1684,8 +1692,8 @@ vErrors.push(err144);
 }
 errors++;
 }
-if(data39.results === undefined){
-const err145 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "results"},message:"must have required property '"+"results"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data39};
+if(data41.protocolVersion === undefined){
+const err145 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "protocolVersion"},message:"must have required property '"+"protocolVersion"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data41};
 if(vErrors === null){
 vErrors = [err145];
 }
@@ -1694,8 +1702,8 @@ vErrors.push(err145);
 }
 errors++;
 }
-if(data39.telemetrySeconds === undefined){
-const err146 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "telemetrySeconds"},message:"must have required property '"+"telemetrySeconds"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data39};
+if(data41.username === undefined){
+const err146 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "username"},message:"must have required property '"+"username"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data41};
 if(vErrors === null){
 vErrors = [err146];
 }
@@ -1704,8 +1712,8 @@ vErrors.push(err146);
 }
 errors++;
 }
-if(data39.outbox === undefined){
-const err147 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "outbox"},message:"must have required property '"+"outbox"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data39};
+if(data41.password === undefined){
+const err147 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "password"},message:"must have required property '"+"password"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data41};
 if(vErrors === null){
 vErrors = [err147];
 }
@@ -1714,8 +1722,8 @@ vErrors.push(err147);
 }
 errors++;
 }
-if(data39.homeAssistant === undefined){
-const err148 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "homeAssistant"},message:"must have required property '"+"homeAssistant"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data39};
+if(data41.tls === undefined){
+const err148 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "tls"},message:"must have required property '"+"tls"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data41};
 if(vErrors === null){
 vErrors = [err148];
 }
@@ -1724,9 +1732,8 @@ vErrors.push(err148);
 }
 errors++;
 }
-for(const key7 in data39){
-if(!(func2.call(schema11.properties.mqtt.properties, key7))){
-const err149 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.mqtt,data:data39};
+if(data41.keepaliveSeconds === undefined){
+const err149 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "keepaliveSeconds"},message:"must have required property '"+"keepaliveSeconds"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data41};
 if(vErrors === null){
 vErrors = [err149];
 }
@@ -1735,12 +1742,8 @@ vErrors.push(err149);
 }
 errors++;
 }
-}
-if(data39.url !== undefined){
-let data40 = data39.url;
-if(typeof data40 === "string"){
-if(!pattern6.test(data40)){
-const err150 = {instancePath:instancePath+"/mqtt/url",schemaPath:"#/properties/mqtt/properties/url/pattern",keyword:"pattern",params:{pattern: "^((mqtts?|wss?|tcp|ssl)://[^\\s]+)?$"},message:"must match pattern \""+"^((mqtts?|wss?|tcp|ssl)://[^\\s]+)?$"+"\"",schema:"^((mqtts?|wss?|tcp|ssl)://[^\\s]+)?$",parentSchema:schema11.properties.mqtt.properties.url,data:data40};
+if(data41.reconnectMaxSeconds === undefined){
+const err150 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "reconnectMaxSeconds"},message:"must have required property '"+"reconnectMaxSeconds"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data41};
 if(vErrors === null){
 vErrors = [err150];
 }
@@ -1749,9 +1752,8 @@ vErrors.push(err150);
 }
 errors++;
 }
-}
-else {
-const err151 = {instancePath:instancePath+"/mqtt/url",schemaPath:"#/properties/mqtt/properties/url/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.url.type,parentSchema:schema11.properties.mqtt.properties.url,data:data40};
+if(data41.results === undefined){
+const err151 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "results"},message:"must have required property '"+"results"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data41};
 if(vErrors === null){
 vErrors = [err151];
 }
@@ -1760,12 +1762,8 @@ vErrors.push(err151);
 }
 errors++;
 }
-}
-if(data39.prefix !== undefined){
-let data41 = data39.prefix;
-if(typeof data41 === "string"){
-if(!pattern7.test(data41)){
-const err152 = {instancePath:instancePath+"/mqtt/prefix",schemaPath:"#/properties/mqtt/properties/prefix/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$"},message:"must match pattern \""+"^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$"+"\"",schema:"^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$",parentSchema:schema11.properties.mqtt.properties.prefix,data:data41};
+if(data41.telemetrySeconds === undefined){
+const err152 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "telemetrySeconds"},message:"must have required property '"+"telemetrySeconds"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data41};
 if(vErrors === null){
 vErrors = [err152];
 }
@@ -1774,9 +1772,8 @@ vErrors.push(err152);
 }
 errors++;
 }
-}
-else {
-const err153 = {instancePath:instancePath+"/mqtt/prefix",schemaPath:"#/properties/mqtt/properties/prefix/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.prefix.type,parentSchema:schema11.properties.mqtt.properties.prefix,data:data41};
+if(data41.outbox === undefined){
+const err153 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "outbox"},message:"must have required property '"+"outbox"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data41};
 if(vErrors === null){
 vErrors = [err153];
 }
@@ -1785,11 +1782,8 @@ vErrors.push(err153);
 }
 errors++;
 }
-}
-if(data39.protocolVersion !== undefined){
-let data42 = data39.protocolVersion;
-if(!(((typeof data42 == "number") && (!(data42 % 1) && !isNaN(data42))) && (isFinite(data42)))){
-const err154 = {instancePath:instancePath+"/mqtt/protocolVersion",schemaPath:"#/properties/mqtt/properties/protocolVersion/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.mqtt.properties.protocolVersion.type,parentSchema:schema11.properties.mqtt.properties.protocolVersion,data:data42};
+if(data41.homeAssistant === undefined){
+const err154 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "homeAssistant"},message:"must have required property '"+"homeAssistant"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data41};
 if(vErrors === null){
 vErrors = [err154];
 }
@@ -1798,8 +1792,9 @@ vErrors.push(err154);
 }
 errors++;
 }
-if(!((data42 === 4) || (data42 === 5))){
-const err155 = {instancePath:instancePath+"/mqtt/protocolVersion",schemaPath:"#/properties/mqtt/properties/protocolVersion/enum",keyword:"enum",params:{allowedValues: schema11.properties.mqtt.properties.protocolVersion.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.mqtt.properties.protocolVersion.enum,parentSchema:schema11.properties.mqtt.properties.protocolVersion,data:data42};
+for(const key7 in data41){
+if(!(func2.call(schema11.properties.mqtt.properties, key7))){
+const err155 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.mqtt,data:data41};
 if(vErrors === null){
 vErrors = [err155];
 }
@@ -1809,11 +1804,11 @@ vErrors.push(err155);
 errors++;
 }
 }
-if(data39.username !== undefined){
-let data43 = data39.username;
-if(typeof data43 === "string"){
-if(!pattern1.test(data43)){
-const err156 = {instancePath:instancePath+"/mqtt/username",schemaPath:"#/properties/mqtt/properties/username/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.mqtt.properties.username,data:data43};
+if(data41.url !== undefined){
+let data42 = data41.url;
+if(typeof data42 === "string"){
+if(!pattern6.test(data42)){
+const err156 = {instancePath:instancePath+"/mqtt/url",schemaPath:"#/properties/mqtt/properties/url/pattern",keyword:"pattern",params:{pattern: "^((mqtts?|wss?|tcp|ssl)://[^\\s]+)?$"},message:"must match pattern \""+"^((mqtts?|wss?|tcp|ssl)://[^\\s]+)?$"+"\"",schema:"^((mqtts?|wss?|tcp|ssl)://[^\\s]+)?$",parentSchema:schema11.properties.mqtt.properties.url,data:data42};
 if(vErrors === null){
 vErrors = [err156];
 }
@@ -1824,7 +1819,7 @@ errors++;
 }
 }
 else {
-const err157 = {instancePath:instancePath+"/mqtt/username",schemaPath:"#/properties/mqtt/properties/username/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.username.type,parentSchema:schema11.properties.mqtt.properties.username,data:data43};
+const err157 = {instancePath:instancePath+"/mqtt/url",schemaPath:"#/properties/mqtt/properties/url/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.url.type,parentSchema:schema11.properties.mqtt.properties.url,data:data42};
 if(vErrors === null){
 vErrors = [err157];
 }
@@ -1834,10 +1829,11 @@ vErrors.push(err157);
 errors++;
 }
 }
-if(data39.password !== undefined){
-let data44 = data39.password;
-if(typeof data44 !== "string"){
-const err158 = {instancePath:instancePath+"/mqtt/password",schemaPath:"#/properties/mqtt/properties/password/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.password.type,parentSchema:schema11.properties.mqtt.properties.password,data:data44};
+if(data41.prefix !== undefined){
+let data43 = data41.prefix;
+if(typeof data43 === "string"){
+if(!pattern7.test(data43)){
+const err158 = {instancePath:instancePath+"/mqtt/prefix",schemaPath:"#/properties/mqtt/properties/prefix/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$"},message:"must match pattern \""+"^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$"+"\"",schema:"^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$",parentSchema:schema11.properties.mqtt.properties.prefix,data:data43};
 if(vErrors === null){
 vErrors = [err158];
 }
@@ -1847,11 +1843,8 @@ vErrors.push(err158);
 errors++;
 }
 }
-if(data39.tls !== undefined){
-let data45 = data39.tls;
-if(data45 && typeof data45 == "object" && !Array.isArray(data45)){
-if(data45.ca === undefined){
-const err159 = {instancePath:instancePath+"/mqtt/tls",schemaPath:"#/properties/mqtt/properties/tls/required",keyword:"required",params:{missingProperty: "ca"},message:"must have required property '"+"ca"+"'",schema:schema11.properties.mqtt.properties.tls.required,parentSchema:schema11.properties.mqtt.properties.tls,data:data45};
+else {
+const err159 = {instancePath:instancePath+"/mqtt/prefix",schemaPath:"#/properties/mqtt/properties/prefix/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.prefix.type,parentSchema:schema11.properties.mqtt.properties.prefix,data:data43};
 if(vErrors === null){
 vErrors = [err159];
 }
@@ -1860,8 +1853,11 @@ vErrors.push(err159);
 }
 errors++;
 }
-if(data45.cert === undefined){
-const err160 = {instancePath:instancePath+"/mqtt/tls",schemaPath:"#/properties/mqtt/properties/tls/required",keyword:"required",params:{missingProperty: "cert"},message:"must have required property '"+"cert"+"'",schema:schema11.properties.mqtt.properties.tls.required,parentSchema:schema11.properties.mqtt.properties.tls,data:data45};
+}
+if(data41.protocolVersion !== undefined){
+let data44 = data41.protocolVersion;
+if(!(((typeof data44 == "number") && (!(data44 % 1) && !isNaN(data44))) && (isFinite(data44)))){
+const err160 = {instancePath:instancePath+"/mqtt/protocolVersion",schemaPath:"#/properties/mqtt/properties/protocolVersion/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.mqtt.properties.protocolVersion.type,parentSchema:schema11.properties.mqtt.properties.protocolVersion,data:data44};
 if(vErrors === null){
 vErrors = [err160];
 }
@@ -1870,8 +1866,8 @@ vErrors.push(err160);
 }
 errors++;
 }
-if(data45.key === undefined){
-const err161 = {instancePath:instancePath+"/mqtt/tls",schemaPath:"#/properties/mqtt/properties/tls/required",keyword:"required",params:{missingProperty: "key"},message:"must have required property '"+"key"+"'",schema:schema11.properties.mqtt.properties.tls.required,parentSchema:schema11.properties.mqtt.properties.tls,data:data45};
+if(!((data44 === 4) || (data44 === 5))){
+const err161 = {instancePath:instancePath+"/mqtt/protocolVersion",schemaPath:"#/properties/mqtt/properties/protocolVersion/enum",keyword:"enum",params:{allowedValues: schema11.properties.mqtt.properties.protocolVersion.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.mqtt.properties.protocolVersion.enum,parentSchema:schema11.properties.mqtt.properties.protocolVersion,data:data44};
 if(vErrors === null){
 vErrors = [err161];
 }
@@ -1880,8 +1876,12 @@ vErrors.push(err161);
 }
 errors++;
 }
-if(data45.rejectUnauthorized === undefined){
-const err162 = {instancePath:instancePath+"/mqtt/tls",schemaPath:"#/properties/mqtt/properties/tls/required",keyword:"required",params:{missingProperty: "rejectUnauthorized"},message:"must have required property '"+"rejectUnauthorized"+"'",schema:schema11.properties.mqtt.properties.tls.required,parentSchema:schema11.properties.mqtt.properties.tls,data:data45};
+}
+if(data41.username !== undefined){
+let data45 = data41.username;
+if(typeof data45 === "string"){
+if(!pattern1.test(data45)){
+const err162 = {instancePath:instancePath+"/mqtt/username",schemaPath:"#/properties/mqtt/properties/username/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.mqtt.properties.username,data:data45};
 if(vErrors === null){
 vErrors = [err162];
 }
@@ -1890,9 +1890,9 @@ vErrors.push(err162);
 }
 errors++;
 }
-for(const key8 in data45){
-if(!((((key8 === "ca") || (key8 === "cert")) || (key8 === "key")) || (key8 === "rejectUnauthorized"))){
-const err163 = {instancePath:instancePath+"/mqtt/tls",schemaPath:"#/properties/mqtt/properties/tls/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.mqtt.properties.tls,data:data45};
+}
+else {
+const err163 = {instancePath:instancePath+"/mqtt/username",schemaPath:"#/properties/mqtt/properties/username/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.username.type,parentSchema:schema11.properties.mqtt.properties.username,data:data45};
 if(vErrors === null){
 vErrors = [err163];
 }
@@ -1902,11 +1902,10 @@ vErrors.push(err163);
 errors++;
 }
 }
-if(data45.ca !== undefined){
-let data46 = data45.ca;
-if(typeof data46 === "string"){
-if(!pattern1.test(data46)){
-const err164 = {instancePath:instancePath+"/mqtt/tls/ca",schemaPath:"#/properties/mqtt/properties/tls/properties/ca/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.mqtt.properties.tls.properties.ca,data:data46};
+if(data41.password !== undefined){
+let data46 = data41.password;
+if(typeof data46 !== "string"){
+const err164 = {instancePath:instancePath+"/mqtt/password",schemaPath:"#/properties/mqtt/properties/password/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.password.type,parentSchema:schema11.properties.mqtt.properties.password,data:data46};
 if(vErrors === null){
 vErrors = [err164];
 }
@@ -1916,8 +1915,11 @@ vErrors.push(err164);
 errors++;
 }
 }
-else {
-const err165 = {instancePath:instancePath+"/mqtt/tls/ca",schemaPath:"#/properties/mqtt/properties/tls/properties/ca/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.tls.properties.ca.type,parentSchema:schema11.properties.mqtt.properties.tls.properties.ca,data:data46};
+if(data41.tls !== undefined){
+let data47 = data41.tls;
+if(data47 && typeof data47 == "object" && !Array.isArray(data47)){
+if(data47.ca === undefined){
+const err165 = {instancePath:instancePath+"/mqtt/tls",schemaPath:"#/properties/mqtt/properties/tls/required",keyword:"required",params:{missingProperty: "ca"},message:"must have required property '"+"ca"+"'",schema:schema11.properties.mqtt.properties.tls.required,parentSchema:schema11.properties.mqtt.properties.tls,data:data47};
 if(vErrors === null){
 vErrors = [err165];
 }
@@ -1926,12 +1928,8 @@ vErrors.push(err165);
 }
 errors++;
 }
-}
-if(data45.cert !== undefined){
-let data47 = data45.cert;
-if(typeof data47 === "string"){
-if(!pattern1.test(data47)){
-const err166 = {instancePath:instancePath+"/mqtt/tls/cert",schemaPath:"#/properties/mqtt/properties/tls/properties/cert/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.mqtt.properties.tls.properties.cert,data:data47};
+if(data47.cert === undefined){
+const err166 = {instancePath:instancePath+"/mqtt/tls",schemaPath:"#/properties/mqtt/properties/tls/required",keyword:"required",params:{missingProperty: "cert"},message:"must have required property '"+"cert"+"'",schema:schema11.properties.mqtt.properties.tls.required,parentSchema:schema11.properties.mqtt.properties.tls,data:data47};
 if(vErrors === null){
 vErrors = [err166];
 }
@@ -1940,9 +1938,8 @@ vErrors.push(err166);
 }
 errors++;
 }
-}
-else {
-const err167 = {instancePath:instancePath+"/mqtt/tls/cert",schemaPath:"#/properties/mqtt/properties/tls/properties/cert/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.tls.properties.cert.type,parentSchema:schema11.properties.mqtt.properties.tls.properties.cert,data:data47};
+if(data47.key === undefined){
+const err167 = {instancePath:instancePath+"/mqtt/tls",schemaPath:"#/properties/mqtt/properties/tls/required",keyword:"required",params:{missingProperty: "key"},message:"must have required property '"+"key"+"'",schema:schema11.properties.mqtt.properties.tls.required,parentSchema:schema11.properties.mqtt.properties.tls,data:data47};
 if(vErrors === null){
 vErrors = [err167];
 }
@@ -1951,12 +1948,8 @@ vErrors.push(err167);
 }
 errors++;
 }
-}
-if(data45.key !== undefined){
-let data48 = data45.key;
-if(typeof data48 === "string"){
-if(!pattern1.test(data48)){
-const err168 = {instancePath:instancePath+"/mqtt/tls/key",schemaPath:"#/properties/mqtt/properties/tls/properties/key/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.mqtt.properties.tls.properties.key,data:data48};
+if(data47.rejectUnauthorized === undefined){
+const err168 = {instancePath:instancePath+"/mqtt/tls",schemaPath:"#/properties/mqtt/properties/tls/required",keyword:"required",params:{missingProperty: "rejectUnauthorized"},message:"must have required property '"+"rejectUnauthorized"+"'",schema:schema11.properties.mqtt.properties.tls.required,parentSchema:schema11.properties.mqtt.properties.tls,data:data47};
 if(vErrors === null){
 vErrors = [err168];
 }
@@ -1965,9 +1958,9 @@ vErrors.push(err168);
 }
 errors++;
 }
-}
-else {
-const err169 = {instancePath:instancePath+"/mqtt/tls/key",schemaPath:"#/properties/mqtt/properties/tls/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.tls.properties.key.type,parentSchema:schema11.properties.mqtt.properties.tls.properties.key,data:data48};
+for(const key8 in data47){
+if(!((((key8 === "ca") || (key8 === "cert")) || (key8 === "key")) || (key8 === "rejectUnauthorized"))){
+const err169 = {instancePath:instancePath+"/mqtt/tls",schemaPath:"#/properties/mqtt/properties/tls/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.mqtt.properties.tls,data:data47};
 if(vErrors === null){
 vErrors = [err169];
 }
@@ -1977,10 +1970,11 @@ vErrors.push(err169);
 errors++;
 }
 }
-if(data45.rejectUnauthorized !== undefined){
-let data49 = data45.rejectUnauthorized;
-if(typeof data49 !== "boolean"){
-const err170 = {instancePath:instancePath+"/mqtt/tls/rejectUnauthorized",schemaPath:"#/properties/mqtt/properties/tls/properties/rejectUnauthorized/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.mqtt.properties.tls.properties.rejectUnauthorized.type,parentSchema:schema11.properties.mqtt.properties.tls.properties.rejectUnauthorized,data:data49};
+if(data47.ca !== undefined){
+let data48 = data47.ca;
+if(typeof data48 === "string"){
+if(!pattern1.test(data48)){
+const err170 = {instancePath:instancePath+"/mqtt/tls/ca",schemaPath:"#/properties/mqtt/properties/tls/properties/ca/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.mqtt.properties.tls.properties.ca,data:data48};
 if(vErrors === null){
 vErrors = [err170];
 }
@@ -1990,9 +1984,8 @@ vErrors.push(err170);
 errors++;
 }
 }
-}
 else {
-const err171 = {instancePath:instancePath+"/mqtt/tls",schemaPath:"#/properties/mqtt/properties/tls/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.mqtt.properties.tls.type,parentSchema:schema11.properties.mqtt.properties.tls,data:data45};
+const err171 = {instancePath:instancePath+"/mqtt/tls/ca",schemaPath:"#/properties/mqtt/properties/tls/properties/ca/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.tls.properties.ca.type,parentSchema:schema11.properties.mqtt.properties.tls.properties.ca,data:data48};
 if(vErrors === null){
 vErrors = [err171];
 }
@@ -2002,10 +1995,11 @@ vErrors.push(err171);
 errors++;
 }
 }
-if(data39.keepaliveSeconds !== undefined){
-let data50 = data39.keepaliveSeconds;
-if(!(((typeof data50 == "number") && (!(data50 % 1) && !isNaN(data50))) && (isFinite(data50)))){
-const err172 = {instancePath:instancePath+"/mqtt/keepaliveSeconds",schemaPath:"#/properties/mqtt/properties/keepaliveSeconds/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.mqtt.properties.keepaliveSeconds.type,parentSchema:schema11.properties.mqtt.properties.keepaliveSeconds,data:data50};
+if(data47.cert !== undefined){
+let data49 = data47.cert;
+if(typeof data49 === "string"){
+if(!pattern1.test(data49)){
+const err172 = {instancePath:instancePath+"/mqtt/tls/cert",schemaPath:"#/properties/mqtt/properties/tls/properties/cert/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.mqtt.properties.tls.properties.cert,data:data49};
 if(vErrors === null){
 vErrors = [err172];
 }
@@ -2014,9 +2008,9 @@ vErrors.push(err172);
 }
 errors++;
 }
-if((typeof data50 == "number") && (isFinite(data50))){
-if(data50 > 65535 || isNaN(data50)){
-const err173 = {instancePath:instancePath+"/mqtt/keepaliveSeconds",schemaPath:"#/properties/mqtt/properties/keepaliveSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535",schema:65535,parentSchema:schema11.properties.mqtt.properties.keepaliveSeconds,data:data50};
+}
+else {
+const err173 = {instancePath:instancePath+"/mqtt/tls/cert",schemaPath:"#/properties/mqtt/properties/tls/properties/cert/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.tls.properties.cert.type,parentSchema:schema11.properties.mqtt.properties.tls.properties.cert,data:data49};
 if(vErrors === null){
 vErrors = [err173];
 }
@@ -2025,8 +2019,12 @@ vErrors.push(err173);
 }
 errors++;
 }
-if(data50 < 0 || isNaN(data50)){
-const err174 = {instancePath:instancePath+"/mqtt/keepaliveSeconds",schemaPath:"#/properties/mqtt/properties/keepaliveSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.mqtt.properties.keepaliveSeconds,data:data50};
+}
+if(data47.key !== undefined){
+let data50 = data47.key;
+if(typeof data50 === "string"){
+if(!pattern1.test(data50)){
+const err174 = {instancePath:instancePath+"/mqtt/tls/key",schemaPath:"#/properties/mqtt/properties/tls/properties/key/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.mqtt.properties.tls.properties.key,data:data50};
 if(vErrors === null){
 vErrors = [err174];
 }
@@ -2036,12 +2034,8 @@ vErrors.push(err174);
 errors++;
 }
 }
-}
-if(data39.reconnectMaxSeconds !== undefined){
-let data51 = data39.reconnectMaxSeconds;
-if((typeof data51 == "number") && (isFinite(data51))){
-if(data51 > 3600 || isNaN(data51)){
-const err175 = {instancePath:instancePath+"/mqtt/reconnectMaxSeconds",schemaPath:"#/properties/mqtt/properties/reconnectMaxSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.mqtt.properties.reconnectMaxSeconds,data:data51};
+else {
+const err175 = {instancePath:instancePath+"/mqtt/tls/key",schemaPath:"#/properties/mqtt/properties/tls/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.tls.properties.key.type,parentSchema:schema11.properties.mqtt.properties.tls.properties.key,data:data50};
 if(vErrors === null){
 vErrors = [err175];
 }
@@ -2050,8 +2044,11 @@ vErrors.push(err175);
 }
 errors++;
 }
-if(data51 < 1 || isNaN(data51)){
-const err176 = {instancePath:instancePath+"/mqtt/reconnectMaxSeconds",schemaPath:"#/properties/mqtt/properties/reconnectMaxSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.mqtt.properties.reconnectMaxSeconds,data:data51};
+}
+if(data47.rejectUnauthorized !== undefined){
+let data51 = data47.rejectUnauthorized;
+if(typeof data51 !== "boolean"){
+const err176 = {instancePath:instancePath+"/mqtt/tls/rejectUnauthorized",schemaPath:"#/properties/mqtt/properties/tls/properties/rejectUnauthorized/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.mqtt.properties.tls.properties.rejectUnauthorized.type,parentSchema:schema11.properties.mqtt.properties.tls.properties.rejectUnauthorized,data:data51};
 if(vErrors === null){
 vErrors = [err176];
 }
@@ -2061,8 +2058,9 @@ vErrors.push(err176);
 errors++;
 }
 }
+}
 else {
-const err177 = {instancePath:instancePath+"/mqtt/reconnectMaxSeconds",schemaPath:"#/properties/mqtt/properties/reconnectMaxSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.mqtt.properties.reconnectMaxSeconds.type,parentSchema:schema11.properties.mqtt.properties.reconnectMaxSeconds,data:data51};
+const err177 = {instancePath:instancePath+"/mqtt/tls",schemaPath:"#/properties/mqtt/properties/tls/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.mqtt.properties.tls.type,parentSchema:schema11.properties.mqtt.properties.tls,data:data47};
 if(vErrors === null){
 vErrors = [err177];
 }
@@ -2072,11 +2070,10 @@ vErrors.push(err177);
 errors++;
 }
 }
-if(data39.results !== undefined){
-let data52 = data39.results;
-if(data52 && typeof data52 == "object" && !Array.isArray(data52)){
-if(data52.mode === undefined){
-const err178 = {instancePath:instancePath+"/mqtt/results",schemaPath:"#/properties/mqtt/properties/results/required",keyword:"required",params:{missingProperty: "mode"},message:"must have required property '"+"mode"+"'",schema:schema11.properties.mqtt.properties.results.required,parentSchema:schema11.properties.mqtt.properties.results,data:data52};
+if(data41.keepaliveSeconds !== undefined){
+let data52 = data41.keepaliveSeconds;
+if(!(((typeof data52 == "number") && (!(data52 % 1) && !isNaN(data52))) && (isFinite(data52)))){
+const err178 = {instancePath:instancePath+"/mqtt/keepaliveSeconds",schemaPath:"#/properties/mqtt/properties/keepaliveSeconds/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.mqtt.properties.keepaliveSeconds.type,parentSchema:schema11.properties.mqtt.properties.keepaliveSeconds,data:data52};
 if(vErrors === null){
 vErrors = [err178];
 }
@@ -2085,8 +2082,9 @@ vErrors.push(err178);
 }
 errors++;
 }
-if(data52.threshold === undefined){
-const err179 = {instancePath:instancePath+"/mqtt/results",schemaPath:"#/properties/mqtt/properties/results/required",keyword:"required",params:{missingProperty: "threshold"},message:"must have required property '"+"threshold"+"'",schema:schema11.properties.mqtt.properties.results.required,parentSchema:schema11.properties.mqtt.properties.results,data:data52};
+if((typeof data52 == "number") && (isFinite(data52))){
+if(data52 > 65535 || isNaN(data52)){
+const err179 = {instancePath:instancePath+"/mqtt/keepaliveSeconds",schemaPath:"#/properties/mqtt/properties/keepaliveSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535",schema:65535,parentSchema:schema11.properties.mqtt.properties.keepaliveSeconds,data:data52};
 if(vErrors === null){
 vErrors = [err179];
 }
@@ -2095,8 +2093,8 @@ vErrors.push(err179);
 }
 errors++;
 }
-if(data52.maxRatePerSecond === undefined){
-const err180 = {instancePath:instancePath+"/mqtt/results",schemaPath:"#/properties/mqtt/properties/results/required",keyword:"required",params:{missingProperty: "maxRatePerSecond"},message:"must have required property '"+"maxRatePerSecond"+"'",schema:schema11.properties.mqtt.properties.results.required,parentSchema:schema11.properties.mqtt.properties.results,data:data52};
+if(data52 < 0 || isNaN(data52)){
+const err180 = {instancePath:instancePath+"/mqtt/keepaliveSeconds",schemaPath:"#/properties/mqtt/properties/keepaliveSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.mqtt.properties.keepaliveSeconds,data:data52};
 if(vErrors === null){
 vErrors = [err180];
 }
@@ -2105,9 +2103,13 @@ vErrors.push(err180);
 }
 errors++;
 }
-for(const key9 in data52){
-if(!(((key9 === "mode") || (key9 === "threshold")) || (key9 === "maxRatePerSecond"))){
-const err181 = {instancePath:instancePath+"/mqtt/results",schemaPath:"#/properties/mqtt/properties/results/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.mqtt.properties.results,data:data52};
+}
+}
+if(data41.reconnectMaxSeconds !== undefined){
+let data53 = data41.reconnectMaxSeconds;
+if((typeof data53 == "number") && (isFinite(data53))){
+if(data53 > 3600 || isNaN(data53)){
+const err181 = {instancePath:instancePath+"/mqtt/reconnectMaxSeconds",schemaPath:"#/properties/mqtt/properties/reconnectMaxSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.mqtt.properties.reconnectMaxSeconds,data:data53};
 if(vErrors === null){
 vErrors = [err181];
 }
@@ -2116,11 +2118,8 @@ vErrors.push(err181);
 }
 errors++;
 }
-}
-if(data52.mode !== undefined){
-let data53 = data52.mode;
-if(typeof data53 !== "string"){
-const err182 = {instancePath:instancePath+"/mqtt/results/mode",schemaPath:"#/properties/mqtt/properties/results/properties/mode/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.results.properties.mode.type,parentSchema:schema11.properties.mqtt.properties.results.properties.mode,data:data53};
+if(data53 < 1 || isNaN(data53)){
+const err182 = {instancePath:instancePath+"/mqtt/reconnectMaxSeconds",schemaPath:"#/properties/mqtt/properties/reconnectMaxSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.mqtt.properties.reconnectMaxSeconds,data:data53};
 if(vErrors === null){
 vErrors = [err182];
 }
@@ -2129,8 +2128,9 @@ vErrors.push(err182);
 }
 errors++;
 }
-if(!(((data53 === "every") || (data53 === "change")) || (data53 === "threshold"))){
-const err183 = {instancePath:instancePath+"/mqtt/results/mode",schemaPath:"#/properties/mqtt/properties/results/properties/mode/enum",keyword:"enum",params:{allowedValues: schema11.properties.mqtt.properties.results.properties.mode.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.mqtt.properties.results.properties.mode.enum,parentSchema:schema11.properties.mqtt.properties.results.properties.mode,data:data53};
+}
+else {
+const err183 = {instancePath:instancePath+"/mqtt/reconnectMaxSeconds",schemaPath:"#/properties/mqtt/properties/reconnectMaxSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.mqtt.properties.reconnectMaxSeconds.type,parentSchema:schema11.properties.mqtt.properties.reconnectMaxSeconds,data:data53};
 if(vErrors === null){
 vErrors = [err183];
 }
@@ -2140,11 +2140,11 @@ vErrors.push(err183);
 errors++;
 }
 }
-if(data52.threshold !== undefined){
-let data54 = data52.threshold;
-if((typeof data54 == "number") && (isFinite(data54))){
-if(data54 > 1 || isNaN(data54)){
-const err184 = {instancePath:instancePath+"/mqtt/results/threshold",schemaPath:"#/properties/mqtt/properties/results/properties/threshold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.mqtt.properties.results.properties.threshold,data:data54};
+if(data41.results !== undefined){
+let data54 = data41.results;
+if(data54 && typeof data54 == "object" && !Array.isArray(data54)){
+if(data54.mode === undefined){
+const err184 = {instancePath:instancePath+"/mqtt/results",schemaPath:"#/properties/mqtt/properties/results/required",keyword:"required",params:{missingProperty: "mode"},message:"must have required property '"+"mode"+"'",schema:schema11.properties.mqtt.properties.results.required,parentSchema:schema11.properties.mqtt.properties.results,data:data54};
 if(vErrors === null){
 vErrors = [err184];
 }
@@ -2153,8 +2153,8 @@ vErrors.push(err184);
 }
 errors++;
 }
-if(data54 < 0 || isNaN(data54)){
-const err185 = {instancePath:instancePath+"/mqtt/results/threshold",schemaPath:"#/properties/mqtt/properties/results/properties/threshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.mqtt.properties.results.properties.threshold,data:data54};
+if(data54.threshold === undefined){
+const err185 = {instancePath:instancePath+"/mqtt/results",schemaPath:"#/properties/mqtt/properties/results/required",keyword:"required",params:{missingProperty: "threshold"},message:"must have required property '"+"threshold"+"'",schema:schema11.properties.mqtt.properties.results.required,parentSchema:schema11.properties.mqtt.properties.results,data:data54};
 if(vErrors === null){
 vErrors = [err185];
 }
@@ -2163,9 +2163,8 @@ vErrors.push(err185);
 }
 errors++;
 }
-}
-else {
-const err186 = {instancePath:instancePath+"/mqtt/results/threshold",schemaPath:"#/properties/mqtt/properties/results/properties/threshold/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.mqtt.properties.results.properties.threshold.type,parentSchema:schema11.properties.mqtt.properties.results.properties.threshold,data:data54};
+if(data54.maxRatePerSecond === undefined){
+const err186 = {instancePath:instancePath+"/mqtt/results",schemaPath:"#/properties/mqtt/properties/results/required",keyword:"required",params:{missingProperty: "maxRatePerSecond"},message:"must have required property '"+"maxRatePerSecond"+"'",schema:schema11.properties.mqtt.properties.results.required,parentSchema:schema11.properties.mqtt.properties.results,data:data54};
 if(vErrors === null){
 vErrors = [err186];
 }
@@ -2174,12 +2173,9 @@ vErrors.push(err186);
 }
 errors++;
 }
-}
-if(data52.maxRatePerSecond !== undefined){
-let data55 = data52.maxRatePerSecond;
-if((typeof data55 == "number") && (isFinite(data55))){
-if(data55 > 1000 || isNaN(data55)){
-const err187 = {instancePath:instancePath+"/mqtt/results/maxRatePerSecond",schemaPath:"#/properties/mqtt/properties/results/properties/maxRatePerSecond/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000",schema:1000,parentSchema:schema11.properties.mqtt.properties.results.properties.maxRatePerSecond,data:data55};
+for(const key9 in data54){
+if(!(((key9 === "mode") || (key9 === "threshold")) || (key9 === "maxRatePerSecond"))){
+const err187 = {instancePath:instancePath+"/mqtt/results",schemaPath:"#/properties/mqtt/properties/results/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.mqtt.properties.results,data:data54};
 if(vErrors === null){
 vErrors = [err187];
 }
@@ -2188,8 +2184,11 @@ vErrors.push(err187);
 }
 errors++;
 }
-if(data55 <= 0 || isNaN(data55)){
-const err188 = {instancePath:instancePath+"/mqtt/results/maxRatePerSecond",schemaPath:"#/properties/mqtt/properties/results/properties/maxRatePerSecond/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.mqtt.properties.results.properties.maxRatePerSecond,data:data55};
+}
+if(data54.mode !== undefined){
+let data55 = data54.mode;
+if(typeof data55 !== "string"){
+const err188 = {instancePath:instancePath+"/mqtt/results/mode",schemaPath:"#/properties/mqtt/properties/results/properties/mode/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.results.properties.mode.type,parentSchema:schema11.properties.mqtt.properties.results.properties.mode,data:data55};
 if(vErrors === null){
 vErrors = [err188];
 }
@@ -2198,9 +2197,8 @@ vErrors.push(err188);
 }
 errors++;
 }
-}
-else {
-const err189 = {instancePath:instancePath+"/mqtt/results/maxRatePerSecond",schemaPath:"#/properties/mqtt/properties/results/properties/maxRatePerSecond/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.mqtt.properties.results.properties.maxRatePerSecond.type,parentSchema:schema11.properties.mqtt.properties.results.properties.maxRatePerSecond,data:data55};
+if(!(((data55 === "every") || (data55 === "change")) || (data55 === "threshold"))){
+const err189 = {instancePath:instancePath+"/mqtt/results/mode",schemaPath:"#/properties/mqtt/properties/results/properties/mode/enum",keyword:"enum",params:{allowedValues: schema11.properties.mqtt.properties.results.properties.mode.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.mqtt.properties.results.properties.mode.enum,parentSchema:schema11.properties.mqtt.properties.results.properties.mode,data:data55};
 if(vErrors === null){
 vErrors = [err189];
 }
@@ -2210,9 +2208,11 @@ vErrors.push(err189);
 errors++;
 }
 }
-}
-else {
-const err190 = {instancePath:instancePath+"/mqtt/results",schemaPath:"#/properties/mqtt/properties/results/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.mqtt.properties.results.type,parentSchema:schema11.properties.mqtt.properties.results,data:data52};
+if(data54.threshold !== undefined){
+let data56 = data54.threshold;
+if((typeof data56 == "number") && (isFinite(data56))){
+if(data56 > 1 || isNaN(data56)){
+const err190 = {instancePath:instancePath+"/mqtt/results/threshold",schemaPath:"#/properties/mqtt/properties/results/properties/threshold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.mqtt.properties.results.properties.threshold,data:data56};
 if(vErrors === null){
 vErrors = [err190];
 }
@@ -2221,12 +2221,8 @@ vErrors.push(err190);
 }
 errors++;
 }
-}
-if(data39.telemetrySeconds !== undefined){
-let data56 = data39.telemetrySeconds;
-if((typeof data56 == "number") && (isFinite(data56))){
-if(data56 > 86400 || isNaN(data56)){
-const err191 = {instancePath:instancePath+"/mqtt/telemetrySeconds",schemaPath:"#/properties/mqtt/properties/telemetrySeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema11.properties.mqtt.properties.telemetrySeconds,data:data56};
+if(data56 < 0 || isNaN(data56)){
+const err191 = {instancePath:instancePath+"/mqtt/results/threshold",schemaPath:"#/properties/mqtt/properties/results/properties/threshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.mqtt.properties.results.properties.threshold,data:data56};
 if(vErrors === null){
 vErrors = [err191];
 }
@@ -2235,8 +2231,9 @@ vErrors.push(err191);
 }
 errors++;
 }
-if(data56 < 1 || isNaN(data56)){
-const err192 = {instancePath:instancePath+"/mqtt/telemetrySeconds",schemaPath:"#/properties/mqtt/properties/telemetrySeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.mqtt.properties.telemetrySeconds,data:data56};
+}
+else {
+const err192 = {instancePath:instancePath+"/mqtt/results/threshold",schemaPath:"#/properties/mqtt/properties/results/properties/threshold/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.mqtt.properties.results.properties.threshold.type,parentSchema:schema11.properties.mqtt.properties.results.properties.threshold,data:data56};
 if(vErrors === null){
 vErrors = [err192];
 }
@@ -2246,8 +2243,11 @@ vErrors.push(err192);
 errors++;
 }
 }
-else {
-const err193 = {instancePath:instancePath+"/mqtt/telemetrySeconds",schemaPath:"#/properties/mqtt/properties/telemetrySeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.mqtt.properties.telemetrySeconds.type,parentSchema:schema11.properties.mqtt.properties.telemetrySeconds,data:data56};
+if(data54.maxRatePerSecond !== undefined){
+let data57 = data54.maxRatePerSecond;
+if((typeof data57 == "number") && (isFinite(data57))){
+if(data57 > 1000 || isNaN(data57)){
+const err193 = {instancePath:instancePath+"/mqtt/results/maxRatePerSecond",schemaPath:"#/properties/mqtt/properties/results/properties/maxRatePerSecond/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000",schema:1000,parentSchema:schema11.properties.mqtt.properties.results.properties.maxRatePerSecond,data:data57};
 if(vErrors === null){
 vErrors = [err193];
 }
@@ -2256,12 +2256,8 @@ vErrors.push(err193);
 }
 errors++;
 }
-}
-if(data39.outbox !== undefined){
-let data57 = data39.outbox;
-if(data57 && typeof data57 == "object" && !Array.isArray(data57)){
-if(data57.maxMessages === undefined){
-const err194 = {instancePath:instancePath+"/mqtt/outbox",schemaPath:"#/properties/mqtt/properties/outbox/required",keyword:"required",params:{missingProperty: "maxMessages"},message:"must have required property '"+"maxMessages"+"'",schema:schema11.properties.mqtt.properties.outbox.required,parentSchema:schema11.properties.mqtt.properties.outbox,data:data57};
+if(data57 <= 0 || isNaN(data57)){
+const err194 = {instancePath:instancePath+"/mqtt/results/maxRatePerSecond",schemaPath:"#/properties/mqtt/properties/results/properties/maxRatePerSecond/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.mqtt.properties.results.properties.maxRatePerSecond,data:data57};
 if(vErrors === null){
 vErrors = [err194];
 }
@@ -2270,8 +2266,9 @@ vErrors.push(err194);
 }
 errors++;
 }
-if(data57.maxBytes === undefined){
-const err195 = {instancePath:instancePath+"/mqtt/outbox",schemaPath:"#/properties/mqtt/properties/outbox/required",keyword:"required",params:{missingProperty: "maxBytes"},message:"must have required property '"+"maxBytes"+"'",schema:schema11.properties.mqtt.properties.outbox.required,parentSchema:schema11.properties.mqtt.properties.outbox,data:data57};
+}
+else {
+const err195 = {instancePath:instancePath+"/mqtt/results/maxRatePerSecond",schemaPath:"#/properties/mqtt/properties/results/properties/maxRatePerSecond/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.mqtt.properties.results.properties.maxRatePerSecond.type,parentSchema:schema11.properties.mqtt.properties.results.properties.maxRatePerSecond,data:data57};
 if(vErrors === null){
 vErrors = [err195];
 }
@@ -2280,9 +2277,10 @@ vErrors.push(err195);
 }
 errors++;
 }
-for(const key10 in data57){
-if(!((key10 === "maxMessages") || (key10 === "maxBytes"))){
-const err196 = {instancePath:instancePath+"/mqtt/outbox",schemaPath:"#/properties/mqtt/properties/outbox/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.mqtt.properties.outbox,data:data57};
+}
+}
+else {
+const err196 = {instancePath:instancePath+"/mqtt/results",schemaPath:"#/properties/mqtt/properties/results/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.mqtt.properties.results.type,parentSchema:schema11.properties.mqtt.properties.results,data:data54};
 if(vErrors === null){
 vErrors = [err196];
 }
@@ -2292,10 +2290,11 @@ vErrors.push(err196);
 errors++;
 }
 }
-if(data57.maxMessages !== undefined){
-let data58 = data57.maxMessages;
-if(!(((typeof data58 == "number") && (!(data58 % 1) && !isNaN(data58))) && (isFinite(data58)))){
-const err197 = {instancePath:instancePath+"/mqtt/outbox/maxMessages",schemaPath:"#/properties/mqtt/properties/outbox/properties/maxMessages/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.mqtt.properties.outbox.properties.maxMessages.type,parentSchema:schema11.properties.mqtt.properties.outbox.properties.maxMessages,data:data58};
+if(data41.telemetrySeconds !== undefined){
+let data58 = data41.telemetrySeconds;
+if((typeof data58 == "number") && (isFinite(data58))){
+if(data58 > 86400 || isNaN(data58)){
+const err197 = {instancePath:instancePath+"/mqtt/telemetrySeconds",schemaPath:"#/properties/mqtt/properties/telemetrySeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema11.properties.mqtt.properties.telemetrySeconds,data:data58};
 if(vErrors === null){
 vErrors = [err197];
 }
@@ -2304,9 +2303,8 @@ vErrors.push(err197);
 }
 errors++;
 }
-if((typeof data58 == "number") && (isFinite(data58))){
-if(data58 > 10000000 || isNaN(data58)){
-const err198 = {instancePath:instancePath+"/mqtt/outbox/maxMessages",schemaPath:"#/properties/mqtt/properties/outbox/properties/maxMessages/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000000},message:"must be <= 10000000",schema:10000000,parentSchema:schema11.properties.mqtt.properties.outbox.properties.maxMessages,data:data58};
+if(data58 < 1 || isNaN(data58)){
+const err198 = {instancePath:instancePath+"/mqtt/telemetrySeconds",schemaPath:"#/properties/mqtt/properties/telemetrySeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.mqtt.properties.telemetrySeconds,data:data58};
 if(vErrors === null){
 vErrors = [err198];
 }
@@ -2315,8 +2313,9 @@ vErrors.push(err198);
 }
 errors++;
 }
-if(data58 < 0 || isNaN(data58)){
-const err199 = {instancePath:instancePath+"/mqtt/outbox/maxMessages",schemaPath:"#/properties/mqtt/properties/outbox/properties/maxMessages/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.mqtt.properties.outbox.properties.maxMessages,data:data58};
+}
+else {
+const err199 = {instancePath:instancePath+"/mqtt/telemetrySeconds",schemaPath:"#/properties/mqtt/properties/telemetrySeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.mqtt.properties.telemetrySeconds.type,parentSchema:schema11.properties.mqtt.properties.telemetrySeconds,data:data58};
 if(vErrors === null){
 vErrors = [err199];
 }
@@ -2326,11 +2325,11 @@ vErrors.push(err199);
 errors++;
 }
 }
-}
-if(data57.maxBytes !== undefined){
-let data59 = data57.maxBytes;
-if(!(((typeof data59 == "number") && (!(data59 % 1) && !isNaN(data59))) && (isFinite(data59)))){
-const err200 = {instancePath:instancePath+"/mqtt/outbox/maxBytes",schemaPath:"#/properties/mqtt/properties/outbox/properties/maxBytes/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.mqtt.properties.outbox.properties.maxBytes.type,parentSchema:schema11.properties.mqtt.properties.outbox.properties.maxBytes,data:data59};
+if(data41.outbox !== undefined){
+let data59 = data41.outbox;
+if(data59 && typeof data59 == "object" && !Array.isArray(data59)){
+if(data59.maxMessages === undefined){
+const err200 = {instancePath:instancePath+"/mqtt/outbox",schemaPath:"#/properties/mqtt/properties/outbox/required",keyword:"required",params:{missingProperty: "maxMessages"},message:"must have required property '"+"maxMessages"+"'",schema:schema11.properties.mqtt.properties.outbox.required,parentSchema:schema11.properties.mqtt.properties.outbox,data:data59};
 if(vErrors === null){
 vErrors = [err200];
 }
@@ -2339,9 +2338,8 @@ vErrors.push(err200);
 }
 errors++;
 }
-if((typeof data59 == "number") && (isFinite(data59))){
-if(data59 > 1073741824 || isNaN(data59)){
-const err201 = {instancePath:instancePath+"/mqtt/outbox/maxBytes",schemaPath:"#/properties/mqtt/properties/outbox/properties/maxBytes/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1073741824},message:"must be <= 1073741824",schema:1073741824,parentSchema:schema11.properties.mqtt.properties.outbox.properties.maxBytes,data:data59};
+if(data59.maxBytes === undefined){
+const err201 = {instancePath:instancePath+"/mqtt/outbox",schemaPath:"#/properties/mqtt/properties/outbox/required",keyword:"required",params:{missingProperty: "maxBytes"},message:"must have required property '"+"maxBytes"+"'",schema:schema11.properties.mqtt.properties.outbox.required,parentSchema:schema11.properties.mqtt.properties.outbox,data:data59};
 if(vErrors === null){
 vErrors = [err201];
 }
@@ -2350,8 +2348,9 @@ vErrors.push(err201);
 }
 errors++;
 }
-if(data59 < 0 || isNaN(data59)){
-const err202 = {instancePath:instancePath+"/mqtt/outbox/maxBytes",schemaPath:"#/properties/mqtt/properties/outbox/properties/maxBytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.mqtt.properties.outbox.properties.maxBytes,data:data59};
+for(const key10 in data59){
+if(!((key10 === "maxMessages") || (key10 === "maxBytes"))){
+const err202 = {instancePath:instancePath+"/mqtt/outbox",schemaPath:"#/properties/mqtt/properties/outbox/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.mqtt.properties.outbox,data:data59};
 if(vErrors === null){
 vErrors = [err202];
 }
@@ -2361,10 +2360,10 @@ vErrors.push(err202);
 errors++;
 }
 }
-}
-}
-else {
-const err203 = {instancePath:instancePath+"/mqtt/outbox",schemaPath:"#/properties/mqtt/properties/outbox/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.mqtt.properties.outbox.type,parentSchema:schema11.properties.mqtt.properties.outbox,data:data57};
+if(data59.maxMessages !== undefined){
+let data60 = data59.maxMessages;
+if(!(((typeof data60 == "number") && (!(data60 % 1) && !isNaN(data60))) && (isFinite(data60)))){
+const err203 = {instancePath:instancePath+"/mqtt/outbox/maxMessages",schemaPath:"#/properties/mqtt/properties/outbox/properties/maxMessages/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.mqtt.properties.outbox.properties.maxMessages.type,parentSchema:schema11.properties.mqtt.properties.outbox.properties.maxMessages,data:data60};
 if(vErrors === null){
 vErrors = [err203];
 }
@@ -2373,12 +2372,9 @@ vErrors.push(err203);
 }
 errors++;
 }
-}
-if(data39.homeAssistant !== undefined){
-let data60 = data39.homeAssistant;
-if(data60 && typeof data60 == "object" && !Array.isArray(data60)){
-if(data60.enabled === undefined){
-const err204 = {instancePath:instancePath+"/mqtt/homeAssistant",schemaPath:"#/properties/mqtt/properties/homeAssistant/required",keyword:"required",params:{missingProperty: "enabled"},message:"must have required property '"+"enabled"+"'",schema:schema11.properties.mqtt.properties.homeAssistant.required,parentSchema:schema11.properties.mqtt.properties.homeAssistant,data:data60};
+if((typeof data60 == "number") && (isFinite(data60))){
+if(data60 > 10000000 || isNaN(data60)){
+const err204 = {instancePath:instancePath+"/mqtt/outbox/maxMessages",schemaPath:"#/properties/mqtt/properties/outbox/properties/maxMessages/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000000},message:"must be <= 10000000",schema:10000000,parentSchema:schema11.properties.mqtt.properties.outbox.properties.maxMessages,data:data60};
 if(vErrors === null){
 vErrors = [err204];
 }
@@ -2387,8 +2383,8 @@ vErrors.push(err204);
 }
 errors++;
 }
-if(data60.prefix === undefined){
-const err205 = {instancePath:instancePath+"/mqtt/homeAssistant",schemaPath:"#/properties/mqtt/properties/homeAssistant/required",keyword:"required",params:{missingProperty: "prefix"},message:"must have required property '"+"prefix"+"'",schema:schema11.properties.mqtt.properties.homeAssistant.required,parentSchema:schema11.properties.mqtt.properties.homeAssistant,data:data60};
+if(data60 < 0 || isNaN(data60)){
+const err205 = {instancePath:instancePath+"/mqtt/outbox/maxMessages",schemaPath:"#/properties/mqtt/properties/outbox/properties/maxMessages/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.mqtt.properties.outbox.properties.maxMessages,data:data60};
 if(vErrors === null){
 vErrors = [err205];
 }
@@ -2397,9 +2393,12 @@ vErrors.push(err205);
 }
 errors++;
 }
-for(const key11 in data60){
-if(!((key11 === "enabled") || (key11 === "prefix"))){
-const err206 = {instancePath:instancePath+"/mqtt/homeAssistant",schemaPath:"#/properties/mqtt/properties/homeAssistant/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.mqtt.properties.homeAssistant,data:data60};
+}
+}
+if(data59.maxBytes !== undefined){
+let data61 = data59.maxBytes;
+if(!(((typeof data61 == "number") && (!(data61 % 1) && !isNaN(data61))) && (isFinite(data61)))){
+const err206 = {instancePath:instancePath+"/mqtt/outbox/maxBytes",schemaPath:"#/properties/mqtt/properties/outbox/properties/maxBytes/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.mqtt.properties.outbox.properties.maxBytes.type,parentSchema:schema11.properties.mqtt.properties.outbox.properties.maxBytes,data:data61};
 if(vErrors === null){
 vErrors = [err206];
 }
@@ -2408,11 +2407,9 @@ vErrors.push(err206);
 }
 errors++;
 }
-}
-if(data60.enabled !== undefined){
-let data61 = data60.enabled;
-if(typeof data61 !== "boolean"){
-const err207 = {instancePath:instancePath+"/mqtt/homeAssistant/enabled",schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.mqtt.properties.homeAssistant.properties.enabled.type,parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.enabled,data:data61};
+if((typeof data61 == "number") && (isFinite(data61))){
+if(data61 > 1073741824 || isNaN(data61)){
+const err207 = {instancePath:instancePath+"/mqtt/outbox/maxBytes",schemaPath:"#/properties/mqtt/properties/outbox/properties/maxBytes/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1073741824},message:"must be <= 1073741824",schema:1073741824,parentSchema:schema11.properties.mqtt.properties.outbox.properties.maxBytes,data:data61};
 if(vErrors === null){
 vErrors = [err207];
 }
@@ -2421,12 +2418,8 @@ vErrors.push(err207);
 }
 errors++;
 }
-}
-if(data60.prefix !== undefined){
-let data62 = data60.prefix;
-if(typeof data62 === "string"){
-if(!pattern7.test(data62)){
-const err208 = {instancePath:instancePath+"/mqtt/homeAssistant/prefix",schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/prefix/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$"},message:"must match pattern \""+"^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$"+"\"",schema:"^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$",parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.prefix,data:data62};
+if(data61 < 0 || isNaN(data61)){
+const err208 = {instancePath:instancePath+"/mqtt/outbox/maxBytes",schemaPath:"#/properties/mqtt/properties/outbox/properties/maxBytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.mqtt.properties.outbox.properties.maxBytes,data:data61};
 if(vErrors === null){
 vErrors = [err208];
 }
@@ -2436,8 +2429,10 @@ vErrors.push(err208);
 errors++;
 }
 }
+}
+}
 else {
-const err209 = {instancePath:instancePath+"/mqtt/homeAssistant/prefix",schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/prefix/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.homeAssistant.properties.prefix.type,parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.prefix,data:data62};
+const err209 = {instancePath:instancePath+"/mqtt/outbox",schemaPath:"#/properties/mqtt/properties/outbox/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.mqtt.properties.outbox.type,parentSchema:schema11.properties.mqtt.properties.outbox,data:data59};
 if(vErrors === null){
 vErrors = [err209];
 }
@@ -2447,9 +2442,11 @@ vErrors.push(err209);
 errors++;
 }
 }
-}
-else {
-const err210 = {instancePath:instancePath+"/mqtt/homeAssistant",schemaPath:"#/properties/mqtt/properties/homeAssistant/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.mqtt.properties.homeAssistant.type,parentSchema:schema11.properties.mqtt.properties.homeAssistant,data:data60};
+if(data41.homeAssistant !== undefined){
+let data62 = data41.homeAssistant;
+if(data62 && typeof data62 == "object" && !Array.isArray(data62)){
+if(data62.enabled === undefined){
+const err210 = {instancePath:instancePath+"/mqtt/homeAssistant",schemaPath:"#/properties/mqtt/properties/homeAssistant/required",keyword:"required",params:{missingProperty: "enabled"},message:"must have required property '"+"enabled"+"'",schema:schema11.properties.mqtt.properties.homeAssistant.required,parentSchema:schema11.properties.mqtt.properties.homeAssistant,data:data62};
 if(vErrors === null){
 vErrors = [err210];
 }
@@ -2458,10 +2455,8 @@ vErrors.push(err210);
 }
 errors++;
 }
-}
-}
-else {
-const err211 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.mqtt.type,parentSchema:schema11.properties.mqtt,data:data39};
+if(data62.prefix === undefined){
+const err211 = {instancePath:instancePath+"/mqtt/homeAssistant",schemaPath:"#/properties/mqtt/properties/homeAssistant/required",keyword:"required",params:{missingProperty: "prefix"},message:"must have required property '"+"prefix"+"'",schema:schema11.properties.mqtt.properties.homeAssistant.required,parentSchema:schema11.properties.mqtt.properties.homeAssistant,data:data62};
 if(vErrors === null){
 vErrors = [err211];
 }
@@ -2470,12 +2465,9 @@ vErrors.push(err211);
 }
 errors++;
 }
-}
-if(data.log !== undefined){
-let data63 = data.log;
-if(data63 && typeof data63 == "object" && !Array.isArray(data63)){
-if(data63.level === undefined){
-const err212 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/required",keyword:"required",params:{missingProperty: "level"},message:"must have required property '"+"level"+"'",schema:schema11.properties.log.required,parentSchema:schema11.properties.log,data:data63};
+for(const key11 in data62){
+if(!((key11 === "enabled") || (key11 === "prefix"))){
+const err212 = {instancePath:instancePath+"/mqtt/homeAssistant",schemaPath:"#/properties/mqtt/properties/homeAssistant/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.mqtt.properties.homeAssistant,data:data62};
 if(vErrors === null){
 vErrors = [err212];
 }
@@ -2484,8 +2476,11 @@ vErrors.push(err212);
 }
 errors++;
 }
-if(data63.json === undefined){
-const err213 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/required",keyword:"required",params:{missingProperty: "json"},message:"must have required property '"+"json"+"'",schema:schema11.properties.log.required,parentSchema:schema11.properties.log,data:data63};
+}
+if(data62.enabled !== undefined){
+let data63 = data62.enabled;
+if(typeof data63 !== "boolean"){
+const err213 = {instancePath:instancePath+"/mqtt/homeAssistant/enabled",schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.mqtt.properties.homeAssistant.properties.enabled.type,parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.enabled,data:data63};
 if(vErrors === null){
 vErrors = [err213];
 }
@@ -2494,9 +2489,12 @@ vErrors.push(err213);
 }
 errors++;
 }
-for(const key12 in data63){
-if(!((key12 === "level") || (key12 === "json"))){
-const err214 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.log,data:data63};
+}
+if(data62.prefix !== undefined){
+let data64 = data62.prefix;
+if(typeof data64 === "string"){
+if(!pattern7.test(data64)){
+const err214 = {instancePath:instancePath+"/mqtt/homeAssistant/prefix",schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/prefix/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$"},message:"must match pattern \""+"^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$"+"\"",schema:"^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$",parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.prefix,data:data64};
 if(vErrors === null){
 vErrors = [err214];
 }
@@ -2506,10 +2504,8 @@ vErrors.push(err214);
 errors++;
 }
 }
-if(data63.level !== undefined){
-let data64 = data63.level;
-if(typeof data64 !== "string"){
-const err215 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.log.properties.level.type,parentSchema:schema11.properties.log.properties.level,data:data64};
+else {
+const err215 = {instancePath:instancePath+"/mqtt/homeAssistant/prefix",schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/prefix/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.homeAssistant.properties.prefix.type,parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.prefix,data:data64};
 if(vErrors === null){
 vErrors = [err215];
 }
@@ -2518,8 +2514,10 @@ vErrors.push(err215);
 }
 errors++;
 }
-if(!((((data64 === "debug") || (data64 === "info")) || (data64 === "warn")) || (data64 === "error"))){
-const err216 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/enum",keyword:"enum",params:{allowedValues: schema11.properties.log.properties.level.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.log.properties.level.enum,parentSchema:schema11.properties.log.properties.level,data:data64};
+}
+}
+else {
+const err216 = {instancePath:instancePath+"/mqtt/homeAssistant",schemaPath:"#/properties/mqtt/properties/homeAssistant/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.mqtt.properties.homeAssistant.type,parentSchema:schema11.properties.mqtt.properties.homeAssistant,data:data62};
 if(vErrors === null){
 vErrors = [err216];
 }
@@ -2529,10 +2527,9 @@ vErrors.push(err216);
 errors++;
 }
 }
-if(data63.json !== undefined){
-let data65 = data63.json;
-if(typeof data65 !== "boolean"){
-const err217 = {instancePath:instancePath+"/log/json",schemaPath:"#/properties/log/properties/json/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.log.properties.json.type,parentSchema:schema11.properties.log.properties.json,data:data65};
+}
+else {
+const err217 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.mqtt.type,parentSchema:schema11.properties.mqtt,data:data41};
 if(vErrors === null){
 vErrors = [err217];
 }
@@ -2542,9 +2539,11 @@ vErrors.push(err217);
 errors++;
 }
 }
-}
-else {
-const err218 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.log.type,parentSchema:schema11.properties.log,data:data63};
+if(data.log !== undefined){
+let data65 = data.log;
+if(data65 && typeof data65 == "object" && !Array.isArray(data65)){
+if(data65.level === undefined){
+const err218 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/required",keyword:"required",params:{missingProperty: "level"},message:"must have required property '"+"level"+"'",schema:schema11.properties.log.required,parentSchema:schema11.properties.log,data:data65};
 if(vErrors === null){
 vErrors = [err218];
 }
@@ -2553,15 +2552,84 @@ vErrors.push(err218);
 }
 errors++;
 }
-}
-}
-else {
-const err219 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.type,parentSchema:schema11,data};
+if(data65.json === undefined){
+const err219 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/required",keyword:"required",params:{missingProperty: "json"},message:"must have required property '"+"json"+"'",schema:schema11.properties.log.required,parentSchema:schema11.properties.log,data:data65};
 if(vErrors === null){
 vErrors = [err219];
 }
 else {
 vErrors.push(err219);
+}
+errors++;
+}
+for(const key12 in data65){
+if(!((key12 === "level") || (key12 === "json"))){
+const err220 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.log,data:data65};
+if(vErrors === null){
+vErrors = [err220];
+}
+else {
+vErrors.push(err220);
+}
+errors++;
+}
+}
+if(data65.level !== undefined){
+let data66 = data65.level;
+if(typeof data66 !== "string"){
+const err221 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.log.properties.level.type,parentSchema:schema11.properties.log.properties.level,data:data66};
+if(vErrors === null){
+vErrors = [err221];
+}
+else {
+vErrors.push(err221);
+}
+errors++;
+}
+if(!((((data66 === "debug") || (data66 === "info")) || (data66 === "warn")) || (data66 === "error"))){
+const err222 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/enum",keyword:"enum",params:{allowedValues: schema11.properties.log.properties.level.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.log.properties.level.enum,parentSchema:schema11.properties.log.properties.level,data:data66};
+if(vErrors === null){
+vErrors = [err222];
+}
+else {
+vErrors.push(err222);
+}
+errors++;
+}
+}
+if(data65.json !== undefined){
+let data67 = data65.json;
+if(typeof data67 !== "boolean"){
+const err223 = {instancePath:instancePath+"/log/json",schemaPath:"#/properties/log/properties/json/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.log.properties.json.type,parentSchema:schema11.properties.log.properties.json,data:data67};
+if(vErrors === null){
+vErrors = [err223];
+}
+else {
+vErrors.push(err223);
+}
+errors++;
+}
+}
+}
+else {
+const err224 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.log.type,parentSchema:schema11.properties.log,data:data65};
+if(vErrors === null){
+vErrors = [err224];
+}
+else {
+vErrors.push(err224);
+}
+errors++;
+}
+}
+}
+else {
+const err225 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.type,parentSchema:schema11,data};
+if(vErrors === null){
+vErrors = [err225];
+}
+else {
+vErrors.push(err225);
 }
 errors++;
 }

@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdir, realpath, stat, unlink } from 'node:fs/promises';
@@ -7,6 +6,7 @@ import { join } from 'node:path';
 import { atomicTempPath, commitFileAtomic } from '../util/atomic.js';
 import { distModule } from '../util/paths.js';
 import { errorMessage } from '../util/errors.js';
+import { IsolatedFailure, runIsolated } from '../util/run-isolated.js';
 
 /** What makes onnxruntime's optimized graph valid: the model file, the runtime, and this CPU's instruction set. */
 function cacheKey(model: { path: string; size: number; mtimeMs: number }, ortVersion: string): string {
@@ -18,13 +18,13 @@ function cacheKey(model: { path: string; size: number; mtimeMs: number }, ortVer
   return createHash('sha256').update(JSON.stringify([model.path, model.size, model.mtimeMs, ortVersion, cpu])).digest('hex').slice(0, 32);
 }
 
-function runChild(model: string, out: string, timeoutMs: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, [distModule('engine/optimize-child.js'), model, out], { timeout: timeoutMs, killSignal: 'SIGKILL' }, (err, _stdout, stderr) => {
-      if (!err) resolve();
-      else reject(new Error(`the optimizer child failed (${err.signal ?? err.code}): ${stderr.trim().split('\n').at(-1) ?? ''}`));
-    });
-  });
+async function runChild(model: string, out: string, timeoutMs: number): Promise<void> {
+  try {
+    await runIsolated(distModule('engine/optimize-child.js'), { model, out }, { timeoutMs });
+  } catch (err) {
+    const why = err instanceof IsolatedFailure ? `${err.detail}${err.lastLine ? `: ${err.lastLine}` : ''}` : errorMessage(err);
+    throw new Error(`the optimizer child failed (${why})`, { cause: err });
+  }
 }
 
 /**

@@ -4,6 +4,7 @@ import type { IPublishPacket } from 'mqtt';
 // daemon does not load ajv; tests/unit/config-validator.test.ts checks it is current
 import * as generated from './validators.generated.js';
 import { COMMAND_VERBS, type CommandArgs, type CommandVerb, type ReplyPayload } from './payloads.js';
+import { COMMAND_LANES, Gate, LANE_OF, OWN_DEADLINE, type Lane, type LaneName } from './command-lanes.js';
 
 export type CommandHandlers = { [V in CommandVerb]: (args: CommandArgs[V]) => Promise<unknown> };
 
@@ -16,17 +17,21 @@ export interface ReplyTarget {
 
 /**
  * Validates and dispatches commands. Only the allow-listed verbs exist; a payload must be JSON under 16 KiB and
- * match its verb's schema; a request id already seen is refused (replay). Every request gets a reply, success
- * or error, and nothing a request says can throw out of here.
+ * match its verb's schema; a request id already seen is refused (replay). Commands that cost (pull-model,
+ * reselect/set-budget, snapshot) run in lanes of bounded slots (COMMAND_LANES): past them the reply is `busy` at
+ * once, so a flood of commands queues a few at most and a stop does not wait behind it. Every request gets a reply,
+ * success or error, and nothing a request says can throw out of here.
  */
 export class CommandDispatcher {
   private readonly validators = new Map<string, ValidateFunction>();
   private readonly seenIds = new Map<string, number>();
+  private readonly gates = new Map<LaneName, Gate>();
   readonly counts = { ok: 0, refused: 0 };
 
-  constructor(private readonly handlers: CommandHandlers, private readonly timeoutMs = 60_000, private readonly maxSeen = 1000) {
+  constructor(private readonly handlers: CommandHandlers, private readonly timeoutMs = 60_000, private readonly maxSeen = 1000, lanes: Record<LaneName, Lane> = COMMAND_LANES) {
     const byExport = generated as unknown as Record<string, ValidateFunction>;
     for (const verb of COMMAND_VERBS) this.validators.set(verb, byExport[verb.replace(/[^A-Za-z0-9]/g, '_')]!);
+    for (const [name, lane] of Object.entries(lanes)) this.gates.set(name as LaneName, new Gate(lane));
   }
 
   async handle(verb: string, payload: Buffer): Promise<ReplyPayload> {
@@ -49,14 +54,32 @@ export class CommandDispatcher {
       return refuse('invalid-args', `${where} ${e?.message ?? 'is invalid'}${e?.params && 'additionalProperty' in e.params ? ` (${String(e.params.additionalProperty)})` : ''}`);
     }
     const { id, args } = req as { id?: string; args?: unknown };
+    if (id !== undefined && this.seenIds.has(id)) return refuse('replay', `request id "${id}" was already handled; use a new id per request`, id);
+    const v = verb as CommandVerb;
+    const laneName = LANE_OF[v];
+    const gate = laneName ? this.gates.get(laneName) : undefined;
+    const slot = gate ? gate.acquire() : Promise.resolve(() => undefined);
+    // refused before its id counts as seen: the same request may be sent again once the lane has room
+    if (!slot) return refuse('busy', busyMessage(v, gate!.load), id);
     if (id !== undefined) {
-      if (this.seenIds.has(id)) return refuse('replay', `request id "${id}" was already handled; use a new id per request`, id);
       this.seenIds.set(id, Date.now());
       if (this.seenIds.size > this.maxSeen) this.seenIds.delete(this.seenIds.keys().next().value!);
     }
+    let expired = false;
+    const work = (async () => {
+      const release = await slot;
+      // its requester was answered `timeout` while it waited: it does not run late
+      if (expired) { release(); throw new Error('expired while waiting'); }
+      try {
+        const handler = this.handlers[v] as (a: unknown) => Promise<unknown>;
+        return await handler(args ?? {});
+      } finally {
+        // the slot is held until the handler ends, also after a `timeout` reply: the work is still going on
+        release();
+      }
+    })();
     try {
-      const handler = this.handlers[verb as CommandVerb] as (a: unknown) => Promise<unknown>;
-      const result = await withTimeout(handler(args ?? {}), this.timeoutMs);
+      const result = OWN_DEADLINE.has(v) ? await work : await withTimeout(work, this.timeoutMs, () => { expired = true; });
       this.counts.ok++;
       return { ...(id ? { id } : {}), verb, ok: true, ...(result === undefined ? {} : { result }) };
     } catch (err) {
@@ -64,6 +87,12 @@ export class CommandDispatcher {
       return refuse(e.code ?? 'failed', e.message ?? String(err), id);
     }
   }
+}
+
+function busyMessage(verb: CommandVerb, load: { running: number; waiting: number }): string {
+  if (verb === 'pull-model') return 'a pull-model is already running; wait for its reply, then send this again';
+  const what = verb === 'snapshot' ? 'snapshots' : 're-selections (reselect, set-budget)';
+  return `${load.running} ${what} running and ${load.waiting} waiting already; send this again once they are answered`;
 }
 
 /** Where the reply goes: MQTT 5 response topic (with correlation data) or the 3.1.1 reply topic. */
@@ -80,9 +109,9 @@ function safeVerb(v: string): string {
   return /^[A-Za-z0-9._-]{1,64}$/.test(v) ? v : 'invalid';
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => void): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const t = setTimeout(() => reject(Object.assign(new Error(`command did not finish within ${ms} ms`), { code: 'timeout' })), ms);
+    const t = setTimeout(() => { onTimeout(); reject(Object.assign(new Error(`command did not finish within ${ms} ms`), { code: 'timeout' })); }, ms);
     p.then((v) => { clearTimeout(t); resolve(v); }, (e: unknown) => { clearTimeout(t); reject(e); });
   });
 }

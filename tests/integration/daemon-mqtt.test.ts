@@ -32,6 +32,8 @@ describe('the daemon over MQTT (real mosquitto, real models, the test photos as 
     daemon = new DaemonProcess([
       '--broker', broker.url, '--device-id', 'cam-m', '--state-dir', copyState(state), '--camera', `folder:${join(sharedData, 'images/test')}`,
       '--set', 'camera.fps=8', '--set', 'mqtt.results.mode=every', '--set', 'mqtt.telemetrySeconds=1', '--set', 'mqtt.keepaliveSeconds=2', '--set', 'mqtt.reconnectMaxSeconds=4', ...fastProfile,
+      // pull-model may name the configured mirror (models.allowAnyUrl is off)
+      '--set', `models.mirror=${sharedData}`,
     ]);
     await daemon.waitFor(() => json('result').length >= 3, 'first results', 120_000);
   }, 180_000);

@@ -1,5 +1,5 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
@@ -13,6 +13,7 @@ import { payloadSchemas } from '../../src/mqtt/schemas.js';
 const MAX_COMMAND_BYTES = 16 * 1024;
 import { makeFixture, snapshot, NASTY_LABELS, type Fixture } from './fixtures.js';
 import { waitFor } from '../helpers/wait.js';
+import { startHttpServer } from '../helpers/slow-http.js';
 
 const validReply = new Ajv({ strict: false }).compile(payloadSchemas.reply);
 
@@ -27,6 +28,8 @@ describe('a running daemon refuses bad commands and bad models, and keeps runnin
   let fx: Fixture;
   let parent: string;
   let stateDir: string;
+  /** the daemon's configured models.mirror (a copy of the fixture's, which the corrupt-mirror test edits) */
+  let configured: string;
   let broker: Mosquitto;
   let daemon: DaemonProcess;
   let sub: MqttClient;
@@ -52,6 +55,8 @@ describe('a running daemon refuses bad commands and bad models, and keeps runnin
     const { config } = loadConfig({ env: {}, overrides: { stateDir, 'models.catalog': fx.catalogPath }, host: { hostname: 't', isRoot: false, home: parent } });
     const pulled = await pullModels(config, { mirror: fx.mirror, only: [fx.ids.good, fx.ids.bomb, fx.ids.failing] });
     expect(pulled.ok, JSON.stringify(pulled.items)).toBe(true);
+    configured = mkdtempSync(join(tmpdir(), 'edgefit-sec-configured-'));
+    cpSync(fx.mirror, configured, { recursive: true });
     broker = await Mosquitto.start();
     sub = await mqtt.connectAsync(broker.url, { protocolVersion: 5 });
     sub.on('message', (topic, payload) => msgs.push({ topic, payload: Buffer.from(payload) }));
@@ -61,7 +66,7 @@ describe('a running daemon refuses bad commands and bad models, and keeps runnin
     await req.subscribeAsync('sec/replies', { qos: 1 });
     daemon = new DaemonProcess([
       '--broker', broker.url, '--device-id', DEV, '--state-dir', stateDir, '--camera', 'synthetic',
-      '--set', `models.catalog=${fx.catalogPath}`, '--set', 'models.allowZooFallback=false',
+      '--set', `models.catalog=${fx.catalogPath}`, '--set', 'models.allowZooFallback=false', '--set', `models.mirror=${configured}`,
       // the memory bomb must hit the profiler's limit (2 x budget.memoryMb), not the machine
       '--set', 'budget.memoryMb=150', '--set', 'budget.latencyMs=1000',
       '--set', 'camera.fps=10', '--set', 'mqtt.results.mode=every', '--set', 'mqtt.telemetrySeconds=1', ...fastProfile,
@@ -104,6 +109,8 @@ describe('a running daemon refuses bad commands and bad models, and keeps runnin
   });
 
   it('malformed, oversized, mistyped, extra-field, replayed and unknown commands: an error reply each, nothing changed', async () => {
+    // a server on the board's network that a pull-model must not be able to make it fetch from
+    const foreign = await startHttpServer((_req, res) => { res.writeHead(500, 'SECRET'); res.end(); });
     const before = snapshot(stateDir, LIVE);
     const mirrorBefore = snapshot(fx.mirror);
     const cases: [string, string | Buffer, string][] = [
@@ -138,7 +145,10 @@ describe('a running daemon refuses bad commands and bad models, and keeps runnin
       ['pull-model', JSON.stringify({ args: { id: '../../etc/passwd' } }), 'invalid-args'],
       ['pull-model', JSON.stringify({ args: { id: '..' } }), 'E_CATALOG'],
       ['pull-model', JSON.stringify({ args: { mirror: 'https://ops:hunter2@127.0.0.1:9/' } }), 'E_MIRROR'],
-      ['pull-model', JSON.stringify({ args: { id: fx.ids.spare, mirror: '/tmp/../etc' } }), 'E_PULL'],
+      // only the configured mirror or the catalog's hosts (models.allowAnyUrl is off)
+      ['pull-model', JSON.stringify({ args: { id: fx.ids.spare, mirror: foreign.url } }), 'E_MIRROR_NOT_ALLOWED'],
+      ['pull-model', JSON.stringify({ args: { id: fx.ids.spare, mirror: '/tmp/../etc' } }), 'E_MIRROR_NOT_ALLOWED'],
+      ['pull-model', JSON.stringify({ args: { mirror: 'http://169.254.169.254/latest/meta-data/' } }), 'E_MIRROR_NOT_ALLOWED'],
     ];
     for (const [verb, body, code] of cases) {
       const r = await ask(verb, body);
@@ -146,6 +156,8 @@ describe('a running daemon refuses bad commands and bad models, and keeps runnin
       expect(validReply(r)).toBe(true);
       expect(JSON.stringify(r)).not.toContain('hunter2');
     }
+    expect(foreign.requests).toEqual([]);
+    await foreign.close();
     // a replayed id is refused whatever the verb
     expect(await ask('reselect', '{"id":"once"}')).toMatchObject({ ok: true });
     expect(await ask('resume', '{"id":"once"}')).toMatchObject({ ok: false, error: { code: 'replay' } });
@@ -167,25 +179,24 @@ describe('a running daemon refuses bad commands and bad models, and keeps runnin
   });
 
   it('pull-model from a mirror serving a corrupted file: error reply, the old model keeps running; a good mirror then works', async () => {
-    const bad = mkdtempSync(join(tmpdir(), 'edgefit-sec-corrupt-'));
-    mkdirSync(join(bad, 'models'));
-    mkdirSync(join(bad, 'labels'));
+    // the configured mirror serves a corrupted copy of the spare model
     const corrupted = new Uint8Array(fx.bytes[fx.ids.spare]!);
     corrupted[corrupted.length >> 1]! ^= 0x01;
-    writeFileSync(join(bad, 'models', `${fx.ids.spare}.onnx`), corrupted);
-    writeFileSync(join(bad, 'labels', 'nasty.txt'), NASTY_LABELS.join('\n') + '\n');
+    writeFileSync(join(configured, 'models', `${fx.ids.spare}.onnx`), corrupted);
+    writeFileSync(join(configured, 'labels', 'nasty.txt'), NASTY_LABELS.join('\n') + '\n');
     const before = snapshot(stateDir, LIVE);
-    const r = await ask('pull-model', JSON.stringify({ args: { id: fx.ids.spare, mirror: bad } }));
+    const r = await ask('pull-model', JSON.stringify({ args: { id: fx.ids.spare } }));
     expect(r).toMatchObject({ ok: false, error: { code: 'E_PULL' } });
-    expect(String((r.error as Json).message)).toMatch(/sha256 [0-9a-f]{64} does not match.*running tiny-good \(unchanged\)/);
+    expect(String((r.error as Json).message)).toMatch(/sha256 does not match the catalog's [0-9a-f]{64}.*running tiny-good \(unchanged\)/);
     expect(snapshot(stateDir, LIVE)).toEqual(before);
     const r0 = json('result').length;
     await until(() => json('result').length > r0 + 2, 'results after the failed pull');
     expect(json('result').at(-1)!.variant).toBe(fx.ids.good);
     expect((json('model').at(-1)!.variant as Json).id).toBe(fx.ids.good);
 
-    // the positive control: the real file from the real mirror is pulled and, ranked higher, taken
-    const ok = await ask('pull-model', JSON.stringify({ args: { id: fx.ids.spare, mirror: fx.mirror } }));
+    // the positive control: the real file, from the configured mirror named explicitly, is pulled and, ranked higher, taken
+    writeFileSync(join(configured, 'models', `${fx.ids.spare}.onnx`), fx.bytes[fx.ids.spare]!);
+    const ok = await ask('pull-model', JSON.stringify({ args: { id: fx.ids.spare, mirror: configured } }));
     expect(ok).toMatchObject({ ok: true, result: { variant: fx.ids.spare, switched: true } });
     await until(() => json('result').at(-1)?.variant === fx.ids.spare, 'results from the new model');
     expect(daemon.proc.exitCode).toBe(null);

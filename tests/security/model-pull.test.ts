@@ -11,6 +11,8 @@ import { OnnxBuilder } from '../../src/onnx/builder.js';
 import { DataType, onnx } from '../../src/onnx/proto.js';
 import { EdgefitError } from '../../src/util/errors.js';
 import { makeFixture, sha256, snapshot, type Fixture } from './fixtures.js';
+import { startHttpServer } from '../helpers/slow-http.js';
+import { checkCommandMirror, catalogHosts } from '../../src/catalog/mirror-policy.js';
 
 let fx: Fixture;
 beforeAll(() => { fx = makeFixture(); });
@@ -88,7 +90,7 @@ describe('model files that are wrong never replace anything and never leave the 
     const good = r.items.find((i) => i.id === fx.ids.good)!;
     expect(good.status).toBe('failed');
     expect(good.usable).toBe(true); // the earlier verified copy is kept
-    expect(good.error).toMatch(/sha256 [0-9a-f]{64} does not match the catalog's/);
+    expect(good.error).toMatch(/the file's sha256 does not match the catalog's [0-9a-f]{64}/);
     const spare = r.items.find((i) => i.id === fx.ids.spare)!;
     expect(spare).toMatchObject({ status: 'failed', usable: false });
     expect(snapshot(stateDir)).toEqual(before);
@@ -148,5 +150,67 @@ describe('ONNX with external data is refused, whatever the path says', () => {
     expect(Object.keys(snapshot(stateDir)).filter((p) => p.includes('/onnx/'))).toEqual([]);
     expect(await buildLadder({ ...config, models: { ...config.models, allowZooFallback: false } }, { catalog: cat })).toEqual([]);
     expect(readdirSync(parent)).toEqual(['state']);
+  });
+});
+
+describe('a foreign server\'s answer never comes back in an error (a pull-model reply goes to whoever asked)', () => {
+  it('reason phrases, bodies, announced sizes, reset reasons and the digest of what was served: none is in the report', async () => {
+    const served = 'SECRET-CONTENT: aws_secret_access_key=abc123 (what an internal service answered)';
+    const server = await startHttpServer((req, res) => {
+      const url = req.url ?? '';
+      if (url.endsWith('tiny-good.onnx')) { res.writeHead(404, 'SECRET-REASON-PHRASE', { 'content-type': 'text/plain' }); res.end('SECRET-BODY'); return; }
+      if (url.endsWith('tiny-spare.onnx')) { res.writeHead(200); res.end(served); return; }
+      if (url.endsWith('tiny-bomb.onnx')) { res.writeHead(200, { 'content-length': '123456789012' }); res.end(); return; }
+      if (url.endsWith('tiny-failing.onnx')) { res.socket?.destroy(); return; }
+      res.writeHead(500, 'SECRET-LABELS-PHRASE'); res.end('SECRET');
+    });
+    try {
+      const { config } = isolatedState();
+      const r = await pullModels(config, { mirror: server.url, convert: false });
+      expect(r.ok).toBe(false);
+      const text = JSON.stringify(r);
+      expect(text).not.toMatch(/SECRET|123456789012/);
+      expect(text).not.toContain(sha256(served));
+      const by = (id: string) => r.items.find((i) => i.id === id)!.error;
+      expect(by(fx.ids.good)).toMatch(/tiny-good\.onnx: HTTP 404$/);
+      expect(by(fx.ids.spare)).toMatch(/the file's sha256 does not match the catalog's [0-9a-f]{64} \(corrupt or different file\); refused$/);
+      expect(by(fx.ids.bomb)).toMatch(/announces a size over the limit/);
+      expect(by(fx.ids.failing)).toMatch(/tiny-failing\.onnx: connection failed( \([A-Z0-9_]+\))?$/);
+      expect(server.requests.length).toBeGreaterThan(0);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('pull-model mirrors: the configured one or the catalog\'s hosts, unless models.allowAnyUrl', () => {
+  const cat = (): Catalog => ({ path: 'test', labels: [], models: [{ ...(fx.catalog.models[0] as never as Catalog['models'][number]), urls: ['https://github.com/google-coral/test_data/raw/master/x.tflite', 'https://Storage.Example.org:8443/m/x.tflite'] }] });
+  const cfg = (models: Record<string, unknown>) => { const { config } = isolatedState(); return { ...config, models: { ...config.models, ...models } }; };
+  const refused = (f: () => unknown) => { try { f(); } catch (e) { return e as EdgefitError; } return undefined; };
+
+  it('allows: the configured mirror (however it is spelled), an https URL on a catalog host; refuses everything else, naming what is allowed', () => {
+    expect(catalogHosts(cat())).toEqual(['github.com', 'storage.example.org:8443']);
+    const c = cfg({ mirror: 'http://mirror.lan:8080/edgefit' });
+    expect(checkCommandMirror('http://mirror.lan:8080/edgefit/', c, cat())).toMatchObject({ kind: 'url' });
+    expect(checkCommandMirror('https://github.com/my-fork/', c, cat())).toMatchObject({ kind: 'url' });
+    expect(checkCommandMirror('https://storage.example.org:8443/other/', c, cat())).toMatchObject({ kind: 'url' });
+    for (const m of ['http://github.com/', 'https://github.com:444/', 'https://github.com.evil.example/', 'http://169.254.169.254/latest/', 'http://127.0.0.1:9/', 'http://mirror.lan:8081/edgefit/', '/etc', '/tmp/../etc']) {
+      const e = refused(() => checkCommandMirror(m, c, cat()));
+      expect(e?.code, m).toBe('E_MIRROR_NOT_ALLOWED');
+      expect(e?.message).toMatch(/use the configured models\.mirror \(http:\/\/mirror\.lan:8080\/edgefit\/\) or an https URL on github\.com, storage\.example\.org:8443, or set models\.allowAnyUrl/);
+    }
+    const d = cfg({ mirror: '/srv/mirror' });
+    expect(checkCommandMirror('/srv/../srv/mirror', d, cat())).toMatchObject({ kind: 'dir', root: '/srv/mirror' });
+    expect(refused(() => checkCommandMirror('/srv/other', d, cat()))?.code).toBe('E_MIRROR_NOT_ALLOWED');
+    // credentials are refused as before, without the password
+    const e = refused(() => checkCommandMirror('https://ops:hunter2@github.com/', c, cat()));
+    expect(e?.code).toBe('E_MIRROR');
+    expect(e?.message).not.toContain('hunter2');
+  });
+
+  it('models.allowAnyUrl lets any mirror through', () => {
+    const c = cfg({ allowAnyUrl: true });
+    expect(checkCommandMirror('http://127.0.0.1:9/', c, cat())).toMatchObject({ kind: 'url' });
+    expect(checkCommandMirror('/srv/other', c, cat())).toMatchObject({ kind: 'dir' });
   });
 });
