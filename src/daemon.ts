@@ -150,7 +150,7 @@ export class Daemon {
     this.log.info('model ladder', { variants: this.ladder.length, pretrained: this.ladder.filter((v) => v.pretrained).length });
   }
 
-  /** `stoppable`: a stop() ends the selection after the measurement in progress (a re-selection by command) */
+  /** `stoppable`: a stop() ends the selection at once, killing the measurement in progress (a re-selection by command) */
   private async select(stoppable = false): Promise<Choice> {
     this.log.info('profiling and selecting (cached measurements are reused)');
     const choice = await chooseModel(this.o.config, this.device, this.ladder, this.budget, (p) => {
@@ -158,7 +158,7 @@ export class Daemon {
       this.log.info('measured', { candidate: p.candidate, threads: p.threads, cached: p.cached, ok: p.measurement.ok, p90Ms: Math.round(p.measurement.latencyMs.p90 * 100) / 100 });
       // newly pulled models are profiled here, for minutes: a stop waits for one measurement, not for all
       if (stoppable && this.stopped) throw stoppingError();
-    });
+    }, stoppable ? this.stopping.signal : undefined);
     if (choice.overBudget) this.log.warn(choice.reason);
     return choice;
   }

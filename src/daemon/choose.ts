@@ -48,7 +48,7 @@ export function usableProviders(config: Config, device: DeviceInfo): ProviderNam
  * Profiles (cached, each measurement in a child process) and picks the largest variant that fits the budget.
  * When nothing fits, the fastest candidate that ran at all is used, and the reason says so.
  */
-export async function chooseModel(config: Config, device: DeviceInfo, ladder: Variant[], budget: Budget, onProgress?: (p: MeasureProgress) => void): Promise<Choice> {
+export async function chooseModel(config: Config, device: DeviceInfo, ladder: Variant[], budget: Budget, onProgress?: (p: MeasureProgress) => void, signal?: AbortSignal): Promise<Choice> {
   const providers = usableProviders(config, device);
   const specs = specsFor(ladder, providers);
   const measured = new Map<string, Measurement[]>();
@@ -60,6 +60,7 @@ export async function chooseModel(config: Config, device: DeviceInfo, ladder: Va
     profile: {
       minRuns: config.profile.minRuns, minMs: config.profile.minSeconds * 1000, warmupRuns: config.profile.warmupRuns,
       ...(budget.memoryMb !== undefined ? { memoryLimitMb: budget.memoryMb * 2 } : budget.memoryFraction && budget.availableMb ? { memoryLimitMb: budget.memoryFraction * budget.availableMb * 2 } : {}),
+      ...(signal ? { signal } : {}),
     },
     ...(onProgress ? { onProgress } : {}),
   });

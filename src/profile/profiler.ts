@@ -36,6 +36,11 @@ export interface ProfileOptions {
   /** how often the child's /proc status is polled for the memory limit */
   pollMs?: number;
   onProgress?: (p: ProfileProgress) => void;
+  /**
+   * Aborting kills the child at once and rejects with `stopping` (not a failed measurement: the model did nothing
+   * wrong). The daemon's stop() aborts, so a measurement cannot hold a shutdown past the service's stop timeout.
+   */
+  signal?: AbortSignal;
   /** test hook: make the child crash, leak or hang for real */
   fault?: ChildFault;
 }
@@ -124,7 +129,8 @@ export async function profileVariant(v: Variant, opts: ProfileOptions = {}): Pro
   const timeoutMs = opts.timeoutMs ?? PROFILE_DEFAULTS.timeoutMs;
   const limitKb = opts.memoryLimitMb !== undefined ? opts.memoryLimitMb * 1024 : undefined;
 
-  return new Promise<Measurement>((resolve) => {
+  if (opts.signal?.aborted) return Promise.reject(stoppedError());
+  return new Promise<Measurement>((resolve, reject) => {
     let child: ChildProcess;
     try {
       // execArgv [] so loaders or inspectors of the parent (vitest, --inspect) do not leak into the child.
@@ -174,12 +180,18 @@ export async function profileVariant(v: Variant, opts: ProfileOptions = {}): Pro
       }
     });
 
+    let aborted = false;
+    const onAbort = () => { aborted = true; kill('stopped'); };
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+
     const finish = (m: Measurement) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       if (poll) clearInterval(poll);
-      resolve(m);
+      opts.signal?.removeEventListener('abort', onAbort);
+      if (aborted) reject(stoppedError());
+      else resolve(m);
     };
 
     child.on('error', (err) => {
@@ -222,6 +234,10 @@ export async function profileVariant(v: Variant, opts: ProfileOptions = {}): Pro
 
     child.send(job);
   });
+}
+
+function stoppedError(): EdgefitError {
+  return new EdgefitError('stopping', 'the measurement was stopped (the daemon is stopping); it runs again at the next start');
 }
 
 function mb(kb: number): number {

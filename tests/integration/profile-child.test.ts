@@ -89,6 +89,17 @@ describe('profileVariant (real onnxruntime sessions in a child process)', () => 
     expect(m.error).toMatch(/^timed out after 8000 ms while (starting onnxruntime|creating the session); /);
   });
 
+  it('an abort (the daemon stopping) kills a hung child at once and rejects with stopping, not a failed measurement', async () => {
+    const ac = new AbortController();
+    const t0 = Date.now();
+    const run = profileVariant(small, { ...quick, fault: 'hang', timeoutMs: 60_000, signal: ac.signal });
+    setTimeout(() => ac.abort(), 300);
+    await expect(run).rejects.toMatchObject({ code: 'stopping' });
+    // long before the 60 s timeout: what matters is that the abort, not the timer, ended it
+    expect(Date.now() - t0).toBeLessThan(30_000);
+    await expect(profileVariant(small, { ...quick, signal: ac.signal })).rejects.toMatchObject({ code: 'stopping' });
+  });
+
   it('a missing model file and bad options', async () => {
     const m = await profileVariant({ ...small, modelPath: join(dir, 'nope.onnx') }, quick);
     expect(m.ok).toBe(false);
