@@ -8,7 +8,8 @@ import { probeDevice, boardFingerprint } from './device/probe.js';
 import type { DeviceInfo } from './device/types.js';
 import { buildLadder, ladderWarning } from './catalog/ladder.js';
 import type { Variant } from './catalog/types.js';
-import { budgetFromConfig, chooseModel, modelPayload, type Choice } from './daemon/choose.js';
+import { budgetFromConfig, chooseModel, modelPayload, probeDirOf, type Choice } from './daemon/choose.js';
+import { ProbeFrameCollector } from './daemon/probe-frames.js';
 import { EngineHost } from './engine/host.js';
 import { probeProvidersIsolated } from './device/providers-isolated.js';
 import type { EngineKind } from './engine/registry.js';
@@ -75,6 +76,7 @@ export class Daemon {
   private lastTelemetry = { at: Date.now(), inferred: 0 };
   private resultsRefused = 0;
   private adapter: Adapter | undefined;
+  private probeFrames: ProbeFrameCollector | undefined;
   brokerUrl: string | undefined;
 
   constructor(private readonly o: DaemonOptions) {
@@ -117,6 +119,11 @@ export class Daemon {
     this.pipeline.on('stopped', () => { if (!this.stopped && this.source.stats().ended) this.log.info('the camera input ended (camera.loop is off)'); });
     this.pipeline.start();
     this.adapter = makeAdapter(c, this.choice, this.budget);
+    // the camera's own frames become the probe frames of later selections (a configured probeDir is the user's)
+    if (!c.profile.probeDir) {
+      this.probeFrames = new ProbeFrameCollector(probeDirOf(c), this.source, { log: (l) => this.log.info(l) });
+      await this.probeFrames.start();
+    }
 
     await this.mqtt?.setModel(modelPayload(c.deviceId, this.device.board.kind, this.choice));
     await this.mqtt?.setStatus('online', this.warning ?? '');
@@ -413,6 +420,7 @@ export class Daemon {
     // so only the switch in progress is waited for
     this.stopping.abort();
     await this.pulling;
+    this.probeFrames?.stop();
     await this.switching;
     await this.pipeline?.stop();
     await this.source?.stop();
