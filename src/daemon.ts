@@ -161,8 +161,9 @@ export class Daemon {
   private async select(stoppable = false): Promise<Choice> {
     this.log.info('profiling and selecting (cached measurements are reused)');
     const choice = await chooseModel(this.o.config, this.device, this.ladder, this.budget, (p) => {
-      if (!p.measurement) return;
-      this.log.info('measured', { candidate: p.candidate, threads: p.threads, cached: p.cached, ok: p.measurement.ok, p90Ms: Math.round(p.measurement.latencyMs.p90 * 100) / 100 });
+      if (p.agreement) this.log.info('agreement with the native model', { candidate: p.candidate, cached: p.cached, ...(p.agreement.ok ? { agreeing: p.agreement.agreeing, frames: p.agreement.frames } : { error: p.agreement.error ?? 'failed' }) });
+      if (!p.measurement && !p.agreement) return;
+      if (p.measurement) this.log.info('measured', { candidate: p.candidate, threads: p.threads, cached: p.cached, ok: p.measurement.ok, p90Ms: Math.round(p.measurement.latencyMs.p90 * 100) / 100 });
       // newly pulled models are profiled here, for minutes: a stop waits for one measurement, not for all
       if (stoppable && this.stopped) throw stoppingError();
     });

@@ -31,7 +31,7 @@ export function register(program: Command): void {
     .option('--budget-ms <n>', 'latency budget at the percentile (ms)')
     .option('--fps <n>', 'frame-rate budget (1000/fps ms)')
     .option('--budget-mb <n>', 'memory the model may add (MB)')
-    .option('--min-accuracy <x>', 'minimum reference top-1 (0.65 or 65)')
+    .option('--min-accuracy <x>', 'minimum top-1, published or estimated (0.65 or 65)')
     .option('--percentile <p>', 'p50, p90 (default) or p99')
     .option('--probe <dir>', 'photos each reduced-resolution rung is compared on with its native model (default: profile.probeDir)')
     .option('--min-agreement <x>', 'demote a rung whose top-1 agrees with its native model on fewer probe frames than this (0.5 or 50; 0 = never)')

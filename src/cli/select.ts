@@ -24,7 +24,7 @@ export function register(program: Command): void {
     .option('--budget-ms <n>', 'latency budget at the percentile (ms)')
     .option('--fps <n>', 'frame-rate budget (1000/fps ms)')
     .option('--budget-mb <n>', 'memory the model may add (MB)')
-    .option('--min-accuracy <x>', 'minimum reference top-1 (0.65 or 65)')
+    .option('--min-accuracy <x>', 'minimum top-1, published or estimated (0.65 or 65)')
     .option('--percentile <p>', 'p50, p90 (default) or p99')
     .option('--min-agreement <x>', 'demote a rung whose recorded top-1 agreement with its native model is below this (0.5 or 50; 0 = never)')
     .option('--from-cache <file>', 'a profile cache written by `edgefit profile` (here or on another board)')
