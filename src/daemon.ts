@@ -8,7 +8,8 @@ import { probeDevice, boardFingerprint } from './device/probe.js';
 import type { DeviceInfo } from './device/types.js';
 import { buildLadder, ladderWarning } from './catalog/ladder.js';
 import type { Variant } from './catalog/types.js';
-import { budgetFromConfig, chooseModel, modelPayload, type Choice } from './daemon/choose.js';
+import { budgetFromConfig, chooseModel, modelPayload, probeDirOf, type Choice } from './daemon/choose.js';
+import { ProbeFrameCollector } from './daemon/probe-frames.js';
 import { EngineHost } from './engine/host.js';
 import { probeProvidersIsolated } from './device/providers-isolated.js';
 import type { EngineKind } from './engine/registry.js';
@@ -75,6 +76,7 @@ export class Daemon {
   private lastTelemetry = { at: Date.now(), inferred: 0 };
   private resultsRefused = 0;
   private adapter: Adapter | undefined;
+  private probeFrames: ProbeFrameCollector | undefined;
   brokerUrl: string | undefined;
 
   constructor(private readonly o: DaemonOptions) {
@@ -117,6 +119,11 @@ export class Daemon {
     this.pipeline.on('stopped', () => { if (!this.stopped && this.source.stats().ended) this.log.info('the camera input ended (camera.loop is off)'); });
     this.pipeline.start();
     this.adapter = makeAdapter(c, this.choice, this.budget);
+    // the camera's own frames become the probe frames of later selections (a configured probeDir is the user's)
+    if (!c.profile.probeDir) {
+      this.probeFrames = new ProbeFrameCollector(probeDirOf(c), this.source, { log: (l) => this.log.info(l) });
+      await this.probeFrames.start();
+    }
 
     await this.mqtt?.setModel(modelPayload(c.deviceId, this.device.board.kind, this.choice));
     await this.mqtt?.setStatus('online', this.warning ?? '');
@@ -154,8 +161,9 @@ export class Daemon {
   private async select(stoppable = false): Promise<Choice> {
     this.log.info('profiling and selecting (cached measurements are reused)');
     const choice = await chooseModel(this.o.config, this.device, this.ladder, this.budget, (p) => {
-      if (!p.measurement) return;
-      this.log.info('measured', { candidate: p.candidate, threads: p.threads, cached: p.cached, ok: p.measurement.ok, p90Ms: Math.round(p.measurement.latencyMs.p90 * 100) / 100 });
+      if (p.agreement) this.log.info('agreement with the native model', { candidate: p.candidate, cached: p.cached, ...(p.agreement.ok ? { agreeing: p.agreement.agreeing, frames: p.agreement.frames } : { error: p.agreement.error ?? 'failed' }) });
+      if (!p.measurement && !p.agreement) return;
+      if (p.measurement) this.log.info('measured', { candidate: p.candidate, threads: p.threads, cached: p.cached, ok: p.measurement.ok, p90Ms: Math.round(p.measurement.latencyMs.p90 * 100) / 100 });
       // newly pulled models are profiled here, for minutes: a stop waits for one measurement, not for all
       if (stoppable && this.stopped) throw stoppingError();
     }, stoppable ? this.stopping.signal : undefined);
@@ -413,6 +421,7 @@ export class Daemon {
     // so only the switch in progress is waited for
     this.stopping.abort();
     await this.pulling;
+    this.probeFrames?.stop();
     await this.switching;
     await this.pipeline?.stop();
     await this.source?.stop();

@@ -40,7 +40,7 @@ export async function selectionSection(ctx: BenchContext): Promise<SectionResult
       const m = makeMeasurer({ board: 'bench', cache: new ProfileCache(join(tmp, file)), threads, percentile: 'p90', profile });
       return async (s: CandidateSpec): Promise<Measurement[]> => {
         counter.n++;
-        const r = await m(s);
+        const r = (await m(s)).measurements; // no probe frames here: latency only
         counter.children += r.length;
         return r;
       };

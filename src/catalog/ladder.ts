@@ -13,6 +13,7 @@ import { readConverted } from './convert.js';
 import { convertIsolated, type IsolatedConvertOptions } from './convert-isolated.js';
 import { quarantined } from './quarantine.js';
 import { modelCost } from './cost.js';
+import { estimateAtResolution, publishedTop1, SOURCES } from './published-accuracy.js';
 
 export interface LadderOptions {
   catalog?: Catalog;
@@ -93,6 +94,7 @@ export async function buildLadder(config: Config, opts: LadderOptions = {}): Pro
     const card = got.card;
     const sha = got.onnxSha256;
     const native = card.resolution ?? m.resolution;
+    const nativeAcc = nativeAccuracy(m, native);
     for (const res of ladderResolutions(native, card.anyResolution)) {
       const cost = await modelCost(m.family, m.alpha, res, card.classes, got.onnxPath);
       variants.push({
@@ -100,9 +102,9 @@ export async function buildLadder(config: Config, opts: LadderOptions = {}): Pro
         family: m.family,
         alpha: m.alpha,
         resolution: res,
+        nativeResolution: native,
         precision: card.precision,
-        // published figures hold at the native resolution only
-        ...(res === native && m.referenceAccuracy !== undefined ? { referenceAccuracy: m.referenceAccuracy } : {}),
+        ...rungAccuracy(m, nativeAcc, native, res),
         macs: cost.macs,
         params: cost.params,
         modelPath: got.onnxPath,
@@ -119,6 +121,28 @@ export async function buildLadder(config: Config, opts: LadderOptions = {}): Pro
     variants.push(...(await zooFallback(config, opts)));
   }
   return variants;
+}
+
+/**
+ * The published top-1 of a catalog model at its native resolution: the catalog's own figure, else the model-zoo
+ * table's for its family/alpha/resolution/precision (ImageNet models only: a person detector is another task).
+ */
+function nativeAccuracy(m: CatalogModel, native: number): { value: number; basis: string } | undefined {
+  if (m.referenceAccuracy !== undefined) return { value: m.referenceAccuracy, basis: `published (catalog ${m.id})` };
+  if (m.task !== 'imagenet') return undefined;
+  const p = publishedTop1(m.family, m.alpha, native, m.precision);
+  if (!p) return undefined;
+  const src = SOURCES[p.source];
+  return { value: p.top1, basis: `published (${src.repository}/${src.path})` };
+}
+
+/** Accuracy fields of one rung: published at the native resolution, estimated below it. */
+function rungAccuracy(m: CatalogModel, nativeAcc: { value: number; basis: string } | undefined, native: number, res: number): Pick<Variant, 'referenceAccuracy' | 'estimatedAccuracy' | 'accuracyBasis'> {
+  if (!nativeAcc) return {};
+  if (res === native) return { referenceAccuracy: nativeAcc.value, accuracyBasis: nativeAcc.basis };
+  // the catalog's precision, not this file's: a dequantized float copy runs the quantized model's weights
+  const e = estimateAtResolution(m.family, m.alpha, m.precision, native, nativeAcc.value, res);
+  return e ? { estimatedAccuracy: e.value, accuracyBasis: `estimated: ${e.basis}` } : {};
 }
 
 const ZOO_FAMILY: Family = 'mobilenet_v1';

@@ -19,8 +19,17 @@ export interface Variant {
   alpha: number;
   resolution: number;
   precision: Precision;
-  /** published ImageNet top-1 (0..1) where known; "largest" means highest of this, else most MACs */
+  /** published ImageNet top-1 (0..1) of this model at this resolution, where known */
   referenceAccuracy?: number;
+  /**
+   * top-1 (0..1) estimated for a rung that runs a model below the resolution it was trained at (its published
+   * figure minus the published drop, made conservative); see src/catalog/published-accuracy.ts
+   */
+  estimatedAccuracy?: number;
+  /** where the accuracy figure comes from, in words (the table and numbers behind it) */
+  accuracyBasis?: string;
+  /** the resolution the weights were trained at, when this rung runs them at a smaller one (or at it) */
+  nativeResolution?: number;
   macs: number;
   params: number;
   /** absolute path of the .onnx file */

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig, parseSetFlags, collect } from '../config/index.js';
 import { pullModels, describePullItem, loadCatalog, buildLadder, ladderWarning } from '../catalog/index.js';
+import { accuracyOf } from '../select/accuracy.js';
 
 interface CommonFlags { config?: string; set?: string[] }
 
@@ -60,7 +61,9 @@ export function register(program: Command): void {
       if (warning) process.stderr.write(`WARNING: ${warning}\n`);
       if (flags.json) { process.stdout.write(JSON.stringify(variants, null, 2) + '\n'); return; }
       for (const v of variants) {
-        process.stdout.write(`${v.id.padEnd(40)} ${v.precision.padEnd(5)} ${String(v.resolution).padStart(4)}  ${(v.macs / 1e6).toFixed(1).padStart(7)} MMACs  ${(v.params / 1e6).toFixed(2).padStart(6)} M params${v.pretrained ? '' : '  (random weights)'}\n`);
+        const acc = accuracyOf(v);
+        const top1 = acc ? `${(acc.value * 100).toFixed(1)}% ${acc.kind}` : 'top-1 unknown';
+        process.stdout.write(`${v.id.padEnd(40)} ${v.precision.padEnd(5)} ${String(v.resolution).padStart(4)}  ${(v.macs / 1e6).toFixed(1).padStart(7)} MMACs  ${(v.params / 1e6).toFixed(2).padStart(6)} M params  ${top1.padEnd(15)}${v.pretrained ? '' : '  (random weights)'}\n`);
       }
     });
 }

@@ -3,20 +3,22 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig, parseSetFlags, collect } from '../config/index.js';
 import { probeDevice, boardFingerprint } from '../device/probe.js';
-import { budgetFromConfig, usableProviders } from '../daemon/choose.js';
+import { budgetFromConfig, probeDirOf, usableProviders } from '../daemon/choose.js';
 import { ProfileCache } from '../profile/cache.js';
 import { makeMeasurer, threadCounts } from '../profile/measure.js';
 import { ProgressBar } from '../profile/progress.js';
 import { searchAndSelect, bruteForceSelect, specsFor } from '../select/search.js';
-import { makeCandidate } from '../select/policy.js';
 import { decisionTable } from '../select/table.js';
 import { plotSvg, plotDataFromDecision } from '../select/plot.js';
-import { loadVariants, budgetFromFlags, parseProviders, parseThreads, type BudgetFlags, type LadderFlags } from '../select/inputs.js';
-import type { Measurement } from '../profile/types.js';
+import { loadVariants, budgetFromFlags, minAgreementFrom, parseProviders, parseThreads, type BudgetFlags, type LadderFlags } from '../select/inputs.js';
+import { loadProbeSet } from '../profile/agreement.js';
+import type { Measured } from '../select/types.js';
+import { measuredCandidate } from '../select/search.js';
+import { EdgefitError } from '../util/errors.js';
 import { availableParallelism } from 'node:os';
 
 interface Flags extends BudgetFlags, LadderFlags {
-  threads?: string; providers?: string; json?: boolean; plot?: string; all?: boolean; refresh?: boolean; cache?: string;
+  threads?: string; providers?: string; json?: boolean; plot?: string; all?: boolean; refresh?: boolean; cache?: string; probe?: string;
   minRuns?: string; minSeconds?: string; config?: string; set?: string[];
 }
 
@@ -29,8 +31,10 @@ export function register(program: Command): void {
     .option('--budget-ms <n>', 'latency budget at the percentile (ms)')
     .option('--fps <n>', 'frame-rate budget (1000/fps ms)')
     .option('--budget-mb <n>', 'memory the model may add (MB)')
-    .option('--min-accuracy <x>', 'minimum reference top-1 (0.65 or 65)')
+    .option('--min-accuracy <x>', 'minimum top-1, published or estimated (0.65 or 65)')
     .option('--percentile <p>', 'p50, p90 (default) or p99')
+    .option('--probe <dir>', 'photos each reduced-resolution rung is compared on with its native model (default: profile.probeDir)')
+    .option('--min-agreement <x>', 'demote a rung whose top-1 agrees with its native model on fewer probe frames than this (0.5 or 50; 0 = never)')
     .option('--threads <n|auto>', 'intra-op threads; auto measures 1, cores-1 and all cores')
     .option('--providers <list>', 'execution providers, comma-separated (default: configured and usable here)')
     .option('--all', 'measure every candidate (brute force) instead of the pruning search')
@@ -48,7 +52,13 @@ export function register(program: Command): void {
       const board = boardFingerprint(device);
       const variants = await loadVariants(flags, config, (l) => process.stderr.write(l + '\n'));
       const providers = parseProviders(flags.providers) ?? usableProviders(config, device);
-      const budget = budgetFromFlags(flags) ?? budgetFromConfig(config, device);
+      const budget = { ...(budgetFromFlags(flags) ?? budgetFromConfig(config, device)), minAgreement: minAgreementFrom(flags, config) };
+      const probeDir = flags.probe ?? probeDirOf(config);
+      const probe = await loadProbeSet(probeDir);
+      if (flags.probe && !probe) throw new EdgefitError('E_FLAGS', `--probe ${flags.probe}: no JPEG, PNG or BMP photo there to compare the rungs on`);
+      if (!probe && variants.some((v) => v.nativeResolution !== undefined && v.resolution < v.nativeResolution)) {
+        process.stderr.write(`note: no probe frames in ${probeDir}: the reduced-resolution rungs' agreement with their native model is not measured (give --probe DIR of photos)\n`);
+      }
       const threads = parseThreads(flags.threads) ?? (config.engine.threads > 0 ? config.engine.threads : 'auto');
       const cache = new ProfileCache(flags.cache ?? join(config.stateDir, 'profile-cache.json'));
       if (cache.warning) process.stderr.write(`warning: ${cache.warning}\n`);
@@ -58,7 +68,7 @@ export function register(program: Command): void {
       const minRuns = flags.minRuns !== undefined ? Number(flags.minRuns) : config.profile.minRuns;
       const minMs = (flags.minSeconds !== undefined ? Number(flags.minSeconds) : config.profile.minSeconds) * 1000;
       const measurer = makeMeasurer({
-        board, cache, threads, percentile: budget.percentile ?? 'p90', refresh: flags.refresh ?? false,
+        board, cache, threads, percentile: budget.percentile ?? 'p90', refresh: flags.refresh ?? false, ...(probe ? { probe } : {}),
         profile: {
           minRuns, minMs, warmupRuns: config.profile.warmupRuns,
           // generous: a model over the budget is rejected by the selector; the limit only stops runaways early
@@ -66,15 +76,15 @@ export function register(program: Command): void {
         },
         onProgress: (p) => bar.update(p),
       });
-      const measured = new Map<string, Measurement[]>();
+      const measured = new Map<string, Measured>();
       const measure = async (s: (typeof specs)[number]) => {
-        const ms = await measurer(s);
-        measured.set(`${s.variant.id}@${s.provider}`, ms);
-        return ms;
+        const r = await measurer(s);
+        measured.set(`${s.variant.id}@${s.provider}`, r);
+        return r;
       };
       const decision = flags.all ? await bruteForceSelect(specs, budget, measure) : await searchAndSelect(specs, budget, measure);
       bar.finish();
-      const candidates = specs.map((s) => makeCandidate(s.variant, s.provider, measured.get(`${s.variant.id}@${s.provider}`) ?? []));
+      const candidates = specs.map((s) => measuredCandidate(s, measured.get(`${s.variant.id}@${s.provider}`) ?? []));
       if (flags.plot) {
         writeFileSync(flags.plot, plotSvg(plotDataFromDecision(candidates, decision, `edgefit profile on ${board}`)));
       }

@@ -9,7 +9,7 @@ import type { Candidate } from '../select/types.js';
 import { specsFor } from '../select/search.js';
 import { decisionTable } from '../select/table.js';
 import { plotSvg, plotDataFromDecision } from '../select/plot.js';
-import { loadVariants, budgetFromFlags, parseProviders, type BudgetFlags, type LadderFlags } from '../select/inputs.js';
+import { loadVariants, budgetFromFlags, minAgreementFrom, parseProviders, type BudgetFlags, type LadderFlags } from '../select/inputs.js';
 import { EdgefitError } from '../util/errors.js';
 import type { ProviderName } from '../engine/engine.js';
 
@@ -24,8 +24,9 @@ export function register(program: Command): void {
     .option('--budget-ms <n>', 'latency budget at the percentile (ms)')
     .option('--fps <n>', 'frame-rate budget (1000/fps ms)')
     .option('--budget-mb <n>', 'memory the model may add (MB)')
-    .option('--min-accuracy <x>', 'minimum reference top-1 (0.65 or 65)')
+    .option('--min-accuracy <x>', 'minimum top-1, published or estimated (0.65 or 65)')
     .option('--percentile <p>', 'p50, p90 (default) or p99')
+    .option('--min-agreement <x>', 'demote a rung whose recorded top-1 agreement with its native model is below this (0.5 or 50; 0 = never)')
     .option('--from-cache <file>', 'a profile cache written by `edgefit profile` (here or on another board)')
     .option('--board <fingerprint>', 'which board of the cache (needed when it holds several)')
     .option('--catalog <file>', 'catalog JSON to take the ladder from (default: the configured catalog)')
@@ -36,11 +37,12 @@ export function register(program: Command): void {
     .option('--config <file>', 'YAML or JSON configuration file')
     .option('--set <path=value>', 'override one setting (repeatable)', collect)
     .action(async (flags: Flags) => {
-      const budget = budgetFromFlags(flags);
-      if (!budget || (budget.latencyP90Ms === undefined && budget.fps === undefined)) {
+      const fromFlags = budgetFromFlags(flags);
+      if (!fromFlags || (fromFlags.latencyP90Ms === undefined && fromFlags.fps === undefined)) {
         throw new EdgefitError('E_FLAGS', 'edgefit select needs a latency budget: --budget-ms N or --fps N');
       }
       const config = loadConfig({ file: flags.config, env: process.env, overrides: parseSetFlags(flags.set) }).config;
+      const budget = { ...fromFlags, minAgreement: minAgreementFrom(flags, config) };
       const cache = flags.fromCache ? new ProfileCache(flags.fromCache, { strict: true }) : new ProfileCache(join(config.stateDir, 'profile-cache.json'));
       let board = flags.board;
       const boards = cache.boards();
@@ -77,5 +79,5 @@ export function register(program: Command): void {
 
 function rankedAbove(candidates: Candidate[], id: string, chosenId: string): boolean {
   const a = candidates.find((c) => c.id === id)!, b = candidates.find((c) => c.id === chosenId)!;
-  return compareStatic(a, b) <= 0;
+  return compareStatic(a, b) <= 0; // before measuring, demotion is not known: static rank
 }

@@ -80,7 +80,7 @@ const schemaBody: JSONSchemaType<Config> = {
     },
     budget: {
       type: 'object',
-      description: 'What the chosen model may cost. The selector picks the largest variant that fits.',
+      description: 'What the chosen model may cost. The selector picks the most accurate variant that fits.',
       additionalProperties: false,
       required: ['latencyMs', 'fps', 'percentile', 'memoryMb', 'memoryFraction', 'minAccuracy'],
       properties: {
@@ -89,7 +89,7 @@ const schemaBody: JSONSchemaType<Config> = {
         percentile: { type: 'number', default: 90, minimum: 50, maximum: 100, description: 'Latency percentile the budget applies to (90 = p90).' },
         memoryMb: { type: 'number', default: 0, minimum: 0, maximum: 10000000, description: 'Memory budget for the model session in MB; 0 = `memoryFraction` of the memory available (cgroup limit included).' },
         memoryFraction: { type: 'number', default: 0.5, exclusiveMinimum: 0, maximum: 1, description: 'Share of available memory the model may use when `memoryMb` is 0.' },
-        minAccuracy: { type: 'number', default: 0, minimum: 0, maximum: 1, description: 'Refuse variants whose reference accuracy (0..1) is known and below this.' },
+        minAccuracy: { type: 'number', default: 0, minimum: 0, maximum: 1, description: 'Refuse variants whose accuracy (0..1, published or estimated) is below this, unknown, or in doubt (demoted by the measured agreement).' },
       },
     },
     models: {
@@ -112,11 +112,13 @@ const schemaBody: JSONSchemaType<Config> = {
       type: 'object',
       description: 'Measurement of each variant on this board.',
       additionalProperties: false,
-      required: ['minRuns', 'minSeconds', 'warmupRuns'],
+      required: ['minRuns', 'minSeconds', 'warmupRuns', 'probeDir', 'minAgreement'],
       properties: {
         minRuns: { type: 'integer', default: 30, minimum: 1, maximum: 100000, description: 'Timed inferences per variant, at least.' },
         minSeconds: { type: 'number', default: 3, minimum: 0, maximum: 3600, description: 'Time spent measuring each variant, at least.' },
         warmupRuns: { type: 'integer', default: 5, minimum: 0, maximum: 10000, description: 'Untimed inferences before measuring (caches, lazy allocation, clocks ramping up).' },
+        probeDir: { type: 'string', default: '', pattern: noControl, 'x-accepted': noControlWords, description: 'Directory of photos (JPEG, PNG, BMP) on which each reduced-resolution rung is compared with its model at the native resolution (top-1 agreement). Empty = <stateDir>/probe-frames, which the daemon fills with frames of a real camera while it runs.' },
+        minAgreement: { type: 'number', default: 0.5, minimum: 0, maximum: 1, description: 'A reduced-resolution rung whose top-1 agrees with its native model on fewer than this fraction of the probe frames is demoted below every rung whose accuracy stands; 0 = never demote.' },
       },
     },
     adapt: {

@@ -60,6 +60,8 @@ export interface ProfileConfig {
   minRuns: number;
   minSeconds: number;
   warmupRuns: number;
+  probeDir: string;
+  minAgreement: number;
 }
 
 export interface AdaptConfig {

@@ -6,14 +6,14 @@ const require = createRequire(import.meta.url);
 
 export const validate = validate10;
 export default validate10;
-const schema11 = {"type":"object","description":"edgefit daemon configuration","additionalProperties":false,"required":["deviceId","stateDir","camera","engine","budget","models","profile","adapt","mqtt","log"],"properties":{"deviceId":{"type":"string","default":"","maxLength":64,"pattern":"^[A-Za-z0-9._-]*$","x-accepted":"letters, digits, '.', '_', '-' (1-64 characters; no '+', '#', '/', spaces or control characters)","description":"Name of this device in MQTT topics and Home Assistant. Empty = the host name with every other character replaced by \"-\"."},"stateDir":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Where models, profiles and caches are written. Empty = /var/lib/edgefit when running as root, else $XDG_STATE_HOME/edgefit or ~/.local/state/edgefit. A leading ~/ is expanded."},"camera":{"type":"object","description":"Frame source.","additionalProperties":false,"required":["source","width","height","fps","loop","watchdogSeconds"],"properties":{"source":{"type":"string","default":"auto","pattern":"^(auto|synthetic|rpicam|/dev/video[0-9]+|(rtsp|rtsps|http|https)://[^\\s]+|(file|lavfi|folder):[^\\u0000-\\u001f]+|(?![A-Za-z][A-Za-z0-9+.-]*:)[^\\u0000-\\u001f]+)$","x-accepted":"'auto', 'synthetic', 'rpicam', '/dev/videoN', 'rtsp://…', 'http(s)://…', 'file:PATH' or a path to a video, 'lavfi:GRAPH' (e.g. lavfi:testsrc), 'folder:DIR' of images","description":"Camera: 'auto' (first /dev/video*, then rpicam, else synthetic), 'synthetic', 'rpicam', '/dev/videoN', 'rtsp://…', 'http(s)://…' (MJPEG or a stream ffmpeg reads), 'file:PATH' or a path to a video file, 'lavfi:testsrc…' (ffmpeg test graph), 'folder:DIR' (images, cycled)."},"width":{"type":"integer","default":640,"minimum":0,"maximum":8192,"description":"Capture width in pixels; 0 = the source's native size."},"height":{"type":"integer","default":480,"minimum":0,"maximum":8192,"description":"Capture height in pixels; 0 = the source's native size."},"fps":{"type":"number","default":15,"minimum":0,"maximum":240,"description":"Capture rate requested from the source; 0 = the source's own rate. Frames beyond what inference takes are dropped (latest frame wins)."},"loop":{"type":"boolean","default":true,"description":"Restart a video file or image folder at its end."},"watchdogSeconds":{"type":"number","default":10,"exclusiveMinimum":0,"maximum":3600,"description":"Restart the source when no frame arrived for this long."}},"default":{"source":"auto","width":640,"height":480,"fps":15,"loop":true,"watchdogSeconds":10}},"engine":{"type":"object","description":"Inference runtime.","additionalProperties":false,"required":["providers","threads","timeoutMs","ortLibraryPath","trtFp16"],"properties":{"providers":{"type":"array","default":["tensorrt","cuda","cpu"],"minItems":1,"uniqueItems":true,"items":{"type":"string","enum":["tensorrt","cuda","cpu","wasm","tfjs-node","tfjs-wasm"]},"description":"Execution providers tried in order; those the board lacks are skipped and reported. As an environment variable or --set value: a comma-separated list."},"threads":{"type":"integer","default":0,"minimum":0,"maximum":256,"description":"Intra-op threads; 0 = measured by the profiler (the fastest count for this board)."},"timeoutMs":{"type":"integer","default":5000,"minimum":100,"maximum":600000,"description":"An inference that takes longer is abandoned and the engine worker restarted."},"ortLibraryPath":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Path of a custom onnxruntime shared library (e.g. a Jetson build with TensorRT/CUDA); empty = the one bundled with onnxruntime-node."},"trtFp16":{"type":"boolean","default":false,"description":"Let TensorRT build FP16 engines (Jetson): faster, slightly less exact. Engines are cached in <stateDir>/trt-cache so later starts do not rebuild them."}},"default":{"providers":["tensorrt","cuda","cpu"],"threads":0,"timeoutMs":5000,"ortLibraryPath":"","trtFp16":false}},"budget":{"type":"object","description":"What the chosen model may cost. The selector picks the largest variant that fits.","additionalProperties":false,"required":["latencyMs","fps","percentile","memoryMb","memoryFraction","minAccuracy"],"properties":{"latencyMs":{"type":"number","default":0,"minimum":0,"maximum":600000,"description":"Latency budget per inference at `percentile`, in ms; 0 = derived from `fps` (1000 / fps)."},"fps":{"type":"number","default":5,"minimum":0,"maximum":1000,"description":"Target inferences per second, used when `latencyMs` is 0."},"percentile":{"type":"number","default":90,"minimum":50,"maximum":100,"description":"Latency percentile the budget applies to (90 = p90)."},"memoryMb":{"type":"number","default":0,"minimum":0,"maximum":10000000,"description":"Memory budget for the model session in MB; 0 = `memoryFraction` of the memory available (cgroup limit included)."},"memoryFraction":{"type":"number","default":0.5,"exclusiveMinimum":0,"maximum":1,"description":"Share of available memory the model may use when `memoryMb` is 0."},"minAccuracy":{"type":"number","default":0,"minimum":0,"maximum":1,"description":"Refuse variants whose reference accuracy (0..1) is known and below this."}},"default":{"latencyMs":0,"fps":5,"percentile":90,"memoryMb":0,"memoryFraction":0.5,"minAccuracy":0}},"models":{"type":"object","description":"Model catalog and downloads.","additionalProperties":false,"required":["catalog","mirror","task","allowZooFallback","downloadTimeoutSeconds","maxDownloadMb","pullTimeoutSeconds","allowAnyUrl"],"properties":{"catalog":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Path of the model catalog (JSON); empty = models/catalog.json shipped with edgefit."},"mirror":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Where `models pull` fetches files instead of upstream: an http(s) URL or a local directory laid out like the catalog's relative file paths. Empty = upstream URLs."},"task":{"type":"string","enum":["imagenet","person"],"default":"imagenet","description":"Which kind of model to run: 'imagenet' (1000 classes) or 'person' (person / no person)."},"allowZooFallback":{"type":"boolean","default":true,"description":"With no pretrained model on disk, run zoo-generated models (random weights: their labels are meaningless) so the pipeline and measurements still work."},"downloadTimeoutSeconds":{"type":"number","default":300,"exclusiveMinimum":0,"maximum":86400,"description":"Abandon one download after this long."},"maxDownloadMb":{"type":"number","default":200,"exclusiveMinimum":0,"maximum":10000,"description":"Refuse a download larger than this."},"pullTimeoutSeconds":{"type":"number","default":1800,"exclusiveMinimum":0,"maximum":86400,"description":"A `pull-model` command (downloads and conversion, in a child process) is killed after this long; the running model is unchanged."},"allowAnyUrl":{"type":"boolean","default":false,"description":"Let a `pull-model` command name any mirror. Off: a command's mirror must be `mirror` above or an https URL on a host of the catalog's own URLs; anything else is refused (E_MIRROR_NOT_ALLOWED). `edgefit models pull --mirror` on the board is not limited."}},"default":{"catalog":"","mirror":"","task":"imagenet","allowZooFallback":true,"downloadTimeoutSeconds":300,"maxDownloadMb":200,"pullTimeoutSeconds":1800,"allowAnyUrl":false}},"profile":{"type":"object","description":"Measurement of each variant on this board.","additionalProperties":false,"required":["minRuns","minSeconds","warmupRuns"],"properties":{"minRuns":{"type":"integer","default":30,"minimum":1,"maximum":100000,"description":"Timed inferences per variant, at least."},"minSeconds":{"type":"number","default":3,"minimum":0,"maximum":3600,"description":"Time spent measuring each variant, at least."},"warmupRuns":{"type":"integer","default":5,"minimum":0,"maximum":10000,"description":"Untimed inferences before measuring (caches, lazy allocation, clocks ramping up)."}},"default":{"minRuns":30,"minSeconds":3,"warmupRuns":5}},"adapt":{"type":"object","description":"Live re-selection when the measured latency drifts (thermal throttling, other load).","additionalProperties":false,"required":["enabled","windowSeconds","cooldownSeconds","hysteresis"],"properties":{"enabled":{"type":"boolean","default":true,"description":"Re-select the model when live latency leaves the budget."},"windowSeconds":{"type":"number","default":30,"exclusiveMinimum":0,"maximum":86400,"description":"Live latency is judged over this sliding window."},"cooldownSeconds":{"type":"number","default":120,"minimum":0,"maximum":86400,"description":"Minimum time between two model switches."},"hysteresis":{"type":"number","default":0.15,"minimum":0,"maximum":1,"description":"Step down when latency exceeds the budget; step up only when the larger variant fits with this fraction to spare."}},"default":{"enabled":true,"windowSeconds":30,"cooldownSeconds":120,"hysteresis":0.15}},"mqtt":{"type":"object","description":"Where results and telemetry go.","additionalProperties":false,"required":["url","prefix","protocolVersion","username","password","tls","keepaliveSeconds","reconnectMaxSeconds","results","telemetrySeconds","outbox","homeAssistant"],"properties":{"url":{"type":"string","default":"","pattern":"^((mqtts?|wss?|tcp|ssl)://[^\\s]+)?$","x-accepted":"empty or a URL mqtt://, mqtts://, ws://, wss://, tcp://, ssl:// (e.g. mqtt://broker.local:1883)","description":"Broker URL; empty = an embedded broker on 127.0.0.1:1883."},"prefix":{"type":"string","default":"edgefit","pattern":"^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$","x-accepted":"topic levels of letters, digits, '.', '_', '-' separated by '/' (1-4 levels of 1-64 characters; no '+', '#', spaces or empty levels)","description":"Topic prefix: topics are <prefix>/<deviceId>/…."},"protocolVersion":{"type":"integer","enum":[4,5],"default":5,"description":"MQTT protocol: 5, or 4 (3.1.1). With 5, a broker that refuses it is retried with 4."},"username":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Broker user name; empty = anonymous."},"password":{"type":"string","default":"","description":"Broker password (shown redacted by `config --print`)."},"tls":{"type":"object","description":"TLS for mqtts:// and wss:// brokers.","additionalProperties":false,"required":["ca","cert","key","rejectUnauthorized"],"properties":{"ca":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"PEM file of the CA that signed the broker certificate; empty = the system CAs."},"cert":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"PEM client certificate file for mutual TLS; empty = none."},"key":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"PEM private key file of the client certificate."},"rejectUnauthorized":{"type":"boolean","default":true,"description":"Refuse a broker certificate that does not verify. Turn off only for testing."}},"default":{"ca":"","cert":"","key":"","rejectUnauthorized":true}},"keepaliveSeconds":{"type":"integer","default":30,"minimum":0,"maximum":65535,"description":"MQTT keepalive; the broker publishes the last will after 1.5x this without traffic."},"reconnectMaxSeconds":{"type":"number","default":60,"minimum":1,"maximum":3600,"description":"Longest wait between reconnect attempts: delays grow exponentially from 1 s with full jitter up to this, so a fleet does not reconnect all at once."},"results":{"type":"object","description":"When classification results are published.","additionalProperties":false,"required":["mode","threshold","maxRatePerSecond"],"properties":{"mode":{"type":"string","enum":["every","change","threshold"],"default":"change","description":"'every' frame, on a 'change' of the top class, or when the top-1 score is at or above `threshold`."},"threshold":{"type":"number","default":0.1,"minimum":0,"maximum":1,"description":"Top-1 score (0..1) a result needs to be published in 'threshold' mode."},"maxRatePerSecond":{"type":"number","default":5,"exclusiveMinimum":0,"maximum":1000,"description":"Publish at most this many results per second."}},"default":{"mode":"change","threshold":0.1,"maxRatePerSecond":5}},"telemetrySeconds":{"type":"number","default":30,"minimum":1,"maximum":86400,"description":"Interval between telemetry messages."},"outbox":{"type":"object","description":"Messages kept while the broker is unreachable (oldest dropped first, and counted).","additionalProperties":false,"required":["maxMessages","maxBytes"],"properties":{"maxMessages":{"type":"integer","default":1000,"minimum":0,"maximum":10000000,"description":"Most messages held."},"maxBytes":{"type":"integer","default":1048576,"minimum":0,"maximum":1073741824,"description":"Most payload bytes held."}},"default":{"maxMessages":1000,"maxBytes":1048576}},"homeAssistant":{"type":"object","description":"Home Assistant MQTT discovery.","additionalProperties":false,"required":["enabled","prefix"],"properties":{"enabled":{"type":"boolean","default":true,"description":"Publish retained discovery messages so Home Assistant creates the sensors."},"prefix":{"type":"string","default":"homeassistant","pattern":"^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$","x-accepted":"topic levels of letters, digits, '.', '_', '-' separated by '/' (1-4 levels of 1-64 characters; no '+', '#', spaces or empty levels)","description":"Home Assistant discovery prefix."}},"default":{"enabled":true,"prefix":"homeassistant"}}},"default":{"url":"","prefix":"edgefit","protocolVersion":5,"username":"","password":"","tls":{"ca":"","cert":"","key":"","rejectUnauthorized":true},"keepaliveSeconds":30,"reconnectMaxSeconds":60,"results":{"mode":"change","threshold":0.1,"maxRatePerSecond":5},"telemetrySeconds":30,"outbox":{"maxMessages":1000,"maxBytes":1048576},"homeAssistant":{"enabled":true,"prefix":"homeassistant"}}},"log":{"type":"object","description":"Logging (to stderr).","additionalProperties":false,"required":["level","json"],"properties":{"level":{"type":"string","enum":["debug","info","warn","error"],"default":"info","description":"Least severe level written."},"json":{"type":"boolean","default":false,"description":"One JSON object per line instead of text (for journald/log shippers)."}},"default":{"level":"info","json":false}}},"default":{"deviceId":"","stateDir":"","camera":{"source":"auto","width":640,"height":480,"fps":15,"loop":true,"watchdogSeconds":10},"engine":{"providers":["tensorrt","cuda","cpu"],"threads":0,"timeoutMs":5000,"ortLibraryPath":"","trtFp16":false},"budget":{"latencyMs":0,"fps":5,"percentile":90,"memoryMb":0,"memoryFraction":0.5,"minAccuracy":0},"models":{"catalog":"","mirror":"","task":"imagenet","allowZooFallback":true,"downloadTimeoutSeconds":300,"maxDownloadMb":200,"pullTimeoutSeconds":1800,"allowAnyUrl":false},"profile":{"minRuns":30,"minSeconds":3,"warmupRuns":5},"adapt":{"enabled":true,"windowSeconds":30,"cooldownSeconds":120,"hysteresis":0.15},"mqtt":{"url":"","prefix":"edgefit","protocolVersion":5,"username":"","password":"","tls":{"ca":"","cert":"","key":"","rejectUnauthorized":true},"keepaliveSeconds":30,"reconnectMaxSeconds":60,"results":{"mode":"change","threshold":0.1,"maxRatePerSecond":5},"telemetrySeconds":30,"outbox":{"maxMessages":1000,"maxBytes":1048576},"homeAssistant":{"enabled":true,"prefix":"homeassistant"}},"log":{"level":"info","json":false}}};
+const schema11 = {"type":"object","description":"edgefit daemon configuration","additionalProperties":false,"required":["deviceId","stateDir","camera","engine","budget","models","profile","adapt","mqtt","log"],"properties":{"deviceId":{"type":"string","default":"","maxLength":64,"pattern":"^[A-Za-z0-9._-]*$","x-accepted":"letters, digits, '.', '_', '-' (1-64 characters; no '+', '#', '/', spaces or control characters)","description":"Name of this device in MQTT topics and Home Assistant. Empty = the host name with every other character replaced by \"-\"."},"stateDir":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Where models, profiles and caches are written. Empty = /var/lib/edgefit when running as root, else $XDG_STATE_HOME/edgefit or ~/.local/state/edgefit. A leading ~/ is expanded."},"camera":{"type":"object","description":"Frame source.","additionalProperties":false,"required":["source","width","height","fps","loop","watchdogSeconds"],"properties":{"source":{"type":"string","default":"auto","pattern":"^(auto|synthetic|rpicam|/dev/video[0-9]+|(rtsp|rtsps|http|https)://[^\\s]+|(file|lavfi|folder):[^\\u0000-\\u001f]+|(?![A-Za-z][A-Za-z0-9+.-]*:)[^\\u0000-\\u001f]+)$","x-accepted":"'auto', 'synthetic', 'rpicam', '/dev/videoN', 'rtsp://…', 'http(s)://…', 'file:PATH' or a path to a video, 'lavfi:GRAPH' (e.g. lavfi:testsrc), 'folder:DIR' of images","description":"Camera: 'auto' (first /dev/video*, then rpicam, else synthetic), 'synthetic', 'rpicam', '/dev/videoN', 'rtsp://…', 'http(s)://…' (MJPEG or a stream ffmpeg reads), 'file:PATH' or a path to a video file, 'lavfi:testsrc…' (ffmpeg test graph), 'folder:DIR' (images, cycled)."},"width":{"type":"integer","default":640,"minimum":0,"maximum":8192,"description":"Capture width in pixels; 0 = the source's native size."},"height":{"type":"integer","default":480,"minimum":0,"maximum":8192,"description":"Capture height in pixels; 0 = the source's native size."},"fps":{"type":"number","default":15,"minimum":0,"maximum":240,"description":"Capture rate requested from the source; 0 = the source's own rate. Frames beyond what inference takes are dropped (latest frame wins)."},"loop":{"type":"boolean","default":true,"description":"Restart a video file or image folder at its end."},"watchdogSeconds":{"type":"number","default":10,"exclusiveMinimum":0,"maximum":3600,"description":"Restart the source when no frame arrived for this long."}},"default":{"source":"auto","width":640,"height":480,"fps":15,"loop":true,"watchdogSeconds":10}},"engine":{"type":"object","description":"Inference runtime.","additionalProperties":false,"required":["providers","threads","timeoutMs","ortLibraryPath","trtFp16"],"properties":{"providers":{"type":"array","default":["tensorrt","cuda","cpu"],"minItems":1,"uniqueItems":true,"items":{"type":"string","enum":["tensorrt","cuda","cpu","wasm","tfjs-node","tfjs-wasm"]},"description":"Execution providers tried in order; those the board lacks are skipped and reported. As an environment variable or --set value: a comma-separated list."},"threads":{"type":"integer","default":0,"minimum":0,"maximum":256,"description":"Intra-op threads; 0 = measured by the profiler (the fastest count for this board)."},"timeoutMs":{"type":"integer","default":5000,"minimum":100,"maximum":600000,"description":"An inference that takes longer is abandoned and the engine worker restarted."},"ortLibraryPath":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Path of a custom onnxruntime shared library (e.g. a Jetson build with TensorRT/CUDA); empty = the one bundled with onnxruntime-node."},"trtFp16":{"type":"boolean","default":false,"description":"Let TensorRT build FP16 engines (Jetson): faster, slightly less exact. Engines are cached in <stateDir>/trt-cache so later starts do not rebuild them."}},"default":{"providers":["tensorrt","cuda","cpu"],"threads":0,"timeoutMs":5000,"ortLibraryPath":"","trtFp16":false}},"budget":{"type":"object","description":"What the chosen model may cost. The selector picks the most accurate variant that fits.","additionalProperties":false,"required":["latencyMs","fps","percentile","memoryMb","memoryFraction","minAccuracy"],"properties":{"latencyMs":{"type":"number","default":0,"minimum":0,"maximum":600000,"description":"Latency budget per inference at `percentile`, in ms; 0 = derived from `fps` (1000 / fps)."},"fps":{"type":"number","default":5,"minimum":0,"maximum":1000,"description":"Target inferences per second, used when `latencyMs` is 0."},"percentile":{"type":"number","default":90,"minimum":50,"maximum":100,"description":"Latency percentile the budget applies to (90 = p90)."},"memoryMb":{"type":"number","default":0,"minimum":0,"maximum":10000000,"description":"Memory budget for the model session in MB; 0 = `memoryFraction` of the memory available (cgroup limit included)."},"memoryFraction":{"type":"number","default":0.5,"exclusiveMinimum":0,"maximum":1,"description":"Share of available memory the model may use when `memoryMb` is 0."},"minAccuracy":{"type":"number","default":0,"minimum":0,"maximum":1,"description":"Refuse variants whose accuracy (0..1, published or estimated) is below this, unknown, or in doubt (demoted by the measured agreement)."}},"default":{"latencyMs":0,"fps":5,"percentile":90,"memoryMb":0,"memoryFraction":0.5,"minAccuracy":0}},"models":{"type":"object","description":"Model catalog and downloads.","additionalProperties":false,"required":["catalog","mirror","task","allowZooFallback","downloadTimeoutSeconds","maxDownloadMb","pullTimeoutSeconds","allowAnyUrl"],"properties":{"catalog":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Path of the model catalog (JSON); empty = models/catalog.json shipped with edgefit."},"mirror":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Where `models pull` fetches files instead of upstream: an http(s) URL or a local directory laid out like the catalog's relative file paths. Empty = upstream URLs."},"task":{"type":"string","enum":["imagenet","person"],"default":"imagenet","description":"Which kind of model to run: 'imagenet' (1000 classes) or 'person' (person / no person)."},"allowZooFallback":{"type":"boolean","default":true,"description":"With no pretrained model on disk, run zoo-generated models (random weights: their labels are meaningless) so the pipeline and measurements still work."},"downloadTimeoutSeconds":{"type":"number","default":300,"exclusiveMinimum":0,"maximum":86400,"description":"Abandon one download after this long."},"maxDownloadMb":{"type":"number","default":200,"exclusiveMinimum":0,"maximum":10000,"description":"Refuse a download larger than this."},"pullTimeoutSeconds":{"type":"number","default":1800,"exclusiveMinimum":0,"maximum":86400,"description":"A `pull-model` command (downloads and conversion, in a child process) is killed after this long; the running model is unchanged."},"allowAnyUrl":{"type":"boolean","default":false,"description":"Let a `pull-model` command name any mirror. Off: a command's mirror must be `mirror` above or an https URL on a host of the catalog's own URLs; anything else is refused (E_MIRROR_NOT_ALLOWED). `edgefit models pull --mirror` on the board is not limited."}},"default":{"catalog":"","mirror":"","task":"imagenet","allowZooFallback":true,"downloadTimeoutSeconds":300,"maxDownloadMb":200,"pullTimeoutSeconds":1800,"allowAnyUrl":false}},"profile":{"type":"object","description":"Measurement of each variant on this board.","additionalProperties":false,"required":["minRuns","minSeconds","warmupRuns","probeDir","minAgreement"],"properties":{"minRuns":{"type":"integer","default":30,"minimum":1,"maximum":100000,"description":"Timed inferences per variant, at least."},"minSeconds":{"type":"number","default":3,"minimum":0,"maximum":3600,"description":"Time spent measuring each variant, at least."},"warmupRuns":{"type":"integer","default":5,"minimum":0,"maximum":10000,"description":"Untimed inferences before measuring (caches, lazy allocation, clocks ramping up)."},"probeDir":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Directory of photos (JPEG, PNG, BMP) on which each reduced-resolution rung is compared with its model at the native resolution (top-1 agreement). Empty = <stateDir>/probe-frames, which the daemon fills with frames of a real camera while it runs."},"minAgreement":{"type":"number","default":0.5,"minimum":0,"maximum":1,"description":"A reduced-resolution rung whose top-1 agrees with its native model on fewer than this fraction of the probe frames is demoted below every rung whose accuracy stands; 0 = never demote."}},"default":{"minRuns":30,"minSeconds":3,"warmupRuns":5,"probeDir":"","minAgreement":0.5}},"adapt":{"type":"object","description":"Live re-selection when the measured latency drifts (thermal throttling, other load).","additionalProperties":false,"required":["enabled","windowSeconds","cooldownSeconds","hysteresis"],"properties":{"enabled":{"type":"boolean","default":true,"description":"Re-select the model when live latency leaves the budget."},"windowSeconds":{"type":"number","default":30,"exclusiveMinimum":0,"maximum":86400,"description":"Live latency is judged over this sliding window."},"cooldownSeconds":{"type":"number","default":120,"minimum":0,"maximum":86400,"description":"Minimum time between two model switches."},"hysteresis":{"type":"number","default":0.15,"minimum":0,"maximum":1,"description":"Step down when latency exceeds the budget; step up only when the larger variant fits with this fraction to spare."}},"default":{"enabled":true,"windowSeconds":30,"cooldownSeconds":120,"hysteresis":0.15}},"mqtt":{"type":"object","description":"Where results and telemetry go.","additionalProperties":false,"required":["url","prefix","protocolVersion","username","password","tls","keepaliveSeconds","reconnectMaxSeconds","results","telemetrySeconds","outbox","homeAssistant"],"properties":{"url":{"type":"string","default":"","pattern":"^((mqtts?|wss?|tcp|ssl)://[^\\s]+)?$","x-accepted":"empty or a URL mqtt://, mqtts://, ws://, wss://, tcp://, ssl:// (e.g. mqtt://broker.local:1883)","description":"Broker URL; empty = an embedded broker on 127.0.0.1:1883."},"prefix":{"type":"string","default":"edgefit","pattern":"^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$","x-accepted":"topic levels of letters, digits, '.', '_', '-' separated by '/' (1-4 levels of 1-64 characters; no '+', '#', spaces or empty levels)","description":"Topic prefix: topics are <prefix>/<deviceId>/…."},"protocolVersion":{"type":"integer","enum":[4,5],"default":5,"description":"MQTT protocol: 5, or 4 (3.1.1). With 5, a broker that refuses it is retried with 4."},"username":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Broker user name; empty = anonymous."},"password":{"type":"string","default":"","description":"Broker password (shown redacted by `config --print`)."},"tls":{"type":"object","description":"TLS for mqtts:// and wss:// brokers.","additionalProperties":false,"required":["ca","cert","key","rejectUnauthorized"],"properties":{"ca":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"PEM file of the CA that signed the broker certificate; empty = the system CAs."},"cert":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"PEM client certificate file for mutual TLS; empty = none."},"key":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"PEM private key file of the client certificate."},"rejectUnauthorized":{"type":"boolean","default":true,"description":"Refuse a broker certificate that does not verify. Turn off only for testing."}},"default":{"ca":"","cert":"","key":"","rejectUnauthorized":true}},"keepaliveSeconds":{"type":"integer","default":30,"minimum":0,"maximum":65535,"description":"MQTT keepalive; the broker publishes the last will after 1.5x this without traffic."},"reconnectMaxSeconds":{"type":"number","default":60,"minimum":1,"maximum":3600,"description":"Longest wait between reconnect attempts: delays grow exponentially from 1 s with full jitter up to this, so a fleet does not reconnect all at once."},"results":{"type":"object","description":"When classification results are published.","additionalProperties":false,"required":["mode","threshold","maxRatePerSecond"],"properties":{"mode":{"type":"string","enum":["every","change","threshold"],"default":"change","description":"'every' frame, on a 'change' of the top class, or when the top-1 score is at or above `threshold`."},"threshold":{"type":"number","default":0.1,"minimum":0,"maximum":1,"description":"Top-1 score (0..1) a result needs to be published in 'threshold' mode."},"maxRatePerSecond":{"type":"number","default":5,"exclusiveMinimum":0,"maximum":1000,"description":"Publish at most this many results per second."}},"default":{"mode":"change","threshold":0.1,"maxRatePerSecond":5}},"telemetrySeconds":{"type":"number","default":30,"minimum":1,"maximum":86400,"description":"Interval between telemetry messages."},"outbox":{"type":"object","description":"Messages kept while the broker is unreachable (oldest dropped first, and counted).","additionalProperties":false,"required":["maxMessages","maxBytes"],"properties":{"maxMessages":{"type":"integer","default":1000,"minimum":0,"maximum":10000000,"description":"Most messages held."},"maxBytes":{"type":"integer","default":1048576,"minimum":0,"maximum":1073741824,"description":"Most payload bytes held."}},"default":{"maxMessages":1000,"maxBytes":1048576}},"homeAssistant":{"type":"object","description":"Home Assistant MQTT discovery.","additionalProperties":false,"required":["enabled","prefix"],"properties":{"enabled":{"type":"boolean","default":true,"description":"Publish retained discovery messages so Home Assistant creates the sensors."},"prefix":{"type":"string","default":"homeassistant","pattern":"^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$","x-accepted":"topic levels of letters, digits, '.', '_', '-' separated by '/' (1-4 levels of 1-64 characters; no '+', '#', spaces or empty levels)","description":"Home Assistant discovery prefix."}},"default":{"enabled":true,"prefix":"homeassistant"}}},"default":{"url":"","prefix":"edgefit","protocolVersion":5,"username":"","password":"","tls":{"ca":"","cert":"","key":"","rejectUnauthorized":true},"keepaliveSeconds":30,"reconnectMaxSeconds":60,"results":{"mode":"change","threshold":0.1,"maxRatePerSecond":5},"telemetrySeconds":30,"outbox":{"maxMessages":1000,"maxBytes":1048576},"homeAssistant":{"enabled":true,"prefix":"homeassistant"}}},"log":{"type":"object","description":"Logging (to stderr).","additionalProperties":false,"required":["level","json"],"properties":{"level":{"type":"string","enum":["debug","info","warn","error"],"default":"info","description":"Least severe level written."},"json":{"type":"boolean","default":false,"description":"One JSON object per line instead of text (for journald/log shippers)."}},"default":{"level":"info","json":false}}},"default":{"deviceId":"","stateDir":"","camera":{"source":"auto","width":640,"height":480,"fps":15,"loop":true,"watchdogSeconds":10},"engine":{"providers":["tensorrt","cuda","cpu"],"threads":0,"timeoutMs":5000,"ortLibraryPath":"","trtFp16":false},"budget":{"latencyMs":0,"fps":5,"percentile":90,"memoryMb":0,"memoryFraction":0.5,"minAccuracy":0},"models":{"catalog":"","mirror":"","task":"imagenet","allowZooFallback":true,"downloadTimeoutSeconds":300,"maxDownloadMb":200,"pullTimeoutSeconds":1800,"allowAnyUrl":false},"profile":{"minRuns":30,"minSeconds":3,"warmupRuns":5,"probeDir":"","minAgreement":0.5},"adapt":{"enabled":true,"windowSeconds":30,"cooldownSeconds":120,"hysteresis":0.15},"mqtt":{"url":"","prefix":"edgefit","protocolVersion":5,"username":"","password":"","tls":{"ca":"","cert":"","key":"","rejectUnauthorized":true},"keepaliveSeconds":30,"reconnectMaxSeconds":60,"results":{"mode":"change","threshold":0.1,"maxRatePerSecond":5},"telemetrySeconds":30,"outbox":{"maxMessages":1000,"maxBytes":1048576},"homeAssistant":{"enabled":true,"prefix":"homeassistant"}},"log":{"level":"info","json":false}}};
 const func2 = Object.prototype.hasOwnProperty;
 const func3 = require("ajv/dist/runtime/ucs2length").default;
 const pattern0 = new RegExp("^[A-Za-z0-9._-]*$", "u");
 const pattern1 = new RegExp("^[^\\u0000-\\u001f\\u007f]*$", "u");
 const pattern2 = new RegExp("^(auto|synthetic|rpicam|/dev/video[0-9]+|(rtsp|rtsps|http|https)://[^\\s]+|(file|lavfi|folder):[^\\u0000-\\u001f]+|(?![A-Za-z][A-Za-z0-9+.-]*:)[^\\u0000-\\u001f]+)$", "u");
-const pattern6 = new RegExp("^((mqtts?|wss?|tcp|ssl)://[^\\s]+)?$", "u");
-const pattern7 = new RegExp("^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$", "u");
+const pattern7 = new RegExp("^((mqtts?|wss?|tcp|ssl)://[^\\s]+)?$", "u");
+const pattern8 = new RegExp("^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$", "u");
 
 function validate10(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -1355,9 +1355,8 @@ vErrors.push(err115);
 }
 errors++;
 }
-for(const key5 in data32){
-if(!(((key5 === "minRuns") || (key5 === "minSeconds")) || (key5 === "warmupRuns"))){
-const err116 = {instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.profile,data:data32};
+if(data32.probeDir === undefined){
+const err116 = {instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/required",keyword:"required",params:{missingProperty: "probeDir"},message:"must have required property '"+"probeDir"+"'",schema:schema11.properties.profile.required,parentSchema:schema11.properties.profile,data:data32};
 if(vErrors === null){
 vErrors = [err116];
 }
@@ -1366,11 +1365,8 @@ vErrors.push(err116);
 }
 errors++;
 }
-}
-if(data32.minRuns !== undefined){
-let data33 = data32.minRuns;
-if(!(((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33))) && (isFinite(data33)))){
-const err117 = {instancePath:instancePath+"/profile/minRuns",schemaPath:"#/properties/profile/properties/minRuns/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.profile.properties.minRuns.type,parentSchema:schema11.properties.profile.properties.minRuns,data:data33};
+if(data32.minAgreement === undefined){
+const err117 = {instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/required",keyword:"required",params:{missingProperty: "minAgreement"},message:"must have required property '"+"minAgreement"+"'",schema:schema11.properties.profile.required,parentSchema:schema11.properties.profile,data:data32};
 if(vErrors === null){
 vErrors = [err117];
 }
@@ -1379,9 +1375,9 @@ vErrors.push(err117);
 }
 errors++;
 }
-if((typeof data33 == "number") && (isFinite(data33))){
-if(data33 > 100000 || isNaN(data33)){
-const err118 = {instancePath:instancePath+"/profile/minRuns",schemaPath:"#/properties/profile/properties/minRuns/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000",schema:100000,parentSchema:schema11.properties.profile.properties.minRuns,data:data33};
+for(const key5 in data32){
+if(!(((((key5 === "minRuns") || (key5 === "minSeconds")) || (key5 === "warmupRuns")) || (key5 === "probeDir")) || (key5 === "minAgreement"))){
+const err118 = {instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.profile,data:data32};
 if(vErrors === null){
 vErrors = [err118];
 }
@@ -1390,8 +1386,11 @@ vErrors.push(err118);
 }
 errors++;
 }
-if(data33 < 1 || isNaN(data33)){
-const err119 = {instancePath:instancePath+"/profile/minRuns",schemaPath:"#/properties/profile/properties/minRuns/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.profile.properties.minRuns,data:data33};
+}
+if(data32.minRuns !== undefined){
+let data33 = data32.minRuns;
+if(!(((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33))) && (isFinite(data33)))){
+const err119 = {instancePath:instancePath+"/profile/minRuns",schemaPath:"#/properties/profile/properties/minRuns/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.profile.properties.minRuns.type,parentSchema:schema11.properties.profile.properties.minRuns,data:data33};
 if(vErrors === null){
 vErrors = [err119];
 }
@@ -1400,13 +1399,9 @@ vErrors.push(err119);
 }
 errors++;
 }
-}
-}
-if(data32.minSeconds !== undefined){
-let data34 = data32.minSeconds;
-if((typeof data34 == "number") && (isFinite(data34))){
-if(data34 > 3600 || isNaN(data34)){
-const err120 = {instancePath:instancePath+"/profile/minSeconds",schemaPath:"#/properties/profile/properties/minSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.profile.properties.minSeconds,data:data34};
+if((typeof data33 == "number") && (isFinite(data33))){
+if(data33 > 100000 || isNaN(data33)){
+const err120 = {instancePath:instancePath+"/profile/minRuns",schemaPath:"#/properties/profile/properties/minRuns/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000",schema:100000,parentSchema:schema11.properties.profile.properties.minRuns,data:data33};
 if(vErrors === null){
 vErrors = [err120];
 }
@@ -1415,8 +1410,8 @@ vErrors.push(err120);
 }
 errors++;
 }
-if(data34 < 0 || isNaN(data34)){
-const err121 = {instancePath:instancePath+"/profile/minSeconds",schemaPath:"#/properties/profile/properties/minSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.profile.properties.minSeconds,data:data34};
+if(data33 < 1 || isNaN(data33)){
+const err121 = {instancePath:instancePath+"/profile/minRuns",schemaPath:"#/properties/profile/properties/minRuns/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.profile.properties.minRuns,data:data33};
 if(vErrors === null){
 vErrors = [err121];
 }
@@ -1426,8 +1421,12 @@ vErrors.push(err121);
 errors++;
 }
 }
-else {
-const err122 = {instancePath:instancePath+"/profile/minSeconds",schemaPath:"#/properties/profile/properties/minSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.profile.properties.minSeconds.type,parentSchema:schema11.properties.profile.properties.minSeconds,data:data34};
+}
+if(data32.minSeconds !== undefined){
+let data34 = data32.minSeconds;
+if((typeof data34 == "number") && (isFinite(data34))){
+if(data34 > 3600 || isNaN(data34)){
+const err122 = {instancePath:instancePath+"/profile/minSeconds",schemaPath:"#/properties/profile/properties/minSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.profile.properties.minSeconds,data:data34};
 if(vErrors === null){
 vErrors = [err122];
 }
@@ -1436,11 +1435,8 @@ vErrors.push(err122);
 }
 errors++;
 }
-}
-if(data32.warmupRuns !== undefined){
-let data35 = data32.warmupRuns;
-if(!(((typeof data35 == "number") && (!(data35 % 1) && !isNaN(data35))) && (isFinite(data35)))){
-const err123 = {instancePath:instancePath+"/profile/warmupRuns",schemaPath:"#/properties/profile/properties/warmupRuns/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.profile.properties.warmupRuns.type,parentSchema:schema11.properties.profile.properties.warmupRuns,data:data35};
+if(data34 < 0 || isNaN(data34)){
+const err123 = {instancePath:instancePath+"/profile/minSeconds",schemaPath:"#/properties/profile/properties/minSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.profile.properties.minSeconds,data:data34};
 if(vErrors === null){
 vErrors = [err123];
 }
@@ -1449,9 +1445,9 @@ vErrors.push(err123);
 }
 errors++;
 }
-if((typeof data35 == "number") && (isFinite(data35))){
-if(data35 > 10000 || isNaN(data35)){
-const err124 = {instancePath:instancePath+"/profile/warmupRuns",schemaPath:"#/properties/profile/properties/warmupRuns/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000",schema:10000,parentSchema:schema11.properties.profile.properties.warmupRuns,data:data35};
+}
+else {
+const err124 = {instancePath:instancePath+"/profile/minSeconds",schemaPath:"#/properties/profile/properties/minSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.profile.properties.minSeconds.type,parentSchema:schema11.properties.profile.properties.minSeconds,data:data34};
 if(vErrors === null){
 vErrors = [err124];
 }
@@ -1460,8 +1456,11 @@ vErrors.push(err124);
 }
 errors++;
 }
-if(data35 < 0 || isNaN(data35)){
-const err125 = {instancePath:instancePath+"/profile/warmupRuns",schemaPath:"#/properties/profile/properties/warmupRuns/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.profile.properties.warmupRuns,data:data35};
+}
+if(data32.warmupRuns !== undefined){
+let data35 = data32.warmupRuns;
+if(!(((typeof data35 == "number") && (!(data35 % 1) && !isNaN(data35))) && (isFinite(data35)))){
+const err125 = {instancePath:instancePath+"/profile/warmupRuns",schemaPath:"#/properties/profile/properties/warmupRuns/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.profile.properties.warmupRuns.type,parentSchema:schema11.properties.profile.properties.warmupRuns,data:data35};
 if(vErrors === null){
 vErrors = [err125];
 }
@@ -1470,11 +1469,9 @@ vErrors.push(err125);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err126 = {instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.profile.type,parentSchema:schema11.properties.profile,data:data32};
+if((typeof data35 == "number") && (isFinite(data35))){
+if(data35 > 10000 || isNaN(data35)){
+const err126 = {instancePath:instancePath+"/profile/warmupRuns",schemaPath:"#/properties/profile/properties/warmupRuns/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000",schema:10000,parentSchema:schema11.properties.profile.properties.warmupRuns,data:data35};
 if(vErrors === null){
 vErrors = [err126];
 }
@@ -1483,12 +1480,8 @@ vErrors.push(err126);
 }
 errors++;
 }
-}
-if(data.adapt !== undefined){
-let data36 = data.adapt;
-if(data36 && typeof data36 == "object" && !Array.isArray(data36)){
-if(data36.enabled === undefined){
-const err127 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/required",keyword:"required",params:{missingProperty: "enabled"},message:"must have required property '"+"enabled"+"'",schema:schema11.properties.adapt.required,parentSchema:schema11.properties.adapt,data:data36};
+if(data35 < 0 || isNaN(data35)){
+const err127 = {instancePath:instancePath+"/profile/warmupRuns",schemaPath:"#/properties/profile/properties/warmupRuns/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.profile.properties.warmupRuns,data:data35};
 if(vErrors === null){
 vErrors = [err127];
 }
@@ -1497,8 +1490,13 @@ vErrors.push(err127);
 }
 errors++;
 }
-if(data36.windowSeconds === undefined){
-const err128 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/required",keyword:"required",params:{missingProperty: "windowSeconds"},message:"must have required property '"+"windowSeconds"+"'",schema:schema11.properties.adapt.required,parentSchema:schema11.properties.adapt,data:data36};
+}
+}
+if(data32.probeDir !== undefined){
+let data36 = data32.probeDir;
+if(typeof data36 === "string"){
+if(!pattern1.test(data36)){
+const err128 = {instancePath:instancePath+"/profile/probeDir",schemaPath:"#/properties/profile/properties/probeDir/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.profile.properties.probeDir,data:data36};
 if(vErrors === null){
 vErrors = [err128];
 }
@@ -1507,8 +1505,9 @@ vErrors.push(err128);
 }
 errors++;
 }
-if(data36.cooldownSeconds === undefined){
-const err129 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/required",keyword:"required",params:{missingProperty: "cooldownSeconds"},message:"must have required property '"+"cooldownSeconds"+"'",schema:schema11.properties.adapt.required,parentSchema:schema11.properties.adapt,data:data36};
+}
+else {
+const err129 = {instancePath:instancePath+"/profile/probeDir",schemaPath:"#/properties/profile/properties/probeDir/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.profile.properties.probeDir.type,parentSchema:schema11.properties.profile.properties.probeDir,data:data36};
 if(vErrors === null){
 vErrors = [err129];
 }
@@ -1517,8 +1516,12 @@ vErrors.push(err129);
 }
 errors++;
 }
-if(data36.hysteresis === undefined){
-const err130 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/required",keyword:"required",params:{missingProperty: "hysteresis"},message:"must have required property '"+"hysteresis"+"'",schema:schema11.properties.adapt.required,parentSchema:schema11.properties.adapt,data:data36};
+}
+if(data32.minAgreement !== undefined){
+let data37 = data32.minAgreement;
+if((typeof data37 == "number") && (isFinite(data37))){
+if(data37 > 1 || isNaN(data37)){
+const err130 = {instancePath:instancePath+"/profile/minAgreement",schemaPath:"#/properties/profile/properties/minAgreement/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.profile.properties.minAgreement,data:data37};
 if(vErrors === null){
 vErrors = [err130];
 }
@@ -1527,9 +1530,8 @@ vErrors.push(err130);
 }
 errors++;
 }
-for(const key6 in data36){
-if(!((((key6 === "enabled") || (key6 === "windowSeconds")) || (key6 === "cooldownSeconds")) || (key6 === "hysteresis"))){
-const err131 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.adapt,data:data36};
+if(data37 < 0 || isNaN(data37)){
+const err131 = {instancePath:instancePath+"/profile/minAgreement",schemaPath:"#/properties/profile/properties/minAgreement/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.profile.properties.minAgreement,data:data37};
 if(vErrors === null){
 vErrors = [err131];
 }
@@ -1539,10 +1541,8 @@ vErrors.push(err131);
 errors++;
 }
 }
-if(data36.enabled !== undefined){
-let data37 = data36.enabled;
-if(typeof data37 !== "boolean"){
-const err132 = {instancePath:instancePath+"/adapt/enabled",schemaPath:"#/properties/adapt/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.adapt.properties.enabled.type,parentSchema:schema11.properties.adapt.properties.enabled,data:data37};
+else {
+const err132 = {instancePath:instancePath+"/profile/minAgreement",schemaPath:"#/properties/profile/properties/minAgreement/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.profile.properties.minAgreement.type,parentSchema:schema11.properties.profile.properties.minAgreement,data:data37};
 if(vErrors === null){
 vErrors = [err132];
 }
@@ -1552,11 +1552,9 @@ vErrors.push(err132);
 errors++;
 }
 }
-if(data36.windowSeconds !== undefined){
-let data38 = data36.windowSeconds;
-if((typeof data38 == "number") && (isFinite(data38))){
-if(data38 > 86400 || isNaN(data38)){
-const err133 = {instancePath:instancePath+"/adapt/windowSeconds",schemaPath:"#/properties/adapt/properties/windowSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema11.properties.adapt.properties.windowSeconds,data:data38};
+}
+else {
+const err133 = {instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.profile.type,parentSchema:schema11.properties.profile,data:data32};
 if(vErrors === null){
 vErrors = [err133];
 }
@@ -1565,8 +1563,12 @@ vErrors.push(err133);
 }
 errors++;
 }
-if(data38 <= 0 || isNaN(data38)){
-const err134 = {instancePath:instancePath+"/adapt/windowSeconds",schemaPath:"#/properties/adapt/properties/windowSeconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.adapt.properties.windowSeconds,data:data38};
+}
+if(data.adapt !== undefined){
+let data38 = data.adapt;
+if(data38 && typeof data38 == "object" && !Array.isArray(data38)){
+if(data38.enabled === undefined){
+const err134 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/required",keyword:"required",params:{missingProperty: "enabled"},message:"must have required property '"+"enabled"+"'",schema:schema11.properties.adapt.required,parentSchema:schema11.properties.adapt,data:data38};
 if(vErrors === null){
 vErrors = [err134];
 }
@@ -1575,9 +1577,8 @@ vErrors.push(err134);
 }
 errors++;
 }
-}
-else {
-const err135 = {instancePath:instancePath+"/adapt/windowSeconds",schemaPath:"#/properties/adapt/properties/windowSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.adapt.properties.windowSeconds.type,parentSchema:schema11.properties.adapt.properties.windowSeconds,data:data38};
+if(data38.windowSeconds === undefined){
+const err135 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/required",keyword:"required",params:{missingProperty: "windowSeconds"},message:"must have required property '"+"windowSeconds"+"'",schema:schema11.properties.adapt.required,parentSchema:schema11.properties.adapt,data:data38};
 if(vErrors === null){
 vErrors = [err135];
 }
@@ -1586,12 +1587,8 @@ vErrors.push(err135);
 }
 errors++;
 }
-}
-if(data36.cooldownSeconds !== undefined){
-let data39 = data36.cooldownSeconds;
-if((typeof data39 == "number") && (isFinite(data39))){
-if(data39 > 86400 || isNaN(data39)){
-const err136 = {instancePath:instancePath+"/adapt/cooldownSeconds",schemaPath:"#/properties/adapt/properties/cooldownSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema11.properties.adapt.properties.cooldownSeconds,data:data39};
+if(data38.cooldownSeconds === undefined){
+const err136 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/required",keyword:"required",params:{missingProperty: "cooldownSeconds"},message:"must have required property '"+"cooldownSeconds"+"'",schema:schema11.properties.adapt.required,parentSchema:schema11.properties.adapt,data:data38};
 if(vErrors === null){
 vErrors = [err136];
 }
@@ -1600,8 +1597,8 @@ vErrors.push(err136);
 }
 errors++;
 }
-if(data39 < 0 || isNaN(data39)){
-const err137 = {instancePath:instancePath+"/adapt/cooldownSeconds",schemaPath:"#/properties/adapt/properties/cooldownSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.adapt.properties.cooldownSeconds,data:data39};
+if(data38.hysteresis === undefined){
+const err137 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/required",keyword:"required",params:{missingProperty: "hysteresis"},message:"must have required property '"+"hysteresis"+"'",schema:schema11.properties.adapt.required,parentSchema:schema11.properties.adapt,data:data38};
 if(vErrors === null){
 vErrors = [err137];
 }
@@ -1610,9 +1607,9 @@ vErrors.push(err137);
 }
 errors++;
 }
-}
-else {
-const err138 = {instancePath:instancePath+"/adapt/cooldownSeconds",schemaPath:"#/properties/adapt/properties/cooldownSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.adapt.properties.cooldownSeconds.type,parentSchema:schema11.properties.adapt.properties.cooldownSeconds,data:data39};
+for(const key6 in data38){
+if(!((((key6 === "enabled") || (key6 === "windowSeconds")) || (key6 === "cooldownSeconds")) || (key6 === "hysteresis"))){
+const err138 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.adapt,data:data38};
 if(vErrors === null){
 vErrors = [err138];
 }
@@ -1622,11 +1619,10 @@ vErrors.push(err138);
 errors++;
 }
 }
-if(data36.hysteresis !== undefined){
-let data40 = data36.hysteresis;
-if((typeof data40 == "number") && (isFinite(data40))){
-if(data40 > 1 || isNaN(data40)){
-const err139 = {instancePath:instancePath+"/adapt/hysteresis",schemaPath:"#/properties/adapt/properties/hysteresis/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.adapt.properties.hysteresis,data:data40};
+if(data38.enabled !== undefined){
+let data39 = data38.enabled;
+if(typeof data39 !== "boolean"){
+const err139 = {instancePath:instancePath+"/adapt/enabled",schemaPath:"#/properties/adapt/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.adapt.properties.enabled.type,parentSchema:schema11.properties.adapt.properties.enabled,data:data39};
 if(vErrors === null){
 vErrors = [err139];
 }
@@ -1635,8 +1631,12 @@ vErrors.push(err139);
 }
 errors++;
 }
-if(data40 < 0 || isNaN(data40)){
-const err140 = {instancePath:instancePath+"/adapt/hysteresis",schemaPath:"#/properties/adapt/properties/hysteresis/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.adapt.properties.hysteresis,data:data40};
+}
+if(data38.windowSeconds !== undefined){
+let data40 = data38.windowSeconds;
+if((typeof data40 == "number") && (isFinite(data40))){
+if(data40 > 86400 || isNaN(data40)){
+const err140 = {instancePath:instancePath+"/adapt/windowSeconds",schemaPath:"#/properties/adapt/properties/windowSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema11.properties.adapt.properties.windowSeconds,data:data40};
 if(vErrors === null){
 vErrors = [err140];
 }
@@ -1645,9 +1645,8 @@ vErrors.push(err140);
 }
 errors++;
 }
-}
-else {
-const err141 = {instancePath:instancePath+"/adapt/hysteresis",schemaPath:"#/properties/adapt/properties/hysteresis/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.adapt.properties.hysteresis.type,parentSchema:schema11.properties.adapt.properties.hysteresis,data:data40};
+if(data40 <= 0 || isNaN(data40)){
+const err141 = {instancePath:instancePath+"/adapt/windowSeconds",schemaPath:"#/properties/adapt/properties/windowSeconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.adapt.properties.windowSeconds,data:data40};
 if(vErrors === null){
 vErrors = [err141];
 }
@@ -1657,9 +1656,8 @@ vErrors.push(err141);
 errors++;
 }
 }
-}
 else {
-const err142 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.adapt.type,parentSchema:schema11.properties.adapt,data:data36};
+const err142 = {instancePath:instancePath+"/adapt/windowSeconds",schemaPath:"#/properties/adapt/properties/windowSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.adapt.properties.windowSeconds.type,parentSchema:schema11.properties.adapt.properties.windowSeconds,data:data40};
 if(vErrors === null){
 vErrors = [err142];
 }
@@ -1669,11 +1667,11 @@ vErrors.push(err142);
 errors++;
 }
 }
-if(data.mqtt !== undefined){
-let data41 = data.mqtt;
-if(data41 && typeof data41 == "object" && !Array.isArray(data41)){
-if(data41.url === undefined){
-const err143 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "url"},message:"must have required property '"+"url"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data41};
+if(data38.cooldownSeconds !== undefined){
+let data41 = data38.cooldownSeconds;
+if((typeof data41 == "number") && (isFinite(data41))){
+if(data41 > 86400 || isNaN(data41)){
+const err143 = {instancePath:instancePath+"/adapt/cooldownSeconds",schemaPath:"#/properties/adapt/properties/cooldownSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema11.properties.adapt.properties.cooldownSeconds,data:data41};
 if(vErrors === null){
 vErrors = [err143];
 }
@@ -1682,8 +1680,8 @@ vErrors.push(err143);
 }
 errors++;
 }
-if(data41.prefix === undefined){
-const err144 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "prefix"},message:"must have required property '"+"prefix"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data41};
+if(data41 < 0 || isNaN(data41)){
+const err144 = {instancePath:instancePath+"/adapt/cooldownSeconds",schemaPath:"#/properties/adapt/properties/cooldownSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.adapt.properties.cooldownSeconds,data:data41};
 if(vErrors === null){
 vErrors = [err144];
 }
@@ -1692,8 +1690,9 @@ vErrors.push(err144);
 }
 errors++;
 }
-if(data41.protocolVersion === undefined){
-const err145 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "protocolVersion"},message:"must have required property '"+"protocolVersion"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data41};
+}
+else {
+const err145 = {instancePath:instancePath+"/adapt/cooldownSeconds",schemaPath:"#/properties/adapt/properties/cooldownSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.adapt.properties.cooldownSeconds.type,parentSchema:schema11.properties.adapt.properties.cooldownSeconds,data:data41};
 if(vErrors === null){
 vErrors = [err145];
 }
@@ -1702,8 +1701,12 @@ vErrors.push(err145);
 }
 errors++;
 }
-if(data41.username === undefined){
-const err146 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "username"},message:"must have required property '"+"username"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data41};
+}
+if(data38.hysteresis !== undefined){
+let data42 = data38.hysteresis;
+if((typeof data42 == "number") && (isFinite(data42))){
+if(data42 > 1 || isNaN(data42)){
+const err146 = {instancePath:instancePath+"/adapt/hysteresis",schemaPath:"#/properties/adapt/properties/hysteresis/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.adapt.properties.hysteresis,data:data42};
 if(vErrors === null){
 vErrors = [err146];
 }
@@ -1712,8 +1715,8 @@ vErrors.push(err146);
 }
 errors++;
 }
-if(data41.password === undefined){
-const err147 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "password"},message:"must have required property '"+"password"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data41};
+if(data42 < 0 || isNaN(data42)){
+const err147 = {instancePath:instancePath+"/adapt/hysteresis",schemaPath:"#/properties/adapt/properties/hysteresis/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.adapt.properties.hysteresis,data:data42};
 if(vErrors === null){
 vErrors = [err147];
 }
@@ -1722,8 +1725,9 @@ vErrors.push(err147);
 }
 errors++;
 }
-if(data41.tls === undefined){
-const err148 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "tls"},message:"must have required property '"+"tls"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data41};
+}
+else {
+const err148 = {instancePath:instancePath+"/adapt/hysteresis",schemaPath:"#/properties/adapt/properties/hysteresis/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.adapt.properties.hysteresis.type,parentSchema:schema11.properties.adapt.properties.hysteresis,data:data42};
 if(vErrors === null){
 vErrors = [err148];
 }
@@ -1732,8 +1736,10 @@ vErrors.push(err148);
 }
 errors++;
 }
-if(data41.keepaliveSeconds === undefined){
-const err149 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "keepaliveSeconds"},message:"must have required property '"+"keepaliveSeconds"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data41};
+}
+}
+else {
+const err149 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.adapt.type,parentSchema:schema11.properties.adapt,data:data38};
 if(vErrors === null){
 vErrors = [err149];
 }
@@ -1742,8 +1748,12 @@ vErrors.push(err149);
 }
 errors++;
 }
-if(data41.reconnectMaxSeconds === undefined){
-const err150 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "reconnectMaxSeconds"},message:"must have required property '"+"reconnectMaxSeconds"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data41};
+}
+if(data.mqtt !== undefined){
+let data43 = data.mqtt;
+if(data43 && typeof data43 == "object" && !Array.isArray(data43)){
+if(data43.url === undefined){
+const err150 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "url"},message:"must have required property '"+"url"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data43};
 if(vErrors === null){
 vErrors = [err150];
 }
@@ -1752,8 +1762,8 @@ vErrors.push(err150);
 }
 errors++;
 }
-if(data41.results === undefined){
-const err151 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "results"},message:"must have required property '"+"results"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data41};
+if(data43.prefix === undefined){
+const err151 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "prefix"},message:"must have required property '"+"prefix"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data43};
 if(vErrors === null){
 vErrors = [err151];
 }
@@ -1762,8 +1772,8 @@ vErrors.push(err151);
 }
 errors++;
 }
-if(data41.telemetrySeconds === undefined){
-const err152 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "telemetrySeconds"},message:"must have required property '"+"telemetrySeconds"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data41};
+if(data43.protocolVersion === undefined){
+const err152 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "protocolVersion"},message:"must have required property '"+"protocolVersion"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data43};
 if(vErrors === null){
 vErrors = [err152];
 }
@@ -1772,8 +1782,8 @@ vErrors.push(err152);
 }
 errors++;
 }
-if(data41.outbox === undefined){
-const err153 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "outbox"},message:"must have required property '"+"outbox"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data41};
+if(data43.username === undefined){
+const err153 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "username"},message:"must have required property '"+"username"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data43};
 if(vErrors === null){
 vErrors = [err153];
 }
@@ -1782,8 +1792,8 @@ vErrors.push(err153);
 }
 errors++;
 }
-if(data41.homeAssistant === undefined){
-const err154 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "homeAssistant"},message:"must have required property '"+"homeAssistant"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data41};
+if(data43.password === undefined){
+const err154 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "password"},message:"must have required property '"+"password"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data43};
 if(vErrors === null){
 vErrors = [err154];
 }
@@ -1792,9 +1802,8 @@ vErrors.push(err154);
 }
 errors++;
 }
-for(const key7 in data41){
-if(!(func2.call(schema11.properties.mqtt.properties, key7))){
-const err155 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.mqtt,data:data41};
+if(data43.tls === undefined){
+const err155 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "tls"},message:"must have required property '"+"tls"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data43};
 if(vErrors === null){
 vErrors = [err155];
 }
@@ -1803,12 +1812,8 @@ vErrors.push(err155);
 }
 errors++;
 }
-}
-if(data41.url !== undefined){
-let data42 = data41.url;
-if(typeof data42 === "string"){
-if(!pattern6.test(data42)){
-const err156 = {instancePath:instancePath+"/mqtt/url",schemaPath:"#/properties/mqtt/properties/url/pattern",keyword:"pattern",params:{pattern: "^((mqtts?|wss?|tcp|ssl)://[^\\s]+)?$"},message:"must match pattern \""+"^((mqtts?|wss?|tcp|ssl)://[^\\s]+)?$"+"\"",schema:"^((mqtts?|wss?|tcp|ssl)://[^\\s]+)?$",parentSchema:schema11.properties.mqtt.properties.url,data:data42};
+if(data43.keepaliveSeconds === undefined){
+const err156 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "keepaliveSeconds"},message:"must have required property '"+"keepaliveSeconds"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data43};
 if(vErrors === null){
 vErrors = [err156];
 }
@@ -1817,9 +1822,8 @@ vErrors.push(err156);
 }
 errors++;
 }
-}
-else {
-const err157 = {instancePath:instancePath+"/mqtt/url",schemaPath:"#/properties/mqtt/properties/url/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.url.type,parentSchema:schema11.properties.mqtt.properties.url,data:data42};
+if(data43.reconnectMaxSeconds === undefined){
+const err157 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "reconnectMaxSeconds"},message:"must have required property '"+"reconnectMaxSeconds"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data43};
 if(vErrors === null){
 vErrors = [err157];
 }
@@ -1828,12 +1832,8 @@ vErrors.push(err157);
 }
 errors++;
 }
-}
-if(data41.prefix !== undefined){
-let data43 = data41.prefix;
-if(typeof data43 === "string"){
-if(!pattern7.test(data43)){
-const err158 = {instancePath:instancePath+"/mqtt/prefix",schemaPath:"#/properties/mqtt/properties/prefix/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$"},message:"must match pattern \""+"^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$"+"\"",schema:"^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$",parentSchema:schema11.properties.mqtt.properties.prefix,data:data43};
+if(data43.results === undefined){
+const err158 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "results"},message:"must have required property '"+"results"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data43};
 if(vErrors === null){
 vErrors = [err158];
 }
@@ -1842,9 +1842,8 @@ vErrors.push(err158);
 }
 errors++;
 }
-}
-else {
-const err159 = {instancePath:instancePath+"/mqtt/prefix",schemaPath:"#/properties/mqtt/properties/prefix/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.prefix.type,parentSchema:schema11.properties.mqtt.properties.prefix,data:data43};
+if(data43.telemetrySeconds === undefined){
+const err159 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "telemetrySeconds"},message:"must have required property '"+"telemetrySeconds"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data43};
 if(vErrors === null){
 vErrors = [err159];
 }
@@ -1853,11 +1852,8 @@ vErrors.push(err159);
 }
 errors++;
 }
-}
-if(data41.protocolVersion !== undefined){
-let data44 = data41.protocolVersion;
-if(!(((typeof data44 == "number") && (!(data44 % 1) && !isNaN(data44))) && (isFinite(data44)))){
-const err160 = {instancePath:instancePath+"/mqtt/protocolVersion",schemaPath:"#/properties/mqtt/properties/protocolVersion/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.mqtt.properties.protocolVersion.type,parentSchema:schema11.properties.mqtt.properties.protocolVersion,data:data44};
+if(data43.outbox === undefined){
+const err160 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "outbox"},message:"must have required property '"+"outbox"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data43};
 if(vErrors === null){
 vErrors = [err160];
 }
@@ -1866,8 +1862,8 @@ vErrors.push(err160);
 }
 errors++;
 }
-if(!((data44 === 4) || (data44 === 5))){
-const err161 = {instancePath:instancePath+"/mqtt/protocolVersion",schemaPath:"#/properties/mqtt/properties/protocolVersion/enum",keyword:"enum",params:{allowedValues: schema11.properties.mqtt.properties.protocolVersion.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.mqtt.properties.protocolVersion.enum,parentSchema:schema11.properties.mqtt.properties.protocolVersion,data:data44};
+if(data43.homeAssistant === undefined){
+const err161 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "homeAssistant"},message:"must have required property '"+"homeAssistant"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data43};
 if(vErrors === null){
 vErrors = [err161];
 }
@@ -1876,12 +1872,9 @@ vErrors.push(err161);
 }
 errors++;
 }
-}
-if(data41.username !== undefined){
-let data45 = data41.username;
-if(typeof data45 === "string"){
-if(!pattern1.test(data45)){
-const err162 = {instancePath:instancePath+"/mqtt/username",schemaPath:"#/properties/mqtt/properties/username/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.mqtt.properties.username,data:data45};
+for(const key7 in data43){
+if(!(func2.call(schema11.properties.mqtt.properties, key7))){
+const err162 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.mqtt,data:data43};
 if(vErrors === null){
 vErrors = [err162];
 }
@@ -1891,8 +1884,11 @@ vErrors.push(err162);
 errors++;
 }
 }
-else {
-const err163 = {instancePath:instancePath+"/mqtt/username",schemaPath:"#/properties/mqtt/properties/username/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.username.type,parentSchema:schema11.properties.mqtt.properties.username,data:data45};
+if(data43.url !== undefined){
+let data44 = data43.url;
+if(typeof data44 === "string"){
+if(!pattern7.test(data44)){
+const err163 = {instancePath:instancePath+"/mqtt/url",schemaPath:"#/properties/mqtt/properties/url/pattern",keyword:"pattern",params:{pattern: "^((mqtts?|wss?|tcp|ssl)://[^\\s]+)?$"},message:"must match pattern \""+"^((mqtts?|wss?|tcp|ssl)://[^\\s]+)?$"+"\"",schema:"^((mqtts?|wss?|tcp|ssl)://[^\\s]+)?$",parentSchema:schema11.properties.mqtt.properties.url,data:data44};
 if(vErrors === null){
 vErrors = [err163];
 }
@@ -1902,10 +1898,8 @@ vErrors.push(err163);
 errors++;
 }
 }
-if(data41.password !== undefined){
-let data46 = data41.password;
-if(typeof data46 !== "string"){
-const err164 = {instancePath:instancePath+"/mqtt/password",schemaPath:"#/properties/mqtt/properties/password/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.password.type,parentSchema:schema11.properties.mqtt.properties.password,data:data46};
+else {
+const err164 = {instancePath:instancePath+"/mqtt/url",schemaPath:"#/properties/mqtt/properties/url/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.url.type,parentSchema:schema11.properties.mqtt.properties.url,data:data44};
 if(vErrors === null){
 vErrors = [err164];
 }
@@ -1915,11 +1909,11 @@ vErrors.push(err164);
 errors++;
 }
 }
-if(data41.tls !== undefined){
-let data47 = data41.tls;
-if(data47 && typeof data47 == "object" && !Array.isArray(data47)){
-if(data47.ca === undefined){
-const err165 = {instancePath:instancePath+"/mqtt/tls",schemaPath:"#/properties/mqtt/properties/tls/required",keyword:"required",params:{missingProperty: "ca"},message:"must have required property '"+"ca"+"'",schema:schema11.properties.mqtt.properties.tls.required,parentSchema:schema11.properties.mqtt.properties.tls,data:data47};
+if(data43.prefix !== undefined){
+let data45 = data43.prefix;
+if(typeof data45 === "string"){
+if(!pattern8.test(data45)){
+const err165 = {instancePath:instancePath+"/mqtt/prefix",schemaPath:"#/properties/mqtt/properties/prefix/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$"},message:"must match pattern \""+"^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$"+"\"",schema:"^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$",parentSchema:schema11.properties.mqtt.properties.prefix,data:data45};
 if(vErrors === null){
 vErrors = [err165];
 }
@@ -1928,8 +1922,9 @@ vErrors.push(err165);
 }
 errors++;
 }
-if(data47.cert === undefined){
-const err166 = {instancePath:instancePath+"/mqtt/tls",schemaPath:"#/properties/mqtt/properties/tls/required",keyword:"required",params:{missingProperty: "cert"},message:"must have required property '"+"cert"+"'",schema:schema11.properties.mqtt.properties.tls.required,parentSchema:schema11.properties.mqtt.properties.tls,data:data47};
+}
+else {
+const err166 = {instancePath:instancePath+"/mqtt/prefix",schemaPath:"#/properties/mqtt/properties/prefix/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.prefix.type,parentSchema:schema11.properties.mqtt.properties.prefix,data:data45};
 if(vErrors === null){
 vErrors = [err166];
 }
@@ -1938,8 +1933,11 @@ vErrors.push(err166);
 }
 errors++;
 }
-if(data47.key === undefined){
-const err167 = {instancePath:instancePath+"/mqtt/tls",schemaPath:"#/properties/mqtt/properties/tls/required",keyword:"required",params:{missingProperty: "key"},message:"must have required property '"+"key"+"'",schema:schema11.properties.mqtt.properties.tls.required,parentSchema:schema11.properties.mqtt.properties.tls,data:data47};
+}
+if(data43.protocolVersion !== undefined){
+let data46 = data43.protocolVersion;
+if(!(((typeof data46 == "number") && (!(data46 % 1) && !isNaN(data46))) && (isFinite(data46)))){
+const err167 = {instancePath:instancePath+"/mqtt/protocolVersion",schemaPath:"#/properties/mqtt/properties/protocolVersion/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.mqtt.properties.protocolVersion.type,parentSchema:schema11.properties.mqtt.properties.protocolVersion,data:data46};
 if(vErrors === null){
 vErrors = [err167];
 }
@@ -1948,8 +1946,8 @@ vErrors.push(err167);
 }
 errors++;
 }
-if(data47.rejectUnauthorized === undefined){
-const err168 = {instancePath:instancePath+"/mqtt/tls",schemaPath:"#/properties/mqtt/properties/tls/required",keyword:"required",params:{missingProperty: "rejectUnauthorized"},message:"must have required property '"+"rejectUnauthorized"+"'",schema:schema11.properties.mqtt.properties.tls.required,parentSchema:schema11.properties.mqtt.properties.tls,data:data47};
+if(!((data46 === 4) || (data46 === 5))){
+const err168 = {instancePath:instancePath+"/mqtt/protocolVersion",schemaPath:"#/properties/mqtt/properties/protocolVersion/enum",keyword:"enum",params:{allowedValues: schema11.properties.mqtt.properties.protocolVersion.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.mqtt.properties.protocolVersion.enum,parentSchema:schema11.properties.mqtt.properties.protocolVersion,data:data46};
 if(vErrors === null){
 vErrors = [err168];
 }
@@ -1958,9 +1956,12 @@ vErrors.push(err168);
 }
 errors++;
 }
-for(const key8 in data47){
-if(!((((key8 === "ca") || (key8 === "cert")) || (key8 === "key")) || (key8 === "rejectUnauthorized"))){
-const err169 = {instancePath:instancePath+"/mqtt/tls",schemaPath:"#/properties/mqtt/properties/tls/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.mqtt.properties.tls,data:data47};
+}
+if(data43.username !== undefined){
+let data47 = data43.username;
+if(typeof data47 === "string"){
+if(!pattern1.test(data47)){
+const err169 = {instancePath:instancePath+"/mqtt/username",schemaPath:"#/properties/mqtt/properties/username/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.mqtt.properties.username,data:data47};
 if(vErrors === null){
 vErrors = [err169];
 }
@@ -1970,11 +1971,8 @@ vErrors.push(err169);
 errors++;
 }
 }
-if(data47.ca !== undefined){
-let data48 = data47.ca;
-if(typeof data48 === "string"){
-if(!pattern1.test(data48)){
-const err170 = {instancePath:instancePath+"/mqtt/tls/ca",schemaPath:"#/properties/mqtt/properties/tls/properties/ca/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.mqtt.properties.tls.properties.ca,data:data48};
+else {
+const err170 = {instancePath:instancePath+"/mqtt/username",schemaPath:"#/properties/mqtt/properties/username/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.username.type,parentSchema:schema11.properties.mqtt.properties.username,data:data47};
 if(vErrors === null){
 vErrors = [err170];
 }
@@ -1984,8 +1982,10 @@ vErrors.push(err170);
 errors++;
 }
 }
-else {
-const err171 = {instancePath:instancePath+"/mqtt/tls/ca",schemaPath:"#/properties/mqtt/properties/tls/properties/ca/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.tls.properties.ca.type,parentSchema:schema11.properties.mqtt.properties.tls.properties.ca,data:data48};
+if(data43.password !== undefined){
+let data48 = data43.password;
+if(typeof data48 !== "string"){
+const err171 = {instancePath:instancePath+"/mqtt/password",schemaPath:"#/properties/mqtt/properties/password/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.password.type,parentSchema:schema11.properties.mqtt.properties.password,data:data48};
 if(vErrors === null){
 vErrors = [err171];
 }
@@ -1995,11 +1995,11 @@ vErrors.push(err171);
 errors++;
 }
 }
-if(data47.cert !== undefined){
-let data49 = data47.cert;
-if(typeof data49 === "string"){
-if(!pattern1.test(data49)){
-const err172 = {instancePath:instancePath+"/mqtt/tls/cert",schemaPath:"#/properties/mqtt/properties/tls/properties/cert/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.mqtt.properties.tls.properties.cert,data:data49};
+if(data43.tls !== undefined){
+let data49 = data43.tls;
+if(data49 && typeof data49 == "object" && !Array.isArray(data49)){
+if(data49.ca === undefined){
+const err172 = {instancePath:instancePath+"/mqtt/tls",schemaPath:"#/properties/mqtt/properties/tls/required",keyword:"required",params:{missingProperty: "ca"},message:"must have required property '"+"ca"+"'",schema:schema11.properties.mqtt.properties.tls.required,parentSchema:schema11.properties.mqtt.properties.tls,data:data49};
 if(vErrors === null){
 vErrors = [err172];
 }
@@ -2008,9 +2008,8 @@ vErrors.push(err172);
 }
 errors++;
 }
-}
-else {
-const err173 = {instancePath:instancePath+"/mqtt/tls/cert",schemaPath:"#/properties/mqtt/properties/tls/properties/cert/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.tls.properties.cert.type,parentSchema:schema11.properties.mqtt.properties.tls.properties.cert,data:data49};
+if(data49.cert === undefined){
+const err173 = {instancePath:instancePath+"/mqtt/tls",schemaPath:"#/properties/mqtt/properties/tls/required",keyword:"required",params:{missingProperty: "cert"},message:"must have required property '"+"cert"+"'",schema:schema11.properties.mqtt.properties.tls.required,parentSchema:schema11.properties.mqtt.properties.tls,data:data49};
 if(vErrors === null){
 vErrors = [err173];
 }
@@ -2019,12 +2018,8 @@ vErrors.push(err173);
 }
 errors++;
 }
-}
-if(data47.key !== undefined){
-let data50 = data47.key;
-if(typeof data50 === "string"){
-if(!pattern1.test(data50)){
-const err174 = {instancePath:instancePath+"/mqtt/tls/key",schemaPath:"#/properties/mqtt/properties/tls/properties/key/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.mqtt.properties.tls.properties.key,data:data50};
+if(data49.key === undefined){
+const err174 = {instancePath:instancePath+"/mqtt/tls",schemaPath:"#/properties/mqtt/properties/tls/required",keyword:"required",params:{missingProperty: "key"},message:"must have required property '"+"key"+"'",schema:schema11.properties.mqtt.properties.tls.required,parentSchema:schema11.properties.mqtt.properties.tls,data:data49};
 if(vErrors === null){
 vErrors = [err174];
 }
@@ -2033,9 +2028,8 @@ vErrors.push(err174);
 }
 errors++;
 }
-}
-else {
-const err175 = {instancePath:instancePath+"/mqtt/tls/key",schemaPath:"#/properties/mqtt/properties/tls/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.tls.properties.key.type,parentSchema:schema11.properties.mqtt.properties.tls.properties.key,data:data50};
+if(data49.rejectUnauthorized === undefined){
+const err175 = {instancePath:instancePath+"/mqtt/tls",schemaPath:"#/properties/mqtt/properties/tls/required",keyword:"required",params:{missingProperty: "rejectUnauthorized"},message:"must have required property '"+"rejectUnauthorized"+"'",schema:schema11.properties.mqtt.properties.tls.required,parentSchema:schema11.properties.mqtt.properties.tls,data:data49};
 if(vErrors === null){
 vErrors = [err175];
 }
@@ -2044,11 +2038,9 @@ vErrors.push(err175);
 }
 errors++;
 }
-}
-if(data47.rejectUnauthorized !== undefined){
-let data51 = data47.rejectUnauthorized;
-if(typeof data51 !== "boolean"){
-const err176 = {instancePath:instancePath+"/mqtt/tls/rejectUnauthorized",schemaPath:"#/properties/mqtt/properties/tls/properties/rejectUnauthorized/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.mqtt.properties.tls.properties.rejectUnauthorized.type,parentSchema:schema11.properties.mqtt.properties.tls.properties.rejectUnauthorized,data:data51};
+for(const key8 in data49){
+if(!((((key8 === "ca") || (key8 === "cert")) || (key8 === "key")) || (key8 === "rejectUnauthorized"))){
+const err176 = {instancePath:instancePath+"/mqtt/tls",schemaPath:"#/properties/mqtt/properties/tls/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.mqtt.properties.tls,data:data49};
 if(vErrors === null){
 vErrors = [err176];
 }
@@ -2058,9 +2050,11 @@ vErrors.push(err176);
 errors++;
 }
 }
-}
-else {
-const err177 = {instancePath:instancePath+"/mqtt/tls",schemaPath:"#/properties/mqtt/properties/tls/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.mqtt.properties.tls.type,parentSchema:schema11.properties.mqtt.properties.tls,data:data47};
+if(data49.ca !== undefined){
+let data50 = data49.ca;
+if(typeof data50 === "string"){
+if(!pattern1.test(data50)){
+const err177 = {instancePath:instancePath+"/mqtt/tls/ca",schemaPath:"#/properties/mqtt/properties/tls/properties/ca/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.mqtt.properties.tls.properties.ca,data:data50};
 if(vErrors === null){
 vErrors = [err177];
 }
@@ -2070,10 +2064,8 @@ vErrors.push(err177);
 errors++;
 }
 }
-if(data41.keepaliveSeconds !== undefined){
-let data52 = data41.keepaliveSeconds;
-if(!(((typeof data52 == "number") && (!(data52 % 1) && !isNaN(data52))) && (isFinite(data52)))){
-const err178 = {instancePath:instancePath+"/mqtt/keepaliveSeconds",schemaPath:"#/properties/mqtt/properties/keepaliveSeconds/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.mqtt.properties.keepaliveSeconds.type,parentSchema:schema11.properties.mqtt.properties.keepaliveSeconds,data:data52};
+else {
+const err178 = {instancePath:instancePath+"/mqtt/tls/ca",schemaPath:"#/properties/mqtt/properties/tls/properties/ca/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.tls.properties.ca.type,parentSchema:schema11.properties.mqtt.properties.tls.properties.ca,data:data50};
 if(vErrors === null){
 vErrors = [err178];
 }
@@ -2082,9 +2074,12 @@ vErrors.push(err178);
 }
 errors++;
 }
-if((typeof data52 == "number") && (isFinite(data52))){
-if(data52 > 65535 || isNaN(data52)){
-const err179 = {instancePath:instancePath+"/mqtt/keepaliveSeconds",schemaPath:"#/properties/mqtt/properties/keepaliveSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535",schema:65535,parentSchema:schema11.properties.mqtt.properties.keepaliveSeconds,data:data52};
+}
+if(data49.cert !== undefined){
+let data51 = data49.cert;
+if(typeof data51 === "string"){
+if(!pattern1.test(data51)){
+const err179 = {instancePath:instancePath+"/mqtt/tls/cert",schemaPath:"#/properties/mqtt/properties/tls/properties/cert/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.mqtt.properties.tls.properties.cert,data:data51};
 if(vErrors === null){
 vErrors = [err179];
 }
@@ -2093,8 +2088,9 @@ vErrors.push(err179);
 }
 errors++;
 }
-if(data52 < 0 || isNaN(data52)){
-const err180 = {instancePath:instancePath+"/mqtt/keepaliveSeconds",schemaPath:"#/properties/mqtt/properties/keepaliveSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.mqtt.properties.keepaliveSeconds,data:data52};
+}
+else {
+const err180 = {instancePath:instancePath+"/mqtt/tls/cert",schemaPath:"#/properties/mqtt/properties/tls/properties/cert/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.tls.properties.cert.type,parentSchema:schema11.properties.mqtt.properties.tls.properties.cert,data:data51};
 if(vErrors === null){
 vErrors = [err180];
 }
@@ -2104,12 +2100,11 @@ vErrors.push(err180);
 errors++;
 }
 }
-}
-if(data41.reconnectMaxSeconds !== undefined){
-let data53 = data41.reconnectMaxSeconds;
-if((typeof data53 == "number") && (isFinite(data53))){
-if(data53 > 3600 || isNaN(data53)){
-const err181 = {instancePath:instancePath+"/mqtt/reconnectMaxSeconds",schemaPath:"#/properties/mqtt/properties/reconnectMaxSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.mqtt.properties.reconnectMaxSeconds,data:data53};
+if(data49.key !== undefined){
+let data52 = data49.key;
+if(typeof data52 === "string"){
+if(!pattern1.test(data52)){
+const err181 = {instancePath:instancePath+"/mqtt/tls/key",schemaPath:"#/properties/mqtt/properties/tls/properties/key/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.mqtt.properties.tls.properties.key,data:data52};
 if(vErrors === null){
 vErrors = [err181];
 }
@@ -2118,8 +2113,9 @@ vErrors.push(err181);
 }
 errors++;
 }
-if(data53 < 1 || isNaN(data53)){
-const err182 = {instancePath:instancePath+"/mqtt/reconnectMaxSeconds",schemaPath:"#/properties/mqtt/properties/reconnectMaxSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.mqtt.properties.reconnectMaxSeconds,data:data53};
+}
+else {
+const err182 = {instancePath:instancePath+"/mqtt/tls/key",schemaPath:"#/properties/mqtt/properties/tls/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.tls.properties.key.type,parentSchema:schema11.properties.mqtt.properties.tls.properties.key,data:data52};
 if(vErrors === null){
 vErrors = [err182];
 }
@@ -2129,8 +2125,10 @@ vErrors.push(err182);
 errors++;
 }
 }
-else {
-const err183 = {instancePath:instancePath+"/mqtt/reconnectMaxSeconds",schemaPath:"#/properties/mqtt/properties/reconnectMaxSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.mqtt.properties.reconnectMaxSeconds.type,parentSchema:schema11.properties.mqtt.properties.reconnectMaxSeconds,data:data53};
+if(data49.rejectUnauthorized !== undefined){
+let data53 = data49.rejectUnauthorized;
+if(typeof data53 !== "boolean"){
+const err183 = {instancePath:instancePath+"/mqtt/tls/rejectUnauthorized",schemaPath:"#/properties/mqtt/properties/tls/properties/rejectUnauthorized/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.mqtt.properties.tls.properties.rejectUnauthorized.type,parentSchema:schema11.properties.mqtt.properties.tls.properties.rejectUnauthorized,data:data53};
 if(vErrors === null){
 vErrors = [err183];
 }
@@ -2140,11 +2138,9 @@ vErrors.push(err183);
 errors++;
 }
 }
-if(data41.results !== undefined){
-let data54 = data41.results;
-if(data54 && typeof data54 == "object" && !Array.isArray(data54)){
-if(data54.mode === undefined){
-const err184 = {instancePath:instancePath+"/mqtt/results",schemaPath:"#/properties/mqtt/properties/results/required",keyword:"required",params:{missingProperty: "mode"},message:"must have required property '"+"mode"+"'",schema:schema11.properties.mqtt.properties.results.required,parentSchema:schema11.properties.mqtt.properties.results,data:data54};
+}
+else {
+const err184 = {instancePath:instancePath+"/mqtt/tls",schemaPath:"#/properties/mqtt/properties/tls/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.mqtt.properties.tls.type,parentSchema:schema11.properties.mqtt.properties.tls,data:data49};
 if(vErrors === null){
 vErrors = [err184];
 }
@@ -2153,8 +2149,11 @@ vErrors.push(err184);
 }
 errors++;
 }
-if(data54.threshold === undefined){
-const err185 = {instancePath:instancePath+"/mqtt/results",schemaPath:"#/properties/mqtt/properties/results/required",keyword:"required",params:{missingProperty: "threshold"},message:"must have required property '"+"threshold"+"'",schema:schema11.properties.mqtt.properties.results.required,parentSchema:schema11.properties.mqtt.properties.results,data:data54};
+}
+if(data43.keepaliveSeconds !== undefined){
+let data54 = data43.keepaliveSeconds;
+if(!(((typeof data54 == "number") && (!(data54 % 1) && !isNaN(data54))) && (isFinite(data54)))){
+const err185 = {instancePath:instancePath+"/mqtt/keepaliveSeconds",schemaPath:"#/properties/mqtt/properties/keepaliveSeconds/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.mqtt.properties.keepaliveSeconds.type,parentSchema:schema11.properties.mqtt.properties.keepaliveSeconds,data:data54};
 if(vErrors === null){
 vErrors = [err185];
 }
@@ -2163,8 +2162,9 @@ vErrors.push(err185);
 }
 errors++;
 }
-if(data54.maxRatePerSecond === undefined){
-const err186 = {instancePath:instancePath+"/mqtt/results",schemaPath:"#/properties/mqtt/properties/results/required",keyword:"required",params:{missingProperty: "maxRatePerSecond"},message:"must have required property '"+"maxRatePerSecond"+"'",schema:schema11.properties.mqtt.properties.results.required,parentSchema:schema11.properties.mqtt.properties.results,data:data54};
+if((typeof data54 == "number") && (isFinite(data54))){
+if(data54 > 65535 || isNaN(data54)){
+const err186 = {instancePath:instancePath+"/mqtt/keepaliveSeconds",schemaPath:"#/properties/mqtt/properties/keepaliveSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535",schema:65535,parentSchema:schema11.properties.mqtt.properties.keepaliveSeconds,data:data54};
 if(vErrors === null){
 vErrors = [err186];
 }
@@ -2173,9 +2173,8 @@ vErrors.push(err186);
 }
 errors++;
 }
-for(const key9 in data54){
-if(!(((key9 === "mode") || (key9 === "threshold")) || (key9 === "maxRatePerSecond"))){
-const err187 = {instancePath:instancePath+"/mqtt/results",schemaPath:"#/properties/mqtt/properties/results/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.mqtt.properties.results,data:data54};
+if(data54 < 0 || isNaN(data54)){
+const err187 = {instancePath:instancePath+"/mqtt/keepaliveSeconds",schemaPath:"#/properties/mqtt/properties/keepaliveSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.mqtt.properties.keepaliveSeconds,data:data54};
 if(vErrors === null){
 vErrors = [err187];
 }
@@ -2185,10 +2184,12 @@ vErrors.push(err187);
 errors++;
 }
 }
-if(data54.mode !== undefined){
-let data55 = data54.mode;
-if(typeof data55 !== "string"){
-const err188 = {instancePath:instancePath+"/mqtt/results/mode",schemaPath:"#/properties/mqtt/properties/results/properties/mode/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.results.properties.mode.type,parentSchema:schema11.properties.mqtt.properties.results.properties.mode,data:data55};
+}
+if(data43.reconnectMaxSeconds !== undefined){
+let data55 = data43.reconnectMaxSeconds;
+if((typeof data55 == "number") && (isFinite(data55))){
+if(data55 > 3600 || isNaN(data55)){
+const err188 = {instancePath:instancePath+"/mqtt/reconnectMaxSeconds",schemaPath:"#/properties/mqtt/properties/reconnectMaxSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.mqtt.properties.reconnectMaxSeconds,data:data55};
 if(vErrors === null){
 vErrors = [err188];
 }
@@ -2197,8 +2198,8 @@ vErrors.push(err188);
 }
 errors++;
 }
-if(!(((data55 === "every") || (data55 === "change")) || (data55 === "threshold"))){
-const err189 = {instancePath:instancePath+"/mqtt/results/mode",schemaPath:"#/properties/mqtt/properties/results/properties/mode/enum",keyword:"enum",params:{allowedValues: schema11.properties.mqtt.properties.results.properties.mode.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.mqtt.properties.results.properties.mode.enum,parentSchema:schema11.properties.mqtt.properties.results.properties.mode,data:data55};
+if(data55 < 1 || isNaN(data55)){
+const err189 = {instancePath:instancePath+"/mqtt/reconnectMaxSeconds",schemaPath:"#/properties/mqtt/properties/reconnectMaxSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.mqtt.properties.reconnectMaxSeconds,data:data55};
 if(vErrors === null){
 vErrors = [err189];
 }
@@ -2208,11 +2209,8 @@ vErrors.push(err189);
 errors++;
 }
 }
-if(data54.threshold !== undefined){
-let data56 = data54.threshold;
-if((typeof data56 == "number") && (isFinite(data56))){
-if(data56 > 1 || isNaN(data56)){
-const err190 = {instancePath:instancePath+"/mqtt/results/threshold",schemaPath:"#/properties/mqtt/properties/results/properties/threshold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.mqtt.properties.results.properties.threshold,data:data56};
+else {
+const err190 = {instancePath:instancePath+"/mqtt/reconnectMaxSeconds",schemaPath:"#/properties/mqtt/properties/reconnectMaxSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.mqtt.properties.reconnectMaxSeconds.type,parentSchema:schema11.properties.mqtt.properties.reconnectMaxSeconds,data:data55};
 if(vErrors === null){
 vErrors = [err190];
 }
@@ -2221,8 +2219,12 @@ vErrors.push(err190);
 }
 errors++;
 }
-if(data56 < 0 || isNaN(data56)){
-const err191 = {instancePath:instancePath+"/mqtt/results/threshold",schemaPath:"#/properties/mqtt/properties/results/properties/threshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.mqtt.properties.results.properties.threshold,data:data56};
+}
+if(data43.results !== undefined){
+let data56 = data43.results;
+if(data56 && typeof data56 == "object" && !Array.isArray(data56)){
+if(data56.mode === undefined){
+const err191 = {instancePath:instancePath+"/mqtt/results",schemaPath:"#/properties/mqtt/properties/results/required",keyword:"required",params:{missingProperty: "mode"},message:"must have required property '"+"mode"+"'",schema:schema11.properties.mqtt.properties.results.required,parentSchema:schema11.properties.mqtt.properties.results,data:data56};
 if(vErrors === null){
 vErrors = [err191];
 }
@@ -2231,9 +2233,8 @@ vErrors.push(err191);
 }
 errors++;
 }
-}
-else {
-const err192 = {instancePath:instancePath+"/mqtt/results/threshold",schemaPath:"#/properties/mqtt/properties/results/properties/threshold/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.mqtt.properties.results.properties.threshold.type,parentSchema:schema11.properties.mqtt.properties.results.properties.threshold,data:data56};
+if(data56.threshold === undefined){
+const err192 = {instancePath:instancePath+"/mqtt/results",schemaPath:"#/properties/mqtt/properties/results/required",keyword:"required",params:{missingProperty: "threshold"},message:"must have required property '"+"threshold"+"'",schema:schema11.properties.mqtt.properties.results.required,parentSchema:schema11.properties.mqtt.properties.results,data:data56};
 if(vErrors === null){
 vErrors = [err192];
 }
@@ -2242,12 +2243,8 @@ vErrors.push(err192);
 }
 errors++;
 }
-}
-if(data54.maxRatePerSecond !== undefined){
-let data57 = data54.maxRatePerSecond;
-if((typeof data57 == "number") && (isFinite(data57))){
-if(data57 > 1000 || isNaN(data57)){
-const err193 = {instancePath:instancePath+"/mqtt/results/maxRatePerSecond",schemaPath:"#/properties/mqtt/properties/results/properties/maxRatePerSecond/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000",schema:1000,parentSchema:schema11.properties.mqtt.properties.results.properties.maxRatePerSecond,data:data57};
+if(data56.maxRatePerSecond === undefined){
+const err193 = {instancePath:instancePath+"/mqtt/results",schemaPath:"#/properties/mqtt/properties/results/required",keyword:"required",params:{missingProperty: "maxRatePerSecond"},message:"must have required property '"+"maxRatePerSecond"+"'",schema:schema11.properties.mqtt.properties.results.required,parentSchema:schema11.properties.mqtt.properties.results,data:data56};
 if(vErrors === null){
 vErrors = [err193];
 }
@@ -2256,8 +2253,9 @@ vErrors.push(err193);
 }
 errors++;
 }
-if(data57 <= 0 || isNaN(data57)){
-const err194 = {instancePath:instancePath+"/mqtt/results/maxRatePerSecond",schemaPath:"#/properties/mqtt/properties/results/properties/maxRatePerSecond/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.mqtt.properties.results.properties.maxRatePerSecond,data:data57};
+for(const key9 in data56){
+if(!(((key9 === "mode") || (key9 === "threshold")) || (key9 === "maxRatePerSecond"))){
+const err194 = {instancePath:instancePath+"/mqtt/results",schemaPath:"#/properties/mqtt/properties/results/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.mqtt.properties.results,data:data56};
 if(vErrors === null){
 vErrors = [err194];
 }
@@ -2267,8 +2265,10 @@ vErrors.push(err194);
 errors++;
 }
 }
-else {
-const err195 = {instancePath:instancePath+"/mqtt/results/maxRatePerSecond",schemaPath:"#/properties/mqtt/properties/results/properties/maxRatePerSecond/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.mqtt.properties.results.properties.maxRatePerSecond.type,parentSchema:schema11.properties.mqtt.properties.results.properties.maxRatePerSecond,data:data57};
+if(data56.mode !== undefined){
+let data57 = data56.mode;
+if(typeof data57 !== "string"){
+const err195 = {instancePath:instancePath+"/mqtt/results/mode",schemaPath:"#/properties/mqtt/properties/results/properties/mode/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.results.properties.mode.type,parentSchema:schema11.properties.mqtt.properties.results.properties.mode,data:data57};
 if(vErrors === null){
 vErrors = [err195];
 }
@@ -2277,10 +2277,8 @@ vErrors.push(err195);
 }
 errors++;
 }
-}
-}
-else {
-const err196 = {instancePath:instancePath+"/mqtt/results",schemaPath:"#/properties/mqtt/properties/results/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.mqtt.properties.results.type,parentSchema:schema11.properties.mqtt.properties.results,data:data54};
+if(!(((data57 === "every") || (data57 === "change")) || (data57 === "threshold"))){
+const err196 = {instancePath:instancePath+"/mqtt/results/mode",schemaPath:"#/properties/mqtt/properties/results/properties/mode/enum",keyword:"enum",params:{allowedValues: schema11.properties.mqtt.properties.results.properties.mode.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.mqtt.properties.results.properties.mode.enum,parentSchema:schema11.properties.mqtt.properties.results.properties.mode,data:data57};
 if(vErrors === null){
 vErrors = [err196];
 }
@@ -2290,11 +2288,11 @@ vErrors.push(err196);
 errors++;
 }
 }
-if(data41.telemetrySeconds !== undefined){
-let data58 = data41.telemetrySeconds;
+if(data56.threshold !== undefined){
+let data58 = data56.threshold;
 if((typeof data58 == "number") && (isFinite(data58))){
-if(data58 > 86400 || isNaN(data58)){
-const err197 = {instancePath:instancePath+"/mqtt/telemetrySeconds",schemaPath:"#/properties/mqtt/properties/telemetrySeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema11.properties.mqtt.properties.telemetrySeconds,data:data58};
+if(data58 > 1 || isNaN(data58)){
+const err197 = {instancePath:instancePath+"/mqtt/results/threshold",schemaPath:"#/properties/mqtt/properties/results/properties/threshold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.mqtt.properties.results.properties.threshold,data:data58};
 if(vErrors === null){
 vErrors = [err197];
 }
@@ -2303,8 +2301,8 @@ vErrors.push(err197);
 }
 errors++;
 }
-if(data58 < 1 || isNaN(data58)){
-const err198 = {instancePath:instancePath+"/mqtt/telemetrySeconds",schemaPath:"#/properties/mqtt/properties/telemetrySeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.mqtt.properties.telemetrySeconds,data:data58};
+if(data58 < 0 || isNaN(data58)){
+const err198 = {instancePath:instancePath+"/mqtt/results/threshold",schemaPath:"#/properties/mqtt/properties/results/properties/threshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.mqtt.properties.results.properties.threshold,data:data58};
 if(vErrors === null){
 vErrors = [err198];
 }
@@ -2315,7 +2313,7 @@ errors++;
 }
 }
 else {
-const err199 = {instancePath:instancePath+"/mqtt/telemetrySeconds",schemaPath:"#/properties/mqtt/properties/telemetrySeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.mqtt.properties.telemetrySeconds.type,parentSchema:schema11.properties.mqtt.properties.telemetrySeconds,data:data58};
+const err199 = {instancePath:instancePath+"/mqtt/results/threshold",schemaPath:"#/properties/mqtt/properties/results/properties/threshold/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.mqtt.properties.results.properties.threshold.type,parentSchema:schema11.properties.mqtt.properties.results.properties.threshold,data:data58};
 if(vErrors === null){
 vErrors = [err199];
 }
@@ -2325,11 +2323,11 @@ vErrors.push(err199);
 errors++;
 }
 }
-if(data41.outbox !== undefined){
-let data59 = data41.outbox;
-if(data59 && typeof data59 == "object" && !Array.isArray(data59)){
-if(data59.maxMessages === undefined){
-const err200 = {instancePath:instancePath+"/mqtt/outbox",schemaPath:"#/properties/mqtt/properties/outbox/required",keyword:"required",params:{missingProperty: "maxMessages"},message:"must have required property '"+"maxMessages"+"'",schema:schema11.properties.mqtt.properties.outbox.required,parentSchema:schema11.properties.mqtt.properties.outbox,data:data59};
+if(data56.maxRatePerSecond !== undefined){
+let data59 = data56.maxRatePerSecond;
+if((typeof data59 == "number") && (isFinite(data59))){
+if(data59 > 1000 || isNaN(data59)){
+const err200 = {instancePath:instancePath+"/mqtt/results/maxRatePerSecond",schemaPath:"#/properties/mqtt/properties/results/properties/maxRatePerSecond/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000",schema:1000,parentSchema:schema11.properties.mqtt.properties.results.properties.maxRatePerSecond,data:data59};
 if(vErrors === null){
 vErrors = [err200];
 }
@@ -2338,8 +2336,8 @@ vErrors.push(err200);
 }
 errors++;
 }
-if(data59.maxBytes === undefined){
-const err201 = {instancePath:instancePath+"/mqtt/outbox",schemaPath:"#/properties/mqtt/properties/outbox/required",keyword:"required",params:{missingProperty: "maxBytes"},message:"must have required property '"+"maxBytes"+"'",schema:schema11.properties.mqtt.properties.outbox.required,parentSchema:schema11.properties.mqtt.properties.outbox,data:data59};
+if(data59 <= 0 || isNaN(data59)){
+const err201 = {instancePath:instancePath+"/mqtt/results/maxRatePerSecond",schemaPath:"#/properties/mqtt/properties/results/properties/maxRatePerSecond/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.mqtt.properties.results.properties.maxRatePerSecond,data:data59};
 if(vErrors === null){
 vErrors = [err201];
 }
@@ -2348,9 +2346,9 @@ vErrors.push(err201);
 }
 errors++;
 }
-for(const key10 in data59){
-if(!((key10 === "maxMessages") || (key10 === "maxBytes"))){
-const err202 = {instancePath:instancePath+"/mqtt/outbox",schemaPath:"#/properties/mqtt/properties/outbox/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.mqtt.properties.outbox,data:data59};
+}
+else {
+const err202 = {instancePath:instancePath+"/mqtt/results/maxRatePerSecond",schemaPath:"#/properties/mqtt/properties/results/properties/maxRatePerSecond/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.mqtt.properties.results.properties.maxRatePerSecond.type,parentSchema:schema11.properties.mqtt.properties.results.properties.maxRatePerSecond,data:data59};
 if(vErrors === null){
 vErrors = [err202];
 }
@@ -2360,10 +2358,9 @@ vErrors.push(err202);
 errors++;
 }
 }
-if(data59.maxMessages !== undefined){
-let data60 = data59.maxMessages;
-if(!(((typeof data60 == "number") && (!(data60 % 1) && !isNaN(data60))) && (isFinite(data60)))){
-const err203 = {instancePath:instancePath+"/mqtt/outbox/maxMessages",schemaPath:"#/properties/mqtt/properties/outbox/properties/maxMessages/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.mqtt.properties.outbox.properties.maxMessages.type,parentSchema:schema11.properties.mqtt.properties.outbox.properties.maxMessages,data:data60};
+}
+else {
+const err203 = {instancePath:instancePath+"/mqtt/results",schemaPath:"#/properties/mqtt/properties/results/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.mqtt.properties.results.type,parentSchema:schema11.properties.mqtt.properties.results,data:data56};
 if(vErrors === null){
 vErrors = [err203];
 }
@@ -2372,9 +2369,12 @@ vErrors.push(err203);
 }
 errors++;
 }
+}
+if(data43.telemetrySeconds !== undefined){
+let data60 = data43.telemetrySeconds;
 if((typeof data60 == "number") && (isFinite(data60))){
-if(data60 > 10000000 || isNaN(data60)){
-const err204 = {instancePath:instancePath+"/mqtt/outbox/maxMessages",schemaPath:"#/properties/mqtt/properties/outbox/properties/maxMessages/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000000},message:"must be <= 10000000",schema:10000000,parentSchema:schema11.properties.mqtt.properties.outbox.properties.maxMessages,data:data60};
+if(data60 > 86400 || isNaN(data60)){
+const err204 = {instancePath:instancePath+"/mqtt/telemetrySeconds",schemaPath:"#/properties/mqtt/properties/telemetrySeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema11.properties.mqtt.properties.telemetrySeconds,data:data60};
 if(vErrors === null){
 vErrors = [err204];
 }
@@ -2383,8 +2383,8 @@ vErrors.push(err204);
 }
 errors++;
 }
-if(data60 < 0 || isNaN(data60)){
-const err205 = {instancePath:instancePath+"/mqtt/outbox/maxMessages",schemaPath:"#/properties/mqtt/properties/outbox/properties/maxMessages/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.mqtt.properties.outbox.properties.maxMessages,data:data60};
+if(data60 < 1 || isNaN(data60)){
+const err205 = {instancePath:instancePath+"/mqtt/telemetrySeconds",schemaPath:"#/properties/mqtt/properties/telemetrySeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.mqtt.properties.telemetrySeconds,data:data60};
 if(vErrors === null){
 vErrors = [err205];
 }
@@ -2394,11 +2394,8 @@ vErrors.push(err205);
 errors++;
 }
 }
-}
-if(data59.maxBytes !== undefined){
-let data61 = data59.maxBytes;
-if(!(((typeof data61 == "number") && (!(data61 % 1) && !isNaN(data61))) && (isFinite(data61)))){
-const err206 = {instancePath:instancePath+"/mqtt/outbox/maxBytes",schemaPath:"#/properties/mqtt/properties/outbox/properties/maxBytes/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.mqtt.properties.outbox.properties.maxBytes.type,parentSchema:schema11.properties.mqtt.properties.outbox.properties.maxBytes,data:data61};
+else {
+const err206 = {instancePath:instancePath+"/mqtt/telemetrySeconds",schemaPath:"#/properties/mqtt/properties/telemetrySeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.mqtt.properties.telemetrySeconds.type,parentSchema:schema11.properties.mqtt.properties.telemetrySeconds,data:data60};
 if(vErrors === null){
 vErrors = [err206];
 }
@@ -2407,9 +2404,12 @@ vErrors.push(err206);
 }
 errors++;
 }
-if((typeof data61 == "number") && (isFinite(data61))){
-if(data61 > 1073741824 || isNaN(data61)){
-const err207 = {instancePath:instancePath+"/mqtt/outbox/maxBytes",schemaPath:"#/properties/mqtt/properties/outbox/properties/maxBytes/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1073741824},message:"must be <= 1073741824",schema:1073741824,parentSchema:schema11.properties.mqtt.properties.outbox.properties.maxBytes,data:data61};
+}
+if(data43.outbox !== undefined){
+let data61 = data43.outbox;
+if(data61 && typeof data61 == "object" && !Array.isArray(data61)){
+if(data61.maxMessages === undefined){
+const err207 = {instancePath:instancePath+"/mqtt/outbox",schemaPath:"#/properties/mqtt/properties/outbox/required",keyword:"required",params:{missingProperty: "maxMessages"},message:"must have required property '"+"maxMessages"+"'",schema:schema11.properties.mqtt.properties.outbox.required,parentSchema:schema11.properties.mqtt.properties.outbox,data:data61};
 if(vErrors === null){
 vErrors = [err207];
 }
@@ -2418,8 +2418,8 @@ vErrors.push(err207);
 }
 errors++;
 }
-if(data61 < 0 || isNaN(data61)){
-const err208 = {instancePath:instancePath+"/mqtt/outbox/maxBytes",schemaPath:"#/properties/mqtt/properties/outbox/properties/maxBytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.mqtt.properties.outbox.properties.maxBytes,data:data61};
+if(data61.maxBytes === undefined){
+const err208 = {instancePath:instancePath+"/mqtt/outbox",schemaPath:"#/properties/mqtt/properties/outbox/required",keyword:"required",params:{missingProperty: "maxBytes"},message:"must have required property '"+"maxBytes"+"'",schema:schema11.properties.mqtt.properties.outbox.required,parentSchema:schema11.properties.mqtt.properties.outbox,data:data61};
 if(vErrors === null){
 vErrors = [err208];
 }
@@ -2428,11 +2428,9 @@ vErrors.push(err208);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err209 = {instancePath:instancePath+"/mqtt/outbox",schemaPath:"#/properties/mqtt/properties/outbox/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.mqtt.properties.outbox.type,parentSchema:schema11.properties.mqtt.properties.outbox,data:data59};
+for(const key10 in data61){
+if(!((key10 === "maxMessages") || (key10 === "maxBytes"))){
+const err209 = {instancePath:instancePath+"/mqtt/outbox",schemaPath:"#/properties/mqtt/properties/outbox/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.mqtt.properties.outbox,data:data61};
 if(vErrors === null){
 vErrors = [err209];
 }
@@ -2442,11 +2440,10 @@ vErrors.push(err209);
 errors++;
 }
 }
-if(data41.homeAssistant !== undefined){
-let data62 = data41.homeAssistant;
-if(data62 && typeof data62 == "object" && !Array.isArray(data62)){
-if(data62.enabled === undefined){
-const err210 = {instancePath:instancePath+"/mqtt/homeAssistant",schemaPath:"#/properties/mqtt/properties/homeAssistant/required",keyword:"required",params:{missingProperty: "enabled"},message:"must have required property '"+"enabled"+"'",schema:schema11.properties.mqtt.properties.homeAssistant.required,parentSchema:schema11.properties.mqtt.properties.homeAssistant,data:data62};
+if(data61.maxMessages !== undefined){
+let data62 = data61.maxMessages;
+if(!(((typeof data62 == "number") && (!(data62 % 1) && !isNaN(data62))) && (isFinite(data62)))){
+const err210 = {instancePath:instancePath+"/mqtt/outbox/maxMessages",schemaPath:"#/properties/mqtt/properties/outbox/properties/maxMessages/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.mqtt.properties.outbox.properties.maxMessages.type,parentSchema:schema11.properties.mqtt.properties.outbox.properties.maxMessages,data:data62};
 if(vErrors === null){
 vErrors = [err210];
 }
@@ -2455,8 +2452,9 @@ vErrors.push(err210);
 }
 errors++;
 }
-if(data62.prefix === undefined){
-const err211 = {instancePath:instancePath+"/mqtt/homeAssistant",schemaPath:"#/properties/mqtt/properties/homeAssistant/required",keyword:"required",params:{missingProperty: "prefix"},message:"must have required property '"+"prefix"+"'",schema:schema11.properties.mqtt.properties.homeAssistant.required,parentSchema:schema11.properties.mqtt.properties.homeAssistant,data:data62};
+if((typeof data62 == "number") && (isFinite(data62))){
+if(data62 > 10000000 || isNaN(data62)){
+const err211 = {instancePath:instancePath+"/mqtt/outbox/maxMessages",schemaPath:"#/properties/mqtt/properties/outbox/properties/maxMessages/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000000},message:"must be <= 10000000",schema:10000000,parentSchema:schema11.properties.mqtt.properties.outbox.properties.maxMessages,data:data62};
 if(vErrors === null){
 vErrors = [err211];
 }
@@ -2465,9 +2463,8 @@ vErrors.push(err211);
 }
 errors++;
 }
-for(const key11 in data62){
-if(!((key11 === "enabled") || (key11 === "prefix"))){
-const err212 = {instancePath:instancePath+"/mqtt/homeAssistant",schemaPath:"#/properties/mqtt/properties/homeAssistant/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.mqtt.properties.homeAssistant,data:data62};
+if(data62 < 0 || isNaN(data62)){
+const err212 = {instancePath:instancePath+"/mqtt/outbox/maxMessages",schemaPath:"#/properties/mqtt/properties/outbox/properties/maxMessages/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.mqtt.properties.outbox.properties.maxMessages,data:data62};
 if(vErrors === null){
 vErrors = [err212];
 }
@@ -2477,10 +2474,11 @@ vErrors.push(err212);
 errors++;
 }
 }
-if(data62.enabled !== undefined){
-let data63 = data62.enabled;
-if(typeof data63 !== "boolean"){
-const err213 = {instancePath:instancePath+"/mqtt/homeAssistant/enabled",schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.mqtt.properties.homeAssistant.properties.enabled.type,parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.enabled,data:data63};
+}
+if(data61.maxBytes !== undefined){
+let data63 = data61.maxBytes;
+if(!(((typeof data63 == "number") && (!(data63 % 1) && !isNaN(data63))) && (isFinite(data63)))){
+const err213 = {instancePath:instancePath+"/mqtt/outbox/maxBytes",schemaPath:"#/properties/mqtt/properties/outbox/properties/maxBytes/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.mqtt.properties.outbox.properties.maxBytes.type,parentSchema:schema11.properties.mqtt.properties.outbox.properties.maxBytes,data:data63};
 if(vErrors === null){
 vErrors = [err213];
 }
@@ -2489,12 +2487,9 @@ vErrors.push(err213);
 }
 errors++;
 }
-}
-if(data62.prefix !== undefined){
-let data64 = data62.prefix;
-if(typeof data64 === "string"){
-if(!pattern7.test(data64)){
-const err214 = {instancePath:instancePath+"/mqtt/homeAssistant/prefix",schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/prefix/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$"},message:"must match pattern \""+"^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$"+"\"",schema:"^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$",parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.prefix,data:data64};
+if((typeof data63 == "number") && (isFinite(data63))){
+if(data63 > 1073741824 || isNaN(data63)){
+const err214 = {instancePath:instancePath+"/mqtt/outbox/maxBytes",schemaPath:"#/properties/mqtt/properties/outbox/properties/maxBytes/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1073741824},message:"must be <= 1073741824",schema:1073741824,parentSchema:schema11.properties.mqtt.properties.outbox.properties.maxBytes,data:data63};
 if(vErrors === null){
 vErrors = [err214];
 }
@@ -2503,9 +2498,8 @@ vErrors.push(err214);
 }
 errors++;
 }
-}
-else {
-const err215 = {instancePath:instancePath+"/mqtt/homeAssistant/prefix",schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/prefix/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.homeAssistant.properties.prefix.type,parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.prefix,data:data64};
+if(data63 < 0 || isNaN(data63)){
+const err215 = {instancePath:instancePath+"/mqtt/outbox/maxBytes",schemaPath:"#/properties/mqtt/properties/outbox/properties/maxBytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.mqtt.properties.outbox.properties.maxBytes,data:data63};
 if(vErrors === null){
 vErrors = [err215];
 }
@@ -2516,8 +2510,9 @@ errors++;
 }
 }
 }
+}
 else {
-const err216 = {instancePath:instancePath+"/mqtt/homeAssistant",schemaPath:"#/properties/mqtt/properties/homeAssistant/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.mqtt.properties.homeAssistant.type,parentSchema:schema11.properties.mqtt.properties.homeAssistant,data:data62};
+const err216 = {instancePath:instancePath+"/mqtt/outbox",schemaPath:"#/properties/mqtt/properties/outbox/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.mqtt.properties.outbox.type,parentSchema:schema11.properties.mqtt.properties.outbox,data:data61};
 if(vErrors === null){
 vErrors = [err216];
 }
@@ -2527,9 +2522,11 @@ vErrors.push(err216);
 errors++;
 }
 }
-}
-else {
-const err217 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.mqtt.type,parentSchema:schema11.properties.mqtt,data:data41};
+if(data43.homeAssistant !== undefined){
+let data64 = data43.homeAssistant;
+if(data64 && typeof data64 == "object" && !Array.isArray(data64)){
+if(data64.enabled === undefined){
+const err217 = {instancePath:instancePath+"/mqtt/homeAssistant",schemaPath:"#/properties/mqtt/properties/homeAssistant/required",keyword:"required",params:{missingProperty: "enabled"},message:"must have required property '"+"enabled"+"'",schema:schema11.properties.mqtt.properties.homeAssistant.required,parentSchema:schema11.properties.mqtt.properties.homeAssistant,data:data64};
 if(vErrors === null){
 vErrors = [err217];
 }
@@ -2538,12 +2535,8 @@ vErrors.push(err217);
 }
 errors++;
 }
-}
-if(data.log !== undefined){
-let data65 = data.log;
-if(data65 && typeof data65 == "object" && !Array.isArray(data65)){
-if(data65.level === undefined){
-const err218 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/required",keyword:"required",params:{missingProperty: "level"},message:"must have required property '"+"level"+"'",schema:schema11.properties.log.required,parentSchema:schema11.properties.log,data:data65};
+if(data64.prefix === undefined){
+const err218 = {instancePath:instancePath+"/mqtt/homeAssistant",schemaPath:"#/properties/mqtt/properties/homeAssistant/required",keyword:"required",params:{missingProperty: "prefix"},message:"must have required property '"+"prefix"+"'",schema:schema11.properties.mqtt.properties.homeAssistant.required,parentSchema:schema11.properties.mqtt.properties.homeAssistant,data:data64};
 if(vErrors === null){
 vErrors = [err218];
 }
@@ -2552,8 +2545,9 @@ vErrors.push(err218);
 }
 errors++;
 }
-if(data65.json === undefined){
-const err219 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/required",keyword:"required",params:{missingProperty: "json"},message:"must have required property '"+"json"+"'",schema:schema11.properties.log.required,parentSchema:schema11.properties.log,data:data65};
+for(const key11 in data64){
+if(!((key11 === "enabled") || (key11 === "prefix"))){
+const err219 = {instancePath:instancePath+"/mqtt/homeAssistant",schemaPath:"#/properties/mqtt/properties/homeAssistant/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.mqtt.properties.homeAssistant,data:data64};
 if(vErrors === null){
 vErrors = [err219];
 }
@@ -2562,9 +2556,11 @@ vErrors.push(err219);
 }
 errors++;
 }
-for(const key12 in data65){
-if(!((key12 === "level") || (key12 === "json"))){
-const err220 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.log,data:data65};
+}
+if(data64.enabled !== undefined){
+let data65 = data64.enabled;
+if(typeof data65 !== "boolean"){
+const err220 = {instancePath:instancePath+"/mqtt/homeAssistant/enabled",schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.mqtt.properties.homeAssistant.properties.enabled.type,parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.enabled,data:data65};
 if(vErrors === null){
 vErrors = [err220];
 }
@@ -2574,10 +2570,11 @@ vErrors.push(err220);
 errors++;
 }
 }
-if(data65.level !== undefined){
-let data66 = data65.level;
-if(typeof data66 !== "string"){
-const err221 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.log.properties.level.type,parentSchema:schema11.properties.log.properties.level,data:data66};
+if(data64.prefix !== undefined){
+let data66 = data64.prefix;
+if(typeof data66 === "string"){
+if(!pattern8.test(data66)){
+const err221 = {instancePath:instancePath+"/mqtt/homeAssistant/prefix",schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/prefix/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$"},message:"must match pattern \""+"^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$"+"\"",schema:"^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$",parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.prefix,data:data66};
 if(vErrors === null){
 vErrors = [err221];
 }
@@ -2586,8 +2583,9 @@ vErrors.push(err221);
 }
 errors++;
 }
-if(!((((data66 === "debug") || (data66 === "info")) || (data66 === "warn")) || (data66 === "error"))){
-const err222 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/enum",keyword:"enum",params:{allowedValues: schema11.properties.log.properties.level.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.log.properties.level.enum,parentSchema:schema11.properties.log.properties.level,data:data66};
+}
+else {
+const err222 = {instancePath:instancePath+"/mqtt/homeAssistant/prefix",schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/prefix/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.homeAssistant.properties.prefix.type,parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.prefix,data:data66};
 if(vErrors === null){
 vErrors = [err222];
 }
@@ -2597,10 +2595,9 @@ vErrors.push(err222);
 errors++;
 }
 }
-if(data65.json !== undefined){
-let data67 = data65.json;
-if(typeof data67 !== "boolean"){
-const err223 = {instancePath:instancePath+"/log/json",schemaPath:"#/properties/log/properties/json/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.log.properties.json.type,parentSchema:schema11.properties.log.properties.json,data:data67};
+}
+else {
+const err223 = {instancePath:instancePath+"/mqtt/homeAssistant",schemaPath:"#/properties/mqtt/properties/homeAssistant/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.mqtt.properties.homeAssistant.type,parentSchema:schema11.properties.mqtt.properties.homeAssistant,data:data64};
 if(vErrors === null){
 vErrors = [err223];
 }
@@ -2612,7 +2609,7 @@ errors++;
 }
 }
 else {
-const err224 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.log.type,parentSchema:schema11.properties.log,data:data65};
+const err224 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.mqtt.type,parentSchema:schema11.properties.mqtt,data:data43};
 if(vErrors === null){
 vErrors = [err224];
 }
@@ -2622,14 +2619,97 @@ vErrors.push(err224);
 errors++;
 }
 }
-}
-else {
-const err225 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.type,parentSchema:schema11,data};
+if(data.log !== undefined){
+let data67 = data.log;
+if(data67 && typeof data67 == "object" && !Array.isArray(data67)){
+if(data67.level === undefined){
+const err225 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/required",keyword:"required",params:{missingProperty: "level"},message:"must have required property '"+"level"+"'",schema:schema11.properties.log.required,parentSchema:schema11.properties.log,data:data67};
 if(vErrors === null){
 vErrors = [err225];
 }
 else {
 vErrors.push(err225);
+}
+errors++;
+}
+if(data67.json === undefined){
+const err226 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/required",keyword:"required",params:{missingProperty: "json"},message:"must have required property '"+"json"+"'",schema:schema11.properties.log.required,parentSchema:schema11.properties.log,data:data67};
+if(vErrors === null){
+vErrors = [err226];
+}
+else {
+vErrors.push(err226);
+}
+errors++;
+}
+for(const key12 in data67){
+if(!((key12 === "level") || (key12 === "json"))){
+const err227 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.log,data:data67};
+if(vErrors === null){
+vErrors = [err227];
+}
+else {
+vErrors.push(err227);
+}
+errors++;
+}
+}
+if(data67.level !== undefined){
+let data68 = data67.level;
+if(typeof data68 !== "string"){
+const err228 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.log.properties.level.type,parentSchema:schema11.properties.log.properties.level,data:data68};
+if(vErrors === null){
+vErrors = [err228];
+}
+else {
+vErrors.push(err228);
+}
+errors++;
+}
+if(!((((data68 === "debug") || (data68 === "info")) || (data68 === "warn")) || (data68 === "error"))){
+const err229 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/enum",keyword:"enum",params:{allowedValues: schema11.properties.log.properties.level.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.log.properties.level.enum,parentSchema:schema11.properties.log.properties.level,data:data68};
+if(vErrors === null){
+vErrors = [err229];
+}
+else {
+vErrors.push(err229);
+}
+errors++;
+}
+}
+if(data67.json !== undefined){
+let data69 = data67.json;
+if(typeof data69 !== "boolean"){
+const err230 = {instancePath:instancePath+"/log/json",schemaPath:"#/properties/log/properties/json/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.log.properties.json.type,parentSchema:schema11.properties.log.properties.json,data:data69};
+if(vErrors === null){
+vErrors = [err230];
+}
+else {
+vErrors.push(err230);
+}
+errors++;
+}
+}
+}
+else {
+const err231 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.log.type,parentSchema:schema11.properties.log,data:data67};
+if(vErrors === null){
+vErrors = [err231];
+}
+else {
+vErrors.push(err231);
+}
+errors++;
+}
+}
+}
+else {
+const err232 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.type,parentSchema:schema11,data};
+if(vErrors === null){
+vErrors = [err232];
+}
+else {
+vErrors.push(err232);
 }
 errors++;
 }

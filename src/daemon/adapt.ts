@@ -15,7 +15,7 @@ export function adaptRungs(choice: Choice, budget: Budget): AdaptRung[] {
   const fitting = choice.candidates
     .map((c) => ({ c, m: c.measurements.filter((m) => m.ok && memoryOf(m) <= mem).sort((a, b) => a.latencyMs[p] - b.latencyMs[p])[0] }))
     .filter((x): x is { c: (typeof x)['c']; m: NonNullable<(typeof x)['m']> } => x.m !== undefined);
-  fitting.sort((a, b) => compareFitting(a.c, a.m, b.c, b.m, p));
+  fitting.sort((a, b) => compareFitting(a.c, a.m, b.c, b.m, rb));
   return fitting.map(({ c, m }) => ({ id: c.id, profiledMs: m.latencyMs[p] }));
 }
 

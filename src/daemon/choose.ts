@@ -4,11 +4,12 @@ import type { DeviceInfo } from '../device/types.js';
 import { boardFingerprint } from '../device/probe.js';
 import type { Variant } from '../catalog/types.js';
 import type { ProviderName } from '../engine/engine.js';
-import { searchAndSelect, specsFor } from '../select/search.js';
-import type { Budget, Decision, Percentile } from '../select/types.js';
-import type { Measurement } from '../profile/types.js';
+import { measuredCandidate, searchAndSelect, specsFor } from '../select/search.js';
+import type { Budget, Candidate, Decision, Measured, Percentile } from '../select/types.js';
 import { bestOf, makeMeasurer, type MeasureProgress } from '../profile/measure.js';
 import { ProfileCache } from '../profile/cache.js';
+import { loadProbeSet } from '../profile/agreement.js';
+import { accuracyOf, agreementFraction, demotion, formatAccuracy } from '../select/accuracy.js';
 import type { CandidateSummary, ModelPayload } from '../mqtt/payloads.js';
 
 export interface Choice {
@@ -22,7 +23,7 @@ export interface Choice {
   overBudget: boolean;
   ladder: number;
   /** every candidate of the ladder with what was measured for it (empty when the search pruned it) */
-  candidates: { id: string; variant: Variant; provider: ProviderName; measurements: Measurement[] }[];
+  candidates: Candidate[];
 }
 
 export function budgetFromConfig(config: Config, device: DeviceInfo, override: Partial<Config['budget']> = {}): Budget {
@@ -34,7 +35,13 @@ export function budgetFromConfig(config: Config, device: DeviceInfo, override: P
     percentile: pct as Percentile,
     ...(b.memoryMb > 0 ? { memoryMb: b.memoryMb } : { memoryFraction: b.memoryFraction, availableMb: device.memory.effectiveMb }),
     ...(b.minAccuracy > 0 ? { minAccuracy: b.minAccuracy } : {}),
+    ...(config.profile.minAgreement > 0 ? { minAgreement: config.profile.minAgreement } : {}),
   };
+}
+
+/** Where probe frames are read from (and where the daemon keeps the camera's): profile.probeDir or <stateDir>/probe-frames. */
+export function probeDirOf(config: Config): string {
+  return config.profile.probeDir || join(config.stateDir, 'probe-frames');
 }
 
 /** Providers the daemon may use: configured, in its order, and proven to work on this board. */
@@ -51,7 +58,8 @@ export function usableProviders(config: Config, device: DeviceInfo): ProviderNam
 export async function chooseModel(config: Config, device: DeviceInfo, ladder: Variant[], budget: Budget, onProgress?: (p: MeasureProgress) => void, signal?: AbortSignal): Promise<Choice> {
   const providers = usableProviders(config, device);
   const specs = specsFor(ladder, providers);
-  const measured = new Map<string, Measurement[]>();
+  const measured = new Map<string, Measured>();
+  const probe = await loadProbeSet(probeDirOf(config));
   const measureRaw = makeMeasurer({
     board: boardFingerprint(device),
     cache: new ProfileCache(join(config.stateDir, 'profile-cache.json')),
@@ -62,22 +70,26 @@ export async function chooseModel(config: Config, device: DeviceInfo, ladder: Va
       ...(budget.memoryMb !== undefined ? { memoryLimitMb: budget.memoryMb * 2 } : budget.memoryFraction && budget.availableMb ? { memoryLimitMb: budget.memoryFraction * budget.availableMb * 2 } : {}),
       ...(signal ? { signal } : {}),
     },
+    ...(probe ? { probe } : {}),
     ...(onProgress ? { onProgress } : {}),
   });
   const measure = async (spec: (typeof specs)[number]) => {
-    const ms = await measureRaw(spec);
-    measured.set(`${spec.variant.id}@${spec.provider}`, ms);
-    return ms;
+    const r = await measureRaw(spec);
+    measured.set(`${spec.variant.id}@${spec.provider}`, r);
+    return r;
   };
   const decision = await searchAndSelect(specs, budget, measure);
-  const candidates = specs.map((s) => ({ id: `${s.variant.id}@${s.provider}`, variant: s.variant, provider: s.provider, measurements: measured.get(`${s.variant.id}@${s.provider}`) ?? [] }));
+  const candidatesNow = () => specs.map((s) => measuredCandidate(s, measured.get(`${s.variant.id}@${s.provider}`) ?? []));
+  const candidates = candidatesNow();
   const p = budget.percentile ?? 'p90';
   if (decision.chosen && decision.chosenMeasurement) {
     const m = decision.chosenMeasurement;
-    const v = decision.chosen.variant;
+    const c = decision.chosen;
+    const acc = accuracyOf(c.variant);
+    const demoted = demotion(c, decision.budget.minAgreement);
     return {
-      variant: v, provider: decision.chosen.provider, threads: m.threads, decision, overBudget: false, ladder: specs.length, candidates,
-      reason: `largest variant that fits: ${v.referenceAccuracy !== undefined ? `reference top-1 ${(v.referenceAccuracy * 100).toFixed(1)}%` : `${(v.macs / 1e6).toFixed(0)}M MACs`}, ${p} ${m.latencyMs[p].toFixed(1)} ms at ${m.threads} thread(s), peak +${m.peakMb.toFixed(0)} MB; measured ${decision.measured} of ${specs.length}`,
+      variant: c.variant, provider: c.provider, threads: m.threads, decision, overBudget: false, ladder: specs.length, candidates,
+      reason: `most accurate variant that fits: ${acc ? `top-1 ${formatAccuracy(acc)}` : `accuracy unknown, ${(c.variant.macs / 1e6).toFixed(0)}M MACs`}${demoted ? ` (${demoted}; nothing ranked above it fits)` : ''}, ${p} ${m.latencyMs[p].toFixed(1)} ms at ${m.threads} thread(s), peak +${m.peakMb.toFixed(0)} MB; measured ${decision.measured} of ${specs.length}`,
     };
   }
   // nothing fits: run the fastest thing that worked rather than nothing, and say so everywhere
@@ -87,11 +99,10 @@ export async function chooseModel(config: Config, device: DeviceInfo, ladder: Va
     // the search may have pruned everything by static rules: measure the smallest candidate of all
     const smallest = [...specs].sort((a, b) => a.variant.macs - b.variant.macs)[0];
     if (!smallest) throw new Error('the model ladder is empty: run `edgefit models pull` or allow models.allowZooFallback');
-    const ms = [await measure(smallest)].flat();
+    const ms = (await measure(smallest)).measurements;
     const ok = bestOf(ms, p);
     if (!ok) throw new Error(`no model of the ladder can run on this board (smallest: ${smallest.variant.id}: ${ms[0]?.error ?? 'failed'}); run \`edgefit doctor\``);
-    measured.set(`${smallest.variant.id}@${smallest.provider}`, ms);
-    const all = specs.map((s) => ({ id: `${s.variant.id}@${s.provider}`, variant: s.variant, provider: s.provider, measurements: measured.get(`${s.variant.id}@${s.provider}`) ?? [] }));
+    const all = candidatesNow();
     return { variant: smallest.variant, provider: smallest.provider, threads: ok.threads, decision, overBudget: true, ladder: specs.length, candidates: all, reason: `NOTHING FITS THE BUDGET; running the smallest variant (${p} ${ok.latencyMs[p].toFixed(1)} ms)` };
   }
   return {
@@ -100,8 +111,10 @@ export async function chooseModel(config: Config, device: DeviceInfo, ladder: Va
   };
 }
 
-/** The retained `model` payload: what runs, why, and every candidate with its figures or its reason. */
-/** The retained `model` payload: what runs, why, and the budget exactly as the selector resolved it. */
+/**
+ * The retained `model` payload: what runs, why, the budget exactly as the selector resolved it, and every
+ * candidate with its accuracy and where that figure comes from, its figures or its reason.
+ */
 export function modelPayload(deviceId: string, board: string, choice: Choice): Omit<ModelPayload, 'session'> {
   const budget = choice.decision.budget;
   const p = budget.percentile;
@@ -110,9 +123,15 @@ export function modelPayload(deviceId: string, board: string, choice: Choice): O
     const best = bestOf(c.measurements, p);
     const r = rejected.get(c.id);
     const v = c.variant;
+    const acc = accuracyOf(v);
+    const agree = agreementFraction(c.agreement);
+    const demoted = demotion(c, budget.minAgreement);
     return {
       id: c.id, family: v.family, alpha: v.alpha, resolution: v.resolution, precision: v.precision, provider: c.provider,
       ...(v.referenceAccuracy !== undefined ? { referenceAccuracy: v.referenceAccuracy } : {}),
+      ...(acc ? { accuracy: acc.value, accuracyKind: acc.kind } : {}),
+      ...(agree !== undefined ? { agreement: round(agree), probeFrames: c.agreement!.frames } : {}),
+      ...(demoted ? { demoted } : {}),
       macs: v.macs,
       ...(best ? { p90Ms: round(best.latencyMs.p90), peakMb: round(best.peakMb) } : {}),
       chosen: c.variant.id === choice.variant.id && c.provider === choice.provider,
@@ -126,6 +145,7 @@ export function modelPayload(deviceId: string, board: string, choice: Choice): O
     variant: {
       id: v.id, family: v.family, alpha: v.alpha, resolution: v.resolution, precision: v.precision,
       ...(v.referenceAccuracy !== undefined ? { referenceAccuracy: v.referenceAccuracy } : {}),
+      ...(accuracyOf(v) ? { accuracy: accuracyOf(v)!.value, accuracyKind: accuracyOf(v)!.kind } : {}),
       macs: v.macs, params: v.params, pretrained: v.pretrained, source: v.source,
     },
     provider: choice.provider, threads: choice.threads, reason: choice.reason,

@@ -10,11 +10,14 @@ import { plotSvg, type PlotData, type PlotPoint } from '../select/plot.js';
  * by the search) have no latency: plot.ts lists them under the chart instead of drawing them.
  */
 export function plotDataFromModel(m: ModelPayload, opts: { width?: number; height?: number } = {}): PlotData {
-  const yKind = m.candidates.length > 0 && m.candidates.every((c) => c.referenceAccuracy !== undefined) ? 'accuracy' : 'macs';
+  // payloads before estimates carry referenceAccuracy only
+  const acc = (c: ModelPayload['candidates'][number]) => c.accuracy ?? c.referenceAccuracy;
+  const yKind = m.candidates.length > 0 && m.candidates.every((c) => acc(c) !== undefined) ? 'accuracy' : 'macs';
   const points: PlotPoint[] = m.candidates.map((c) => ({
     id: c.id,
     latencyMs: c.p90Ms ?? NaN,
-    y: yKind === 'accuracy' ? c.referenceAccuracy! : c.macs,
+    y: yKind === 'accuracy' ? acc(c)! : c.macs,
+    ...(yKind === 'accuracy' ? { accuracyKind: c.accuracyKind ?? 'published' } : {}),
     status: c.chosen ? 'chosen' : c.reason === undefined || c.reason === 'dominated' ? 'fits' : 'rejected',
     // the short reason: plot.ts prints it beside the point and in its <title>; the page's table has the detail
     ...(c.reason !== undefined ? { reason: c.reason } : {}),

@@ -24,6 +24,14 @@ export interface CandidateSummary {
   precision: string;
   provider?: string;
   referenceAccuracy?: number;
+  /** the top-1 (0..1) the selector ranked it by, and whether that figure is published or estimated */
+  accuracy?: number;
+  accuracyKind?: 'published' | 'estimated';
+  /** measured: top-1 agreement (0..1) with the native-resolution model on `probeFrames` probe frames */
+  agreement?: number;
+  probeFrames?: number;
+  /** why the rung ranks below the ones whose accuracy stands (its agreement is under the threshold) */
+  demoted?: string;
   macs: number;
   p90Ms?: number;
   peakMb?: number;
@@ -38,7 +46,8 @@ export interface ModelPayload {
   ts: string;
   variant: {
     id: string; family: string; alpha: number; resolution: number; precision: string;
-    referenceAccuracy?: number; macs: number; params: number; pretrained: boolean; source: string;
+    referenceAccuracy?: number; accuracy?: number; accuracyKind?: 'published' | 'estimated';
+    macs: number; params: number; pretrained: boolean; source: string;
   };
   provider: string;
   threads: number;

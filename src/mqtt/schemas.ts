@@ -48,6 +48,7 @@ const candidate = {
   properties: {
     id: str, family: str, alpha, resolution, precision: str, provider: str, referenceAccuracy: fraction, macs,
     p90Ms: ms, peakMb: mb, chosen: { type: 'boolean' }, reason: str, detail: str,
+    accuracy: fraction, accuracyKind: { enum: ['published', 'estimated'] }, agreement: fraction, probeFrames: count, demoted: str,
   },
   additionalProperties: false,
 };
@@ -59,7 +60,7 @@ export const modelSchema: Schema = {
     deviceId: str, session: count, ts: iso,
     variant: {
       type: 'object', required: ['id', 'family', 'alpha', 'resolution', 'precision', 'macs', 'params', 'pretrained', 'source'],
-      properties: { id: str, family: str, alpha, resolution, precision: str, referenceAccuracy: fraction, macs, params, pretrained: { type: 'boolean' }, source: str },
+      properties: { id: str, family: str, alpha, resolution, precision: str, referenceAccuracy: fraction, macs, params, pretrained: { type: 'boolean' }, source: str, accuracy: fraction, accuracyKind: { enum: ['published', 'estimated'] } },
       additionalProperties: false,
     },
     provider: str, threads, reason: str,

@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import type { ProviderName } from '../engine/engine.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { EdgefitError } from '../util/errors.js';
-import type { Measurement } from './types.js';
+import type { Agreement, Measurement } from './types.js';
 
 /** Everything a measurement depends on; a change in any field means measuring again. */
 export interface CacheKey {
@@ -25,12 +25,31 @@ export interface CacheEntry {
   measurement: Measurement;
 }
 
+/** What an agreement measurement depends on: the rung, the native resolution it is compared with, the probe frames. */
+export interface AgreementKey extends ThreadlessKey {
+  nativeResolution: number;
+  /** ProbeSet.sha256 */
+  probeSet: string;
+}
+
+export interface AgreementEntry {
+  key: AgreementKey;
+  agreement: Agreement;
+}
+
+/**
+ * Version 1 still: `agreements` is an added section, and a file without it (written before agreement was measured)
+ * reads as it always did, its latency figures valid and its agreements measured when asked for. Nothing in an
+ * older entry changed meaning, so nothing needs measuring again.
+ */
 interface CacheFile {
   format: 'edgefit-profile-cache';
   version: 1;
   entries: Record<string, CacheEntry>;
   /** the thread count that measured fastest for a (board, model, runtime, provider) */
   best: Record<string, { key: ThreadlessKey; threads: number }>;
+  /** top-1 agreement of reduced-resolution rungs with their native model, on a probe set */
+  agreements: Record<string, AgreementEntry>;
 }
 
 const PROVIDERS: readonly ProviderName[] = ['tensorrt', 'cuda', 'cpu', 'wasm', 'tfjs-node', 'tfjs-wasm'];
@@ -52,6 +71,25 @@ function validKey(k: unknown, withThreads: boolean): k is CacheKey {
     && typeof o.ortVersion === 'string' && o.ortVersion.length > 0
     && PROVIDERS.includes(o.provider as ProviderName)
     && (!withThreads || (typeof o.threads === 'number' && Number.isInteger(o.threads) && o.threads > 0));
+}
+
+function agreementId(k: AgreementKey): string {
+  return JSON.stringify([k.board, k.sha256, k.resolution, k.nativeResolution, k.ortVersion, k.provider, k.probeSet]);
+}
+
+function validAgreementKey(k: unknown): k is AgreementKey {
+  if (!validKey(k, false)) return false;
+  const o = k as unknown as Record<string, unknown>;
+  return typeof o.nativeResolution === 'number' && Number.isInteger(o.nativeResolution) && o.nativeResolution > 0
+    && typeof o.probeSet === 'string' && /^[0-9a-f]{64}$/.test(o.probeSet);
+}
+
+function validAgreement(a: unknown): a is Agreement {
+  if (!a || typeof a !== 'object') return false;
+  const o = a as Record<string, unknown>;
+  const count = (x: unknown) => typeof x === 'number' && Number.isInteger(x) && x >= 0;
+  return typeof o.ok === 'boolean' && count(o.frames) && count(o.agreeing) && (o.agreeing as number) <= (o.frames as number)
+    && typeof o.nativeResolution === 'number' && typeof o.probeSet === 'string' && typeof o.measuredAt === 'string';
 }
 
 function validMeasurement(m: unknown): m is Measurement {
@@ -96,7 +134,7 @@ export class ProfileCache {
 
   private load(): CacheFile {
     if (this.data) return this.data;
-    const empty: CacheFile = { format: 'edgefit-profile-cache', version: 1, entries: {}, best: {} };
+    const empty: CacheFile = { format: 'edgefit-profile-cache', version: 1, entries: {}, best: {}, agreements: {} };
     let text: string;
     try {
       text = readFileSync(this.path, 'utf8');
@@ -107,12 +145,15 @@ export class ProfileCache {
     try {
       const raw = JSON.parse(text) as Partial<CacheFile>;
       if (raw.format !== 'edgefit-profile-cache' || raw.version !== 1) throw new Error('not an edgefit profile cache (format/version)');
-      const data = { ...empty };
+      const data: CacheFile = { ...empty, entries: {}, best: {}, agreements: {} };
       for (const e of Object.values(raw.entries ?? {})) {
         if (validKey(e?.key, true) && validMeasurement(e.measurement)) data.entries[keyId(e.key)] = { key: e.key, measurement: revive(e.measurement) };
       }
       for (const b of Object.values(raw.best ?? {})) {
         if (validKey(b?.key, false) && Number.isInteger(b.threads) && b.threads > 0) data.best[threadlessId(b.key)] = b;
+      }
+      for (const a of Object.values(raw.agreements ?? {})) {
+        if (validAgreementKey(a?.key) && validAgreement(a.agreement)) data.agreements[agreementId(a.key)] = { key: a.key, agreement: a.agreement };
       }
       return (this.data = data);
     } catch (err) {
@@ -146,6 +187,24 @@ export class ProfileCache {
   getBest(key: ThreadlessKey): Measurement | undefined {
     const b = this.load().best[threadlessId(key)];
     return b ? this.get({ ...key, threads: b.threads }) : undefined;
+  }
+
+  getAgreement(key: AgreementKey): Agreement | undefined {
+    if (!validAgreementKey(key)) throw new EdgefitError('E_CACHE_KEY', `invalid agreement cache key ${JSON.stringify(key)}`);
+    return this.load().agreements[agreementId(key)]?.agreement;
+  }
+
+  async putAgreement(key: AgreementKey, a: Agreement): Promise<void> {
+    if (!validAgreementKey(key)) throw new EdgefitError('E_CACHE_KEY', `invalid agreement cache key ${JSON.stringify(key)}`);
+    if (!validAgreement(a)) throw new EdgefitError('E_CACHE_VALUE', `invalid agreement ${JSON.stringify(a)}`);
+    const k: AgreementKey = { board: key.board, sha256: key.sha256, resolution: key.resolution, nativeResolution: key.nativeResolution, ortVersion: key.ortVersion, provider: key.provider, probeSet: key.probeSet };
+    this.load().agreements[agreementId(k)] = { key: k, agreement: a };
+    await this.flush();
+  }
+
+  /** Agreement records, optionally of one board only. */
+  agreementList(board?: string): AgreementEntry[] {
+    return Object.values(this.load().agreements).filter((e) => board === undefined || e.key.board === board);
   }
 
   /** Every entry, optionally of one board only. */

@@ -4,7 +4,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import type { ChildJob, ChildMessage, ChildPhase } from './protocol.js';
+import type { AgreementJob, ChildJob, ChildMessage, ChildPhase } from './protocol.js';
 import { readProcMemory } from './procstatus.js';
 import { summarize } from './stats.js';
 import { OnnxBuilder } from '../onnx/builder.js';
@@ -133,8 +133,43 @@ async function run(job: ChildJob): Promise<void> {
   process.exit(0);
 }
 
-process.once('message', (msg: ChildJob) => {
-  run(msg).catch(async (err: unknown) => {
+/** Index of the largest output value: the top-1 class (raw quantized values order as the scores do). */
+function argmax(d: ArrayLike<number | bigint>): number {
+  let best = 0;
+  for (let i = 1; i < d.length; i++) if (d[i]! > d[best]!) best = i;
+  return best;
+}
+
+async function agreement(job: AgreementJob): Promise<void> {
+  const ort = await import('onnxruntime-node');
+  const { decodeRgb, cropResizeRgb } = await import('../image/load.js');
+  setPhase('load');
+  const session = await ort.InferenceSession.create(job.modelPath, { executionProviders: [job.provider], intraOpNumThreads: job.threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+  const meta = session.inputMetadata[0];
+  if (session.inputNames.length !== 1 || !meta?.isTensor || meta.type !== 'uint8' || meta.shape.length !== 4 || meta.shape[3] !== 3) {
+    throw new Error('agreement is measured on models that take uint8 NHWC RGB pixels (what edgefit imports make)');
+  }
+  const top1 = async (pixels: Uint8Array, r: number): Promise<number> => {
+    const out = await session.run({ [session.inputNames[0]!]: new ort.Tensor('uint8', pixels, [1, r, r, 3]) });
+    return argmax(out[session.outputNames[0]!]!.data as ArrayLike<number>);
+  };
+  setPhase('runs');
+  let frames = 0, agreeing = 0, skipped = 0;
+  for (const path of job.frames) {
+    const img = await decodeRgb(path);
+    if (Math.min(img.width, img.height) < job.nativeResolution) { skipped++; continue; }
+    const native = await top1(await cropResizeRgb(img.data, img.width, img.height, job.nativeResolution), job.nativeResolution);
+    const rung = await top1(await cropResizeRgb(img.data, img.width, img.height, job.resolution), job.resolution);
+    frames++;
+    if (native === rung) agreeing++;
+  }
+  await session.release();
+  await send({ type: 'agreement', frames, agreeing, skipped });
+  process.exit(0);
+}
+
+process.once('message', (msg: ChildJob | AgreementJob) => {
+  (msg.type === 'agreement' ? agreement(msg) : run(msg)).catch(async (err: unknown) => {
     const message = err instanceof Error ? err.message : String(err);
     await send({ type: 'error', phase, message });
     process.exit(0);

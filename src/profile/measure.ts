@@ -1,8 +1,9 @@
 import { availableParallelism } from 'node:os';
-import type { CandidateSpec, Percentile } from '../select/types.js';
-import { ProfileCache, ortVersion, type CacheKey } from './cache.js';
+import type { CandidateSpec, Measured, Percentile } from '../select/types.js';
+import { ProfileCache, ortVersion, type AgreementKey, type CacheKey } from './cache.js';
 import { profileVariant, type ProfileOptions, type ProfileProgress } from './profiler.js';
-import type { Measurement } from './types.js';
+import { measureAgreement, needsAgreement, type ProbeSet } from './agreement.js';
+import type { Agreement, Measurement } from './types.js';
 import { EdgefitError } from '../util/errors.js';
 
 export interface MeasureProgress {
@@ -14,6 +15,8 @@ export interface MeasureProgress {
   child?: ProfileProgress;
   /** set when this thread count is done */
   measurement?: Measurement;
+  /** set when the candidate's agreement with its native model is known (threads is 0 then) */
+  agreement?: Agreement;
 }
 
 export interface MeasurerOptions {
@@ -31,6 +34,8 @@ export interface MeasurerOptions {
   /** measure again even when the cache has figures */
   refresh?: boolean;
   profile?: Omit<ProfileOptions, 'provider' | 'threads' | 'onProgress'>;
+  /** probe frames: reduced-resolution rungs get their top-1 agreement with the native model measured on them */
+  probe?: ProbeSet;
   onProgress?: (p: MeasureProgress) => void;
 }
 
@@ -91,7 +96,33 @@ export async function measureCandidate(spec: CandidateSpec, opts: MeasurerOption
   return all;
 }
 
-/** A `measure` function for searchAndSelect, backed by the profiler and the cache. */
-export function makeMeasurer(opts: MeasurerOptions): (spec: CandidateSpec) => Promise<Measurement[]> {
-  return (spec) => measureCandidate(spec, opts);
+/**
+ * The rung's top-1 agreement with its native-resolution model on the probe frames (from the cache where the key
+ * matches), or undefined when the rung needs none (native, random weights) or there are no probe frames. Only
+ * successful measurements are cached: a crash or timeout is tried again next time.
+ */
+export async function agreementFor(spec: CandidateSpec, opts: MeasurerOptions): Promise<Agreement | undefined> {
+  const v = spec.variant;
+  if (!opts.probe || !needsAgreement(v)) return undefined;
+  const key: AgreementKey = {
+    board: opts.board, sha256: v.sha256, resolution: v.resolution, nativeResolution: v.nativeResolution!,
+    ortVersion: opts.ortVersion ?? ortVersion(), provider: spec.provider, probeSet: opts.probe.sha256,
+  };
+  const hit = opts.refresh ? undefined : opts.cache?.getAgreement(key);
+  const a = hit ?? await measureAgreement(v, opts.probe, { provider: spec.provider, ...(typeof opts.threads === 'number' ? { threads: opts.threads } : {}), ...(opts.profile?.timeoutMs ? { timeoutMs: opts.profile.timeoutMs } : {}) });
+  if (!hit && a.ok) await opts.cache?.putAgreement(key, a);
+  opts.onProgress?.({ candidate: `${v.id}@${spec.provider}`, threads: 0, cached: !!hit, agreement: a });
+  return a;
+}
+
+/**
+ * A `measure` function for searchAndSelect, backed by the profiler and the cache: every thread count, and the
+ * agreement of a reduced-resolution rung that ran at all.
+ */
+export function makeMeasurer(opts: MeasurerOptions): (spec: CandidateSpec) => Promise<Measured> {
+  return async (spec) => {
+    const measurements = await measureCandidate(spec, opts);
+    const agreement = measurements.some((m) => m.ok) ? await agreementFor(spec, opts) : undefined;
+    return { measurements, ...(agreement ? { agreement } : {}) };
+  };
 }

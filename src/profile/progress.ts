@@ -25,7 +25,7 @@ export class ProgressBar {
     const filled = Math.round(frac * this.width);
     const per = this.done > 0 ? (now - this.started) / this.done : NaN;
     const eta = Number.isFinite(per) ? fmt(per * Math.max(0, this.total - this.done)) : '--:--';
-    const phase = p.cached ? 'cached' : p.child?.phase ?? 'done';
+    const phase = `${p.agreement ? 'agreement ' : ''}${p.cached ? 'cached' : p.child?.phase ?? 'done'}`;
     const line = `[${'#'.repeat(filled)}${'.'.repeat(this.width - filled)}] ${this.done}/${this.total} ${p.candidate} t=${p.threads} ${phase}  ETA <= ${eta}`;
     this.stream.write(`\r\x1b[2K${line.slice(0, (this.stream.columns || 120) - 1)}`);
   }

@@ -25,6 +25,21 @@ export interface ChildJob {
   fault?: ChildFault;
 }
 
+/**
+ * Top-1 agreement of a rung (the model run at `resolution`) with the same file run at `nativeResolution`, on
+ * probe image files: a separate job, so the latency and memory figures never include a second input size.
+ */
+export interface AgreementJob {
+  type: 'agreement';
+  modelPath: string;
+  provider: ProviderName;
+  threads: number;
+  resolution: number;
+  nativeResolution: number;
+  /** image files (JPEG, PNG, BMP) */
+  frames: string[];
+}
+
 export type ChildPhase = 'start' | 'load' | 'warmup' | 'runs';
 
 export type ChildMessage =
@@ -39,4 +54,6 @@ export type ChildMessage =
       rssGrowthKb: number;
       peakKb: number;
     }
-  | { type: 'error'; phase: ChildPhase; message: string };
+  | { type: 'error'; phase: ChildPhase; message: string }
+  /** frames compared, and skipped (smaller than the native input: they cannot stand for what it sees) */
+  | { type: 'agreement'; frames: number; agreeing: number; skipped: number };

@@ -17,3 +17,25 @@ export interface Measurement {
   peakMb: number;
   measuredAt: string;
 }
+
+/**
+ * How often a rung that runs a model below its native resolution gives the same top-1 class as the same weights
+ * at their native resolution, on probe frames (calibration photos, or the camera's own frames). Measured on the
+ * board, once per (model, resolution, runtime, provider, probe set).
+ */
+export interface Agreement {
+  ok: boolean;
+  /** why it could not be measured, when ok is false */
+  error?: string;
+  /** the resolution compared against */
+  nativeResolution: number;
+  /** probe frames used */
+  frames: number;
+  /** frames whose top-1 class was the same at both resolutions */
+  agreeing: number;
+  /** where the frames came from (a directory) */
+  probe: string;
+  /** sha256 over the probe frames' names and bytes: other frames, another measurement */
+  probeSet: string;
+  measuredAt: string;
+}

@@ -8,7 +8,7 @@ import type { Budget, Percentile } from './types.js';
 
 /** Command-line flags shared by `edgefit profile` and `edgefit select` (commander hands over strings). */
 export interface LadderFlags { catalog?: string; models?: string }
-export interface BudgetFlags { budgetMs?: string; budgetMb?: string; fps?: string; minAccuracy?: string; percentile?: string }
+export interface BudgetFlags { budgetMs?: string; budgetMb?: string; fps?: string; minAccuracy?: string; percentile?: string; minAgreement?: string }
 
 /** The variants to consider: `--models DIR`, else the catalog (`--catalog FILE` or the configured one). */
 export async function loadVariants(flags: LadderFlags, config: Config, log: (l: string) => void): Promise<Variant[]> {
@@ -42,6 +42,18 @@ export function budgetFromFlags(f: BudgetFlags): Budget | undefined {
     b.percentile = f.percentile as Percentile;
   }
   return Object.keys(b).length > 0 ? b : undefined;
+}
+
+/**
+ * The demotion threshold: --min-agreement (0.5 or 50, 0 = never demote), else profile.minAgreement of the
+ * configuration, so a budget given by flags keeps the configured threshold.
+ */
+export function minAgreementFrom(f: BudgetFlags, config: Config): number {
+  if (f.minAgreement === undefined) return config.profile.minAgreement;
+  let n = Number(f.minAgreement);
+  if (f.minAgreement.trim() === '' || !Number.isFinite(n) || n < 0 || n > 100) throw new EdgefitError('E_FLAGS', `--min-agreement is a fraction 0..1 or a percentage 0..100, 0 = never demote (got "${f.minAgreement}")`);
+  if (n > 1) n /= 100;
+  return n;
 }
 
 const PROVIDERS: readonly ProviderName[] = ['tensorrt', 'cuda', 'cpu', 'wasm', 'tfjs-node', 'tfjs-wasm'];

@@ -1,5 +1,6 @@
 import type { Candidate, Decision, Percentile } from './types.js';
 import { compareStatic, fastestOk } from './policy.js';
+import { accuracyOf } from './accuracy.js';
 
 export interface PlotPoint {
   id: string;
@@ -10,6 +11,8 @@ export interface PlotPoint {
   status: 'chosen' | 'fits' | 'rejected';
   /** short reason for rejected points, e.g. "too-slow" */
   reason?: string;
+  /** where an accuracy y comes from: estimated points are drawn hollow */
+  accuracyKind?: 'published' | 'estimated';
 }
 
 export interface PlotData {
@@ -94,7 +97,7 @@ export function plotSvg(d: PlotData): string {
   o.push(`<line x1="${m.l}" y1="${H - m.b}" x2="${W - m.r}" y2="${H - m.b}" stroke="#333"/>`);
   o.push(`<line x1="${m.l}" y1="${m.t}" x2="${m.l}" y2="${H - m.b}" stroke="#333"/>`);
   o.push(`<text x="${(m.l + W - m.r) / 2}" y="${H - 20}" text-anchor="middle">${d.percentile} latency (ms)</text>`);
-  o.push(`<text transform="translate(18 ${(m.t + H - m.b) / 2}) rotate(-90)" text-anchor="middle">${d.yKind === 'accuracy' ? 'reference top-1 accuracy' : 'MACs'}</text>`);
+  o.push(`<text transform="translate(18 ${(m.t + H - m.b) / 2}) rotate(-90)" text-anchor="middle">${d.yKind === 'accuracy' ? 'top-1 accuracy (filled: published, hollow: estimated)' : 'MACs'}</text>`);
   for (const b of budgets) {
     const x = px(b.ms).toFixed(1);
     o.push(`<line class="budget" x1="${x}" y1="${m.t}" x2="${x}" y2="${H - m.b}" stroke="#c00" stroke-dasharray="6 4"/>`);
@@ -110,7 +113,8 @@ export function plotSvg(d: PlotData): string {
     const x = px(p.latencyMs), y = py(p.y);
     const fill = p.status === 'chosen' ? '#1a7f37' : p.status === 'fits' ? '#0969da' : '#999';
     const r = p.status === 'chosen' ? 7 : 4.5;
-    o.push(`<circle class="point ${p.status}" data-id="${esc(p.id)}" cx="${x.toFixed(1)}" cy="${y.toFixed(1)}" r="${r}" fill="${fill}"${p.status === 'chosen' ? ' stroke="#000" stroke-width="2"' : ''}><title>${esc(`${p.id}: ${p.latencyMs.toFixed(1)} ms${p.reason ? ` (${p.reason})` : ''}`)}</title></circle>`);
+    const est = p.accuracyKind === 'estimated';
+    o.push(`<circle class="point ${p.status}" data-id="${esc(p.id)}"${p.accuracyKind ? ` data-accuracy="${p.accuracyKind}"` : ''} cx="${x.toFixed(1)}" cy="${y.toFixed(1)}" r="${r}" fill="${est ? '#fff' : fill}"${p.status === 'chosen' ? ' stroke="#000" stroke-width="2"' : est ? ` stroke="${fill}" stroke-width="2"` : ''}><title>${esc(`${p.id}: ${p.latencyMs.toFixed(1)} ms${est ? ', accuracy estimated' : ''}${p.reason ? ` (${p.reason})` : ''}`)}</title></circle>`);
     const label = p.status === 'rejected' ? `${p.id} (${p.reason ?? 'rejected'})` : p.status === 'chosen' ? `${p.id} (chosen)` : p.id;
     // labels of points in the right third go to their left, so they stay inside the chart
     const left = x > W * 0.66;
@@ -137,10 +141,10 @@ export function plotSvg(d: PlotData): string {
   return o.join('\n') + '\n';
 }
 
-/** Chart data for a decision: accuracy on y when every candidate has a reference accuracy, else MACs. */
+/** Chart data for a decision: accuracy (published or estimated) on y when every candidate has one, else MACs. */
 export function plotDataFromDecision(candidates: Candidate[], decision: Decision, title?: string): PlotData {
   const p = decision.budget.percentile;
-  const yKind = candidates.length > 0 && candidates.every((c) => c.variant.referenceAccuracy !== undefined) ? 'accuracy' : 'macs';
+  const yKind = candidates.length > 0 && candidates.every((c) => accuracyOf(c.variant) !== undefined) ? 'accuracy' : 'macs';
   const rejected = new Map(decision.rejected.map((r) => [r.id, r]));
   const points: PlotPoint[] = [...candidates].sort(compareStatic).map((c) => {
     const r = rejected.get(c.id);
@@ -149,9 +153,10 @@ export function plotDataFromDecision(candidates: Candidate[], decision: Decision
     return {
       id: c.id,
       latencyMs: m ? m.latencyMs[p] : NaN,
-      y: yKind === 'accuracy' ? c.variant.referenceAccuracy! : c.variant.macs,
+      y: yKind === 'accuracy' ? accuracyOf(c.variant)!.value : c.variant.macs,
       status: chosen ? 'chosen' : r?.reason === 'dominated' ? 'fits' : 'rejected',
       ...(r ? { reason: r.reason } : {}),
+      ...(yKind === 'accuracy' ? { accuracyKind: accuracyOf(c.variant)!.kind } : {}),
     };
   });
   const budgets = decision.budget.latencyMs !== undefined ? [{ ms: decision.budget.latencyMs, label: `budget ${decision.budget.latencyMs.toFixed(1)} ms` }] : [];

@@ -4,6 +4,7 @@ import { failureKind } from '../profile/failure.js';
 import type { Measurement } from '../profile/types.js';
 import { EdgefitError } from '../util/errors.js';
 import type { Budget, Candidate, Decision, Percentile, Rejection, ResolvedBudget } from './types.js';
+import { accuracyOf, demotion, formatAccuracy } from './accuracy.js';
 
 const PERCENTILES: readonly Percentile[] = ['p50', 'p90', 'p99'];
 
@@ -37,13 +38,16 @@ export function resolveBudget(b: Budget): ResolvedBudget {
   if (b.minAccuracy !== undefined && !(typeof b.minAccuracy === 'number' && b.minAccuracy >= 0 && b.minAccuracy <= 1)) {
     throw new EdgefitError('E_BUDGET', `budget minAccuracy is a fraction in [0, 1], e.g. 0.6 for 60% top-1 (got ${b.minAccuracy})`);
   }
+  if (b.minAgreement !== undefined && !(typeof b.minAgreement === 'number' && b.minAgreement >= 0 && b.minAgreement <= 1)) {
+    throw new EdgefitError('E_BUDGET', `budget minAgreement is a fraction in [0, 1], e.g. 0.5 for half the probe frames (got ${b.minAgreement})`);
+  }
   const percentile = b.percentile ?? 'p90';
   if (!PERCENTILES.includes(percentile)) {
     throw new EdgefitError('E_BUDGET', `budget percentile must be one of ${PERCENTILES.join(', ')} (got ${String(percentile)})`);
   }
   const lat = [b.latencyP90Ms, b.fps !== undefined ? 1000 / b.fps : undefined].filter((x): x is number => x !== undefined);
   const mem = [b.memoryMb, b.memoryFraction !== undefined ? b.memoryFraction * b.availableMb! : undefined].filter((x): x is number => x !== undefined);
-  const r: ResolvedBudget = { percentile };
+  const r: ResolvedBudget = { percentile, minAgreement: b.minAgreement ?? 0 };
   if (lat.length) r.latencyMs = Math.min(...lat);
   if (mem.length) r.memoryMb = Math.min(...mem);
   if (b.minAccuracy !== undefined) r.minAccuracy = b.minAccuracy;
@@ -65,12 +69,12 @@ export type Verdict =
 /** Whether a candidate's accuracy satisfies the budget, decidable before measuring. */
 export function accuracyVerdict(c: Candidate, rb: ResolvedBudget): Verdict | undefined {
   if (rb.minAccuracy === undefined) return undefined;
-  const acc = c.variant.referenceAccuracy;
+  const acc = accuracyOf(c.variant);
   if (acc === undefined) {
-    return { fits: false, reason: 'below-min-accuracy', detail: `accuracy unknown; a minimum accuracy of ${pct(rb.minAccuracy)} needs a catalog reference accuracy` };
+    return { fits: false, reason: 'below-min-accuracy', detail: `accuracy unknown; a minimum accuracy of ${pct(rb.minAccuracy)} needs a published or estimated accuracy` };
   }
-  if (acc < rb.minAccuracy) {
-    return { fits: false, reason: 'below-min-accuracy', detail: `below the minimum by ${((rb.minAccuracy - acc) * 100).toFixed(1)} points (${pct(acc)} < ${pct(rb.minAccuracy)})` };
+  if (acc.value < rb.minAccuracy) {
+    return { fits: false, reason: 'below-min-accuracy', detail: `below the minimum by ${((rb.minAccuracy - acc.value) * 100).toFixed(1)} points (${formatAccuracy(acc)} < ${pct(rb.minAccuracy)})` };
   }
   return undefined;
 }
@@ -85,7 +89,7 @@ export function fastestOk(c: Candidate, p: Percentile): Measurement | undefined 
   return best;
 }
 
-/** Judges one candidate against the budget; order: accuracy, measured, failed, memory, latency. */
+/** Judges one candidate against the budget; order: accuracy, measured, failed, memory, latency, demotion. */
 export function evaluate(c: Candidate, rb: ResolvedBudget): Verdict {
   const acc = accuracyVerdict(c, rb);
   if (acc) return acc;
@@ -118,41 +122,63 @@ export function evaluate(c: Candidate, rb: ResolvedBudget): Verdict {
       measurement: m,
     };
   }
+  const demoted = rb.minAccuracy !== undefined ? demotion(c, rb.minAgreement) : undefined;
+  if (demoted) return { fits: false, reason: 'below-min-accuracy', detail: `${demoted}: its accuracy figure cannot vouch for the minimum`, measurement: m };
   return { fits: true, measurement: m };
 }
 
 /**
- * Compares candidates by size before measuring: known reference accuracy ranks above unknown (a model nobody
- * validated is not "larger"), then higher accuracy, or for unknown accuracy more MACs. 0 means a tie that
- * measured latency breaks.
+ * Compares candidates before measuring: a known accuracy (published, else estimated) ranks above an unknown one
+ * (a model nobody validated is not "larger"), then higher accuracy, or for unknown accuracy more MACs. 0 means a
+ * tie that measurements break.
  */
 export function compareStatic(a: Candidate, b: Candidate): number {
-  const ka = a.variant.referenceAccuracy, kb = b.variant.referenceAccuracy;
+  const ka = accuracyOf(a.variant)?.value, kb = accuracyOf(b.variant)?.value;
   if ((ka === undefined) !== (kb === undefined)) return ka === undefined ? 1 : -1;
   if (ka !== undefined && kb !== undefined && ka !== kb) return kb - ka;
   if (ka === undefined && a.variant.macs !== b.variant.macs) return b.variant.macs - a.variant.macs;
   return 0;
 }
 
-/** Full ranking of fitting candidates: size, then faster at the percentile, then id (deterministic). */
-export function compareFitting(a: Candidate, ma: Measurement, b: Candidate, mb: Measurement, p: Percentile): number {
-  return compareStatic(a, b) || ma.latencyMs[p] - mb.latencyMs[p] || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+/** 0: accuracy known and believed; 1: known but demoted by its measured agreement; 2: unknown. */
+function tier(c: Candidate, minAgreement: number): number {
+  if (!accuracyOf(c.variant)) return 2;
+  return demotion(c, minAgreement) ? 1 : 0;
 }
 
-function dominatedDetail(loser: Candidate, lm: Measurement, winner: Candidate, wm: Measurement, p: Percentile): string {
-  const la = loser.variant.referenceAccuracy, wa = winner.variant.referenceAccuracy;
-  if (compareStatic(loser, winner) === 0) {
+/**
+ * compareStatic once agreement is measured: a demoted rung ranks below every rung whose accuracy stands (and above
+ * the unknown ones); inside a tier the static order holds. Demotion only ever lowers a rung.
+ */
+export function compareRanked(a: Candidate, b: Candidate, minAgreement: number): number {
+  return tier(a, minAgreement) - tier(b, minAgreement) || compareStatic(a, b);
+}
+
+/** Full ranking of fitting candidates: accuracy (demotion-aware), then faster at the percentile, then less memory, then id. */
+export function compareFitting(a: Candidate, ma: Measurement, b: Candidate, mb: Measurement, rb: Pick<ResolvedBudget, 'percentile' | 'minAgreement'>): number {
+  const p = rb.percentile;
+  return compareRanked(a, b, rb.minAgreement) || ma.latencyMs[p] - mb.latencyMs[p] || memoryOf(ma) - memoryOf(mb) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
+function dominatedDetail(loser: Candidate, lm: Measurement, winner: Candidate, wm: Measurement, rb: ResolvedBudget): string {
+  const p = rb.percentile;
+  const la = accuracyOf(loser.variant), wa = accuracyOf(winner.variant);
+  if (compareRanked(loser, winner, rb.minAgreement) === 0) {
     const what = la !== undefined ? 'same accuracy' : 'same MACs';
+    if (lm.latencyMs[p] === wm.latencyMs[p]) return `dominated by ${winner.id} (${what} and speed, less memory: ${f1(memoryOf(wm))} vs ${f1(memoryOf(lm))} MB)`;
     return `dominated by ${winner.id} (${what}, faster: ${p} ${f1(wm.latencyMs[p])} vs ${f1(lm.latencyMs[p])} ms)`;
   }
-  if (wa !== undefined && la !== undefined) return `dominated by ${winner.id} (more accurate: ${pct(wa)} vs ${pct(la)}, also fits)`;
-  if (wa !== undefined) return `dominated by ${winner.id} (known accuracy ${pct(wa)}, also fits)`;
+  const demoted = demotion(loser, rb.minAgreement);
+  if (demoted && wa !== undefined && !demotion(winner, rb.minAgreement)) return `dominated by ${winner.id} (${formatAccuracy(wa)}, also fits; this rung is ${demoted})`;
+  if (wa !== undefined && la !== undefined) return `dominated by ${winner.id} (more accurate: ${formatAccuracy(wa)} vs ${formatAccuracy(la)}, also fits)`;
+  if (wa !== undefined) return `dominated by ${winner.id} (known accuracy ${formatAccuracy(wa)}, also fits)`;
   return `dominated by ${winner.id} (more MACs: ${(winner.variant.macs / 1e6).toFixed(1)}M vs ${(loser.variant.macs / 1e6).toFixed(1)}M, also fits)`;
 }
 
 /**
- * Picks the largest candidate that fits the budget. Pure: decides from the measurements the candidates carry,
- * measures nothing. Every candidate not chosen gets a reason.
+ * Picks the most accurate candidate that fits the budget (published or estimated accuracy, demotion-aware; ties
+ * broken by measured speed, then memory). Pure: decides from the measurements the candidates carry, measures
+ * nothing. Every candidate not chosen gets a reason.
  */
 export function select(candidates: Candidate[], budget: Budget): Decision {
   const rb = resolveBudget(budget);
@@ -168,10 +194,10 @@ export function select(candidates: Candidate[], budget: Budget): Decision {
     if (v.fits) fitting.push({ c, m: v.measurement });
     else rejected.push({ id: c.id, reason: v.reason, detail: v.detail });
   }
-  fitting.sort((x, y) => compareFitting(x.c, x.m, y.c, y.m, rb.percentile));
+  fitting.sort((x, y) => compareFitting(x.c, x.m, y.c, y.m, rb));
   const win = fitting[0];
   for (const f of fitting.slice(1)) {
-    rejected.push({ id: f.c.id, reason: 'dominated', detail: dominatedDetail(f.c, f.m, win!.c, win!.m, rb.percentile) });
+    rejected.push({ id: f.c.id, reason: 'dominated', detail: dominatedDetail(f.c, f.m, win!.c, win!.m, rb) });
   }
   const order = new Map(candidates.map((c, i) => [c.id, i]));
   rejected.sort((a, b) => order.get(a.id)! - order.get(b.id)!);

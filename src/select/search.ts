@@ -1,9 +1,17 @@
 import type { Measurement } from '../profile/types.js';
 import { EdgefitError } from '../util/errors.js';
 import { accuracyVerdict, compareStatic, evaluate, fastestOk, makeCandidate, resolveBudget, select } from './policy.js';
-import type { Budget, Candidate, CandidateSpec, Decision, ResolvedBudget } from './types.js';
+import { demotion } from './accuracy.js';
+import type { Budget, Candidate, CandidateSpec, Decision, Measured, ResolvedBudget } from './types.js';
 
-export type Measure = (c: CandidateSpec) => Promise<Measurement | Measurement[]>;
+export type Measure = (c: CandidateSpec) => Promise<Measurement | Measurement[] | Measured>;
+
+/** A candidate carrying what a Measure gave for it. */
+export function measuredCandidate(s: CandidateSpec, r: Measurement | Measurement[] | Measured): Candidate {
+  if (Array.isArray(r)) return makeCandidate(s.variant, s.provider, r);
+  if ('measurements' in r) return { ...makeCandidate(s.variant, s.provider, r.measurements), ...(r.agreement ? { agreement: r.agreement } : {}) };
+  return makeCandidate(s.variant, s.provider, [r]);
+}
 
 export interface SearchOptions {
   /**
@@ -23,7 +31,9 @@ type State = 'unknown' | 'measured' | 'static' | 'pruned-slow' | 'pruned-below';
  * Finds what brute force (measure everything, then select) would pick, measuring fewer candidates. Candidates are
  * resolved from the largest down; inside a MAC-ordered chain the next one measured is the middle of the siblings
  * still in doubt, so a too-slow answer prunes every larger sibling at once (binary search for the chain's
- * latency threshold). Once a size group holds a fitting candidate, everything smaller is pruned.
+ * latency threshold). Once a group of equal accuracy holds a fitting candidate that is not demoted, everything
+ * ranked below is pruned: demotion (a measured agreement below the threshold) only ever lowers a rung, so nothing
+ * pruned can outrank it, and a demoted rung that fits is measured already when select() ranks it.
  * Exactly equals brute force when latency never decreases with MACs inside a chain.
  */
 export async function searchAndSelect(specs: CandidateSpec[], budget: Budget, measure: Measure, opts: SearchOptions = {}): Promise<Decision> {
@@ -52,8 +62,9 @@ export async function searchAndSelect(specs: CandidateSpec[], budget: Budget, me
   };
 
   const doMeasure = async (c: Candidate) => {
-    const r = await measure({ variant: c.variant, provider: c.provider });
-    c.measurements = Array.isArray(r) ? r : [r];
+    const got = measuredCandidate(c, await measure({ variant: c.variant, provider: c.provider }));
+    c.measurements = got.measurements;
+    if (got.agreement) c.agreement = got.agreement;
     state.set(c.id, 'measured');
     measuredCount++;
     opts.onMeasured?.(c, measuredCount, cands.length);
@@ -89,7 +100,7 @@ export async function searchAndSelect(specs: CandidateSpec[], budget: Budget, me
     while (j < ordered.length && compareStatic(ordered[i]!, ordered[j]!) === 0) j++;
     const group = ordered.slice(i, j);
     for (const c of group) await resolve(c);
-    const winner = group.find((c) => state.get(c.id) === 'measured' && evaluate(c, rb).fits);
+    const winner = group.find((c) => state.get(c.id) === 'measured' && evaluate(c, rb).fits && !demotion(c, rb.minAgreement));
     if (winner) {
       for (const c of ordered.slice(j)) {
         if (state.get(c.id) === 'unknown') {
@@ -122,10 +133,7 @@ export async function searchAndSelect(specs: CandidateSpec[], budget: Budget, me
 export async function bruteForceSelect(specs: CandidateSpec[], budget: Budget, measure: Measure): Promise<Decision> {
   resolveBudget(budget);
   const cands: Candidate[] = [];
-  for (const s of specs) {
-    const r = await measure(s);
-    cands.push(makeCandidate(s.variant, s.provider, Array.isArray(r) ? r : [r]));
-  }
+  for (const s of specs) cands.push(measuredCandidate(s, await measure(s)));
   return select(cands, budget);
 }
 

@@ -1,6 +1,6 @@
 import type { Variant } from '../catalog/types.js';
 import type { ProviderName } from '../engine/engine.js';
-import type { Measurement } from '../profile/types.js';
+import type { Agreement, Measurement } from '../profile/types.js';
 
 export type Percentile = 'p50' | 'p90' | 'p99';
 
@@ -15,6 +15,14 @@ export interface Candidate extends CandidateSpec {
   id: string;
   /** one per thread count measured; empty when not measured */
   measurements: Measurement[];
+  /** top-1 agreement with the native-resolution model on probe frames (reduced-resolution rungs, when measured) */
+  agreement?: Agreement;
+}
+
+/** What measuring a candidate gives: a measurement per thread count, and its agreement when one was measured. */
+export interface Measured {
+  measurements: Measurement[];
+  agreement?: Agreement;
 }
 
 export interface Budget {
@@ -30,8 +38,16 @@ export interface Budget {
   memoryFraction?: number;
   /** available memory (MB) on the board, required by memoryFraction */
   availableMb?: number;
-  /** minimum reference accuracy (0..1); candidates with unknown accuracy cannot prove it and are rejected */
+  /**
+   * minimum accuracy (0..1), published or estimated; candidates with unknown accuracy cannot prove it and are
+   * rejected, and so are demoted ones (their estimate is in doubt)
+   */
   minAccuracy?: number;
+  /**
+   * a reduced-resolution rung whose measured top-1 agreement with its native model is below this (0..1) is
+   * demoted: it ranks below every rung whose accuracy stands. 0 or absent: never demoted.
+   */
+  minAgreement?: number;
 }
 
 /** A budget after validation, with fps and fractions folded in. */
@@ -40,6 +56,8 @@ export interface ResolvedBudget {
   percentile: Percentile;
   memoryMb?: number;
   minAccuracy?: number;
+  /** 0 = no demotion */
+  minAgreement: number;
 }
 
 export type RejectReason = 'too-slow' | 'too-big' | 'below-min-accuracy' | 'failed' | 'dominated' | 'not-measured';

@@ -51,6 +51,9 @@ describe('zoo fallback', () => {
       expect(v.pretrained).toBe(false);
       expect(v.source).toBe('zoo');
       expect(v.labelsPath).toBeUndefined();
+      // random weights: no published figure applies, and none is estimated (nor any agreement measured)
+      expect(v.referenceAccuracy ?? v.estimatedAccuracy).toBeUndefined();
+      expect(v.nativeResolution).toBeUndefined();
       expect(v.sha256).toBe(createHash('sha256').update(readFileSync(v.modelPath)).digest('hex'));
       expect(await runAt(v)).toBe(1000);
     }
@@ -95,7 +98,13 @@ describe('pretrained ladder', () => {
     expect(native.precision).toBe('int8');
     expect(byId.get('mobilenet_v1-0.25-128-fp32-deq')!.precision).toBe('fp32');
     expect(native.referenceAccuracy).toBeCloseTo(0.395, 3);
+    expect(native.nativeResolution).toBe(128);
+    // below its training resolution a rung has no published figure: an estimate from the published drop
     expect(smaller.referenceAccuracy).toBeUndefined();
+    expect(smaller.nativeResolution).toBe(128);
+    expect(smaller.estimatedAccuracy).toBe(0.307);
+    expect(smaller.accuracyBasis).toMatch(/^estimated: 39\.5% at 128 minus 1\.5 x the published 128->96 drop of mobilenet_v1 0\.25 quantized .*tensorflow\/models\/research\/slim\/nets\/mobilenet_v1\.md\)$/);
+    expect(byId.get('mobilenet_v1-0.25-128-fp32-deq@96')!.estimatedAccuracy).toBe(0.307);
     expect(native.macs).toBeGreaterThan(smaller.macs);
     // the published cost of MobileNet-v1 0.25/128 is about 14 M MACs and 0.47 M parameters
     expect(native.macs).toBeGreaterThan(12e6);
@@ -115,6 +124,8 @@ describe('pretrained ladder', () => {
     expect(variants.length).toBeGreaterThan(0);
     for (const v of variants) {
       expect(v.id.startsWith('vww-')).toBe(true);
+      // the ImageNet tables say nothing about a person detector of the same family
+      expect(v.referenceAccuracy ?? v.estimatedAccuracy).toBeUndefined();
       expect(readFileSync(v.labelsPath!, 'utf8')).toBe('non_person\nperson\n');
     }
     expect(await runAt(variants[0]!)).toBe(2);

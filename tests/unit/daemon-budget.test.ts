@@ -21,4 +21,11 @@ describe('the budget the daemon hands the selector', () => {
     expect(resolveBudget(budgetFromConfig(config({ 'budget.memoryMb': 300 }), device)).memoryMb).toBe(300);
     expect(resolveBudget(budgetFromConfig(config({ 'budget.memoryFraction': 0.25 }), device)).memoryMb).toBe(250);
   });
+
+  it('the demotion threshold comes from profile.minAgreement (default 0.5; 0 = never demote)', () => {
+    expect(resolveBudget(budgetFromConfig(config(), device)).minAgreement).toBe(0.5);
+    expect(resolveBudget(budgetFromConfig(config({ 'profile.minAgreement': 0.8 }), device)).minAgreement).toBe(0.8);
+    expect(resolveBudget(budgetFromConfig(config({ 'profile.minAgreement': 0 }), device)).minAgreement).toBe(0);
+    expect(() => config({ 'profile.minAgreement': 1.5 })).toThrow(/minAgreement/);
+  });
 });

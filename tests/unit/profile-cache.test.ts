@@ -2,7 +2,8 @@ import { describe, it, expect, beforeEach, afterEach } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ProfileCache, type CacheKey } from '../../src/profile/cache.js';
+import { ProfileCache, type AgreementKey, type CacheKey } from '../../src/profile/cache.js';
+import type { Agreement } from '../../src/profile/types.js';
 import { meas, failed } from './select-fixtures.js';
 
 let dir: string;
@@ -80,5 +81,36 @@ describe('ProfileCache', () => {
     const c = new ProfileCache(path);
     expect(() => c.get(key({ sha256: 'nothex' }))).toThrow(/invalid profile cache key/);
     await expect(c.put(key({ threads: 0 }), meas('m', 1))).rejects.toThrow(/invalid profile cache key/);
+  });
+
+  it('keeps agreements beside the latency figures, keyed by rung, native resolution and probe set', async () => {
+    const path = join(dir, 'p.json');
+    const ak = (o: Partial<AgreementKey> = {}): AgreementKey => ({ board: 'pi4', sha256: 'a'.repeat(64), resolution: 192, nativeResolution: 224, ortVersion: '1.30.0', provider: 'cpu', probeSet: 'c'.repeat(64), ...o });
+    const a: Agreement = { ok: true, nativeResolution: 224, frames: 9, agreeing: 7, probe: '/calib', probeSet: 'c'.repeat(64), measuredAt: '2024-01-01T00:00:00.000Z' };
+    const c = new ProfileCache(path);
+    await c.put(key({ resolution: 192 }), meas('m@192', 9));
+    await c.putAgreement(ak(), a);
+    const again = new ProfileCache(path);
+    expect(again.getAgreement(ak())).toEqual(a);
+    for (const change of [{ probeSet: 'd'.repeat(64) }, { nativeResolution: 256 }, { resolution: 160 }, { board: 'pi5' }, { provider: 'cuda' as const }, { ortVersion: '1.31.0' }]) {
+      expect(again.getAgreement(ak(change)), JSON.stringify(change)).toBeUndefined();
+    }
+    expect(again.agreementList('pi4')).toHaveLength(1);
+    expect(again.agreementList('pi5')).toHaveLength(0);
+    expect(again.get(key({ resolution: 192 }))?.latencyMs.p90).toBe(9);
+    await expect(c.putAgreement(ak({ probeSet: 'x' }), a)).rejects.toThrow(/invalid agreement cache key/);
+    await expect(c.putAgreement(ak(), { ...a, agreeing: 10 })).rejects.toThrow(/invalid agreement/);
+  });
+
+  it('reads a file written before agreements existed as it always did (same format version, nothing to re-measure)', () => {
+    const path = join(dir, 'old.json');
+    writeFileSync(path, JSON.stringify({ format: 'edgefit-profile-cache', version: 1, entries: { y: { key: key(), measurement: meas('m', 2) } }, best: {} }));
+    const c = new ProfileCache(path, { strict: true });
+    expect(c.get(key())?.latencyMs.p90).toBe(2);
+    expect(c.agreementList()).toEqual([]);
+    // a malformed agreement is dropped, the rest stays
+    writeFileSync(path, JSON.stringify({ format: 'edgefit-profile-cache', version: 1, entries: { y: { key: key(), measurement: meas('m', 2) } }, best: {}, agreements: { z: { key: { board: 'b' }, agreement: {} } } }));
+    expect(new ProfileCache(path).agreementList()).toEqual([]);
+    expect(new ProfileCache(path).list()).toHaveLength(1);
   });
 });

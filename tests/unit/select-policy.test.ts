@@ -17,7 +17,7 @@ describe('select (pure policy on recorded measurements)', () => {
     expect(d.chosenMeasurement?.latencyMs.p90).toBe(30);
     expect(reason(d, 'v2-1.0-224@cpu')).toEqual({ id: 'v2-1.0-224@cpu', reason: 'too-slow', detail: 'too slow by 12.3 ms (p90 45.3 > 33.0)' });
     expect(reason(d, 'v1-0.5-160@cpu')?.reason).toBe('dominated');
-    expect(reason(d, 'v1-0.5-160@cpu')?.detail).toContain('dominated by v1-0.75-192@cpu (more accurate: 66.5% vs 60.0%');
+    expect(reason(d, 'v1-0.5-160@cpu')?.detail).toContain('dominated by v1-0.75-192@cpu (more accurate: 66.5% published vs 60.0% published');
     expect(d.rejected).toHaveLength(3);
     expect(d.measured).toBe(4);
     expect(d.ladder).toBe(4);
@@ -61,7 +61,7 @@ describe('select (pure policy on recorded measurements)', () => {
     const c = [...ladder(), makeCandidate(variant('zoo-seeded', { macs: 900e6 }), 'cpu')];
     const d = select(c, { latencyP90Ms: 100, minAccuracy: 0.65 });
     expect(d.chosen?.id).toBe('v2-1.0-224@cpu');
-    expect(reason(d, 'v1-0.5-160@cpu')).toEqual({ id: 'v1-0.5-160@cpu', reason: 'below-min-accuracy', detail: 'below the minimum by 5.0 points (60.0% < 65.0%)' });
+    expect(reason(d, 'v1-0.5-160@cpu')).toEqual({ id: 'v1-0.5-160@cpu', reason: 'below-min-accuracy', detail: 'below the minimum by 5.0 points (60.0% published < 65.0%)' });
     expect(reason(d, 'zoo-seeded@cpu')?.reason).toBe('below-min-accuracy');
     expect(reason(d, 'zoo-seeded@cpu')?.detail).toMatch(/accuracy unknown/);
     expect(select(ladder(), { latencyP90Ms: 20, minAccuracy: 0.65 }).chosen).toBeNull();

@@ -1,17 +1,23 @@
 import { describe, it, expect } from 'vitest';
 import { searchAndSelect, bruteForceSelect, specsFor } from '../../src/select/search.js';
-import type { Budget, CandidateSpec } from '../../src/select/types.js';
-import type { Measurement } from '../../src/profile/types.js';
+import type { Budget, CandidateSpec, Measured } from '../../src/select/types.js';
+import type { Agreement, Measurement } from '../../src/profile/types.js';
 import type { Family } from '../../src/zoo/graph.js';
 import type { ProviderName } from '../../src/engine/engine.js';
 import { rng, variant, meas, failed } from './select-fixtures.js';
+import { demotion } from '../../src/select/accuracy.js';
 
 const FAMILIES: Family[] = ['mobilenet_v1', 'mobilenet_v2', 'shufflenet_v1', 'squeezenet', 'xception'];
 
-/** A random recorded ladder: chains whose latency never decreases with MACs, as the search assumes. */
-function randomLadder(r: () => number): { specs: CandidateSpec[]; recorded: Map<string, Measurement[]> } {
+const agreement = (agreeing: number, frames = 9, nativeResolution = 224): Agreement => ({ ok: true, nativeResolution, frames, agreeing, probe: 'calib', probeSet: 'f'.repeat(64), measuredAt: '2024-01-01T00:00:00.000Z' });
+
+/**
+ * A random recorded ladder: chains whose latency never decreases with MACs, as the search assumes. Accuracies
+ * are published, estimated (reduced-resolution rungs, which may carry a measured agreement) or unknown.
+ */
+function randomLadder(r: () => number): { specs: CandidateSpec[]; recorded: Map<string, Measured> } {
   const specs: CandidateSpec[] = [];
-  const recorded = new Map<string, Measurement[]>();
+  const recorded = new Map<string, Measured>();
   const chains = 1 + Math.floor(r() * 5);
   const accLevels = [0.4, 0.5, 0.6, 0.65, 0.7, 0.72];
   for (let c = 0; c < chains; c++) {
@@ -29,7 +35,8 @@ function randomLadder(r: () => number): { specs: CandidateSpec[]; recorded: Map<
       const id = `${family}-${precision}-c${c}-${i}`;
       if (specs.some((s) => s.variant.id === id && s.provider === provider)) continue;
       const acc = r() < 0.25 ? undefined : accLevels[Math.floor(r() * accLevels.length)];
-      const v = variant(id, { family, precision, macs, ...(acc !== undefined ? { referenceAccuracy: acc } : {}) });
+      const estimated = acc !== undefined && r() < 0.5;
+      const v = variant(id, { family, precision, macs, ...(acc === undefined ? {} : estimated ? { estimatedAccuracy: acc - 0.005 * Math.floor(r() * 3) } : { referenceAccuracy: acc }) });
       specs.push({ variant: v, provider });
       const base = lat - r() * 3; // equal-MAC siblings land anywhere in their level, in either order
       let ms: Measurement[];
@@ -39,7 +46,7 @@ function randomLadder(r: () => number): { specs: CandidateSpec[]; recorded: Map<
         const threads = 1 + Math.floor(r() * 3);
         ms = Array.from({ length: threads }, (_, t) => meas(id, t === 0 ? base : base * (1 + r()), { threads: t + 1, provider, mem: 5 + r() * 100 }));
       }
-      recorded.set(`${id}@${provider}`, ms);
+      recorded.set(`${id}@${provider}`, { measurements: ms, ...(estimated && r() < 0.7 ? { agreement: agreement(Math.floor(r() * 10)) } : {}) });
     }
   }
   return { specs, recorded };
@@ -52,13 +59,14 @@ function randomBudget(r: () => number): Budget {
   if (r() < 0.2) b.minAccuracy = [0.5, 0.6, 0.65][Math.floor(r() * 3)]!;
   if (r() < 0.2) b.percentile = r() < 0.5 ? 'p50' : 'p99';
   if (r() < 0.1) b.fps = 5 + r() * 60;
+  if (r() < 0.6) b.minAgreement = [0.5, 0.7, 1][Math.floor(r() * 3)]!;
   return b;
 }
 
 describe('searchAndSelect', () => {
-  it('picks exactly what brute force picks on 3000 random recorded ladders (seeded), measuring fewer', async () => {
+  it('picks exactly what brute force picks on 3000 random recorded ladders (seeded, published/estimated/unknown accuracy, some demoted), measuring fewer', async () => {
     const r = rng(20240601);
-    let measured = 0, total = 0, nonNull = 0;
+    let measured = 0, total = 0, nonNull = 0, estimatedChosen = 0, demotedChosen = 0;
     for (let trial = 0; trial < 3000; trial++) {
       const { specs, recorded } = randomLadder(r);
       const budget = randomBudget(r);
@@ -81,8 +89,13 @@ describe('searchAndSelect', () => {
       measured += searched.measured;
       total += specs.length;
       if (brute.chosen) nonNull++;
+      if (brute.chosen?.variant.estimatedAccuracy !== undefined) estimatedChosen++;
+      if (brute.chosen && demotion(brute.chosen, budget.minAgreement ?? 0)) demotedChosen++;
     }
     expect(nonNull).toBeGreaterThan(500); // the generator exercises both outcomes
+    // and the new ranking's cases: an estimate wins, a demoted rung wins when nothing believed fits
+    expect(estimatedChosen).toBeGreaterThan(200);
+    expect(demotedChosen).toBeGreaterThan(10);
     console.log(`search measured ${measured} of ${total} candidates (${((100 * measured) / total).toFixed(1)}%)`);
     expect(measured / total).toBeLessThan(0.6);
   });
@@ -110,5 +123,39 @@ describe('searchAndSelect', () => {
     const d = await searchAndSelect(specs, { minAccuracy: 0.5, latencyP90Ms: 10 }, async (c) => { asked.push(c.variant.id); return meas(c.variant.id, 50); });
     expect(asked).toEqual(['hi']);
     expect(d.chosen).toBeNull();
+  });
+
+  it('a demoted rung that fits does not stop the search: a lower rung whose accuracy stands wins, as in brute force', async () => {
+    // v2 224 too slow; v2@192 (estimated 69.2%) fits but agrees with 224 on 3/9 frames; v1 0.75/192 (66.1%) fits
+    const specs = specsFor([
+      variant('v2', { family: 'mobilenet_v2', referenceAccuracy: 0.708, macs: 300e6 }),
+      variant('v2@192', { family: 'mobilenet_v2', resolution: 192, nativeResolution: 224, estimatedAccuracy: 0.692, macs: 221e6 }),
+      variant('v1', { referenceAccuracy: 0.661, macs: 239e6, resolution: 192 }),
+      variant('v1@128', { resolution: 128, nativeResolution: 192, estimatedAccuracy: 0.507, macs: 107e6 }),
+    ]);
+    const rec: Record<string, Measured> = {
+      v2: { measurements: [meas('v2', 40)] },
+      'v2@192': { measurements: [meas('v2@192', 30)], agreement: agreement(3) },
+      v1: { measurements: [meas('v1', 25)] },
+      'v1@128': { measurements: [meas('v1@128', 12)], agreement: agreement(8, 9, 192) },
+    };
+    const measure = async (c: CandidateSpec) => rec[c.variant.id]!;
+    const d = await searchAndSelect(specs, { latencyP90Ms: 35, minAgreement: 0.5 }, measure);
+    expect(d.chosen?.id).toBe('v1@cpu');
+    expect((await bruteForceSelect(specs, { latencyP90Ms: 35, minAgreement: 0.5 }, measure)).chosen?.id).toBe('v1@cpu');
+    expect(d.rejected.find((x) => x.id === 'v2@192@cpu')?.detail).toBe('dominated by v1@cpu (66.1% published, also fits; this rung is demoted: only 3/9 probe frames keep the top-1 of the native 224 model (33.3% < 50.0%))');
+    // agreement at the threshold stands: v2@192 wins
+    rec['v2@192']!.agreement = agreement(5, 10);
+    expect((await searchAndSelect(specs, { latencyP90Ms: 35, minAgreement: 0.5 }, measure)).chosen?.id).toBe('v2@192@cpu');
+    // without a threshold nothing is demoted
+    rec['v2@192']!.agreement = agreement(0);
+    expect((await searchAndSelect(specs, { latencyP90Ms: 35 }, measure)).chosen?.id).toBe('v2@192@cpu');
+    // when only demoted rungs fit, the best of them runs (better than nothing), and a minimum accuracy refuses it
+    rec['v1@128']!.agreement = agreement(1, 9, 192);
+    const tight = await searchAndSelect(specs, { latencyP90Ms: 20, minAgreement: 0.5 }, measure);
+    expect(tight.chosen?.id).toBe('v1@128@cpu');
+    const strict = await searchAndSelect(specs, { latencyP90Ms: 20, minAgreement: 0.5, minAccuracy: 0.4 }, measure);
+    expect(strict.chosen).toBeNull();
+    expect(strict.rejected.find((x) => x.id === 'v1@128@cpu')).toEqual({ id: 'v1@128@cpu', reason: 'below-min-accuracy', detail: 'demoted: only 1/9 probe frames keep the top-1 of the native 192 model (11.1% < 50.0%): its accuracy figure cannot vouch for the minimum' });
   });
 });

@@ -249,8 +249,9 @@ function renderCandidates() {
     const tr = document.createElement('tr');
     tr.dataset.id = c.id;
     tr.className = c.chosen ? 'chosen' : c.reason && c.reason !== 'dominated' ? 'rejected' : '';
-    const cells = [c.id, fmt(c.p90Ms, 2), fmt(c.peakMb, 1), c.referenceAccuracy == null ? '' : `${(c.referenceAccuracy * 100).toFixed(1)}%`, (c.macs / 1e6).toFixed(1),
-      c.chosen ? 'chosen' : c.reason ?? 'fits', c.detail ?? ''];
+    const acc = c.accuracy ?? c.referenceAccuracy;
+    const cells = [c.id, fmt(c.p90Ms, 2), fmt(c.peakMb, 1), acc == null ? '' : `${(acc * 100).toFixed(1)}%${c.accuracyKind === 'estimated' ? ' est.' : ''}`, (c.macs / 1e6).toFixed(1),
+      c.chosen ? 'chosen' : c.reason ?? 'fits', c.detail ?? c.demoted ?? ''];
     cells.forEach((t, i) => { const td = document.createElement('td'); td.textContent = t; if (i > 0 && i < 5) td.className = 'num'; tr.append(td); });
     return tr;
   }));
