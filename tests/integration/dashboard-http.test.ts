@@ -249,7 +249,7 @@ describe('dashboard commands over the MqttLink', () => {
 
   it('a broker it cannot reach fails start with the URL redacted and what to check', async () => {
     const port = await freePort();
-    await expect(startDashboard({ url: `mqtt://user:hunter2@127.0.0.1:${port}`, prefix: 'edgefit', port: 0 })).rejects.toThrow(/cannot connect to the broker mqtt:\/\/\*\*\*@127\.0\.0\.1:\d+.*check --broker/);
+    await expect(startDashboard({ url: `mqtt://user:hunter2@127.0.0.1:${port}`, prefix: 'edgefit', port: 0 })).rejects.toThrow(/cannot connect to the broker mqtt:\/\/user:\*\*\*@127\.0\.0\.1:\d+.*check --broker/);
     await expect(startDashboard({ url: `mqtts://127.0.0.1:${port}`, prefix: 'edgefit', port: 0, tls: { ca: '/nonexistent/ca.crt' } })).rejects.toThrow(/cannot read --tls-ca \/nonexistent\/ca\.crt/);
   });
 });
