@@ -11,7 +11,7 @@ import * as ort from 'onnxruntime-node';
 import { OrtEngine, ortVersion } from '../../src/engine/onnxruntime.js';
 import { probeDevice, boardFingerprint } from '../../src/device/probe.js';
 import { loadConfig } from '../../src/config/index.js';
-import { usableProviders } from '../../src/daemon/choose.js';
+import { usableProviders } from '../../src/select/choose.js';
 import { MANIFEST, type DeviceReport, type Manifest, type ModelEntry, type ModelRun, type RunReport, type TapRecord } from './manifest.js';
 
 const startupMs = process.uptime() * 1000;

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { rmSync, statSync, writeFileSync } from 'node:fs';
-import { readProcMemory } from '../../src/profile/procstatus.js';
+import { readProcMemory } from '../../src/util/procstatus.js';
 import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
 import { projectRoot } from '../../src/util/paths.js';

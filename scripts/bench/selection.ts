@@ -55,15 +55,15 @@ export async function selectionSection(ctx: BenchContext): Promise<SectionResult
     const bruteMs = performance.now() - tb0;
     const budgetMs = midRangeBudget([...all.values()].map((ms) => bestOf(ms, 'p90')?.latencyMs.p90 ?? Number.NaN));
     const budget: Budget = { latencyP90Ms: budgetMs, percentile: 'p90' };
-    const brute = await bruteForceSelect(specs, budget, async (s) => all.get(s.variant.id)!);
+    const brute = (await bruteForceSelect(specs, budget, async (s) => all.get(s.variant.id)!)).decision;
     // the search replayed on brute force's own figures: the algorithm alone, without re-measuring noise
     let replayCount = 0;
-    const replay = await searchAndSelect(specs, budget, async (s) => { replayCount++; return all.get(s.variant.id)!; });
+    const replay = (await searchAndSelect(specs, budget, async (s) => { replayCount++; return all.get(s.variant.id)!; })).decision;
 
     const searchCount = { n: 0, children: 0 };
     ctx.log(`selection: search with budget p90 <= ${budgetMs.toFixed(1)} ms`);
     const ts0 = performance.now();
-    const search = await searchAndSelect(specs, budget, measurer('search.json', searchCount));
+    const search = (await searchAndSelect(specs, budget, measurer('search.json', searchCount))).decision;
     const searchMs = performance.now() - ts0;
     const same = (brute.chosen?.id ?? null) === (search.chosen?.id ?? null);
     const replaySame = (brute.chosen?.id ?? null) === (replay.chosen?.id ?? null);

@@ -4,7 +4,7 @@ import { writeFileAtomic } from '../util/atomic.js';
 import type { ImportResult, ModelCard } from '../importers/types.js';
 import { convertedPaths, sha256File, sha256Hex, type ConvertMode } from './store.js';
 
-type ImportModel = (path: string, opts: { labelsPath?: string; emit?: 'qdq' | 'qlinear' | 'float' }) => Promise<ImportResult>;
+type ImportModel = typeof import('../importers/index.js').importModel;
 
 let importer: Promise<ImportModel | undefined> | undefined;
 
@@ -14,10 +14,9 @@ let importer: Promise<ImportModel | undefined> | undefined;
  */
 export function loadImporter(): Promise<ImportModel | undefined> {
   importer ??= (async () => {
-    const spec = '../importers/index.js';
     try {
-      const mod = (await import(spec)) as { importModel?: ImportModel };
-      return typeof mod.importModel === 'function' ? mod.importModel : undefined;
+      // loaded on first use: the importers bring protobufjs and flatbuffers, which a pull of converted files never needs
+      return (await import('../importers/index.js')).importModel;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && errorMessage(err).includes('importers')) return undefined;
       throw err;

@@ -1,7 +1,9 @@
 import { readFile } from 'node:fs/promises';
-import type { Family } from '../zoo/graph.js';
-import { buildGraph } from '../zoo/registry.js';
+import type { Family } from '../types/model.js';
+import { EdgefitError } from '../util/errors.js';
+import { graphCost } from '../zoo/cost.js';
 import type { WeightSource } from '../zoo/graph.js';
+import { buildGraph } from '../zoo/registry.js';
 
 // Costs need shapes, not values: every parameter is a view of one shared zero buffer, so counting a 3.5M-parameter
 // network allocates nothing (seeded weights took 0.7 s and tens of MB per rung at every start).
@@ -18,23 +20,6 @@ export interface Cost {
   params: number;
   /** 'zoo' when counted on the zoo's graph of the same family/alpha/resolution, 'onnx' when only params are known */
   from: 'zoo' | 'onnx';
-}
-
-type GraphCostFn = (g: ReturnType<typeof buildGraph>) => { params: number; macs: { total: number } };
-let costFn: Promise<GraphCostFn | undefined> | undefined;
-
-/** src/zoo/cost.ts is loaded on first use, so the catalog works in a build without it. */
-function zooCost(): Promise<GraphCostFn | undefined> {
-  costFn ??= (async () => {
-    const spec = '../zoo/cost.js';
-    try {
-      const mod = (await import(spec)) as { graphCost?: GraphCostFn };
-      return mod.graphCost;
-    } catch {
-      return undefined;
-    }
-  })();
-  return costFn;
 }
 
 const memo = new Map<string, Cost>();
@@ -59,14 +44,13 @@ export async function modelCost(family: Family, alpha: number, resolution: numbe
   const hit = memo.get(key) ?? memo.get(`${key}|${onnxPath}`);
   if (hit) return hit;
   let cost: Cost | undefined;
-  const fn = await zooCost();
-  if (fn) {
-    try {
-      const c = fn(buildGraph({ family, alpha, resolution, classes, weights: sharedZeros }));
-      cost = { macs: c.macs.total, params: c.params, from: 'zoo' };
-    } catch {
-      cost = undefined;
-    }
+  try {
+    const c = graphCost(buildGraph({ family, alpha, resolution, classes, weights: sharedZeros }));
+    cost = { macs: c.macs.total, params: c.params, from: 'zoo' };
+  } catch (err) {
+    // only "the zoo cannot build this one" (a width or resolution outside its accepted values) falls back to
+    // the file's count; anything else is a bug and surfaces
+    if (!(err instanceof EdgefitError && err.code.startsWith('ZOO_'))) throw err;
   }
   if (!cost) {
     cost = { macs: 0, params: await onnxParams(onnxPath), from: 'onnx' };

@@ -1,19 +1,16 @@
 import type { Command } from 'commander';
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { loadConfig, parseSetFlags, collect } from '../config/index.js';
 import { probeDevice, boardFingerprint } from '../device/probe.js';
-import { budgetFromConfig, probeDirOf, usableProviders } from '../daemon/choose.js';
+import { budgetFor, cachePathOf, measurerFor, probeDirOf, selectModel, usableProviders } from '../select/choose.js';
 import { ProfileCache } from '../profile/cache.js';
-import { makeMeasurer, threadCounts } from '../profile/measure.js';
+import { threadCounts } from '../profile/measure.js';
 import { ProgressBar } from '../profile/progress.js';
-import { searchAndSelect, bruteForceSelect, specsFor } from '../select/search.js';
+import { specsFor } from '../select/search.js';
 import { decisionTable } from '../select/table.js';
 import { plotSvg, plotDataFromDecision } from '../select/plot.js';
-import { loadVariants, budgetFromFlags, minAgreementFrom, parseProviders, parseThreads, type BudgetFlags, type LadderFlags } from '../select/inputs.js';
+import { loadVariants, parseProviders, parseThreads, type BudgetFlags, type LadderFlags } from '../select/inputs.js';
 import { loadProbeSet } from '../profile/agreement.js';
-import type { Measured } from '../select/types.js';
-import { measuredCandidate } from '../select/search.js';
 import { EdgefitError } from '../util/errors.js';
 import { availableParallelism } from 'node:os';
 
@@ -52,7 +49,7 @@ export function register(program: Command): void {
       const board = boardFingerprint(device);
       const variants = await loadVariants(flags, config, (l) => process.stderr.write(l + '\n'));
       const providers = parseProviders(flags.providers) ?? usableProviders(config, device);
-      const budget = { ...(budgetFromFlags(flags) ?? budgetFromConfig(config, device)), minAgreement: minAgreementFrom(flags, config) };
+      const budget = budgetFor(config, device, flags);
       const probeDir = flags.probe ?? probeDirOf(config);
       const probe = await loadProbeSet(probeDir);
       if (flags.probe && !probe) throw new EdgefitError('E_FLAGS', `--probe ${flags.probe}: no JPEG, PNG or BMP photo there to compare the rungs on`);
@@ -60,31 +57,19 @@ export function register(program: Command): void {
         process.stderr.write(`note: no probe frames in ${probeDir}: the reduced-resolution rungs' agreement with their native model is not measured (give --probe DIR of photos)\n`);
       }
       const threads = parseThreads(flags.threads) ?? (config.engine.threads > 0 ? config.engine.threads : 'auto');
-      const cache = new ProfileCache(flags.cache ?? join(config.stateDir, 'profile-cache.json'));
+      const cache = new ProfileCache(flags.cache ?? cachePathOf(config));
       if (cache.warning) process.stderr.write(`warning: ${cache.warning}\n`);
       const specs = specsFor(variants, providers);
       const perCandidate = threads === 'auto' ? threadCounts(availableParallelism()).length : 1;
       const bar = new ProgressBar(process.stderr, specs.length * perCandidate);
-      const minRuns = flags.minRuns !== undefined ? Number(flags.minRuns) : config.profile.minRuns;
-      const minMs = (flags.minSeconds !== undefined ? Number(flags.minSeconds) : config.profile.minSeconds) * 1000;
-      const measurer = makeMeasurer({
-        board, cache, threads, percentile: budget.percentile ?? 'p90', refresh: flags.refresh ?? false, ...(probe ? { probe } : {}),
-        profile: {
-          minRuns, minMs, warmupRuns: config.profile.warmupRuns,
-          // generous: a model over the budget is rejected by the selector; the limit only stops runaways early
-          ...(budget.memoryMb !== undefined ? { memoryLimitMb: budget.memoryMb * 2 } : {}),
-        },
+      const measure = measurerFor(config, {
+        board, budget, cache, threads, refresh: flags.refresh ?? false, ...(probe ? { probe } : {}),
+        ...(flags.minRuns !== undefined ? { minRuns: Number(flags.minRuns) } : {}),
+        ...(flags.minSeconds !== undefined ? { minMs: Number(flags.minSeconds) * 1000 } : {}),
         onProgress: (p) => bar.update(p),
       });
-      const measured = new Map<string, Measured>();
-      const measure = async (s: (typeof specs)[number]) => {
-        const r = await measurer(s);
-        measured.set(`${s.variant.id}@${s.provider}`, r);
-        return r;
-      };
-      const decision = flags.all ? await bruteForceSelect(specs, budget, measure) : await searchAndSelect(specs, budget, measure);
+      const { decision, candidates } = await selectModel(specs, budget, measure, { all: flags.all ?? false });
       bar.finish();
-      const candidates = specs.map((s) => measuredCandidate(s, measured.get(`${s.variant.id}@${s.provider}`) ?? []));
       if (flags.plot) {
         writeFileSync(flags.plot, plotSvg(plotDataFromDecision(candidates, decision, `edgefit profile on ${board}`)));
       }

@@ -1,15 +1,15 @@
 import type { Command } from 'commander';
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { loadConfig, parseSetFlags, collect } from '../config/index.js';
 import { ProfileCache } from '../profile/cache.js';
-import { candidatesFromCache } from '../select/from-cache.js';
-import { compareStatic, select } from '../select/policy.js';
+import { cacheMeasure } from '../select/from-cache.js';
+import { compareStatic } from '../select/policy.js';
+import { budgetFor, cachePathOf, selectModel } from '../select/choose.js';
 import type { Candidate } from '../select/types.js';
 import { specsFor } from '../select/search.js';
 import { decisionTable } from '../select/table.js';
 import { plotSvg, plotDataFromDecision } from '../select/plot.js';
-import { loadVariants, budgetFromFlags, minAgreementFrom, parseProviders, type BudgetFlags, type LadderFlags } from '../select/inputs.js';
+import { loadVariants, budgetOverrideFromFlags, parseProviders, type BudgetFlags, type LadderFlags } from '../select/inputs.js';
 import { EdgefitError } from '../util/errors.js';
 import type { ProviderName } from '../engine/engine.js';
 
@@ -37,13 +37,14 @@ export function register(program: Command): void {
     .option('--config <file>', 'YAML or JSON configuration file')
     .option('--set <path=value>', 'override one setting (repeatable)', collect)
     .action(async (flags: Flags) => {
-      const fromFlags = budgetFromFlags(flags);
-      if (!fromFlags || (fromFlags.latencyP90Ms === undefined && fromFlags.fps === undefined)) {
+      const fromFlags = budgetOverrideFromFlags(flags);
+      if (fromFlags.latencyMs === undefined && fromFlags.fps === undefined) {
         throw new EdgefitError('E_FLAGS', 'edgefit select needs a latency budget: --budget-ms N or --fps N');
       }
       const config = loadConfig({ file: flags.config, env: process.env, overrides: parseSetFlags(flags.set) }).config;
-      const budget = { ...fromFlags, minAgreement: minAgreementFrom(flags, config) };
-      const cache = flags.fromCache ? new ProfileCache(flags.fromCache, { strict: true }) : new ProfileCache(join(config.stateDir, 'profile-cache.json'));
+      // no device: the cache may be another board's, whose memory this one does not know (only memoryMb caps memory)
+      const budget = budgetFor(config, undefined, flags);
+      const cache = flags.fromCache ? new ProfileCache(flags.fromCache, { strict: true }) : new ProfileCache(cachePathOf(config));
       let board = flags.board;
       const boards = cache.boards();
       if (!board) {
@@ -60,8 +61,8 @@ export function register(program: Command): void {
       const variants = await loadVariants(flags, config, (l) => process.stderr.write(l + '\n'));
       const measuredProviders = [...new Set(cache.list(board).map((e) => e.key.provider))] as ProviderName[];
       const providers = parseProviders(flags.providers) ?? (measuredProviders.length ? measuredProviders : ['cpu']);
-      const candidates = candidatesFromCache(specsFor(variants, providers), cache, board);
-      const decision = select(candidates, budget);
+      const specs = specsFor(variants, providers);
+      const { decision, candidates } = await selectModel(specs, budget, cacheMeasure(specs, cache, board), { all: true });
       const unknownAbove = decision.rejected.filter((r) => r.reason === 'not-measured' && (!decision.chosen || rankedAbove(candidates, r.id, decision.chosen.id)));
       if (unknownAbove.length > 0) {
         process.stderr.write(`warning: not measured on ${board}, and might fit: ${unknownAbove.map((r) => r.id).join(', ')}; profile them there for a complete answer\n`);

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { EdgefitError } from '../util/errors.js';
-import { formatLadderTable, ladderRows, writeZooModel } from '../zoo/artifacts.js';
+import { formatLadderTable, ladderRows, writeZooModel } from '../catalog/zoo-artifacts.js';
 import { formatLayerTable, graphCost } from '../zoo/cost.js';
 import type { Activation, Family } from '../zoo/graph.js';
 import { zeroWeights } from '../zoo/init.js';

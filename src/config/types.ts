@@ -1,4 +1,7 @@
-import type { ProviderName } from '../engine/engine.js';
+import type { ProviderName } from '../types/provider.js';
+import type { LogLevel } from '../types/log.js';
+
+export type { LogLevel } from '../types/log.js';
 
 /**
  * The daemon's whole configuration, after defaults, file, environment and flags are merged and validated.
@@ -87,8 +90,6 @@ export interface MqttConfig {
   outbox: { maxMessages: number; maxBytes: number };
   homeAssistant: { enabled: boolean; prefix: string };
 }
-
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 export interface LogConfig {
   level: LogLevel;

@@ -2,7 +2,8 @@ import { Adapter, type AdaptRung } from '../select/adapt.js';
 import { compareFitting, memoryOf, resolveBudget } from '../select/policy.js';
 import type { Config } from '../config/types.js';
 import type { Budget } from '../select/types.js';
-import type { Choice } from './choose.js';
+import type { Choice } from '../select/choose.js';
+import { candidateId } from '../types/candidate.js';
 
 /**
  * The live re-selection ladder: every measured candidate that ran and fits memory, largest first, with its
@@ -22,7 +23,7 @@ export function adaptRungs(choice: Choice, budget: Budget): AdaptRung[] {
 export function makeAdapter(config: Config, choice: Choice, budget: Budget): Adapter | undefined {
   const ms = resolveBudget(budget).latencyMs;
   const rungs = adaptRungs(choice, budget);
-  const current = `${choice.variant.id}@${choice.provider}`;
+  const current = candidateId(choice.variant.id, choice.provider);
   if (!config.adapt.enabled || ms === undefined || rungs.length < 2 || !rungs.some((r) => r.id === current)) return undefined;
   const pct = Number((budget.percentile ?? 'p90').slice(1));
   const fps = config.camera.fps > 0 ? config.camera.fps : 10;

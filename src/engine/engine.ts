@@ -1,6 +1,8 @@
 /** What the daemon needs from an inference runtime; onnxruntime-node and TensorFlow.js implement it. */
 
-export type ProviderName = 'tensorrt' | 'cuda' | 'cpu' | 'wasm' | 'tfjs-node' | 'tfjs-wasm';
+import type { ProviderName } from '../types/provider.js';
+
+export type { ProviderName } from '../types/provider.js';
 
 export interface EngineOptions {
   /** tried in order; the engine reports which one really runs */

@@ -14,9 +14,8 @@ export async function engineFactory(kind: EngineKind): Promise<EngineFactory> {
     case 'onnxruntime':
       return (await import('./onnxruntime.js')).ortEngineFactory;
     case 'tfjs': {
-      // written by the tfjs engine module; resolved at run time so the daemon builds without it
-      const mod = (await import('./tfjs/index.js' as string)) as { tfjsEngineFactory: EngineFactory };
-      return mod.tfjsEngineFactory;
+      // loaded only when asked for: TensorFlow.js is large and most boards run onnxruntime
+      return (await import('./tfjs/factory.js')).tfjsEngineFactory;
     }
     case 'fault-hang':
     case 'fault-crash':

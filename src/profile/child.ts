@@ -5,7 +5,7 @@
 import { writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { AgreementJob, ChildJob, ChildMessage, ChildPhase } from './protocol.js';
-import { readProcMemory } from './procstatus.js';
+import { readProcMemory } from '../util/procstatus.js';
 import { summarize } from './stats.js';
 import { OnnxBuilder } from '../onnx/builder.js';
 import { DataType } from '../onnx/proto.js';

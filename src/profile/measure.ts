@@ -1,9 +1,10 @@
 import { availableParallelism } from 'node:os';
-import type { CandidateSpec, Measured, Percentile } from '../select/types.js';
+import { candidateId, type CandidateSpec } from '../types/candidate.js';
+import type { Percentile } from '../types/latency.js';
 import { ProfileCache, ortVersion, type AgreementKey, type CacheKey } from './cache.js';
 import { profileVariant, type ProfileOptions, type ProfileProgress } from './profiler.js';
 import { measureAgreement, needsAgreement, type ProbeSet } from './agreement.js';
-import type { Agreement, Measurement } from './types.js';
+import type { Agreement, Measured, Measurement } from './types.js';
 import { EdgefitError } from '../util/errors.js';
 
 export interface MeasureProgress {
@@ -69,7 +70,7 @@ export async function measureCandidate(spec: CandidateSpec, opts: MeasurerOption
   }
   const version = opts.ortVersion ?? ortVersion();
   const counts = opts.threads === undefined || opts.threads === 'auto' ? threadCounts(opts.cores ?? availableParallelism()) : [opts.threads];
-  const candidate = `${spec.variant.id}@${spec.provider}`;
+  const candidate = candidateId(spec.variant.id, spec.provider);
   const all: Measurement[] = [];
   for (const threads of counts) {
     const key: CacheKey = { board: opts.board, sha256: spec.variant.sha256, resolution: spec.variant.resolution, ortVersion: version, provider: spec.provider, threads };
@@ -111,7 +112,7 @@ export async function agreementFor(spec: CandidateSpec, opts: MeasurerOptions): 
   const hit = opts.refresh ? undefined : opts.cache?.getAgreement(key);
   const a = hit ?? await measureAgreement(v, opts.probe, { provider: spec.provider, ...(typeof opts.threads === 'number' ? { threads: opts.threads } : {}), ...(opts.profile?.timeoutMs ? { timeoutMs: opts.profile.timeoutMs } : {}) });
   if (!hit && a.ok) await opts.cache?.putAgreement(key, a);
-  opts.onProgress?.({ candidate: `${v.id}@${spec.provider}`, threads: 0, cached: !!hit, agreement: a });
+  opts.onProgress?.({ candidate: candidateId(v.id, spec.provider), threads: 0, cached: !!hit, agreement: a });
   return a;
 }
 

@@ -7,7 +7,7 @@ import { EdgefitError } from '../util/errors.js';
 import { distModule } from '../util/paths.js';
 import type { Measurement } from './types.js';
 import type { ChildFault, ChildJob, ChildMessage, ChildPhase } from './protocol.js';
-import { readProcMemory } from './procstatus.js';
+import { readProcMemory } from '../util/procstatus.js';
 import { emptyStats } from './stats.js';
 
 export interface ProfileProgress {

@@ -1,4 +1,4 @@
-import type { ProviderName } from '../engine/engine.js';
+import type { ProviderName } from '../types/provider.js';
 
 /** What the profiler measured for one (variant, provider, threads) on one board. */
 export interface Measurement {
@@ -38,4 +38,10 @@ export interface Agreement {
   /** sha256 over the probe frames' names and bytes: other frames, another measurement */
   probeSet: string;
   measuredAt: string;
+}
+
+/** What measuring one candidate yields: a measurement per thread count and, where measured, its agreement. */
+export interface Measured {
+  measurements: Measurement[];
+  agreement?: Agreement;
 }

@@ -1,4 +1,4 @@
-import { quantizeModel, type QuantizeOptions, type WeightBits, type QuantReport } from './index.js';
+import { quantizeModel, type QuantizeOptions, type WeightBits, type QuantReport } from './quantize.js';
 import { resolveFrames } from './frames.js';
 import { runFrames, cosine } from './fidelity.js';
 

@@ -7,7 +7,7 @@ import { EdgefitError } from '../util/errors.js';
 import { loadImageRgb } from '../image/load.js';
 import { listImages } from './frames.js';
 import { floatOutput } from './model.js';
-import type { QuantReport } from './index.js';
+import type { QuantReport } from './quantize.js';
 
 /** images/test/labels.json: file -> accepted class names and how exact the class is. */
 export type LabelSet = Record<string, { accept: string[]; kind: 'clean' | 'proxy' | 'none'; note?: string }>;

@@ -1,6 +1,8 @@
 import type { ProfileCache } from '../profile/cache.js';
 import { makeCandidate } from './policy.js';
-import type { Candidate, CandidateSpec } from './types.js';
+import { candidateId } from '../types/candidate.js';
+import type { Candidate, CandidateSpec, Measured } from './types.js';
+import type { Measure } from './search.js';
 
 /**
  * Candidates carrying the measurements a cache holds for one board, without measuring anything: how
@@ -22,4 +24,13 @@ export function candidatesFromCache(specs: CandidateSpec[], cache: ProfileCache,
     if (agreed.length > 0) c.agreement = agreed.reduce((a, b) => (b.agreement.measuredAt > a.agreement.measuredAt ? b : a)).agreement;
     return c;
   });
+}
+
+/** A measure function that measures nothing: what the cache holds for one board (nothing where it holds none). */
+export function cacheMeasure(specs: CandidateSpec[], cache: ProfileCache, board: string): Measure {
+  const held = new Map(candidatesFromCache(specs, cache, board).map((c) => [c.id, c]));
+  return async (s): Promise<Measured> => {
+    const c = held.get(candidateId(s.variant.id, s.provider));
+    return { measurements: c?.measurements ?? [], ...(c?.agreement ? { agreement: c.agreement } : {}) };
+  };
 }

@@ -1,10 +1,9 @@
 import type { Variant } from '../catalog/types.js';
-import type { Config } from '../config/types.js';
+import type { BudgetConfig, Config } from '../config/types.js';
 import type { ProviderName } from '../engine/engine.js';
 import { buildLadder, loadCatalog } from '../catalog/index.js';
 import { variantsFromModelsDir } from '../profile/models-dir.js';
 import { EdgefitError } from '../util/errors.js';
-import type { Budget, Percentile } from './types.js';
 
 /** Command-line flags shared by `edgefit profile` and `edgefit select` (commander hands over strings). */
 export interface LadderFlags { catalog?: string; models?: string }
@@ -27,21 +26,27 @@ function num(flag: string, v: string | undefined): number | undefined {
   return n;
 }
 
-/** A budget from flags, or undefined when no budget flag was given. --min-accuracy takes 0.65 or 65 (%). */
-export function budgetFromFlags(f: BudgetFlags): Budget | undefined {
-  const b: Budget = {};
+/**
+ * The budget flags as overrides of the configured budget, field by field (as the daemon's budget command), so a
+ * flag leaves the rest of the configuration standing (its memory cap above all). --min-accuracy takes 0.65 or
+ * 65 (%). Given both --budget-ms and --fps, the smaller latency wins.
+ */
+export function budgetOverrideFromFlags(f: BudgetFlags): Partial<BudgetConfig> {
+  const o: Partial<BudgetConfig> = {};
   const ms = num('--budget-ms', f.budgetMs), mb = num('--budget-mb', f.budgetMb), fps = num('--fps', f.fps);
   let acc = num('--min-accuracy', f.minAccuracy);
   if (acc !== undefined && acc > 1) acc /= 100;
-  if (ms !== undefined) b.latencyP90Ms = ms;
-  if (mb !== undefined) b.memoryMb = mb;
-  if (fps !== undefined) b.fps = fps;
-  if (acc !== undefined) b.minAccuracy = acc;
+  if (acc !== undefined && acc > 1) throw new EdgefitError('E_FLAGS', `--min-accuracy is a fraction 0..1 or a percentage 0..100 (got "${f.minAccuracy}")`);
+  if (fps !== undefined) { o.fps = fps; o.latencyMs = 0; }
+  if (ms !== undefined) o.latencyMs = fps !== undefined ? Math.min(ms, 1000 / fps) : ms;
+  if (mb !== undefined) o.memoryMb = mb;
+  if (acc !== undefined) o.minAccuracy = acc;
   if (f.percentile !== undefined) {
-    if (!['p50', 'p90', 'p99'].includes(f.percentile)) throw new EdgefitError('E_FLAGS', `--percentile is p50, p90 or p99 (got "${f.percentile}")`);
-    b.percentile = f.percentile as Percentile;
+    const pct = ({ p50: 50, p90: 90, p99: 99 } as Record<string, number>)[f.percentile];
+    if (pct === undefined) throw new EdgefitError('E_FLAGS', `--percentile is p50, p90 or p99 (got "${f.percentile}")`);
+    o.percentile = pct;
   }
-  return Object.keys(b).length > 0 ? b : undefined;
+  return o;
 }
 
 /**

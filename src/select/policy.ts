@@ -3,14 +3,13 @@ import type { Variant } from '../catalog/types.js';
 import { failureKind } from '../profile/failure.js';
 import type { Measurement } from '../profile/types.js';
 import { EdgefitError } from '../util/errors.js';
+import { candidateId } from '../types/candidate.js';
 import type { Budget, Candidate, Decision, Percentile, Rejection, ResolvedBudget } from './types.js';
 import { accuracyOf, demotion, formatAccuracy } from './accuracy.js';
 
 const PERCENTILES: readonly Percentile[] = ['p50', 'p90', 'p99'];
 
-export function candidateId(variantId: string, provider: ProviderName): string {
-  return `${variantId}@${provider}`;
-}
+export { candidateId };
 
 export function makeCandidate(variant: Variant, provider: ProviderName, measurements: Measurement[] = []): Candidate {
   return { id: candidateId(variant.id, provider), variant, provider, measurements };

@@ -6,6 +6,12 @@ import type { Budget, Candidate, CandidateSpec, Decision, Measured, ResolvedBudg
 
 export type Measure = (c: CandidateSpec) => Promise<Measurement | Measurement[] | Measured>;
 
+/** A decision and every candidate of the ladder with what was measured for it (nothing, where the search pruned it). */
+export interface Selection {
+  decision: Decision;
+  candidates: Candidate[];
+}
+
 /** A candidate carrying what a Measure gave for it. */
 export function measuredCandidate(s: CandidateSpec, r: Measurement | Measurement[] | Measured): Candidate {
   if (Array.isArray(r)) return makeCandidate(s.variant, s.provider, r);
@@ -36,7 +42,7 @@ type State = 'unknown' | 'measured' | 'static' | 'pruned-slow' | 'pruned-below';
  * pruned can outrank it, and a demoted rung that fits is measured already when select() ranks it.
  * Exactly equals brute force when latency never decreases with MACs inside a chain.
  */
-export async function searchAndSelect(specs: CandidateSpec[], budget: Budget, measure: Measure, opts: SearchOptions = {}): Promise<Decision> {
+export async function searchAndSelect(specs: CandidateSpec[], budget: Budget, measure: Measure, opts: SearchOptions = {}): Promise<Selection> {
   const rb = resolveBudget(budget);
   const chainKey = opts.chainKey ?? defaultChainKey;
   const cands = specs.map((s) => makeCandidate(s.variant, s.provider));
@@ -126,15 +132,15 @@ export async function searchAndSelect(specs: CandidateSpec[], budget: Budget, me
       r.detail = `not measured: ${prunedBy.get(r.id)} ranks higher and fits`;
     }
   }
-  return d;
+  return { decision: d, candidates: cands };
 }
 
 /** Brute force: measure every candidate, then select. The reference the search must agree with. */
-export async function bruteForceSelect(specs: CandidateSpec[], budget: Budget, measure: Measure): Promise<Decision> {
+export async function bruteForceSelect(specs: CandidateSpec[], budget: Budget, measure: Measure): Promise<Selection> {
   resolveBudget(budget);
   const cands: Candidate[] = [];
   for (const s of specs) cands.push(measuredCandidate(s, await measure(s)));
-  return select(cands, budget);
+  return { decision: select(cands, budget), candidates: cands };
 }
 
 /** Every (variant, provider) pair: each provider is its own candidate. */

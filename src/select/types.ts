@@ -1,14 +1,12 @@
-import type { Variant } from '../catalog/types.js';
-import type { ProviderName } from '../engine/engine.js';
+import type { Variant } from '../types/model.js';
+import type { ProviderName } from '../types/provider.js';
+import type { Percentile } from '../types/latency.js';
+import type { CandidateSpec } from '../types/candidate.js';
 import type { Agreement, Measurement } from '../profile/types.js';
 
-export type Percentile = 'p50' | 'p90' | 'p99';
-
-/** One thing the selector can choose: a variant on a provider. int8 and fp32, cpu and cuda are separate candidates. */
-export interface CandidateSpec {
-  variant: Variant;
-  provider: ProviderName;
-}
+export type { Percentile } from '../types/latency.js';
+export type { CandidateSpec } from '../types/candidate.js';
+export type { Measured } from '../profile/types.js';
 
 export interface Candidate extends CandidateSpec {
   /** `${variant.id}@${provider}` */
@@ -20,11 +18,6 @@ export interface Candidate extends CandidateSpec {
 }
 
 /** What measuring a candidate gives: a measurement per thread count, and its agreement when one was measured. */
-export interface Measured {
-  measurements: Measurement[];
-  agreement?: Agreement;
-}
-
 export interface Budget {
   /** latency budget (ms) at `percentile` (the name says p90 because that is the default percentile) */
   latencyP90Ms?: number;

@@ -1,4 +1,4 @@
-import type { LogLevel } from '../config/types.js';
+import type { LogLevel } from '../types/log.js';
 
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 

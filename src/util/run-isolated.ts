@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { EdgefitError } from './errors.js';
-import { readProcMemory } from '../profile/procstatus.js';
+import { readProcMemory } from './procstatus.js';
 
 export interface IsolatedOptions {
   /** the child (and whatever it started) is killed with SIGKILL past this */

@@ -1,5 +1,5 @@
 import type { GraphMeta } from './graph.js';
-import type { ResolvedOptions } from './registry.js';
+import type { ResolvedOptions } from './options.js';
 
 export function metaOf(o: ResolvedOptions): GraphMeta {
   return { family: o.family, alpha: o.alpha, resolution: o.resolution, classes: o.classes, options: { ...o.options } };

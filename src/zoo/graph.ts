@@ -53,7 +53,9 @@ export interface Param {
   data: Float32Array;
 }
 
-export type Family = 'mobilenet_v1' | 'mobilenet_v2' | 'shufflenet_v1' | 'squeezenet' | 'xception';
+import type { Family } from '../types/model.js';
+
+export type { Family } from '../types/model.js';
 
 export interface GraphMeta {
   family: Family;

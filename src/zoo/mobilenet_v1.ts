@@ -16,7 +16,7 @@
 import { GraphBuilder, convBnAct, separable } from './blocks.js';
 import { metaOf, scaleChannels } from './common.js';
 import type { Graph } from './graph.js';
-import type { ResolvedOptions } from './registry.js';
+import type { ResolvedOptions } from './options.js';
 
 /** [pointwise output channels, depthwise stride] of blocks 1..13 */
 export const MOBILENET_V1_BLOCKS: ReadonlyArray<readonly [number, number]> = [

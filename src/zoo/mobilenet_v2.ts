@@ -11,7 +11,7 @@
 import { GraphBuilder, convBnAct, invertedResidual } from './blocks.js';
 import { makeDivisible, metaOf, scaleChannels } from './common.js';
 import type { Graph } from './graph.js';
-import type { ResolvedOptions } from './registry.js';
+import type { ResolvedOptions } from './options.js';
 
 /** The paper's table 2: expansion t, output channels c, repeats n, first stride s. */
 export const MOBILENET_V2_STAGES: ReadonlyArray<readonly [number, number, number, number]> = [

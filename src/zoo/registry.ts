@@ -4,7 +4,8 @@
  * accepted values.
  */
 import { EdgefitError } from '../util/errors.js';
-import { inferShapes, type Activation, type Family, type Graph, type WeightSource } from './graph.js';
+import { inferShapes, type Activation, type Family, type Graph } from './graph.js';
+import type { BuildOptions, OptionValue, ResolvedOptions } from './options.js';
 import { ResolutionTooSmallError } from './builder.js';
 import { heInit } from './init.js';
 import { buildMobileNetV1 } from './mobilenet_v1.js';
@@ -13,37 +14,7 @@ import { buildShuffleNetV1 } from './shufflenet.js';
 import { buildSqueezeNet } from './squeezenet.js';
 import { buildXception } from './xception.js';
 
-export type OptionValue = string | number | boolean;
-
-export interface BuildOptions {
-  family: Family;
-  /** width multiplier (MobileNets) or scale factor s (ShuffleNet); must be 1 (or omitted) elsewhere */
-  alpha?: number;
-  /** square input side in pixels */
-  resolution: number;
-  /** default 1000 */
-  classes?: number;
-  /** default relu6 for MobileNets, relu for the others */
-  activation?: Activation;
-  /** seed of the default He initialiser; default 0. Ignored when `weights` is given. */
-  seed?: number;
-  /** where the weights come from (an importer's real weights); default He init from `seed` */
-  weights?: WeightSource;
-  /** family-specific options, see acceptedValues(family).options */
-  options?: Record<string, OptionValue>;
-}
-
-/** Options after validation and defaulting: what a family builder receives. */
-export interface ResolvedOptions {
-  family: Family;
-  alpha: number;
-  resolution: number;
-  classes: number;
-  activation: Activation;
-  seed: number;
-  weights: WeightSource;
-  options: Record<string, OptionValue>;
-}
+export type { BuildOptions, OptionValue, ResolvedOptions } from './options.js';
 
 export interface OptionSpec {
   values: readonly OptionValue[];

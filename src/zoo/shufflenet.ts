@@ -13,7 +13,7 @@
 import { GraphBuilder, convBnAct, shuffleUnit } from './blocks.js';
 import { metaOf } from './common.js';
 import type { Graph } from './graph.js';
-import type { ResolvedOptions } from './registry.js';
+import type { ResolvedOptions } from './options.js';
 
 /** Output channels of stages 2, 3, 4 for each group count at 1x (table 1). */
 export const SHUFFLENET_STAGE_CHANNELS: Readonly<Record<number, readonly [number, number, number]>> = {

@@ -11,7 +11,7 @@
 import { GraphBuilder, convBnAct, fire } from './blocks.js';
 import { metaOf } from './common.js';
 import type { Graph } from './graph.js';
-import type { ResolvedOptions } from './registry.js';
+import type { ResolvedOptions } from './options.js';
 
 /** [squeeze, expand1x1, expand3x3] of fire2..fire9 (the same in both versions). */
 export const FIRE_MODULES: ReadonlyArray<readonly [number, number, number]> = [

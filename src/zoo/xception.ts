@@ -13,7 +13,7 @@
 import { GraphBuilder, convBnAct, separable } from './blocks.js';
 import { metaOf } from './common.js';
 import type { Graph } from './graph.js';
-import type { ResolvedOptions } from './registry.js';
+import type { ResolvedOptions } from './options.js';
 
 export function buildXception(o: ResolvedOptions): Graph {
   const order = o.options['separable_order'] === 'pointwise-first' ? 'pointwise-first' : 'depthwise-first';

@@ -156,7 +156,7 @@ describe('search on a real conv chain', () => {
     const cache = new ProfileCache(join(dir, 'chain.json'));
     const opts = { board: 'chain-board', cache, threads: 1, profile: { warmupRuns: 1, warmupMs: 20, minRuns: 15, minMs: 100 } };
     const specs = specsFor(chain);
-    const all = await bruteForceSelect(specs, {}, (s) => measureCandidate(s, opts));
+    const { decision: all } = await bruteForceSelect(specs, {}, (s) => measureCandidate(s, opts));
     for (const r of all.rejected) expect(r.reason, r.detail).toBe('dominated');
     expect(all.chosen?.id).toBe('convnet-w64-r48@cpu');
     // budgets placed between the measured rungs (and outside them): no wall-clock constant in the test
@@ -165,8 +165,8 @@ describe('search on a real conv chain', () => {
     const budgets = [sorted[0]! / 2, ...sorted.map((x, i) => (i + 1 < sorted.length ? (x + sorted[i + 1]!) / 2 : x * 2))];
     for (const latencyP90Ms of budgets) {
       let measured = 0;
-      const s = await searchAndSelect(specs, { latencyP90Ms }, (c) => { measured++; return measureCandidate(c, opts); });
-      const b = await bruteForceSelect(specs, { latencyP90Ms }, (c) => measureCandidate(c, opts));
+      const { decision: s } = await searchAndSelect(specs, { latencyP90Ms }, (c) => { measured++; return measureCandidate(c, opts); });
+      const { decision: b } = await bruteForceSelect(specs, { latencyP90Ms }, (c) => measureCandidate(c, opts));
       // brute force on real figures; the search agrees wherever the chain's measured latency is monotone
       const monotone = p90s.every((x, i) => i === 0 || x >= p90s[i - 1]!);
       if (monotone) expect(s.chosen?.id ?? null).toBe(b.chosen?.id ?? null);

@@ -65,6 +65,24 @@ describe('edgefit profile / select', () => {
     expect(human.out).toMatch(/nothing measured now/);
   }, 60_000);
 
+  it('a budget flag overrides the configured budget field by field: the configured memory cap stands unless --budget-mb replaces it', () => {
+    const cache = join(dir, 'cache-memory.json');
+    const run = (extra: string[]) => {
+      const r = edgefit(['profile', '--models', models(), '--json', '--threads', '1', '--min-runs', '5', '--min-seconds', '0.05', '--cache', cache, '--budget-ms', '100000', ...extra]);
+      expect(r.code, r.err).toBe(0);
+      return (JSON.parse(r.out) as { budget: { latencyP90Ms?: number; memoryMb?: number; memoryFraction?: number; availableMb?: number } }).budget;
+    };
+    const b = run([]);
+    expect(b.latencyP90Ms).toBe(100000);
+    // budget.memoryMb is 0 by default: memoryFraction (0.5) of this board's available memory, as the daemon uses
+    expect(b.memoryFraction, 'edgefit profile --budget-ms dropped the configured memory cap').toBe(0.5);
+    expect(b.availableMb).toBeGreaterThan(0);
+    expect(run(['--set', 'budget.memoryFraction=0.25']).memoryFraction).toBe(0.25);
+    const mb = run(['--budget-mb', '300']);
+    expect(mb.memoryMb).toBe(300);
+    expect(mb.memoryFraction).toBeUndefined();
+  }, 60_000);
+
   it('refuses bad flags with a message and a non-zero exit', () => {
     const a = edgefit(['select', '--models', models()]);
     expect(a.code).not.toBe(0);

@@ -1,7 +1,8 @@
 import { describe, it, expect, beforeAll } from 'vitest';
+import { copyFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { projectRoot } from '../../src/util/paths.js';
+import { projectRoot, sharedData } from '../../src/util/paths.js';
 import { loadConfig } from '../../src/config/index.js';
 import { buildLadder, loadCatalog } from '../../src/catalog/index.js';
 import { ProfileCache } from '../../src/profile/cache.js';
@@ -10,6 +11,9 @@ import { specsFor } from '../../src/select/search.js';
 import { fastestOk } from '../../src/select/policy.js';
 import type { Candidate } from '../../src/select/types.js';
 import { pulledState } from '../helpers/daemon.js';
+import { probeDevice, boardFingerprint } from '../../src/device/probe.js';
+import type { DeviceInfo } from '../../src/device/types.js';
+import { budgetFromConfig, chooseModel } from '../../src/select/choose.js';
 
 /**
  * tests/fixtures/profile-cache-x64.json: what `edgefit profile --all --probe <shared data>/images/calib` measured on
@@ -20,8 +24,8 @@ const FIXTURE = join(projectRoot, 'tests', 'fixtures', 'profile-cache-x64.json')
 let state: string;
 let candidates: Candidate[];
 
-function edgefit(args: string[]) {
-  const r = spawnSync(process.execPath, [join(projectRoot, 'bin', 'edgefit.js'), ...args], { encoding: 'utf8', env: { ...process.env, EDGEFIT_CONFIG: '', EDGEFIT_STATE_DIR: state }, timeout: 50_000 });
+function edgefit(args: string[], timeout = 50_000) {
+  const r = spawnSync(process.execPath, [join(projectRoot, 'bin', 'edgefit.js'), ...args], { encoding: 'utf8', env: { ...process.env, EDGEFIT_CONFIG: '', EDGEFIT_STATE_DIR: state }, timeout });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
@@ -66,4 +70,49 @@ describe('edgefit select --from-cache on the recorded measurements of the shippe
     expect(human.out).toMatch(/^ +mobilenet_v2-1\.0-224-int8@cpu .* 70\.8% +pub .* too-slow: too slow by/m);
     expect(human.out).toContain('est = estimated from the published drop between resolutions');
   });
+});
+
+describe('edgefit run, profile and select pick the same rung from the same cache and configuration', () => {
+  let device: DeviceInfo;
+  let sameBoard = false;
+  beforeAll(async () => {
+    device = await probeDevice({ quietOrt: true });
+    // run and profile measure this board: the recording answers them only on the board it was made on
+    sameBoard = boardFingerprint(device) === new ProfileCache(FIXTURE, { strict: true }).boards()[0];
+  }, 60_000);
+
+  it('select --from-cache, profile (every figure from the cache) and the daemon\'s chooseModel agree at budgets between the rungs', async (ctx) => {
+    if (!sameBoard) ctx.skip(); // another board would measure the whole ladder for real (minutes), not replay it
+    const calib = join(sharedData, 'images', 'calib');
+    // budgets that split the recorded ladder at three different places (the v2 224/192 split and both ends)
+    const p90s = [...new Set(candidates.map(best))].sort((a, b) => a - b);
+    const at = (q: number) => ((p90s[Math.floor(q * (p90s.length - 1))]! + p90s[Math.floor(q * (p90s.length - 1)) + 1]!) / 2).toFixed(3);
+    for (const budgetMs of [at(0.2), at(0.5), at(0.8)]) {
+      const sel = edgefit(['select', '--from-cache', FIXTURE, '--budget-ms', budgetMs, '--json']);
+      expect(sel.code, sel.err).toBe(0);
+      const selected = (JSON.parse(sel.out) as { decision: { chosen: Candidate | null } }).decision.chosen?.id;
+
+      copyFileSync(FIXTURE, join(state, 'profile-cache.json'));
+      const prof = edgefit(['profile', '--budget-ms', budgetMs, '--probe', calib, '--json'], 120_000);
+      expect(prof.code, prof.err).toBe(0);
+      const profiled = JSON.parse(prof.out) as { decision: { chosen: Candidate | null; measured: number } };
+      expect(prof.err, 'profile measured something the recording holds').not.toMatch(/measuring|child/i);
+
+      copyFileSync(FIXTURE, join(state, 'profile-cache.json'));
+      const { config } = loadConfig({ env: {}, overrides: { stateDir: state, 'budget.latencyMs': Number(budgetMs), 'profile.probeDir': calib }, host: { hostname: 't', isRoot: false, home: state } });
+      const ladder = await buildLadder(config);
+      const missed = new AbortController();
+      const misses: string[] = [];
+      const choice = await chooseModel(config, device, ladder, budgetFromConfig(config, device), (p) => {
+        // a cache miss would measure for real: stop at once and say which
+        if (!p.cached) { misses.push(p.candidate); missed.abort(); }
+      }, missed.signal);
+      expect(misses, 'the daemon measured what the recording holds').toEqual([]);
+
+      expect(selected, `budget ${budgetMs} ms`).toBeDefined();
+      expect(profiled.decision.chosen?.id, `profile at ${budgetMs} ms`).toBe(selected);
+      expect(`${choice.variant.id}@${choice.provider}`, `run at ${budgetMs} ms`).toBe(selected);
+      expect(choice.overBudget).toBe(false);
+    }
+  }, 600_000);
 });

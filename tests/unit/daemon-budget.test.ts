@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { budgetFromConfig } from '../../src/daemon/choose.js';
+import { budgetFromConfig } from '../../src/select/choose.js';
 import { resolveBudget } from '../../src/select/policy.js';
 import { loadConfig } from '../../src/config/index.js';
 import type { DeviceInfo } from '../../src/device/types.js';

@@ -7,9 +7,9 @@ import { join, resolve } from 'node:path';
 import { emitOnnx } from '../onnx/emit.js';
 import type { ModelCard } from '../importers/types.js';
 import { writeFileAtomic } from '../util/atomic.js';
-import { graphCost, type GraphCost } from './cost.js';
-import { zeroWeights } from './init.js';
-import { buildGraph, formatAlpha, resolveOptions, variantId, type BuildOptions } from './registry.js';
+import { graphCost, type GraphCost } from '../zoo/cost.js';
+import { zeroWeights } from '../zoo/init.js';
+import { buildGraph, formatAlpha, resolveOptions, variantId, type BuildOptions } from '../zoo/registry.js';
 
 export interface CostSummary {
   params: number;

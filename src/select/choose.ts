@@ -1,0 +1,170 @@
+/**
+ * The one home of a selection: the budget from the configuration (and the flags that override it), the providers
+ * that may be used, the measurer (with its memory stop) and the search. `edgefit run` (chooseModel),
+ * `edgefit profile` and `edgefit select` all go through selectModel, so the same cache and configuration give
+ * the same pick whichever command asks.
+ */
+import { join } from 'node:path';
+import type { Config } from '../config/types.js';
+import type { DeviceInfo } from '../device/types.js';
+import { boardFingerprint } from '../device/probe.js';
+import type { Variant } from '../types/model.js';
+import type { ProviderName } from '../types/provider.js';
+import type { Percentile } from '../types/latency.js';
+import { candidateId, type CandidateSpec } from '../types/candidate.js';
+import { bestOf, makeMeasurer, type MeasureProgress } from '../profile/measure.js';
+import { ProfileCache } from '../profile/cache.js';
+import { loadProbeSet, type ProbeSet } from '../profile/agreement.js';
+import type { Measured } from '../profile/types.js';
+import { accuracyOf, demotion, formatAccuracy } from './accuracy.js';
+import { resolveBudget } from './policy.js';
+import { bruteForceSelect, measuredCandidate, searchAndSelect, specsFor, type Measure, type Selection } from './search.js';
+import type { Budget, Candidate, Decision } from './types.js';
+import { budgetOverrideFromFlags, minAgreementFrom, type BudgetFlags } from './inputs.js';
+
+export interface Choice {
+  variant: Variant;
+  provider: ProviderName;
+  threads: number;
+  decision: Decision;
+  /** why this one, in a sentence */
+  reason: string;
+  /** true when nothing met the budget and the fastest candidate runs instead */
+  overBudget: boolean;
+  ladder: number;
+  /** every candidate of the ladder with what was measured for it (empty when the search pruned it) */
+  candidates: Candidate[];
+}
+
+/**
+ * The selector's budget from the configuration, `override` field by field (the daemon's budget command, the
+ * flags of `profile` and `select`). Without a device (`select` answering for another board from its cache) a
+ * memoryFraction means nothing, so only an explicit memoryMb caps memory then.
+ */
+export function budgetFromConfig(config: Config, device: DeviceInfo | undefined, override: Partial<Config['budget']> = {}): Budget {
+  const b = { ...config.budget, ...override };
+  const pct = b.percentile >= 99 ? 'p99' : b.percentile >= 90 ? 'p90' : 'p50';
+  const memory = b.memoryMb > 0 ? { memoryMb: b.memoryMb } : device ? { memoryFraction: b.memoryFraction, availableMb: device.memory.effectiveMb } : {};
+  return {
+    // as documented for budget.fps: it sets the latency budget only when budget.latencyMs is 0
+    ...(b.latencyMs > 0 ? { latencyP90Ms: b.latencyMs } : b.fps > 0 ? { fps: b.fps } : {}),
+    percentile: pct as Percentile,
+    ...memory,
+    ...(b.minAccuracy > 0 ? { minAccuracy: b.minAccuracy } : {}),
+    ...(config.profile.minAgreement > 0 ? { minAgreement: config.profile.minAgreement } : {}),
+  };
+}
+
+/** The budget of `edgefit profile` and `edgefit select`: the configured one with the flags' overrides. */
+export function budgetFor(config: Config, device: DeviceInfo | undefined, flags: BudgetFlags): Budget {
+  return { ...budgetFromConfig(config, device, budgetOverrideFromFlags(flags)), minAgreement: minAgreementFrom(flags, config) };
+}
+
+/** Where probe frames are read from (and where the daemon keeps the camera's): profile.probeDir or <stateDir>/probe-frames. */
+export function probeDirOf(config: Config): string {
+  return config.profile.probeDir || join(config.stateDir, 'probe-frames');
+}
+
+/** Providers that may be used: configured, in its order, and proven to work on this board. */
+export function usableProviders(config: Config, device: DeviceInfo): ProviderName[] {
+  const usable = new Set(device.providers.usable);
+  const chain = config.engine.providers.filter((p) => usable.has(p));
+  return chain.length > 0 ? chain : ['cpu'];
+}
+
+/** The profile cache of the configuration: <stateDir>/profile-cache.json. */
+export function cachePathOf(config: Config): string {
+  return join(config.stateDir, 'profile-cache.json');
+}
+
+export interface MeasurerSetup {
+  board: string;
+  budget: Budget;
+  cache: ProfileCache;
+  /** default: engine.threads, 'auto' when 0 */
+  threads?: number | 'auto';
+  /** default: profile.minRuns */
+  minRuns?: number;
+  /** default: profile.minSeconds */
+  minMs?: number;
+  probe?: ProbeSet;
+  refresh?: boolean;
+  onProgress?: (p: MeasureProgress) => void;
+  /** aborts the measurement in progress (the profiler child is killed) */
+  signal?: AbortSignal;
+}
+
+/**
+ * The profiler-backed measure function. Its memory stop is twice the budget's memory (memoryMb, or memoryFraction
+ * of the available memory): generous, since a model over the budget is rejected by the selector; the stop only
+ * ends runaways early.
+ */
+export function measurerFor(config: Config, s: MeasurerSetup): (spec: CandidateSpec) => Promise<Measured> {
+  const memoryMb = resolveBudget(s.budget).memoryMb;
+  return makeMeasurer({
+    board: s.board,
+    cache: s.cache,
+    threads: s.threads ?? (config.engine.threads > 0 ? config.engine.threads : 'auto'),
+    percentile: s.budget.percentile ?? 'p90',
+    refresh: s.refresh ?? false,
+    profile: {
+      minRuns: s.minRuns ?? config.profile.minRuns, minMs: s.minMs ?? config.profile.minSeconds * 1000, warmupRuns: config.profile.warmupRuns,
+      ...(memoryMb !== undefined ? { memoryLimitMb: memoryMb * 2 } : {}),
+      ...(s.signal ? { signal: s.signal } : {}),
+    },
+    ...(s.probe ? { probe: s.probe } : {}),
+    ...(s.onProgress ? { onProgress: s.onProgress } : {}),
+  });
+}
+
+/**
+ * The pick: the pruning search (or, with `all`, every candidate measured: `profile --all`, and `select`, whose
+ * measurements come from a cache), returning the decision and every candidate with what was measured for it.
+ */
+export function selectModel(specs: CandidateSpec[], budget: Budget, measure: Measure, opts: { all?: boolean } = {}): Promise<Selection> {
+  return opts.all ? bruteForceSelect(specs, budget, measure) : searchAndSelect(specs, budget, measure);
+}
+
+/**
+ * What the daemon runs: profiles (cached, each measurement in a child process) and picks the most accurate
+ * variant that fits the budget. When nothing fits, the fastest candidate that ran at all is used, and the reason
+ * says so.
+ */
+export async function chooseModel(config: Config, device: DeviceInfo, ladder: Variant[], budget: Budget, onProgress?: (p: MeasureProgress) => void, signal?: AbortSignal): Promise<Choice> {
+  const specs = specsFor(ladder, usableProviders(config, device));
+  const probe = await loadProbeSet(probeDirOf(config));
+  const measure = measurerFor(config, {
+    board: boardFingerprint(device), budget, cache: new ProfileCache(cachePathOf(config)),
+    ...(probe ? { probe } : {}), ...(onProgress ? { onProgress } : {}), ...(signal ? { signal } : {}),
+  });
+  const { decision, candidates } = await selectModel(specs, budget, measure);
+  const p = budget.percentile ?? 'p90';
+  if (decision.chosen && decision.chosenMeasurement) {
+    const m = decision.chosenMeasurement;
+    const c = decision.chosen;
+    const acc = accuracyOf(c.variant);
+    const demoted = demotion(c, decision.budget.minAgreement);
+    return {
+      variant: c.variant, provider: c.provider, threads: m.threads, decision, overBudget: false, ladder: specs.length, candidates,
+      reason: `most accurate variant that fits: ${acc ? `top-1 ${formatAccuracy(acc)}` : `accuracy unknown, ${(c.variant.macs / 1e6).toFixed(0)}M MACs`}${demoted ? ` (${demoted}; nothing ranked above it fits)` : ''}, ${p} ${m.latencyMs[p].toFixed(1)} ms at ${m.threads} thread(s), peak +${m.peakMb.toFixed(0)} MB; measured ${decision.measured} of ${specs.length}`,
+    };
+  }
+  // nothing fits: run the fastest thing that worked rather than nothing, and say so everywhere
+  let best: { c: Candidate; ms: number; threads: number } | undefined;
+  for (const c of candidates) for (const m of c.measurements) if (m.ok && (!best || m.latencyMs[p] < best.ms)) best = { c, ms: m.latencyMs[p], threads: m.threads };
+  if (!best) {
+    // the search may have pruned everything by static rules: measure the smallest candidate of all
+    const smallest = [...specs].sort((a, b) => a.variant.macs - b.variant.macs)[0];
+    if (!smallest) throw new Error('the model ladder is empty: run `edgefit models pull` or allow models.allowZooFallback');
+    const got = await measure(smallest);
+    const ok = bestOf(got.measurements, p);
+    if (!ok) throw new Error(`no model of the ladder can run on this board (smallest: ${smallest.variant.id}: ${got.measurements[0]?.error ?? 'failed'}); run \`edgefit doctor\``);
+    const id = candidateId(smallest.variant.id, smallest.provider);
+    const all = candidates.map((c) => (c.id === id ? measuredCandidate(smallest, got) : c));
+    return { variant: smallest.variant, provider: smallest.provider, threads: ok.threads, decision, overBudget: true, ladder: specs.length, candidates: all, reason: `NOTHING FITS THE BUDGET; running the smallest variant (${p} ${ok.latencyMs[p].toFixed(1)} ms)` };
+  }
+  return {
+    variant: best.c.variant, provider: best.c.provider, threads: best.threads, decision, overBudget: true, ladder: specs.length, candidates,
+    reason: `NOTHING FITS THE BUDGET; running the fastest measured variant (${p} ${best.ms.toFixed(1)} ms); relax budget.latencyMs / budget.memoryMb`,
+  };
+}

@@ -1,0 +1,72 @@
+/**
+ * The names every layer shares about a model: its family, a runnable rung (Variant) and what an importer knows
+ * (ModelCard). They live at the bottom so that the catalog, importers, profiler and selector import them
+ * from here instead of from each other.
+ */
+export type Family = 'mobilenet_v1' | 'mobilenet_v2' | 'shufflenet_v1' | 'squeezenet' | 'xception';
+
+export type Precision = 'int8' | 'fp32';
+
+/** How the model's input wants its pixels; edgefit's own models take uint8 RGB NHWC straight from the camera. */
+export interface InputFormat {
+  layout: 'NHWC' | 'NCHW';
+  dtype: 'uint8' | 'float32';
+  /** float input = pixel * scale + offset (documented, for models that do not fold it in) */
+  scale?: number;
+  offset?: number;
+}
+
+/** One runnable model file: a rung of the ladder the selector climbs. */
+export interface Variant {
+  /** stable id, e.g. "mobilenet_v1-0.5-160-int8" */
+  id: string;
+  family: Family;
+  alpha: number;
+  resolution: number;
+  precision: Precision;
+  /** published ImageNet top-1 (0..1) of this model at this resolution, where known */
+  referenceAccuracy?: number;
+  /**
+   * top-1 (0..1) estimated for a rung that runs a model below the resolution it was trained at (its published
+   * figure minus the published drop, made conservative); see src/catalog/published-accuracy.ts
+   */
+  estimatedAccuracy?: number;
+  /** where the accuracy figure comes from, in words (the table and numbers behind it) */
+  accuracyBasis?: string;
+  /** the resolution the weights were trained at, when this rung runs them at a smaller one (or at it) */
+  nativeResolution?: number;
+  macs: number;
+  params: number;
+  /** absolute path of the .onnx file */
+  modelPath: string;
+  /** sha256 of the .onnx file */
+  sha256: string;
+  labelsPath?: string;
+  /** true when the weights are real (imported/pulled), false for seeded zoo weights */
+  pretrained: boolean;
+  input: InputFormat;
+  /** where it came from: "zoo", "tflite:<sha>", "keras:<sha>" */
+  source: string;
+}
+
+/** What an importer knows about a model; written beside the .onnx as `<name>.card.json`. */
+export interface ModelCard {
+  name: string;
+  family?: Family;
+  alpha?: number;
+  /** native input resolution; imported GAP models also run at other resolutions */
+  resolution?: number;
+  /** true when the model accepts any H, W (global average pooling, symbolic dims) */
+  anyResolution: boolean;
+  precision: Precision;
+  input: InputFormat;
+  /** output is probabilities (softmax inside) or logits */
+  output: 'probabilities' | 'logits';
+  classes: number;
+  /** first class is "background" (TFLite ImageNet models: 1001 classes) */
+  background: boolean;
+  labels?: string[];
+  source: { format: 'tflite' | 'keras' | 'onnx' | 'zoo'; file: string; sha256: string };
+  /** for quantized models: what was done, e.g. "tflite-qat-uint8", "ptq-percentile-w8" */
+  quantization?: string;
+}
