@@ -51,6 +51,20 @@ describe('edgefit import / classify', () => {
     expect(existsSync(join(dir, 'junk.onnx'))).toBe(false);
   });
 
+  it('refuses a model the engine refuses, with the engine\'s error (a uint8 output that does not say its scale)', () => {
+    // the daemon's engine will not guess how to read an integer output; classify used to read it as q/256
+    const dir = mkdtempSync(join(tmpdir(), 'edgefit-noscale-'));
+    const b = new OnnxBuilder('noscale');
+    const x = b.input('pixels', DataType.UINT8, [1, 8, 8, 3]);
+    const nchw = b.op('Transpose', [b.op('Cast', [x], { to: DataType.FLOAT })], { perm: [0, 3, 1, 2] });
+    const flat = b.op('Flatten', [b.op('GlobalAveragePool', [nchw])]);
+    b.output(b.op('Cast', [flat], { to: DataType.UINT8 }), DataType.UINT8, [1, 3]);
+    writeFileSync(join(dir, 'noscale.onnx'), b.toBytes());
+    const c = cli(['classify', join(dir, 'noscale.onnx'), img('cat.bmp'), '--top', '1']);
+    expect(c.status, c.stdout).not.toBe(0);
+    expect(c.stderr).toMatch(/does not say its scale \(edgefit\.output\.scale metadata\)/);
+  });
+
   it('importModel: .onnx pass-through keeps the card; unknown types and external data are refused', async () => {
     const out = mkdtempSync(join(tmpdir(), 'edgefit-onnx-'));
     expect(cli(['import', model, '--out', out]).status).toBe(0);
