@@ -13,7 +13,6 @@ import { modelPayload } from './daemon/model-payload.js';
 import { ProbeFrameCollector } from './daemon/probe-frames.js';
 import { EngineHost } from './engine/host.js';
 import { probeProvidersIsolated } from './device/providers-isolated.js';
-import type { EngineKind } from './engine/registry.js';
 import { createFrameSource } from './camera/registry.js';
 import type { FrameSource } from './camera/source.js';
 import { Pipeline, type ActiveModel, type InferenceResult } from './pipeline/pipeline.js';
@@ -184,7 +183,7 @@ export class Daemon {
     // EDGEFIT_TEST_ENGINE: the fault-injection tests pick a test engine (refused unless EDGEFIT_TEST_ALLOW_FAULT_ENGINES=1)
     const testEngine = process.env.EDGEFIT_TEST_ENGINE;
     const engine = await EngineHost.start(v.modelPath, {
-      ...(testEngine ? { kind: testEngine as EngineKind } : {}),
+      ...(testEngine ? { kind: testEngine } : {}),
       providers: [choice.provider], threads: choice.threads, timeoutMs: this.o.config.engine.timeoutMs, resolution: v.resolution,
       trtCacheDir: join(this.o.config.stateDir, 'trt-cache'),
       trtFp16: this.o.config.engine.trtFp16,

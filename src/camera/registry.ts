@@ -5,23 +5,34 @@ import { EdgefitError } from '../util/errors.js';
 import { FfmpegSource } from './ffmpeg.js';
 import { FolderSource } from './folder.js';
 import { RpicamSource } from './rpicam.js';
-import type { FrameSource, FrameSourceOptions } from './source.js';
+import type { FrameSource, FrameSourceFactory, FrameSourceOptions } from './source.js';
 import { SyntheticSource } from './synthetic.js';
 
-export interface FrameSourceFactory {
-  readonly name: string;
-  /** does this factory handle the spec? (checked in registration order) */
-  matches(spec: string): boolean | Promise<boolean>;
-  create(spec: string, opts: FrameSourceOptions): FrameSource;
+/**
+ * Frame sources by name and priority, the same style as the engines (src/engine/registry.ts): the interfaces
+ * are in source.ts, each kind registers a factory here, and `createFrameSource` asks them highest priority
+ * first which one handles a spec.
+ */
+interface Registration {
+  name: string;
+  factory: FrameSourceFactory;
+  priority: number;
 }
 
-const factories: FrameSourceFactory[] = [];
+const factories: Registration[] = [];
 
-export function registerFrameSource(f: FrameSourceFactory): void {
-  if (factories.some((x) => x.name === f.name)) throw new Error(`frame source ${f.name} is already registered`);
-  factories.push(f);
+export function registerFrameSource(name: string, factory: FrameSourceFactory, priority: number): void {
+  if (factories.some((x) => x.name === name)) {
+    if (factories.find((x) => x.name === name)!.factory === factory) return;
+    throw new Error(`frame source ${name} is already registered`);
+  }
+  if (!Number.isFinite(priority)) throw new TypeError(`frame source ${name}: priority ${priority} is not a number`);
+  // stable: among equal priorities the first registered is asked first
+  const at = factories.findIndex((x) => x.priority < priority);
+  factories.splice(at < 0 ? factories.length : at, 0, { name, factory, priority });
 }
 
+/** Names in the order they are asked. */
 export function frameSourceNames(): string[] {
   return factories.map((f) => f.name);
 }
@@ -34,15 +45,14 @@ async function isDirectory(p: string): Promise<boolean> {
   }
 }
 
-registerFrameSource({ name: 'synthetic', matches: (s) => s === 'synthetic', create: (_s, o) => new SyntheticSource(o) });
-registerFrameSource({ name: 'rpicam', matches: (s) => /^(rpicam|libcamera)(:|\?|$)/.test(s), create: (s, o) => new RpicamSource(s, o) });
-registerFrameSource({
-  name: 'folder',
+registerFrameSource('synthetic', { matches: (s) => s === 'synthetic', create: (_s, o) => new SyntheticSource(o) }, 30);
+registerFrameSource('rpicam', { matches: (s) => /^(rpicam|libcamera)(:|\?|$)/.test(s), create: (s, o) => new RpicamSource(s, o) }, 20);
+registerFrameSource('folder', {
   matches: (s) => s.startsWith('folder:') || (!s.includes('://') && isDirectory(s)),
   create: (s, o) => new FolderSource(s.startsWith('folder:') ? s.slice('folder:'.length) : s, o),
-});
+}, 10);
 // last: ffmpeg reads everything else (devices, rtsp, http, lavfi, files) and reports what it cannot open
-registerFrameSource({ name: 'ffmpeg', matches: () => true, create: (s, o) => new FfmpegSource(s, o) });
+registerFrameSource('ffmpeg', { matches: () => true, create: (s, o) => new FfmpegSource(s, o) }, 0);
 
 /**
  * Builds the source a spec names: `auto`, `synthetic`, `folder:<dir>` or a directory, `rpicam[:N]`,
@@ -55,7 +65,7 @@ export async function createFrameSource(spec: string, opts: FrameSourceOptions):
   }
   let s = spec.trim();
   if (s === 'auto') s = (await findCamera()) ?? 'synthetic';
-  for (const f of factories) if (await f.matches(s)) return f.create(s, opts);
+  for (const f of factories) if (await f.factory.matches(s)) return f.factory.create(s, opts);
   throw new EdgefitError('E_CAMERA_CONFIG', `no frame source handles ${spec}`);
 }
 

@@ -121,3 +121,10 @@ export interface BackoffOptions {
   capMs?: number;
   random?: () => number;
 }
+
+/** Builds the sources of one kind; registered by name and priority in src/camera/registry.ts. */
+export interface FrameSourceFactory {
+  /** does this factory handle the spec? (factories are asked by priority, highest first) */
+  matches(spec: string): boolean | Promise<boolean>;
+  create(spec: string, opts: FrameSourceOptions): FrameSource;
+}

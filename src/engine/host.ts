@@ -5,10 +5,10 @@ import { EdgefitError } from '../util/errors.js';
 import type { Engine, EngineOptions, FrameStream, ModelIO, ProviderName, RunResult, StreamSink } from './engine.js';
 import { createMailbox, MailboxWriter } from './mailbox.js';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol.js';
-import type { EngineKind } from './registry.js';
 
 export interface HostOptions extends EngineOptions {
-  kind?: EngineKind;
+  /** the registered engine (src/engine/registry.ts) the worker loads; default onnxruntime */
+  kind?: string;
   /** how long loading may take before the worker is abandoned */
   loadTimeoutMs?: number;
   /** restarts allowed within restartWindowMs before the host gives up and reports degraded */

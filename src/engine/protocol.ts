@@ -1,4 +1,3 @@
-import type { EngineKind } from './registry.js';
 import type { EngineOptions, ModelIO, ProviderName } from './engine.js';
 import type { MailboxBuffers } from './mailbox.js';
 
@@ -7,7 +6,8 @@ import type { MailboxBuffers } from './mailbox.js';
  * mailbox (src/engine/mailbox.ts); messages carry only what a result is about.
  */
 export interface WorkerInit {
-  kind: EngineKind;
+  /** a name registered in src/engine/registry.ts */
+  kind: string;
   modelPath: string;
   options: EngineOptions;
 }

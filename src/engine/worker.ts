@@ -1,5 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { engineFactory } from './registry.js';
+import { loadEngine } from './registry.js';
 import { MailboxReader } from './mailbox.js';
 import type { Engine } from './engine.js';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol.js';
@@ -36,8 +36,7 @@ async function serve(engine: Engine, box: MailboxReader): Promise<void> {
 async function main(): Promise<void> {
   let engine: Engine;
   try {
-    const factory = await engineFactory(init.kind);
-    engine = await factory.load(init.modelPath, init.options);
+    engine = await loadEngine(init.modelPath, init.options, [init.kind]);
   } catch (err) {
     const e = err as Error & { code?: string };
     send({ type: 'load-error', message: e.message ?? String(err), ...(e.code ? { code: e.code } : {}) });
