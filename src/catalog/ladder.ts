@@ -4,8 +4,7 @@ import { errorMessage, type EdgefitError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import type { Config } from '../config/types.js';
 import type { Variant } from './types.js';
-import type { Family } from '../zoo/graph.js';
-import { buildGraph, variantId } from '../zoo/registry.js';
+import { buildGraph, variantId, zooFallback as zooFallbackRungs } from '../zoo/registry.js';
 import { loadCatalog, type Catalog, type CatalogModel } from './catalog.js';
 import { downloadPath, modelsDir, sha256File, type ConvertMode } from './store.js';
 import { hasFloatVariant } from './pull.js';
@@ -145,28 +144,31 @@ function rungAccuracy(m: CatalogModel, nativeAcc: { value: number; basis: string
   return e ? { estimatedAccuracy: e.value, accuracyBasis: `estimated: ${e.basis}` } : {};
 }
 
-const ZOO_FAMILY: Family = 'mobilenet_v1';
-
-/** Zoo MobileNet-v1 models with seeded random weights, one ONNX file per alpha (symbolic H/W), cached on disk. */
+/**
+ * Zoo models with seeded random weights, of the family whose spec declares the fallback rungs (src/zoo/families.ts),
+ * one ONNX file per alpha (symbolic H/W), cached on disk.
+ */
 async function zooFallback(config: Config, opts: LadderOptions): Promise<Variant[]> {
+  const fb = zooFallbackRungs();
+  const family = fb.family;
   const classes = config.models.task === 'person' ? 2 : 1000;
   const out: Variant[] = [];
-  for (const alpha of opts.zooAlphas ?? [0.25, 0.5, 0.75, 1.0]) {
-    const resolutions = opts.zooResolutions ?? [128, 160, 192, 224];
-    const fileId = variantId({ family: ZOO_FAMILY, alpha, resolution: Math.max(...resolutions), classes });
+  for (const alpha of opts.zooAlphas ?? fb.alphas) {
+    const resolutions = opts.zooResolutions ?? fb.resolutions;
+    const fileId = variantId({ family, alpha, resolution: Math.max(...resolutions), classes });
     const path = join(modelsDir(config.stateDir), 'zoo', `${fileId}-dyn-seed0.onnx`);
     if (!existsSync(path)) {
       // the ONNX writer (protobufjs and onnx.proto's generated code, ~10 MB of RSS) only when a file is missing
       const { emitOnnx } = await import('../onnx/emit.js');
-      const g = buildGraph({ family: ZOO_FAMILY, alpha, resolution: Math.max(...resolutions), classes, seed: 0, options: { softmax: true } });
+      const g = buildGraph({ family, alpha, resolution: Math.max(...resolutions), classes, seed: 0, options: { ...fb.options } });
       await writeFileAtomic(path, emitOnnx(g, { input: 'uint8-nhwc', dynamicResolution: true }));
     }
     const sha = (await sha256File(path))!;
     for (const res of resolutions) {
-      const cost = await modelCost(ZOO_FAMILY, alpha, res, classes, path);
+      const cost = await modelCost(family, alpha, res, classes, path);
       out.push({
-        id: `zoo-${ZOO_FAMILY}-${fmtAlpha(alpha)}-${res}-fp32`,
-        family: ZOO_FAMILY,
+        id: `zoo-${family}-${fmtAlpha(alpha)}-${res}-fp32`,
+        family,
         alpha,
         resolution: res,
         precision: 'fp32',

@@ -17,6 +17,7 @@ import { GraphBuilder, convBnAct, separable } from './blocks.js';
 import { metaOf, scaleChannels } from './common.js';
 import type { Graph } from './graph.js';
 import type { ResolvedOptions } from './options.js';
+import { ACTIVATIONS, CLASSES, MAX_RESOLUTION, SOFTMAX, grid, type FamilySpec } from './family-spec.js';
 
 /** [pointwise output channels, depthwise stride] of blocks 1..13 */
 export const MOBILENET_V1_BLOCKS: ReadonlyArray<readonly [number, number]> = [
@@ -39,3 +40,24 @@ export function buildMobileNetV1(o: ResolvedOptions): Graph {
   if (o.options['softmax'] === true) x = b.softmax('softmax', x);
   return b.finish(x);
 }
+
+export const mobilenetV1: FamilySpec = {
+  family: 'mobilenet_v1',
+  accepted: {
+    alpha: [0.25, 0.5, 0.75, 1.0],
+    defaultAlpha: 1.0,
+    // five stride-2 stages: 32 px is the smallest input that keeps a whole pixel before global pooling
+    resolution: { min: 32, max: MAX_RESOLUTION, default: 224, published: [128, 160, 192, 224] },
+    activation: ACTIVATIONS,
+    defaultActivation: 'relu6',
+    classes: CLASSES,
+    options: {
+      classifier: { values: ['conv', 'dense'], default: 'conv', description: 'classifier as a 1x1 conv (as Keras conv_preds) or a dense layer' },
+      softmax: SOFTMAX,
+    },
+  },
+  build: buildMobileNetV1,
+  ladder: grid('mobilenet_v1', [0.25, 0.5, 0.75, 1.0], [128, 160, 192, 224]),
+  // the zoo fallback of the catalog ladder: the cheapest family, its published grid, probabilities out
+  fallback: { alphas: [0.25, 0.5, 0.75, 1.0], resolutions: [128, 160, 192, 224], options: { softmax: true } },
+};

@@ -12,6 +12,7 @@ import { GraphBuilder, convBnAct, invertedResidual } from './blocks.js';
 import { makeDivisible, metaOf, scaleChannels } from './common.js';
 import type { Graph } from './graph.js';
 import type { ResolvedOptions } from './options.js';
+import { ACTIVATIONS, CLASSES, MAX_RESOLUTION, SOFTMAX, grid, type FamilySpec } from './family-spec.js';
 
 /** The paper's table 2: expansion t, output channels c, repeats n, first stride s. */
 export const MOBILENET_V2_STAGES: ReadonlyArray<readonly [number, number, number, number]> = [
@@ -36,3 +37,18 @@ export function buildMobileNetV2(o: ResolvedOptions): Graph {
   if (o.options['softmax'] === true) x = b.softmax('softmax', x);
   return b.finish(x);
 }
+
+export const mobilenetV2: FamilySpec = {
+  family: 'mobilenet_v2',
+  accepted: {
+    alpha: [0.35, 0.5, 0.75, 1.0, 1.3, 1.4],
+    defaultAlpha: 1.0,
+    resolution: { min: 32, max: MAX_RESOLUTION, default: 224, published: [96, 128, 160, 192, 224] },
+    activation: ACTIVATIONS,
+    defaultActivation: 'relu6',
+    classes: CLASSES,
+    options: { softmax: SOFTMAX },
+  },
+  build: buildMobileNetV2,
+  ladder: grid('mobilenet_v2', [0.35, 0.5, 0.75, 1.0, 1.3, 1.4], [96, 128, 160, 192, 224]),
+};

@@ -14,6 +14,7 @@ import { GraphBuilder, convBnAct, shuffleUnit } from './blocks.js';
 import { metaOf } from './common.js';
 import type { Graph } from './graph.js';
 import type { ResolvedOptions } from './options.js';
+import { CLASSES, MAX_RESOLUTION, SOFTMAX, type FamilySpec } from './family-spec.js';
 
 /** Output channels of stages 2, 3, 4 for each group count at 1x (table 1). */
 export const SHUFFLENET_STAGE_CHANNELS: Readonly<Record<number, readonly [number, number, number]>> = {
@@ -60,3 +61,25 @@ export function buildShuffleNetV1(o: ResolvedOptions): Graph {
   if (o.options['softmax'] === true) x = b.softmax('softmax', x);
   return b.finish(x);
 }
+
+export const shufflenetV1: FamilySpec = {
+  family: 'shufflenet_v1',
+  accepted: {
+    alpha: [0.25, 0.5, 1.0, 1.5, 2.0],
+    defaultAlpha: 1.0,
+    resolution: { min: 32, max: MAX_RESOLUTION, default: 224, published: [224] },
+    activation: ['relu', 'relu6'],
+    defaultActivation: 'relu',
+    classes: CLASSES,
+    options: {
+      groups: { values: [1, 2, 3, 4, 8], default: 3, description: 'groups g of the 1x1 group convolutions' },
+      softmax: SOFTMAX,
+    },
+  },
+  build: buildShuffleNetV1,
+  idTags: [{ option: 'groups', prefix: 'g' }],
+  ladder: [
+    { family: 'shufflenet_v1', alpha: 0.5, resolution: 224, options: { groups: 3 } },
+    { family: 'shufflenet_v1', alpha: 1.0, resolution: 224, options: { groups: 3 } },
+  ],
+};

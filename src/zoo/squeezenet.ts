@@ -12,6 +12,7 @@ import { GraphBuilder, convBnAct, fire } from './blocks.js';
 import { metaOf } from './common.js';
 import type { Graph } from './graph.js';
 import type { ResolvedOptions } from './options.js';
+import { CLASSES, MAX_RESOLUTION, SOFTMAX, type FamilySpec } from './family-spec.js';
 
 /** [squeeze, expand1x1, expand3x3] of fire2..fire9 (the same in both versions). */
 export const FIRE_MODULES: ReadonlyArray<readonly [number, number, number]> = [
@@ -39,3 +40,27 @@ export function buildSqueezeNet(o: ResolvedOptions): Graph {
   if (o.options['softmax'] === true) x = b.softmax('softmax', x);
   return b.finish(x);
 }
+
+export const squeezenet: FamilySpec = {
+  family: 'squeezenet',
+  accepted: {
+    alpha: [1.0],
+    defaultAlpha: 1.0,
+    // conv1 without padding and three unpadded 3x3/2 pools: below 29 px (v1.0; 25 for v1.1) the last pool's
+    // window no longer fits
+    resolution: { min: 29, max: MAX_RESOLUTION, default: 224, published: [224] },
+    activation: ['relu', 'relu6'],
+    defaultActivation: 'relu',
+    classes: CLASSES,
+    options: {
+      version: { values: ['1.0', '1.1'], default: '1.0', description: 'SqueezeNet 1.0 (paper) or 1.1 (2.4x fewer MACs, same accuracy)' },
+      softmax: SOFTMAX,
+    },
+  },
+  build: buildSqueezeNet,
+  idTags: [{ option: 'version', prefix: 'v' }],
+  ladder: [
+    { family: 'squeezenet', alpha: 1.0, resolution: 224, options: { version: '1.1' } },
+    { family: 'squeezenet', alpha: 1.0, resolution: 224, options: { version: '1.0' } },
+  ],
+};

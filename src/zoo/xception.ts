@@ -14,6 +14,7 @@ import { GraphBuilder, convBnAct, separable } from './blocks.js';
 import { metaOf } from './common.js';
 import type { Graph } from './graph.js';
 import type { ResolvedOptions } from './options.js';
+import { CLASSES, MAX_RESOLUTION, SOFTMAX, type FamilySpec } from './family-spec.js';
 
 export function buildXception(o: ResolvedOptions): Graph {
   const order = o.options['separable_order'] === 'pointwise-first' ? 'pointwise-first' : 'depthwise-first';
@@ -54,3 +55,26 @@ export function buildXception(o: ResolvedOptions): Graph {
   if (o.options['softmax'] === true) x = b.softmax('softmax', x);
   return b.finish(x);
 }
+
+export const xception: FamilySpec = {
+  family: 'xception',
+  accepted: {
+    alpha: [1.0],
+    defaultAlpha: 1.0,
+    // the two unpadded entry convs and four stride-2 stages: Keras also refuses inputs below 71
+    resolution: { min: 71, max: MAX_RESOLUTION, default: 299, published: [299] },
+    activation: ['relu', 'relu6'],
+    defaultActivation: 'relu',
+    classes: CLASSES,
+    options: {
+      separable_order: {
+        values: ['depthwise-first', 'pointwise-first'],
+        default: 'depthwise-first',
+        description: 'order inside each separable conv: depthwise-first is the reference (Keras SeparableConv2D); pointwise-first is the paper\'s "extreme Inception" reading',
+      },
+      softmax: SOFTMAX,
+    },
+  },
+  build: buildXception,
+  ladder: [{ family: 'xception', alpha: 1.0, resolution: 299 }],
+};

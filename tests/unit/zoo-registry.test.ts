@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { EdgefitError } from '../../src/util/errors.js';
-import { FAMILIES, acceptedValues, buildGraph, resolveOptions, variantId, zooLadder, type BuildOptions } from '../../src/zoo/registry.js';
+import { FAMILIES, acceptedValues, buildGraph, resolveOptions, variantId, zooFallback, zooLadder, type BuildOptions } from '../../src/zoo/registry.js';
+import { FAMILY_SPECS } from '../../src/zoo/families.js';
 import { zeroWeights } from '../../src/zoo/init.js';
 import { inferShapes, type Family, type Layer } from '../../src/zoo/graph.js';
 
@@ -19,6 +20,25 @@ function refusal(o: BuildOptions): EdgefitError {
 }
 
 describe('zoo registry', () => {
+  it('reads every family from its one spec in the table: names, accepted values, ladder, id tags, fallback', () => {
+    expect(FAMILIES).toEqual(['mobilenet_v1', 'mobilenet_v2', 'shufflenet_v1', 'squeezenet', 'xception']);
+    expect(zooLadder()).toEqual(FAMILY_SPECS.flatMap((f) => f.ladder));
+    for (const f of FAMILY_SPECS) {
+      expect(acceptedValues(f.family)).toBe(f.accepted);
+      for (const rung of f.ladder) {
+        expect(rung.family).toBe(f.family);
+        // a spec's ladder only holds what the spec accepts
+        expect(() => resolveOptions(rung)).not.toThrow();
+        for (const t of f.idTags ?? []) expect(variantId(rung)).toContain(`-${t.prefix}${String(resolveOptions(rung).options[t.option])}`);
+      }
+    }
+    expect(FAMILY_SPECS.filter((f) => f.fallback)).toHaveLength(1);
+    expect(zooFallback()).toEqual({ family: 'mobilenet_v1', alphas: [0.25, 0.5, 0.75, 1.0], resolutions: [128, 160, 192, 224], options: { softmax: true } });
+    // the ladder handed out is a copy: a caller cannot change the table
+    zooLadder()[0]!.resolution = 1;
+    expect(FAMILY_SPECS[0]!.ladder[0]!.resolution).toBe(128);
+  });
+
   it('builds every family at two resolutions; shapes infer to [classes]; BN present', () => {
     const resolutions: Record<Family, [number, number]> = {
       mobilenet_v1: [128, 224], mobilenet_v2: [96, 160], shufflenet_v1: [160, 224], squeezenet: [113, 224], xception: [150, 299],
