@@ -57,7 +57,7 @@ export function budgetFromConfig(config: Config, device: DeviceInfo | undefined,
   const memory = b.memoryMb > 0 ? { memoryMb: b.memoryMb } : device ? { memoryFraction: b.memoryFraction, availableMb: device.memory.effectiveMb } : {};
   return {
     // as documented for budget.fps: it sets the latency budget only when budget.latencyMs is 0
-    ...(b.latencyMs > 0 ? { latencyP90Ms: b.latencyMs } : b.fps > 0 ? { fps: b.fps } : {}),
+    ...(b.latencyMs > 0 ? { latencyMs: b.latencyMs } : b.fps > 0 ? { fps: b.fps } : {}),
     percentile: pct,
     ...memory,
     ...(b.minAccuracy > 0 ? { minAccuracy: b.minAccuracy } : {}),
