@@ -39,7 +39,7 @@ describe('the budget percentile', () => {
 
   it('any other percentile is refused with the ones accepted, not rounded to a neighbour (95 used to become p90)', () => {
     expect(() => config({ 'budget.percentile': 95 })).toThrow(/budget\.percentile.*50, 90.*99/);
-    // an override that bypasses the configuration's validation (the daemon's budget command) is held to it too
+    // an override that did not go through the configuration's validation is held to the same three
     expect(() => budgetFromConfig(config(), device, { percentile: 95 as 90 })).toThrow(/percentile.*50, 90 or 99.*95/);
   });
 });
