@@ -7,7 +7,7 @@
  * Without --dashboard it starts `edgefit dashboard` itself as a child process and stops it at the end.
  * Retained messages it published are cleared on exit.
  *
- *   node dist/scripts/fleet-sim.js --devices 1000 --broker mqtt://127.0.0.1:1883 [--seconds 60]
+ *   npm run fleet-sim -- --devices 1000 --broker mqtt://127.0.0.1:1883 [--seconds 60]
  *     [--telemetry-seconds 5] [--connections 20] [--dashboard http://127.0.0.1:8080] [--prefix edgefit] [--json]
  */
 import mqtt, { type MqttClient } from 'mqtt';

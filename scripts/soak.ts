@@ -4,7 +4,7 @@
  * onnxruntime arenas) every --every seconds. Reports the samples and the growth after warm-up; exits 1 when the
  * growth exceeds --tolerance-mb. A script, not a test: it takes minutes.
  *
- *   npm run build && node dist/scripts/soak.js [--frames 20000] [--fps 240] [--every 5] [--warmup 2000]
+ *   npm run soak -- [--frames 20000] [--fps 240] [--every 5] [--warmup 2000]
  *        [--tolerance-mb 16] [--state-dir DIR] [--mqtt]
  *
  * Without --state-dir the model is pulled from ../shared/data into a temporary state directory. With --mqtt the

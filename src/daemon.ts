@@ -105,7 +105,7 @@ export class Daemon {
 
     const model = await this.loadModel(this.choice);
     this.source = await createFrameSource(c.camera.source, {
-      width: this.choice.variant.resolution, height: this.choice.variant.resolution, fps: c.camera.fps, watchdogSeconds: c.camera.watchdogSeconds, loop: c.camera.loop,
+      width: this.choice.variant.resolution, height: this.choice.variant.resolution, fps: c.camera.fps, watchdogSeconds: c.camera.watchdogSeconds, loop: c.camera.loop, ffmpegPath: c.camera.ffmpegPath,
     });
     this.wireCamera();
     await this.source.start();

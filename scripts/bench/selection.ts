@@ -54,7 +54,7 @@ export async function selectionSection(ctx: BenchContext): Promise<SectionResult
     for (const s of specs) all.set(s.variant.id, await bruteMeasure(s));
     const bruteMs = performance.now() - tb0;
     const budgetMs = midRangeBudget([...all.values()].map((ms) => bestOf(ms, 'p90')?.latencyMs.p90 ?? Number.NaN));
-    const budget: Budget = { latencyP90Ms: budgetMs, percentile: 'p90' };
+    const budget: Budget = { latencyMs: budgetMs, percentile: 'p90' };
     const brute = (await bruteForceSelect(specs, budget, async (s) => all.get(s.variant.id)!)).decision;
     // the search replayed on brute force's own figures: the algorithm alone, without re-measuring noise
     let replayCount = 0;

@@ -6,8 +6,6 @@ import type { FrameSize, FrameSourceOptions } from './source.js';
 import type { Timers } from './watchdog.js';
 
 export interface FfmpegSourceOptions extends FrameSourceOptions {
-  /** the ffmpeg binary; default $EDGEFIT_FFMPEG or `ffmpeg` on PATH */
-  ffmpegPath?: string;
   /** read files at their native rate (-re); default true, so a file behaves like a camera */
   realtime?: boolean;
   timers?: Timers;
@@ -29,7 +27,7 @@ export class FfmpegSource extends ProcessFrameSource {
     this.parsed = parseFfmpegSpec(spec);
     this.input = this.parsed.url;
     this.name = `ffmpeg:${redactSource(this.parsed.kind === 'lavfi' ? `lavfi:${this.parsed.url}` : this.parsed.url)}`;
-    this.ffmpegPath = opts.ffmpegPath ?? process.env.EDGEFIT_FFMPEG ?? 'ffmpeg';
+    this.ffmpegPath = opts.ffmpegPath ?? 'ffmpeg';
     this.realtime = opts.realtime ?? true;
   }
 

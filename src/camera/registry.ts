@@ -64,7 +64,7 @@ export async function createFrameSource(spec: string, opts: FrameSourceOptions):
     throw new EdgefitError('E_CAMERA_CONFIG', 'camera.source is empty: use auto, synthetic, /dev/videoN, rtsp://..., a video file or an image folder');
   }
   let s = spec.trim();
-  if (s === 'auto') s = (await findCamera()) ?? 'synthetic';
+  if (s === 'auto') s = (await findCamera(systemProbe(opts.ffmpegPath ?? 'ffmpeg'))) ?? 'synthetic';
   for (const f of factories) if (await f.factory.matches(s)) return f.factory.create(s, opts);
   throw new EdgefitError('E_CAMERA_CONFIG', `no frame source handles ${spec}`);
 }
@@ -75,12 +75,13 @@ export interface CameraProbe {
 }
 
 /** The first /dev/video* that opens and is a capture device (USB cameras also expose metadata nodes). */
-export async function findCamera(probe: CameraProbe = systemProbe): Promise<string | null> {
+export async function findCamera(probe: CameraProbe = systemProbe('ffmpeg')): Promise<string | null> {
   for (const d of await probe.devices()) if (await probe.usable(d)) return d;
   return null;
 }
 
-export const systemProbe: CameraProbe = {
+/** The devices of /dev, each asked with `ffmpeg` (camera.ffmpegPath) whether it is a capture device. */
+export const systemProbe = (ffmpeg: string): CameraProbe => ({
   async devices() {
     let names: string[];
     try {
@@ -102,8 +103,8 @@ export const systemProbe: CameraProbe = {
     }
     // a node that opens may still be a metadata node: ask ffmpeg whether it lists capture formats
     return new Promise((resolve) => {
-      execFile(process.env.EDGEFIT_FFMPEG ?? 'ffmpeg', ['-hide_banner', '-f', 'v4l2', '-list_formats', 'all', '-i', device],
+      execFile(ffmpeg, ['-hide_banner', '-f', 'v4l2', '-list_formats', 'all', '-i', device],
         { timeout: 5000 }, (_err, _stdout, stderr) => resolve(/\b(Raw|Compressed)\s*:/.test(String(stderr))));
     });
   },
-};
+});

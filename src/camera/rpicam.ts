@@ -19,7 +19,6 @@ export interface RpicamSpec {
 export interface RpicamSourceOptions extends FrameSourceOptions {
   /** where to look for rpicam-vid / libcamera-vid; default $PATH */
   searchPath?: string;
-  ffmpegPath?: string;
   timers?: Timers;
 }
 
@@ -87,7 +86,7 @@ export class RpicamSource extends ProcessFrameSource {
     this.name = `rpicam:${this.spec.camera}`;
     this.input = `Pi camera ${this.spec.camera}`;
     this.searchPath = opts.searchPath ?? process.env.PATH ?? '';
-    this.ffmpegPath = opts.ffmpegPath ?? process.env.EDGEFIT_FFMPEG ?? 'ffmpeg';
+    this.ffmpegPath = opts.ffmpegPath ?? 'ffmpeg';
   }
 
   protected steps(size: FrameSize): Step[] {

@@ -110,6 +110,8 @@ export interface FrameSourceOptions {
   watchdogSeconds: number;
   /** loop files and folders instead of ending */
   loop: boolean;
+  /** the ffmpeg program (camera.ffmpegPath); default `ffmpeg` on PATH */
+  ffmpegPath?: string;
   /** restart backoff (full jitter); tests inject `random` and small delays */
   backoff?: BackoffOptions;
   /** injected for tests; defaults to Date.now */

@@ -1,26 +1,19 @@
 import type { Command } from 'commander';
-import { loadConfig, parseSetFlags, collect } from '../config/index.js';
+import { collect } from '../config/index.js';
 import { pullModels, describePullItem, loadCatalog, buildLadder, ladderWarning } from '../catalog/index.js';
 import { accuracyOf } from '../select/accuracy.js';
-
-interface CommonFlags { config?: string; set?: string[] }
-
-function configFrom(flags: CommonFlags) {
-  return loadConfig({ file: flags.config, env: process.env, overrides: parseSetFlags(flags.set) }).config;
-}
+import { configFrom, withConfig, type ConfigFlags } from './config-flags.js';
 
 export function register(program: Command): void {
   const models = program.command('models').description('the model catalog: pull pretrained models, list them, show the variant ladder');
 
-  models
+  withConfig(models
     .command('pull')
     .description('download (or copy from a mirror) the catalog\'s models, verify sha256, store them atomically and convert them to ONNX once')
     .option('--mirror <url|dir>', 'fetch from this http(s) URL or directory instead of upstream (only there)')
     .option('--only <id>', 'pull only this model id (repeatable)', collect)
-    .option('--force', 'download and verify again even when a good copy is present (the good copy stays if the new one is bad)')
-    .option('--config <file>', 'YAML or JSON configuration file')
-    .option('--set <path=value>', 'override one setting (repeatable)', collect)
-    .action(async (flags: CommonFlags & { mirror?: string; only?: string[]; force?: boolean }) => {
+    .option('--force', 'download and verify again even when a good copy is present (the good copy stays if the new one is bad)'))
+    .action(async (flags: ConfigFlags & { mirror?: string; only?: string[]; force?: boolean }) => {
       const config = configFrom(flags);
       const report = await pullModels(config, {
         ...(flags.mirror ? { mirror: flags.mirror } : {}),
@@ -32,13 +25,11 @@ export function register(program: Command): void {
       if (!report.ok) process.exitCode = 1;
     });
 
-  models
+  withConfig(models
     .command('list')
     .description('the catalog\'s models')
-    .option('--config <file>', 'YAML or JSON configuration file')
-    .option('--set <path=value>', 'override one setting (repeatable)', collect)
-    .option('--json', 'print JSON')
-    .action((flags: CommonFlags & { json?: boolean }) => {
+    .option('--json', 'print JSON'))
+    .action((flags: ConfigFlags & { json?: boolean }) => {
       const config = configFrom(flags);
       const catalog = loadCatalog(config.models.catalog);
       if (flags.json) { process.stdout.write(JSON.stringify(catalog.models, null, 2) + '\n'); return; }
@@ -48,13 +39,11 @@ export function register(program: Command): void {
       }
     });
 
-  models
+  withConfig(models
     .command('ladder')
     .description('the variants the selector would climb, from what is on disk')
-    .option('--config <file>', 'YAML or JSON configuration file')
-    .option('--set <path=value>', 'override one setting (repeatable)', collect)
-    .option('--json', 'print JSON')
-    .action(async (flags: CommonFlags & { json?: boolean }) => {
+    .option('--json', 'print JSON'))
+    .action(async (flags: ConfigFlags & { json?: boolean }) => {
       const config = configFrom(flags);
       const variants = await buildLadder(config, { log: (l) => process.stderr.write(l + '\n') });
       const warning = ladderWarning(variants);

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { writeFileSync } from 'node:fs';
-import { loadConfig, parseSetFlags, collect } from '../config/index.js';
 import { probeDevice, boardFingerprint } from '../device/probe.js';
 import { budgetFor, cachePathOf, measurerFor, probeDirOf, selectModel, usableProviders } from '../select/choose.js';
 import { ProfileCache } from '../profile/cache.js';
@@ -12,15 +11,16 @@ import { plotSvg, plotDataFromDecision } from '../select/plot.js';
 import { loadVariants, parseProviders, parseThreads, type BudgetFlags, type LadderFlags } from '../select/inputs.js';
 import { loadProbeSet } from '../profile/agreement.js';
 import { EdgefitError } from '../util/errors.js';
+import { configFrom, withConfig, type ConfigFlags } from './config-flags.js';
 import { availableParallelism } from 'node:os';
 
-interface Flags extends BudgetFlags, LadderFlags {
+interface Flags extends BudgetFlags, LadderFlags, ConfigFlags {
   threads?: string; providers?: string; json?: boolean; plot?: string; all?: boolean; refresh?: boolean; cache?: string; probe?: string;
-  minRuns?: string; minSeconds?: string; config?: string; set?: string[];
+  minRuns?: string; minSeconds?: string;
 }
 
 export function register(program: Command): void {
-  program
+  withConfig(program
     .command('profile')
     .description('measure the model ladder on this board (each model in an isolated child process, cached) and show what the budget picks')
     .option('--catalog <file>', 'catalog JSON to take the ladder from (default: the configured catalog)')
@@ -40,11 +40,9 @@ export function register(program: Command): void {
     .option('--min-runs <n>', 'timed runs per measurement (default from config)')
     .option('--min-seconds <s>', 'timed seconds per measurement (default from config)')
     .option('--json', 'print JSON')
-    .option('--plot <file.svg>', 'write an SVG chart: size vs latency, budget line, choice and losers')
-    .option('--config <file>', 'YAML or JSON configuration file')
-    .option('--set <path=value>', 'override one setting (repeatable)', collect)
+    .option('--plot <file.svg>', 'write an SVG chart: size vs latency, budget line, choice and losers'))
     .action(async (flags: Flags) => {
-      const config = loadConfig({ file: flags.config, env: process.env, overrides: parseSetFlags(flags.set) }).config;
+      const config = configFrom(flags);
       const device = await probeDevice({ quietOrt: true });
       const board = boardFingerprint(device);
       const variants = await loadVariants(flags, config, (l) => process.stderr.write(l + '\n'));

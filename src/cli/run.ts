@@ -2,32 +2,30 @@ import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
-import { loadConfig, parseSetFlags, collect } from '../config/index.js';
 import { Daemon } from '../daemon.js';
+import { parseSetFlags } from '../config/index.js';
 import { createLogger } from '../util/log.js';
 import { projectRoot } from '../util/paths.js';
 import { errorMessage } from '../util/errors.js';
 import { onStdoutClosed } from './stdout.js';
+import { configFrom, withConfig, type ConfigFlags } from './config-flags.js';
 
-interface RunFlags {
-  config?: string; set?: string[]; camera?: string; json?: boolean; mqtt?: boolean; broker?: string;
-  budgetMs?: string; deviceId?: string; stateDir?: string; logLevel?: string;
+interface RunFlags extends ConfigFlags {
+  camera?: string; json?: boolean; mqtt?: boolean; broker?: string;
+  budgetMs?: string; deviceId?: string; logLevel?: string;
 }
 
 export function register(program: Command): void {
-  program
+  withConfig(program
     .command('run')
     .description('probe the board, pick the largest model that fits, run it on the camera and publish over MQTT')
-    .option('--config <file>', 'YAML or JSON configuration file (default: $EDGEFIT_CONFIG)')
-    .option('--set <path=value>', 'override one setting, e.g. --set budget.latencyMs=50 (repeatable)', collect)
     .option('--camera <source>', 'auto, synthetic, /dev/videoN, rtsp://..., http://..., a video file, lavfi:testsrc2, folder:DIR (camera.source)')
     .option('--broker <url>', 'MQTT broker URL (mqtt.url); without one an embedded broker runs on loopback')
     .option('--no-mqtt', 'no MQTT at all: results only on stdout (--json) and in the log')
     .option('--json', 'print every published result as a JSON line on stdout (schema: schemas/mqtt/result.schema.json)')
     .option('--budget-ms <ms>', 'latency budget at the configured percentile (budget.latencyMs)')
     .option('--device-id <id>', 'device id in topics (deviceId)')
-    .option('--state-dir <dir>', 'where models, the profile cache and the outbox live (stateDir)')
-    .option('--log-level <level>', 'debug, info, warn or error (log.level)')
+    .option('--log-level <level>', 'debug, info, warn or error (log.level)'))
     .action(async (flags: RunFlags) => {
       // V8 doubles a young generation whose scavenges see many survivors (start-up does: ladder, config,
       // profiling) up to 16 MB per semi-space, and never gives it back in a process that never idles. The
@@ -35,17 +33,16 @@ export function register(program: Command): void {
       // less RSS, results/s and event-loop delay unchanged (docs/performance.md). Read when V8 grows the
       // space, so it applies to this isolate and to the inference worker started later.
       setFlagsFromString('--semi-space-growth-factor=1');
-      const overrides: Record<string, unknown> = { ...parseSetFlags(flags.set) };
+      const overrides: Record<string, unknown> = {};
       if (flags.camera !== undefined) overrides['camera.source'] = flags.camera;
       if (flags.broker !== undefined) overrides['mqtt.url'] = flags.broker;
       if (flags.budgetMs !== undefined) overrides['budget.latencyMs'] = flags.budgetMs;
       if (flags.deviceId !== undefined) overrides.deviceId = flags.deviceId;
-      if (flags.stateDir !== undefined) overrides.stateDir = flags.stateDir;
       if (flags.logLevel !== undefined) overrides['log.level'] = flags.logLevel;
       // --json means a line per inferred frame, unless the user chose a results mode explicitly
-      if (flags.json && !('mqtt.results.mode' in overrides) && !process.env.EDGEFIT_MQTT_RESULTS_MODE && !flags.config) overrides['mqtt.results.mode'] = 'every';
+      if (flags.json && !('mqtt.results.mode' in parseSetFlags(flags.set)) && !process.env.EDGEFIT_MQTT_RESULTS_MODE && !flags.config) overrides['mqtt.results.mode'] = 'every';
       // a bad configuration ends here, before anything is touched
-      const { config } = loadConfig({ file: flags.config, env: process.env, overrides });
+      const config = configFrom(flags, overrides);
       const log = createLogger(config.log.level, config.log.json);
       const version = (JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')) as { version: string }).version;
       const daemon = new Daemon({ config, log, version, json: flags.json ?? false, mqtt: flags.mqtt !== false });

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { writeFileSync } from 'node:fs';
-import { loadConfig, parseSetFlags, collect } from '../config/index.js';
 import { ProfileCache } from '../profile/cache.js';
 import { cacheMeasure } from '../select/from-cache.js';
 import { compareStatic } from '../select/policy.js';
@@ -11,14 +10,15 @@ import { decisionTable } from '../select/table.js';
 import { plotSvg, plotDataFromDecision } from '../select/plot.js';
 import { loadVariants, budgetOverrideFromFlags, parseProviders, type BudgetFlags, type LadderFlags } from '../select/inputs.js';
 import { EdgefitError } from '../util/errors.js';
+import { configFrom, withConfig, type ConfigFlags } from './config-flags.js';
 import type { ProviderName } from '../engine/engine.js';
 
-interface Flags extends BudgetFlags, LadderFlags {
-  fromCache?: string; board?: string; providers?: string; json?: boolean; plot?: string; config?: string; set?: string[];
+interface Flags extends BudgetFlags, LadderFlags, ConfigFlags {
+  fromCache?: string; board?: string; providers?: string; json?: boolean; plot?: string;
 }
 
 export function register(program: Command): void {
-  program
+  withConfig(program
     .command('select')
     .description('decide from cached measurements without measuring, e.g. what another board (its cache file) would pick')
     .option('--budget-ms <n>', 'latency budget at the percentile (ms)')
@@ -33,15 +33,13 @@ export function register(program: Command): void {
     .option('--models <dir>', 'directory of <name>.onnx with <name>.card.json beside them')
     .option('--providers <list>', 'providers to consider (default: every provider the cache measured)')
     .option('--json', 'print JSON')
-    .option('--plot <file.svg>', 'write an SVG chart')
-    .option('--config <file>', 'YAML or JSON configuration file')
-    .option('--set <path=value>', 'override one setting (repeatable)', collect)
+    .option('--plot <file.svg>', 'write an SVG chart'))
     .action(async (flags: Flags) => {
       const fromFlags = budgetOverrideFromFlags(flags);
       if (fromFlags.latencyMs === undefined && fromFlags.fps === undefined) {
         throw new EdgefitError('E_FLAGS', 'edgefit select needs a latency budget: --budget-ms N or --fps N');
       }
-      const config = loadConfig({ file: flags.config, env: process.env, overrides: parseSetFlags(flags.set) }).config;
+      const config = configFrom(flags);
       // no device: the cache may be another board's, whose memory this one does not know (only memoryMb caps memory)
       const budget = budgetFor(config, undefined, flags);
       const cache = flags.fromCache ? new ProfileCache(flags.fromCache, { strict: true }) : new ProfileCache(cachePathOf(config));

@@ -32,6 +32,9 @@ export interface LoadedConfig {
  * (src/dashboard/guard.ts), which may share an environment file with the daemon. EDGEFIT_NOTIFY_FD: set by
  * bin/edgefit-notify-exec.
  */
+/** Variables that were read outside the configuration before they became settings: refused, naming the new one. */
+const renamedEnv: Readonly<Record<string, string>> = { EDGEFIT_FFMPEG: 'EDGEFIT_CAMERA_FFMPEG_PATH' };
+
 export const nonConfigEnv: readonly string[] = ['EDGEFIT_CONFIG', 'EDGEFIT_SHARED_DATA', 'EDGEFIT_NOTIFY_FD', 'EDGEFIT_DASHBOARD_TOKEN', 'EDGEFIT_DASHBOARD_USER', 'EDGEFIT_DASHBOARD_PASSWORD'];
 
 type Tree = Record<string, unknown>;
@@ -119,7 +122,7 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
     const field = fieldByEnv.get(name);
     if (!field) {
       if (nonConfigEnv.includes(name) || name.startsWith('EDGEFIT_TEST_')) continue;
-      const hint = suggest(name, [...fieldByEnv.keys()]);
+      const hint = renamedEnv[name] ?? suggest(name, [...fieldByEnv.keys()]);
       problems.push(`config: environment variable ${name} is not a setting${hint ? ` — did you mean ${hint}?` : ''} (variables are EDGEFIT_ + the setting path in UPPER_SNAKE, e.g. EDGEFIT_MQTT_URL)`);
       continue;
     }

@@ -42,7 +42,7 @@ const schemaBody: JSONSchemaType<Config> = {
       type: 'object',
       description: 'Frame source.',
       additionalProperties: false,
-      required: ['source', 'width', 'height', 'fps', 'loop', 'watchdogSeconds'],
+      required: ['source', 'width', 'height', 'fps', 'loop', 'watchdogSeconds', 'ffmpegPath'],
       properties: {
         source: {
           type: 'string',
@@ -56,6 +56,7 @@ const schemaBody: JSONSchemaType<Config> = {
         fps: { type: 'number', default: 15, minimum: 0, maximum: 240, description: 'Capture rate requested from the source; 0 = the source\'s own rate. Frames beyond what inference takes are dropped (latest frame wins).' },
         loop: { type: 'boolean', default: true, description: 'Restart a video file or image folder at its end.' },
         watchdogSeconds: { type: 'number', default: 10, exclusiveMinimum: 0, maximum: 3600, description: 'Restart the source when no frame arrived for this long.' },
+        ffmpegPath: { type: 'string', default: 'ffmpeg', minLength: 1, pattern: noControl, 'x-accepted': 'a program name found on PATH or a path, without control characters', description: 'The ffmpeg program that reads cameras, streams and files (and lists a V4L2 device\'s formats); a name is looked up on PATH.' },
       },
     },
     engine: {
@@ -86,7 +87,7 @@ const schemaBody: JSONSchemaType<Config> = {
       properties: {
         latencyMs: { type: 'number', default: 0, minimum: 0, maximum: 600000, description: 'Latency budget per inference at `percentile`, in ms; 0 = derived from `fps` (1000 / fps).' },
         fps: { type: 'number', default: 5, minimum: 0, maximum: 1000, description: 'Target inferences per second, used when `latencyMs` is 0.' },
-        percentile: { type: 'number', default: 90, minimum: 50, maximum: 100, description: 'Latency percentile the budget applies to (90 = p90).' },
+        percentile: { type: 'integer', enum: [50, 90, 99], default: 90, description: 'Latency percentile the budget applies to: 50, 90 or 99 (90 = p90; the profiler records only these three).' },
         memoryMb: { type: 'number', default: 0, minimum: 0, maximum: 10000000, description: 'Memory budget for the model session in MB; 0 = `memoryFraction` of the memory available (cgroup limit included).' },
         memoryFraction: { type: 'number', default: 0.5, exclusiveMinimum: 0, maximum: 1, description: 'Share of available memory the model may use when `memoryMb` is 0.' },
         minAccuracy: { type: 'number', default: 0, minimum: 0, maximum: 1, description: 'Refuse variants whose accuracy (0..1, published or estimated) is below this, unknown, or in doubt (demoted by the measured agreement).' },

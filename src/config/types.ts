@@ -27,6 +27,7 @@ export interface CameraConfig {
   fps: number;
   loop: boolean;
   watchdogSeconds: number;
+  ffmpegPath: string;
 }
 
 export interface EngineConfig {
@@ -37,10 +38,13 @@ export interface EngineConfig {
   trtFp16: boolean;
 }
 
+/** budget.percentile: the percentiles the profiler records (p50, p90, p99) and no other */
+export type BudgetPercentile = 50 | 90 | 99;
+
 export interface BudgetConfig {
   latencyMs: number;
   fps: number;
-  percentile: number;
+  percentile: BudgetPercentile;
   memoryMb: number;
   memoryFraction: number;
   minAccuracy: number;

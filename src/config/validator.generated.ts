@@ -6,14 +6,14 @@ const require = createRequire(import.meta.url);
 
 export const validate = validate10;
 export default validate10;
-const schema11 = {"type":"object","description":"edgefit daemon configuration","additionalProperties":false,"required":["deviceId","stateDir","camera","engine","budget","models","profile","adapt","mqtt","log"],"properties":{"deviceId":{"type":"string","default":"","maxLength":64,"pattern":"^[A-Za-z0-9._-]*$","x-accepted":"letters, digits, '.', '_', '-' (1-64 characters; no '+', '#', '/', spaces or control characters)","description":"Name of this device in MQTT topics and Home Assistant. Empty = the host name with every other character replaced by \"-\"."},"stateDir":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Where models, profiles and caches are written. Empty = /var/lib/edgefit when running as root, else $XDG_STATE_HOME/edgefit or ~/.local/state/edgefit. A leading ~/ is expanded."},"camera":{"type":"object","description":"Frame source.","additionalProperties":false,"required":["source","width","height","fps","loop","watchdogSeconds"],"properties":{"source":{"type":"string","default":"auto","pattern":"^(auto|synthetic|rpicam|/dev/video[0-9]+|(rtsp|rtsps|http|https)://[^\\s]+|(file|lavfi|folder):[^\\u0000-\\u001f]+|(?![A-Za-z][A-Za-z0-9+.-]*:)[^\\u0000-\\u001f]+)$","x-accepted":"'auto', 'synthetic', 'rpicam', '/dev/videoN', 'rtsp://…', 'http(s)://…', 'file:PATH' or a path to a video, 'lavfi:GRAPH' (e.g. lavfi:testsrc), 'folder:DIR' of images","description":"Camera: 'auto' (first /dev/video*, then rpicam, else synthetic), 'synthetic', 'rpicam', '/dev/videoN', 'rtsp://…', 'http(s)://…' (MJPEG or a stream ffmpeg reads), 'file:PATH' or a path to a video file, 'lavfi:testsrc…' (ffmpeg test graph), 'folder:DIR' (images, cycled)."},"width":{"type":"integer","default":640,"minimum":0,"maximum":8192,"description":"Capture width in pixels; 0 = the source's native size."},"height":{"type":"integer","default":480,"minimum":0,"maximum":8192,"description":"Capture height in pixels; 0 = the source's native size."},"fps":{"type":"number","default":15,"minimum":0,"maximum":240,"description":"Capture rate requested from the source; 0 = the source's own rate. Frames beyond what inference takes are dropped (latest frame wins)."},"loop":{"type":"boolean","default":true,"description":"Restart a video file or image folder at its end."},"watchdogSeconds":{"type":"number","default":10,"exclusiveMinimum":0,"maximum":3600,"description":"Restart the source when no frame arrived for this long."}},"default":{"source":"auto","width":640,"height":480,"fps":15,"loop":true,"watchdogSeconds":10}},"engine":{"type":"object","description":"Inference runtime.","additionalProperties":false,"required":["providers","threads","timeoutMs","ortLibraryPath","trtFp16"],"properties":{"providers":{"type":"array","default":["tensorrt","cuda","cpu"],"minItems":1,"uniqueItems":true,"items":{"type":"string","enum":["tensorrt","cuda","cpu","wasm","tfjs-node","tfjs-wasm"]},"description":"Execution providers tried in order; those the board lacks are skipped and reported. As an environment variable or --set value: a comma-separated list."},"threads":{"type":"integer","default":0,"minimum":0,"maximum":256,"description":"Intra-op threads; 0 = measured by the profiler (the fastest count for this board)."},"timeoutMs":{"type":"integer","default":5000,"minimum":100,"maximum":600000,"description":"An inference that takes longer is abandoned and the engine worker restarted."},"ortLibraryPath":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Path of a custom onnxruntime shared library (e.g. a Jetson build with TensorRT/CUDA); empty = the one bundled with onnxruntime-node."},"trtFp16":{"type":"boolean","default":false,"description":"Let TensorRT build FP16 engines (Jetson): faster, slightly less exact. Engines are cached in <stateDir>/trt-cache so later starts do not rebuild them."}},"default":{"providers":["tensorrt","cuda","cpu"],"threads":0,"timeoutMs":5000,"ortLibraryPath":"","trtFp16":false}},"budget":{"type":"object","description":"What the chosen model may cost. The selector picks the most accurate variant that fits.","additionalProperties":false,"required":["latencyMs","fps","percentile","memoryMb","memoryFraction","minAccuracy"],"properties":{"latencyMs":{"type":"number","default":0,"minimum":0,"maximum":600000,"description":"Latency budget per inference at `percentile`, in ms; 0 = derived from `fps` (1000 / fps)."},"fps":{"type":"number","default":5,"minimum":0,"maximum":1000,"description":"Target inferences per second, used when `latencyMs` is 0."},"percentile":{"type":"number","default":90,"minimum":50,"maximum":100,"description":"Latency percentile the budget applies to (90 = p90)."},"memoryMb":{"type":"number","default":0,"minimum":0,"maximum":10000000,"description":"Memory budget for the model session in MB; 0 = `memoryFraction` of the memory available (cgroup limit included)."},"memoryFraction":{"type":"number","default":0.5,"exclusiveMinimum":0,"maximum":1,"description":"Share of available memory the model may use when `memoryMb` is 0."},"minAccuracy":{"type":"number","default":0,"minimum":0,"maximum":1,"description":"Refuse variants whose accuracy (0..1, published or estimated) is below this, unknown, or in doubt (demoted by the measured agreement)."}},"default":{"latencyMs":0,"fps":5,"percentile":90,"memoryMb":0,"memoryFraction":0.5,"minAccuracy":0}},"models":{"type":"object","description":"Model catalog and downloads.","additionalProperties":false,"required":["catalog","mirror","task","allowZooFallback","downloadTimeoutSeconds","maxDownloadMb","pullTimeoutSeconds","allowAnyUrl"],"properties":{"catalog":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Path of the model catalog (JSON); empty = models/catalog.json shipped with edgefit."},"mirror":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Where `models pull` fetches files instead of upstream: an http(s) URL or a local directory laid out like the catalog's relative file paths. Empty = upstream URLs."},"task":{"type":"string","enum":["imagenet","person"],"default":"imagenet","description":"Which kind of model to run: 'imagenet' (1000 classes) or 'person' (person / no person)."},"allowZooFallback":{"type":"boolean","default":true,"description":"With no pretrained model on disk, run zoo-generated models (random weights: their labels are meaningless) so the pipeline and measurements still work."},"downloadTimeoutSeconds":{"type":"number","default":300,"exclusiveMinimum":0,"maximum":86400,"description":"Abandon one download after this long."},"maxDownloadMb":{"type":"number","default":200,"exclusiveMinimum":0,"maximum":10000,"description":"Refuse a download larger than this."},"pullTimeoutSeconds":{"type":"number","default":1800,"exclusiveMinimum":0,"maximum":86400,"description":"A `pull-model` command (downloads and conversion, in a child process) is killed after this long; the running model is unchanged."},"allowAnyUrl":{"type":"boolean","default":false,"description":"Let a `pull-model` command name any mirror. Off: a command's mirror must be `mirror` above or an https URL on a host of the catalog's own URLs; anything else is refused (E_MIRROR_NOT_ALLOWED). `edgefit models pull --mirror` on the board is not limited."}},"default":{"catalog":"","mirror":"","task":"imagenet","allowZooFallback":true,"downloadTimeoutSeconds":300,"maxDownloadMb":200,"pullTimeoutSeconds":1800,"allowAnyUrl":false}},"profile":{"type":"object","description":"Measurement of each variant on this board.","additionalProperties":false,"required":["minRuns","minSeconds","warmupRuns","probeDir","minAgreement"],"properties":{"minRuns":{"type":"integer","default":30,"minimum":1,"maximum":100000,"description":"Timed inferences per variant, at least."},"minSeconds":{"type":"number","default":3,"minimum":0,"maximum":3600,"description":"Time spent measuring each variant, at least."},"warmupRuns":{"type":"integer","default":5,"minimum":0,"maximum":10000,"description":"Untimed inferences before measuring (caches, lazy allocation, clocks ramping up)."},"probeDir":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Directory of photos (JPEG, PNG, BMP) on which each reduced-resolution rung is compared with its model at the native resolution (top-1 agreement). Empty = <stateDir>/probe-frames, which the daemon fills with frames of a real camera while it runs."},"minAgreement":{"type":"number","default":0.5,"minimum":0,"maximum":1,"description":"A reduced-resolution rung whose top-1 agrees with its native model on fewer than this fraction of the probe frames is demoted below every rung whose accuracy stands; 0 = never demote."}},"default":{"minRuns":30,"minSeconds":3,"warmupRuns":5,"probeDir":"","minAgreement":0.5}},"adapt":{"type":"object","description":"Live re-selection when the measured latency drifts (thermal throttling, other load).","additionalProperties":false,"required":["enabled","windowSeconds","cooldownSeconds","hysteresis"],"properties":{"enabled":{"type":"boolean","default":true,"description":"Re-select the model when live latency leaves the budget."},"windowSeconds":{"type":"number","default":30,"exclusiveMinimum":0,"maximum":86400,"description":"Live latency is judged over this sliding window."},"cooldownSeconds":{"type":"number","default":120,"minimum":0,"maximum":86400,"description":"Minimum time between two model switches."},"hysteresis":{"type":"number","default":0.15,"minimum":0,"maximum":1,"description":"Step down when latency exceeds the budget; step up only when the larger variant fits with this fraction to spare."}},"default":{"enabled":true,"windowSeconds":30,"cooldownSeconds":120,"hysteresis":0.15}},"mqtt":{"type":"object","description":"Where results and telemetry go.","additionalProperties":false,"required":["url","prefix","protocolVersion","username","password","tls","keepaliveSeconds","reconnectMaxSeconds","results","telemetrySeconds","outbox","homeAssistant"],"properties":{"url":{"type":"string","default":"","pattern":"^((mqtts?|wss?|tcp|ssl)://[^\\s]+)?$","x-accepted":"empty or a URL mqtt://, mqtts://, ws://, wss://, tcp://, ssl:// (e.g. mqtt://broker.local:1883)","description":"Broker URL; empty = an embedded broker on 127.0.0.1:1883."},"prefix":{"type":"string","default":"edgefit","pattern":"^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$","x-accepted":"topic levels of letters, digits, '.', '_', '-' separated by '/' (1-4 levels of 1-64 characters; no '+', '#', spaces or empty levels)","description":"Topic prefix: topics are <prefix>/<deviceId>/…."},"protocolVersion":{"type":"integer","enum":[4,5],"default":5,"description":"MQTT protocol: 5, or 4 (3.1.1). With 5, a broker that refuses it is retried with 4."},"username":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Broker user name; empty = anonymous."},"password":{"type":"string","default":"","description":"Broker password (shown redacted by `config --print`)."},"tls":{"type":"object","description":"TLS for mqtts:// and wss:// brokers.","additionalProperties":false,"required":["ca","cert","key","rejectUnauthorized"],"properties":{"ca":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"PEM file of the CA that signed the broker certificate; empty = the system CAs."},"cert":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"PEM client certificate file for mutual TLS; empty = none."},"key":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"PEM private key file of the client certificate."},"rejectUnauthorized":{"type":"boolean","default":true,"description":"Refuse a broker certificate that does not verify. Turn off only for testing."}},"default":{"ca":"","cert":"","key":"","rejectUnauthorized":true}},"keepaliveSeconds":{"type":"integer","default":30,"minimum":0,"maximum":65535,"description":"MQTT keepalive; the broker publishes the last will after 1.5x this without traffic."},"reconnectMaxSeconds":{"type":"number","default":60,"minimum":1,"maximum":3600,"description":"Longest wait between reconnect attempts: delays grow exponentially from 1 s with full jitter up to this, so a fleet does not reconnect all at once."},"results":{"type":"object","description":"When classification results are published.","additionalProperties":false,"required":["mode","threshold","maxRatePerSecond"],"properties":{"mode":{"type":"string","enum":["every","change","threshold"],"default":"change","description":"'every' frame, on a 'change' of the top class, or when the top-1 score is at or above `threshold`."},"threshold":{"type":"number","default":0.1,"minimum":0,"maximum":1,"description":"Top-1 score (0..1) a result needs to be published in 'threshold' mode."},"maxRatePerSecond":{"type":"number","default":5,"exclusiveMinimum":0,"maximum":1000,"description":"Publish at most this many results per second."}},"default":{"mode":"change","threshold":0.1,"maxRatePerSecond":5}},"telemetrySeconds":{"type":"number","default":30,"minimum":1,"maximum":86400,"description":"Interval between telemetry messages."},"outbox":{"type":"object","description":"Messages kept while the broker is unreachable (oldest dropped first, and counted).","additionalProperties":false,"required":["maxMessages","maxBytes"],"properties":{"maxMessages":{"type":"integer","default":1000,"minimum":0,"maximum":10000000,"description":"Most messages held."},"maxBytes":{"type":"integer","default":1048576,"minimum":0,"maximum":1073741824,"description":"Most payload bytes held."}},"default":{"maxMessages":1000,"maxBytes":1048576}},"homeAssistant":{"type":"object","description":"Home Assistant MQTT discovery.","additionalProperties":false,"required":["enabled","prefix"],"properties":{"enabled":{"type":"boolean","default":true,"description":"Publish retained discovery messages so Home Assistant creates the sensors."},"prefix":{"type":"string","default":"homeassistant","pattern":"^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$","x-accepted":"topic levels of letters, digits, '.', '_', '-' separated by '/' (1-4 levels of 1-64 characters; no '+', '#', spaces or empty levels)","description":"Home Assistant discovery prefix."}},"default":{"enabled":true,"prefix":"homeassistant"}}},"default":{"url":"","prefix":"edgefit","protocolVersion":5,"username":"","password":"","tls":{"ca":"","cert":"","key":"","rejectUnauthorized":true},"keepaliveSeconds":30,"reconnectMaxSeconds":60,"results":{"mode":"change","threshold":0.1,"maxRatePerSecond":5},"telemetrySeconds":30,"outbox":{"maxMessages":1000,"maxBytes":1048576},"homeAssistant":{"enabled":true,"prefix":"homeassistant"}}},"log":{"type":"object","description":"Logging (to stderr).","additionalProperties":false,"required":["level","json"],"properties":{"level":{"type":"string","enum":["debug","info","warn","error"],"default":"info","description":"Least severe level written."},"json":{"type":"boolean","default":false,"description":"One JSON object per line instead of text (for journald/log shippers)."}},"default":{"level":"info","json":false}}},"default":{"deviceId":"","stateDir":"","camera":{"source":"auto","width":640,"height":480,"fps":15,"loop":true,"watchdogSeconds":10},"engine":{"providers":["tensorrt","cuda","cpu"],"threads":0,"timeoutMs":5000,"ortLibraryPath":"","trtFp16":false},"budget":{"latencyMs":0,"fps":5,"percentile":90,"memoryMb":0,"memoryFraction":0.5,"minAccuracy":0},"models":{"catalog":"","mirror":"","task":"imagenet","allowZooFallback":true,"downloadTimeoutSeconds":300,"maxDownloadMb":200,"pullTimeoutSeconds":1800,"allowAnyUrl":false},"profile":{"minRuns":30,"minSeconds":3,"warmupRuns":5,"probeDir":"","minAgreement":0.5},"adapt":{"enabled":true,"windowSeconds":30,"cooldownSeconds":120,"hysteresis":0.15},"mqtt":{"url":"","prefix":"edgefit","protocolVersion":5,"username":"","password":"","tls":{"ca":"","cert":"","key":"","rejectUnauthorized":true},"keepaliveSeconds":30,"reconnectMaxSeconds":60,"results":{"mode":"change","threshold":0.1,"maxRatePerSecond":5},"telemetrySeconds":30,"outbox":{"maxMessages":1000,"maxBytes":1048576},"homeAssistant":{"enabled":true,"prefix":"homeassistant"}},"log":{"level":"info","json":false}}};
+const schema11 = {"type":"object","description":"edgefit daemon configuration","additionalProperties":false,"required":["deviceId","stateDir","camera","engine","budget","models","profile","adapt","mqtt","log"],"properties":{"deviceId":{"type":"string","default":"","maxLength":64,"pattern":"^[A-Za-z0-9._-]*$","x-accepted":"letters, digits, '.', '_', '-' (1-64 characters; no '+', '#', '/', spaces or control characters)","description":"Name of this device in MQTT topics and Home Assistant. Empty = the host name with every other character replaced by \"-\"."},"stateDir":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Where models, profiles and caches are written. Empty = /var/lib/edgefit when running as root, else $XDG_STATE_HOME/edgefit or ~/.local/state/edgefit. A leading ~/ is expanded."},"camera":{"type":"object","description":"Frame source.","additionalProperties":false,"required":["source","width","height","fps","loop","watchdogSeconds","ffmpegPath"],"properties":{"source":{"type":"string","default":"auto","pattern":"^(auto|synthetic|rpicam|/dev/video[0-9]+|(rtsp|rtsps|http|https)://[^\\s]+|(file|lavfi|folder):[^\\u0000-\\u001f]+|(?![A-Za-z][A-Za-z0-9+.-]*:)[^\\u0000-\\u001f]+)$","x-accepted":"'auto', 'synthetic', 'rpicam', '/dev/videoN', 'rtsp://…', 'http(s)://…', 'file:PATH' or a path to a video, 'lavfi:GRAPH' (e.g. lavfi:testsrc), 'folder:DIR' of images","description":"Camera: 'auto' (first /dev/video*, then rpicam, else synthetic), 'synthetic', 'rpicam', '/dev/videoN', 'rtsp://…', 'http(s)://…' (MJPEG or a stream ffmpeg reads), 'file:PATH' or a path to a video file, 'lavfi:testsrc…' (ffmpeg test graph), 'folder:DIR' (images, cycled)."},"width":{"type":"integer","default":640,"minimum":0,"maximum":8192,"description":"Capture width in pixels; 0 = the source's native size."},"height":{"type":"integer","default":480,"minimum":0,"maximum":8192,"description":"Capture height in pixels; 0 = the source's native size."},"fps":{"type":"number","default":15,"minimum":0,"maximum":240,"description":"Capture rate requested from the source; 0 = the source's own rate. Frames beyond what inference takes are dropped (latest frame wins)."},"loop":{"type":"boolean","default":true,"description":"Restart a video file or image folder at its end."},"watchdogSeconds":{"type":"number","default":10,"exclusiveMinimum":0,"maximum":3600,"description":"Restart the source when no frame arrived for this long."},"ffmpegPath":{"type":"string","default":"ffmpeg","minLength":1,"pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"a program name found on PATH or a path, without control characters","description":"The ffmpeg program that reads cameras, streams and files (and lists a V4L2 device's formats); a name is looked up on PATH."}},"default":{"source":"auto","width":640,"height":480,"fps":15,"loop":true,"watchdogSeconds":10,"ffmpegPath":"ffmpeg"}},"engine":{"type":"object","description":"Inference runtime.","additionalProperties":false,"required":["providers","threads","timeoutMs","ortLibraryPath","trtFp16"],"properties":{"providers":{"type":"array","default":["tensorrt","cuda","cpu"],"minItems":1,"uniqueItems":true,"items":{"type":"string","enum":["tensorrt","cuda","cpu","wasm","tfjs-node","tfjs-wasm"]},"description":"Execution providers tried in order; those the board lacks are skipped and reported. As an environment variable or --set value: a comma-separated list."},"threads":{"type":"integer","default":0,"minimum":0,"maximum":256,"description":"Intra-op threads; 0 = measured by the profiler (the fastest count for this board)."},"timeoutMs":{"type":"integer","default":5000,"minimum":100,"maximum":600000,"description":"An inference that takes longer is abandoned and the engine worker restarted."},"ortLibraryPath":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Path of a custom onnxruntime shared library (e.g. a Jetson build with TensorRT/CUDA); empty = the one bundled with onnxruntime-node."},"trtFp16":{"type":"boolean","default":false,"description":"Let TensorRT build FP16 engines (Jetson): faster, slightly less exact. Engines are cached in <stateDir>/trt-cache so later starts do not rebuild them."}},"default":{"providers":["tensorrt","cuda","cpu"],"threads":0,"timeoutMs":5000,"ortLibraryPath":"","trtFp16":false}},"budget":{"type":"object","description":"What the chosen model may cost. The selector picks the most accurate variant that fits.","additionalProperties":false,"required":["latencyMs","fps","percentile","memoryMb","memoryFraction","minAccuracy"],"properties":{"latencyMs":{"type":"number","default":0,"minimum":0,"maximum":600000,"description":"Latency budget per inference at `percentile`, in ms; 0 = derived from `fps` (1000 / fps)."},"fps":{"type":"number","default":5,"minimum":0,"maximum":1000,"description":"Target inferences per second, used when `latencyMs` is 0."},"percentile":{"type":"integer","enum":[50,90,99],"default":90,"description":"Latency percentile the budget applies to: 50, 90 or 99 (90 = p90; the profiler records only these three)."},"memoryMb":{"type":"number","default":0,"minimum":0,"maximum":10000000,"description":"Memory budget for the model session in MB; 0 = `memoryFraction` of the memory available (cgroup limit included)."},"memoryFraction":{"type":"number","default":0.5,"exclusiveMinimum":0,"maximum":1,"description":"Share of available memory the model may use when `memoryMb` is 0."},"minAccuracy":{"type":"number","default":0,"minimum":0,"maximum":1,"description":"Refuse variants whose accuracy (0..1, published or estimated) is below this, unknown, or in doubt (demoted by the measured agreement)."}},"default":{"latencyMs":0,"fps":5,"percentile":90,"memoryMb":0,"memoryFraction":0.5,"minAccuracy":0}},"models":{"type":"object","description":"Model catalog and downloads.","additionalProperties":false,"required":["catalog","mirror","task","allowZooFallback","downloadTimeoutSeconds","maxDownloadMb","pullTimeoutSeconds","allowAnyUrl"],"properties":{"catalog":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Path of the model catalog (JSON); empty = models/catalog.json shipped with edgefit."},"mirror":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Where `models pull` fetches files instead of upstream: an http(s) URL or a local directory laid out like the catalog's relative file paths. Empty = upstream URLs."},"task":{"type":"string","enum":["imagenet","person"],"default":"imagenet","description":"Which kind of model to run: 'imagenet' (1000 classes) or 'person' (person / no person)."},"allowZooFallback":{"type":"boolean","default":true,"description":"With no pretrained model on disk, run zoo-generated models (random weights: their labels are meaningless) so the pipeline and measurements still work."},"downloadTimeoutSeconds":{"type":"number","default":300,"exclusiveMinimum":0,"maximum":86400,"description":"Abandon one download after this long."},"maxDownloadMb":{"type":"number","default":200,"exclusiveMinimum":0,"maximum":10000,"description":"Refuse a download larger than this."},"pullTimeoutSeconds":{"type":"number","default":1800,"exclusiveMinimum":0,"maximum":86400,"description":"A `pull-model` command (downloads and conversion, in a child process) is killed after this long; the running model is unchanged."},"allowAnyUrl":{"type":"boolean","default":false,"description":"Let a `pull-model` command name any mirror. Off: a command's mirror must be `mirror` above or an https URL on a host of the catalog's own URLs; anything else is refused (E_MIRROR_NOT_ALLOWED). `edgefit models pull --mirror` on the board is not limited."}},"default":{"catalog":"","mirror":"","task":"imagenet","allowZooFallback":true,"downloadTimeoutSeconds":300,"maxDownloadMb":200,"pullTimeoutSeconds":1800,"allowAnyUrl":false}},"profile":{"type":"object","description":"Measurement of each variant on this board.","additionalProperties":false,"required":["minRuns","minSeconds","warmupRuns","probeDir","minAgreement"],"properties":{"minRuns":{"type":"integer","default":30,"minimum":1,"maximum":100000,"description":"Timed inferences per variant, at least."},"minSeconds":{"type":"number","default":3,"minimum":0,"maximum":3600,"description":"Time spent measuring each variant, at least."},"warmupRuns":{"type":"integer","default":5,"minimum":0,"maximum":10000,"description":"Untimed inferences before measuring (caches, lazy allocation, clocks ramping up)."},"probeDir":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Directory of photos (JPEG, PNG, BMP) on which each reduced-resolution rung is compared with its model at the native resolution (top-1 agreement). Empty = <stateDir>/probe-frames, which the daemon fills with frames of a real camera while it runs."},"minAgreement":{"type":"number","default":0.5,"minimum":0,"maximum":1,"description":"A reduced-resolution rung whose top-1 agrees with its native model on fewer than this fraction of the probe frames is demoted below every rung whose accuracy stands; 0 = never demote."}},"default":{"minRuns":30,"minSeconds":3,"warmupRuns":5,"probeDir":"","minAgreement":0.5}},"adapt":{"type":"object","description":"Live re-selection when the measured latency drifts (thermal throttling, other load).","additionalProperties":false,"required":["enabled","windowSeconds","cooldownSeconds","hysteresis"],"properties":{"enabled":{"type":"boolean","default":true,"description":"Re-select the model when live latency leaves the budget."},"windowSeconds":{"type":"number","default":30,"exclusiveMinimum":0,"maximum":86400,"description":"Live latency is judged over this sliding window."},"cooldownSeconds":{"type":"number","default":120,"minimum":0,"maximum":86400,"description":"Minimum time between two model switches."},"hysteresis":{"type":"number","default":0.15,"minimum":0,"maximum":1,"description":"Step down when latency exceeds the budget; step up only when the larger variant fits with this fraction to spare."}},"default":{"enabled":true,"windowSeconds":30,"cooldownSeconds":120,"hysteresis":0.15}},"mqtt":{"type":"object","description":"Where results and telemetry go.","additionalProperties":false,"required":["url","prefix","protocolVersion","username","password","tls","keepaliveSeconds","reconnectMaxSeconds","results","telemetrySeconds","outbox","homeAssistant"],"properties":{"url":{"type":"string","default":"","pattern":"^((mqtts?|wss?|tcp|ssl)://[^\\s]+)?$","x-accepted":"empty or a URL mqtt://, mqtts://, ws://, wss://, tcp://, ssl:// (e.g. mqtt://broker.local:1883)","description":"Broker URL; empty = an embedded broker on 127.0.0.1:1883."},"prefix":{"type":"string","default":"edgefit","pattern":"^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$","x-accepted":"topic levels of letters, digits, '.', '_', '-' separated by '/' (1-4 levels of 1-64 characters; no '+', '#', spaces or empty levels)","description":"Topic prefix: topics are <prefix>/<deviceId>/…."},"protocolVersion":{"type":"integer","enum":[4,5],"default":5,"description":"MQTT protocol: 5, or 4 (3.1.1). With 5, a broker that refuses it is retried with 4."},"username":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Broker user name; empty = anonymous."},"password":{"type":"string","default":"","description":"Broker password (shown redacted by `config --print`)."},"tls":{"type":"object","description":"TLS for mqtts:// and wss:// brokers.","additionalProperties":false,"required":["ca","cert","key","rejectUnauthorized"],"properties":{"ca":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"PEM file of the CA that signed the broker certificate; empty = the system CAs."},"cert":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"PEM client certificate file for mutual TLS; empty = none."},"key":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"PEM private key file of the client certificate."},"rejectUnauthorized":{"type":"boolean","default":true,"description":"Refuse a broker certificate that does not verify. Turn off only for testing."}},"default":{"ca":"","cert":"","key":"","rejectUnauthorized":true}},"keepaliveSeconds":{"type":"integer","default":30,"minimum":0,"maximum":65535,"description":"MQTT keepalive; the broker publishes the last will after 1.5x this without traffic."},"reconnectMaxSeconds":{"type":"number","default":60,"minimum":1,"maximum":3600,"description":"Longest wait between reconnect attempts: delays grow exponentially from 1 s with full jitter up to this, so a fleet does not reconnect all at once."},"results":{"type":"object","description":"When classification results are published.","additionalProperties":false,"required":["mode","threshold","maxRatePerSecond"],"properties":{"mode":{"type":"string","enum":["every","change","threshold"],"default":"change","description":"'every' frame, on a 'change' of the top class, or when the top-1 score is at or above `threshold`."},"threshold":{"type":"number","default":0.1,"minimum":0,"maximum":1,"description":"Top-1 score (0..1) a result needs to be published in 'threshold' mode."},"maxRatePerSecond":{"type":"number","default":5,"exclusiveMinimum":0,"maximum":1000,"description":"Publish at most this many results per second."}},"default":{"mode":"change","threshold":0.1,"maxRatePerSecond":5}},"telemetrySeconds":{"type":"number","default":30,"minimum":1,"maximum":86400,"description":"Interval between telemetry messages."},"outbox":{"type":"object","description":"Messages kept while the broker is unreachable (oldest dropped first, and counted).","additionalProperties":false,"required":["maxMessages","maxBytes"],"properties":{"maxMessages":{"type":"integer","default":1000,"minimum":0,"maximum":10000000,"description":"Most messages held."},"maxBytes":{"type":"integer","default":1048576,"minimum":0,"maximum":1073741824,"description":"Most payload bytes held."}},"default":{"maxMessages":1000,"maxBytes":1048576}},"homeAssistant":{"type":"object","description":"Home Assistant MQTT discovery.","additionalProperties":false,"required":["enabled","prefix"],"properties":{"enabled":{"type":"boolean","default":true,"description":"Publish retained discovery messages so Home Assistant creates the sensors."},"prefix":{"type":"string","default":"homeassistant","pattern":"^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$","x-accepted":"topic levels of letters, digits, '.', '_', '-' separated by '/' (1-4 levels of 1-64 characters; no '+', '#', spaces or empty levels)","description":"Home Assistant discovery prefix."}},"default":{"enabled":true,"prefix":"homeassistant"}}},"default":{"url":"","prefix":"edgefit","protocolVersion":5,"username":"","password":"","tls":{"ca":"","cert":"","key":"","rejectUnauthorized":true},"keepaliveSeconds":30,"reconnectMaxSeconds":60,"results":{"mode":"change","threshold":0.1,"maxRatePerSecond":5},"telemetrySeconds":30,"outbox":{"maxMessages":1000,"maxBytes":1048576},"homeAssistant":{"enabled":true,"prefix":"homeassistant"}}},"log":{"type":"object","description":"Logging (to stderr).","additionalProperties":false,"required":["level","json"],"properties":{"level":{"type":"string","enum":["debug","info","warn","error"],"default":"info","description":"Least severe level written."},"json":{"type":"boolean","default":false,"description":"One JSON object per line instead of text (for journald/log shippers)."}},"default":{"level":"info","json":false}}},"default":{"deviceId":"","stateDir":"","camera":{"source":"auto","width":640,"height":480,"fps":15,"loop":true,"watchdogSeconds":10,"ffmpegPath":"ffmpeg"},"engine":{"providers":["tensorrt","cuda","cpu"],"threads":0,"timeoutMs":5000,"ortLibraryPath":"","trtFp16":false},"budget":{"latencyMs":0,"fps":5,"percentile":90,"memoryMb":0,"memoryFraction":0.5,"minAccuracy":0},"models":{"catalog":"","mirror":"","task":"imagenet","allowZooFallback":true,"downloadTimeoutSeconds":300,"maxDownloadMb":200,"pullTimeoutSeconds":1800,"allowAnyUrl":false},"profile":{"minRuns":30,"minSeconds":3,"warmupRuns":5,"probeDir":"","minAgreement":0.5},"adapt":{"enabled":true,"windowSeconds":30,"cooldownSeconds":120,"hysteresis":0.15},"mqtt":{"url":"","prefix":"edgefit","protocolVersion":5,"username":"","password":"","tls":{"ca":"","cert":"","key":"","rejectUnauthorized":true},"keepaliveSeconds":30,"reconnectMaxSeconds":60,"results":{"mode":"change","threshold":0.1,"maxRatePerSecond":5},"telemetrySeconds":30,"outbox":{"maxMessages":1000,"maxBytes":1048576},"homeAssistant":{"enabled":true,"prefix":"homeassistant"}},"log":{"level":"info","json":false}}};
 const func2 = Object.prototype.hasOwnProperty;
 const func3 = require("ajv/dist/runtime/ucs2length").default;
 const pattern0 = new RegExp("^[A-Za-z0-9._-]*$", "u");
 const pattern1 = new RegExp("^[^\\u0000-\\u001f\\u007f]*$", "u");
 const pattern2 = new RegExp("^(auto|synthetic|rpicam|/dev/video[0-9]+|(rtsp|rtsps|http|https)://[^\\s]+|(file|lavfi|folder):[^\\u0000-\\u001f]+|(?![A-Za-z][A-Za-z0-9+.-]*:)[^\\u0000-\\u001f]+)$", "u");
-const pattern7 = new RegExp("^((mqtts?|wss?|tcp|ssl)://[^\\s]+)?$", "u");
-const pattern8 = new RegExp("^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$", "u");
+const pattern8 = new RegExp("^((mqtts?|wss?|tcp|ssl)://[^\\s]+)?$", "u");
+const pattern9 = new RegExp("^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$", "u");
 
 function validate10(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -254,9 +254,8 @@ vErrors.push(err21);
 }
 errors++;
 }
-for(const key1 in data2){
-if(!((((((key1 === "source") || (key1 === "width")) || (key1 === "height")) || (key1 === "fps")) || (key1 === "loop")) || (key1 === "watchdogSeconds"))){
-const err22 = {instancePath:instancePath+"/camera",schemaPath:"#/properties/camera/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.camera,data:data2};
+if(data2.ffmpegPath === undefined){
+const err22 = {instancePath:instancePath+"/camera",schemaPath:"#/properties/camera/required",keyword:"required",params:{missingProperty: "ffmpegPath"},message:"must have required property '"+"ffmpegPath"+"'",schema:schema11.properties.camera.required,parentSchema:schema11.properties.camera,data:data2};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -265,12 +264,9 @@ vErrors.push(err22);
 }
 errors++;
 }
-}
-if(data2.source !== undefined){
-let data3 = data2.source;
-if(typeof data3 === "string"){
-if(!pattern2.test(data3)){
-const err23 = {instancePath:instancePath+"/camera/source",schemaPath:"#/properties/camera/properties/source/pattern",keyword:"pattern",params:{pattern: "^(auto|synthetic|rpicam|/dev/video[0-9]+|(rtsp|rtsps|http|https)://[^\\s]+|(file|lavfi|folder):[^\\u0000-\\u001f]+|(?![A-Za-z][A-Za-z0-9+.-]*:)[^\\u0000-\\u001f]+)$"},message:"must match pattern \""+"^(auto|synthetic|rpicam|/dev/video[0-9]+|(rtsp|rtsps|http|https)://[^\\s]+|(file|lavfi|folder):[^\\u0000-\\u001f]+|(?![A-Za-z][A-Za-z0-9+.-]*:)[^\\u0000-\\u001f]+)$"+"\"",schema:"^(auto|synthetic|rpicam|/dev/video[0-9]+|(rtsp|rtsps|http|https)://[^\\s]+|(file|lavfi|folder):[^\\u0000-\\u001f]+|(?![A-Za-z][A-Za-z0-9+.-]*:)[^\\u0000-\\u001f]+)$",parentSchema:schema11.properties.camera.properties.source,data:data3};
+for(const key1 in data2){
+if(!(((((((key1 === "source") || (key1 === "width")) || (key1 === "height")) || (key1 === "fps")) || (key1 === "loop")) || (key1 === "watchdogSeconds")) || (key1 === "ffmpegPath"))){
+const err23 = {instancePath:instancePath+"/camera",schemaPath:"#/properties/camera/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.camera,data:data2};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -280,8 +276,11 @@ vErrors.push(err23);
 errors++;
 }
 }
-else {
-const err24 = {instancePath:instancePath+"/camera/source",schemaPath:"#/properties/camera/properties/source/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.camera.properties.source.type,parentSchema:schema11.properties.camera.properties.source,data:data3};
+if(data2.source !== undefined){
+let data3 = data2.source;
+if(typeof data3 === "string"){
+if(!pattern2.test(data3)){
+const err24 = {instancePath:instancePath+"/camera/source",schemaPath:"#/properties/camera/properties/source/pattern",keyword:"pattern",params:{pattern: "^(auto|synthetic|rpicam|/dev/video[0-9]+|(rtsp|rtsps|http|https)://[^\\s]+|(file|lavfi|folder):[^\\u0000-\\u001f]+|(?![A-Za-z][A-Za-z0-9+.-]*:)[^\\u0000-\\u001f]+)$"},message:"must match pattern \""+"^(auto|synthetic|rpicam|/dev/video[0-9]+|(rtsp|rtsps|http|https)://[^\\s]+|(file|lavfi|folder):[^\\u0000-\\u001f]+|(?![A-Za-z][A-Za-z0-9+.-]*:)[^\\u0000-\\u001f]+)$"+"\"",schema:"^(auto|synthetic|rpicam|/dev/video[0-9]+|(rtsp|rtsps|http|https)://[^\\s]+|(file|lavfi|folder):[^\\u0000-\\u001f]+|(?![A-Za-z][A-Za-z0-9+.-]*:)[^\\u0000-\\u001f]+)$",parentSchema:schema11.properties.camera.properties.source,data:data3};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -291,10 +290,8 @@ vErrors.push(err24);
 errors++;
 }
 }
-if(data2.width !== undefined){
-let data4 = data2.width;
-if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
-const err25 = {instancePath:instancePath+"/camera/width",schemaPath:"#/properties/camera/properties/width/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.camera.properties.width.type,parentSchema:schema11.properties.camera.properties.width,data:data4};
+else {
+const err25 = {instancePath:instancePath+"/camera/source",schemaPath:"#/properties/camera/properties/source/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.camera.properties.source.type,parentSchema:schema11.properties.camera.properties.source,data:data3};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -303,9 +300,11 @@ vErrors.push(err25);
 }
 errors++;
 }
-if((typeof data4 == "number") && (isFinite(data4))){
-if(data4 > 8192 || isNaN(data4)){
-const err26 = {instancePath:instancePath+"/camera/width",schemaPath:"#/properties/camera/properties/width/maximum",keyword:"maximum",params:{comparison: "<=", limit: 8192},message:"must be <= 8192",schema:8192,parentSchema:schema11.properties.camera.properties.width,data:data4};
+}
+if(data2.width !== undefined){
+let data4 = data2.width;
+if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
+const err26 = {instancePath:instancePath+"/camera/width",schemaPath:"#/properties/camera/properties/width/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.camera.properties.width.type,parentSchema:schema11.properties.camera.properties.width,data:data4};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -314,8 +313,9 @@ vErrors.push(err26);
 }
 errors++;
 }
-if(data4 < 0 || isNaN(data4)){
-const err27 = {instancePath:instancePath+"/camera/width",schemaPath:"#/properties/camera/properties/width/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.camera.properties.width,data:data4};
+if((typeof data4 == "number") && (isFinite(data4))){
+if(data4 > 8192 || isNaN(data4)){
+const err27 = {instancePath:instancePath+"/camera/width",schemaPath:"#/properties/camera/properties/width/maximum",keyword:"maximum",params:{comparison: "<=", limit: 8192},message:"must be <= 8192",schema:8192,parentSchema:schema11.properties.camera.properties.width,data:data4};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -324,12 +324,8 @@ vErrors.push(err27);
 }
 errors++;
 }
-}
-}
-if(data2.height !== undefined){
-let data5 = data2.height;
-if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
-const err28 = {instancePath:instancePath+"/camera/height",schemaPath:"#/properties/camera/properties/height/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.camera.properties.height.type,parentSchema:schema11.properties.camera.properties.height,data:data5};
+if(data4 < 0 || isNaN(data4)){
+const err28 = {instancePath:instancePath+"/camera/width",schemaPath:"#/properties/camera/properties/width/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.camera.properties.width,data:data4};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -338,9 +334,12 @@ vErrors.push(err28);
 }
 errors++;
 }
-if((typeof data5 == "number") && (isFinite(data5))){
-if(data5 > 8192 || isNaN(data5)){
-const err29 = {instancePath:instancePath+"/camera/height",schemaPath:"#/properties/camera/properties/height/maximum",keyword:"maximum",params:{comparison: "<=", limit: 8192},message:"must be <= 8192",schema:8192,parentSchema:schema11.properties.camera.properties.height,data:data5};
+}
+}
+if(data2.height !== undefined){
+let data5 = data2.height;
+if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
+const err29 = {instancePath:instancePath+"/camera/height",schemaPath:"#/properties/camera/properties/height/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.camera.properties.height.type,parentSchema:schema11.properties.camera.properties.height,data:data5};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -349,13 +348,24 @@ vErrors.push(err29);
 }
 errors++;
 }
-if(data5 < 0 || isNaN(data5)){
-const err30 = {instancePath:instancePath+"/camera/height",schemaPath:"#/properties/camera/properties/height/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.camera.properties.height,data:data5};
+if((typeof data5 == "number") && (isFinite(data5))){
+if(data5 > 8192 || isNaN(data5)){
+const err30 = {instancePath:instancePath+"/camera/height",schemaPath:"#/properties/camera/properties/height/maximum",keyword:"maximum",params:{comparison: "<=", limit: 8192},message:"must be <= 8192",schema:8192,parentSchema:schema11.properties.camera.properties.height,data:data5};
 if(vErrors === null){
 vErrors = [err30];
 }
 else {
 vErrors.push(err30);
+}
+errors++;
+}
+if(data5 < 0 || isNaN(data5)){
+const err31 = {instancePath:instancePath+"/camera/height",schemaPath:"#/properties/camera/properties/height/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.camera.properties.height,data:data5};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
 }
 errors++;
 }
@@ -365,17 +375,7 @@ if(data2.fps !== undefined){
 let data6 = data2.fps;
 if((typeof data6 == "number") && (isFinite(data6))){
 if(data6 > 240 || isNaN(data6)){
-const err31 = {instancePath:instancePath+"/camera/fps",schemaPath:"#/properties/camera/properties/fps/maximum",keyword:"maximum",params:{comparison: "<=", limit: 240},message:"must be <= 240",schema:240,parentSchema:schema11.properties.camera.properties.fps,data:data6};
-if(vErrors === null){
-vErrors = [err31];
-}
-else {
-vErrors.push(err31);
-}
-errors++;
-}
-if(data6 < 0 || isNaN(data6)){
-const err32 = {instancePath:instancePath+"/camera/fps",schemaPath:"#/properties/camera/properties/fps/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.camera.properties.fps,data:data6};
+const err32 = {instancePath:instancePath+"/camera/fps",schemaPath:"#/properties/camera/properties/fps/maximum",keyword:"maximum",params:{comparison: "<=", limit: 240},message:"must be <= 240",schema:240,parentSchema:schema11.properties.camera.properties.fps,data:data6};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -384,9 +384,8 @@ vErrors.push(err32);
 }
 errors++;
 }
-}
-else {
-const err33 = {instancePath:instancePath+"/camera/fps",schemaPath:"#/properties/camera/properties/fps/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.camera.properties.fps.type,parentSchema:schema11.properties.camera.properties.fps,data:data6};
+if(data6 < 0 || isNaN(data6)){
+const err33 = {instancePath:instancePath+"/camera/fps",schemaPath:"#/properties/camera/properties/fps/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.camera.properties.fps,data:data6};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -396,10 +395,8 @@ vErrors.push(err33);
 errors++;
 }
 }
-if(data2.loop !== undefined){
-let data7 = data2.loop;
-if(typeof data7 !== "boolean"){
-const err34 = {instancePath:instancePath+"/camera/loop",schemaPath:"#/properties/camera/properties/loop/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.camera.properties.loop.type,parentSchema:schema11.properties.camera.properties.loop,data:data7};
+else {
+const err34 = {instancePath:instancePath+"/camera/fps",schemaPath:"#/properties/camera/properties/fps/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.camera.properties.fps.type,parentSchema:schema11.properties.camera.properties.fps,data:data6};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -409,11 +406,10 @@ vErrors.push(err34);
 errors++;
 }
 }
-if(data2.watchdogSeconds !== undefined){
-let data8 = data2.watchdogSeconds;
-if((typeof data8 == "number") && (isFinite(data8))){
-if(data8 > 3600 || isNaN(data8)){
-const err35 = {instancePath:instancePath+"/camera/watchdogSeconds",schemaPath:"#/properties/camera/properties/watchdogSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.camera.properties.watchdogSeconds,data:data8};
+if(data2.loop !== undefined){
+let data7 = data2.loop;
+if(typeof data7 !== "boolean"){
+const err35 = {instancePath:instancePath+"/camera/loop",schemaPath:"#/properties/camera/properties/loop/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.camera.properties.loop.type,parentSchema:schema11.properties.camera.properties.loop,data:data7};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -422,8 +418,12 @@ vErrors.push(err35);
 }
 errors++;
 }
-if(data8 <= 0 || isNaN(data8)){
-const err36 = {instancePath:instancePath+"/camera/watchdogSeconds",schemaPath:"#/properties/camera/properties/watchdogSeconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.camera.properties.watchdogSeconds,data:data8};
+}
+if(data2.watchdogSeconds !== undefined){
+let data8 = data2.watchdogSeconds;
+if((typeof data8 == "number") && (isFinite(data8))){
+if(data8 > 3600 || isNaN(data8)){
+const err36 = {instancePath:instancePath+"/camera/watchdogSeconds",schemaPath:"#/properties/camera/properties/watchdogSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.camera.properties.watchdogSeconds,data:data8};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -432,9 +432,8 @@ vErrors.push(err36);
 }
 errors++;
 }
-}
-else {
-const err37 = {instancePath:instancePath+"/camera/watchdogSeconds",schemaPath:"#/properties/camera/properties/watchdogSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.camera.properties.watchdogSeconds.type,parentSchema:schema11.properties.camera.properties.watchdogSeconds,data:data8};
+if(data8 <= 0 || isNaN(data8)){
+const err37 = {instancePath:instancePath+"/camera/watchdogSeconds",schemaPath:"#/properties/camera/properties/watchdogSeconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.camera.properties.watchdogSeconds,data:data8};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -444,9 +443,8 @@ vErrors.push(err37);
 errors++;
 }
 }
-}
 else {
-const err38 = {instancePath:instancePath+"/camera",schemaPath:"#/properties/camera/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.camera.type,parentSchema:schema11.properties.camera,data:data2};
+const err38 = {instancePath:instancePath+"/camera/watchdogSeconds",schemaPath:"#/properties/camera/properties/watchdogSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.camera.properties.watchdogSeconds.type,parentSchema:schema11.properties.camera.properties.watchdogSeconds,data:data8};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -456,11 +454,11 @@ vErrors.push(err38);
 errors++;
 }
 }
-if(data.engine !== undefined){
-let data9 = data.engine;
-if(data9 && typeof data9 == "object" && !Array.isArray(data9)){
-if(data9.providers === undefined){
-const err39 = {instancePath:instancePath+"/engine",schemaPath:"#/properties/engine/required",keyword:"required",params:{missingProperty: "providers"},message:"must have required property '"+"providers"+"'",schema:schema11.properties.engine.required,parentSchema:schema11.properties.engine,data:data9};
+if(data2.ffmpegPath !== undefined){
+let data9 = data2.ffmpegPath;
+if(typeof data9 === "string"){
+if(func3(data9) < 1){
+const err39 = {instancePath:instancePath+"/camera/ffmpegPath",schemaPath:"#/properties/camera/properties/ffmpegPath/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.camera.properties.ffmpegPath,data:data9};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -469,8 +467,8 @@ vErrors.push(err39);
 }
 errors++;
 }
-if(data9.threads === undefined){
-const err40 = {instancePath:instancePath+"/engine",schemaPath:"#/properties/engine/required",keyword:"required",params:{missingProperty: "threads"},message:"must have required property '"+"threads"+"'",schema:schema11.properties.engine.required,parentSchema:schema11.properties.engine,data:data9};
+if(!pattern1.test(data9)){
+const err40 = {instancePath:instancePath+"/camera/ffmpegPath",schemaPath:"#/properties/camera/properties/ffmpegPath/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.camera.properties.ffmpegPath,data:data9};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -479,8 +477,9 @@ vErrors.push(err40);
 }
 errors++;
 }
-if(data9.timeoutMs === undefined){
-const err41 = {instancePath:instancePath+"/engine",schemaPath:"#/properties/engine/required",keyword:"required",params:{missingProperty: "timeoutMs"},message:"must have required property '"+"timeoutMs"+"'",schema:schema11.properties.engine.required,parentSchema:schema11.properties.engine,data:data9};
+}
+else {
+const err41 = {instancePath:instancePath+"/camera/ffmpegPath",schemaPath:"#/properties/camera/properties/ffmpegPath/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.camera.properties.ffmpegPath.type,parentSchema:schema11.properties.camera.properties.ffmpegPath,data:data9};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -489,8 +488,10 @@ vErrors.push(err41);
 }
 errors++;
 }
-if(data9.ortLibraryPath === undefined){
-const err42 = {instancePath:instancePath+"/engine",schemaPath:"#/properties/engine/required",keyword:"required",params:{missingProperty: "ortLibraryPath"},message:"must have required property '"+"ortLibraryPath"+"'",schema:schema11.properties.engine.required,parentSchema:schema11.properties.engine,data:data9};
+}
+}
+else {
+const err42 = {instancePath:instancePath+"/camera",schemaPath:"#/properties/camera/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.camera.type,parentSchema:schema11.properties.camera,data:data2};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -499,8 +500,12 @@ vErrors.push(err42);
 }
 errors++;
 }
-if(data9.trtFp16 === undefined){
-const err43 = {instancePath:instancePath+"/engine",schemaPath:"#/properties/engine/required",keyword:"required",params:{missingProperty: "trtFp16"},message:"must have required property '"+"trtFp16"+"'",schema:schema11.properties.engine.required,parentSchema:schema11.properties.engine,data:data9};
+}
+if(data.engine !== undefined){
+let data10 = data.engine;
+if(data10 && typeof data10 == "object" && !Array.isArray(data10)){
+if(data10.providers === undefined){
+const err43 = {instancePath:instancePath+"/engine",schemaPath:"#/properties/engine/required",keyword:"required",params:{missingProperty: "providers"},message:"must have required property '"+"providers"+"'",schema:schema11.properties.engine.required,parentSchema:schema11.properties.engine,data:data10};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -509,9 +514,8 @@ vErrors.push(err43);
 }
 errors++;
 }
-for(const key2 in data9){
-if(!(((((key2 === "providers") || (key2 === "threads")) || (key2 === "timeoutMs")) || (key2 === "ortLibraryPath")) || (key2 === "trtFp16"))){
-const err44 = {instancePath:instancePath+"/engine",schemaPath:"#/properties/engine/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.engine,data:data9};
+if(data10.threads === undefined){
+const err44 = {instancePath:instancePath+"/engine",schemaPath:"#/properties/engine/required",keyword:"required",params:{missingProperty: "threads"},message:"must have required property '"+"threads"+"'",schema:schema11.properties.engine.required,parentSchema:schema11.properties.engine,data:data10};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -520,12 +524,8 @@ vErrors.push(err44);
 }
 errors++;
 }
-}
-if(data9.providers !== undefined){
-let data10 = data9.providers;
-if(Array.isArray(data10)){
-if(data10.length < 1){
-const err45 = {instancePath:instancePath+"/engine/providers",schemaPath:"#/properties/engine/properties/providers/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.engine.properties.providers,data:data10};
+if(data10.timeoutMs === undefined){
+const err45 = {instancePath:instancePath+"/engine",schemaPath:"#/properties/engine/required",keyword:"required",params:{missingProperty: "timeoutMs"},message:"must have required property '"+"timeoutMs"+"'",schema:schema11.properties.engine.required,parentSchema:schema11.properties.engine,data:data10};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -534,11 +534,8 @@ vErrors.push(err45);
 }
 errors++;
 }
-const len0 = data10.length;
-for(let i0=0; i0<len0; i0++){
-let data11 = data10[i0];
-if(typeof data11 !== "string"){
-const err46 = {instancePath:instancePath+"/engine/providers/" + i0,schemaPath:"#/properties/engine/properties/providers/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.engine.properties.providers.items.type,parentSchema:schema11.properties.engine.properties.providers.items,data:data11};
+if(data10.ortLibraryPath === undefined){
+const err46 = {instancePath:instancePath+"/engine",schemaPath:"#/properties/engine/required",keyword:"required",params:{missingProperty: "ortLibraryPath"},message:"must have required property '"+"ortLibraryPath"+"'",schema:schema11.properties.engine.required,parentSchema:schema11.properties.engine,data:data10};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -547,8 +544,8 @@ vErrors.push(err46);
 }
 errors++;
 }
-if(!((((((data11 === "tensorrt") || (data11 === "cuda")) || (data11 === "cpu")) || (data11 === "wasm")) || (data11 === "tfjs-node")) || (data11 === "tfjs-wasm"))){
-const err47 = {instancePath:instancePath+"/engine/providers/" + i0,schemaPath:"#/properties/engine/properties/providers/items/enum",keyword:"enum",params:{allowedValues: schema11.properties.engine.properties.providers.items.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.engine.properties.providers.items.enum,parentSchema:schema11.properties.engine.properties.providers.items,data:data11};
+if(data10.trtFp16 === undefined){
+const err47 = {instancePath:instancePath+"/engine",schemaPath:"#/properties/engine/required",keyword:"required",params:{missingProperty: "trtFp16"},message:"must have required property '"+"trtFp16"+"'",schema:schema11.properties.engine.required,parentSchema:schema11.properties.engine,data:data10};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -557,24 +554,72 @@ vErrors.push(err47);
 }
 errors++;
 }
-}
-let i1 = data10.length;
-let j0;
-if(i1 > 1){
-const indices0 = {};
-for(;i1--;){
-let item0 = data10[i1];
-if(typeof item0 !== "string"){
-continue;
-}
-if(typeof indices0[item0] == "number"){
-j0 = indices0[item0];
-const err48 = {instancePath:instancePath+"/engine/providers",schemaPath:"#/properties/engine/properties/providers/uniqueItems",keyword:"uniqueItems",params:{i: i1, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i1+" are identical)",schema:true,parentSchema:schema11.properties.engine.properties.providers,data:data10};
+for(const key2 in data10){
+if(!(((((key2 === "providers") || (key2 === "threads")) || (key2 === "timeoutMs")) || (key2 === "ortLibraryPath")) || (key2 === "trtFp16"))){
+const err48 = {instancePath:instancePath+"/engine",schemaPath:"#/properties/engine/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.engine,data:data10};
 if(vErrors === null){
 vErrors = [err48];
 }
 else {
 vErrors.push(err48);
+}
+errors++;
+}
+}
+if(data10.providers !== undefined){
+let data11 = data10.providers;
+if(Array.isArray(data11)){
+if(data11.length < 1){
+const err49 = {instancePath:instancePath+"/engine/providers",schemaPath:"#/properties/engine/properties/providers/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.engine.properties.providers,data:data11};
+if(vErrors === null){
+vErrors = [err49];
+}
+else {
+vErrors.push(err49);
+}
+errors++;
+}
+const len0 = data11.length;
+for(let i0=0; i0<len0; i0++){
+let data12 = data11[i0];
+if(typeof data12 !== "string"){
+const err50 = {instancePath:instancePath+"/engine/providers/" + i0,schemaPath:"#/properties/engine/properties/providers/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.engine.properties.providers.items.type,parentSchema:schema11.properties.engine.properties.providers.items,data:data12};
+if(vErrors === null){
+vErrors = [err50];
+}
+else {
+vErrors.push(err50);
+}
+errors++;
+}
+if(!((((((data12 === "tensorrt") || (data12 === "cuda")) || (data12 === "cpu")) || (data12 === "wasm")) || (data12 === "tfjs-node")) || (data12 === "tfjs-wasm"))){
+const err51 = {instancePath:instancePath+"/engine/providers/" + i0,schemaPath:"#/properties/engine/properties/providers/items/enum",keyword:"enum",params:{allowedValues: schema11.properties.engine.properties.providers.items.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.engine.properties.providers.items.enum,parentSchema:schema11.properties.engine.properties.providers.items,data:data12};
+if(vErrors === null){
+vErrors = [err51];
+}
+else {
+vErrors.push(err51);
+}
+errors++;
+}
+}
+let i1 = data11.length;
+let j0;
+if(i1 > 1){
+const indices0 = {};
+for(;i1--;){
+let item0 = data11[i1];
+if(typeof item0 !== "string"){
+continue;
+}
+if(typeof indices0[item0] == "number"){
+j0 = indices0[item0];
+const err52 = {instancePath:instancePath+"/engine/providers",schemaPath:"#/properties/engine/properties/providers/uniqueItems",keyword:"uniqueItems",params:{i: i1, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i1+" are identical)",schema:true,parentSchema:schema11.properties.engine.properties.providers,data:data11};
+if(vErrors === null){
+vErrors = [err52];
+}
+else {
+vErrors.push(err52);
 }
 errors++;
 break;
@@ -584,55 +629,7 @@ indices0[item0] = i1;
 }
 }
 else {
-const err49 = {instancePath:instancePath+"/engine/providers",schemaPath:"#/properties/engine/properties/providers/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.engine.properties.providers.type,parentSchema:schema11.properties.engine.properties.providers,data:data10};
-if(vErrors === null){
-vErrors = [err49];
-}
-else {
-vErrors.push(err49);
-}
-errors++;
-}
-}
-if(data9.threads !== undefined){
-let data12 = data9.threads;
-if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
-const err50 = {instancePath:instancePath+"/engine/threads",schemaPath:"#/properties/engine/properties/threads/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.engine.properties.threads.type,parentSchema:schema11.properties.engine.properties.threads,data:data12};
-if(vErrors === null){
-vErrors = [err50];
-}
-else {
-vErrors.push(err50);
-}
-errors++;
-}
-if((typeof data12 == "number") && (isFinite(data12))){
-if(data12 > 256 || isNaN(data12)){
-const err51 = {instancePath:instancePath+"/engine/threads",schemaPath:"#/properties/engine/properties/threads/maximum",keyword:"maximum",params:{comparison: "<=", limit: 256},message:"must be <= 256",schema:256,parentSchema:schema11.properties.engine.properties.threads,data:data12};
-if(vErrors === null){
-vErrors = [err51];
-}
-else {
-vErrors.push(err51);
-}
-errors++;
-}
-if(data12 < 0 || isNaN(data12)){
-const err52 = {instancePath:instancePath+"/engine/threads",schemaPath:"#/properties/engine/properties/threads/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.engine.properties.threads,data:data12};
-if(vErrors === null){
-vErrors = [err52];
-}
-else {
-vErrors.push(err52);
-}
-errors++;
-}
-}
-}
-if(data9.timeoutMs !== undefined){
-let data13 = data9.timeoutMs;
-if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
-const err53 = {instancePath:instancePath+"/engine/timeoutMs",schemaPath:"#/properties/engine/properties/timeoutMs/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.engine.properties.timeoutMs.type,parentSchema:schema11.properties.engine.properties.timeoutMs,data:data13};
+const err53 = {instancePath:instancePath+"/engine/providers",schemaPath:"#/properties/engine/properties/providers/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.engine.properties.providers.type,parentSchema:schema11.properties.engine.properties.providers,data:data11};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -641,9 +638,11 @@ vErrors.push(err53);
 }
 errors++;
 }
-if((typeof data13 == "number") && (isFinite(data13))){
-if(data13 > 600000 || isNaN(data13)){
-const err54 = {instancePath:instancePath+"/engine/timeoutMs",schemaPath:"#/properties/engine/properties/timeoutMs/maximum",keyword:"maximum",params:{comparison: "<=", limit: 600000},message:"must be <= 600000",schema:600000,parentSchema:schema11.properties.engine.properties.timeoutMs,data:data13};
+}
+if(data10.threads !== undefined){
+let data13 = data10.threads;
+if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
+const err54 = {instancePath:instancePath+"/engine/threads",schemaPath:"#/properties/engine/properties/threads/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.engine.properties.threads.type,parentSchema:schema11.properties.engine.properties.threads,data:data13};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -652,8 +651,9 @@ vErrors.push(err54);
 }
 errors++;
 }
-if(data13 < 100 || isNaN(data13)){
-const err55 = {instancePath:instancePath+"/engine/timeoutMs",schemaPath:"#/properties/engine/properties/timeoutMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 100},message:"must be >= 100",schema:100,parentSchema:schema11.properties.engine.properties.timeoutMs,data:data13};
+if((typeof data13 == "number") && (isFinite(data13))){
+if(data13 > 256 || isNaN(data13)){
+const err55 = {instancePath:instancePath+"/engine/threads",schemaPath:"#/properties/engine/properties/threads/maximum",keyword:"maximum",params:{comparison: "<=", limit: 256},message:"must be <= 256",schema:256,parentSchema:schema11.properties.engine.properties.threads,data:data13};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -662,13 +662,8 @@ vErrors.push(err55);
 }
 errors++;
 }
-}
-}
-if(data9.ortLibraryPath !== undefined){
-let data14 = data9.ortLibraryPath;
-if(typeof data14 === "string"){
-if(!pattern1.test(data14)){
-const err56 = {instancePath:instancePath+"/engine/ortLibraryPath",schemaPath:"#/properties/engine/properties/ortLibraryPath/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.engine.properties.ortLibraryPath,data:data14};
+if(data13 < 0 || isNaN(data13)){
+const err56 = {instancePath:instancePath+"/engine/threads",schemaPath:"#/properties/engine/properties/threads/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.engine.properties.threads,data:data13};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -678,8 +673,11 @@ vErrors.push(err56);
 errors++;
 }
 }
-else {
-const err57 = {instancePath:instancePath+"/engine/ortLibraryPath",schemaPath:"#/properties/engine/properties/ortLibraryPath/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.engine.properties.ortLibraryPath.type,parentSchema:schema11.properties.engine.properties.ortLibraryPath,data:data14};
+}
+if(data10.timeoutMs !== undefined){
+let data14 = data10.timeoutMs;
+if(!(((typeof data14 == "number") && (!(data14 % 1) && !isNaN(data14))) && (isFinite(data14)))){
+const err57 = {instancePath:instancePath+"/engine/timeoutMs",schemaPath:"#/properties/engine/properties/timeoutMs/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.engine.properties.timeoutMs.type,parentSchema:schema11.properties.engine.properties.timeoutMs,data:data14};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -688,11 +686,9 @@ vErrors.push(err57);
 }
 errors++;
 }
-}
-if(data9.trtFp16 !== undefined){
-let data15 = data9.trtFp16;
-if(typeof data15 !== "boolean"){
-const err58 = {instancePath:instancePath+"/engine/trtFp16",schemaPath:"#/properties/engine/properties/trtFp16/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.engine.properties.trtFp16.type,parentSchema:schema11.properties.engine.properties.trtFp16,data:data15};
+if((typeof data14 == "number") && (isFinite(data14))){
+if(data14 > 600000 || isNaN(data14)){
+const err58 = {instancePath:instancePath+"/engine/timeoutMs",schemaPath:"#/properties/engine/properties/timeoutMs/maximum",keyword:"maximum",params:{comparison: "<=", limit: 600000},message:"must be <= 600000",schema:600000,parentSchema:schema11.properties.engine.properties.timeoutMs,data:data14};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -701,10 +697,8 @@ vErrors.push(err58);
 }
 errors++;
 }
-}
-}
-else {
-const err59 = {instancePath:instancePath+"/engine",schemaPath:"#/properties/engine/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.engine.type,parentSchema:schema11.properties.engine,data:data9};
+if(data14 < 100 || isNaN(data14)){
+const err59 = {instancePath:instancePath+"/engine/timeoutMs",schemaPath:"#/properties/engine/properties/timeoutMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 100},message:"must be >= 100",schema:100,parentSchema:schema11.properties.engine.properties.timeoutMs,data:data14};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -714,11 +708,12 @@ vErrors.push(err59);
 errors++;
 }
 }
-if(data.budget !== undefined){
-let data16 = data.budget;
-if(data16 && typeof data16 == "object" && !Array.isArray(data16)){
-if(data16.latencyMs === undefined){
-const err60 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/required",keyword:"required",params:{missingProperty: "latencyMs"},message:"must have required property '"+"latencyMs"+"'",schema:schema11.properties.budget.required,parentSchema:schema11.properties.budget,data:data16};
+}
+if(data10.ortLibraryPath !== undefined){
+let data15 = data10.ortLibraryPath;
+if(typeof data15 === "string"){
+if(!pattern1.test(data15)){
+const err60 = {instancePath:instancePath+"/engine/ortLibraryPath",schemaPath:"#/properties/engine/properties/ortLibraryPath/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.engine.properties.ortLibraryPath,data:data15};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -727,8 +722,9 @@ vErrors.push(err60);
 }
 errors++;
 }
-if(data16.fps === undefined){
-const err61 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/required",keyword:"required",params:{missingProperty: "fps"},message:"must have required property '"+"fps"+"'",schema:schema11.properties.budget.required,parentSchema:schema11.properties.budget,data:data16};
+}
+else {
+const err61 = {instancePath:instancePath+"/engine/ortLibraryPath",schemaPath:"#/properties/engine/properties/ortLibraryPath/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.engine.properties.ortLibraryPath.type,parentSchema:schema11.properties.engine.properties.ortLibraryPath,data:data15};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -737,8 +733,11 @@ vErrors.push(err61);
 }
 errors++;
 }
-if(data16.percentile === undefined){
-const err62 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/required",keyword:"required",params:{missingProperty: "percentile"},message:"must have required property '"+"percentile"+"'",schema:schema11.properties.budget.required,parentSchema:schema11.properties.budget,data:data16};
+}
+if(data10.trtFp16 !== undefined){
+let data16 = data10.trtFp16;
+if(typeof data16 !== "boolean"){
+const err62 = {instancePath:instancePath+"/engine/trtFp16",schemaPath:"#/properties/engine/properties/trtFp16/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.engine.properties.trtFp16.type,parentSchema:schema11.properties.engine.properties.trtFp16,data:data16};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -747,8 +746,10 @@ vErrors.push(err62);
 }
 errors++;
 }
-if(data16.memoryMb === undefined){
-const err63 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/required",keyword:"required",params:{missingProperty: "memoryMb"},message:"must have required property '"+"memoryMb"+"'",schema:schema11.properties.budget.required,parentSchema:schema11.properties.budget,data:data16};
+}
+}
+else {
+const err63 = {instancePath:instancePath+"/engine",schemaPath:"#/properties/engine/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.engine.type,parentSchema:schema11.properties.engine,data:data10};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -757,8 +758,12 @@ vErrors.push(err63);
 }
 errors++;
 }
-if(data16.memoryFraction === undefined){
-const err64 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/required",keyword:"required",params:{missingProperty: "memoryFraction"},message:"must have required property '"+"memoryFraction"+"'",schema:schema11.properties.budget.required,parentSchema:schema11.properties.budget,data:data16};
+}
+if(data.budget !== undefined){
+let data17 = data.budget;
+if(data17 && typeof data17 == "object" && !Array.isArray(data17)){
+if(data17.latencyMs === undefined){
+const err64 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/required",keyword:"required",params:{missingProperty: "latencyMs"},message:"must have required property '"+"latencyMs"+"'",schema:schema11.properties.budget.required,parentSchema:schema11.properties.budget,data:data17};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -767,8 +772,8 @@ vErrors.push(err64);
 }
 errors++;
 }
-if(data16.minAccuracy === undefined){
-const err65 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/required",keyword:"required",params:{missingProperty: "minAccuracy"},message:"must have required property '"+"minAccuracy"+"'",schema:schema11.properties.budget.required,parentSchema:schema11.properties.budget,data:data16};
+if(data17.fps === undefined){
+const err65 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/required",keyword:"required",params:{missingProperty: "fps"},message:"must have required property '"+"fps"+"'",schema:schema11.properties.budget.required,parentSchema:schema11.properties.budget,data:data17};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -777,9 +782,8 @@ vErrors.push(err65);
 }
 errors++;
 }
-for(const key3 in data16){
-if(!((((((key3 === "latencyMs") || (key3 === "fps")) || (key3 === "percentile")) || (key3 === "memoryMb")) || (key3 === "memoryFraction")) || (key3 === "minAccuracy"))){
-const err66 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.budget,data:data16};
+if(data17.percentile === undefined){
+const err66 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/required",keyword:"required",params:{missingProperty: "percentile"},message:"must have required property '"+"percentile"+"'",schema:schema11.properties.budget.required,parentSchema:schema11.properties.budget,data:data17};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -788,12 +792,8 @@ vErrors.push(err66);
 }
 errors++;
 }
-}
-if(data16.latencyMs !== undefined){
-let data17 = data16.latencyMs;
-if((typeof data17 == "number") && (isFinite(data17))){
-if(data17 > 600000 || isNaN(data17)){
-const err67 = {instancePath:instancePath+"/budget/latencyMs",schemaPath:"#/properties/budget/properties/latencyMs/maximum",keyword:"maximum",params:{comparison: "<=", limit: 600000},message:"must be <= 600000",schema:600000,parentSchema:schema11.properties.budget.properties.latencyMs,data:data17};
+if(data17.memoryMb === undefined){
+const err67 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/required",keyword:"required",params:{missingProperty: "memoryMb"},message:"must have required property '"+"memoryMb"+"'",schema:schema11.properties.budget.required,parentSchema:schema11.properties.budget,data:data17};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -802,8 +802,8 @@ vErrors.push(err67);
 }
 errors++;
 }
-if(data17 < 0 || isNaN(data17)){
-const err68 = {instancePath:instancePath+"/budget/latencyMs",schemaPath:"#/properties/budget/properties/latencyMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.budget.properties.latencyMs,data:data17};
+if(data17.memoryFraction === undefined){
+const err68 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/required",keyword:"required",params:{missingProperty: "memoryFraction"},message:"must have required property '"+"memoryFraction"+"'",schema:schema11.properties.budget.required,parentSchema:schema11.properties.budget,data:data17};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -812,9 +812,8 @@ vErrors.push(err68);
 }
 errors++;
 }
-}
-else {
-const err69 = {instancePath:instancePath+"/budget/latencyMs",schemaPath:"#/properties/budget/properties/latencyMs/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.budget.properties.latencyMs.type,parentSchema:schema11.properties.budget.properties.latencyMs,data:data17};
+if(data17.minAccuracy === undefined){
+const err69 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/required",keyword:"required",params:{missingProperty: "minAccuracy"},message:"must have required property '"+"minAccuracy"+"'",schema:schema11.properties.budget.required,parentSchema:schema11.properties.budget,data:data17};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -823,12 +822,9 @@ vErrors.push(err69);
 }
 errors++;
 }
-}
-if(data16.fps !== undefined){
-let data18 = data16.fps;
-if((typeof data18 == "number") && (isFinite(data18))){
-if(data18 > 1000 || isNaN(data18)){
-const err70 = {instancePath:instancePath+"/budget/fps",schemaPath:"#/properties/budget/properties/fps/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000",schema:1000,parentSchema:schema11.properties.budget.properties.fps,data:data18};
+for(const key3 in data17){
+if(!((((((key3 === "latencyMs") || (key3 === "fps")) || (key3 === "percentile")) || (key3 === "memoryMb")) || (key3 === "memoryFraction")) || (key3 === "minAccuracy"))){
+const err70 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.budget,data:data17};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -837,8 +833,12 @@ vErrors.push(err70);
 }
 errors++;
 }
-if(data18 < 0 || isNaN(data18)){
-const err71 = {instancePath:instancePath+"/budget/fps",schemaPath:"#/properties/budget/properties/fps/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.budget.properties.fps,data:data18};
+}
+if(data17.latencyMs !== undefined){
+let data18 = data17.latencyMs;
+if((typeof data18 == "number") && (isFinite(data18))){
+if(data18 > 600000 || isNaN(data18)){
+const err71 = {instancePath:instancePath+"/budget/latencyMs",schemaPath:"#/properties/budget/properties/latencyMs/maximum",keyword:"maximum",params:{comparison: "<=", limit: 600000},message:"must be <= 600000",schema:600000,parentSchema:schema11.properties.budget.properties.latencyMs,data:data18};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -847,9 +847,8 @@ vErrors.push(err71);
 }
 errors++;
 }
-}
-else {
-const err72 = {instancePath:instancePath+"/budget/fps",schemaPath:"#/properties/budget/properties/fps/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.budget.properties.fps.type,parentSchema:schema11.properties.budget.properties.fps,data:data18};
+if(data18 < 0 || isNaN(data18)){
+const err72 = {instancePath:instancePath+"/budget/latencyMs",schemaPath:"#/properties/budget/properties/latencyMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.budget.properties.latencyMs,data:data18};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -859,11 +858,8 @@ vErrors.push(err72);
 errors++;
 }
 }
-if(data16.percentile !== undefined){
-let data19 = data16.percentile;
-if((typeof data19 == "number") && (isFinite(data19))){
-if(data19 > 100 || isNaN(data19)){
-const err73 = {instancePath:instancePath+"/budget/percentile",schemaPath:"#/properties/budget/properties/percentile/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100",schema:100,parentSchema:schema11.properties.budget.properties.percentile,data:data19};
+else {
+const err73 = {instancePath:instancePath+"/budget/latencyMs",schemaPath:"#/properties/budget/properties/latencyMs/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.budget.properties.latencyMs.type,parentSchema:schema11.properties.budget.properties.latencyMs,data:data18};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -872,8 +868,12 @@ vErrors.push(err73);
 }
 errors++;
 }
-if(data19 < 50 || isNaN(data19)){
-const err74 = {instancePath:instancePath+"/budget/percentile",schemaPath:"#/properties/budget/properties/percentile/minimum",keyword:"minimum",params:{comparison: ">=", limit: 50},message:"must be >= 50",schema:50,parentSchema:schema11.properties.budget.properties.percentile,data:data19};
+}
+if(data17.fps !== undefined){
+let data19 = data17.fps;
+if((typeof data19 == "number") && (isFinite(data19))){
+if(data19 > 1000 || isNaN(data19)){
+const err74 = {instancePath:instancePath+"/budget/fps",schemaPath:"#/properties/budget/properties/fps/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000",schema:1000,parentSchema:schema11.properties.budget.properties.fps,data:data19};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -882,9 +882,8 @@ vErrors.push(err74);
 }
 errors++;
 }
-}
-else {
-const err75 = {instancePath:instancePath+"/budget/percentile",schemaPath:"#/properties/budget/properties/percentile/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.budget.properties.percentile.type,parentSchema:schema11.properties.budget.properties.percentile,data:data19};
+if(data19 < 0 || isNaN(data19)){
+const err75 = {instancePath:instancePath+"/budget/fps",schemaPath:"#/properties/budget/properties/fps/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.budget.properties.fps,data:data19};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -894,11 +893,8 @@ vErrors.push(err75);
 errors++;
 }
 }
-if(data16.memoryMb !== undefined){
-let data20 = data16.memoryMb;
-if((typeof data20 == "number") && (isFinite(data20))){
-if(data20 > 10000000 || isNaN(data20)){
-const err76 = {instancePath:instancePath+"/budget/memoryMb",schemaPath:"#/properties/budget/properties/memoryMb/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000000},message:"must be <= 10000000",schema:10000000,parentSchema:schema11.properties.budget.properties.memoryMb,data:data20};
+else {
+const err76 = {instancePath:instancePath+"/budget/fps",schemaPath:"#/properties/budget/properties/fps/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.budget.properties.fps.type,parentSchema:schema11.properties.budget.properties.fps,data:data19};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -907,8 +903,11 @@ vErrors.push(err76);
 }
 errors++;
 }
-if(data20 < 0 || isNaN(data20)){
-const err77 = {instancePath:instancePath+"/budget/memoryMb",schemaPath:"#/properties/budget/properties/memoryMb/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.budget.properties.memoryMb,data:data20};
+}
+if(data17.percentile !== undefined){
+let data20 = data17.percentile;
+if(!(((typeof data20 == "number") && (!(data20 % 1) && !isNaN(data20))) && (isFinite(data20)))){
+const err77 = {instancePath:instancePath+"/budget/percentile",schemaPath:"#/properties/budget/properties/percentile/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.budget.properties.percentile.type,parentSchema:schema11.properties.budget.properties.percentile,data:data20};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -917,9 +916,8 @@ vErrors.push(err77);
 }
 errors++;
 }
-}
-else {
-const err78 = {instancePath:instancePath+"/budget/memoryMb",schemaPath:"#/properties/budget/properties/memoryMb/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.budget.properties.memoryMb.type,parentSchema:schema11.properties.budget.properties.memoryMb,data:data20};
+if(!(((data20 === 50) || (data20 === 90)) || (data20 === 99))){
+const err78 = {instancePath:instancePath+"/budget/percentile",schemaPath:"#/properties/budget/properties/percentile/enum",keyword:"enum",params:{allowedValues: schema11.properties.budget.properties.percentile.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.budget.properties.percentile.enum,parentSchema:schema11.properties.budget.properties.percentile,data:data20};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -929,11 +927,11 @@ vErrors.push(err78);
 errors++;
 }
 }
-if(data16.memoryFraction !== undefined){
-let data21 = data16.memoryFraction;
+if(data17.memoryMb !== undefined){
+let data21 = data17.memoryMb;
 if((typeof data21 == "number") && (isFinite(data21))){
-if(data21 > 1 || isNaN(data21)){
-const err79 = {instancePath:instancePath+"/budget/memoryFraction",schemaPath:"#/properties/budget/properties/memoryFraction/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.budget.properties.memoryFraction,data:data21};
+if(data21 > 10000000 || isNaN(data21)){
+const err79 = {instancePath:instancePath+"/budget/memoryMb",schemaPath:"#/properties/budget/properties/memoryMb/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000000},message:"must be <= 10000000",schema:10000000,parentSchema:schema11.properties.budget.properties.memoryMb,data:data21};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -942,8 +940,8 @@ vErrors.push(err79);
 }
 errors++;
 }
-if(data21 <= 0 || isNaN(data21)){
-const err80 = {instancePath:instancePath+"/budget/memoryFraction",schemaPath:"#/properties/budget/properties/memoryFraction/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.budget.properties.memoryFraction,data:data21};
+if(data21 < 0 || isNaN(data21)){
+const err80 = {instancePath:instancePath+"/budget/memoryMb",schemaPath:"#/properties/budget/properties/memoryMb/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.budget.properties.memoryMb,data:data21};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -954,7 +952,7 @@ errors++;
 }
 }
 else {
-const err81 = {instancePath:instancePath+"/budget/memoryFraction",schemaPath:"#/properties/budget/properties/memoryFraction/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.budget.properties.memoryFraction.type,parentSchema:schema11.properties.budget.properties.memoryFraction,data:data21};
+const err81 = {instancePath:instancePath+"/budget/memoryMb",schemaPath:"#/properties/budget/properties/memoryMb/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.budget.properties.memoryMb.type,parentSchema:schema11.properties.budget.properties.memoryMb,data:data21};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -964,11 +962,11 @@ vErrors.push(err81);
 errors++;
 }
 }
-if(data16.minAccuracy !== undefined){
-let data22 = data16.minAccuracy;
+if(data17.memoryFraction !== undefined){
+let data22 = data17.memoryFraction;
 if((typeof data22 == "number") && (isFinite(data22))){
 if(data22 > 1 || isNaN(data22)){
-const err82 = {instancePath:instancePath+"/budget/minAccuracy",schemaPath:"#/properties/budget/properties/minAccuracy/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.budget.properties.minAccuracy,data:data22};
+const err82 = {instancePath:instancePath+"/budget/memoryFraction",schemaPath:"#/properties/budget/properties/memoryFraction/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.budget.properties.memoryFraction,data:data22};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -977,8 +975,8 @@ vErrors.push(err82);
 }
 errors++;
 }
-if(data22 < 0 || isNaN(data22)){
-const err83 = {instancePath:instancePath+"/budget/minAccuracy",schemaPath:"#/properties/budget/properties/minAccuracy/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.budget.properties.minAccuracy,data:data22};
+if(data22 <= 0 || isNaN(data22)){
+const err83 = {instancePath:instancePath+"/budget/memoryFraction",schemaPath:"#/properties/budget/properties/memoryFraction/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.budget.properties.memoryFraction,data:data22};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -989,7 +987,7 @@ errors++;
 }
 }
 else {
-const err84 = {instancePath:instancePath+"/budget/minAccuracy",schemaPath:"#/properties/budget/properties/minAccuracy/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.budget.properties.minAccuracy.type,parentSchema:schema11.properties.budget.properties.minAccuracy,data:data22};
+const err84 = {instancePath:instancePath+"/budget/memoryFraction",schemaPath:"#/properties/budget/properties/memoryFraction/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.budget.properties.memoryFraction.type,parentSchema:schema11.properties.budget.properties.memoryFraction,data:data22};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -999,9 +997,11 @@ vErrors.push(err84);
 errors++;
 }
 }
-}
-else {
-const err85 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.budget.type,parentSchema:schema11.properties.budget,data:data16};
+if(data17.minAccuracy !== undefined){
+let data23 = data17.minAccuracy;
+if((typeof data23 == "number") && (isFinite(data23))){
+if(data23 > 1 || isNaN(data23)){
+const err85 = {instancePath:instancePath+"/budget/minAccuracy",schemaPath:"#/properties/budget/properties/minAccuracy/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.budget.properties.minAccuracy,data:data23};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -1010,12 +1010,8 @@ vErrors.push(err85);
 }
 errors++;
 }
-}
-if(data.models !== undefined){
-let data23 = data.models;
-if(data23 && typeof data23 == "object" && !Array.isArray(data23)){
-if(data23.catalog === undefined){
-const err86 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/required",keyword:"required",params:{missingProperty: "catalog"},message:"must have required property '"+"catalog"+"'",schema:schema11.properties.models.required,parentSchema:schema11.properties.models,data:data23};
+if(data23 < 0 || isNaN(data23)){
+const err86 = {instancePath:instancePath+"/budget/minAccuracy",schemaPath:"#/properties/budget/properties/minAccuracy/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.budget.properties.minAccuracy,data:data23};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -1024,8 +1020,9 @@ vErrors.push(err86);
 }
 errors++;
 }
-if(data23.mirror === undefined){
-const err87 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/required",keyword:"required",params:{missingProperty: "mirror"},message:"must have required property '"+"mirror"+"'",schema:schema11.properties.models.required,parentSchema:schema11.properties.models,data:data23};
+}
+else {
+const err87 = {instancePath:instancePath+"/budget/minAccuracy",schemaPath:"#/properties/budget/properties/minAccuracy/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.budget.properties.minAccuracy.type,parentSchema:schema11.properties.budget.properties.minAccuracy,data:data23};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -1034,8 +1031,10 @@ vErrors.push(err87);
 }
 errors++;
 }
-if(data23.task === undefined){
-const err88 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/required",keyword:"required",params:{missingProperty: "task"},message:"must have required property '"+"task"+"'",schema:schema11.properties.models.required,parentSchema:schema11.properties.models,data:data23};
+}
+}
+else {
+const err88 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.budget.type,parentSchema:schema11.properties.budget,data:data17};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -1044,8 +1043,12 @@ vErrors.push(err88);
 }
 errors++;
 }
-if(data23.allowZooFallback === undefined){
-const err89 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/required",keyword:"required",params:{missingProperty: "allowZooFallback"},message:"must have required property '"+"allowZooFallback"+"'",schema:schema11.properties.models.required,parentSchema:schema11.properties.models,data:data23};
+}
+if(data.models !== undefined){
+let data24 = data.models;
+if(data24 && typeof data24 == "object" && !Array.isArray(data24)){
+if(data24.catalog === undefined){
+const err89 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/required",keyword:"required",params:{missingProperty: "catalog"},message:"must have required property '"+"catalog"+"'",schema:schema11.properties.models.required,parentSchema:schema11.properties.models,data:data24};
 if(vErrors === null){
 vErrors = [err89];
 }
@@ -1054,8 +1057,8 @@ vErrors.push(err89);
 }
 errors++;
 }
-if(data23.downloadTimeoutSeconds === undefined){
-const err90 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/required",keyword:"required",params:{missingProperty: "downloadTimeoutSeconds"},message:"must have required property '"+"downloadTimeoutSeconds"+"'",schema:schema11.properties.models.required,parentSchema:schema11.properties.models,data:data23};
+if(data24.mirror === undefined){
+const err90 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/required",keyword:"required",params:{missingProperty: "mirror"},message:"must have required property '"+"mirror"+"'",schema:schema11.properties.models.required,parentSchema:schema11.properties.models,data:data24};
 if(vErrors === null){
 vErrors = [err90];
 }
@@ -1064,8 +1067,8 @@ vErrors.push(err90);
 }
 errors++;
 }
-if(data23.maxDownloadMb === undefined){
-const err91 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/required",keyword:"required",params:{missingProperty: "maxDownloadMb"},message:"must have required property '"+"maxDownloadMb"+"'",schema:schema11.properties.models.required,parentSchema:schema11.properties.models,data:data23};
+if(data24.task === undefined){
+const err91 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/required",keyword:"required",params:{missingProperty: "task"},message:"must have required property '"+"task"+"'",schema:schema11.properties.models.required,parentSchema:schema11.properties.models,data:data24};
 if(vErrors === null){
 vErrors = [err91];
 }
@@ -1074,8 +1077,8 @@ vErrors.push(err91);
 }
 errors++;
 }
-if(data23.pullTimeoutSeconds === undefined){
-const err92 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/required",keyword:"required",params:{missingProperty: "pullTimeoutSeconds"},message:"must have required property '"+"pullTimeoutSeconds"+"'",schema:schema11.properties.models.required,parentSchema:schema11.properties.models,data:data23};
+if(data24.allowZooFallback === undefined){
+const err92 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/required",keyword:"required",params:{missingProperty: "allowZooFallback"},message:"must have required property '"+"allowZooFallback"+"'",schema:schema11.properties.models.required,parentSchema:schema11.properties.models,data:data24};
 if(vErrors === null){
 vErrors = [err92];
 }
@@ -1084,8 +1087,8 @@ vErrors.push(err92);
 }
 errors++;
 }
-if(data23.allowAnyUrl === undefined){
-const err93 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/required",keyword:"required",params:{missingProperty: "allowAnyUrl"},message:"must have required property '"+"allowAnyUrl"+"'",schema:schema11.properties.models.required,parentSchema:schema11.properties.models,data:data23};
+if(data24.downloadTimeoutSeconds === undefined){
+const err93 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/required",keyword:"required",params:{missingProperty: "downloadTimeoutSeconds"},message:"must have required property '"+"downloadTimeoutSeconds"+"'",schema:schema11.properties.models.required,parentSchema:schema11.properties.models,data:data24};
 if(vErrors === null){
 vErrors = [err93];
 }
@@ -1094,9 +1097,8 @@ vErrors.push(err93);
 }
 errors++;
 }
-for(const key4 in data23){
-if(!((((((((key4 === "catalog") || (key4 === "mirror")) || (key4 === "task")) || (key4 === "allowZooFallback")) || (key4 === "downloadTimeoutSeconds")) || (key4 === "maxDownloadMb")) || (key4 === "pullTimeoutSeconds")) || (key4 === "allowAnyUrl"))){
-const err94 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.models,data:data23};
+if(data24.maxDownloadMb === undefined){
+const err94 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/required",keyword:"required",params:{missingProperty: "maxDownloadMb"},message:"must have required property '"+"maxDownloadMb"+"'",schema:schema11.properties.models.required,parentSchema:schema11.properties.models,data:data24};
 if(vErrors === null){
 vErrors = [err94];
 }
@@ -1105,12 +1107,8 @@ vErrors.push(err94);
 }
 errors++;
 }
-}
-if(data23.catalog !== undefined){
-let data24 = data23.catalog;
-if(typeof data24 === "string"){
-if(!pattern1.test(data24)){
-const err95 = {instancePath:instancePath+"/models/catalog",schemaPath:"#/properties/models/properties/catalog/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.models.properties.catalog,data:data24};
+if(data24.pullTimeoutSeconds === undefined){
+const err95 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/required",keyword:"required",params:{missingProperty: "pullTimeoutSeconds"},message:"must have required property '"+"pullTimeoutSeconds"+"'",schema:schema11.properties.models.required,parentSchema:schema11.properties.models,data:data24};
 if(vErrors === null){
 vErrors = [err95];
 }
@@ -1119,9 +1117,8 @@ vErrors.push(err95);
 }
 errors++;
 }
-}
-else {
-const err96 = {instancePath:instancePath+"/models/catalog",schemaPath:"#/properties/models/properties/catalog/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.models.properties.catalog.type,parentSchema:schema11.properties.models.properties.catalog,data:data24};
+if(data24.allowAnyUrl === undefined){
+const err96 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/required",keyword:"required",params:{missingProperty: "allowAnyUrl"},message:"must have required property '"+"allowAnyUrl"+"'",schema:schema11.properties.models.required,parentSchema:schema11.properties.models,data:data24};
 if(vErrors === null){
 vErrors = [err96];
 }
@@ -1130,12 +1127,9 @@ vErrors.push(err96);
 }
 errors++;
 }
-}
-if(data23.mirror !== undefined){
-let data25 = data23.mirror;
-if(typeof data25 === "string"){
-if(!pattern1.test(data25)){
-const err97 = {instancePath:instancePath+"/models/mirror",schemaPath:"#/properties/models/properties/mirror/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.models.properties.mirror,data:data25};
+for(const key4 in data24){
+if(!((((((((key4 === "catalog") || (key4 === "mirror")) || (key4 === "task")) || (key4 === "allowZooFallback")) || (key4 === "downloadTimeoutSeconds")) || (key4 === "maxDownloadMb")) || (key4 === "pullTimeoutSeconds")) || (key4 === "allowAnyUrl"))){
+const err97 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.models,data:data24};
 if(vErrors === null){
 vErrors = [err97];
 }
@@ -1145,8 +1139,11 @@ vErrors.push(err97);
 errors++;
 }
 }
-else {
-const err98 = {instancePath:instancePath+"/models/mirror",schemaPath:"#/properties/models/properties/mirror/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.models.properties.mirror.type,parentSchema:schema11.properties.models.properties.mirror,data:data25};
+if(data24.catalog !== undefined){
+let data25 = data24.catalog;
+if(typeof data25 === "string"){
+if(!pattern1.test(data25)){
+const err98 = {instancePath:instancePath+"/models/catalog",schemaPath:"#/properties/models/properties/catalog/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.models.properties.catalog,data:data25};
 if(vErrors === null){
 vErrors = [err98];
 }
@@ -1156,10 +1153,8 @@ vErrors.push(err98);
 errors++;
 }
 }
-if(data23.task !== undefined){
-let data26 = data23.task;
-if(typeof data26 !== "string"){
-const err99 = {instancePath:instancePath+"/models/task",schemaPath:"#/properties/models/properties/task/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.models.properties.task.type,parentSchema:schema11.properties.models.properties.task,data:data26};
+else {
+const err99 = {instancePath:instancePath+"/models/catalog",schemaPath:"#/properties/models/properties/catalog/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.models.properties.catalog.type,parentSchema:schema11.properties.models.properties.catalog,data:data25};
 if(vErrors === null){
 vErrors = [err99];
 }
@@ -1168,8 +1163,12 @@ vErrors.push(err99);
 }
 errors++;
 }
-if(!((data26 === "imagenet") || (data26 === "person"))){
-const err100 = {instancePath:instancePath+"/models/task",schemaPath:"#/properties/models/properties/task/enum",keyword:"enum",params:{allowedValues: schema11.properties.models.properties.task.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.models.properties.task.enum,parentSchema:schema11.properties.models.properties.task,data:data26};
+}
+if(data24.mirror !== undefined){
+let data26 = data24.mirror;
+if(typeof data26 === "string"){
+if(!pattern1.test(data26)){
+const err100 = {instancePath:instancePath+"/models/mirror",schemaPath:"#/properties/models/properties/mirror/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.models.properties.mirror,data:data26};
 if(vErrors === null){
 vErrors = [err100];
 }
@@ -1179,10 +1178,8 @@ vErrors.push(err100);
 errors++;
 }
 }
-if(data23.allowZooFallback !== undefined){
-let data27 = data23.allowZooFallback;
-if(typeof data27 !== "boolean"){
-const err101 = {instancePath:instancePath+"/models/allowZooFallback",schemaPath:"#/properties/models/properties/allowZooFallback/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.models.properties.allowZooFallback.type,parentSchema:schema11.properties.models.properties.allowZooFallback,data:data27};
+else {
+const err101 = {instancePath:instancePath+"/models/mirror",schemaPath:"#/properties/models/properties/mirror/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.models.properties.mirror.type,parentSchema:schema11.properties.models.properties.mirror,data:data26};
 if(vErrors === null){
 vErrors = [err101];
 }
@@ -1192,11 +1189,10 @@ vErrors.push(err101);
 errors++;
 }
 }
-if(data23.downloadTimeoutSeconds !== undefined){
-let data28 = data23.downloadTimeoutSeconds;
-if((typeof data28 == "number") && (isFinite(data28))){
-if(data28 > 86400 || isNaN(data28)){
-const err102 = {instancePath:instancePath+"/models/downloadTimeoutSeconds",schemaPath:"#/properties/models/properties/downloadTimeoutSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema11.properties.models.properties.downloadTimeoutSeconds,data:data28};
+if(data24.task !== undefined){
+let data27 = data24.task;
+if(typeof data27 !== "string"){
+const err102 = {instancePath:instancePath+"/models/task",schemaPath:"#/properties/models/properties/task/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.models.properties.task.type,parentSchema:schema11.properties.models.properties.task,data:data27};
 if(vErrors === null){
 vErrors = [err102];
 }
@@ -1205,8 +1201,8 @@ vErrors.push(err102);
 }
 errors++;
 }
-if(data28 <= 0 || isNaN(data28)){
-const err103 = {instancePath:instancePath+"/models/downloadTimeoutSeconds",schemaPath:"#/properties/models/properties/downloadTimeoutSeconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.models.properties.downloadTimeoutSeconds,data:data28};
+if(!((data27 === "imagenet") || (data27 === "person"))){
+const err103 = {instancePath:instancePath+"/models/task",schemaPath:"#/properties/models/properties/task/enum",keyword:"enum",params:{allowedValues: schema11.properties.models.properties.task.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.models.properties.task.enum,parentSchema:schema11.properties.models.properties.task,data:data27};
 if(vErrors === null){
 vErrors = [err103];
 }
@@ -1216,8 +1212,10 @@ vErrors.push(err103);
 errors++;
 }
 }
-else {
-const err104 = {instancePath:instancePath+"/models/downloadTimeoutSeconds",schemaPath:"#/properties/models/properties/downloadTimeoutSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.models.properties.downloadTimeoutSeconds.type,parentSchema:schema11.properties.models.properties.downloadTimeoutSeconds,data:data28};
+if(data24.allowZooFallback !== undefined){
+let data28 = data24.allowZooFallback;
+if(typeof data28 !== "boolean"){
+const err104 = {instancePath:instancePath+"/models/allowZooFallback",schemaPath:"#/properties/models/properties/allowZooFallback/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.models.properties.allowZooFallback.type,parentSchema:schema11.properties.models.properties.allowZooFallback,data:data28};
 if(vErrors === null){
 vErrors = [err104];
 }
@@ -1227,11 +1225,11 @@ vErrors.push(err104);
 errors++;
 }
 }
-if(data23.maxDownloadMb !== undefined){
-let data29 = data23.maxDownloadMb;
+if(data24.downloadTimeoutSeconds !== undefined){
+let data29 = data24.downloadTimeoutSeconds;
 if((typeof data29 == "number") && (isFinite(data29))){
-if(data29 > 10000 || isNaN(data29)){
-const err105 = {instancePath:instancePath+"/models/maxDownloadMb",schemaPath:"#/properties/models/properties/maxDownloadMb/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000",schema:10000,parentSchema:schema11.properties.models.properties.maxDownloadMb,data:data29};
+if(data29 > 86400 || isNaN(data29)){
+const err105 = {instancePath:instancePath+"/models/downloadTimeoutSeconds",schemaPath:"#/properties/models/properties/downloadTimeoutSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema11.properties.models.properties.downloadTimeoutSeconds,data:data29};
 if(vErrors === null){
 vErrors = [err105];
 }
@@ -1241,7 +1239,7 @@ vErrors.push(err105);
 errors++;
 }
 if(data29 <= 0 || isNaN(data29)){
-const err106 = {instancePath:instancePath+"/models/maxDownloadMb",schemaPath:"#/properties/models/properties/maxDownloadMb/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.models.properties.maxDownloadMb,data:data29};
+const err106 = {instancePath:instancePath+"/models/downloadTimeoutSeconds",schemaPath:"#/properties/models/properties/downloadTimeoutSeconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.models.properties.downloadTimeoutSeconds,data:data29};
 if(vErrors === null){
 vErrors = [err106];
 }
@@ -1252,7 +1250,7 @@ errors++;
 }
 }
 else {
-const err107 = {instancePath:instancePath+"/models/maxDownloadMb",schemaPath:"#/properties/models/properties/maxDownloadMb/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.models.properties.maxDownloadMb.type,parentSchema:schema11.properties.models.properties.maxDownloadMb,data:data29};
+const err107 = {instancePath:instancePath+"/models/downloadTimeoutSeconds",schemaPath:"#/properties/models/properties/downloadTimeoutSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.models.properties.downloadTimeoutSeconds.type,parentSchema:schema11.properties.models.properties.downloadTimeoutSeconds,data:data29};
 if(vErrors === null){
 vErrors = [err107];
 }
@@ -1262,11 +1260,11 @@ vErrors.push(err107);
 errors++;
 }
 }
-if(data23.pullTimeoutSeconds !== undefined){
-let data30 = data23.pullTimeoutSeconds;
+if(data24.maxDownloadMb !== undefined){
+let data30 = data24.maxDownloadMb;
 if((typeof data30 == "number") && (isFinite(data30))){
-if(data30 > 86400 || isNaN(data30)){
-const err108 = {instancePath:instancePath+"/models/pullTimeoutSeconds",schemaPath:"#/properties/models/properties/pullTimeoutSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema11.properties.models.properties.pullTimeoutSeconds,data:data30};
+if(data30 > 10000 || isNaN(data30)){
+const err108 = {instancePath:instancePath+"/models/maxDownloadMb",schemaPath:"#/properties/models/properties/maxDownloadMb/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000",schema:10000,parentSchema:schema11.properties.models.properties.maxDownloadMb,data:data30};
 if(vErrors === null){
 vErrors = [err108];
 }
@@ -1276,7 +1274,7 @@ vErrors.push(err108);
 errors++;
 }
 if(data30 <= 0 || isNaN(data30)){
-const err109 = {instancePath:instancePath+"/models/pullTimeoutSeconds",schemaPath:"#/properties/models/properties/pullTimeoutSeconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.models.properties.pullTimeoutSeconds,data:data30};
+const err109 = {instancePath:instancePath+"/models/maxDownloadMb",schemaPath:"#/properties/models/properties/maxDownloadMb/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.models.properties.maxDownloadMb,data:data30};
 if(vErrors === null){
 vErrors = [err109];
 }
@@ -1287,7 +1285,7 @@ errors++;
 }
 }
 else {
-const err110 = {instancePath:instancePath+"/models/pullTimeoutSeconds",schemaPath:"#/properties/models/properties/pullTimeoutSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.models.properties.pullTimeoutSeconds.type,parentSchema:schema11.properties.models.properties.pullTimeoutSeconds,data:data30};
+const err110 = {instancePath:instancePath+"/models/maxDownloadMb",schemaPath:"#/properties/models/properties/maxDownloadMb/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.models.properties.maxDownloadMb.type,parentSchema:schema11.properties.models.properties.maxDownloadMb,data:data30};
 if(vErrors === null){
 vErrors = [err110];
 }
@@ -1297,10 +1295,11 @@ vErrors.push(err110);
 errors++;
 }
 }
-if(data23.allowAnyUrl !== undefined){
-let data31 = data23.allowAnyUrl;
-if(typeof data31 !== "boolean"){
-const err111 = {instancePath:instancePath+"/models/allowAnyUrl",schemaPath:"#/properties/models/properties/allowAnyUrl/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.models.properties.allowAnyUrl.type,parentSchema:schema11.properties.models.properties.allowAnyUrl,data:data31};
+if(data24.pullTimeoutSeconds !== undefined){
+let data31 = data24.pullTimeoutSeconds;
+if((typeof data31 == "number") && (isFinite(data31))){
+if(data31 > 86400 || isNaN(data31)){
+const err111 = {instancePath:instancePath+"/models/pullTimeoutSeconds",schemaPath:"#/properties/models/properties/pullTimeoutSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema11.properties.models.properties.pullTimeoutSeconds,data:data31};
 if(vErrors === null){
 vErrors = [err111];
 }
@@ -1309,10 +1308,8 @@ vErrors.push(err111);
 }
 errors++;
 }
-}
-}
-else {
-const err112 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.models.type,parentSchema:schema11.properties.models,data:data23};
+if(data31 <= 0 || isNaN(data31)){
+const err112 = {instancePath:instancePath+"/models/pullTimeoutSeconds",schemaPath:"#/properties/models/properties/pullTimeoutSeconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.models.properties.pullTimeoutSeconds,data:data31};
 if(vErrors === null){
 vErrors = [err112];
 }
@@ -1322,11 +1319,8 @@ vErrors.push(err112);
 errors++;
 }
 }
-if(data.profile !== undefined){
-let data32 = data.profile;
-if(data32 && typeof data32 == "object" && !Array.isArray(data32)){
-if(data32.minRuns === undefined){
-const err113 = {instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/required",keyword:"required",params:{missingProperty: "minRuns"},message:"must have required property '"+"minRuns"+"'",schema:schema11.properties.profile.required,parentSchema:schema11.properties.profile,data:data32};
+else {
+const err113 = {instancePath:instancePath+"/models/pullTimeoutSeconds",schemaPath:"#/properties/models/properties/pullTimeoutSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.models.properties.pullTimeoutSeconds.type,parentSchema:schema11.properties.models.properties.pullTimeoutSeconds,data:data31};
 if(vErrors === null){
 vErrors = [err113];
 }
@@ -1335,8 +1329,11 @@ vErrors.push(err113);
 }
 errors++;
 }
-if(data32.minSeconds === undefined){
-const err114 = {instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/required",keyword:"required",params:{missingProperty: "minSeconds"},message:"must have required property '"+"minSeconds"+"'",schema:schema11.properties.profile.required,parentSchema:schema11.properties.profile,data:data32};
+}
+if(data24.allowAnyUrl !== undefined){
+let data32 = data24.allowAnyUrl;
+if(typeof data32 !== "boolean"){
+const err114 = {instancePath:instancePath+"/models/allowAnyUrl",schemaPath:"#/properties/models/properties/allowAnyUrl/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.models.properties.allowAnyUrl.type,parentSchema:schema11.properties.models.properties.allowAnyUrl,data:data32};
 if(vErrors === null){
 vErrors = [err114];
 }
@@ -1345,8 +1342,10 @@ vErrors.push(err114);
 }
 errors++;
 }
-if(data32.warmupRuns === undefined){
-const err115 = {instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/required",keyword:"required",params:{missingProperty: "warmupRuns"},message:"must have required property '"+"warmupRuns"+"'",schema:schema11.properties.profile.required,parentSchema:schema11.properties.profile,data:data32};
+}
+}
+else {
+const err115 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.models.type,parentSchema:schema11.properties.models,data:data24};
 if(vErrors === null){
 vErrors = [err115];
 }
@@ -1355,8 +1354,12 @@ vErrors.push(err115);
 }
 errors++;
 }
-if(data32.probeDir === undefined){
-const err116 = {instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/required",keyword:"required",params:{missingProperty: "probeDir"},message:"must have required property '"+"probeDir"+"'",schema:schema11.properties.profile.required,parentSchema:schema11.properties.profile,data:data32};
+}
+if(data.profile !== undefined){
+let data33 = data.profile;
+if(data33 && typeof data33 == "object" && !Array.isArray(data33)){
+if(data33.minRuns === undefined){
+const err116 = {instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/required",keyword:"required",params:{missingProperty: "minRuns"},message:"must have required property '"+"minRuns"+"'",schema:schema11.properties.profile.required,parentSchema:schema11.properties.profile,data:data33};
 if(vErrors === null){
 vErrors = [err116];
 }
@@ -1365,8 +1368,8 @@ vErrors.push(err116);
 }
 errors++;
 }
-if(data32.minAgreement === undefined){
-const err117 = {instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/required",keyword:"required",params:{missingProperty: "minAgreement"},message:"must have required property '"+"minAgreement"+"'",schema:schema11.properties.profile.required,parentSchema:schema11.properties.profile,data:data32};
+if(data33.minSeconds === undefined){
+const err117 = {instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/required",keyword:"required",params:{missingProperty: "minSeconds"},message:"must have required property '"+"minSeconds"+"'",schema:schema11.properties.profile.required,parentSchema:schema11.properties.profile,data:data33};
 if(vErrors === null){
 vErrors = [err117];
 }
@@ -1375,9 +1378,8 @@ vErrors.push(err117);
 }
 errors++;
 }
-for(const key5 in data32){
-if(!(((((key5 === "minRuns") || (key5 === "minSeconds")) || (key5 === "warmupRuns")) || (key5 === "probeDir")) || (key5 === "minAgreement"))){
-const err118 = {instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.profile,data:data32};
+if(data33.warmupRuns === undefined){
+const err118 = {instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/required",keyword:"required",params:{missingProperty: "warmupRuns"},message:"must have required property '"+"warmupRuns"+"'",schema:schema11.properties.profile.required,parentSchema:schema11.properties.profile,data:data33};
 if(vErrors === null){
 vErrors = [err118];
 }
@@ -1386,11 +1388,8 @@ vErrors.push(err118);
 }
 errors++;
 }
-}
-if(data32.minRuns !== undefined){
-let data33 = data32.minRuns;
-if(!(((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33))) && (isFinite(data33)))){
-const err119 = {instancePath:instancePath+"/profile/minRuns",schemaPath:"#/properties/profile/properties/minRuns/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.profile.properties.minRuns.type,parentSchema:schema11.properties.profile.properties.minRuns,data:data33};
+if(data33.probeDir === undefined){
+const err119 = {instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/required",keyword:"required",params:{missingProperty: "probeDir"},message:"must have required property '"+"probeDir"+"'",schema:schema11.properties.profile.required,parentSchema:schema11.properties.profile,data:data33};
 if(vErrors === null){
 vErrors = [err119];
 }
@@ -1399,9 +1398,8 @@ vErrors.push(err119);
 }
 errors++;
 }
-if((typeof data33 == "number") && (isFinite(data33))){
-if(data33 > 100000 || isNaN(data33)){
-const err120 = {instancePath:instancePath+"/profile/minRuns",schemaPath:"#/properties/profile/properties/minRuns/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000",schema:100000,parentSchema:schema11.properties.profile.properties.minRuns,data:data33};
+if(data33.minAgreement === undefined){
+const err120 = {instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/required",keyword:"required",params:{missingProperty: "minAgreement"},message:"must have required property '"+"minAgreement"+"'",schema:schema11.properties.profile.required,parentSchema:schema11.properties.profile,data:data33};
 if(vErrors === null){
 vErrors = [err120];
 }
@@ -1410,8 +1408,9 @@ vErrors.push(err120);
 }
 errors++;
 }
-if(data33 < 1 || isNaN(data33)){
-const err121 = {instancePath:instancePath+"/profile/minRuns",schemaPath:"#/properties/profile/properties/minRuns/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.profile.properties.minRuns,data:data33};
+for(const key5 in data33){
+if(!(((((key5 === "minRuns") || (key5 === "minSeconds")) || (key5 === "warmupRuns")) || (key5 === "probeDir")) || (key5 === "minAgreement"))){
+const err121 = {instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.profile,data:data33};
 if(vErrors === null){
 vErrors = [err121];
 }
@@ -1421,12 +1420,10 @@ vErrors.push(err121);
 errors++;
 }
 }
-}
-if(data32.minSeconds !== undefined){
-let data34 = data32.minSeconds;
-if((typeof data34 == "number") && (isFinite(data34))){
-if(data34 > 3600 || isNaN(data34)){
-const err122 = {instancePath:instancePath+"/profile/minSeconds",schemaPath:"#/properties/profile/properties/minSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.profile.properties.minSeconds,data:data34};
+if(data33.minRuns !== undefined){
+let data34 = data33.minRuns;
+if(!(((typeof data34 == "number") && (!(data34 % 1) && !isNaN(data34))) && (isFinite(data34)))){
+const err122 = {instancePath:instancePath+"/profile/minRuns",schemaPath:"#/properties/profile/properties/minRuns/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.profile.properties.minRuns.type,parentSchema:schema11.properties.profile.properties.minRuns,data:data34};
 if(vErrors === null){
 vErrors = [err122];
 }
@@ -1435,8 +1432,9 @@ vErrors.push(err122);
 }
 errors++;
 }
-if(data34 < 0 || isNaN(data34)){
-const err123 = {instancePath:instancePath+"/profile/minSeconds",schemaPath:"#/properties/profile/properties/minSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.profile.properties.minSeconds,data:data34};
+if((typeof data34 == "number") && (isFinite(data34))){
+if(data34 > 100000 || isNaN(data34)){
+const err123 = {instancePath:instancePath+"/profile/minRuns",schemaPath:"#/properties/profile/properties/minRuns/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000",schema:100000,parentSchema:schema11.properties.profile.properties.minRuns,data:data34};
 if(vErrors === null){
 vErrors = [err123];
 }
@@ -1445,9 +1443,8 @@ vErrors.push(err123);
 }
 errors++;
 }
-}
-else {
-const err124 = {instancePath:instancePath+"/profile/minSeconds",schemaPath:"#/properties/profile/properties/minSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.profile.properties.minSeconds.type,parentSchema:schema11.properties.profile.properties.minSeconds,data:data34};
+if(data34 < 1 || isNaN(data34)){
+const err124 = {instancePath:instancePath+"/profile/minRuns",schemaPath:"#/properties/profile/properties/minRuns/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.profile.properties.minRuns,data:data34};
 if(vErrors === null){
 vErrors = [err124];
 }
@@ -1457,10 +1454,12 @@ vErrors.push(err124);
 errors++;
 }
 }
-if(data32.warmupRuns !== undefined){
-let data35 = data32.warmupRuns;
-if(!(((typeof data35 == "number") && (!(data35 % 1) && !isNaN(data35))) && (isFinite(data35)))){
-const err125 = {instancePath:instancePath+"/profile/warmupRuns",schemaPath:"#/properties/profile/properties/warmupRuns/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.profile.properties.warmupRuns.type,parentSchema:schema11.properties.profile.properties.warmupRuns,data:data35};
+}
+if(data33.minSeconds !== undefined){
+let data35 = data33.minSeconds;
+if((typeof data35 == "number") && (isFinite(data35))){
+if(data35 > 3600 || isNaN(data35)){
+const err125 = {instancePath:instancePath+"/profile/minSeconds",schemaPath:"#/properties/profile/properties/minSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.profile.properties.minSeconds,data:data35};
 if(vErrors === null){
 vErrors = [err125];
 }
@@ -1469,9 +1468,8 @@ vErrors.push(err125);
 }
 errors++;
 }
-if((typeof data35 == "number") && (isFinite(data35))){
-if(data35 > 10000 || isNaN(data35)){
-const err126 = {instancePath:instancePath+"/profile/warmupRuns",schemaPath:"#/properties/profile/properties/warmupRuns/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000",schema:10000,parentSchema:schema11.properties.profile.properties.warmupRuns,data:data35};
+if(data35 < 0 || isNaN(data35)){
+const err126 = {instancePath:instancePath+"/profile/minSeconds",schemaPath:"#/properties/profile/properties/minSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.profile.properties.minSeconds,data:data35};
 if(vErrors === null){
 vErrors = [err126];
 }
@@ -1480,8 +1478,9 @@ vErrors.push(err126);
 }
 errors++;
 }
-if(data35 < 0 || isNaN(data35)){
-const err127 = {instancePath:instancePath+"/profile/warmupRuns",schemaPath:"#/properties/profile/properties/warmupRuns/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.profile.properties.warmupRuns,data:data35};
+}
+else {
+const err127 = {instancePath:instancePath+"/profile/minSeconds",schemaPath:"#/properties/profile/properties/minSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.profile.properties.minSeconds.type,parentSchema:schema11.properties.profile.properties.minSeconds,data:data35};
 if(vErrors === null){
 vErrors = [err127];
 }
@@ -1491,12 +1490,10 @@ vErrors.push(err127);
 errors++;
 }
 }
-}
-if(data32.probeDir !== undefined){
-let data36 = data32.probeDir;
-if(typeof data36 === "string"){
-if(!pattern1.test(data36)){
-const err128 = {instancePath:instancePath+"/profile/probeDir",schemaPath:"#/properties/profile/properties/probeDir/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.profile.properties.probeDir,data:data36};
+if(data33.warmupRuns !== undefined){
+let data36 = data33.warmupRuns;
+if(!(((typeof data36 == "number") && (!(data36 % 1) && !isNaN(data36))) && (isFinite(data36)))){
+const err128 = {instancePath:instancePath+"/profile/warmupRuns",schemaPath:"#/properties/profile/properties/warmupRuns/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.profile.properties.warmupRuns.type,parentSchema:schema11.properties.profile.properties.warmupRuns,data:data36};
 if(vErrors === null){
 vErrors = [err128];
 }
@@ -1505,9 +1502,9 @@ vErrors.push(err128);
 }
 errors++;
 }
-}
-else {
-const err129 = {instancePath:instancePath+"/profile/probeDir",schemaPath:"#/properties/profile/properties/probeDir/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.profile.properties.probeDir.type,parentSchema:schema11.properties.profile.properties.probeDir,data:data36};
+if((typeof data36 == "number") && (isFinite(data36))){
+if(data36 > 10000 || isNaN(data36)){
+const err129 = {instancePath:instancePath+"/profile/warmupRuns",schemaPath:"#/properties/profile/properties/warmupRuns/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000",schema:10000,parentSchema:schema11.properties.profile.properties.warmupRuns,data:data36};
 if(vErrors === null){
 vErrors = [err129];
 }
@@ -1516,12 +1513,8 @@ vErrors.push(err129);
 }
 errors++;
 }
-}
-if(data32.minAgreement !== undefined){
-let data37 = data32.minAgreement;
-if((typeof data37 == "number") && (isFinite(data37))){
-if(data37 > 1 || isNaN(data37)){
-const err130 = {instancePath:instancePath+"/profile/minAgreement",schemaPath:"#/properties/profile/properties/minAgreement/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.profile.properties.minAgreement,data:data37};
+if(data36 < 0 || isNaN(data36)){
+const err130 = {instancePath:instancePath+"/profile/warmupRuns",schemaPath:"#/properties/profile/properties/warmupRuns/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.profile.properties.warmupRuns,data:data36};
 if(vErrors === null){
 vErrors = [err130];
 }
@@ -1530,8 +1523,13 @@ vErrors.push(err130);
 }
 errors++;
 }
-if(data37 < 0 || isNaN(data37)){
-const err131 = {instancePath:instancePath+"/profile/minAgreement",schemaPath:"#/properties/profile/properties/minAgreement/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.profile.properties.minAgreement,data:data37};
+}
+}
+if(data33.probeDir !== undefined){
+let data37 = data33.probeDir;
+if(typeof data37 === "string"){
+if(!pattern1.test(data37)){
+const err131 = {instancePath:instancePath+"/profile/probeDir",schemaPath:"#/properties/profile/properties/probeDir/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.profile.properties.probeDir,data:data37};
 if(vErrors === null){
 vErrors = [err131];
 }
@@ -1542,7 +1540,7 @@ errors++;
 }
 }
 else {
-const err132 = {instancePath:instancePath+"/profile/minAgreement",schemaPath:"#/properties/profile/properties/minAgreement/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.profile.properties.minAgreement.type,parentSchema:schema11.properties.profile.properties.minAgreement,data:data37};
+const err132 = {instancePath:instancePath+"/profile/probeDir",schemaPath:"#/properties/profile/properties/probeDir/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.profile.properties.probeDir.type,parentSchema:schema11.properties.profile.properties.probeDir,data:data37};
 if(vErrors === null){
 vErrors = [err132];
 }
@@ -1552,9 +1550,11 @@ vErrors.push(err132);
 errors++;
 }
 }
-}
-else {
-const err133 = {instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.profile.type,parentSchema:schema11.properties.profile,data:data32};
+if(data33.minAgreement !== undefined){
+let data38 = data33.minAgreement;
+if((typeof data38 == "number") && (isFinite(data38))){
+if(data38 > 1 || isNaN(data38)){
+const err133 = {instancePath:instancePath+"/profile/minAgreement",schemaPath:"#/properties/profile/properties/minAgreement/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.profile.properties.minAgreement,data:data38};
 if(vErrors === null){
 vErrors = [err133];
 }
@@ -1563,12 +1563,8 @@ vErrors.push(err133);
 }
 errors++;
 }
-}
-if(data.adapt !== undefined){
-let data38 = data.adapt;
-if(data38 && typeof data38 == "object" && !Array.isArray(data38)){
-if(data38.enabled === undefined){
-const err134 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/required",keyword:"required",params:{missingProperty: "enabled"},message:"must have required property '"+"enabled"+"'",schema:schema11.properties.adapt.required,parentSchema:schema11.properties.adapt,data:data38};
+if(data38 < 0 || isNaN(data38)){
+const err134 = {instancePath:instancePath+"/profile/minAgreement",schemaPath:"#/properties/profile/properties/minAgreement/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.profile.properties.minAgreement,data:data38};
 if(vErrors === null){
 vErrors = [err134];
 }
@@ -1577,8 +1573,9 @@ vErrors.push(err134);
 }
 errors++;
 }
-if(data38.windowSeconds === undefined){
-const err135 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/required",keyword:"required",params:{missingProperty: "windowSeconds"},message:"must have required property '"+"windowSeconds"+"'",schema:schema11.properties.adapt.required,parentSchema:schema11.properties.adapt,data:data38};
+}
+else {
+const err135 = {instancePath:instancePath+"/profile/minAgreement",schemaPath:"#/properties/profile/properties/minAgreement/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.profile.properties.minAgreement.type,parentSchema:schema11.properties.profile.properties.minAgreement,data:data38};
 if(vErrors === null){
 vErrors = [err135];
 }
@@ -1587,8 +1584,10 @@ vErrors.push(err135);
 }
 errors++;
 }
-if(data38.cooldownSeconds === undefined){
-const err136 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/required",keyword:"required",params:{missingProperty: "cooldownSeconds"},message:"must have required property '"+"cooldownSeconds"+"'",schema:schema11.properties.adapt.required,parentSchema:schema11.properties.adapt,data:data38};
+}
+}
+else {
+const err136 = {instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.profile.type,parentSchema:schema11.properties.profile,data:data33};
 if(vErrors === null){
 vErrors = [err136];
 }
@@ -1597,8 +1596,12 @@ vErrors.push(err136);
 }
 errors++;
 }
-if(data38.hysteresis === undefined){
-const err137 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/required",keyword:"required",params:{missingProperty: "hysteresis"},message:"must have required property '"+"hysteresis"+"'",schema:schema11.properties.adapt.required,parentSchema:schema11.properties.adapt,data:data38};
+}
+if(data.adapt !== undefined){
+let data39 = data.adapt;
+if(data39 && typeof data39 == "object" && !Array.isArray(data39)){
+if(data39.enabled === undefined){
+const err137 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/required",keyword:"required",params:{missingProperty: "enabled"},message:"must have required property '"+"enabled"+"'",schema:schema11.properties.adapt.required,parentSchema:schema11.properties.adapt,data:data39};
 if(vErrors === null){
 vErrors = [err137];
 }
@@ -1607,9 +1610,8 @@ vErrors.push(err137);
 }
 errors++;
 }
-for(const key6 in data38){
-if(!((((key6 === "enabled") || (key6 === "windowSeconds")) || (key6 === "cooldownSeconds")) || (key6 === "hysteresis"))){
-const err138 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.adapt,data:data38};
+if(data39.windowSeconds === undefined){
+const err138 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/required",keyword:"required",params:{missingProperty: "windowSeconds"},message:"must have required property '"+"windowSeconds"+"'",schema:schema11.properties.adapt.required,parentSchema:schema11.properties.adapt,data:data39};
 if(vErrors === null){
 vErrors = [err138];
 }
@@ -1618,11 +1620,8 @@ vErrors.push(err138);
 }
 errors++;
 }
-}
-if(data38.enabled !== undefined){
-let data39 = data38.enabled;
-if(typeof data39 !== "boolean"){
-const err139 = {instancePath:instancePath+"/adapt/enabled",schemaPath:"#/properties/adapt/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.adapt.properties.enabled.type,parentSchema:schema11.properties.adapt.properties.enabled,data:data39};
+if(data39.cooldownSeconds === undefined){
+const err139 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/required",keyword:"required",params:{missingProperty: "cooldownSeconds"},message:"must have required property '"+"cooldownSeconds"+"'",schema:schema11.properties.adapt.required,parentSchema:schema11.properties.adapt,data:data39};
 if(vErrors === null){
 vErrors = [err139];
 }
@@ -1631,12 +1630,8 @@ vErrors.push(err139);
 }
 errors++;
 }
-}
-if(data38.windowSeconds !== undefined){
-let data40 = data38.windowSeconds;
-if((typeof data40 == "number") && (isFinite(data40))){
-if(data40 > 86400 || isNaN(data40)){
-const err140 = {instancePath:instancePath+"/adapt/windowSeconds",schemaPath:"#/properties/adapt/properties/windowSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema11.properties.adapt.properties.windowSeconds,data:data40};
+if(data39.hysteresis === undefined){
+const err140 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/required",keyword:"required",params:{missingProperty: "hysteresis"},message:"must have required property '"+"hysteresis"+"'",schema:schema11.properties.adapt.required,parentSchema:schema11.properties.adapt,data:data39};
 if(vErrors === null){
 vErrors = [err140];
 }
@@ -1645,8 +1640,9 @@ vErrors.push(err140);
 }
 errors++;
 }
-if(data40 <= 0 || isNaN(data40)){
-const err141 = {instancePath:instancePath+"/adapt/windowSeconds",schemaPath:"#/properties/adapt/properties/windowSeconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.adapt.properties.windowSeconds,data:data40};
+for(const key6 in data39){
+if(!((((key6 === "enabled") || (key6 === "windowSeconds")) || (key6 === "cooldownSeconds")) || (key6 === "hysteresis"))){
+const err141 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.adapt,data:data39};
 if(vErrors === null){
 vErrors = [err141];
 }
@@ -1656,8 +1652,10 @@ vErrors.push(err141);
 errors++;
 }
 }
-else {
-const err142 = {instancePath:instancePath+"/adapt/windowSeconds",schemaPath:"#/properties/adapt/properties/windowSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.adapt.properties.windowSeconds.type,parentSchema:schema11.properties.adapt.properties.windowSeconds,data:data40};
+if(data39.enabled !== undefined){
+let data40 = data39.enabled;
+if(typeof data40 !== "boolean"){
+const err142 = {instancePath:instancePath+"/adapt/enabled",schemaPath:"#/properties/adapt/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.adapt.properties.enabled.type,parentSchema:schema11.properties.adapt.properties.enabled,data:data40};
 if(vErrors === null){
 vErrors = [err142];
 }
@@ -1667,11 +1665,11 @@ vErrors.push(err142);
 errors++;
 }
 }
-if(data38.cooldownSeconds !== undefined){
-let data41 = data38.cooldownSeconds;
+if(data39.windowSeconds !== undefined){
+let data41 = data39.windowSeconds;
 if((typeof data41 == "number") && (isFinite(data41))){
 if(data41 > 86400 || isNaN(data41)){
-const err143 = {instancePath:instancePath+"/adapt/cooldownSeconds",schemaPath:"#/properties/adapt/properties/cooldownSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema11.properties.adapt.properties.cooldownSeconds,data:data41};
+const err143 = {instancePath:instancePath+"/adapt/windowSeconds",schemaPath:"#/properties/adapt/properties/windowSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema11.properties.adapt.properties.windowSeconds,data:data41};
 if(vErrors === null){
 vErrors = [err143];
 }
@@ -1680,8 +1678,8 @@ vErrors.push(err143);
 }
 errors++;
 }
-if(data41 < 0 || isNaN(data41)){
-const err144 = {instancePath:instancePath+"/adapt/cooldownSeconds",schemaPath:"#/properties/adapt/properties/cooldownSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.adapt.properties.cooldownSeconds,data:data41};
+if(data41 <= 0 || isNaN(data41)){
+const err144 = {instancePath:instancePath+"/adapt/windowSeconds",schemaPath:"#/properties/adapt/properties/windowSeconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.adapt.properties.windowSeconds,data:data41};
 if(vErrors === null){
 vErrors = [err144];
 }
@@ -1692,7 +1690,7 @@ errors++;
 }
 }
 else {
-const err145 = {instancePath:instancePath+"/adapt/cooldownSeconds",schemaPath:"#/properties/adapt/properties/cooldownSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.adapt.properties.cooldownSeconds.type,parentSchema:schema11.properties.adapt.properties.cooldownSeconds,data:data41};
+const err145 = {instancePath:instancePath+"/adapt/windowSeconds",schemaPath:"#/properties/adapt/properties/windowSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.adapt.properties.windowSeconds.type,parentSchema:schema11.properties.adapt.properties.windowSeconds,data:data41};
 if(vErrors === null){
 vErrors = [err145];
 }
@@ -1702,11 +1700,11 @@ vErrors.push(err145);
 errors++;
 }
 }
-if(data38.hysteresis !== undefined){
-let data42 = data38.hysteresis;
+if(data39.cooldownSeconds !== undefined){
+let data42 = data39.cooldownSeconds;
 if((typeof data42 == "number") && (isFinite(data42))){
-if(data42 > 1 || isNaN(data42)){
-const err146 = {instancePath:instancePath+"/adapt/hysteresis",schemaPath:"#/properties/adapt/properties/hysteresis/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.adapt.properties.hysteresis,data:data42};
+if(data42 > 86400 || isNaN(data42)){
+const err146 = {instancePath:instancePath+"/adapt/cooldownSeconds",schemaPath:"#/properties/adapt/properties/cooldownSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema11.properties.adapt.properties.cooldownSeconds,data:data42};
 if(vErrors === null){
 vErrors = [err146];
 }
@@ -1716,7 +1714,7 @@ vErrors.push(err146);
 errors++;
 }
 if(data42 < 0 || isNaN(data42)){
-const err147 = {instancePath:instancePath+"/adapt/hysteresis",schemaPath:"#/properties/adapt/properties/hysteresis/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.adapt.properties.hysteresis,data:data42};
+const err147 = {instancePath:instancePath+"/adapt/cooldownSeconds",schemaPath:"#/properties/adapt/properties/cooldownSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.adapt.properties.cooldownSeconds,data:data42};
 if(vErrors === null){
 vErrors = [err147];
 }
@@ -1727,7 +1725,7 @@ errors++;
 }
 }
 else {
-const err148 = {instancePath:instancePath+"/adapt/hysteresis",schemaPath:"#/properties/adapt/properties/hysteresis/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.adapt.properties.hysteresis.type,parentSchema:schema11.properties.adapt.properties.hysteresis,data:data42};
+const err148 = {instancePath:instancePath+"/adapt/cooldownSeconds",schemaPath:"#/properties/adapt/properties/cooldownSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.adapt.properties.cooldownSeconds.type,parentSchema:schema11.properties.adapt.properties.cooldownSeconds,data:data42};
 if(vErrors === null){
 vErrors = [err148];
 }
@@ -1737,9 +1735,11 @@ vErrors.push(err148);
 errors++;
 }
 }
-}
-else {
-const err149 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.adapt.type,parentSchema:schema11.properties.adapt,data:data38};
+if(data39.hysteresis !== undefined){
+let data43 = data39.hysteresis;
+if((typeof data43 == "number") && (isFinite(data43))){
+if(data43 > 1 || isNaN(data43)){
+const err149 = {instancePath:instancePath+"/adapt/hysteresis",schemaPath:"#/properties/adapt/properties/hysteresis/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.adapt.properties.hysteresis,data:data43};
 if(vErrors === null){
 vErrors = [err149];
 }
@@ -1748,12 +1748,8 @@ vErrors.push(err149);
 }
 errors++;
 }
-}
-if(data.mqtt !== undefined){
-let data43 = data.mqtt;
-if(data43 && typeof data43 == "object" && !Array.isArray(data43)){
-if(data43.url === undefined){
-const err150 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "url"},message:"must have required property '"+"url"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data43};
+if(data43 < 0 || isNaN(data43)){
+const err150 = {instancePath:instancePath+"/adapt/hysteresis",schemaPath:"#/properties/adapt/properties/hysteresis/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.adapt.properties.hysteresis,data:data43};
 if(vErrors === null){
 vErrors = [err150];
 }
@@ -1762,8 +1758,9 @@ vErrors.push(err150);
 }
 errors++;
 }
-if(data43.prefix === undefined){
-const err151 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "prefix"},message:"must have required property '"+"prefix"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data43};
+}
+else {
+const err151 = {instancePath:instancePath+"/adapt/hysteresis",schemaPath:"#/properties/adapt/properties/hysteresis/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.adapt.properties.hysteresis.type,parentSchema:schema11.properties.adapt.properties.hysteresis,data:data43};
 if(vErrors === null){
 vErrors = [err151];
 }
@@ -1772,8 +1769,10 @@ vErrors.push(err151);
 }
 errors++;
 }
-if(data43.protocolVersion === undefined){
-const err152 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "protocolVersion"},message:"must have required property '"+"protocolVersion"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data43};
+}
+}
+else {
+const err152 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.adapt.type,parentSchema:schema11.properties.adapt,data:data39};
 if(vErrors === null){
 vErrors = [err152];
 }
@@ -1782,8 +1781,12 @@ vErrors.push(err152);
 }
 errors++;
 }
-if(data43.username === undefined){
-const err153 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "username"},message:"must have required property '"+"username"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data43};
+}
+if(data.mqtt !== undefined){
+let data44 = data.mqtt;
+if(data44 && typeof data44 == "object" && !Array.isArray(data44)){
+if(data44.url === undefined){
+const err153 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "url"},message:"must have required property '"+"url"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data44};
 if(vErrors === null){
 vErrors = [err153];
 }
@@ -1792,8 +1795,8 @@ vErrors.push(err153);
 }
 errors++;
 }
-if(data43.password === undefined){
-const err154 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "password"},message:"must have required property '"+"password"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data43};
+if(data44.prefix === undefined){
+const err154 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "prefix"},message:"must have required property '"+"prefix"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data44};
 if(vErrors === null){
 vErrors = [err154];
 }
@@ -1802,8 +1805,8 @@ vErrors.push(err154);
 }
 errors++;
 }
-if(data43.tls === undefined){
-const err155 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "tls"},message:"must have required property '"+"tls"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data43};
+if(data44.protocolVersion === undefined){
+const err155 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "protocolVersion"},message:"must have required property '"+"protocolVersion"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data44};
 if(vErrors === null){
 vErrors = [err155];
 }
@@ -1812,8 +1815,8 @@ vErrors.push(err155);
 }
 errors++;
 }
-if(data43.keepaliveSeconds === undefined){
-const err156 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "keepaliveSeconds"},message:"must have required property '"+"keepaliveSeconds"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data43};
+if(data44.username === undefined){
+const err156 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "username"},message:"must have required property '"+"username"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data44};
 if(vErrors === null){
 vErrors = [err156];
 }
@@ -1822,8 +1825,8 @@ vErrors.push(err156);
 }
 errors++;
 }
-if(data43.reconnectMaxSeconds === undefined){
-const err157 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "reconnectMaxSeconds"},message:"must have required property '"+"reconnectMaxSeconds"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data43};
+if(data44.password === undefined){
+const err157 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "password"},message:"must have required property '"+"password"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data44};
 if(vErrors === null){
 vErrors = [err157];
 }
@@ -1832,8 +1835,8 @@ vErrors.push(err157);
 }
 errors++;
 }
-if(data43.results === undefined){
-const err158 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "results"},message:"must have required property '"+"results"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data43};
+if(data44.tls === undefined){
+const err158 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "tls"},message:"must have required property '"+"tls"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data44};
 if(vErrors === null){
 vErrors = [err158];
 }
@@ -1842,8 +1845,8 @@ vErrors.push(err158);
 }
 errors++;
 }
-if(data43.telemetrySeconds === undefined){
-const err159 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "telemetrySeconds"},message:"must have required property '"+"telemetrySeconds"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data43};
+if(data44.keepaliveSeconds === undefined){
+const err159 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "keepaliveSeconds"},message:"must have required property '"+"keepaliveSeconds"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data44};
 if(vErrors === null){
 vErrors = [err159];
 }
@@ -1852,8 +1855,8 @@ vErrors.push(err159);
 }
 errors++;
 }
-if(data43.outbox === undefined){
-const err160 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "outbox"},message:"must have required property '"+"outbox"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data43};
+if(data44.reconnectMaxSeconds === undefined){
+const err160 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "reconnectMaxSeconds"},message:"must have required property '"+"reconnectMaxSeconds"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data44};
 if(vErrors === null){
 vErrors = [err160];
 }
@@ -1862,8 +1865,8 @@ vErrors.push(err160);
 }
 errors++;
 }
-if(data43.homeAssistant === undefined){
-const err161 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "homeAssistant"},message:"must have required property '"+"homeAssistant"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data43};
+if(data44.results === undefined){
+const err161 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "results"},message:"must have required property '"+"results"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data44};
 if(vErrors === null){
 vErrors = [err161];
 }
@@ -1872,9 +1875,8 @@ vErrors.push(err161);
 }
 errors++;
 }
-for(const key7 in data43){
-if(!(func2.call(schema11.properties.mqtt.properties, key7))){
-const err162 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.mqtt,data:data43};
+if(data44.telemetrySeconds === undefined){
+const err162 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "telemetrySeconds"},message:"must have required property '"+"telemetrySeconds"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data44};
 if(vErrors === null){
 vErrors = [err162];
 }
@@ -1883,12 +1885,8 @@ vErrors.push(err162);
 }
 errors++;
 }
-}
-if(data43.url !== undefined){
-let data44 = data43.url;
-if(typeof data44 === "string"){
-if(!pattern7.test(data44)){
-const err163 = {instancePath:instancePath+"/mqtt/url",schemaPath:"#/properties/mqtt/properties/url/pattern",keyword:"pattern",params:{pattern: "^((mqtts?|wss?|tcp|ssl)://[^\\s]+)?$"},message:"must match pattern \""+"^((mqtts?|wss?|tcp|ssl)://[^\\s]+)?$"+"\"",schema:"^((mqtts?|wss?|tcp|ssl)://[^\\s]+)?$",parentSchema:schema11.properties.mqtt.properties.url,data:data44};
+if(data44.outbox === undefined){
+const err163 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "outbox"},message:"must have required property '"+"outbox"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data44};
 if(vErrors === null){
 vErrors = [err163];
 }
@@ -1897,9 +1895,8 @@ vErrors.push(err163);
 }
 errors++;
 }
-}
-else {
-const err164 = {instancePath:instancePath+"/mqtt/url",schemaPath:"#/properties/mqtt/properties/url/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.url.type,parentSchema:schema11.properties.mqtt.properties.url,data:data44};
+if(data44.homeAssistant === undefined){
+const err164 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "homeAssistant"},message:"must have required property '"+"homeAssistant"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data44};
 if(vErrors === null){
 vErrors = [err164];
 }
@@ -1908,12 +1905,9 @@ vErrors.push(err164);
 }
 errors++;
 }
-}
-if(data43.prefix !== undefined){
-let data45 = data43.prefix;
-if(typeof data45 === "string"){
-if(!pattern8.test(data45)){
-const err165 = {instancePath:instancePath+"/mqtt/prefix",schemaPath:"#/properties/mqtt/properties/prefix/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$"},message:"must match pattern \""+"^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$"+"\"",schema:"^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$",parentSchema:schema11.properties.mqtt.properties.prefix,data:data45};
+for(const key7 in data44){
+if(!(func2.call(schema11.properties.mqtt.properties, key7))){
+const err165 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.mqtt,data:data44};
 if(vErrors === null){
 vErrors = [err165];
 }
@@ -1923,8 +1917,11 @@ vErrors.push(err165);
 errors++;
 }
 }
-else {
-const err166 = {instancePath:instancePath+"/mqtt/prefix",schemaPath:"#/properties/mqtt/properties/prefix/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.prefix.type,parentSchema:schema11.properties.mqtt.properties.prefix,data:data45};
+if(data44.url !== undefined){
+let data45 = data44.url;
+if(typeof data45 === "string"){
+if(!pattern8.test(data45)){
+const err166 = {instancePath:instancePath+"/mqtt/url",schemaPath:"#/properties/mqtt/properties/url/pattern",keyword:"pattern",params:{pattern: "^((mqtts?|wss?|tcp|ssl)://[^\\s]+)?$"},message:"must match pattern \""+"^((mqtts?|wss?|tcp|ssl)://[^\\s]+)?$"+"\"",schema:"^((mqtts?|wss?|tcp|ssl)://[^\\s]+)?$",parentSchema:schema11.properties.mqtt.properties.url,data:data45};
 if(vErrors === null){
 vErrors = [err166];
 }
@@ -1934,10 +1931,8 @@ vErrors.push(err166);
 errors++;
 }
 }
-if(data43.protocolVersion !== undefined){
-let data46 = data43.protocolVersion;
-if(!(((typeof data46 == "number") && (!(data46 % 1) && !isNaN(data46))) && (isFinite(data46)))){
-const err167 = {instancePath:instancePath+"/mqtt/protocolVersion",schemaPath:"#/properties/mqtt/properties/protocolVersion/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.mqtt.properties.protocolVersion.type,parentSchema:schema11.properties.mqtt.properties.protocolVersion,data:data46};
+else {
+const err167 = {instancePath:instancePath+"/mqtt/url",schemaPath:"#/properties/mqtt/properties/url/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.url.type,parentSchema:schema11.properties.mqtt.properties.url,data:data45};
 if(vErrors === null){
 vErrors = [err167];
 }
@@ -1946,8 +1941,12 @@ vErrors.push(err167);
 }
 errors++;
 }
-if(!((data46 === 4) || (data46 === 5))){
-const err168 = {instancePath:instancePath+"/mqtt/protocolVersion",schemaPath:"#/properties/mqtt/properties/protocolVersion/enum",keyword:"enum",params:{allowedValues: schema11.properties.mqtt.properties.protocolVersion.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.mqtt.properties.protocolVersion.enum,parentSchema:schema11.properties.mqtt.properties.protocolVersion,data:data46};
+}
+if(data44.prefix !== undefined){
+let data46 = data44.prefix;
+if(typeof data46 === "string"){
+if(!pattern9.test(data46)){
+const err168 = {instancePath:instancePath+"/mqtt/prefix",schemaPath:"#/properties/mqtt/properties/prefix/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$"},message:"must match pattern \""+"^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$"+"\"",schema:"^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$",parentSchema:schema11.properties.mqtt.properties.prefix,data:data46};
 if(vErrors === null){
 vErrors = [err168];
 }
@@ -1957,11 +1956,8 @@ vErrors.push(err168);
 errors++;
 }
 }
-if(data43.username !== undefined){
-let data47 = data43.username;
-if(typeof data47 === "string"){
-if(!pattern1.test(data47)){
-const err169 = {instancePath:instancePath+"/mqtt/username",schemaPath:"#/properties/mqtt/properties/username/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.mqtt.properties.username,data:data47};
+else {
+const err169 = {instancePath:instancePath+"/mqtt/prefix",schemaPath:"#/properties/mqtt/properties/prefix/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.prefix.type,parentSchema:schema11.properties.mqtt.properties.prefix,data:data46};
 if(vErrors === null){
 vErrors = [err169];
 }
@@ -1971,8 +1967,10 @@ vErrors.push(err169);
 errors++;
 }
 }
-else {
-const err170 = {instancePath:instancePath+"/mqtt/username",schemaPath:"#/properties/mqtt/properties/username/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.username.type,parentSchema:schema11.properties.mqtt.properties.username,data:data47};
+if(data44.protocolVersion !== undefined){
+let data47 = data44.protocolVersion;
+if(!(((typeof data47 == "number") && (!(data47 % 1) && !isNaN(data47))) && (isFinite(data47)))){
+const err170 = {instancePath:instancePath+"/mqtt/protocolVersion",schemaPath:"#/properties/mqtt/properties/protocolVersion/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.mqtt.properties.protocolVersion.type,parentSchema:schema11.properties.mqtt.properties.protocolVersion,data:data47};
 if(vErrors === null){
 vErrors = [err170];
 }
@@ -1981,11 +1979,8 @@ vErrors.push(err170);
 }
 errors++;
 }
-}
-if(data43.password !== undefined){
-let data48 = data43.password;
-if(typeof data48 !== "string"){
-const err171 = {instancePath:instancePath+"/mqtt/password",schemaPath:"#/properties/mqtt/properties/password/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.password.type,parentSchema:schema11.properties.mqtt.properties.password,data:data48};
+if(!((data47 === 4) || (data47 === 5))){
+const err171 = {instancePath:instancePath+"/mqtt/protocolVersion",schemaPath:"#/properties/mqtt/properties/protocolVersion/enum",keyword:"enum",params:{allowedValues: schema11.properties.mqtt.properties.protocolVersion.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.mqtt.properties.protocolVersion.enum,parentSchema:schema11.properties.mqtt.properties.protocolVersion,data:data47};
 if(vErrors === null){
 vErrors = [err171];
 }
@@ -1995,11 +1990,11 @@ vErrors.push(err171);
 errors++;
 }
 }
-if(data43.tls !== undefined){
-let data49 = data43.tls;
-if(data49 && typeof data49 == "object" && !Array.isArray(data49)){
-if(data49.ca === undefined){
-const err172 = {instancePath:instancePath+"/mqtt/tls",schemaPath:"#/properties/mqtt/properties/tls/required",keyword:"required",params:{missingProperty: "ca"},message:"must have required property '"+"ca"+"'",schema:schema11.properties.mqtt.properties.tls.required,parentSchema:schema11.properties.mqtt.properties.tls,data:data49};
+if(data44.username !== undefined){
+let data48 = data44.username;
+if(typeof data48 === "string"){
+if(!pattern1.test(data48)){
+const err172 = {instancePath:instancePath+"/mqtt/username",schemaPath:"#/properties/mqtt/properties/username/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.mqtt.properties.username,data:data48};
 if(vErrors === null){
 vErrors = [err172];
 }
@@ -2008,8 +2003,9 @@ vErrors.push(err172);
 }
 errors++;
 }
-if(data49.cert === undefined){
-const err173 = {instancePath:instancePath+"/mqtt/tls",schemaPath:"#/properties/mqtt/properties/tls/required",keyword:"required",params:{missingProperty: "cert"},message:"must have required property '"+"cert"+"'",schema:schema11.properties.mqtt.properties.tls.required,parentSchema:schema11.properties.mqtt.properties.tls,data:data49};
+}
+else {
+const err173 = {instancePath:instancePath+"/mqtt/username",schemaPath:"#/properties/mqtt/properties/username/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.username.type,parentSchema:schema11.properties.mqtt.properties.username,data:data48};
 if(vErrors === null){
 vErrors = [err173];
 }
@@ -2018,8 +2014,11 @@ vErrors.push(err173);
 }
 errors++;
 }
-if(data49.key === undefined){
-const err174 = {instancePath:instancePath+"/mqtt/tls",schemaPath:"#/properties/mqtt/properties/tls/required",keyword:"required",params:{missingProperty: "key"},message:"must have required property '"+"key"+"'",schema:schema11.properties.mqtt.properties.tls.required,parentSchema:schema11.properties.mqtt.properties.tls,data:data49};
+}
+if(data44.password !== undefined){
+let data49 = data44.password;
+if(typeof data49 !== "string"){
+const err174 = {instancePath:instancePath+"/mqtt/password",schemaPath:"#/properties/mqtt/properties/password/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.password.type,parentSchema:schema11.properties.mqtt.properties.password,data:data49};
 if(vErrors === null){
 vErrors = [err174];
 }
@@ -2028,8 +2027,12 @@ vErrors.push(err174);
 }
 errors++;
 }
-if(data49.rejectUnauthorized === undefined){
-const err175 = {instancePath:instancePath+"/mqtt/tls",schemaPath:"#/properties/mqtt/properties/tls/required",keyword:"required",params:{missingProperty: "rejectUnauthorized"},message:"must have required property '"+"rejectUnauthorized"+"'",schema:schema11.properties.mqtt.properties.tls.required,parentSchema:schema11.properties.mqtt.properties.tls,data:data49};
+}
+if(data44.tls !== undefined){
+let data50 = data44.tls;
+if(data50 && typeof data50 == "object" && !Array.isArray(data50)){
+if(data50.ca === undefined){
+const err175 = {instancePath:instancePath+"/mqtt/tls",schemaPath:"#/properties/mqtt/properties/tls/required",keyword:"required",params:{missingProperty: "ca"},message:"must have required property '"+"ca"+"'",schema:schema11.properties.mqtt.properties.tls.required,parentSchema:schema11.properties.mqtt.properties.tls,data:data50};
 if(vErrors === null){
 vErrors = [err175];
 }
@@ -2038,9 +2041,8 @@ vErrors.push(err175);
 }
 errors++;
 }
-for(const key8 in data49){
-if(!((((key8 === "ca") || (key8 === "cert")) || (key8 === "key")) || (key8 === "rejectUnauthorized"))){
-const err176 = {instancePath:instancePath+"/mqtt/tls",schemaPath:"#/properties/mqtt/properties/tls/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.mqtt.properties.tls,data:data49};
+if(data50.cert === undefined){
+const err176 = {instancePath:instancePath+"/mqtt/tls",schemaPath:"#/properties/mqtt/properties/tls/required",keyword:"required",params:{missingProperty: "cert"},message:"must have required property '"+"cert"+"'",schema:schema11.properties.mqtt.properties.tls.required,parentSchema:schema11.properties.mqtt.properties.tls,data:data50};
 if(vErrors === null){
 vErrors = [err176];
 }
@@ -2049,12 +2051,8 @@ vErrors.push(err176);
 }
 errors++;
 }
-}
-if(data49.ca !== undefined){
-let data50 = data49.ca;
-if(typeof data50 === "string"){
-if(!pattern1.test(data50)){
-const err177 = {instancePath:instancePath+"/mqtt/tls/ca",schemaPath:"#/properties/mqtt/properties/tls/properties/ca/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.mqtt.properties.tls.properties.ca,data:data50};
+if(data50.key === undefined){
+const err177 = {instancePath:instancePath+"/mqtt/tls",schemaPath:"#/properties/mqtt/properties/tls/required",keyword:"required",params:{missingProperty: "key"},message:"must have required property '"+"key"+"'",schema:schema11.properties.mqtt.properties.tls.required,parentSchema:schema11.properties.mqtt.properties.tls,data:data50};
 if(vErrors === null){
 vErrors = [err177];
 }
@@ -2063,9 +2061,8 @@ vErrors.push(err177);
 }
 errors++;
 }
-}
-else {
-const err178 = {instancePath:instancePath+"/mqtt/tls/ca",schemaPath:"#/properties/mqtt/properties/tls/properties/ca/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.tls.properties.ca.type,parentSchema:schema11.properties.mqtt.properties.tls.properties.ca,data:data50};
+if(data50.rejectUnauthorized === undefined){
+const err178 = {instancePath:instancePath+"/mqtt/tls",schemaPath:"#/properties/mqtt/properties/tls/required",keyword:"required",params:{missingProperty: "rejectUnauthorized"},message:"must have required property '"+"rejectUnauthorized"+"'",schema:schema11.properties.mqtt.properties.tls.required,parentSchema:schema11.properties.mqtt.properties.tls,data:data50};
 if(vErrors === null){
 vErrors = [err178];
 }
@@ -2074,12 +2071,9 @@ vErrors.push(err178);
 }
 errors++;
 }
-}
-if(data49.cert !== undefined){
-let data51 = data49.cert;
-if(typeof data51 === "string"){
-if(!pattern1.test(data51)){
-const err179 = {instancePath:instancePath+"/mqtt/tls/cert",schemaPath:"#/properties/mqtt/properties/tls/properties/cert/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.mqtt.properties.tls.properties.cert,data:data51};
+for(const key8 in data50){
+if(!((((key8 === "ca") || (key8 === "cert")) || (key8 === "key")) || (key8 === "rejectUnauthorized"))){
+const err179 = {instancePath:instancePath+"/mqtt/tls",schemaPath:"#/properties/mqtt/properties/tls/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.mqtt.properties.tls,data:data50};
 if(vErrors === null){
 vErrors = [err179];
 }
@@ -2089,8 +2083,11 @@ vErrors.push(err179);
 errors++;
 }
 }
-else {
-const err180 = {instancePath:instancePath+"/mqtt/tls/cert",schemaPath:"#/properties/mqtt/properties/tls/properties/cert/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.tls.properties.cert.type,parentSchema:schema11.properties.mqtt.properties.tls.properties.cert,data:data51};
+if(data50.ca !== undefined){
+let data51 = data50.ca;
+if(typeof data51 === "string"){
+if(!pattern1.test(data51)){
+const err180 = {instancePath:instancePath+"/mqtt/tls/ca",schemaPath:"#/properties/mqtt/properties/tls/properties/ca/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.mqtt.properties.tls.properties.ca,data:data51};
 if(vErrors === null){
 vErrors = [err180];
 }
@@ -2100,11 +2097,8 @@ vErrors.push(err180);
 errors++;
 }
 }
-if(data49.key !== undefined){
-let data52 = data49.key;
-if(typeof data52 === "string"){
-if(!pattern1.test(data52)){
-const err181 = {instancePath:instancePath+"/mqtt/tls/key",schemaPath:"#/properties/mqtt/properties/tls/properties/key/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.mqtt.properties.tls.properties.key,data:data52};
+else {
+const err181 = {instancePath:instancePath+"/mqtt/tls/ca",schemaPath:"#/properties/mqtt/properties/tls/properties/ca/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.tls.properties.ca.type,parentSchema:schema11.properties.mqtt.properties.tls.properties.ca,data:data51};
 if(vErrors === null){
 vErrors = [err181];
 }
@@ -2114,8 +2108,11 @@ vErrors.push(err181);
 errors++;
 }
 }
-else {
-const err182 = {instancePath:instancePath+"/mqtt/tls/key",schemaPath:"#/properties/mqtt/properties/tls/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.tls.properties.key.type,parentSchema:schema11.properties.mqtt.properties.tls.properties.key,data:data52};
+if(data50.cert !== undefined){
+let data52 = data50.cert;
+if(typeof data52 === "string"){
+if(!pattern1.test(data52)){
+const err182 = {instancePath:instancePath+"/mqtt/tls/cert",schemaPath:"#/properties/mqtt/properties/tls/properties/cert/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.mqtt.properties.tls.properties.cert,data:data52};
 if(vErrors === null){
 vErrors = [err182];
 }
@@ -2125,10 +2122,8 @@ vErrors.push(err182);
 errors++;
 }
 }
-if(data49.rejectUnauthorized !== undefined){
-let data53 = data49.rejectUnauthorized;
-if(typeof data53 !== "boolean"){
-const err183 = {instancePath:instancePath+"/mqtt/tls/rejectUnauthorized",schemaPath:"#/properties/mqtt/properties/tls/properties/rejectUnauthorized/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.mqtt.properties.tls.properties.rejectUnauthorized.type,parentSchema:schema11.properties.mqtt.properties.tls.properties.rejectUnauthorized,data:data53};
+else {
+const err183 = {instancePath:instancePath+"/mqtt/tls/cert",schemaPath:"#/properties/mqtt/properties/tls/properties/cert/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.tls.properties.cert.type,parentSchema:schema11.properties.mqtt.properties.tls.properties.cert,data:data52};
 if(vErrors === null){
 vErrors = [err183];
 }
@@ -2138,9 +2133,11 @@ vErrors.push(err183);
 errors++;
 }
 }
-}
-else {
-const err184 = {instancePath:instancePath+"/mqtt/tls",schemaPath:"#/properties/mqtt/properties/tls/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.mqtt.properties.tls.type,parentSchema:schema11.properties.mqtt.properties.tls,data:data49};
+if(data50.key !== undefined){
+let data53 = data50.key;
+if(typeof data53 === "string"){
+if(!pattern1.test(data53)){
+const err184 = {instancePath:instancePath+"/mqtt/tls/key",schemaPath:"#/properties/mqtt/properties/tls/properties/key/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.mqtt.properties.tls.properties.key,data:data53};
 if(vErrors === null){
 vErrors = [err184];
 }
@@ -2150,10 +2147,8 @@ vErrors.push(err184);
 errors++;
 }
 }
-if(data43.keepaliveSeconds !== undefined){
-let data54 = data43.keepaliveSeconds;
-if(!(((typeof data54 == "number") && (!(data54 % 1) && !isNaN(data54))) && (isFinite(data54)))){
-const err185 = {instancePath:instancePath+"/mqtt/keepaliveSeconds",schemaPath:"#/properties/mqtt/properties/keepaliveSeconds/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.mqtt.properties.keepaliveSeconds.type,parentSchema:schema11.properties.mqtt.properties.keepaliveSeconds,data:data54};
+else {
+const err185 = {instancePath:instancePath+"/mqtt/tls/key",schemaPath:"#/properties/mqtt/properties/tls/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.tls.properties.key.type,parentSchema:schema11.properties.mqtt.properties.tls.properties.key,data:data53};
 if(vErrors === null){
 vErrors = [err185];
 }
@@ -2162,9 +2157,11 @@ vErrors.push(err185);
 }
 errors++;
 }
-if((typeof data54 == "number") && (isFinite(data54))){
-if(data54 > 65535 || isNaN(data54)){
-const err186 = {instancePath:instancePath+"/mqtt/keepaliveSeconds",schemaPath:"#/properties/mqtt/properties/keepaliveSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535",schema:65535,parentSchema:schema11.properties.mqtt.properties.keepaliveSeconds,data:data54};
+}
+if(data50.rejectUnauthorized !== undefined){
+let data54 = data50.rejectUnauthorized;
+if(typeof data54 !== "boolean"){
+const err186 = {instancePath:instancePath+"/mqtt/tls/rejectUnauthorized",schemaPath:"#/properties/mqtt/properties/tls/properties/rejectUnauthorized/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.mqtt.properties.tls.properties.rejectUnauthorized.type,parentSchema:schema11.properties.mqtt.properties.tls.properties.rejectUnauthorized,data:data54};
 if(vErrors === null){
 vErrors = [err186];
 }
@@ -2173,8 +2170,10 @@ vErrors.push(err186);
 }
 errors++;
 }
-if(data54 < 0 || isNaN(data54)){
-const err187 = {instancePath:instancePath+"/mqtt/keepaliveSeconds",schemaPath:"#/properties/mqtt/properties/keepaliveSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.mqtt.properties.keepaliveSeconds,data:data54};
+}
+}
+else {
+const err187 = {instancePath:instancePath+"/mqtt/tls",schemaPath:"#/properties/mqtt/properties/tls/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.mqtt.properties.tls.type,parentSchema:schema11.properties.mqtt.properties.tls,data:data50};
 if(vErrors === null){
 vErrors = [err187];
 }
@@ -2184,12 +2183,10 @@ vErrors.push(err187);
 errors++;
 }
 }
-}
-if(data43.reconnectMaxSeconds !== undefined){
-let data55 = data43.reconnectMaxSeconds;
-if((typeof data55 == "number") && (isFinite(data55))){
-if(data55 > 3600 || isNaN(data55)){
-const err188 = {instancePath:instancePath+"/mqtt/reconnectMaxSeconds",schemaPath:"#/properties/mqtt/properties/reconnectMaxSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.mqtt.properties.reconnectMaxSeconds,data:data55};
+if(data44.keepaliveSeconds !== undefined){
+let data55 = data44.keepaliveSeconds;
+if(!(((typeof data55 == "number") && (!(data55 % 1) && !isNaN(data55))) && (isFinite(data55)))){
+const err188 = {instancePath:instancePath+"/mqtt/keepaliveSeconds",schemaPath:"#/properties/mqtt/properties/keepaliveSeconds/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.mqtt.properties.keepaliveSeconds.type,parentSchema:schema11.properties.mqtt.properties.keepaliveSeconds,data:data55};
 if(vErrors === null){
 vErrors = [err188];
 }
@@ -2198,8 +2195,9 @@ vErrors.push(err188);
 }
 errors++;
 }
-if(data55 < 1 || isNaN(data55)){
-const err189 = {instancePath:instancePath+"/mqtt/reconnectMaxSeconds",schemaPath:"#/properties/mqtt/properties/reconnectMaxSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.mqtt.properties.reconnectMaxSeconds,data:data55};
+if((typeof data55 == "number") && (isFinite(data55))){
+if(data55 > 65535 || isNaN(data55)){
+const err189 = {instancePath:instancePath+"/mqtt/keepaliveSeconds",schemaPath:"#/properties/mqtt/properties/keepaliveSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535",schema:65535,parentSchema:schema11.properties.mqtt.properties.keepaliveSeconds,data:data55};
 if(vErrors === null){
 vErrors = [err189];
 }
@@ -2208,9 +2206,8 @@ vErrors.push(err189);
 }
 errors++;
 }
-}
-else {
-const err190 = {instancePath:instancePath+"/mqtt/reconnectMaxSeconds",schemaPath:"#/properties/mqtt/properties/reconnectMaxSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.mqtt.properties.reconnectMaxSeconds.type,parentSchema:schema11.properties.mqtt.properties.reconnectMaxSeconds,data:data55};
+if(data55 < 0 || isNaN(data55)){
+const err190 = {instancePath:instancePath+"/mqtt/keepaliveSeconds",schemaPath:"#/properties/mqtt/properties/keepaliveSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.mqtt.properties.keepaliveSeconds,data:data55};
 if(vErrors === null){
 vErrors = [err190];
 }
@@ -2220,11 +2217,12 @@ vErrors.push(err190);
 errors++;
 }
 }
-if(data43.results !== undefined){
-let data56 = data43.results;
-if(data56 && typeof data56 == "object" && !Array.isArray(data56)){
-if(data56.mode === undefined){
-const err191 = {instancePath:instancePath+"/mqtt/results",schemaPath:"#/properties/mqtt/properties/results/required",keyword:"required",params:{missingProperty: "mode"},message:"must have required property '"+"mode"+"'",schema:schema11.properties.mqtt.properties.results.required,parentSchema:schema11.properties.mqtt.properties.results,data:data56};
+}
+if(data44.reconnectMaxSeconds !== undefined){
+let data56 = data44.reconnectMaxSeconds;
+if((typeof data56 == "number") && (isFinite(data56))){
+if(data56 > 3600 || isNaN(data56)){
+const err191 = {instancePath:instancePath+"/mqtt/reconnectMaxSeconds",schemaPath:"#/properties/mqtt/properties/reconnectMaxSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.mqtt.properties.reconnectMaxSeconds,data:data56};
 if(vErrors === null){
 vErrors = [err191];
 }
@@ -2233,8 +2231,8 @@ vErrors.push(err191);
 }
 errors++;
 }
-if(data56.threshold === undefined){
-const err192 = {instancePath:instancePath+"/mqtt/results",schemaPath:"#/properties/mqtt/properties/results/required",keyword:"required",params:{missingProperty: "threshold"},message:"must have required property '"+"threshold"+"'",schema:schema11.properties.mqtt.properties.results.required,parentSchema:schema11.properties.mqtt.properties.results,data:data56};
+if(data56 < 1 || isNaN(data56)){
+const err192 = {instancePath:instancePath+"/mqtt/reconnectMaxSeconds",schemaPath:"#/properties/mqtt/properties/reconnectMaxSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.mqtt.properties.reconnectMaxSeconds,data:data56};
 if(vErrors === null){
 vErrors = [err192];
 }
@@ -2243,8 +2241,9 @@ vErrors.push(err192);
 }
 errors++;
 }
-if(data56.maxRatePerSecond === undefined){
-const err193 = {instancePath:instancePath+"/mqtt/results",schemaPath:"#/properties/mqtt/properties/results/required",keyword:"required",params:{missingProperty: "maxRatePerSecond"},message:"must have required property '"+"maxRatePerSecond"+"'",schema:schema11.properties.mqtt.properties.results.required,parentSchema:schema11.properties.mqtt.properties.results,data:data56};
+}
+else {
+const err193 = {instancePath:instancePath+"/mqtt/reconnectMaxSeconds",schemaPath:"#/properties/mqtt/properties/reconnectMaxSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.mqtt.properties.reconnectMaxSeconds.type,parentSchema:schema11.properties.mqtt.properties.reconnectMaxSeconds,data:data56};
 if(vErrors === null){
 vErrors = [err193];
 }
@@ -2253,9 +2252,12 @@ vErrors.push(err193);
 }
 errors++;
 }
-for(const key9 in data56){
-if(!(((key9 === "mode") || (key9 === "threshold")) || (key9 === "maxRatePerSecond"))){
-const err194 = {instancePath:instancePath+"/mqtt/results",schemaPath:"#/properties/mqtt/properties/results/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.mqtt.properties.results,data:data56};
+}
+if(data44.results !== undefined){
+let data57 = data44.results;
+if(data57 && typeof data57 == "object" && !Array.isArray(data57)){
+if(data57.mode === undefined){
+const err194 = {instancePath:instancePath+"/mqtt/results",schemaPath:"#/properties/mqtt/properties/results/required",keyword:"required",params:{missingProperty: "mode"},message:"must have required property '"+"mode"+"'",schema:schema11.properties.mqtt.properties.results.required,parentSchema:schema11.properties.mqtt.properties.results,data:data57};
 if(vErrors === null){
 vErrors = [err194];
 }
@@ -2264,11 +2266,8 @@ vErrors.push(err194);
 }
 errors++;
 }
-}
-if(data56.mode !== undefined){
-let data57 = data56.mode;
-if(typeof data57 !== "string"){
-const err195 = {instancePath:instancePath+"/mqtt/results/mode",schemaPath:"#/properties/mqtt/properties/results/properties/mode/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.results.properties.mode.type,parentSchema:schema11.properties.mqtt.properties.results.properties.mode,data:data57};
+if(data57.threshold === undefined){
+const err195 = {instancePath:instancePath+"/mqtt/results",schemaPath:"#/properties/mqtt/properties/results/required",keyword:"required",params:{missingProperty: "threshold"},message:"must have required property '"+"threshold"+"'",schema:schema11.properties.mqtt.properties.results.required,parentSchema:schema11.properties.mqtt.properties.results,data:data57};
 if(vErrors === null){
 vErrors = [err195];
 }
@@ -2277,8 +2276,8 @@ vErrors.push(err195);
 }
 errors++;
 }
-if(!(((data57 === "every") || (data57 === "change")) || (data57 === "threshold"))){
-const err196 = {instancePath:instancePath+"/mqtt/results/mode",schemaPath:"#/properties/mqtt/properties/results/properties/mode/enum",keyword:"enum",params:{allowedValues: schema11.properties.mqtt.properties.results.properties.mode.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.mqtt.properties.results.properties.mode.enum,parentSchema:schema11.properties.mqtt.properties.results.properties.mode,data:data57};
+if(data57.maxRatePerSecond === undefined){
+const err196 = {instancePath:instancePath+"/mqtt/results",schemaPath:"#/properties/mqtt/properties/results/required",keyword:"required",params:{missingProperty: "maxRatePerSecond"},message:"must have required property '"+"maxRatePerSecond"+"'",schema:schema11.properties.mqtt.properties.results.required,parentSchema:schema11.properties.mqtt.properties.results,data:data57};
 if(vErrors === null){
 vErrors = [err196];
 }
@@ -2287,12 +2286,9 @@ vErrors.push(err196);
 }
 errors++;
 }
-}
-if(data56.threshold !== undefined){
-let data58 = data56.threshold;
-if((typeof data58 == "number") && (isFinite(data58))){
-if(data58 > 1 || isNaN(data58)){
-const err197 = {instancePath:instancePath+"/mqtt/results/threshold",schemaPath:"#/properties/mqtt/properties/results/properties/threshold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.mqtt.properties.results.properties.threshold,data:data58};
+for(const key9 in data57){
+if(!(((key9 === "mode") || (key9 === "threshold")) || (key9 === "maxRatePerSecond"))){
+const err197 = {instancePath:instancePath+"/mqtt/results",schemaPath:"#/properties/mqtt/properties/results/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.mqtt.properties.results,data:data57};
 if(vErrors === null){
 vErrors = [err197];
 }
@@ -2301,8 +2297,11 @@ vErrors.push(err197);
 }
 errors++;
 }
-if(data58 < 0 || isNaN(data58)){
-const err198 = {instancePath:instancePath+"/mqtt/results/threshold",schemaPath:"#/properties/mqtt/properties/results/properties/threshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.mqtt.properties.results.properties.threshold,data:data58};
+}
+if(data57.mode !== undefined){
+let data58 = data57.mode;
+if(typeof data58 !== "string"){
+const err198 = {instancePath:instancePath+"/mqtt/results/mode",schemaPath:"#/properties/mqtt/properties/results/properties/mode/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.results.properties.mode.type,parentSchema:schema11.properties.mqtt.properties.results.properties.mode,data:data58};
 if(vErrors === null){
 vErrors = [err198];
 }
@@ -2311,9 +2310,8 @@ vErrors.push(err198);
 }
 errors++;
 }
-}
-else {
-const err199 = {instancePath:instancePath+"/mqtt/results/threshold",schemaPath:"#/properties/mqtt/properties/results/properties/threshold/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.mqtt.properties.results.properties.threshold.type,parentSchema:schema11.properties.mqtt.properties.results.properties.threshold,data:data58};
+if(!(((data58 === "every") || (data58 === "change")) || (data58 === "threshold"))){
+const err199 = {instancePath:instancePath+"/mqtt/results/mode",schemaPath:"#/properties/mqtt/properties/results/properties/mode/enum",keyword:"enum",params:{allowedValues: schema11.properties.mqtt.properties.results.properties.mode.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.mqtt.properties.results.properties.mode.enum,parentSchema:schema11.properties.mqtt.properties.results.properties.mode,data:data58};
 if(vErrors === null){
 vErrors = [err199];
 }
@@ -2323,11 +2321,11 @@ vErrors.push(err199);
 errors++;
 }
 }
-if(data56.maxRatePerSecond !== undefined){
-let data59 = data56.maxRatePerSecond;
+if(data57.threshold !== undefined){
+let data59 = data57.threshold;
 if((typeof data59 == "number") && (isFinite(data59))){
-if(data59 > 1000 || isNaN(data59)){
-const err200 = {instancePath:instancePath+"/mqtt/results/maxRatePerSecond",schemaPath:"#/properties/mqtt/properties/results/properties/maxRatePerSecond/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000",schema:1000,parentSchema:schema11.properties.mqtt.properties.results.properties.maxRatePerSecond,data:data59};
+if(data59 > 1 || isNaN(data59)){
+const err200 = {instancePath:instancePath+"/mqtt/results/threshold",schemaPath:"#/properties/mqtt/properties/results/properties/threshold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.mqtt.properties.results.properties.threshold,data:data59};
 if(vErrors === null){
 vErrors = [err200];
 }
@@ -2336,8 +2334,8 @@ vErrors.push(err200);
 }
 errors++;
 }
-if(data59 <= 0 || isNaN(data59)){
-const err201 = {instancePath:instancePath+"/mqtt/results/maxRatePerSecond",schemaPath:"#/properties/mqtt/properties/results/properties/maxRatePerSecond/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.mqtt.properties.results.properties.maxRatePerSecond,data:data59};
+if(data59 < 0 || isNaN(data59)){
+const err201 = {instancePath:instancePath+"/mqtt/results/threshold",schemaPath:"#/properties/mqtt/properties/results/properties/threshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.mqtt.properties.results.properties.threshold,data:data59};
 if(vErrors === null){
 vErrors = [err201];
 }
@@ -2348,7 +2346,7 @@ errors++;
 }
 }
 else {
-const err202 = {instancePath:instancePath+"/mqtt/results/maxRatePerSecond",schemaPath:"#/properties/mqtt/properties/results/properties/maxRatePerSecond/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.mqtt.properties.results.properties.maxRatePerSecond.type,parentSchema:schema11.properties.mqtt.properties.results.properties.maxRatePerSecond,data:data59};
+const err202 = {instancePath:instancePath+"/mqtt/results/threshold",schemaPath:"#/properties/mqtt/properties/results/properties/threshold/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.mqtt.properties.results.properties.threshold.type,parentSchema:schema11.properties.mqtt.properties.results.properties.threshold,data:data59};
 if(vErrors === null){
 vErrors = [err202];
 }
@@ -2358,9 +2356,11 @@ vErrors.push(err202);
 errors++;
 }
 }
-}
-else {
-const err203 = {instancePath:instancePath+"/mqtt/results",schemaPath:"#/properties/mqtt/properties/results/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.mqtt.properties.results.type,parentSchema:schema11.properties.mqtt.properties.results,data:data56};
+if(data57.maxRatePerSecond !== undefined){
+let data60 = data57.maxRatePerSecond;
+if((typeof data60 == "number") && (isFinite(data60))){
+if(data60 > 1000 || isNaN(data60)){
+const err203 = {instancePath:instancePath+"/mqtt/results/maxRatePerSecond",schemaPath:"#/properties/mqtt/properties/results/properties/maxRatePerSecond/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000",schema:1000,parentSchema:schema11.properties.mqtt.properties.results.properties.maxRatePerSecond,data:data60};
 if(vErrors === null){
 vErrors = [err203];
 }
@@ -2369,12 +2369,8 @@ vErrors.push(err203);
 }
 errors++;
 }
-}
-if(data43.telemetrySeconds !== undefined){
-let data60 = data43.telemetrySeconds;
-if((typeof data60 == "number") && (isFinite(data60))){
-if(data60 > 86400 || isNaN(data60)){
-const err204 = {instancePath:instancePath+"/mqtt/telemetrySeconds",schemaPath:"#/properties/mqtt/properties/telemetrySeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema11.properties.mqtt.properties.telemetrySeconds,data:data60};
+if(data60 <= 0 || isNaN(data60)){
+const err204 = {instancePath:instancePath+"/mqtt/results/maxRatePerSecond",schemaPath:"#/properties/mqtt/properties/results/properties/maxRatePerSecond/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.mqtt.properties.results.properties.maxRatePerSecond,data:data60};
 if(vErrors === null){
 vErrors = [err204];
 }
@@ -2383,8 +2379,9 @@ vErrors.push(err204);
 }
 errors++;
 }
-if(data60 < 1 || isNaN(data60)){
-const err205 = {instancePath:instancePath+"/mqtt/telemetrySeconds",schemaPath:"#/properties/mqtt/properties/telemetrySeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.mqtt.properties.telemetrySeconds,data:data60};
+}
+else {
+const err205 = {instancePath:instancePath+"/mqtt/results/maxRatePerSecond",schemaPath:"#/properties/mqtt/properties/results/properties/maxRatePerSecond/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.mqtt.properties.results.properties.maxRatePerSecond.type,parentSchema:schema11.properties.mqtt.properties.results.properties.maxRatePerSecond,data:data60};
 if(vErrors === null){
 vErrors = [err205];
 }
@@ -2394,8 +2391,9 @@ vErrors.push(err205);
 errors++;
 }
 }
+}
 else {
-const err206 = {instancePath:instancePath+"/mqtt/telemetrySeconds",schemaPath:"#/properties/mqtt/properties/telemetrySeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.mqtt.properties.telemetrySeconds.type,parentSchema:schema11.properties.mqtt.properties.telemetrySeconds,data:data60};
+const err206 = {instancePath:instancePath+"/mqtt/results",schemaPath:"#/properties/mqtt/properties/results/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.mqtt.properties.results.type,parentSchema:schema11.properties.mqtt.properties.results,data:data57};
 if(vErrors === null){
 vErrors = [err206];
 }
@@ -2405,11 +2403,11 @@ vErrors.push(err206);
 errors++;
 }
 }
-if(data43.outbox !== undefined){
-let data61 = data43.outbox;
-if(data61 && typeof data61 == "object" && !Array.isArray(data61)){
-if(data61.maxMessages === undefined){
-const err207 = {instancePath:instancePath+"/mqtt/outbox",schemaPath:"#/properties/mqtt/properties/outbox/required",keyword:"required",params:{missingProperty: "maxMessages"},message:"must have required property '"+"maxMessages"+"'",schema:schema11.properties.mqtt.properties.outbox.required,parentSchema:schema11.properties.mqtt.properties.outbox,data:data61};
+if(data44.telemetrySeconds !== undefined){
+let data61 = data44.telemetrySeconds;
+if((typeof data61 == "number") && (isFinite(data61))){
+if(data61 > 86400 || isNaN(data61)){
+const err207 = {instancePath:instancePath+"/mqtt/telemetrySeconds",schemaPath:"#/properties/mqtt/properties/telemetrySeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema11.properties.mqtt.properties.telemetrySeconds,data:data61};
 if(vErrors === null){
 vErrors = [err207];
 }
@@ -2418,8 +2416,8 @@ vErrors.push(err207);
 }
 errors++;
 }
-if(data61.maxBytes === undefined){
-const err208 = {instancePath:instancePath+"/mqtt/outbox",schemaPath:"#/properties/mqtt/properties/outbox/required",keyword:"required",params:{missingProperty: "maxBytes"},message:"must have required property '"+"maxBytes"+"'",schema:schema11.properties.mqtt.properties.outbox.required,parentSchema:schema11.properties.mqtt.properties.outbox,data:data61};
+if(data61 < 1 || isNaN(data61)){
+const err208 = {instancePath:instancePath+"/mqtt/telemetrySeconds",schemaPath:"#/properties/mqtt/properties/telemetrySeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.mqtt.properties.telemetrySeconds,data:data61};
 if(vErrors === null){
 vErrors = [err208];
 }
@@ -2428,9 +2426,9 @@ vErrors.push(err208);
 }
 errors++;
 }
-for(const key10 in data61){
-if(!((key10 === "maxMessages") || (key10 === "maxBytes"))){
-const err209 = {instancePath:instancePath+"/mqtt/outbox",schemaPath:"#/properties/mqtt/properties/outbox/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.mqtt.properties.outbox,data:data61};
+}
+else {
+const err209 = {instancePath:instancePath+"/mqtt/telemetrySeconds",schemaPath:"#/properties/mqtt/properties/telemetrySeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.mqtt.properties.telemetrySeconds.type,parentSchema:schema11.properties.mqtt.properties.telemetrySeconds,data:data61};
 if(vErrors === null){
 vErrors = [err209];
 }
@@ -2440,10 +2438,11 @@ vErrors.push(err209);
 errors++;
 }
 }
-if(data61.maxMessages !== undefined){
-let data62 = data61.maxMessages;
-if(!(((typeof data62 == "number") && (!(data62 % 1) && !isNaN(data62))) && (isFinite(data62)))){
-const err210 = {instancePath:instancePath+"/mqtt/outbox/maxMessages",schemaPath:"#/properties/mqtt/properties/outbox/properties/maxMessages/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.mqtt.properties.outbox.properties.maxMessages.type,parentSchema:schema11.properties.mqtt.properties.outbox.properties.maxMessages,data:data62};
+if(data44.outbox !== undefined){
+let data62 = data44.outbox;
+if(data62 && typeof data62 == "object" && !Array.isArray(data62)){
+if(data62.maxMessages === undefined){
+const err210 = {instancePath:instancePath+"/mqtt/outbox",schemaPath:"#/properties/mqtt/properties/outbox/required",keyword:"required",params:{missingProperty: "maxMessages"},message:"must have required property '"+"maxMessages"+"'",schema:schema11.properties.mqtt.properties.outbox.required,parentSchema:schema11.properties.mqtt.properties.outbox,data:data62};
 if(vErrors === null){
 vErrors = [err210];
 }
@@ -2452,9 +2451,8 @@ vErrors.push(err210);
 }
 errors++;
 }
-if((typeof data62 == "number") && (isFinite(data62))){
-if(data62 > 10000000 || isNaN(data62)){
-const err211 = {instancePath:instancePath+"/mqtt/outbox/maxMessages",schemaPath:"#/properties/mqtt/properties/outbox/properties/maxMessages/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000000},message:"must be <= 10000000",schema:10000000,parentSchema:schema11.properties.mqtt.properties.outbox.properties.maxMessages,data:data62};
+if(data62.maxBytes === undefined){
+const err211 = {instancePath:instancePath+"/mqtt/outbox",schemaPath:"#/properties/mqtt/properties/outbox/required",keyword:"required",params:{missingProperty: "maxBytes"},message:"must have required property '"+"maxBytes"+"'",schema:schema11.properties.mqtt.properties.outbox.required,parentSchema:schema11.properties.mqtt.properties.outbox,data:data62};
 if(vErrors === null){
 vErrors = [err211];
 }
@@ -2463,8 +2461,9 @@ vErrors.push(err211);
 }
 errors++;
 }
-if(data62 < 0 || isNaN(data62)){
-const err212 = {instancePath:instancePath+"/mqtt/outbox/maxMessages",schemaPath:"#/properties/mqtt/properties/outbox/properties/maxMessages/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.mqtt.properties.outbox.properties.maxMessages,data:data62};
+for(const key10 in data62){
+if(!((key10 === "maxMessages") || (key10 === "maxBytes"))){
+const err212 = {instancePath:instancePath+"/mqtt/outbox",schemaPath:"#/properties/mqtt/properties/outbox/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.mqtt.properties.outbox,data:data62};
 if(vErrors === null){
 vErrors = [err212];
 }
@@ -2474,11 +2473,10 @@ vErrors.push(err212);
 errors++;
 }
 }
-}
-if(data61.maxBytes !== undefined){
-let data63 = data61.maxBytes;
+if(data62.maxMessages !== undefined){
+let data63 = data62.maxMessages;
 if(!(((typeof data63 == "number") && (!(data63 % 1) && !isNaN(data63))) && (isFinite(data63)))){
-const err213 = {instancePath:instancePath+"/mqtt/outbox/maxBytes",schemaPath:"#/properties/mqtt/properties/outbox/properties/maxBytes/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.mqtt.properties.outbox.properties.maxBytes.type,parentSchema:schema11.properties.mqtt.properties.outbox.properties.maxBytes,data:data63};
+const err213 = {instancePath:instancePath+"/mqtt/outbox/maxMessages",schemaPath:"#/properties/mqtt/properties/outbox/properties/maxMessages/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.mqtt.properties.outbox.properties.maxMessages.type,parentSchema:schema11.properties.mqtt.properties.outbox.properties.maxMessages,data:data63};
 if(vErrors === null){
 vErrors = [err213];
 }
@@ -2488,8 +2486,8 @@ vErrors.push(err213);
 errors++;
 }
 if((typeof data63 == "number") && (isFinite(data63))){
-if(data63 > 1073741824 || isNaN(data63)){
-const err214 = {instancePath:instancePath+"/mqtt/outbox/maxBytes",schemaPath:"#/properties/mqtt/properties/outbox/properties/maxBytes/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1073741824},message:"must be <= 1073741824",schema:1073741824,parentSchema:schema11.properties.mqtt.properties.outbox.properties.maxBytes,data:data63};
+if(data63 > 10000000 || isNaN(data63)){
+const err214 = {instancePath:instancePath+"/mqtt/outbox/maxMessages",schemaPath:"#/properties/mqtt/properties/outbox/properties/maxMessages/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000000},message:"must be <= 10000000",schema:10000000,parentSchema:schema11.properties.mqtt.properties.outbox.properties.maxMessages,data:data63};
 if(vErrors === null){
 vErrors = [err214];
 }
@@ -2499,7 +2497,7 @@ vErrors.push(err214);
 errors++;
 }
 if(data63 < 0 || isNaN(data63)){
-const err215 = {instancePath:instancePath+"/mqtt/outbox/maxBytes",schemaPath:"#/properties/mqtt/properties/outbox/properties/maxBytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.mqtt.properties.outbox.properties.maxBytes,data:data63};
+const err215 = {instancePath:instancePath+"/mqtt/outbox/maxMessages",schemaPath:"#/properties/mqtt/properties/outbox/properties/maxMessages/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.mqtt.properties.outbox.properties.maxMessages,data:data63};
 if(vErrors === null){
 vErrors = [err215];
 }
@@ -2510,9 +2508,10 @@ errors++;
 }
 }
 }
-}
-else {
-const err216 = {instancePath:instancePath+"/mqtt/outbox",schemaPath:"#/properties/mqtt/properties/outbox/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.mqtt.properties.outbox.type,parentSchema:schema11.properties.mqtt.properties.outbox,data:data61};
+if(data62.maxBytes !== undefined){
+let data64 = data62.maxBytes;
+if(!(((typeof data64 == "number") && (!(data64 % 1) && !isNaN(data64))) && (isFinite(data64)))){
+const err216 = {instancePath:instancePath+"/mqtt/outbox/maxBytes",schemaPath:"#/properties/mqtt/properties/outbox/properties/maxBytes/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.mqtt.properties.outbox.properties.maxBytes.type,parentSchema:schema11.properties.mqtt.properties.outbox.properties.maxBytes,data:data64};
 if(vErrors === null){
 vErrors = [err216];
 }
@@ -2521,12 +2520,9 @@ vErrors.push(err216);
 }
 errors++;
 }
-}
-if(data43.homeAssistant !== undefined){
-let data64 = data43.homeAssistant;
-if(data64 && typeof data64 == "object" && !Array.isArray(data64)){
-if(data64.enabled === undefined){
-const err217 = {instancePath:instancePath+"/mqtt/homeAssistant",schemaPath:"#/properties/mqtt/properties/homeAssistant/required",keyword:"required",params:{missingProperty: "enabled"},message:"must have required property '"+"enabled"+"'",schema:schema11.properties.mqtt.properties.homeAssistant.required,parentSchema:schema11.properties.mqtt.properties.homeAssistant,data:data64};
+if((typeof data64 == "number") && (isFinite(data64))){
+if(data64 > 1073741824 || isNaN(data64)){
+const err217 = {instancePath:instancePath+"/mqtt/outbox/maxBytes",schemaPath:"#/properties/mqtt/properties/outbox/properties/maxBytes/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1073741824},message:"must be <= 1073741824",schema:1073741824,parentSchema:schema11.properties.mqtt.properties.outbox.properties.maxBytes,data:data64};
 if(vErrors === null){
 vErrors = [err217];
 }
@@ -2535,8 +2531,8 @@ vErrors.push(err217);
 }
 errors++;
 }
-if(data64.prefix === undefined){
-const err218 = {instancePath:instancePath+"/mqtt/homeAssistant",schemaPath:"#/properties/mqtt/properties/homeAssistant/required",keyword:"required",params:{missingProperty: "prefix"},message:"must have required property '"+"prefix"+"'",schema:schema11.properties.mqtt.properties.homeAssistant.required,parentSchema:schema11.properties.mqtt.properties.homeAssistant,data:data64};
+if(data64 < 0 || isNaN(data64)){
+const err218 = {instancePath:instancePath+"/mqtt/outbox/maxBytes",schemaPath:"#/properties/mqtt/properties/outbox/properties/maxBytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.mqtt.properties.outbox.properties.maxBytes,data:data64};
 if(vErrors === null){
 vErrors = [err218];
 }
@@ -2545,9 +2541,11 @@ vErrors.push(err218);
 }
 errors++;
 }
-for(const key11 in data64){
-if(!((key11 === "enabled") || (key11 === "prefix"))){
-const err219 = {instancePath:instancePath+"/mqtt/homeAssistant",schemaPath:"#/properties/mqtt/properties/homeAssistant/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.mqtt.properties.homeAssistant,data:data64};
+}
+}
+}
+else {
+const err219 = {instancePath:instancePath+"/mqtt/outbox",schemaPath:"#/properties/mqtt/properties/outbox/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.mqtt.properties.outbox.type,parentSchema:schema11.properties.mqtt.properties.outbox,data:data62};
 if(vErrors === null){
 vErrors = [err219];
 }
@@ -2557,10 +2555,11 @@ vErrors.push(err219);
 errors++;
 }
 }
-if(data64.enabled !== undefined){
-let data65 = data64.enabled;
-if(typeof data65 !== "boolean"){
-const err220 = {instancePath:instancePath+"/mqtt/homeAssistant/enabled",schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.mqtt.properties.homeAssistant.properties.enabled.type,parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.enabled,data:data65};
+if(data44.homeAssistant !== undefined){
+let data65 = data44.homeAssistant;
+if(data65 && typeof data65 == "object" && !Array.isArray(data65)){
+if(data65.enabled === undefined){
+const err220 = {instancePath:instancePath+"/mqtt/homeAssistant",schemaPath:"#/properties/mqtt/properties/homeAssistant/required",keyword:"required",params:{missingProperty: "enabled"},message:"must have required property '"+"enabled"+"'",schema:schema11.properties.mqtt.properties.homeAssistant.required,parentSchema:schema11.properties.mqtt.properties.homeAssistant,data:data65};
 if(vErrors === null){
 vErrors = [err220];
 }
@@ -2569,12 +2568,8 @@ vErrors.push(err220);
 }
 errors++;
 }
-}
-if(data64.prefix !== undefined){
-let data66 = data64.prefix;
-if(typeof data66 === "string"){
-if(!pattern8.test(data66)){
-const err221 = {instancePath:instancePath+"/mqtt/homeAssistant/prefix",schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/prefix/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$"},message:"must match pattern \""+"^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$"+"\"",schema:"^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$",parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.prefix,data:data66};
+if(data65.prefix === undefined){
+const err221 = {instancePath:instancePath+"/mqtt/homeAssistant",schemaPath:"#/properties/mqtt/properties/homeAssistant/required",keyword:"required",params:{missingProperty: "prefix"},message:"must have required property '"+"prefix"+"'",schema:schema11.properties.mqtt.properties.homeAssistant.required,parentSchema:schema11.properties.mqtt.properties.homeAssistant,data:data65};
 if(vErrors === null){
 vErrors = [err221];
 }
@@ -2583,9 +2578,9 @@ vErrors.push(err221);
 }
 errors++;
 }
-}
-else {
-const err222 = {instancePath:instancePath+"/mqtt/homeAssistant/prefix",schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/prefix/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.homeAssistant.properties.prefix.type,parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.prefix,data:data66};
+for(const key11 in data65){
+if(!((key11 === "enabled") || (key11 === "prefix"))){
+const err222 = {instancePath:instancePath+"/mqtt/homeAssistant",schemaPath:"#/properties/mqtt/properties/homeAssistant/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.mqtt.properties.homeAssistant,data:data65};
 if(vErrors === null){
 vErrors = [err222];
 }
@@ -2595,9 +2590,10 @@ vErrors.push(err222);
 errors++;
 }
 }
-}
-else {
-const err223 = {instancePath:instancePath+"/mqtt/homeAssistant",schemaPath:"#/properties/mqtt/properties/homeAssistant/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.mqtt.properties.homeAssistant.type,parentSchema:schema11.properties.mqtt.properties.homeAssistant,data:data64};
+if(data65.enabled !== undefined){
+let data66 = data65.enabled;
+if(typeof data66 !== "boolean"){
+const err223 = {instancePath:instancePath+"/mqtt/homeAssistant/enabled",schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.mqtt.properties.homeAssistant.properties.enabled.type,parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.enabled,data:data66};
 if(vErrors === null){
 vErrors = [err223];
 }
@@ -2607,9 +2603,11 @@ vErrors.push(err223);
 errors++;
 }
 }
-}
-else {
-const err224 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.mqtt.type,parentSchema:schema11.properties.mqtt,data:data43};
+if(data65.prefix !== undefined){
+let data67 = data65.prefix;
+if(typeof data67 === "string"){
+if(!pattern9.test(data67)){
+const err224 = {instancePath:instancePath+"/mqtt/homeAssistant/prefix",schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/prefix/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$"},message:"must match pattern \""+"^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$"+"\"",schema:"^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$",parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.prefix,data:data67};
 if(vErrors === null){
 vErrors = [err224];
 }
@@ -2619,11 +2617,8 @@ vErrors.push(err224);
 errors++;
 }
 }
-if(data.log !== undefined){
-let data67 = data.log;
-if(data67 && typeof data67 == "object" && !Array.isArray(data67)){
-if(data67.level === undefined){
-const err225 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/required",keyword:"required",params:{missingProperty: "level"},message:"must have required property '"+"level"+"'",schema:schema11.properties.log.required,parentSchema:schema11.properties.log,data:data67};
+else {
+const err225 = {instancePath:instancePath+"/mqtt/homeAssistant/prefix",schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/prefix/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.homeAssistant.properties.prefix.type,parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.prefix,data:data67};
 if(vErrors === null){
 vErrors = [err225];
 }
@@ -2632,8 +2627,10 @@ vErrors.push(err225);
 }
 errors++;
 }
-if(data67.json === undefined){
-const err226 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/required",keyword:"required",params:{missingProperty: "json"},message:"must have required property '"+"json"+"'",schema:schema11.properties.log.required,parentSchema:schema11.properties.log,data:data67};
+}
+}
+else {
+const err226 = {instancePath:instancePath+"/mqtt/homeAssistant",schemaPath:"#/properties/mqtt/properties/homeAssistant/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.mqtt.properties.homeAssistant.type,parentSchema:schema11.properties.mqtt.properties.homeAssistant,data:data65};
 if(vErrors === null){
 vErrors = [err226];
 }
@@ -2642,9 +2639,10 @@ vErrors.push(err226);
 }
 errors++;
 }
-for(const key12 in data67){
-if(!((key12 === "level") || (key12 === "json"))){
-const err227 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.log,data:data67};
+}
+}
+else {
+const err227 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.mqtt.type,parentSchema:schema11.properties.mqtt,data:data44};
 if(vErrors === null){
 vErrors = [err227];
 }
@@ -2654,10 +2652,11 @@ vErrors.push(err227);
 errors++;
 }
 }
-if(data67.level !== undefined){
-let data68 = data67.level;
-if(typeof data68 !== "string"){
-const err228 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.log.properties.level.type,parentSchema:schema11.properties.log.properties.level,data:data68};
+if(data.log !== undefined){
+let data68 = data.log;
+if(data68 && typeof data68 == "object" && !Array.isArray(data68)){
+if(data68.level === undefined){
+const err228 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/required",keyword:"required",params:{missingProperty: "level"},message:"must have required property '"+"level"+"'",schema:schema11.properties.log.required,parentSchema:schema11.properties.log,data:data68};
 if(vErrors === null){
 vErrors = [err228];
 }
@@ -2666,8 +2665,8 @@ vErrors.push(err228);
 }
 errors++;
 }
-if(!((((data68 === "debug") || (data68 === "info")) || (data68 === "warn")) || (data68 === "error"))){
-const err229 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/enum",keyword:"enum",params:{allowedValues: schema11.properties.log.properties.level.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.log.properties.level.enum,parentSchema:schema11.properties.log.properties.level,data:data68};
+if(data68.json === undefined){
+const err229 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/required",keyword:"required",params:{missingProperty: "json"},message:"must have required property '"+"json"+"'",schema:schema11.properties.log.required,parentSchema:schema11.properties.log,data:data68};
 if(vErrors === null){
 vErrors = [err229];
 }
@@ -2676,11 +2675,9 @@ vErrors.push(err229);
 }
 errors++;
 }
-}
-if(data67.json !== undefined){
-let data69 = data67.json;
-if(typeof data69 !== "boolean"){
-const err230 = {instancePath:instancePath+"/log/json",schemaPath:"#/properties/log/properties/json/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.log.properties.json.type,parentSchema:schema11.properties.log.properties.json,data:data69};
+for(const key12 in data68){
+if(!((key12 === "level") || (key12 === "json"))){
+const err230 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.log,data:data68};
 if(vErrors === null){
 vErrors = [err230];
 }
@@ -2690,9 +2687,10 @@ vErrors.push(err230);
 errors++;
 }
 }
-}
-else {
-const err231 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.log.type,parentSchema:schema11.properties.log,data:data67};
+if(data68.level !== undefined){
+let data69 = data68.level;
+if(typeof data69 !== "string"){
+const err231 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.log.properties.level.type,parentSchema:schema11.properties.log.properties.level,data:data69};
 if(vErrors === null){
 vErrors = [err231];
 }
@@ -2701,15 +2699,50 @@ vErrors.push(err231);
 }
 errors++;
 }
-}
-}
-else {
-const err232 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.type,parentSchema:schema11,data};
+if(!((((data69 === "debug") || (data69 === "info")) || (data69 === "warn")) || (data69 === "error"))){
+const err232 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/enum",keyword:"enum",params:{allowedValues: schema11.properties.log.properties.level.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.log.properties.level.enum,parentSchema:schema11.properties.log.properties.level,data:data69};
 if(vErrors === null){
 vErrors = [err232];
 }
 else {
 vErrors.push(err232);
+}
+errors++;
+}
+}
+if(data68.json !== undefined){
+let data70 = data68.json;
+if(typeof data70 !== "boolean"){
+const err233 = {instancePath:instancePath+"/log/json",schemaPath:"#/properties/log/properties/json/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.log.properties.json.type,parentSchema:schema11.properties.log.properties.json,data:data70};
+if(vErrors === null){
+vErrors = [err233];
+}
+else {
+vErrors.push(err233);
+}
+errors++;
+}
+}
+}
+else {
+const err234 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.log.type,parentSchema:schema11.properties.log,data:data68};
+if(vErrors === null){
+vErrors = [err234];
+}
+else {
+vErrors.push(err234);
+}
+errors++;
+}
+}
+}
+else {
+const err235 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.type,parentSchema:schema11,data};
+if(vErrors === null){
+vErrors = [err235];
+}
+else {
+vErrors.push(err235);
 }
 errors++;
 }

@@ -5,6 +5,7 @@
  * the same pick whichever command asks.
  */
 import { join } from 'node:path';
+import { EdgefitError } from '../util/errors.js';
 import type { Config } from '../config/types.js';
 import type { DeviceInfo } from '../device/types.js';
 import { boardFingerprint } from '../device/probe.js';
@@ -37,18 +38,27 @@ export interface Choice {
 }
 
 /**
+ * budget.percentile as the selector's Percentile. Only the three the profiler records: any other is refused
+ * (95 used to be rounded down to p90, a looser budget than asked, without a word).
+ */
+export function percentileOf(p: number): Percentile {
+  if (p === 50 || p === 90 || p === 99) return `p${p}`;
+  throw new EdgefitError('E_BUDGET', `budget percentile must be 50, 90 or 99 (got ${String(p)}): the profiler records only p50, p90 and p99`);
+}
+
+/**
  * The selector's budget from the configuration, `override` field by field (the daemon's budget command, the
  * flags of `profile` and `select`). Without a device (`select` answering for another board from its cache) a
  * memoryFraction means nothing, so only an explicit memoryMb caps memory then.
  */
 export function budgetFromConfig(config: Config, device: DeviceInfo | undefined, override: Partial<Config['budget']> = {}): Budget {
   const b = { ...config.budget, ...override };
-  const pct = b.percentile >= 99 ? 'p99' : b.percentile >= 90 ? 'p90' : 'p50';
+  const pct = percentileOf(b.percentile);
   const memory = b.memoryMb > 0 ? { memoryMb: b.memoryMb } : device ? { memoryFraction: b.memoryFraction, availableMb: device.memory.effectiveMb } : {};
   return {
     // as documented for budget.fps: it sets the latency budget only when budget.latencyMs is 0
-    ...(b.latencyMs > 0 ? { latencyP90Ms: b.latencyMs } : b.fps > 0 ? { fps: b.fps } : {}),
-    percentile: pct as Percentile,
+    ...(b.latencyMs > 0 ? { latencyMs: b.latencyMs } : b.fps > 0 ? { fps: b.fps } : {}),
+    percentile: pct,
     ...memory,
     ...(b.minAccuracy > 0 ? { minAccuracy: b.minAccuracy } : {}),
     ...(config.profile.minAgreement > 0 ? { minAgreement: config.profile.minAgreement } : {}),

@@ -42,7 +42,7 @@ export function budgetOverrideFromFlags(f: BudgetFlags): Partial<BudgetConfig> {
   if (mb !== undefined) o.memoryMb = mb;
   if (acc !== undefined) o.minAccuracy = acc;
   if (f.percentile !== undefined) {
-    const pct = ({ p50: 50, p90: 90, p99: 99 } as Record<string, number>)[f.percentile];
+    const pct = ({ p50: 50, p90: 90, p99: 99 } as Record<string, BudgetConfig['percentile'] | undefined>)[f.percentile];
     if (pct === undefined) throw new EdgefitError('E_FLAGS', `--percentile is p50, p90 or p99 (got "${f.percentile}")`);
     o.percentile = pct;
   }

@@ -24,7 +24,7 @@ function checkPositive(name: string, v: number | undefined): void {
 /** Validates a budget and folds fps and memoryFraction into one latency and one memory limit. */
 export function resolveBudget(b: Budget): ResolvedBudget {
   if (!b || typeof b !== 'object') throw new EdgefitError('E_BUDGET', 'budget must be an object');
-  checkPositive('latencyP90Ms', b.latencyP90Ms);
+  checkPositive('latencyMs', b.latencyMs);
   checkPositive('fps', b.fps);
   checkPositive('memoryMb', b.memoryMb);
   checkPositive('availableMb', b.availableMb);
@@ -44,7 +44,7 @@ export function resolveBudget(b: Budget): ResolvedBudget {
   if (!PERCENTILES.includes(percentile)) {
     throw new EdgefitError('E_BUDGET', `budget percentile must be one of ${PERCENTILES.join(', ')} (got ${String(percentile)})`);
   }
-  const lat = [b.latencyP90Ms, b.fps !== undefined ? 1000 / b.fps : undefined].filter((x): x is number => x !== undefined);
+  const lat = [b.latencyMs, b.fps !== undefined ? 1000 / b.fps : undefined].filter((x): x is number => x !== undefined);
   const mem = [b.memoryMb, b.memoryFraction !== undefined ? b.memoryFraction * b.availableMb! : undefined].filter((x): x is number => x !== undefined);
   const r: ResolvedBudget = { percentile, minAgreement: b.minAgreement ?? 0 };
   if (lat.length) r.latencyMs = Math.min(...lat);

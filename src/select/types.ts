@@ -19,8 +19,8 @@ export interface Candidate extends CandidateSpec {
 
 /** What measuring a candidate gives: a measurement per thread count, and its agreement when one was measured. */
 export interface Budget {
-  /** latency budget (ms) at `percentile` (the name says p90 because that is the default percentile) */
-  latencyP90Ms?: number;
+  /** latency budget (ms) at `percentile`: budget.latencyMs of the configuration and of the budget command */
+  latencyMs?: number;
   /** frames per second; becomes a latency budget of 1000/fps ms (the smaller budget wins when both are set) */
   fps?: number;
   /** which latency percentile must fit; default p90 as MLPerf Mobile reports. Never the mean. */

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FfmpegSource, type FfmpegSourceOptions } from '../../src/camera/ffmpeg.js';
 import { RpicamSource } from '../../src/camera/rpicam.js';
+import { createFrameSource } from '../../src/camera/registry.js';
 import type { FrameSource } from '../../src/camera/source.js';
 import { pidAlive, until, within } from '../contract/framesource.js';
 import { makeFakeRpicam, makeVideo } from './camera-fixtures.js';
@@ -124,6 +125,30 @@ describe('unreachable sources never crash and retry with growing delays', () => 
     expect(retries.slice(0, 3)).toEqual([50, 100, 200]);
     expect(s.stats().lastError).toMatch(/\/dev\/video99 does not exist: check the path, that the camera is plugged in/);
     await expect(Promise.race([s.next(), new Promise((res) => setTimeout(() => res('no frame'), 200))])).resolves.toBe('no frame');
+  });
+
+  it('the ffmpeg program is camera.ffmpegPath, handed down by createFrameSource; $EDGEFIT_FFMPEG is no longer read', async () => {
+    const opts = { width: 64, height: 64, fps: 30, watchdogSeconds: 1, loop: true, backoff: { baseMs: 50, capMs: 2000, random: () => 1 } };
+    const configured = await createFrameSource(LAVFI, { ...opts, ffmpegPath: '/nonexistent/configured-ffmpeg' });
+    live.push(configured);
+    await configured.start();
+    await until(() => configured.stats().lastError !== null, 'an error');
+    expect(configured.stats().lastError).toMatch(/\/nonexistent\/configured-ffmpeg is not installed/);
+
+    // the configuration refuses the old variable, so the camera must not obey it behind its back
+    const before = process.env.EDGEFIT_FFMPEG;
+    process.env.EDGEFIT_FFMPEG = '/nonexistent/env-ffmpeg';
+    try {
+      const plain = await createFrameSource(LAVFI, opts);
+      live.push(plain);
+      await plain.start();
+      const frame = await within(plain.next(), 'frame from ffmpeg on PATH');
+      expect(frame).not.toBeNull();
+      expect(plain.stats().lastError ?? '').not.toContain('env-ffmpeg');
+    } finally {
+      if (before === undefined) delete process.env.EDGEFIT_FFMPEG;
+      else process.env.EDGEFIT_FFMPEG = before;
+    }
   });
 
   it('a missing ffmpeg binary and a missing rpicam-vid say what to install', async () => {

@@ -55,7 +55,7 @@ describe('edgefit profile on the real imported ladder', () => {
     let midMeasured = Infinity;
     for (const [k, b] of budgets.entries()) {
       const s = await profile(state, '--budget-ms', String(b));
-      const reference = select(recorded, { latencyP90Ms: b, fps: 5, percentile: 'p90' });
+      const reference = select(recorded, { latencyMs: b, fps: 5, percentile: 'p90' });
       if (monotone) {
         expect(s.decision.chosen?.id, `budget ${b} ms`).toBe(reference.chosen?.id);
       } else {
@@ -74,7 +74,7 @@ describe('edgefit profile on the real imported ladder', () => {
     const peaks = recorded.map((c) => Math.min(...c.measurements.filter((m) => m.ok).map((m) => m.peakMb))).sort((a, b) => a - b);
     const mb = Math.round(((peaks[0]! + peaks.at(-1)!) / 2) * 100) / 100;
     const s = await profile(state, '--budget-mb', String(mb), '--budget-ms', '1000');
-    const reference = select(recorded, { latencyP90Ms: 1000, fps: 5, percentile: 'p90', memoryMb: mb });
+    const reference = select(recorded, { latencyMs: 1000, fps: 5, percentile: 'p90', memoryMb: mb });
     expect(s.decision.chosen?.id).toBe(reference.chosen?.id);
     const chosen = brute.candidates.find((c) => c.id === s.decision.chosen?.id)!;
     expect(Math.min(...chosen.measurements.filter((m) => m.ok).map((m) => m.peakMb))).toBeLessThanOrEqual(mb);

@@ -194,3 +194,25 @@ describe('config errors', () => {
     expect(errorOf({ file: file('list.yaml', '- 1\n- 2\n'), env: {} })).toContain('must be a mapping of settings');
   });
 });
+
+describe('camera.ffmpegPath and budget.percentile (issue 15, item 7)', () => {
+  it('the ffmpeg binary is the setting camera.ffmpegPath, with its generated environment variable', () => {
+    expect(loadConfig({ env: {}, host }).config.camera.ffmpegPath).toBe('ffmpeg');
+    const { config, sources } = loadConfig({ env: { EDGEFIT_CAMERA_FFMPEG_PATH: '/opt/ffmpeg/bin/ffmpeg' }, host });
+    expect(config.camera.ffmpegPath).toBe('/opt/ffmpeg/bin/ffmpeg');
+    expect(sources['camera.ffmpegPath']).toBe('env');
+    expect(envName('camera.ffmpegPath')).toBe('EDGEFIT_CAMERA_FFMPEG_PATH');
+  });
+
+  it('the old EDGEFIT_FFMPEG is refused with the name of the setting that replaced it', () => {
+    expect(errorOf({ env: { EDGEFIT_FFMPEG: '/opt/ffmpeg' } })).toContain('EDGEFIT_CAMERA_FFMPEG_PATH');
+  });
+
+  it.each([50, 90, 99])('budget.percentile %d is accepted', (p) => {
+    expect(loadConfig({ env: { EDGEFIT_BUDGET_PERCENTILE: String(p) }, host }).config.budget.percentile).toBe(p);
+  });
+
+  it.each([95, 75, 100, 50.5])('budget.percentile %d is refused, not rounded to a neighbour', (p) => {
+    expect(errorOf({ env: { EDGEFIT_BUDGET_PERCENTILE: String(p) } })).toMatch(/budget\.percentile.*50, 90.*99/);
+  });
+});

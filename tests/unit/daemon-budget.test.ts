@@ -29,3 +29,17 @@ describe('the budget the daemon hands the selector', () => {
     expect(() => config({ 'profile.minAgreement': 1.5 })).toThrow(/minAgreement/);
   });
 });
+
+describe('the budget percentile', () => {
+  it('50, 90 and 99 are p50, p90 and p99', () => {
+    expect(budgetFromConfig(config({ 'budget.percentile': 50 }), device).percentile).toBe('p50');
+    expect(budgetFromConfig(config(), device).percentile).toBe('p90');
+    expect(budgetFromConfig(config({ 'budget.percentile': 99 }), device).percentile).toBe('p99');
+  });
+
+  it('any other percentile is refused with the ones accepted, not rounded to a neighbour (95 used to become p90)', () => {
+    expect(() => config({ 'budget.percentile': 95 })).toThrow(/budget\.percentile.*50, 90.*99/);
+    // an override that did not go through the configuration's validation is held to the same three
+    expect(() => budgetFromConfig(config(), device, { percentile: 95 as 90 })).toThrow(/percentile.*50, 90 or 99.*95/);
+  });
+});

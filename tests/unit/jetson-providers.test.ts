@@ -81,15 +81,15 @@ describe('selection on a Jetson: each provider is its own candidate', () => {
     const providers: ProviderName[] = ['cuda', 'cpu'];
     const specs = specsFor(ladder, providers);
     expect(specs).toHaveLength(6);
-    const { decision: d } = await searchAndSelect(specs, { latencyP90Ms: 20 }, measure);
+    const { decision: d } = await searchAndSelect(specs, { latencyMs: 20 }, measure);
     expect(d.chosen?.id).toBe('mnv1-1.0-224@cuda');
     // the same variant on the CPU misses the budget
-    const { decision: cpuOnly } = await searchAndSelect(specsFor(ladder, ['cpu']), { latencyP90Ms: 20 }, measure);
+    const { decision: cpuOnly } = await searchAndSelect(specsFor(ladder, ['cpu']), { latencyMs: 20 }, measure);
     expect(cpuOnly.chosen?.id).toBe('mnv1-0.5-160@cpu');
   });
 
   it('a GPU candidate that failed (e.g. out of GPU memory) does not hide the CPU one', async () => {
-    const { decision: d } = await searchAndSelect(specsFor(ladder, ['cuda', 'cpu']), { latencyP90Ms: 60 }, async (c) =>
+    const { decision: d } = await searchAndSelect(specsFor(ladder, ['cuda', 'cpu']), { latencyMs: 60 }, async (c) =>
       c.provider === 'cuda' && c.variant.id === 'mnv1-1.0-224'
         ? { ...meas(c.variant.id, 0, { provider: 'cuda' }), ok: false, error: 'CUDA failure 2: out of memory' }
         : measure(c));

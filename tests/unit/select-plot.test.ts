@@ -16,7 +16,7 @@ const cands = () => [
 describe('plot and table', () => {
   it('draws each measured point, highlights the choice, labels losers, and draws the budget line', () => {
     const c = cands();
-    const d = select(c, { latencyP90Ms: 30 });
+    const d = select(c, { latencyMs: 30 });
     const data = plotDataFromDecision(c, d, 'test');
     expect(data.yKind).toBe('accuracy');
     const svg = plotSvg({ ...data, width: 600, height: 400 });
@@ -39,7 +39,7 @@ describe('plot and table', () => {
 
   it('the table is sorted by accuracy and says why each lost', () => {
     const c = cands();
-    const t = decisionTable(c, select(c, { latencyP90Ms: 30 }));
+    const t = decisionTable(c, select(c, { latencyMs: 30 }));
     const lines = t.split('\n');
     expect(lines[1]).toMatch(/^ +big<&>@cpu .* too-slow: too slow by 20\.0 ms \(p90 50\.0 > 30\.0\)$/);
     expect(lines[2]).toMatch(/broken@cpu .* failed: crashed: x$/);

@@ -12,7 +12,7 @@ const reason = (d: ReturnType<typeof select>, id: string) => d.rejected.find((r)
 
 describe('select (pure policy on recorded measurements)', () => {
   it('picks the most accurate candidate whose p90 fits, and says why each other lost', () => {
-    const d = select(ladder(), { latencyP90Ms: 33 });
+    const d = select(ladder(), { latencyMs: 33 });
     expect(d.chosen?.id).toBe('v1-0.75-192@cpu');
     expect(d.chosenMeasurement?.latencyMs.p90).toBe(30);
     expect(reason(d, 'v2-1.0-224@cpu')).toEqual({ id: 'v2-1.0-224@cpu', reason: 'too-slow', detail: 'too slow by 12.3 ms (p90 45.3 > 33.0)' });
@@ -25,7 +25,7 @@ describe('select (pure policy on recorded measurements)', () => {
 
   it('no budget: the largest wins; an impossible budget: nothing is chosen and everything is too slow', () => {
     expect(select(ladder(), {}).chosen?.id).toBe('v2-1.0-224@cpu');
-    const d = select(ladder(), { latencyP90Ms: 1 });
+    const d = select(ladder(), { latencyMs: 1 });
     expect(d.chosen).toBeNull();
     expect(d.rejected.map((r) => r.reason)).toEqual(['too-slow', 'too-slow', 'too-slow', 'too-slow']);
   });
@@ -33,8 +33,8 @@ describe('select (pure policy on recorded measurements)', () => {
   it('fps becomes 1000/fps ms and the tighter of fps and latency wins', () => {
     expect(select(ladder(), { fps: 30 }).chosen?.id).toBe('v1-0.75-192@cpu'); // 33.3 ms
     expect(select(ladder(), { fps: 40 }).chosen?.id).toBe('v1-0.5-160@cpu'); // 25 ms
-    expect(select(ladder(), { fps: 10, latencyP90Ms: 20 }).chosen?.id).toBe('v1-0.5-160@cpu');
-    expect(resolveBudget({ fps: 20, latencyP90Ms: 100 }).latencyMs).toBe(50);
+    expect(select(ladder(), { fps: 10, latencyMs: 20 }).chosen?.id).toBe('v1-0.5-160@cpu');
+    expect(resolveBudget({ fps: 20, latencyMs: 100 }).latencyMs).toBe(50);
   });
 
   it('judges the requested percentile, never the mean', () => {
@@ -42,10 +42,10 @@ describe('select (pure policy on recorded measurements)', () => {
       makeCandidate(variant('big', { referenceAccuracy: 0.7 }), 'cpu', [meas('big', 30, { p50: 20, p99: 80 })]),
       makeCandidate(variant('small', { referenceAccuracy: 0.5 }), 'cpu', [meas('small', 10, { p99: 12 })]),
     ];
-    expect(select(c, { latencyP90Ms: 35 }).chosen?.id).toBe('big@cpu');
-    expect(select(c, { latencyP90Ms: 35, percentile: 'p99' }).chosen?.id).toBe('small@cpu');
-    expect(select(c, { latencyP90Ms: 25, percentile: 'p50' }).chosen?.id).toBe('big@cpu');
-    expect(reason(select(c, { latencyP90Ms: 35, percentile: 'p99' }), 'big@cpu')?.detail).toBe('too slow by 45.0 ms (p99 80.0 > 35.0)');
+    expect(select(c, { latencyMs: 35 }).chosen?.id).toBe('big@cpu');
+    expect(select(c, { latencyMs: 35, percentile: 'p99' }).chosen?.id).toBe('small@cpu');
+    expect(select(c, { latencyMs: 25, percentile: 'p50' }).chosen?.id).toBe('big@cpu');
+    expect(reason(select(c, { latencyMs: 35, percentile: 'p99' }), 'big@cpu')?.detail).toBe('too slow by 45.0 ms (p99 80.0 > 35.0)');
   });
 
   it('memory budget in MB and as a fraction of available memory; the tighter wins', () => {
@@ -59,12 +59,12 @@ describe('select (pure policy on recorded measurements)', () => {
 
   it('minimum accuracy rejects below it and unknown accuracy, without needing a measurement', () => {
     const c = [...ladder(), makeCandidate(variant('zoo-seeded', { macs: 900e6 }), 'cpu')];
-    const d = select(c, { latencyP90Ms: 100, minAccuracy: 0.65 });
+    const d = select(c, { latencyMs: 100, minAccuracy: 0.65 });
     expect(d.chosen?.id).toBe('v2-1.0-224@cpu');
     expect(reason(d, 'v1-0.5-160@cpu')).toEqual({ id: 'v1-0.5-160@cpu', reason: 'below-min-accuracy', detail: 'below the minimum by 5.0 points (60.0% published < 65.0%)' });
     expect(reason(d, 'zoo-seeded@cpu')?.reason).toBe('below-min-accuracy');
     expect(reason(d, 'zoo-seeded@cpu')?.detail).toMatch(/accuracy unknown/);
-    expect(select(ladder(), { latencyP90Ms: 20, minAccuracy: 0.65 }).chosen).toBeNull();
+    expect(select(ladder(), { latencyMs: 20, minAccuracy: 0.65 }).chosen).toBeNull();
   });
 
   it('failed measurements lose as failed; a kill for memory counts as too big; no measurement is not-measured', () => {
@@ -72,7 +72,7 @@ describe('select (pure policy on recorded measurements)', () => {
     c[3]!.measurements = [failed('v2-1.0-224', 'crashed: the profiler child killed by SIGSEGV while timing runs')];
     c[2]!.measurements = [failed('v1-0.75-192', 'out of memory budget: resident memory grew 300 MB over the child\'s baseline')];
     c[1]!.measurements = [];
-    const d = select(c, { latencyP90Ms: 100 });
+    const d = select(c, { latencyMs: 100 });
     expect(d.chosen?.id).toBe('v1-0.25-128@cpu');
     expect(reason(d, 'v2-1.0-224@cpu')?.reason).toBe('failed');
     expect(reason(d, 'v2-1.0-224@cpu')?.detail).toMatch(/SIGSEGV/);
@@ -86,12 +86,12 @@ describe('select (pure policy on recorded measurements)', () => {
       makeCandidate(variant('net-int8', { referenceAccuracy: 0.7, precision: 'int8' }), 'cpu', [meas('net-int8', 25)]),
       makeCandidate(variant('net-fp32', { referenceAccuracy: 0.7, precision: 'fp32' }), 'cpu', [meas('net-fp32', 20)]),
     ];
-    const d = select(c, { latencyP90Ms: 30 });
+    const d = select(c, { latencyMs: 30 });
     expect(d.chosen?.id).toBe('net-fp32@cpu');
     expect(reason(d, 'net-int8@cpu')?.detail).toBe('dominated by net-fp32@cpu (same accuracy, faster: p90 20.0 vs 25.0 ms)');
     // when fp32 does not fit memory the int8 one still does
     c[1]!.measurements = [meas('net-fp32', 20, { mem: 80 })];
-    expect(select(c, { latencyP90Ms: 30, memoryMb: 50 }).chosen?.id).toBe('net-int8@cpu');
+    expect(select(c, { latencyMs: 30, memoryMb: 50 }).chosen?.id).toBe('net-int8@cpu');
   });
 
   it('unknown accuracy ranks by MACs, below any known accuracy', () => {
@@ -99,10 +99,10 @@ describe('select (pure policy on recorded measurements)', () => {
       makeCandidate(variant('a', { macs: 50e6 }), 'cpu', [meas('a', 5)]),
       makeCandidate(variant('b', { macs: 80e6 }), 'cpu', [meas('b', 8)]),
     ];
-    expect(select(c, { latencyP90Ms: 10 }).chosen?.id).toBe('b@cpu');
-    expect(select(c, { latencyP90Ms: 6 }).chosen?.id).toBe('a@cpu');
+    expect(select(c, { latencyMs: 10 }).chosen?.id).toBe('b@cpu');
+    expect(select(c, { latencyMs: 6 }).chosen?.id).toBe('a@cpu');
     c.push(makeCandidate(variant('known', { macs: 10e6, referenceAccuracy: 0.4 }), 'cpu', [meas('known', 2)]));
-    expect(select(c, { latencyP90Ms: 10 }).chosen?.id).toBe('known@cpu');
+    expect(select(c, { latencyMs: 10 }).chosen?.id).toBe('known@cpu');
   });
 
   it('providers and thread counts: each provider is a candidate; the fastest fitting thread count decides', () => {
@@ -111,15 +111,15 @@ describe('select (pure policy on recorded measurements)', () => {
       makeCandidate(v, 'cpu', [meas('net', 40, { threads: 1 }), meas('net', 22, { threads: 4 }), meas('net', 25, { threads: 3 })]),
       makeCandidate(v, 'cuda', [meas('net', 5, { provider: 'cuda', mem: 500 })]),
     ];
-    const d = select(c, { latencyP90Ms: 30, memoryMb: 200 });
+    const d = select(c, { latencyMs: 30, memoryMb: 200 });
     expect(d.chosen?.id).toBe('net@cpu');
     expect(d.chosenMeasurement?.threads).toBe(4);
     expect(reason(d, 'net@cuda')?.reason).toBe('too-big');
-    expect(select(c, { latencyP90Ms: 30 }).chosen?.id).toBe('net@cuda');
+    expect(select(c, { latencyMs: 30 }).chosen?.id).toBe('net@cuda');
   });
 
   it('refuses invalid budgets and duplicate candidates with a message', () => {
-    expect(() => select(ladder(), { latencyP90Ms: -1 })).toThrow(/latencyP90Ms must be a number > 0/);
+    expect(() => select(ladder(), { latencyMs: -1 })).toThrow(/latencyMs must be a number > 0/);
     expect(() => select(ladder(), { fps: 0 })).toThrow(/fps/);
     expect(() => select(ladder(), { minAccuracy: 65 })).toThrow(/fraction/);
     expect(() => select(ladder(), { percentile: 'mean' as 'p90' })).toThrow(/percentile/);

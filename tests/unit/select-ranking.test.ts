@@ -24,7 +24,7 @@ const ladder = (): Candidate[] => [
 
 describe('ranking by accuracy, published or estimated', () => {
   it('a budget the v2 224 rung misses and its 192 rung meets picks v2 at 192 (estimated 69.2% > published 66.1%)', () => {
-    const d = select(ladder(), { latencyP90Ms: 35 });
+    const d = select(ladder(), { latencyMs: 35 });
     expect(d.chosen?.id).toBe('v2-1.0-224-int8@192@cpu');
     expect(d.rejected.find((r) => r.id === 'v1-0.75-192-int8@cpu')?.detail).toBe('dominated by v2-1.0-224-int8@192@cpu (more accurate: 69.2% estimated vs 66.1% published, also fits)');
   });
@@ -32,14 +32,14 @@ describe('ranking by accuracy, published or estimated', () => {
   it('a rung whose agreement is under the threshold ranks below every rung whose accuracy stands, and says why', () => {
     const c = ladder();
     c[1]!.agreement = agree(4);
-    const d = select(c, { latencyP90Ms: 35, minAgreement: 0.5 });
+    const d = select(c, { latencyMs: 35, minAgreement: 0.5 });
     expect(d.chosen?.id).toBe('v1-0.75-192-int8@cpu');
     expect(d.rejected.find((r) => r.id === 'v2-1.0-224-int8@192@cpu')?.detail).toBe('dominated by v1-0.75-192-int8@cpu (66.1% published, also fits; this rung is demoted: only 4/9 probe frames keep the top-1 of the native 224 model (44.4% < 50.0%))');
     // the same agreement without a threshold (or at 0) demotes nothing
-    expect(select(c, { latencyP90Ms: 35 }).chosen?.id).toBe('v2-1.0-224-int8@192@cpu');
-    expect(select(c, { latencyP90Ms: 35, minAgreement: 0 }).chosen?.id).toBe('v2-1.0-224-int8@192@cpu');
+    expect(select(c, { latencyMs: 35 }).chosen?.id).toBe('v2-1.0-224-int8@192@cpu');
+    expect(select(c, { latencyMs: 35, minAgreement: 0 }).chosen?.id).toBe('v2-1.0-224-int8@192@cpu');
     // a demoted rung still runs when nothing believed fits: better than nothing, and the table says so
-    const tight = select(c, { latencyP90Ms: 4, minAgreement: 0.5 });
+    const tight = select(c, { latencyMs: 4, minAgreement: 0.5 });
     expect(tight.chosen?.id).toBe('v1-0.25-128-int8@96@cpu');
     expect(decisionTable(c, tight)).toMatch(/^\* +v1-0\.25-128-int8@96@cpu .* 3\/9 .* CHOSEN \(demoted: only 3\/9 probe frames keep the top-1 of the native 128 model \(33\.3% < 50\.0%\); nothing ranked above it fits\)$/m);
     expect(() => resolveBudget({ minAgreement: 1.5 })).toThrow(/minAgreement is a fraction/);
@@ -47,7 +47,7 @@ describe('ranking by accuracy, published or estimated', () => {
 
   it('equal accuracy: the faster wins, and at equal speed the one that needs less memory', () => {
     const mk = (id: string, p90: number, mem: number) => makeCandidate(variant(id, { estimatedAccuracy: 0.692 }), 'cpu', [meas(id, p90, { mem })]);
-    const d = select([mk('a', 10, 50), mk('b', 10, 20), mk('c', 12, 5)], { latencyP90Ms: 30 });
+    const d = select([mk('a', 10, 50), mk('b', 10, 20), mk('c', 12, 5)], { latencyMs: 30 });
     expect(d.chosen?.id).toBe('b@cpu');
     expect(d.rejected.find((r) => r.id === 'a@cpu')?.detail).toBe('dominated by b@cpu (same accuracy and speed, less memory: 20.0 vs 50.0 MB)');
     expect(d.rejected.find((r) => r.id === 'c@cpu')?.detail).toBe('dominated by b@cpu (same accuracy, faster: p90 10.0 vs 12.0 ms)');
@@ -55,7 +55,7 @@ describe('ranking by accuracy, published or estimated', () => {
 
   it('the table and the chart say for each candidate whether its accuracy is published or estimated, and its agreement', () => {
     const c = ladder();
-    const d = select(c, { latencyP90Ms: 35, minAgreement: 0.5 });
+    const d = select(c, { latencyMs: 35, minAgreement: 0.5 });
     const t = decisionTable(c, d);
     expect(t.split('\n')[0]).toMatch(/candidate +prec +MMACs +top-1 +kind +agree +p50 ms/);
     expect(t).toMatch(/^\* +v2-1\.0-224-int8@192@cpu +int8 +221\.3 +69\.2% +est +8\/9 .* CHOSEN$/m);
@@ -72,7 +72,7 @@ describe('ranking by accuracy, published or estimated', () => {
   it('the model payload carries accuracy, its kind, the agreement and the demotion, and validates against its schema', () => {
     const c = ladder();
     c[3]!.agreement = agree(2, 128);
-    const decision = select(c, { latencyP90Ms: 35, minAgreement: 0.5 });
+    const decision = select(c, { latencyMs: 35, minAgreement: 0.5 });
     const choice: Choice = { variant: decision.chosen!.variant, provider: 'cpu', threads: 1, decision, reason: 'test', overBudget: false, ladder: c.length, candidates: c };
     const payload = { ...modelPayload('dev', 'board', choice), session: 1 };
     const ajv = new Ajv({ strict: false });

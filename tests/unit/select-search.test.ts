@@ -54,7 +54,7 @@ function randomLadder(r: () => number): { specs: CandidateSpec[]; recorded: Map<
 
 function randomBudget(r: () => number): Budget {
   const b: Budget = {};
-  if (r() < 0.9) b.latencyP90Ms = 1 + r() * 120;
+  if (r() < 0.9) b.latencyMs = 1 + r() * 120;
   if (r() < 0.3) b.memoryMb = 10 + r() * 100;
   if (r() < 0.2) b.minAccuracy = [0.5, 0.6, 0.65][Math.floor(r() * 3)]!;
   if (r() < 0.2) b.percentile = r() < 0.5 ? 'p50' : 'p99';
@@ -109,16 +109,16 @@ describe('searchAndSelect', () => {
   it('binary-searches a chain: nothing fits in 16 rungs -> at most 5 measured; the top fits -> 1 measured', async () => {
     const specs = specsFor(Array.from({ length: 16 }, (_, i) => variant(`r${i}`, { macs: (i + 1) * 10e6 })));
     const lat = (c: CandidateSpec) => meas(c.variant.id, c.variant.macs / 1e6);
-    const { decision: none } = await searchAndSelect(specs, { latencyP90Ms: 5 }, async (c) => lat(c));
+    const { decision: none } = await searchAndSelect(specs, { latencyMs: 5 }, async (c) => lat(c));
     expect(none.chosen).toBeNull();
     expect(none.measured).toBeLessThanOrEqual(5);
     expect(none.rejected.every((x) => x.reason === 'too-slow')).toBe(true);
     expect(none.rejected.find((x) => x.id === 'r14@cpu')?.detail).toMatch(/^not measured: r\d+@cpu, with fewer MACs in the same chain, is already too slow/);
-    const { decision: all } = await searchAndSelect(specs, { latencyP90Ms: 1000 }, async (c) => lat(c));
+    const { decision: all } = await searchAndSelect(specs, { latencyMs: 1000 }, async (c) => lat(c));
     expect(all.chosen?.id).toBe('r15@cpu');
     expect(all.measured).toBe(1);
     expect(all.rejected.find((x) => x.id === 'r0@cpu')).toEqual({ id: 'r0@cpu', reason: 'dominated', detail: 'not measured: r15@cpu ranks higher and fits' });
-    const { decision: mid } = await searchAndSelect(specs, { latencyP90Ms: 95 }, async (c) => lat(c));
+    const { decision: mid } = await searchAndSelect(specs, { latencyMs: 95 }, async (c) => lat(c));
     expect(mid.chosen?.id).toBe('r8@cpu');
     expect(mid.measured).toBeLessThanOrEqual(6);
   });
@@ -126,7 +126,7 @@ describe('searchAndSelect', () => {
   it('does not measure candidates below the minimum accuracy', async () => {
     const specs = specsFor([variant('lo', { referenceAccuracy: 0.4 }), variant('hi', { referenceAccuracy: 0.7, macs: 300e6 })]);
     const asked: string[] = [];
-    const { decision: d } = await searchAndSelect(specs, { minAccuracy: 0.5, latencyP90Ms: 10 }, async (c) => { asked.push(c.variant.id); return meas(c.variant.id, 50); });
+    const { decision: d } = await searchAndSelect(specs, { minAccuracy: 0.5, latencyMs: 10 }, async (c) => { asked.push(c.variant.id); return meas(c.variant.id, 50); });
     expect(asked).toEqual(['hi']);
     expect(d.chosen).toBeNull();
   });
@@ -146,21 +146,21 @@ describe('searchAndSelect', () => {
       'v1@128': { measurements: [meas('v1@128', 12)], agreement: agreement(8, 9, 192) },
     };
     const measure = async (c: CandidateSpec) => rec[c.variant.id]!;
-    const { decision: d } = await searchAndSelect(specs, { latencyP90Ms: 35, minAgreement: 0.5 }, measure);
+    const { decision: d } = await searchAndSelect(specs, { latencyMs: 35, minAgreement: 0.5 }, measure);
     expect(d.chosen?.id).toBe('v1@cpu');
-    expect((await bruteForceSelect(specs, { latencyP90Ms: 35, minAgreement: 0.5 }, measure)).decision.chosen?.id).toBe('v1@cpu');
+    expect((await bruteForceSelect(specs, { latencyMs: 35, minAgreement: 0.5 }, measure)).decision.chosen?.id).toBe('v1@cpu');
     expect(d.rejected.find((x) => x.id === 'v2@192@cpu')?.detail).toBe('dominated by v1@cpu (66.1% published, also fits; this rung is demoted: only 3/9 probe frames keep the top-1 of the native 224 model (33.3% < 50.0%))');
     // agreement at the threshold stands: v2@192 wins
     rec['v2@192']!.agreement = agreement(5, 10);
-    expect((await searchAndSelect(specs, { latencyP90Ms: 35, minAgreement: 0.5 }, measure)).decision.chosen?.id).toBe('v2@192@cpu');
+    expect((await searchAndSelect(specs, { latencyMs: 35, minAgreement: 0.5 }, measure)).decision.chosen?.id).toBe('v2@192@cpu');
     // without a threshold nothing is demoted
     rec['v2@192']!.agreement = agreement(0);
-    expect((await searchAndSelect(specs, { latencyP90Ms: 35 }, measure)).decision.chosen?.id).toBe('v2@192@cpu');
+    expect((await searchAndSelect(specs, { latencyMs: 35 }, measure)).decision.chosen?.id).toBe('v2@192@cpu');
     // when only demoted rungs fit, the best of them runs (better than nothing), and a minimum accuracy refuses it
     rec['v1@128']!.agreement = agreement(1, 9, 192);
-    const { decision: tight } = await searchAndSelect(specs, { latencyP90Ms: 20, minAgreement: 0.5 }, measure);
+    const { decision: tight } = await searchAndSelect(specs, { latencyMs: 20, minAgreement: 0.5 }, measure);
     expect(tight.chosen?.id).toBe('v1@128@cpu');
-    const { decision: strict } = await searchAndSelect(specs, { latencyP90Ms: 20, minAgreement: 0.5, minAccuracy: 0.4 }, measure);
+    const { decision: strict } = await searchAndSelect(specs, { latencyMs: 20, minAgreement: 0.5, minAccuracy: 0.4 }, measure);
     expect(strict.chosen).toBeNull();
     expect(strict.rejected.find((x) => x.id === 'v1@128@cpu')).toEqual({ id: 'v1@128@cpu', reason: 'below-min-accuracy', detail: 'demoted: only 1/9 probe frames keep the top-1 of the native 192 model (11.1% < 50.0%): its accuracy figure cannot vouch for the minimum' });
   });
