@@ -64,6 +64,7 @@ describe('engine mailbox (shared memory between host and worker)', () => {
       const { workerData, parentPort } = require('node:worker_threads');
       import(workerData.mod).then(({ MailboxReader }) => {
         const r = new MailboxReader(workerData.b);
+        parentPort.postMessage({ ready: true });
         let taken = 0, torn = 0, backwards = 0, last = -1;
         while (r.take()) {
           const v = r.frame[0];
@@ -76,6 +77,8 @@ describe('engine mailbox (shared memory between host and worker)', () => {
         parentPort.postMessage({ taken, torn, backwards });
       });
     `, { eval: true, workerData: { b, mod: distModule('engine/mailbox.js') } });
+    // on a loaded machine the worker's import can take longer than writing all 3000 frames: start once it reads
+    await new Promise((resolve) => worker.once('message', resolve));
     const w = new MailboxWriter(b);
     const f = new Uint8Array(size);
     let replaced = 0;
