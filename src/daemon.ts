@@ -12,6 +12,7 @@ import { budgetFromConfig, chooseModel, probeDirOf, type Choice } from './select
 import { modelPayload } from './daemon/model-payload.js';
 import { ProbeFrameCollector } from './daemon/probe-frames.js';
 import { EngineHost } from './engine/host.js';
+import type { SupervisedEngine } from './engine/engine.js';
 import { probeProvidersIsolated } from './device/providers-isolated.js';
 import { createFrameSource } from './camera/registry.js';
 import type { FrameSource } from './camera/source.js';
@@ -57,6 +58,8 @@ export class Daemon {
   private choice!: Choice;
   private source!: FrameSource;
   private pipeline!: Pipeline;
+  /** the engine the pipeline runs, as its supervisor: statistics and events without a cast */
+  private engine!: SupervisedEngine;
   private mqtt: MqttService | undefined;
   private broker: EmbeddedBroker | undefined;
   private filter: ResultFilter;
@@ -104,6 +107,7 @@ export class Daemon {
     this.choice = await this.select();
 
     const model = await this.loadModel(this.choice);
+    this.engine = model.engine;
     this.source = await createFrameSource(c.camera.source, {
       width: this.choice.variant.resolution, height: this.choice.variant.resolution, fps: c.camera.fps, watchdogSeconds: c.camera.watchdogSeconds, loop: c.camera.loop, ffmpegPath: c.camera.ffmpegPath,
     });
@@ -171,7 +175,7 @@ export class Daemon {
     return choice;
   }
 
-  private async loadModel(choice: Choice): Promise<ActiveModel> {
+  private async loadModel(choice: Choice): Promise<ActiveModel & { engine: SupervisedEngine }> {
     const v = choice.variant;
     if (choice.provider === 'tensorrt') {
       // onnxruntime-node forwards no TensorRT provider options, but the TensorRT EP also reads these variables
@@ -182,7 +186,7 @@ export class Daemon {
     }
     // EDGEFIT_TEST_ENGINE: the fault-injection tests pick a test engine (refused unless EDGEFIT_TEST_ALLOW_FAULT_ENGINES=1)
     const testEngine = process.env.EDGEFIT_TEST_ENGINE;
-    const engine = await EngineHost.start(v.modelPath, {
+    const engine: SupervisedEngine = await EngineHost.start(v.modelPath, {
       ...(testEngine ? { kind: testEngine } : {}),
       providers: [choice.provider], threads: choice.threads, timeoutMs: this.o.config.engine.timeoutMs, resolution: v.resolution,
       trtCacheDir: join(this.o.config.stateDir, 'trt-cache'),
@@ -330,6 +334,7 @@ export class Daemon {
     }
     const old = await this.pipeline.swap(model);
     this.choice = choice;
+    this.engine = model.engine;
     await old.engine.close();
     this.log.info('switched model', { from, to: choice.variant.id, reason });
     await this.mqtt?.publishEvent({ type: 'switch', message: reason, from, to: choice.variant.id });
@@ -376,7 +381,7 @@ export class Daemon {
     const now = Date.now();
     const ps = this.pipeline.stats();
     const cs = this.source.stats();
-    const host = this.pipeline.active.engine as EngineHost;
+    const es = this.engine.stats;
     const windowSeconds = (now - this.lastTelemetry.at) / 1000;
     const fps = windowSeconds > 0 ? Math.round(((ps.inferred - this.lastTelemetry.inferred) / windowSeconds) * 100) / 100 : 0;
     this.lastTelemetry = { at: now, inferred: ps.inferred };
@@ -392,7 +397,7 @@ export class Daemon {
       cpuPercent: this.cpu.sample(), rssMb: Math.round(process.memoryUsage.rss() / 1048576 * 10) / 10,
       temperatureC: null, throttled: null,
       outbox: { depth: ms?.outbox.depth ?? 0, dropped: ms?.outbox.dropped ?? 0, refused: ms?.refusedAppends ?? 0 }, reconnects: ms?.reconnects ?? 0,
-      engine: { restarts: host.stats?.restarts ?? 0, timeouts: host.stats?.timeouts ?? 0, crashes: host.stats?.crashes ?? 0, degraded: host.stats?.degraded ?? false },
+      engine: { restarts: es.restarts, timeouts: es.timeouts, crashes: es.crashes, degraded: es.degraded },
       camera: { online: cs.online, stalls: cs.stalls, restarts: cs.restarts, ...(cs.lastError ? { lastError: cs.lastError } : {}) },
       eventLoopDelayP99Ms: this.loop.p99Ms(),
     };
