@@ -12,6 +12,7 @@ import { budgetFromConfig, chooseModel, probeDirOf, type Choice } from './select
 import { modelPayload } from './daemon/model-payload.js';
 import { ProbeFrameCollector } from './daemon/probe-frames.js';
 import { EngineHost } from './engine/host.js';
+import type { SupervisedEngine } from './engine/engine.js';
 import { probeProvidersIsolated } from './device/providers-isolated.js';
 import { createFrameSource } from './camera/registry.js';
 import type { FrameSource } from './camera/source.js';
@@ -21,16 +22,19 @@ import { ResultFilter } from './pipeline/result-filter.js';
 // with an external broker do not carry the modules they never run (mqtt.js alone is ~16 MB of RSS)
 import type { MqttService } from './mqtt/service.js';
 import type { EmbeddedBroker } from './mqtt/broker.js';
-import type { CommandHandlers } from './mqtt/commands.js';
-import type { ResultPayload, TelemetryPayload } from './mqtt/payloads.js';
-import { CpuMeter, LoopDelay, cpuTemperature } from './telemetry/system.js';
+import type { TelemetryPayload } from './mqtt/payloads.js';
 import { Systemd } from './daemon/systemd.js';
-import { snapshotJpeg } from './daemon/snapshot.js';
 import { readLabels } from './daemon/labels.js';
 import type { Budget } from './select/types.js';
 import type { Adapter, SwitchEvent } from './select/adapt.js';
 import { makeAdapter } from './daemon/adapt.js';
 import { bestOf } from './profile/measure.js';
+import { ServiceList, type Service } from './daemon/service.js';
+import { WatchdogService } from './daemon/watchdog.js';
+import { TelemetryService } from './daemon/telemetry.js';
+import { ResultSink } from './daemon/result-sink.js';
+import { CommandsService, stoppingError } from './daemon/commands.js';
+import { setTensorrtEnvironment } from './daemon/tensorrt-env.js';
 
 export interface DaemonOptions {
   config: Config;
@@ -45,8 +49,10 @@ export interface DaemonOptions {
 }
 
 /**
- * The composition root: config -> device probe -> catalog ladder -> profiler/selector -> engine -> camera ->
- * pipeline -> MQTT. Services start in that order and stop in reverse; each stage is its own module.
+ * The composition root: config -> device probe -> catalog ladder -> profiler/selector, then a list of services
+ * started in order and stopped in reverse (src/daemon/service.ts). The list is ordered for the stop: commands
+ * (a pull in progress) -> probe frames -> selection (the switch in progress) -> pipeline -> camera -> results
+ * in flight -> MQTT -> engine -> embedded broker; telemetry and the watchdog are stopped first.
  */
 export class Daemon {
   private device!: DeviceInfo;
@@ -57,31 +63,43 @@ export class Daemon {
   private choice!: Choice;
   private source!: FrameSource;
   private pipeline!: Pipeline;
+  /** the engine the pipeline runs, as its supervisor: statistics and events without a cast */
+  private engine!: SupervisedEngine;
+  private firstModel: (ActiveModel & { engine: SupervisedEngine }) | undefined;
   private mqtt: MqttService | undefined;
   private broker: EmbeddedBroker | undefined;
-  private filter: ResultFilter;
-  private localSeq = 0;
-  private telemetryTimer: NodeJS.Timeout | undefined;
-  private watchdogTimer: NodeJS.Timeout | undefined;
-  private readonly cpu = new CpuMeter();
-  private readonly loop = new LoopDelay();
+  private readonly filter: ResultFilter;
   private readonly systemd = new Systemd();
-  private inflightPublishes = new Set<Promise<unknown>>();
   private switching: Promise<unknown> = Promise.resolve();
   private stopped = false;
-  /** aborted by stop(): kills a pull-model's child process */
+  /** aborted by stop(): kills a pull-model's child process and a re-selection's measurement */
   private readonly stopping = new AbortController();
-  /** the pull-model in progress (the dispatcher lets one run at a time) */
-  private pulling: Promise<unknown> | undefined;
-  private lastTelemetry = { at: Date.now(), inferred: 0 };
-  private resultsRefused = 0;
   private adapter: Adapter | undefined;
   private probeFrames: ProbeFrameCollector | undefined;
+  private readonly results: ResultSink;
+  private readonly commands: CommandsService;
+  private readonly telemetryService: TelemetryService;
+  private services: ServiceList | undefined;
   brokerUrl: string | undefined;
 
   constructor(private readonly o: DaemonOptions) {
-    const r = o.config.mqtt.results;
-    this.filter = new ResultFilter(r.mode, r.threshold, r.maxRatePerSecond);
+    const c = o.config;
+    this.filter = new ResultFilter(c.mqtt.results.mode, c.mqtt.results.threshold, c.mqtt.results.maxRatePerSecond);
+    this.results = new ResultSink({ deviceId: c.deviceId, json: o.json, log: o.log, mqtt: () => this.mqtt });
+    this.commands = new CommandsService({
+      config: c, log: o.log, signal: this.stopping.signal, stopped: () => this.stopped,
+      reselect: (reason, budget) => {
+        if (budget) this.budgetOverride = { ...this.budgetOverride, ...budget };
+        return this.reselect(reason);
+      },
+      reloadLadder: () => this.loadLadder(), variant: () => this.choice.variant.id,
+      pipeline: () => this.pipeline, source: () => this.source, mqtt: () => this.mqtt,
+    });
+    // built here, as the CPU and event-loop meters measure from the daemon's start
+    this.telemetryService = new TelemetryService({
+      deviceId: c.deviceId, periodSeconds: c.mqtt.telemetrySeconds, device: () => this.device, log: o.log,
+      pipeline: () => this.pipeline, source: () => this.source, engine: () => this.engine, choice: () => this.choice, mqtt: () => this.mqtt,
+    });
   }
 
   private get log(): Logger { return this.o.log; }
@@ -103,31 +121,32 @@ export class Daemon {
     this.budget = budgetFromConfig(c, this.device, this.budgetOverride);
     this.choice = await this.select();
 
-    const model = await this.loadModel(this.choice);
-    this.source = await createFrameSource(c.camera.source, {
-      width: this.choice.variant.resolution, height: this.choice.variant.resolution, fps: c.camera.fps, watchdogSeconds: c.camera.watchdogSeconds, loop: c.camera.loop, ffmpegPath: c.camera.ffmpegPath,
-    });
-    this.wireCamera();
-    await this.source.start();
-    this.log.info('camera', { source: this.source.name });
+    this.services = new ServiceList([
+      this.o.mqtt && !c.mqtt.url ? service('broker', () => this.startBroker(), () => this.broker?.close()) : undefined,
+      service('engine', async () => { this.firstModel = await this.loadModel(this.choice); this.engine = this.firstModel.engine; }, () => this.engine?.close()),
+      this.o.mqtt ? service('mqtt', () => this.startMqtt(), () => this.mqtt?.stop()) : undefined,
+      this.results,
+      service('camera', () => this.startCamera(), () => this.source?.stop()),
+      service('pipeline', async () => this.startPipeline(), () => this.pipeline?.stop()),
+      // selection, live adaptation and switching: a stop waits for the switch in progress
+      service('selection', async () => { this.adapter = makeAdapter(c, this.choice, this.budget); }, () => this.switching),
+      // the camera's own frames become the probe frames of later selections (a configured probeDir is the user's)
+      c.profile.probeDir ? undefined : service('probe-frames', async () => {
+        this.probeFrames = new ProbeFrameCollector(probeDirOf(c), this.source, { log: (l) => this.log.info(l) });
+        await this.probeFrames.start();
+      }, async () => this.probeFrames?.stop()),
+      this.commands,
+      service('online', async () => {
+        await this.mqtt?.setModel(modelPayload(c.deviceId, this.device.board.kind, this.choice));
+        await this.mqtt?.setStatus('online', this.warning ?? '');
+      }, async () => undefined),
+      this.telemetryService,
+      new WatchdogService(this.systemd, () => this.pipeline.stats()),
+    ].filter((s): s is Service => s !== undefined));
+    await this.services.start();
+    // stopped while starting (a signal): the stop's own exit is in progress
+    if (this.stopped) return;
 
-    if (this.o.mqtt) await this.startMqtt();
-
-    this.pipeline = new Pipeline({ source: this.source, model, topK: 5, scoreThreshold: 0, windowSeconds: Math.max(10, c.mqtt.telemetrySeconds) });
-    this.pipeline.on('result', (r: InferenceResult) => this.onResult(r));
-    this.pipeline.on('error', (err: Error) => this.log.warn('inference failed for a frame', { error: err.message }));
-    this.pipeline.on('stopped', () => { if (!this.stopped && this.source.stats().ended) this.log.info('the camera input ended (camera.loop is off)'); });
-    this.pipeline.start();
-    this.adapter = makeAdapter(c, this.choice, this.budget);
-    // the camera's own frames become the probe frames of later selections (a configured probeDir is the user's)
-    if (!c.profile.probeDir) {
-      this.probeFrames = new ProbeFrameCollector(probeDirOf(c), this.source, { log: (l) => this.log.info(l) });
-      await this.probeFrames.start();
-    }
-
-    await this.mqtt?.setModel(modelPayload(c.deviceId, this.device.board.kind, this.choice));
-    await this.mqtt?.setStatus('online', this.warning ?? '');
-    this.startTimers();
     this.systemd.notify('READY=1', `STATUS=running ${this.choice.variant.id}`);
     // PM2 with wait_ready: started only once the model runs (deploy/ecosystem: wait_ready, listen_timeout)
     if (process.send) process.send('ready');
@@ -171,18 +190,12 @@ export class Daemon {
     return choice;
   }
 
-  private async loadModel(choice: Choice): Promise<ActiveModel> {
+  private async loadModel(choice: Choice): Promise<ActiveModel & { engine: SupervisedEngine }> {
     const v = choice.variant;
-    if (choice.provider === 'tensorrt') {
-      // onnxruntime-node forwards no TensorRT provider options, but the TensorRT EP also reads these variables
-      // (from the process environment, so they are set here on the main thread, before the worker loads)
-      process.env.ORT_TENSORRT_ENGINE_CACHE_ENABLE = '1';
-      process.env.ORT_TENSORRT_CACHE_PATH = join(this.o.config.stateDir, 'trt-cache');
-      process.env.ORT_TENSORRT_FP16_ENABLE = this.o.config.engine.trtFp16 ? '1' : '0';
-    }
+    if (choice.provider === 'tensorrt') setTensorrtEnvironment(this.o.config);
     // EDGEFIT_TEST_ENGINE: the fault-injection tests pick a test engine (refused unless EDGEFIT_TEST_ALLOW_FAULT_ENGINES=1)
     const testEngine = process.env.EDGEFIT_TEST_ENGINE;
-    const engine = await EngineHost.start(v.modelPath, {
+    const engine: SupervisedEngine = await EngineHost.start(v.modelPath, {
       ...(testEngine ? { kind: testEngine } : {}),
       providers: [choice.provider], threads: choice.threads, timeoutMs: this.o.config.engine.timeoutMs, resolution: v.resolution,
       trtCacheDir: join(this.o.config.stateDir, 'trt-cache'),
@@ -196,31 +209,46 @@ export class Daemon {
     return { engine, variantId: v.id, resolution: v.resolution, labels: await readLabels(v.labelsPath) };
   }
 
-  private wireCamera(): void {
+  private async startCamera(): Promise<void> {
+    const c = this.o.config;
+    this.source = await createFrameSource(c.camera.source, {
+      width: this.choice.variant.resolution, height: this.choice.variant.resolution, fps: c.camera.fps, watchdogSeconds: c.camera.watchdogSeconds, loop: c.camera.loop, ffmpegPath: c.camera.ffmpegPath,
+    });
     this.source.on('error', (err: Error) => this.log.warn('camera', { error: err.message }));
     this.source.on('offline', (why: string) => { this.log.warn('camera offline', { reason: why }); void this.mqtt?.publishEvent({ type: 'camera', message: `offline: ${why}` }); });
     this.source.on('online', () => { this.log.info('camera online'); });
     this.source.on('retry', (ms: number) => this.log.info('camera restart scheduled', { inMs: ms }));
+    await this.source.start();
+    this.log.info('camera', { source: this.source.name });
+  }
+
+  private startPipeline(): void {
+    const c = this.o.config;
+    this.pipeline = new Pipeline({ source: this.source, model: this.firstModel!, topK: 5, scoreThreshold: 0, windowSeconds: Math.max(10, c.mqtt.telemetrySeconds) });
+    this.pipeline.on('result', (r: InferenceResult) => this.onResult(r));
+    this.pipeline.on('error', (err: Error) => this.log.warn('inference failed for a frame', { error: err.message }));
+    this.pipeline.on('stopped', () => { if (!this.stopped && this.source.stats().ended) this.log.info('the camera input ended (camera.loop is off)'); });
+    this.pipeline.start();
+  }
+
+  private async startBroker(): Promise<void> {
+    const { startEmbeddedBroker } = await import('./mqtt/broker.js');
+    try {
+      this.broker = await startEmbeddedBroker(1883);
+    } catch (err) {
+      this.log.warn(`${errorMessage(err)}; the embedded broker uses a free port instead`);
+      this.broker = await startEmbeddedBroker(0);
+    }
+    this.log.info('embedded MQTT broker (MQTT 3.1.1) listening', { url: this.broker.url });
   }
 
   private async startMqtt(): Promise<void> {
     const c = this.o.config;
-    let url = c.mqtt.url;
-    if (!url) {
-      const { startEmbeddedBroker } = await import('./mqtt/broker.js');
-      try {
-        this.broker = await startEmbeddedBroker(1883);
-      } catch (err) {
-        this.log.warn(`${errorMessage(err)}; the embedded broker uses a free port instead`);
-        this.broker = await startEmbeddedBroker(0);
-      }
-      url = this.broker.url;
-      this.log.info('embedded MQTT broker (MQTT 3.1.1) listening', { url });
-    }
+    const url = c.mqtt.url || this.broker!.url;
     this.brokerUrl = url;
     const { MqttService } = await import('./mqtt/service.js');
     this.mqtt = new MqttService({
-      config: c.mqtt, url, deviceId: c.deviceId, stateDir: c.stateDir, version: this.o.version, board: this.device.board.kind, handlers: this.commandHandlers(),
+      config: c.mqtt, url, deviceId: c.deviceId, stateDir: c.stateDir, version: this.o.version, board: this.device.board.kind, handlers: this.commands.handlers(),
     });
     this.mqtt.on('error', (err: Error) => this.log.warn('mqtt', { error: err.message }));
     this.mqtt.on('online', (v: number) => this.log.info('mqtt connected', { broker: this.mqtt!.describeBroker(), protocol: v === 5 ? '5.0' : '3.1.1', session: this.mqtt!.session }));
@@ -229,55 +257,6 @@ export class Daemon {
     await this.mqtt.start();
     const u = new URL(url);
     this.say(`edgefit: watch the results with:  mosquitto_sub -h ${u.hostname} -p ${u.port || 1883} -t '${c.mqtt.prefix}/${c.deviceId}/#' -v`);
-  }
-
-  private commandHandlers(): CommandHandlers {
-    const live = <A, R>(fn: (args: A) => Promise<R>) => async (args: A): Promise<R> => {
-      if (this.stopped) throw stoppingError();
-      return fn(args);
-    };
-    return {
-      reselect: live(async () => this.reselect('command')),
-      'set-budget': live(async (args) => {
-        this.budgetOverride = { ...this.budgetOverride, ...args };
-        return this.reselect(`budget changed: ${JSON.stringify(args)}`);
-      }),
-      pause: live(async () => { this.pipeline.pause(); return { paused: true }; }),
-      resume: live(async () => { this.pipeline.resume(); return { paused: false }; }),
-      'pull-model': live(async (args) => {
-        const config = this.o.config;
-        if (args.mirror) {
-          const [{ checkCommandMirror }, { loadCatalog }] = await Promise.all([import('./catalog/mirror-policy.js'), import('./catalog/catalog.js')]);
-          checkCommandMirror(args.mirror, config, loadCatalog(config.models.catalog));
-        }
-        // downloads and conversion run in a child process, killed past models.pullTimeoutSeconds or at stop():
-        // a model file that crashes a converter, or a transfer that hangs, cannot take the daemon down or hold it
-        const { pullModelsIsolated } = await import('./catalog/pull-isolated.js');
-        const pull = pullModelsIsolated({ ...config, models: { ...config.models, ...(args.mirror ? { mirror: args.mirror } : {}) } }, { ...(args.id ? { only: [args.id] } : {}) }, {
-          log: (line) => this.log.info(line), signal: this.stopping.signal,
-        });
-        this.pulling = pull.catch(() => undefined);
-        const report = await pull;
-        if (this.stopped) throw stoppingError();
-        const changed = report.items.some((i) => i.status === 'downloaded' || i.convert === 'converted');
-        let sel: { variant: string; switched: boolean } = { variant: this.choice.variant.id, switched: false };
-        if (changed) {
-          await this.loadLadder();
-          sel = await this.reselect('models pulled');
-        }
-        // a failed transfer (bad sha256, unreachable mirror, not a model) is an error reply, not ok with a buried status
-        if (!report.ok) {
-          const why = report.items.filter((i) => i.error || i.convertError).map((i) => `${i.id}: ${i.error ?? i.convertError}`).join('; ');
-          throw new EdgefitError('E_PULL', `pull failed: ${why || 'a file is missing'}; running ${sel.variant}${changed ? '' : ' (unchanged)'}`);
-        }
-        return { pulled: report.items.map((i) => ({ id: i.id, status: i.status })), ...sel };
-      }),
-      snapshot: live(async (args) => {
-        const jpeg = await snapshotJpeg(this.source, args.quality ?? 80);
-        await this.mqtt!.publishRaw(this.mqtt!.topics.snapshot, jpeg, true);
-        return { topic: this.mqtt!.topics.snapshot, bytes: jpeg.length, width: this.source.stats().width, height: this.source.stats().height };
-      }),
-    };
   }
 
   /** Re-runs selection (measurements come from the cache) and switches model if the choice changed. */
@@ -297,8 +276,6 @@ export class Daemon {
     this.switching = run.catch(() => undefined);
     return run;
   }
-
-  private throttledNow = false;
 
   /** Live re-selection: the adapter saw the live latency leave the budget (or room to grow) for long enough. */
   private adapt(ev: SwitchEvent): Promise<unknown> {
@@ -330,6 +307,7 @@ export class Daemon {
     }
     const old = await this.pipeline.swap(model);
     this.choice = choice;
+    this.engine = model.engine;
     await old.engine.close();
     this.log.info('switched model', { from, to: choice.variant.id, reason });
     await this.mqtt?.publishEvent({ type: 'switch', message: reason, from, to: choice.variant.id });
@@ -337,105 +315,35 @@ export class Daemon {
   }
 
   private onResult(r: InferenceResult): void {
-    const ev = this.adapter?.observe(r.inferMs, { throttled: this.throttledNow });
+    const ev = this.adapter?.observe(r.inferMs, { throttled: this.telemetryService.throttled });
     if (ev) void this.adapt(ev);
     if (!this.filter.accept(r.top, Date.now())) return;
-    const build = (seq: number, session: number): ResultPayload => ({
-      deviceId: this.o.config.deviceId, session, seq, frameTs: r.frameTs, ts: new Date().toISOString(), variant: r.variantId,
-      top: r.top.map((t) => ({ index: t.index, label: t.label, score: Math.round(t.score * 10000) / 10000 })),
-      latencyMs: Math.round(r.latencyMs * 100) / 100, inferMs: Math.round(r.inferMs * 100) / 100,
-    });
-    if (!this.mqtt) {
-      if (this.o.json) process.stdout.write(JSON.stringify(build(++this.localSeq, 0)) + '\n');
-      return;
-    }
-    let payload: ResultPayload | undefined;
-    const p = this.mqtt.publishResult((seq, session) => (payload = build(seq, session))).then(
-      () => { if (this.o.json && payload) process.stdout.write(JSON.stringify(payload) + '\n'); },
-      (err: unknown) => { this.resultsRefused++; this.log.error('result not accepted', { error: errorMessage(err) }); },
-    ).finally(() => this.inflightPublishes.delete(p));
-    this.inflightPublishes.add(p);
-  }
-
-  private startTimers(): void {
-    const period = this.o.config.mqtt.telemetrySeconds * 1000;
-    this.telemetryTimer = setInterval(() => { void this.publishTelemetry(); }, period);
-    this.telemetryTimer.unref();
-    if (this.systemd.watchdogMs > 0) {
-      // the watchdog is fed only while frames really flow (or the operator paused), not by a bare timer
-      this.watchdogTimer = setInterval(() => {
-        const s = this.pipeline.stats();
-        const fresh = Date.now() - s.lastResultAt < Math.max(this.systemd.watchdogMs, 5000);
-        if (s.paused || fresh) this.systemd.notify('WATCHDOG=1');
-      }, Math.max(1000, this.systemd.watchdogMs / 3));
-      this.watchdogTimer.unref();
-    }
+    this.results.write(r);
   }
 
   telemetry(): TelemetryPayload {
-    const now = Date.now();
-    const ps = this.pipeline.stats();
-    const cs = this.source.stats();
-    const host = this.pipeline.active.engine as EngineHost;
-    const windowSeconds = (now - this.lastTelemetry.at) / 1000;
-    const fps = windowSeconds > 0 ? Math.round(((ps.inferred - this.lastTelemetry.inferred) / windowSeconds) * 100) / 100 : 0;
-    this.lastTelemetry = { at: now, inferred: ps.inferred };
-    const lat = this.pipeline.latency.percentiles();
-    const inf = this.pipeline.infer.percentiles();
-    const ms = this.mqtt?.stats();
-    return {
-      deviceId: this.o.config.deviceId, session: this.mqtt?.session ?? 0, ts: new Date(now).toISOString(), windowSeconds: Math.round(windowSeconds * 100) / 100,
-      variant: this.choice.variant.id, provider: this.choice.provider, paused: ps.paused,
-      // dropped: superseded in the camera's ring, or in the engine's mailbox before the engine was free
-      frames: { in: cs.framesIn, inferred: ps.inferred, dropped: cs.dropped + ps.superseded }, fps,
-      latencyMs: { p50: lat.p50, p90: lat.p90, p99: lat.p99 }, inferMs: { p50: inf.p50, p90: inf.p90, p99: inf.p99 },
-      cpuPercent: this.cpu.sample(), rssMb: Math.round(process.memoryUsage.rss() / 1048576 * 10) / 10,
-      temperatureC: null, throttled: null,
-      outbox: { depth: ms?.outbox.depth ?? 0, dropped: ms?.outbox.dropped ?? 0, refused: ms?.refusedAppends ?? 0 }, reconnects: ms?.reconnects ?? 0,
-      engine: { restarts: host.stats?.restarts ?? 0, timeouts: host.stats?.timeouts ?? 0, crashes: host.stats?.crashes ?? 0, degraded: host.stats?.degraded ?? false },
-      camera: { online: cs.online, stalls: cs.stalls, restarts: cs.restarts, ...(cs.lastError ? { lastError: cs.lastError } : {}) },
-      eventLoopDelayP99Ms: this.loop.p99Ms(),
-    };
-  }
-
-  private async publishTelemetry(): Promise<void> {
-    const t = this.telemetry();
-    t.temperatureC = await cpuTemperature();
-    if (this.device.thermal.throttle) t.throttled = Object.entries(this.device.thermal.throttle.now).filter(([, v]) => v).map(([k]) => k);
-    this.throttledNow = (t.throttled?.length ?? 0) > 0;
-    this.mqtt?.publishTelemetry(t);
-    this.log.debug('telemetry', { fps: t.fps, p90: t.latencyMs.p90, dropped: t.frames.dropped, outbox: t.outbox.depth });
+    return this.telemetryService.payload();
   }
 
   /**
-   * Clean shutdown in reverse order: stop taking frames, finish the run in flight, wait for accepted results
-   * to reach the outbox, publish `stopped`, disconnect, close the engine and the embedded broker.
+   * Clean shutdown: the services in reverse (src/daemon/service.ts): stop taking frames, finish the run in
+   * flight, wait for accepted results to reach the outbox, publish `stopped`, disconnect, close the engine and
+   * the embedded broker.
    */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     this.systemd.notify('STOPPING=1');
-    if (this.telemetryTimer) clearInterval(this.telemetryTimer);
-    if (this.watchdogTimer) clearInterval(this.watchdogTimer);
-    // a pull in progress is killed (its child and the child's own); re-selections still queued refuse to run,
-    // so only the switch in progress is waited for
+    // a pull in progress is killed (its child and the child's own), and so is a re-selection's measurement;
+    // re-selections still queued refuse to run, so only the switch in progress is waited for
     this.stopping.abort();
-    await this.pulling;
-    this.probeFrames?.stop();
-    await this.switching;
-    await this.pipeline?.stop();
-    await this.source?.stop();
-    await Promise.allSettled([...this.inflightPublishes]);
-    await this.mqtt?.stop();
-    await this.pipeline?.active.engine.close();
-    await this.broker?.close();
-    this.loop.stop();
+    await this.services?.stop();
     this.log.info('stopped');
   }
 
   get board(): string { return boardFingerprint(this.device); }
 }
 
-function stoppingError(): EdgefitError {
-  return new EdgefitError('stopping', 'the daemon is stopping; send the command again once it is back online');
+function service(name: string, start: () => Promise<void>, stop: () => Promise<unknown> | undefined): Service {
+  return { name, start, stop: async () => { await stop(); } };
 }

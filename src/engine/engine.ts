@@ -93,6 +93,25 @@ export interface Engine {
   close(): Promise<void>;
 }
 
+/** What a supervisor counts about an engine it keeps running (restarts of its worker, runs past the timeout). */
+export interface SupervisedEngineStats {
+  runs: number;
+  timeouts: number;
+  crashes: number;
+  restarts: number;
+  degraded: boolean;
+}
+
+/**
+ * An Engine kept alive by a supervisor (src/engine/host.ts): its statistics and events are part of the type,
+ * so the daemon reads them without knowing the class. Events carry the reason: 'restart' (worker replaced),
+ * 'degraded' (restart budget spent, runs refused), 'crash' (the worker died).
+ */
+export interface SupervisedEngine extends Engine {
+  readonly stats: Readonly<SupervisedEngineStats>;
+  on(event: 'restart' | 'degraded' | 'crash', listener: (why: string) => void): this;
+}
+
 export interface EngineFactory {
   readonly name: string;
   load(modelPath: string, options: EngineOptions): Promise<Engine>;

@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 import { EventEmitter } from 'node:events';
 import { distModule } from '../util/paths.js';
 import { EdgefitError } from '../util/errors.js';
-import type { Engine, EngineOptions, FrameStream, ModelIO, ProviderName, RunResult, StreamSink } from './engine.js';
+import type { EngineOptions, FrameStream, ModelIO, ProviderName, RunResult, StreamSink, SupervisedEngine, SupervisedEngineStats } from './engine.js';
 import { createMailbox, MailboxWriter } from './mailbox.js';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol.js';
 
@@ -16,13 +16,7 @@ export interface HostOptions extends EngineOptions {
   restartWindowMs?: number;
 }
 
-export interface HostStats {
-  runs: number;
-  timeouts: number;
-  crashes: number;
-  restarts: number;
-  degraded: boolean;
-}
+export type HostStats = SupervisedEngineStats;
 
 interface PendingRun {
   seq: number;
@@ -40,7 +34,7 @@ interface PendingRun {
  *
  * Events: 'restart' (reason), 'degraded' (reason), 'crash' (message), 'timeout'.
  */
-export class EngineHost extends EventEmitter implements Engine {
+export class EngineHost extends EventEmitter implements SupervisedEngine {
   readonly name: string;
   provider: ProviderName = 'cpu';
   refused: { provider: ProviderName; reason: string }[] = [];

@@ -103,7 +103,13 @@ export class MqttService extends EventEmitter {
     this.ready = false;
     try {
       await this.link.subscribe([this.topics.commands, `${this.haPrefix}/status`]);
-      await this.publishRetained();
+      // setModel/setStatus while these are in flight only store (not ready yet): publish again until what
+      // was published is what is stored, or a model set during the connection's set-up is never published
+      let published: unknown[];
+      do {
+        published = [this.model, this.state, this.warning];
+        await this.publishRetained();
+      } while (published[0] !== this.model || published[1] !== this.state || published[2] !== this.warning);
       this.ready = true;
       this.emit('online', this.link.protocolVersion);
       this.pump();

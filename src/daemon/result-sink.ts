@@ -1,0 +1,44 @@
+import type { Logger } from '../util/log.js';
+import { errorMessage } from '../util/errors.js';
+import type { MqttService } from '../mqtt/service.js';
+import type { ResultPayload } from '../mqtt/payloads.js';
+import type { InferenceResult } from '../pipeline/pipeline.js';
+import type { Service } from './service.js';
+
+/**
+ * Where accepted results go: MQTT (through the durable outbox; also printed with --json once accepted) or,
+ * without a broker, stdout with --json. Its stop waits for the results handed to MQTT to reach the outbox.
+ */
+export class ResultSink implements Service {
+  readonly name = 'results';
+  private localSeq = 0;
+  private refused = 0;
+  private readonly inflight = new Set<Promise<unknown>>();
+
+  constructor(private readonly o: { deviceId: string; json: boolean; log: Logger; mqtt(): MqttService | undefined }) {}
+
+  async start(): Promise<void> {}
+
+  async stop(): Promise<void> {
+    await Promise.allSettled([...this.inflight]);
+  }
+
+  write(r: InferenceResult): void {
+    const build = (seq: number, session: number): ResultPayload => ({
+      deviceId: this.o.deviceId, session, seq, frameTs: r.frameTs, ts: new Date().toISOString(), variant: r.variantId,
+      top: r.top.map((t) => ({ index: t.index, label: t.label, score: Math.round(t.score * 10000) / 10000 })),
+      latencyMs: Math.round(r.latencyMs * 100) / 100, inferMs: Math.round(r.inferMs * 100) / 100,
+    });
+    const mqtt = this.o.mqtt();
+    if (!mqtt) {
+      if (this.o.json) process.stdout.write(JSON.stringify(build(++this.localSeq, 0)) + '\n');
+      return;
+    }
+    let payload: ResultPayload | undefined;
+    const p = mqtt.publishResult((seq, session) => (payload = build(seq, session))).then(
+      () => { if (this.o.json && payload) process.stdout.write(JSON.stringify(payload) + '\n'); },
+      (err: unknown) => { this.refused++; this.o.log.error('result not accepted', { error: errorMessage(err) }); },
+    ).finally(() => this.inflight.delete(p));
+    this.inflight.add(p);
+  }
+}
