@@ -2,16 +2,16 @@ import type { LoadedConfig } from './load.js';
 import { getAt } from './load.js';
 import { fields, envName } from './fields.js';
 import type { Config, ConfigSource } from './types.js';
-import { redactUrl, hasScheme } from '../util/redact.js';
+import { shownSetting } from './redact-settings.js';
 
 /** A copy of the configuration safe to print or publish: secrets replaced by "***" when set. */
 export function redactConfig(config: Config): Config {
   const copy = structuredClone(config);
-  if (copy.mqtt.password) copy.mqtt.password = '***';
-  copy.mqtt.url = redactUrl(copy.mqtt.url);
+  copy.mqtt.password = shownSetting('mqtt.password', copy.mqtt.password) as string;
+  copy.mqtt.url = shownSetting('mqtt.url', copy.mqtt.url) as string;
   // rtsp://user:pass@camera and an authenticated http(s) mirror carry passwords too; paths are left alone
-  if (hasScheme(copy.camera.source)) copy.camera.source = redactUrl(copy.camera.source);
-  if (hasScheme(copy.models.mirror)) copy.models.mirror = redactUrl(copy.models.mirror);
+  copy.camera.source = shownSetting('camera.source', copy.camera.source) as string;
+  copy.models.mirror = shownSetting('models.mirror', copy.models.mirror) as string;
   return copy;
 }
 

@@ -1,6 +1,6 @@
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { fieldByPath } from './fields.js';
-import { redactUrl, hasScheme } from '../util/redact.js';
+import { shownSetting } from './redact-settings.js';
 // ajv's compilation of configSchema (allErrors, strict, verbose, the 'x-accepted' annotation keyword), written
 // out by scripts/write-validators.ts: the daemon does not load ajv and compile the schema at every start
 import { validate as generated } from './validator.generated.js';
@@ -9,14 +9,8 @@ function validator(): ValidateFunction {
   return generated as ValidateFunction;
 }
 
-const secret = new Set(['mqtt.password']);
-/** settings whose value is a URL that may carry user:password@ (mqtt.url even without its scheme) */
-const withUserinfo = new Set(['mqtt.url', 'camera.source', 'models.mirror']);
-
-function show(path: string, v: unknown): string {
-  // whatever its type: a YAML password of digits arrives as a number
-  if (secret.has(path) && v !== '' && v !== undefined && v !== null) return '"***"';
-  if (withUserinfo.has(path) && typeof v === 'string' && (path === 'mqtt.url' || hasScheme(v))) return JSON.stringify(redactUrl(v));
+function show(path: string, value: unknown): string {
+  const v = shownSetting(path, value);
   if (typeof v === 'string') return JSON.stringify(v);
   if (v === undefined) return 'nothing';
   return JSON.stringify(v);
