@@ -5,7 +5,7 @@ import { DaemonProcess, pulledState, copyState } from '../helpers/daemon.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
 import { Consumer } from '../helpers/consumer.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
-import { faultArgs } from '../helpers/fault-daemon.js';
+import { faultArgs, printedResults } from '../helpers/fault-daemon.js';
 import { mountTmpfs, umount, fillDisk, canMountTmpfs } from '../helpers/tmpfs.js';
 import type { ResultPayload } from '../../src/mqtt/payloads.js';
 
@@ -24,11 +24,7 @@ const title = 'disk full under the outbox, then SIGKILL and restart (64 KiB tmpf
 if (!canMount) console.warn(`skipped "${title}": cannot mount a tmpfs here (mounting needs root; CI runs as root)`);
 
 function printed(d: DaemonProcess): Map<number, ResultPayload> {
-  const lines = d.stdout.split('\n');
-  lines.pop(); // an unterminated last line
-  const out = new Map<number, ResultPayload>();
-  for (const l of lines) if (l.startsWith('{')) { const r = JSON.parse(l) as ResultPayload; out.set(r.seq, r); }
-  return out;
+  return new Map(printedResults(d.stdout).map((r) => [r.seq, r]));
 }
 
 describe.skipIf(!canMount)(title, () => {

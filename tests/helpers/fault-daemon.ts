@@ -2,6 +2,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DaemonProcess, fastProfile } from './daemon.js';
 import { type Accounting, type Consumer, type OutboxCursor, readCursor, waitFor } from './consumer.js';
+import type { ResultPayload } from '../../src/mqtt/payloads.js';
 
 export interface FaultDaemonOptions {
   broker: string;
@@ -26,11 +27,16 @@ export function faultArgs(o: FaultDaemonOptions): string[] {
   ];
 }
 
-/** Seqs of the results the daemon printed with --json (printed only once the outbox accepted them); complete lines only. */
-export function acceptedSeqs(stdout: string): number[] {
+/** The results the daemon printed with --json (printed only once the outbox accepted them); complete lines only. */
+export function printedResults(stdout: string): ResultPayload[] {
   const lines = stdout.split('\n');
   lines.pop(); // the last element is an unterminated line (or empty)
-  return lines.filter((l) => l.startsWith('{')).map((l) => (JSON.parse(l) as { seq: number }).seq);
+  return lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as ResultPayload);
+}
+
+/** Seqs of the results the daemon printed with --json. */
+export function acceptedSeqs(stdout: string): number[] {
+  return printedResults(stdout).map((r) => r.seq);
 }
 
 /**
