@@ -1,3 +1,5 @@
+import type { DetectionSpec } from './detection.js';
+
 /**
  * The names every layer shares about a model: its family, a runnable rung (Variant) and what an importer knows
  * (ModelCard). They live at the bottom so that the catalog, importers, profiler and selector import them
@@ -52,6 +54,10 @@ export interface Variant {
 /** What an importer knows about a model; written beside the .onnx as `<name>.card.json`. */
 export interface ModelCard {
   name: string;
+  /** what the output means; absent = classification (cards written before detection existed) */
+  task?: 'classification' | 'detection';
+  /** detectors only: the post-process, anchors and resize rule (src/types/detection.ts) */
+  detection?: DetectionSpec;
   family?: Family;
   alpha?: number;
   /** native input resolution; imported GAP models also run at other resolutions */
