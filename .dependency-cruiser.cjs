@@ -8,7 +8,7 @@ const layers = [
   ['types'],
   ['util'],
   ['config'],
-  ['image', 'telemetry'],
+  ['image', 'telemetry', 'detect'],
   ['zoo'],
   ['onnx'],
   ['importers'],
