@@ -15,6 +15,7 @@ import { EngineHost } from './engine/host.js';
 import type { SupervisedEngine } from './engine/engine.js';
 import { probeProvidersIsolated } from './device/providers-isolated.js';
 import { createFrameSource } from './camera/registry.js';
+import { frameFit } from './camera/fit.js';
 import type { FrameSource } from './camera/source.js';
 import { Pipeline, type ActiveModel, type InferenceResult } from './pipeline/pipeline.js';
 import { ResultFilter } from './pipeline/result-filter.js';
@@ -206,13 +207,13 @@ export class Daemon {
     engine.on('restart', (why: string) => { this.log.warn('inference worker restarted', { reason: why }); void this.mqtt?.publishEvent({ type: 'engine', message: `worker restarted: ${why}` }); });
     engine.on('degraded', (why: string) => { this.log.error('inference degraded', { reason: why }); void this.mqtt?.setStatus('degraded'); void this.mqtt?.publishEvent({ type: 'engine', message: `degraded: ${why}` }); });
     engine.on('crash', (why: string) => this.log.warn('inference worker crashed', { reason: why }));
-    return { engine, variantId: v.id, resolution: v.resolution, labels: await readLabels(v.labelsPath) };
+    return { engine, variantId: v.id, resolution: v.resolution, labels: await readLabels(v.labelsPath), ...(v.detection ? { task: 'detection' as const, detection: v.detection } : {}) };
   }
 
   private async startCamera(): Promise<void> {
     const c = this.o.config;
     this.source = await createFrameSource(c.camera.source, {
-      width: this.choice.variant.resolution, height: this.choice.variant.resolution, fps: c.camera.fps, watchdogSeconds: c.camera.watchdogSeconds, loop: c.camera.loop, ffmpegPath: c.camera.ffmpegPath,
+      width: this.choice.variant.resolution, height: this.choice.variant.resolution, fit: frameFit(this.choice.variant), fps: c.camera.fps, watchdogSeconds: c.camera.watchdogSeconds, loop: c.camera.loop, ffmpegPath: c.camera.ffmpegPath,
     });
     this.source.on('error', (err: Error) => this.log.warn('camera', { error: err.message }));
     this.source.on('offline', (why: string) => { this.log.warn('camera offline', { reason: why }); void this.mqtt?.publishEvent({ type: 'camera', message: `offline: ${why}` }); });
@@ -224,7 +225,7 @@ export class Daemon {
 
   private startPipeline(): void {
     const c = this.o.config;
-    this.pipeline = new Pipeline({ source: this.source, model: this.firstModel!, topK: 5, scoreThreshold: 0, windowSeconds: Math.max(10, c.mqtt.telemetrySeconds) });
+    this.pipeline = new Pipeline({ source: this.source, model: this.firstModel!, topK: 5, scoreThreshold: 0, minScore: c.mqtt.results.minScore, labels: c.mqtt.results.labels, windowSeconds: Math.max(10, c.mqtt.telemetrySeconds) });
     this.pipeline.on('result', (r: InferenceResult) => this.onResult(r));
     this.pipeline.on('error', (err: Error) => this.log.warn('inference failed for a frame', { error: err.message }));
     this.pipeline.on('stopped', () => { if (!this.stopped && this.source.stats().ended) this.log.info('the camera input ended (camera.loop is off)'); });
@@ -249,6 +250,7 @@ export class Daemon {
     const { MqttService } = await import('./mqtt/service.js');
     this.mqtt = new MqttService({
       config: c.mqtt, url, deviceId: c.deviceId, stateDir: c.stateDir, version: this.o.version, board: this.device.board.kind, handlers: this.commands.handlers(),
+      task: this.choice.variant.task ?? 'classification',
     });
     this.mqtt.on('error', (err: Error) => this.log.warn('mqtt', { error: err.message }));
     this.mqtt.on('online', (v: number) => this.log.info('mqtt connected', { broker: this.mqtt!.describeBroker(), protocol: v === 5 ? '5.0' : '3.1.1', session: this.mqtt!.session }));
@@ -302,8 +304,8 @@ export class Daemon {
   private async switchTo(choice: Choice, reason: string): Promise<void> {
     const from = this.choice.variant.id;
     const model = await this.loadModel(choice);
-    if (choice.variant.resolution !== this.choice.variant.resolution) {
-      await this.source.reconfigure({ width: choice.variant.resolution, height: choice.variant.resolution });
+    if (choice.variant.resolution !== this.choice.variant.resolution || frameFit(choice.variant) !== frameFit(this.choice.variant)) {
+      await this.source.reconfigure({ width: choice.variant.resolution, height: choice.variant.resolution, fit: frameFit(choice.variant) });
     }
     const old = await this.pipeline.swap(model);
     this.choice = choice;
@@ -317,7 +319,7 @@ export class Daemon {
   private onResult(r: InferenceResult): void {
     const ev = this.adapter?.observe(r.inferMs, { throttled: this.telemetryService.throttled });
     if (ev) void this.adapt(ev);
-    if (!this.filter.accept(r.top, Date.now())) return;
+    if (!this.filter.accept(r, Date.now())) return;
     this.results.write(r);
   }
 

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { EdgefitError } from '../util/errors.js';
 import { FrameRing } from './ring.js';
-import type { Frame, FrameSize, FrameSource, FrameSourceOptions, FrameSourceStats } from './source.js';
+import type { Frame, FrameFit, FrameSize, FrameSource, FrameSourceOptions, FrameSourceStats } from './source.js';
 
 interface Waiter {
   resolve: (f: Frame) => void;
@@ -30,6 +30,11 @@ export function validateOptions(opts: FrameSourceOptions): void {
     throw new EdgefitError('E_CAMERA_CONFIG', `camera watchdogSeconds must be in (0, 3600], got ${String(opts.watchdogSeconds)}`);
   }
   if (typeof opts.loop !== 'boolean') throw new EdgefitError('E_CAMERA_CONFIG', 'camera loop must be true or false');
+  validateFit(opts.fit);
+}
+
+function validateFit(fit: unknown): void {
+  if (fit !== undefined && fit !== 'crop' && fit !== 'stretch') throw new EdgefitError('E_CAMERA_CONFIG', `frame fit must be 'crop' or 'stretch', got ${String(fit)}`);
 }
 
 /**
@@ -83,12 +88,20 @@ export abstract class BaseFrameSource extends EventEmitter implements FrameSourc
 
   async reconfigure(size: FrameSize): Promise<void> {
     validateSize(size);
-    if (size.width === this.ring.width && size.height === this.ring.height) return;
+    validateFit(size.fit);
+    const fit = size.fit ?? this.fit;
+    if (size.width === this.ring.width && size.height === this.ring.height && fit === this.fit) return;
     // a new ring: the frame the consumer holds keeps its old buffer (and dims) until it lets go of it
     this.ring = new FrameRing(size.width, size.height);
     this.opts.width = size.width;
     this.opts.height = size.height;
-    if (this.running) await this.resizeCapture(size);
+    this.opts.fit = fit;
+    if (this.running) await this.resizeCapture({ width: size.width, height: size.height, fit });
+  }
+
+  /** how frames are fitted to the ring's size now */
+  protected get fit(): FrameFit {
+    return this.opts.fit ?? 'crop';
   }
 
   latest(): Frame | null {

@@ -65,9 +65,11 @@ export interface FfmpegArgsOptions {
 
 /**
  * The filter: centre-crop to the output's aspect ratio (a square for the models), scale, rgb24 — ffmpeg does
- * all pixel work, so no JavaScript touches pixels.
+ * all pixel work, so no JavaScript touches pixels. With `fit: 'stretch'` (detectors) the whole frame is scaled
+ * to the output, squashed, with no crop (bilinear, as the detectors' reference preprocessing).
  */
 export function cropScaleFilter(size: FrameSize): string {
+  if (size.fit === 'stretch') return `scale=${size.width}:${size.height}:flags=bilinear,format=rgb24`;
   const g = gcd(size.width, size.height);
   const aw = size.width / g;
   const ah = size.height / g;

@@ -1,7 +1,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { loadSharp } from '../image/sharp.js';
-import { cropResizeRgb, decodeRgb } from '../image/load.js';
+import { cropResizeRgb, decodeRgb, stretchRgb } from '../image/load.js';
 import { EdgefitError, errorMessage } from '../util/errors.js';
 import { BaseFrameSource } from './base.js';
 import { Pacer } from './pacer.js';
@@ -16,8 +16,8 @@ export interface FolderSourceOptions extends FrameSourceOptions {
 
 /**
  * A folder of JPEG/PNG/BMP images, in natural name order (img2 before img10), played at `fps`, looped or once.
- * Each file is decoded, centre-cropped and resized once per resolution (the same preprocessing as
- * src/image/load.ts) and the result cached, so every loop after the first costs one memcpy per frame.
+ * Each file is decoded, centre-cropped and resized (or, with fit 'stretch', squashed whole) once per resolution
+ * (the same preprocessing as src/image/load.ts) and the result cached, so every loop after the first costs one memcpy per frame.
  * Decoding is lazy: the first loop runs at decode speed if that is slower than fps.
  */
 export class FolderSource extends BaseFrameSource {
@@ -27,7 +27,7 @@ export class FolderSource extends BaseFrameSource {
   private readonly cacheBytes: number;
   private files: string[] = [];
   private index = 0;
-  /** resolution "WxH" -> resized frame per file; Map order is age for eviction */
+  /** resolution and fit "WxH/fit" -> resized frame per file; Map order is age for eviction */
   private readonly cache = new Map<string, Array<Uint8Array | undefined>>();
   private decoding = false;
   private generation = 0;
@@ -64,7 +64,7 @@ export class FolderSource extends BaseFrameSource {
   }
 
   private key(): string {
-    return `${this.ring.width}x${this.ring.height}`;
+    return `${this.ring.width}x${this.ring.height}/${this.fit}`;
   }
 
   private frames(): Array<Uint8Array | undefined> {
@@ -93,7 +93,7 @@ export class FolderSource extends BaseFrameSource {
     // a tick that needs a decode skips until it is done: a camera that is busy delivers late, not twice
     this.decoding = true;
     const gen = this.generation;
-    const size = { width: this.ring.width, height: this.ring.height };
+    const size = { width: this.ring.width, height: this.ring.height, fit: this.fit };
     void this.decode(this.files[i]!, size).then(
       (px) => {
         this.decoding = false;
@@ -151,6 +151,7 @@ export class FolderSource extends BaseFrameSource {
   private async decode(path: string, size: FrameSize): Promise<Uint8Array> {
     this.decodes++;
     const img = await decodeRgb(path);
+    if (size.fit === 'stretch') return stretchRgb(img.data, img.width, img.height, size.width, size.height);
     if (size.width === size.height) return cropResizeRgb(img.data, img.width, img.height, size.width);
     return cropResizeAspect(img.data, img.width, img.height, size);
   }

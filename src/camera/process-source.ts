@@ -74,7 +74,7 @@ export abstract class ProcessFrameSource extends BaseFrameSource {
     this.watchdog.begin();
     let steps: Step[];
     try {
-      steps = this.steps({ width: this.ring.width, height: this.ring.height });
+      steps = this.steps({ width: this.ring.width, height: this.ring.height, fit: this.fit });
     } catch (err) {
       this.fault(err instanceof Error ? err : new Error(String(err)));
       return;

@@ -23,9 +23,18 @@ export interface Frame {
   seq: number;
 }
 
+/**
+ * How a frame of another shape becomes the model's input: 'crop' = centre-crop to the output's aspect ratio, then
+ * scale (classifiers, as their published figures were measured); 'stretch' = the whole frame scaled (squashed) to
+ * the output (detectors: nothing at the edges is lost, boxes map back to the whole frame).
+ */
+export type FrameFit = 'crop' | 'stretch';
+
 export interface FrameSize {
   width: number;
   height: number;
+  /** default 'crop'; on reconfigure(), absent = keep the current fit */
+  fit?: FrameFit;
 }
 
 export interface FrameSourceStats {
@@ -104,6 +113,8 @@ export interface FrameSource extends Pick<EventEmitter, 'on' | 'off' | 'once' | 
 export interface FrameSourceOptions {
   width: number;
   height: number;
+  /** how frames are fitted to width x height (default 'crop') */
+  fit?: FrameFit;
   /** the playback rate for files, folders and synthetic; the requested rate for cameras */
   fps: number;
   /** no frame for this long => stall: offline, restart with backoff */

@@ -13,6 +13,7 @@ import { convertIsolated, type IsolatedConvertOptions } from './convert-isolated
 import { quarantined } from './quarantine.js';
 import { modelCost } from './cost.js';
 import { estimateAtResolution, publishedTop1, SOURCES } from './published-accuracy.js';
+import { catalogTaskOf } from '../config/task.js';
 
 export interface LadderOptions {
   catalog?: Catalog;
@@ -84,7 +85,8 @@ export async function buildLadder(config: Config, opts: LadderOptions = {}): Pro
   const alarm = opts.alarm ?? log;
   const catalog = opts.catalog ?? loadCatalog(config.models.catalog);
   const variants: Variant[] = [];
-  const todo = catalog.models.filter((x) => x.task === config.models.task)
+  const task = catalogTaskOf(config.models.task);
+  const todo = catalog.models.filter((x) => x.task === task)
     .flatMap((m) => (hasFloatVariant(m) ? [[m, 'native'], [m, 'float']] as const : [[m, 'native']] as const));
   for (const [m, mode] of todo) {
     const got = await available(config, m, catalog, mode, log, alarm, opts);
@@ -112,10 +114,12 @@ export async function buildLadder(config: Config, opts: LadderOptions = {}): Pro
         pretrained: true,
         input: card.input,
         source: `${card.source.format}:${m.sha256}${mode === 'float' ? ':dequantized' : ''}`,
+        ...(card.task === 'detection' && card.detection ? { task: 'detection' as const, detection: card.detection } : {}),
       });
     }
   }
-  if (variants.length === 0 && config.models.allowZooFallback) {
+  // the zoo builds classifiers only: a detector's boxes cannot come from random weights
+  if (variants.length === 0 && config.models.allowZooFallback && task !== 'detection') {
     log('no pretrained model is on disk: using zoo models with random weights');
     variants.push(...(await zooFallback(config, opts)));
   }
@@ -139,6 +143,8 @@ function nativeAccuracy(m: CatalogModel, native: number): { value: number; basis
 function rungAccuracy(m: CatalogModel, nativeAcc: { value: number; basis: string } | undefined, native: number, res: number): Pick<Variant, 'referenceAccuracy' | 'estimatedAccuracy' | 'accuracyBasis'> {
   if (!nativeAcc) return {};
   if (res === native) return { referenceAccuracy: nativeAcc.value, accuracyBasis: nativeAcc.basis };
+  // a detector's figure is COCO mAP: ImageNet's resolution drops say nothing about it, so smaller rungs rank by MACs
+  if (m.task !== 'imagenet' && m.task !== 'person') return {};
   // the catalog's precision, not this file's: a dequantized float copy runs the quantized model's weights
   const e = estimateAtResolution(m.family, m.alpha, m.precision, native, nativeAcc.value, res);
   return e ? { estimatedAccuracy: e.value, accuracyBasis: `estimated: ${e.basis}` } : {};

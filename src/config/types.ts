@@ -50,7 +50,8 @@ export interface BudgetConfig {
   minAccuracy: number;
 }
 
-export type ModelTask = 'imagenet' | 'person';
+/** 'classification' is the documented synonym of 'imagenet' (see `catalogTaskOf`) */
+export type ModelTask = 'imagenet' | 'classification' | 'person' | 'detection';
 
 export interface ModelsConfig {
   catalog: string;
@@ -89,10 +90,10 @@ export interface MqttConfig {
   tls: { ca: string; cert: string; key: string; rejectUnauthorized: boolean };
   keepaliveSeconds: number;
   reconnectMaxSeconds: number;
-  results: { mode: ResultsMode; threshold: number; maxRatePerSecond: number };
+  results: { mode: ResultsMode; threshold: number; maxRatePerSecond: number; labels: string[]; minScore: number };
   telemetrySeconds: number;
   outbox: { maxMessages: number; maxBytes: number };
-  homeAssistant: { enabled: boolean; prefix: string };
+  homeAssistant: { enabled: boolean; prefix: string; watchLabels: string[] };
 }
 
 export interface LogConfig {

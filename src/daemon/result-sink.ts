@@ -5,6 +5,8 @@ import type { ResultPayload } from '../mqtt/payloads.js';
 import type { InferenceResult } from '../pipeline/pipeline.js';
 import type { Service } from './service.js';
 
+const round4 = (x: number) => Math.round(x * 10000) / 10000;
+
 /**
  * Where accepted results go: MQTT (through the durable outbox; also printed with --json once accepted) or,
  * without a broker, stdout with --json. Its stop waits for the results handed to MQTT to reach the outbox.
@@ -26,7 +28,11 @@ export class ResultSink implements Service {
   write(r: InferenceResult): void {
     const build = (seq: number, session: number): ResultPayload => ({
       deviceId: this.o.deviceId, session, seq, frameTs: r.frameTs, ts: new Date().toISOString(), variant: r.variantId,
-      top: r.top.map((t) => ({ index: t.index, label: t.label, score: Math.round(t.score * 10000) / 10000 })),
+      top: r.top.map((t) => ({ index: t.index, label: t.label, score: round4(t.score) })),
+      ...(r.detections ? {
+        detections: r.detections.map((d) => ({ label: d.label, index: d.index, score: round4(d.score), box: [round4(d.box[0]), round4(d.box[1]), round4(d.box[2]), round4(d.box[3])] as [number, number, number, number] })),
+        counts: r.counts ?? {},
+      } : {}),
       latencyMs: Math.round(r.latencyMs * 100) / 100, inferMs: Math.round(r.inferMs * 100) / 100,
     });
     const mqtt = this.o.mqtt();

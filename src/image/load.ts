@@ -6,9 +6,21 @@ import { EdgefitError } from '../util/errors.js';
  * square and resizes it to size x size: the preprocessing the published MobileNet numbers use.
  * Returns uint8 RGB HWC, exactly what a camera frame looks like to the engine.
  */
-export async function loadImageRgb(path: string, size: number): Promise<Uint8Array> {
+export async function loadImageRgb(path: string, size: number, fit: 'crop' | 'stretch' = 'crop'): Promise<Uint8Array> {
   const { data, width, height } = await decodeRgb(path);
-  return cropResizeRgb(data, width, height, size);
+  return fit === 'stretch' ? stretchRgb(data, width, height, size, size) : cropResizeRgb(data, width, height, size);
+}
+
+/**
+ * The whole image scaled (squashed) to width x height, no crop: what a detector sees (its boxes are fractions of
+ * the whole frame). Bilinear, as the detectors' reference preprocessing.
+ */
+export async function stretchRgb(data: Uint8Array, width: number, height: number, outWidth: number, outHeight: number): Promise<Uint8Array> {
+  const out = await (await loadSharp())(data, { raw: { width, height, channels: 3 } })
+    .resize(outWidth, outHeight, { fit: 'fill', kernel: 'linear' })
+    .raw()
+    .toBuffer();
+  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
 }
 
 export async function decodeRgb(path: string): Promise<{ data: Uint8Array; width: number; height: number }> {

@@ -1,12 +1,36 @@
+import { createHash } from 'node:crypto';
 import { discoveryTopic, type DeviceTopics } from './topics.js';
 
+/** `payload` '' = remove the entity (an empty retained config is Home Assistant's way to delete one) */
 export interface DiscoveryMessage { topic: string; payload: string }
+
+export interface DiscoveryInfo {
+  version: string;
+  board: string;
+  /** what the running model's results hold; default classification */
+  task?: 'classification' | 'detection';
+  /** detection: the labels that get a binary sensor and a count sensor */
+  watchLabels?: readonly string[];
+}
+
+/** A label as a topic level and entity id: lower-case letters, digits and '_' ("traffic light" -> traffic_light). */
+export function labelObjectId(label: string): string {
+  const slug = label.toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_+|_+$/g, '').slice(0, 40);
+  // a label of no ASCII letter or digit still needs a stable id of its own
+  return slug || `label_${createHash('sha256').update(label).digest('hex').slice(0, 8)}`;
+}
+
+/** a Jinja string literal (labels carry no control characters: the config refuses them) */
+const jinja = (s: string) => JSON.stringify(s);
 
 /**
  * Home Assistant MQTT discovery: one retained config per entity, all grouped under one HA device.
- * Republished when Home Assistant announces itself online on <prefix>/status.
+ * Republished when Home Assistant announces itself online on <prefix>/status. A classifier has "Top label" and
+ * "Top score"; a detector has, per watched label, a binary sensor "<label> detected" and a sensor "<label> count".
+ * The entities of the other task are listed as removals (empty payload), so a device whose task changed does not
+ * leave dead entities behind.
  */
-export function discoveryMessages(discoveryPrefix: string, deviceId: string, topics: DeviceTopics, info: { version: string; board: string }): DiscoveryMessage[] {
+export function discoveryMessages(discoveryPrefix: string, deviceId: string, topics: DeviceTopics, info: DiscoveryInfo): DiscoveryMessage[] {
   const device = {
     identifiers: [`edgefit_${deviceId}`],
     name: `edgefit ${deviceId}`,
@@ -22,6 +46,28 @@ export function discoveryMessages(discoveryPrefix: string, deviceId: string, top
       state_topic: stateTopic, value_template: valueTemplate, availability: [availability], device, ...extra,
     }),
   });
+  const remove = (component: 'sensor' | 'binary_sensor', objectId: string): DiscoveryMessage => ({ topic: discoveryTopic(discoveryPrefix, component, deviceId, objectId), payload: '' });
+  const detector = info.task === 'detection';
+  const watched = [...new Map((info.watchLabels ?? ['person']).map((l) => [labelObjectId(l), l])).entries()];
+  const classification = [
+    sensor('label', 'Top label', topics.result, "{{ value_json.top[0].label if value_json.top else '' }}"),
+    sensor('score', 'Top score', topics.result, '{{ value_json.top[0].score if value_json.top else 0 }}', { unit_of_measurement: '', state_class: 'measurement' }),
+  ];
+  const detection = watched.flatMap(([id, label]) => [
+    {
+      topic: discoveryTopic(discoveryPrefix, 'binary_sensor', deviceId, `${id}_detected`),
+      payload: JSON.stringify({
+        name: `${label} detected`, unique_id: `edgefit_${deviceId}_${id}_detected`, object_id: `edgefit_${deviceId}_${id}_detected`,
+        state_topic: topics.result,
+        value_template: `{{ 'ON' if value_json.counts is defined and value_json.counts[${jinja(label)}] is defined else 'OFF' }}`,
+        device_class: label === 'person' ? 'occupancy' : 'presence', availability: [availability], device,
+      }),
+    },
+    sensor(`${id}_count`, `${label} count`, topics.result, `{{ value_json.counts[${jinja(label)}] | default(0) if value_json.counts is defined else 0 }}`, { state_class: 'measurement' }),
+  ]);
+  const removals = detector
+    ? [remove('sensor', 'label'), remove('sensor', 'score')]
+    : watched.flatMap(([id]) => [remove('binary_sensor', `${id}_detected`), remove('sensor', `${id}_count`)]);
   return [
     {
       topic: discoveryTopic(discoveryPrefix, 'binary_sensor', deviceId, 'status'),
@@ -31,10 +77,10 @@ export function discoveryMessages(discoveryPrefix: string, deviceId: string, top
         device_class: 'connectivity', device,
       }),
     },
-    sensor('label', 'Top label', topics.result, "{{ value_json.top[0].label if value_json.top else '' }}"),
-    sensor('score', 'Top score', topics.result, '{{ value_json.top[0].score if value_json.top else 0 }}', { unit_of_measurement: '', state_class: 'measurement' }),
+    ...(detector ? detection : classification),
     sensor('fps', 'Inference rate', topics.telemetry, '{{ value_json.fps }}', { unit_of_measurement: 'fps', state_class: 'measurement' }),
     sensor('latency', 'Latency p90', topics.telemetry, '{{ value_json.latencyMs.p90 }}', { unit_of_measurement: 'ms', state_class: 'measurement' }),
     sensor('temperature', 'CPU temperature', topics.telemetry, '{{ value_json.temperatureC }}', { unit_of_measurement: '°C', device_class: 'temperature', state_class: 'measurement' }),
+    ...removals,
   ];
 }

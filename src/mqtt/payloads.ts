@@ -64,6 +64,9 @@ export interface ModelPayload {
 
 export interface TopEntry { index: number; label: string; score: number }
 
+/** One detected object: `box` is [ymin, xmin, ymax, xmax], fractions (0..1) of the whole frame. */
+export interface DetectionEntry { label: string; index: number; score: number; box: [number, number, number, number] }
+
 export interface ResultPayload {
   deviceId: string;
   session: number;
@@ -72,7 +75,12 @@ export interface ResultPayload {
   frameTs: number;
   ts: string;
   variant: string;
+  /** classification: the best classes; a detector's results have it empty */
   top: TopEntry[];
+  /** detection task: the objects at or above mqtt.results.minScore (and of mqtt.results.labels), best first */
+  detections?: DetectionEntry[];
+  /** detection task: how many detections per label (labels not seen are absent) */
+  counts?: Record<string, number>;
   /** frame arrival to result ready */
   latencyMs: number;
   inferMs: number;

@@ -72,6 +72,20 @@ export const modelSchema: Schema = {
   additionalProperties: false,
 };
 
+/** the most detections one result carries (TFLite's post-process keeps at most a few hundred) */
+export const MAX_DETECTIONS = 1000;
+const score = { type: 'number', minimum: 0, maximum: 1.0001 };
+const classIndex = integer(0, 1e6);
+const detection = {
+  type: 'object', required: ['label', 'index', 'score', 'box'],
+  properties: {
+    label: str, index: classIndex, score,
+    // [ymin, xmin, ymax, xmax], fractions of the frame (clipped to it)
+    box: { type: 'array', minItems: 4, maxItems: 4, items: fraction },
+  },
+  additionalProperties: false,
+};
+
 export const resultSchema: Schema = {
   $id: 'edgefit/result', title: 'edgefit/<device>/result (QoS 1, durable outbox)', type: 'object',
   required: ['deviceId', 'session', 'seq', 'frameTs', 'ts', 'variant', 'top', 'latencyMs', 'inferMs'],
@@ -79,8 +93,11 @@ export const resultSchema: Schema = {
     deviceId: str, session: count, seq: integer(1, Number.MAX_SAFE_INTEGER), frameTs: epochMs, ts: iso, variant: str,
     top: {
       type: 'array', minItems: 0,
-      items: { type: 'object', required: ['index', 'label', 'score'], properties: { index: integer(0, 1e6), label: str, score: { type: 'number', minimum: 0, maximum: 1.0001 } }, additionalProperties: false },
+      items: { type: 'object', required: ['index', 'label', 'score'], properties: { index: classIndex, label: str, score }, additionalProperties: false },
     },
+    // detection task only (additive: a classifier's results have neither)
+    detections: { type: 'array', maxItems: MAX_DETECTIONS, items: detection },
+    counts: { type: 'object', additionalProperties: integer(1, MAX_DETECTIONS), maxProperties: MAX_DETECTIONS },
     latencyMs: ms, inferMs: ms,
   },
   additionalProperties: false,

@@ -7,6 +7,7 @@ import { Outbox } from './outbox.js';
 import { SessionCounter } from './session.js';
 import { deviceTopics, validatePrefix, type DeviceTopics } from './topics.js';
 import { discoveryMessages } from './discovery.js';
+import { DiscoveryRecord } from './discovery-state.js';
 import { CommandDispatcher, replyTarget, type CommandHandlers } from './commands.js';
 import type { DeviceState, EventPayload, ModelPayload, ResultPayload, StatusPayload, TelemetryPayload } from './payloads.js';
 import type { MqttConfig } from '../config/types.js';
@@ -20,6 +21,8 @@ export interface MqttServiceOptions {
   version: string;
   board: string;
   handlers: CommandHandlers;
+  /** what the running model's results hold (Home Assistant entities differ); default classification */
+  task?: 'classification' | 'detection';
   /** publishes in flight at once from the outbox */
   maxInflight?: number;
 }
@@ -55,6 +58,7 @@ export class MqttService extends EventEmitter {
   private telemetrySkipped = 0;
   private ready = false;
   private haPrefix: string;
+  private readonly discovery: DiscoveryRecord;
 
   constructor(private readonly o: MqttServiceOptions) {
     super();
@@ -62,6 +66,7 @@ export class MqttService extends EventEmitter {
     this.haPrefix = validatePrefix(o.config.homeAssistant.prefix);
     this.sessions = new SessionCounter(o.stateDir);
     this.dispatcher = new CommandDispatcher(o.handlers);
+    this.discovery = new DiscoveryRecord(o.stateDir);
   }
 
   get session(): number { return this.sessions.current; }
@@ -127,8 +132,12 @@ export class MqttService extends EventEmitter {
   }
 
   private async publishDiscovery(): Promise<void> {
-    const msgs = discoveryMessages(this.haPrefix, this.o.deviceId, this.topics, { version: this.o.version, board: this.o.board });
-    await Promise.all(msgs.map((m) => this.link.publish(m.topic, m.payload, { qos: 1, retain: true })));
+    const msgs = discoveryMessages(this.haPrefix, this.o.deviceId, this.topics, {
+      version: this.o.version, board: this.o.board, task: this.o.task ?? 'classification', watchLabels: this.o.config.homeAssistant.watchLabels,
+    });
+    await Promise.all((await this.discovery.withStale(msgs)).map((m) => this.link.publish(m.topic, m.payload, { qos: 1, retain: true })));
+    // a full disk loses only the later clean-up of entities no longer announced, never the announcement
+    await this.discovery.save(msgs).catch((err: unknown) => this.emit('error', err));
   }
 
   private async onMessage(topic: string, payload: Buffer, packet: IPublishPacket): Promise<void> {

@@ -2,14 +2,20 @@ import { EventEmitter } from 'node:events';
 import type { Engine, FrameStream, StreamResult } from '../engine/engine.js';
 import { frameStream } from '../engine/run-stream.js';
 import type { FrameSource } from '../camera/source.js';
-import { topK, type TopKEntry } from './topk.js';
+import type { TopKEntry } from './topk.js';
+import { bindTask, type Interpret, type TaskName } from './tasks.js';
 import { SampleWindow } from '../telemetry/window.js';
+import type { Detection, DetectionSpec } from '../types/detection.js';
 
 export interface ActiveModel {
   engine: Engine;
   variantId: string;
   resolution: number;
   labels: string[] | undefined;
+  /** how the output is read (src/pipeline/tasks.ts); absent = classification */
+  task?: TaskName;
+  /** detectors: the card's post-process and anchors */
+  detection?: DetectionSpec;
 }
 
 export interface InferenceResult {
@@ -17,7 +23,12 @@ export interface InferenceResult {
   /** ms since the epoch when the frame arrived */
   frameTs: number;
   variantId: string;
+  /** classification: the best classes (empty for a detector) */
   top: TopKEntry[];
+  /** detection: the boxes at or above minScore (and of the filtered labels), best first */
+  detections?: Detection[];
+  /** detection: how many of `detections` per label */
+  counts?: Record<string, number>;
   /** frame arrival to result ready */
   latencyMs: number;
   inferMs: number;
@@ -31,6 +42,10 @@ export interface PipelineOptions {
   topK: number;
   /** entries below it are left out of `top` */
   scoreThreshold: number;
+  /** detection: detections below it are left out and not counted (default 0.5) */
+  minScore?: number;
+  /** only these labels are reported (default: all) */
+  labels?: readonly string[];
   /** window for the live latency percentiles */
   windowSeconds?: number;
 }
@@ -84,22 +99,33 @@ export class Pipeline extends EventEmitter {
     this.loopDone = this.loop();
   }
 
+  /** binds the task (a detector's anchors: once per model, never per frame) and opens the engine's stream */
   private open(m: ActiveModel): FrameStream {
+    const interpret = bindTask(m.task ?? 'classification', m, {
+      topK: this.o.topK, scoreThreshold: this.o.scoreThreshold, minScore: this.o.minScore ?? 0.5, labels: this.o.labels ?? [],
+    });
     return frameStream(m.engine, {
-      result: (r) => this.onResult(m, r),
+      result: (r) => this.onResult(m, interpret, r),
       error: (err) => this.onError(err),
     });
   }
 
-  private onResult(m: ActiveModel, r: StreamResult): void {
-    const top = topK(r.scores, this.o.topK, m.labels, this.o.scoreThreshold);
+  private onResult(m: ActiveModel, interpret: Interpret, r: StreamResult): void {
+    let out;
+    try {
+      out = interpret(r.scores);
+    } catch (err) {
+      this.onError(err as Error);
+      return;
+    }
     const now = Date.now();
     const latencyMs = Math.max(0, now - r.ts);
     this.latency.push(latencyMs, now);
     this.infer.push(r.inferMs, now);
     this.s.inferred++;
     this.s.lastResultAt = now;
-    const result: InferenceResult = { frameSeq: r.seq, frameTs: r.ts, variantId: m.variantId, top, latencyMs, inferMs: r.inferMs, startedAt: r.startedAt };
+    const result: InferenceResult = { frameSeq: r.seq, frameTs: r.ts, variantId: m.variantId, top: out.top, latencyMs, inferMs: r.inferMs, startedAt: r.startedAt };
+    if (out.detections) { result.detections = out.detections; result.counts = out.counts ?? {}; }
     this.emit('result', result);
   }
 

@@ -49,6 +49,10 @@ export interface Variant {
   input: InputFormat;
   /** where it came from: "zoo", "tflite:<sha>", "keras:<sha>" */
   source: string;
+  /** what the output means (from the model card); absent = classification */
+  task?: 'classification' | 'detection';
+  /** detectors: the card's post-process, anchors and resize rule, read by the pipeline when the model is loaded */
+  detection?: DetectionSpec;
 }
 
 /** What an importer knows about a model; written beside the .onnx as `<name>.card.json`. */

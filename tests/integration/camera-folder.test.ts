@@ -1,6 +1,6 @@
 import { describe, it, expect, afterEach, beforeAll, afterAll } from 'vitest';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -120,5 +120,47 @@ describe('ffmpeg preprocessing', () => {
     const dSquash = meanAbsDiff(f.data, squashed);
     expect(dCrop).toBeLessThan(6);
     expect(dCrop).toBeLessThan(dSquash / 2);
+  });
+});
+
+describe('fit: stretch (detectors: the whole frame squashed, no crop)', () => {
+  const path = join(photos, 'cat_720p.jpg');
+  async function references() {
+    const img = await decodeRgb(path);
+    expect(img.width / img.height).toBeGreaterThan(1.5);
+    return { crop: await loadImageRgb(path, 96), stretch: await loadImageRgb(path, 96, 'stretch') };
+  }
+
+  it('ffmpeg squashes the whole 16:9 photo like src/image/load.ts does, and a reconfigure switches fit in place', async () => {
+    const ref = await references();
+    const s = new FfmpegSource(`file:${path}`, { ...base, fps: 10, fit: 'stretch' });
+    live.push(s);
+    await s.start();
+    const f = await within(s.next(), 'frame of the photo');
+    const dStretch = meanAbsDiff(f.data, ref.stretch);
+    expect(dStretch).toBeLessThan(6);
+    expect(dStretch).toBeLessThan(meanAbsDiff(f.data, ref.crop) / 2);
+    await s.reconfigure({ width: 96, height: 96, fit: 'crop' });
+    const g = await within(s.next(), 'frame after the fit changed');
+    expect(meanAbsDiff(g.data, ref.crop)).toBeLessThan(meanAbsDiff(g.data, ref.stretch) / 2);
+  });
+
+  it('the folder source delivers the stretched frame, cached apart from the cropped one', async () => {
+    const ref = await references();
+    const dir = mkdtempSync(join(tmpdir(), 'edgefit-stretch-'));
+    try {
+      writeFileSync(join(dir, 'a.jpg'), readFileSync(path));
+      const s = new FolderSource(dir, { ...base, fit: 'stretch' });
+      live.push(s);
+      await s.start();
+      const f = await within(s.next(), 'stretched frame');
+      expect(Buffer.from(f.data).equals(Buffer.from(ref.stretch))).toBe(true);
+      await s.reconfigure({ width: 96, height: 96, fit: 'crop' });
+      const g = await within(s.next(), 'cropped frame');
+      expect(Buffer.from(g.data).equals(Buffer.from(ref.crop))).toBe(true);
+      expect(s.decodes).toBe(2);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -95,7 +95,7 @@ describe('Pipeline', () => {
 });
 
 describe('ResultFilter', () => {
-  const top = (index: number, score: number) => [{ index, label: String(index), score }];
+  const top = (index: number, score: number) => ({ top: [{ index, label: String(index), score }] });
   it('every / change / threshold / rate limit', () => {
     const every = new ResultFilter('every', 0, 0);
     expect([every.accept(top(1, 0.1), 0), every.accept(top(1, 0.1), 1)]).toEqual([true, true]);

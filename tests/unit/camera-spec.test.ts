@@ -62,6 +62,8 @@ describe('ffmpeg source specs and arguments', () => {
   it('crops to the output aspect before scaling', () => {
     expect(cropScaleFilter({ width: 224, height: 224 })).toBe("crop=w='min(iw,ih*1/1)':h='min(ih,iw*1/1)',scale=224:224:flags=bicubic,format=rgb24");
     expect(cropScaleFilter({ width: 320, height: 240 })).toContain("crop=w='min(iw,ih*4/3)':h='min(ih,iw*3/4)'");
+    // a detector's frame: the whole picture squashed, no crop
+    expect(cropScaleFilter({ width: 300, height: 300, fit: 'stretch' })).toBe('scale=300:300:flags=bilinear,format=rgb24');
   });
 });
 
