@@ -2,6 +2,8 @@ import type { Command } from 'commander';
 
 type Register = (program: Command) => void;
 
+const loadInfer = async (): Promise<Register> => (await import('./infer.js')).register;
+
 /**
  * Every CLI command, by name, each in its own file that only parses flags and prints. Loaded lazily: a command
  * pulls in onnxruntime, TensorFlow.js or h5wasm only when it is the one that runs, so `edgefit run` and
@@ -15,7 +17,9 @@ export const commands: Record<string, () => Promise<Register>> = {
   select: async () => (await import('./select.js')).register,
   import: async () => (await import('./import.js')).register,
   quantize: async () => (await import('./quantize.js')).register,
-  classify: async () => (await import('./classify.js')).register,
+  infer: loadInfer,
+  // the old name: the same command (an alias of `infer`), loaded under either name
+  classify: loadInfer,
   zoo: async () => (await import('./zoo.js')).register,
   config: async () => (await import('./config.js')).register,
   dashboard: async () => (await import('./dashboard.js')).register,

@@ -19,7 +19,8 @@ export async function main(argv: string[]): Promise<void> {
       process.exit(err.exitCode);
     });
   const name = argv.slice(2).find((a) => !a.startsWith('-'));
-  const wanted = name !== undefined && name in commands ? [commands[name]!] : Object.values(commands);
+  // a Set: an alias (classify) shares its command's loader, which registers both names once
+  const wanted = name !== undefined && name in commands ? [commands[name]!] : [...new Set(Object.values(commands))];
   for (const load of wanted) (await load())(program);
   await program.parseAsync(argv);
 }

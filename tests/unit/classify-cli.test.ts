@@ -36,6 +36,17 @@ describe('edgefit import / classify', () => {
     expect(c2.stdout).toMatch(/macaw/);
   });
 
+  it('`infer` is the command and `classify` its alias: the same output; --draw is refused for a classifier', () => {
+    const a = cli(['infer', model, img('parrot.jpg'), '--labels', labels, '--top', '1', '--json']);
+    const b = cli(['classify', model, img('parrot.jpg'), '--labels', labels, '--top', '1', '--json']);
+    expect(a.status, a.stderr).toBe(0);
+    expect(JSON.parse(a.stdout)).toEqual(JSON.parse(b.stdout));
+    const d = cli(['infer', model, img('parrot.jpg'), '--draw', join(tmpdir(), 'never.jpg')]);
+    expect(d.status).not.toBe(0);
+    expect(d.stderr).toMatch(/--draw draws a detector's boxes/);
+    expect(cli(['infer', model, img('parrot.jpg'), '--min-score', '2']).stderr).toMatch(/--min-score 2: expected a number from 0 to 1/);
+  });
+
   it('classifies a .tflite on the fly (text output); refuses bad flags and files with a message', () => {
     const c = cli(['classify', model, img('hot_dog.jpg'), '--labels', labels, '--top', '2']);
     expect(c.status, c.stderr).toBe(0);
