@@ -32,8 +32,14 @@ export interface DeviceRow {
   telemetryTs?: string;
   /** ms since the epoch the newest telemetry arrived here */
   seenAt?: number;
-  result?: { label: string; score: number; at: number };
+  /**
+   * the newest result: a classifier's top-1; for a detector `label` sums up the counts ("person ×2, car") and
+   * `score` is the best detection's, with the boxes (the first MAX_SHOWN_DETECTIONS) and the counts by label
+   */
+  result?: { label: string; score: number; at: number; detections?: ShownDetection[]; counts?: Record<string, number> };
 }
+
+export interface ShownDetection { label: string; score: number; box: [number, number, number, number] }
 
 export interface DeviceEvent { at: number; type: string; message: string; from?: string; to?: string }
 
@@ -68,6 +74,12 @@ interface Entry {
 }
 
 const MAX_EVENTS = 50;
+
+/** "person ×2, car": the labels seen, most first; "nothing detected" when none */
+export function countsText(counts: Readonly<Record<string, number>>): string {
+  const e = Object.entries(counts).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+  return e.length === 0 ? 'nothing detected' : e.map(([l, n]) => (n > 1 ? `${l} ×${n}` : l)).join(', ');
+}
 const MIN_PERIOD_MS = 500;
 const MAX_PERIOD_MS = 10 * 60_000;
 
@@ -196,7 +208,16 @@ export class FleetStore {
         break;
       }
       case 'result': {
-        const top = m.payload.top[0];
+        const p = m.payload;
+        if (p.detections && p.counts) {
+          const ds = p.detections;
+          r.result = {
+            label: countsText(p.counts), score: ds.reduce((best, d) => Math.max(best, d.score), 0), at: now,
+            detections: ds.map((d) => ({ label: d.label, score: d.score, box: d.box })), counts: p.counts,
+          };
+          break;
+        }
+        const top = p.top[0];
         r.result = top ? { label: top.label, score: top.score, at: now } : { label: '', score: 0, at: now };
         break;
       }

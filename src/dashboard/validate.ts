@@ -30,6 +30,10 @@ export const MAX_BYTES: Record<Kind, number> = {
 /** Snapshot JPEGs above this are refused (a 640x480 q80 frame is ~50 KB). */
 export const MAX_SNAPSHOT_BYTES = 4 * 1024 * 1024;
 export const MAX_TOP = 10;
+/** boxes a result keeps for the device view (the most confident first, as the device sends them) */
+export const MAX_SHOWN_DETECTIONS = 20;
+/** labels a result's counts keep (the largest counts) */
+export const MAX_COUNTS = 20;
 /** free text (labels, reasons) is cut to this many characters before it is kept or shown */
 export const MAX_TEXT = 200;
 
@@ -93,6 +97,8 @@ export function validateMessage(prefix: string, topic: string, payload: Buffer):
       const r = data as ResultPayload;
       r.top = r.top.slice(0, MAX_TOP).map((e) => ({ ...e, label: clip(e.label) }));
       r.variant = clip(r.variant);
+      if (r.detections) r.detections = r.detections.slice(0, MAX_SHOWN_DETECTIONS).map((d) => ({ ...d, label: clip(d.label) }));
+      if (r.counts) r.counts = Object.fromEntries(Object.entries(r.counts).sort((a, b) => b[1] - a[1]).slice(0, MAX_COUNTS).map(([l, n]) => [clip(l), n]));
       return { kind, deviceId: t.deviceId, payload: r };
     }
     case 'telemetry': {

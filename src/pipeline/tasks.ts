@@ -95,7 +95,8 @@ registerTask('detection', {
     return (raw) => {
       let detections = postprocessDetections(raw, spec, anchors, model.labels, { minScore: opts.minScore });
       if (only) detections = detections.filter((d) => only.has(d.label));
-      const counts: Record<string, number> = {};
+      // no prototype: a label is any text, "__proto__" included
+      const counts: Record<string, number> = Object.create(null) as Record<string, number>;
       for (const d of detections) counts[d.label] = (counts[d.label] ?? 0) + 1;
       return { top: none, detections, counts };
     };

@@ -18,7 +18,7 @@ const COLUMNS = [
   { key: 'dropped', label: 'drops', get: (r) => r.dropped, text: (r) => fmt(r.dropped, 0), num: true },
   { key: 'tempC', label: 'temp', get: (r) => r.tempC, text: (r) => (r.tempC == null ? '' : `${r.tempC.toFixed(0)} °C`) + (r.throttled && r.throttled.length ? ' ⚠' : ''), num: true },
   { key: 'outbox', label: 'outbox', get: (r) => r.outbox, text: (r) => fmt(r.outbox, 0), num: true },
-  { key: 'result', label: 'last result', get: (r) => r.result?.label ?? '', text: (r) => (r.result ? `${r.result.label} (${(r.result.score * 100).toFixed(0)}%)` : '') },
+  { key: 'result', label: 'last result', get: (r) => r.result?.label ?? '', text: (r) => resultText(r.result) },
 ];
 
 const state = {
@@ -37,6 +37,13 @@ const state = {
 const $ = (id) => document.getElementById(id);
 const fmt = (v, digits) => (v == null || !Number.isFinite(v) ? '' : v.toFixed(digits));
 const now = () => Date.now() + state.clockSkew;
+
+/** a classifier's "tabby (87%)"; a detector's counts "person ×2, car (best 91%)" (the store sums them up in `label`) */
+function resultText(res) {
+  if (!res) return '';
+  if (res.counts) return Object.keys(res.counts).length === 0 ? res.label : `${res.label} (best ${(res.score * 100).toFixed(0)}%)`;
+  return `${res.label} (${(res.score * 100).toFixed(0)}%)`;
+}
 
 function ago(t) {
   if (!t) return '';
@@ -196,7 +203,7 @@ function renderFacts() {
   fact(dl, 'budget', m ? Object.entries(m.budget).map(([k, v]) => `${k} ${v}`).join(', ') : '');
   fact(dl, 'temperature', r.tempC == null ? 'n/a' : `${r.tempC.toFixed(0)} °C${r.throttled && r.throttled.length ? ` (throttled: ${r.throttled.join(', ')})` : ''}`);
   fact(dl, 'outbox', r.outbox == null ? '' : `${r.outbox} waiting`);
-  fact(dl, 'last result', r.result ? `${r.result.label} (${(r.result.score * 100).toFixed(0)}%) ${ago(r.result.at)} ago` : '');
+  fact(dl, 'last result', r.result ? `${resultText(r.result)} ${ago(r.result.at)} ago` : '');
   const w = $('dev-warning');
   w.hidden = !r.warning;
   w.textContent = r.warning ?? '';
@@ -262,6 +269,8 @@ async function openDevice(id) {
   $('fleet-view').hidden = true;
   $('device-view').hidden = false;
   $('snapshot-img').hidden = true;
+  $('snapshot-boxes').replaceChildren();
+  $('snapshot-boxes').hidden = true;
   $('snapshot-msg').textContent = '';
   $('dev-title').textContent = id;
   // nothing of the previously open device may linger while this one loads
@@ -302,6 +311,40 @@ function onDeviceUpdate(u) {
   renderCharts();
 }
 
+const SVG = 'http://www.w3.org/2000/svg';
+const BOX_COLOURS = ['#ff3b30', '#34c759', '#0a84ff', '#ffcc00', '#af52de', '#ff9500'];
+
+/**
+ * The boxes of the device's newest result over the snapshot, in the snapshot's own pixels (a detector's boxes are
+ * fractions of the whole frame, which is what the snapshot shows). Labels go in as text nodes, never markup.
+ */
+function drawBoxes(img, result) {
+  const svg = $('snapshot-boxes');
+  const ds = result?.detections ?? [];
+  const w = img.naturalWidth, h = img.naturalHeight;
+  svg.replaceChildren();
+  svg.hidden = ds.length === 0 || !w || !h;
+  if (svg.hidden) return;
+  svg.setAttribute('viewBox', `0 0 ${w} ${h}`);
+  const colourOf = new Map();
+  for (const d of ds) {
+    if (!colourOf.has(d.label)) colourOf.set(d.label, BOX_COLOURS[colourOf.size % BOX_COLOURS.length]);
+    const [y0, x0, y1, x1] = d.box;
+    const rect = document.createElementNS(SVG, 'rect');
+    rect.setAttribute('class', 'box');
+    rect.setAttribute('x', String(x0 * w));
+    rect.setAttribute('y', String(y0 * h));
+    rect.setAttribute('width', String(Math.max(0, x1 - x0) * w));
+    rect.setAttribute('height', String(Math.max(0, y1 - y0) * h));
+    rect.setAttribute('stroke', colourOf.get(d.label));
+    const text = document.createElementNS(SVG, 'text');
+    text.setAttribute('x', String(x0 * w + 2));
+    text.setAttribute('y', String(Math.max(12, y0 * h - 3)));
+    text.textContent = `${d.label} ${(d.score * 100).toFixed(0)}%`;
+    svg.append(rect, text);
+  }
+}
+
 async function takeSnapshot() {
   const id = state.focus;
   const btn = $('snapshot-btn'), msg = $('snapshot-msg'), img = $('snapshot-img');
@@ -316,9 +359,12 @@ async function takeSnapshot() {
     }
     const blob = await res.blob();
     if (img.src.startsWith('blob:')) URL.revokeObjectURL(img.src);
+    // the boxes of the newest result when the snapshot came: the frame and the result are a few ms apart
+    const result = state.device?.row?.result;
+    img.onload = () => { if (state.focus === id) drawBoxes(img, result); };
     img.src = URL.createObjectURL(blob);
     img.hidden = false;
-    msg.textContent = `taken ${new Date().toLocaleTimeString()} (${blob.size} bytes)`;
+    msg.textContent = `taken ${new Date().toLocaleTimeString()} (${blob.size} bytes)${result?.detections?.length ? `, boxes of the result at ${new Date(result.at).toLocaleTimeString()}` : ''}`;
   } catch (err) {
     msg.textContent = `snapshot failed: ${err.message}`;
   } finally {
