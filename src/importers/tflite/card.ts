@@ -13,7 +13,8 @@ const FAMILIES: Record<string, Family> = {
  * `<family>_<alpha>_<resolution>` (e.g. mobilenet_v1_0.25_128_quant.tflite, tf2_mobilenet_v2_1.0_224_ptq.tflite).
  */
 export function guessFromName(file: string): { family?: Family; alpha?: number; resolution?: number } {
-  const name = basename(file).toLowerCase();
+  // SSD detectors name the backbone around the head: ssd_mobilenet_v2_..., mobilenet_ssd_v2_..., ssdlite_mobilenet_v2_...
+  const name = basename(file).toLowerCase().replace(/(?:ssd(?:lite)?_)?mobilenet_ssd(?:lite)?_v|ssd(?:lite)?_mobilenet_v/, 'mobilenet_v');
   const m = /(mobilenet_?v[12]|shufflenet(?:_v1)?|squeezenet|xception)[_-](\d+(?:\.\d+)?)[_-](\d{2,4})(?![\d.])/.exec(name);
   if (m) {
     const alpha = Number(m[2]);

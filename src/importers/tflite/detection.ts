@@ -15,6 +15,8 @@ export interface DetectionOp {
   postprocess: DetectionPostprocess;
   /** (cy, cx, h, w) per anchor, dequantized exactly as the op does ((q - zp) * scale in float32) */
   anchors: Float32Array;
+  /** how the file stores them (uint8 with a scale): the precision a regenerated set is compared at */
+  anchorQuant?: { scale: number; zeroPoint: number };
   anchorCount: number;
   /** class-score columns of the scores input (numClasses, or numClasses + 1 with a background column first) */
   columns: number;
@@ -63,7 +65,11 @@ export function findDetectionOp(m: TflModel, source: string): DetectionOp | null
   const columns = scoreT.shape[2]!;
   const anchors = anchorValues(anchorT, anchorCount, source, where);
   const postprocess = parseOptions(op, columns, source, where);
-  return { op, postprocess, anchors, anchorCount, columns, background: columns === postprocess.numClasses + 1 };
+  const q = anchorT.type === TensorType.UINT8 ? anchorT.quant : null;
+  return {
+    op, postprocess, anchors, anchorCount, columns, background: columns === postprocess.numClasses + 1,
+    ...(q ? { anchorQuant: { scale: q.scale[0]!, zeroPoint: q.zeroPoint[0]! } } : {}),
+  };
 }
 
 function looksLikeRawSsd(m: TflModel): boolean {

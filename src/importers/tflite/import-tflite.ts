@@ -2,11 +2,13 @@ import { readFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { basename, extname } from 'node:path';
 import type { ImportResult, ModelCard } from '../types.js';
+import type { SsdAnchorSpec } from '../../types/detection.js';
 import { EdgefitError } from '../../util/errors.js';
 import { parseTflite, Op, TensorType } from './schema.js';
 import { emitOnnx, type EmitMode, type EmitOptions } from './emit.js';
 import { guessFromName, loadLabels, fitLabels, fitDetectionLabels } from './card.js';
 import { findDetectionOp, type DetectionOp } from './detection.js';
+import { encodeAnchors, fitSsdAnchorSpec } from '../../detect/anchors.js';
 
 /** QDQ measured faster than QLinear on onnxruntime-node 1.30 x64 (scripts/bench-tflite-emit.ts). */
 export const DEFAULT_EMIT: EmitMode = 'qdq';
@@ -37,16 +39,18 @@ export async function importTflite(path: string, opts: TfliteImportOptions = {})
  * A detector's card: `classes` counts the classes without background (labels are indexed like Detection.index),
  * `background` says the scores in `raw` start with a background column.
  */
-function detectionCard(d: DetectionOp, labels: string[] | undefined): Partial<ModelCard> {
-  const a = d.anchors;
-  const b64 = Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
+function detectionCard(d: DetectionOp, labels: string[] | undefined, anchorGenerator: SsdAnchorSpec | undefined): Partial<ModelCard> {
   return {
     task: 'detection',
     output: 'probabilities',
     classes: d.postprocess.numClasses,
     background: d.background,
     labels,
-    detection: { postprocess: d.postprocess, background: d.background, anchorsBase64: b64, anchorCount: d.anchorCount, resize: 'stretch' },
+    detection: {
+      postprocess: d.postprocess, background: d.background, anchorsBase64: encodeAnchors(d.anchors), anchorCount: d.anchorCount,
+      ...(anchorGenerator ? { anchorGenerator } : {}),
+      resize: 'stretch',
+    },
   };
 }
 
@@ -64,6 +68,8 @@ export function convertTflite(bytes: Uint8Array, path: string, opts: { emit?: Em
     const guess = guessFromName(path);
     const { height, width } = emitted.input;
     const inT = model.tensors[model.inputs[0]!]!;
+    // the standard SSD generator, when it reproduces the embedded anchors exactly: other resolutions regenerate them
+    const anchorGenerator = detection && height === width ? fitSsdAnchorSpec(detection.anchors, height, detection.anchorQuant) : undefined;
     const fitted = detection ? { labels: detectionLabels, background: detection.background } : fitLabels(opts.labels, emitted.output.classes, path);
     const q = inT.quant!;
     // int8 inputs see p - 128, so as a function of the uint8 pixel: (p - 128 - zp) * scale
@@ -75,7 +81,8 @@ export function convertTflite(bytes: Uint8Array, path: string, opts: { emit?: Em
       family: guess.family,
       alpha: guess.alpha,
       resolution: height === width ? height : guess.resolution,
-      anyResolution: emitted.anyResolution,
+      // a detector runs at other sizes only with anchors regenerated for them
+      anyResolution: emitted.anyResolution && (!detection || anchorGenerator !== undefined),
       precision: mode === 'float' ? 'fp32' : 'int8',
       input: { layout: 'NHWC', dtype: 'uint8', scale: q.scale[0]!, offset: -pixelZp * q.scale[0]! },
       output: emitted.output.softmax ? 'probabilities' : 'logits',
@@ -87,7 +94,7 @@ export function convertTflite(bytes: Uint8Array, path: string, opts: { emit?: Em
         ? 'tflite-dequantized-float'
         : `tflite-${int8 ? 'int8' : 'uint8'}-${perChannel ? 'per-channel' : 'per-tensor'}${model.operators.some((o) => o.code === Op.QUANTIZE) ? '-ptq' : ''}`,
     };
-    if (detection) Object.assign(card, detectionCard(detection, fitted.labels));
+    if (detection) Object.assign(card, detectionCard(detection, fitted.labels, anchorGenerator));
     return { onnx: emitted.bytes, card };
   } catch (err) {
     if (err instanceof EdgefitError) throw err;
