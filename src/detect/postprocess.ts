@@ -41,13 +41,12 @@ export class DetectionDecoder {
     this.reserve(n, p.maxDetections, p.detectionsPerClass, p.maxClassesPerDetection);
     this.decodeBoxes(raw, anchors, n, stride, p.scales);
     const minScore = opts.minScore ?? -Infinity;
-    const name = labelOf(labels, p.numClasses);
     const out: Detection[] = [];
     if (p.useRegularNms) {
       const count = this.regularNms(raw, n, stride, offset, spec);
       for (let r = 0; r < count; r++) {
         const score = this.mergedScore[r]!;
-        if (score >= minScore) out.push(this.detection(this.mergedAnchor[r]!, this.mergedClass[r]!, score, name));
+        if (score >= minScore) out.push(this.detection(this.mergedAnchor[r]!, this.mergedClass[r]!, score, labels, p.numClasses));
       }
     } else {
       const k = Math.min(p.maxClassesPerDetection, p.numClasses);
@@ -58,7 +57,7 @@ export class DetectionDecoder {
         for (let c = 0; c < k; c++) {
           const cls = this.rowClasses[a * k + c]!;
           const score = raw[a * stride + 4 + offset + cls]!;
-          if (score >= minScore) out.push(this.detection(a, cls, score, name));
+          if (score >= minScore) out.push(this.detection(a, cls, score, labels, p.numClasses));
         }
       }
       // with several classes per anchor the list is ordered by anchor first; stable by score keeps the op's order on ties
@@ -172,19 +171,19 @@ export class DetectionDecoder {
     return kept;
   }
 
-  private detection(anchor: number, index: number, score: number, name: (i: number) => string): Detection {
+  private detection(anchor: number, index: number, score: number, labels: readonly string[] | undefined, classes: number): Detection {
     const b = this.boxes;
-    return { label: name(index), index, score, box: [clip01(b[4 * anchor]!), clip01(b[4 * anchor + 1]!), clip01(b[4 * anchor + 2]!), clip01(b[4 * anchor + 3]!)] };
+    return { label: labelOf(labels, classes, index), index, score, box: [clip01(b[4 * anchor]!), clip01(b[4 * anchor + 1]!), clip01(b[4 * anchor + 2]!), clip01(b[4 * anchor + 3]!)] };
   }
 }
 
 const clip01 = (v: number): number => (v < 0 ? 0 : v > 1 ? 1 : v);
 
 /** Labels indexed like Detection.index; a list with a background entry first is accepted too. */
-function labelOf(labels: readonly string[] | undefined, classes: number): (i: number) => string {
-  if (labels && labels.length === classes) return (i) => labels[i]!;
-  if (labels && labels.length === classes + 1) return (i) => labels[i + 1]!;
-  return (i) => `class_${i}`;
+function labelOf(labels: readonly string[] | undefined, classes: number, i: number): string {
+  if (labels && labels.length === classes) return labels[i]!;
+  if (labels && labels.length === classes + 1) return labels[i + 1]!;
+  return `class_${i}`;
 }
 
 const shared = new DetectionDecoder();

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { DetectionDecoder, postprocessDetections } from '../../src/detect/postprocess.js';
-import { iou } from '../../src/detect/nms.js';
+import { iou, SingleClassNms } from '../../src/detect/nms.js';
 import type { DetectionSpec } from '../../src/types/detection.js';
 import { EdgefitError } from '../../src/util/errors.js';
 
@@ -138,5 +138,46 @@ describe('the decoder', () => {
     const first = dec.decode(big.raw, spec(), big.anchors, LABELS);
     expect(dec.decode(small.raw, spec(), small.anchors, LABELS)).toHaveLength(1);
     expect(dec.decode(big.raw, spec(), big.anchors, LABELS)).toEqual(first);
+  });
+});
+
+/** TFLite's NonMaxSuppressionSingleClassHelper as written: stable sort of the candidates, active flags, deactivate later overlaps. */
+function tfliteNms(boxes: Float32Array, scores: Float32Array, threshold: number, iouThr: number, maxOut: number): number[] {
+  const keep = [...scores.keys()].filter((i) => scores[i]! >= threshold);
+  const sorted = keep.map((i, k) => [i, k] as const).sort((a, b) => scores[b[0]]! - scores[a[0]]! || a[1] - b[1]).map(([i]) => i);
+  const active = sorted.map(() => true);
+  const selected: number[] = [];
+  for (let i = 0; i < sorted.length; i++) {
+    if (selected.length >= maxOut) break;
+    if (!active[i]) continue;
+    selected.push(sorted[i]!);
+    active[i] = false;
+    for (let j = i + 1; j < sorted.length; j++) if (active[j] && iou(boxes, sorted[i]!, sorted[j]!) > iouThr) active[j] = false;
+  }
+  return selected;
+}
+
+describe('single-class NMS against a transcription of the op', () => {
+  it('selects the same boxes in the same order on random overlapping boxes with many tied, quantized and negative scores', () => {
+    let seed = 3;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const nms = new SingleClassNms();
+    for (let trial = 0; trial < 300; trial++) {
+      const n = 1 + Math.floor(rnd() * 300);
+      const boxes = new Float32Array(4 * n);
+      const scores = new Float32Array(n);
+      const negative = trial % 10 === 9;
+      for (let i = 0; i < n; i++) {
+        const y = rnd() * 0.8, x = rnd() * 0.8, h = rnd() * 0.3, w = rnd() * 0.3;
+        boxes.set([y, x, y + h, x + w], 4 * i);
+        scores[i] = Math.round(rnd() * 16) / 16 - (negative ? 0.5 : 0); // few distinct values: many ties
+      }
+      const threshold = negative ? -0.25 : [0, 1e-8, 0.3][trial % 3]!;
+      const iouThr = [0.3, 0.5, 0.6, 1][trial % 4]!;
+      const maxOut = 1 + Math.floor(rnd() * 40);
+      const out = new Int32Array(n);
+      const count = nms.run(boxes, scores, n, threshold, iouThr, maxOut, out);
+      expect(Array.from(out.subarray(0, count)), `trial ${trial}`).toEqual(tfliteNms(boxes, scores, threshold, iouThr, maxOut));
+    }
   });
 });
