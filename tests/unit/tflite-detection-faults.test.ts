@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { projectRoot, sharedData } from '../../src/util/paths.js';
 import { convertTflite } from '../../src/importers/tflite/index.js';
 import { parseTflite, Op } from '../../src/importers/tflite/schema.js';
+import { findDetectionOp } from '../../src/importers/tflite/detection.js';
 import { readFlexMap } from '../../src/importers/tflite/flexbuffers.js';
 import { EdgefitError } from '../../src/util/errors.js';
 
@@ -169,5 +170,30 @@ describe('FlexBuffers option reader', () => {
     }
     expect(refused).toBeGreaterThan(20);
     expect(Op.CUSTOM).toBe(32);
+  });
+});
+
+describe('corrupt detector files', () => {
+  it('300 seeded byte mutations around the post-process op (its tables, options, anchors): parsed and checked, or refused with an EdgefitError', () => {
+    const { bytes, post } = copy();
+    const at = post.customOptions!.byteOffset - bytes.byteOffset;
+    let seed = 17;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    let refused = 0;
+    for (let k = 0; k < 300; k++) {
+      const bad = original.slice();
+      for (let j = 0; j < 1 + (k % 4); j++) {
+        const pos = Math.min(bad.length - 1, Math.max(0, at - 4096 + Math.floor(rnd() * 8192)));
+        bad[pos] = Math.floor(rnd() * 256);
+      }
+      try {
+        findDetectionOp(parseTflite(bad, `mutation ${k}`), `mutation ${k}`);
+      } catch (e) {
+        if (!(e instanceof EdgefitError)) throw new Error(`mutation ${k}: threw a non-EdgefitError: ${String(e)}`, { cause: e });
+        refused++;
+      }
+    }
+    console.log(`mutations near the post-process op: ${300 - refused} accepted, ${refused} refused with EdgefitError`);
+    expect(refused).toBeGreaterThan(0);
   });
 });
