@@ -25,7 +25,10 @@ export interface CatalogLabels extends CatalogFile {
   text?: string;
 }
 
-export type CatalogTask = 'imagenet' | 'person';
+export type CatalogTask = 'imagenet' | 'person' | 'detection';
+const TASKS: readonly CatalogTask[] = ['imagenet', 'person', 'detection'];
+/** a detector's head, for its published COCO mAP (src/catalog/detection-accuracy.ts) */
+export type CatalogHead = 'ssd' | 'ssdlite';
 
 export interface CatalogModel extends CatalogFile {
   task: CatalogTask;
@@ -35,8 +38,10 @@ export interface CatalogModel extends CatalogFile {
   resolution: number;
   precision: Precision;
   format: 'tflite' | 'keras' | 'onnx';
-  /** published ImageNet top-1 (0..1) at the native resolution */
+  /** published ImageNet top-1 (0..1) at the native resolution; detectors: COCO mAP (0..1), else from the published table */
   referenceAccuracy?: number;
+  /** detectors only (task 'detection'): the detection head on the backbone */
+  head?: CatalogHead;
   /** id of an entry in `labels` */
   labels: string;
   licence: string;
@@ -92,7 +97,7 @@ function checkFile(p: Problems, at: string, e: Record<string, unknown>, ids: Set
   if (e.note !== undefined && typeof e.note !== 'string') p.add(`${at}.note`, 'must be text');
 }
 
-const MODEL_KEYS = new Set(['id', 'file', 'sha256', 'size', 'urls', 'note', 'task', 'family', 'alpha', 'resolution', 'precision', 'format', 'referenceAccuracy', 'labels', 'licence']);
+const MODEL_KEYS = new Set(['id', 'file', 'sha256', 'size', 'urls', 'note', 'task', 'family', 'alpha', 'resolution', 'precision', 'format', 'referenceAccuracy', 'labels', 'licence', 'head']);
 const LABEL_KEYS = new Set(['id', 'file', 'sha256', 'size', 'urls', 'note', 'derive', 'text']);
 
 /** Checks a parsed catalog completely; throws one EdgefitError listing every problem. */
@@ -123,7 +128,8 @@ export function validateCatalog(data: unknown, path: string): Catalog {
     if (!isObj(m)) { p.add(at, 'must be an object'); return; }
     for (const k of Object.keys(m)) if (!MODEL_KEYS.has(k)) p.add(`${at}.${k}`, `is not a known field (known: ${[...MODEL_KEYS].join(', ')})`);
     checkFile(p, at, m, modelIds);
-    if (m.task !== 'imagenet' && m.task !== 'person') p.add(`${at}.task`, `must be one of imagenet, person (got ${JSON.stringify(m.task)})`);
+    if (!TASKS.includes(m.task as CatalogTask)) p.add(`${at}.task`, `must be one of ${TASKS.join(', ')} (got ${JSON.stringify(m.task)})`);
+    if (m.task === 'detection' ? m.head !== 'ssd' && m.head !== 'ssdlite' : m.head !== undefined) p.add(`${at}.head`, `must be ssd or ssdlite for a detection model and absent otherwise (got ${JSON.stringify(m.head)})`);
     if (!FAMILIES.includes(m.family as Family)) p.add(`${at}.family`, `must be one of ${FAMILIES.join(', ')} (got ${JSON.stringify(m.family)})`);
     if (typeof m.alpha !== 'number' || !(m.alpha > 0 && m.alpha <= 4)) p.add(`${at}.alpha`, `must be a number in (0, 4] (got ${JSON.stringify(m.alpha)})`);
     if (!Number.isInteger(m.resolution) || (m.resolution as number) < 16 || (m.resolution as number) > 2048) p.add(`${at}.resolution`, `must be an integer 16..2048 (got ${JSON.stringify(m.resolution)})`);

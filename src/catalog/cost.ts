@@ -18,8 +18,11 @@ const sharedZeros: WeightSource = (_name, shape) => {
 export interface Cost {
   macs: number;
   params: number;
-  /** 'zoo' when counted on the zoo's graph of the same family/alpha/resolution, 'onnx' when only params are known */
-  from: 'zoo' | 'onnx';
+  /**
+   * 'zoo' when counted on the zoo's graph of the same family/alpha/resolution, 'tflite' on the source file's own
+   * graph (detectors, src/catalog/detector-cost.ts), 'onnx' when only params are known
+   */
+  from: 'zoo' | 'onnx' | 'tflite';
 }
 
 const memo = new Map<string, Cost>();

@@ -14,6 +14,8 @@ import { quarantined } from './quarantine.js';
 import { modelCost } from './cost.js';
 import { estimateAtResolution, publishedTop1, SOURCES } from './published-accuracy.js';
 import { catalogTaskOf } from '../config/task.js';
+import { publishedCocoMap, DETECTION_SOURCES } from './detection-accuracy.js';
+import { detectorCost } from './detector-cost.js';
 
 export interface LadderOptions {
   catalog?: Catalog;
@@ -38,6 +40,17 @@ export function ladderResolutions(native: number, anyResolution: boolean): numbe
   let r = Math.floor((native - 1) / 32) * 32;
   while (out.length < 3 && r >= 96) { out.push(r); r -= 32; }
   return out;
+}
+
+/** The smaller rungs a detector runs at (the SSD anchors are regenerated for them): common SSD input sizes. */
+export const DETECTOR_RUNGS: readonly number[] = [256, 224];
+
+/**
+ * Resolutions a detector runs at: its native one and, when its graph accepts any size and its anchors can be
+ * regenerated (card.detection.anchorGenerator), the smaller DETECTOR_RUNGS.
+ */
+export function detectorResolutions(native: number, anyResolution: boolean, hasAnchorGenerator: boolean): number[] {
+  return anyResolution && hasAnchorGenerator ? [native, ...DETECTOR_RUNGS.filter((r) => r < native)] : [native];
 }
 
 function fmtAlpha(a: number): string {
@@ -96,8 +109,13 @@ export async function buildLadder(config: Config, opts: LadderOptions = {}): Pro
     const sha = got.onnxSha256;
     const native = card.resolution ?? m.resolution;
     const nativeAcc = nativeAccuracy(m, native);
-    for (const res of ladderResolutions(native, card.anyResolution)) {
-      const cost = await modelCost(m.family, m.alpha, res, card.classes, got.onnxPath);
+    const detector = m.task === 'detection';
+    const resolutions = detector
+      ? detectorResolutions(native, card.anyResolution, card.detection?.anchorGenerator !== undefined)
+      : ladderResolutions(native, card.anyResolution);
+    for (const res of resolutions) {
+      // the zoo has no twin of a file's detector head: its cost is counted on the file's own graph
+      const cost = detector ? await detectorCost(downloadPath(config.stateDir, m.file), m.sha256, res) : await modelCost(m.family, m.alpha, res, card.classes, got.onnxPath);
       variants.push({
         id: res === native ? baseId : `${baseId}@${res}`,
         family: m.family,
@@ -132,6 +150,12 @@ export async function buildLadder(config: Config, opts: LadderOptions = {}): Pro
  */
 function nativeAccuracy(m: CatalogModel, native: number): { value: number; basis: string } | undefined {
   if (m.referenceAccuracy !== undefined) return { value: m.referenceAccuracy, basis: `published (catalog ${m.id})` };
+  if (m.task === 'detection') {
+    const d = m.head ? publishedCocoMap({ family: m.family, head: m.head, alpha: m.alpha, resolution: native, precision: m.precision }) : undefined;
+    if (!d) return undefined;
+    const src = DETECTION_SOURCES[d.source];
+    return { value: d.map, basis: `published COCO mAP of ${d.model} (${'repository' in src ? `${src.repository}/${src.path}` : src.paper})` };
+  }
   if (m.task !== 'imagenet') return undefined;
   const p = publishedTop1(m.family, m.alpha, native, m.precision);
   if (!p) return undefined;
@@ -143,8 +167,8 @@ function nativeAccuracy(m: CatalogModel, native: number): { value: number; basis
 function rungAccuracy(m: CatalogModel, nativeAcc: { value: number; basis: string } | undefined, native: number, res: number): Pick<Variant, 'referenceAccuracy' | 'estimatedAccuracy' | 'accuracyBasis'> {
   if (!nativeAcc) return {};
   if (res === native) return { referenceAccuracy: nativeAcc.value, accuracyBasis: nativeAcc.basis };
-  // a detector's figure is COCO mAP: ImageNet's resolution drops say nothing about it, so smaller rungs rank by MACs
-  if (m.task !== 'imagenet' && m.task !== 'person') return {};
+  // no published figure says what a detector loses below its trained size: the rung carries none
+  if (m.task === 'detection') return {};
   // the catalog's precision, not this file's: a dequantized float copy runs the quantized model's weights
   const e = estimateAtResolution(m.family, m.alpha, m.precision, native, nativeAcc.value, res);
   return e ? { estimatedAccuracy: e.value, accuracyBasis: `estimated: ${e.basis}` } : {};
@@ -157,6 +181,8 @@ function rungAccuracy(m: CatalogModel, nativeAcc: { value: number; basis: string
 async function zooFallback(config: Config, opts: LadderOptions): Promise<Variant[]> {
   const fb = zooFallbackRungs();
   const family = fb.family;
+  // (detection has no zoo fallback yet: seeded SSDLite weights would report random boxes)
+  if (config.models.task === ('detection' as string)) return [];
   const classes = config.models.task === 'person' ? 2 : 1000;
   const out: Variant[] = [];
   for (const alpha of opts.zooAlphas ?? fb.alphas) {

@@ -19,7 +19,8 @@
 import { convBnAct, separable, type GraphBuilder } from './blocks.js';
 import { scaleChannels } from './common.js';
 import type { OptionSpec } from './family-spec.js';
-import { STANDARD_SSD_ANCHORS, ssdBoxesPerCell } from '../detect/anchors.js';
+import { STANDARD_SSD_ANCHORS, encodeAnchors, generateSsdAnchors, ssdBoxesPerCell, ssdFeatureMaps } from '../detect/anchors.js';
+import type { DetectionSpec } from '../types/detection.js';
 
 /** Output depths of the four extra feature maps (the TF OD API SSDLite configs, and the paper). */
 export const SSDLITE_EXTRA_DEPTHS: readonly number[] = [512, 256, 256, 128];
@@ -57,4 +58,25 @@ export function ssdliteHead(b: GraphBuilder, taps: readonly [string, string], al
   const boxOuts = maps.map((_, m) => predictor(m, 'box', boxes[m]! * COORDS));
   const classOuts = maps.map((_, m) => predictor(m, 'class', boxes[m]! * (classes + 1)));
   return b.ssdOutput('raw', boxOuts, classOuts, { coords: COORDS, classes: classes + 1, boxes });
+}
+
+/**
+ * The model card's DetectionSpec of a zoo SSDLite at this resolution: its anchors (the standard generator at its
+ * feature maps, the order of `raw`), the TF OD API box coder scales and the post-process options of the COCO
+ * SSD-MobileNet-v2 in the test data (fast NMS, IoU 0.6, 20 detections), so a zoo detector decodes like it.
+ */
+export function ssdliteDetectionSpec(resolution: number, classes: number): DetectionSpec {
+  const anchorGenerator = { ...STANDARD_SSD_ANCHORS, aspectRatios: [...STANDARD_SSD_ANCHORS.aspectRatios] };
+  const anchors = generateSsdAnchors(anchorGenerator, ssdFeatureMaps(resolution, anchorGenerator.numLayers));
+  return {
+    postprocess: {
+      maxDetections: 20, maxClassesPerDetection: 1, detectionsPerClass: 100, useRegularNms: false,
+      nmsIouThreshold: 0.6, nmsScoreThreshold: 1e-8, numClasses: classes, scales: { y: 10, x: 10, h: 5, w: 5 },
+    },
+    background: true,
+    anchorsBase64: encodeAnchors(anchors),
+    anchorCount: anchors.length / 4,
+    anchorGenerator,
+    resize: 'stretch',
+  };
 }

@@ -8,7 +8,11 @@ import { inferShapes, type Graph, type WeightSource } from '../../src/zoo/graph.
 import { emitOnnx, describeOnnx } from '../../src/onnx/emit.js';
 import { buildTfjsModel } from '../../src/engine/tfjs/model.js';
 import { evaluate, fillParams, pixelsToInput, relErr, seededFrame } from './onnx-reference.js';
-import { ssdAnchorCount, ssdFeatureMaps, STANDARD_SSD_ANCHORS } from '../../src/detect/anchors.js';
+import { writeZooModel } from '../../src/catalog/zoo-artifacts.js';
+import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { anchorsFor, decodeAnchors, generateSsdAnchors, ssdAnchorCount, ssdFeatureMaps, STANDARD_SSD_ANCHORS } from '../../src/detect/anchors.js';
 
 const M = 1e6;
 const ssd = (family: 'mobilenet_v1' | 'mobilenet_v2', resolution: number, classes: number, alpha = 1): BuildOptions =>
@@ -202,6 +206,23 @@ describe('SSDLite graph output', () => {
       await s.release();
       expect(raw.dims).toEqual([1, ...ref.shape]);
       expect({ family, err: relErr(raw.data as Float32Array, ref.data) }).toEqual({ family, err: expect.closeTo(0, 4) });
+    }
+  });
+
+  it('zoo build of an SSDLite writes a detection card whose anchors are the rows of raw', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'edgefit-ssdlite-'));
+    try {
+      const w = await writeZooModel({ ...ssd('mobilenet_v2', 256, 90, 0.35), weights: zeroWeights }, dir);
+      const card = JSON.parse(readFileSync(w.cardPath, 'utf8')) as typeof w.card;
+      expect(card.task).toBe('detection');
+      const spec = card.detection!;
+      expect(spec).toMatchObject({ anchorCount: 1284, background: true, resize: 'stretch', anchorGenerator: { ...STANDARD_SSD_ANCHORS } });
+      expect(spec.postprocess).toMatchObject({ numClasses: 90, useRegularNms: false, scales: { y: 10, x: 10, h: 5, w: 5 } });
+      expect(decodeAnchors(spec)).toEqual(generateSsdAnchors({ ...STANDARD_SSD_ANCHORS, aspectRatios: [...STANDARD_SSD_ANCHORS.aspectRatios] }, ssdFeatureMaps(256, 6)));
+      expect(anchorsFor(spec, 256, card.resolution).length).toBe(1284 * 4);
+      expect(describeOnnx(readFileSync(w.onnxPath)).outputs[0]).toMatchObject({ name: 'raw', shape: [1, spec.anchorCount, 4 + spec.postprocess.numClasses + 1] });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

@@ -2,10 +2,13 @@ import { readFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { basename, extname } from 'node:path';
 import type { ImportResult, ModelCard } from '../types.js';
+import type { SsdAnchorSpec } from '../../types/detection.js';
 import { EdgefitError } from '../../util/errors.js';
 import { parseTflite, Op, TensorType } from './schema.js';
 import { emitOnnx, type EmitMode, type EmitOptions } from './emit.js';
-import { guessFromName, loadLabels, fitLabels } from './card.js';
+import { guessFromName, loadLabels, fitLabels, fitDetectionLabels } from './card.js';
+import { findDetectionOp, type DetectionOp } from './detection.js';
+import { encodeAnchors, fitSsdAnchorSpec } from '../../detect/anchors.js';
 
 /** QDQ measured faster than QLinear on onnxruntime-node 1.30 x64 (scripts/bench-tflite-emit.ts). */
 export const DEFAULT_EMIT: EmitMode = 'qdq';
@@ -17,7 +20,7 @@ export interface TfliteImportOptions {
 }
 
 /**
- * Converts a quantized TFLite image classifier into an ONNX model that takes raw uint8 RGB NHWC pixels, keeping
+ * Converts a quantized TFLite image classifier (or an SSD detector ending in TFLite_Detection_PostProcess) into an ONNX model that takes raw uint8 RGB NHWC pixels, keeping
  * the file's own integer weights, zero points, scales and int32 biases. Models that end in global average
  * pooling get symbolic H, W input dims and run at any resolution.
  */
@@ -32,6 +35,25 @@ export async function importTflite(path: string, opts: TfliteImportOptions = {})
   return convertTflite(bytes, path, { ...opts, labels });
 }
 
+/**
+ * A detector's card: `classes` counts the classes without background (labels are indexed like Detection.index),
+ * `background` says the scores in `raw` start with a background column.
+ */
+function detectionCard(d: DetectionOp, labels: string[] | undefined, anchorGenerator: SsdAnchorSpec | undefined): Partial<ModelCard> {
+  return {
+    task: 'detection',
+    output: 'probabilities',
+    classes: d.postprocess.numClasses,
+    background: d.background,
+    labels,
+    detection: {
+      postprocess: d.postprocess, background: d.background, anchorsBase64: encodeAnchors(d.anchors), anchorCount: d.anchorCount,
+      ...(anchorGenerator ? { anchorGenerator } : {}),
+      resize: 'stretch',
+    },
+  };
+}
+
 /** The conversion itself, on bytes already read (also used by the fuzz test). */
 export function convertTflite(bytes: Uint8Array, path: string, opts: { emit?: EmitMode; labels?: string[] } & EmitOptions = {}): ImportResult {
   const mode = opts.emit ?? DEFAULT_EMIT;
@@ -39,11 +61,16 @@ export function convertTflite(bytes: Uint8Array, path: string, opts: { emit?: Em
   const name = basename(path, extname(path));
   try {
     const model = parseTflite(bytes, path);
-    const emitted = emitOnnx(model, mode, name, { uint8Weights: opts.uint8Weights });
+    const detection = findDetectionOp(model, path);
+    // labels are checked before the (slower) emission: a wrong file is refused at once
+    const detectionLabels = detection ? fitDetectionLabels(opts.labels, detection.postprocess.numClasses, path) : undefined;
+    const emitted = emitOnnx(model, mode, name, { uint8Weights: opts.uint8Weights, detectionOp: detection?.op });
     const guess = guessFromName(path);
     const { height, width } = emitted.input;
     const inT = model.tensors[model.inputs[0]!]!;
-    const fitted = fitLabels(opts.labels, emitted.output.classes, path);
+    // the standard SSD generator, when it reproduces the embedded anchors exactly: other resolutions regenerate them
+    const anchorGenerator = detection && height === width ? fitSsdAnchorSpec(detection.anchors, height, detection.anchorQuant) : undefined;
+    const fitted = detection ? { labels: detectionLabels, background: detection.background } : fitLabels(opts.labels, emitted.output.classes, path);
     const q = inT.quant!;
     // int8 inputs see p - 128, so as a function of the uint8 pixel: (p - 128 - zp) * scale
     const pixelZp = inT.type === TensorType.INT8 ? q.zeroPoint[0]! + 128 : q.zeroPoint[0]!;
@@ -54,7 +81,8 @@ export function convertTflite(bytes: Uint8Array, path: string, opts: { emit?: Em
       family: guess.family,
       alpha: guess.alpha,
       resolution: height === width ? height : guess.resolution,
-      anyResolution: emitted.anyResolution,
+      // a detector runs at other sizes only with anchors regenerated for them
+      anyResolution: emitted.anyResolution && (!detection || anchorGenerator !== undefined),
       precision: mode === 'float' ? 'fp32' : 'int8',
       input: { layout: 'NHWC', dtype: 'uint8', scale: q.scale[0]!, offset: -pixelZp * q.scale[0]! },
       output: emitted.output.softmax ? 'probabilities' : 'logits',
@@ -66,6 +94,7 @@ export function convertTflite(bytes: Uint8Array, path: string, opts: { emit?: Em
         ? 'tflite-dequantized-float'
         : `tflite-${int8 ? 'int8' : 'uint8'}-${perChannel ? 'per-channel' : 'per-tensor'}${model.operators.some((o) => o.code === Op.QUANTIZE) ? '-ptq' : ''}`,
     };
+    if (detection) Object.assign(card, detectionCard(detection, fitted.labels, anchorGenerator));
     return { onnx: emitted.bytes, card };
   } catch (err) {
     if (err instanceof EdgefitError) throw err;
