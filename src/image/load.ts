@@ -2,25 +2,38 @@ import { loadSharp } from './sharp.js';
 import { EdgefitError } from '../util/errors.js';
 
 /**
- * Decodes an image file (JPEG and PNG through sharp, BMP through our own reader), centre-crops it to a
- * square and resizes it to size x size: the preprocessing the published MobileNet numbers use.
+ * How a photo is fitted to a square model input: 'crop' (centre-crop to a square, then resize: the preprocessing
+ * the published MobileNet numbers use) or 'stretch' (the whole image squashed to the input, as SSD detectors
+ * are trained and evaluated).
+ */
+export type ImageFit = 'crop' | 'stretch';
+
+/**
+ * Decodes an image file (JPEG and PNG through sharp, BMP through our own reader) and fits it to size x size.
  * Returns uint8 RGB HWC, exactly what a camera frame looks like to the engine.
  */
-export async function loadImageRgb(path: string, size: number, fit: 'crop' | 'stretch' = 'crop'): Promise<Uint8Array> {
+export async function loadImageRgb(path: string, size: number, fit: ImageFit = 'crop'): Promise<Uint8Array> {
   const { data, width, height } = await decodeRgb(path);
-  return fit === 'stretch' ? stretchRgb(data, width, height, size, size) : cropResizeRgb(data, width, height, size);
+  return fit === 'stretch' ? stretchResizeRgb(data, width, height, size) : cropResizeRgb(data, width, height, size);
 }
 
 /**
- * The whole image scaled (squashed) to width x height, no crop: what a detector sees (its boxes are fractions of
- * the whole frame). Bilinear, as the detectors' reference preprocessing.
+ * The whole image resized to size x size, aspect ratio not kept, with plain bilinear interpolation at half-pixel
+ * centres and no antialiasing: TF's `tf.image.resize` (bilinear), which the TF Object Detection API trains and
+ * exports SSD models with. libvips' affine with a bilinear interpolator is exactly that sampling (an input
+ * point (X + 0.5) / scale - 0.5 per output pixel X); its `resize` would low-pass a big downscale first.
  */
-export async function stretchRgb(data: Uint8Array, width: number, height: number, outWidth: number, outHeight: number): Promise<Uint8Array> {
+export async function stretchResizeRgb(data: Uint8Array, width: number, height: number, size: number): Promise<Uint8Array> {
+  const sx = size / width;
+  const sy = size / height;
   const out = await (await loadSharp())(data, { raw: { width, height, channels: 3 } })
-    .resize(outWidth, outHeight, { fit: 'fill', kernel: 'linear' })
+    .affine([[sx, 0], [0, sy]], { interpolator: 'bilinear', idx: 0, idy: 0, odx: 0.5 * sx - 0.5, ody: 0.5 * sy - 0.5 })
     .raw()
-    .toBuffer();
-  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+    .toBuffer({ resolveWithObject: true });
+  if (out.info.width !== size || out.info.height !== size) {
+    throw new EdgefitError('E_IMAGE', `resizing a ${width}x${height} image to ${size}x${size} gave ${out.info.width}x${out.info.height}`);
+  }
+  return new Uint8Array(out.data.buffer, out.data.byteOffset, out.data.byteLength);
 }
 
 export async function decodeRgb(path: string): Promise<{ data: Uint8Array; width: number; height: number }> {

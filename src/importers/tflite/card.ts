@@ -32,11 +32,39 @@ export async function loadLabels(path: string): Promise<string[]> {
   } catch (err) {
     throw new EdgefitError('E_LABELS', `cannot read labels file ${path}: ${(err as Error).message}; pass --labels with a text file of one class name per line`, { cause: err });
   }
-  const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length > 0);
-  const numbered = lines.length > 0 && lines.every((l, i) => new RegExp(`^${i}[:\\s]`).test(l));
-  const labels = numbered ? lines.map((l) => l.replace(/^\d+[:\s]\s*/, '')) : lines;
+  const labels = parseLabels(text);
   if (labels.length === 0) throw new EdgefitError('E_LABELS', `labels file ${path} is empty; it needs one class name per line`);
   return labels;
+}
+
+/**
+ * Label text: one label per line, or `id label` / `id: label` lines. Numbered lines may skip ids (COCO's label
+ * files list category ids with gaps): the label of output N is the line with id N, and a skipped id gets the
+ * name `class_<id>` so every output has a stable name.
+ */
+export function parseLabels(text: string): string[] {
+  const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length > 0);
+  const ids = lines.map((l) => /^(\d{1,6})(?::\s*|\s+)(\S.*)$/.exec(l));
+  const numbered = lines.length > 0 && ids.every((m, i) => m !== null && (i === 0 ? Number(m[1]) >= 0 : Number(m[1]) > Number(ids[i - 1]![1])));
+  if (!numbered) return lines;
+  const out: string[] = [];
+  for (const m of ids) {
+    const id = Number(m![1]);
+    while (out.length < id) out.push(`class_${out.length}`);
+    out.push(m![2]!.trim());
+  }
+  return out;
+}
+
+/**
+ * Fits labels to a detector's classes (without background): the same count, or one more when the file lists
+ * background first. A shorter file would leave detections without names, a longer one is another model's list.
+ */
+export function fitDetectionLabels(labels: string[] | undefined, numClasses: number, source: string): string[] | undefined {
+  if (!labels) return undefined;
+  if (labels.length === numClasses) return labels;
+  if (labels.length === numClasses + 1 && /^(background|\?\?\?)$/i.test(labels[0]!)) return labels.slice(1);
+  throw new EdgefitError('E_LABELS', `${source}: the detector has ${numClasses} classes but the labels file names ${labels.length}; use the label list the model was trained with (for COCO SSD models, coco_labels.txt)`);
 }
 
 /**

@@ -3,7 +3,7 @@ import { onnx, DataType, type DataTypeValue } from '../../onnx/proto.js';
 import { EdgefitError } from '../../util/errors.js';
 import Long from 'long';
 import {
-  Op, TensorType, convOptions, poolOptions, activationOption, fullyConnectedOptions, softmaxBeta, reducerKeepDims, tensorInts,
+  Op, TensorType, convOptions, poolOptions, activationOption, fullyConnectedOptions, softmaxBeta, reducerKeepDims, tensorInts, concatOptions,
   type TflModel, type TflOperator, type TflTensor, type FusedActivation,
 } from './schema.js';
 import { convWeights, depthwiseWeights, denseWeights, biasValues, dequantizeWeights, type ConvWeights } from './weights.js';
@@ -21,8 +21,12 @@ export interface EmitResult {
   bytes: Uint8Array;
   anyResolution: boolean;
   input: { height: number; width: number; channels: number };
+  /** classifiers: the scores; detectors: `classes` is the class-score columns of `raw` (background included) */
   output: { classes: number; dtype: 'uint8' | 'int8' | 'float32'; scale?: number; zeroPoint?: number; softmax: boolean };
 }
+
+/** The graph output of a detector (src/types/detection.ts): box encodings and class scores per anchor, float32. */
+export const DETECTION_OUTPUT = 'raw';
 
 /** A converted tensor. 4-D tensors are kept NCHW inside the ONNX graph. */
 interface Val {
@@ -47,14 +51,19 @@ const QRANGE = { uint8: [0, 255], int8: [-128, 127] } as const;
 export interface EmitOptions {
   /** QDQ only: store int8 weights as uint8 with zero point + 128 (default true; see weightInputs) */
   uint8Weights?: boolean;
+  /**
+   * A detector: this TFLite_Detection_PostProcess operator is not emitted; its box encodings and class scores
+   * become the one float output `raw` [1, anchors, 4 + classes] (the post-process runs in src/detect).
+   */
+  detectionOp?: TflOperator;
 }
 
 export function emitOnnx(m: TflModel, mode: EmitMode, graphName: string, opts: EmitOptions = {}): EmitResult {
   const shift = mode === 'qdq' && (opts.uint8Weights ?? true);
   try {
-    return new Emitter(m, mode, graphName, true, shift).run();
+    return new Emitter(m, mode, graphName, true, shift, opts.detectionOp).run();
   } catch (err) {
-    if (err instanceof NeedsFixedResolution) return new Emitter(m, mode, graphName, false, shift).run();
+    if (err instanceof NeedsFixedResolution) return new Emitter(m, mode, graphName, false, shift, opts.detectionOp).run();
     throw err;
   }
 }
@@ -65,17 +74,18 @@ class Emitter {
   private usesMsDomain = false;
   private usedGlobalPool = false;
 
-  constructor(private m: TflModel, private mode: EmitMode, graphName: string, private anyRes: boolean, private shiftWeights: boolean) {
+  constructor(private m: TflModel, private mode: EmitMode, graphName: string, private anyRes: boolean, private shiftWeights: boolean, private detection?: TflOperator) {
     this.b = new OnnxBuilder(graphName, 13);
   }
 
   run(): EmitResult {
     const { m, b } = this;
-    if (m.inputs.length !== 1) throw unsupported(`the model has ${m.inputs.length} inputs; edgefit imports single-input image classifiers`);
-    if (m.outputs.length !== 1) throw unsupported(`the model has ${m.outputs.length} outputs; edgefit imports single-output image classifiers`);
+    if (m.inputs.length !== 1) throw unsupported(`the model has ${m.inputs.length} inputs; edgefit imports single-input image models`);
+    if (!this.detection && m.outputs.length !== 1) throw unsupported(`the model has ${m.outputs.length} outputs; edgefit imports single-output image classifiers and SSD detectors that end in TFLite_Detection_PostProcess`);
     const input = this.emitInput(m.tensors[m.inputs[0]!]!);
     this.vals.set(m.inputs[0]!, input.val);
-    for (const op of m.operators) this.emitOp(op);
+    for (const op of m.operators) if (op !== this.detection) this.emitOp(op);
+    if (this.detection) return this.finishDetection(this.detection, input);
 
     const outT = m.tensors[m.outputs[0]!]!;
     let out = this.val(outT.index, 'graph output');
@@ -114,6 +124,31 @@ class Emitter {
       anyResolution,
       input: { height: input.height, width: input.width, channels: 3 },
       output,
+    };
+  }
+
+  /** A detector's output: DequantizeLinear of the box encodings and the class scores, concatenated per anchor. */
+  private finishDetection(post: TflOperator, input: { height: number; width: number }): EmitResult {
+    const { m, b } = this;
+    const where = `operator ${post.index} (${post.customCode})`;
+    const boxes = this.val(post.inputs[0]!, where);
+    const scores = this.val(post.inputs[1]!, where);
+    const [boxT, scoreT] = [m.tensors[post.inputs[0]!]!, m.tensors[post.inputs[1]!]!];
+    if (boxes.rank !== 3 || scores.rank !== 3) throw unsupported(`${where} takes box encodings of rank ${boxes.rank} and scores of rank ${scores.rank}; edgefit converts [1, anchors, 4] and [1, anchors, classes]`);
+    const anchors = boxT.shape[1]!;
+    const columns = scoreT.shape[2]!;
+    const raw = b.op('Concat', [this.dq(boxes), this.dq(scores)], { axis: 2 }, 'raw', DETECTION_OUTPUT);
+    b.output(raw, DataType.FLOAT, [1, this.anyRes ? 'anchors' : anchors, 4 + columns]);
+    b.metadata['edgefit.source'] = 'tflite';
+    b.metadata['edgefit.emit'] = this.mode;
+    b.metadata['edgefit.task'] = 'detection';
+    const model = b.toModel();
+    if (this.usesMsDomain) model.opsetImport!.push({ domain: 'com.microsoft', version: Long.fromNumber(1) });
+    return {
+      bytes: onnx.ModelProto.encode(model).finish(),
+      anyResolution: this.anyRes,
+      input: { height: input.height, width: input.width, channels: 3 },
+      output: { classes: columns, dtype: 'float32', softmax: false },
     };
   }
 
@@ -200,6 +235,12 @@ class Emitter {
       case Op.ADD: v = this.add(op, outT, where); break;
       case Op.RESHAPE: v = this.reshape(op, outT, where); break;
       case Op.SOFTMAX: v = this.softmax(op, outT, where); break;
+      case Op.CONCATENATION: v = this.concat(op, outT, where); break;
+      case Op.LOGISTIC: {
+        const x = this.val(op.inputs[0]!, where);
+        v = this.fromFloat(this.b.op('Sigmoid', [this.dq(x)]), outT, x, where);
+        break;
+      }
       case Op.QUANTIZE: {
         const x = this.val(op.inputs[0]!, where);
         v = this.mode === 'float' ? x : this.fromFloat(this.dq(x), outT, x, where);
@@ -211,7 +252,7 @@ class Emitter {
         break;
       }
       default:
-        throw unsupported(`${where} is not supported${op.code === Op.CUSTOM && op.customCode ? ` (custom op "${op.customCode}")` : ''}; edgefit converts CONV_2D, DEPTHWISE_CONV_2D, AVERAGE_POOL_2D, MEAN, ADD, RESHAPE, SOFTMAX, FULLY_CONNECTED, QUANTIZE and DEQUANTIZE`);
+        throw unsupported(`${where} is not supported${op.code === Op.CUSTOM && op.customCode ? ` (custom op "${op.customCode}")` : ''}; edgefit converts CONV_2D, DEPTHWISE_CONV_2D, AVERAGE_POOL_2D, MEAN, ADD, RESHAPE, CONCATENATION, LOGISTIC, SOFTMAX, FULLY_CONNECTED, QUANTIZE, DEQUANTIZE and the custom op TFLite_Detection_PostProcess`);
     }
     this.vals.set(outT.index, v);
   }
@@ -247,6 +288,12 @@ class Emitter {
       const [qmin, qmax] = QRANGE[q.dtype];
       // The output quantization already clamps to [qmin, qmax]; a float activation is only needed when it cuts more.
       if (lo === qmin && hi === qmax) act = 'none';
+    } else if (this.mode === 'float' && act === 'none' && outT.quant?.scale.length === 1 && (outT.type === TensorType.UINT8 || outT.type === TensorType.INT8)) {
+      // Some converters (TOCO for the Edge TPU, e.g. the Coral SSD) drop the fused RELU6 and leave it to the output
+      // range [0, 6]: the quantized model clamps there, so the float twin must too, or it loses its activations.
+      const q = this.quantParams(outT, where);
+      const [qmin, qmax] = QRANGE[q.dtype];
+      if (q.zp === qmin) return this.fromFloat(this.b.op('Clip', [f, this.scalar('clip_lo', 0, 'float32'), this.scalar('clip_range_hi', (qmax - qmin) * q.scale, 'float32')]), outT, shapeOf, where);
     }
     return this.fromFloat(this.floatAct(f, act), outT, shapeOf, where);
   }
@@ -480,9 +527,10 @@ class Emitter {
     } else if (x.rank === 4 && x.spatial1 && target.length === 4 && target[1] === 1 && target[2] === 1 && target[3] === inT.shape[3]) {
       y = x;
     } else {
-      if (x.symbolic) throw new NeedsFixedResolution();
+      const shape = x.symbolic ? this.anchorAxisShape(inT.shape, target) : target;
+      if (!shape) throw new NeedsFixedResolution();
       let name = x.rank === 4 ? b.op('Transpose', [x.name], { perm: [0, 2, 3, 1] }) : x.name;
-      name = b.op('Reshape', [name, b.initializer('shape', [target.length], BigInt64Array.from(target, (d) => BigInt(d)))]);
+      name = b.op('Reshape', [name, b.initializer('shape', [shape.length], BigInt64Array.from(shape, (d) => BigInt(d)))]);
       if (target.length === 4) name = b.op('Transpose', [name], { perm: [0, 3, 1, 2] });
       y = { ...x, name, rank: target.length, spatial1: target.length === 4 && target[1] === 1 && target[2] === 1 };
     }
@@ -493,6 +541,39 @@ class Emitter {
       if (q.dtype !== y.dtype || q.scale !== y.scale || q.zp !== y.zp) return this.fromFloat(this.dq(y), outT, y, where);
     }
     return y;
+  }
+
+  /**
+   * A detector's head reshapes a feature map [1, H, W, C] to [1, H*W*C/k, ...rest] (k = product of rest, a
+   * divisor of C): with -1 for the anchor axis the same reshape holds at any input size. Null when the target
+   * is not of that form (the caller then emits at the file's fixed resolution).
+   */
+  private anchorAxisShape(inShape: number[], target: number[]): number[] | null {
+    if (!this.detection || target.length < 3 || target[0] !== 1 || inShape[0] !== 1) return null;
+    const k = target.slice(2).reduce((p, d) => p * d, 1);
+    const c = inShape[inShape.length - 1]!;
+    return k > 0 && c % k === 0 ? [1, -1, ...target.slice(2)] : null;
+  }
+
+  private concat(op: TflOperator, outT: TflTensor, where: string): Val {
+    const xs = op.inputs.map((i) => this.val(i, where));
+    const rank = xs[0]!.rank;
+    if (xs.some((x) => x.rank !== rank)) throw invalid(`${where} concatenates tensors of different ranks`);
+    const o = concatOptions(this.m, op);
+    const act = this.activation(o.activation, where);
+    const axis = o.axis < 0 ? o.axis + rank : o.axis;
+    if (!(axis >= 0 && axis < rank)) throw invalid(`${where} concatenates along axis ${o.axis} of rank-${rank} tensors`);
+    // 4-D values are NCHW inside the graph: TFLite's NHWC axis n, h, w, c is ONNX axis 0, 2, 3, 1
+    const onnxAxis = rank === 4 ? [0, 2, 3, 1][axis]! : axis;
+    const shape: Val = { ...xs[0]!, symbolic: xs.some((x) => x.symbolic), spatial1: rank === 4 && axis === 3 && xs.every((x) => x.spatial1), f: undefined };
+    if (this.mode !== 'float' && act === 'none' && outT.type !== TensorType.FLOAT32) {
+      const q = this.quantParams(outT, where);
+      // inputs already at the output's scale concatenate as integers, exactly as TFLite copies them
+      if (xs.every((x) => x.dtype === q.dtype && x.scale === q.scale && x.zp === q.zp)) {
+        return { ...shape, ...q, name: this.b.op('Concat', xs.map((x) => x.name), { axis: onnxAxis }) };
+      }
+    }
+    return this.finishFloat(this.b.op('Concat', xs.map((x) => this.dq(x)), { axis: onnxAxis }), act, outT, shape, where);
   }
 
   private softmax(op: TflOperator, outT: TflTensor, where: string): Val {

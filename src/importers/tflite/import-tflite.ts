@@ -5,7 +5,8 @@ import type { ImportResult, ModelCard } from '../types.js';
 import { EdgefitError } from '../../util/errors.js';
 import { parseTflite, Op, TensorType } from './schema.js';
 import { emitOnnx, type EmitMode, type EmitOptions } from './emit.js';
-import { guessFromName, loadLabels, fitLabels } from './card.js';
+import { guessFromName, loadLabels, fitLabels, fitDetectionLabels } from './card.js';
+import { findDetectionOp, type DetectionOp } from './detection.js';
 
 /** QDQ measured faster than QLinear on onnxruntime-node 1.30 x64 (scripts/bench-tflite-emit.ts). */
 export const DEFAULT_EMIT: EmitMode = 'qdq';
@@ -17,7 +18,7 @@ export interface TfliteImportOptions {
 }
 
 /**
- * Converts a quantized TFLite image classifier into an ONNX model that takes raw uint8 RGB NHWC pixels, keeping
+ * Converts a quantized TFLite image classifier (or an SSD detector ending in TFLite_Detection_PostProcess) into an ONNX model that takes raw uint8 RGB NHWC pixels, keeping
  * the file's own integer weights, zero points, scales and int32 biases. Models that end in global average
  * pooling get symbolic H, W input dims and run at any resolution.
  */
@@ -32,6 +33,23 @@ export async function importTflite(path: string, opts: TfliteImportOptions = {})
   return convertTflite(bytes, path, { ...opts, labels });
 }
 
+/**
+ * A detector's card: `classes` counts the classes without background (labels are indexed like Detection.index),
+ * `background` says the scores in `raw` start with a background column.
+ */
+function detectionCard(d: DetectionOp, labels: string[] | undefined): Partial<ModelCard> {
+  const a = d.anchors;
+  const b64 = Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
+  return {
+    task: 'detection',
+    output: 'probabilities',
+    classes: d.postprocess.numClasses,
+    background: d.background,
+    labels,
+    detection: { postprocess: d.postprocess, background: d.background, anchorsBase64: b64, anchorCount: d.anchorCount, resize: 'stretch' },
+  };
+}
+
 /** The conversion itself, on bytes already read (also used by the fuzz test). */
 export function convertTflite(bytes: Uint8Array, path: string, opts: { emit?: EmitMode; labels?: string[] } & EmitOptions = {}): ImportResult {
   const mode = opts.emit ?? DEFAULT_EMIT;
@@ -39,11 +57,14 @@ export function convertTflite(bytes: Uint8Array, path: string, opts: { emit?: Em
   const name = basename(path, extname(path));
   try {
     const model = parseTflite(bytes, path);
-    const emitted = emitOnnx(model, mode, name, { uint8Weights: opts.uint8Weights });
+    const detection = findDetectionOp(model, path);
+    // labels are checked before the (slower) emission: a wrong file is refused at once
+    const detectionLabels = detection ? fitDetectionLabels(opts.labels, detection.postprocess.numClasses, path) : undefined;
+    const emitted = emitOnnx(model, mode, name, { uint8Weights: opts.uint8Weights, detectionOp: detection?.op });
     const guess = guessFromName(path);
     const { height, width } = emitted.input;
     const inT = model.tensors[model.inputs[0]!]!;
-    const fitted = fitLabels(opts.labels, emitted.output.classes, path);
+    const fitted = detection ? { labels: detectionLabels, background: detection.background } : fitLabels(opts.labels, emitted.output.classes, path);
     const q = inT.quant!;
     // int8 inputs see p - 128, so as a function of the uint8 pixel: (p - 128 - zp) * scale
     const pixelZp = inT.type === TensorType.INT8 ? q.zeroPoint[0]! + 128 : q.zeroPoint[0]!;
@@ -66,6 +87,7 @@ export function convertTflite(bytes: Uint8Array, path: string, opts: { emit?: Em
         ? 'tflite-dequantized-float'
         : `tflite-${int8 ? 'int8' : 'uint8'}-${perChannel ? 'per-channel' : 'per-tensor'}${model.operators.some((o) => o.code === Op.QUANTIZE) ? '-ptq' : ''}`,
     };
+    if (detection) Object.assign(card, detectionCard(detection, fitted.labels));
     return { onnx: emitted.bytes, card };
   } catch (err) {
     if (err instanceof EdgefitError) throw err;

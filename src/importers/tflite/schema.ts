@@ -13,8 +13,8 @@ const TENSOR_TYPE_SIZES = [4, 2, 4, 1, 8, 0, 1, 2, 8, 1];
 
 /** schema.fbs `enum BuiltinOperator` (the ones we convert, plus names for error messages) */
 export const Op = {
-  ADD: 0, AVERAGE_POOL_2D: 1, CONV_2D: 3, DEPTHWISE_CONV_2D: 4, DEQUANTIZE: 6, FULLY_CONNECTED: 9,
-  RESHAPE: 22, SOFTMAX: 25, MEAN: 40, CUSTOM: 32, QUANTIZE: 114,
+  ADD: 0, AVERAGE_POOL_2D: 1, CONCATENATION: 2, CONV_2D: 3, DEPTHWISE_CONV_2D: 4, DEQUANTIZE: 6, FULLY_CONNECTED: 9,
+  LOGISTIC: 14, RESHAPE: 22, SOFTMAX: 25, MEAN: 40, CUSTOM: 32, QUANTIZE: 114,
 } as const;
 const OP_NAMES: Record<number, string> = {
   0: 'ADD', 1: 'AVERAGE_POOL_2D', 2: 'CONCATENATION', 3: 'CONV_2D', 4: 'DEPTHWISE_CONV_2D', 5: 'DEPTH_TO_SPACE',
@@ -61,6 +61,9 @@ export interface TflOperator {
   outputs: number[];
   /** the builtin options table, read by `options*` below according to the op */
   options: FbTable | null;
+  /** CUSTOM ops: their option bytes (FlexBuffers when customOptionsFormat is 0) */
+  customOptions?: Uint8Array;
+  customOptionsFormat?: number;
 }
 
 export interface TflModel {
@@ -156,14 +159,19 @@ export function parseTflite(input: Uint8Array, source: string): TflModel {
   const inputs = checkIndices(r.i32Vector(sg, 1, 'inputs'), 'subgraph input', sg.pos);
   const outputs = checkIndices(r.i32Vector(sg, 2, 'outputs'), 'subgraph output', sg.pos);
   const operators = r.tableVector(sg, 3, 'operators').map((t, index): TflOperator => {
-    // Operator: 0 opcode_index, 1 inputs, 2 outputs, 3 builtin_options_type, 4 builtin_options
+    // Operator: 0 opcode_index, 1 inputs, 2 outputs, 3 builtin_options_type, 4 builtin_options, 5 custom_options, 6 custom_options_format
     const opcodeIndex = r.scalarU32(t, 0, 'opcode_index');
     if (opcodeIndex >= opcodes.length) r.fail(`operator ${index} uses opcode ${opcodeIndex} of ${opcodes.length}`, t.pos);
     const oc = opcodes[opcodeIndex]!;
     const ins = checkIndices(r.i32Vector(t, 1, 'inputs'), `operator ${index} input`, t.pos, true);
     const outs = checkIndices(r.i32Vector(t, 2, 'outputs'), `operator ${index} output`, t.pos);
     const options = r.subtable(t, 4, 'builtin_options');
-    return { index, code: oc.code, name: opName(oc.code), customCode: oc.custom, inputs: ins, outputs: outs, options };
+    const op: TflOperator = { index, code: oc.code, name: opName(oc.code), customCode: oc.custom, inputs: ins, outputs: outs, options };
+    if (oc.code === Op.CUSTOM) {
+      op.customOptions = r.bytesVector(t, 5, 'custom_options') ?? undefined;
+      op.customOptionsFormat = r.scalarI8(t, 6, 'custom_options_format');
+    }
+    return op;
   });
   return { version, description, tensors, operators, inputs, outputs, reader: r };
 }
@@ -221,6 +229,13 @@ export function softmaxBeta(m: TflModel, op: TflOperator): number {
 /** ReshapeOptions: 0 new_shape */
 export function reshapeNewShape(m: TflModel, op: TflOperator): number[] | null {
   return op.options ? m.reader.i32Vector(op.options, 0, 'new_shape') : null;
+}
+/** ConcatenationOptions: 0 axis, 1 fused_activation_function */
+export function concatOptions(m: TflModel, op: TflOperator): { axis: number; activation: FusedActivation } {
+  const t = op.options;
+  if (!t) return { axis: 0, activation: 'none' };
+  const r = m.reader;
+  return { axis: r.scalarI32(t, 0, 'axis'), activation: activation(r, r.scalarU8(t, 1, 'fused_activation_function'), t.pos) };
 }
 /** ReducerOptions: 0 keep_dims */
 export function reducerKeepDims(m: TflModel, op: TflOperator): boolean {
