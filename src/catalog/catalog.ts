@@ -25,7 +25,7 @@ export interface CatalogLabels extends CatalogFile {
   text?: string;
 }
 
-export type CatalogTask = 'imagenet' | 'person';
+export type CatalogTask = 'imagenet' | 'person' | 'detection';
 
 export interface CatalogModel extends CatalogFile {
   task: CatalogTask;
@@ -123,7 +123,7 @@ export function validateCatalog(data: unknown, path: string): Catalog {
     if (!isObj(m)) { p.add(at, 'must be an object'); return; }
     for (const k of Object.keys(m)) if (!MODEL_KEYS.has(k)) p.add(`${at}.${k}`, `is not a known field (known: ${[...MODEL_KEYS].join(', ')})`);
     checkFile(p, at, m, modelIds);
-    if (m.task !== 'imagenet' && m.task !== 'person') p.add(`${at}.task`, `must be one of imagenet, person (got ${JSON.stringify(m.task)})`);
+    if (m.task !== 'imagenet' && m.task !== 'person' && m.task !== 'detection') p.add(`${at}.task`, `must be one of imagenet, person, detection (got ${JSON.stringify(m.task)})`);
     if (!FAMILIES.includes(m.family as Family)) p.add(`${at}.family`, `must be one of ${FAMILIES.join(', ')} (got ${JSON.stringify(m.family)})`);
     if (typeof m.alpha !== 'number' || !(m.alpha > 0 && m.alpha <= 4)) p.add(`${at}.alpha`, `must be a number in (0, 4] (got ${JSON.stringify(m.alpha)})`);
     if (!Number.isInteger(m.resolution) || (m.resolution as number) < 16 || (m.resolution as number) > 2048) p.add(`${at}.resolution`, `must be an integer 16..2048 (got ${JSON.stringify(m.resolution)})`);
