@@ -207,7 +207,7 @@ export class Daemon {
     engine.on('restart', (why: string) => { this.log.warn('inference worker restarted', { reason: why }); void this.mqtt?.publishEvent({ type: 'engine', message: `worker restarted: ${why}` }); });
     engine.on('degraded', (why: string) => { this.log.error('inference degraded', { reason: why }); void this.mqtt?.setStatus('degraded'); void this.mqtt?.publishEvent({ type: 'engine', message: `degraded: ${why}` }); });
     engine.on('crash', (why: string) => this.log.warn('inference worker crashed', { reason: why }));
-    return { engine, variantId: v.id, resolution: v.resolution, labels: await readLabels(v.labelsPath), ...(v.detection ? { task: 'detection' as const, detection: v.detection } : {}) };
+    return { engine, variantId: v.id, resolution: v.resolution, labels: await readLabels(v.labelsPath), ...(v.detection ? { task: 'detection' as const, detection: v.detection, nativeResolution: v.nativeResolution ?? v.resolution } : {}) };
   }
 
   private async startCamera(): Promise<void> {

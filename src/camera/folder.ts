@@ -1,7 +1,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { loadSharp } from '../image/sharp.js';
-import { cropResizeRgb, decodeRgb, stretchRgb } from '../image/load.js';
+import { cropResizeRgb, decodeRgb, stretchResizeRgb } from '../image/load.js';
 import { EdgefitError, errorMessage } from '../util/errors.js';
 import { BaseFrameSource } from './base.js';
 import { Pacer } from './pacer.js';
@@ -151,7 +151,8 @@ export class FolderSource extends BaseFrameSource {
   private async decode(path: string, size: FrameSize): Promise<Uint8Array> {
     this.decodes++;
     const img = await decodeRgb(path);
-    if (size.fit === 'stretch') return stretchRgb(img.data, img.width, img.height, size.width, size.height);
+    if (size.fit === 'stretch' && size.width === size.height) return stretchResizeRgb(img.data, img.width, img.height, size.width);
+    if (size.fit === 'stretch') return stretchAspect(img.data, img.width, img.height, size);
     if (size.width === size.height) return cropResizeRgb(img.data, img.width, img.height, size.width);
     return cropResizeAspect(img.data, img.width, img.height, size);
   }
@@ -179,6 +180,15 @@ async function cropResizeAspect(data: Uint8Array, width: number, height: number,
   const out = await (await loadSharp())(data, { raw: { width, height, channels: 3 } })
     .extract({ left: Math.floor((width - cw) / 2), top: Math.floor((height - ch) / 2), width: cw, height: ch })
     .resize(size.width, size.height, { kernel: 'cubic' })
+    .raw()
+    .toBuffer();
+  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+}
+
+/** Non-square outputs with fit 'stretch' (no model asks for one; a frame spec may): the whole image, squashed. */
+async function stretchAspect(data: Uint8Array, width: number, height: number, size: FrameSize): Promise<Uint8Array> {
+  const out = await (await loadSharp())(data, { raw: { width, height, channels: 3 } })
+    .resize(size.width, size.height, { fit: 'fill', kernel: 'linear' })
     .raw()
     .toBuffer();
   return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);

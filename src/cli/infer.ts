@@ -73,7 +73,7 @@ async function loadForInfer(modelPath: string, opts: ImportOptions & { resolutio
   const values = engine.io.outputShape.reduce((a, b) => a * b, 1);
   const spec = card.task === 'detection' ? card.detection : undefined;
   // a detector's one output is [1, anchors, 4 + classes (+ background)] for the anchors of its input size
-  const expected = spec ? (h === w && h ? (anchorsFor(spec, h).length / 4) * (4 + spec.postprocess.numClasses + (spec.background ? 1 : 0)) : -1) : card.classes;
+  const expected = spec ? (h === w && h ? (anchorsFor(spec, h, card.resolution).length / 4) * (4 + spec.postprocess.numClasses + (spec.background ? 1 : 0)) : -1) : card.classes;
   let refusal: string | undefined;
   if (card.task === 'detection' && !spec) {
     refusal = `${modelPath}: the card says detection but has no detection section; import the model again`;
@@ -91,7 +91,7 @@ async function loadForInfer(modelPath: string, opts: ImportOptions & { resolutio
     throw new EdgefitError(values !== expected ? 'E_MODEL_OUTPUT' : 'E_ARGS', refusal);
   }
   const detect = spec
-    ? bindTask('detection', { variantId: basename(modelPath), resolution: h!, labels: card.labels, detection: spec }, { topK: 0, scoreThreshold: 0, minScore: opts.minScore, labels: [] })
+    ? bindTask('detection', { variantId: basename(modelPath), resolution: h!, ...(card.resolution ? { nativeResolution: card.resolution } : {}), labels: card.labels, detection: spec }, { topK: 0, scoreThreshold: 0, minScore: opts.minScore, labels: [] })
     : undefined;
   return { engine, card, resolution: h!, ...(detect ? { detect } : {}), close };
 }

@@ -81,6 +81,19 @@ function dimsOf(shape: ReadonlyArray<number | string>, resolution: number | unde
   });
 }
 
+/** The output's dims after one run on a black frame (once, at load). */
+async function probeOutputShape(ort: OrtNodeModule, session: OrtTypes.InferenceSession, input: string, output: string, inputShape: number[]): Promise<number[]> {
+  const frame = new Uint8Array(inputShape.reduce((a, b) => a * b, 1));
+  const out = await session.run({ [input]: new ort.Tensor('uint8', frame, inputShape) });
+  try {
+    const dims = [...out[output]!.dims];
+    if (dims.length === 0 || dims.some((d) => !(Number.isInteger(d) && d > 0))) throw new Error(`it gave [${dims.join(', ')}]`);
+    return dims;
+  } finally {
+    for (const k of Object.keys(out)) out[k]!.dispose();
+  }
+}
+
 export class OrtEngine implements Engine {
   readonly name = 'onnxruntime';
   private readonly scores: Float32Array;
@@ -123,10 +136,13 @@ export class OrtEngine implements Engine {
       await session.release();
       throw new EdgefitError('E_MODEL_IO', `${modelPath}: input shape [${inputShape}] is not [1, H, W, 3] (uint8 RGB NHWC)`);
     }
-    const outputShape = outMeta.shape.map((d, i) => (typeof d === 'number' && d > 0 ? d : i === 0 ? 1 : NaN));
+    let outputShape = outMeta.shape.map((d, i) => (typeof d === 'number' && d > 0 ? d : i === 0 ? 1 : NaN));
     if (outputShape.some((d) => Number.isNaN(d))) {
-      await session.release();
-      throw new EdgefitError('E_MODEL_IO', `${modelPath}: output ${outMeta.name} has a symbolic class dimension`);
+      // a detector's output grows with its input (more anchors at a larger size): one run at this size tells it
+      outputShape = await probeOutputShape(ort, session, inMeta.name, outMeta.name, inputShape).catch(async (err: unknown) => {
+        await session.release();
+        throw new EdgefitError('E_MODEL_IO', `${modelPath}: output ${outMeta.name} has a symbolic dimension and a run at ${inputShape[1]}x${inputShape[2]} did not settle it (${errorMessage(err)})`, { cause: err });
+      });
     }
     const io: ModelIO = {
       inputName: inMeta.name,

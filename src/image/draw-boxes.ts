@@ -1,8 +1,8 @@
 import type { Detection } from '../types/detection.js';
 import { loadSharp } from './sharp.js';
 
-/** one colour per class index, so the same label keeps its colour across pictures */
-const PALETTE = ['#ff3b30', '#34c759', '#0a84ff', '#ffcc00', '#af52de', '#ff9500', '#5ac8fa', '#ff2d55', '#a2845e', '#30d158'];
+/** one colour per class index, so the same label keeps its colour across pictures (distinct hues, white text reads on each) */
+const PALETTE = ['#e6194b', '#3cb44b', '#4363d8', '#f58231', '#911eb4', '#008080', '#9a6324', '#f032e6', '#800000', '#000075'];
 
 const escapeXml = (s: string) => s.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
@@ -24,7 +24,7 @@ export function boxesSvg(width: number, height: number, detections: readonly Det
     const tagW = Math.round(text.length * font * 0.62) + 8;
     return `<rect x="${x}" y="${y}" width="${w}" height="${h}" fill="none" stroke="${colour}" stroke-width="${stroke}"/>`
       + `<rect x="${x}" y="${tagY}" width="${tagW}" height="${font + 4}" fill="${colour}"/>`
-      + `<text x="${x + 4}" y="${tagY + font}" font-family="DejaVu Sans, sans-serif" font-size="${font}" fill="#000">${text}</text>`;
+      + `<text x="${x + 4}" y="${tagY + font}" font-family="DejaVu Sans, sans-serif" font-size="${font}" fill="#fff">${text}</text>`;
   });
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">${parts.join('')}</svg>`;
 }

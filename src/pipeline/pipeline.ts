@@ -16,6 +16,8 @@ export interface ActiveModel {
   task?: TaskName;
   /** detectors: the card's post-process and anchors */
   detection?: DetectionSpec;
+  /** detectors: the resolution its embedded anchors are for */
+  nativeResolution?: number;
 }
 
 export interface InferenceResult {

@@ -1,7 +1,7 @@
 import type { Detection, DetectionSpec } from '../types/detection.js';
 import { EdgefitError } from '../util/errors.js';
 import { anchorsFor } from '../detect/anchors.js';
-import { postprocessDetections } from '../detect/postprocess.js';
+import { DetectionDecoder } from '../detect/postprocess.js';
 import { topK, type TopKEntry } from './topk.js';
 
 /**
@@ -15,6 +15,8 @@ export type TaskName = 'classification' | 'detection';
 export interface TaskModel {
   variantId: string;
   resolution: number;
+  /** the resolution the detector was imported at (its embedded anchors); ModelCard.resolution */
+  nativeResolution?: number;
   labels: readonly string[] | undefined;
   /** detectors: the card's post-process and anchors (src/types/detection.ts) */
   detection?: DetectionSpec;
@@ -89,11 +91,14 @@ registerTask('detection', {
   bind(model, opts) {
     const spec = model.detection;
     if (!spec) throw new EdgefitError('E_TASK', `${model.variantId} is not a detector (its model card has no detection section): set models.task to the model's task, or re-import it`);
-    const anchors = anchorsFor(spec, model.resolution);
+    const anchors = anchorsFor(spec, model.resolution, model.nativeResolution);
+    // its scratch buffers (decoded boxes, NMS lists) are reused frame after frame
+    const decoder = new DetectionDecoder();
     const only = labelSet(opts.labels);
     const none: TopKEntry[] = [];
+    const decodeOpts = { minScore: opts.minScore };
     return (raw) => {
-      let detections = postprocessDetections(raw, spec, anchors, model.labels, { minScore: opts.minScore });
+      let detections = decoder.decode(raw, spec, anchors, model.labels, decodeOpts);
       if (only) detections = detections.filter((d) => only.has(d.label));
       // no prototype: a label is any text, "__proto__" included
       const counts: Record<string, number> = Object.create(null) as Record<string, number>;

@@ -22,7 +22,7 @@ describe('drawing detections', () => {
     const { data, info } = await sharp(jpeg).raw().toBuffer({ resolveWithObject: true });
     expect([info.width, info.height, info.format]).toEqual([w, h, 'raw']);
     const px = (x: number, y: number) => [...data.subarray((y * w + x) * 3, (y * w + x) * 3 + 3)];
-    // the left edge of the box (x = 0.1 * 320 = 32), halfway down: the person colour (red), not grey
+    // the left edge of the box (x = 0.1 * 320 = 32), halfway down: the person colour (#e6194b, red), not grey
     const edge = px(32, 120);
     expect(edge[0]! - edge[2]!).toBeGreaterThan(100);
     // the middle of the box and outside it stay grey
