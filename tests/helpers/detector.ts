@@ -1,41 +1,18 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { projectRoot, sharedData } from '../../src/util/paths.js';
-import { loadConfig } from '../../src/config/index.js';
-import { pullModels } from '../../src/catalog/pull.js';
+import { sharedData } from '../../src/util/paths.js';
+import { pulledState } from './daemon.js';
 import type { Detection } from '../../src/types/detection.js';
 
+/** the shipped catalog's COCO detector */
+export const SSD_ID = 'ssd_mobilenet_v2-1.0-300-int8';
+
 /**
- * A state directory with the COCO SSD-MobileNet-v2 (and a small ImageNet classifier, for a change of task) pulled
- * from ../shared/data as a mirror through a catalog of its own (real pull, sha256, conversion in a child), so the
- * test does not depend on which ids the shipped catalog gives them.
+ * A state directory with the COCO SSD-MobileNet-v2 and a small ImageNet classifier (for a change of task) pulled
+ * from ../shared/data as a mirror through the shipped catalog (real pull, sha256, conversion in a child).
  */
-export async function detectorState(): Promise<{ stateDir: string; catalog: string }> {
-  const dir = mkdtempSync(join(tmpdir(), 'edgefit-det-'));
-  const shipped = JSON.parse(readFileSync(join(projectRoot, 'models/catalog.json'), 'utf8')) as { labels: { id: string }[]; models: { id: string }[] };
-  const catalog = join(dir, 'catalog.json');
-  writeFileSync(catalog, JSON.stringify({
-    version: 1,
-    description: 'test catalog: the COCO detector and one classifier',
-    labels: [
-      shipped.labels.find((l) => l.id === 'imagenet-1001'),
-      { id: 'coco-test', file: 'labels/coco_labels.txt', sha256: '93f235896748537fc71325a070ee32e9a0afda2481ceb943559325619763fa6d', urls: [] },
-    ],
-    models: [
-      {
-        id: 'test-ssd-mobilenet_v2-300-int8', task: 'detection', family: 'mobilenet_v2', alpha: 1, resolution: 300, precision: 'int8', format: 'tflite',
-        referenceAccuracy: 0.22, labels: 'coco-test', file: 'models/detection/mobilenet_ssd_v2_coco_quant_postprocess.tflite',
-        sha256: '7046f31a72ec0045a57b94199144c96cf5840c7dc106b808b64a1ed5559aa0cd', urls: [], licence: 'Apache-2.0',
-      },
-      shipped.models.find((m) => m.id === 'mobilenet_v1-0.25-128-int8'),
-    ],
-  }, null, 1));
-  const stateDir = join(dir, 'state');
-  const { config } = loadConfig({ env: {}, overrides: { stateDir, 'models.catalog': catalog }, host: { hostname: 'test', isRoot: false, home: tmpdir() } });
-  const report = await pullModels(config, { mirror: sharedData });
-  if (!report.ok) throw new Error(`pull failed: ${JSON.stringify(report.items)}`);
-  return { stateDir, catalog };
+export function detectorState(): Promise<string> {
+  return pulledState([SSD_ID, 'mobilenet_v1-0.25-128-int8']);
 }
 
 interface RefDet { box: [number, number, number, number]; label: string; score: number }

@@ -32,11 +32,11 @@ async function retained(url: string, filter: string): Promise<Map<string, string
 describe('a detector over MQTT (real mosquitto, the test photos as camera)', () => {
   let broker: Mosquitto;
   let sub: MqttClient;
-  let state: { stateDir: string; catalog: string };
+  let state: string;
   const msgs: { topic: string; payload: string; retain: boolean }[] = [];
   const results = () => msgs.filter((m) => m.topic === 'edgefit/cam-d/result').map((m) => JSON.parse(m.payload) as ResultPayload);
   const common = () => [
-    '--broker', broker.url, '--device-id', 'cam-d', '--state-dir', state.stateDir, ...fastProfile, '--set', `models.catalog=${state.catalog}`,
+    '--broker', broker.url, '--device-id', 'cam-d', '--state-dir', state, ...fastProfile,
     '--set', 'budget.latencyMs=60000', '--camera', `folder:${join(sharedData, 'images/test')}`, '--set', 'camera.fps=6',
   ];
 

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
 import sharp from 'sharp';
 import { DaemonProcess, copyState, fastProfile } from '../helpers/daemon.js';
-import { agrees, detectorState, ssdReference } from '../helpers/detector.js';
+import { agrees, detectorState, ssdReference, SSD_ID } from '../helpers/detector.js';
 import { projectRoot, sharedData } from '../../src/util/paths.js';
 import type { DetectionEntry, ResultPayload } from '../../src/mqtt/payloads.js';
 
@@ -20,13 +20,13 @@ const reference = ssdReference();
 const photos = Object.keys(reference).filter((p) => reference[p]!.all_raw_detections.some((d) => d.score >= 0.5));
 
 describe('edgefit run with models.task detection', () => {
-  let state: { stateDir: string; catalog: string };
+  let state: string;
   beforeAll(async () => { state = await detectorState(); }, 180_000);
 
   it('prints results whose boxes match the reference runtime on every test photo', async () => {
     const d = new DaemonProcess([
-      '--no-mqtt', '--json', '--state-dir', copyState(state.stateDir), '--device-id', 'cam-det', ...fastProfile,
-      '--set', `models.catalog=${state.catalog}`, '--set', 'models.task=detection', '--set', 'budget.latencyMs=60000',
+      '--no-mqtt', '--json', '--state-dir', copyState(state), '--device-id', 'cam-det', ...fastProfile,
+      '--set', 'models.task=detection', '--set', 'budget.latencyMs=60000',
       '--camera', `folder:${join(sharedData, 'images/test')}`, '--set', 'camera.fps=6',
       '--set', 'mqtt.results.mode=every', '--set', 'mqtt.results.maxRatePerSecond=100', '--set', 'mqtt.results.minScore=0.45',
     ]);
@@ -37,7 +37,7 @@ describe('edgefit run with models.task detection', () => {
     } finally {
       await d.stop();
     }
-    expect(d.stderr).toMatch(/test-ssd-mobilenet_v2-300-int8/);
+    expect(new Set(results().map((r) => r.variant.replace(/-(int8|fp32-deq)(@\d+)?$/, '')))).toEqual(new Set([SSD_ID.replace(/-int8$/, '')]));
     for (const r of results()) {
       expect(validate(r), JSON.stringify(validate.errors)).toBe(true);
       expect(r.top).toEqual([]);

@@ -150,7 +150,7 @@ describe('config errors', () => {
     [{ EDGEFIT_BUDGET_MEMORY_FRACTION: '0' }, ['budget.memoryFraction must be > 0 and <= 1', '(got 0)']],
     [{ EDGEFIT_BUDGET_FPS: '0' }, ['budget.latencyMs or budget.fps must be > 0', 'EDGEFIT_BUDGET_FPS']],
     [{ EDGEFIT_MQTT_TLS_KEY: '/k.pem' }, ['mqtt.tls.cert and mqtt.tls.key must be given together', 'EDGEFIT_MQTT_TLS_KEY']],
-    [{ EDGEFIT_MODELS_TASK: 'faces' }, ['models.task must be one of imagenet, person']],
+    [{ EDGEFIT_MODELS_TASK: 'faces' }, ['models.task must be one of imagenet, classification, person, detection']],
   ] as Array<[Record<string, string>, string[]]>)('%j is refused with a message naming the field', (env, parts) => {
     const msg = errorOf({ env });
     for (const p of parts) expect(msg).toContain(p);
