@@ -41,7 +41,7 @@ export interface TaskOutput {
   counts?: Record<string, number>;
 }
 
-/** One bound model: raw output -> result fields. */
+/** One bound model: raw output -> result fields. The object returned is the same every call: read it before the next. */
 export type Interpret = (raw: Float32Array) => TaskOutput;
 
 export interface Task {
@@ -74,7 +74,8 @@ registerTask('classification', {
   bind(model, opts) {
     const labels = model.labels;
     const only = labelSet(opts.labels);
-    if (!only) return (raw) => ({ top: topK(raw, opts.topK, labels, opts.scoreThreshold) });
+    const out: TaskOutput = { top: [] };
+    if (!only) return (raw) => { out.top = topK(raw, opts.topK, labels, opts.scoreThreshold); return out; };
     // the mask is sized on the first output (the class count is the engine's, known once it answered)
     let allowed: Uint8Array | undefined;
     return (raw) => {
@@ -82,7 +83,8 @@ registerTask('classification', {
         allowed = new Uint8Array(raw.length);
         for (let i = 0; i < raw.length; i++) allowed[i] = only.has(labels?.[i] ?? String(i)) ? 1 : 0;
       }
-      return { top: topK(raw, opts.topK, labels, opts.scoreThreshold, allowed) };
+      out.top = topK(raw, opts.topK, labels, opts.scoreThreshold, allowed);
+      return out;
     };
   },
 });
@@ -95,15 +97,17 @@ registerTask('detection', {
     // its scratch buffers (decoded boxes, NMS lists) are reused frame after frame
     const decoder = new DetectionDecoder();
     const only = labelSet(opts.labels);
-    const none: TopKEntry[] = [];
     const decodeOpts = { minScore: opts.minScore };
+    const out: TaskOutput = { top: [] };
     return (raw) => {
       let detections = decoder.decode(raw, spec, anchors, model.labels, decodeOpts);
       if (only) detections = detections.filter((d) => only.has(d.label));
       // no prototype: a label is any text, "__proto__" included
       const counts: Record<string, number> = Object.create(null) as Record<string, number>;
       for (const d of detections) counts[d.label] = (counts[d.label] ?? 0) + 1;
-      return { top: none, detections, counts };
+      out.detections = detections;
+      out.counts = counts;
+      return out;
     };
   },
 });
