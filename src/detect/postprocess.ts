@@ -25,10 +25,8 @@ export class DetectionDecoder {
   private mergedAnchor = new Int32Array(0);
   private mergedClass = new Int32Array(0);
   private mergedScore = new Float32Array(0);
-  private mergeOrder = new Int32Array(0);
   private mergeTmp = new Int32Array(0);
   private mergeTmpScore = new Float32Array(0);
-  private readonly byMergedScore = (a: number, b: number): number => this.mergedScore[b]! - this.mergedScore[a]! || a - b;
 
   decode(raw: Float32Array, spec: DetectionSpec, anchors: Float32Array, labels: readonly string[] | undefined, opts: { minScore?: number } = {}): Detection[] {
     const p = spec.postprocess;
@@ -79,8 +77,7 @@ export class DetectionDecoder {
       this.mergedAnchor = new Int32Array(merged);
       this.mergedClass = new Int32Array(merged);
       this.mergedScore = new Float32Array(merged);
-      this.mergeOrder = new Int32Array(merged);
-      this.mergeTmp = new Int32Array(2 * merged);
+      this.mergeTmp = new Int32Array(merged);
       this.mergeTmpScore = new Float32Array(merged);
     }
   }
@@ -135,38 +132,45 @@ export class DetectionDecoder {
     }
   }
 
-  /** TFLite's NonMaxSuppressionMultiClassRegularHelper; returns the count kept in merged* (best first). */
+  /**
+   * TFLite's NonMaxSuppressionMultiClassRegularHelper; returns the count kept in merged* (best first). Each
+   * class's selections come out of NMS best first, so merging them into the running best list is a merge of two
+   * sorted lists (the running list first on equal scores, as a stable sort of the op's concatenation would).
+   */
   private regularNms(raw: Float32Array, n: number, stride: number, offset: number, spec: DetectionSpec): number {
     const p = spec.postprocess;
     const perClass = Math.min(p.detectionsPerClass, n);
     const scores = this.rowScores;
+    const { mergedAnchor, mergedClass, mergedScore, mergeTmp, mergeTmpScore, selected } = this;
     let kept = 0;
     for (let c = 0; c < p.numClasses; c++) {
       for (let i = 0, r = 4 + offset + c; i < n; i++, r += stride) scores[i] = raw[r]!;
-      const count = this.nms.run(this.boxes, scores, n, p.nmsScoreThreshold, p.nmsIouThreshold, perClass, this.selected);
+      const count = this.nms.run(this.boxes, scores, n, p.nmsScoreThreshold, p.nmsIouThreshold, perClass, selected);
       if (count === 0) continue;
-      for (let s = 0; s < count; s++) {
-        const a = this.selected[s]!;
-        this.mergedAnchor[kept + s] = a;
-        this.mergedClass[kept + s] = c;
-        this.mergedScore[kept + s] = scores[a]!;
+      const total = Math.min(kept + count, p.maxDetections);
+      // mergeTmp[k] = entry k of the new list: >= 0 an index into the running list, < 0 selection -1 - s
+      let a = 0;
+      let b = 0;
+      for (let k = 0; k < total; k++) {
+        if (b >= count || (a < kept && mergedScore[a]! >= scores[selected[b]!]!)) mergeTmp[k] = a++;
+        else mergeTmp[k] = -1 - b++;
       }
-      const total = kept + count;
-      const order = this.mergeOrder.subarray(0, total);
-      for (let i = 0; i < total; i++) order[i] = i;
-      order.sort(this.byMergedScore);
-      kept = Math.min(total, p.maxDetections);
-      // permute the first `kept` entries into score order through the scratch copies
-      const tmpA = this.mergeTmp, tmpS = this.mergeTmpScore;
-      for (let i = 0; i < kept; i++) {
-        const src = order[i]!;
-        tmpA[i] = this.mergedAnchor[src]!;
-        tmpA[kept + i] = this.mergedClass[src]!;
-        tmpS[i] = this.mergedScore[src]!;
+      // written back from the end: an entry of the running list only moves towards the end
+      for (let k = total - 1; k >= 0; k--) {
+        const e = mergeTmp[k]!;
+        if (e >= 0) {
+          mergedAnchor[k] = mergedAnchor[e]!;
+          mergedClass[k] = mergedClass[e]!;
+          mergeTmpScore[k] = mergedScore[e]!;
+        } else {
+          const anchor = selected[-1 - e]!;
+          mergedAnchor[k] = anchor;
+          mergedClass[k] = c;
+          mergeTmpScore[k] = scores[anchor]!;
+        }
       }
-      this.mergedAnchor.set(tmpA.subarray(0, kept));
-      this.mergedClass.set(tmpA.subarray(kept, 2 * kept));
-      this.mergedScore.set(tmpS.subarray(0, kept));
+      for (let k = 0; k < total; k++) mergedScore[k] = mergeTmpScore[k]!;
+      kept = total;
     }
     return kept;
   }

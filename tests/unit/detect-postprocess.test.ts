@@ -181,3 +181,37 @@ describe('single-class NMS against a transcription of the op', () => {
     }
   });
 });
+
+describe('regular NMS against a transcription of the op', () => {
+  it('per class NMS, merged into the best max_detections (stable on equal scores), on random frames', () => {
+    let seed = 5;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const dec = new DetectionDecoder();
+    for (let trial = 0; trial < 60; trial++) {
+      const n = 5 + Math.floor(rnd() * 120);
+      const boxes: number[][] = [];
+      const scores: number[][] = [];
+      for (let i = 0; i < n; i++) {
+        const y = rnd() * 0.7, x = rnd() * 0.7, h = 0.05 + rnd() * 0.3, w = 0.05 + rnd() * 0.3;
+        boxes.push([y, x, y + h, x + w]);
+        scores.push([0, 1, 2].map(() => Math.round(rnd() ** 2 * 8) / 8));
+      }
+      const { raw, anchors } = frame(boxes, scores);
+      const maxDetections = 1 + Math.floor(rnd() * 12);
+      const detectionsPerClass = 1 + Math.floor(rnd() * 6);
+      const s = spec({ useRegularNms: true, maxDetections, detectionsPerClass, nmsScoreThreshold: 0.2, nmsIouThreshold: 0.5 });
+      const got = dec.decode(raw, s, anchors, LABELS).map((d) => `${d.index}:${d.score}:${round(d.box).join(',')}`);
+      // the op: NMS per class on the decoded boxes, the running list and the class's selections concatenated, best first
+      const decoded = new Float32Array(4 * n);
+      boxes.forEach((b, i) => decoded.set(b, 4 * i));
+      let merged: { a: number; c: number; score: number }[] = [];
+      for (let c = 0; c < CLASSES; c++) {
+        const cs = Float32Array.from(scores, (row) => row[c]!);
+        const sel = tfliteNms(decoded, cs, 0.2, 0.5, detectionsPerClass).map((a) => ({ a, c, score: cs[a]! }));
+        merged = [...merged, ...sel].map((e, k) => [e, k] as const).sort((x, y) => y[0].score - x[0].score || x[1] - y[1]).map(([e]) => e).slice(0, maxDetections);
+      }
+      const want = merged.map((e) => `${e.c}:${e.score}:${round(boxes[e.a]!.map((v) => Math.min(1, Math.max(0, v)))).join(',')}`);
+      expect(got, `trial ${trial}`).toEqual(want);
+    }
+  });
+});
