@@ -7,6 +7,7 @@ import type { ModelCard } from '../../src/types/model.js';
 import { anchorsFor } from '../../src/detect/anchors.js';
 import { DetectionDecoder } from '../../src/detect/postprocess.js';
 import { loadImageRgb } from '../../src/image/load.js';
+import { bindTask } from '../../src/pipeline/tasks.js';
 import { sharedData } from '../../src/util/paths.js';
 import type { BenchContext, SectionResult, Target } from './context.js';
 import { bareSession } from './session.js';
@@ -25,8 +26,7 @@ export async function detectionSection(ctx: BenchContext): Promise<SectionResult
   const config = ctx.config();
   const pulled = await pullModels(config, { mirror: sharedData, only: [DETECTOR] });
   if (!pulled.ok) throw new Error(`the detector did not pull: ${JSON.stringify(pulled.items.filter((i) => i.error || i.convertError))}`);
-  // the detection task of the configuration comes with the run side of issue 17; the ladder reads only the name
-  (config.models as { task: string }).task = 'detection';
+  config.models.task = 'detection';
   const ladder = await buildLadder(config, { log: (l) => ctx.log(`detection ladder: ${l}`) });
   const byId = new Map(ladder.map((v) => [v.id, v]));
   const rounds = ctx.quick ? 3 : 10;
@@ -47,6 +47,8 @@ export async function detectionSection(ctx: BenchContext): Promise<SectionResult
     const raw = await rawOutput(q.session, frame, res);
     const regular = { ...spec, postprocess: { ...spec.postprocess, useRegularNms: true, detectionsPerClass: 100 } };
     const detections = decoder.decode(raw, spec, anchors, card.labels).length;
+    // what the pipeline runs per frame: the detection task bound once to this rung (decode, minScore, counts by label)
+    const task = bindTask('detection', { variantId: int8.id, resolution: res, nativeResolution: card.resolution ?? res, labels: card.labels, detection: spec }, { topK: 0, scoreThreshold: 0, minScore: 0.5, labels: [] });
     ctx.log(`detection: ${int8.id} int8${f ? ' vs fp32' : ''}, post-process (${anchors.length / 4} anchors x ${spec.postprocess.numClasses + 1} scores), 1 thread`);
     const r = await interleave({
       int8: async () => ({ ms: await q.run(frame), cpuMs: q.lastCpuMs }),
@@ -58,6 +60,12 @@ export async function detectionSection(ctx: BenchContext): Promise<SectionResult
         for (let i = 0; i < n; i++) decoder.decode(raw, spec, anchors, card.labels);
         return (performance.now() - t0) / n;
       },
+      task: async () => {
+        const n = 20;
+        const t0 = performance.now();
+        for (let i = 0; i < n; i++) task(raw);
+        return (performance.now() - t0) / n;
+      },
       postRegular: async () => {
         const t0 = performance.now();
         decoder.decode(raw, regular, anchors, card.labels);
@@ -67,7 +75,7 @@ export async function detectionSection(ctx: BenchContext): Promise<SectionResult
     await q.release();
     await f?.release();
     const s = (arm: string) => (r.samples[arm] ? summarize(r.samples[arm]!) : undefined);
-    const [si, sf, sp, sr] = [s('int8'), s('fp32'), s('post'), s('postRegular')];
+    const [si, sf, sp, sr, st] = [s('int8'), s('fp32'), s('post'), s('postRegular'), s('task')];
     const i8OverF32 = f ? pairedRatio(r.blocks.int8!, r.blocks.fp32!) : Number.NaN;
     // CPU time of the run itself: contention from other processes inflates wall time, hardly CPU time
     const i8OverF32Cpu = f ? pairedRatio(r.cpuBlocks.int8!, r.cpuBlocks.fp32!) : Number.NaN;
@@ -75,9 +83,9 @@ export async function detectionSection(ctx: BenchContext): Promise<SectionResult
     rows.push([
       int8.id, String(res), String(anchors.length / 4), (int8.macs / 1e6).toFixed(0),
       `${fmt(si?.p50)}/${fmt(si?.p90)}`, sf ? `${fmt(sf.p50)}/${fmt(sf.p90)}` : '-', fmt(i8OverF32, 2), fmt(i8OverF32Cpu, 2),
-      fmt(sp?.p50, 3), `${fmt(postShare * 100, 1)}%`, fmt(sr?.p50, 2), String(detections),
+      fmt(sp?.p50, 3), `${fmt(postShare * 100, 1)}%`, fmt(st?.p50, 3), fmt(sr?.p50, 2), String(detections),
     ]);
-    data.push({ id: int8.id, fp32: fp32?.id, resolution: res, anchors: anchors.length / 4, macs: int8.macs, int8: si, fp32Ms: sf, int8OverFp32: i8OverF32, int8OverFp32Cpu: i8OverF32Cpu, postprocessMs: sp, postprocessRegularNmsMs: sr, postprocessOverInt8: postShare, detections, rounds, block });
+    data.push({ id: int8.id, fp32: fp32?.id, resolution: res, anchors: anchors.length / 4, macs: int8.macs, int8: si, fp32Ms: sf, int8OverFp32: i8OverF32, int8OverFp32Cpu: i8OverF32Cpu, postprocessMs: sp, postprocessRegularNmsMs: sr, taskMs: st, postprocessOverInt8: postShare, detections, rounds, block });
     if (res === 300) {
       targets.push({ what: 'detector post-process (1917 anchors x 91 classes, fast NMS) / int8 inference (1 thread, p50)', target: '<= 0.05', measured: fmt(postShare, 3), met: postShare <= 0.05 });
     }
@@ -85,11 +93,12 @@ export async function detectionSection(ctx: BenchContext): Promise<SectionResult
   return {
     name: 'detection',
     title: 'Detector (COCO SSD-MobileNet-v2): int8 vs fp32 twin per rung, and the TypeScript post-process (ms, p50/p90, 1 thread)',
-    table: table(['variant', 'res', 'anchors', 'MMACs', 'int8', 'fp32', 'i8/f32', 'i8/f32 CPU', 'post (fast NMS)', 'post/int8', 'post (regular NMS)', 'dets'], rows),
+    table: table(['variant', 'res', 'anchors', 'MMACs', 'int8', 'fp32', 'i8/f32', 'i8/f32 CPU', 'post (fast NMS)', 'post/int8', 'task', 'post (regular NMS)', 'dets'], rows),
     targets,
     notes: [
       `Frames: images/test/${PHOTO} stretched to the rung (libvips, as the folder source does); the post-process runs on that rung's real int8 output with the card's options (fast NMS, max 20) and anchors regenerated for the rung.`,
       'fp32 is the dequantized twin of the TFLite uint8 file (same weights); the int8 graph keeps the uint8 weights of the file, run by u8u8 kernels that on x64 are not faster than fp32 (docs/performance.md, section 1). "post/int8" is the median of per-round paired ratios of the post-process time to the int8 inference time.',
+      '"task" is what the pipeline runs per frame (src/pipeline/tasks.ts, bound once per rung): the same decode with minScore 0.5, then the counts by label.',
       '"post (regular NMS)" runs the same output with use_regular_nms (per-class NMS, 100 per class) for comparison; the model itself asks for fast NMS.',
     ],
     data,
