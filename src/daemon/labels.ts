@@ -4,7 +4,8 @@ import { readFile } from 'node:fs/promises';
 const NUMBERED = /^(\d{1,6})\s+(\S.*)$/;
 
 /**
- * One label per line, or `id label` lines (every line numbered: the id is the class index, ids may have gaps).
+ * One label per line, or `id label` lines (every line numbered: the id is the class index, ids may have gaps,
+ * named class_<id>).
  * A missing file gives index names (the model still runs, results say "class 17").
  */
 export async function readLabels(path: string | undefined): Promise<string[] | undefined> {
@@ -22,7 +23,8 @@ export async function readLabels(path: string | undefined): Promise<string[] | u
     const m = NUMBERED.exec(l)!;
     out[Number(m[1])] = m[2]!.trim();
   }
-  // a gap is the class's index, as a label-less class is reported elsewhere
-  for (let i = 0; i < out.length; i++) out[i] ??= String(i);
+  // a skipped id gets the name the importer gives it (src/importers/tflite/card.ts parseLabels), so a detection
+  // is named alike by `edgefit infer` and the daemon
+  for (let i = 0; i < out.length; i++) out[i] ??= `class_${i}`;
   return out;
 }

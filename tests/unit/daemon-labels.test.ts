@@ -12,7 +12,7 @@ describe('readLabels', () => {
     expect(l[9]).toBe('traffic light');
     expect(l[89]).toBe('toothbrush');
     expect(l).toHaveLength(90);
-    expect(l[11]).toBe('11'); // COCO's dropped category
+    expect(l[11]).toBe('class_11'); // COCO's dropped category, named as the importer names it
   });
 
   it('plain files stay one label per line; a file with some numbered lines is plain', async () => {
