@@ -304,10 +304,12 @@ export class Daemon {
   private async switchTo(choice: Choice, reason: string): Promise<void> {
     const from = this.choice.variant.id;
     const model = await this.loadModel(choice);
+    // a model its task cannot read is refused before the camera changes: the running one goes on
+    const interpret = await Promise.resolve().then(() => this.pipeline.prepare(model)).catch(async (err: unknown) => { await model.engine.close(); throw err; });
     if (choice.variant.resolution !== this.choice.variant.resolution || frameFit(choice.variant) !== frameFit(this.choice.variant)) {
       await this.source.reconfigure({ width: choice.variant.resolution, height: choice.variant.resolution, fit: frameFit(choice.variant) });
     }
-    const old = await this.pipeline.swap(model);
+    const old = await this.pipeline.swap(model, interpret);
     this.choice = choice;
     this.engine = model.engine;
     await old.engine.close();

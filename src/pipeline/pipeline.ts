@@ -79,7 +79,7 @@ export class Pipeline extends EventEmitter {
   private resumeWaiter: (() => void) | undefined;
   private abort = new AbortController();
   private loopDone: Promise<void> = Promise.resolve();
-  private pendingSwap: { model: ActiveModel; resolve: (old: ActiveModel) => void } | undefined;
+  private pendingSwap: { model: ActiveModel; interpret: Interpret; resolve: (old: ActiveModel) => void } | undefined;
   readonly latency: SampleWindow;
   readonly infer: SampleWindow;
   private readonly s: PipelineStats = { inferred: 0, errors: 0, superseded: 0, paused: false, lastResultAt: 0, lastError: undefined };
@@ -87,7 +87,7 @@ export class Pipeline extends EventEmitter {
   constructor(private readonly o: PipelineOptions) {
     super();
     this.model = o.model;
-    this.stream = this.open(o.model);
+    this.stream = this.open(o.model, this.prepare(o.model));
     this.latency = new SampleWindow(o.windowSeconds ?? 60);
     this.infer = new SampleWindow(o.windowSeconds ?? 60);
   }
@@ -101,11 +101,17 @@ export class Pipeline extends EventEmitter {
     this.loopDone = this.loop();
   }
 
-  /** binds the task (a detector's anchors: once per model, never per frame) and opens the engine's stream */
-  private open(m: ActiveModel): FrameStream {
-    const interpret = bindTask(m.task ?? 'classification', m, {
+  /**
+   * The model's task bound to it: once per model (a detector's anchors for its resolution), never per frame. Throws
+   * when the model cannot be read as its task; call it before handing the model to swap() to know in advance.
+   */
+  prepare(m: ActiveModel): Interpret {
+    return bindTask(m.task ?? 'classification', m, {
       topK: this.o.topK, scoreThreshold: this.o.scoreThreshold, minScore: this.o.minScore ?? 0.5, labels: this.o.labels ?? [],
     });
+  }
+
+  private open(m: ActiveModel, interpret: Interpret): FrameStream {
     return frameStream(m.engine, {
       result: (r) => this.onResult(m, interpret, r),
       error: (err) => this.onError(err),
@@ -186,17 +192,21 @@ export class Pipeline extends EventEmitter {
     const old = this.model;
     this.stream.close();
     this.model = swap.model;
-    this.stream = this.open(swap.model);
+    this.stream = this.open(swap.model, swap.interpret);
     this.latency.clear();
     this.infer.clear();
     swap.resolve(old);
   }
 
-  /** Switches model between frames; resolves with the previous model once no run uses it any more. */
-  swap(model: ActiveModel): Promise<ActiveModel> {
+  /**
+   * Switches model between frames; resolves with the previous model once no run uses it any more. `interpret` is
+   * prepare(model)'s (made here when not given; then a model that cannot be read as its task throws here, with
+   * nothing changed).
+   */
+  swap(model: ActiveModel, interpret: Interpret = this.prepare(model)): Promise<ActiveModel> {
     return new Promise<ActiveModel>((resolve) => {
       this.pendingSwap?.resolve(this.pendingSwap.model); // a swap superseded before it applied
-      this.pendingSwap = { model, resolve };
+      this.pendingSwap = { model, interpret, resolve };
       if (!this.running || this.paused) { void this.applySwap(); return; }
       // wake a loop waiting for a frame; a run in flight finishes first
       this.abort.abort();

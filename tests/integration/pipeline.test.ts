@@ -91,6 +91,12 @@ describe('Pipeline', () => {
     const after = await collect(p, 3);
     expect(after.every((r) => r.variantId === 'm48')).toBe(true);
     expect(p.stats().errors).toBe(0);
+    // a model its task cannot read (a "detector" without its detection section) is refused with nothing changed
+    const bad = { engine: e32, variantId: 'not-a-detector', resolution: 48, labels, task: 'detection' as const };
+    expect(() => p.prepare(bad)).toThrow(/not a detector/);
+    expect(() => p.swap(bad)).toThrow(/not a detector/);
+    const still = await collect(p, 2);
+    expect(still.every((r) => r.variantId === 'm48')).toBe(true);
   });
 });
 
