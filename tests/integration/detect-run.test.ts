@@ -52,6 +52,21 @@ describe('edgefit run with models.task detection', () => {
     }
   }, 300_000);
 
+  it('through ffmpeg (a photo as a camera file: the whole frame scaled by ffmpeg, no crop) the boxes match too', async () => {
+    const d = new DaemonProcess([
+      '--no-mqtt', '--json', '--state-dir', copyState(state), '--device-id', 'cam-ffmpeg', ...fastProfile,
+      '--set', 'models.task=detection', '--set', 'budget.latencyMs=60000', '--camera', `file:${join(sharedData, 'images/test/cat_720p.jpg')}`, '--set', 'camera.fps=4',
+    ]);
+    try {
+      await d.waitFor(() => d.lines().length >= 1, 'a result', 240_000);
+    } finally {
+      await d.stop();
+    }
+    const r = d.lines()[0] as unknown as ResultPayload;
+    // a 16:9 photo: a centre crop would move and cut the cat's box
+    expect(agrees(r.detections!, reference['cat_720p.jpg']!), JSON.stringify(r.detections)).toBe(true);
+  }, 300_000);
+
   it('edgefit infer prints a detector\'s boxes (JSON) matching the reference, and --draw writes each photo with its boxes', async () => {
     const out = mkdtempSync(join(tmpdir(), 'edgefit-draw-'));
     const img = (n: string) => join(sharedData, 'images/test', n);
