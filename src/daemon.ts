@@ -193,10 +193,8 @@ export class Daemon {
   private async loadModel(choice: Choice): Promise<ActiveModel & { engine: SupervisedEngine }> {
     const v = choice.variant;
     if (choice.provider === 'tensorrt') setTensorrtEnvironment(this.o.config);
-    // EDGEFIT_TEST_ENGINE: the fault-injection tests pick a test engine (refused unless EDGEFIT_TEST_ALLOW_FAULT_ENGINES=1)
-    const testEngine = process.env.EDGEFIT_TEST_ENGINE;
     const engine: SupervisedEngine = await EngineHost.start(v.modelPath, {
-      ...(testEngine ? { kind: testEngine } : {}),
+      engineModules: this.o.config.engine.modules,
       providers: [choice.provider], threads: choice.threads, timeoutMs: this.o.config.engine.timeoutMs, resolution: v.resolution,
       trtCacheDir: join(this.o.config.stateDir, 'trt-cache'),
       trtFp16: this.o.config.engine.trtFp16,

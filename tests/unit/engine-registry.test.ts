@@ -18,10 +18,11 @@ const fake = (name: string, fail?: string): EngineFactory => ({
 });
 
 describe('engine registry', () => {
-  it('ships onnxruntime as the only fallback engine; tfjs and the fault engines only by name', () => {
+  it('ships onnxruntime as the only fallback engine, tfjs only by name, and no fault engine', () => {
     expect(engineNames()[0]).toBe('onnxruntime');
     expect(engineNames()).not.toContain('tfjs');
     expect(engineNames()).not.toContain('fault-hang');
+    return expect(engineFactory('fault-hang')).rejects.toMatchObject({ code: 'E_ENGINE_UNKNOWN' });
   });
 
   it('loads a real model with the registered onnxruntime engine', async () => {
