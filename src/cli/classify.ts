@@ -13,7 +13,7 @@ import { EdgefitError } from '../util/errors.js';
 function positiveInt(name: string, v: string | undefined, dflt?: number): number | undefined {
   if (v === undefined) return dflt;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new EdgefitError('E_ARGS', `${name} ${v}: expected a positive integer`);
+  if (!Number.isInteger(n) || n < 1) throw new EdgefitError('E_FLAGS', `${name} ${v}: expected a positive integer`);
   return n;
 }
 
@@ -32,7 +32,7 @@ interface Loaded {
  */
 async function loadForClassify(modelPath: string, opts: ImportOptions & { resolution?: number }): Promise<Loaded> {
   if (opts.resolution !== undefined && (opts.resolution < 8 || opts.resolution > 4096)) {
-    throw new EdgefitError('E_ARGS', `resolution ${opts.resolution} is not an integer between 8 and 4096`);
+    throw new EdgefitError('E_FLAGS', `resolution ${opts.resolution} is not an integer between 8 and 4096`);
   }
   const { onnx, card } = await importModel(modelPath, opts);
   let path = modelPath;
@@ -50,7 +50,7 @@ async function loadForClassify(modelPath: string, opts: ImportOptions & { resolu
   } catch (err) {
     await removeTmp();
     if (err instanceof EdgefitError && err.code === 'E_ENGINE_SHAPE') {
-      throw new EdgefitError('E_ARGS', `${err.message}: ${modelPath} runs at any resolution and its card names none; pass --resolution N`, { cause: err });
+      throw new EdgefitError('E_FLAGS', `${err.message}: ${modelPath} runs at any resolution and its card names none; pass --resolution N`, { cause: err });
     }
     throw err;
   }
@@ -67,7 +67,7 @@ async function loadForClassify(modelPath: string, opts: ImportOptions & { resolu
   }
   if (refusal) {
     await close();
-    throw new EdgefitError(classes !== card.classes ? 'E_MODEL_OUTPUT' : 'E_ARGS', refusal);
+    throw new EdgefitError(classes !== card.classes ? 'E_MODEL_OUTPUT' : 'E_FLAGS', refusal);
   }
   return { engine, card, resolution: h!, close };
 }

@@ -23,11 +23,11 @@ export function register(program: Command): void {
     .action(async (flags: DoctorFlags) => {
       let ort;
       if (flags.simulateProviders !== undefined) {
-        if (!flags.root) throw new EdgefitError('DOCTOR_FLAG', '--simulate-providers only applies to a recorded tree: add --root <dir>');
+        if (!flags.root) throw new EdgefitError('E_FLAGS', '--simulate-providers only applies to a recorded tree: add --root <dir>');
         const names = flags.simulateProviders.split(',').map((s) => s.trim()).filter(Boolean);
         const bad = names.filter((n) => !SIMULABLE.has(n));
         if (bad.length > 0 || names.length === 0) {
-          throw new EdgefitError('DOCTOR_FLAG', `--simulate-providers takes a comma list of cpu, cuda, tensorrt; got ${JSON.stringify(flags.simulateProviders)}`);
+          throw new EdgefitError('E_FLAGS', `--simulate-providers takes a comma list of cpu, cuda, tensorrt; got ${JSON.stringify(flags.simulateProviders)}`);
         }
         ort = createFakeOrt({ backends: names.map((name) => ({ name, bundled: true })), working: names });
       }

@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { EventEmitter } from 'node:events';
 import { distModule } from '../util/paths.js';
-import { EdgefitError } from '../util/errors.js';
+import { EdgefitError, isErrorCode } from '../util/errors.js';
 import type { EngineOptions, FrameStream, ModelIO, ProviderName, RunResult, StreamSink, SupervisedEngine, SupervisedEngineStats } from './engine.js';
 import { createMailbox, MailboxWriter } from './mailbox.js';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol.js';
@@ -104,7 +104,7 @@ export class EngineHost extends EventEmitter implements SupervisedEngine {
           resolve();
         } else if (msg.type === 'load-error') {
           void worker.terminate();
-          reject(new EdgefitError(msg.code ?? 'E_ENGINE_LOAD', msg.message));
+          reject(new EdgefitError(isErrorCode(msg.code) ? msg.code : 'E_ENGINE_LOAD', msg.message));
         }
       };
       worker.once('message', onFirst);

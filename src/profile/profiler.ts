@@ -65,7 +65,7 @@ const PHASE_TEXT: Record<ChildPhase, string> = {
 function positive(name: string, v: number | undefined, integer: boolean, allowZero = false): void {
   if (v === undefined) return;
   if (!Number.isFinite(v) || v < 0 || (!allowZero && v === 0) || (integer && !Number.isInteger(v))) {
-    throw new EdgefitError('E_PROFILE_OPTION', `profile option ${name} must be a ${integer ? 'whole ' : ''}number${allowZero ? ' >= 0' : ' > 0'} (got ${v})`);
+    throw new EdgefitError('E_OPTIONS', `profile option ${name} must be a ${integer ? 'whole ' : ''}number${allowZero ? ' >= 0' : ' > 0'} (got ${v})`);
   }
 }
 
@@ -237,7 +237,7 @@ export async function profileVariant(v: Variant, opts: ProfileOptions = {}): Pro
 }
 
 function stoppedError(): EdgefitError {
-  return new EdgefitError('stopping', 'the measurement was stopped (the daemon is stopping); it runs again at the next start');
+  return new EdgefitError('E_STOPPING', 'the measurement was stopped (the daemon is stopping); it runs again at the next start');
 }
 
 function mb(kb: number): number {

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { EdgefitError } from './errors.js';
+import { EdgefitError, isErrorCode } from './errors.js';
 import { readProcMemory } from './procstatus.js';
 
 export interface IsolatedOptions {
@@ -113,7 +113,7 @@ export function runIsolated<T>(script: string, input: unknown, o: IsolatedOption
       let answer: IsolatedAnswer<T> | undefined;
       try { answer = JSON.parse(out.trim().split('\n').at(-1) ?? '') as IsolatedAnswer<T>; } catch { /* no answer: it died */ }
       if (answer?.ok === true) resolve(answer.value);
-      else if (answer?.ok === false) reject(new EdgefitError(answer.code, answer.message));
+      else if (answer?.ok === false) reject(new EdgefitError(isErrorCode(answer.code) ? answer.code : 'E_ISOLATED', answer.message));
       else reject(new IsolatedFailure('crashed', `ended with ${signal ?? `exit code ${code}`} before answering`, tail));
     }));
     child.stdin!.end(JSON.stringify(input));
