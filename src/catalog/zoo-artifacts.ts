@@ -10,6 +10,7 @@ import { writeFileAtomic } from '../util/atomic.js';
 import { graphCost, type GraphCost } from '../zoo/cost.js';
 import { zeroWeights } from '../zoo/init.js';
 import { buildGraph, formatAlpha, resolveOptions, variantId, type BuildOptions } from '../zoo/registry.js';
+import { ssdliteDetectionSpec } from '../zoo/ssdlite.js';
 
 export interface CostSummary {
   params: number;
@@ -119,6 +120,8 @@ export async function writeZooModel(opts: BuildOptions, outDir: string, emit: { 
     activation: o.activation,
     options: o.options,
     costs: summarize(cost),
+    // a zoo SSDLite: output `raw` [1, anchors, 4 + classes + 1], decoded with its anchors
+    ...(o.options['head'] === 'ssdlite' ? { task: 'detection' as const, detection: ssdliteDetectionSpec(o.resolution, o.classes) } : {}),
   };
   await writeFileAtomic(onnxPath, onnx);
   await writeFileAtomic(cardPath, JSON.stringify(card, null, 2) + '\n');

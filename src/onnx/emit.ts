@@ -35,7 +35,8 @@ const MAX_OPSET = 17;
 
 /**
  * Emits the zoo Graph as an ONNX model (NCHW inside). Same graph and options give byte-identical bytes.
- * The output is named 'logits' or 'probabilities', shape [1, classes].
+ * The output is named 'logits' or 'probabilities', shape [1, classes]; a detector's (a graph ending in
+ * `ssd_output`) is `raw`, [1, anchors, 4 + classes + 1] (src/types/detection.ts).
  */
 export function emitOnnx(graph: Graph, opts: EmitOptions = {}): Uint8Array {
   const o = checkOptions(graph, opts);
@@ -49,15 +50,18 @@ export function emitOnnx(graph: Graph, opts: EmitOptions = {}): Uint8Array {
   const last = producer.get(g.output);
   if (!last && g.output !== g.input.name) throw badGraph(`output tensor ${g.output} is not produced by any layer`);
   const endsInSoftmax = last?.op === 'softmax';
-  const outputKind = o.output ?? (endsInSoftmax ? 'probabilities' : 'logits');
+  const detector = last?.op === 'ssd_output';
+  if (detector && o.output !== undefined) throw badOpt(`a detector's output is 'raw' (boxes and class scores), not ${o.output}`);
+  const outputKind = detector ? 'raw' : o.output ?? (endsInSoftmax ? 'probabilities' : 'logits');
   // the logits tensor: the softmax's input when the graph ends in one
   const logitsTensor = endsInSoftmax ? last!.inputs[0]! : g.output;
   const logitsShape = shapes.get(logitsTensor)!;
-  if (numel(logitsShape) !== g.meta.classes) {
+  if (detector ? logitsShape[1] !== 4 + g.meta.classes + 1 : numel(logitsShape) !== g.meta.classes) {
     throw badGraph(`output ${logitsTensor} has shape [${logitsShape}] but the graph declares ${g.meta.classes} classes`);
   }
   const skipLayer = endsInSoftmax ? last!.name : undefined;
-  const dynamic = o.dynamicResolution && isResolutionIndependent(g, shapes);
+  // anchors are fixed by the feature map sizes: a detector's input size is fixed
+  const dynamic = o.dynamicResolution && !detector && isResolutionIndependent(g, shapes);
 
   const b = new OnnxBuilder(`${g.meta.family}_${g.meta.alpha}_${g.meta.resolution}`, o.opset);
   const [C, H, W] = g.input.shape;
@@ -101,7 +105,7 @@ export function emitOnnx(graph: Graph, opts: EmitOptions = {}): Uint8Array {
     if (l.name === skipLayer) continue;
     const ins = l.inputs.map(ref);
     // the layer making flat logits writes the public output name directly (no Identity node)
-    const direct = l.output === logitsTensor && outputKind === 'logits' && logitsShape.length === 1;
+    const direct = l.output === logitsTensor && (detector || (outputKind === 'logits' && logitsShape.length === 1));
     const out = direct ? outName : ref(l.output);
     if (direct) names.set(l.output, outName);
     const inShape = shapes.get(l.inputs[0]!)!;
@@ -165,6 +169,21 @@ export function emitOnnx(graph: Graph, opts: EmitOptions = {}): Uint8Array {
         break;
       }
       case 'softmax': b.node('Softmax', ins, [out], { axis: 1 }, l.name); break;
+      case 'ssd_output': {
+        const maps = l.boxes.length;
+        // NCHW [n*k, H, W] -> NHWC -> [1, H*W*n, k]: TensorFlow's reshape of its NHWC predictor output
+        const flat = (i: number, k: number, tag: string): string => {
+          const [c, h, w] = shapes.get(l.inputs[i]!)! as [number, number, number];
+          const t = b.op('Transpose', [ins[i]!], { perm: [0, 2, 3, 1] }, `${l.name}_${tag}_nhwc`);
+          const shape = b.initializer(`${safe(l.name)}.${tag}_shape`, [3], new BigInt64Array([1n, BigInt((h * w * c) / k), BigInt(k)]));
+          return b.op('Reshape', [t, shape], {}, `${l.name}_${tag}`);
+        };
+        const boxes = b.op('Concat', l.boxes.map((_, m) => flat(m, l.coords, `box${m}`)), { axis: 1 }, `${l.name}_boxes`);
+        const logits = b.op('Concat', l.boxes.map((_, m) => flat(maps + m, l.classes, `class${m}`)), { axis: 1 }, `${l.name}_class_logits`);
+        const scores = b.op('Sigmoid', [logits], {}, `${l.name}_scores`);
+        b.node('Concat', [boxes, scores], [out], { axis: 2 }, l.name);
+        break;
+      }
       default: {
         const never: never = l;
         throw badGraph(`unknown layer op in ${(never as Layer).name}`);
@@ -172,11 +191,15 @@ export function emitOnnx(graph: Graph, opts: EmitOptions = {}): Uint8Array {
     }
   }
 
-  let final = names.get(logitsTensor) ?? x;
-  if (logitsShape.length !== 1) final = b.op('Flatten', [final], { axis: 1 }, 'logits_flatten', outputKind === 'logits' ? outName : undefined);
-  if (outputKind === 'probabilities') final = b.op('Softmax', [final], { axis: 1 }, 'softmax', outName);
-  else if (final !== outName) final = b.op('Identity', [final], {}, 'logits_identity', outName);
-  b.output(outName, DataType.FLOAT, [1, g.meta.classes]);
+  if (detector) {
+    b.output(outName, DataType.FLOAT, [1, logitsShape[0]!, logitsShape[1]!]);
+  } else {
+    let final = names.get(logitsTensor) ?? x;
+    if (logitsShape.length !== 1) final = b.op('Flatten', [final], { axis: 1 }, 'logits_flatten', outputKind === 'logits' ? outName : undefined);
+    if (outputKind === 'probabilities') final = b.op('Softmax', [final], { axis: 1 }, 'softmax', outName);
+    else if (final !== outName) final = b.op('Identity', [final], {}, 'logits_identity', outName);
+    b.output(outName, DataType.FLOAT, [1, g.meta.classes]);
+  }
 
   Object.assign(b.metadata, {
     family: g.meta.family,

@@ -4,7 +4,7 @@
  * Tensor names equal the names of the layers that produce them.
  */
 import {
-  numel, outSize,
+  numel, outSize, ssdOutputShape,
   type Activation, type Graph, type GraphMeta, type Layer, type Param, type WeightRole, type WeightSource,
 } from './graph.js';
 
@@ -185,6 +185,12 @@ export class GraphBuilder {
 
   softmax(name: string, x: string): string {
     return this.push({ op: 'softmax', name, inputs: [x], output: name }, this.shape(x));
+  }
+
+  /** SSD output: box predictors of every map, then class predictors (see SsdOutputLayer). */
+  ssdOutput(name: string, boxes: string[], classes: string[], spec: { coords: number; classes: number; boxes: number[] }): string {
+    const layer = { op: 'ssd_output' as const, name, inputs: [...boxes, ...classes], output: name, coords: spec.coords, classes: spec.classes, boxes: [...spec.boxes] };
+    return this.push(layer, ssdOutputShape(layer, layer.inputs.map((t) => this.shape(t))));
   }
 
   finish(output: string): Graph {

@@ -43,10 +43,17 @@ export interface GlobalAvgPoolLayer extends LayerBase { op: 'gap' }
 export interface FlattenLayer extends LayerBase { op: 'flatten' }
 export interface DenseLayer extends LayerBase { op: 'dense'; units: number; bias: boolean }
 export interface SoftmaxLayer extends LayerBase { op: 'softmax' }
+/**
+ * The output of an SSD detector: inputs are the box predictors of every feature map, then its class predictors
+ * ([boxes * coords, H, W] and [boxes * classes, H, W]). Each predictor is laid out as TensorFlow's NHWC reshape
+ * does it (anchors run row, column, box; channel = box * width + value), the maps are concatenated in order and
+ * the class scores go through a sigmoid: [anchors, coords + classes] (src/types/detection.ts, `raw`).
+ */
+export interface SsdOutputLayer extends LayerBase { op: 'ssd_output'; coords: number; classes: number; boxes: number[] }
 
 export type Layer =
   | ConvLayer | BatchNormLayer | ActLayer | AddLayer | ConcatLayer | ShuffleLayer
-  | PoolLayer | GlobalAvgPoolLayer | FlattenLayer | DenseLayer | SoftmaxLayer;
+  | PoolLayer | GlobalAvgPoolLayer | FlattenLayer | DenseLayer | SoftmaxLayer | SsdOutputLayer;
 
 export interface Param {
   shape: number[];
@@ -71,7 +78,10 @@ export interface Graph {
   meta: GraphMeta;
   input: { name: string; shape: [number, number, number] };
   layers: Layer[];
-  /** name of the output tensor: logits [classes] or probabilities if the last layer is softmax */
+  /**
+   * name of the output tensor: logits [classes] or probabilities if the last layer is softmax; a detector's
+   * `ssd_output` [anchors, 4 + classes + 1]
+   */
   output: string;
   params: Map<string, Param>;
 }
@@ -131,10 +141,28 @@ export function inferShapes(g: Graph): Map<string, number[]> {
         out = [all.reduce((t, s) => t + s[0]!, 0), a[1]!, a[2]!];
         break;
       }
+      case 'ssd_output': out = ssdOutputShape(l, l.inputs.map((n) => get(l, n))); break;
       default: out = a;
     }
     if (out.some((d) => !(d > 0))) throw new Error(`layer ${l.name}: output shape [${out}] is empty; the input resolution is too small for this family`);
     shapes.set(l.output, out);
   }
   return shapes;
+}
+
+/** [anchors, coords + classes] of an `ssd_output` layer; throws when a predictor does not fit its box count. */
+export function ssdOutputShape(l: SsdOutputLayer, inputs: number[][]): number[] {
+  const maps = l.boxes.length;
+  if (maps === 0 || inputs.length !== 2 * maps) throw new Error(`layer ${l.name}: ${inputs.length} inputs for ${maps} feature maps (box then class predictors)`);
+  let anchors = 0;
+  for (let m = 0; m < maps; m++) {
+    const [bc, bh, bw] = inputs[m] as [number, number, number];
+    const [cc, ch, cw] = inputs[maps + m] as [number, number, number];
+    const n = l.boxes[m]!;
+    if (bc !== n * l.coords || cc !== n * l.classes || bh !== ch || bw !== cw) {
+      throw new Error(`layer ${l.name}: map ${m} predictors [${inputs[m]}] and [${inputs[maps + m]}] do not hold ${n} boxes of ${l.coords} coords and ${l.classes} classes`);
+    }
+    anchors += bh * bw * n;
+  }
+  return [anchors, l.coords + l.classes];
 }

@@ -11,12 +11,14 @@
  *   pool           global average pool
  *   classifier     1x1 conv with bias    Keras conv_preds (option classifier=dense: a dense layer, weight [classes, C])
  *   classifier.flatten, softmax (option)
+ * Option head=ssdlite replaces pool and classifier with the SSDLite detector head (src/zoo/ssdlite.ts).
  * Activation layers are `${conv}.act` (ReLU6 by default).
  */
 import { GraphBuilder, convBnAct, separable } from './blocks.js';
 import { metaOf, scaleChannels } from './common.js';
 import type { Graph } from './graph.js';
 import type { ResolvedOptions } from './options.js';
+import { HEAD, ssdliteHead } from './ssdlite.js';
 import { ACTIVATIONS, CLASSES, MAX_RESOLUTION, SOFTMAX, grid, type FamilySpec } from './family-spec.js';
 
 /** [pointwise output channels, depthwise stride] of blocks 1..13 */
@@ -28,9 +30,13 @@ export const MOBILENET_V1_BLOCKS: ReadonlyArray<readonly [number, number]> = [
 export function buildMobileNetV1(o: ResolvedOptions): Graph {
   const b = new GraphBuilder(metaOf(o), o.weights, o.activation);
   let x = convBnAct(b, 'conv1', b.inputName, { out: scaleChannels(32, o.alpha), kernel: 3, stride: 2 });
+  let stride16 = '';
   MOBILENET_V1_BLOCKS.forEach(([c, s], i) => {
     x = separable(b, `block${i + 1}`, x, { out: scaleChannels(c, o.alpha), stride: s });
+    if (i + 1 === 11) stride16 = x;
   });
+  // SSDLite taps Conv2d_11_pointwise (stride 16) and Conv2d_13_pointwise (stride 32)
+  if (o.options['head'] === 'ssdlite') return b.finish(ssdliteHead(b, [stride16, x], o.alpha, o.classes));
   x = b.gap('pool', x);
   if (o.options['classifier'] === 'dense') {
     x = b.dense('classifier', b.flatten('pool.flatten', x), o.classes);
@@ -54,6 +60,7 @@ export const mobilenetV1: FamilySpec = {
     options: {
       classifier: { values: ['conv', 'dense'], default: 'conv', description: 'classifier as a 1x1 conv (as Keras conv_preds) or a dense layer' },
       softmax: SOFTMAX,
+      head: HEAD,
     },
   },
   build: buildMobileNetV1,

@@ -7,17 +7,22 @@
  * Names (Keras Applications names in brackets): conv1 [Conv1], block0.dw/.project [expanded_conv_depthwise,
  * expanded_conv_project], block{i}.expand/.dw/.project for i = 1..16 [block_{i}_expand, _depthwise, _project],
  * conv_last [Conv_1], pool, pool.flatten, classifier [predictions]; BN layers `${conv}.bn`.
+ * Option head=ssdlite replaces pool and classifier with the SSDLite detector head (src/zoo/ssdlite.ts).
  */
 import { GraphBuilder, convBnAct, invertedResidual } from './blocks.js';
 import { makeDivisible, metaOf, scaleChannels } from './common.js';
 import type { Graph } from './graph.js';
 import type { ResolvedOptions } from './options.js';
+import { HEAD, ssdliteHead } from './ssdlite.js';
 import { ACTIVATIONS, CLASSES, MAX_RESOLUTION, SOFTMAX, grid, type FamilySpec } from './family-spec.js';
 
 /** The paper's table 2: expansion t, output channels c, repeats n, first stride s. */
 export const MOBILENET_V2_STAGES: ReadonlyArray<readonly [number, number, number, number]> = [
   [1, 16, 1, 1], [6, 24, 2, 2], [6, 32, 3, 2], [6, 64, 4, 2], [6, 96, 3, 1], [6, 160, 3, 2], [6, 320, 1, 1],
 ];
+
+/** the stride-16 tensor SSDLite reads: block 13's expansion (576 channels at alpha 1), before its stride-2 depthwise */
+const SSDLITE_TAP_V2 = 'block13.expand.act';
 
 export function buildMobileNetV2(o: ResolvedOptions): Graph {
   const b = new GraphBuilder(metaOf(o), o.weights, o.activation);
@@ -32,6 +37,8 @@ export function buildMobileNetV2(o: ResolvedOptions): Graph {
   }
   const last = o.alpha > 1 ? makeDivisible(1280 * o.alpha, 8) : 1280;
   x = convBnAct(b, 'conv_last', x, { out: last, kernel: 1 });
+  // SSDLite taps the expansion of block 13 (the paper's "layer 15", stride 16) and the last 1x1 conv (stride 32)
+  if (o.options['head'] === 'ssdlite') return b.finish(ssdliteHead(b, [SSDLITE_TAP_V2, x], o.alpha, o.classes));
   x = b.flatten('pool.flatten', b.gap('pool', x));
   x = b.dense('classifier', x, o.classes);
   if (o.options['softmax'] === true) x = b.softmax('softmax', x);
@@ -47,7 +54,7 @@ export const mobilenetV2: FamilySpec = {
     activation: ACTIVATIONS,
     defaultActivation: 'relu6',
     classes: CLASSES,
-    options: { softmax: SOFTMAX },
+    options: { softmax: SOFTMAX, head: HEAD },
   },
   build: buildMobileNetV2,
   ladder: grid('mobilenet_v2', [0.35, 0.5, 0.75, 1.0, 1.3, 1.4], [96, 128, 160, 192, 224]),

@@ -130,6 +130,18 @@ function apply(l: Layer, a: T, all: T[], P: (k: string) => Float32Array): T {
       const m = Math.max(...a.data), e = a.data.map((x) => Math.exp(x - m)), s = e.reduce((p, q) => p + q, 0);
       return { shape: a.shape, data: e.map((x) => x / s) };
     }
+    case 'ssd_output': {
+      // per map: row, column, box; box b's values are channels b*width .. b*width+width-1 (TensorFlow's NHWC reshape)
+      const maps = l.boxes.length, width = l.coords + l.classes, rows: number[] = [];
+      for (let m = 0; m < maps; m++) {
+        const bx = all[m]!, cl = all[maps + m]!, [, h, w] = bx.shape as [number, number, number];
+        for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) for (let j = 0; j < l.boxes[m]!; j++) {
+          for (let k = 0; k < l.coords; k++) rows.push(bx.data[((j * l.coords + k) * h + y) * w + x]!);
+          for (let k = 0; k < l.classes; k++) rows.push(1 / (1 + Math.exp(-cl.data[((j * l.classes + k) * h + y) * w + x]!)));
+        }
+      }
+      return { shape: [rows.length / width, width], data: Float64Array.from(rows) };
+    }
   }
 }
 

@@ -35,6 +35,7 @@ export function buildTfjsModel(graph: Graph, opts: TfjsModelOptions = {}): TfjsM
   }
   const producer = new Map(g.layers.map((l) => [l.output, l] as const));
   const last = producer.get(g.output);
+  if (last?.op === 'ssd_output') throw tfjsNoDetectors(g);
   const endsInSoftmax = last?.op === 'softmax';
   const outputKind = opts.output ?? (endsInSoftmax ? 'probabilities' : 'logits');
   const logitsTensor = endsInSoftmax ? last!.inputs[0]! : g.output;
@@ -119,6 +120,7 @@ export function buildTfjsModel(graph: Graph, opts: TfjsModelOptions = {}): TfjsM
         return apply(tf.layers.dense({ units: l.units, useBias: l.bias, name: lname(l.name) }), a, ws);
       }
       case 'softmax': return apply(tf.layers.softmax({ axis: -1, name: lname(l.name) }), x);
+      case 'ssd_output': throw tfjsNoDetectors(g);
     }
   }
 
@@ -178,4 +180,8 @@ function paddingMode(pads: [number, number, number, number], h: number, w: numbe
   const [t, b] = samePads(h, k[0], s[0]);
   const [l, r] = samePads(w, k[1], s[1]);
   return pads[0] === t && pads[1] === l && pads[2] === b && pads[3] === r ? 'same' : 'explicit';
+}
+
+function tfjsNoDetectors(g: Graph): EdgefitError {
+  return new EdgefitError('E_GRAPH', `the TensorFlow.js engine runs classifiers only; run the ${g.meta.family} SSDLite detector with onnxruntime`);
 }
