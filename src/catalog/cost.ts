@@ -53,7 +53,7 @@ export async function modelCost(family: Family, alpha: number, resolution: numbe
   } catch (err) {
     // only "the zoo cannot build this one" (a width or resolution outside its accepted values) falls back to
     // the file's count; anything else is a bug and surfaces
-    if (!(err instanceof EdgefitError && err.code.startsWith('ZOO_'))) throw err;
+    if (!(err instanceof EdgefitError && err.code.startsWith('E_ZOO_'))) throw err;
   }
   if (!cost) {
     cost = { macs: 0, params: await onnxParams(onnxPath), from: 'onnx' };

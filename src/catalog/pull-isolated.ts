@@ -33,7 +33,7 @@ export async function pullModelsIsolated(config: Config, opts: Omit<PullOptions,
       case 'timeout':
         throw new EdgefitError('E_PULL', `the model pull did not finish within ${Math.round(timeoutMs / 1000)} s (models.pullTimeoutSeconds) and was killed${why}; the running model is unchanged: retry, or raise models.pullTimeoutSeconds for a slow link`, { cause: err });
       case 'aborted':
-        throw new EdgefitError('stopping', 'the model pull was stopped: the daemon is stopping; the running model is unchanged', { cause: err });
+        throw new EdgefitError('E_STOPPING', 'the model pull was stopped: the daemon is stopping; the running model is unchanged', { cause: err });
       case 'spawn':
         throw new EdgefitError('E_PULL', `cannot start the model pull process (${err.detail}); the running model is unchanged`, { cause: err });
       default:

@@ -28,8 +28,8 @@ export function register(program: Command): void {
     .option('--tls-key <file>', 'the client certificate\'s private key')
     .action(async (f: DashboardFlags) => {
       const port = Number(f.port);
-      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new EdgefitError('E_DASHBOARD_FLAG', `--port must be 0-65535, not ${JSON.stringify(f.port)}`);
-      if (Boolean(f.tlsCert) !== Boolean(f.tlsKey)) throw new EdgefitError('E_DASHBOARD_FLAG', '--tls-cert and --tls-key go together');
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new EdgefitError('E_FLAGS', `--port must be 0-65535, not ${JSON.stringify(f.port)}`);
+      if (Boolean(f.tlsCert) !== Boolean(f.tlsKey)) throw new EdgefitError('E_FLAGS', '--tls-cert and --tls-key go together');
       const username = f.username ?? process.env.EDGEFIT_MQTT_USERNAME;
       const password = f.password ?? process.env.EDGEFIT_MQTT_PASSWORD;
       // the page's own credentials: from the environment only (flags show in ps and shell history)

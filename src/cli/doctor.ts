@@ -4,8 +4,9 @@ import { renderDoctor } from '../device/doctor-render.js';
 import { createFakeOrt } from '../device/fake-ort.js';
 import { probeDevice } from '../device/probe.js';
 import { EdgefitError } from '../util/errors.js';
+import { configFrom, withConfig, type ConfigFlags } from './config-flags.js';
 
-interface DoctorFlags {
+interface DoctorFlags extends ConfigFlags {
   json?: boolean;
   root?: string;
   simulateProviders?: string;
@@ -14,25 +15,27 @@ interface DoctorFlags {
 const SIMULABLE = new Set(['cpu', 'cuda', 'tensorrt']);
 
 export function register(program: Command): void {
-  program
-    .command('doctor')
+  withConfig(program
+    .command('doctor'))
     .description('probe this board (CPU int8 features, memory and cgroup limits, thermal, onnxruntime providers) and advise what to install')
     .option('--json', 'print the full probe and advice as JSON')
     .option('--root <dir>', 'read a recorded /proc, /sys and /etc tree instead of this machine (providers are then not probed)')
     .addOption(new Option('--simulate-providers <list>', 'with --root: a fake onnxruntime binding where these providers work (cpu,cuda,tensorrt), for documentation').hideHelp())
     .action(async (flags: DoctorFlags) => {
+      // the settings the doctor checks against (camera.ffmpegPath); a bad configuration is refused here
+      const config = configFrom(flags);
       let ort;
       if (flags.simulateProviders !== undefined) {
-        if (!flags.root) throw new EdgefitError('DOCTOR_FLAG', '--simulate-providers only applies to a recorded tree: add --root <dir>');
+        if (!flags.root) throw new EdgefitError('E_FLAGS', '--simulate-providers only applies to a recorded tree: add --root <dir>');
         const names = flags.simulateProviders.split(',').map((s) => s.trim()).filter(Boolean);
         const bad = names.filter((n) => !SIMULABLE.has(n));
         if (bad.length > 0 || names.length === 0) {
-          throw new EdgefitError('DOCTOR_FLAG', `--simulate-providers takes a comma list of cpu, cuda, tensorrt; got ${JSON.stringify(flags.simulateProviders)}`);
+          throw new EdgefitError('E_FLAGS', `--simulate-providers takes a comma list of cpu, cuda, tensorrt; got ${JSON.stringify(flags.simulateProviders)}`);
         }
         ort = createFakeOrt({ backends: names.map((name) => ({ name, bundled: true })), working: names });
       }
       const device = await probeDevice({ root: flags.root, ort, quietOrt: true });
-      const report = await diagnose(device);
+      const report = await diagnose(device, { ffmpegPath: config.camera.ffmpegPath });
       process.stdout.write(flags.json ? JSON.stringify(report, null, 2) + '\n' : renderDoctor(report));
     });
 }

@@ -16,12 +16,12 @@ export function register(program: Command): void {
     .option('--input-offset <x>', 'Keras only: see --input-scale (e.g. -1)')
     .action(async (file: string, flags: { labels?: string; out: string; emit?: string; inputScale?: string; inputOffset?: string }) => {
       if (flags.emit !== undefined && !['qdq', 'qlinear', 'float'].includes(flags.emit)) {
-        throw new EdgefitError('E_ARGS', `--emit ${flags.emit}: use qdq, qlinear or float`);
+        throw new EdgefitError('E_FLAGS', `--emit ${flags.emit}: use qdq, qlinear or float`);
       }
       const num = (v: string | undefined, name: string) => {
         if (v === undefined) return undefined;
         const n = Number(v);
-        if (!Number.isFinite(n)) throw new EdgefitError('E_ARGS', `${name} ${v}: give a number such as 0.00784 or -1`);
+        if (!Number.isFinite(n)) throw new EdgefitError('E_FLAGS', `${name} ${v}: give a number such as 0.00784 or -1`);
         return n;
       };
       const scale = num(flags.inputScale, '--input-scale');
@@ -34,7 +34,7 @@ export function register(program: Command): void {
       const outDir = resolve(flags.out);
       const modelPath = join(outDir, `${name}.onnx`);
       const cardPath = join(outDir, `${name}.card.json`);
-      if (resolve(file) === modelPath) throw new EdgefitError('E_ARGS', `${file} would be overwritten by its own import; pass --out with another directory`);
+      if (resolve(file) === modelPath) throw new EdgefitError('E_FLAGS', `${file} would be overwritten by its own import; pass --out with another directory`);
       // model first, card last: a card on disk always describes a complete model beside it
       await writeFileAtomic(modelPath, onnx);
       await writeFileAtomic(cardPath, JSON.stringify(card, null, 2) + '\n');

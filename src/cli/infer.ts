@@ -18,7 +18,7 @@ import { EdgefitError } from '../util/errors.js';
 function positiveInt(name: string, v: string | undefined, dflt?: number): number | undefined {
   if (v === undefined) return dflt;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new EdgefitError('E_ARGS', `${name} ${v}: expected a positive integer`);
+  if (!Number.isInteger(n) || n < 1) throw new EdgefitError('E_FLAGS', `${name} ${v}: expected a positive integer`);
   return n;
 }
 
@@ -34,7 +34,7 @@ interface Loaded {
 function fraction(name: string, v: string | undefined, dflt: number): number {
   if (v === undefined) return dflt;
   const n = Number(v);
-  if (v.trim() === '' || !(n >= 0 && n <= 1)) throw new EdgefitError('E_ARGS', `${name} ${v}: expected a number from 0 to 1`);
+  if (v.trim() === '' || !(n >= 0 && n <= 1)) throw new EdgefitError('E_FLAGS', `${name} ${v}: expected a number from 0 to 1`);
   return n;
 }
 
@@ -46,7 +46,7 @@ function fraction(name: string, v: string | undefined, dflt: number): number {
  */
 async function loadForInfer(modelPath: string, opts: ImportOptions & { resolution?: number; minScore: number }): Promise<Loaded> {
   if (opts.resolution !== undefined && (opts.resolution < 8 || opts.resolution > 4096)) {
-    throw new EdgefitError('E_ARGS', `resolution ${opts.resolution} is not an integer between 8 and 4096`);
+    throw new EdgefitError('E_FLAGS', `resolution ${opts.resolution} is not an integer between 8 and 4096`);
   }
   const { onnx, card } = await importModel(modelPath, opts);
   let path = modelPath;
@@ -64,7 +64,7 @@ async function loadForInfer(modelPath: string, opts: ImportOptions & { resolutio
   } catch (err) {
     await removeTmp();
     if (err instanceof EdgefitError && err.code === 'E_ENGINE_SHAPE') {
-      throw new EdgefitError('E_ARGS', `${err.message}: ${modelPath} runs at any resolution and its card names none; pass --resolution N`, { cause: err });
+      throw new EdgefitError('E_FLAGS', `${err.message}: ${modelPath} runs at any resolution and its card names none; pass --resolution N`, { cause: err });
     }
     throw err;
   }
@@ -88,7 +88,7 @@ async function loadForInfer(modelPath: string, opts: ImportOptions & { resolutio
   }
   if (refusal) {
     await close();
-    throw new EdgefitError(values !== expected ? 'E_MODEL_OUTPUT' : 'E_ARGS', refusal);
+    throw new EdgefitError(values !== expected ? 'E_MODEL_OUTPUT' : 'E_FLAGS', refusal);
   }
   const detect = spec
     ? bindTask('detection', { variantId: basename(modelPath), resolution: h!, ...(card.resolution ? { nativeResolution: card.resolution } : {}), labels: card.labels, detection: spec }, { topK: 0, scoreThreshold: 0, minScore: opts.minScore, labels: [] })
@@ -140,7 +140,7 @@ export function register(program: Command): void {
       const resolution = positiveInt('--resolution', flags.resolution);
       const loaded = await loadForInfer(model, { ...(flags.labels ? { labelsPath: flags.labels } : {}), ...(resolution !== undefined ? { resolution } : {}), minScore });
       try {
-        if (flags.draw !== undefined && !loaded.detect) throw new EdgefitError('E_ARGS', `--draw draws a detector's boxes; ${model} is a classifier`);
+        if (flags.draw !== undefined && !loaded.detect) throw new EdgefitError('E_FLAGS', `--draw draws a detector's boxes; ${model} is a classifier`);
         if (loaded.detect) await detectAll(loaded, images, flags);
         else await classifyAll(loaded, images, k, flags.json === true);
       } finally {

@@ -17,10 +17,10 @@ export function register(program: Command): void {
     .option('--out <dir>', 'where to write <name>-int8.onnx, .card.json and .fidelity.json (default: beside the model)')
     .option('--json', 'print the report as JSON')
     .action(async (model: string, f: { calib: string; method: string; weights: string; labels?: string; eval?: string; resolution?: string; out?: string; json?: boolean }) => {
-      if (f.method !== 'minmax' && f.method !== 'percentile') throw new EdgefitError('E_ARGS', `--method ${f.method}: use minmax or percentile`);
-      if (!['8', '7', 'auto'].includes(f.weights)) throw new EdgefitError('E_ARGS', `--weights ${f.weights}: use 8, 7 or auto`);
+      if (f.method !== 'minmax' && f.method !== 'percentile') throw new EdgefitError('E_FLAGS', `--method ${f.method}: use minmax or percentile`);
+      if (!['8', '7', 'auto'].includes(f.weights)) throw new EdgefitError('E_FLAGS', `--weights ${f.weights}: use 8, 7 or auto`);
       const resolution = f.resolution === undefined ? undefined : Number(f.resolution);
-      if (resolution !== undefined && !(Number.isInteger(resolution) && resolution >= 8)) throw new EdgefitError('E_ARGS', `--resolution ${f.resolution}: use an integer >= 8`);
+      if (resolution !== undefined && !(Number.isInteger(resolution) && resolution >= 8)) throw new EdgefitError('E_FLAGS', `--resolution ${f.resolution}: use an integer >= 8`);
       const r = await quantizeFile(model, {
         calibDir: f.calib, method: f.method, weights: f.weights === 'auto' ? 'auto' : (Number(f.weights) as 8 | 7),
         labelsPath: f.labels, evalDir: f.eval, outDir: f.out, resolution,

@@ -19,7 +19,7 @@ interface VariantFlags {
 function num(flag: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n)) throw new EdgefitError('ZOO_BAD_FLAG', `--${flag} must be a number, not ${JSON.stringify(v)}`);
+  if (v.trim() === '' || !Number.isFinite(n)) throw new EdgefitError('E_FLAGS', `--${flag} must be a number, not ${JSON.stringify(v)}`);
   return n;
 }
 
@@ -32,11 +32,11 @@ function buildOptions(f: VariantFlags): BuildOptions {
   const options: Record<string, string> = {};
   for (const kv of f.option ?? []) {
     const eq = kv.indexOf('=');
-    if (eq <= 0) throw new EdgefitError('ZOO_BAD_FLAG', `--option takes key=value (e.g. --option groups=3), not ${JSON.stringify(kv)}`);
+    if (eq <= 0) throw new EdgefitError('E_FLAGS', `--option takes key=value (e.g. --option groups=3), not ${JSON.stringify(kv)}`);
     options[kv.slice(0, eq)] = kv.slice(eq + 1);
   }
   const resolution = num('resolution', f.resolution);
-  if (resolution === undefined) throw new EdgefitError('ZOO_BAD_FLAG', '--resolution is required (e.g. --resolution 224)');
+  if (resolution === undefined) throw new EdgefitError('E_FLAGS', '--resolution is required (e.g. --resolution 224)');
   return {
     family: f.family as Family,
     alpha: num('alpha', f.alpha),

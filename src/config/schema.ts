@@ -63,7 +63,7 @@ const schemaBody: JSONSchemaType<Config> = {
       type: 'object',
       description: 'Inference runtime.',
       additionalProperties: false,
-      required: ['providers', 'threads', 'timeoutMs', 'ortLibraryPath', 'trtFp16'],
+      required: ['providers', 'threads', 'timeoutMs', 'ortLibraryPath', 'trtFp16', 'modules'],
       properties: {
         providers: {
           type: 'array',
@@ -77,6 +77,13 @@ const schemaBody: JSONSchemaType<Config> = {
         timeoutMs: { type: 'integer', default: 5000, minimum: 100, maximum: 600000, description: 'An inference that takes longer is abandoned and the engine worker restarted.' },
         ortLibraryPath: { type: 'string', default: '', pattern: noControl, 'x-accepted': noControlWords, description: 'Path of a custom onnxruntime shared library (e.g. a Jetson build with TensorRT/CUDA); empty = the one bundled with onnxruntime-node.' },
         trtFp16: { type: 'boolean', default: false, description: 'Let TensorRT build FP16 engines (Jetson): faster, slightly less exact. Engines are cached in <stateDir>/trt-cache so later starts do not rebuild them.' },
+        modules: {
+          type: 'array',
+          default: [],
+          uniqueItems: true,
+          items: { type: 'string', minLength: 1, pattern: '^(/|file:///)[^\\u0000-\\u001f\\u007f]*$', 'x-accepted': 'absolute paths (or file:/// URLs) of JavaScript modules' },
+          description: 'JavaScript modules the inference worker imports before it loads the model, each registering engines of its own with registerEngine(name, factory, priority) (src/engine/registry.ts); the model runs on the highest-priority engine that loads it. Empty = the engines edgefit ships (onnxruntime). The profiler always measures with onnxruntime. As an environment variable or --set value: a comma-separated list.',
+        },
       },
     },
     budget: {

@@ -36,6 +36,8 @@ export interface EngineConfig {
   timeoutMs: number;
   ortLibraryPath: string;
   trtFp16: boolean;
+  /** modules the engine worker imports first (absolute paths or file:/// URLs); they may register engines */
+  modules: string[];
 }
 
 /** budget.percentile: the percentiles the profiler records (p50, p90, p99) and no other */

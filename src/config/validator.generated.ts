@@ -6,14 +6,15 @@ const require = createRequire(import.meta.url);
 
 export const validate = validate10;
 export default validate10;
-const schema11 = {"type":"object","description":"edgefit daemon configuration","additionalProperties":false,"required":["deviceId","stateDir","camera","engine","budget","models","profile","adapt","mqtt","log"],"properties":{"deviceId":{"type":"string","default":"","maxLength":64,"pattern":"^[A-Za-z0-9._-]*$","x-accepted":"letters, digits, '.', '_', '-' (1-64 characters; no '+', '#', '/', spaces or control characters)","description":"Name of this device in MQTT topics and Home Assistant. Empty = the host name with every other character replaced by \"-\"."},"stateDir":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Where models, profiles and caches are written. Empty = /var/lib/edgefit when running as root, else $XDG_STATE_HOME/edgefit or ~/.local/state/edgefit. A leading ~/ is expanded."},"camera":{"type":"object","description":"Frame source.","additionalProperties":false,"required":["source","width","height","fps","loop","watchdogSeconds","ffmpegPath"],"properties":{"source":{"type":"string","default":"auto","pattern":"^(auto|synthetic|rpicam|/dev/video[0-9]+|(rtsp|rtsps|http|https)://[^\\s]+|(file|lavfi|folder):[^\\u0000-\\u001f]+|(?![A-Za-z][A-Za-z0-9+.-]*:)[^\\u0000-\\u001f]+)$","x-accepted":"'auto', 'synthetic', 'rpicam', '/dev/videoN', 'rtsp://…', 'http(s)://…', 'file:PATH' or a path to a video, 'lavfi:GRAPH' (e.g. lavfi:testsrc), 'folder:DIR' of images","description":"Camera: 'auto' (first /dev/video*, then rpicam, else synthetic), 'synthetic', 'rpicam', '/dev/videoN', 'rtsp://…', 'http(s)://…' (MJPEG or a stream ffmpeg reads), 'file:PATH' or a path to a video file, 'lavfi:testsrc…' (ffmpeg test graph), 'folder:DIR' (images, cycled)."},"width":{"type":"integer","default":640,"minimum":0,"maximum":8192,"description":"Capture width in pixels; 0 = the source's native size."},"height":{"type":"integer","default":480,"minimum":0,"maximum":8192,"description":"Capture height in pixels; 0 = the source's native size."},"fps":{"type":"number","default":15,"minimum":0,"maximum":240,"description":"Capture rate requested from the source; 0 = the source's own rate. Frames beyond what inference takes are dropped (latest frame wins)."},"loop":{"type":"boolean","default":true,"description":"Restart a video file or image folder at its end."},"watchdogSeconds":{"type":"number","default":10,"exclusiveMinimum":0,"maximum":3600,"description":"Restart the source when no frame arrived for this long."},"ffmpegPath":{"type":"string","default":"ffmpeg","minLength":1,"pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"a program name found on PATH or a path, without control characters","description":"The ffmpeg program that reads cameras, streams and files (and lists a V4L2 device's formats); a name is looked up on PATH."}},"default":{"source":"auto","width":640,"height":480,"fps":15,"loop":true,"watchdogSeconds":10,"ffmpegPath":"ffmpeg"}},"engine":{"type":"object","description":"Inference runtime.","additionalProperties":false,"required":["providers","threads","timeoutMs","ortLibraryPath","trtFp16"],"properties":{"providers":{"type":"array","default":["tensorrt","cuda","cpu"],"minItems":1,"uniqueItems":true,"items":{"type":"string","enum":["tensorrt","cuda","cpu","wasm","tfjs-node","tfjs-wasm"]},"description":"Execution providers tried in order; those the board lacks are skipped and reported. As an environment variable or --set value: a comma-separated list."},"threads":{"type":"integer","default":0,"minimum":0,"maximum":256,"description":"Intra-op threads; 0 = measured by the profiler (the fastest count for this board)."},"timeoutMs":{"type":"integer","default":5000,"minimum":100,"maximum":600000,"description":"An inference that takes longer is abandoned and the engine worker restarted."},"ortLibraryPath":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Path of a custom onnxruntime shared library (e.g. a Jetson build with TensorRT/CUDA); empty = the one bundled with onnxruntime-node."},"trtFp16":{"type":"boolean","default":false,"description":"Let TensorRT build FP16 engines (Jetson): faster, slightly less exact. Engines are cached in <stateDir>/trt-cache so later starts do not rebuild them."}},"default":{"providers":["tensorrt","cuda","cpu"],"threads":0,"timeoutMs":5000,"ortLibraryPath":"","trtFp16":false}},"budget":{"type":"object","description":"What the chosen model may cost. The selector picks the most accurate variant that fits.","additionalProperties":false,"required":["latencyMs","fps","percentile","memoryMb","memoryFraction","minAccuracy"],"properties":{"latencyMs":{"type":"number","default":0,"minimum":0,"maximum":600000,"description":"Latency budget per inference at `percentile`, in ms; 0 = derived from `fps` (1000 / fps)."},"fps":{"type":"number","default":5,"minimum":0,"maximum":1000,"description":"Target inferences per second, used when `latencyMs` is 0."},"percentile":{"type":"integer","enum":[50,90,99],"default":90,"description":"Latency percentile the budget applies to: 50, 90 or 99 (90 = p90; the profiler records only these three)."},"memoryMb":{"type":"number","default":0,"minimum":0,"maximum":10000000,"description":"Memory budget for the model session in MB; 0 = `memoryFraction` of the memory available (cgroup limit included)."},"memoryFraction":{"type":"number","default":0.5,"exclusiveMinimum":0,"maximum":1,"description":"Share of available memory the model may use when `memoryMb` is 0."},"minAccuracy":{"type":"number","default":0,"minimum":0,"maximum":1,"description":"Refuse variants whose accuracy (0..1, published or estimated) is below this, unknown, or in doubt (demoted by the measured agreement)."}},"default":{"latencyMs":0,"fps":5,"percentile":90,"memoryMb":0,"memoryFraction":0.5,"minAccuracy":0}},"models":{"type":"object","description":"Model catalog and downloads.","additionalProperties":false,"required":["catalog","mirror","task","allowZooFallback","downloadTimeoutSeconds","maxDownloadMb","pullTimeoutSeconds","allowAnyUrl"],"properties":{"catalog":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Path of the model catalog (JSON); empty = models/catalog.json shipped with edgefit."},"mirror":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Where `models pull` fetches files instead of upstream: an http(s) URL or a local directory laid out like the catalog's relative file paths. Empty = upstream URLs."},"task":{"type":"string","enum":["imagenet","classification","person","detection"],"default":"imagenet","description":"Which kind of model to run: 'imagenet' (1000 classes; 'classification' is the same), 'person' (person / no person) or 'detection' (an object detector: boxes with labels and scores, see docs/detection.md)."},"allowZooFallback":{"type":"boolean","default":true,"description":"With no pretrained model on disk, run zoo-generated models (random weights: their labels are meaningless) so the pipeline and measurements still work."},"downloadTimeoutSeconds":{"type":"number","default":300,"exclusiveMinimum":0,"maximum":86400,"description":"Abandon one download after this long."},"maxDownloadMb":{"type":"number","default":200,"exclusiveMinimum":0,"maximum":10000,"description":"Refuse a download larger than this."},"pullTimeoutSeconds":{"type":"number","default":1800,"exclusiveMinimum":0,"maximum":86400,"description":"A `pull-model` command (downloads and conversion, in a child process) is killed after this long; the running model is unchanged."},"allowAnyUrl":{"type":"boolean","default":false,"description":"Let a `pull-model` command name any mirror. Off: a command's mirror must be `mirror` above or an https URL on a host of the catalog's own URLs; anything else is refused (E_MIRROR_NOT_ALLOWED). `edgefit models pull --mirror` on the board is not limited."}},"default":{"catalog":"","mirror":"","task":"imagenet","allowZooFallback":true,"downloadTimeoutSeconds":300,"maxDownloadMb":200,"pullTimeoutSeconds":1800,"allowAnyUrl":false}},"profile":{"type":"object","description":"Measurement of each variant on this board.","additionalProperties":false,"required":["minRuns","minSeconds","warmupRuns","probeDir","minAgreement"],"properties":{"minRuns":{"type":"integer","default":30,"minimum":1,"maximum":100000,"description":"Timed inferences per variant, at least."},"minSeconds":{"type":"number","default":3,"minimum":0,"maximum":3600,"description":"Time spent measuring each variant, at least."},"warmupRuns":{"type":"integer","default":5,"minimum":0,"maximum":10000,"description":"Untimed inferences before measuring (caches, lazy allocation, clocks ramping up)."},"probeDir":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Directory of photos (JPEG, PNG, BMP) on which each reduced-resolution rung is compared with its model at the native resolution (top-1 agreement). Empty = <stateDir>/probe-frames, which the daemon fills with frames of a real camera while it runs."},"minAgreement":{"type":"number","default":0.5,"minimum":0,"maximum":1,"description":"A reduced-resolution rung whose top-1 agrees with its native model on fewer than this fraction of the probe frames is demoted below every rung whose accuracy stands; 0 = never demote."}},"default":{"minRuns":30,"minSeconds":3,"warmupRuns":5,"probeDir":"","minAgreement":0.5}},"adapt":{"type":"object","description":"Live re-selection when the measured latency drifts (thermal throttling, other load).","additionalProperties":false,"required":["enabled","windowSeconds","cooldownSeconds","hysteresis"],"properties":{"enabled":{"type":"boolean","default":true,"description":"Re-select the model when live latency leaves the budget."},"windowSeconds":{"type":"number","default":30,"exclusiveMinimum":0,"maximum":86400,"description":"Live latency is judged over this sliding window."},"cooldownSeconds":{"type":"number","default":120,"minimum":0,"maximum":86400,"description":"Minimum time between two model switches."},"hysteresis":{"type":"number","default":0.15,"minimum":0,"maximum":1,"description":"Step down when latency exceeds the budget; step up only when the larger variant fits with this fraction to spare."}},"default":{"enabled":true,"windowSeconds":30,"cooldownSeconds":120,"hysteresis":0.15}},"mqtt":{"type":"object","description":"Where results and telemetry go.","additionalProperties":false,"required":["url","prefix","protocolVersion","username","password","tls","keepaliveSeconds","reconnectMaxSeconds","results","telemetrySeconds","outbox","homeAssistant"],"properties":{"url":{"type":"string","default":"","pattern":"^((mqtts?|wss?|tcp|ssl)://[^\\s]+)?$","x-accepted":"empty or a URL mqtt://, mqtts://, ws://, wss://, tcp://, ssl:// (e.g. mqtt://broker.local:1883)","description":"Broker URL; empty = an embedded broker on 127.0.0.1:1883."},"prefix":{"type":"string","default":"edgefit","pattern":"^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$","x-accepted":"topic levels of letters, digits, '.', '_', '-' separated by '/' (1-4 levels of 1-64 characters; no '+', '#', spaces or empty levels)","description":"Topic prefix: topics are <prefix>/<deviceId>/…."},"protocolVersion":{"type":"integer","enum":[4,5],"default":5,"description":"MQTT protocol: 5, or 4 (3.1.1). With 5, a broker that refuses it is retried with 4."},"username":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Broker user name; empty = anonymous."},"password":{"type":"string","default":"","description":"Broker password (shown redacted by `config --print`)."},"tls":{"type":"object","description":"TLS for mqtts:// and wss:// brokers.","additionalProperties":false,"required":["ca","cert","key","rejectUnauthorized"],"properties":{"ca":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"PEM file of the CA that signed the broker certificate; empty = the system CAs."},"cert":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"PEM client certificate file for mutual TLS; empty = none."},"key":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"PEM private key file of the client certificate."},"rejectUnauthorized":{"type":"boolean","default":true,"description":"Refuse a broker certificate that does not verify. Turn off only for testing."}},"default":{"ca":"","cert":"","key":"","rejectUnauthorized":true}},"keepaliveSeconds":{"type":"integer","default":30,"minimum":0,"maximum":65535,"description":"MQTT keepalive; the broker publishes the last will after 1.5x this without traffic."},"reconnectMaxSeconds":{"type":"number","default":60,"minimum":1,"maximum":3600,"description":"Longest wait between reconnect attempts: delays grow exponentially from 1 s with full jitter up to this, so a fleet does not reconnect all at once."},"results":{"type":"object","description":"When results are published, and what a detector's result holds.","additionalProperties":false,"required":["mode","threshold","maxRatePerSecond","labels","minScore"],"properties":{"mode":{"type":"string","enum":["every","change","threshold"],"default":"change","description":"'every' frame; on a 'change' (classification: of the top class; detection: of the set of labels seen or of a count, never of a score alone); or when the best score (top-1, or the best detection) is at or above `threshold`."},"threshold":{"type":"number","default":0.1,"minimum":0,"maximum":1,"description":"Score (0..1) the top-1 class or the best detection needs for a result to be published in 'threshold' mode."},"maxRatePerSecond":{"type":"number","default":5,"exclusiveMinimum":0,"maximum":1000,"description":"Publish at most this many results per second."},"labels":{"type":"array","default":[],"uniqueItems":true,"maxItems":1000,"items":{"type":"string","minLength":1,"maxLength":128,"pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters"},"description":"Only these labels are reported (detections and their counts; for a classifier, the entries of `top`); empty = every label. As an environment variable or --set value: a comma-separated list."},"minScore":{"type":"number","default":0.5,"minimum":0,"maximum":1,"description":"Detections scoring below this (0..1) are left out of the result and its counts (detection task; a classifier's results use `threshold`)."}},"default":{"mode":"change","threshold":0.1,"maxRatePerSecond":5,"labels":[],"minScore":0.5}},"telemetrySeconds":{"type":"number","default":30,"minimum":1,"maximum":86400,"description":"Interval between telemetry messages."},"outbox":{"type":"object","description":"Messages kept while the broker is unreachable (oldest dropped first, and counted).","additionalProperties":false,"required":["maxMessages","maxBytes"],"properties":{"maxMessages":{"type":"integer","default":1000,"minimum":0,"maximum":10000000,"description":"Most messages held."},"maxBytes":{"type":"integer","default":1048576,"minimum":0,"maximum":1073741824,"description":"Most payload bytes held."}},"default":{"maxMessages":1000,"maxBytes":1048576}},"homeAssistant":{"type":"object","description":"Home Assistant MQTT discovery.","additionalProperties":false,"required":["enabled","prefix","watchLabels"],"properties":{"enabled":{"type":"boolean","default":true,"description":"Publish retained discovery messages so Home Assistant creates the sensors."},"prefix":{"type":"string","default":"homeassistant","pattern":"^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$","x-accepted":"topic levels of letters, digits, '.', '_', '-' separated by '/' (1-4 levels of 1-64 characters; no '+', '#', spaces or empty levels)","description":"Home Assistant discovery prefix."},"watchLabels":{"type":"array","default":["person"],"uniqueItems":true,"maxItems":100,"items":{"type":"string","minLength":1,"maxLength":128,"pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters"},"description":"Detection task: the labels that get a Home Assistant binary sensor (\"person detected\") and a count sensor each. As an environment variable or --set value: a comma-separated list."}},"default":{"enabled":true,"prefix":"homeassistant","watchLabels":["person"]}}},"default":{"url":"","prefix":"edgefit","protocolVersion":5,"username":"","password":"","tls":{"ca":"","cert":"","key":"","rejectUnauthorized":true},"keepaliveSeconds":30,"reconnectMaxSeconds":60,"results":{"mode":"change","threshold":0.1,"maxRatePerSecond":5,"labels":[],"minScore":0.5},"telemetrySeconds":30,"outbox":{"maxMessages":1000,"maxBytes":1048576},"homeAssistant":{"enabled":true,"prefix":"homeassistant","watchLabels":["person"]}}},"log":{"type":"object","description":"Logging (to stderr).","additionalProperties":false,"required":["level","json"],"properties":{"level":{"type":"string","enum":["debug","info","warn","error"],"default":"info","description":"Least severe level written."},"json":{"type":"boolean","default":false,"description":"One JSON object per line instead of text (for journald/log shippers)."}},"default":{"level":"info","json":false}}},"default":{"deviceId":"","stateDir":"","camera":{"source":"auto","width":640,"height":480,"fps":15,"loop":true,"watchdogSeconds":10,"ffmpegPath":"ffmpeg"},"engine":{"providers":["tensorrt","cuda","cpu"],"threads":0,"timeoutMs":5000,"ortLibraryPath":"","trtFp16":false},"budget":{"latencyMs":0,"fps":5,"percentile":90,"memoryMb":0,"memoryFraction":0.5,"minAccuracy":0},"models":{"catalog":"","mirror":"","task":"imagenet","allowZooFallback":true,"downloadTimeoutSeconds":300,"maxDownloadMb":200,"pullTimeoutSeconds":1800,"allowAnyUrl":false},"profile":{"minRuns":30,"minSeconds":3,"warmupRuns":5,"probeDir":"","minAgreement":0.5},"adapt":{"enabled":true,"windowSeconds":30,"cooldownSeconds":120,"hysteresis":0.15},"mqtt":{"url":"","prefix":"edgefit","protocolVersion":5,"username":"","password":"","tls":{"ca":"","cert":"","key":"","rejectUnauthorized":true},"keepaliveSeconds":30,"reconnectMaxSeconds":60,"results":{"mode":"change","threshold":0.1,"maxRatePerSecond":5,"labels":[],"minScore":0.5},"telemetrySeconds":30,"outbox":{"maxMessages":1000,"maxBytes":1048576},"homeAssistant":{"enabled":true,"prefix":"homeassistant","watchLabels":["person"]}},"log":{"level":"info","json":false}}};
+const schema11 = {"type":"object","description":"edgefit daemon configuration","additionalProperties":false,"required":["deviceId","stateDir","camera","engine","budget","models","profile","adapt","mqtt","log"],"properties":{"deviceId":{"type":"string","default":"","maxLength":64,"pattern":"^[A-Za-z0-9._-]*$","x-accepted":"letters, digits, '.', '_', '-' (1-64 characters; no '+', '#', '/', spaces or control characters)","description":"Name of this device in MQTT topics and Home Assistant. Empty = the host name with every other character replaced by \"-\"."},"stateDir":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Where models, profiles and caches are written. Empty = /var/lib/edgefit when running as root, else $XDG_STATE_HOME/edgefit or ~/.local/state/edgefit. A leading ~/ is expanded."},"camera":{"type":"object","description":"Frame source.","additionalProperties":false,"required":["source","width","height","fps","loop","watchdogSeconds","ffmpegPath"],"properties":{"source":{"type":"string","default":"auto","pattern":"^(auto|synthetic|rpicam|/dev/video[0-9]+|(rtsp|rtsps|http|https)://[^\\s]+|(file|lavfi|folder):[^\\u0000-\\u001f]+|(?![A-Za-z][A-Za-z0-9+.-]*:)[^\\u0000-\\u001f]+)$","x-accepted":"'auto', 'synthetic', 'rpicam', '/dev/videoN', 'rtsp://…', 'http(s)://…', 'file:PATH' or a path to a video, 'lavfi:GRAPH' (e.g. lavfi:testsrc), 'folder:DIR' of images","description":"Camera: 'auto' (first /dev/video*, then rpicam, else synthetic), 'synthetic', 'rpicam', '/dev/videoN', 'rtsp://…', 'http(s)://…' (MJPEG or a stream ffmpeg reads), 'file:PATH' or a path to a video file, 'lavfi:testsrc…' (ffmpeg test graph), 'folder:DIR' (images, cycled)."},"width":{"type":"integer","default":640,"minimum":0,"maximum":8192,"description":"Capture width in pixels; 0 = the source's native size."},"height":{"type":"integer","default":480,"minimum":0,"maximum":8192,"description":"Capture height in pixels; 0 = the source's native size."},"fps":{"type":"number","default":15,"minimum":0,"maximum":240,"description":"Capture rate requested from the source; 0 = the source's own rate. Frames beyond what inference takes are dropped (latest frame wins)."},"loop":{"type":"boolean","default":true,"description":"Restart a video file or image folder at its end."},"watchdogSeconds":{"type":"number","default":10,"exclusiveMinimum":0,"maximum":3600,"description":"Restart the source when no frame arrived for this long."},"ffmpegPath":{"type":"string","default":"ffmpeg","minLength":1,"pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"a program name found on PATH or a path, without control characters","description":"The ffmpeg program that reads cameras, streams and files (and lists a V4L2 device's formats); a name is looked up on PATH."}},"default":{"source":"auto","width":640,"height":480,"fps":15,"loop":true,"watchdogSeconds":10,"ffmpegPath":"ffmpeg"}},"engine":{"type":"object","description":"Inference runtime.","additionalProperties":false,"required":["providers","threads","timeoutMs","ortLibraryPath","trtFp16","modules"],"properties":{"providers":{"type":"array","default":["tensorrt","cuda","cpu"],"minItems":1,"uniqueItems":true,"items":{"type":"string","enum":["tensorrt","cuda","cpu","wasm","tfjs-node","tfjs-wasm"]},"description":"Execution providers tried in order; those the board lacks are skipped and reported. As an environment variable or --set value: a comma-separated list."},"threads":{"type":"integer","default":0,"minimum":0,"maximum":256,"description":"Intra-op threads; 0 = measured by the profiler (the fastest count for this board)."},"timeoutMs":{"type":"integer","default":5000,"minimum":100,"maximum":600000,"description":"An inference that takes longer is abandoned and the engine worker restarted."},"ortLibraryPath":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Path of a custom onnxruntime shared library (e.g. a Jetson build with TensorRT/CUDA); empty = the one bundled with onnxruntime-node."},"trtFp16":{"type":"boolean","default":false,"description":"Let TensorRT build FP16 engines (Jetson): faster, slightly less exact. Engines are cached in <stateDir>/trt-cache so later starts do not rebuild them."},"modules":{"type":"array","default":[],"uniqueItems":true,"items":{"type":"string","minLength":1,"pattern":"^(/|file:///)[^\\u0000-\\u001f\\u007f]*$","x-accepted":"absolute paths (or file:/// URLs) of JavaScript modules"},"description":"JavaScript modules the inference worker imports before it loads the model, each registering engines of its own with registerEngine(name, factory, priority) (src/engine/registry.ts); the model runs on the highest-priority engine that loads it. Empty = the engines edgefit ships (onnxruntime). The profiler always measures with onnxruntime. As an environment variable or --set value: a comma-separated list."}},"default":{"providers":["tensorrt","cuda","cpu"],"threads":0,"timeoutMs":5000,"ortLibraryPath":"","trtFp16":false,"modules":[]}},"budget":{"type":"object","description":"What the chosen model may cost. The selector picks the most accurate variant that fits.","additionalProperties":false,"required":["latencyMs","fps","percentile","memoryMb","memoryFraction","minAccuracy"],"properties":{"latencyMs":{"type":"number","default":0,"minimum":0,"maximum":600000,"description":"Latency budget per inference at `percentile`, in ms; 0 = derived from `fps` (1000 / fps)."},"fps":{"type":"number","default":5,"minimum":0,"maximum":1000,"description":"Target inferences per second, used when `latencyMs` is 0."},"percentile":{"type":"integer","enum":[50,90,99],"default":90,"description":"Latency percentile the budget applies to: 50, 90 or 99 (90 = p90; the profiler records only these three)."},"memoryMb":{"type":"number","default":0,"minimum":0,"maximum":10000000,"description":"Memory budget for the model session in MB; 0 = `memoryFraction` of the memory available (cgroup limit included)."},"memoryFraction":{"type":"number","default":0.5,"exclusiveMinimum":0,"maximum":1,"description":"Share of available memory the model may use when `memoryMb` is 0."},"minAccuracy":{"type":"number","default":0,"minimum":0,"maximum":1,"description":"Refuse variants whose accuracy (0..1, published or estimated) is below this, unknown, or in doubt (demoted by the measured agreement)."}},"default":{"latencyMs":0,"fps":5,"percentile":90,"memoryMb":0,"memoryFraction":0.5,"minAccuracy":0}},"models":{"type":"object","description":"Model catalog and downloads.","additionalProperties":false,"required":["catalog","mirror","task","allowZooFallback","downloadTimeoutSeconds","maxDownloadMb","pullTimeoutSeconds","allowAnyUrl"],"properties":{"catalog":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Path of the model catalog (JSON); empty = models/catalog.json shipped with edgefit."},"mirror":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Where `models pull` fetches files instead of upstream: an http(s) URL or a local directory laid out like the catalog's relative file paths. Empty = upstream URLs."},"task":{"type":"string","enum":["imagenet","classification","person","detection"],"default":"imagenet","description":"Which kind of model to run: 'imagenet' (1000 classes; 'classification' is the same), 'person' (person / no person) or 'detection' (an object detector: boxes with labels and scores, see docs/detection.md)."},"allowZooFallback":{"type":"boolean","default":true,"description":"With no pretrained model on disk, run zoo-generated models (random weights: their labels are meaningless) so the pipeline and measurements still work."},"downloadTimeoutSeconds":{"type":"number","default":300,"exclusiveMinimum":0,"maximum":86400,"description":"Abandon one download after this long."},"maxDownloadMb":{"type":"number","default":200,"exclusiveMinimum":0,"maximum":10000,"description":"Refuse a download larger than this."},"pullTimeoutSeconds":{"type":"number","default":1800,"exclusiveMinimum":0,"maximum":86400,"description":"A `pull-model` command (downloads and conversion, in a child process) is killed after this long; the running model is unchanged."},"allowAnyUrl":{"type":"boolean","default":false,"description":"Let a `pull-model` command name any mirror. Off: a command's mirror must be `mirror` above or an https URL on a host of the catalog's own URLs; anything else is refused (E_MIRROR_NOT_ALLOWED). `edgefit models pull --mirror` on the board is not limited."}},"default":{"catalog":"","mirror":"","task":"imagenet","allowZooFallback":true,"downloadTimeoutSeconds":300,"maxDownloadMb":200,"pullTimeoutSeconds":1800,"allowAnyUrl":false}},"profile":{"type":"object","description":"Measurement of each variant on this board.","additionalProperties":false,"required":["minRuns","minSeconds","warmupRuns","probeDir","minAgreement"],"properties":{"minRuns":{"type":"integer","default":30,"minimum":1,"maximum":100000,"description":"Timed inferences per variant, at least."},"minSeconds":{"type":"number","default":3,"minimum":0,"maximum":3600,"description":"Time spent measuring each variant, at least."},"warmupRuns":{"type":"integer","default":5,"minimum":0,"maximum":10000,"description":"Untimed inferences before measuring (caches, lazy allocation, clocks ramping up)."},"probeDir":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Directory of photos (JPEG, PNG, BMP) on which each reduced-resolution rung is compared with its model at the native resolution (top-1 agreement). Empty = <stateDir>/probe-frames, which the daemon fills with frames of a real camera while it runs."},"minAgreement":{"type":"number","default":0.5,"minimum":0,"maximum":1,"description":"A reduced-resolution rung whose top-1 agrees with its native model on fewer than this fraction of the probe frames is demoted below every rung whose accuracy stands; 0 = never demote."}},"default":{"minRuns":30,"minSeconds":3,"warmupRuns":5,"probeDir":"","minAgreement":0.5}},"adapt":{"type":"object","description":"Live re-selection when the measured latency drifts (thermal throttling, other load).","additionalProperties":false,"required":["enabled","windowSeconds","cooldownSeconds","hysteresis"],"properties":{"enabled":{"type":"boolean","default":true,"description":"Re-select the model when live latency leaves the budget."},"windowSeconds":{"type":"number","default":30,"exclusiveMinimum":0,"maximum":86400,"description":"Live latency is judged over this sliding window."},"cooldownSeconds":{"type":"number","default":120,"minimum":0,"maximum":86400,"description":"Minimum time between two model switches."},"hysteresis":{"type":"number","default":0.15,"minimum":0,"maximum":1,"description":"Step down when latency exceeds the budget; step up only when the larger variant fits with this fraction to spare."}},"default":{"enabled":true,"windowSeconds":30,"cooldownSeconds":120,"hysteresis":0.15}},"mqtt":{"type":"object","description":"Where results and telemetry go.","additionalProperties":false,"required":["url","prefix","protocolVersion","username","password","tls","keepaliveSeconds","reconnectMaxSeconds","results","telemetrySeconds","outbox","homeAssistant"],"properties":{"url":{"type":"string","default":"","pattern":"^((mqtts?|wss?|tcp|ssl)://[^\\s]+)?$","x-accepted":"empty or a URL mqtt://, mqtts://, ws://, wss://, tcp://, ssl:// (e.g. mqtt://broker.local:1883)","description":"Broker URL; empty = an embedded broker on 127.0.0.1:1883."},"prefix":{"type":"string","default":"edgefit","pattern":"^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$","x-accepted":"topic levels of letters, digits, '.', '_', '-' separated by '/' (1-4 levels of 1-64 characters; no '+', '#', spaces or empty levels)","description":"Topic prefix: topics are <prefix>/<deviceId>/…."},"protocolVersion":{"type":"integer","enum":[4,5],"default":5,"description":"MQTT protocol: 5, or 4 (3.1.1). With 5, a broker that refuses it is retried with 4."},"username":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Broker user name; empty = anonymous."},"password":{"type":"string","default":"","description":"Broker password (shown redacted by `config --print`)."},"tls":{"type":"object","description":"TLS for mqtts:// and wss:// brokers.","additionalProperties":false,"required":["ca","cert","key","rejectUnauthorized"],"properties":{"ca":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"PEM file of the CA that signed the broker certificate; empty = the system CAs."},"cert":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"PEM client certificate file for mutual TLS; empty = none."},"key":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"PEM private key file of the client certificate."},"rejectUnauthorized":{"type":"boolean","default":true,"description":"Refuse a broker certificate that does not verify. Turn off only for testing."}},"default":{"ca":"","cert":"","key":"","rejectUnauthorized":true}},"keepaliveSeconds":{"type":"integer","default":30,"minimum":0,"maximum":65535,"description":"MQTT keepalive; the broker publishes the last will after 1.5x this without traffic."},"reconnectMaxSeconds":{"type":"number","default":60,"minimum":1,"maximum":3600,"description":"Longest wait between reconnect attempts: delays grow exponentially from 1 s with full jitter up to this, so a fleet does not reconnect all at once."},"results":{"type":"object","description":"When results are published, and what a detector's result holds.","additionalProperties":false,"required":["mode","threshold","maxRatePerSecond","labels","minScore"],"properties":{"mode":{"type":"string","enum":["every","change","threshold"],"default":"change","description":"'every' frame; on a 'change' (classification: of the top class; detection: of the set of labels seen or of a count, never of a score alone); or when the best score (top-1, or the best detection) is at or above `threshold`."},"threshold":{"type":"number","default":0.1,"minimum":0,"maximum":1,"description":"Score (0..1) the top-1 class or the best detection needs for a result to be published in 'threshold' mode."},"maxRatePerSecond":{"type":"number","default":5,"exclusiveMinimum":0,"maximum":1000,"description":"Publish at most this many results per second."},"labels":{"type":"array","default":[],"uniqueItems":true,"maxItems":1000,"items":{"type":"string","minLength":1,"maxLength":128,"pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters"},"description":"Only these labels are reported (detections and their counts; for a classifier, the entries of `top`); empty = every label. As an environment variable or --set value: a comma-separated list."},"minScore":{"type":"number","default":0.5,"minimum":0,"maximum":1,"description":"Detections scoring below this (0..1) are left out of the result and its counts (detection task; a classifier's results use `threshold`)."}},"default":{"mode":"change","threshold":0.1,"maxRatePerSecond":5,"labels":[],"minScore":0.5}},"telemetrySeconds":{"type":"number","default":30,"minimum":1,"maximum":86400,"description":"Interval between telemetry messages."},"outbox":{"type":"object","description":"Messages kept while the broker is unreachable (oldest dropped first, and counted).","additionalProperties":false,"required":["maxMessages","maxBytes"],"properties":{"maxMessages":{"type":"integer","default":1000,"minimum":0,"maximum":10000000,"description":"Most messages held."},"maxBytes":{"type":"integer","default":1048576,"minimum":0,"maximum":1073741824,"description":"Most payload bytes held."}},"default":{"maxMessages":1000,"maxBytes":1048576}},"homeAssistant":{"type":"object","description":"Home Assistant MQTT discovery.","additionalProperties":false,"required":["enabled","prefix","watchLabels"],"properties":{"enabled":{"type":"boolean","default":true,"description":"Publish retained discovery messages so Home Assistant creates the sensors."},"prefix":{"type":"string","default":"homeassistant","pattern":"^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$","x-accepted":"topic levels of letters, digits, '.', '_', '-' separated by '/' (1-4 levels of 1-64 characters; no '+', '#', spaces or empty levels)","description":"Home Assistant discovery prefix."},"watchLabels":{"type":"array","default":["person"],"uniqueItems":true,"maxItems":100,"items":{"type":"string","minLength":1,"maxLength":128,"pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters"},"description":"Detection task: the labels that get a Home Assistant binary sensor (\"person detected\") and a count sensor each. As an environment variable or --set value: a comma-separated list."}},"default":{"enabled":true,"prefix":"homeassistant","watchLabels":["person"]}}},"default":{"url":"","prefix":"edgefit","protocolVersion":5,"username":"","password":"","tls":{"ca":"","cert":"","key":"","rejectUnauthorized":true},"keepaliveSeconds":30,"reconnectMaxSeconds":60,"results":{"mode":"change","threshold":0.1,"maxRatePerSecond":5,"labels":[],"minScore":0.5},"telemetrySeconds":30,"outbox":{"maxMessages":1000,"maxBytes":1048576},"homeAssistant":{"enabled":true,"prefix":"homeassistant","watchLabels":["person"]}}},"log":{"type":"object","description":"Logging (to stderr).","additionalProperties":false,"required":["level","json"],"properties":{"level":{"type":"string","enum":["debug","info","warn","error"],"default":"info","description":"Least severe level written."},"json":{"type":"boolean","default":false,"description":"One JSON object per line instead of text (for journald/log shippers)."}},"default":{"level":"info","json":false}}},"default":{"deviceId":"","stateDir":"","camera":{"source":"auto","width":640,"height":480,"fps":15,"loop":true,"watchdogSeconds":10,"ffmpegPath":"ffmpeg"},"engine":{"providers":["tensorrt","cuda","cpu"],"threads":0,"timeoutMs":5000,"ortLibraryPath":"","trtFp16":false,"modules":[]},"budget":{"latencyMs":0,"fps":5,"percentile":90,"memoryMb":0,"memoryFraction":0.5,"minAccuracy":0},"models":{"catalog":"","mirror":"","task":"imagenet","allowZooFallback":true,"downloadTimeoutSeconds":300,"maxDownloadMb":200,"pullTimeoutSeconds":1800,"allowAnyUrl":false},"profile":{"minRuns":30,"minSeconds":3,"warmupRuns":5,"probeDir":"","minAgreement":0.5},"adapt":{"enabled":true,"windowSeconds":30,"cooldownSeconds":120,"hysteresis":0.15},"mqtt":{"url":"","prefix":"edgefit","protocolVersion":5,"username":"","password":"","tls":{"ca":"","cert":"","key":"","rejectUnauthorized":true},"keepaliveSeconds":30,"reconnectMaxSeconds":60,"results":{"mode":"change","threshold":0.1,"maxRatePerSecond":5,"labels":[],"minScore":0.5},"telemetrySeconds":30,"outbox":{"maxMessages":1000,"maxBytes":1048576},"homeAssistant":{"enabled":true,"prefix":"homeassistant","watchLabels":["person"]}},"log":{"level":"info","json":false}}};
 const func2 = Object.prototype.hasOwnProperty;
 const func3 = require("ajv/dist/runtime/ucs2length").default;
 const pattern0 = new RegExp("^[A-Za-z0-9._-]*$", "u");
 const pattern1 = new RegExp("^[^\\u0000-\\u001f\\u007f]*$", "u");
 const pattern2 = new RegExp("^(auto|synthetic|rpicam|/dev/video[0-9]+|(rtsp|rtsps|http|https)://[^\\s]+|(file|lavfi|folder):[^\\u0000-\\u001f]+|(?![A-Za-z][A-Za-z0-9+.-]*:)[^\\u0000-\\u001f]+)$", "u");
-const pattern8 = new RegExp("^((mqtts?|wss?|tcp|ssl)://[^\\s]+)?$", "u");
-const pattern9 = new RegExp("^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$", "u");
+const pattern5 = new RegExp("^(/|file:///)[^\\u0000-\\u001f\\u007f]*$", "u");
+const pattern9 = new RegExp("^((mqtts?|wss?|tcp|ssl)://[^\\s]+)?$", "u");
+const pattern10 = new RegExp("^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$", "u");
 
 function validate10(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -554,9 +555,8 @@ vErrors.push(err47);
 }
 errors++;
 }
-for(const key2 in data10){
-if(!(((((key2 === "providers") || (key2 === "threads")) || (key2 === "timeoutMs")) || (key2 === "ortLibraryPath")) || (key2 === "trtFp16"))){
-const err48 = {instancePath:instancePath+"/engine",schemaPath:"#/properties/engine/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.engine,data:data10};
+if(data10.modules === undefined){
+const err48 = {instancePath:instancePath+"/engine",schemaPath:"#/properties/engine/required",keyword:"required",params:{missingProperty: "modules"},message:"must have required property '"+"modules"+"'",schema:schema11.properties.engine.required,parentSchema:schema11.properties.engine,data:data10};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -565,12 +565,9 @@ vErrors.push(err48);
 }
 errors++;
 }
-}
-if(data10.providers !== undefined){
-let data11 = data10.providers;
-if(Array.isArray(data11)){
-if(data11.length < 1){
-const err49 = {instancePath:instancePath+"/engine/providers",schemaPath:"#/properties/engine/properties/providers/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.engine.properties.providers,data:data11};
+for(const key2 in data10){
+if(!((((((key2 === "providers") || (key2 === "threads")) || (key2 === "timeoutMs")) || (key2 === "ortLibraryPath")) || (key2 === "trtFp16")) || (key2 === "modules"))){
+const err49 = {instancePath:instancePath+"/engine",schemaPath:"#/properties/engine/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.engine,data:data10};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -579,11 +576,12 @@ vErrors.push(err49);
 }
 errors++;
 }
-const len0 = data11.length;
-for(let i0=0; i0<len0; i0++){
-let data12 = data11[i0];
-if(typeof data12 !== "string"){
-const err50 = {instancePath:instancePath+"/engine/providers/" + i0,schemaPath:"#/properties/engine/properties/providers/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.engine.properties.providers.items.type,parentSchema:schema11.properties.engine.properties.providers.items,data:data12};
+}
+if(data10.providers !== undefined){
+let data11 = data10.providers;
+if(Array.isArray(data11)){
+if(data11.length < 1){
+const err50 = {instancePath:instancePath+"/engine/providers",schemaPath:"#/properties/engine/properties/providers/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.engine.properties.providers,data:data11};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -592,13 +590,26 @@ vErrors.push(err50);
 }
 errors++;
 }
-if(!((((((data12 === "tensorrt") || (data12 === "cuda")) || (data12 === "cpu")) || (data12 === "wasm")) || (data12 === "tfjs-node")) || (data12 === "tfjs-wasm"))){
-const err51 = {instancePath:instancePath+"/engine/providers/" + i0,schemaPath:"#/properties/engine/properties/providers/items/enum",keyword:"enum",params:{allowedValues: schema11.properties.engine.properties.providers.items.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.engine.properties.providers.items.enum,parentSchema:schema11.properties.engine.properties.providers.items,data:data12};
+const len0 = data11.length;
+for(let i0=0; i0<len0; i0++){
+let data12 = data11[i0];
+if(typeof data12 !== "string"){
+const err51 = {instancePath:instancePath+"/engine/providers/" + i0,schemaPath:"#/properties/engine/properties/providers/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.engine.properties.providers.items.type,parentSchema:schema11.properties.engine.properties.providers.items,data:data12};
 if(vErrors === null){
 vErrors = [err51];
 }
 else {
 vErrors.push(err51);
+}
+errors++;
+}
+if(!((((((data12 === "tensorrt") || (data12 === "cuda")) || (data12 === "cpu")) || (data12 === "wasm")) || (data12 === "tfjs-node")) || (data12 === "tfjs-wasm"))){
+const err52 = {instancePath:instancePath+"/engine/providers/" + i0,schemaPath:"#/properties/engine/properties/providers/items/enum",keyword:"enum",params:{allowedValues: schema11.properties.engine.properties.providers.items.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.engine.properties.providers.items.enum,parentSchema:schema11.properties.engine.properties.providers.items,data:data12};
+if(vErrors === null){
+vErrors = [err52];
+}
+else {
+vErrors.push(err52);
 }
 errors++;
 }
@@ -614,12 +625,12 @@ continue;
 }
 if(typeof indices0[item0] == "number"){
 j0 = indices0[item0];
-const err52 = {instancePath:instancePath+"/engine/providers",schemaPath:"#/properties/engine/properties/providers/uniqueItems",keyword:"uniqueItems",params:{i: i1, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i1+" are identical)",schema:true,parentSchema:schema11.properties.engine.properties.providers,data:data11};
+const err53 = {instancePath:instancePath+"/engine/providers",schemaPath:"#/properties/engine/properties/providers/uniqueItems",keyword:"uniqueItems",params:{i: i1, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i1+" are identical)",schema:true,parentSchema:schema11.properties.engine.properties.providers,data:data11};
 if(vErrors === null){
-vErrors = [err52];
+vErrors = [err53];
 }
 else {
-vErrors.push(err52);
+vErrors.push(err53);
 }
 errors++;
 break;
@@ -629,20 +640,7 @@ indices0[item0] = i1;
 }
 }
 else {
-const err53 = {instancePath:instancePath+"/engine/providers",schemaPath:"#/properties/engine/properties/providers/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.engine.properties.providers.type,parentSchema:schema11.properties.engine.properties.providers,data:data11};
-if(vErrors === null){
-vErrors = [err53];
-}
-else {
-vErrors.push(err53);
-}
-errors++;
-}
-}
-if(data10.threads !== undefined){
-let data13 = data10.threads;
-if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
-const err54 = {instancePath:instancePath+"/engine/threads",schemaPath:"#/properties/engine/properties/threads/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.engine.properties.threads.type,parentSchema:schema11.properties.engine.properties.threads,data:data13};
+const err54 = {instancePath:instancePath+"/engine/providers",schemaPath:"#/properties/engine/properties/providers/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.engine.properties.providers.type,parentSchema:schema11.properties.engine.properties.providers,data:data11};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -651,9 +649,11 @@ vErrors.push(err54);
 }
 errors++;
 }
-if((typeof data13 == "number") && (isFinite(data13))){
-if(data13 > 256 || isNaN(data13)){
-const err55 = {instancePath:instancePath+"/engine/threads",schemaPath:"#/properties/engine/properties/threads/maximum",keyword:"maximum",params:{comparison: "<=", limit: 256},message:"must be <= 256",schema:256,parentSchema:schema11.properties.engine.properties.threads,data:data13};
+}
+if(data10.threads !== undefined){
+let data13 = data10.threads;
+if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
+const err55 = {instancePath:instancePath+"/engine/threads",schemaPath:"#/properties/engine/properties/threads/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.engine.properties.threads.type,parentSchema:schema11.properties.engine.properties.threads,data:data13};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -662,8 +662,9 @@ vErrors.push(err55);
 }
 errors++;
 }
-if(data13 < 0 || isNaN(data13)){
-const err56 = {instancePath:instancePath+"/engine/threads",schemaPath:"#/properties/engine/properties/threads/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.engine.properties.threads,data:data13};
+if((typeof data13 == "number") && (isFinite(data13))){
+if(data13 > 256 || isNaN(data13)){
+const err56 = {instancePath:instancePath+"/engine/threads",schemaPath:"#/properties/engine/properties/threads/maximum",keyword:"maximum",params:{comparison: "<=", limit: 256},message:"must be <= 256",schema:256,parentSchema:schema11.properties.engine.properties.threads,data:data13};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -672,12 +673,8 @@ vErrors.push(err56);
 }
 errors++;
 }
-}
-}
-if(data10.timeoutMs !== undefined){
-let data14 = data10.timeoutMs;
-if(!(((typeof data14 == "number") && (!(data14 % 1) && !isNaN(data14))) && (isFinite(data14)))){
-const err57 = {instancePath:instancePath+"/engine/timeoutMs",schemaPath:"#/properties/engine/properties/timeoutMs/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.engine.properties.timeoutMs.type,parentSchema:schema11.properties.engine.properties.timeoutMs,data:data14};
+if(data13 < 0 || isNaN(data13)){
+const err57 = {instancePath:instancePath+"/engine/threads",schemaPath:"#/properties/engine/properties/threads/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.engine.properties.threads,data:data13};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -686,9 +683,12 @@ vErrors.push(err57);
 }
 errors++;
 }
-if((typeof data14 == "number") && (isFinite(data14))){
-if(data14 > 600000 || isNaN(data14)){
-const err58 = {instancePath:instancePath+"/engine/timeoutMs",schemaPath:"#/properties/engine/properties/timeoutMs/maximum",keyword:"maximum",params:{comparison: "<=", limit: 600000},message:"must be <= 600000",schema:600000,parentSchema:schema11.properties.engine.properties.timeoutMs,data:data14};
+}
+}
+if(data10.timeoutMs !== undefined){
+let data14 = data10.timeoutMs;
+if(!(((typeof data14 == "number") && (!(data14 % 1) && !isNaN(data14))) && (isFinite(data14)))){
+const err58 = {instancePath:instancePath+"/engine/timeoutMs",schemaPath:"#/properties/engine/properties/timeoutMs/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.engine.properties.timeoutMs.type,parentSchema:schema11.properties.engine.properties.timeoutMs,data:data14};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -697,8 +697,9 @@ vErrors.push(err58);
 }
 errors++;
 }
-if(data14 < 100 || isNaN(data14)){
-const err59 = {instancePath:instancePath+"/engine/timeoutMs",schemaPath:"#/properties/engine/properties/timeoutMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 100},message:"must be >= 100",schema:100,parentSchema:schema11.properties.engine.properties.timeoutMs,data:data14};
+if((typeof data14 == "number") && (isFinite(data14))){
+if(data14 > 600000 || isNaN(data14)){
+const err59 = {instancePath:instancePath+"/engine/timeoutMs",schemaPath:"#/properties/engine/properties/timeoutMs/maximum",keyword:"maximum",params:{comparison: "<=", limit: 600000},message:"must be <= 600000",schema:600000,parentSchema:schema11.properties.engine.properties.timeoutMs,data:data14};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -707,13 +708,8 @@ vErrors.push(err59);
 }
 errors++;
 }
-}
-}
-if(data10.ortLibraryPath !== undefined){
-let data15 = data10.ortLibraryPath;
-if(typeof data15 === "string"){
-if(!pattern1.test(data15)){
-const err60 = {instancePath:instancePath+"/engine/ortLibraryPath",schemaPath:"#/properties/engine/properties/ortLibraryPath/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.engine.properties.ortLibraryPath,data:data15};
+if(data14 < 100 || isNaN(data14)){
+const err60 = {instancePath:instancePath+"/engine/timeoutMs",schemaPath:"#/properties/engine/properties/timeoutMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 100},message:"must be >= 100",schema:100,parentSchema:schema11.properties.engine.properties.timeoutMs,data:data14};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -723,8 +719,12 @@ vErrors.push(err60);
 errors++;
 }
 }
-else {
-const err61 = {instancePath:instancePath+"/engine/ortLibraryPath",schemaPath:"#/properties/engine/properties/ortLibraryPath/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.engine.properties.ortLibraryPath.type,parentSchema:schema11.properties.engine.properties.ortLibraryPath,data:data15};
+}
+if(data10.ortLibraryPath !== undefined){
+let data15 = data10.ortLibraryPath;
+if(typeof data15 === "string"){
+if(!pattern1.test(data15)){
+const err61 = {instancePath:instancePath+"/engine/ortLibraryPath",schemaPath:"#/properties/engine/properties/ortLibraryPath/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.engine.properties.ortLibraryPath,data:data15};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -734,10 +734,8 @@ vErrors.push(err61);
 errors++;
 }
 }
-if(data10.trtFp16 !== undefined){
-let data16 = data10.trtFp16;
-if(typeof data16 !== "boolean"){
-const err62 = {instancePath:instancePath+"/engine/trtFp16",schemaPath:"#/properties/engine/properties/trtFp16/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.engine.properties.trtFp16.type,parentSchema:schema11.properties.engine.properties.trtFp16,data:data16};
+else {
+const err62 = {instancePath:instancePath+"/engine/ortLibraryPath",schemaPath:"#/properties/engine/properties/ortLibraryPath/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.engine.properties.ortLibraryPath.type,parentSchema:schema11.properties.engine.properties.ortLibraryPath,data:data15};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -747,9 +745,10 @@ vErrors.push(err62);
 errors++;
 }
 }
-}
-else {
-const err63 = {instancePath:instancePath+"/engine",schemaPath:"#/properties/engine/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.engine.type,parentSchema:schema11.properties.engine,data:data10};
+if(data10.trtFp16 !== undefined){
+let data16 = data10.trtFp16;
+if(typeof data16 !== "boolean"){
+const err63 = {instancePath:instancePath+"/engine/trtFp16",schemaPath:"#/properties/engine/properties/trtFp16/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.engine.properties.trtFp16.type,parentSchema:schema11.properties.engine.properties.trtFp16,data:data16};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -759,11 +758,15 @@ vErrors.push(err63);
 errors++;
 }
 }
-if(data.budget !== undefined){
-let data17 = data.budget;
-if(data17 && typeof data17 == "object" && !Array.isArray(data17)){
-if(data17.latencyMs === undefined){
-const err64 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/required",keyword:"required",params:{missingProperty: "latencyMs"},message:"must have required property '"+"latencyMs"+"'",schema:schema11.properties.budget.required,parentSchema:schema11.properties.budget,data:data17};
+if(data10.modules !== undefined){
+let data17 = data10.modules;
+if(Array.isArray(data17)){
+const len1 = data17.length;
+for(let i2=0; i2<len1; i2++){
+let data18 = data17[i2];
+if(typeof data18 === "string"){
+if(func3(data18) < 1){
+const err64 = {instancePath:instancePath+"/engine/modules/" + i2,schemaPath:"#/properties/engine/properties/modules/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.engine.properties.modules.items,data:data18};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -772,8 +775,8 @@ vErrors.push(err64);
 }
 errors++;
 }
-if(data17.fps === undefined){
-const err65 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/required",keyword:"required",params:{missingProperty: "fps"},message:"must have required property '"+"fps"+"'",schema:schema11.properties.budget.required,parentSchema:schema11.properties.budget,data:data17};
+if(!pattern5.test(data18)){
+const err65 = {instancePath:instancePath+"/engine/modules/" + i2,schemaPath:"#/properties/engine/properties/modules/items/pattern",keyword:"pattern",params:{pattern: "^(/|file:///)[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^(/|file:///)[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^(/|file:///)[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.engine.properties.modules.items,data:data18};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -782,8 +785,9 @@ vErrors.push(err65);
 }
 errors++;
 }
-if(data17.percentile === undefined){
-const err66 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/required",keyword:"required",params:{missingProperty: "percentile"},message:"must have required property '"+"percentile"+"'",schema:schema11.properties.budget.required,parentSchema:schema11.properties.budget,data:data17};
+}
+else {
+const err66 = {instancePath:instancePath+"/engine/modules/" + i2,schemaPath:"#/properties/engine/properties/modules/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.engine.properties.modules.items.type,parentSchema:schema11.properties.engine.properties.modules.items,data:data18};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -792,8 +796,19 @@ vErrors.push(err66);
 }
 errors++;
 }
-if(data17.memoryMb === undefined){
-const err67 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/required",keyword:"required",params:{missingProperty: "memoryMb"},message:"must have required property '"+"memoryMb"+"'",schema:schema11.properties.budget.required,parentSchema:schema11.properties.budget,data:data17};
+}
+let i3 = data17.length;
+let j1;
+if(i3 > 1){
+const indices1 = {};
+for(;i3--;){
+let item1 = data17[i3];
+if(typeof item1 !== "string"){
+continue;
+}
+if(typeof indices1[item1] == "number"){
+j1 = indices1[item1];
+const err67 = {instancePath:instancePath+"/engine/modules",schemaPath:"#/properties/engine/properties/modules/uniqueItems",keyword:"uniqueItems",params:{i: i3, j: j1},message:"must NOT have duplicate items (items ## "+j1+" and "+i3+" are identical)",schema:true,parentSchema:schema11.properties.engine.properties.modules,data:data17};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -801,9 +816,14 @@ else {
 vErrors.push(err67);
 }
 errors++;
+break;
 }
-if(data17.memoryFraction === undefined){
-const err68 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/required",keyword:"required",params:{missingProperty: "memoryFraction"},message:"must have required property '"+"memoryFraction"+"'",schema:schema11.properties.budget.required,parentSchema:schema11.properties.budget,data:data17};
+indices1[item1] = i3;
+}
+}
+}
+else {
+const err68 = {instancePath:instancePath+"/engine/modules",schemaPath:"#/properties/engine/properties/modules/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.engine.properties.modules.type,parentSchema:schema11.properties.engine.properties.modules,data:data17};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -812,8 +832,10 @@ vErrors.push(err68);
 }
 errors++;
 }
-if(data17.minAccuracy === undefined){
-const err69 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/required",keyword:"required",params:{missingProperty: "minAccuracy"},message:"must have required property '"+"minAccuracy"+"'",schema:schema11.properties.budget.required,parentSchema:schema11.properties.budget,data:data17};
+}
+}
+else {
+const err69 = {instancePath:instancePath+"/engine",schemaPath:"#/properties/engine/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.engine.type,parentSchema:schema11.properties.engine,data:data10};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -822,9 +844,12 @@ vErrors.push(err69);
 }
 errors++;
 }
-for(const key3 in data17){
-if(!((((((key3 === "latencyMs") || (key3 === "fps")) || (key3 === "percentile")) || (key3 === "memoryMb")) || (key3 === "memoryFraction")) || (key3 === "minAccuracy"))){
-const err70 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.budget,data:data17};
+}
+if(data.budget !== undefined){
+let data19 = data.budget;
+if(data19 && typeof data19 == "object" && !Array.isArray(data19)){
+if(data19.latencyMs === undefined){
+const err70 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/required",keyword:"required",params:{missingProperty: "latencyMs"},message:"must have required property '"+"latencyMs"+"'",schema:schema11.properties.budget.required,parentSchema:schema11.properties.budget,data:data19};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -833,12 +858,8 @@ vErrors.push(err70);
 }
 errors++;
 }
-}
-if(data17.latencyMs !== undefined){
-let data18 = data17.latencyMs;
-if((typeof data18 == "number") && (isFinite(data18))){
-if(data18 > 600000 || isNaN(data18)){
-const err71 = {instancePath:instancePath+"/budget/latencyMs",schemaPath:"#/properties/budget/properties/latencyMs/maximum",keyword:"maximum",params:{comparison: "<=", limit: 600000},message:"must be <= 600000",schema:600000,parentSchema:schema11.properties.budget.properties.latencyMs,data:data18};
+if(data19.fps === undefined){
+const err71 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/required",keyword:"required",params:{missingProperty: "fps"},message:"must have required property '"+"fps"+"'",schema:schema11.properties.budget.required,parentSchema:schema11.properties.budget,data:data19};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -847,8 +868,8 @@ vErrors.push(err71);
 }
 errors++;
 }
-if(data18 < 0 || isNaN(data18)){
-const err72 = {instancePath:instancePath+"/budget/latencyMs",schemaPath:"#/properties/budget/properties/latencyMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.budget.properties.latencyMs,data:data18};
+if(data19.percentile === undefined){
+const err72 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/required",keyword:"required",params:{missingProperty: "percentile"},message:"must have required property '"+"percentile"+"'",schema:schema11.properties.budget.required,parentSchema:schema11.properties.budget,data:data19};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -857,9 +878,8 @@ vErrors.push(err72);
 }
 errors++;
 }
-}
-else {
-const err73 = {instancePath:instancePath+"/budget/latencyMs",schemaPath:"#/properties/budget/properties/latencyMs/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.budget.properties.latencyMs.type,parentSchema:schema11.properties.budget.properties.latencyMs,data:data18};
+if(data19.memoryMb === undefined){
+const err73 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/required",keyword:"required",params:{missingProperty: "memoryMb"},message:"must have required property '"+"memoryMb"+"'",schema:schema11.properties.budget.required,parentSchema:schema11.properties.budget,data:data19};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -868,12 +888,8 @@ vErrors.push(err73);
 }
 errors++;
 }
-}
-if(data17.fps !== undefined){
-let data19 = data17.fps;
-if((typeof data19 == "number") && (isFinite(data19))){
-if(data19 > 1000 || isNaN(data19)){
-const err74 = {instancePath:instancePath+"/budget/fps",schemaPath:"#/properties/budget/properties/fps/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000",schema:1000,parentSchema:schema11.properties.budget.properties.fps,data:data19};
+if(data19.memoryFraction === undefined){
+const err74 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/required",keyword:"required",params:{missingProperty: "memoryFraction"},message:"must have required property '"+"memoryFraction"+"'",schema:schema11.properties.budget.required,parentSchema:schema11.properties.budget,data:data19};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -882,8 +898,8 @@ vErrors.push(err74);
 }
 errors++;
 }
-if(data19 < 0 || isNaN(data19)){
-const err75 = {instancePath:instancePath+"/budget/fps",schemaPath:"#/properties/budget/properties/fps/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.budget.properties.fps,data:data19};
+if(data19.minAccuracy === undefined){
+const err75 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/required",keyword:"required",params:{missingProperty: "minAccuracy"},message:"must have required property '"+"minAccuracy"+"'",schema:schema11.properties.budget.required,parentSchema:schema11.properties.budget,data:data19};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -892,9 +908,9 @@ vErrors.push(err75);
 }
 errors++;
 }
-}
-else {
-const err76 = {instancePath:instancePath+"/budget/fps",schemaPath:"#/properties/budget/properties/fps/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.budget.properties.fps.type,parentSchema:schema11.properties.budget.properties.fps,data:data19};
+for(const key3 in data19){
+if(!((((((key3 === "latencyMs") || (key3 === "fps")) || (key3 === "percentile")) || (key3 === "memoryMb")) || (key3 === "memoryFraction")) || (key3 === "minAccuracy"))){
+const err76 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.budget,data:data19};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -904,10 +920,11 @@ vErrors.push(err76);
 errors++;
 }
 }
-if(data17.percentile !== undefined){
-let data20 = data17.percentile;
-if(!(((typeof data20 == "number") && (!(data20 % 1) && !isNaN(data20))) && (isFinite(data20)))){
-const err77 = {instancePath:instancePath+"/budget/percentile",schemaPath:"#/properties/budget/properties/percentile/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.budget.properties.percentile.type,parentSchema:schema11.properties.budget.properties.percentile,data:data20};
+if(data19.latencyMs !== undefined){
+let data20 = data19.latencyMs;
+if((typeof data20 == "number") && (isFinite(data20))){
+if(data20 > 600000 || isNaN(data20)){
+const err77 = {instancePath:instancePath+"/budget/latencyMs",schemaPath:"#/properties/budget/properties/latencyMs/maximum",keyword:"maximum",params:{comparison: "<=", limit: 600000},message:"must be <= 600000",schema:600000,parentSchema:schema11.properties.budget.properties.latencyMs,data:data20};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -916,8 +933,8 @@ vErrors.push(err77);
 }
 errors++;
 }
-if(!(((data20 === 50) || (data20 === 90)) || (data20 === 99))){
-const err78 = {instancePath:instancePath+"/budget/percentile",schemaPath:"#/properties/budget/properties/percentile/enum",keyword:"enum",params:{allowedValues: schema11.properties.budget.properties.percentile.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.budget.properties.percentile.enum,parentSchema:schema11.properties.budget.properties.percentile,data:data20};
+if(data20 < 0 || isNaN(data20)){
+const err78 = {instancePath:instancePath+"/budget/latencyMs",schemaPath:"#/properties/budget/properties/latencyMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.budget.properties.latencyMs,data:data20};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -927,11 +944,8 @@ vErrors.push(err78);
 errors++;
 }
 }
-if(data17.memoryMb !== undefined){
-let data21 = data17.memoryMb;
-if((typeof data21 == "number") && (isFinite(data21))){
-if(data21 > 10000000 || isNaN(data21)){
-const err79 = {instancePath:instancePath+"/budget/memoryMb",schemaPath:"#/properties/budget/properties/memoryMb/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000000},message:"must be <= 10000000",schema:10000000,parentSchema:schema11.properties.budget.properties.memoryMb,data:data21};
+else {
+const err79 = {instancePath:instancePath+"/budget/latencyMs",schemaPath:"#/properties/budget/properties/latencyMs/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.budget.properties.latencyMs.type,parentSchema:schema11.properties.budget.properties.latencyMs,data:data20};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -940,8 +954,12 @@ vErrors.push(err79);
 }
 errors++;
 }
-if(data21 < 0 || isNaN(data21)){
-const err80 = {instancePath:instancePath+"/budget/memoryMb",schemaPath:"#/properties/budget/properties/memoryMb/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.budget.properties.memoryMb,data:data21};
+}
+if(data19.fps !== undefined){
+let data21 = data19.fps;
+if((typeof data21 == "number") && (isFinite(data21))){
+if(data21 > 1000 || isNaN(data21)){
+const err80 = {instancePath:instancePath+"/budget/fps",schemaPath:"#/properties/budget/properties/fps/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000",schema:1000,parentSchema:schema11.properties.budget.properties.fps,data:data21};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -950,9 +968,8 @@ vErrors.push(err80);
 }
 errors++;
 }
-}
-else {
-const err81 = {instancePath:instancePath+"/budget/memoryMb",schemaPath:"#/properties/budget/properties/memoryMb/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.budget.properties.memoryMb.type,parentSchema:schema11.properties.budget.properties.memoryMb,data:data21};
+if(data21 < 0 || isNaN(data21)){
+const err81 = {instancePath:instancePath+"/budget/fps",schemaPath:"#/properties/budget/properties/fps/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.budget.properties.fps,data:data21};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -962,11 +979,8 @@ vErrors.push(err81);
 errors++;
 }
 }
-if(data17.memoryFraction !== undefined){
-let data22 = data17.memoryFraction;
-if((typeof data22 == "number") && (isFinite(data22))){
-if(data22 > 1 || isNaN(data22)){
-const err82 = {instancePath:instancePath+"/budget/memoryFraction",schemaPath:"#/properties/budget/properties/memoryFraction/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.budget.properties.memoryFraction,data:data22};
+else {
+const err82 = {instancePath:instancePath+"/budget/fps",schemaPath:"#/properties/budget/properties/fps/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.budget.properties.fps.type,parentSchema:schema11.properties.budget.properties.fps,data:data21};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -975,8 +989,11 @@ vErrors.push(err82);
 }
 errors++;
 }
-if(data22 <= 0 || isNaN(data22)){
-const err83 = {instancePath:instancePath+"/budget/memoryFraction",schemaPath:"#/properties/budget/properties/memoryFraction/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.budget.properties.memoryFraction,data:data22};
+}
+if(data19.percentile !== undefined){
+let data22 = data19.percentile;
+if(!(((typeof data22 == "number") && (!(data22 % 1) && !isNaN(data22))) && (isFinite(data22)))){
+const err83 = {instancePath:instancePath+"/budget/percentile",schemaPath:"#/properties/budget/properties/percentile/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.budget.properties.percentile.type,parentSchema:schema11.properties.budget.properties.percentile,data:data22};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -985,9 +1002,8 @@ vErrors.push(err83);
 }
 errors++;
 }
-}
-else {
-const err84 = {instancePath:instancePath+"/budget/memoryFraction",schemaPath:"#/properties/budget/properties/memoryFraction/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.budget.properties.memoryFraction.type,parentSchema:schema11.properties.budget.properties.memoryFraction,data:data22};
+if(!(((data22 === 50) || (data22 === 90)) || (data22 === 99))){
+const err84 = {instancePath:instancePath+"/budget/percentile",schemaPath:"#/properties/budget/properties/percentile/enum",keyword:"enum",params:{allowedValues: schema11.properties.budget.properties.percentile.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.budget.properties.percentile.enum,parentSchema:schema11.properties.budget.properties.percentile,data:data22};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -997,11 +1013,11 @@ vErrors.push(err84);
 errors++;
 }
 }
-if(data17.minAccuracy !== undefined){
-let data23 = data17.minAccuracy;
+if(data19.memoryMb !== undefined){
+let data23 = data19.memoryMb;
 if((typeof data23 == "number") && (isFinite(data23))){
-if(data23 > 1 || isNaN(data23)){
-const err85 = {instancePath:instancePath+"/budget/minAccuracy",schemaPath:"#/properties/budget/properties/minAccuracy/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.budget.properties.minAccuracy,data:data23};
+if(data23 > 10000000 || isNaN(data23)){
+const err85 = {instancePath:instancePath+"/budget/memoryMb",schemaPath:"#/properties/budget/properties/memoryMb/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000000},message:"must be <= 10000000",schema:10000000,parentSchema:schema11.properties.budget.properties.memoryMb,data:data23};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -1011,7 +1027,7 @@ vErrors.push(err85);
 errors++;
 }
 if(data23 < 0 || isNaN(data23)){
-const err86 = {instancePath:instancePath+"/budget/minAccuracy",schemaPath:"#/properties/budget/properties/minAccuracy/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.budget.properties.minAccuracy,data:data23};
+const err86 = {instancePath:instancePath+"/budget/memoryMb",schemaPath:"#/properties/budget/properties/memoryMb/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.budget.properties.memoryMb,data:data23};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -1022,7 +1038,7 @@ errors++;
 }
 }
 else {
-const err87 = {instancePath:instancePath+"/budget/minAccuracy",schemaPath:"#/properties/budget/properties/minAccuracy/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.budget.properties.minAccuracy.type,parentSchema:schema11.properties.budget.properties.minAccuracy,data:data23};
+const err87 = {instancePath:instancePath+"/budget/memoryMb",schemaPath:"#/properties/budget/properties/memoryMb/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.budget.properties.memoryMb.type,parentSchema:schema11.properties.budget.properties.memoryMb,data:data23};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -1032,9 +1048,11 @@ vErrors.push(err87);
 errors++;
 }
 }
-}
-else {
-const err88 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.budget.type,parentSchema:schema11.properties.budget,data:data17};
+if(data19.memoryFraction !== undefined){
+let data24 = data19.memoryFraction;
+if((typeof data24 == "number") && (isFinite(data24))){
+if(data24 > 1 || isNaN(data24)){
+const err88 = {instancePath:instancePath+"/budget/memoryFraction",schemaPath:"#/properties/budget/properties/memoryFraction/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.budget.properties.memoryFraction,data:data24};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -1043,12 +1061,8 @@ vErrors.push(err88);
 }
 errors++;
 }
-}
-if(data.models !== undefined){
-let data24 = data.models;
-if(data24 && typeof data24 == "object" && !Array.isArray(data24)){
-if(data24.catalog === undefined){
-const err89 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/required",keyword:"required",params:{missingProperty: "catalog"},message:"must have required property '"+"catalog"+"'",schema:schema11.properties.models.required,parentSchema:schema11.properties.models,data:data24};
+if(data24 <= 0 || isNaN(data24)){
+const err89 = {instancePath:instancePath+"/budget/memoryFraction",schemaPath:"#/properties/budget/properties/memoryFraction/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.budget.properties.memoryFraction,data:data24};
 if(vErrors === null){
 vErrors = [err89];
 }
@@ -1057,8 +1071,9 @@ vErrors.push(err89);
 }
 errors++;
 }
-if(data24.mirror === undefined){
-const err90 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/required",keyword:"required",params:{missingProperty: "mirror"},message:"must have required property '"+"mirror"+"'",schema:schema11.properties.models.required,parentSchema:schema11.properties.models,data:data24};
+}
+else {
+const err90 = {instancePath:instancePath+"/budget/memoryFraction",schemaPath:"#/properties/budget/properties/memoryFraction/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.budget.properties.memoryFraction.type,parentSchema:schema11.properties.budget.properties.memoryFraction,data:data24};
 if(vErrors === null){
 vErrors = [err90];
 }
@@ -1067,8 +1082,12 @@ vErrors.push(err90);
 }
 errors++;
 }
-if(data24.task === undefined){
-const err91 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/required",keyword:"required",params:{missingProperty: "task"},message:"must have required property '"+"task"+"'",schema:schema11.properties.models.required,parentSchema:schema11.properties.models,data:data24};
+}
+if(data19.minAccuracy !== undefined){
+let data25 = data19.minAccuracy;
+if((typeof data25 == "number") && (isFinite(data25))){
+if(data25 > 1 || isNaN(data25)){
+const err91 = {instancePath:instancePath+"/budget/minAccuracy",schemaPath:"#/properties/budget/properties/minAccuracy/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.budget.properties.minAccuracy,data:data25};
 if(vErrors === null){
 vErrors = [err91];
 }
@@ -1077,8 +1096,8 @@ vErrors.push(err91);
 }
 errors++;
 }
-if(data24.allowZooFallback === undefined){
-const err92 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/required",keyword:"required",params:{missingProperty: "allowZooFallback"},message:"must have required property '"+"allowZooFallback"+"'",schema:schema11.properties.models.required,parentSchema:schema11.properties.models,data:data24};
+if(data25 < 0 || isNaN(data25)){
+const err92 = {instancePath:instancePath+"/budget/minAccuracy",schemaPath:"#/properties/budget/properties/minAccuracy/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.budget.properties.minAccuracy,data:data25};
 if(vErrors === null){
 vErrors = [err92];
 }
@@ -1087,8 +1106,9 @@ vErrors.push(err92);
 }
 errors++;
 }
-if(data24.downloadTimeoutSeconds === undefined){
-const err93 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/required",keyword:"required",params:{missingProperty: "downloadTimeoutSeconds"},message:"must have required property '"+"downloadTimeoutSeconds"+"'",schema:schema11.properties.models.required,parentSchema:schema11.properties.models,data:data24};
+}
+else {
+const err93 = {instancePath:instancePath+"/budget/minAccuracy",schemaPath:"#/properties/budget/properties/minAccuracy/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.budget.properties.minAccuracy.type,parentSchema:schema11.properties.budget.properties.minAccuracy,data:data25};
 if(vErrors === null){
 vErrors = [err93];
 }
@@ -1097,8 +1117,10 @@ vErrors.push(err93);
 }
 errors++;
 }
-if(data24.maxDownloadMb === undefined){
-const err94 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/required",keyword:"required",params:{missingProperty: "maxDownloadMb"},message:"must have required property '"+"maxDownloadMb"+"'",schema:schema11.properties.models.required,parentSchema:schema11.properties.models,data:data24};
+}
+}
+else {
+const err94 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.budget.type,parentSchema:schema11.properties.budget,data:data19};
 if(vErrors === null){
 vErrors = [err94];
 }
@@ -1107,8 +1129,12 @@ vErrors.push(err94);
 }
 errors++;
 }
-if(data24.pullTimeoutSeconds === undefined){
-const err95 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/required",keyword:"required",params:{missingProperty: "pullTimeoutSeconds"},message:"must have required property '"+"pullTimeoutSeconds"+"'",schema:schema11.properties.models.required,parentSchema:schema11.properties.models,data:data24};
+}
+if(data.models !== undefined){
+let data26 = data.models;
+if(data26 && typeof data26 == "object" && !Array.isArray(data26)){
+if(data26.catalog === undefined){
+const err95 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/required",keyword:"required",params:{missingProperty: "catalog"},message:"must have required property '"+"catalog"+"'",schema:schema11.properties.models.required,parentSchema:schema11.properties.models,data:data26};
 if(vErrors === null){
 vErrors = [err95];
 }
@@ -1117,8 +1143,8 @@ vErrors.push(err95);
 }
 errors++;
 }
-if(data24.allowAnyUrl === undefined){
-const err96 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/required",keyword:"required",params:{missingProperty: "allowAnyUrl"},message:"must have required property '"+"allowAnyUrl"+"'",schema:schema11.properties.models.required,parentSchema:schema11.properties.models,data:data24};
+if(data26.mirror === undefined){
+const err96 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/required",keyword:"required",params:{missingProperty: "mirror"},message:"must have required property '"+"mirror"+"'",schema:schema11.properties.models.required,parentSchema:schema11.properties.models,data:data26};
 if(vErrors === null){
 vErrors = [err96];
 }
@@ -1127,9 +1153,8 @@ vErrors.push(err96);
 }
 errors++;
 }
-for(const key4 in data24){
-if(!((((((((key4 === "catalog") || (key4 === "mirror")) || (key4 === "task")) || (key4 === "allowZooFallback")) || (key4 === "downloadTimeoutSeconds")) || (key4 === "maxDownloadMb")) || (key4 === "pullTimeoutSeconds")) || (key4 === "allowAnyUrl"))){
-const err97 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.models,data:data24};
+if(data26.task === undefined){
+const err97 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/required",keyword:"required",params:{missingProperty: "task"},message:"must have required property '"+"task"+"'",schema:schema11.properties.models.required,parentSchema:schema11.properties.models,data:data26};
 if(vErrors === null){
 vErrors = [err97];
 }
@@ -1138,12 +1163,8 @@ vErrors.push(err97);
 }
 errors++;
 }
-}
-if(data24.catalog !== undefined){
-let data25 = data24.catalog;
-if(typeof data25 === "string"){
-if(!pattern1.test(data25)){
-const err98 = {instancePath:instancePath+"/models/catalog",schemaPath:"#/properties/models/properties/catalog/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.models.properties.catalog,data:data25};
+if(data26.allowZooFallback === undefined){
+const err98 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/required",keyword:"required",params:{missingProperty: "allowZooFallback"},message:"must have required property '"+"allowZooFallback"+"'",schema:schema11.properties.models.required,parentSchema:schema11.properties.models,data:data26};
 if(vErrors === null){
 vErrors = [err98];
 }
@@ -1152,9 +1173,8 @@ vErrors.push(err98);
 }
 errors++;
 }
-}
-else {
-const err99 = {instancePath:instancePath+"/models/catalog",schemaPath:"#/properties/models/properties/catalog/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.models.properties.catalog.type,parentSchema:schema11.properties.models.properties.catalog,data:data25};
+if(data26.downloadTimeoutSeconds === undefined){
+const err99 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/required",keyword:"required",params:{missingProperty: "downloadTimeoutSeconds"},message:"must have required property '"+"downloadTimeoutSeconds"+"'",schema:schema11.properties.models.required,parentSchema:schema11.properties.models,data:data26};
 if(vErrors === null){
 vErrors = [err99];
 }
@@ -1163,12 +1183,8 @@ vErrors.push(err99);
 }
 errors++;
 }
-}
-if(data24.mirror !== undefined){
-let data26 = data24.mirror;
-if(typeof data26 === "string"){
-if(!pattern1.test(data26)){
-const err100 = {instancePath:instancePath+"/models/mirror",schemaPath:"#/properties/models/properties/mirror/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.models.properties.mirror,data:data26};
+if(data26.maxDownloadMb === undefined){
+const err100 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/required",keyword:"required",params:{missingProperty: "maxDownloadMb"},message:"must have required property '"+"maxDownloadMb"+"'",schema:schema11.properties.models.required,parentSchema:schema11.properties.models,data:data26};
 if(vErrors === null){
 vErrors = [err100];
 }
@@ -1177,9 +1193,8 @@ vErrors.push(err100);
 }
 errors++;
 }
-}
-else {
-const err101 = {instancePath:instancePath+"/models/mirror",schemaPath:"#/properties/models/properties/mirror/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.models.properties.mirror.type,parentSchema:schema11.properties.models.properties.mirror,data:data26};
+if(data26.pullTimeoutSeconds === undefined){
+const err101 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/required",keyword:"required",params:{missingProperty: "pullTimeoutSeconds"},message:"must have required property '"+"pullTimeoutSeconds"+"'",schema:schema11.properties.models.required,parentSchema:schema11.properties.models,data:data26};
 if(vErrors === null){
 vErrors = [err101];
 }
@@ -1188,11 +1203,8 @@ vErrors.push(err101);
 }
 errors++;
 }
-}
-if(data24.task !== undefined){
-let data27 = data24.task;
-if(typeof data27 !== "string"){
-const err102 = {instancePath:instancePath+"/models/task",schemaPath:"#/properties/models/properties/task/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.models.properties.task.type,parentSchema:schema11.properties.models.properties.task,data:data27};
+if(data26.allowAnyUrl === undefined){
+const err102 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/required",keyword:"required",params:{missingProperty: "allowAnyUrl"},message:"must have required property '"+"allowAnyUrl"+"'",schema:schema11.properties.models.required,parentSchema:schema11.properties.models,data:data26};
 if(vErrors === null){
 vErrors = [err102];
 }
@@ -1201,8 +1213,9 @@ vErrors.push(err102);
 }
 errors++;
 }
-if(!((((data27 === "imagenet") || (data27 === "classification")) || (data27 === "person")) || (data27 === "detection"))){
-const err103 = {instancePath:instancePath+"/models/task",schemaPath:"#/properties/models/properties/task/enum",keyword:"enum",params:{allowedValues: schema11.properties.models.properties.task.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.models.properties.task.enum,parentSchema:schema11.properties.models.properties.task,data:data27};
+for(const key4 in data26){
+if(!((((((((key4 === "catalog") || (key4 === "mirror")) || (key4 === "task")) || (key4 === "allowZooFallback")) || (key4 === "downloadTimeoutSeconds")) || (key4 === "maxDownloadMb")) || (key4 === "pullTimeoutSeconds")) || (key4 === "allowAnyUrl"))){
+const err103 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.models,data:data26};
 if(vErrors === null){
 vErrors = [err103];
 }
@@ -1212,10 +1225,11 @@ vErrors.push(err103);
 errors++;
 }
 }
-if(data24.allowZooFallback !== undefined){
-let data28 = data24.allowZooFallback;
-if(typeof data28 !== "boolean"){
-const err104 = {instancePath:instancePath+"/models/allowZooFallback",schemaPath:"#/properties/models/properties/allowZooFallback/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.models.properties.allowZooFallback.type,parentSchema:schema11.properties.models.properties.allowZooFallback,data:data28};
+if(data26.catalog !== undefined){
+let data27 = data26.catalog;
+if(typeof data27 === "string"){
+if(!pattern1.test(data27)){
+const err104 = {instancePath:instancePath+"/models/catalog",schemaPath:"#/properties/models/properties/catalog/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.models.properties.catalog,data:data27};
 if(vErrors === null){
 vErrors = [err104];
 }
@@ -1225,11 +1239,8 @@ vErrors.push(err104);
 errors++;
 }
 }
-if(data24.downloadTimeoutSeconds !== undefined){
-let data29 = data24.downloadTimeoutSeconds;
-if((typeof data29 == "number") && (isFinite(data29))){
-if(data29 > 86400 || isNaN(data29)){
-const err105 = {instancePath:instancePath+"/models/downloadTimeoutSeconds",schemaPath:"#/properties/models/properties/downloadTimeoutSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema11.properties.models.properties.downloadTimeoutSeconds,data:data29};
+else {
+const err105 = {instancePath:instancePath+"/models/catalog",schemaPath:"#/properties/models/properties/catalog/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.models.properties.catalog.type,parentSchema:schema11.properties.models.properties.catalog,data:data27};
 if(vErrors === null){
 vErrors = [err105];
 }
@@ -1238,8 +1249,12 @@ vErrors.push(err105);
 }
 errors++;
 }
-if(data29 <= 0 || isNaN(data29)){
-const err106 = {instancePath:instancePath+"/models/downloadTimeoutSeconds",schemaPath:"#/properties/models/properties/downloadTimeoutSeconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.models.properties.downloadTimeoutSeconds,data:data29};
+}
+if(data26.mirror !== undefined){
+let data28 = data26.mirror;
+if(typeof data28 === "string"){
+if(!pattern1.test(data28)){
+const err106 = {instancePath:instancePath+"/models/mirror",schemaPath:"#/properties/models/properties/mirror/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.models.properties.mirror,data:data28};
 if(vErrors === null){
 vErrors = [err106];
 }
@@ -1250,7 +1265,7 @@ errors++;
 }
 }
 else {
-const err107 = {instancePath:instancePath+"/models/downloadTimeoutSeconds",schemaPath:"#/properties/models/properties/downloadTimeoutSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.models.properties.downloadTimeoutSeconds.type,parentSchema:schema11.properties.models.properties.downloadTimeoutSeconds,data:data29};
+const err107 = {instancePath:instancePath+"/models/mirror",schemaPath:"#/properties/models/properties/mirror/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.models.properties.mirror.type,parentSchema:schema11.properties.models.properties.mirror,data:data28};
 if(vErrors === null){
 vErrors = [err107];
 }
@@ -1260,11 +1275,10 @@ vErrors.push(err107);
 errors++;
 }
 }
-if(data24.maxDownloadMb !== undefined){
-let data30 = data24.maxDownloadMb;
-if((typeof data30 == "number") && (isFinite(data30))){
-if(data30 > 10000 || isNaN(data30)){
-const err108 = {instancePath:instancePath+"/models/maxDownloadMb",schemaPath:"#/properties/models/properties/maxDownloadMb/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000",schema:10000,parentSchema:schema11.properties.models.properties.maxDownloadMb,data:data30};
+if(data26.task !== undefined){
+let data29 = data26.task;
+if(typeof data29 !== "string"){
+const err108 = {instancePath:instancePath+"/models/task",schemaPath:"#/properties/models/properties/task/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.models.properties.task.type,parentSchema:schema11.properties.models.properties.task,data:data29};
 if(vErrors === null){
 vErrors = [err108];
 }
@@ -1273,8 +1287,8 @@ vErrors.push(err108);
 }
 errors++;
 }
-if(data30 <= 0 || isNaN(data30)){
-const err109 = {instancePath:instancePath+"/models/maxDownloadMb",schemaPath:"#/properties/models/properties/maxDownloadMb/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.models.properties.maxDownloadMb,data:data30};
+if(!((((data29 === "imagenet") || (data29 === "classification")) || (data29 === "person")) || (data29 === "detection"))){
+const err109 = {instancePath:instancePath+"/models/task",schemaPath:"#/properties/models/properties/task/enum",keyword:"enum",params:{allowedValues: schema11.properties.models.properties.task.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.models.properties.task.enum,parentSchema:schema11.properties.models.properties.task,data:data29};
 if(vErrors === null){
 vErrors = [err109];
 }
@@ -1284,8 +1298,10 @@ vErrors.push(err109);
 errors++;
 }
 }
-else {
-const err110 = {instancePath:instancePath+"/models/maxDownloadMb",schemaPath:"#/properties/models/properties/maxDownloadMb/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.models.properties.maxDownloadMb.type,parentSchema:schema11.properties.models.properties.maxDownloadMb,data:data30};
+if(data26.allowZooFallback !== undefined){
+let data30 = data26.allowZooFallback;
+if(typeof data30 !== "boolean"){
+const err110 = {instancePath:instancePath+"/models/allowZooFallback",schemaPath:"#/properties/models/properties/allowZooFallback/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.models.properties.allowZooFallback.type,parentSchema:schema11.properties.models.properties.allowZooFallback,data:data30};
 if(vErrors === null){
 vErrors = [err110];
 }
@@ -1295,11 +1311,11 @@ vErrors.push(err110);
 errors++;
 }
 }
-if(data24.pullTimeoutSeconds !== undefined){
-let data31 = data24.pullTimeoutSeconds;
+if(data26.downloadTimeoutSeconds !== undefined){
+let data31 = data26.downloadTimeoutSeconds;
 if((typeof data31 == "number") && (isFinite(data31))){
 if(data31 > 86400 || isNaN(data31)){
-const err111 = {instancePath:instancePath+"/models/pullTimeoutSeconds",schemaPath:"#/properties/models/properties/pullTimeoutSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema11.properties.models.properties.pullTimeoutSeconds,data:data31};
+const err111 = {instancePath:instancePath+"/models/downloadTimeoutSeconds",schemaPath:"#/properties/models/properties/downloadTimeoutSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema11.properties.models.properties.downloadTimeoutSeconds,data:data31};
 if(vErrors === null){
 vErrors = [err111];
 }
@@ -1309,7 +1325,7 @@ vErrors.push(err111);
 errors++;
 }
 if(data31 <= 0 || isNaN(data31)){
-const err112 = {instancePath:instancePath+"/models/pullTimeoutSeconds",schemaPath:"#/properties/models/properties/pullTimeoutSeconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.models.properties.pullTimeoutSeconds,data:data31};
+const err112 = {instancePath:instancePath+"/models/downloadTimeoutSeconds",schemaPath:"#/properties/models/properties/downloadTimeoutSeconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.models.properties.downloadTimeoutSeconds,data:data31};
 if(vErrors === null){
 vErrors = [err112];
 }
@@ -1320,7 +1336,7 @@ errors++;
 }
 }
 else {
-const err113 = {instancePath:instancePath+"/models/pullTimeoutSeconds",schemaPath:"#/properties/models/properties/pullTimeoutSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.models.properties.pullTimeoutSeconds.type,parentSchema:schema11.properties.models.properties.pullTimeoutSeconds,data:data31};
+const err113 = {instancePath:instancePath+"/models/downloadTimeoutSeconds",schemaPath:"#/properties/models/properties/downloadTimeoutSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.models.properties.downloadTimeoutSeconds.type,parentSchema:schema11.properties.models.properties.downloadTimeoutSeconds,data:data31};
 if(vErrors === null){
 vErrors = [err113];
 }
@@ -1330,10 +1346,11 @@ vErrors.push(err113);
 errors++;
 }
 }
-if(data24.allowAnyUrl !== undefined){
-let data32 = data24.allowAnyUrl;
-if(typeof data32 !== "boolean"){
-const err114 = {instancePath:instancePath+"/models/allowAnyUrl",schemaPath:"#/properties/models/properties/allowAnyUrl/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.models.properties.allowAnyUrl.type,parentSchema:schema11.properties.models.properties.allowAnyUrl,data:data32};
+if(data26.maxDownloadMb !== undefined){
+let data32 = data26.maxDownloadMb;
+if((typeof data32 == "number") && (isFinite(data32))){
+if(data32 > 10000 || isNaN(data32)){
+const err114 = {instancePath:instancePath+"/models/maxDownloadMb",schemaPath:"#/properties/models/properties/maxDownloadMb/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000",schema:10000,parentSchema:schema11.properties.models.properties.maxDownloadMb,data:data32};
 if(vErrors === null){
 vErrors = [err114];
 }
@@ -1342,10 +1359,8 @@ vErrors.push(err114);
 }
 errors++;
 }
-}
-}
-else {
-const err115 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.models.type,parentSchema:schema11.properties.models,data:data24};
+if(data32 <= 0 || isNaN(data32)){
+const err115 = {instancePath:instancePath+"/models/maxDownloadMb",schemaPath:"#/properties/models/properties/maxDownloadMb/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.models.properties.maxDownloadMb,data:data32};
 if(vErrors === null){
 vErrors = [err115];
 }
@@ -1355,11 +1370,8 @@ vErrors.push(err115);
 errors++;
 }
 }
-if(data.profile !== undefined){
-let data33 = data.profile;
-if(data33 && typeof data33 == "object" && !Array.isArray(data33)){
-if(data33.minRuns === undefined){
-const err116 = {instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/required",keyword:"required",params:{missingProperty: "minRuns"},message:"must have required property '"+"minRuns"+"'",schema:schema11.properties.profile.required,parentSchema:schema11.properties.profile,data:data33};
+else {
+const err116 = {instancePath:instancePath+"/models/maxDownloadMb",schemaPath:"#/properties/models/properties/maxDownloadMb/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.models.properties.maxDownloadMb.type,parentSchema:schema11.properties.models.properties.maxDownloadMb,data:data32};
 if(vErrors === null){
 vErrors = [err116];
 }
@@ -1368,8 +1380,12 @@ vErrors.push(err116);
 }
 errors++;
 }
-if(data33.minSeconds === undefined){
-const err117 = {instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/required",keyword:"required",params:{missingProperty: "minSeconds"},message:"must have required property '"+"minSeconds"+"'",schema:schema11.properties.profile.required,parentSchema:schema11.properties.profile,data:data33};
+}
+if(data26.pullTimeoutSeconds !== undefined){
+let data33 = data26.pullTimeoutSeconds;
+if((typeof data33 == "number") && (isFinite(data33))){
+if(data33 > 86400 || isNaN(data33)){
+const err117 = {instancePath:instancePath+"/models/pullTimeoutSeconds",schemaPath:"#/properties/models/properties/pullTimeoutSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema11.properties.models.properties.pullTimeoutSeconds,data:data33};
 if(vErrors === null){
 vErrors = [err117];
 }
@@ -1378,8 +1394,8 @@ vErrors.push(err117);
 }
 errors++;
 }
-if(data33.warmupRuns === undefined){
-const err118 = {instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/required",keyword:"required",params:{missingProperty: "warmupRuns"},message:"must have required property '"+"warmupRuns"+"'",schema:schema11.properties.profile.required,parentSchema:schema11.properties.profile,data:data33};
+if(data33 <= 0 || isNaN(data33)){
+const err118 = {instancePath:instancePath+"/models/pullTimeoutSeconds",schemaPath:"#/properties/models/properties/pullTimeoutSeconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.models.properties.pullTimeoutSeconds,data:data33};
 if(vErrors === null){
 vErrors = [err118];
 }
@@ -1388,8 +1404,9 @@ vErrors.push(err118);
 }
 errors++;
 }
-if(data33.probeDir === undefined){
-const err119 = {instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/required",keyword:"required",params:{missingProperty: "probeDir"},message:"must have required property '"+"probeDir"+"'",schema:schema11.properties.profile.required,parentSchema:schema11.properties.profile,data:data33};
+}
+else {
+const err119 = {instancePath:instancePath+"/models/pullTimeoutSeconds",schemaPath:"#/properties/models/properties/pullTimeoutSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.models.properties.pullTimeoutSeconds.type,parentSchema:schema11.properties.models.properties.pullTimeoutSeconds,data:data33};
 if(vErrors === null){
 vErrors = [err119];
 }
@@ -1398,8 +1415,11 @@ vErrors.push(err119);
 }
 errors++;
 }
-if(data33.minAgreement === undefined){
-const err120 = {instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/required",keyword:"required",params:{missingProperty: "minAgreement"},message:"must have required property '"+"minAgreement"+"'",schema:schema11.properties.profile.required,parentSchema:schema11.properties.profile,data:data33};
+}
+if(data26.allowAnyUrl !== undefined){
+let data34 = data26.allowAnyUrl;
+if(typeof data34 !== "boolean"){
+const err120 = {instancePath:instancePath+"/models/allowAnyUrl",schemaPath:"#/properties/models/properties/allowAnyUrl/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.models.properties.allowAnyUrl.type,parentSchema:schema11.properties.models.properties.allowAnyUrl,data:data34};
 if(vErrors === null){
 vErrors = [err120];
 }
@@ -1408,9 +1428,10 @@ vErrors.push(err120);
 }
 errors++;
 }
-for(const key5 in data33){
-if(!(((((key5 === "minRuns") || (key5 === "minSeconds")) || (key5 === "warmupRuns")) || (key5 === "probeDir")) || (key5 === "minAgreement"))){
-const err121 = {instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.profile,data:data33};
+}
+}
+else {
+const err121 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.models.type,parentSchema:schema11.properties.models,data:data26};
 if(vErrors === null){
 vErrors = [err121];
 }
@@ -1420,10 +1441,11 @@ vErrors.push(err121);
 errors++;
 }
 }
-if(data33.minRuns !== undefined){
-let data34 = data33.minRuns;
-if(!(((typeof data34 == "number") && (!(data34 % 1) && !isNaN(data34))) && (isFinite(data34)))){
-const err122 = {instancePath:instancePath+"/profile/minRuns",schemaPath:"#/properties/profile/properties/minRuns/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.profile.properties.minRuns.type,parentSchema:schema11.properties.profile.properties.minRuns,data:data34};
+if(data.profile !== undefined){
+let data35 = data.profile;
+if(data35 && typeof data35 == "object" && !Array.isArray(data35)){
+if(data35.minRuns === undefined){
+const err122 = {instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/required",keyword:"required",params:{missingProperty: "minRuns"},message:"must have required property '"+"minRuns"+"'",schema:schema11.properties.profile.required,parentSchema:schema11.properties.profile,data:data35};
 if(vErrors === null){
 vErrors = [err122];
 }
@@ -1432,9 +1454,8 @@ vErrors.push(err122);
 }
 errors++;
 }
-if((typeof data34 == "number") && (isFinite(data34))){
-if(data34 > 100000 || isNaN(data34)){
-const err123 = {instancePath:instancePath+"/profile/minRuns",schemaPath:"#/properties/profile/properties/minRuns/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000",schema:100000,parentSchema:schema11.properties.profile.properties.minRuns,data:data34};
+if(data35.minSeconds === undefined){
+const err123 = {instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/required",keyword:"required",params:{missingProperty: "minSeconds"},message:"must have required property '"+"minSeconds"+"'",schema:schema11.properties.profile.required,parentSchema:schema11.properties.profile,data:data35};
 if(vErrors === null){
 vErrors = [err123];
 }
@@ -1443,8 +1464,8 @@ vErrors.push(err123);
 }
 errors++;
 }
-if(data34 < 1 || isNaN(data34)){
-const err124 = {instancePath:instancePath+"/profile/minRuns",schemaPath:"#/properties/profile/properties/minRuns/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.profile.properties.minRuns,data:data34};
+if(data35.warmupRuns === undefined){
+const err124 = {instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/required",keyword:"required",params:{missingProperty: "warmupRuns"},message:"must have required property '"+"warmupRuns"+"'",schema:schema11.properties.profile.required,parentSchema:schema11.properties.profile,data:data35};
 if(vErrors === null){
 vErrors = [err124];
 }
@@ -1453,13 +1474,8 @@ vErrors.push(err124);
 }
 errors++;
 }
-}
-}
-if(data33.minSeconds !== undefined){
-let data35 = data33.minSeconds;
-if((typeof data35 == "number") && (isFinite(data35))){
-if(data35 > 3600 || isNaN(data35)){
-const err125 = {instancePath:instancePath+"/profile/minSeconds",schemaPath:"#/properties/profile/properties/minSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.profile.properties.minSeconds,data:data35};
+if(data35.probeDir === undefined){
+const err125 = {instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/required",keyword:"required",params:{missingProperty: "probeDir"},message:"must have required property '"+"probeDir"+"'",schema:schema11.properties.profile.required,parentSchema:schema11.properties.profile,data:data35};
 if(vErrors === null){
 vErrors = [err125];
 }
@@ -1468,8 +1484,8 @@ vErrors.push(err125);
 }
 errors++;
 }
-if(data35 < 0 || isNaN(data35)){
-const err126 = {instancePath:instancePath+"/profile/minSeconds",schemaPath:"#/properties/profile/properties/minSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.profile.properties.minSeconds,data:data35};
+if(data35.minAgreement === undefined){
+const err126 = {instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/required",keyword:"required",params:{missingProperty: "minAgreement"},message:"must have required property '"+"minAgreement"+"'",schema:schema11.properties.profile.required,parentSchema:schema11.properties.profile,data:data35};
 if(vErrors === null){
 vErrors = [err126];
 }
@@ -1478,9 +1494,9 @@ vErrors.push(err126);
 }
 errors++;
 }
-}
-else {
-const err127 = {instancePath:instancePath+"/profile/minSeconds",schemaPath:"#/properties/profile/properties/minSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.profile.properties.minSeconds.type,parentSchema:schema11.properties.profile.properties.minSeconds,data:data35};
+for(const key5 in data35){
+if(!(((((key5 === "minRuns") || (key5 === "minSeconds")) || (key5 === "warmupRuns")) || (key5 === "probeDir")) || (key5 === "minAgreement"))){
+const err127 = {instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.profile,data:data35};
 if(vErrors === null){
 vErrors = [err127];
 }
@@ -1490,10 +1506,10 @@ vErrors.push(err127);
 errors++;
 }
 }
-if(data33.warmupRuns !== undefined){
-let data36 = data33.warmupRuns;
+if(data35.minRuns !== undefined){
+let data36 = data35.minRuns;
 if(!(((typeof data36 == "number") && (!(data36 % 1) && !isNaN(data36))) && (isFinite(data36)))){
-const err128 = {instancePath:instancePath+"/profile/warmupRuns",schemaPath:"#/properties/profile/properties/warmupRuns/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.profile.properties.warmupRuns.type,parentSchema:schema11.properties.profile.properties.warmupRuns,data:data36};
+const err128 = {instancePath:instancePath+"/profile/minRuns",schemaPath:"#/properties/profile/properties/minRuns/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.profile.properties.minRuns.type,parentSchema:schema11.properties.profile.properties.minRuns,data:data36};
 if(vErrors === null){
 vErrors = [err128];
 }
@@ -1503,8 +1519,8 @@ vErrors.push(err128);
 errors++;
 }
 if((typeof data36 == "number") && (isFinite(data36))){
-if(data36 > 10000 || isNaN(data36)){
-const err129 = {instancePath:instancePath+"/profile/warmupRuns",schemaPath:"#/properties/profile/properties/warmupRuns/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000",schema:10000,parentSchema:schema11.properties.profile.properties.warmupRuns,data:data36};
+if(data36 > 100000 || isNaN(data36)){
+const err129 = {instancePath:instancePath+"/profile/minRuns",schemaPath:"#/properties/profile/properties/minRuns/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000",schema:100000,parentSchema:schema11.properties.profile.properties.minRuns,data:data36};
 if(vErrors === null){
 vErrors = [err129];
 }
@@ -1513,8 +1529,8 @@ vErrors.push(err129);
 }
 errors++;
 }
-if(data36 < 0 || isNaN(data36)){
-const err130 = {instancePath:instancePath+"/profile/warmupRuns",schemaPath:"#/properties/profile/properties/warmupRuns/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.profile.properties.warmupRuns,data:data36};
+if(data36 < 1 || isNaN(data36)){
+const err130 = {instancePath:instancePath+"/profile/minRuns",schemaPath:"#/properties/profile/properties/minRuns/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.profile.properties.minRuns,data:data36};
 if(vErrors === null){
 vErrors = [err130];
 }
@@ -1525,11 +1541,11 @@ errors++;
 }
 }
 }
-if(data33.probeDir !== undefined){
-let data37 = data33.probeDir;
-if(typeof data37 === "string"){
-if(!pattern1.test(data37)){
-const err131 = {instancePath:instancePath+"/profile/probeDir",schemaPath:"#/properties/profile/properties/probeDir/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.profile.properties.probeDir,data:data37};
+if(data35.minSeconds !== undefined){
+let data37 = data35.minSeconds;
+if((typeof data37 == "number") && (isFinite(data37))){
+if(data37 > 3600 || isNaN(data37)){
+const err131 = {instancePath:instancePath+"/profile/minSeconds",schemaPath:"#/properties/profile/properties/minSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.profile.properties.minSeconds,data:data37};
 if(vErrors === null){
 vErrors = [err131];
 }
@@ -1538,9 +1554,8 @@ vErrors.push(err131);
 }
 errors++;
 }
-}
-else {
-const err132 = {instancePath:instancePath+"/profile/probeDir",schemaPath:"#/properties/profile/properties/probeDir/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.profile.properties.probeDir.type,parentSchema:schema11.properties.profile.properties.probeDir,data:data37};
+if(data37 < 0 || isNaN(data37)){
+const err132 = {instancePath:instancePath+"/profile/minSeconds",schemaPath:"#/properties/profile/properties/minSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.profile.properties.minSeconds,data:data37};
 if(vErrors === null){
 vErrors = [err132];
 }
@@ -1550,11 +1565,8 @@ vErrors.push(err132);
 errors++;
 }
 }
-if(data33.minAgreement !== undefined){
-let data38 = data33.minAgreement;
-if((typeof data38 == "number") && (isFinite(data38))){
-if(data38 > 1 || isNaN(data38)){
-const err133 = {instancePath:instancePath+"/profile/minAgreement",schemaPath:"#/properties/profile/properties/minAgreement/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.profile.properties.minAgreement,data:data38};
+else {
+const err133 = {instancePath:instancePath+"/profile/minSeconds",schemaPath:"#/properties/profile/properties/minSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.profile.properties.minSeconds.type,parentSchema:schema11.properties.profile.properties.minSeconds,data:data37};
 if(vErrors === null){
 vErrors = [err133];
 }
@@ -1563,8 +1575,11 @@ vErrors.push(err133);
 }
 errors++;
 }
-if(data38 < 0 || isNaN(data38)){
-const err134 = {instancePath:instancePath+"/profile/minAgreement",schemaPath:"#/properties/profile/properties/minAgreement/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.profile.properties.minAgreement,data:data38};
+}
+if(data35.warmupRuns !== undefined){
+let data38 = data35.warmupRuns;
+if(!(((typeof data38 == "number") && (!(data38 % 1) && !isNaN(data38))) && (isFinite(data38)))){
+const err134 = {instancePath:instancePath+"/profile/warmupRuns",schemaPath:"#/properties/profile/properties/warmupRuns/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.profile.properties.warmupRuns.type,parentSchema:schema11.properties.profile.properties.warmupRuns,data:data38};
 if(vErrors === null){
 vErrors = [err134];
 }
@@ -1573,9 +1588,9 @@ vErrors.push(err134);
 }
 errors++;
 }
-}
-else {
-const err135 = {instancePath:instancePath+"/profile/minAgreement",schemaPath:"#/properties/profile/properties/minAgreement/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.profile.properties.minAgreement.type,parentSchema:schema11.properties.profile.properties.minAgreement,data:data38};
+if((typeof data38 == "number") && (isFinite(data38))){
+if(data38 > 10000 || isNaN(data38)){
+const err135 = {instancePath:instancePath+"/profile/warmupRuns",schemaPath:"#/properties/profile/properties/warmupRuns/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000",schema:10000,parentSchema:schema11.properties.profile.properties.warmupRuns,data:data38};
 if(vErrors === null){
 vErrors = [err135];
 }
@@ -1584,10 +1599,8 @@ vErrors.push(err135);
 }
 errors++;
 }
-}
-}
-else {
-const err136 = {instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.profile.type,parentSchema:schema11.properties.profile,data:data33};
+if(data38 < 0 || isNaN(data38)){
+const err136 = {instancePath:instancePath+"/profile/warmupRuns",schemaPath:"#/properties/profile/properties/warmupRuns/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.profile.properties.warmupRuns,data:data38};
 if(vErrors === null){
 vErrors = [err136];
 }
@@ -1597,11 +1610,12 @@ vErrors.push(err136);
 errors++;
 }
 }
-if(data.adapt !== undefined){
-let data39 = data.adapt;
-if(data39 && typeof data39 == "object" && !Array.isArray(data39)){
-if(data39.enabled === undefined){
-const err137 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/required",keyword:"required",params:{missingProperty: "enabled"},message:"must have required property '"+"enabled"+"'",schema:schema11.properties.adapt.required,parentSchema:schema11.properties.adapt,data:data39};
+}
+if(data35.probeDir !== undefined){
+let data39 = data35.probeDir;
+if(typeof data39 === "string"){
+if(!pattern1.test(data39)){
+const err137 = {instancePath:instancePath+"/profile/probeDir",schemaPath:"#/properties/profile/properties/probeDir/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.profile.properties.probeDir,data:data39};
 if(vErrors === null){
 vErrors = [err137];
 }
@@ -1610,8 +1624,9 @@ vErrors.push(err137);
 }
 errors++;
 }
-if(data39.windowSeconds === undefined){
-const err138 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/required",keyword:"required",params:{missingProperty: "windowSeconds"},message:"must have required property '"+"windowSeconds"+"'",schema:schema11.properties.adapt.required,parentSchema:schema11.properties.adapt,data:data39};
+}
+else {
+const err138 = {instancePath:instancePath+"/profile/probeDir",schemaPath:"#/properties/profile/properties/probeDir/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.profile.properties.probeDir.type,parentSchema:schema11.properties.profile.properties.probeDir,data:data39};
 if(vErrors === null){
 vErrors = [err138];
 }
@@ -1620,8 +1635,12 @@ vErrors.push(err138);
 }
 errors++;
 }
-if(data39.cooldownSeconds === undefined){
-const err139 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/required",keyword:"required",params:{missingProperty: "cooldownSeconds"},message:"must have required property '"+"cooldownSeconds"+"'",schema:schema11.properties.adapt.required,parentSchema:schema11.properties.adapt,data:data39};
+}
+if(data35.minAgreement !== undefined){
+let data40 = data35.minAgreement;
+if((typeof data40 == "number") && (isFinite(data40))){
+if(data40 > 1 || isNaN(data40)){
+const err139 = {instancePath:instancePath+"/profile/minAgreement",schemaPath:"#/properties/profile/properties/minAgreement/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.profile.properties.minAgreement,data:data40};
 if(vErrors === null){
 vErrors = [err139];
 }
@@ -1630,8 +1649,8 @@ vErrors.push(err139);
 }
 errors++;
 }
-if(data39.hysteresis === undefined){
-const err140 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/required",keyword:"required",params:{missingProperty: "hysteresis"},message:"must have required property '"+"hysteresis"+"'",schema:schema11.properties.adapt.required,parentSchema:schema11.properties.adapt,data:data39};
+if(data40 < 0 || isNaN(data40)){
+const err140 = {instancePath:instancePath+"/profile/minAgreement",schemaPath:"#/properties/profile/properties/minAgreement/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.profile.properties.minAgreement,data:data40};
 if(vErrors === null){
 vErrors = [err140];
 }
@@ -1640,9 +1659,9 @@ vErrors.push(err140);
 }
 errors++;
 }
-for(const key6 in data39){
-if(!((((key6 === "enabled") || (key6 === "windowSeconds")) || (key6 === "cooldownSeconds")) || (key6 === "hysteresis"))){
-const err141 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.adapt,data:data39};
+}
+else {
+const err141 = {instancePath:instancePath+"/profile/minAgreement",schemaPath:"#/properties/profile/properties/minAgreement/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.profile.properties.minAgreement.type,parentSchema:schema11.properties.profile.properties.minAgreement,data:data40};
 if(vErrors === null){
 vErrors = [err141];
 }
@@ -1652,10 +1671,9 @@ vErrors.push(err141);
 errors++;
 }
 }
-if(data39.enabled !== undefined){
-let data40 = data39.enabled;
-if(typeof data40 !== "boolean"){
-const err142 = {instancePath:instancePath+"/adapt/enabled",schemaPath:"#/properties/adapt/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.adapt.properties.enabled.type,parentSchema:schema11.properties.adapt.properties.enabled,data:data40};
+}
+else {
+const err142 = {instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.profile.type,parentSchema:schema11.properties.profile,data:data35};
 if(vErrors === null){
 vErrors = [err142];
 }
@@ -1665,11 +1683,11 @@ vErrors.push(err142);
 errors++;
 }
 }
-if(data39.windowSeconds !== undefined){
-let data41 = data39.windowSeconds;
-if((typeof data41 == "number") && (isFinite(data41))){
-if(data41 > 86400 || isNaN(data41)){
-const err143 = {instancePath:instancePath+"/adapt/windowSeconds",schemaPath:"#/properties/adapt/properties/windowSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema11.properties.adapt.properties.windowSeconds,data:data41};
+if(data.adapt !== undefined){
+let data41 = data.adapt;
+if(data41 && typeof data41 == "object" && !Array.isArray(data41)){
+if(data41.enabled === undefined){
+const err143 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/required",keyword:"required",params:{missingProperty: "enabled"},message:"must have required property '"+"enabled"+"'",schema:schema11.properties.adapt.required,parentSchema:schema11.properties.adapt,data:data41};
 if(vErrors === null){
 vErrors = [err143];
 }
@@ -1678,8 +1696,8 @@ vErrors.push(err143);
 }
 errors++;
 }
-if(data41 <= 0 || isNaN(data41)){
-const err144 = {instancePath:instancePath+"/adapt/windowSeconds",schemaPath:"#/properties/adapt/properties/windowSeconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.adapt.properties.windowSeconds,data:data41};
+if(data41.windowSeconds === undefined){
+const err144 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/required",keyword:"required",params:{missingProperty: "windowSeconds"},message:"must have required property '"+"windowSeconds"+"'",schema:schema11.properties.adapt.required,parentSchema:schema11.properties.adapt,data:data41};
 if(vErrors === null){
 vErrors = [err144];
 }
@@ -1688,9 +1706,8 @@ vErrors.push(err144);
 }
 errors++;
 }
-}
-else {
-const err145 = {instancePath:instancePath+"/adapt/windowSeconds",schemaPath:"#/properties/adapt/properties/windowSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.adapt.properties.windowSeconds.type,parentSchema:schema11.properties.adapt.properties.windowSeconds,data:data41};
+if(data41.cooldownSeconds === undefined){
+const err145 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/required",keyword:"required",params:{missingProperty: "cooldownSeconds"},message:"must have required property '"+"cooldownSeconds"+"'",schema:schema11.properties.adapt.required,parentSchema:schema11.properties.adapt,data:data41};
 if(vErrors === null){
 vErrors = [err145];
 }
@@ -1699,12 +1716,8 @@ vErrors.push(err145);
 }
 errors++;
 }
-}
-if(data39.cooldownSeconds !== undefined){
-let data42 = data39.cooldownSeconds;
-if((typeof data42 == "number") && (isFinite(data42))){
-if(data42 > 86400 || isNaN(data42)){
-const err146 = {instancePath:instancePath+"/adapt/cooldownSeconds",schemaPath:"#/properties/adapt/properties/cooldownSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema11.properties.adapt.properties.cooldownSeconds,data:data42};
+if(data41.hysteresis === undefined){
+const err146 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/required",keyword:"required",params:{missingProperty: "hysteresis"},message:"must have required property '"+"hysteresis"+"'",schema:schema11.properties.adapt.required,parentSchema:schema11.properties.adapt,data:data41};
 if(vErrors === null){
 vErrors = [err146];
 }
@@ -1713,8 +1726,9 @@ vErrors.push(err146);
 }
 errors++;
 }
-if(data42 < 0 || isNaN(data42)){
-const err147 = {instancePath:instancePath+"/adapt/cooldownSeconds",schemaPath:"#/properties/adapt/properties/cooldownSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.adapt.properties.cooldownSeconds,data:data42};
+for(const key6 in data41){
+if(!((((key6 === "enabled") || (key6 === "windowSeconds")) || (key6 === "cooldownSeconds")) || (key6 === "hysteresis"))){
+const err147 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.adapt,data:data41};
 if(vErrors === null){
 vErrors = [err147];
 }
@@ -1724,8 +1738,10 @@ vErrors.push(err147);
 errors++;
 }
 }
-else {
-const err148 = {instancePath:instancePath+"/adapt/cooldownSeconds",schemaPath:"#/properties/adapt/properties/cooldownSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.adapt.properties.cooldownSeconds.type,parentSchema:schema11.properties.adapt.properties.cooldownSeconds,data:data42};
+if(data41.enabled !== undefined){
+let data42 = data41.enabled;
+if(typeof data42 !== "boolean"){
+const err148 = {instancePath:instancePath+"/adapt/enabled",schemaPath:"#/properties/adapt/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.adapt.properties.enabled.type,parentSchema:schema11.properties.adapt.properties.enabled,data:data42};
 if(vErrors === null){
 vErrors = [err148];
 }
@@ -1735,11 +1751,11 @@ vErrors.push(err148);
 errors++;
 }
 }
-if(data39.hysteresis !== undefined){
-let data43 = data39.hysteresis;
+if(data41.windowSeconds !== undefined){
+let data43 = data41.windowSeconds;
 if((typeof data43 == "number") && (isFinite(data43))){
-if(data43 > 1 || isNaN(data43)){
-const err149 = {instancePath:instancePath+"/adapt/hysteresis",schemaPath:"#/properties/adapt/properties/hysteresis/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.adapt.properties.hysteresis,data:data43};
+if(data43 > 86400 || isNaN(data43)){
+const err149 = {instancePath:instancePath+"/adapt/windowSeconds",schemaPath:"#/properties/adapt/properties/windowSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema11.properties.adapt.properties.windowSeconds,data:data43};
 if(vErrors === null){
 vErrors = [err149];
 }
@@ -1748,8 +1764,8 @@ vErrors.push(err149);
 }
 errors++;
 }
-if(data43 < 0 || isNaN(data43)){
-const err150 = {instancePath:instancePath+"/adapt/hysteresis",schemaPath:"#/properties/adapt/properties/hysteresis/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.adapt.properties.hysteresis,data:data43};
+if(data43 <= 0 || isNaN(data43)){
+const err150 = {instancePath:instancePath+"/adapt/windowSeconds",schemaPath:"#/properties/adapt/properties/windowSeconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.adapt.properties.windowSeconds,data:data43};
 if(vErrors === null){
 vErrors = [err150];
 }
@@ -1760,7 +1776,7 @@ errors++;
 }
 }
 else {
-const err151 = {instancePath:instancePath+"/adapt/hysteresis",schemaPath:"#/properties/adapt/properties/hysteresis/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.adapt.properties.hysteresis.type,parentSchema:schema11.properties.adapt.properties.hysteresis,data:data43};
+const err151 = {instancePath:instancePath+"/adapt/windowSeconds",schemaPath:"#/properties/adapt/properties/windowSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.adapt.properties.windowSeconds.type,parentSchema:schema11.properties.adapt.properties.windowSeconds,data:data43};
 if(vErrors === null){
 vErrors = [err151];
 }
@@ -1770,9 +1786,11 @@ vErrors.push(err151);
 errors++;
 }
 }
-}
-else {
-const err152 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.adapt.type,parentSchema:schema11.properties.adapt,data:data39};
+if(data41.cooldownSeconds !== undefined){
+let data44 = data41.cooldownSeconds;
+if((typeof data44 == "number") && (isFinite(data44))){
+if(data44 > 86400 || isNaN(data44)){
+const err152 = {instancePath:instancePath+"/adapt/cooldownSeconds",schemaPath:"#/properties/adapt/properties/cooldownSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema11.properties.adapt.properties.cooldownSeconds,data:data44};
 if(vErrors === null){
 vErrors = [err152];
 }
@@ -1781,12 +1799,8 @@ vErrors.push(err152);
 }
 errors++;
 }
-}
-if(data.mqtt !== undefined){
-let data44 = data.mqtt;
-if(data44 && typeof data44 == "object" && !Array.isArray(data44)){
-if(data44.url === undefined){
-const err153 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "url"},message:"must have required property '"+"url"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data44};
+if(data44 < 0 || isNaN(data44)){
+const err153 = {instancePath:instancePath+"/adapt/cooldownSeconds",schemaPath:"#/properties/adapt/properties/cooldownSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.adapt.properties.cooldownSeconds,data:data44};
 if(vErrors === null){
 vErrors = [err153];
 }
@@ -1795,8 +1809,9 @@ vErrors.push(err153);
 }
 errors++;
 }
-if(data44.prefix === undefined){
-const err154 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "prefix"},message:"must have required property '"+"prefix"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data44};
+}
+else {
+const err154 = {instancePath:instancePath+"/adapt/cooldownSeconds",schemaPath:"#/properties/adapt/properties/cooldownSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.adapt.properties.cooldownSeconds.type,parentSchema:schema11.properties.adapt.properties.cooldownSeconds,data:data44};
 if(vErrors === null){
 vErrors = [err154];
 }
@@ -1805,8 +1820,12 @@ vErrors.push(err154);
 }
 errors++;
 }
-if(data44.protocolVersion === undefined){
-const err155 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "protocolVersion"},message:"must have required property '"+"protocolVersion"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data44};
+}
+if(data41.hysteresis !== undefined){
+let data45 = data41.hysteresis;
+if((typeof data45 == "number") && (isFinite(data45))){
+if(data45 > 1 || isNaN(data45)){
+const err155 = {instancePath:instancePath+"/adapt/hysteresis",schemaPath:"#/properties/adapt/properties/hysteresis/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.adapt.properties.hysteresis,data:data45};
 if(vErrors === null){
 vErrors = [err155];
 }
@@ -1815,8 +1834,8 @@ vErrors.push(err155);
 }
 errors++;
 }
-if(data44.username === undefined){
-const err156 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "username"},message:"must have required property '"+"username"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data44};
+if(data45 < 0 || isNaN(data45)){
+const err156 = {instancePath:instancePath+"/adapt/hysteresis",schemaPath:"#/properties/adapt/properties/hysteresis/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.adapt.properties.hysteresis,data:data45};
 if(vErrors === null){
 vErrors = [err156];
 }
@@ -1825,8 +1844,9 @@ vErrors.push(err156);
 }
 errors++;
 }
-if(data44.password === undefined){
-const err157 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "password"},message:"must have required property '"+"password"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data44};
+}
+else {
+const err157 = {instancePath:instancePath+"/adapt/hysteresis",schemaPath:"#/properties/adapt/properties/hysteresis/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.adapt.properties.hysteresis.type,parentSchema:schema11.properties.adapt.properties.hysteresis,data:data45};
 if(vErrors === null){
 vErrors = [err157];
 }
@@ -1835,8 +1855,10 @@ vErrors.push(err157);
 }
 errors++;
 }
-if(data44.tls === undefined){
-const err158 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "tls"},message:"must have required property '"+"tls"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data44};
+}
+}
+else {
+const err158 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.adapt.type,parentSchema:schema11.properties.adapt,data:data41};
 if(vErrors === null){
 vErrors = [err158];
 }
@@ -1845,8 +1867,12 @@ vErrors.push(err158);
 }
 errors++;
 }
-if(data44.keepaliveSeconds === undefined){
-const err159 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "keepaliveSeconds"},message:"must have required property '"+"keepaliveSeconds"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data44};
+}
+if(data.mqtt !== undefined){
+let data46 = data.mqtt;
+if(data46 && typeof data46 == "object" && !Array.isArray(data46)){
+if(data46.url === undefined){
+const err159 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "url"},message:"must have required property '"+"url"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data46};
 if(vErrors === null){
 vErrors = [err159];
 }
@@ -1855,8 +1881,8 @@ vErrors.push(err159);
 }
 errors++;
 }
-if(data44.reconnectMaxSeconds === undefined){
-const err160 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "reconnectMaxSeconds"},message:"must have required property '"+"reconnectMaxSeconds"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data44};
+if(data46.prefix === undefined){
+const err160 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "prefix"},message:"must have required property '"+"prefix"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data46};
 if(vErrors === null){
 vErrors = [err160];
 }
@@ -1865,8 +1891,8 @@ vErrors.push(err160);
 }
 errors++;
 }
-if(data44.results === undefined){
-const err161 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "results"},message:"must have required property '"+"results"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data44};
+if(data46.protocolVersion === undefined){
+const err161 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "protocolVersion"},message:"must have required property '"+"protocolVersion"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data46};
 if(vErrors === null){
 vErrors = [err161];
 }
@@ -1875,8 +1901,8 @@ vErrors.push(err161);
 }
 errors++;
 }
-if(data44.telemetrySeconds === undefined){
-const err162 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "telemetrySeconds"},message:"must have required property '"+"telemetrySeconds"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data44};
+if(data46.username === undefined){
+const err162 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "username"},message:"must have required property '"+"username"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data46};
 if(vErrors === null){
 vErrors = [err162];
 }
@@ -1885,8 +1911,8 @@ vErrors.push(err162);
 }
 errors++;
 }
-if(data44.outbox === undefined){
-const err163 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "outbox"},message:"must have required property '"+"outbox"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data44};
+if(data46.password === undefined){
+const err163 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "password"},message:"must have required property '"+"password"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data46};
 if(vErrors === null){
 vErrors = [err163];
 }
@@ -1895,8 +1921,8 @@ vErrors.push(err163);
 }
 errors++;
 }
-if(data44.homeAssistant === undefined){
-const err164 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "homeAssistant"},message:"must have required property '"+"homeAssistant"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data44};
+if(data46.tls === undefined){
+const err164 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "tls"},message:"must have required property '"+"tls"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data46};
 if(vErrors === null){
 vErrors = [err164];
 }
@@ -1905,9 +1931,8 @@ vErrors.push(err164);
 }
 errors++;
 }
-for(const key7 in data44){
-if(!(func2.call(schema11.properties.mqtt.properties, key7))){
-const err165 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.mqtt,data:data44};
+if(data46.keepaliveSeconds === undefined){
+const err165 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "keepaliveSeconds"},message:"must have required property '"+"keepaliveSeconds"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data46};
 if(vErrors === null){
 vErrors = [err165];
 }
@@ -1916,12 +1941,8 @@ vErrors.push(err165);
 }
 errors++;
 }
-}
-if(data44.url !== undefined){
-let data45 = data44.url;
-if(typeof data45 === "string"){
-if(!pattern8.test(data45)){
-const err166 = {instancePath:instancePath+"/mqtt/url",schemaPath:"#/properties/mqtt/properties/url/pattern",keyword:"pattern",params:{pattern: "^((mqtts?|wss?|tcp|ssl)://[^\\s]+)?$"},message:"must match pattern \""+"^((mqtts?|wss?|tcp|ssl)://[^\\s]+)?$"+"\"",schema:"^((mqtts?|wss?|tcp|ssl)://[^\\s]+)?$",parentSchema:schema11.properties.mqtt.properties.url,data:data45};
+if(data46.reconnectMaxSeconds === undefined){
+const err166 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "reconnectMaxSeconds"},message:"must have required property '"+"reconnectMaxSeconds"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data46};
 if(vErrors === null){
 vErrors = [err166];
 }
@@ -1930,9 +1951,8 @@ vErrors.push(err166);
 }
 errors++;
 }
-}
-else {
-const err167 = {instancePath:instancePath+"/mqtt/url",schemaPath:"#/properties/mqtt/properties/url/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.url.type,parentSchema:schema11.properties.mqtt.properties.url,data:data45};
+if(data46.results === undefined){
+const err167 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "results"},message:"must have required property '"+"results"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data46};
 if(vErrors === null){
 vErrors = [err167];
 }
@@ -1941,12 +1961,8 @@ vErrors.push(err167);
 }
 errors++;
 }
-}
-if(data44.prefix !== undefined){
-let data46 = data44.prefix;
-if(typeof data46 === "string"){
-if(!pattern9.test(data46)){
-const err168 = {instancePath:instancePath+"/mqtt/prefix",schemaPath:"#/properties/mqtt/properties/prefix/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$"},message:"must match pattern \""+"^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$"+"\"",schema:"^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$",parentSchema:schema11.properties.mqtt.properties.prefix,data:data46};
+if(data46.telemetrySeconds === undefined){
+const err168 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "telemetrySeconds"},message:"must have required property '"+"telemetrySeconds"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data46};
 if(vErrors === null){
 vErrors = [err168];
 }
@@ -1955,9 +1971,8 @@ vErrors.push(err168);
 }
 errors++;
 }
-}
-else {
-const err169 = {instancePath:instancePath+"/mqtt/prefix",schemaPath:"#/properties/mqtt/properties/prefix/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.prefix.type,parentSchema:schema11.properties.mqtt.properties.prefix,data:data46};
+if(data46.outbox === undefined){
+const err169 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "outbox"},message:"must have required property '"+"outbox"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data46};
 if(vErrors === null){
 vErrors = [err169];
 }
@@ -1966,11 +1981,8 @@ vErrors.push(err169);
 }
 errors++;
 }
-}
-if(data44.protocolVersion !== undefined){
-let data47 = data44.protocolVersion;
-if(!(((typeof data47 == "number") && (!(data47 % 1) && !isNaN(data47))) && (isFinite(data47)))){
-const err170 = {instancePath:instancePath+"/mqtt/protocolVersion",schemaPath:"#/properties/mqtt/properties/protocolVersion/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.mqtt.properties.protocolVersion.type,parentSchema:schema11.properties.mqtt.properties.protocolVersion,data:data47};
+if(data46.homeAssistant === undefined){
+const err170 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "homeAssistant"},message:"must have required property '"+"homeAssistant"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data46};
 if(vErrors === null){
 vErrors = [err170];
 }
@@ -1979,8 +1991,9 @@ vErrors.push(err170);
 }
 errors++;
 }
-if(!((data47 === 4) || (data47 === 5))){
-const err171 = {instancePath:instancePath+"/mqtt/protocolVersion",schemaPath:"#/properties/mqtt/properties/protocolVersion/enum",keyword:"enum",params:{allowedValues: schema11.properties.mqtt.properties.protocolVersion.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.mqtt.properties.protocolVersion.enum,parentSchema:schema11.properties.mqtt.properties.protocolVersion,data:data47};
+for(const key7 in data46){
+if(!(func2.call(schema11.properties.mqtt.properties, key7))){
+const err171 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.mqtt,data:data46};
 if(vErrors === null){
 vErrors = [err171];
 }
@@ -1990,11 +2003,11 @@ vErrors.push(err171);
 errors++;
 }
 }
-if(data44.username !== undefined){
-let data48 = data44.username;
-if(typeof data48 === "string"){
-if(!pattern1.test(data48)){
-const err172 = {instancePath:instancePath+"/mqtt/username",schemaPath:"#/properties/mqtt/properties/username/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.mqtt.properties.username,data:data48};
+if(data46.url !== undefined){
+let data47 = data46.url;
+if(typeof data47 === "string"){
+if(!pattern9.test(data47)){
+const err172 = {instancePath:instancePath+"/mqtt/url",schemaPath:"#/properties/mqtt/properties/url/pattern",keyword:"pattern",params:{pattern: "^((mqtts?|wss?|tcp|ssl)://[^\\s]+)?$"},message:"must match pattern \""+"^((mqtts?|wss?|tcp|ssl)://[^\\s]+)?$"+"\"",schema:"^((mqtts?|wss?|tcp|ssl)://[^\\s]+)?$",parentSchema:schema11.properties.mqtt.properties.url,data:data47};
 if(vErrors === null){
 vErrors = [err172];
 }
@@ -2005,7 +2018,7 @@ errors++;
 }
 }
 else {
-const err173 = {instancePath:instancePath+"/mqtt/username",schemaPath:"#/properties/mqtt/properties/username/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.username.type,parentSchema:schema11.properties.mqtt.properties.username,data:data48};
+const err173 = {instancePath:instancePath+"/mqtt/url",schemaPath:"#/properties/mqtt/properties/url/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.url.type,parentSchema:schema11.properties.mqtt.properties.url,data:data47};
 if(vErrors === null){
 vErrors = [err173];
 }
@@ -2015,10 +2028,11 @@ vErrors.push(err173);
 errors++;
 }
 }
-if(data44.password !== undefined){
-let data49 = data44.password;
-if(typeof data49 !== "string"){
-const err174 = {instancePath:instancePath+"/mqtt/password",schemaPath:"#/properties/mqtt/properties/password/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.password.type,parentSchema:schema11.properties.mqtt.properties.password,data:data49};
+if(data46.prefix !== undefined){
+let data48 = data46.prefix;
+if(typeof data48 === "string"){
+if(!pattern10.test(data48)){
+const err174 = {instancePath:instancePath+"/mqtt/prefix",schemaPath:"#/properties/mqtt/properties/prefix/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$"},message:"must match pattern \""+"^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$"+"\"",schema:"^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$",parentSchema:schema11.properties.mqtt.properties.prefix,data:data48};
 if(vErrors === null){
 vErrors = [err174];
 }
@@ -2028,11 +2042,8 @@ vErrors.push(err174);
 errors++;
 }
 }
-if(data44.tls !== undefined){
-let data50 = data44.tls;
-if(data50 && typeof data50 == "object" && !Array.isArray(data50)){
-if(data50.ca === undefined){
-const err175 = {instancePath:instancePath+"/mqtt/tls",schemaPath:"#/properties/mqtt/properties/tls/required",keyword:"required",params:{missingProperty: "ca"},message:"must have required property '"+"ca"+"'",schema:schema11.properties.mqtt.properties.tls.required,parentSchema:schema11.properties.mqtt.properties.tls,data:data50};
+else {
+const err175 = {instancePath:instancePath+"/mqtt/prefix",schemaPath:"#/properties/mqtt/properties/prefix/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.prefix.type,parentSchema:schema11.properties.mqtt.properties.prefix,data:data48};
 if(vErrors === null){
 vErrors = [err175];
 }
@@ -2041,8 +2052,11 @@ vErrors.push(err175);
 }
 errors++;
 }
-if(data50.cert === undefined){
-const err176 = {instancePath:instancePath+"/mqtt/tls",schemaPath:"#/properties/mqtt/properties/tls/required",keyword:"required",params:{missingProperty: "cert"},message:"must have required property '"+"cert"+"'",schema:schema11.properties.mqtt.properties.tls.required,parentSchema:schema11.properties.mqtt.properties.tls,data:data50};
+}
+if(data46.protocolVersion !== undefined){
+let data49 = data46.protocolVersion;
+if(!(((typeof data49 == "number") && (!(data49 % 1) && !isNaN(data49))) && (isFinite(data49)))){
+const err176 = {instancePath:instancePath+"/mqtt/protocolVersion",schemaPath:"#/properties/mqtt/properties/protocolVersion/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.mqtt.properties.protocolVersion.type,parentSchema:schema11.properties.mqtt.properties.protocolVersion,data:data49};
 if(vErrors === null){
 vErrors = [err176];
 }
@@ -2051,8 +2065,8 @@ vErrors.push(err176);
 }
 errors++;
 }
-if(data50.key === undefined){
-const err177 = {instancePath:instancePath+"/mqtt/tls",schemaPath:"#/properties/mqtt/properties/tls/required",keyword:"required",params:{missingProperty: "key"},message:"must have required property '"+"key"+"'",schema:schema11.properties.mqtt.properties.tls.required,parentSchema:schema11.properties.mqtt.properties.tls,data:data50};
+if(!((data49 === 4) || (data49 === 5))){
+const err177 = {instancePath:instancePath+"/mqtt/protocolVersion",schemaPath:"#/properties/mqtt/properties/protocolVersion/enum",keyword:"enum",params:{allowedValues: schema11.properties.mqtt.properties.protocolVersion.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.mqtt.properties.protocolVersion.enum,parentSchema:schema11.properties.mqtt.properties.protocolVersion,data:data49};
 if(vErrors === null){
 vErrors = [err177];
 }
@@ -2061,8 +2075,12 @@ vErrors.push(err177);
 }
 errors++;
 }
-if(data50.rejectUnauthorized === undefined){
-const err178 = {instancePath:instancePath+"/mqtt/tls",schemaPath:"#/properties/mqtt/properties/tls/required",keyword:"required",params:{missingProperty: "rejectUnauthorized"},message:"must have required property '"+"rejectUnauthorized"+"'",schema:schema11.properties.mqtt.properties.tls.required,parentSchema:schema11.properties.mqtt.properties.tls,data:data50};
+}
+if(data46.username !== undefined){
+let data50 = data46.username;
+if(typeof data50 === "string"){
+if(!pattern1.test(data50)){
+const err178 = {instancePath:instancePath+"/mqtt/username",schemaPath:"#/properties/mqtt/properties/username/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.mqtt.properties.username,data:data50};
 if(vErrors === null){
 vErrors = [err178];
 }
@@ -2071,9 +2089,9 @@ vErrors.push(err178);
 }
 errors++;
 }
-for(const key8 in data50){
-if(!((((key8 === "ca") || (key8 === "cert")) || (key8 === "key")) || (key8 === "rejectUnauthorized"))){
-const err179 = {instancePath:instancePath+"/mqtt/tls",schemaPath:"#/properties/mqtt/properties/tls/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.mqtt.properties.tls,data:data50};
+}
+else {
+const err179 = {instancePath:instancePath+"/mqtt/username",schemaPath:"#/properties/mqtt/properties/username/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.username.type,parentSchema:schema11.properties.mqtt.properties.username,data:data50};
 if(vErrors === null){
 vErrors = [err179];
 }
@@ -2083,11 +2101,10 @@ vErrors.push(err179);
 errors++;
 }
 }
-if(data50.ca !== undefined){
-let data51 = data50.ca;
-if(typeof data51 === "string"){
-if(!pattern1.test(data51)){
-const err180 = {instancePath:instancePath+"/mqtt/tls/ca",schemaPath:"#/properties/mqtt/properties/tls/properties/ca/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.mqtt.properties.tls.properties.ca,data:data51};
+if(data46.password !== undefined){
+let data51 = data46.password;
+if(typeof data51 !== "string"){
+const err180 = {instancePath:instancePath+"/mqtt/password",schemaPath:"#/properties/mqtt/properties/password/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.password.type,parentSchema:schema11.properties.mqtt.properties.password,data:data51};
 if(vErrors === null){
 vErrors = [err180];
 }
@@ -2097,8 +2114,11 @@ vErrors.push(err180);
 errors++;
 }
 }
-else {
-const err181 = {instancePath:instancePath+"/mqtt/tls/ca",schemaPath:"#/properties/mqtt/properties/tls/properties/ca/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.tls.properties.ca.type,parentSchema:schema11.properties.mqtt.properties.tls.properties.ca,data:data51};
+if(data46.tls !== undefined){
+let data52 = data46.tls;
+if(data52 && typeof data52 == "object" && !Array.isArray(data52)){
+if(data52.ca === undefined){
+const err181 = {instancePath:instancePath+"/mqtt/tls",schemaPath:"#/properties/mqtt/properties/tls/required",keyword:"required",params:{missingProperty: "ca"},message:"must have required property '"+"ca"+"'",schema:schema11.properties.mqtt.properties.tls.required,parentSchema:schema11.properties.mqtt.properties.tls,data:data52};
 if(vErrors === null){
 vErrors = [err181];
 }
@@ -2107,12 +2127,8 @@ vErrors.push(err181);
 }
 errors++;
 }
-}
-if(data50.cert !== undefined){
-let data52 = data50.cert;
-if(typeof data52 === "string"){
-if(!pattern1.test(data52)){
-const err182 = {instancePath:instancePath+"/mqtt/tls/cert",schemaPath:"#/properties/mqtt/properties/tls/properties/cert/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.mqtt.properties.tls.properties.cert,data:data52};
+if(data52.cert === undefined){
+const err182 = {instancePath:instancePath+"/mqtt/tls",schemaPath:"#/properties/mqtt/properties/tls/required",keyword:"required",params:{missingProperty: "cert"},message:"must have required property '"+"cert"+"'",schema:schema11.properties.mqtt.properties.tls.required,parentSchema:schema11.properties.mqtt.properties.tls,data:data52};
 if(vErrors === null){
 vErrors = [err182];
 }
@@ -2121,9 +2137,8 @@ vErrors.push(err182);
 }
 errors++;
 }
-}
-else {
-const err183 = {instancePath:instancePath+"/mqtt/tls/cert",schemaPath:"#/properties/mqtt/properties/tls/properties/cert/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.tls.properties.cert.type,parentSchema:schema11.properties.mqtt.properties.tls.properties.cert,data:data52};
+if(data52.key === undefined){
+const err183 = {instancePath:instancePath+"/mqtt/tls",schemaPath:"#/properties/mqtt/properties/tls/required",keyword:"required",params:{missingProperty: "key"},message:"must have required property '"+"key"+"'",schema:schema11.properties.mqtt.properties.tls.required,parentSchema:schema11.properties.mqtt.properties.tls,data:data52};
 if(vErrors === null){
 vErrors = [err183];
 }
@@ -2132,12 +2147,8 @@ vErrors.push(err183);
 }
 errors++;
 }
-}
-if(data50.key !== undefined){
-let data53 = data50.key;
-if(typeof data53 === "string"){
-if(!pattern1.test(data53)){
-const err184 = {instancePath:instancePath+"/mqtt/tls/key",schemaPath:"#/properties/mqtt/properties/tls/properties/key/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.mqtt.properties.tls.properties.key,data:data53};
+if(data52.rejectUnauthorized === undefined){
+const err184 = {instancePath:instancePath+"/mqtt/tls",schemaPath:"#/properties/mqtt/properties/tls/required",keyword:"required",params:{missingProperty: "rejectUnauthorized"},message:"must have required property '"+"rejectUnauthorized"+"'",schema:schema11.properties.mqtt.properties.tls.required,parentSchema:schema11.properties.mqtt.properties.tls,data:data52};
 if(vErrors === null){
 vErrors = [err184];
 }
@@ -2146,9 +2157,9 @@ vErrors.push(err184);
 }
 errors++;
 }
-}
-else {
-const err185 = {instancePath:instancePath+"/mqtt/tls/key",schemaPath:"#/properties/mqtt/properties/tls/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.tls.properties.key.type,parentSchema:schema11.properties.mqtt.properties.tls.properties.key,data:data53};
+for(const key8 in data52){
+if(!((((key8 === "ca") || (key8 === "cert")) || (key8 === "key")) || (key8 === "rejectUnauthorized"))){
+const err185 = {instancePath:instancePath+"/mqtt/tls",schemaPath:"#/properties/mqtt/properties/tls/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.mqtt.properties.tls,data:data52};
 if(vErrors === null){
 vErrors = [err185];
 }
@@ -2158,10 +2169,11 @@ vErrors.push(err185);
 errors++;
 }
 }
-if(data50.rejectUnauthorized !== undefined){
-let data54 = data50.rejectUnauthorized;
-if(typeof data54 !== "boolean"){
-const err186 = {instancePath:instancePath+"/mqtt/tls/rejectUnauthorized",schemaPath:"#/properties/mqtt/properties/tls/properties/rejectUnauthorized/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.mqtt.properties.tls.properties.rejectUnauthorized.type,parentSchema:schema11.properties.mqtt.properties.tls.properties.rejectUnauthorized,data:data54};
+if(data52.ca !== undefined){
+let data53 = data52.ca;
+if(typeof data53 === "string"){
+if(!pattern1.test(data53)){
+const err186 = {instancePath:instancePath+"/mqtt/tls/ca",schemaPath:"#/properties/mqtt/properties/tls/properties/ca/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.mqtt.properties.tls.properties.ca,data:data53};
 if(vErrors === null){
 vErrors = [err186];
 }
@@ -2171,9 +2183,8 @@ vErrors.push(err186);
 errors++;
 }
 }
-}
 else {
-const err187 = {instancePath:instancePath+"/mqtt/tls",schemaPath:"#/properties/mqtt/properties/tls/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.mqtt.properties.tls.type,parentSchema:schema11.properties.mqtt.properties.tls,data:data50};
+const err187 = {instancePath:instancePath+"/mqtt/tls/ca",schemaPath:"#/properties/mqtt/properties/tls/properties/ca/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.tls.properties.ca.type,parentSchema:schema11.properties.mqtt.properties.tls.properties.ca,data:data53};
 if(vErrors === null){
 vErrors = [err187];
 }
@@ -2183,10 +2194,11 @@ vErrors.push(err187);
 errors++;
 }
 }
-if(data44.keepaliveSeconds !== undefined){
-let data55 = data44.keepaliveSeconds;
-if(!(((typeof data55 == "number") && (!(data55 % 1) && !isNaN(data55))) && (isFinite(data55)))){
-const err188 = {instancePath:instancePath+"/mqtt/keepaliveSeconds",schemaPath:"#/properties/mqtt/properties/keepaliveSeconds/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.mqtt.properties.keepaliveSeconds.type,parentSchema:schema11.properties.mqtt.properties.keepaliveSeconds,data:data55};
+if(data52.cert !== undefined){
+let data54 = data52.cert;
+if(typeof data54 === "string"){
+if(!pattern1.test(data54)){
+const err188 = {instancePath:instancePath+"/mqtt/tls/cert",schemaPath:"#/properties/mqtt/properties/tls/properties/cert/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.mqtt.properties.tls.properties.cert,data:data54};
 if(vErrors === null){
 vErrors = [err188];
 }
@@ -2195,9 +2207,9 @@ vErrors.push(err188);
 }
 errors++;
 }
-if((typeof data55 == "number") && (isFinite(data55))){
-if(data55 > 65535 || isNaN(data55)){
-const err189 = {instancePath:instancePath+"/mqtt/keepaliveSeconds",schemaPath:"#/properties/mqtt/properties/keepaliveSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535",schema:65535,parentSchema:schema11.properties.mqtt.properties.keepaliveSeconds,data:data55};
+}
+else {
+const err189 = {instancePath:instancePath+"/mqtt/tls/cert",schemaPath:"#/properties/mqtt/properties/tls/properties/cert/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.tls.properties.cert.type,parentSchema:schema11.properties.mqtt.properties.tls.properties.cert,data:data54};
 if(vErrors === null){
 vErrors = [err189];
 }
@@ -2206,8 +2218,12 @@ vErrors.push(err189);
 }
 errors++;
 }
-if(data55 < 0 || isNaN(data55)){
-const err190 = {instancePath:instancePath+"/mqtt/keepaliveSeconds",schemaPath:"#/properties/mqtt/properties/keepaliveSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.mqtt.properties.keepaliveSeconds,data:data55};
+}
+if(data52.key !== undefined){
+let data55 = data52.key;
+if(typeof data55 === "string"){
+if(!pattern1.test(data55)){
+const err190 = {instancePath:instancePath+"/mqtt/tls/key",schemaPath:"#/properties/mqtt/properties/tls/properties/key/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.mqtt.properties.tls.properties.key,data:data55};
 if(vErrors === null){
 vErrors = [err190];
 }
@@ -2217,12 +2233,8 @@ vErrors.push(err190);
 errors++;
 }
 }
-}
-if(data44.reconnectMaxSeconds !== undefined){
-let data56 = data44.reconnectMaxSeconds;
-if((typeof data56 == "number") && (isFinite(data56))){
-if(data56 > 3600 || isNaN(data56)){
-const err191 = {instancePath:instancePath+"/mqtt/reconnectMaxSeconds",schemaPath:"#/properties/mqtt/properties/reconnectMaxSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.mqtt.properties.reconnectMaxSeconds,data:data56};
+else {
+const err191 = {instancePath:instancePath+"/mqtt/tls/key",schemaPath:"#/properties/mqtt/properties/tls/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.tls.properties.key.type,parentSchema:schema11.properties.mqtt.properties.tls.properties.key,data:data55};
 if(vErrors === null){
 vErrors = [err191];
 }
@@ -2231,8 +2243,11 @@ vErrors.push(err191);
 }
 errors++;
 }
-if(data56 < 1 || isNaN(data56)){
-const err192 = {instancePath:instancePath+"/mqtt/reconnectMaxSeconds",schemaPath:"#/properties/mqtt/properties/reconnectMaxSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.mqtt.properties.reconnectMaxSeconds,data:data56};
+}
+if(data52.rejectUnauthorized !== undefined){
+let data56 = data52.rejectUnauthorized;
+if(typeof data56 !== "boolean"){
+const err192 = {instancePath:instancePath+"/mqtt/tls/rejectUnauthorized",schemaPath:"#/properties/mqtt/properties/tls/properties/rejectUnauthorized/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.mqtt.properties.tls.properties.rejectUnauthorized.type,parentSchema:schema11.properties.mqtt.properties.tls.properties.rejectUnauthorized,data:data56};
 if(vErrors === null){
 vErrors = [err192];
 }
@@ -2242,8 +2257,9 @@ vErrors.push(err192);
 errors++;
 }
 }
+}
 else {
-const err193 = {instancePath:instancePath+"/mqtt/reconnectMaxSeconds",schemaPath:"#/properties/mqtt/properties/reconnectMaxSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.mqtt.properties.reconnectMaxSeconds.type,parentSchema:schema11.properties.mqtt.properties.reconnectMaxSeconds,data:data56};
+const err193 = {instancePath:instancePath+"/mqtt/tls",schemaPath:"#/properties/mqtt/properties/tls/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.mqtt.properties.tls.type,parentSchema:schema11.properties.mqtt.properties.tls,data:data52};
 if(vErrors === null){
 vErrors = [err193];
 }
@@ -2253,11 +2269,10 @@ vErrors.push(err193);
 errors++;
 }
 }
-if(data44.results !== undefined){
-let data57 = data44.results;
-if(data57 && typeof data57 == "object" && !Array.isArray(data57)){
-if(data57.mode === undefined){
-const err194 = {instancePath:instancePath+"/mqtt/results",schemaPath:"#/properties/mqtt/properties/results/required",keyword:"required",params:{missingProperty: "mode"},message:"must have required property '"+"mode"+"'",schema:schema11.properties.mqtt.properties.results.required,parentSchema:schema11.properties.mqtt.properties.results,data:data57};
+if(data46.keepaliveSeconds !== undefined){
+let data57 = data46.keepaliveSeconds;
+if(!(((typeof data57 == "number") && (!(data57 % 1) && !isNaN(data57))) && (isFinite(data57)))){
+const err194 = {instancePath:instancePath+"/mqtt/keepaliveSeconds",schemaPath:"#/properties/mqtt/properties/keepaliveSeconds/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.mqtt.properties.keepaliveSeconds.type,parentSchema:schema11.properties.mqtt.properties.keepaliveSeconds,data:data57};
 if(vErrors === null){
 vErrors = [err194];
 }
@@ -2266,8 +2281,9 @@ vErrors.push(err194);
 }
 errors++;
 }
-if(data57.threshold === undefined){
-const err195 = {instancePath:instancePath+"/mqtt/results",schemaPath:"#/properties/mqtt/properties/results/required",keyword:"required",params:{missingProperty: "threshold"},message:"must have required property '"+"threshold"+"'",schema:schema11.properties.mqtt.properties.results.required,parentSchema:schema11.properties.mqtt.properties.results,data:data57};
+if((typeof data57 == "number") && (isFinite(data57))){
+if(data57 > 65535 || isNaN(data57)){
+const err195 = {instancePath:instancePath+"/mqtt/keepaliveSeconds",schemaPath:"#/properties/mqtt/properties/keepaliveSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535",schema:65535,parentSchema:schema11.properties.mqtt.properties.keepaliveSeconds,data:data57};
 if(vErrors === null){
 vErrors = [err195];
 }
@@ -2276,8 +2292,8 @@ vErrors.push(err195);
 }
 errors++;
 }
-if(data57.maxRatePerSecond === undefined){
-const err196 = {instancePath:instancePath+"/mqtt/results",schemaPath:"#/properties/mqtt/properties/results/required",keyword:"required",params:{missingProperty: "maxRatePerSecond"},message:"must have required property '"+"maxRatePerSecond"+"'",schema:schema11.properties.mqtt.properties.results.required,parentSchema:schema11.properties.mqtt.properties.results,data:data57};
+if(data57 < 0 || isNaN(data57)){
+const err196 = {instancePath:instancePath+"/mqtt/keepaliveSeconds",schemaPath:"#/properties/mqtt/properties/keepaliveSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.mqtt.properties.keepaliveSeconds,data:data57};
 if(vErrors === null){
 vErrors = [err196];
 }
@@ -2286,8 +2302,13 @@ vErrors.push(err196);
 }
 errors++;
 }
-if(data57.labels === undefined){
-const err197 = {instancePath:instancePath+"/mqtt/results",schemaPath:"#/properties/mqtt/properties/results/required",keyword:"required",params:{missingProperty: "labels"},message:"must have required property '"+"labels"+"'",schema:schema11.properties.mqtt.properties.results.required,parentSchema:schema11.properties.mqtt.properties.results,data:data57};
+}
+}
+if(data46.reconnectMaxSeconds !== undefined){
+let data58 = data46.reconnectMaxSeconds;
+if((typeof data58 == "number") && (isFinite(data58))){
+if(data58 > 3600 || isNaN(data58)){
+const err197 = {instancePath:instancePath+"/mqtt/reconnectMaxSeconds",schemaPath:"#/properties/mqtt/properties/reconnectMaxSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.mqtt.properties.reconnectMaxSeconds,data:data58};
 if(vErrors === null){
 vErrors = [err197];
 }
@@ -2296,8 +2317,8 @@ vErrors.push(err197);
 }
 errors++;
 }
-if(data57.minScore === undefined){
-const err198 = {instancePath:instancePath+"/mqtt/results",schemaPath:"#/properties/mqtt/properties/results/required",keyword:"required",params:{missingProperty: "minScore"},message:"must have required property '"+"minScore"+"'",schema:schema11.properties.mqtt.properties.results.required,parentSchema:schema11.properties.mqtt.properties.results,data:data57};
+if(data58 < 1 || isNaN(data58)){
+const err198 = {instancePath:instancePath+"/mqtt/reconnectMaxSeconds",schemaPath:"#/properties/mqtt/properties/reconnectMaxSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.mqtt.properties.reconnectMaxSeconds,data:data58};
 if(vErrors === null){
 vErrors = [err198];
 }
@@ -2306,9 +2327,9 @@ vErrors.push(err198);
 }
 errors++;
 }
-for(const key9 in data57){
-if(!(((((key9 === "mode") || (key9 === "threshold")) || (key9 === "maxRatePerSecond")) || (key9 === "labels")) || (key9 === "minScore"))){
-const err199 = {instancePath:instancePath+"/mqtt/results",schemaPath:"#/properties/mqtt/properties/results/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.mqtt.properties.results,data:data57};
+}
+else {
+const err199 = {instancePath:instancePath+"/mqtt/reconnectMaxSeconds",schemaPath:"#/properties/mqtt/properties/reconnectMaxSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.mqtt.properties.reconnectMaxSeconds.type,parentSchema:schema11.properties.mqtt.properties.reconnectMaxSeconds,data:data58};
 if(vErrors === null){
 vErrors = [err199];
 }
@@ -2318,10 +2339,11 @@ vErrors.push(err199);
 errors++;
 }
 }
-if(data57.mode !== undefined){
-let data58 = data57.mode;
-if(typeof data58 !== "string"){
-const err200 = {instancePath:instancePath+"/mqtt/results/mode",schemaPath:"#/properties/mqtt/properties/results/properties/mode/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.results.properties.mode.type,parentSchema:schema11.properties.mqtt.properties.results.properties.mode,data:data58};
+if(data46.results !== undefined){
+let data59 = data46.results;
+if(data59 && typeof data59 == "object" && !Array.isArray(data59)){
+if(data59.mode === undefined){
+const err200 = {instancePath:instancePath+"/mqtt/results",schemaPath:"#/properties/mqtt/properties/results/required",keyword:"required",params:{missingProperty: "mode"},message:"must have required property '"+"mode"+"'",schema:schema11.properties.mqtt.properties.results.required,parentSchema:schema11.properties.mqtt.properties.results,data:data59};
 if(vErrors === null){
 vErrors = [err200];
 }
@@ -2330,8 +2352,8 @@ vErrors.push(err200);
 }
 errors++;
 }
-if(!(((data58 === "every") || (data58 === "change")) || (data58 === "threshold"))){
-const err201 = {instancePath:instancePath+"/mqtt/results/mode",schemaPath:"#/properties/mqtt/properties/results/properties/mode/enum",keyword:"enum",params:{allowedValues: schema11.properties.mqtt.properties.results.properties.mode.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.mqtt.properties.results.properties.mode.enum,parentSchema:schema11.properties.mqtt.properties.results.properties.mode,data:data58};
+if(data59.threshold === undefined){
+const err201 = {instancePath:instancePath+"/mqtt/results",schemaPath:"#/properties/mqtt/properties/results/required",keyword:"required",params:{missingProperty: "threshold"},message:"must have required property '"+"threshold"+"'",schema:schema11.properties.mqtt.properties.results.required,parentSchema:schema11.properties.mqtt.properties.results,data:data59};
 if(vErrors === null){
 vErrors = [err201];
 }
@@ -2340,12 +2362,8 @@ vErrors.push(err201);
 }
 errors++;
 }
-}
-if(data57.threshold !== undefined){
-let data59 = data57.threshold;
-if((typeof data59 == "number") && (isFinite(data59))){
-if(data59 > 1 || isNaN(data59)){
-const err202 = {instancePath:instancePath+"/mqtt/results/threshold",schemaPath:"#/properties/mqtt/properties/results/properties/threshold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.mqtt.properties.results.properties.threshold,data:data59};
+if(data59.maxRatePerSecond === undefined){
+const err202 = {instancePath:instancePath+"/mqtt/results",schemaPath:"#/properties/mqtt/properties/results/required",keyword:"required",params:{missingProperty: "maxRatePerSecond"},message:"must have required property '"+"maxRatePerSecond"+"'",schema:schema11.properties.mqtt.properties.results.required,parentSchema:schema11.properties.mqtt.properties.results,data:data59};
 if(vErrors === null){
 vErrors = [err202];
 }
@@ -2354,8 +2372,8 @@ vErrors.push(err202);
 }
 errors++;
 }
-if(data59 < 0 || isNaN(data59)){
-const err203 = {instancePath:instancePath+"/mqtt/results/threshold",schemaPath:"#/properties/mqtt/properties/results/properties/threshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.mqtt.properties.results.properties.threshold,data:data59};
+if(data59.labels === undefined){
+const err203 = {instancePath:instancePath+"/mqtt/results",schemaPath:"#/properties/mqtt/properties/results/required",keyword:"required",params:{missingProperty: "labels"},message:"must have required property '"+"labels"+"'",schema:schema11.properties.mqtt.properties.results.required,parentSchema:schema11.properties.mqtt.properties.results,data:data59};
 if(vErrors === null){
 vErrors = [err203];
 }
@@ -2364,9 +2382,8 @@ vErrors.push(err203);
 }
 errors++;
 }
-}
-else {
-const err204 = {instancePath:instancePath+"/mqtt/results/threshold",schemaPath:"#/properties/mqtt/properties/results/properties/threshold/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.mqtt.properties.results.properties.threshold.type,parentSchema:schema11.properties.mqtt.properties.results.properties.threshold,data:data59};
+if(data59.minScore === undefined){
+const err204 = {instancePath:instancePath+"/mqtt/results",schemaPath:"#/properties/mqtt/properties/results/required",keyword:"required",params:{missingProperty: "minScore"},message:"must have required property '"+"minScore"+"'",schema:schema11.properties.mqtt.properties.results.required,parentSchema:schema11.properties.mqtt.properties.results,data:data59};
 if(vErrors === null){
 vErrors = [err204];
 }
@@ -2375,12 +2392,9 @@ vErrors.push(err204);
 }
 errors++;
 }
-}
-if(data57.maxRatePerSecond !== undefined){
-let data60 = data57.maxRatePerSecond;
-if((typeof data60 == "number") && (isFinite(data60))){
-if(data60 > 1000 || isNaN(data60)){
-const err205 = {instancePath:instancePath+"/mqtt/results/maxRatePerSecond",schemaPath:"#/properties/mqtt/properties/results/properties/maxRatePerSecond/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000",schema:1000,parentSchema:schema11.properties.mqtt.properties.results.properties.maxRatePerSecond,data:data60};
+for(const key9 in data59){
+if(!(((((key9 === "mode") || (key9 === "threshold")) || (key9 === "maxRatePerSecond")) || (key9 === "labels")) || (key9 === "minScore"))){
+const err205 = {instancePath:instancePath+"/mqtt/results",schemaPath:"#/properties/mqtt/properties/results/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.mqtt.properties.results,data:data59};
 if(vErrors === null){
 vErrors = [err205];
 }
@@ -2389,8 +2403,11 @@ vErrors.push(err205);
 }
 errors++;
 }
-if(data60 <= 0 || isNaN(data60)){
-const err206 = {instancePath:instancePath+"/mqtt/results/maxRatePerSecond",schemaPath:"#/properties/mqtt/properties/results/properties/maxRatePerSecond/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.mqtt.properties.results.properties.maxRatePerSecond,data:data60};
+}
+if(data59.mode !== undefined){
+let data60 = data59.mode;
+if(typeof data60 !== "string"){
+const err206 = {instancePath:instancePath+"/mqtt/results/mode",schemaPath:"#/properties/mqtt/properties/results/properties/mode/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.results.properties.mode.type,parentSchema:schema11.properties.mqtt.properties.results.properties.mode,data:data60};
 if(vErrors === null){
 vErrors = [err206];
 }
@@ -2399,9 +2416,8 @@ vErrors.push(err206);
 }
 errors++;
 }
-}
-else {
-const err207 = {instancePath:instancePath+"/mqtt/results/maxRatePerSecond",schemaPath:"#/properties/mqtt/properties/results/properties/maxRatePerSecond/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.mqtt.properties.results.properties.maxRatePerSecond.type,parentSchema:schema11.properties.mqtt.properties.results.properties.maxRatePerSecond,data:data60};
+if(!(((data60 === "every") || (data60 === "change")) || (data60 === "threshold"))){
+const err207 = {instancePath:instancePath+"/mqtt/results/mode",schemaPath:"#/properties/mqtt/properties/results/properties/mode/enum",keyword:"enum",params:{allowedValues: schema11.properties.mqtt.properties.results.properties.mode.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.mqtt.properties.results.properties.mode.enum,parentSchema:schema11.properties.mqtt.properties.results.properties.mode,data:data60};
 if(vErrors === null){
 vErrors = [err207];
 }
@@ -2411,11 +2427,11 @@ vErrors.push(err207);
 errors++;
 }
 }
-if(data57.labels !== undefined){
-let data61 = data57.labels;
-if(Array.isArray(data61)){
-if(data61.length > 1000){
-const err208 = {instancePath:instancePath+"/mqtt/results/labels",schemaPath:"#/properties/mqtt/properties/results/properties/labels/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items",schema:1000,parentSchema:schema11.properties.mqtt.properties.results.properties.labels,data:data61};
+if(data59.threshold !== undefined){
+let data61 = data59.threshold;
+if((typeof data61 == "number") && (isFinite(data61))){
+if(data61 > 1 || isNaN(data61)){
+const err208 = {instancePath:instancePath+"/mqtt/results/threshold",schemaPath:"#/properties/mqtt/properties/results/properties/threshold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.mqtt.properties.results.properties.threshold,data:data61};
 if(vErrors === null){
 vErrors = [err208];
 }
@@ -2424,12 +2440,8 @@ vErrors.push(err208);
 }
 errors++;
 }
-const len1 = data61.length;
-for(let i2=0; i2<len1; i2++){
-let data62 = data61[i2];
-if(typeof data62 === "string"){
-if(func3(data62) > 128){
-const err209 = {instancePath:instancePath+"/mqtt/results/labels/" + i2,schemaPath:"#/properties/mqtt/properties/results/properties/labels/items/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters",schema:128,parentSchema:schema11.properties.mqtt.properties.results.properties.labels.items,data:data62};
+if(data61 < 0 || isNaN(data61)){
+const err209 = {instancePath:instancePath+"/mqtt/results/threshold",schemaPath:"#/properties/mqtt/properties/results/properties/threshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.mqtt.properties.results.properties.threshold,data:data61};
 if(vErrors === null){
 vErrors = [err209];
 }
@@ -2438,8 +2450,9 @@ vErrors.push(err209);
 }
 errors++;
 }
-if(func3(data62) < 1){
-const err210 = {instancePath:instancePath+"/mqtt/results/labels/" + i2,schemaPath:"#/properties/mqtt/properties/results/properties/labels/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.mqtt.properties.results.properties.labels.items,data:data62};
+}
+else {
+const err210 = {instancePath:instancePath+"/mqtt/results/threshold",schemaPath:"#/properties/mqtt/properties/results/properties/threshold/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.mqtt.properties.results.properties.threshold.type,parentSchema:schema11.properties.mqtt.properties.results.properties.threshold,data:data61};
 if(vErrors === null){
 vErrors = [err210];
 }
@@ -2448,8 +2461,12 @@ vErrors.push(err210);
 }
 errors++;
 }
-if(!pattern1.test(data62)){
-const err211 = {instancePath:instancePath+"/mqtt/results/labels/" + i2,schemaPath:"#/properties/mqtt/properties/results/properties/labels/items/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.mqtt.properties.results.properties.labels.items,data:data62};
+}
+if(data59.maxRatePerSecond !== undefined){
+let data62 = data59.maxRatePerSecond;
+if((typeof data62 == "number") && (isFinite(data62))){
+if(data62 > 1000 || isNaN(data62)){
+const err211 = {instancePath:instancePath+"/mqtt/results/maxRatePerSecond",schemaPath:"#/properties/mqtt/properties/results/properties/maxRatePerSecond/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000",schema:1000,parentSchema:schema11.properties.mqtt.properties.results.properties.maxRatePerSecond,data:data62};
 if(vErrors === null){
 vErrors = [err211];
 }
@@ -2458,9 +2475,8 @@ vErrors.push(err211);
 }
 errors++;
 }
-}
-else {
-const err212 = {instancePath:instancePath+"/mqtt/results/labels/" + i2,schemaPath:"#/properties/mqtt/properties/results/properties/labels/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.results.properties.labels.items.type,parentSchema:schema11.properties.mqtt.properties.results.properties.labels.items,data:data62};
+if(data62 <= 0 || isNaN(data62)){
+const err212 = {instancePath:instancePath+"/mqtt/results/maxRatePerSecond",schemaPath:"#/properties/mqtt/properties/results/properties/maxRatePerSecond/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.mqtt.properties.results.properties.maxRatePerSecond,data:data62};
 if(vErrors === null){
 vErrors = [err212];
 }
@@ -2470,18 +2486,8 @@ vErrors.push(err212);
 errors++;
 }
 }
-let i3 = data61.length;
-let j1;
-if(i3 > 1){
-const indices1 = {};
-for(;i3--;){
-let item1 = data61[i3];
-if(typeof item1 !== "string"){
-continue;
-}
-if(typeof indices1[item1] == "number"){
-j1 = indices1[item1];
-const err213 = {instancePath:instancePath+"/mqtt/results/labels",schemaPath:"#/properties/mqtt/properties/results/properties/labels/uniqueItems",keyword:"uniqueItems",params:{i: i3, j: j1},message:"must NOT have duplicate items (items ## "+j1+" and "+i3+" are identical)",schema:true,parentSchema:schema11.properties.mqtt.properties.results.properties.labels,data:data61};
+else {
+const err213 = {instancePath:instancePath+"/mqtt/results/maxRatePerSecond",schemaPath:"#/properties/mqtt/properties/results/properties/maxRatePerSecond/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.mqtt.properties.results.properties.maxRatePerSecond.type,parentSchema:schema11.properties.mqtt.properties.results.properties.maxRatePerSecond,data:data62};
 if(vErrors === null){
 vErrors = [err213];
 }
@@ -2489,14 +2495,13 @@ else {
 vErrors.push(err213);
 }
 errors++;
-break;
-}
-indices1[item1] = i3;
 }
 }
-}
-else {
-const err214 = {instancePath:instancePath+"/mqtt/results/labels",schemaPath:"#/properties/mqtt/properties/results/properties/labels/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.mqtt.properties.results.properties.labels.type,parentSchema:schema11.properties.mqtt.properties.results.properties.labels,data:data61};
+if(data59.labels !== undefined){
+let data63 = data59.labels;
+if(Array.isArray(data63)){
+if(data63.length > 1000){
+const err214 = {instancePath:instancePath+"/mqtt/results/labels",schemaPath:"#/properties/mqtt/properties/results/properties/labels/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items",schema:1000,parentSchema:schema11.properties.mqtt.properties.results.properties.labels,data:data63};
 if(vErrors === null){
 vErrors = [err214];
 }
@@ -2505,12 +2510,12 @@ vErrors.push(err214);
 }
 errors++;
 }
-}
-if(data57.minScore !== undefined){
-let data63 = data57.minScore;
-if((typeof data63 == "number") && (isFinite(data63))){
-if(data63 > 1 || isNaN(data63)){
-const err215 = {instancePath:instancePath+"/mqtt/results/minScore",schemaPath:"#/properties/mqtt/properties/results/properties/minScore/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.mqtt.properties.results.properties.minScore,data:data63};
+const len2 = data63.length;
+for(let i4=0; i4<len2; i4++){
+let data64 = data63[i4];
+if(typeof data64 === "string"){
+if(func3(data64) > 128){
+const err215 = {instancePath:instancePath+"/mqtt/results/labels/" + i4,schemaPath:"#/properties/mqtt/properties/results/properties/labels/items/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters",schema:128,parentSchema:schema11.properties.mqtt.properties.results.properties.labels.items,data:data64};
 if(vErrors === null){
 vErrors = [err215];
 }
@@ -2519,8 +2524,8 @@ vErrors.push(err215);
 }
 errors++;
 }
-if(data63 < 0 || isNaN(data63)){
-const err216 = {instancePath:instancePath+"/mqtt/results/minScore",schemaPath:"#/properties/mqtt/properties/results/properties/minScore/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.mqtt.properties.results.properties.minScore,data:data63};
+if(func3(data64) < 1){
+const err216 = {instancePath:instancePath+"/mqtt/results/labels/" + i4,schemaPath:"#/properties/mqtt/properties/results/properties/labels/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.mqtt.properties.results.properties.labels.items,data:data64};
 if(vErrors === null){
 vErrors = [err216];
 }
@@ -2529,9 +2534,8 @@ vErrors.push(err216);
 }
 errors++;
 }
-}
-else {
-const err217 = {instancePath:instancePath+"/mqtt/results/minScore",schemaPath:"#/properties/mqtt/properties/results/properties/minScore/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.mqtt.properties.results.properties.minScore.type,parentSchema:schema11.properties.mqtt.properties.results.properties.minScore,data:data63};
+if(!pattern1.test(data64)){
+const err217 = {instancePath:instancePath+"/mqtt/results/labels/" + i4,schemaPath:"#/properties/mqtt/properties/results/properties/labels/items/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.mqtt.properties.results.properties.labels.items,data:data64};
 if(vErrors === null){
 vErrors = [err217];
 }
@@ -2541,9 +2545,8 @@ vErrors.push(err217);
 errors++;
 }
 }
-}
 else {
-const err218 = {instancePath:instancePath+"/mqtt/results",schemaPath:"#/properties/mqtt/properties/results/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.mqtt.properties.results.type,parentSchema:schema11.properties.mqtt.properties.results,data:data57};
+const err218 = {instancePath:instancePath+"/mqtt/results/labels/" + i4,schemaPath:"#/properties/mqtt/properties/results/properties/labels/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.results.properties.labels.items.type,parentSchema:schema11.properties.mqtt.properties.results.properties.labels.items,data:data64};
 if(vErrors === null){
 vErrors = [err218];
 }
@@ -2553,317 +2556,23 @@ vErrors.push(err218);
 errors++;
 }
 }
-if(data44.telemetrySeconds !== undefined){
-let data64 = data44.telemetrySeconds;
-if((typeof data64 == "number") && (isFinite(data64))){
-if(data64 > 86400 || isNaN(data64)){
-const err219 = {instancePath:instancePath+"/mqtt/telemetrySeconds",schemaPath:"#/properties/mqtt/properties/telemetrySeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema11.properties.mqtt.properties.telemetrySeconds,data:data64};
-if(vErrors === null){
-vErrors = [err219];
-}
-else {
-vErrors.push(err219);
-}
-errors++;
-}
-if(data64 < 1 || isNaN(data64)){
-const err220 = {instancePath:instancePath+"/mqtt/telemetrySeconds",schemaPath:"#/properties/mqtt/properties/telemetrySeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.mqtt.properties.telemetrySeconds,data:data64};
-if(vErrors === null){
-vErrors = [err220];
-}
-else {
-vErrors.push(err220);
-}
-errors++;
-}
-}
-else {
-const err221 = {instancePath:instancePath+"/mqtt/telemetrySeconds",schemaPath:"#/properties/mqtt/properties/telemetrySeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.mqtt.properties.telemetrySeconds.type,parentSchema:schema11.properties.mqtt.properties.telemetrySeconds,data:data64};
-if(vErrors === null){
-vErrors = [err221];
-}
-else {
-vErrors.push(err221);
-}
-errors++;
-}
-}
-if(data44.outbox !== undefined){
-let data65 = data44.outbox;
-if(data65 && typeof data65 == "object" && !Array.isArray(data65)){
-if(data65.maxMessages === undefined){
-const err222 = {instancePath:instancePath+"/mqtt/outbox",schemaPath:"#/properties/mqtt/properties/outbox/required",keyword:"required",params:{missingProperty: "maxMessages"},message:"must have required property '"+"maxMessages"+"'",schema:schema11.properties.mqtt.properties.outbox.required,parentSchema:schema11.properties.mqtt.properties.outbox,data:data65};
-if(vErrors === null){
-vErrors = [err222];
-}
-else {
-vErrors.push(err222);
-}
-errors++;
-}
-if(data65.maxBytes === undefined){
-const err223 = {instancePath:instancePath+"/mqtt/outbox",schemaPath:"#/properties/mqtt/properties/outbox/required",keyword:"required",params:{missingProperty: "maxBytes"},message:"must have required property '"+"maxBytes"+"'",schema:schema11.properties.mqtt.properties.outbox.required,parentSchema:schema11.properties.mqtt.properties.outbox,data:data65};
-if(vErrors === null){
-vErrors = [err223];
-}
-else {
-vErrors.push(err223);
-}
-errors++;
-}
-for(const key10 in data65){
-if(!((key10 === "maxMessages") || (key10 === "maxBytes"))){
-const err224 = {instancePath:instancePath+"/mqtt/outbox",schemaPath:"#/properties/mqtt/properties/outbox/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.mqtt.properties.outbox,data:data65};
-if(vErrors === null){
-vErrors = [err224];
-}
-else {
-vErrors.push(err224);
-}
-errors++;
-}
-}
-if(data65.maxMessages !== undefined){
-let data66 = data65.maxMessages;
-if(!(((typeof data66 == "number") && (!(data66 % 1) && !isNaN(data66))) && (isFinite(data66)))){
-const err225 = {instancePath:instancePath+"/mqtt/outbox/maxMessages",schemaPath:"#/properties/mqtt/properties/outbox/properties/maxMessages/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.mqtt.properties.outbox.properties.maxMessages.type,parentSchema:schema11.properties.mqtt.properties.outbox.properties.maxMessages,data:data66};
-if(vErrors === null){
-vErrors = [err225];
-}
-else {
-vErrors.push(err225);
-}
-errors++;
-}
-if((typeof data66 == "number") && (isFinite(data66))){
-if(data66 > 10000000 || isNaN(data66)){
-const err226 = {instancePath:instancePath+"/mqtt/outbox/maxMessages",schemaPath:"#/properties/mqtt/properties/outbox/properties/maxMessages/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000000},message:"must be <= 10000000",schema:10000000,parentSchema:schema11.properties.mqtt.properties.outbox.properties.maxMessages,data:data66};
-if(vErrors === null){
-vErrors = [err226];
-}
-else {
-vErrors.push(err226);
-}
-errors++;
-}
-if(data66 < 0 || isNaN(data66)){
-const err227 = {instancePath:instancePath+"/mqtt/outbox/maxMessages",schemaPath:"#/properties/mqtt/properties/outbox/properties/maxMessages/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.mqtt.properties.outbox.properties.maxMessages,data:data66};
-if(vErrors === null){
-vErrors = [err227];
-}
-else {
-vErrors.push(err227);
-}
-errors++;
-}
-}
-}
-if(data65.maxBytes !== undefined){
-let data67 = data65.maxBytes;
-if(!(((typeof data67 == "number") && (!(data67 % 1) && !isNaN(data67))) && (isFinite(data67)))){
-const err228 = {instancePath:instancePath+"/mqtt/outbox/maxBytes",schemaPath:"#/properties/mqtt/properties/outbox/properties/maxBytes/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.mqtt.properties.outbox.properties.maxBytes.type,parentSchema:schema11.properties.mqtt.properties.outbox.properties.maxBytes,data:data67};
-if(vErrors === null){
-vErrors = [err228];
-}
-else {
-vErrors.push(err228);
-}
-errors++;
-}
-if((typeof data67 == "number") && (isFinite(data67))){
-if(data67 > 1073741824 || isNaN(data67)){
-const err229 = {instancePath:instancePath+"/mqtt/outbox/maxBytes",schemaPath:"#/properties/mqtt/properties/outbox/properties/maxBytes/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1073741824},message:"must be <= 1073741824",schema:1073741824,parentSchema:schema11.properties.mqtt.properties.outbox.properties.maxBytes,data:data67};
-if(vErrors === null){
-vErrors = [err229];
-}
-else {
-vErrors.push(err229);
-}
-errors++;
-}
-if(data67 < 0 || isNaN(data67)){
-const err230 = {instancePath:instancePath+"/mqtt/outbox/maxBytes",schemaPath:"#/properties/mqtt/properties/outbox/properties/maxBytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.mqtt.properties.outbox.properties.maxBytes,data:data67};
-if(vErrors === null){
-vErrors = [err230];
-}
-else {
-vErrors.push(err230);
-}
-errors++;
-}
-}
-}
-}
-else {
-const err231 = {instancePath:instancePath+"/mqtt/outbox",schemaPath:"#/properties/mqtt/properties/outbox/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.mqtt.properties.outbox.type,parentSchema:schema11.properties.mqtt.properties.outbox,data:data65};
-if(vErrors === null){
-vErrors = [err231];
-}
-else {
-vErrors.push(err231);
-}
-errors++;
-}
-}
-if(data44.homeAssistant !== undefined){
-let data68 = data44.homeAssistant;
-if(data68 && typeof data68 == "object" && !Array.isArray(data68)){
-if(data68.enabled === undefined){
-const err232 = {instancePath:instancePath+"/mqtt/homeAssistant",schemaPath:"#/properties/mqtt/properties/homeAssistant/required",keyword:"required",params:{missingProperty: "enabled"},message:"must have required property '"+"enabled"+"'",schema:schema11.properties.mqtt.properties.homeAssistant.required,parentSchema:schema11.properties.mqtt.properties.homeAssistant,data:data68};
-if(vErrors === null){
-vErrors = [err232];
-}
-else {
-vErrors.push(err232);
-}
-errors++;
-}
-if(data68.prefix === undefined){
-const err233 = {instancePath:instancePath+"/mqtt/homeAssistant",schemaPath:"#/properties/mqtt/properties/homeAssistant/required",keyword:"required",params:{missingProperty: "prefix"},message:"must have required property '"+"prefix"+"'",schema:schema11.properties.mqtt.properties.homeAssistant.required,parentSchema:schema11.properties.mqtt.properties.homeAssistant,data:data68};
-if(vErrors === null){
-vErrors = [err233];
-}
-else {
-vErrors.push(err233);
-}
-errors++;
-}
-if(data68.watchLabels === undefined){
-const err234 = {instancePath:instancePath+"/mqtt/homeAssistant",schemaPath:"#/properties/mqtt/properties/homeAssistant/required",keyword:"required",params:{missingProperty: "watchLabels"},message:"must have required property '"+"watchLabels"+"'",schema:schema11.properties.mqtt.properties.homeAssistant.required,parentSchema:schema11.properties.mqtt.properties.homeAssistant,data:data68};
-if(vErrors === null){
-vErrors = [err234];
-}
-else {
-vErrors.push(err234);
-}
-errors++;
-}
-for(const key11 in data68){
-if(!(((key11 === "enabled") || (key11 === "prefix")) || (key11 === "watchLabels"))){
-const err235 = {instancePath:instancePath+"/mqtt/homeAssistant",schemaPath:"#/properties/mqtt/properties/homeAssistant/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.mqtt.properties.homeAssistant,data:data68};
-if(vErrors === null){
-vErrors = [err235];
-}
-else {
-vErrors.push(err235);
-}
-errors++;
-}
-}
-if(data68.enabled !== undefined){
-let data69 = data68.enabled;
-if(typeof data69 !== "boolean"){
-const err236 = {instancePath:instancePath+"/mqtt/homeAssistant/enabled",schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.mqtt.properties.homeAssistant.properties.enabled.type,parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.enabled,data:data69};
-if(vErrors === null){
-vErrors = [err236];
-}
-else {
-vErrors.push(err236);
-}
-errors++;
-}
-}
-if(data68.prefix !== undefined){
-let data70 = data68.prefix;
-if(typeof data70 === "string"){
-if(!pattern9.test(data70)){
-const err237 = {instancePath:instancePath+"/mqtt/homeAssistant/prefix",schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/prefix/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$"},message:"must match pattern \""+"^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$"+"\"",schema:"^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$",parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.prefix,data:data70};
-if(vErrors === null){
-vErrors = [err237];
-}
-else {
-vErrors.push(err237);
-}
-errors++;
-}
-}
-else {
-const err238 = {instancePath:instancePath+"/mqtt/homeAssistant/prefix",schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/prefix/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.homeAssistant.properties.prefix.type,parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.prefix,data:data70};
-if(vErrors === null){
-vErrors = [err238];
-}
-else {
-vErrors.push(err238);
-}
-errors++;
-}
-}
-if(data68.watchLabels !== undefined){
-let data71 = data68.watchLabels;
-if(Array.isArray(data71)){
-if(data71.length > 100){
-const err239 = {instancePath:instancePath+"/mqtt/homeAssistant/watchLabels",schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/watchLabels/maxItems",keyword:"maxItems",params:{limit: 100},message:"must NOT have more than 100 items",schema:100,parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.watchLabels,data:data71};
-if(vErrors === null){
-vErrors = [err239];
-}
-else {
-vErrors.push(err239);
-}
-errors++;
-}
-const len2 = data71.length;
-for(let i4=0; i4<len2; i4++){
-let data72 = data71[i4];
-if(typeof data72 === "string"){
-if(func3(data72) > 128){
-const err240 = {instancePath:instancePath+"/mqtt/homeAssistant/watchLabels/" + i4,schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/watchLabels/items/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters",schema:128,parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.watchLabels.items,data:data72};
-if(vErrors === null){
-vErrors = [err240];
-}
-else {
-vErrors.push(err240);
-}
-errors++;
-}
-if(func3(data72) < 1){
-const err241 = {instancePath:instancePath+"/mqtt/homeAssistant/watchLabels/" + i4,schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/watchLabels/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.watchLabels.items,data:data72};
-if(vErrors === null){
-vErrors = [err241];
-}
-else {
-vErrors.push(err241);
-}
-errors++;
-}
-if(!pattern1.test(data72)){
-const err242 = {instancePath:instancePath+"/mqtt/homeAssistant/watchLabels/" + i4,schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/watchLabels/items/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.watchLabels.items,data:data72};
-if(vErrors === null){
-vErrors = [err242];
-}
-else {
-vErrors.push(err242);
-}
-errors++;
-}
-}
-else {
-const err243 = {instancePath:instancePath+"/mqtt/homeAssistant/watchLabels/" + i4,schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/watchLabels/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.homeAssistant.properties.watchLabels.items.type,parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.watchLabels.items,data:data72};
-if(vErrors === null){
-vErrors = [err243];
-}
-else {
-vErrors.push(err243);
-}
-errors++;
-}
-}
-let i5 = data71.length;
+let i5 = data63.length;
 let j2;
 if(i5 > 1){
 const indices2 = {};
 for(;i5--;){
-let item2 = data71[i5];
+let item2 = data63[i5];
 if(typeof item2 !== "string"){
 continue;
 }
 if(typeof indices2[item2] == "number"){
 j2 = indices2[item2];
-const err244 = {instancePath:instancePath+"/mqtt/homeAssistant/watchLabels",schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/watchLabels/uniqueItems",keyword:"uniqueItems",params:{i: i5, j: j2},message:"must NOT have duplicate items (items ## "+j2+" and "+i5+" are identical)",schema:true,parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.watchLabels,data:data71};
+const err219 = {instancePath:instancePath+"/mqtt/results/labels",schemaPath:"#/properties/mqtt/properties/results/properties/labels/uniqueItems",keyword:"uniqueItems",params:{i: i5, j: j2},message:"must NOT have duplicate items (items ## "+j2+" and "+i5+" are identical)",schema:true,parentSchema:schema11.properties.mqtt.properties.results.properties.labels,data:data63};
 if(vErrors === null){
-vErrors = [err244];
+vErrors = [err219];
 }
 else {
-vErrors.push(err244);
+vErrors.push(err219);
 }
 errors++;
 break;
@@ -2873,7 +2582,303 @@ indices2[item2] = i5;
 }
 }
 else {
-const err245 = {instancePath:instancePath+"/mqtt/homeAssistant/watchLabels",schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/watchLabels/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.mqtt.properties.homeAssistant.properties.watchLabels.type,parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.watchLabels,data:data71};
+const err220 = {instancePath:instancePath+"/mqtt/results/labels",schemaPath:"#/properties/mqtt/properties/results/properties/labels/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.mqtt.properties.results.properties.labels.type,parentSchema:schema11.properties.mqtt.properties.results.properties.labels,data:data63};
+if(vErrors === null){
+vErrors = [err220];
+}
+else {
+vErrors.push(err220);
+}
+errors++;
+}
+}
+if(data59.minScore !== undefined){
+let data65 = data59.minScore;
+if((typeof data65 == "number") && (isFinite(data65))){
+if(data65 > 1 || isNaN(data65)){
+const err221 = {instancePath:instancePath+"/mqtt/results/minScore",schemaPath:"#/properties/mqtt/properties/results/properties/minScore/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.mqtt.properties.results.properties.minScore,data:data65};
+if(vErrors === null){
+vErrors = [err221];
+}
+else {
+vErrors.push(err221);
+}
+errors++;
+}
+if(data65 < 0 || isNaN(data65)){
+const err222 = {instancePath:instancePath+"/mqtt/results/minScore",schemaPath:"#/properties/mqtt/properties/results/properties/minScore/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.mqtt.properties.results.properties.minScore,data:data65};
+if(vErrors === null){
+vErrors = [err222];
+}
+else {
+vErrors.push(err222);
+}
+errors++;
+}
+}
+else {
+const err223 = {instancePath:instancePath+"/mqtt/results/minScore",schemaPath:"#/properties/mqtt/properties/results/properties/minScore/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.mqtt.properties.results.properties.minScore.type,parentSchema:schema11.properties.mqtt.properties.results.properties.minScore,data:data65};
+if(vErrors === null){
+vErrors = [err223];
+}
+else {
+vErrors.push(err223);
+}
+errors++;
+}
+}
+}
+else {
+const err224 = {instancePath:instancePath+"/mqtt/results",schemaPath:"#/properties/mqtt/properties/results/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.mqtt.properties.results.type,parentSchema:schema11.properties.mqtt.properties.results,data:data59};
+if(vErrors === null){
+vErrors = [err224];
+}
+else {
+vErrors.push(err224);
+}
+errors++;
+}
+}
+if(data46.telemetrySeconds !== undefined){
+let data66 = data46.telemetrySeconds;
+if((typeof data66 == "number") && (isFinite(data66))){
+if(data66 > 86400 || isNaN(data66)){
+const err225 = {instancePath:instancePath+"/mqtt/telemetrySeconds",schemaPath:"#/properties/mqtt/properties/telemetrySeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema11.properties.mqtt.properties.telemetrySeconds,data:data66};
+if(vErrors === null){
+vErrors = [err225];
+}
+else {
+vErrors.push(err225);
+}
+errors++;
+}
+if(data66 < 1 || isNaN(data66)){
+const err226 = {instancePath:instancePath+"/mqtt/telemetrySeconds",schemaPath:"#/properties/mqtt/properties/telemetrySeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.mqtt.properties.telemetrySeconds,data:data66};
+if(vErrors === null){
+vErrors = [err226];
+}
+else {
+vErrors.push(err226);
+}
+errors++;
+}
+}
+else {
+const err227 = {instancePath:instancePath+"/mqtt/telemetrySeconds",schemaPath:"#/properties/mqtt/properties/telemetrySeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.mqtt.properties.telemetrySeconds.type,parentSchema:schema11.properties.mqtt.properties.telemetrySeconds,data:data66};
+if(vErrors === null){
+vErrors = [err227];
+}
+else {
+vErrors.push(err227);
+}
+errors++;
+}
+}
+if(data46.outbox !== undefined){
+let data67 = data46.outbox;
+if(data67 && typeof data67 == "object" && !Array.isArray(data67)){
+if(data67.maxMessages === undefined){
+const err228 = {instancePath:instancePath+"/mqtt/outbox",schemaPath:"#/properties/mqtt/properties/outbox/required",keyword:"required",params:{missingProperty: "maxMessages"},message:"must have required property '"+"maxMessages"+"'",schema:schema11.properties.mqtt.properties.outbox.required,parentSchema:schema11.properties.mqtt.properties.outbox,data:data67};
+if(vErrors === null){
+vErrors = [err228];
+}
+else {
+vErrors.push(err228);
+}
+errors++;
+}
+if(data67.maxBytes === undefined){
+const err229 = {instancePath:instancePath+"/mqtt/outbox",schemaPath:"#/properties/mqtt/properties/outbox/required",keyword:"required",params:{missingProperty: "maxBytes"},message:"must have required property '"+"maxBytes"+"'",schema:schema11.properties.mqtt.properties.outbox.required,parentSchema:schema11.properties.mqtt.properties.outbox,data:data67};
+if(vErrors === null){
+vErrors = [err229];
+}
+else {
+vErrors.push(err229);
+}
+errors++;
+}
+for(const key10 in data67){
+if(!((key10 === "maxMessages") || (key10 === "maxBytes"))){
+const err230 = {instancePath:instancePath+"/mqtt/outbox",schemaPath:"#/properties/mqtt/properties/outbox/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.mqtt.properties.outbox,data:data67};
+if(vErrors === null){
+vErrors = [err230];
+}
+else {
+vErrors.push(err230);
+}
+errors++;
+}
+}
+if(data67.maxMessages !== undefined){
+let data68 = data67.maxMessages;
+if(!(((typeof data68 == "number") && (!(data68 % 1) && !isNaN(data68))) && (isFinite(data68)))){
+const err231 = {instancePath:instancePath+"/mqtt/outbox/maxMessages",schemaPath:"#/properties/mqtt/properties/outbox/properties/maxMessages/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.mqtt.properties.outbox.properties.maxMessages.type,parentSchema:schema11.properties.mqtt.properties.outbox.properties.maxMessages,data:data68};
+if(vErrors === null){
+vErrors = [err231];
+}
+else {
+vErrors.push(err231);
+}
+errors++;
+}
+if((typeof data68 == "number") && (isFinite(data68))){
+if(data68 > 10000000 || isNaN(data68)){
+const err232 = {instancePath:instancePath+"/mqtt/outbox/maxMessages",schemaPath:"#/properties/mqtt/properties/outbox/properties/maxMessages/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000000},message:"must be <= 10000000",schema:10000000,parentSchema:schema11.properties.mqtt.properties.outbox.properties.maxMessages,data:data68};
+if(vErrors === null){
+vErrors = [err232];
+}
+else {
+vErrors.push(err232);
+}
+errors++;
+}
+if(data68 < 0 || isNaN(data68)){
+const err233 = {instancePath:instancePath+"/mqtt/outbox/maxMessages",schemaPath:"#/properties/mqtt/properties/outbox/properties/maxMessages/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.mqtt.properties.outbox.properties.maxMessages,data:data68};
+if(vErrors === null){
+vErrors = [err233];
+}
+else {
+vErrors.push(err233);
+}
+errors++;
+}
+}
+}
+if(data67.maxBytes !== undefined){
+let data69 = data67.maxBytes;
+if(!(((typeof data69 == "number") && (!(data69 % 1) && !isNaN(data69))) && (isFinite(data69)))){
+const err234 = {instancePath:instancePath+"/mqtt/outbox/maxBytes",schemaPath:"#/properties/mqtt/properties/outbox/properties/maxBytes/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.mqtt.properties.outbox.properties.maxBytes.type,parentSchema:schema11.properties.mqtt.properties.outbox.properties.maxBytes,data:data69};
+if(vErrors === null){
+vErrors = [err234];
+}
+else {
+vErrors.push(err234);
+}
+errors++;
+}
+if((typeof data69 == "number") && (isFinite(data69))){
+if(data69 > 1073741824 || isNaN(data69)){
+const err235 = {instancePath:instancePath+"/mqtt/outbox/maxBytes",schemaPath:"#/properties/mqtt/properties/outbox/properties/maxBytes/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1073741824},message:"must be <= 1073741824",schema:1073741824,parentSchema:schema11.properties.mqtt.properties.outbox.properties.maxBytes,data:data69};
+if(vErrors === null){
+vErrors = [err235];
+}
+else {
+vErrors.push(err235);
+}
+errors++;
+}
+if(data69 < 0 || isNaN(data69)){
+const err236 = {instancePath:instancePath+"/mqtt/outbox/maxBytes",schemaPath:"#/properties/mqtt/properties/outbox/properties/maxBytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.mqtt.properties.outbox.properties.maxBytes,data:data69};
+if(vErrors === null){
+vErrors = [err236];
+}
+else {
+vErrors.push(err236);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err237 = {instancePath:instancePath+"/mqtt/outbox",schemaPath:"#/properties/mqtt/properties/outbox/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.mqtt.properties.outbox.type,parentSchema:schema11.properties.mqtt.properties.outbox,data:data67};
+if(vErrors === null){
+vErrors = [err237];
+}
+else {
+vErrors.push(err237);
+}
+errors++;
+}
+}
+if(data46.homeAssistant !== undefined){
+let data70 = data46.homeAssistant;
+if(data70 && typeof data70 == "object" && !Array.isArray(data70)){
+if(data70.enabled === undefined){
+const err238 = {instancePath:instancePath+"/mqtt/homeAssistant",schemaPath:"#/properties/mqtt/properties/homeAssistant/required",keyword:"required",params:{missingProperty: "enabled"},message:"must have required property '"+"enabled"+"'",schema:schema11.properties.mqtt.properties.homeAssistant.required,parentSchema:schema11.properties.mqtt.properties.homeAssistant,data:data70};
+if(vErrors === null){
+vErrors = [err238];
+}
+else {
+vErrors.push(err238);
+}
+errors++;
+}
+if(data70.prefix === undefined){
+const err239 = {instancePath:instancePath+"/mqtt/homeAssistant",schemaPath:"#/properties/mqtt/properties/homeAssistant/required",keyword:"required",params:{missingProperty: "prefix"},message:"must have required property '"+"prefix"+"'",schema:schema11.properties.mqtt.properties.homeAssistant.required,parentSchema:schema11.properties.mqtt.properties.homeAssistant,data:data70};
+if(vErrors === null){
+vErrors = [err239];
+}
+else {
+vErrors.push(err239);
+}
+errors++;
+}
+if(data70.watchLabels === undefined){
+const err240 = {instancePath:instancePath+"/mqtt/homeAssistant",schemaPath:"#/properties/mqtt/properties/homeAssistant/required",keyword:"required",params:{missingProperty: "watchLabels"},message:"must have required property '"+"watchLabels"+"'",schema:schema11.properties.mqtt.properties.homeAssistant.required,parentSchema:schema11.properties.mqtt.properties.homeAssistant,data:data70};
+if(vErrors === null){
+vErrors = [err240];
+}
+else {
+vErrors.push(err240);
+}
+errors++;
+}
+for(const key11 in data70){
+if(!(((key11 === "enabled") || (key11 === "prefix")) || (key11 === "watchLabels"))){
+const err241 = {instancePath:instancePath+"/mqtt/homeAssistant",schemaPath:"#/properties/mqtt/properties/homeAssistant/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.mqtt.properties.homeAssistant,data:data70};
+if(vErrors === null){
+vErrors = [err241];
+}
+else {
+vErrors.push(err241);
+}
+errors++;
+}
+}
+if(data70.enabled !== undefined){
+let data71 = data70.enabled;
+if(typeof data71 !== "boolean"){
+const err242 = {instancePath:instancePath+"/mqtt/homeAssistant/enabled",schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.mqtt.properties.homeAssistant.properties.enabled.type,parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.enabled,data:data71};
+if(vErrors === null){
+vErrors = [err242];
+}
+else {
+vErrors.push(err242);
+}
+errors++;
+}
+}
+if(data70.prefix !== undefined){
+let data72 = data70.prefix;
+if(typeof data72 === "string"){
+if(!pattern10.test(data72)){
+const err243 = {instancePath:instancePath+"/mqtt/homeAssistant/prefix",schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/prefix/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$"},message:"must match pattern \""+"^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$"+"\"",schema:"^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$",parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.prefix,data:data72};
+if(vErrors === null){
+vErrors = [err243];
+}
+else {
+vErrors.push(err243);
+}
+errors++;
+}
+}
+else {
+const err244 = {instancePath:instancePath+"/mqtt/homeAssistant/prefix",schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/prefix/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.homeAssistant.properties.prefix.type,parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.prefix,data:data72};
+if(vErrors === null){
+vErrors = [err244];
+}
+else {
+vErrors.push(err244);
+}
+errors++;
+}
+}
+if(data70.watchLabels !== undefined){
+let data73 = data70.watchLabels;
+if(Array.isArray(data73)){
+if(data73.length > 100){
+const err245 = {instancePath:instancePath+"/mqtt/homeAssistant/watchLabels",schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/watchLabels/maxItems",keyword:"maxItems",params:{limit: 100},message:"must NOT have more than 100 items",schema:100,parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.watchLabels,data:data73};
 if(vErrors === null){
 vErrors = [err245];
 }
@@ -2882,10 +2887,12 @@ vErrors.push(err245);
 }
 errors++;
 }
-}
-}
-else {
-const err246 = {instancePath:instancePath+"/mqtt/homeAssistant",schemaPath:"#/properties/mqtt/properties/homeAssistant/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.mqtt.properties.homeAssistant.type,parentSchema:schema11.properties.mqtt.properties.homeAssistant,data:data68};
+const len3 = data73.length;
+for(let i6=0; i6<len3; i6++){
+let data74 = data73[i6];
+if(typeof data74 === "string"){
+if(func3(data74) > 128){
+const err246 = {instancePath:instancePath+"/mqtt/homeAssistant/watchLabels/" + i6,schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/watchLabels/items/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters",schema:128,parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.watchLabels.items,data:data74};
 if(vErrors === null){
 vErrors = [err246];
 }
@@ -2894,10 +2901,8 @@ vErrors.push(err246);
 }
 errors++;
 }
-}
-}
-else {
-const err247 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.mqtt.type,parentSchema:schema11.properties.mqtt,data:data44};
+if(func3(data74) < 1){
+const err247 = {instancePath:instancePath+"/mqtt/homeAssistant/watchLabels/" + i6,schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/watchLabels/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.watchLabels.items,data:data74};
 if(vErrors === null){
 vErrors = [err247];
 }
@@ -2906,12 +2911,8 @@ vErrors.push(err247);
 }
 errors++;
 }
-}
-if(data.log !== undefined){
-let data73 = data.log;
-if(data73 && typeof data73 == "object" && !Array.isArray(data73)){
-if(data73.level === undefined){
-const err248 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/required",keyword:"required",params:{missingProperty: "level"},message:"must have required property '"+"level"+"'",schema:schema11.properties.log.required,parentSchema:schema11.properties.log,data:data73};
+if(!pattern1.test(data74)){
+const err248 = {instancePath:instancePath+"/mqtt/homeAssistant/watchLabels/" + i6,schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/watchLabels/items/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.watchLabels.items,data:data74};
 if(vErrors === null){
 vErrors = [err248];
 }
@@ -2920,8 +2921,9 @@ vErrors.push(err248);
 }
 errors++;
 }
-if(data73.json === undefined){
-const err249 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/required",keyword:"required",params:{missingProperty: "json"},message:"must have required property '"+"json"+"'",schema:schema11.properties.log.required,parentSchema:schema11.properties.log,data:data73};
+}
+else {
+const err249 = {instancePath:instancePath+"/mqtt/homeAssistant/watchLabels/" + i6,schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/watchLabels/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.homeAssistant.properties.watchLabels.items.type,parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.watchLabels.items,data:data74};
 if(vErrors === null){
 vErrors = [err249];
 }
@@ -2930,9 +2932,19 @@ vErrors.push(err249);
 }
 errors++;
 }
-for(const key12 in data73){
-if(!((key12 === "level") || (key12 === "json"))){
-const err250 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.log,data:data73};
+}
+let i7 = data73.length;
+let j3;
+if(i7 > 1){
+const indices3 = {};
+for(;i7--;){
+let item3 = data73[i7];
+if(typeof item3 !== "string"){
+continue;
+}
+if(typeof indices3[item3] == "number"){
+j3 = indices3[item3];
+const err250 = {instancePath:instancePath+"/mqtt/homeAssistant/watchLabels",schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/watchLabels/uniqueItems",keyword:"uniqueItems",params:{i: i7, j: j3},message:"must NOT have duplicate items (items ## "+j3+" and "+i7+" are identical)",schema:true,parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.watchLabels,data:data73};
 if(vErrors === null){
 vErrors = [err250];
 }
@@ -2940,12 +2952,14 @@ else {
 vErrors.push(err250);
 }
 errors++;
+break;
+}
+indices3[item3] = i7;
 }
 }
-if(data73.level !== undefined){
-let data74 = data73.level;
-if(typeof data74 !== "string"){
-const err251 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.log.properties.level.type,parentSchema:schema11.properties.log.properties.level,data:data74};
+}
+else {
+const err251 = {instancePath:instancePath+"/mqtt/homeAssistant/watchLabels",schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/watchLabels/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.mqtt.properties.homeAssistant.properties.watchLabels.type,parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.watchLabels,data:data73};
 if(vErrors === null){
 vErrors = [err251];
 }
@@ -2954,8 +2968,10 @@ vErrors.push(err251);
 }
 errors++;
 }
-if(!((((data74 === "debug") || (data74 === "info")) || (data74 === "warn")) || (data74 === "error"))){
-const err252 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/enum",keyword:"enum",params:{allowedValues: schema11.properties.log.properties.level.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.log.properties.level.enum,parentSchema:schema11.properties.log.properties.level,data:data74};
+}
+}
+else {
+const err252 = {instancePath:instancePath+"/mqtt/homeAssistant",schemaPath:"#/properties/mqtt/properties/homeAssistant/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.mqtt.properties.homeAssistant.type,parentSchema:schema11.properties.mqtt.properties.homeAssistant,data:data70};
 if(vErrors === null){
 vErrors = [err252];
 }
@@ -2965,10 +2981,9 @@ vErrors.push(err252);
 errors++;
 }
 }
-if(data73.json !== undefined){
-let data75 = data73.json;
-if(typeof data75 !== "boolean"){
-const err253 = {instancePath:instancePath+"/log/json",schemaPath:"#/properties/log/properties/json/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.log.properties.json.type,parentSchema:schema11.properties.log.properties.json,data:data75};
+}
+else {
+const err253 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.mqtt.type,parentSchema:schema11.properties.mqtt,data:data46};
 if(vErrors === null){
 vErrors = [err253];
 }
@@ -2978,9 +2993,11 @@ vErrors.push(err253);
 errors++;
 }
 }
-}
-else {
-const err254 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.log.type,parentSchema:schema11.properties.log,data:data73};
+if(data.log !== undefined){
+let data75 = data.log;
+if(data75 && typeof data75 == "object" && !Array.isArray(data75)){
+if(data75.level === undefined){
+const err254 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/required",keyword:"required",params:{missingProperty: "level"},message:"must have required property '"+"level"+"'",schema:schema11.properties.log.required,parentSchema:schema11.properties.log,data:data75};
 if(vErrors === null){
 vErrors = [err254];
 }
@@ -2989,15 +3006,84 @@ vErrors.push(err254);
 }
 errors++;
 }
-}
-}
-else {
-const err255 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.type,parentSchema:schema11,data};
+if(data75.json === undefined){
+const err255 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/required",keyword:"required",params:{missingProperty: "json"},message:"must have required property '"+"json"+"'",schema:schema11.properties.log.required,parentSchema:schema11.properties.log,data:data75};
 if(vErrors === null){
 vErrors = [err255];
 }
 else {
 vErrors.push(err255);
+}
+errors++;
+}
+for(const key12 in data75){
+if(!((key12 === "level") || (key12 === "json"))){
+const err256 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.log,data:data75};
+if(vErrors === null){
+vErrors = [err256];
+}
+else {
+vErrors.push(err256);
+}
+errors++;
+}
+}
+if(data75.level !== undefined){
+let data76 = data75.level;
+if(typeof data76 !== "string"){
+const err257 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.log.properties.level.type,parentSchema:schema11.properties.log.properties.level,data:data76};
+if(vErrors === null){
+vErrors = [err257];
+}
+else {
+vErrors.push(err257);
+}
+errors++;
+}
+if(!((((data76 === "debug") || (data76 === "info")) || (data76 === "warn")) || (data76 === "error"))){
+const err258 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/enum",keyword:"enum",params:{allowedValues: schema11.properties.log.properties.level.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.log.properties.level.enum,parentSchema:schema11.properties.log.properties.level,data:data76};
+if(vErrors === null){
+vErrors = [err258];
+}
+else {
+vErrors.push(err258);
+}
+errors++;
+}
+}
+if(data75.json !== undefined){
+let data77 = data75.json;
+if(typeof data77 !== "boolean"){
+const err259 = {instancePath:instancePath+"/log/json",schemaPath:"#/properties/log/properties/json/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.log.properties.json.type,parentSchema:schema11.properties.log.properties.json,data:data77};
+if(vErrors === null){
+vErrors = [err259];
+}
+else {
+vErrors.push(err259);
+}
+errors++;
+}
+}
+}
+else {
+const err260 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.log.type,parentSchema:schema11.properties.log,data:data75};
+if(vErrors === null){
+vErrors = [err260];
+}
+else {
+vErrors.push(err260);
+}
+errors++;
+}
+}
+}
+else {
+const err261 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.type,parentSchema:schema11,data};
+if(vErrors === null){
+vErrors = [err261];
+}
+else {
+vErrors.push(err261);
 }
 errors++;
 }

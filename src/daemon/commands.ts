@@ -26,7 +26,7 @@ export interface CommandTarget {
 }
 
 export function stoppingError(): EdgefitError {
-  return new EdgefitError('stopping', 'the daemon is stopping; send the command again once it is back online');
+  return new EdgefitError('E_STOPPING', 'the daemon is stopping; send the command again once it is back online');
 }
 
 /** The MQTT commands (src/mqtt/commands.ts validates them); its stop waits for the pull-model in progress. */

@@ -108,7 +108,7 @@ export class RequestGuard {
     this.extra = new Set((o.allowedHosts ?? []).map((h) => {
       const n = normalise(h.trim());
       if (!HOSTNAME.test(n) && !(n.startsWith('[') && isIP(n.slice(1, -1)) === 6)) {
-        throw new EdgefitError('E_DASHBOARD_FLAG', `allowed host "${h.slice(0, 100)}" must be a host name or IP address, without a port or wildcard (e.g. --allowed-host dash.lan)`);
+        throw new EdgefitError('E_FLAGS', `allowed host "${h.slice(0, 100)}" must be a host name or IP address, without a port or wildcard (e.g. --allowed-host dash.lan)`);
       }
       return n;
     }));

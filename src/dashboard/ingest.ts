@@ -177,7 +177,7 @@ export class FleetIngest extends EventEmitter {
     if (!p || p.topic !== topic) return;
     this.pending.delete(id!);
     clearTimeout(p.timer);
-    p.resolve(reply ?? { verb: 'invalid', ok: false, error: { code: 'invalid-reply', message: 'the device replied with something that is not a reply' } });
+    p.resolve(reply ?? { verb: 'invalid', ok: false, error: { code: 'E_INVALID_REPLY', message: 'the device replied with something that is not a reply' } });
   }
 
   private live(): void {
@@ -224,7 +224,7 @@ export class FleetIngest extends EventEmitter {
           this.pending.delete(id);
           // a 3.1.1 broker drops a publish its ACL refuses without telling the sender
           const acl = this.link.protocolVersion === 4 ? `, and may this dashboard's MQTT user write ${topics.command(verb)}` : '';
-          resolve({ id, verb, ok: false, error: { code: 'timeout', message: `${deviceId} did not answer "${verb}" within ${timeoutMs} ms (is it online${acl}?)` } });
+          resolve({ id, verb, ok: false, error: { code: 'E_TIMEOUT', message: `${deviceId} did not answer "${verb}" within ${timeoutMs} ms (is it online${acl}?)` } });
         }, timeoutMs);
         this.pending.set(id, { topic: replyTopic, resolve, timer });
         // the response topic is the device's own reply topic (the link leaves properties out on 3.1.1)
@@ -272,7 +272,7 @@ export class FleetIngest extends EventEmitter {
     try {
       await this.subscribeOne(topic, 0);
       const reply = await this.command(deviceId, 'snapshot', { quality }, timeoutMs);
-      if (!reply.ok) throw new EdgefitError(reply.error?.code === 'timeout' ? 'E_SNAPSHOT_TIMEOUT' : 'E_SNAPSHOT', `snapshot of ${deviceId} failed: ${reply.error?.message ?? 'refused'}`);
+      if (!reply.ok) throw new EdgefitError(reply.error?.code === 'E_TIMEOUT' ? 'E_SNAPSHOT_TIMEOUT' : 'E_SNAPSHOT', `snapshot of ${deviceId} failed: ${reply.error?.message ?? 'refused'}`);
       // the device publishes the image before it replies; allow for the broker delivering them out of order
       if (!jpeg && !bad) await new Promise<void>((resolve) => { wake = resolve; setTimeout(resolve, 3000); });
       if (bad) throw new EdgefitError('E_SNAPSHOT', `snapshot of ${deviceId} refused: ${bad}`);

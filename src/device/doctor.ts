@@ -122,7 +122,7 @@ function gpuAdvice(d: DeviceInfo, f: Findings): Advice[] {
 /** V4L2 nodes that belong to the SoC (codecs, ISP, CSI receivers used through libcamera), not to a camera. */
 const SOC_VIDEO = /^(bcm2835-(codec|isp)|rpi-hevc|pispbe|rp1-cfe|unicam|bcm2835-unicam)/;
 
-function cameraAdvice(d: DeviceInfo, f: Findings): Advice[] {
+function cameraAdvice(d: DeviceInfo, f: Findings, ffmpegPath: string): Advice[] {
   const out: Advice[] = [];
   const cams = f.videoDevices.filter((v) => !v.name || !SOC_VIDEO.test(v.name));
   if (cams.length > 0) {
@@ -134,6 +134,8 @@ function cameraAdvice(d: DeviceInfo, f: Findings): Advice[] {
   }
   if (f.tools.ffmpeg) {
     out.push({ area: 'camera', level: 'ok', text: `ffmpeg found (${f.tools.ffmpeg}): USB (V4L2) and RTSP cameras work` });
+  } else if (ffmpegPath !== 'ffmpeg') {
+    out.push({ area: 'camera', level: 'warn', text: `ffmpeg not found at ${ffmpegPath} (camera.ffmpegPath): USB (V4L2) and RTSP cameras need it: fix camera.ffmpegPath, or install ffmpeg (\`sudo apt install ffmpeg\`) and leave it at ffmpeg` });
   } else {
     out.push({ area: 'camera', level: 'warn', text: 'ffmpeg not found: USB (V4L2) and RTSP cameras need it: `sudo apt install ffmpeg`' });
   }
@@ -196,7 +198,7 @@ export async function diagnose(device: DeviceInfo, opts: FindingsOptions = {}): 
     ...runtimeAdvice(device),
     ...int8Advice(device),
     ...gpuAdvice(device, findings),
-    ...cameraAdvice(device, findings),
+    ...cameraAdvice(device, findings, opts.ffmpegPath ?? 'ffmpeg'),
     ...brokerAdvice(findings),
     ...memoryAdvice(device),
     ...thermalAdvice(device, findings),

@@ -1,4 +1,4 @@
-import { posix } from 'node:path';
+import { posix, resolve } from 'node:path';
 import { FsRoot } from './fsroot.js';
 
 /** What the doctor looks for on disk beyond the probe: tools, camera devices, GPU libraries and device nodes. */
@@ -29,6 +29,8 @@ export interface FindingsOptions {
   pathDirs?: string[];
   /** extra library directories (LD_LIBRARY_PATH); default: $LD_LIBRARY_PATH on '/', none on a recorded tree */
   libraryPath?: string[];
+  /** the ffmpeg the camera runs (camera.ffmpegPath): a name looked up on PATH, or a path; default 'ffmpeg' */
+  ffmpegPath?: string;
 }
 
 /** Directories named in /etc/ld.so.conf.d/*.conf (how JetPack registers /usr/local/cuda/lib64). */
@@ -51,9 +53,17 @@ export async function gatherFindings(root: string, opts: FindingsOptions = {}): 
 
   const tools = {} as Record<ToolName, string | null>;
   for (const t of TOOLS) {
+    // ffmpeg is the program the camera runs: camera.ffmpegPath, found the way the camera finds it
+    const program = t === 'ffmpeg' ? opts.ffmpegPath ?? 'ffmpeg' : t;
     tools[t] = null;
+    if (program.includes('/')) {
+      // as the camera runs it: a relative path from here on this machine, from the root in a recorded tree
+      const p = fs.live ? resolve(program) : posix.resolve('/', program);
+      if (await fs.exists(p)) tools[t] = p;
+      continue;
+    }
     for (const d of pathDirs) {
-      const p = posix.join(d, t);
+      const p = posix.join(d, program);
       if (await fs.exists(p)) {
         tools[t] = p;
         break;

@@ -29,7 +29,7 @@ export async function probeDevice(opts: ProbeOptions = {}): Promise<DeviceInfo> 
   const root = resolve(opts.root ?? '/');
   const st = await stat(root).catch(() => null);
   if (!st?.isDirectory()) {
-    throw new EdgefitError('DEVICE_ROOT', `device probe: root ${root} is not a directory; pass --root a recorded tree such as tests/fixtures/boards/pi4, or omit it`);
+    throw new EdgefitError('E_DEVICE_ROOT', `device probe: root ${root} is not a directory; pass --root a recorded tree such as tests/fixtures/boards/pi4, or omit it`);
   }
   const fs = new FsRoot(root);
   const run = opts.runCommand ?? (fs.live ? liveRunCommand : recordedCommands(root));

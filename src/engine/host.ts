@@ -1,14 +1,20 @@
 import { Worker } from 'node:worker_threads';
 import { EventEmitter } from 'node:events';
 import { distModule } from '../util/paths.js';
-import { EdgefitError } from '../util/errors.js';
+import { EdgefitError, isErrorCode } from '../util/errors.js';
 import type { EngineOptions, FrameStream, ModelIO, ProviderName, RunResult, StreamSink, SupervisedEngine, SupervisedEngineStats } from './engine.js';
 import { createMailbox, MailboxWriter } from './mailbox.js';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol.js';
 
 export interface HostOptions extends EngineOptions {
-  /** the registered engine (src/engine/registry.ts) the worker loads; default onnxruntime */
+  /** the registered engine (src/engine/registry.ts) the worker loads; default: the first of priority >= 0 that loads the model (onnxruntime) */
   kind?: string;
+  /**
+   * Modules (absolute paths or file: URLs) the worker imports before it loads the engine, so that engines they
+   * register (`registerEngine`) exist in the worker's registry. A worker does not run `--import` preloads (Node 20),
+   * neither the process's nor its own `execArgv`'s, so this is the one way in.
+   */
+  engineModules?: readonly string[];
   /** how long loading may take before the worker is abandoned */
   loadTimeoutMs?: number;
   /** restarts allowed within restartWindowMs before the host gives up and reports degraded */
@@ -35,7 +41,7 @@ interface PendingRun {
  * Events: 'restart' (reason), 'degraded' (reason), 'crash' (message), 'timeout'.
  */
 export class EngineHost extends EventEmitter implements SupervisedEngine {
-  readonly name: string;
+  name: string;
   provider: ProviderName = 'cpu';
   refused: { provider: ProviderName; reason: string }[] = [];
   io!: ModelIO;
@@ -57,7 +63,7 @@ export class EngineHost extends EventEmitter implements SupervisedEngine {
 
   private constructor(private readonly modelPath: string, private readonly opts: HostOptions) {
     super();
-    this.name = `worker:${opts.kind ?? 'onnxruntime'}`;
+    this.name = `worker:${opts.kind ?? 'auto'}`;
   }
 
   static async start(modelPath: string, opts: HostOptions): Promise<EngineHost> {
@@ -73,7 +79,7 @@ export class EngineHost extends EventEmitter implements SupervisedEngine {
   }
 
   private spawn(): Promise<void> {
-    const init: WorkerInit = { kind: this.opts.kind ?? 'onnxruntime', modelPath: this.modelPath, options: stripHostOptions(this.opts) };
+    const init: WorkerInit = { ...(this.opts.kind ? { kind: this.opts.kind } : {}), modules: [...(this.opts.engineModules ?? [])], modelPath: this.modelPath, options: stripHostOptions(this.opts) };
     const worker = new Worker(distModule('engine/worker.js'), { workerData: init });
     this.worker = worker;
     return new Promise<void>((resolve, reject) => {
@@ -84,6 +90,7 @@ export class EngineHost extends EventEmitter implements SupervisedEngine {
       const onFirst = (msg: FromWorker) => {
         clearTimeout(timer);
         if (msg.type === 'ready') {
+          this.name = `worker:${msg.engine}`;
           this.provider = msg.provider;
           this.refused = msg.refused;
           this.io = msg.io;
@@ -97,7 +104,7 @@ export class EngineHost extends EventEmitter implements SupervisedEngine {
           resolve();
         } else if (msg.type === 'load-error') {
           void worker.terminate();
-          reject(new EdgefitError(msg.code ?? 'E_ENGINE_LOAD', msg.message));
+          reject(new EdgefitError(isErrorCode(msg.code) ? msg.code : 'E_ENGINE_LOAD', msg.message));
         }
       };
       worker.once('message', onFirst);
@@ -281,6 +288,6 @@ export class EngineHost extends EventEmitter implements SupervisedEngine {
 }
 
 function stripHostOptions(o: HostOptions): EngineOptions {
-  const { kind: _k, loadTimeoutMs: _l, restartBudget: _r, restartWindowMs: _w, ...rest } = o;
+  const { kind: _k, engineModules: _m, loadTimeoutMs: _l, restartBudget: _r, restartWindowMs: _w, ...rest } = o;
   return rest;
 }

@@ -6,8 +6,10 @@ import type { MailboxBuffers } from './mailbox.js';
  * mailbox (src/engine/mailbox.ts); messages carry only what a result is about.
  */
 export interface WorkerInit {
-  /** a name registered in src/engine/registry.ts */
-  kind: string;
+  /** a name registered in src/engine/registry.ts; absent: every engine of priority >= 0, highest first */
+  kind?: string;
+  /** absolute paths or file: URLs the worker imports before it loads the engine (they may register engines) */
+  modules: string[];
   modelPath: string;
   options: EngineOptions;
 }
@@ -15,7 +17,7 @@ export interface WorkerInit {
 export type ToWorker = { type: 'mailbox'; buffers: MailboxBuffers };
 
 export type FromWorker =
-  | { type: 'ready'; provider: ProviderName; refused: { provider: ProviderName; reason: string }[]; io: ModelIO }
+  | { type: 'ready'; engine: string; provider: ProviderName; refused: { provider: ProviderName; reason: string }[]; io: ModelIO }
   | { type: 'load-error'; message: string; code?: string }
   /** `slot`: the mailbox result slot holding the scores */
   | { type: 'result'; seq: number; ts: number; slot: number; count: number; inferMs: number; startedAt: number }

@@ -70,12 +70,3 @@ export async function loadEngine(modelPath: string, options: EngineOptions, hint
 // cannot load) only when asked for by name, as before: a model onnxruntime refuses is refused, not run elsewhere.
 registerEngine('onnxruntime', async () => (await import('./onnxruntime.js')).ortEngineFactory, 100);
 registerEngine('tfjs', async () => (await import('./tfjs/factory.js')).tfjsEngineFactory, -1);
-// fault-injection engines of the engine host's unit tests: a run that hangs or kills its worker
-for (const kind of ['fault-hang', 'fault-crash'] as const) {
-  registerEngine(kind, async () => {
-    if (process.env.EDGEFIT_TEST_ALLOW_FAULT_ENGINES !== '1') {
-      throw new Error(`engine ${kind} is a fault-injection engine for tests; set EDGEFIT_TEST_ALLOW_FAULT_ENGINES=1 to use it`);
-    }
-    return (await import('./fault-engine.js')).faultEngineFactory(kind);
-  }, -1);
-}

@@ -1,6 +1,9 @@
 import { parentPort, workerData } from 'node:worker_threads';
+import { pathToFileURL } from 'node:url';
+import { isAbsolute } from 'node:path';
 import { loadEngine } from './registry.js';
 import { MailboxReader } from './mailbox.js';
+import { EdgefitError, errorMessage } from '../util/errors.js';
 import type { Engine } from './engine.js';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol.js';
 
@@ -36,7 +39,8 @@ async function serve(engine: Engine, box: MailboxReader): Promise<void> {
 async function main(): Promise<void> {
   let engine: Engine;
   try {
-    engine = await loadEngine(init.modelPath, init.options, [init.kind]);
+    await importEngineModules(init.modules);
+    engine = await loadEngine(init.modelPath, init.options, init.kind ? [init.kind] : []);
   } catch (err) {
     const e = err as Error & { code?: string };
     send({ type: 'load-error', message: e.message ?? String(err), ...(e.code ? { code: e.code } : {}) });
@@ -44,7 +48,23 @@ async function main(): Promise<void> {
   }
   // the host sizes the mailbox from what the model says it needs
   port.once('message', (msg: ToWorker) => { void serve(engine, new MailboxReader(msg.buffers)); });
-  send({ type: 'ready', provider: engine.provider, refused: engine.refused, io: engine.io });
+  send({ type: 'ready', engine: engine.name, provider: engine.provider, refused: engine.refused, io: engine.io });
+}
+
+/**
+ * A worker does not run the process's `--import` preloads (Node 20), so the modules that register engines of
+ * their own (engine.modules) are imported here, in the worker's own registry, before the engine is chosen.
+ */
+async function importEngineModules(modules: readonly string[]): Promise<void> {
+  for (const m of modules) {
+    const url = m.startsWith('file:') ? m : isAbsolute(m) ? pathToFileURL(m).href : undefined;
+    if (!url) throw new EdgefitError('E_ENGINE_MODULE', `engine module ${JSON.stringify(m)} is not an absolute path; give engine.modules as absolute paths`);
+    try {
+      await import(url);
+    } catch (err) {
+      throw new EdgefitError('E_ENGINE_MODULE', `engine module ${m} could not be imported (${errorMessage(err)}); check the path in engine.modules`, { cause: err });
+    }
+  }
 }
 
 void main();

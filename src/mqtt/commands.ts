@@ -4,6 +4,7 @@ import type { IPublishPacket } from 'mqtt';
 // daemon does not load ajv; tests/unit/config-validator.test.ts checks it is current
 import * as generated from './validators.generated.js';
 import { COMMAND_VERBS, type CommandArgs, type CommandVerb, type ReplyPayload } from './payloads.js';
+import { isErrorCode, type ErrorCode } from '../util/errors.js';
 import { COMMAND_LANES, Gate, LANE_OF, OWN_DEADLINE, type Lane, type LaneName } from './command-lanes.js';
 
 export type CommandHandlers = { [V in CommandVerb]: (args: CommandArgs[V]) => Promise<unknown> };
@@ -35,32 +36,32 @@ export class CommandDispatcher {
   }
 
   async handle(verb: string, payload: Buffer): Promise<ReplyPayload> {
-    const refuse = (code: string, message: string, id?: string): ReplyPayload => {
+    const refuse = (code: ErrorCode, message: string, id?: string): ReplyPayload => {
       this.counts.refused++;
       return { ...(id ? { id } : {}), verb: safeVerb(verb), ok: false, error: { code, message } };
     };
     if (!(COMMAND_VERBS as readonly string[]).includes(verb)) {
-      return refuse('unknown-verb', `unknown command "${safeVerb(verb)}"; accepted: ${COMMAND_VERBS.join(', ')}`);
+      return refuse('E_UNKNOWN_VERB', `unknown command "${safeVerb(verb)}"; accepted: ${COMMAND_VERBS.join(', ')}`);
     }
-    if (payload.length > MAX_COMMAND_BYTES) return refuse('too-large', `payload of ${payload.length} bytes exceeds ${MAX_COMMAND_BYTES}`);
+    if (payload.length > MAX_COMMAND_BYTES) return refuse('E_TOO_LARGE', `payload of ${payload.length} bytes exceeds ${MAX_COMMAND_BYTES}`);
     let req: unknown = {};
     if (payload.length > 0) {
-      try { req = JSON.parse(payload.toString('utf8')); } catch { return refuse('invalid-json', 'payload is not valid JSON; send {"id": "...", "args": {...}}'); }
+      try { req = JSON.parse(payload.toString('utf8')); } catch { return refuse('E_INVALID_JSON', 'payload is not valid JSON; send {"id": "...", "args": {...}}'); }
     }
     const validate = this.validators.get(verb)!;
     if (!validate(req)) {
       const e = validate.errors?.[0];
       const where = e?.instancePath || '(payload)';
-      return refuse('invalid-args', `${where} ${e?.message ?? 'is invalid'}${e?.params && 'additionalProperty' in e.params ? ` (${String(e.params.additionalProperty)})` : ''}`);
+      return refuse('E_INVALID_ARGS', `${where} ${e?.message ?? 'is invalid'}${e?.params && 'additionalProperty' in e.params ? ` (${String(e.params.additionalProperty)})` : ''}`);
     }
     const { id, args } = req as { id?: string; args?: unknown };
-    if (id !== undefined && this.seenIds.has(id)) return refuse('replay', `request id "${id}" was already handled; use a new id per request`, id);
+    if (id !== undefined && this.seenIds.has(id)) return refuse('E_REPLAY', `request id "${id}" was already handled; use a new id per request`, id);
     const v = verb as CommandVerb;
     const laneName = LANE_OF[v];
     const gate = laneName ? this.gates.get(laneName) : undefined;
     const slot = gate ? gate.acquire() : Promise.resolve(() => undefined);
     // refused before its id counts as seen: the same request may be sent again once the lane has room
-    if (!slot) return refuse('busy', busyMessage(v, gate!.load), id);
+    if (!slot) return refuse('E_BUSY', busyMessage(v, gate!.load), id);
     if (id !== undefined) {
       this.seenIds.set(id, Date.now());
       if (this.seenIds.size > this.maxSeen) this.seenIds.delete(this.seenIds.keys().next().value!);
@@ -83,8 +84,9 @@ export class CommandDispatcher {
       this.counts.ok++;
       return { ...(id ? { id } : {}), verb, ok: true, ...(result === undefined ? {} : { result }) };
     } catch (err) {
-      const e = err as Error & { code?: string };
-      return refuse(e.code ?? 'failed', e.message ?? String(err), id);
+      const e = err as Error & { code?: unknown };
+      // a code edgefit documents (docs/errors.md), else E_FAILED: a library's own code (ENOENT, ...) is no contract
+      return refuse(isErrorCode(e.code) ? e.code : 'E_FAILED', e.message ?? String(err), id);
     }
   }
 }
@@ -111,7 +113,7 @@ function safeVerb(v: string): string {
 
 function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => void): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const t = setTimeout(() => { onTimeout(); reject(Object.assign(new Error(`command did not finish within ${ms} ms`), { code: 'timeout' })); }, ms);
+    const t = setTimeout(() => { onTimeout(); reject(Object.assign(new Error(`command did not finish within ${ms} ms`), { code: 'E_TIMEOUT' })); }, ms);
     p.then((v) => { clearTimeout(t); resolve(v); }, (e: unknown) => { clearTimeout(t); reject(e); });
   });
 }

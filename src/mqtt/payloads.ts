@@ -147,6 +147,7 @@ export interface ReplyPayload {
   verb: string;
   ok: boolean;
   result?: unknown;
+  /** `code`: an ErrorCode (docs/errors.md); a string on the wire, as older devices sent kebab-case codes */
   error?: { code: string; message: string };
 }
 

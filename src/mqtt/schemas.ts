@@ -137,7 +137,20 @@ export const replySchema: Schema = {
   required: ['verb', 'ok'],
   properties: {
     id: str, verb: str, ok: { type: 'boolean' }, result: {},
-    error: { type: 'object', required: ['code', 'message'], properties: { code: str, message: str }, additionalProperties: false },
+    error: {
+      type: 'object', required: ['code', 'message'], additionalProperties: false,
+      properties: {
+        code: {
+          type: 'string',
+          description: 'One of the error codes of docs/errors.md (ErrorCode in src/util/errors.ts), always E_ and upper snake case. '
+            + 'Changed with the one ErrorCode list: the dispatcher\'s own codes were kebab-case and are now the same words in that form '
+            + '(unknown-verb -> E_UNKNOWN_VERB, too-large -> E_TOO_LARGE, invalid-json -> E_INVALID_JSON, invalid-args -> E_INVALID_ARGS, '
+            + 'replay -> E_REPLAY, busy -> E_BUSY, timeout -> E_TIMEOUT, failed -> E_FAILED, stopping -> E_STOPPING, no-frame -> E_NO_FRAME); '
+            + 'the type stays a string, so replies of devices that still send the old codes remain valid.',
+        },
+        message: str,
+      },
+    },
   },
   additionalProperties: false,
 };

@@ -295,5 +295,5 @@ function badGraph(msg: string): EdgefitError {
 }
 
 function badOpt(msg: string): EdgefitError {
-  return new EdgefitError('E_EMIT_OPTIONS', `emitOnnx: ${msg}`);
+  return new EdgefitError('E_OPTIONS', `emitOnnx: ${msg}`);
 }

@@ -1,13 +1,13 @@
-import { fork } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Variant } from '../catalog/types.js';
 import type { ProviderName } from '../engine/engine.js';
-import { EdgefitError } from '../util/errors.js';
+import { EdgefitError, errorMessage } from '../util/errors.js';
 import { distModule } from '../util/paths.js';
-import type { AgreementJob, ChildMessage } from './protocol.js';
+import type { AgreementJob, ChildAnswer } from './protocol.js';
+import { IsolatedFailure, runIsolated } from '../util/run-isolated.js';
 import type { Agreement } from './types.js';
 
 /** The probe frames agreement is measured on: image files of one directory, identified by their content. */
@@ -71,32 +71,24 @@ export async function measureAgreement(v: Variant, probe: ProbeSet, opts: Agreem
     resolution: v.resolution, nativeResolution, frames: probe.files,
   };
   const timeoutMs = opts.timeoutMs ?? 120_000;
-  return new Promise<Agreement>((done) => {
-    let settled = false;
-    let stderrTail = '';
-    let answer: ChildMessage | undefined;
-    let child: ReturnType<typeof fork>;
-    try {
-      child = fork(childPath, [], { execArgv: [], stdio: ['ignore', 'ignore', 'pipe', 'ipc'], serialization: 'json' });
-    } catch (err) {
-      done(fail(`could not start the profiler child process: ${(err as Error).message}`));
-      return;
-    }
-    const finish = (a: Agreement) => { if (!settled) { settled = true; clearTimeout(timer); done(a); } };
-    const timer = setTimeout(() => { child.kill('SIGKILL'); finish(fail(`timed out after ${timeoutMs} ms`)); }, timeoutMs);
-    child.stderr?.setEncoding('utf8');
-    child.stderr?.on('data', (d: string) => { stderrTail = (stderrTail + d).slice(-1000); });
-    child.on('message', (m: ChildMessage) => { if (m.type === 'agreement' || m.type === 'error') answer = m; });
-    child.on('error', (err) => { if (child.pid === undefined) finish(fail(`could not start the profiler child process: ${err.message}`)); });
-    child.on('exit', (code, signal) => {
-      if (answer?.type === 'error') return finish(fail(answer.message));
-      if (answer?.type === 'agreement') {
-        if (answer.frames === 0) return finish(fail(`none of the ${probe.files.length} probe frames is at least ${nativeResolution} pixels on its short side`));
-        return finish(result({ ok: true, frames: answer.frames, agreeing: answer.agreeing }));
+  let answer: ChildAnswer;
+  try {
+    answer = await runIsolated<ChildAnswer>(childPath, job, { timeoutMs });
+  } catch (err) {
+    if (!(err instanceof IsolatedFailure)) return fail(errorMessage(err));
+    switch (err.end) {
+      case 'timeout': return fail(`timed out after ${timeoutMs} ms`);
+      case 'spawn': return fail(`could not start the profiler child process: ${err.detail}`);
+      default: {
+        const tail = err.stderrTail.trim().split('\n').slice(-2).join(' | ');
+        const { code, signal } = err.exit;
+        const how = signal ? `was killed by ${signal}` : code !== null ? `exited with code ${code}` : err.detail;
+        return fail(`crashed: the profiler child ${how}${tail ? ` (stderr: ${tail})` : ''}`);
       }
-      const tail = stderrTail.trim().split('\n').slice(-2).join(' | ');
-      finish(fail(`crashed: the profiler child ${signal ? `was killed by ${signal}` : `exited with code ${code}`}${tail ? ` (stderr: ${tail})` : ''}`));
-    });
-    child.send(job);
-  });
+    }
+  }
+  if (answer.type === 'error') return fail(answer.message);
+  if (answer.type !== 'agreement') return fail(`the profiler child answered a ${answer.type} job`);
+  if (answer.frames === 0) return fail(`none of the ${probe.files.length} probe frames is at least ${nativeResolution} pixels on its short side`);
+  return result({ ok: true, frames: answer.frames, agreeing: answer.agreeing });
 }

@@ -1,10 +1,12 @@
 /**
- * Child-process entry of the profiler (run as compiled JS through child_process.fork). Loads one model in
- * onnxruntime-node, warms it up, times runs, and reports latency and memory figures over IPC.
+ * Child-process entry of the profiler, run by runIsolated (src/util/run-isolated.ts): the job comes on stdin, the
+ * answer (ChildAnswer) goes back as its last stdout line. Loads one model in onnxruntime-node, warms it up, times
+ * runs; its baseline, phases and progress go over the IPC channel while it works.
  */
 import { writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import type { AgreementJob, ChildJob, ChildMessage, ChildPhase } from './protocol.js';
+import type { AgreementJob, ChildAnswer, ChildJob, ChildMessage, ChildPhase } from './protocol.js';
+import { serveIsolated } from '../util/isolated-main.js';
 import { readProcMemory } from '../util/procstatus.js';
 import { summarize } from './stats.js';
 import { OnnxBuilder } from '../onnx/builder.js';
@@ -42,7 +44,7 @@ function concreteShape(shape: ReadonlyArray<number | string>, job: ChildJob): nu
   return shape.map((d, i) => (typeof d === 'number' && d > 0 ? d : want[i]!));
 }
 
-async function run(job: ChildJob): Promise<void> {
+async function run(job: ChildJob): Promise<ChildAnswer> {
   const ort = await import('onnxruntime-node');
   // Pay the runtime's one-time costs (shared-library pages, global environment) before the baseline, so the
   // memory figures are what this model adds, not what any first session costs.
@@ -89,11 +91,11 @@ async function run(job: ChildJob): Promise<void> {
     // A runaway allocation: touched pages, so RSS really grows until the parent kills us.
     const hold: Buffer[] = [];
     setInterval(() => { hold.push(Buffer.alloc(16 * 1024 * 1024, 1)); }, 5);
-    return;
+    return new Promise<never>(() => undefined);
   }
   if (job.fault === 'hang') {
     setInterval(() => undefined, 1000);
-    return;
+    return new Promise<never>(() => undefined);
   }
 
   setPhase('warmup');
@@ -122,15 +124,14 @@ async function run(job: ChildJob): Promise<void> {
   }
   const end = readProcMemory();
   await session.release();
-  await send({
+  return {
     type: 'result',
     runs: samples.length,
     latencyMs: summarize(samples),
     sessionCreateMs,
     rssGrowthKb: Math.max(0, (afterLoad?.rssKb ?? baseKb) - baseKb),
     peakKb: Math.max(0, (end?.hwmKb ?? baseKb) - baseKb),
-  });
-  process.exit(0);
+  };
 }
 
 /** Index of the largest output value: the top-1 class (raw quantized values order as the scores do). */
@@ -140,7 +141,7 @@ function argmax(d: ArrayLike<number | bigint>): number {
   return best;
 }
 
-async function agreement(job: AgreementJob): Promise<void> {
+async function agreement(job: AgreementJob): Promise<ChildAnswer> {
   const ort = await import('onnxruntime-node');
   const { decodeRgb, cropResizeRgb } = await import('../image/load.js');
   setPhase('load');
@@ -164,16 +165,15 @@ async function agreement(job: AgreementJob): Promise<void> {
     if (native === rung) agreeing++;
   }
   await session.release();
-  await send({ type: 'agreement', frames, agreeing, skipped });
-  process.exit(0);
+  return { type: 'agreement', frames, agreeing, skipped };
 }
 
-process.once('message', (msg: ChildJob | AgreementJob) => {
-  (msg.type === 'agreement' ? agreement(msg) : run(msg)).catch(async (err: unknown) => {
-    const message = err instanceof Error ? err.message : String(err);
-    await send({ type: 'error', phase, message });
-    process.exit(0);
-  });
+// A model that fails to load or run is an answer (with the phase it failed in), not a failure of the child.
+// serveIsolated exits when the parent goes away: a model must not keep running on the board.
+serveIsolated<ChildJob | AgreementJob, ChildAnswer>(async (job) => {
+  try {
+    return await (job.type === 'agreement' ? agreement(job) : run(job));
+  } catch (err) {
+    return { type: 'error', phase, message: err instanceof Error ? err.message : String(err) };
+  }
 });
-// The parent going away must not leave a model running on the board.
-process.on('disconnect', () => process.exit(0));

@@ -42,7 +42,7 @@ export interface MeasurerOptions {
 
 /** The thread counts worth measuring: 1, all cores, and cores-1 (leaves a core to the camera and MQTT). */
 export function threadCounts(cores: number): number[] {
-  if (!Number.isInteger(cores) || cores < 1) throw new EdgefitError('E_PROFILE_OPTION', `cores must be a whole number >= 1 (got ${cores})`);
+  if (!Number.isInteger(cores) || cores < 1) throw new EdgefitError('E_OPTIONS', `cores must be a whole number >= 1 (got ${cores})`);
   const out = [1];
   if (cores > 2) out.push(cores - 1);
   if (cores > 1) out.push(cores);
@@ -66,7 +66,7 @@ export function bestOf(ms: Measurement[], p: Percentile = 'p90'): Measurement | 
  */
 export async function measureCandidate(spec: CandidateSpec, opts: MeasurerOptions): Promise<Measurement[]> {
   if (typeof opts.board !== 'string' || opts.board.length === 0) {
-    throw new EdgefitError('E_PROFILE_OPTION', 'measuring needs a board fingerprint (a non-empty string)');
+    throw new EdgefitError('E_OPTIONS', 'measuring needs a board fingerprint (a non-empty string)');
   }
   const version = opts.ortVersion ?? ortVersion();
   const counts = opts.threads === undefined || opts.threads === 'auto' ? threadCounts(opts.cores ?? availableParallelism()) : [opts.threads];

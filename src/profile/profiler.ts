@@ -1,13 +1,12 @@
-import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { Variant } from '../catalog/types.js';
 import type { ProviderName } from '../engine/engine.js';
-import { EdgefitError } from '../util/errors.js';
+import { EdgefitError, errorMessage } from '../util/errors.js';
 import { distModule } from '../util/paths.js';
 import type { Measurement } from './types.js';
-import type { ChildFault, ChildJob, ChildMessage, ChildPhase } from './protocol.js';
-import { readProcMemory } from '../util/procstatus.js';
+import type { ChildAnswer, ChildFault, ChildJob, ChildMessage, ChildPhase } from './protocol.js';
+import { IsolatedFailure, runIsolated } from '../util/run-isolated.js';
 import { emptyStats } from './stats.js';
 
 export interface ProfileProgress {
@@ -65,7 +64,7 @@ const PHASE_TEXT: Record<ChildPhase, string> = {
 function positive(name: string, v: number | undefined, integer: boolean, allowZero = false): void {
   if (v === undefined) return;
   if (!Number.isFinite(v) || v < 0 || (!allowZero && v === 0) || (integer && !Number.isInteger(v))) {
-    throw new EdgefitError('E_PROFILE_OPTION', `profile option ${name} must be a ${integer ? 'whole ' : ''}number${allowZero ? ' >= 0' : ' > 0'} (got ${v})`);
+    throw new EdgefitError('E_OPTIONS', `profile option ${name} must be a ${integer ? 'whole ' : ''}number${allowZero ? ' >= 0' : ' > 0'} (got ${v})`);
   }
 }
 
@@ -129,115 +128,82 @@ export async function profileVariant(v: Variant, opts: ProfileOptions = {}): Pro
   const timeoutMs = opts.timeoutMs ?? PROFILE_DEFAULTS.timeoutMs;
   const limitKb = opts.memoryLimitMb !== undefined ? opts.memoryLimitMb * 1024 : undefined;
 
-  if (opts.signal?.aborted) return Promise.reject(stoppedError());
-  return new Promise<Measurement>((resolve, reject) => {
-    let child: ChildProcess;
-    try {
-      // execArgv [] so loaders or inspectors of the parent (vitest, --inspect) do not leak into the child.
-      child = fork(childPath, [], { execArgv: [], stdio: ['ignore', 'ignore', 'pipe', 'ipc'], serialization: 'json' });
-    } catch (err) {
-      resolve(fail(`could not start the profiler child process: ${(err as Error).message}`));
-      return;
-    }
-    let phase: ChildPhase = 'start';
-    let baselineKb: number | undefined;
-    let peakSeenKb = 0;
-    let killedFor: string | undefined;
-    let result: Extract<ChildMessage, { type: 'result' }> | undefined;
-    let childError: Extract<ChildMessage, { type: 'error' }> | undefined;
-    let stderrTail = '';
-    let settled = false;
-    const started = Date.now();
-
-    child.stderr?.setEncoding('utf8');
-    child.stderr?.on('data', (d: string) => { stderrTail = (stderrTail + d).slice(-1500); });
-
-    const kill = (why: string) => {
-      if (killedFor || settled) return;
-      killedFor = why;
-      child.kill('SIGKILL');
-    };
-    const timer = setTimeout(() => kill(`timed out after ${timeoutMs} ms while ${PHASE_TEXT[phase]}; the model is too slow for this board or the runtime hung`), timeoutMs);
-    const poll = limitKb === undefined ? undefined : setInterval(() => {
-      if (baselineKb === undefined || child.pid === undefined) return;
-      const m = readProcMemory(child.pid);
-      if (!m) return;
-      // VmHWM catches a spike that came and went between two polls.
-      const used = Math.max(m.rssKb, m.hwmKb) - baselineKb;
-      if (used > peakSeenKb) peakSeenKb = used;
-      if (used > limitKb) {
-        kill(`out of memory budget: resident memory grew ${mb(used)} MB over the child's baseline while ${PHASE_TEXT[phase]}, past the ${opts.memoryLimitMb} MB limit; killed`);
-      }
-    }, opts.pollMs ?? PROFILE_DEFAULTS.pollMs);
-
-    child.on('message', (msg: ChildMessage) => {
-      switch (msg.type) {
-        case 'baseline': baselineKb = msg.rssKb; break;
-        case 'phase': phase = msg.phase; opts.onProgress?.({ phase, runs: 0, elapsedMs: Date.now() - started }); break;
-        case 'progress': opts.onProgress?.({ phase: msg.phase, runs: msg.runs, elapsedMs: Date.now() - started }); break;
-        case 'result': result = msg; break;
-        case 'error': childError = msg; break;
-      }
-    });
-
-    let aborted = false;
-    const onAbort = () => { aborted = true; kill('stopped'); };
-    opts.signal?.addEventListener('abort', onAbort, { once: true });
-
-    const finish = (m: Measurement) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      if (poll) clearInterval(poll);
-      opts.signal?.removeEventListener('abort', onAbort);
-      if (aborted) reject(stoppedError());
-      else resolve(m);
-    };
-
-    child.on('error', (err) => {
-      // spawn failures; exit follows for a started child, so only settle when it never started
-      if (child.pid === undefined) finish(fail(`could not start the profiler child process: ${err.message}`));
-    });
-
-    child.on('exit', (code, signal) => {
-      const partial: Partial<Measurement> = peakSeenKb > 0 ? { peakMb: mb(peakSeenKb) } : {};
-      if (killedFor) return finish(fail(killedFor, partial));
-      if (childError) {
-        const what = childError.phase === 'load' ? 'load failed' : `failed while ${PHASE_TEXT[childError.phase]}`;
-        return finish(fail(`${what}: ${childError.message}`));
-      }
-      if (result) {
-        const m: Measurement = {
-          variantId: v.id,
-          provider,
-          threads,
-          ok: true,
-          runs: result.runs,
-          latencyMs: result.latencyMs,
-          sessionCreateMs: result.sessionCreateMs,
-          rssGrowthMb: mb(result.rssGrowthKb),
-          peakMb: mb(Math.max(result.peakKb, result.rssGrowthKb)),
-          measuredAt: new Date().toISOString(),
-        };
-        // The poll can miss a short spike; the child's own VmHWM cannot, so the limit also holds here.
-        if (opts.memoryLimitMb !== undefined && m.peakMb > opts.memoryLimitMb) {
-          return finish({ ...m, ok: false, error: `out of memory budget: peak ${m.peakMb} MB over the child's baseline, past the ${opts.memoryLimitMb} MB limit` });
+  let phase: ChildPhase = 'start';
+  let baselineKb: number | undefined;
+  let peakSeenKb = 0;
+  const started = Date.now();
+  const partial = (): Partial<Measurement> => (peakSeenKb > 0 ? { peakMb: mb(peakSeenKb) } : {});
+  let answer: ChildAnswer;
+  try {
+    answer = await runIsolated<ChildAnswer>(childPath, job, {
+      timeoutMs,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      onMessage: (raw) => {
+        const msg = raw as ChildMessage;
+        switch (msg.type) {
+          case 'baseline': baselineKb = msg.rssKb; break;
+          case 'phase': phase = msg.phase; opts.onProgress?.({ phase, runs: 0, elapsedMs: Date.now() - started }); break;
+          case 'progress': opts.onProgress?.({ phase: msg.phase, runs: msg.runs, elapsedMs: Date.now() - started }); break;
         }
-        return finish(m);
-      }
-      const tail = stderrTail.trim().split('\n').slice(-3).join(' | ');
-      const how = signal
-        ? `killed by ${signal}${signal === 'SIGKILL' ? ' (likely the kernel out-of-memory killer)' : ''}`
-        : `exited with code ${code}`;
-      finish(fail(`crashed: the profiler child ${how} while ${PHASE_TEXT[phase]}${tail ? ` (stderr: ${tail})` : ''}`, partial));
+      },
+      ...(limitKb === undefined ? {} : {
+        watchMemory: {
+          everyMs: opts.pollMs ?? PROFILE_DEFAULTS.pollMs,
+          check: (m) => {
+            if (baselineKb === undefined) return undefined;
+            // VmHWM catches a spike that came and went between two polls.
+            const used = Math.max(m.rssKb, m.hwmKb) - baselineKb;
+            if (used > peakSeenKb) peakSeenKb = used;
+            return used > limitKb
+              ? `out of memory budget: resident memory grew ${mb(used)} MB over the child's baseline while ${PHASE_TEXT[phase]}, past the ${opts.memoryLimitMb} MB limit; killed`
+              : undefined;
+          },
+        },
+      }),
     });
-
-    child.send(job);
-  });
+  } catch (err) {
+    if (!(err instanceof IsolatedFailure)) return fail(errorMessage(err));
+    switch (err.end) {
+      case 'aborted': throw stoppedError();
+      case 'spawn': return fail(`could not start the profiler child process: ${err.detail}`);
+      case 'memory': return fail(err.detail, partial());
+      case 'timeout': return fail(`timed out after ${timeoutMs} ms while ${PHASE_TEXT[phase]}; the model is too slow for this board or the runtime hung`, partial());
+      case 'crashed': {
+        const tail = err.stderrTail.trim().split('\n').slice(-3).join(' | ');
+        const { code, signal } = err.exit;
+        const how = signal
+          ? `killed by ${signal}${signal === 'SIGKILL' ? ' (likely the kernel out-of-memory killer)' : ''}`
+          : code !== null ? `exited with code ${code}` : err.detail;
+        return fail(`crashed: the profiler child ${how} while ${PHASE_TEXT[phase]}${tail ? ` (stderr: ${tail})` : ''}`, partial());
+      }
+    }
+  }
+  if (answer.type === 'error') {
+    const what = answer.phase === 'load' ? 'load failed' : `failed while ${PHASE_TEXT[answer.phase]}`;
+    return fail(`${what}: ${answer.message}`);
+  }
+  if (answer.type !== 'result') return fail(`the profiler child answered a ${answer.type} job`);
+  const m: Measurement = {
+    variantId: v.id,
+    provider,
+    threads,
+    ok: true,
+    runs: answer.runs,
+    latencyMs: answer.latencyMs,
+    sessionCreateMs: answer.sessionCreateMs,
+    rssGrowthMb: mb(answer.rssGrowthKb),
+    peakMb: mb(Math.max(answer.peakKb, answer.rssGrowthKb)),
+    measuredAt: new Date().toISOString(),
+  };
+  // The poll can miss a short spike; the child's own VmHWM cannot, so the limit also holds here.
+  if (opts.memoryLimitMb !== undefined && m.peakMb > opts.memoryLimitMb) {
+    return { ...m, ok: false, error: `out of memory budget: peak ${m.peakMb} MB over the child's baseline, past the ${opts.memoryLimitMb} MB limit` };
+  }
+  return m;
 }
 
 function stoppedError(): EdgefitError {
-  return new EdgefitError('stopping', 'the measurement was stopped (the daemon is stopping); it runs again at the next start');
+  return new EdgefitError('E_STOPPING', 'the measurement was stopped (the daemon is stopping); it runs again at the next start');
 }
 
 function mb(kb: number): number {

@@ -2,7 +2,8 @@ import type { ProviderName } from '../engine/engine.js';
 import type { LatencyStats } from './stats.js';
 
 /**
- * Messages between the profiler and its child process. The child is a separate process so that a native crash,
+ * The profiler's child process (run by runIsolated): a job on stdin, a ChildAnswer on stdout, ChildMessages (the
+ * baseline, phases, progress) on the IPC channel while it works. The child is a separate process so that a native crash,
  * a runaway allocation or a hang in onnxruntime kills the child, never the daemon.
  */
 
@@ -45,7 +46,9 @@ export type ChildPhase = 'start' | 'load' | 'warmup' | 'runs';
 export type ChildMessage =
   | { type: 'baseline'; rssKb: number }
   | { type: 'phase'; phase: ChildPhase }
-  | { type: 'progress'; phase: 'warmup' | 'runs'; runs: number; elapsedMs: number }
+  | { type: 'progress'; phase: 'warmup' | 'runs'; runs: number; elapsedMs: number };
+
+export type ChildAnswer =
   | {
       type: 'result';
       runs: number;

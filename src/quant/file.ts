@@ -47,7 +47,7 @@ export async function quantizeFile(modelPath: string, o: QuantizeFileOptions): P
   }
   const h = Number(dims[1]?.dimValue ?? 0);
   const resolution = o.resolution ?? h;
-  if (!(resolution > 0)) throw new EdgefitError('E_ARG', `${modelPath} has an open input size; pass --resolution`);
+  if (!(resolution > 0)) throw new EdgefitError('E_OPTIONS', `${modelPath} has an open input size; pass --resolution`);
   const labels = o.labelsPath ? (await readFile(o.labelsPath, 'utf8')).split(/\r?\n/).filter((l, i, a) => l.trim() !== '' || i < a.length - 1) : undefined;
 
   let q: { onnx: Uint8Array; report: QuantReport };

@@ -56,10 +56,10 @@ export interface QuantReport {
 
 /** Post-training quantization of a float ONNX model (uint8 NHWC input) into QDQ form onnxruntime fuses. */
 export async function quantizeModel(floatOnnx: Uint8Array, opts: QuantizeOptions): Promise<{ onnx: Uint8Array; report: QuantReport }> {
-  if (opts.method !== 'minmax' && opts.method !== 'percentile') throw new EdgefitError('E_ARG', `calibration method must be minmax or percentile, got ${String(opts.method)}`);
+  if (opts.method !== 'minmax' && opts.method !== 'percentile') throw new EdgefitError('E_OPTIONS', `calibration method must be minmax or percentile, got ${String(opts.method)}`);
   const dwBits = opts.depthwiseBits ?? opts.weightBits;
-  for (const b of [opts.weightBits, dwBits]) if (b !== 8 && b !== 7) throw new EdgefitError('E_ARG', `weight bits must be 8 or 7, got ${String(b)}`);
-  if (!(Number.isInteger(opts.resolution) && opts.resolution >= 8 && opts.resolution <= 4096)) throw new EdgefitError('E_ARG', `resolution must be an integer in 8..4096, got ${opts.resolution}`);
+  for (const b of [opts.weightBits, dwBits]) if (b !== 8 && b !== 7) throw new EdgefitError('E_OPTIONS', `weight bits must be 8 or 7, got ${String(b)}`);
+  if (!(Number.isInteger(opts.resolution) && opts.resolution >= 8 && opts.resolution <= 4096)) throw new EdgefitError('E_OPTIONS', `resolution must be an integer in 8..4096, got ${opts.resolution}`);
   const frames = await resolveFrames(opts.calib, opts.resolution);
   const bnFold = foldBatchNormOnnx(readOnnx(floatOnnx, 'float model'));
   const cls = classifierToGemm(bnFold.model);

@@ -1,9 +1,10 @@
+import { isErrorCode, type ErrorCode } from './errors.js';
 /**
  * The child side of runIsolated (src/util/run-isolated.ts): reads the input as JSON on stdin, runs `work`, writes
  * one JSON answer line on stdout and exits. Progress and logs go to stderr. The child exits when its parent is
  * gone (the IPC channel closes), so a daemon that died does not leave a pull or a conversion running.
  */
-export function serveIsolated<I, O>(work: (input: I) => Promise<O>, fallbackCode = 'E_FAILED'): void {
+export function serveIsolated<I, O>(work: (input: I) => Promise<O>, fallbackCode: ErrorCode = 'E_FAILED'): void {
   process.on('disconnect', () => process.exit(1));
   process.channel?.unref();
   void (async () => {
@@ -15,7 +16,7 @@ export function serveIsolated<I, O>(work: (input: I) => Promise<O>, fallbackCode
       await write({ ok: true, value });
     } catch (err) {
       const e = err as Error & { code?: unknown };
-      await write({ ok: false, code: typeof e.code === 'string' ? e.code : fallbackCode, message: e.message ?? String(err) });
+      await write({ ok: false, code: isErrorCode(e.code) ? e.code : fallbackCode, message: e.message ?? String(err) });
     }
   })().then(() => process.exit(0), (err: unknown) => {
     process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);

@@ -1,12 +1,19 @@
 import { spawn } from 'node:child_process';
-import { EdgefitError } from './errors.js';
-import { readProcMemory } from './procstatus.js';
+import { EdgefitError, isErrorCode } from './errors.js';
+import { readProcMemory, type ProcMemory } from './procstatus.js';
 
 export interface IsolatedOptions {
   /** the child (and whatever it started) is killed with SIGKILL past this */
   timeoutMs: number;
   /** resident memory of the child past which it is killed (Linux: read from /proc); none when undefined */
   maxRssMb?: number;
+  /**
+   * A memory watch of the caller's own (the profiler counts from a baseline the child reports): `check` sees the
+   * child's memory every `everyMs` and returns why it is killed (end 'memory'), or undefined.
+   */
+  watchMemory?: { everyMs: number; check(m: ProcMemory): string | undefined };
+  /** messages the child sends on its IPC channel (`process.send`): progress, phases */
+  onMessage?: (msg: unknown) => void;
   /** aborting kills the child (the daemon stopping) */
   signal?: AbortSignal;
   /** each line the child writes on stderr (its progress and log) */
@@ -23,6 +30,8 @@ export class IsolatedFailure extends EdgefitError {
     readonly detail: string,
     /** the last stderr lines the child wrote (at most 2000 characters) */
     readonly stderrTail: string,
+    /** how the process ended ('crashed'): its exit code or the signal that killed it */
+    readonly exit: { code: number | null; signal: NodeJS.Signals | null } = { code: null, signal: null },
   ) {
     super('E_ISOLATED', detail);
   }
@@ -72,10 +81,19 @@ export function runIsolated<T>(script: string, input: unknown, o: IsolatedOption
       }
     };
     const timer = setTimeout(() => kill('timeout', `killed after ${Math.round(o.timeoutMs / 100) / 10} s without an answer`), o.timeoutMs);
-    const rssTimer = o.maxRssMb === undefined || child.pid === undefined ? undefined : setInterval(() => {
+    const watches = [
+      ...(o.maxRssMb === undefined ? [] : [{
+        everyMs: RSS_POLL_MS,
+        check: (m: ProcMemory) => (m.rssKb / 1024 > o.maxRssMb! ? `killed at ${Math.round(m.rssKb / 1024)} MB resident, over its limit of ${Math.round(o.maxRssMb!)} MB` : undefined),
+      }]),
+      ...(o.watchMemory ? [o.watchMemory] : []),
+    ];
+    const rssTimers = child.pid === undefined ? [] : watches.map((w) => setInterval(() => {
       const m = readProcMemory(child.pid!);
-      if (m && m.rssKb / 1024 > o.maxRssMb!) kill('memory', `killed at ${Math.round(m.rssKb / 1024)} MB resident, over its limit of ${Math.round(o.maxRssMb!)} MB`);
-    }, RSS_POLL_MS);
+      const why = m ? w.check(m) : undefined;
+      if (why) kill('memory', why);
+    }, w.everyMs));
+    if (o.onMessage) child.on('message', (m: unknown) => { if (!settled) o.onMessage!(m); });
     const onAbort = (): void => kill('aborted', 'killed: stopping');
     o.signal?.addEventListener('abort', onAbort, { once: true });
 
@@ -83,7 +101,7 @@ export function runIsolated<T>(script: string, input: unknown, o: IsolatedOption
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      if (rssTimer) clearInterval(rssTimer);
+      for (const t of rssTimers) clearInterval(t);
       o.signal?.removeEventListener('abort', onAbort);
       fn();
     };
@@ -113,8 +131,8 @@ export function runIsolated<T>(script: string, input: unknown, o: IsolatedOption
       let answer: IsolatedAnswer<T> | undefined;
       try { answer = JSON.parse(out.trim().split('\n').at(-1) ?? '') as IsolatedAnswer<T>; } catch { /* no answer: it died */ }
       if (answer?.ok === true) resolve(answer.value);
-      else if (answer?.ok === false) reject(new EdgefitError(answer.code, answer.message));
-      else reject(new IsolatedFailure('crashed', `ended with ${signal ?? `exit code ${code}`} before answering`, tail));
+      else if (answer?.ok === false) reject(new EdgefitError(isErrorCode(answer.code) ? answer.code : 'E_ISOLATED', answer.message));
+      else reject(new IsolatedFailure('crashed', `ended with ${signal ?? `exit code ${code}`} before answering`, tail, { code, signal }));
     }));
     child.stdin!.end(JSON.stringify(input));
   });

@@ -29,7 +29,7 @@ function specOf(family: unknown): FamilySpec {
 
 function checkFamily(family: unknown): asserts family is Family {
   if (typeof family !== 'string' || !(FAMILIES as readonly string[]).includes(family)) {
-    throw new EdgefitError('ZOO_BAD_FAMILY', `unknown model family ${JSON.stringify(family)}: use one of ${FAMILIES.join(', ')}`);
+    throw new EdgefitError('E_ZOO_FAMILY', `unknown model family ${JSON.stringify(family)}: use one of ${FAMILIES.join(', ')}`);
   }
 }
 
@@ -51,54 +51,54 @@ function coerceOption(spec: OptionSpec, raw: OptionValue): OptionValue | undefin
 
 /** Validates and fills defaults; throws EdgefitError with a one-line message naming the accepted values. */
 export function resolveOptions(opts: BuildOptions): ResolvedOptions {
-  if (opts === null || typeof opts !== 'object') throw new EdgefitError('ZOO_BAD_OPTIONS', 'build options must be an object with at least family and resolution');
+  if (opts === null || typeof opts !== 'object') throw new EdgefitError('E_ZOO_OPTION', 'build options must be an object with at least family and resolution');
   const family = opts.family;
   const acc = specOf(family).accepted;
 
   const alpha = opts.alpha ?? acc.defaultAlpha;
   if (typeof alpha !== 'number' || !acc.alpha.some((a) => Math.abs(a - alpha) < 1e-9)) {
-    throw new EdgefitError('ZOO_BAD_ALPHA', `${family} does not accept alpha ${String(opts.alpha)}: use one of ${acc.alpha.map(formatAlpha).join(', ')}`);
+    throw new EdgefitError('E_ZOO_ALPHA', `${family} does not accept alpha ${String(opts.alpha)}: use one of ${acc.alpha.map(formatAlpha).join(', ')}`);
   }
 
   const res = opts.resolution;
   const r = acc.resolution;
   if (typeof res !== 'number' || !Number.isInteger(res) || res < r.min || res > r.max) {
     const why = typeof res === 'number' && Number.isInteger(res) && res < r.min ? ' (too small: the feature map would vanish before the classifier)' : '';
-    throw new EdgefitError('ZOO_BAD_RESOLUTION', `${family} does not accept resolution ${String(res)}${why}: use an integer from ${r.min} to ${r.max} (published: ${r.published.join(', ')})`);
+    throw new EdgefitError('E_ZOO_RESOLUTION', `${family} does not accept resolution ${String(res)}${why}: use an integer from ${r.min} to ${r.max} (published: ${r.published.join(', ')})`);
   }
 
   const classes = opts.classes ?? CLASSES.default;
   if (typeof classes !== 'number' || !Number.isInteger(classes) || classes < CLASSES.min || classes > CLASSES.max) {
-    throw new EdgefitError('ZOO_BAD_CLASSES', `classes must be an integer from ${CLASSES.min} to ${CLASSES.max}, not ${String(opts.classes)}`);
+    throw new EdgefitError('E_ZOO_CLASSES', `classes must be an integer from ${CLASSES.min} to ${CLASSES.max}, not ${String(opts.classes)}`);
   }
 
   const activation = opts.activation ?? acc.defaultActivation;
   if (!acc.activation.includes(activation)) {
-    throw new EdgefitError('ZOO_BAD_ACTIVATION', `${family} does not accept activation ${JSON.stringify(opts.activation)}: use one of ${acc.activation.join(', ')}`);
+    throw new EdgefitError('E_ZOO_ACTIVATION', `${family} does not accept activation ${JSON.stringify(opts.activation)}: use one of ${acc.activation.join(', ')}`);
   }
 
   const seed = opts.seed ?? 0;
   if (typeof seed !== 'number' || !Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) {
-    throw new EdgefitError('ZOO_BAD_SEED', `seed must be an integer from 0 to 4294967295, not ${String(opts.seed)}`);
+    throw new EdgefitError('E_ZOO_SEED', `seed must be an integer from 0 to 4294967295, not ${String(opts.seed)}`);
   }
   if (opts.weights !== undefined && typeof opts.weights !== 'function') {
-    throw new EdgefitError('ZOO_BAD_WEIGHTS', 'weights must be a WeightSource function (paramName, shape, role, fanIn) => Float32Array');
+    throw new EdgefitError('E_ZOO_WEIGHTS', 'weights must be a WeightSource function (paramName, shape, role, fanIn) => Float32Array');
   }
 
   const options: Record<string, OptionValue> = {};
   const given = opts.options ?? {};
-  if (given === null || typeof given !== 'object') throw new EdgefitError('ZOO_BAD_OPTION', `options must be an object of ${Object.keys(acc.options).join(', ')}`);
+  if (given === null || typeof given !== 'object') throw new EdgefitError('E_ZOO_OPTION', `options must be an object of ${Object.keys(acc.options).join(', ')}`);
   for (const key of Object.keys(given)) {
     if (!(key in acc.options)) {
       const names = Object.keys(acc.options);
-      throw new EdgefitError('ZOO_BAD_OPTION', `${family} has no option ${JSON.stringify(key)}: use ${names.length ? names.join(', ') : 'no options'}`);
+      throw new EdgefitError('E_ZOO_OPTION', `${family} has no option ${JSON.stringify(key)}: use ${names.length ? names.join(', ') : 'no options'}`);
     }
   }
   for (const [key, spec] of Object.entries(acc.options)) {
     const raw = given[key];
     if (raw === undefined) { options[key] = spec.default; continue; }
     const v = coerceOption(spec, raw);
-    if (v === undefined) throw new EdgefitError('ZOO_BAD_OPTION', `${family} option ${key} does not accept ${JSON.stringify(raw)}: use one of ${list(spec.values)}`);
+    if (v === undefined) throw new EdgefitError('E_ZOO_OPTION', `${family} option ${key} does not accept ${JSON.stringify(raw)}: use one of ${list(spec.values)}`);
     options[key] = v;
   }
 
@@ -108,7 +108,7 @@ export function resolveOptions(opts: BuildOptions): ResolvedOptions {
 /** Builds a training-style graph (BN everywhere) of one zoo variant; validates first. */
 export function buildGraph(opts: BuildOptions): Graph {
   const o = resolveOptions(opts);
-  const tooSmall = (err: unknown): EdgefitError => new EdgefitError('ZOO_BAD_RESOLUTION',
+  const tooSmall = (err: unknown): EdgefitError => new EdgefitError('E_ZOO_RESOLUTION',
     `${o.family} cannot run at resolution ${o.resolution} (${(err as Error).message}): use a larger resolution (published: ${SPEC_OF.get(o.family)!.accepted.resolution.published.join(', ')})`,
     { cause: err });
   let g: Graph;

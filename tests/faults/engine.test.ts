@@ -2,10 +2,11 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { DaemonProcess, pulledState, copyState } from '../helpers/daemon.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
 import { Consumer } from '../helpers/consumer.js';
-import { faultArgs } from '../helpers/fault-daemon.js';
+import { faultArgs, faultEnginesModule } from '../helpers/fault-daemon.js';
 
 /**
- * Inference faults inside the running daemon, through the test-only engines (EDGEFIT_TEST_ENGINE): a run that
+ * Inference faults inside the running daemon, through the test-only engines of tests/helpers/fault-engines.mjs
+ * (engine.modules; EDGEFIT_TEST_FAULT_ENGINE picks the one registered first in priority): a run that
  * hangs (a JS busy loop in the worker) or kills its worker. The host times the run out, replaces the worker,
  * and past its restart budget (5 within 60 s) reports `degraded`; telemetry and commands go on throughout.
  */
@@ -21,8 +22,8 @@ describe('inference hang and crash', () => {
   afterAll(async () => { await broker?.stop(); });
 
   const start = (dev: string, kind: string, after: number) => new DaemonProcess(
-    faultArgs({ broker: broker.url, deviceId: dev, stateDir: copyState(state), json: false, set: ['camera.fps=8', 'engine.timeoutMs=300', 'mqtt.results.maxRatePerSecond=100'] }),
-    { EDGEFIT_TEST_ENGINE: kind, EDGEFIT_TEST_ALLOW_FAULT_ENGINES: '1', EDGEFIT_TEST_FAULT_AFTER: String(after) },
+    faultArgs({ broker: broker.url, deviceId: dev, stateDir: copyState(state), json: false, set: ['camera.fps=8', 'engine.timeoutMs=300', 'mqtt.results.maxRatePerSecond=100', `engine.modules=${faultEnginesModule}`] }),
+    { EDGEFIT_TEST_FAULT_ENGINE: kind, EDGEFIT_TEST_FAULT_AFTER: String(after) },
   );
 
   it('a hung run times out, the worker is replaced, results and telemetry continue', async () => {

@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { DaemonProcess, fastProfile } from './daemon.js';
 import { type Accounting, type Consumer, type OutboxCursor, readCursor, waitFor } from './consumer.js';
 import type { ResultPayload } from '../../src/mqtt/payloads.js';
@@ -13,6 +14,12 @@ export interface FaultDaemonOptions {
   set?: string[];
   json?: boolean;
 }
+
+/**
+ * The test-only engines `fault-hang` and `fault-crash` (tests/helpers/fault-engines.mjs), for
+ * HostOptions.engineModules or the daemon's engine.modules; EDGEFIT_TEST_FAULT_ENGINE picks the one the daemon runs.
+ */
+export const faultEnginesModule = fileURLToPath(new URL('./fault-engines.mjs', import.meta.url));
 
 /** `edgefit run` arguments for the fault tests: short telemetry and keepalive, every result published. */
 export function faultArgs(o: FaultDaemonOptions): string[] {

@@ -62,7 +62,7 @@ describe('models pulled and converted in a child process (the daemon\'s pull-mod
       const p = pullModelsIsolated(configFor(join(work, 'f'), slow.url), { only: ['mobilenet_v1-0.25-128-int8'] }, { signal: ac.signal }).catch((e: unknown) => e);
       await waitFor(() => slow.open > 0, 'the pull to connect', 30_000);
       ac.abort();
-      expect(await p).toMatchObject({ code: 'stopping' });
+      expect(await p).toMatchObject({ code: 'E_STOPPING' });
       await waitFor(() => slow.open === 0, 'the killed pull to close its connection', 10_000);
     } finally {
       await slow.close();

@@ -95,10 +95,10 @@ describe('the daemon over MQTT (real mosquitto, real models, the test photos as 
     await until(() => (json('model').at(-1)!.budget as { latencyMs?: number }).latencyMs === 1000, 'model republished with the new budget');
     const pull = await ask('pull-model', JSON.stringify({ args: { id: 'mobilenet_v1-0.25-128-int8', mirror: sharedData } }), 'c6');
     expect(pull).toMatchObject({ ok: true });
-    expect(await ask('set-budget', '{"args":{"latencyMs":-5}}', 'e1')).toMatchObject({ ok: false, error: { code: 'invalid-args' } });
-    expect(await ask('launch-missiles', '{}', 'e2')).toMatchObject({ ok: false, error: { code: 'unknown-verb' } });
-    expect(await ask('pause', '{oops', 'e3')).toMatchObject({ ok: false, error: { code: 'invalid-json' } });
-    expect(await ask('pause', '{"id":"p1"}', 'e4')).toMatchObject({ ok: false, error: { code: 'replay' } });
+    expect(await ask('set-budget', '{"args":{"latencyMs":-5}}', 'e1')).toMatchObject({ ok: false, error: { code: 'E_INVALID_ARGS' } });
+    expect(await ask('launch-missiles', '{}', 'e2')).toMatchObject({ ok: false, error: { code: 'E_UNKNOWN_VERB' } });
+    expect(await ask('pause', '{oops', 'e3')).toMatchObject({ ok: false, error: { code: 'E_INVALID_JSON' } });
+    expect(await ask('pause', '{"id":"p1"}', 'e4')).toMatchObject({ ok: false, error: { code: 'E_REPLAY' } });
     for (const r of replies.values()) expect(valid.reply!(r)).toBe(true);
     await req.endAsync();
     expect(daemon.proc.exitCode).toBe(null);

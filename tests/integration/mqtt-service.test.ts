@@ -1,3 +1,4 @@
+import { EdgefitError } from '../../src/util/errors.js';
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import mqtt, { type MqttClient } from 'mqtt';
 import { mkdtempSync } from 'node:fs';
@@ -28,7 +29,7 @@ const handlers: CommandHandlers = {
   'set-budget': async (a) => { calls.push(`set-budget:${JSON.stringify(a)}`); return a; },
   pause: async () => { calls.push('pause'); },
   resume: async () => { calls.push('resume'); },
-  'pull-model': async () => { throw Object.assign(new Error('no mirror configured; pass args.mirror'), { code: 'no-mirror' }); },
+  'pull-model': async () => { throw new EdgefitError('E_MIRROR', 'no mirror configured; pass args.mirror'); },
   snapshot: async () => ({ bytes: 3 }),
 };
 
@@ -119,7 +120,7 @@ describe('MqttService against a real mosquitto', () => {
     expect(byCorr.c2).toMatchObject({ ok: true, result: { latencyMs: 50 } });
     expect(byCorr.c3).toMatchObject({ verb: 'resume', ok: true });
     expect(byCorr.c4).toMatchObject({ ok: true, result: { chosen: 'x' } });
-    expect(byCorr.c6).toMatchObject({ ok: false, error: { code: 'no-mirror' } });
+    expect(byCorr.c6).toMatchObject({ ok: false, error: { code: 'E_MIRROR' } });
     expect(calls).toEqual(expect.arrayContaining(['pause', 'set-budget:{"latencyMs":50}', 'resume', 'reselect']));
     await req.endAsync();
   });
@@ -138,7 +139,7 @@ describe('MqttService against a real mosquitto', () => {
     await req.publishAsync('edgefit/cam-1/cmd/pause', '{"id":"a1"}', { qos: 1 }); // replay of an id used above
     const rs = await until(() => (replies.length >= 6 ? replies : undefined), '6 error replies');
     const codes = rs.map((r) => (r.error as { code: string }).code).sort();
-    expect(codes).toEqual(['invalid-args', 'invalid-args', 'invalid-json', 'replay', 'too-large', 'unknown-verb']);
+    expect(codes).toEqual(['E_INVALID_ARGS', 'E_INVALID_ARGS', 'E_INVALID_JSON', 'E_REPLAY', 'E_TOO_LARGE', 'E_UNKNOWN_VERB']);
     expect(rs.every((r) => r.ok === false)).toBe(true);
     expect(calls.length).toBe(before);
     await req.endAsync();

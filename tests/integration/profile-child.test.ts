@@ -94,10 +94,10 @@ describe('profileVariant (real onnxruntime sessions in a child process)', () => 
     const t0 = Date.now();
     const run = profileVariant(small, { ...quick, fault: 'hang', timeoutMs: 60_000, signal: ac.signal });
     setTimeout(() => ac.abort(), 300);
-    await expect(run).rejects.toMatchObject({ code: 'stopping' });
+    await expect(run).rejects.toMatchObject({ code: 'E_STOPPING' });
     // long before the 60 s timeout: what matters is that the abort, not the timer, ended it
     expect(Date.now() - t0).toBeLessThan(30_000);
-    await expect(profileVariant(small, { ...quick, signal: ac.signal })).rejects.toMatchObject({ code: 'stopping' });
+    await expect(profileVariant(small, { ...quick, signal: ac.signal })).rejects.toMatchObject({ code: 'E_STOPPING' });
   });
 
   it('a missing model file and bad options', async () => {

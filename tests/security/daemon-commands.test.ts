@@ -114,35 +114,35 @@ describe('a running daemon refuses bad commands and bad models, and keeps runnin
     const before = snapshot(stateDir, LIVE);
     const mirrorBefore = snapshot(fx.mirror);
     const cases: [string, string | Buffer, string][] = [
-      ['pause', JSON.stringify({ id: 'big', pad: 'x'.repeat(MAX_COMMAND_BYTES) }), 'too-large'],
-      ['pause', Buffer.from([0xff, 0xfe, 0x7b, 0x00]), 'invalid-json'],
-      ['pause', '{"id":"a",}', 'invalid-json'],
-      ...(['[]', 'null', '42', '"pause"', 'true', '[' .repeat(5000) + ']'.repeat(5000)].map((b) => ['pause', b, 'invalid-args'] as [string, string, string])),
-      ['set-budget', '{"args":{"latencyMs":"fast"}}', 'invalid-args'],
-      ['set-budget', '{"args":{"latencyMs":1e308}}', 'invalid-args'],
-      ['set-budget', '{"args":{}}', 'invalid-args'],
-      ['snapshot', '{"args":{"quality":5000}}', 'invalid-args'],
-      ['pull-model', '{"args":{"id":123}}', 'invalid-args'],
-      ['pause', '{"id":42}', 'invalid-args'],
-      ['pause', JSON.stringify({ id: 'x'.repeat(129) }), 'invalid-args'],
-      ['pause', '{"id":""}', 'invalid-args'],
-      ['pause', '{"id":"e1","args":{},"extra":1}', 'invalid-args'],
-      ['set-budget', '{"args":{"latencyMs":50,"evil":1}}', 'invalid-args'],
-      ['reselect', '{"args":{"a":1}}', 'invalid-args'],
-      ['pause', '{"__proto__":{"polluted":true}}', 'invalid-args'],
-      ['set-budget', '{"args":{"__proto__":{"latencyMs":0.001}}}', 'invalid-args'],
-      ['eval', '{"args":{"code":"process.exit(1)"}}', 'unknown-verb'],
-      ['exec', '{}', 'unknown-verb'],
-      ['load-model', '{"args":{"path":"/tmp/x.so"}}', 'unknown-verb'],
-      ['PAUSE', '{}', 'unknown-verb'],
-      ['a%b', '{}', 'unknown-verb'],
-      ['..', '{}', 'unknown-verb'],
+      ['pause', JSON.stringify({ id: 'big', pad: 'x'.repeat(MAX_COMMAND_BYTES) }), 'E_TOO_LARGE'],
+      ['pause', Buffer.from([0xff, 0xfe, 0x7b, 0x00]), 'E_INVALID_JSON'],
+      ['pause', '{"id":"a",}', 'E_INVALID_JSON'],
+      ...(['[]', 'null', '42', '"pause"', 'true', '[' .repeat(5000) + ']'.repeat(5000)].map((b) => ['pause', b, 'E_INVALID_ARGS'] as [string, string, string])),
+      ['set-budget', '{"args":{"latencyMs":"fast"}}', 'E_INVALID_ARGS'],
+      ['set-budget', '{"args":{"latencyMs":1e308}}', 'E_INVALID_ARGS'],
+      ['set-budget', '{"args":{}}', 'E_INVALID_ARGS'],
+      ['snapshot', '{"args":{"quality":5000}}', 'E_INVALID_ARGS'],
+      ['pull-model', '{"args":{"id":123}}', 'E_INVALID_ARGS'],
+      ['pause', '{"id":42}', 'E_INVALID_ARGS'],
+      ['pause', JSON.stringify({ id: 'x'.repeat(129) }), 'E_INVALID_ARGS'],
+      ['pause', '{"id":""}', 'E_INVALID_ARGS'],
+      ['pause', '{"id":"e1","args":{},"extra":1}', 'E_INVALID_ARGS'],
+      ['set-budget', '{"args":{"latencyMs":50,"evil":1}}', 'E_INVALID_ARGS'],
+      ['reselect', '{"args":{"a":1}}', 'E_INVALID_ARGS'],
+      ['pause', '{"__proto__":{"polluted":true}}', 'E_INVALID_ARGS'],
+      ['set-budget', '{"args":{"__proto__":{"latencyMs":0.001}}}', 'E_INVALID_ARGS'],
+      ['eval', '{"args":{"code":"process.exit(1)"}}', 'E_UNKNOWN_VERB'],
+      ['exec', '{}', 'E_UNKNOWN_VERB'],
+      ['load-model', '{"args":{"path":"/tmp/x.so"}}', 'E_UNKNOWN_VERB'],
+      ['PAUSE', '{}', 'E_UNKNOWN_VERB'],
+      ['a%b', '{}', 'E_UNKNOWN_VERB'],
+      ['..', '{}', 'E_UNKNOWN_VERB'],
       // pull-model: only http(s) URLs and absolute directories pass the schema
-      ['pull-model', JSON.stringify({ args: { mirror: 'file:///etc' } }), 'invalid-args'],
-      ['pull-model', JSON.stringify({ args: { mirror: '../../etc' } }), 'invalid-args'],
-      ['pull-model', JSON.stringify({ args: { mirror: 'ftp://127.0.0.1/' } }), 'invalid-args'],
-      ['pull-model', JSON.stringify({ args: { mirror: `https://x/${'a'.repeat(2048)}` } }), 'invalid-args'],
-      ['pull-model', JSON.stringify({ args: { id: '../../etc/passwd' } }), 'invalid-args'],
+      ['pull-model', JSON.stringify({ args: { mirror: 'file:///etc' } }), 'E_INVALID_ARGS'],
+      ['pull-model', JSON.stringify({ args: { mirror: '../../etc' } }), 'E_INVALID_ARGS'],
+      ['pull-model', JSON.stringify({ args: { mirror: 'ftp://127.0.0.1/' } }), 'E_INVALID_ARGS'],
+      ['pull-model', JSON.stringify({ args: { mirror: `https://x/${'a'.repeat(2048)}` } }), 'E_INVALID_ARGS'],
+      ['pull-model', JSON.stringify({ args: { id: '../../etc/passwd' } }), 'E_INVALID_ARGS'],
       ['pull-model', JSON.stringify({ args: { id: '..' } }), 'E_CATALOG'],
       ['pull-model', JSON.stringify({ args: { mirror: 'https://ops:hunter2@127.0.0.1:9/' } }), 'E_MIRROR'],
       // only the configured mirror or the catalog's hosts (models.allowAnyUrl is off)
@@ -160,7 +160,7 @@ describe('a running daemon refuses bad commands and bad models, and keeps runnin
     await foreign.close();
     // a replayed id is refused whatever the verb
     expect(await ask('reselect', '{"id":"once"}')).toMatchObject({ ok: true });
-    expect(await ask('resume', '{"id":"once"}')).toMatchObject({ ok: false, error: { code: 'replay' } });
+    expect(await ask('resume', '{"id":"once"}')).toMatchObject({ ok: false, error: { code: 'E_REPLAY' } });
     // a verb with a level more is not a command at all: no reply, not paused
     await req.publishAsync(`edgefit/${DEV}/cmd/pause/now`, '{}', { qos: 1 });
     sent.add(`edgefit/${DEV}/cmd/pause/now`);

@@ -99,7 +99,7 @@ describe('SIGTERM under a flood of commands', () => {
         await sleep(100);
       }
     })();
-    const busy = (verb: string) => replies.filter((r) => r.verb === verb && (r.error as Json | undefined)?.code === 'busy').length;
+    const busy = (verb: string) => replies.filter((r) => r.verb === verb && (r.error as Json | undefined)?.code === 'E_BUSY').length;
     await waitFor(() => slow!.open > 0 && sent >= 400, 'the pull to be under way and 400 commands sent', 60_000);
 
     const t0 = Date.now();

@@ -1,6 +1,6 @@
 import { describe, it, expect, vi } from 'vitest';
 import { Command } from 'commander';
-import { cp, mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { projectRoot } from '../../src/util/paths.js';
@@ -194,5 +194,25 @@ describe('edgefit doctor command', () => {
     await expect(doctorCli(['--root', join(boards, 'pi5'), '--simulate-providers', 'cpu,gpu'])).rejects.toThrow(/comma list of cpu, cuda, tensorrt/);
     const text = await doctorCli(['--root', join(boards, 'jetson-orin'), '--simulate-providers', 'cpu,cuda,tensorrt']);
     expect(text).toContain('tensorrt, cuda, cpu proven (listed: cpu, cuda, tensorrt) [simulated]');
+  });
+
+  it('checks the ffmpeg of camera.ffmpegPath (--set or the config), not only ffmpeg on PATH', async () => {
+    // pi4 has no ffmpeg on PATH; the configured one is elsewhere
+    const root = await copyBoard('pi4');
+    try {
+      await mkdir(join(root, 'opt/ffmpeg/bin'), { recursive: true });
+      await writeFile(join(root, 'opt/ffmpeg/bin/ffmpeg'), '#!/bin/sh\n');
+      const found = JSON.parse(await doctorCli(['--json', '--root', root, '--set', 'camera.ffmpegPath=/opt/ffmpeg/bin/ffmpeg'])) as DoctorReport;
+      expect(lines(found, 'camera')).toContain('ffmpeg found (/opt/ffmpeg/bin/ffmpeg): USB (V4L2) and RTSP cameras work');
+      expect(found.findings.tools.ffmpeg).toBe('/opt/ffmpeg/bin/ffmpeg');
+      // pi5 has /usr/bin/ffmpeg, but the configured program is what the camera runs
+      const missing = JSON.parse(await doctorCli(['--json', '--root', join(boards, 'pi5'), '--set', 'camera.ffmpegPath=/opt/none/ffmpeg'])) as DoctorReport;
+      expect(lines(missing, 'camera', 'warn')).toContain('ffmpeg not found at /opt/none/ffmpeg (camera.ffmpegPath): USB (V4L2) and RTSP cameras need it: fix camera.ffmpegPath, or install ffmpeg (`sudo apt install ffmpeg`) and leave it at ffmpeg');
+      // a bare name is looked up on PATH, as the camera does
+      const named = JSON.parse(await doctorCli(['--json', '--root', join(boards, 'pi5'), '--set', 'camera.ffmpegPath=ffmpeg'])) as DoctorReport;
+      expect(named.findings.tools.ffmpeg).toBe('/usr/bin/ffmpeg');
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });

@@ -12,16 +12,17 @@ import { SyntheticSource } from '../../src/camera/synthetic.js';
 const fake = (name: string, fail?: string): EngineFactory => ({
   name,
   async load(): Promise<Engine> {
-    if (fail) throw new EdgefitError('E_FAKE', fail);
+    if (fail) throw new EdgefitError('E_ENGINE_LOAD', fail);
     return { name, provider: 'cpu', refused: [], io: { inputName: 'x', inputShape: [1, 8, 8, 3], inputType: 'uint8', outputName: 'y', outputShape: [1, 2] }, run: async () => ({ scores: new Float32Array(2), inferMs: 0 }), close: async () => undefined };
   },
 });
 
 describe('engine registry', () => {
-  it('ships onnxruntime as the only fallback engine; tfjs and the fault engines only by name', () => {
+  it('ships onnxruntime as the only fallback engine, tfjs only by name, and no fault engine', () => {
     expect(engineNames()[0]).toBe('onnxruntime');
     expect(engineNames()).not.toContain('tfjs');
     expect(engineNames()).not.toContain('fault-hang');
+    return expect(engineFactory('fault-hang')).rejects.toMatchObject({ code: 'E_ENGINE_UNKNOWN' });
   });
 
   it('loads a real model with the registered onnxruntime engine', async () => {
@@ -47,7 +48,7 @@ describe('engine registry', () => {
     const all = loadEngine('/m.onnx', { providers: ['cpu'], threads: 1 }, ['test-bad-a', 'test-bad-b', 'nope']);
     await expect(all).rejects.toThrow(/no engine could load \/m\.onnx: \[test-bad-a\] a refuses; \[test-bad-b\] b module missing; \[nope\] no engine is named "nope"/);
     // one engine tried: its own error, code kept
-    await expect(loadEngine('/m.onnx', { providers: ['cpu'], threads: 1 }, ['test-bad-a'])).rejects.toMatchObject({ code: 'E_FAKE', message: 'a refuses' });
+    await expect(loadEngine('/m.onnx', { providers: ['cpu'], threads: 1 }, ['test-bad-a'])).rejects.toMatchObject({ code: 'E_ENGINE_LOAD', message: 'a refuses' });
   });
 
   it('refuses a second engine under a taken name, accepts the same registration again, refuses bad names', async () => {

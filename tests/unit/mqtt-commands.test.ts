@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { CommandDispatcher, type CommandHandlers } from '../../src/mqtt/commands.js';
 import type { ReplyPayload } from '../../src/mqtt/payloads.js';
+import { EdgefitError, isErrorCode } from '../../src/util/errors.js';
 
 /** A handler that runs until released, counting how many run at once. */
 function gated() {
@@ -43,7 +44,7 @@ describe('commands under load: lanes with bounded slots, a `busy` reply past the
     const first = d.handle('pull-model', body({ id: 'p1' }));
     await tick();
     const second = await Promise.race([d.handle('pull-model', body({ id: 'p2', args: { id: 'x' } })), new Promise((r) => setTimeout(() => r('no reply within 2 s'), 2000))]);
-    expect(second).toMatchObject({ id: 'p2', ok: false, error: { code: 'busy', message: expect.stringMatching(/pull-model is already running/) } });
+    expect(second).toMatchObject({ id: 'p2', ok: false, error: { code: 'E_BUSY', message: expect.stringMatching(/pull-model is already running/) } });
     expect(pull.calls).toBe(1);
     pull.releaseAll();
     expect(await first).toMatchObject({ ok: true });
@@ -70,7 +71,7 @@ describe('commands under load: lanes with bounded slots, a `busy` reply past the
     sel.releaseAll();
     const all = await Promise.all(replies);
     const ok = all.filter((r) => r.ok);
-    const busy = all.filter((r) => r.error?.code === 'busy');
+    const busy = all.filter((r) => r.error?.code === 'E_BUSY');
     expect(ok.length + busy.length).toBe(200);
     expect(ok.length).toBeLessThanOrEqual(6);
     expect(ok.length).toBeGreaterThanOrEqual(2);
@@ -88,8 +89,8 @@ describe('commands under load: lanes with bounded slots, a `busy` reply past the
     const d = dispatcher({ reselect: sel.fn }, 100);
     const a = d.handle('reselect', body({ id: 'a' }));
     const b = d.handle('reselect', body({ id: 'b' }));
-    expect(await a).toMatchObject({ id: 'a', ok: false, error: { code: 'timeout' } });
-    expect(await b).toMatchObject({ id: 'b', ok: false, error: { code: 'timeout' } });
+    expect(await a).toMatchObject({ id: 'a', ok: false, error: { code: 'E_TIMEOUT' } });
+    expect(await b).toMatchObject({ id: 'b', ok: false, error: { code: 'E_TIMEOUT' } });
     // 'a' is still running: a third command waits for it, not beside it
     const c = d.handle('reselect', body({ id: 'c' }));
     await tick();
@@ -111,5 +112,18 @@ describe('commands under load: lanes with bounded slots, a `busy` reply past the
     const d = dispatcher({});
     const all = await Promise.all(Array.from({ length: 100 }, (_, i) => d.handle(i % 2 ? 'pause' : 'resume', body({}))));
     expect(all.every((r) => r.ok)).toBe(true);
+  });
+});
+
+describe('reply codes: one documented form', () => {
+  it('an EdgefitError keeps its code; any other error is E_FAILED with its message; refusals use the same form', async () => {
+    const d = dispatcher({
+      pause: async () => { throw new EdgefitError('E_NO_FRAME', 'no frame yet'); },
+      resume: async () => { throw Object.assign(new Error('ENOENT: no such file'), { code: 'ENOENT' }); },
+    });
+    expect(await d.handle('pause', body({}))).toMatchObject({ ok: false, error: { code: 'E_NO_FRAME', message: 'no frame yet' } });
+    expect(await d.handle('resume', body({}))).toMatchObject({ ok: false, error: { code: 'E_FAILED', message: 'ENOENT: no such file' } });
+    const refusals = await Promise.all([d.handle('nope', body({})), d.handle('pause', Buffer.from('{x')), d.handle('pause', body({ extra: 1 }))]);
+    for (const r of refusals) expect(isErrorCode(r.error?.code)).toBe(true);
   });
 });

@@ -64,7 +64,7 @@ describe('zoo registry', () => {
       const { min } = acceptedValues(family).resolution;
       expect(inferShapes(build({ family, resolution: min })).get('input')).toEqual([3, min, min]);
       const e = refusal({ family, resolution: min - 1 });
-      expect(e.code).toBe('ZOO_BAD_RESOLUTION');
+      expect(e.code).toBe('E_ZOO_RESOLUTION');
       expect(e.message).toContain(`from ${min} to`);
       expect(e.message).toContain('too small');
     }
@@ -81,14 +81,14 @@ describe('zoo registry', () => {
     expect(refusal({ family: 'mobilenet_v2', alpha: 2, resolution: 224 }).message).toContain('0.35, 0.5, 0.75, 1.0, 1.3, 1.4');
     expect(refusal({ family: 'xception', alpha: 0.5, resolution: 299 }).message).toContain('use one of 1.0');
     expect(refusal({ family: 'mobilenet_v1', resolution: 224.5 }).message).toContain('integer from 32 to');
-    expect(refusal({ family: 'mobilenet_v1', resolution: 99999 }).code).toBe('ZOO_BAD_RESOLUTION');
+    expect(refusal({ family: 'mobilenet_v1', resolution: 99999 }).code).toBe('E_ZOO_RESOLUTION');
     expect(refusal({ family: 'shufflenet_v1', resolution: 224, options: { groups: 5 } }).message)
       .toBe('shufflenet_v1 option groups does not accept 5: use one of 1, 2, 3, 4, 8');
     expect(refusal({ family: 'squeezenet', resolution: 224, options: { version: '1.2' } }).message).toContain('use one of 1.0, 1.1');
     expect(refusal({ family: 'squeezenet', resolution: 224, options: { groups: 3 } }).message).toContain('has no option "groups": use version, softmax');
     expect(refusal({ family: 'mobilenet_v1', resolution: 224, activation: 'gelu' as 'relu' }).message).toContain('use one of relu6, relu');
-    expect(refusal({ family: 'mobilenet_v1', resolution: 224, classes: 0 }).code).toBe('ZOO_BAD_CLASSES');
-    expect(refusal({ family: 'mobilenet_v1', resolution: 224, seed: -1 }).code).toBe('ZOO_BAD_SEED');
+    expect(refusal({ family: 'mobilenet_v1', resolution: 224, classes: 0 }).code).toBe('E_ZOO_CLASSES');
+    expect(refusal({ family: 'mobilenet_v1', resolution: 224, seed: -1 }).code).toBe('E_ZOO_SEED');
   });
 
   it('coerces CLI strings for options and fills defaults', () => {

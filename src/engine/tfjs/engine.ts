@@ -44,7 +44,7 @@ export class TfjsEngine implements Engine {
     const norm = opts.normalize ?? DEFAULT_NORMALIZE;
     const vec = (v: number[] | number, what: string): number[] => {
       const a = typeof v === 'number' ? [v, v, v] : v.length === 1 ? [v[0]!, v[0]!, v[0]!] : v;
-      if (a.length !== 3 || !a.every(Number.isFinite)) throw new EdgefitError('E_ENGINE_OPTIONS', `normalize.${what} must be one finite number or three (R, G, B), got ${JSON.stringify(v)}`);
+      if (a.length !== 3 || !a.every(Number.isFinite)) throw new EdgefitError('E_OPTIONS', `normalize.${what} must be one finite number or three (R, G, B), got ${JSON.stringify(v)}`);
       return a;
     };
     const scale = vec(norm.scale, 'scale');

@@ -67,11 +67,11 @@ export async function importKeras(path: string, opts?: { labelsPath?: string; sc
 function validate(o: KerasImportOptions): void {
   for (const k of ['scale', 'offset'] as const) {
     const v = o[k];
-    if (v !== undefined && !Number.isFinite(v)) throw new EdgefitError('E_ARG', `input ${k} must be a finite number, got ${v}`);
+    if (v !== undefined && !Number.isFinite(v)) throw new EdgefitError('E_OPTIONS', `input ${k} must be a finite number, got ${v}`);
   }
-  if (o.scale === 0) throw new EdgefitError('E_ARG', 'input scale 0 would erase the image; use e.g. 0.00392157 (1/255)');
+  if (o.scale === 0) throw new EdgefitError('E_OPTIONS', 'input scale 0 would erase the image; use e.g. 0.00392157 (1/255)');
   if (o.resolution !== undefined && !(Number.isInteger(o.resolution) && o.resolution >= 8 && o.resolution <= 4096)) {
-    throw new EdgefitError('E_ARG', `resolution must be an integer in 8..4096, got ${o.resolution}`);
+    throw new EdgefitError('E_OPTIONS', `resolution must be an integer in 8..4096, got ${o.resolution}`);
   }
 }
 

@@ -57,7 +57,7 @@ function detectionCard(d: DetectionOp, labels: string[] | undefined, anchorGener
 /** The conversion itself, on bytes already read (also used by the fuzz test). */
 export function convertTflite(bytes: Uint8Array, path: string, opts: { emit?: EmitMode; labels?: string[] } & EmitOptions = {}): ImportResult {
   const mode = opts.emit ?? DEFAULT_EMIT;
-  if (mode !== 'qdq' && mode !== 'qlinear' && mode !== 'float') throw new EdgefitError('E_ARGS', `unknown emission mode "${String(mode)}"; use qdq, qlinear or float`);
+  if (mode !== 'qdq' && mode !== 'qlinear' && mode !== 'float') throw new EdgefitError('E_OPTIONS', `unknown emission mode "${String(mode)}"; use qdq, qlinear or float`);
   const name = basename(path, extname(path));
   try {
     const model = parseTflite(bytes, path);

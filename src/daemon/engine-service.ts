@@ -1,0 +1,66 @@
+import { join } from 'node:path';
+import type { Config } from '../config/types.js';
+import type { Logger } from '../util/log.js';
+import { EngineHost } from '../engine/host.js';
+import type { SupervisedEngine } from '../engine/engine.js';
+import type { ActiveModel } from '../pipeline/pipeline.js';
+import type { MqttService } from '../mqtt/service.js';
+import type { Choice } from '../select/choose.js';
+import { readLabels } from './labels.js';
+import { setTensorrtEnvironment } from './tensorrt-env.js';
+import type { Service } from './service.js';
+
+/** A model loaded in its engine host, as the pipeline runs it. */
+export type LoadedModel = ActiveModel & { engine: SupervisedEngine };
+
+export interface EngineInputs {
+  config: Config;
+  log: Logger;
+  /** the model to load first */
+  choice(): Choice;
+  mqtt(): MqttService | undefined;
+}
+
+/**
+ * The engine of the running model: loads a choice into a supervised worker (its restarts and degradation reported
+ * to the log and MQTT) and, at stop, closes the model running then. A switch (selection-service.ts) loads the next
+ * model here and makes it `current` once the pipeline runs it.
+ */
+export class EngineService implements Service {
+  readonly name = 'engine';
+  current: LoadedModel | undefined;
+
+  constructor(private readonly i: EngineInputs) {}
+
+  /** the engine the pipeline runs, as its supervisor: statistics and events without a cast */
+  get engine(): SupervisedEngine {
+    if (!this.current) throw new Error('no model is loaded yet');
+    return this.current.engine;
+  }
+
+  async start(): Promise<void> {
+    this.current = await this.load(this.i.choice());
+  }
+
+  async stop(): Promise<void> {
+    await this.current?.engine.close();
+  }
+
+  async load(choice: Choice): Promise<LoadedModel> {
+    const { config: c, log } = this.i;
+    const v = choice.variant;
+    if (choice.provider === 'tensorrt') setTensorrtEnvironment(c);
+    const engine: SupervisedEngine = await EngineHost.start(v.modelPath, {
+      engineModules: c.engine.modules,
+      providers: [choice.provider], threads: choice.threads, timeoutMs: c.engine.timeoutMs, resolution: v.resolution,
+      trtCacheDir: join(c.stateDir, 'trt-cache'),
+      trtFp16: c.engine.trtFp16,
+      optimizedCacheDir: join(c.stateDir, 'ort-optimized'),
+      ...(c.engine.ortLibraryPath ? { ortLibraryPath: c.engine.ortLibraryPath } : {}),
+    });
+    engine.on('restart', (why: string) => { log.warn('inference worker restarted', { reason: why }); void this.i.mqtt()?.publishEvent({ type: 'engine', message: `worker restarted: ${why}` }); });
+    engine.on('degraded', (why: string) => { log.error('inference degraded', { reason: why }); void this.i.mqtt()?.setStatus('degraded'); void this.i.mqtt()?.publishEvent({ type: 'engine', message: `degraded: ${why}` }); });
+    engine.on('crash', (why: string) => log.warn('inference worker crashed', { reason: why }));
+    return { engine, variantId: v.id, resolution: v.resolution, labels: await readLabels(v.labelsPath), ...(v.detection ? { task: 'detection' as const, detection: v.detection, nativeResolution: v.nativeResolution ?? v.resolution } : {}) };
+  }
+}

@@ -1,0 +1,49 @@
+// Fault-injection engines for the tests, registered from outside src/ (edgefit ships none): onnxruntime
+// underneath, but after EDGEFIT_TEST_FAULT_AFTER runs (default 3, counted per worker, so a replaced worker runs
+// normally again for that many frames) each run hangs forever (`fault-hang`) or kills its worker (`fault-crash`).
+//
+// Loaded in an engine worker through HostOptions.engineModules / the daemon's engine.modules (a worker runs no
+// `--import` preload). EDGEFIT_TEST_FAULT_ENGINE names the one registered with priority 1000, so that the daemon,
+// which asks for no engine by name, runs it; without it both are registered by name only.
+// Plain JS: it is imported by compiled code, from the same compiled tree, so that it shares the worker's registry.
+import { join, dirname } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const dist = process.env.EDGEFIT_TEST_DIST || join(root, 'dist');
+const compiled = (rel) => pathToFileURL(join(dist, 'src', rel)).href;
+const { registerEngine } = await import(compiled('engine/registry.js'));
+
+const chosen = process.env.EDGEFIT_TEST_FAULT_ENGINE;
+
+/** @param {'fault-hang' | 'fault-crash'} kind */
+function faultEngineFactory(kind) {
+  const after = Number(process.env.EDGEFIT_TEST_FAULT_AFTER ?? '3');
+  return {
+    name: kind,
+    async load(modelPath, options) {
+      const { ortEngineFactory } = await import(compiled('engine/onnxruntime.js'));
+      const inner = await ortEngineFactory.load(modelPath, options);
+      let runs = 0;
+      return {
+        name: kind,
+        get provider() { return inner.provider; },
+        get refused() { return inner.refused; },
+        get io() { return inner.io; },
+        async run(frame) {
+          if (++runs > after) {
+            if (kind === 'fault-crash') process.exit(70);
+            // a JS busy loop: the worker is stuck the way a hung native call would leave it
+            for (;;) { /* hang */ }
+          }
+          return inner.run(frame);
+        },
+        close: () => inner.close(),
+      };
+    },
+  };
+}
+
+for (const kind of ['fault-hang', 'fault-crash']) {
+  registerEngine(kind, faultEngineFactory(kind), kind === chosen ? 1000 : -1);
+}
