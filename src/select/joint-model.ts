@@ -1,0 +1,200 @@
+/**
+ * The cost model of several cameras on one board, shared by the joint search (joint.ts), its explanations
+ * (joint-explain.ts) and the concurrent verification (verify-joint.ts). Pure: numbers in, numbers out.
+ *
+ * - A camera's demand is its fps x the option's mean time per frame x the option's intra-op threads: the cores it
+ *   keeps busy (with one thread, fps x time, core-seconds per second).
+ * - The board's capacity is cores x slowdown, where slowdown (0, 1] is the measured throughput of streams running
+ *   together relative to each alone; run times are inflated by 1 / slowdown for the per-camera checks.
+ * - A model at one thread count is one session: cameras that choose it share it (its memory counted once) and its
+ *   worker runs one frame at a time, so the session's busy fraction (sum of its cameras' fps x time) must stay <= 1.
+ */
+import { EdgefitError } from '../util/errors.js';
+
+export interface JointCamera {
+  /** unique; a valid topic level */
+  id: string;
+  /** frames per second the camera delivers and must be served at */
+  fps: number;
+  /** p90 latency budget (ms) */
+  budgetMs: number;
+  /** higher is more important: the objective is lexicographic by priority (see compareScores) */
+  priority: number;
+}
+
+/** One way to run a camera: a variant at a thread count, with what was measured for it alone. */
+export interface JointOption {
+  /** unique within the camera, e.g. `${candidateId}/t1` */
+  id: string;
+  /** the model file's sha256: options of the same model and thread count share one session */
+  model: string;
+  threads: number;
+  /** mean time per frame alone (ms): the load */
+  timeMs: number;
+  /** p90 time per frame alone (ms): the latency budget */
+  p90Ms: number;
+  /** measured peak memory of the session (MB) */
+  memoryMb: number;
+  /** top-1 (0..1), published or estimated; undefined = unknown (counts 0, ranks by MACs) */
+  accuracy?: number;
+  macs: number;
+}
+
+export interface JointBoard {
+  cores: number;
+  /** measured throughput of concurrent streams relative to alone, (0, 1] */
+  slowdown: number;
+  /** memory the models may take together (MB); undefined = no limit */
+  memoryMb?: number;
+}
+
+export interface JointInput {
+  cameras: JointCamera[];
+  /** per camera id, its ladder of options */
+  options: Record<string, JointOption[]>;
+  board: JointBoard;
+}
+
+/** An assignment: per camera (in input order), the index of its option. */
+export type Assignment = number[];
+
+export const sessionKey = (o: JointOption): string => `${o.model}|t${o.threads}`;
+/** cores the camera keeps busy with this option */
+export const demandOf = (c: JointCamera, o: JointOption): number => (c.fps * o.timeMs * o.threads) / 1000;
+/** fraction of its session's worker the camera takes */
+export const busyOf = (c: JointCamera, o: JointOption, b: JointBoard): number => (c.fps * o.timeMs) / b.slowdown / 1000;
+export const capacityOf = (b: JointBoard): number => b.cores * b.slowdown;
+export const predictedP90 = (o: JointOption, b: JointBoard): number => o.p90Ms / b.slowdown;
+
+export type OptionCheck =
+  | { ok: true }
+  | { ok: false; reason: 'too-slow' | 'too-slow-for-fps' | 'too-big' | 'over-capacity'; detail: string; missBy: number };
+
+const f1 = (x: number) => x.toFixed(1);
+const f2 = (x: number) => x.toFixed(2);
+
+/** Whether an option could serve its camera on this board were it alone; the order of the checks is the order of the reasons. */
+export function checkOption(c: JointCamera, o: JointOption, b: JointBoard): OptionCheck {
+  const p90 = predictedP90(o, b);
+  if (p90 > c.budgetMs) return { ok: false, reason: 'too-slow', detail: `too slow by ${f1(p90 - c.budgetMs)} ms (p90 ${f1(p90)} > ${f1(c.budgetMs)}${b.slowdown < 1 ? `, alone ${f1(o.p90Ms)} / slowdown ${f2(b.slowdown)}` : ''})`, missBy: p90 - c.budgetMs };
+  const busy = busyOf(c, o, b);
+  if (busy > 1) {
+    const can = c.fps / busy;
+    return { ok: false, reason: 'too-slow-for-fps', detail: `one worker serves ${f1(can)} fps of ${f1(c.fps)} (mean ${f1(o.timeMs / b.slowdown)} ms a frame)`, missBy: c.fps - can };
+  }
+  if (b.memoryMb !== undefined && o.memoryMb > b.memoryMb) return { ok: false, reason: 'too-big', detail: `too big by ${f1(o.memoryMb - b.memoryMb)} MB (peak ${f1(o.memoryMb)} > ${f1(b.memoryMb)} MB)`, missBy: o.memoryMb - b.memoryMb };
+  const d = demandOf(c, o), cap = capacityOf(b);
+  if (d > cap) return { ok: false, reason: 'over-capacity', detail: `alone it needs ${f2(d)} cores of ${f2(cap)} (${b.cores} x slowdown ${f2(b.slowdown)})`, missBy: d - cap };
+  return { ok: true };
+}
+
+/** What a whole assignment costs. */
+export interface SetLoad {
+  /** cores kept busy */
+  demand: number;
+  capacity: number;
+  /** distinct sessions' memory (MB) */
+  memoryMb: number;
+  /** the busiest session's worker fraction */
+  maxBusy: number;
+  /** per session key, its worker fraction */
+  busy: Map<string, number>;
+}
+
+export function setLoad(inp: JointInput, a: Assignment): SetLoad {
+  let demand = 0, memoryMb = 0, maxBusy = 0;
+  const busy = new Map<string, number>();
+  inp.cameras.forEach((c, i) => {
+    const o = inp.options[c.id]![a[i]!]!;
+    demand += demandOf(c, o);
+    const k = sessionKey(o);
+    if (!busy.has(k)) memoryMb += o.memoryMb;
+    const v = (busy.get(k) ?? 0) + busyOf(c, o, inp.board);
+    busy.set(k, v);
+    maxBusy = Math.max(maxBusy, v);
+  });
+  return { demand, capacity: capacityOf(inp.board), memoryMb, maxBusy, busy };
+}
+
+/** The set fits: every option fits its camera, the board's capacity, the memory and every shared worker. */
+export function feasible(inp: JointInput, a: Assignment): boolean {
+  for (let i = 0; i < inp.cameras.length; i++) {
+    const c = inp.cameras[i]!;
+    if (!checkOption(c, inp.options[c.id]![a[i]!]!, inp.board).ok) return false;
+  }
+  const l = setLoad(inp, a);
+  return l.demand <= l.capacity && l.maxBusy <= 1 && (inp.board.memoryMb === undefined || l.memoryMb <= inp.board.memoryMb);
+}
+
+/**
+ * How an assignment ranks. The rule: (1) per priority level, highest first, the sum of the accuracies of its
+ * cameras (unknown accuracy counts 0), compared level by level; (2) the sum of MACs (more is better: among
+ * unknown accuracies, the larger model, as the single-camera selector does); (3) less demand; (4) less memory;
+ * (5) the option ids, so that the order is total and every solver finds the same set.
+ */
+export interface Score {
+  levels: number[];
+  macs: number;
+  demand: number;
+  memoryMb: number;
+  ids: string;
+}
+
+/** Priority levels, highest first. */
+export function priorityLevels(cams: JointCamera[]): number[] {
+  return [...new Set(cams.map((c) => c.priority))].sort((x, y) => y - x);
+}
+
+export function scoreOf(inp: JointInput, a: Assignment): Score {
+  const levels = priorityLevels(inp.cameras);
+  const sums = levels.map(() => 0);
+  let macs = 0;
+  const ids: string[] = [];
+  inp.cameras.forEach((c, i) => {
+    const o = inp.options[c.id]![a[i]!]!;
+    sums[levels.indexOf(c.priority)]! += o.accuracy ?? 0;
+    macs += o.macs;
+    ids.push(o.id);
+  });
+  const l = setLoad(inp, a);
+  return { levels: sums, macs, demand: l.demand, memoryMb: l.memoryMb, ids: ids.join('\u0000') };
+}
+
+/** < 0 when x ranks above y. */
+export function compareScores(x: Score, y: Score): number {
+  for (let i = 0; i < x.levels.length; i++) if (x.levels[i] !== y.levels[i]) return y.levels[i]! - x.levels[i]!;
+  return y.macs - x.macs || x.demand - y.demand || x.memoryMb - y.memoryMb || (x.ids < y.ids ? -1 : x.ids > y.ids ? 1 : 0);
+}
+
+const TOPIC_LEVEL = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** Validates the input at the boundary: ids unique and topic-safe, numbers finite and positive, no empty ladder. */
+export function validateJoint(inp: JointInput): void {
+  const bad = (m: string): never => { throw new EdgefitError('E_JOINT_INPUT', m); };
+  if (!inp || !Array.isArray(inp.cameras) || inp.cameras.length === 0) bad('the joint choice needs at least one camera');
+  const b = inp.board;
+  if (!b || !Number.isInteger(b.cores) || b.cores < 1) bad(`board cores must be a whole number >= 1 (got ${b?.cores})`);
+  if (!(b.slowdown > 0 && b.slowdown <= 1)) bad(`board slowdown must be in (0, 1] (got ${b.slowdown}); measure it with measureSlowdown()`);
+  if (b.memoryMb !== undefined && !(b.memoryMb > 0)) bad(`board memoryMb must be > 0 (got ${b.memoryMb})`);
+  const seen = new Set<string>();
+  for (const c of inp.cameras) {
+    if (typeof c.id !== 'string' || !TOPIC_LEVEL.test(c.id)) bad(`camera id ${JSON.stringify(c.id)} is not a valid topic level: use 1-64 letters, digits, '_' or '-'`);
+    if (seen.has(c.id)) bad(`camera id ${c.id} appears twice: give every camera its own id`);
+    seen.add(c.id);
+    if (!(Number.isFinite(c.fps) && c.fps > 0)) bad(`camera ${c.id}: fps must be > 0 (got ${c.fps})`);
+    if (!(Number.isFinite(c.budgetMs) && c.budgetMs > 0)) bad(`camera ${c.id}: budget must be a p90 latency > 0 ms (got ${c.budgetMs})`);
+    if (!Number.isFinite(c.priority)) bad(`camera ${c.id}: priority must be a number (got ${c.priority})`);
+    const opts = inp.options[c.id];
+    if (!Array.isArray(opts) || opts.length === 0) bad(`camera ${c.id} has no measured option: profile its ladder first (\`edgefit profile\`)`);
+    const ids = new Set<string>();
+    for (const o of opts!) {
+      if (ids.has(o.id)) bad(`camera ${c.id}: option ${o.id} appears twice`);
+      ids.add(o.id);
+      for (const k of ['timeMs', 'p90Ms', 'memoryMb', 'macs'] as const) if (!(Number.isFinite(o[k]) && o[k] >= 0)) bad(`camera ${c.id}, option ${o.id}: ${k} must be a number >= 0 (got ${o[k]})`);
+      if (!(o.timeMs > 0 && o.p90Ms > 0)) bad(`camera ${c.id}, option ${o.id}: a time per frame must be > 0 ms`);
+      if (!Number.isInteger(o.threads) || o.threads < 1) bad(`camera ${c.id}, option ${o.id}: threads must be a whole number >= 1`);
+      if (o.accuracy !== undefined && !(o.accuracy >= 0 && o.accuracy <= 1)) bad(`camera ${c.id}, option ${o.id}: accuracy is a fraction in [0, 1] (got ${o.accuracy})`);
+      if (typeof o.model !== 'string' || !o.model) bad(`camera ${c.id}, option ${o.id}: model (its sha256) is required, it decides which cameras share a session`);
+    }
+  }
+}

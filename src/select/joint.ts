@@ -1,0 +1,145 @@
+/**
+ * The joint choice for several cameras on one board: one option (variant at a thread count) per camera so that
+ * every camera meets its p90 budget and fps, their demand fits the board's measured capacity, the distinct
+ * sessions fit the memory, and, among the sets that do, the best by the rule of compareScores (joint-model.ts):
+ * lexicographic by camera priority of the sum of accuracies, then MACs, then less load.
+ *
+ * Exact: a multiple-choice knapsack (pick one item per camera under shared capacity constraints) solved by
+ * depth-first branch and bound, cameras in priority order, each camera's options best-first; a branch is cut
+ * when even the lightest options of the cameras left overflow the capacity, or when even their most accurate
+ * options cannot beat the best set found. Pure: decides from the figures it is given, measures nothing.
+ */
+import {
+  checkOption, compareScores, demandOf, feasible, priorityLevels, scoreOf, sessionKey, validateJoint, busyOf, capacityOf,
+  type Assignment, type JointInput, type Score,
+} from './joint-model.js';
+
+export * from './joint-model.js';
+
+const EPS = 1e-9;
+
+export interface SearchStats {
+  /** complete sets scored */
+  leaves: number;
+  /** branches cut by the bound or the capacity */
+  pruned: number;
+}
+
+/**
+ * The optimum, or null when no set is feasible. `fixed` pins cameras to one option (used to explain a loser: the
+ * best set that contains it).
+ */
+export function optimum(inp: JointInput, fixed: Map<number, number> = new Map(), stats?: SearchStats): Assignment | null {
+  validateJoint(inp);
+  const cams = inp.cameras;
+  const n = cams.length;
+  const levels = priorityLevels(cams);
+  // search order: priority high first, so the bound on the first level tightens early
+  const order = cams.map((_, i) => i).sort((x, y) => cams[y]!.priority - cams[x]!.priority || x - y);
+  const choices = order.map((ci) => {
+    const c = cams[ci]!;
+    const opts = inp.options[c.id]!;
+    const idx = fixed.has(ci) ? [fixed.get(ci)!] : opts.map((_, k) => k);
+    return idx
+      .filter((k) => checkOption(c, opts[k]!, inp.board).ok)
+      .sort((x, y) => (opts[y]!.accuracy ?? 0) - (opts[x]!.accuracy ?? 0) || opts[y]!.macs - opts[x]!.macs || opts[x]!.timeMs - opts[y]!.timeMs || x - y);
+  });
+  if (choices.some((ch) => ch.length === 0)) return null;
+  // suffix bounds: the lightest demand and the best accuracy / MACs the cameras from position p on can add
+  const minDemand = new Array<number>(n + 1).fill(0);
+  const maxAcc = Array.from({ length: n + 1 }, () => levels.map(() => 0));
+  const maxMacs = new Array<number>(n + 1).fill(0);
+  for (let p = n - 1; p >= 0; p--) {
+    const c = cams[order[p]!]!, opts = inp.options[c.id]!;
+    minDemand[p] = minDemand[p + 1]! + Math.min(...choices[p]!.map((k) => demandOf(c, opts[k]!)));
+    maxAcc[p] = [...maxAcc[p + 1]!];
+    maxAcc[p]![levels.indexOf(c.priority)]! += Math.max(...choices[p]!.map((k) => opts[k]!.accuracy ?? 0));
+    maxMacs[p] = maxMacs[p + 1]! + Math.max(...choices[p]!.map((k) => opts[k]!.macs));
+  }
+  const capacity = capacityOf(inp.board);
+  const memLimit = inp.board.memoryMb ?? Infinity;
+  const a: Assignment = new Array<number>(n).fill(0);
+  const acc = levels.map(() => 0);
+  const busy = new Map<string, number>();
+  const users = new Map<string, number>();
+  let best: Assignment | null = null;
+  let bestScore: Score | undefined;
+
+  // cut when even the best completion cannot beat the best set: accuracy levels first, then MACs
+  const hopeless = (p: number, macs: number): boolean => {
+    if (!bestScore) return false;
+    for (let l = 0; l < levels.length; l++) {
+      const ub = acc[l]! + maxAcc[p]![l]!, b = bestScore.levels[l]!;
+      if (ub < b - EPS) return true;
+      if (ub > b + EPS) return false;
+    }
+    return macs + maxMacs[p]! < bestScore.macs - EPS;
+  };
+
+  const dfs = (p: number, demand: number, memory: number, macs: number): void => {
+    if (p === n) {
+      if (stats) stats.leaves++;
+      if (!feasible(inp, a)) return; // the incremental checks are exact, this guards the float edges
+      const s = scoreOf(inp, a);
+      if (!bestScore || compareScores(s, bestScore) < 0) { bestScore = s; best = [...a]; }
+      return;
+    }
+    if (demand + minDemand[p]! > capacity + EPS || hopeless(p, macs)) { if (stats) stats.pruned++; return; }
+    const ci = order[p]!, c = cams[ci]!, opts = inp.options[c.id]!, l = levels.indexOf(c.priority);
+    for (const k of choices[p]!) {
+      const o = opts[k]!, key = sessionKey(o);
+      const d = demand + demandOf(c, o);
+      const newSession = !users.get(key);
+      const m = memory + (newSession ? o.memoryMb : 0);
+      const bz = (busy.get(key) ?? 0) + busyOf(c, o, inp.board);
+      if (d > capacity + EPS || m > memLimit + EPS || bz > 1 + EPS) { if (stats) stats.pruned++; continue; }
+      a[ci] = k;
+      acc[l]! += o.accuracy ?? 0;
+      busy.set(key, bz);
+      users.set(key, (users.get(key) ?? 0) + 1);
+      dfs(p + 1, d, m, macs + o.macs);
+      users.set(key, users.get(key)! - 1);
+      busy.set(key, bz - busyOf(c, o, inp.board));
+      acc[l]! -= o.accuracy ?? 0;
+    }
+  };
+  dfs(0, 0, 0, 0);
+  return best;
+}
+
+/** Brute force over every combination: the reference the search must agree with (tests; tiny inputs only). */
+export function bruteForceOptimum(inp: JointInput): Assignment | null {
+  validateJoint(inp);
+  const sizes = inp.cameras.map((c) => inp.options[c.id]!.length);
+  const a: Assignment = sizes.map(() => 0);
+  let best: Assignment | null = null;
+  let bestScore: Score | undefined;
+  for (;;) {
+    if (feasible(inp, a)) {
+      const s = scoreOf(inp, a);
+      if (!bestScore || compareScores(s, bestScore) < 0) { bestScore = s; best = [...a]; }
+    }
+    let i = 0;
+    while (i < a.length && ++a[i]! === sizes[i]!) a[i++] = 0;
+    if (i === a.length) return best;
+  }
+}
+
+/**
+ * The smallest set, run when nothing fits: per camera its lightest option (least demand, then least memory, then
+ * the lower p90).
+ */
+export function smallestSet(inp: JointInput): Assignment {
+  validateJoint(inp);
+  return inp.cameras.map((c) => {
+    const opts = inp.options[c.id]!;
+    const cost = (k: number) => [demandOf(c, opts[k]!), opts[k]!.memoryMb, opts[k]!.p90Ms];
+    let best = 0;
+    for (let k = 1; k < opts.length; k++) {
+      const x = cost(k), y = cost(best);
+      const d = x[0]! - y[0]! || x[1]! - y[1]! || x[2]! - y[2]!;
+      if (d < 0) best = k;
+    }
+    return best;
+  });
+}

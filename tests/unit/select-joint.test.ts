@@ -1,0 +1,196 @@
+import { describe, it, expect } from 'vitest';
+import { bruteForceOptimum, feasible, optimum, scoreOf, setLoad, type JointInput, type JointOption, type SearchStats } from '../../src/select/joint.js';
+import { chooseJoint } from '../../src/select/joint-explain.js';
+import { jointOptions } from '../../src/select/joint-options.js';
+import { makeCandidate } from '../../src/select/policy.js';
+import { meas, variant } from './select-fixtures.js';
+
+/** mulberry32: a seeded generator, so every case can be replayed from its seed */
+function rng(seed: number): () => number {
+  let t = seed >>> 0;
+  return () => {
+    t = (t + 0x6d2b79f5) >>> 0;
+    let r = Math.imul(t ^ (t >>> 15), 1 | t);
+    r = (r + Math.imul(r ^ (r >>> 7), 61 | r)) ^ r;
+    return ((r ^ (r >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A random board and 1-5 cameras with ladders of 1-8 options; models drawn from a small pool so cameras share some. */
+function randomCase(seed: number): JointInput {
+  const r = rng(seed);
+  const pick = <T>(xs: T[]) => xs[Math.floor(r() * xs.length)]!;
+  const n = 1 + Math.floor(r() * 5);
+  const pool = Array.from({ length: 6 }, (_, i) => ({
+    model: `sha${i}`, timeMs: 1 + r() * 60, memoryMb: 5 + r() * 80, macs: Math.round(10e6 + r() * 500e6),
+    accuracy: r() < 0.15 ? undefined : Math.round((0.3 + r() * 0.5) * 1000) / 1000,
+  }));
+  const cameras = Array.from({ length: n }, (_, i) => ({ id: `cam${i}`, fps: pick([1, 2, 5, 10, 15, 30]), budgetMs: 10 + r() * 200, priority: pick([0, 0, 1, 2]) }));
+  const options: Record<string, JointOption[]> = {};
+  for (const c of cameras) {
+    const len = 1 + Math.floor(r() * 8);
+    const used = new Set<string>();
+    options[c.id] = [];
+    for (let k = 0; k < len; k++) {
+      const m = pick(pool);
+      const threads = pick([1, 1, 2]);
+      const id = `${m.model}/t${threads}`;
+      if (used.has(id)) continue;
+      used.add(id);
+      const t = m.timeMs * (threads === 2 ? 0.6 : 1);
+      options[c.id]!.push({ id, model: m.model, threads, timeMs: t, p90Ms: t * (1.05 + r() * 0.3), memoryMb: m.memoryMb, macs: m.macs, ...(m.accuracy !== undefined ? { accuracy: m.accuracy } : {}) });
+    }
+  }
+  return { cameras, options, board: { cores: pick([1, 2, 4]), slowdown: 0.6 + r() * 0.4, ...(r() < 0.6 ? { memoryMb: 30 + r() * 200 } : {}) } };
+}
+
+const opt = (id: string, model: string, timeMs: number, accuracy: number, o: Partial<JointOption> = {}): JointOption => ({
+  id, model, threads: 1, timeMs, p90Ms: timeMs * 1.2, memoryMb: 10, macs: accuracy * 1e9, accuracy, ...o,
+});
+
+describe('joint choice: branch and bound against brute force', () => {
+  it('finds the brute-force optimum on 600 seeded random ladders (N <= 5, ladders <= 8)', () => {
+    let feasibleCases = 0, infeasibleCases = 0, multi = 0, pruned = 0, leaves = 0, bruteLeaves = 0;
+    for (let seed = 1; seed <= 600; seed++) {
+      const inp = randomCase(seed);
+      const stats: SearchStats = { leaves: 0, pruned: 0 };
+      const fast = optimum(inp, new Map(), stats);
+      const slow = bruteForceOptimum(inp);
+      expect(fast, `seed ${seed}`).toEqual(slow);
+      if (fast) {
+        feasibleCases++;
+        expect(feasible(inp, fast)).toBe(true);
+        if (inp.cameras.length > 1) multi++;
+      } else infeasibleCases++;
+      pruned += stats.pruned;
+      leaves += stats.leaves;
+      bruteLeaves += inp.cameras.reduce((p, c) => p * inp.options[c.id]!.length, 1);
+    }
+    // the generator must exercise both outcomes and real joint cases, and the search must cut most of the tree
+    expect(feasibleCases).toBeGreaterThan(100);
+    expect(infeasibleCases).toBeGreaterThan(20);
+    expect(multi).toBeGreaterThan(80);
+    expect(pruned).toBeGreaterThan(0);
+    expect(leaves).toBeLessThan(bruteLeaves / 2);
+  });
+});
+
+describe('joint choice: the rule and its reasons', () => {
+  // two cameras, 2 cores at slowdown 0.9 = 1.8 cores of capacity
+  const board = { cores: 2, slowdown: 0.9 };
+  const ladder = () => [opt('big', 'shaB', 80, 0.7), opt('mid', 'shaM', 40, 0.6), opt('small', 'shaS', 10, 0.4)];
+
+  it('a higher-priority camera keeps the accurate model; the other steps down, and every loser says why', () => {
+    const inp: JointInput = {
+      cameras: [{ id: 'door', fps: 10, budgetMs: 200, priority: 1 }, { id: 'yard', fps: 10, budgetMs: 200, priority: 0 }],
+      options: { door: ladder(), yard: ladder() },
+      board,
+    };
+    const t = chooseJoint(inp);
+    expect(t.feasible).toBe(true);
+    // big + big would fit the board (1.6 cores of 1.8) but it is one model, one session: its worker would need
+    // 2 x 10 fps x 80 ms / 0.9 = 178% of its time. So one camera steps down, and the rule says which.
+    expect(t.cameras.map((c) => c.option.id)).toEqual(['big', 'mid']);
+    const yardBig = t.cameras[1]!.rejected.find((r) => r.id === 'big')!;
+    expect(yardBig.reason).toBe('costs-others');
+    expect(yardBig.detail).toBe('fits only if door big -> mid; that set ranks lower (accuracy sum of priority 1 cameras 0.60 vs 0.70)');
+    const yardSmall = t.cameras[1]!.rejected.find((r) => r.id === 'small')!;
+    expect(yardSmall).toEqual({ id: 'small', reason: 'dominated', detail: 'dominated by mid (more accurate: 60.0% vs 40.0%, also fits)' });
+    expect(t.cameras[0]!.reason).toContain('70.0%, p90 106.7 ms (96.0 alone) of 200.0 at 1 thread(s), 0.80 cores at 10 fps');
+    expect(t.load.demand).toBeCloseTo(1.2, 9);
+    expect(t.load.maxBusy).toBeCloseTo(800 / 900, 9);
+  });
+
+  it('equal priorities: the largest sum of accuracies wins, not the best single camera', () => {
+    const inp: JointInput = {
+      cameras: [{ id: 'a', fps: 10, budgetMs: 500, priority: 0 }, { id: 'b', fps: 10, budgetMs: 500, priority: 0 }],
+      // capacity 1: a big (0.8) + b small (0.1) = 0.9, sum 1.1; a mid + b mid = 0.8, sum 1.2
+      options: { a: ladder(), b: ladder() },
+      board: { cores: 1, slowdown: 1 },
+    };
+    const d = chooseJoint(inp);
+    expect(d.cameras.map((c) => c.option.id)).toEqual(['mid', 'mid']);
+    expect(scoreOf(inp, d.assignment).levels[0]).toBeCloseTo(1.2, 9);
+    expect(d.cameras[0]!.rejected.find((r) => r.id === 'big')).toEqual({ id: 'big', reason: 'costs-others', detail: 'fits only if b mid -> small; that set ranks lower (accuracy sum 1.10 vs 1.20)' });
+  });
+
+  it('cameras on the same model share one session: its memory counts once, its worker serves both', () => {
+    const shared = [opt('m', 'shaX', 20, 0.6, { memoryMb: 60 }), opt('s', 'shaY', 5, 0.4, { memoryMb: 20 })];
+    const inp: JointInput = {
+      cameras: [{ id: 'a', fps: 5, budgetMs: 500, priority: 0 }, { id: 'b', fps: 5, budgetMs: 500, priority: 0 }],
+      options: { a: shared, b: shared },
+      board: { cores: 2, slowdown: 1, memoryMb: 100 },
+    };
+    const d = chooseJoint(inp);
+    expect(d.cameras.map((c) => c.option.id)).toEqual(['m', 'm']);
+    expect(d.load.memoryMb).toBe(60); // counted once, though 2 x 60 > 100
+    // one worker at 20 ms a frame serves 50 fps; two cameras at 30 fps need 120% of it: they cannot share it
+    const busy: JointInput = { ...inp, cameras: inp.cameras.map((c) => ({ ...c, fps: 30 })) };
+    expect(setLoad(busy, [0, 0]).maxBusy).toBeCloseTo(1.2, 9);
+    const b = chooseJoint(busy);
+    expect(b.feasible).toBe(true);
+    expect(b.cameras.map((c) => c.option.id).sort()).toEqual(['m', 's']);
+  });
+
+  it('an option that cannot serve its camera alone says by how much; one that fits only alone says what overflows', () => {
+    const inp: JointInput = {
+      cameras: [{ id: 'a', fps: 10, budgetMs: 100, priority: 0 }, { id: 'b', fps: 10, budgetMs: 100, priority: 0 }],
+      options: {
+        a: [opt('huge', 'shaH', 200, 0.8), opt('fat', 'shaF', 70, 0.7), opt('s', 'shaS', 10, 0.4)],
+        b: [opt('s2', 'shaS2', 40, 0.5)],
+      },
+      board: { cores: 1, slowdown: 1, memoryMb: 100 },
+    };
+    const d = chooseJoint(inp);
+    expect(d.cameras.map((c) => c.option.id)).toEqual(['s', 's2']);
+    const [huge, fat] = d.cameras[0]!.rejected;
+    expect(huge).toEqual({ id: 'huge', reason: 'too-slow', detail: 'too slow by 140.0 ms (p90 240.0 > 100.0)' });
+    expect(fat).toEqual({ id: 'fat', reason: 'no-joint-fit', detail: 'fits alone, not beside the others: even with their lightest options the set needs 1.10 cores of 1.00' });
+  });
+
+  it('nothing fits: the smallest set, and per camera by how much it misses', () => {
+    const inp: JointInput = {
+      cameras: [{ id: 'a', fps: 30, budgetMs: 10, priority: 0 }, { id: 'b', fps: 80, budgetMs: 100, priority: 0 }],
+      options: { a: ladder(), b: ladder() },
+      board: { cores: 1, slowdown: 1 },
+    };
+    const d = chooseJoint(inp);
+    expect(d.feasible).toBe(false);
+    expect(d.cameras.map((c) => c.option.id)).toEqual(['small', 'small']);
+    expect(d.cameras[0]!.reason).toMatch(/^NOTHING FITS/);
+    // small: 10 ms a frame, p90 12 ms; a: 0.3 cores, b: 0.8 cores, both on one session (110% of its worker)
+    expect(d.cameras[0]!.misses).toEqual([
+      'too slow by 2.0 ms (p90 12.0 > 10.0)',
+      'its 0.30 cores are 27% of a set that needs 1.10 of 1.00 (over by 0.10)',
+      'its worker is asked for 110% (shared by the cameras running small)',
+    ]);
+    expect(d.cameras[1]!.misses).toEqual([
+      'its 0.80 cores are 73% of a set that needs 1.10 of 1.00 (over by 0.10)',
+      'its worker is asked for 110% (shared by the cameras running small)',
+    ]);
+  });
+});
+
+describe('joint choice: options from measured candidates and bad input', () => {
+  it('one option per ok measurement, mean as load, p90 as latency, the variant sha as the session key', () => {
+    const v = variant('v1-0.5-160', { referenceAccuracy: 0.6, macs: 77e6, sha256: 'ab'.repeat(32) });
+    const c = makeCandidate(v, 'cpu', [meas('v1-0.5-160', 12, { threads: 1, mem: 15 }), meas('v1-0.5-160', 8, { threads: 2, mem: 16 })]);
+    const o = jointOptions([c]);
+    expect(o.map((x) => [x.id, x.threads, x.p90Ms, x.accuracy, x.model])).toEqual([
+      ['v1-0.5-160@cpu/t1', 1, 12, 0.6, v.sha256],
+      ['v1-0.5-160@cpu/t2', 2, 8, 0.6, v.sha256],
+    ]);
+  });
+
+  it('refuses duplicate camera ids, ids that are not topic levels, empty ladders and a slowdown outside (0, 1]', () => {
+    const base = (): JointInput => ({ cameras: [{ id: 'a', fps: 5, budgetMs: 100, priority: 0 }], options: { a: [opt('x', 'sha', 5, 0.5)] }, board: { cores: 2, slowdown: 0.9 } });
+    const dup = base(); dup.cameras.push({ ...dup.cameras[0]! });
+    expect(() => optimum(dup)).toThrow(/camera id a appears twice/);
+    const slash = base(); slash.cameras[0]!.id = 'a/b'; slash.options['a/b'] = slash.options.a!;
+    expect(() => optimum(slash)).toThrow(/not a valid topic level/);
+    const empty = base(); empty.options.a = [];
+    expect(() => optimum(empty)).toThrow(/has no measured option/);
+    const slow = base(); slow.board.slowdown = 1.5;
+    expect(() => optimum(slow)).toThrow(/slowdown must be in \(0, 1\]/);
+  });
+});
