@@ -38,6 +38,9 @@ export interface JointOption {
   /** top-1 (0..1), published or estimated; undefined = unknown (counts 0, ranks by MACs) */
   accuracy?: number;
   macs: number;
+  /** the model file and its input resolution: needed only to run the set (verify-joint.ts) */
+  modelPath?: string;
+  resolution?: number;
 }
 
 export interface JointBoard {

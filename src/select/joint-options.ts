@@ -17,7 +17,7 @@ export function jointOptions(candidates: Candidate[], percentile: Percentile = '
       const a = accuracyOf(c.variant);
       out.push({
         id: `${c.id}/t${m.threads}`, model: c.variant.sha256, threads: m.threads, timeMs: m.latencyMs.mean, p90Ms: m.latencyMs[percentile],
-        memoryMb: memoryOf(m), macs: c.variant.macs, ...(a ? { accuracy: a.value } : {}),
+        memoryMb: memoryOf(m), macs: c.variant.macs, modelPath: c.variant.modelPath, resolution: c.variant.resolution, ...(a ? { accuracy: a.value } : {}),
       });
     }
   }

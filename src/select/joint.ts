@@ -143,3 +143,53 @@ export function smallestSet(inp: JointInput): Assignment {
     return best;
   });
 }
+
+export interface StepDown {
+  /** index of the camera stepped down */
+  camera: number;
+  from: number;
+  to: number;
+  assignment: Assignment;
+  /** in words */
+  reason: string;
+}
+
+/**
+ * The cheapest loss when a set measured short: the camera of lowest priority, then the one that loses the least
+ * accuracy, then the one that frees the most load, steps to its best-ranked option with less demand than its
+ * current one (and, when the current set fits on paper, such that the new set does too). Undefined when no camera
+ * can step down.
+ */
+export function stepDown(inp: JointInput, a: Assignment): StepDown | undefined {
+  validateJoint(inp);
+  const wasFeasible = feasible(inp, a);
+  let best: { ci: number; k: number; loss: number; freed: number } | undefined;
+  inp.cameras.forEach((c, ci) => {
+    const opts = inp.options[c.id]!, cur = opts[a[ci]!]!;
+    let pick: number | undefined;
+    for (let k = 0; k < opts.length; k++) {
+      const o = opts[k]!;
+      if (demandOf(c, o) >= demandOf(c, cur) || !checkOption(c, o, inp.board).ok) continue;
+      if (wasFeasible) {
+        const trial = [...a];
+        trial[ci] = k;
+        if (!feasible(inp, trial)) continue;
+      }
+      const p = pick === undefined ? undefined : opts[pick]!;
+      if (!p || (o.accuracy ?? 0) - (p.accuracy ?? 0) > 0 || ((o.accuracy ?? 0) === (p.accuracy ?? 0) && (o.macs - p.macs || demandOf(c, p) - demandOf(c, o)) > 0)) pick = k;
+    }
+    if (pick === undefined) return;
+    const loss = (cur.accuracy ?? 0) - (opts[pick]!.accuracy ?? 0);
+    const freed = demandOf(c, cur) - demandOf(c, opts[pick]!);
+    const b = best ? inp.cameras[best.ci]! : undefined;
+    if (!best || c.priority < b!.priority || (c.priority === b!.priority && (loss < best.loss || (loss === best.loss && freed > best.freed)))) best = { ci, k: pick, loss, freed };
+  });
+  if (!best) return undefined;
+  const c = inp.cameras[best.ci]!, opts = inp.options[c.id]!;
+  const next = [...a];
+  next[best.ci] = best.k;
+  return {
+    camera: best.ci, from: a[best.ci]!, to: best.k, assignment: next,
+    reason: `${c.id} steps down ${opts[a[best.ci]!]!.id} -> ${opts[best.k]!.id} (priority ${c.priority}, loses ${(best.loss * 100).toFixed(1)} accuracy points, frees ${best.freed.toFixed(2)} cores)`,
+  };
+}

@@ -1,0 +1,200 @@
+/**
+ * Verifies a joint choice by running it as it will run: one engine host per session (cameras on the same model
+ * share it), the fair queue over at most one run per core, frames offered at each camera's fps for a window.
+ * Per camera: achieved fps, p90 from offer to answer, and the gap between the load the model predicted and the
+ * load measured. A set that misses steps down the cheapest loss (stepDown in joint.ts) and is measured again,
+ * a bounded number of rounds.
+ */
+import { SharedWorkers, type SharedSession } from '../engine/shared-workers.js';
+import { percentileSorted } from '../profile/stats.js';
+import { EdgefitError } from '../util/errors.js';
+import { demandOf, sessionKey, stepDown, type Assignment, type JointInput, type JointOption, type StepDown } from './joint.js';
+
+export interface VerifyOptions {
+  /** how long frames are offered and counted (ms); default 3000 */
+  windowMs?: number;
+  /** frames offered before counting starts (ms): sessions warm, queue costs settle; default 500 */
+  warmupMs?: number;
+  /** measurements at most (the first and each step down); default 4 */
+  maxRounds?: number;
+  /** runs at once; default cores / the largest thread count of the set (one run per core) */
+  slots?: number;
+  /** a camera meets its fps when it achieves at least this fraction of it; default 0.9 */
+  fpsTolerance?: number;
+  /** the frame offered to a model of this resolution; default a fixed pattern */
+  frameFor?: (resolution: number) => Uint8Array;
+  optimizedCacheDir?: string;
+  log?: (line: string) => void;
+}
+
+export interface CameraMeasure {
+  camera: string;
+  option: string;
+  fps: number;
+  budgetMs: number;
+  offered: number;
+  processed: number;
+  /** offered in the window but never answered: replaced by a newer frame, or still waiting at its end */
+  dropped: number;
+  errors: number;
+  achievedFps: number;
+  /** offer to answer, over the frames answered */
+  p90Ms: number;
+  /** time inside the runtime, mean */
+  meanRunMs: number;
+  /** fps x time alone x threads / slowdown (cores) */
+  predictedLoad: number;
+  /** achieved fps x measured run time x threads (cores) */
+  measuredLoad: number;
+  /** measured run time / predicted (time alone / slowdown) - 1 */
+  runGap: number;
+  meets: boolean;
+  /** why not, in words (empty when it meets) */
+  misses: string[];
+}
+
+export interface SetMeasure {
+  assignment: Assignment;
+  cameras: CameraMeasure[];
+  windowMs: number;
+  slots: number;
+  /** sum of the cameras' predicted load (cores) */
+  predictedLoad: number;
+  /** CPU time the process used in the window / the window (cores): inference, queue and offering */
+  measuredCpuCores: number;
+  /** measuredCpuCores / predictedLoad - 1 */
+  loadGap: number;
+  met: boolean;
+}
+
+export interface Verification {
+  /** every measurement, in order; `step` is the step down that followed it */
+  rounds: (SetMeasure & { step?: StepDown })[];
+  /** the last set measured */
+  assignment: Assignment;
+  met: boolean;
+}
+
+const patterns = new Map<number, Uint8Array>();
+function defaultFrame(resolution: number): Uint8Array {
+  let f = patterns.get(resolution);
+  if (!f) {
+    f = new Uint8Array(resolution * resolution * 3);
+    for (let i = 0; i < f.length; i++) f[i] = (i * 31 + (i >> 9)) & 0xff;
+    patterns.set(resolution, f);
+  }
+  return f;
+}
+
+function optionOf(inp: JointInput, a: Assignment, ci: number): JointOption {
+  return inp.options[inp.cameras[ci]!.id]![a[ci]!]!;
+}
+
+function sessionsOf(inp: JointInput, a: Assignment): SharedSession[] {
+  const out = new Map<string, SharedSession>();
+  inp.cameras.forEach((c, ci) => {
+    const o = optionOf(inp, a, ci);
+    if (!o.modelPath || !o.resolution) throw new EdgefitError('E_JOINT_INPUT', `camera ${c.id}, option ${o.id}: running the set needs the option's modelPath and resolution`);
+    const key = sessionKey(o);
+    if (!out.has(key)) out.set(key, { key, modelPath: o.modelPath, threads: o.threads, resolution: o.resolution });
+  });
+  return [...out.values()];
+}
+
+/** Runs one set for warmup + window and measures it. */
+export async function measureSet(inp: JointInput, a: Assignment, o: VerifyOptions = {}): Promise<SetMeasure> {
+  const windowMs = o.windowMs ?? 3000, warmupMs = o.warmupMs ?? 500, tol = o.fpsTolerance ?? 0.9;
+  const frameFor = o.frameFor ?? defaultFrame;
+  const maxThreads = Math.max(...inp.cameras.map((_, ci) => optionOf(inp, a, ci).threads));
+  const slots = o.slots ?? Math.max(1, Math.floor(inp.board.cores / maxThreads));
+  const n = inp.cameras.length;
+  const lat: number[][] = inp.cameras.map(() => []);
+  const run: number[] = new Array<number>(n).fill(0);
+  const offered: number[] = new Array<number>(n).fill(0);
+  const errors: number[] = new Array<number>(n).fill(0);
+  const index = new Map(inp.cameras.map((c, i) => [c.id, i]));
+  let winStart = Infinity, winEnd = Infinity;
+  const inWindow = (offerT: number) => offerT >= winStart && offerT < winEnd;
+  const workers = await SharedWorkers.start(sessionsOf(inp, a), inp.cameras.map((c, ci) => {
+    const opt = optionOf(inp, a, ci);
+    return { id: c.id, fps: c.fps, session: sessionKey(opt), costMs: opt.timeMs / inp.board.slowdown };
+  }), {
+    slots,
+    ...(o.optimizedCacheDir ? { optimizedCacheDir: o.optimizedCacheDir } : {}),
+    onResult: (r) => {
+      const i = index.get(r.camera)!;
+      if (!inWindow(performance.now() - r.latencyMs)) return;
+      lat[i]!.push(r.latencyMs);
+      run[i]! += r.inferMs;
+    },
+    onError: (camera) => { errors[index.get(camera)!]!++; },
+  });
+  const timers: NodeJS.Timeout[] = [];
+  let c0: NodeJS.CpuUsage | undefined;
+  try {
+    const t0 = performance.now();
+    inp.cameras.forEach((c, ci) => {
+      const frame = frameFor(optionOf(inp, a, ci).resolution!);
+      const push = () => {
+        if (inWindow(performance.now())) offered[ci]!++;
+        workers.offer(c.id, frame);
+      };
+      push();
+      timers.push(setInterval(push, 1000 / c.fps));
+    });
+    await new Promise((r) => setTimeout(r, Math.max(0, t0 + warmupMs - performance.now())));
+    winStart = performance.now();
+    c0 = process.cpuUsage();
+    await new Promise((r) => setTimeout(r, windowMs));
+    winEnd = performance.now();
+    const cpu = process.cpuUsage(c0);
+    for (const t of timers.splice(0)) clearInterval(t);
+    // what was offered in the window is answered (or dropped) before it is counted; bounded, a hung run has a timeout
+    await Promise.race([workers.idle(), new Promise((r) => setTimeout(r, 10_000))]);
+    const measuredWindowMs = winEnd - winStart;
+    const cameras = inp.cameras.map((c, ci): CameraMeasure => {
+      const opt = optionOf(inp, a, ci);
+      const sorted = Float64Array.from(lat[ci]!).sort();
+      const processed = sorted.length;
+      const achievedFps = (processed * 1000) / measuredWindowMs;
+      const meanRunMs = processed ? run[ci]! / processed : NaN;
+      const p90Ms = percentileSorted(sorted, 90);
+      const predictedRun = opt.timeMs / inp.board.slowdown;
+      const misses: string[] = [];
+      if (!(achievedFps >= c.fps * tol)) misses.push(`achieved ${achievedFps.toFixed(1)} fps of ${c.fps}`);
+      if (!(p90Ms <= c.budgetMs)) misses.push(`p90 ${p90Ms.toFixed(1)} ms over its budget of ${c.budgetMs} ms`);
+      return {
+        camera: c.id, option: opt.id, fps: c.fps, budgetMs: c.budgetMs, offered: offered[ci]!, processed, errors: errors[ci]!,
+        dropped: Math.max(0, offered[ci]! - processed - errors[ci]!), achievedFps, p90Ms, meanRunMs,
+        predictedLoad: demandOf(c, opt) / inp.board.slowdown, measuredLoad: (achievedFps * meanRunMs * opt.threads) / 1000,
+        runGap: meanRunMs / predictedRun - 1, meets: misses.length === 0, misses,
+      };
+    });
+    const predictedLoad = cameras.reduce((s, c) => s + c.predictedLoad, 0);
+    const measuredCpuCores = (cpu.user + cpu.system) / 1000 / measuredWindowMs;
+    return { assignment: [...a], cameras, windowMs: measuredWindowMs, slots, predictedLoad, measuredCpuCores, loadGap: measuredCpuCores / predictedLoad - 1, met: cameras.every((c) => c.meets) };
+  } finally {
+    for (const t of timers) clearInterval(t);
+    await workers.close();
+  }
+}
+
+/** Measures the set; while it misses, steps down the cheapest loss and measures again (at most maxRounds measurements). */
+export async function verifyJoint(inp: JointInput, a: Assignment, o: VerifyOptions = {}): Promise<Verification> {
+  const maxRounds = o.maxRounds ?? 4;
+  if (!Number.isInteger(maxRounds) || maxRounds < 1) throw new EdgefitError('E_JOINT_INPUT', `maxRounds must be a whole number >= 1 (got ${maxRounds})`);
+  const rounds: Verification['rounds'] = [];
+  let cur = [...a];
+  for (;;) {
+    const m = await measureSet(inp, cur, o);
+    o.log?.(`joint: ${m.met ? 'met' : 'missed'} with ${m.cameras.map((c) => `${c.camera}=${c.option}`).join(', ')}${m.met ? '' : `: ${m.cameras.flatMap((c) => c.misses.map((x) => `${c.camera} ${x}`)).join('; ')}`}`);
+    rounds.push(m);
+    if (m.met || rounds.length >= maxRounds) break;
+    const step = stepDown(inp, cur);
+    if (!step) break;
+    rounds[rounds.length - 1]!.step = step;
+    o.log?.(`joint: ${step.reason}`);
+    cur = step.assignment;
+  }
+  return { rounds, assignment: cur, met: rounds[rounds.length - 1]!.met };
+}
