@@ -4,7 +4,7 @@
  *
  *   npm run build && node dist/scripts/bench.js [--only ladder,pipeline,...] [--quick] [--out FILE] [--work DIR]
  *
- * Sections: ladder, pipeline, eventloop, memory, selection, startup, quantizer, hotpath.
+ * Sections: ladder, pipeline, eventloop, memory, selection, startup, quantizer, hotpath, cameras.
  * Prints a table per section and writes artifacts/bench-<date>.json (or --out).
  */
 import { mkdirSync } from 'node:fs';
@@ -20,6 +20,7 @@ import { selectionSection } from './bench/selection.js';
 import { startupSection } from './bench/startup.js';
 import { quantizerSection } from './bench/quantizer.js';
 import { hotPathSection } from './bench/hotpath.js';
+import { camerasSection } from './bench/cameras.js';
 import { targetsMarkdown } from './bench/report.js';
 
 const SECTIONS: Record<string, Section> = {
@@ -31,6 +32,7 @@ const SECTIONS: Record<string, Section> = {
   startup: startupSection,
   quantizer: quantizerSection,
   hotpath: hotPathSection,
+  cameras: camerasSection,
 };
 
 interface Args { only: string[]; quick: boolean; out: string; work: string }

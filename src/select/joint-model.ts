@@ -6,7 +6,7 @@
  *   keeps busy (with one thread, fps x time, core-seconds per second).
  * - The board's capacity is cores x slowdown, where slowdown (0, 1] is the measured throughput of streams running
  *   together relative to each alone; run times are inflated by 1 / slowdown for the per-camera checks.
- * - A model at one thread count is one session: cameras that choose it share it (its memory counted once) and its
+ * - A model at one resolution and thread count is one session: cameras that choose it share it (its memory counted once) and its
  *   worker runs one frame at a time, so the session's busy fraction (sum of its cameras' fps x time) must stay <= 1.
  */
 import { EdgefitError } from '../util/errors.js';
@@ -26,7 +26,7 @@ export interface JointCamera {
 export interface JointOption {
   /** unique within the camera, e.g. `${candidateId}/t1` */
   id: string;
-  /** the model file's sha256: options of the same model and thread count share one session */
+  /** the model file's sha256: options of the same model, resolution and thread count share one session */
   model: string;
   threads: number;
   /** mean time per frame alone (ms): the load */
@@ -61,7 +61,8 @@ export interface JointInput {
 /** An assignment: per camera (in input order), the index of its option. */
 export type Assignment = number[];
 
-export const sessionKey = (o: JointOption): string => `${o.model}|t${o.threads}`;
+/** One session per model file, input resolution (a model with symbolic dimensions runs at several) and thread count. */
+export const sessionKey = (o: JointOption): string => `${o.model}|${o.resolution ? `r${o.resolution}|` : ''}t${o.threads}`;
 /** cores the camera keeps busy with this option */
 export const demandOf = (c: JointCamera, o: JointOption): number => (c.fps * o.timeMs * o.threads) / 1000;
 /** fraction of its session's worker the camera takes */

@@ -42,11 +42,11 @@ export interface CameraMeasure {
   p90Ms: number;
   /** time inside the runtime, mean */
   meanRunMs: number;
-  /** fps x time alone x threads / slowdown (cores) */
+  /** fps x mean time alone x threads (cores): the demand the joint choice counted against cores x slowdown */
   predictedLoad: number;
   /** achieved fps x measured run time x threads (cores) */
   measuredLoad: number;
-  /** measured run time / predicted (time alone / slowdown) - 1 */
+  /** mean run time measured together / mean time alone - 1 (the joint model allowed up to 1 / slowdown - 1) */
   runGap: number;
   meets: boolean;
   /** why not, in words (empty when it meets) */
@@ -58,7 +58,7 @@ export interface SetMeasure {
   cameras: CameraMeasure[];
   windowMs: number;
   slots: number;
-  /** sum of the cameras' predicted load (cores) */
+  /** sum of the cameras' predicted load (cores), without the slowdown: CPU time does not grow as wall time does */
   predictedLoad: number;
   /** CPU time the process used in the window / the window (cores): inference, queue and offering */
   measuredCpuCores: number;
@@ -159,15 +159,14 @@ export async function measureSet(inp: JointInput, a: Assignment, o: VerifyOption
       const achievedFps = (processed * 1000) / measuredWindowMs;
       const meanRunMs = processed ? run[ci]! / processed : NaN;
       const p90Ms = percentileSorted(sorted, 90);
-      const predictedRun = opt.timeMs / inp.board.slowdown;
       const misses: string[] = [];
       if (!(achievedFps >= c.fps * tol)) misses.push(`achieved ${achievedFps.toFixed(1)} fps of ${c.fps}`);
       if (!(p90Ms <= c.budgetMs)) misses.push(`p90 ${p90Ms.toFixed(1)} ms over its budget of ${c.budgetMs} ms`);
       return {
         camera: c.id, option: opt.id, fps: c.fps, budgetMs: c.budgetMs, offered: offered[ci]!, processed, errors: errors[ci]!,
         dropped: Math.max(0, offered[ci]! - processed - errors[ci]!), achievedFps, p90Ms, meanRunMs,
-        predictedLoad: demandOf(c, opt) / inp.board.slowdown, measuredLoad: (achievedFps * meanRunMs * opt.threads) / 1000,
-        runGap: meanRunMs / predictedRun - 1, meets: misses.length === 0, misses,
+        predictedLoad: demandOf(c, opt), measuredLoad: (achievedFps * meanRunMs * opt.threads) / 1000,
+        runGap: meanRunMs / opt.timeMs - 1, meets: misses.length === 0, misses,
       };
     });
     const predictedLoad = cameras.reduce((s, c) => s + c.predictedLoad, 0);

@@ -56,7 +56,7 @@ describe('verifyJoint: the chosen set run concurrently through the fair queue on
       expect(Number.isFinite(c.runGap)).toBe(true);
       expect(c.misses).toEqual([]);
     }
-    expect(r.predictedLoad).toBeCloseTo(2 * (4 * 20) / 1000 / 0.9, 9);
+    expect(r.predictedLoad).toBeCloseTo(2 * (4 * 20) / 1000, 9);
     expect(Number.isFinite(r.loadGap)).toBe(true);
   });
 
