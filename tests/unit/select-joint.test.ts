@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { bruteForceOptimum, feasible, optimum, scoreOf, setLoad, type JointInput, type JointOption, type SearchStats } from '../../src/select/joint.js';
+import { bruteForceOptimum, feasible, optimum, scoreOf, setLoad, stepDown, type JointInput, type JointOption, type SearchStats } from '../../src/select/joint.js';
 import { chooseJoint } from '../../src/select/joint-explain.js';
 import { jointOptions } from '../../src/select/joint-options.js';
 import { makeCandidate } from '../../src/select/policy.js';
@@ -192,5 +192,32 @@ describe('joint choice: options from measured candidates and bad input', () => {
     expect(() => optimum(empty)).toThrow(/has no measured option/);
     const slow = base(); slow.board.slowdown = 1.5;
     expect(() => optimum(slow)).toThrow(/slowdown must be in \(0, 1\]/);
+  });
+});
+
+describe('stepDown: the cheapest loss when a set measured short', () => {
+  const ladder = (p: string, mid = 0.6) => [opt(`${p}big`, `${p}B`, 40, 0.7), opt(`${p}mid`, `${p}M`, 20, mid), opt(`${p}small`, `${p}S`, 5, 0.4)];
+  const board = { cores: 2, slowdown: 1 };
+
+  it('the lowest priority camera first, to its best lighter option; then the next; then none', () => {
+    const inp: JointInput = {
+      cameras: [{ id: 'door', fps: 5, budgetMs: 500, priority: 1 }, { id: 'yard', fps: 5, budgetMs: 500, priority: 0 }],
+      options: { door: ladder('d'), yard: ladder('y') },
+      board,
+    };
+    const s1 = stepDown(inp, [0, 0])!;
+    expect(s1).toMatchObject({ camera: 1, from: 0, to: 1, assignment: [0, 1] });
+    expect(s1.reason).toBe('yard steps down ybig -> ymid (priority 0, loses 10.0 accuracy points, frees 0.10 cores)');
+    expect(stepDown(inp, [0, 2])).toMatchObject({ camera: 0, to: 1, assignment: [1, 2] });
+    expect(stepDown(inp, [2, 2])).toBeUndefined();
+  });
+
+  it('equal priorities: the camera that loses less accuracy steps down', () => {
+    const inp: JointInput = {
+      cameras: [{ id: 'a', fps: 5, budgetMs: 500, priority: 0 }, { id: 'b', fps: 5, budgetMs: 500, priority: 0 }],
+      options: { a: ladder('a'), b: ladder('b', 0.68) },
+      board,
+    };
+    expect(stepDown(inp, [0, 0])).toMatchObject({ camera: 1, to: 1 });
   });
 });
