@@ -69,20 +69,21 @@ export async function camerasSection(ctx: BenchContext): Promise<SectionResult> 
       v.rounds.length > 1 ? compact(last.cameras.map((c) => c.option)) : 'same',
       last.cameras.map((c) => fmt(c.achievedFps)).join(' '), fmt(Math.max(...last.cameras.map((c) => c.p90Ms))),
       fmt(last.predictedLoad, 2), fmt(last.measuredCpuCores, 2), pct(last.loadGap),
-      pct(last.cameras.reduce((s, c) => s + c.runGap, 0) / last.cameras.length), v.met ? 'yes' : 'no',
+      pct(last.cameras.reduce((s, c) => s + c.runGap, 0) / last.cameras.length), fmt(last.predictedMemoryMb, 0), fmt(last.rssGrowthMb, 0), v.met ? 'yes' : 'no',
     ]);
     data.push({ cameras: n, fps, budgetMs, chosen: d.cameras.map((c) => c.option.id), feasible: d.feasible, demand: d.load.demand, capacity: d.load.capacity, rounds: v.rounds, met: v.met, minFps: Math.min(...fpsList) });
   }
   return {
     name: 'cameras',
     title: `Several cameras on one board (${cores} cores, slowdown ${slow.factor.toFixed(2)}, capacity ${(cores * slow.factor).toFixed(2)} cores)`,
-    table: table(['cameras', 'fps / p90 budget ms', 'joint choice', 'after step-down', 'achieved fps per camera', 'worst p90 ms', 'predicted load', 'measured CPU', 'load gap', 'run-time gap', 'met'], rows),
+    table: table(['cameras', 'fps / p90 budget ms', 'joint choice', 'after step-down', 'achieved fps per camera', 'worst p90 ms', 'predicted load', 'measured CPU', 'load gap', 'run-time gap', 'model MB', 'RSS growth MB', 'met'], rows),
     targets: [],
     notes: [
       `identical cameras at ${fps} fps with a p90 budget of ${budgetMs} ms (one frame interval); the fps is set so one camera with the most accurate rung (${top.id}, ${top.timeMs.toFixed(1)} ms a frame alone) takes 40% of a core`,
       'joint choice: per camera a rung at a thread count, every camera within its budget and fps, the total demand (fps x mean time x threads) within cores x slowdown, cameras on one model sharing its session and worker',
       'predicted load = sum of fps x mean time alone x threads (cores), what the choice counts against cores x slowdown; measured CPU = process CPU time in the window / window (inference, fair queue and offering frames); load gap = measured / predicted - 1',
       'run-time gap = mean time inside the runtime while running together / mean time alone - 1, averaged over the cameras (the choice allowed up to 1 / slowdown - 1)',
+      'model MB = the distinct sessions\' measured peaks (a model shared by cameras counted once); RSS growth = the process\'s resident memory at the end of the window minus before the sessions loaded',
       `slowdown measured with ${mid.id}: ${slow.aloneFps.toFixed(0)} runs/s alone, ${slow.togetherFps.toFixed(0)} with ${cores} streams at once`,
     ],
     data: { cores, slowdown: slow, fps, budgetMs, options, results: data },

@@ -109,6 +109,13 @@ function misses(inp: JointInput, a: Assignment, ci: number, l: SetLoad): string[
   return out;
 }
 
+/** A loser when no set fits: its own miss when it has one, else that the lightest option runs instead. */
+function explainWhenNothingFits(inp: JointInput, c: JointCamera, x: JointOption, lightest: JointOption): JointRejection {
+  const alone = checkOption(c, x, inp.board);
+  if (!alone.ok) return { id: x.id, reason: alone.reason, detail: alone.detail };
+  return { id: x.id, reason: 'no-joint-fit', detail: `no set fits; the lightest option ${lightest.id} runs instead (${f2(demandOf(c, lightest))} cores, this one ${f2(demandOf(c, x))})` };
+}
+
 /** The joint choice with a reason for every camera and every loser; the smallest set when nothing fits. */
 export function chooseJoint(inp: JointInput): JointDecision {
   const stats: SearchStats = { leaves: 0, pruned: 0 };
@@ -122,7 +129,7 @@ export function chooseJoint(inp: JointInput): JointDecision {
     const base = `${acc(o)}, p90 ${f1(p90)} ms (${f1(o.p90Ms)} alone) of ${f1(c.budgetMs)} at ${o.threads} thread(s), ${f2(demandOf(c, o))} cores at ${c.fps} fps`;
     const rejected = best
       ? opts.map((_, k) => k).filter((k) => k !== a[ci]).map((k) => explainLoser(inp, a, score, ci, k))
-      : opts.map((x, k) => ({ x, k })).filter(({ k }) => k !== a[ci]).map(({ x }) => ({ id: x.id, reason: 'over-capacity' as const, detail: `nothing fits; ${x.id} is not lighter than ${o.id}` }));
+      : opts.map((_, k) => k).filter((k) => k !== a[ci]).map((k) => explainWhenNothingFits(inp, c, opts[k]!, o));
     return {
       camera: c.id, option: o, index: a[ci]!, demand: demandOf(c, o), predictedP90Ms: p90, rejected,
       reason: best ? `best set that fits (${JOINT_RULE}): ${base}` : `NOTHING FITS: lightest option, ${base}`,

@@ -8,7 +8,7 @@
 import { SharedWorkers, type SharedSession } from '../engine/shared-workers.js';
 import { percentileSorted } from '../profile/stats.js';
 import { EdgefitError } from '../util/errors.js';
-import { demandOf, sessionKey, stepDown, type Assignment, type JointInput, type JointOption, type StepDown } from './joint.js';
+import { demandOf, sessionKey, setLoad, stepDown, type Assignment, type JointInput, type JointOption, type StepDown } from './joint.js';
 
 export interface VerifyOptions {
   /** how long frames are offered and counted (ms); default 3000 */
@@ -64,6 +64,10 @@ export interface SetMeasure {
   measuredCpuCores: number;
   /** measuredCpuCores / predictedLoad - 1 */
   loadGap: number;
+  /** the distinct sessions' measured peaks (each model loaded once), as the choice counted them (MB) */
+  predictedMemoryMb: number;
+  /** the process's resident memory at the window's end minus before the sessions loaded (MB) */
+  rssGrowthMb: number;
   met: boolean;
 }
 
@@ -114,6 +118,7 @@ export async function measureSet(inp: JointInput, a: Assignment, o: VerifyOption
   const errors: number[] = new Array<number>(n).fill(0);
   const index = new Map(inp.cameras.map((c, i) => [c.id, i]));
   let winStart = Infinity, winEnd = Infinity;
+  const rss0 = process.memoryUsage.rss();
   const inWindow = (offerT: number) => offerT >= winStart && offerT < winEnd;
   const workers = await SharedWorkers.start(sessionsOf(inp, a), inp.cameras.map((c, ci) => {
     const opt = optionOf(inp, a, ci);
@@ -148,6 +153,7 @@ export async function measureSet(inp: JointInput, a: Assignment, o: VerifyOption
     await new Promise((r) => setTimeout(r, windowMs));
     winEnd = performance.now();
     const cpu = process.cpuUsage(c0);
+    const rssGrowthMb = (process.memoryUsage.rss() - rss0) / 1048576;
     for (const t of timers.splice(0)) clearInterval(t);
     // what was offered in the window is answered (or dropped) before it is counted; bounded, a hung run has a timeout
     await Promise.race([workers.idle(), new Promise((r) => setTimeout(r, 10_000))]);
@@ -171,7 +177,10 @@ export async function measureSet(inp: JointInput, a: Assignment, o: VerifyOption
     });
     const predictedLoad = cameras.reduce((s, c) => s + c.predictedLoad, 0);
     const measuredCpuCores = (cpu.user + cpu.system) / 1000 / measuredWindowMs;
-    return { assignment: [...a], cameras, windowMs: measuredWindowMs, slots, predictedLoad, measuredCpuCores, loadGap: measuredCpuCores / predictedLoad - 1, met: cameras.every((c) => c.meets) };
+    return {
+      assignment: [...a], cameras, windowMs: measuredWindowMs, slots, predictedLoad, measuredCpuCores, loadGap: measuredCpuCores / predictedLoad - 1,
+      predictedMemoryMb: setLoad(inp, a).memoryMb, rssGrowthMb, met: cameras.every((c) => c.meets),
+    };
   } finally {
     for (const t of timers) clearInterval(t);
     await workers.close();

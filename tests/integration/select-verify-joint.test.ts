@@ -58,6 +58,9 @@ describe('verifyJoint: the chosen set run concurrently through the fair queue on
     }
     expect(r.predictedLoad).toBeCloseTo(2 * (4 * 20) / 1000, 9);
     expect(Number.isFinite(r.loadGap)).toBe(true);
+    // both cameras run one model: one session, its memory counted once
+    expect(r.predictedMemoryMb).toBe(20);
+    expect(Number.isFinite(r.rssGrowthMb)).toBe(true);
   });
 
   it('an impossible budget the model believed: each round steps down the cheapest loss, lower priority first, until nothing is left', async () => {

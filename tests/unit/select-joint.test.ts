@@ -164,6 +164,11 @@ describe('joint choice: the rule and its reasons', () => {
       'its 0.30 cores are 27% of a set that needs 1.10 of 1.00 (over by 0.10)',
       'its worker is asked for 110% (shared by the cameras running small)',
     ]);
+    expect(d.cameras[0]!.rejected).toEqual([
+      { id: 'big', reason: 'too-slow', detail: 'too slow by 86.0 ms (p90 96.0 > 10.0)' },
+      { id: 'mid', reason: 'too-slow', detail: 'too slow by 38.0 ms (p90 48.0 > 10.0)' },
+    ]);
+    expect(d.cameras[1]!.rejected[1]).toEqual({ id: 'mid', reason: 'too-slow-for-fps', detail: 'one worker serves 25.0 fps of 80.0 (mean 40.0 ms a frame)' });
     expect(d.cameras[1]!.misses).toEqual([
       'its 0.80 cores are 73% of a set that needs 1.10 of 1.00 (over by 0.10)',
       'its worker is asked for 110% (shared by the cameras running small)',
