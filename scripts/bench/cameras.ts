@@ -48,7 +48,7 @@ export async function camerasSection(ctx: BenchContext): Promise<SectionResult> 
   const frames = new Map<number, Uint8Array>();
   const frameFor = (r: number) => frames.get(r)!;
   for (const r of new Set(options.map((o) => o.resolution!))) frames.set(r, (await ctx.photos(r, 1))[0]!);
-  const slow = await measureSlowdown(mid.modelPath!, { streams: cores, threads: 1, resolution: mid.resolution!, frame: frameFor(mid.resolution!), durationMs: ctx.quick ? 500 : 3000 });
+  const slow = await measureSlowdown(mid.modelPath!, { streams: cores, threads: 1, resolution: mid.resolution!, frame: frameFor(mid.resolution!), durationMs: ctx.quick ? 1000 : 8000, rounds: ctx.quick ? 2 : 8 });
   ctx.log(`cameras: slowdown ${slow.factor.toFixed(2)} (${slow.aloneFps.toFixed(0)} runs/s alone, ${slow.togetherFps.toFixed(0)} with ${cores} streams)`);
   // one camera with the most accurate rung takes 40% of a core: four of them would not fit two cores together
   const top = [...options].filter((o) => o.threads === 1).sort((a, b) => (b.accuracy ?? 0) - (a.accuracy ?? 0) || a.timeMs - b.timeMs)[0] ?? options[0]!;
@@ -84,7 +84,7 @@ export async function camerasSection(ctx: BenchContext): Promise<SectionResult> 
       'predicted load = sum of fps x mean time alone x threads (cores), what the choice counts against cores x slowdown; measured CPU = process CPU time in the window / window (inference, fair queue and offering frames); load gap = measured / predicted - 1',
       'run-time gap = mean time inside the runtime while running together / mean time alone - 1, averaged over the cameras (the choice allowed up to 1 / slowdown - 1)',
       'model MB = the distinct sessions\' measured peaks (a model shared by cameras counted once); RSS growth = the process\'s resident memory at the end of the window minus before the sessions loaded',
-      `slowdown measured with ${mid.id}: ${slow.aloneFps.toFixed(0)} runs/s alone, ${slow.togetherFps.toFixed(0)} with ${cores} streams at once`,
+      `slowdown measured with ${mid.id}: ${slow.aloneFps.toFixed(0)} runs/s alone, ${slow.togetherFps.toFixed(0)} with ${cores} streams at once; median of ${slow.ratios.length} interleaved rounds (${Math.min(...slow.ratios).toFixed(2)}-${Math.max(...slow.ratios).toFixed(2)})`,
     ],
     data: { cores, slowdown: slow, fps, budgetMs, options, results: data },
   };
