@@ -155,10 +155,10 @@ export interface StepDown {
 }
 
 /**
- * The cheapest loss when a set measured short: the camera of lowest priority, then the one that loses the least
- * accuracy, then the one that frees the most load, steps to its best-ranked option with less demand than its
- * current one (and, when the current set fits on paper, such that the new set does too). Undefined when no camera
- * can step down.
+ * The cheapest loss when a set measured short: each camera's step is to its best-ranked option with less demand
+ * than its current one (and, when the current set fits on paper, such that the new set still does); the camera
+ * that steps is the one of lowest priority, then the one losing the least accuracy per core freed, then the one
+ * freeing the most. Undefined when no camera can step down.
  */
 export function stepDown(inp: JointInput, a: Assignment): StepDown | undefined {
   validateJoint(inp);
@@ -182,7 +182,9 @@ export function stepDown(inp: JointInput, a: Assignment): StepDown | undefined {
     const loss = (cur.accuracy ?? 0) - (opts[pick]!.accuracy ?? 0);
     const freed = demandOf(c, cur) - demandOf(c, opts[pick]!);
     const b = best ? inp.cameras[best.ci]! : undefined;
-    if (!best || c.priority < b!.priority || (c.priority === b!.priority && (loss < best.loss || (loss === best.loss && freed > best.freed)))) best = { ci, k: pick, loss, freed };
+    // accuracy lost per core freed: a step that frees almost nothing is a poor buy even when it costs little
+    const price = loss / freed, bestPrice = best ? best.loss / best.freed : Infinity;
+    if (!best || c.priority < b!.priority || (c.priority === b!.priority && (price < bestPrice || (price === bestPrice && freed > best.freed)))) best = { ci, k: pick, loss, freed };
   });
   if (!best) return undefined;
   const c = inp.cameras[best.ci]!, opts = inp.options[c.id]!;

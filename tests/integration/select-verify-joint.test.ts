@@ -51,7 +51,7 @@ describe('verifyJoint: the chosen set run concurrently through the fair queue on
     for (const c of r.cameras) {
       expect(c.errors).toBe(0);
       expect(c.processed).toBeGreaterThan(0);
-      expect(c.achievedFps).toBeGreaterThanOrEqual(3.6);
+      expect(c.served).toBeGreaterThanOrEqual(0.9);
       expect(c.p90Ms).toBeLessThanOrEqual(3000);
       expect(Number.isFinite(c.runGap)).toBe(true);
       expect(c.misses).toEqual([]);
@@ -79,9 +79,11 @@ describe('verifyJoint: the chosen set run concurrently through the fair queue on
     const v = await verifyJoint(inp, d.assignment, { windowMs: 600, warmupMs: 200, log: (l) => lines.push(l) });
     expect(v.met).toBe(false);
     expect(v.rounds.map((r) => r.assignment)).toEqual([[0, 0], [0, 1], [1, 1]]);
-    expect(v.rounds[0]!.step?.reason).toBe('yard steps down v1-0.5-128 -> v1-0.25-96 (priority 0, loses 15.0 accuracy points, frees 0.00 cores)');
-    expect(v.rounds[1]!.step?.reason).toMatch(/^door steps down v1-0.5-128 -> v1-0.25-96 \(priority 1/);
-    expect(v.rounds[2]!.step).toBeUndefined();
+    expect(v.rounds[0]!.steps?.map((x) => x.reason)).toEqual(['yard steps down v1-0.5-128 -> v1-0.25-96 (priority 0, loses 15.0 accuracy points, frees 0.00 cores)']);
+    expect(v.rounds[1]!.steps?.[0]?.reason).toMatch(/^door steps down v1-0.5-128 -> v1-0.25-96 \(priority 1/);
+    expect(v.rounds[2]!.steps).toBeUndefined();
+    // the cameras were served every frame (5 fps is nothing for these models): a p90 miss, one step per round
+    for (const r of v.rounds) for (const c of r.cameras) expect(c.served).toBe(1);
     expect(v.assignment).toEqual([1, 1]);
     for (const r of v.rounds) {
       expect(r.met).toBe(false);

@@ -2,6 +2,7 @@ import { describe, it, expect } from 'vitest';
 import { bruteForceOptimum, feasible, optimum, scoreOf, setLoad, stepDown, type JointInput, type JointOption, type SearchStats } from '../../src/select/joint.js';
 import { chooseJoint } from '../../src/select/joint-explain.js';
 import { jointOptions } from '../../src/select/joint-options.js';
+import { verifyJoint, type SetMeasure } from '../../src/select/verify-joint.js';
 import { makeCandidate } from '../../src/select/policy.js';
 import { meas, variant } from './select-fixtures.js';
 
@@ -224,5 +225,61 @@ describe('stepDown: the cheapest loss when a set measured short', () => {
       board,
     };
     expect(stepDown(inp, [0, 0])).toMatchObject({ camera: 1, to: 1 });
+  });
+
+  it('the price is accuracy lost per core freed: a step that frees almost nothing waits', () => {
+    const inp: JointInput = {
+      cameras: [{ id: 'a', fps: 5, budgetMs: 500, priority: 0 }, { id: 'b', fps: 5, budgetMs: 500, priority: 0 }],
+      // a's lighter rung loses 1 point but frees 0.0005 cores; b's loses 10 points and frees 0.1 cores
+      options: { a: [opt('abig', 'aB', 40, 0.7), opt('anear', 'aN', 39.9, 0.69)], b: ladder('b') },
+      board,
+    };
+    expect(stepDown(inp, [0, 0])).toMatchObject({ camera: 1, to: 1 });
+  });
+});
+
+describe('verifyJoint: the step-down loop on replayed measurements', () => {
+  const ladder = (p: string) => [opt(`${p}big`, `${p}B`, 40, 0.7), opt(`${p}mid`, `${p}M`, 20, 0.6), opt(`${p}small`, `${p}S`, 5, 0.4)];
+  const inp: JointInput = {
+    cameras: [{ id: 'a', fps: 10, budgetMs: 500, priority: 0 }, { id: 'b', fps: 10, budgetMs: 500, priority: 0 }],
+    options: { a: ladder('a'), b: ladder('b') },
+    board: { cores: 2, slowdown: 1 },
+  };
+  /** a board that serves `served` of the frames until the set's demand is at most `fits` cores */
+  const replay = (fits: number, served: (demand: number) => number, seen: number[][]) => async (i: JointInput, a: number[]): Promise<SetMeasure> => {
+    seen.push(a);
+    const demand = setLoad(i, a).demand;
+    const s = demand <= fits ? 1 : served(demand);
+    return {
+      assignment: a, windowMs: 1000, slots: 2, predictedLoad: demand, measuredCpuCores: demand, loadGap: 0, predictedMemoryMb: 0, rssGrowthMb: 0, met: s >= 1,
+      cameras: i.cameras.map((c) => ({ camera: c.id, option: '', fps: c.fps, budgetMs: c.budgetMs, offered: 10, processed: 10 * s, dropped: 0, errors: 0, achievedFps: c.fps * s, served: s, p90Ms: 1, meanRunMs: 1, predictedLoad: 0, measuredLoad: 0, runGap: 0, meets: s >= 1, misses: s >= 1 ? [] : ['short'] })),
+    };
+  };
+
+  it('a p90-only miss (every frame served) steps once per round', async () => {
+    const seen: number[][] = [];
+    let round = 0;
+    const v = await verifyJoint(inp, [0, 0], { measure: async (i, a) => { const m = await replay(0, () => 1, seen)(i, a); m.met = ++round > 2; m.cameras.forEach((c) => { c.meets = m.met; }); return m; } });
+    expect(seen).toEqual([[0, 0], [1, 0], [1, 1]]); // a tie on price and load: the first camera
+    expect(v.met).toBe(true);
+    expect(v.rounds.map((r) => r.steps?.length ?? 0)).toEqual([1, 1, 0]);
+  });
+
+  it('a board that served half the frames: steps until the predicted demand halves, in one round', async () => {
+    const seen: number[][] = [];
+    // [0,0] demands 0.8 cores; served 50% -> steps until <= 0.4: [1,0] (0.6), [1,1] (0.4)
+    const v = await verifyJoint(inp, [0, 0], { measure: replay(0.4, () => 0.5, seen) });
+    expect(seen).toEqual([[0, 0], [1, 1]]);
+    expect(v.rounds[0]!.steps).toHaveLength(2);
+    expect(v.met).toBe(true);
+  });
+
+  it('stops when nothing can step down, and after maxRounds', async () => {
+    const never = await verifyJoint(inp, [2, 2], { measure: replay(0, () => 0.5, []) });
+    expect(never.rounds).toHaveLength(1);
+    expect(never.met).toBe(false);
+    const bounded = await verifyJoint(inp, [0, 0], { maxRounds: 2, measure: replay(0, () => 0.99, []) });
+    expect(bounded.rounds).toHaveLength(2);
+    expect(bounded.met).toBe(false);
   });
 });
