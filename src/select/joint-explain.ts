@@ -5,7 +5,7 @@
  * set fits, the smallest set and per camera by how much it misses.
  */
 import {
-  checkOption, compareScores, demandOf, feasible, optimum, predictedP90, priorityLevels, scoreOf, setLoad, smallestSet, sessionKey,
+  checkOption, compareScores, demandOf, feasible, lateSessions, optimum, predictedP90, priorityLevels, scoreOf, setLoad, smallestSet, sessionKey,
   type Assignment, type JointCamera, type JointInput, type JointOption, type Score, type SearchStats, type SetLoad,
 } from './joint.js';
 
@@ -62,7 +62,7 @@ function whyLower(x: Score, y: Score, levels: number[]): string {
   if (x.macs !== y.macs) return `same accuracy, fewer MACs: ${(y.macs / 1e6).toFixed(1)}M vs ${(x.macs / 1e6).toFixed(1)}M`;
   if (x.demand !== y.demand) return `same accuracy, more load: ${f2(y.demand)} vs ${f2(x.demand)} cores`;
   if (x.memoryMb !== y.memoryMb) return `same accuracy and load, more memory: ${f1(y.memoryMb)} vs ${f1(x.memoryMb)} MB`;
-  return 'same figures, later option id';
+  return 'a tie on every figure, broken by the option ids';
 }
 
 /** What breaks in a set that does not fit, in words (board-wide). */
@@ -72,6 +72,7 @@ function overflow(inp: JointInput, a: Assignment): string[] {
   if (l.demand > l.capacity) out.push(`the set needs ${f2(l.demand)} cores of ${f2(l.capacity)}`);
   if (inp.board.memoryMb !== undefined && l.memoryMb > inp.board.memoryMb) out.push(`the models need ${f1(l.memoryMb)} MB of ${f1(inp.board.memoryMb)}`);
   for (const [k, v] of l.busy) if (v > 1) out.push(`the session ${k.slice(0, 12)} is asked for ${(v * 100).toFixed(0)}% of its worker`);
+  for (const k of lateSessions(l)) out.push(`a frame on the session ${k.slice(0, 12)} waiting for its other cameras' runs takes ${f1(l.sessionP90.get(k)!)} ms of ${f1(l.sessionBudget.get(k)!)}`);
   return out;
 }
 
@@ -105,6 +106,8 @@ function misses(inp: JointInput, a: Assignment, ci: number, l: SetLoad): string[
   if (l.demand > l.capacity) out.push(`its ${f2(d)} cores are ${((d / l.demand) * 100).toFixed(0)}% of a set that needs ${f2(l.demand)} of ${f2(l.capacity)} (over by ${f2(l.demand - l.capacity)})`);
   const b = l.busy.get(sessionKey(o))!;
   if (b > 1) out.push(`its worker is asked for ${(b * 100).toFixed(0)}% (shared by the cameras running ${o.id})`);
+  const k = sessionKey(o), wait = l.sessionP90.get(k)!;
+  if (wait > c.budgetMs && wait > predictedP90(o, inp.board)) out.push(`waiting for the other cameras on its worker, a frame takes ${f1(wait)} ms (p90) of ${f1(c.budgetMs)}`);
   if (inp.board.memoryMb !== undefined && l.memoryMb > inp.board.memoryMb) out.push(`the models need ${f1(l.memoryMb)} MB of ${f1(inp.board.memoryMb)} (over by ${f1(l.memoryMb - inp.board.memoryMb)}); this one ${f1(o.memoryMb)} MB`);
   return out;
 }

@@ -7,7 +7,9 @@
  * - The board's capacity is cores x slowdown, where slowdown (0, 1] is the measured throughput of streams running
  *   together relative to each alone; run times are inflated by 1 / slowdown for the per-camera checks.
  * - A model at one resolution and thread count is one session: cameras that choose it share it (its memory counted once) and its
- *   worker runs one frame at a time, so the session's busy fraction (sum of its cameras' fps x time) must stay <= 1.
+ *   worker runs one frame at a time, so the session's busy fraction (sum of its cameras' fps x time) must stay <= 1,
+ *   and a frame may wait for the runs of the other cameras on it (cameras at one fps started together collide at
+ *   every frame): the sum of their p90s / slowdown must stay within the smallest budget among them.
  */
 import { EdgefitError } from '../util/errors.js';
 
@@ -103,11 +105,15 @@ export interface SetLoad {
   maxBusy: number;
   /** per session key, its worker fraction */
   busy: Map<string, number>;
+  /** per session key, the p90 (ms, under the slowdown) of a frame that waits for one run of every other camera on it */
+  sessionP90: Map<string, number>;
+  /** per session key, the smallest budget among its cameras (ms) */
+  sessionBudget: Map<string, number>;
 }
 
 export function setLoad(inp: JointInput, a: Assignment): SetLoad {
   let demand = 0, memoryMb = 0, maxBusy = 0;
-  const busy = new Map<string, number>();
+  const busy = new Map<string, number>(), sessionP90 = new Map<string, number>(), sessionBudget = new Map<string, number>();
   inp.cameras.forEach((c, i) => {
     const o = inp.options[c.id]![a[i]!]!;
     demand += demandOf(c, o);
@@ -116,8 +122,15 @@ export function setLoad(inp: JointInput, a: Assignment): SetLoad {
     const v = (busy.get(k) ?? 0) + busyOf(c, o, inp.board);
     busy.set(k, v);
     maxBusy = Math.max(maxBusy, v);
+    sessionP90.set(k, (sessionP90.get(k) ?? 0) + predictedP90(o, inp.board));
+    sessionBudget.set(k, Math.min(sessionBudget.get(k) ?? Infinity, c.budgetMs));
   });
-  return { demand, capacity: capacityOf(inp.board), memoryMb, maxBusy, busy };
+  return { demand, capacity: capacityOf(inp.board), memoryMb, maxBusy, busy, sessionP90, sessionBudget };
+}
+
+/** The sessions whose cameras' frames, waiting for each other's runs, would miss the smallest budget among them. */
+export function lateSessions(l: SetLoad): string[] {
+  return [...l.sessionP90].filter(([k, p]) => p > l.sessionBudget.get(k)!).map(([k]) => k);
 }
 
 /** The set fits: every option fits its camera, the board's capacity, the memory and every shared worker. */
@@ -127,7 +140,7 @@ export function feasible(inp: JointInput, a: Assignment): boolean {
     if (!checkOption(c, inp.options[c.id]![a[i]!]!, inp.board).ok) return false;
   }
   const l = setLoad(inp, a);
-  return l.demand <= l.capacity && l.maxBusy <= 1 && (inp.board.memoryMb === undefined || l.memoryMb <= inp.board.memoryMb);
+  return l.demand <= l.capacity && l.maxBusy <= 1 && lateSessions(l).length === 0 && (inp.board.memoryMb === undefined || l.memoryMb <= inp.board.memoryMb);
 }
 
 /**

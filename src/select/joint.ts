@@ -6,11 +6,12 @@
  *
  * Exact: a multiple-choice knapsack (pick one item per camera under shared capacity constraints) solved by
  * depth-first branch and bound, cameras in priority order, each camera's options best-first; a branch is cut
- * when even the lightest options of the cameras left overflow the capacity, or when even their most accurate
- * options cannot beat the best set found. Pure: decides from the figures it is given, measures nothing.
+ * when the capacity, the memory, a shared worker's time or a shared worker's latency overflows (each only grows
+ * as cameras are added), when even the lightest options of the cameras left overflow the capacity, or when even
+ * their most accurate options cannot beat the best set found. Pure: decides from the figures it is given, measures nothing.
  */
 import {
-  checkOption, compareScores, demandOf, feasible, priorityLevels, scoreOf, sessionKey, validateJoint, busyOf, capacityOf,
+  checkOption, compareScores, demandOf, feasible, predictedP90, priorityLevels, scoreOf, sessionKey, validateJoint, busyOf, capacityOf,
   type Assignment, type JointInput, type Score,
 } from './joint-model.js';
 
@@ -61,6 +62,8 @@ export function optimum(inp: JointInput, fixed: Map<number, number> = new Map(),
   const a: Assignment = new Array<number>(n).fill(0);
   const acc = levels.map(() => 0);
   const busy = new Map<string, number>();
+  const waits = new Map<string, number>();
+  const minBudget = new Map<string, number>();
   const users = new Map<string, number>();
   let best: Assignment | null = null;
   let bestScore: Score | undefined;
@@ -92,13 +95,19 @@ export function optimum(inp: JointInput, fixed: Map<number, number> = new Map(),
       const newSession = !users.get(key);
       const m = memory + (newSession ? o.memoryMb : 0);
       const bz = (busy.get(key) ?? 0) + busyOf(c, o, inp.board);
-      if (d > capacity + EPS || m > memLimit + EPS || bz > 1 + EPS) { if (stats) stats.pruned++; continue; }
+      const wait = (waits.get(key) ?? 0) + predictedP90(o, inp.board);
+      const oldMin = minBudget.get(key) ?? Infinity, budget = Math.min(oldMin, c.budgetMs);
+      if (d > capacity + EPS || m > memLimit + EPS || bz > 1 + EPS || wait > budget + EPS) { if (stats) stats.pruned++; continue; }
       a[ci] = k;
       acc[l]! += o.accuracy ?? 0;
       busy.set(key, bz);
+      waits.set(key, wait);
+      minBudget.set(key, budget);
       users.set(key, (users.get(key) ?? 0) + 1);
       dfs(p + 1, d, m, macs + o.macs);
       users.set(key, users.get(key)! - 1);
+      minBudget.set(key, oldMin);
+      waits.set(key, wait - predictedP90(o, inp.board));
       busy.set(key, bz - busyOf(c, o, inp.board));
       acc[l]! -= o.accuracy ?? 0;
     }
