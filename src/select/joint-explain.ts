@@ -5,7 +5,7 @@
  * set fits, the smallest set and per camera by how much it misses.
  */
 import {
-  checkOption, compareScores, demandOf, feasible, lateSessions, optimum, predictedP90, priorityLevels, scoreOf, setLoad, smallestSet, sessionKey,
+  checkOption, compareScores, demandOf, feasible, lateCameras, optimum, predictedP90, priorityLevels, scoreOf, setLoad, smallestSet, sessionKey,
   type Assignment, type JointCamera, type JointInput, type JointOption, type Score, type SearchStats, type SetLoad,
 } from './joint.js';
 
@@ -72,7 +72,7 @@ function overflow(inp: JointInput, a: Assignment): string[] {
   if (l.demand > l.capacity) out.push(`the set needs ${f2(l.demand)} cores of ${f2(l.capacity)}`);
   if (inp.board.memoryMb !== undefined && l.memoryMb > inp.board.memoryMb) out.push(`the models need ${f1(l.memoryMb)} MB of ${f1(inp.board.memoryMb)}`);
   for (const [k, v] of l.busy) if (v > 1) out.push(`the session ${k.slice(0, 12)} is asked for ${(v * 100).toFixed(0)}% of its worker`);
-  for (const k of lateSessions(l)) out.push(`a frame on the session ${k.slice(0, 12)} waiting for its other cameras' runs takes ${f1(l.sessionP90.get(k)!)} ms of ${f1(l.sessionBudget.get(k)!)}`);
+  for (const i of lateCameras(inp, l)) out.push(`${inp.cameras[i]!.id}'s frames, waiting for the other cameras' runs, take ${f1(l.p90[i]!)} ms (p90) of ${f1(inp.cameras[i]!.budgetMs)}`);
   return out;
 }
 
@@ -106,8 +106,11 @@ function misses(inp: JointInput, a: Assignment, ci: number, l: SetLoad): string[
   if (l.demand > l.capacity) out.push(`its ${f2(d)} cores are ${((d / l.demand) * 100).toFixed(0)}% of a set that needs ${f2(l.demand)} of ${f2(l.capacity)} (over by ${f2(l.demand - l.capacity)})`);
   const b = l.busy.get(sessionKey(o))!;
   if (b > 1) out.push(`its worker is asked for ${(b * 100).toFixed(0)}% (shared by the cameras running ${o.id})`);
-  const k = sessionKey(o), wait = l.sessionP90.get(k)!;
-  if (wait > c.budgetMs && wait > predictedP90(o, inp.board)) out.push(`waiting for the other cameras on its worker, a frame takes ${f1(wait)} ms (p90) of ${f1(c.budgetMs)}`);
+  const waited = l.waitSession[ci]! + l.waitSlot[ci]!;
+  if (l.p90[ci]! > c.budgetMs && waited > 0) {
+    const parts = [l.waitSession[ci]! > 0 ? `${f1(l.waitSession[ci]!)} ms for the other cameras on its worker` : '', l.waitSlot[ci]! > 0 ? `${f1(l.waitSlot[ci]!)} ms for one of ${l.slots} slot(s)` : ''].filter(Boolean);
+    out.push(`waiting (${parts.join(', ')}), a frame takes ${f1(l.p90[ci]!)} ms (p90) of ${f1(c.budgetMs)}`);
+  }
   if (inp.board.memoryMb !== undefined && l.memoryMb > inp.board.memoryMb) out.push(`the models need ${f1(l.memoryMb)} MB of ${f1(inp.board.memoryMb)} (over by ${f1(l.memoryMb - inp.board.memoryMb)}); this one ${f1(o.memoryMb)} MB`);
   return out;
 }

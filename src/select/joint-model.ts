@@ -8,8 +8,13 @@
  *   together relative to each alone; run times are inflated by 1 / slowdown for the per-camera checks.
  * - A model at one resolution and thread count is one session: cameras that choose it share it (its memory counted once) and its
  *   worker runs one frame at a time, so the session's busy fraction (sum of its cameras' fps x time) must stay <= 1,
- *   and a frame may wait for the runs of the other cameras on it (cameras at one fps started together collide at
- *   every frame): the sum of their p90s / slowdown must stay within the smallest budget among them.
+ *   and a frame may wait for the runs of the other cameras on it.
+ * - At most one run per core (`slotsOf`): when the set has more sessions than slots, a frame may also wait for a
+ *   slot. A camera's predicted p90 (`SetLoad.p90`) is the worst case of cameras whose frames arrive together
+ *   (identical cameras at one fps, in phase, collide at every frame): its own p90, plus one run of every other
+ *   camera on its session, plus, when sessions outnumber slots, one run of every camera on another session shared
+ *   among the slots; all under the slowdown. It must stay within the camera's budget. Adding a camera never
+ *   lowers anyone's figure, which keeps the search's cuts exact.
  */
 import { EdgefitError } from '../util/errors.js';
 
@@ -105,15 +110,34 @@ export interface SetLoad {
   maxBusy: number;
   /** per session key, its worker fraction */
   busy: Map<string, number>;
-  /** per session key, the p90 (ms, under the slowdown) of a frame that waits for one run of every other camera on it */
-  sessionP90: Map<string, number>;
-  /** per session key, the smallest budget among its cameras (ms) */
-  sessionBudget: Map<string, number>;
+  /** runs at once: one per core, fewer when a session runs on several threads */
+  slots: number;
+  /** per camera (input order), its predicted p90 with the waits for the other cameras' runs (ms) */
+  p90: number[];
+  /** per camera, the part of p90 spent waiting for other cameras on its session / for a slot (ms) */
+  waitSession: number[];
+  waitSlot: number[];
+}
+
+/** One run per core; a session on k threads takes k of them. */
+export function slotsOf(b: JointBoard, maxThreads: number): number {
+  return Math.max(1, Math.floor(b.cores / Math.max(1, maxThreads)));
+}
+
+/**
+ * The worst-case p90 of a camera whose frame arrives with every other camera's (see the header): own + the others
+ * on its session + (when sessions > slots) the cameras on other sessions / slots.
+ */
+export function waitingP90(own: number, sessionSum: number, total: number, sessions: number, slots: number): { p90: number; session: number; slot: number } {
+  const session = sessionSum - own;
+  const slot = sessions > slots ? (total - sessionSum) / slots : 0;
+  return { p90: own + session + slot, session, slot };
 }
 
 export function setLoad(inp: JointInput, a: Assignment): SetLoad {
   let demand = 0, memoryMb = 0, maxBusy = 0;
-  const busy = new Map<string, number>(), sessionP90 = new Map<string, number>(), sessionBudget = new Map<string, number>();
+  const busy = new Map<string, number>(), sessionP90 = new Map<string, number>();
+  let total = 0, maxThreads = 1;
   inp.cameras.forEach((c, i) => {
     const o = inp.options[c.id]![a[i]!]!;
     demand += demandOf(c, o);
@@ -122,15 +146,25 @@ export function setLoad(inp: JointInput, a: Assignment): SetLoad {
     const v = (busy.get(k) ?? 0) + busyOf(c, o, inp.board);
     busy.set(k, v);
     maxBusy = Math.max(maxBusy, v);
-    sessionP90.set(k, (sessionP90.get(k) ?? 0) + predictedP90(o, inp.board));
-    sessionBudget.set(k, Math.min(sessionBudget.get(k) ?? Infinity, c.budgetMs));
+    const own = predictedP90(o, inp.board);
+    sessionP90.set(k, (sessionP90.get(k) ?? 0) + own);
+    total += own;
+    maxThreads = Math.max(maxThreads, o.threads);
   });
-  return { demand, capacity: capacityOf(inp.board), memoryMb, maxBusy, busy, sessionP90, sessionBudget };
+  const slots = slotsOf(inp.board, maxThreads);
+  const waits = inp.cameras.map((c, i) => {
+    const o = inp.options[c.id]![a[i]!]!;
+    return waitingP90(predictedP90(o, inp.board), sessionP90.get(sessionKey(o))!, total, sessionP90.size, slots);
+  });
+  return {
+    demand, capacity: capacityOf(inp.board), memoryMb, maxBusy, busy, slots,
+    p90: waits.map((w) => w.p90), waitSession: waits.map((w) => w.session), waitSlot: waits.map((w) => w.slot),
+  };
 }
 
-/** The sessions whose cameras' frames, waiting for each other's runs, would miss the smallest budget among them. */
-export function lateSessions(l: SetLoad): string[] {
-  return [...l.sessionP90].filter(([k, p]) => p > l.sessionBudget.get(k)!).map(([k]) => k);
+/** Indexes of the cameras whose predicted p90, waits included, misses their budget. */
+export function lateCameras(inp: JointInput, l: SetLoad): number[] {
+  return inp.cameras.map((c, i) => (l.p90[i]! > c.budgetMs ? i : -1)).filter((i) => i >= 0);
 }
 
 /** The set fits: every option fits its camera, the board's capacity, the memory and every shared worker. */
@@ -140,7 +174,7 @@ export function feasible(inp: JointInput, a: Assignment): boolean {
     if (!checkOption(c, inp.options[c.id]![a[i]!]!, inp.board).ok) return false;
   }
   const l = setLoad(inp, a);
-  return l.demand <= l.capacity && l.maxBusy <= 1 && lateSessions(l).length === 0 && (inp.board.memoryMb === undefined || l.memoryMb <= inp.board.memoryMb);
+  return l.demand <= l.capacity && l.maxBusy <= 1 && lateCameras(inp, l).length === 0 && (inp.board.memoryMb === undefined || l.memoryMb <= inp.board.memoryMb);
 }
 
 /**

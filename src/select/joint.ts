@@ -6,12 +6,12 @@
  *
  * Exact: a multiple-choice knapsack (pick one item per camera under shared capacity constraints) solved by
  * depth-first branch and bound, cameras in priority order, each camera's options best-first; a branch is cut
- * when the capacity, the memory, a shared worker's time or a shared worker's latency overflows (each only grows
+ * when the capacity, the memory, a shared worker's time or a camera's p90 with its waits overflows (each only grows
  * as cameras are added), when even the lightest options of the cameras left overflow the capacity, or when even
  * their most accurate options cannot beat the best set found. Pure: decides from the figures it is given, measures nothing.
  */
 import {
-  checkOption, compareScores, demandOf, feasible, predictedP90, priorityLevels, scoreOf, sessionKey, validateJoint, busyOf, capacityOf,
+  checkOption, compareScores, demandOf, feasible, predictedP90, priorityLevels, scoreOf, sessionKey, slotsOf, validateJoint, waitingP90, busyOf, capacityOf,
   type Assignment, type JointInput, type Score,
 } from './joint-model.js';
 
@@ -62,8 +62,8 @@ export function optimum(inp: JointInput, fixed: Map<number, number> = new Map(),
   const a: Assignment = new Array<number>(n).fill(0);
   const acc = levels.map(() => 0);
   const busy = new Map<string, number>();
-  const waits = new Map<string, number>();
-  const minBudget = new Map<string, number>();
+  const sessionSum = new Map<string, number>();
+  let total = 0, sessions = 0;
   const users = new Map<string, number>();
   let best: Assignment | null = null;
   let bestScore: Score | undefined;
@@ -79,7 +79,17 @@ export function optimum(inp: JointInput, fixed: Map<number, number> = new Map(),
     return macs + maxMacs[p]! < bestScore.macs - EPS;
   };
 
-  const dfs = (p: number, demand: number, memory: number, macs: number): void => {
+  // every camera assigned so far (positions 0..p) still within its budget, waits included
+  const onTime = (p: number, maxThreads: number): boolean => {
+    const slots = slotsOf(inp.board, maxThreads);
+    for (let q = 0; q <= p; q++) {
+      const ci = order[q]!, c = cams[ci]!, o = inp.options[c.id]![a[ci]!]!;
+      if (waitingP90(predictedP90(o, inp.board), sessionSum.get(sessionKey(o))!, total, sessions, slots).p90 > c.budgetMs + EPS) return false;
+    }
+    return true;
+  };
+
+  const dfs = (p: number, demand: number, memory: number, macs: number, maxThreads: number): void => {
     if (p === n) {
       if (stats) stats.leaves++;
       if (!feasible(inp, a)) return; // the incremental checks are exact, this guards the float edges
@@ -95,24 +105,27 @@ export function optimum(inp: JointInput, fixed: Map<number, number> = new Map(),
       const newSession = !users.get(key);
       const m = memory + (newSession ? o.memoryMb : 0);
       const bz = (busy.get(key) ?? 0) + busyOf(c, o, inp.board);
-      const wait = (waits.get(key) ?? 0) + predictedP90(o, inp.board);
-      const oldMin = minBudget.get(key) ?? Infinity, budget = Math.min(oldMin, c.budgetMs);
-      if (d > capacity + EPS || m > memLimit + EPS || bz > 1 + EPS || wait > budget + EPS) { if (stats) stats.pruned++; continue; }
+      if (d > capacity + EPS || m > memLimit + EPS || bz > 1 + EPS) { if (stats) stats.pruned++; continue; }
+      const own = predictedP90(o, inp.board), threads = Math.max(maxThreads, o.threads);
       a[ci] = k;
-      acc[l]! += o.accuracy ?? 0;
       busy.set(key, bz);
-      waits.set(key, wait);
-      minBudget.set(key, budget);
+      sessionSum.set(key, (sessionSum.get(key) ?? 0) + own);
+      total += own;
+      if (newSession) sessions++;
       users.set(key, (users.get(key) ?? 0) + 1);
-      dfs(p + 1, d, m, macs + o.macs);
+      if (onTime(p, threads)) {
+        acc[l]! += o.accuracy ?? 0;
+        dfs(p + 1, d, m, macs + o.macs, threads);
+        acc[l]! -= o.accuracy ?? 0;
+      } else if (stats) stats.pruned++;
       users.set(key, users.get(key)! - 1);
-      minBudget.set(key, oldMin);
-      waits.set(key, wait - predictedP90(o, inp.board));
+      if (newSession) sessions--;
+      total -= own;
+      sessionSum.set(key, sessionSum.get(key)! - own);
       busy.set(key, bz - busyOf(c, o, inp.board));
-      acc[l]! -= o.accuracy ?? 0;
     }
   };
-  dfs(0, 0, 0, 0);
+  dfs(0, 0, 0, 0, 1);
   return best;
 }
 

@@ -114,8 +114,7 @@ function sessionsOf(inp: JointInput, a: Assignment): SharedSession[] {
 export async function measureSet(inp: JointInput, a: Assignment, o: VerifyOptions = {}): Promise<SetMeasure> {
   const windowMs = o.windowMs ?? 3000, warmupMs = o.warmupMs ?? 500, tol = o.fpsTolerance ?? 0.9;
   const frameFor = o.frameFor ?? defaultFrame;
-  const maxThreads = Math.max(...inp.cameras.map((_, ci) => optionOf(inp, a, ci).threads));
-  const slots = o.slots ?? Math.max(1, Math.floor(inp.board.cores / maxThreads));
+  const slots = o.slots ?? setLoad(inp, a).slots;
   const n = inp.cameras.length;
   const lat: number[][] = inp.cameras.map(() => []);
   const run: number[] = new Array<number>(n).fill(0);

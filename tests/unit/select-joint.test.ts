@@ -134,10 +134,26 @@ describe('joint choice: the rule and its reasons', () => {
     expect(b.cameras.map((c) => c.option.id).sort()).toEqual(['m', 's']);
     // at 5 fps the worker has time for both, but a frame may wait for the other camera's run: 24 + 24 ms > 40
     const tight: JointInput = { ...inp, cameras: inp.cameras.map((c) => ({ ...c, budgetMs: 40 })) };
-    expect(setLoad(tight, [0, 0]).sessionP90.get('shaX|t1')).toBe(48);
+    expect(setLoad(tight, [0, 0]).p90).toEqual([48, 48]);
     const t = chooseJoint(tight);
     expect(t.cameras.map((c) => c.option.id)).toEqual(['m', 's']);
     expect(t.cameras[1]!.rejected[0]).toEqual({ id: 'm', reason: 'costs-others', detail: 'fits only if a m -> s; that set ranks lower (a tie on every figure, broken by the option ids)' });
+  });
+
+  it('more sessions than slots: a frame may wait for a slot, one run of every camera on another session shared among the slots', () => {
+    const cams = ['a', 'b', 'c'].map((id) => ({ id, fps: 5, budgetMs: 100, priority: 0 }));
+    const options = { a: [opt('x', 'shaX', 10, 0.5, { p90Ms: 10 })], b: [opt('y', 'shaY', 10, 0.5, { p90Ms: 10 })], c: [opt('z', 'shaZ', 10, 0.5, { p90Ms: 10 }), opt('x2', 'shaX', 10, 0.5, { p90Ms: 10 })] };
+    const inp: JointInput = { cameras: cams, options, board: { cores: 2, slowdown: 1 } };
+    const three = setLoad(inp, [0, 0, 0]); // 3 sessions on 2 slots
+    expect(three.slots).toBe(2);
+    expect(three.p90).toEqual([20, 20, 20]);
+    expect(three.waitSlot).toEqual([10, 10, 10]);
+    const two = setLoad(inp, [0, 0, 1]); // a and c share x: 2 sessions, enough slots; a and c wait for each other
+    expect(two.p90).toEqual([20, 10, 20]);
+    expect(two.waitSlot).toEqual([0, 0, 0]);
+    expect(two.waitSession).toEqual([10, 0, 10]);
+    // a 2-thread session takes both cores: one slot
+    expect(setLoad({ ...inp, options: { ...options, a: [opt('x', 'shaX', 10, 0.5, { p90Ms: 10, threads: 2 })] } }, [0, 0, 0]).slots).toBe(1);
   });
 
   it('an option that cannot serve its camera alone says by how much; one that fits only alone says what overflows', () => {
@@ -153,7 +169,11 @@ describe('joint choice: the rule and its reasons', () => {
     expect(d.cameras.map((c) => c.option.id)).toEqual(['s', 's2']);
     const [huge, fat] = d.cameras[0]!.rejected;
     expect(huge).toEqual({ id: 'huge', reason: 'too-slow', detail: 'too slow by 140.0 ms (p90 240.0 > 100.0)' });
-    expect(fat).toEqual({ id: 'fat', reason: 'no-joint-fit', detail: 'fits alone, not beside the others: even with their lightest options the set needs 1.10 cores of 1.00' });
+    // one core is one slot: each camera's frame may also wait for the other's run (84 + 48 ms)
+    expect(fat).toEqual({
+      id: 'fat', reason: 'no-joint-fit',
+      detail: 'fits alone, not beside the others: even with their lightest options the set needs 1.10 cores of 1.00; a\'s frames, waiting for the other cameras\' runs, take 132.0 ms (p90) of 100.0; b\'s frames, waiting for the other cameras\' runs, take 132.0 ms (p90) of 100.0',
+    });
   });
 
   it('nothing fits: the smallest set, and per camera by how much it misses', () => {
@@ -171,7 +191,7 @@ describe('joint choice: the rule and its reasons', () => {
       'too slow by 2.0 ms (p90 12.0 > 10.0)',
       'its 0.30 cores are 27% of a set that needs 1.10 of 1.00 (over by 0.10)',
       'its worker is asked for 110% (shared by the cameras running small)',
-      'waiting for the other cameras on its worker, a frame takes 24.0 ms (p90) of 10.0',
+      'waiting (12.0 ms for the other cameras on its worker), a frame takes 24.0 ms (p90) of 10.0',
     ]);
     expect(d.cameras[0]!.rejected).toEqual([
       { id: 'big', reason: 'too-slow', detail: 'too slow by 86.0 ms (p90 96.0 > 10.0)' },
