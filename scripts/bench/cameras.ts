@@ -1,6 +1,4 @@
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
-import { ProfileCache } from '../../src/profile/cache.js';
 import { makeMeasurer } from '../../src/profile/measure.js';
 import { measureSlowdown } from '../../src/profile/concurrency.js';
 import { makeCandidate } from '../../src/select/policy.js';
@@ -22,7 +20,7 @@ function compact(ids: string[]): string {
 }
 
 /**
- * 1-4 identical cameras on this board: the ladder profiled (the profiler's children, cached in the bench state),
+ * 1-4 identical cameras on this board: the ladder profiled in this run (the profiler's children),
  * the concurrency slowdown measured, the joint choice for N cameras, then that set run as it will run (engine
  * hosts per model, fair queue, one run per core) for a window. Prints the chosen variants, achieved fps per
  * camera, p90 and the gap between the predicted and the measured load.
@@ -31,8 +29,9 @@ export async function camerasSection(ctx: BenchContext): Promise<SectionResult> 
   const cores = availableParallelism();
   const ladder = (await ctx.ladder()).filter((v) => v.pretrained && v.precision === 'int8');
   if (ladder.length === 0) throw new Error('cameras: no pretrained int8 rung in the ladder (check ../shared/data)');
+  // profiled in this run (no cache): the choice's predictions and the measurements of the sets share the machine's state
   const measure = makeMeasurer({
-    board: 'bench', cache: new ProfileCache(join(ctx.stateDir, ctx.quick ? 'profile-cache-cameras-quick.json' : 'profile-cache-cameras.json')), threads: 'auto', percentile: 'p90',
+    board: 'bench', threads: 'auto', percentile: 'p90',
     profile: ctx.quick ? { minRuns: 5, minMs: 300, warmupRuns: 1 } : { minRuns: 20, minMs: 1000, warmupRuns: 3 },
   });
   const cands: Candidate[] = [];
