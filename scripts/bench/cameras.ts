@@ -60,7 +60,7 @@ export async function camerasSection(ctx: BenchContext): Promise<SectionResult> 
     const inp: JointInput = { cameras, options: Object.fromEntries(cameras.map((c) => [c.id, options])), board: { cores, slowdown: slow.factor } };
     const d = chooseJoint(inp);
     ctx.log(`cameras: ${n} camera(s): ${d.feasible ? '' : 'NOTHING FITS, '}${compact(d.cameras.map((c) => c.option.id))}`);
-    const v = await verifyJoint(inp, d.assignment, { windowMs: ctx.quick ? 1000 : 5000, warmupMs: ctx.quick ? 300 : 1000, maxRounds: 3, frameFor, log: (l) => ctx.log(`cameras: ${l}`) });
+    const v = await verifyJoint(inp, d.assignment, { windowMs: ctx.quick ? 1000 : 5000, warmupMs: ctx.quick ? 300 : 1000, maxRounds: 4, frameFor, log: (l) => ctx.log(`cameras: ${l}`) });
     const last = v.rounds[v.rounds.length - 1]!;
     const fpsList = last.cameras.map((c) => c.achievedFps);
     rows.push([

@@ -193,10 +193,23 @@ export async function measureSet(inp: JointInput, a: Assignment, o: VerifyOption
 }
 
 /**
+ * How far the set fell short, as a factor <= 1: the smallest over the cameras of the fraction of frames served
+ * and of budget / measured p90. 1 when nothing measurable fell short.
+ */
+export function shortfall(m: SetMeasure): number {
+  let f = 1;
+  for (const c of m.cameras) {
+    f = Math.min(f, c.served);
+    if (c.p90Ms > c.budgetMs) f = Math.min(f, c.budgetMs / c.p90Ms);
+  }
+  return Number.isFinite(f) ? Math.max(0, f) : 0;
+}
+
+/**
  * Measures the set; while it misses, steps down the cheapest losses and measures again (at most maxRounds
- * measurements). One step per round when every camera was served its fps (a p90 miss); when the board served only
- * a fraction of the frames, steps until the set's predicted demand is within that fraction of what it was, since
- * one small step at a time would spend the rounds on losses that cannot close the gap.
+ * measurements). Each round steps until the set's predicted demand is within the measured shortfall of what it
+ * was (at least one step), since one small step at a time would spend the rounds on losses that cannot close the
+ * gap; the next measurement judges the result.
  */
 export async function verifyJoint(inp: JointInput, a: Assignment, o: VerifyOptions = {}): Promise<Verification> {
   const maxRounds = o.maxRounds ?? 4;
@@ -208,8 +221,8 @@ export async function verifyJoint(inp: JointInput, a: Assignment, o: VerifyOptio
     o.log?.(`joint: ${m.met ? 'met' : 'missed'} with ${m.cameras.map((c) => `${c.camera}=${c.option}`).join(', ')}${m.met ? '' : `: ${m.cameras.flatMap((c) => c.misses.map((x) => `${c.camera} ${x}`)).join('; ')}`}`);
     rounds.push(m);
     if (m.met || rounds.length >= maxRounds) break;
-    const served = Math.min(1, ...m.cameras.map((c) => c.served));
-    const target = setLoad(inp, cur).demand * served;
+    const short = shortfall(m);
+    const target = setLoad(inp, cur).demand * short;
     const steps: StepDown[] = [];
     let next = cur;
     for (;;) {
@@ -218,7 +231,7 @@ export async function verifyJoint(inp: JointInput, a: Assignment, o: VerifyOptio
       steps.push(step);
       next = step.assignment;
       o.log?.(`joint: ${step.reason}`);
-      if (served >= 1 || setLoad(inp, next).demand <= target) break;
+      if (short >= 1 || setLoad(inp, next).demand <= target) break;
     }
     if (steps.length === 0) break;
     rounds[rounds.length - 1]!.steps = steps;

@@ -2,7 +2,7 @@ import { describe, it, expect } from 'vitest';
 import { bruteForceOptimum, feasible, optimum, scoreOf, setLoad, stepDown, type JointInput, type JointOption, type SearchStats } from '../../src/select/joint.js';
 import { chooseJoint } from '../../src/select/joint-explain.js';
 import { jointOptions } from '../../src/select/joint-options.js';
-import { verifyJoint, type SetMeasure } from '../../src/select/verify-joint.js';
+import { shortfall, verifyJoint, type SetMeasure } from '../../src/select/verify-joint.js';
 import { makeCandidate } from '../../src/select/policy.js';
 import { meas, variant } from './select-fixtures.js';
 
@@ -274,17 +274,19 @@ describe('verifyJoint: the step-down loop on replayed measurements', () => {
     board: { cores: 2, slowdown: 1 },
   };
   /** a board that serves `served` of the frames until the set's demand is at most `fits` cores */
-  const replay = (fits: number, served: (demand: number) => number, seen: number[][]) => async (i: JointInput, a: number[]): Promise<SetMeasure> => {
+  const replay = (fits: number, served: (demand: number) => number, seen: number[][], p90 = 1) => async (i: JointInput, a: number[]): Promise<SetMeasure> => {
     seen.push(a);
     const demand = setLoad(i, a).demand;
-    const s = demand <= fits ? 1 : served(demand);
+    const ok = demand <= fits;
+    const s = ok ? 1 : served(demand);
+    const lat = ok ? 1 : p90;
     return {
-      assignment: a, windowMs: 1000, slots: 2, predictedLoad: demand, measuredCpuCores: demand, loadGap: 0, predictedMemoryMb: 0, rssGrowthMb: 0, met: s >= 1,
-      cameras: i.cameras.map((c) => ({ camera: c.id, option: '', fps: c.fps, budgetMs: c.budgetMs, offered: 10, processed: 10 * s, dropped: 0, errors: 0, achievedFps: c.fps * s, served: s, p90Ms: 1, meanRunMs: 1, predictedLoad: 0, measuredLoad: 0, runGap: 0, meets: s >= 1, misses: s >= 1 ? [] : ['short'] })),
+      assignment: a, windowMs: 1000, slots: 2, predictedLoad: demand, measuredCpuCores: demand, loadGap: 0, predictedMemoryMb: 0, rssGrowthMb: 0, met: ok,
+      cameras: i.cameras.map((c) => ({ camera: c.id, option: '', fps: c.fps, budgetMs: c.budgetMs, offered: 10, processed: 10 * s, dropped: 0, errors: 0, achievedFps: c.fps * s, served: s, p90Ms: lat, meanRunMs: 1, predictedLoad: 0, measuredLoad: 0, runGap: 0, meets: ok, misses: ok ? [] : ['short'] })),
     };
   };
 
-  it('a p90-only miss (every frame served) steps once per round', async () => {
+  it('a miss with every frame served and every p90 within budget (nothing to size the step by) steps once per round', async () => {
     const seen: number[][] = [];
     let round = 0;
     const v = await verifyJoint(inp, [0, 0], { measure: async (i, a) => { const m = await replay(0, () => 1, seen)(i, a); m.met = ++round > 2; m.cameras.forEach((c) => { c.meets = m.met; }); return m; } });
@@ -300,6 +302,13 @@ describe('verifyJoint: the step-down loop on replayed measurements', () => {
     expect(seen).toEqual([[0, 0], [1, 1]]);
     expect(v.rounds[0]!.steps).toHaveLength(2);
     expect(v.met).toBe(true);
+  });
+
+  it('a p90 twice the budget: steps until the predicted demand halves', async () => {
+    const seen: number[][] = [];
+    const v = await verifyJoint(inp, [0, 0], { measure: replay(0.4, () => 1, seen, 1000) });
+    expect(seen).toEqual([[0, 0], [1, 1]]);
+    expect(shortfall(v.rounds[0]!)).toBe(0.5);
   });
 
   it('stops when nothing can step down, and after maxRounds', async () => {
