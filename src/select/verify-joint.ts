@@ -193,23 +193,21 @@ export async function measureSet(inp: JointInput, a: Assignment, o: VerifyOption
 }
 
 /**
- * How far the set fell short, as a factor <= 1: the smallest over the cameras of the fraction of frames served
- * and of budget / measured p90. 1 when nothing measurable fell short.
+ * How far the set fell short in throughput, as a factor <= 1: the smallest fraction of frames served over the
+ * cameras. A p90 miss is not sized: latency grows with queueing far faster than with load, so budget / p90 would
+ * step far past what is needed; it steps once per round instead.
  */
 export function shortfall(m: SetMeasure): number {
   let f = 1;
-  for (const c of m.cameras) {
-    f = Math.min(f, c.served);
-    if (c.p90Ms > c.budgetMs) f = Math.min(f, c.budgetMs / c.p90Ms);
-  }
+  for (const c of m.cameras) f = Math.min(f, c.served);
   return Number.isFinite(f) ? Math.max(0, f) : 0;
 }
 
 /**
  * Measures the set; while it misses, steps down the cheapest losses and measures again (at most maxRounds
  * measurements). Each round steps until the set's predicted demand is within the measured shortfall of what it
- * was (at least one step), since one small step at a time would spend the rounds on losses that cannot close the
- * gap; the next measurement judges the result.
+ * was (at least one step): when the board served only a fraction of the frames, one small step at a time would
+ * spend the rounds on losses that cannot close the gap; the next measurement judges the result.
  */
 export async function verifyJoint(inp: JointInput, a: Assignment, o: VerifyOptions = {}): Promise<Verification> {
   const maxRounds = o.maxRounds ?? 4;

@@ -78,21 +78,20 @@ describe('verifyJoint: the chosen set run concurrently through the fair queue on
     const lines: string[] = [];
     const v = await verifyJoint(inp, d.assignment, { windowMs: 600, warmupMs: 200, log: (l) => lines.push(l) });
     expect(v.met).toBe(false);
-    // the measured p90 is a thousand times the budget: the first round steps until the predicted demand is a
-    // thousandth of what it was, i.e. as far as it goes, the lower-priority camera first
-    expect(v.rounds.map((r) => r.assignment)).toEqual([[0, 0], [1, 1]]);
-    expect(v.rounds[0]!.steps?.map((x) => x.reason)).toEqual([
-      'yard steps down v1-0.5-128 -> v1-0.25-96 (priority 0, loses 15.0 accuracy points, frees 0.00 cores)',
-      'door steps down v1-0.5-128 -> v1-0.25-96 (priority 1, loses 15.0 accuracy points, frees 0.00 cores)',
-    ]);
-    expect(v.rounds[1]!.steps).toBeUndefined();
+    // every frame served, only the p90 missed: one step per round, the lower-priority camera first
+    expect(v.rounds.map((r) => r.assignment)).toEqual([[0, 0], [0, 1], [1, 1]]);
+    expect(v.rounds[0]!.steps?.map((x) => x.reason)).toEqual(['yard steps down v1-0.5-128 -> v1-0.25-96 (priority 0, loses 15.0 accuracy points, frees 0.00 cores)']);
+    expect(v.rounds[1]!.steps?.[0]?.reason).toMatch(/^door steps down v1-0.5-128 -> v1-0.25-96 \(priority 1/);
+    expect(v.rounds[2]!.steps).toBeUndefined();
+    // the premise of one step per round: 5 fps is nothing for these models, every frame is answered
+    for (const r of v.rounds) for (const c of r.cameras) expect(c.served).toBe(1);
     expect(v.assignment).toEqual([1, 1]);
     for (const r of v.rounds) {
       expect(r.met).toBe(false);
       for (const c of r.cameras) expect(c.misses.join()).toMatch(/p90 .* over its budget of 0.001 ms/);
     }
     expect(lines.filter((l) => l.includes('steps down'))).toHaveLength(2);
-    expect(lines.filter((l) => l.startsWith('joint: missed'))).toHaveLength(2);
+    expect(lines.filter((l) => l.startsWith('joint: missed'))).toHaveLength(3);
   });
 
   it('maxRounds bounds the loop', async () => {
