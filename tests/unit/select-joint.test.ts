@@ -72,7 +72,7 @@ describe('joint choice: branch and bound against brute force', () => {
     expect(infeasibleCases).toBeGreaterThan(20);
     expect(multi).toBeGreaterThan(80);
     expect(pruned).toBeGreaterThan(0);
-    // 1397 of 106052 complete sets when written
+    // 923 of 106052 complete sets when written
     expect(leaves).toBeLessThan(bruteLeaves / 10);
   });
 });
