@@ -5,7 +5,7 @@
  * set fits, the smallest set and per camera by how much it misses.
  */
 import {
-  checkOption, compareScores, demandOf, feasible, lateCameras, optimum, predictedP90, priorityLevels, scoreOf, setLoad, smallestSet, sessionKey,
+  checkOption, demandOf, feasible, lateCameras, optimum, predictedP90, priorityLevels, scoreOf, setLoad, smallestSet, sessionKey,
   type Assignment, type JointCamera, type JointInput, type JointOption, type Score, type SearchStats, type SetLoad,
 } from './joint.js';
 
@@ -30,7 +30,7 @@ export interface CameraChoice {
   misses: string[];
   /** cores this camera keeps busy */
   demand: number;
-  /** p90 predicted under the measured slowdown (ms) */
+  /** p90 predicted under the measured slowdown, waits for the other cameras' runs included (ms) */
   predictedP90Ms: number;
 }
 
@@ -131,8 +131,9 @@ export function chooseJoint(inp: JointInput): JointDecision {
   const score = scoreOf(inp, a);
   const cameras = inp.cameras.map((c: JointCamera, ci): CameraChoice => {
     const opts = inp.options[c.id]!, o = opts[a[ci]!]!;
-    const p90 = predictedP90(o, inp.board);
-    const base = `${acc(o)}, p90 ${f1(p90)} ms (${f1(o.p90Ms)} alone) of ${f1(c.budgetMs)} at ${o.threads} thread(s), ${f2(demandOf(c, o))} cores at ${c.fps} fps`;
+    const p90 = l.p90[ci]!;
+    const waited = p90 > predictedP90(o, inp.board) ? ', waits included' : '';
+    const base = `${acc(o)}, p90 ${f1(p90)} ms (${f1(o.p90Ms)} alone${waited}) of ${f1(c.budgetMs)} at ${o.threads} thread(s), ${f2(demandOf(c, o))} cores at ${c.fps} fps`;
     const rejected = best
       ? opts.map((_, k) => k).filter((k) => k !== a[ci]).map((k) => explainLoser(inp, a, score, ci, k))
       : opts.map((_, k) => k).filter((k) => k !== a[ci]).map((k) => explainWhenNothingFits(inp, c, opts[k]!, o));
