@@ -208,8 +208,11 @@ export function scoreOf(inp: JointInput, a: Assignment): Score {
     ids.push(o.id);
   });
   const l = setLoad(inp, a);
-  return { levels: sums, macs, demand: l.demand, memoryMb: l.memoryMb, ids: ids.join('\u0000') };
+  // sums rounded: the same figures added in another order differ in the last bits, and a set must not win by that
+  return { levels: sums.map(fix), macs, demand: fix(l.demand), memoryMb: fix(l.memoryMb), ids: ids.join('\u0000') };
 }
+
+const fix = (x: number): number => Math.round(x * 1e9) / 1e9;
 
 /** < 0 when x ranks above y. */
 export function compareScores(x: Score, y: Score): number {
@@ -218,11 +221,14 @@ export function compareScores(x: Score, y: Score): number {
 }
 
 const TOPIC_LEVEL = /^[A-Za-z0-9_-]{1,64}$/;
+export const MAX_CAMERAS = 16;
 
 /** Validates the input at the boundary: ids unique and topic-safe, numbers finite and positive, no empty ladder. */
 export function validateJoint(inp: JointInput): void {
   const bad = (m: string): never => { throw new EdgefitError('E_JOINT_INPUT', m); };
   if (!inp || !Array.isArray(inp.cameras) || inp.cameras.length === 0) bad('the joint choice needs at least one camera');
+  // the search is exact, so its worst case grows with the ladder to the power of the cameras
+  if (inp.cameras.length > MAX_CAMERAS) bad(`the joint choice takes at most ${MAX_CAMERAS} cameras per board (got ${inp.cameras.length}); split them over boards`);
   const b = inp.board;
   if (!b || !Number.isInteger(b.cores) || b.cores < 1) bad(`board cores must be a whole number >= 1 (got ${b?.cores})`);
   if (!(b.slowdown > 0 && b.slowdown <= 1)) bad(`board slowdown must be in (0, 1] (got ${b.slowdown}); measure it with measureSlowdown()`);

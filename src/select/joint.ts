@@ -46,12 +46,29 @@ export function optimum(inp: JointInput, fixed: Map<number, number> = new Map(),
       .sort((x, y) => (opts[y]!.accuracy ?? 0) - (opts[x]!.accuracy ?? 0) || opts[y]!.macs - opts[x]!.macs || opts[x]!.timeMs - opts[y]!.timeMs || x - y);
   });
   if (choices.some((ch) => ch.length === 0)) return null;
+  // Interchangeable cameras (same fps, budget, priority and ladder, none pinned) are taken in input order (they
+  // share a priority), and an optimum gives the earlier one the smaller option id (swapping two of them changes
+  // nothing but the ids, where the smaller comes first): so each takes options with ids >= its twin's. Without
+  // this, identical cameras spread over sessions that tie would be scored in every permutation.
+  const sig = (ci: number) => (fixed.has(ci) ? `pinned${ci}` : JSON.stringify([cams[ci]!.fps, cams[ci]!.budgetMs, cams[ci]!.priority, inp.options[cams[ci]!.id]]));
+  const twin = new Map<number, number>();
+  const lastOf = new Map<string, number>();
+  for (const ci of order) {
+    const k = sig(ci);
+    if (lastOf.has(k)) twin.set(ci, lastOf.get(k)!);
+    lastOf.set(k, ci);
+  }
   // suffix bounds: the lightest demand and the best accuracy / MACs the cameras from position p on can add
   const minDemand = new Array<number>(n + 1).fill(0);
   const maxAcc = Array.from({ length: n + 1 }, () => levels.map(() => 0));
   const maxMacs = new Array<number>(n + 1).fill(0);
+  // the least demand of the cameras left if each keeps its most accurate options: a completion that ties the best
+  // set on accuracy must (any loss would rank it lower), so this bounds its demand
+  const tieDemand = new Array<number>(n + 1).fill(0);
   for (let p = n - 1; p >= 0; p--) {
     const c = cams[order[p]!]!, opts = inp.options[c.id]!;
+    const top = Math.max(...choices[p]!.map((k) => opts[k]!.accuracy ?? 0));
+    tieDemand[p] = tieDemand[p + 1]! + Math.min(...choices[p]!.filter((k) => (opts[k]!.accuracy ?? 0) >= top - EPS).map((k) => demandOf(c, opts[k]!)));
     minDemand[p] = minDemand[p + 1]! + Math.min(...choices[p]!.map((k) => demandOf(c, opts[k]!)));
     maxAcc[p] = [...maxAcc[p + 1]!];
     maxAcc[p]![levels.indexOf(c.priority)]! += Math.max(...choices[p]!.map((k) => opts[k]!.accuracy ?? 0));
@@ -68,15 +85,19 @@ export function optimum(inp: JointInput, fixed: Map<number, number> = new Map(),
   let best: Assignment | null = null;
   let bestScore: Score | undefined;
 
-  // cut when even the best completion cannot beat the best set: accuracy levels first, then MACs
-  const hopeless = (p: number, macs: number): boolean => {
+  // cut when even the best completion cannot beat the best set: accuracy levels first, then MACs, then demand
+  // (options that tie on accuracy and MACs, a rung at several thread counts, would otherwise multiply the leaves)
+  const hopeless = (p: number, macs: number, demand: number): boolean => {
     if (!bestScore) return false;
     for (let l = 0; l < levels.length; l++) {
       const ub = acc[l]! + maxAcc[p]![l]!, b = bestScore.levels[l]!;
       if (ub < b - EPS) return true;
       if (ub > b + EPS) return false;
     }
-    return macs + maxMacs[p]! < bestScore.macs - EPS;
+    const ubMacs = macs + maxMacs[p]!;
+    if (ubMacs < bestScore.macs - EPS) return true;
+    if (ubMacs > bestScore.macs + EPS) return false;
+    return demand + tieDemand[p]! > bestScore.demand + EPS;
   };
 
   // every camera assigned so far (positions 0..p) still within its budget, waits included
@@ -97,10 +118,13 @@ export function optimum(inp: JointInput, fixed: Map<number, number> = new Map(),
       if (!bestScore || compareScores(s, bestScore) < 0) { bestScore = s; best = [...a]; }
       return;
     }
-    if (demand + minDemand[p]! > capacity + EPS || hopeless(p, macs)) { if (stats) stats.pruned++; return; }
+    if (demand + minDemand[p]! > capacity + EPS || hopeless(p, macs, demand)) { if (stats) stats.pruned++; return; }
     const ci = order[p]!, c = cams[ci]!, opts = inp.options[c.id]!, l = levels.indexOf(c.priority);
+    const tw = twin.get(ci);
+    const floorId = tw === undefined ? undefined : opts[a[tw]!]!.id;
     for (const k of choices[p]!) {
       const o = opts[k]!, key = sessionKey(o);
+      if (floorId !== undefined && o.id < floorId) continue;
       const d = demand + demandOf(c, o);
       const newSession = !users.get(key);
       const m = memory + (newSession ? o.memoryMb : 0);

@@ -45,6 +45,21 @@ function randomCase(seed: number): JointInput {
   return { cameras, options, board: { cores: pick([1, 2, 4]), slowdown: 0.6 + r() * 0.4, ...(r() < 0.6 ? { memoryMb: 30 + r() * 200 } : {}) } };
 }
 
+/** The same with interchangeable cameras: some cameras copy another's fps, budget, priority and ladder. */
+function twinCase(seed: number): JointInput {
+  const inp = randomCase(seed);
+  const r = rng(seed ^ 0x5eed);
+  const cams = inp.cameras;
+  for (let i = 1; i < cams.length; i++) {
+    if (r() < 0.6) {
+      const src = cams[Math.floor(r() * i)]!;
+      cams[i] = { ...src, id: cams[i]!.id };
+      inp.options[cams[i]!.id] = inp.options[src.id]!.map((o) => ({ ...o }));
+    }
+  }
+  return inp;
+}
+
 const opt = (id: string, model: string, timeMs: number, accuracy: number, o: Partial<JointOption> = {}): JointOption => ({
   id, model, threads: 1, timeMs, p90Ms: timeMs * 1.2, memoryMb: 10, macs: accuracy * 1e9, accuracy, ...o,
 });
@@ -74,6 +89,39 @@ describe('joint choice: branch and bound against brute force', () => {
     expect(pruned).toBeGreaterThan(0);
     // 923 of 106052 complete sets when written
     expect(leaves).toBeLessThan(bruteLeaves / 10);
+  });
+});
+
+describe('joint choice: interchangeable cameras', () => {
+  it('finds the brute-force optimum on 500 seeded random cases where cameras copy each other (the symmetry cut)', () => {
+    let twins = 0, feasibleCases = 0;
+    for (let seed = 1001; seed <= 1500; seed++) {
+      const inp = twinCase(seed);
+      const fast = optimum(inp);
+      expect(fast, `seed ${seed}`).toEqual(bruteForceOptimum(inp));
+      const sigs = inp.cameras.map((c) => JSON.stringify([c.fps, c.budgetMs, c.priority]));
+      if (new Set(sigs).size < sigs.length) twins++;
+      if (fast) feasibleCases++;
+    }
+    expect(twins).toBeGreaterThan(200);
+    expect(feasibleCases).toBeGreaterThan(100);
+  });
+});
+
+describe('joint choice: the search stays small where ties abound', () => {
+  it('16 identical cameras, each rung at three thread counts (options tied on accuracy and MACs): few complete sets scored', () => {
+    const rungs = [[40, 0.7, 300e6], [20, 0.6, 150e6], [10, 0.5, 60e6], [5, 0.4, 15e6]] as const;
+    const ladder: JointOption[] = rungs.flatMap(([t, a, macs], r) => [1, 2, 3].map((threads) => ({
+      id: `r${r}/t${threads}`, model: `sha${r}`, threads, timeMs: t / Math.sqrt(threads), p90Ms: (t / Math.sqrt(threads)) * 1.1, memoryMb: 10, accuracy: a, macs,
+    })));
+    const cameras = Array.from({ length: 16 }, (_, i) => ({ id: `cam${i}`, fps: 2, budgetMs: 2000, priority: i < 4 ? 1 : 0 }));
+    const inp: JointInput = { cameras, options: Object.fromEntries(cameras.map((c) => [c.id, ladder])), board: { cores: 4, slowdown: 0.8 } };
+    const stats: SearchStats = { leaves: 0, pruned: 0 };
+    const a = optimum(inp, new Map(), stats);
+    expect(a).not.toBeNull();
+    expect(feasible(inp, a!)).toBe(true);
+    // 12^16 complete sets exist; the bounds and the symmetry cut leave a handful
+    expect(stats.leaves).toBeLessThan(1000);
   });
 });
 
@@ -216,7 +264,7 @@ describe('joint choice: options from measured candidates and bad input', () => {
     ]);
   });
 
-  it('refuses duplicate camera ids, ids that are not topic levels, empty ladders and a slowdown outside (0, 1]', () => {
+  it('refuses duplicate camera ids, ids that are not topic levels, empty ladders, too many cameras and a slowdown outside (0, 1]', () => {
     const base = (): JointInput => ({ cameras: [{ id: 'a', fps: 5, budgetMs: 100, priority: 0 }], options: { a: [opt('x', 'sha', 5, 0.5)] }, board: { cores: 2, slowdown: 0.9 } });
     const dup = base(); dup.cameras.push({ ...dup.cameras[0]! });
     expect(() => optimum(dup)).toThrow(/camera id a appears twice/);
@@ -224,6 +272,9 @@ describe('joint choice: options from measured candidates and bad input', () => {
     expect(() => optimum(slash)).toThrow(/not a valid topic level/);
     const empty = base(); empty.options.a = [];
     expect(() => optimum(empty)).toThrow(/has no measured option/);
+    const many = base(); many.cameras = Array.from({ length: 17 }, (_, i) => ({ id: `c${i}`, fps: 5, budgetMs: 100, priority: 0 }));
+    for (const c of many.cameras) many.options[c.id] = base().options.a!;
+    expect(() => optimum(many)).toThrow(/at most 16 cameras per board \(got 17\)/);
     const slow = base(); slow.board.slowdown = 1.5;
     expect(() => optimum(slow)).toThrow(/slowdown must be in \(0, 1\]/);
   });
