@@ -11,9 +11,14 @@ export interface AdaRoundOptions {
   passes: number;
   /** a layer is rounded adaptively only with at least this many input samples (patches) per weight of a channel */
   minSamplesPerWeight: number;
+  /**
+   * at most max(this x weights per channel, 4096) patches per layer enter H, taken at evenly spaced positions
+   * that shift from frame to frame: H's cost is weights^2 x patches, and early layers have 10^5 patches a frame
+   */
+  samplesPerWeight: number;
 }
 
-export const ADAROUND_DEFAULTS: AdaRoundOptions = { seed: 1, passes: 8, minSamplesPerWeight: 2 };
+export const ADAROUND_DEFAULTS: AdaRoundOptions = { seed: 1, passes: 8, minSamplesPerWeight: 2, samplesPerWeight: 64 };
 
 export interface AdaRoundLayer {
   node: string;
@@ -37,13 +42,27 @@ export interface AdaRoundLayer {
  */
 export async function adaptiveRounding(model: ModelProto, weighted: NodeProto[], frames: Uint8Array[], resolution: number,
   qmaxOf: (n: NodeProto, dims: number[]) => number, opts: AdaRoundOptions = ADAROUND_DEFAULTS): Promise<{ rounded: Map<string, Int8Array>; layers: AdaRoundLayer[] }> {
+  return roundAdaptively(await collectLayerInputs(model, weighted, frames, resolution, opts), qmaxOf, opts);
+}
+
+/** Each layer's input second moments H over the calibration frames: what the rounding search needs, per weight size. */
+export interface LayerInputs { ix: GraphIndex; jobs: LayerJob[] }
+
+export async function collectLayerInputs(model: ModelProto, weighted: NodeProto[], frames: Uint8Array[], resolution: number, opts: Pick<AdaRoundOptions, 'samplesPerWeight'> = ADAROUND_DEFAULTS): Promise<LayerInputs> {
   const ix = new GraphIndex(model);
   const jobs = weighted.map((n) => layerJob(n, ix)).filter((j): j is LayerJob => j !== undefined);
+  for (const j of jobs) { j.cap = Math.max(4096, opts.samplesPerWeight * j.D); j.frames = frames.length; }
   const byInput = new Map<string, LayerJob[]>();
   for (const j of jobs) byInput.set(j.input, [...(byInput.get(j.input) ?? []), j]);
-  await runWithOutputs(model, [...byInput.keys()], frames, resolution, (_f, vals, dims) => {
-    for (const [t, v] of vals) for (const j of byInput.get(t)!) accumulate(j, v, dims.get(t)!);
+  await runWithOutputs(model, [...byInput.keys()], frames, resolution, (f, vals, dims) => {
+    for (const [t, v] of vals) for (const j of byInput.get(t)!) accumulate(j, v, dims.get(t)!, f);
   });
+  return { ix, jobs };
+}
+
+/** The rounding search on collected inputs; the same inputs serve several weight widths (qmaxOf). */
+export function roundAdaptively(inputs: LayerInputs, qmaxOf: (n: NodeProto, dims: number[]) => number, opts: AdaRoundOptions = ADAROUND_DEFAULTS): { rounded: Map<string, Int8Array>; layers: AdaRoundLayer[] } {
+  const { ix, jobs } = inputs;
   const rounded = new Map<string, Int8Array>();
   const layers: AdaRoundLayer[] = [];
   const rng = mulberry32(opts.seed);
@@ -75,6 +94,9 @@ interface LayerJob {
   /** per group: D x D second moment of the input patches */
   H?: Float64Array[];
   samples: number;
+  /** patches per layer to aim for over all frames (see AdaRoundOptions.samplesPerWeight) */
+  cap?: number;
+  frames?: number;
 }
 
 function layerJob(n: NodeProto, ix: GraphIndex): LayerJob | undefined {
@@ -97,7 +119,7 @@ function layerJob(n: NodeProto, ix: GraphIndex): LayerJob | undefined {
 }
 
 /** Adds one frame's input patches to each group's H (patches as rows of an im2col matrix, zero padding included). */
-function accumulate(j: LayerJob, x: Float32Array, dims: readonly number[]): void {
+function accumulate(j: LayerJob, x: Float32Array, dims: readonly number[], frame: number): void {
   const D = j.D;
   j.H ??= Array.from({ length: j.groups }, () => new Float64Array(D * D));
   if (j.kind === 'gemm') {
@@ -108,12 +130,16 @@ function accumulate(j: LayerJob, x: Float32Array, dims: readonly number[]): void
   const [, C, Hin, Win] = dims as [number, number, number, number];
   const Ho = Math.floor((Hin + j.pt + j.pb - j.kh) / j.sh) + 1;
   const Wo = Math.floor((Win + j.pl + j.pr - j.kw) / j.sw) + 1;
-  const P = Ho * Wo;
+  const all = Ho * Wo;
+  // every step-th output position, starting at a per-frame offset so the frames cover different positions
+  const step = Math.max(1, Math.floor((all * (j.frames ?? 1)) / (j.cap ?? Infinity)));
+  const first = frame % step;
+  const P = Math.ceil((all - first) / step);
   const I = C / j.groups;
   const A = new Float32Array(D * P);
   for (let g = 0; g < j.groups; g++) {
-    if (j.kh === 1 && j.kw === 1 && j.sh === 1 && j.sw === 1 && j.pt + j.pl === 0) {
-      addOuter(j.H[g]!, x.subarray(g * I * P, (g + 1) * I * P), D, P);
+    if (step === 1 && j.kh === 1 && j.kw === 1 && j.sh === 1 && j.sw === 1 && j.pt + j.pl === 0) {
+      addOuter(j.H[g]!, x.subarray(g * I * all, (g + 1) * I * all), D, all);
       continue;
     }
     let row = 0;
@@ -121,20 +147,17 @@ function accumulate(j: LayerJob, x: Float32Array, dims: readonly number[]): void
       const plane = x.subarray((g * I + i) * Hin * Win, (g * I + i + 1) * Hin * Win);
       for (let ky = 0; ky < j.kh; ky++) for (let kx = 0; kx < j.kw; kx++, row++) {
         const dst = A.subarray(row * P, (row + 1) * P);
-        dst.fill(0);
-        for (let oy = 0; oy < Ho; oy++) {
+        for (let p = 0, pos = first; p < P; p++, pos += step) {
+          const oy = Math.floor(pos / Wo);
           const y = oy * j.sh + ky - j.pt;
-          if (y < 0 || y >= Hin) continue;
-          for (let ox = 0; ox < Wo; ox++) {
-            const xx = ox * j.sw + kx - j.pl;
-            if (xx >= 0 && xx < Win) dst[oy * Wo + ox] = plane[y * Win + xx]!;
-          }
+          const xx = (pos - oy * Wo) * j.sw + kx - j.pl;
+          dst[p] = y >= 0 && y < Hin && xx >= 0 && xx < Win ? plane[y * Win + xx]! : 0;
         }
       }
     }
     addOuter(j.H[g]!, A, D, P);
   }
-  j.samples += P;
+  j.samples += step === 1 ? all : P;
 }
 
 /** H += A A^T for A with D rows of P samples (row-major). */

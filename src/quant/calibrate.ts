@@ -81,10 +81,8 @@ export async function calibrate(model: ModelProto, names: string[], frames: Uint
     const s = stats.get(n)!;
     const h = hist.get(n)!;
     const top = Math.max(Math.abs(s.min), Math.abs(s.max));
-    if (method === 'mse') {
-      s.absMse = mseThreshold(h, top, s.min < 0);
-      continue;
-    }
+    // both thresholds from the one histogram: a caller comparing methods calibrates once
+    s.absMse = mseThreshold(h, top, s.min < 0);
     let total = 0;
     for (let b = 0; b < BINS; b++) total += h[b]!;
     const keep = total * (PERCENTILE / 100);
