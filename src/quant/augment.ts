@@ -42,8 +42,9 @@ export interface AugmentedFrame {
 /** Renders one view of a decoded photo at size x size (uint8 RGB HWC) through libvips. */
 export async function renderView(img: { data: Uint8Array; width: number; height: number }, v: View, size: number): Promise<Uint8Array> {
   const side = Math.max(1, Math.round(Math.min(img.width, img.height) * v.crop));
-  const left = Math.round((img.width - side) * v.ax);
-  const top = Math.round((img.height - side) * v.ay);
+  // floor, as loadImageRgb centres its crop: the 'centre' view is exactly the frame the camera path feeds
+  const left = Math.floor((img.width - side) * v.ax);
+  const top = Math.floor((img.height - side) * v.ay);
   let p = (await loadSharp())(img.data, { raw: { width: img.width, height: img.height, channels: 3 } })
     .extract({ left, top, width: side, height: side })
     .resize(size, size, { kernel: 'cubic' });
