@@ -176,3 +176,23 @@ function channelsOf(model: ModelProto, t: string, total: number): number {
   }
   return total;
 }
+
+/** Largest |x| of every channel (NCHW) of each tensor over the frames. */
+export async function channelMaxima(model: ModelProto, names: string[], frames: Uint8Array[], resolution: number): Promise<Map<string, Float64Array>> {
+  const out = new Map<string, Float64Array>();
+  if (names.length === 0) return out;
+  await runWithOutputs(model, names, frames, resolution, (_f, vals, dims) => {
+    for (const [n, v] of vals) {
+      const C = dims.get(n)![1] ?? 1;
+      const per = v.length / C;
+      const acc = out.get(n) ?? new Float64Array(C);
+      for (let c = 0; c < C; c++) {
+        let m = acc[c]!;
+        for (let i = c * per, e = i + per; i < e; i++) { const a = Math.abs(v[i]!); if (a > m) m = a; }
+        acc[c] = m;
+      }
+      out.set(n, acc);
+    }
+  });
+  return out;
+}

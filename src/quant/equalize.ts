@@ -9,11 +9,12 @@ interface Bounds { lo: Float64Array; hi: Float64Array }
 export interface EqualizeReport {
   /** conv -> [activation] -> conv pairs found */
   pairs: number;
-  /** channels rescaled (|log s| > 1e-6) in the last sweep */
+  /** channels whose total scale over the sweeps is not 1 */
   scaled: number;
   /** channels a ReLU6 clip kept at scale 1 because the clip could fire on some input */
   clipBlocked: number;
   sweeps: number;
+  target: EqualizeTarget;
 }
 
 interface Pair { c1: NodeProto; act?: NodeProto; c2: NodeProto; depthwise2: boolean }
@@ -27,7 +28,18 @@ interface Pair { c1: NodeProto; act?: NodeProto; c2: NodeProto; depthwise2: bool
  * clips), and then s_c is kept >= U_c / H; a channel that might reach H keeps s_c = 1. The QDQ graph keeps its
  * scalar Clip, so the exported model is exact on every frame, not only on the calibration photos.
  */
-export function equalizeModel(model: ModelProto, sweeps = 4): { model: ModelProto; report: EqualizeReport } {
+export type EqualizeTarget = 'weights' | 'activations';
+
+/** The activation tensors between the convs of each pair CLE can rescale (their per-channel ranges steer 'activations'). */
+export function equalizablePairs(model: ModelProto): string[] {
+  return findPairs(new GraphIndex(model)).map((p) => p.c2.input![0]!);
+}
+
+export function equalizeModel(model: ModelProto, opts: { sweeps?: number; target?: EqualizeTarget; ranges?: Map<string, Float64Array> } = {}): { model: ModelProto; report: EqualizeReport } {
+  const sweeps = opts.sweeps ?? 4;
+  const target = opts.target ?? 'weights';
+  // per-channel max of each pair's activation, tracked through the rescaling (a_c / s_c)
+  const ranges = new Map([...(opts.ranges ?? [])].map(([k, v]) => [k, Float64Array.from(v)]));
   const m = cloneModel(model);
   const ix = new GraphIndex(m);
   const pairs = findPairs(ix);
@@ -41,10 +53,9 @@ export function equalizeModel(model: ModelProto, sweeps = 4): { model: ModelProt
     }
     return t;
   };
-  let scaled = 0;
   let clipBlocked = 0;
+  const total = new Map<Pair, Float64Array>();
   for (let sweep = 0; sweep < sweeps; sweep++) {
-    scaled = 0;
     clipBlocked = 0;
     const bounds = new Map<string, Bounds>();
     const pairOf = new Map(pairs.map((p) => [p.c1, p]));
@@ -52,8 +63,10 @@ export function equalizeModel(model: ModelProto, sweeps = 4): { model: ModelProt
       if (n.opType === 'Conv' && ix.isConst(n.input![1]!)) {
         const p = pairOf.get(n);
         if (p) {
-          const r = scalePair(p, get, bounds.get(n.input![0]!), ix);
-          scaled += r.scaled;
+          const r = scalePair(p, get, bounds.get(n.input![0]!), ix, target, ranges.get(p.c2.input![0]!));
+          const t = total.get(p) ?? new Float64Array(r.s.length).fill(1);
+          r.s.forEach((v, c) => { t[c] = t[c]! * v; });
+          total.set(p, t);
           clipBlocked += r.blocked;
         }
       }
@@ -64,7 +77,9 @@ export function equalizeModel(model: ModelProto, sweeps = 4): { model: ModelProt
     const at = m.graph!.initializer!.findIndex((x) => x.name === name);
     m.graph!.initializer![at] = makeTensor(name, t.dims, t.data);
   }
-  return { model: m, report: { pairs: pairs.length, scaled, clipBlocked, sweeps } };
+  let scaled = 0;
+  for (const t of total.values()) for (const v of t) scaled += +(Math.abs(Math.log(v)) > 1e-6);
+  return { model: m, report: { pairs: pairs.length, scaled, clipBlocked, sweeps, target } };
 }
 
 function findPairs(ix: GraphIndex): Pair[] {
@@ -108,7 +123,7 @@ function isPlainConv(n: NodeProto, ix: GraphIndex): boolean {
   return g === 1 || (g === w.dims[0] && w.dims[1] === 1);
 }
 
-function scalePair(p: Pair, get: (n: string) => { dims: number[]; data: Float32Array }, inB: Bounds | undefined, ix: GraphIndex): { scaled: number; blocked: number } {
+function scalePair(p: Pair, get: (n: string) => { dims: number[]; data: Float32Array }, inB: Bounds | undefined, ix: GraphIndex, target: EqualizeTarget, act: Float64Array | undefined): { blocked: number; s: Float64Array } {
   const w1 = get(p.c1.input![1]!);
   const b1 = get(p.c1.input![2]!);
   const w2 = get(p.c2.input![1]!);
@@ -127,19 +142,39 @@ function scalePair(p: Pair, get: (n: string) => { dims: number[]; data: Float32A
   const H = p.act?.opType === 'Clip' ? ix.clipBounds(p.act)[1] : Infinity;
   const pre = Number.isFinite(H) ? convBounds(p.c1, w1, b1.data, inB) : undefined;
   const s = new Float64Array(C).fill(1);
-  let scaled = 0;
   let blocked = 0;
+  // 'activations': with per-channel weight scales only the per-tensor activation grid and, into a pointwise
+  // conv, each output row's spread over its input columns are left to equalize; a depthwise W2 is per channel
+  // on both sides, so its channels are brought to the largest activation range, a pointwise W2 balances
+  // a_c / s_c against r2_c s_c (s_c ~ sqrt(a_c / r2_c), normalised so the largest activation range stays)
+  let amax = 0;
+  let k = 1;
+  if (target === 'activations') {
+    if (!act || act.length < C) return { blocked: 0, s: new Float64Array(C).fill(1) };
+    for (let c = 0; c < C; c++) amax = Math.max(amax, act[c]!);
+    if (!(amax > 0)) return { blocked: 0, s: new Float64Array(C).fill(1) };
+    if (!p.depthwise2) {
+      let m = 0;
+      for (let c = 0; c < C; c++) m = Math.max(m, Math.sqrt(act[c]! * r2[c]!));
+      k = m / amax;
+    }
+  }
   for (let c = 0; c < C; c++) {
     if (!(r1[c]! > 0 && r2[c]! > 0)) continue;
-    let sc = Math.min(1e3, Math.max(1e-3, Math.sqrt(r1[c]! / r2[c]!)));
+    let sc: number;
+    if (target === 'weights') sc = Math.sqrt(r1[c]! / r2[c]!);
+    else if (!(act![c]! > 0)) continue;
+    else sc = p.depthwise2 ? act![c]! / amax : Math.sqrt(act![c]! / r2[c]!) * k;
+    sc = Math.min(1e3, Math.max(1e-3, sc));
     if (Number.isFinite(H)) {
       const U = pre?.hi[c] ?? Infinity;
       if (!(U <= H)) { blocked++; continue; }
       // the scaled channel must still stay below the clip: U / s <= H
       if (U > 0) sc = Math.max(sc, U / H);
     }
-    if (Math.abs(Math.log(sc)) > 1e-6) { s[c] = sc; scaled++; }
+    if (Math.abs(Math.log(sc)) > 1e-6) s[c] = sc;
   }
+  if (act) for (let c = 0; c < C; c++) act[c] = act[c]! / s[c]!;
   for (let c = 0; c < C; c++) {
     if (s[c] === 1) continue;
     for (let i = 0; i < per1; i++) w1.data[c * per1 + i] = w1.data[c * per1 + i]! / s[c]!;
@@ -150,7 +185,7 @@ function scalePair(p: Pair, get: (n: string) => { dims: number[]; data: Float32A
     if (f === 1) continue;
     for (let j = 0; j < k2; j++) w2.data[(o * I2 + i) * k2 + j] = w2.data[(o * I2 + i) * k2 + j]! * f;
   }
-  return { scaled, blocked };
+  return { blocked, s };
 }
 
 /** Pre-activation bounds of a conv's output channels; zero padding is allowed for by widening inputs to 0. */

@@ -5,11 +5,11 @@ import { GraphIndex } from './model.js';
 import { foldBatchNormOnnx } from './fold-bn.js';
 import { classifierToGemm } from './classifier.js';
 import { planQuantization, type QPlan, type QTensor } from './plan.js';
-import { calibrate, inputChannelMeans, PERCENTILE, type CalibMethod, type TensorStats } from './calibrate.js';
+import { calibrate, channelMaxima, inputChannelMeans, PERCENTILE, type CalibMethod, type TensorStats } from './calibrate.js';
 import { insertQdq, actParams, type ActParams, type WeightQuant } from './qdq.js';
 import { resolveFrames } from './frames.js';
 import { inputAsDequantize } from './input-dq.js';
-import { equalizeModel, type EqualizeReport } from './equalize.js';
+import { equalizablePairs, equalizeModel, type EqualizeReport, type EqualizeTarget } from './equalize.js';
 import { collectLayerInputs, roundAdaptively, ADAROUND_DEFAULTS, type AdaRoundLayer, type AdaRoundOptions, type LayerInputs } from './adaround.js';
 import { isDepthwise } from './qdq.js';
 import { augmentedFrames, VIEWS, type View } from './augment.js';
@@ -32,8 +32,13 @@ export interface QuantizeOptions {
   resolution: number;
   /** default true: correct each bias for the mean shift its weights' rounding causes */
   biasCorrection?: boolean;
-  /** default true: cross-layer equalization of conv pairs before quantizing (exact in float; see equalize.ts) */
-  equalize?: boolean;
+  /**
+   * cross-layer equalization of conv pairs before quantizing (exact in float; see equalize.ts): 'weights' (or
+   * true) is Nagel's weight-range equalization, 'activations' balances the calibrated activation ranges against
+   * the next conv's weights; default false: with per-channel weight scales neither helped on the measured models
+   * and 'weights' hurt the plain-ReLU person detector (docs/quantization.md)
+   */
+  equalize?: boolean | EqualizeTarget;
   /** default true: choose each weight's rounding against the layer's output on the calibration frames */
   adaround?: boolean | Partial<AdaRoundOptions>;
 }
@@ -99,7 +104,9 @@ export async function prepareQuantization(floatOnnx: Uint8Array, opts: Omit<Quan
   const bnFold = foldBatchNormOnnx(readOnnx(floatOnnx, 'float model'));
   const cls = classifierToGemm(bnFold.model);
   const pixelsIn = inputAsDequantize(cls.model);
-  const eq = opts.equalize ?? true ? equalizeModel(pixelsIn?.model ?? cls.model) : undefined;
+  const eqTarget: EqualizeTarget | undefined = opts.equalize === true || opts.equalize === 'weights' ? 'weights' : opts.equalize === 'activations' ? 'activations' : undefined;
+  const pre = pixelsIn?.model ?? cls.model;
+  const eq = eqTarget ? equalizeModel(pre, { target: eqTarget, ...(eqTarget === 'activations' ? { ranges: await channelMaxima(pre, equalizablePairs(pre), frames, opts.resolution) } : {}) }) : undefined;
   const model = eq?.model ?? pixelsIn?.model ?? cls.model;
   const plan = planQuantization(new GraphIndex(model));
   if (pixelsIn) {

@@ -43,5 +43,5 @@ describe('edgefit quantize holds on photos calibration never saw (Keras MobileNe
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
-  });
+  }, 300_000);
 });

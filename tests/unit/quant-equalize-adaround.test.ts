@@ -118,5 +118,5 @@ describe('adaptive rounding (Keras MobileNet-v1 0.25/224)', () => {
     }
     // on photos the search never saw, the error falls too (summed over the layers)
     expect(adaptiveTotal).toBeLessThan(nearestTotal);
-  });
+  }, 240_000);
 });

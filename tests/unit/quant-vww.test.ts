@@ -49,7 +49,7 @@ describe('edgefit quantize (CLI)', () => {
       expect(ok.stdout).toMatch(/integer kernels: yes/);
       expect(ok.stdout).toMatch(/top-1 agreement\s+19\/19/);
       const card = JSON.parse(await readFile(join(dir, 'vww-int8.card.json'), 'utf8'));
-      expect(card).toMatchObject({ precision: 'int8', quantization: 'ptq-minmax-w7', classes: 2, resolution: 96, labels: ['non_person', 'person'] });
+      expect(card).toMatchObject({ precision: 'int8', quantization: 'ptq-minmax-w7-ar', classes: 2, resolution: 96, labels: ['non_person', 'person'] });
       const rep = JSON.parse(await readFile(join(dir, 'vww-int8.fidelity.json'), 'utf8'));
       expect(rep.kernels.ok).toBe(true);
       expect(rep.fidelity.agreement.count).toBe(19);
