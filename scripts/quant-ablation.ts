@@ -16,7 +16,7 @@ import { sharedData } from '../src/util/paths.js';
 
 interface Recipe {
   name: string;
-  equalize: boolean;
+  equalize: false | 'weights' | 'activations';
   adaround: boolean;
   views: boolean;
   /** 'auto': chosen by chooseRanges on the recipe's own calibration photos */
@@ -27,11 +27,12 @@ interface Recipe {
 
 const RECIPES: Recipe[] = [
   { name: 'plain min/max (nearest rounding, 9 frames)', equalize: false, adaround: false, views: false, method: 'minmax', weights: 8 },
-  { name: '+ equalization', equalize: true, adaround: false, views: false, method: 'minmax', weights: 8 },
-  { name: '+ adaptive rounding', equalize: true, adaround: true, views: false, method: 'minmax', weights: 8 },
-  { name: '+ calibration views (72 frames)', equalize: true, adaround: true, views: true, method: 'minmax', weights: 8 },
-  { name: '+ range choice (held-out k-fold)', equalize: true, adaround: true, views: true, method: 'auto', weights: 8 },
-  { name: 'edgefit quantize defaults (+ weight bits chosen)', equalize: true, adaround: true, views: true, method: 'auto', weights: 'auto' },
+  { name: '+ equalization (weight ranges, Nagel)', equalize: 'weights', adaround: false, views: false, method: 'minmax', weights: 8 },
+  { name: '+ adaptive rounding', equalize: 'weights', adaround: true, views: false, method: 'minmax', weights: 8 },
+  { name: '+ calibration views (72 frames)', equalize: 'weights', adaround: true, views: true, method: 'minmax', weights: 8 },
+  { name: '+ range choice (held-out k-fold)', equalize: 'weights', adaround: true, views: true, method: 'auto', weights: 8 },
+  { name: 'same, equalization of activation ranges instead', equalize: 'activations', adaround: true, views: true, method: 'auto', weights: 8 },
+  { name: 'edgefit quantize defaults (no equalization, weight bits chosen)', equalize: false, adaround: true, views: true, method: 'auto', weights: 'auto' },
 ];
 
 async function quantize(floatOnnx: Uint8Array, r: Recipe, calib: { files: string[] }, res: number): Promise<{ onnx: Uint8Array; tag: string }> {

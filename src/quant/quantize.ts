@@ -77,6 +77,7 @@ export interface QuantReport {
 /** Post-training quantization of a float ONNX model (uint8 NHWC input) into QDQ form onnxruntime fuses. */
 export async function quantizeModel(floatOnnx: Uint8Array, opts: QuantizeOptions): Promise<{ onnx: Uint8Array; report: QuantReport }> {
   checkMethod(opts.method);
+  checkBits(opts);
   return emitQuantized(await prepareQuantization(floatOnnx, opts), opts);
 }
 
@@ -131,6 +132,12 @@ function adaroundOptions(a: QuantizeOptions['adaround']): AdaRoundOptions | unde
   return a ?? true ? { ...ADAROUND_DEFAULTS, ...(typeof a === 'object' ? a : {}) } : undefined;
 }
 
+function checkBits(opts: Pick<QuantizeOptions, 'weightBits' | 'depthwiseBits'>): WeightBits {
+  const dwBits = opts.depthwiseBits ?? opts.weightBits;
+  for (const b of [opts.weightBits, dwBits]) if (b !== 8 && b !== 7) throw new EdgefitError('E_ARG', `weight bits must be 8 or 7, got ${String(b)}`);
+  return dwBits;
+}
+
 function checkMethod(m: unknown): void {
   if (m !== 'minmax' && m !== 'percentile' && m !== 'mse') throw new EdgefitError('E_ARG', `calibration method must be minmax, percentile or mse, got ${String(m)}`);
 }
@@ -138,8 +145,7 @@ function checkMethod(m: unknown): void {
 /** One candidate from a prepared quantization; `adaround: false` rounds to nearest even if inputs were collected. */
 export async function emitQuantized(p: PreparedQuantization, opts: Pick<QuantizeOptions, 'method' | 'weightBits' | 'depthwiseBits' | 'adaround'>): Promise<{ onnx: Uint8Array; report: QuantReport }> {
   checkMethod(opts.method);
-  const dwBits = opts.depthwiseBits ?? opts.weightBits;
-  for (const b of [opts.weightBits, dwBits]) if (b !== 8 && b !== 7) throw new EdgefitError('E_ARG', `weight bits must be 8 or 7, got ${String(b)}`);
+  const dwBits = checkBits(opts);
   const params = new Map<string, ActParams>();
   const tensors: TensorRange[] = [];
   const clipsToo = opts.method === 'mse';
