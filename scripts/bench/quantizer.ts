@@ -39,13 +39,15 @@ export async function quantizerSection(ctx: BenchContext): Promise<SectionResult
     if (q) {
       // conventional: min/max, full 8-bit weights; and src/quant's x64-exact choice: percentile, 7-bit weights
       const recipes = [
-        { name: 'conventional', method: 'minmax' as const, bits: 8 as const, what: 'conventional PTQ of the fp32 twin (src/quant: s8 per-channel w8, u8 act, minmax)' },
-        { name: 'ptq-w7', method: 'percentile' as const, bits: 7 as const, what: 'src/quant PTQ of the fp32 twin (percentile, 7-bit weights)' },
+        // conventional: the photos as they are, nearest rounding, no equalization
+        { name: 'conventional', method: 'minmax' as const, bits: 8 as const, plain: true, what: 'conventional PTQ of the fp32 twin (src/quant: s8 per-channel w8, u8 act, minmax)' },
+        { name: 'ptq-w7', method: 'percentile' as const, bits: 7 as const, plain: false, what: 'src/quant PTQ of the fp32 twin (percentile, 7-bit weights, equalization, adaptive rounding)' },
       ];
       for (const rc of recipes) {
         const path = join(ctx.zooDir, `${id}-${rc.name}.onnx`);
         try {
-          const r = await q.quantizeModel(readFileSync(fp32.modelPath), { calib: join(sharedData, 'images/calib'), method: rc.method, weightBits: rc.bits, resolution: int8.resolution });
+          const r = await q.quantizeModel(readFileSync(fp32.modelPath), { calib: join(sharedData, 'images/calib'), method: rc.method, weightBits: rc.bits, resolution: int8.resolution,
+            ...(rc.plain ? { equalize: false, adaround: false, calibViews: [{ name: 'centre', crop: 1, ax: 0.5, ay: 0.5, flip: false, brightness: 1 }] } : {}) });
           await writeFileAtomic(path, r.onnx);
           arms.push({ name: rc.name, what: rc.what, path });
         } catch (err) {

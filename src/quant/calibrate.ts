@@ -3,13 +3,15 @@ import { onnx, type ModelProto } from '../onnx/proto.js';
 import { cloneModel, floatOutput, GraphIndex } from './model.js';
 import { dimsOf } from '../onnx/reader.js';
 
-export type CalibMethod = 'minmax' | 'percentile';
+export type CalibMethod = 'minmax' | 'percentile' | 'mse';
 
 export interface TensorStats {
   min: number;
   max: number;
   /** the chosen clipping threshold of |x| for the percentile method */
   absPercentile?: number;
+  /** the clipping threshold of |x| that minimises the expected squared quantization error (mse method) */
+  absMse?: number;
 }
 
 const BINS = 2048;
@@ -18,7 +20,7 @@ export const PERCENTILE = 99.99;
 
 /** Runs `model` with extra outputs on `frames`, feeding uint8 NHWC frames. */
 export async function runWithOutputs(model: ModelProto, names: string[], frames: Uint8Array[], resolution: number,
-  each: (frame: number, values: Map<string, Float32Array>) => void): Promise<void> {
+  each: (frame: number, values: Map<string, Float32Array>, dims: Map<string, readonly number[]>) => void): Promise<void> {
   const m = cloneModel(model);
   const g = m.graph!;
   const existing = new Set((g.output ?? []).map((o) => o.name));
@@ -29,8 +31,9 @@ export async function runWithOutputs(model: ModelProto, names: string[], frames:
     for (let f = 0; f < frames.length; f++) {
       const out = await session.run({ [inputName]: new ort.Tensor('uint8', frames[f]!, [1, resolution, resolution, 3]) }, names);
       const vals = new Map<string, Float32Array>();
-      for (const n of names) vals.set(n, out[n]!.data as Float32Array);
-      each(f, vals);
+      const dims = new Map<string, readonly number[]>();
+      for (const n of names) { vals.set(n, out[n]!.data as Float32Array); dims.set(n, out[n]!.dims); }
+      each(f, vals, dims);
     }
   } finally {
     await session.release();
@@ -78,6 +81,8 @@ export async function calibrate(model: ModelProto, names: string[], frames: Uint
     const s = stats.get(n)!;
     const h = hist.get(n)!;
     const top = Math.max(Math.abs(s.min), Math.abs(s.max));
+    // both thresholds from the one histogram: a caller comparing methods calibrates once
+    s.absMse = mseThreshold(h, top, s.min < 0);
     let total = 0;
     for (let b = 0; b < BINS; b++) total += h[b]!;
     const keep = total * (PERCENTILE / 100);
@@ -90,6 +95,35 @@ export async function calibrate(model: ModelProto, names: string[], frames: Uint
     s.absPercentile = ((b + 1) / BINS) * top;
   }
   return stats;
+}
+
+/**
+ * The clipping threshold T of |x| minimising the squared error of a 256-level grid over [0, T] (or [-T, T] for
+ * a signed tensor): values inside lose step^2 / 12 to rounding, values beyond T lose (|x| - T)^2 to saturation.
+ * T is searched over the histogram's bin edges from top/16 to top; the histogram is of |x|, so a signed tensor's
+ * two tails are weighed together.
+ */
+export function mseThreshold(h: Float64Array, top: number, signed: boolean): number {
+  if (!(top > 0)) return top;
+  const bins = h.length;
+  const w = top / bins;
+  // suffix sums of count, count * x and count * x^2 (x = bin centre): the saturation error of any T in O(1)
+  const c0 = new Float64Array(bins + 1), c1 = new Float64Array(bins + 1), c2 = new Float64Array(bins + 1);
+  for (let b = bins - 1; b >= 0; b--) {
+    const x = (b + 0.5) * w;
+    c0[b] = c0[b + 1]! + h[b]!;
+    c1[b] = c1[b + 1]! + h[b]! * x;
+    c2[b] = c2[b + 1]! + h[b]! * x * x;
+  }
+  let best = top;
+  let bestErr = Infinity;
+  for (let e = Math.max(1, Math.floor(bins / 16)); e <= bins; e++) {
+    const T = e * w;
+    const step = (signed ? 2 * T : T) / 255;
+    const err = ((c0[0]! - c0[e]!) * step * step) / 12 + c2[e]! - 2 * T * c1[e]! + T * T * c0[e]!;
+    if (err < bestErr) { bestErr = err; best = T; }
+  }
+  return best;
 }
 
 /** Mean of every input channel (NCHW or [N, C]) of each node's activation input, over the frames. */
@@ -141,4 +175,24 @@ function channelsOf(model: ModelProto, t: string, total: number): number {
     }
   }
   return total;
+}
+
+/** Largest |x| of every channel (NCHW) of each tensor over the frames. */
+export async function channelMaxima(model: ModelProto, names: string[], frames: Uint8Array[], resolution: number): Promise<Map<string, Float64Array>> {
+  const out = new Map<string, Float64Array>();
+  if (names.length === 0) return out;
+  await runWithOutputs(model, names, frames, resolution, (_f, vals, dims) => {
+    for (const [n, v] of vals) {
+      const C = dims.get(n)![1] ?? 1;
+      const per = v.length / C;
+      const acc = out.get(n) ?? new Float64Array(C);
+      for (let c = 0; c < C; c++) {
+        let m = acc[c]!;
+        for (let i = c * per, e = i + per; i < e; i++) { const a = Math.abs(v[i]!); if (a > m) m = a; }
+        acc[c] = m;
+      }
+      out.set(n, acc);
+    }
+  });
+  return out;
 }

