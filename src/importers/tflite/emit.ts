@@ -6,7 +6,7 @@ import {
   Op, TensorType, convOptions, poolOptions, activationOption, fullyConnectedOptions, softmaxBeta, reducerKeepDims, tensorInts, concatOptions,
   type TflModel, type TflOperator, type TflTensor, type FusedActivation,
 } from './schema.js';
-import { convWeights, depthwiseWeights, denseWeights, biasValues, dequantizeWeights, type ConvWeights } from './weights.js';
+import { convWeights, depthwiseWeights, denseWeights, biasValues, dequantizeWeights, signedExact, signedRequant, type ConvWeights, type WeightForm } from './weights.js';
 
 /**
  * How quantized TFLite ops become ONNX:
@@ -52,6 +52,13 @@ export interface EmitOptions {
   /** QDQ only: store int8 weights as uint8 with zero point + 128 (default true; see weightInputs) */
   uint8Weights?: boolean;
   /**
+   * QDQ only, overrides `uint8Weights`: how integer weights are stored (see WeightForm); with either int8 form
+   * int8 activations become uint8 (exactly).
+   */
+  weightForm?: WeightForm;
+  /** 's8-requant': the symmetric range [-qmax, qmax] (127, or 63 where the CPU's u8s8 kernels saturate) */
+  requantQmax?: number;
+  /**
    * A detector: this TFLite_Detection_PostProcess operator is not emitted; its box encodings and class scores
    * become the one float output `raw` [1, anchors, 4 + classes] (the post-process runs in src/detect).
    */
@@ -59,11 +66,13 @@ export interface EmitOptions {
 }
 
 export function emitOnnx(m: TflModel, mode: EmitMode, graphName: string, opts: EmitOptions = {}): EmitResult {
-  const shift = mode === 'qdq' && (opts.uint8Weights ?? true);
+  const form: WeightForm | 'file' = mode !== 'qdq' ? 'file' : opts.weightForm ?? ((opts.uint8Weights ?? true) ? 'u8' : 'file');
+  const qmax = opts.requantQmax ?? 127;
+  if (!(Number.isInteger(qmax) && qmax >= 1 && qmax <= 127)) throw new EdgefitError('E_ARGS', `requantQmax must be an integer in 1..127, got ${qmax}`);
   try {
-    return new Emitter(m, mode, graphName, true, shift, opts.detectionOp).run();
+    return new Emitter(m, mode, graphName, true, form, qmax, opts.detectionOp).run();
   } catch (err) {
-    if (err instanceof NeedsFixedResolution) return new Emitter(m, mode, graphName, false, shift, opts.detectionOp).run();
+    if (err instanceof NeedsFixedResolution) return new Emitter(m, mode, graphName, false, form, qmax, opts.detectionOp).run();
     throw err;
   }
 }
@@ -74,7 +83,7 @@ class Emitter {
   private usesMsDomain = false;
   private usedGlobalPool = false;
 
-  constructor(private m: TflModel, private mode: EmitMode, graphName: string, private anyRes: boolean, private shiftWeights: boolean, private detection?: TflOperator) {
+  constructor(private m: TflModel, private mode: EmitMode, graphName: string, private anyRes: boolean, private weightForm: WeightForm | 'file', private qmax: number, private detection?: TflOperator) {
     this.b = new OnnxBuilder(graphName, 13);
   }
 
@@ -183,6 +192,9 @@ class Emitter {
     const zp = t.quant.zeroPoint[0]!;
     const [lo, hi] = QRANGE[dtype];
     if (zp < lo || zp > hi) throw invalid(`${what}: tensor ${t.index} (${t.name}) has zero point ${zp} outside ${dtype}`);
+    // With int8 weights every activation is uint8 (q + 128, zero point + 128: the same values, exactly), which
+    // makes onnxruntime fuse u8s8 QLinearConv; an int8 activation would leave s8s8 convs, slower on x64 (measured).
+    if (dtype === 'int8' && (this.weightForm === 's8-exact' || this.weightForm === 's8-requant')) return { dtype: 'uint8', scale: t.quant.scale[0]!, zp: zp + 128 };
     return { dtype, scale: t.quant.scale[0]!, zp };
   }
 
@@ -307,9 +319,13 @@ class Emitter {
   }
 
   /** `scalarZp`: QLinearConv takes one filter zero point when all channels share it (DequantizeLinear per axis needs a vector). */
-  private weightInputs(w: ConvWeights, prefix: string, scalarZp: boolean): { q: string; scale: string; zp: string; perChannel: boolean } {
+  private weightInputs(w: ConvWeights, prefix: string, scalarZp: boolean): { q: string; scale: string; zp: string; perChannel: boolean; w: ConvWeights } {
     const b = this.b;
-    if (this.shiftWeights && w.data instanceof Int8Array) {
+    if (this.weightForm === 's8-exact') {
+      w = signedExact(w);
+    } else if (this.weightForm === 's8-requant') {
+      w = signedRequant(w, this.qmax);
+    } else if (this.weightForm === 'u8' && w.data instanceof Int8Array) {
       // Same real values, as uint8 (w + 128, zp + 128): onnxruntime then picks its u8u8 kernels, exact on every
       // CPU, where its x64 u8s8 kernels without VNNI saturate int16 sums with full-range int8 weights
       // (/work/shared/notes/arm64-emulation.md; measured here on the TF2 PTQ MobileNet-v2: top-1 changed).
@@ -321,7 +337,7 @@ class Emitter {
     const scale = perChannel ? b.initializer(`${prefix}_w_scale`, [w.scale.length], Float32Array.from(w.scale)) : this.scalar(`${prefix}_w_scale`, w.scale[0]!, 'float32');
     const zpArr = dt === 'int8' ? Int8Array.from(w.zeroPoint) : Uint8Array.from(w.zeroPoint);
     const zp = perChannel && !(scalarZp && w.zeroPoint.every((z) => z === w.zeroPoint[0])) ? b.initializer(`${prefix}_w_zp`, [w.zeroPoint.length], zpArr) : this.scalar(`${prefix}_w_zp`, w.zeroPoint[0]!, dt);
-    return { q: wq, scale, zp, perChannel };
+    return { q: wq, scale, zp, perChannel, w };
   }
 
   /** int32 bias re-expressed at scale x_scale * w_scale[c], the scale integer conv kernels add it at. */
@@ -354,14 +370,15 @@ class Emitter {
       return this.finishFloat(b.op('Conv', inputs, attrs, prefix), act, outT, shapeOf, where);
     }
     const wi = this.weightInputs(w, prefix, this.mode === 'qlinear');
-    const ib = this.intBias(bias, x.scale, w);
+    // the bias is re-expressed at the stored weights' scales (a requantized form has its own)
+    const ib = this.intBias(bias, x.scale, wi.w);
     const q = this.quantParams(outT, where);
     if (this.mode === 'qdq') {
       const wf = b.op('DequantizeLinear', [wi.q, wi.scale, wi.zp], wi.perChannel ? { axis: 0 } : {});
       const inputs = [this.dq(x), wf];
       if (ib) {
         const bq = b.initializer(`${prefix}_b`, [ib.data.length], ib.data);
-        const perChannel = w.scale.length > 1;
+        const perChannel = wi.w.scale.length > 1;
         const bs = perChannel ? b.initializer(`${prefix}_b_scale`, [ib.scale.length], ib.scale) : this.scalar(`${prefix}_b_scale`, ib.scale[0]!, 'float32');
         const bz = perChannel ? b.initializer(`${prefix}_b_zp`, [ib.scale.length], new Int32Array(ib.scale.length)) : this.scalar(`${prefix}_b_zp`, 0, 'int32');
         inputs.push(b.op('DequantizeLinear', [bq, bs, bz], perChannel ? { axis: 0 } : {}));
