@@ -12,9 +12,9 @@ import { modelsDir, sha256File, sha256Hex } from './store.js';
 
 /** Bumped when the forms or the rule change: older decisions are then made again. */
 export const WEIGHT_FORM_VERSION = 1;
-/** A requantized form must keep every frame's top-1 and at least this cosine to the exact form's outputs. */
+/** A form that is not bit-exact must keep every frame's top-1 and at least this cosine to the u8 form's outputs. */
 export const MIN_REQUANT_COSINE = 0.98;
-/** An exact form is kept over a requantized one unless that is more than this much faster. */
+/** A bit-exact form is kept over one that is not unless that is more than this much faster. */
 export const REQUANT_MIN_GAIN = 0.1;
 
 export interface FormInput {
@@ -80,12 +80,13 @@ function median(xs: number[]): number {
 }
 
 /**
- * Runs the 'u8' form (the exact reference) and the candidate forms on this device: outputs on the frames, then
- * interleaved timing, one intra-op thread. An 's8-exact' form is accepted only when its outputs are identical
- * to u8's on every frame (checked, not assumed: a CPU whose u8s8 kernels saturate fails it); an 's8-requant'
- * form only when every frame keeps its top-1 and the cosine stays >= MIN_REQUANT_COSINE. The fastest accepted
- * form wins, except that an exact form is kept over a requantized one unless the latter is more than
- * REQUANT_MIN_GAIN faster.
+ * Runs the 'u8' form (today's reference) and the candidate forms on this device: outputs on the frames, then
+ * interleaved timing, one intra-op thread. A form whose outputs are identical to u8's on every frame is
+ * bit-exact (checked, not assumed: an 's8-exact' form of int8-activation files is not, because u8's graph runs
+ * some of their convs in float, and on a CPU whose u8s8 kernels saturate it would not be either). A form that
+ * is not bit-exact is accepted only when every frame keeps its top-1 and the cosine stays >=
+ * MIN_REQUANT_COSINE, and chosen only when it is more than REQUANT_MIN_GAIN faster than the fastest bit-exact
+ * form.
  */
 export async function decideWeightForm(u8: Uint8Array, candidates: FormInput[], o: DecideOptions): Promise<Omit<WeightFormRecord, 'key' | 'decidedAt'>> {
   const forms: FormInput[] = [{ form: 'u8', onnx: u8 }, ...candidates];
@@ -118,47 +119,60 @@ export async function decideWeightForm(u8: Uint8Array, candidates: FormInput[], 
         const a = xs[i]!;
         const b = ref[i]!;
         if (exact && (a.length !== b.length || a.some((v, j) => v !== b[j]))) exact = false;
-        if (topOf(a, o) === topOf(b, o)) agree++;
+        if (sameTop(a, b, o)) agree++;
         minCos = Math.min(minCos, cosine(a, b));
       }
       const n = xs.length;
+      const bitExact = exact && n > 0;
       let accepted: boolean;
       let why: string;
       if (f.form === 'u8') { accepted = true; why = 'the exact reference'; }
-      else if (f.form === 's8-exact') {
-        accepted = exact && n > 0;
-        why = accepted ? `outputs identical to u8 on all ${n} frames` : n === 0 ? 'no frames to check it on' : 'outputs differ from u8 (the CPU\'s u8s8 kernels are not exact here)';
-      } else {
+      else if (bitExact) { accepted = true; why = `outputs identical to u8 on all ${n} frames`; }
+      else {
         accepted = n > 0 && agree === n && minCos >= MIN_REQUANT_COSINE;
         why = n === 0 ? 'no frames to check it on (profile.probeDir)' : accepted
-          ? `top-1 kept on all ${n} frames, cosine >= ${minCos.toFixed(4)}`
+          ? `not bit-exact, but top-1 kept on all ${n} frames, cosine >= ${minCos.toFixed(4)}`
           : `refused: top-1 kept on ${agree} of ${n} frames, min cosine ${minCos.toFixed(4)} (needs all and >= ${MIN_REQUANT_COSINE})`;
       }
-      return { form: f.form, ...(f.qmax !== undefined ? { qmax: f.qmax } : {}), p50Ms: median(ms[k]!), bitExact: exact && n > 0, agree, frames: n, minCosine: minCos, accepted, why };
+      return { form: f.form, ...(f.qmax !== undefined ? { qmax: f.qmax } : {}), p50Ms: median(ms[k]!), bitExact, agree, frames: n, minCosine: minCos, accepted, why };
     });
-    const ok = results.filter((r) => r.accepted);
     const fastest = (xs: WeightFormCandidate[]) => xs.reduce((a, b) => (b.p50Ms < a.p50Ms ? b : a));
-    const exactBest = fastest(ok.filter((r) => r.form !== 's8-requant'));
-    const requant = ok.find((r) => r.form === 's8-requant');
+    // u8 is bit-exact with itself by definition
+    const exactBest = fastest(results.filter((r) => r.form === 'u8' || r.bitExact));
+    const faithful = results.filter((r) => r.accepted && !r.bitExact && r.form !== 'u8');
+    const close = faithful.length > 0 ? fastest(faithful) : undefined;
+    const label = (r: WeightFormCandidate) => `${r.form}${r.qmax !== undefined ? ` (qmax ${r.qmax})` : ''}`;
     let pick = exactBest;
-    let reason = `${exactBest.form}: the fastest exact form (${exactBest.p50Ms.toFixed(2)} ms p50${exactBest.form === 'u8' ? '' : `, u8 ${results[0]!.p50Ms.toFixed(2)} ms`})`;
-    if (requant && requant.p50Ms < exactBest.p50Ms * (1 - REQUANT_MIN_GAIN)) {
-      pick = requant;
-      reason = `s8-requant: ${requant.p50Ms.toFixed(2)} ms p50 against ${exactBest.p50Ms.toFixed(2)} for the fastest exact form (${exactBest.form}), more than ${REQUANT_MIN_GAIN * 100} % faster; ${requant.why}`;
-    } else if (requant) {
-      reason += `; s8-requant (${requant.p50Ms.toFixed(2)} ms) is not more than ${REQUANT_MIN_GAIN * 100} % faster`;
+    let reason = `${label(exactBest)}: the fastest bit-exact form (${exactBest.p50Ms.toFixed(2)} ms p50${exactBest.form === 'u8' ? '' : `, u8 ${results[0]!.p50Ms.toFixed(2)} ms`})`;
+    if (close && close.p50Ms < exactBest.p50Ms * (1 - REQUANT_MIN_GAIN)) {
+      pick = close;
+      reason = `${label(close)}: ${close.p50Ms.toFixed(2)} ms p50 against ${exactBest.p50Ms.toFixed(2)} for the fastest bit-exact form (${label(exactBest)}), more than ${REQUANT_MIN_GAIN * 100} % faster; ${close.why}`;
+    } else if (close) {
+      reason += `; ${label(close)} (${close.p50Ms.toFixed(2)} ms, not bit-exact) is not more than ${REQUANT_MIN_GAIN * 100} % faster`;
     }
+    const refused = results.filter((r) => !r.accepted);
+    if (refused.length > 0) reason += `; ${refused.map((r) => `${label(r)} ${r.why}`).join('; ')}`;
     return { form: pick.form, ...(pick.qmax !== undefined ? { qmax: pick.qmax } : {}), reason, candidates: results };
   } finally {
     for (const r of runners) await r.session.release();
   }
 }
 
-/** Top-1 of a classifier; a detector's top detection as anchor * classes + class (boxes and background left out). */
+/** Top-1 of a classifier; a detector's top detection as anchor * columns + column (boxes and background left out). */
 function topOf(a: Float32Array, o: DecideOptions): number {
   if (!o.detection) return argmax(a);
   const columns = a.length / o.detection.anchors;
   return argmax(a, o.detection.firstScore, columns, columns);
+}
+
+/**
+ * Whether two outputs have the same top-1. Quantized scores tie (a step of 1/256): the top-1 is the same when
+ * either output scores the other's top-1 as high as its own (argmax alone would pick the first of a tie).
+ */
+function sameTop(a: Float32Array, b: Float32Array, o: DecideOptions): boolean {
+  const ta = topOf(a, o);
+  const tb = topOf(b, o);
+  return ta === tb || a[tb] === a[ta] || b[ta] === b[tb];
 }
 
 export interface DeviceFormRequest {
