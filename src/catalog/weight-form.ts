@@ -4,7 +4,7 @@ import { mkdir, readFile, stat } from 'node:fs/promises';
 import { arch, cpus } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import type { ModelCard, WeightForm, WeightFormCandidate, WeightFormRecord } from '../types/model.js';
+import type { ModelCard, RequantScope, WeightForm, WeightFormCandidate, WeightFormRecord } from '../types/model.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { EdgefitError } from '../util/errors.js';
 import { readOnnx } from '../onnx/reader.js';
@@ -20,6 +20,7 @@ export const REQUANT_MIN_GAIN = 0.1;
 export interface FormInput {
   form: WeightForm;
   qmax?: number;
+  scope?: RequantScope;
   onnx: Uint8Array;
 }
 
@@ -134,14 +135,14 @@ export async function decideWeightForm(u8: Uint8Array, candidates: FormInput[], 
           ? `not bit-exact, but top-1 kept on all ${n} frames, cosine >= ${minCos.toFixed(4)}`
           : `refused: top-1 kept on ${agree} of ${n} frames, min cosine ${minCos.toFixed(4)} (needs all and >= ${MIN_REQUANT_COSINE})`;
       }
-      return { form: f.form, ...(f.qmax !== undefined ? { qmax: f.qmax } : {}), p50Ms: median(ms[k]!), bitExact, agree, frames: n, minCosine: minCos, accepted, why };
+      return { form: f.form, ...(f.qmax !== undefined ? { qmax: f.qmax } : {}), ...(f.scope ? { scope: f.scope } : {}), p50Ms: median(ms[k]!), bitExact, agree, frames: n, minCosine: minCos, accepted, why };
     });
     const fastest = (xs: WeightFormCandidate[]) => xs.reduce((a, b) => (b.p50Ms < a.p50Ms ? b : a));
     // u8 is bit-exact with itself by definition
     const exactBest = fastest(results.filter((r) => r.form === 'u8' || r.bitExact));
     const faithful = results.filter((r) => r.accepted && !r.bitExact && r.form !== 'u8');
     const close = faithful.length > 0 ? fastest(faithful) : undefined;
-    const label = (r: WeightFormCandidate) => `${r.form}${r.qmax !== undefined ? ` (qmax ${r.qmax})` : ''}`;
+    const label = (r: WeightFormCandidate) => `${r.form}${r.qmax !== undefined ? ` (qmax ${r.qmax}${r.scope ? `, ${r.scope}` : ''})` : ''}`;
     let pick = exactBest;
     let reason = `${label(exactBest)}: the fastest bit-exact form (${exactBest.p50Ms.toFixed(2)} ms p50${exactBest.form === 'u8' ? '' : `, u8 ${results[0]!.p50Ms.toFixed(2)} ms`})`;
     if (close && close.p50Ms < exactBest.p50Ms * (1 - REQUANT_MIN_GAIN)) {
@@ -152,7 +153,7 @@ export async function decideWeightForm(u8: Uint8Array, candidates: FormInput[], 
     }
     const refused = results.filter((r) => !r.accepted);
     if (refused.length > 0) reason += `; ${refused.map((r) => `${label(r)} ${r.why}`).join('; ')}`;
-    return { form: pick.form, ...(pick.qmax !== undefined ? { qmax: pick.qmax } : {}), reason, candidates: results };
+    return { form: pick.form, ...(pick.qmax !== undefined ? { qmax: pick.qmax } : {}), ...(pick.scope ? { scope: pick.scope } : {}), reason, candidates: results };
   } finally {
     for (const r of runners) await r.session.release();
   }
@@ -265,7 +266,10 @@ export async function deviceWeightForm(r: DeviceFormRequest, int8Exact: boolean)
   const qmax = int8Exact ? 127 : 63;
   const cands: FormInput[] = [];
   if (int8Exact) cands.push({ form: 's8-exact', onnx: convertTflite(bytes, r.sourcePath, { labels, weightForm: 's8-exact' }).onnx });
-  cands.push({ form: 's8-requant', qmax, onnx: convertTflite(bytes, r.sourcePath, { labels, weightForm: 's8-requant', requantQmax: qmax }).onnx });
+  // re-rounding only the depthwise convs keeps the others exact, which needs exact u8s8 kernels
+  for (const scope of int8Exact ? ['all', 'depthwise'] as const : ['all'] as const) {
+    cands.push({ form: 's8-requant', qmax, scope, onnx: convertTflite(bytes, r.sourcePath, { labels, weightForm: 's8-requant', requantQmax: qmax, requantScope: scope }).onnx });
+  }
   const res = card.resolution ?? 224;
   const det = card.detection;
   const frames = await framesFrom(r.framesDir, res, !!det);
@@ -274,7 +278,7 @@ export async function deviceWeightForm(r: DeviceFormRequest, int8Exact: boolean)
     ...(det ? { detection: { anchors: det.anchorCount, firstScore: 4 + (det.background ? 1 : 0) } } : {}),
   });
   const key = weightFormKey(r.sourceSha256, r.labelsPath);
-  const chosen = decided.form === 'u8' ? base.onnx : cands.find((c) => c.form === decided.form)!.onnx;
+  const chosen = decided.form === 'u8' ? base.onnx : cands.find((c) => c.form === decided.form && c.scope === decided.scope)!.onnx;
   const out: ModelCard = { ...card, weights: { ...decided, key, decidedAt: new Date().toISOString() } };
   const p = formPaths(r.stateDir, key);
   await mkdir(join(modelsDir(r.stateDir), 'device-forms'), { recursive: true });

@@ -87,10 +87,14 @@ export interface ModelCard {
  */
 export type WeightForm = 'u8' | 's8-exact' | 's8-requant';
 
+/** Which convs a requantized form re-rounds: all, or only the depthwise ones (the others exact). */
+export type RequantScope = 'all' | 'depthwise';
+
 export interface WeightFormCandidate {
   form: WeightForm;
   /** s8-requant: the symmetric range [-qmax, qmax] */
   qmax?: number;
+  scope?: RequantScope;
   /** median latency, 1 intra-op thread, interleaved with the other forms */
   p50Ms: number;
   /** outputs identical (dequantized) to the u8 form's on every frame */
@@ -106,6 +110,7 @@ export interface WeightFormCandidate {
 export interface WeightFormRecord {
   form: WeightForm;
   qmax?: number;
+  scope?: RequantScope;
   reason: string;
   candidates: WeightFormCandidate[];
   /** what the decision is valid for: source file, CPU, runtime, decision version */

@@ -62,7 +62,7 @@ describe('int8 weight forms of imported TFLite models', () => {
     expect(first.cached).toBe(false);
     const w = first.card.weights!;
     expect(['u8', 's8-exact', 's8-requant']).toContain(w.form);
-    expect(w.candidates.map((c) => c.form)).toEqual(['u8', 's8-exact', 's8-requant']);
+    expect(w.candidates.map((c) => `${c.form}${c.scope ? `/${c.scope}` : ''}`)).toEqual(['u8', 's8-exact', 's8-requant/all', 's8-requant/depthwise']);
     expect(w.reason).toContain(w.form);
     const card = JSON.parse(readFileSync(first.cardPath, 'utf8')) as { weights: { form: string } };
     expect(card.weights.form).toBe(w.form);

@@ -7,6 +7,7 @@ import {
   type TflModel, type TflOperator, type TflTensor, type FusedActivation,
 } from './schema.js';
 import { convWeights, depthwiseWeights, denseWeights, biasValues, dequantizeWeights, signedExact, signedRequant, type ConvWeights, type WeightForm } from './weights.js';
+import type { RequantScope } from '../../types/model.js';
 
 /**
  * How quantized TFLite ops become ONNX:
@@ -58,6 +59,8 @@ export interface EmitOptions {
   weightForm?: WeightForm;
   /** 's8-requant': the symmetric range [-qmax, qmax] (127, or 63 where the CPU's u8s8 kernels saturate) */
   requantQmax?: number;
+  /** 's8-requant': re-round every conv's weights ('all', default) or only depthwise ones (the rest as 's8-exact') */
+  requantScope?: RequantScope;
   /**
    * A detector: this TFLite_Detection_PostProcess operator is not emitted; its box encodings and class scores
    * become the one float output `raw` [1, anchors, 4 + classes] (the post-process runs in src/detect).
@@ -70,9 +73,9 @@ export function emitOnnx(m: TflModel, mode: EmitMode, graphName: string, opts: E
   const qmax = opts.requantQmax ?? 127;
   if (!(Number.isInteger(qmax) && qmax >= 1 && qmax <= 127)) throw new EdgefitError('E_ARGS', `requantQmax must be an integer in 1..127, got ${qmax}`);
   try {
-    return new Emitter(m, mode, graphName, true, form, qmax, opts.detectionOp).run();
+    return new Emitter(m, mode, graphName, true, form, qmax, opts.requantScope ?? 'all', opts.detectionOp).run();
   } catch (err) {
-    if (err instanceof NeedsFixedResolution) return new Emitter(m, mode, graphName, false, form, qmax, opts.detectionOp).run();
+    if (err instanceof NeedsFixedResolution) return new Emitter(m, mode, graphName, false, form, qmax, opts.requantScope ?? 'all', opts.detectionOp).run();
     throw err;
   }
 }
@@ -83,7 +86,7 @@ class Emitter {
   private usesMsDomain = false;
   private usedGlobalPool = false;
 
-  constructor(private m: TflModel, private mode: EmitMode, graphName: string, private anyRes: boolean, private weightForm: WeightForm | 'file', private qmax: number, private detection?: TflOperator) {
+  constructor(private m: TflModel, private mode: EmitMode, graphName: string, private anyRes: boolean, private weightForm: WeightForm | 'file', private qmax: number, private requantScope: RequantScope, private detection?: TflOperator) {
     this.b = new OnnxBuilder(graphName, 13);
   }
 
@@ -319,12 +322,13 @@ class Emitter {
   }
 
   /** `scalarZp`: QLinearConv takes one filter zero point when all channels share it (DequantizeLinear per axis needs a vector). */
-  private weightInputs(w: ConvWeights, prefix: string, scalarZp: boolean): { q: string; scale: string; zp: string; perChannel: boolean; w: ConvWeights } {
+  private weightInputs(w: ConvWeights, prefix: string, scalarZp: boolean, depthwise = false): { q: string; scale: string; zp: string; perChannel: boolean; w: ConvWeights } {
     const b = this.b;
     if (this.weightForm === 's8-exact') {
       w = signedExact(w);
     } else if (this.weightForm === 's8-requant') {
-      w = signedRequant(w, this.qmax);
+      // depthwise convs gain most from symmetric weights (onnxruntime's fast depthwise kernel wants zero point 0)
+      w = this.requantScope === 'depthwise' && !depthwise ? signedExact(w) : signedRequant(w, this.qmax);
     } else if (this.weightForm === 'u8' && w.data instanceof Int8Array) {
       // Same real values, as uint8 (w + 128, zp + 128): onnxruntime then picks its u8u8 kernels, exact on every
       // CPU, where its x64 u8s8 kernels without VNNI saturate int16 sums with full-range int8 weights
@@ -369,7 +373,7 @@ class Emitter {
       }
       return this.finishFloat(b.op('Conv', inputs, attrs, prefix), act, outT, shapeOf, where);
     }
-    const wi = this.weightInputs(w, prefix, this.mode === 'qlinear');
+    const wi = this.weightInputs(w, prefix, this.mode === 'qlinear', Number(attrs['group'] ?? 1) > 1);
     // the bias is re-expressed at the stored weights' scales (a requantized form has its own)
     const ib = this.intBias(bias, x.scale, wi.w);
     const q = this.quantParams(outT, where);
