@@ -4,7 +4,7 @@
  *
  *   npm run build && node dist/scripts/bench.js [--only ladder,pipeline,...] [--quick] [--out FILE] [--work DIR]
  *
- * Sections: ladder, pipeline, eventloop, memory, selection, startup, quantizer, hotpath, detection.
+ * Sections: ladder, pipeline, eventloop, memory, selection, startup, quantizer, hotpath, detection, imported.
  * Prints a table per section and writes artifacts/bench-<date>.json (or --out).
  */
 import { mkdirSync } from 'node:fs';
@@ -21,6 +21,7 @@ import { startupSection } from './bench/startup.js';
 import { quantizerSection } from './bench/quantizer.js';
 import { hotPathSection } from './bench/hotpath.js';
 import { detectionSection } from './bench/detection.js';
+import { importedSection } from './bench/imported.js';
 import { targetsMarkdown } from './bench/report.js';
 
 const SECTIONS: Record<string, Section> = {
@@ -33,6 +34,7 @@ const SECTIONS: Record<string, Section> = {
   quantizer: quantizerSection,
   hotpath: hotPathSection,
   detection: detectionSection,
+  imported: importedSection,
 };
 
 interface Args { only: string[]; quick: boolean; out: string; work: string }
