@@ -13,7 +13,7 @@ import { encodeAnchors, fitSsdAnchorSpec } from '../../detect/anchors.js';
 /** QDQ measured faster than QLinear on onnxruntime-node 1.30 x64 (scripts/bench-tflite-emit.ts). */
 export const DEFAULT_EMIT: EmitMode = 'qdq';
 
-export interface TfliteImportOptions {
+export interface TfliteImportOptions extends Pick<EmitOptions, 'weightForm' | 'requantQmax' | 'requantScope'> {
   labelsPath?: string;
   /** 'qdq' (default), 'qlinear', or 'float' (weights dequantized to float32: a fidelity reference) */
   emit?: EmitMode;
