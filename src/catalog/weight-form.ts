@@ -8,6 +8,8 @@ import type { ModelCard, RequantScope, WeightForm, WeightFormCandidate, WeightFo
 import { writeFileAtomic } from '../util/atomic.js';
 import { EdgefitError } from '../util/errors.js';
 import { readOnnx } from '../onnx/reader.js';
+import { DataType } from '../onnx/proto.js';
+import type { ConvInput } from '../importers/tflite/emit.js';
 import { modelsDir, sha256File, sha256Hex } from './store.js';
 
 /** Bumped when the forms or the rule change: older decisions are then made again. */
@@ -228,6 +230,32 @@ export async function readDeviceForm(stateDir: string, sourceSha256: string, lab
   }
 }
 
+/** The mean real value of each input channel of each integer conv, over the frames (for bias correction). */
+async function convInputMeans(u8: Uint8Array, inputs: ConvInput[], frames: Uint8Array[], res: number): Promise<Map<string, Float64Array>> {
+  const { runFrames } = await import('../quant/fidelity.js');
+  const names = [...new Set(inputs.map((c) => c.tensor))];
+  const byName = new Map(inputs.map((c) => [c.tensor, c]));
+  const runs = await runFrames(u8, frames, res, names.map((n) => ({ name: n, elemType: byName.get(n)!.dtype === 'uint8' ? DataType.UINT8 : DataType.INT8 })));
+  const sums = new Map<string, Float64Array>();
+  for (const run of runs) {
+    for (const n of names) {
+      const c = byName.get(n)!;
+      const d = run.extra.get(n)!;
+      const hw = d.length / c.channels;
+      const acc = sums.get(n) ?? new Float64Array(c.channels);
+      for (let ch = 0; ch < c.channels; ch++) {
+        let s = 0;
+        for (let i = ch * hw, e = i + hw; i < e; i++) s += d[i]!;
+        acc[ch]! += ((s / hw) - c.zp) * c.scale;
+      }
+      sums.set(n, acc);
+    }
+  }
+  const out = new Map<string, Float64Array>();
+  for (const c of inputs) out.set(c.prefix, sums.get(c.tensor)!.map((v) => v / runs.length));
+  return out;
+}
+
 const IMAGE = /\.(jpe?g|png|bmp)$/i;
 const MAX_FRAMES = 32;
 
@@ -266,13 +294,14 @@ export async function deviceWeightForm(r: DeviceFormRequest, int8Exact: boolean)
   const qmax = int8Exact ? 127 : 63;
   const cands: FormInput[] = [];
   if (int8Exact) cands.push({ form: 's8-exact', onnx: convertTflite(bytes, r.sourcePath, { labels, weightForm: 's8-exact' }).onnx });
-  // re-rounding only the depthwise convs keeps the others exact, which needs exact u8s8 kernels
-  for (const scope of int8Exact ? ['all', 'depthwise'] as const : ['all'] as const) {
-    cands.push({ form: 's8-requant', qmax, scope, onnx: convertTflite(bytes, r.sourcePath, { labels, weightForm: 's8-requant', requantQmax: qmax, requantScope: scope }).onnx });
-  }
   const res = card.resolution ?? 224;
   const det = card.detection;
   const frames = await framesFrom(r.framesDir, res, !!det);
+  const inputMeans = frames.length > 0 ? await convInputMeans(base.onnx, base.convInputs ?? [], frames, res) : undefined;
+  // re-rounding only the depthwise convs keeps the others exact, which needs exact u8s8 kernels
+  for (const scope of int8Exact ? ['all', 'depthwise'] as const : ['all'] as const) {
+    cands.push({ form: 's8-requant', qmax, scope, onnx: convertTflite(bytes, r.sourcePath, { labels, weightForm: 's8-requant', requantQmax: qmax, requantScope: scope, ...(inputMeans ? { inputMeans } : {}) }).onnx });
+  }
   const decided = await decideWeightForm(base.onnx, cands, {
     frames, resolution: res, rounds: r.rounds,
     ...(det ? { detection: { anchors: det.anchorCount, firstScore: 4 + (det.background ? 1 : 0) } } : {}),
