@@ -4,7 +4,7 @@
  *
  *   npm run build && node dist/scripts/bench.js [--only ladder,pipeline,...] [--quick] [--out FILE] [--work DIR]
  *
- * Sections: ladder, pipeline, eventloop, memory, selection, startup, quantizer, hotpath, detection, cameras.
+ * Sections: ladder, pipeline, eventloop, memory, selection, startup, quantizer, hotpath, detection, cameras, imported.
  * Prints a table per section and writes artifacts/bench-<date>.json (or --out).
  */
 import { mkdirSync } from 'node:fs';
@@ -22,6 +22,7 @@ import { quantizerSection } from './bench/quantizer.js';
 import { hotPathSection } from './bench/hotpath.js';
 import { detectionSection } from './bench/detection.js';
 import { camerasSection } from './bench/cameras.js';
+import { importedSection } from './bench/imported.js';
 import { targetsMarkdown } from './bench/report.js';
 
 const SECTIONS: Record<string, Section> = {
@@ -35,6 +36,7 @@ const SECTIONS: Record<string, Section> = {
   hotpath: hotPathSection,
   detection: detectionSection,
   cameras: camerasSection,
+  imported: importedSection,
 };
 
 interface Args { only: string[]; quick: boolean; out: string; work: string }

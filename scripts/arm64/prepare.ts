@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { importModel } from '../../src/importers/index.js';
+import type { TfliteImportOptions } from '../../src/importers/tflite/import-tflite.js';
 import { loadImageRgb } from '../../src/image/load.js';
 import { buildGraph } from '../../src/zoo/registry.js';
 import { emitOnnx } from '../../src/onnx/emit.js';
@@ -20,6 +21,15 @@ import { MANIFEST, type FrameEntry, type Manifest, type ModelEntry } from './man
 
 /** The int8 models under test: the smallest v1 (cheap) and one v2 (residual adds; the QAT one: the PTQ one with per-channel weights runs ~50x slower under emulation). */
 export const INT8_MODELS = ['mobilenet_v1_0.25_128_quant.tflite', 'mobilenet_v2_1.0_224_quant.tflite'];
+/**
+ * The int8 weight forms a device may pick after the pull (src/catalog/weight-form.ts), of the smallest model: the
+ * u8s8 kernels they run are the fast arm64 ones (dot product on the A76), checked against the same integer
+ * reference. Ids get the form as a suffix.
+ */
+export const INT8_FORMS: Array<{ file: string; suffix: string; opts: Pick<TfliteImportOptions, 'weightForm' | 'requantScope'> }> = [
+  { file: 'mobilenet_v1_0.25_128_quant.tflite', suffix: '-s8-exact', opts: { weightForm: 's8-exact' } },
+  { file: 'mobilenet_v1_0.25_128_quant.tflite', suffix: '-s8-requant', opts: { weightForm: 's8-requant', requantScope: 'all' } },
+];
 export const PHOTOS = ['cat.bmp', 'grace_hopper.bmp', 'parrot.jpg', 'hot_dog.jpg'];
 /**
  * The photo whose conv tensors are captured and recomputed in integers (one frame: the reference costs ~20 s of
@@ -72,13 +82,13 @@ export async function prepare(work: string): Promise<Manifest> {
   await mkdir(join(work, 'frames'), { recursive: true });
   const models: ModelEntry[] = [];
   const labelsPath = join(sharedData, 'labels', 'imagenet_labels_1001_coral.txt');
-  for (const file of INT8_MODELS) {
+  for (const { file, suffix, opts } of [...INT8_MODELS.map((file) => ({ file, suffix: '', opts: {} })), ...INT8_FORMS]) {
     const src = join(sharedData, 'models', 'tflite', file);
     const srcBytes = await readFile(src).catch((err: Error) => {
       throw new Error(`arm64 parity: cannot read ${src} (${err.message}); set EDGEFIT_SHARED_DATA to the shared data directory`);
     });
-    const { onnx: bytes, card } = await importModel(src, { labelsPath });
-    const id = file.replace(/\.tflite$/, '');
+    const { onnx: bytes, card } = await importModel(src, { labelsPath, ...opts });
+    const id = file.replace(/\.tflite$/, '') + suffix;
     const res = card.resolution;
     if (!res) throw new Error(`arm64 parity: ${file} imported without a native resolution`);
     await writeFile(join(work, `${id}.onnx`), bytes);

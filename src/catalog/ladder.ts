@@ -9,6 +9,7 @@ import { loadCatalog, type Catalog, type CatalogModel } from './catalog.js';
 import { downloadPath, modelsDir, sha256File, type ConvertMode } from './store.js';
 import { hasFloatVariant } from './pull.js';
 import { readConverted } from './convert.js';
+import { readDeviceForm } from './weight-form.js';
 import { convertIsolated, type IsolatedConvertOptions } from './convert-isolated.js';
 import { quarantined } from './quarantine.js';
 import { modelCost } from './cost.js';
@@ -69,6 +70,9 @@ async function available(config: Config, m: CatalogModel, catalog: Catalog, mode
     const p = downloadPath(config.stateDir, labels.file);
     if ((await sha256File(p)) === labels.sha256) labelsPath = p;
   }
+  // the weight form this device measured fastest among the faithful ones (`models pull`), when decided
+  const device = mode === 'native' && m.format === 'tflite' ? await readDeviceForm(config.stateDir, m.sha256, labelsPath) : undefined;
+  if (device) return { ...device, labelsPath };
   const cached = await readConverted(config.stateDir, m.sha256, labelsPath, mode);
   if (cached) return { ...cached, labelsPath };
   // not converted yet: only a file that still verifies is converted (never trust what is on disk)

@@ -6,6 +6,8 @@ import { loadCatalog, type Catalog, type CatalogFile, type CatalogLabels, type C
 import { parseMirror, obtainVerified, describeMirror, type FetchLimits } from './fetch.js';
 import { downloadPath, sha256File, sha256Hex } from './store.js';
 import { convertIsolated } from './convert-isolated.js';
+import { deviceWeightFormIsolated } from './weight-form-isolated.js';
+import { join } from 'node:path';
 
 export interface PullOptions {
   /** overrides config.models.mirror: an http(s) URL or a directory */
@@ -16,6 +18,11 @@ export interface PullOptions {
   force?: boolean;
   /** convert pulled models to ONNX (default true) */
   convert?: boolean;
+  /**
+   * after converting an int8 TFLite model, decide by measurement on this device which weight form it runs
+   * (src/catalog/weight-form.ts; cached per file, CPU and runtime). `edgefit models pull` does; default false.
+   */
+  deviceForms?: boolean;
   catalog?: Catalog;
   log?: (line: string) => void;
 }
@@ -39,6 +46,9 @@ export interface PullItem {
   /** quantized TFLite sources also get a dequantized fp32 conversion (not required for `ok`) */
   convertFloat?: ConvertStatus;
   convertFloatError?: string;
+  /** the weight form this device runs (deviceForms), and why */
+  weightForm?: string;
+  weightFormError?: string;
 }
 
 export interface PullReport {
@@ -115,6 +125,15 @@ export async function pullModels(config: Config, opts: PullOptions = {}): Promis
         item.convertError = errorMessage(err);
         if (code === 'E_CONVERT_CRASHED') item.usable = false;
       }
+      if (opts.deviceForms && m.format === 'tflite' && m.precision === 'int8' && item.onnxPath && item.usable) {
+        try {
+          const framesDir = config.profile.probeDir || join(stateDir, 'probe-frames');
+          const f = await deviceWeightFormIsolated({ stateDir, sourcePath: item.path, sourceSha256: m.sha256, ...(lab?.usable ? { labelsPath: lab.path } : {}), framesDir });
+          item.weightForm = `${f.card.weights!.form}${f.cached ? ' (cached)' : ''}: ${f.card.weights!.reason}`;
+        } catch (err) {
+          item.weightFormError = errorMessage(err);
+        }
+      }
       if (hasFloatVariant(m) && item.convert !== 'unavailable' && item.usable) {
         try {
           const c = await convertIsolated(stateDir, item.path, m.sha256, lab?.usable ? lab.path : undefined, 'float');
@@ -174,7 +193,8 @@ function line(i: PullItem): string {
   const from = i.from ? ` from ${i.from}` : '';
   const err = i.error ? ` — ${i.error}${i.usable ? ' (the earlier verified copy is kept)' : ''}` : '';
   const conv = (i.convert ? `; onnx ${i.convert}${i.convertError ? ` — ${i.convertError}` : ''}` : '')
-    + (i.convertFloat ? `; fp32 onnx ${i.convertFloat}${i.convertFloatError ? ` — ${i.convertFloatError}` : ''}` : '');
+    + (i.convertFloat ? `; fp32 onnx ${i.convertFloat}${i.convertFloatError ? ` — ${i.convertFloatError}` : ''}` : '')
+    + (i.weightForm ? `; weights ${i.weightForm}` : i.weightFormError ? `; weights u8 (${i.weightFormError})` : '');
   return head + from + err + conv;
 }
 

@@ -19,6 +19,7 @@ export function register(program: Command): void {
         ...(flags.mirror ? { mirror: flags.mirror } : {}),
         ...(flags.only ? { only: flags.only } : {}),
         force: flags.force ?? false,
+        deviceForms: true,
         log: (l) => process.stdout.write(l + '\n'),
       });
       process.stdout.write(`${report.ok ? 'all models verified and converted' : 'some models are not usable (see above)'}; stored in ${report.stateDir}/models\n`);

@@ -64,13 +64,13 @@ export class CommandsService implements Service {
         // downloads and conversion run in a child process, killed past models.pullTimeoutSeconds or at stop():
         // a model file that crashes a converter, or a transfer that hangs, cannot take the daemon down or hold it
         const { pullModelsIsolated } = await import('../catalog/pull-isolated.js');
-        const pull = pullModelsIsolated({ ...config, models: { ...config.models, ...(args.mirror ? { mirror: args.mirror } : {}) } }, { ...(args.id ? { only: [args.id] } : {}) }, {
+        const pull = pullModelsIsolated({ ...config, models: { ...config.models, ...(args.mirror ? { mirror: args.mirror } : {}) } }, { ...(args.id ? { only: [args.id] } : {}), deviceForms: true }, {
           log: (line) => t.log.info(line), signal: t.signal,
         });
         this.pulling = pull.catch(() => undefined);
         const report = await pull;
         if (t.stopped()) throw stoppingError();
-        const changed = report.items.some((i) => i.status === 'downloaded' || i.convert === 'converted');
+        const changed = report.items.some((i) => i.status === 'downloaded' || i.convert === 'converted' || (i.weightForm !== undefined && !i.weightForm.includes('(cached)')));
         let sel: Reselection = { variant: t.variant(), switched: false };
         if (changed) {
           await t.reloadLadder();

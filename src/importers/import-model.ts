@@ -2,8 +2,9 @@ import { extname } from 'node:path';
 import { EdgefitError } from '../util/errors.js';
 import type { ImportResult } from './types.js';
 import type { EmitMode } from './tflite/emit.js';
+import type { TfliteImportOptions } from './tflite/import-tflite.js';
 
-export interface ImportOptions {
+export interface ImportOptions extends Pick<TfliteImportOptions, 'weightForm' | 'requantQmax' | 'requantScope'> {
   labelsPath?: string;
   /** TFLite only: 'qdq' (default), 'qlinear' or 'float' */
   emit?: EmitMode;

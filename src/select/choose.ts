@@ -154,9 +154,10 @@ export async function chooseModel(config: Config, device: DeviceInfo, ladder: Va
     const c = decision.chosen;
     const acc = accuracyOf(c.variant);
     const demoted = demotion(c, decision.budget.minAgreement);
+    const twin = decision.rejected.find((r) => r.reason === 'dominated' && r.detail.includes(`twin ${c.id} ties`));
     return {
       variant: c.variant, provider: c.provider, threads: m.threads, decision, overBudget: false, ladder: specs.length, candidates,
-      reason: `most accurate variant that fits: ${acc ? `top-1 ${formatAccuracy(acc)}` : `accuracy unknown, ${(c.variant.macs / 1e6).toFixed(0)}M MACs`}${demoted ? ` (${demoted}; nothing ranked above it fits)` : ''}, ${p} ${m.latencyMs[p].toFixed(1)} ms at ${m.threads} thread(s), peak +${m.peakMb.toFixed(0)} MB; measured ${decision.measured} of ${specs.length}`,
+      reason: `most accurate variant that fits: ${acc ? `top-1 ${formatAccuracy(acc)}` : `accuracy unknown, ${(c.variant.macs / 1e6).toFixed(0)}M MACs`}${demoted ? ` (${demoted}; nothing ranked above it fits)` : ''}, ${p} ${m.latencyMs[p].toFixed(1)} ms at ${m.threads} thread(s), peak +${m.peakMb.toFixed(0)} MB${twin ? `; chosen over its ${c.variant.precision === 'int8' ? 'fp32' : 'int8'} twin ${twin.id}, same accuracy, on measured speed (then memory)` : ''}; measured ${decision.measured} of ${specs.length}`,
     };
   }
   // nothing fits: run the fastest thing that worked rather than nothing, and say so everywhere

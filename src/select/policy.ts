@@ -159,9 +159,21 @@ export function compareFitting(a: Candidate, ma: Measurement, b: Candidate, mb: 
   return compareRanked(a, b, rb.minAgreement) || ma.latencyMs[p] - mb.latencyMs[p] || memoryOf(ma) - memoryOf(mb) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }
 
+/** One file at one resolution in both precisions: an int8 rung and its dequantized fp32 twin. */
+export function areTwins(a: Variant, b: Variant): boolean {
+  const base = (s: string) => s.replace(/:dequantized$/, '');
+  return a.precision !== b.precision && a.resolution === b.resolution && a.source !== b.source && base(a.source) === base(b.source);
+}
+
 function dominatedDetail(loser: Candidate, lm: Measurement, winner: Candidate, wm: Measurement, rb: ResolvedBudget): string {
   const p = rb.percentile;
   const la = accuracyOf(loser.variant), wa = accuracyOf(winner.variant);
+  if (compareRanked(loser, winner, rb.minAgreement) === 0 && areTwins(loser.variant, winner.variant)) {
+    // the selector keeps both precisions of a file: on a tie the measurement decides, and the reason says which
+    const twin = `its ${winner.variant.precision} twin ${winner.id} ties on accuracy`;
+    if (lm.latencyMs[p] === wm.latencyMs[p]) return `dominated by ${winner.id} (${twin} and speed, and needs less memory: ${f1(memoryOf(wm))} vs ${f1(memoryOf(lm))} MB)`;
+    return `dominated by ${winner.id} (${twin} and has the lower measured ${p}: ${f1(wm.latencyMs[p])} vs ${f1(lm.latencyMs[p])} ms)`;
+  }
   if (compareRanked(loser, winner, rb.minAgreement) === 0) {
     const what = la !== undefined ? 'same accuracy' : 'same MACs';
     if (lm.latencyMs[p] === wm.latencyMs[p]) return `dominated by ${winner.id} (${what} and speed, less memory: ${f1(memoryOf(wm))} vs ${f1(memoryOf(lm))} MB)`;

@@ -79,4 +79,45 @@ export interface ModelCard {
   source: { format: 'tflite' | 'keras' | 'onnx' | 'zoo'; file: string; sha256: string };
   /** for quantized models: what was done, e.g. "tflite-qat-uint8", "ptq-percentile-w8" */
   quantization?: string;
+  /** imported int8 models: the weight form this device runs, decided by measurement on it (src/catalog/weight-form.ts) */
+  weights?: WeightFormRecord;
+}
+
+/**
+ * How an imported model's int8 weights are stored. 'u8': uint8, run by onnxruntime's u8u8 kernels (exact on every
+ * CPU). 's8-exact': int8 with the same values (zero point 0 where they fit), run by the u8s8 kernels, fast where
+ * the CPU multiplies u8 x s8 exactly. 's8-requant': int8 symmetric per channel, re-rounded, accepted only by a
+ * fidelity check against 'u8'.
+ */
+export type WeightForm = 'u8' | 's8-exact' | 's8-requant';
+
+/** Which convs a requantized form re-rounds: all, or only the depthwise ones (the others exact). */
+export type RequantScope = 'all' | 'depthwise';
+
+export interface WeightFormCandidate {
+  form: WeightForm;
+  /** s8-requant: the symmetric range [-qmax, qmax] */
+  qmax?: number;
+  scope?: RequantScope;
+  /** median latency, 1 intra-op thread, interleaved with the other forms */
+  p50Ms: number;
+  /** outputs identical (dequantized) to the u8 form's on every frame */
+  bitExact: boolean;
+  /** frames whose top-1 (a detector: the top detection's anchor and class) equals the u8 form's */
+  agree: number;
+  frames: number;
+  minCosine: number;
+  accepted: boolean;
+  why: string;
+}
+
+export interface WeightFormRecord {
+  form: WeightForm;
+  qmax?: number;
+  scope?: RequantScope;
+  reason: string;
+  candidates: WeightFormCandidate[];
+  /** what the decision is valid for: source file, CPU, runtime, decision version */
+  key: string;
+  decidedAt: string;
 }

@@ -10,6 +10,13 @@ import { anchorsFor, STANDARD_SSD_ANCHORS } from '../../src/detect/anchors.js';
 import { loadImageRgb } from '../../src/image/load.js';
 import type { Detection } from '../../src/types/detection.js';
 import type { ImportResult } from '../../src/importers/types.js';
+import type { TfliteImportOptions } from '../../src/importers/tflite/import-tflite.js';
+import { deviceWeightForm } from '../../src/catalog/weight-form.js';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir, arch } from 'node:os';
+import { FsRoot } from '../../src/device/fsroot.js';
+import { probeCpu } from '../../src/device/cpu.js';
 
 /**
  * Issue 17's "Done when" for the model: the imported SSD-MobileNet-v2 gives the detections of an independent
@@ -83,7 +90,24 @@ function sameBox(a: readonly number[], b: readonly number[], minIou: number, px:
 
 const labelSet = (ds: readonly { label: string; score: number }[], min: number) => [...new Set(ds.filter((d) => d.score >= min).map((d) => d.label))].sort();
 
-describe('SSD-MobileNet-v2 (COCO, uint8 QAT) imported against Arm NN', () => {
+/**
+ * The weight form this machine picks for the detector (src/catalog/weight-form.ts, decided on the test photos as
+ * `models pull` does on the probe frames), checked beside today's uint8-weight graph.
+ */
+const pickedForm: TfliteImportOptions = await (async () => {
+  const stateDir = mkdtempSync(join(tmpdir(), 'edgefit-ssd-form-'));
+  try {
+    const sha = createHash('sha256').update(readFileSync(SSD)).digest('hex');
+    const exact = (await probeCpu(new FsRoot('/'), arch())).int8.exact;
+    const w = (await deviceWeightForm({ stateDir, sourcePath: SSD, sourceSha256: sha, labelsPath: LABELS, framesDir: join(sharedData, 'images/test'), rounds: 8 }, exact)).card.weights!;
+    return { weightForm: w.form, ...(w.qmax !== undefined ? { requantQmax: w.qmax } : {}), ...(w.scope ? { requantScope: w.scope } : {}) };
+  } finally {
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+})();
+const forms: Array<[string, TfliteImportOptions]> = [['u8', { weightForm: 'u8' }], [`picked here: ${pickedForm.weightForm}${pickedForm.requantScope ? `/${pickedForm.requantScope}` : ''}`, pickedForm]];
+
+describe.each(forms)('SSD-MobileNet-v2 (COCO, uint8 QAT) imported against Arm NN, weights %s', (_name, form) => {
   let int8: ImportResult;
   let fp32: ImportResult;
   let s8: ort.InferenceSession;
@@ -91,7 +115,7 @@ describe('SSD-MobileNet-v2 (COCO, uint8 QAT) imported against Arm NN', () => {
   let anchors: Float32Array;
 
   beforeAll(async () => {
-    int8 = await importTflite(SSD, { labelsPath: LABELS });
+    int8 = await importTflite(SSD, { labelsPath: LABELS, ...form });
     fp32 = await importTflite(SSD, { labelsPath: LABELS, emit: 'float' });
     s8 = await ort.InferenceSession.create(int8.onnx, { logSeverityLevel: 3 });
     s32 = await ort.InferenceSession.create(fp32.onnx, { logSeverityLevel: 3 });

@@ -94,6 +94,19 @@ describe('select (pure policy on recorded measurements)', () => {
     expect(select(c, { latencyMs: 30, memoryMb: 50 }).chosen?.id).toBe('net-int8@cpu');
   });
 
+  it('twins (one file in both precisions) tied on accuracy: the lower measured p90 wins, then less memory, and the reason says so', () => {
+    const twin = (id: string, precision: 'int8' | 'fp32', p90: number, mem: number, p50: number) => makeCandidate(
+      variant(id, { referenceAccuracy: 0.7, precision, source: `tflite:abc${precision === 'fp32' ? ':dequantized' : ''}` }), 'cpu', [meas(id, p90, { mem, p50 })]);
+    // int8 is faster at p50 but slower at p90: p90 decides
+    let d = select([twin('m-int8', 'int8', 12, 10, 6), twin('m-fp32-deq', 'fp32', 10, 20, 9)], { latencyMs: 30 });
+    expect(d.chosen?.id).toBe('m-fp32-deq@cpu');
+    expect(reason(d, 'm-int8@cpu')?.detail).toBe('dominated by m-fp32-deq@cpu (its fp32 twin m-fp32-deq@cpu ties on accuracy and has the lower measured p90: 10.0 vs 12.0 ms)');
+    // same p90: less memory wins
+    d = select([twin('m-int8', 'int8', 10, 10, 6), twin('m-fp32-deq', 'fp32', 10, 20, 9)], { latencyMs: 30 });
+    expect(d.chosen?.id).toBe('m-int8@cpu');
+    expect(reason(d, 'm-fp32-deq@cpu')?.detail).toBe('dominated by m-int8@cpu (its int8 twin m-int8@cpu ties on accuracy and speed, and needs less memory: 10.0 vs 20.0 MB)');
+  });
+
   it('unknown accuracy ranks by MACs, below any known accuracy', () => {
     const c = [
       makeCandidate(variant('a', { macs: 50e6 }), 'cpu', [meas('a', 5)]),

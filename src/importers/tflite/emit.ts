@@ -6,7 +6,8 @@ import {
   Op, TensorType, convOptions, poolOptions, activationOption, fullyConnectedOptions, softmaxBeta, reducerKeepDims, tensorInts, concatOptions,
   type TflModel, type TflOperator, type TflTensor, type FusedActivation,
 } from './schema.js';
-import { convWeights, depthwiseWeights, denseWeights, biasValues, dequantizeWeights, type ConvWeights } from './weights.js';
+import { convWeights, depthwiseWeights, denseWeights, biasValues, dequantizeWeights, signedExact, signedRequant, type ConvWeights, type WeightForm } from './weights.js';
+import type { RequantScope } from '../../types/model.js';
 
 /**
  * How quantized TFLite ops become ONNX:
@@ -23,7 +24,11 @@ export interface EmitResult {
   input: { height: number; width: number; channels: number };
   /** classifiers: the scores; detectors: `classes` is the class-score columns of `raw` (background included) */
   output: { classes: number; dtype: 'uint8' | 'int8' | 'float32'; scale?: number; zeroPoint?: number; softmax: boolean };
+  /** each integer conv's input: its ONNX tensor (NCHW), type and quantization, by the conv's name prefix */
+  convInputs: ConvInput[];
 }
+
+export interface ConvInput { prefix: string; tensor: string; dtype: 'uint8' | 'int8'; scale: number; zp: number; channels: number }
 
 /** The graph output of a detector (src/types/detection.ts): box encodings and class scores per anchor, float32. */
 export const DETECTION_OUTPUT = 'raw';
@@ -52,6 +57,21 @@ export interface EmitOptions {
   /** QDQ only: store int8 weights as uint8 with zero point + 128 (default true; see weightInputs) */
   uint8Weights?: boolean;
   /**
+   * QDQ only, overrides `uint8Weights`: how integer weights are stored (see WeightForm); with either int8 form
+   * int8 activations become uint8 (exactly).
+   */
+  weightForm?: WeightForm;
+  /** 's8-requant': the symmetric range [-qmax, qmax] (127, or 63 where the CPU's u8s8 kernels saturate) */
+  requantQmax?: number;
+  /** 's8-requant': re-round every conv's weights ('all', default) or only depthwise ones (the rest as 's8-exact') */
+  requantScope?: RequantScope;
+  /**
+   * 's8-requant': the mean of each input channel (real values) of each conv, by prefix (EmitResult.convInputs),
+   * measured on frames: re-rounding the weights shifts each output's mean by sum((w' - w) * E[x]), which the
+   * bias takes back (bias correction, as src/quant does for its own PTQ)
+   */
+  inputMeans?: Map<string, Float64Array>;
+  /**
    * A detector: this TFLite_Detection_PostProcess operator is not emitted; its box encodings and class scores
    * become the one float output `raw` [1, anchors, 4 + classes] (the post-process runs in src/detect).
    */
@@ -59,11 +79,13 @@ export interface EmitOptions {
 }
 
 export function emitOnnx(m: TflModel, mode: EmitMode, graphName: string, opts: EmitOptions = {}): EmitResult {
-  const shift = mode === 'qdq' && (opts.uint8Weights ?? true);
+  const form: WeightForm | 'file' = mode !== 'qdq' ? 'file' : opts.weightForm ?? ((opts.uint8Weights ?? true) ? 'u8' : 'file');
+  const qmax = opts.requantQmax ?? 127;
+  if (!(Number.isInteger(qmax) && qmax >= 1 && qmax <= 127)) throw new EdgefitError('E_ARGS', `requantQmax must be an integer in 1..127, got ${qmax}`);
   try {
-    return new Emitter(m, mode, graphName, true, shift, opts.detectionOp).run();
+    return new Emitter(m, mode, graphName, true, form, qmax, opts.requantScope ?? 'all', opts.inputMeans, opts.detectionOp).run();
   } catch (err) {
-    if (err instanceof NeedsFixedResolution) return new Emitter(m, mode, graphName, false, shift, opts.detectionOp).run();
+    if (err instanceof NeedsFixedResolution) return new Emitter(m, mode, graphName, false, form, qmax, opts.requantScope ?? 'all', opts.inputMeans, opts.detectionOp).run();
     throw err;
   }
 }
@@ -73,8 +95,9 @@ class Emitter {
   private vals = new Map<number, Val>();
   private usesMsDomain = false;
   private usedGlobalPool = false;
+  private convInputs: ConvInput[] = [];
 
-  constructor(private m: TflModel, private mode: EmitMode, graphName: string, private anyRes: boolean, private shiftWeights: boolean, private detection?: TflOperator) {
+  constructor(private m: TflModel, private mode: EmitMode, graphName: string, private anyRes: boolean, private weightForm: WeightForm | 'file', private qmax: number, private requantScope: RequantScope, private inputMeans: Map<string, Float64Array> | undefined, private detection?: TflOperator) {
     this.b = new OnnxBuilder(graphName, 13);
   }
 
@@ -124,6 +147,7 @@ class Emitter {
       anyResolution,
       input: { height: input.height, width: input.width, channels: 3 },
       output,
+      convInputs: this.convInputs,
     };
   }
 
@@ -149,6 +173,7 @@ class Emitter {
       anyResolution: this.anyRes,
       input: { height: input.height, width: input.width, channels: 3 },
       output: { classes: columns, dtype: 'float32', softmax: false },
+      convInputs: this.convInputs,
     };
   }
 
@@ -183,6 +208,9 @@ class Emitter {
     const zp = t.quant.zeroPoint[0]!;
     const [lo, hi] = QRANGE[dtype];
     if (zp < lo || zp > hi) throw invalid(`${what}: tensor ${t.index} (${t.name}) has zero point ${zp} outside ${dtype}`);
+    // With int8 weights every activation is uint8 (q + 128, zero point + 128: the same values, exactly), which
+    // makes onnxruntime fuse u8s8 QLinearConv; an int8 activation would leave s8s8 convs, slower on x64 (measured).
+    if (dtype === 'int8' && (this.weightForm === 's8-exact' || this.weightForm === 's8-requant')) return { dtype: 'uint8', scale: t.quant.scale[0]!, zp: zp + 128 };
     return { dtype, scale: t.quant.scale[0]!, zp };
   }
 
@@ -307,9 +335,21 @@ class Emitter {
   }
 
   /** `scalarZp`: QLinearConv takes one filter zero point when all channels share it (DequantizeLinear per axis needs a vector). */
-  private weightInputs(w: ConvWeights, prefix: string, scalarZp: boolean): { q: string; scale: string; zp: string; perChannel: boolean } {
+  private weightInputs(w: ConvWeights, prefix: string, scalarZp: boolean, depthwise = false, group = 1): { q: string; scale: string; zp: string; perChannel: boolean; w: ConvWeights; corr?: Float64Array } {
     const b = this.b;
-    if (this.shiftWeights && w.data instanceof Int8Array) {
+    let corr: Float64Array | undefined;
+    if (this.weightForm === 's8-exact') {
+      w = signedExact(w);
+    } else if (this.weightForm === 's8-requant') {
+      // depthwise convs gain most from symmetric weights (onnxruntime's fast depthwise kernel wants zero point 0)
+      if (this.requantScope === 'depthwise' && !depthwise) w = signedExact(w);
+      else {
+        const r = signedRequant(w, this.qmax);
+        const means = this.inputMeans?.get(prefix);
+        if (means && r.changed > 0) corr = biasShift(w, r, means, group);
+        w = r;
+      }
+    } else if (this.weightForm === 'u8' && w.data instanceof Int8Array) {
       // Same real values, as uint8 (w + 128, zp + 128): onnxruntime then picks its u8u8 kernels, exact on every
       // CPU, where its x64 u8s8 kernels without VNNI saturate int16 sums with full-range int8 weights
       // (/work/shared/notes/arm64-emulation.md; measured here on the TF2 PTQ MobileNet-v2: top-1 changed).
@@ -321,20 +361,21 @@ class Emitter {
     const scale = perChannel ? b.initializer(`${prefix}_w_scale`, [w.scale.length], Float32Array.from(w.scale)) : this.scalar(`${prefix}_w_scale`, w.scale[0]!, 'float32');
     const zpArr = dt === 'int8' ? Int8Array.from(w.zeroPoint) : Uint8Array.from(w.zeroPoint);
     const zp = perChannel && !(scalarZp && w.zeroPoint.every((z) => z === w.zeroPoint[0])) ? b.initializer(`${prefix}_w_zp`, [w.zeroPoint.length], zpArr) : this.scalar(`${prefix}_w_zp`, w.zeroPoint[0]!, dt);
-    return { q: wq, scale, zp, perChannel };
+    return { q: wq, scale, zp, perChannel, w, ...(corr ? { corr } : {}) };
   }
 
   /** int32 bias re-expressed at scale x_scale * w_scale[c], the scale integer conv kernels add it at. */
-  private intBias(bias: ReturnType<typeof biasValues>, xScale: number, w: ConvWeights): { data: Int32Array; scale: Float32Array } | null {
-    if (!bias) return null;
+  private intBias(bias: ReturnType<typeof biasValues>, xScale: number, w: ConvWeights, corr?: Float64Array): { data: Int32Array; scale: Float32Array } | null {
+    if (!bias && !corr) return null;
     const O = w.dims[0];
     const data = new Int32Array(O);
     const scale = new Float32Array(O);
     for (let o = 0; o < O; o++) {
       scale[o] = xScale * (w.scale.length === 1 ? w.scale[0]! : w.scale[o]!);
-      const real = bias.ints ? bias.ints[o]! * (bias.scale.length === 1 ? bias.scale[0]! : bias.scale[o]!) : bias.floats![o]!;
+      const real = !bias ? 0 : bias.ints ? bias.ints[o]! * (bias.scale.length === 1 ? bias.scale[0]! : bias.scale[o]!) : bias.floats![o]!;
+      if (corr) { data[o] = Math.round((real - corr[o]!) / scale[o]!); continue; }
       // TFLite's bias scale is this product already; re-rounding only matters if a converter wrote it otherwise.
-      data[o] = bias.ints && Math.abs(real / scale[o]! - bias.ints[o]!) < 0.5 ? bias.ints[o]! : Math.round(real / scale[o]!);
+      data[o] = bias!.ints && Math.abs(real / scale[o]! - bias!.ints[o]!) < 0.5 ? bias!.ints[o]! : Math.round(real / scale[o]!);
     }
     return { data, scale };
   }
@@ -353,15 +394,18 @@ class Emitter {
       }
       return this.finishFloat(b.op('Conv', inputs, attrs, prefix), act, outT, shapeOf, where);
     }
-    const wi = this.weightInputs(w, prefix, this.mode === 'qlinear');
-    const ib = this.intBias(bias, x.scale, w);
+    const group = Number(attrs['group'] ?? 1);
+    this.convInputs.push({ prefix, tensor: x.name, dtype: x.dtype, scale: x.scale, zp: x.zp, channels: w.dims[1] * group });
+    const wi = this.weightInputs(w, prefix, this.mode === 'qlinear', group > 1, group);
+    // the bias is re-expressed at the stored weights' scales (a requantized form has its own)
+    const ib = this.intBias(bias, x.scale, wi.w, wi.corr);
     const q = this.quantParams(outT, where);
     if (this.mode === 'qdq') {
       const wf = b.op('DequantizeLinear', [wi.q, wi.scale, wi.zp], wi.perChannel ? { axis: 0 } : {});
       const inputs = [this.dq(x), wf];
       if (ib) {
         const bq = b.initializer(`${prefix}_b`, [ib.data.length], ib.data);
-        const perChannel = w.scale.length > 1;
+        const perChannel = wi.w.scale.length > 1;
         const bs = perChannel ? b.initializer(`${prefix}_b_scale`, [ib.scale.length], ib.scale) : this.scalar(`${prefix}_b_scale`, ib.scale[0]!, 'float32');
         const bz = perChannel ? b.initializer(`${prefix}_b_zp`, [ib.scale.length], new Int32Array(ib.scale.length)) : this.scalar(`${prefix}_b_zp`, 0, 'int32');
         inputs.push(b.op('DequantizeLinear', [bq, bs, bz], perChannel ? { axis: 0 } : {}));
@@ -586,6 +630,33 @@ class Emitter {
     const s = b.op('Softmax', [f], { axis: x.rank === 4 ? 1 : -1 });
     return this.fromFloat(s, outT, x, where);
   }
+}
+
+/**
+ * sum over each output channel's weights of (requantized - original real value) x the mean of the input channel
+ * it reads: how much re-rounding moves that output's mean.
+ */
+function biasShift(orig: ConvWeights, req: ConvWeights, means: Float64Array, group: number): Float64Array {
+  const [O, I, KH, KW] = orig.dims;
+  const k = KH * KW;
+  const perGroup = O / group;
+  const corr = new Float64Array(O);
+  for (let o = 0; o < O; o++) {
+    const z = orig.zeroPoint.length === 1 ? orig.zeroPoint[0]! : orig.zeroPoint[o]!;
+    const s = orig.scale.length === 1 ? orig.scale[0]! : orig.scale[o]!;
+    const s2 = req.scale.length === 1 ? req.scale[0]! : req.scale[o]!;
+    const base = Math.floor(o / perGroup) * I;
+    let sum = 0;
+    for (let i = 0; i < I; i++) {
+      const mean = means[base + i] ?? 0;
+      for (let t = 0; t < k; t++) {
+        const j = (o * I + i) * k + t;
+        sum += (req.data[j]! * s2 - (orig.data[j]! - z) * s) * mean;
+      }
+    }
+    corr[o] = sum;
+  }
+  return corr;
 }
 
 function elemType(dtype: 'uint8' | 'int8' | 'float32'): DataTypeValue {

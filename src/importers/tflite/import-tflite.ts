@@ -13,7 +13,7 @@ import { encodeAnchors, fitSsdAnchorSpec } from '../../detect/anchors.js';
 /** QDQ measured faster than QLinear on onnxruntime-node 1.30 x64 (scripts/bench-tflite-emit.ts). */
 export const DEFAULT_EMIT: EmitMode = 'qdq';
 
-export interface TfliteImportOptions {
+export interface TfliteImportOptions extends Pick<EmitOptions, 'weightForm' | 'requantQmax' | 'requantScope'> {
   labelsPath?: string;
   /** 'qdq' (default), 'qlinear', or 'float' (weights dequantized to float32: a fidelity reference) */
   emit?: EmitMode;
@@ -64,7 +64,7 @@ export function convertTflite(bytes: Uint8Array, path: string, opts: { emit?: Em
     const detection = findDetectionOp(model, path);
     // labels are checked before the (slower) emission: a wrong file is refused at once
     const detectionLabels = detection ? fitDetectionLabels(opts.labels, detection.postprocess.numClasses, path) : undefined;
-    const emitted = emitOnnx(model, mode, name, { uint8Weights: opts.uint8Weights, detectionOp: detection?.op });
+    const emitted = emitOnnx(model, mode, name, { uint8Weights: opts.uint8Weights, weightForm: opts.weightForm, requantQmax: opts.requantQmax, requantScope: opts.requantScope, inputMeans: opts.inputMeans, detectionOp: detection?.op });
     const guess = guessFromName(path);
     const { height, width } = emitted.input;
     const inT = model.tensors[model.inputs[0]!]!;
@@ -95,7 +95,7 @@ export function convertTflite(bytes: Uint8Array, path: string, opts: { emit?: Em
         : `tflite-${int8 ? 'int8' : 'uint8'}-${perChannel ? 'per-channel' : 'per-tensor'}${model.operators.some((o) => o.code === Op.QUANTIZE) ? '-ptq' : ''}`,
     };
     if (detection) Object.assign(card, detectionCard(detection, fitted.labels, anchorGenerator));
-    return { onnx: emitted.bytes, card };
+    return { onnx: emitted.bytes, card, convInputs: emitted.convInputs };
   } catch (err) {
     if (err instanceof EdgefitError) throw err;
     // Anything else is a consistency check we do not have yet, hit by a corrupt file: refuse it, keep the cause.

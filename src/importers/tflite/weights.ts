@@ -99,3 +99,62 @@ export function dequantizeWeights(w: ConvWeights): Float32Array {
   }
   return out;
 }
+
+export type { WeightForm } from '../../types/model.js';
+
+/**
+ * The same real values as int8: zero point 0 where every value lies within 127 of the zero point (the kernels'
+ * symmetric fast path), otherwise q - 128 with zero point z - 128 (u8s8 with a weight zero point: exact, a little
+ * slower). int8 weights are kept as they are.
+ */
+export function signedExact(w: ConvWeights): ConvWeights {
+  if (!(w.data instanceof Uint8Array)) return w;
+  const O = w.dims[0];
+  const per = w.data.length / O;
+  const out = new Int8Array(w.data.length);
+  let fits = true;
+  for (let o = 0; o < O && fits; o++) {
+    const z = w.zeroPoint.length === 1 ? w.zeroPoint[0]! : w.zeroPoint[o]!;
+    for (let j = o * per, e = j + per; j < e; j++) {
+      const v = w.data[j]! - z;
+      if (v < -127 || v > 127) { fits = false; break; }
+      out[j] = v;
+    }
+  }
+  if (fits) return { data: out, dims: w.dims, scale: w.scale.slice(), zeroPoint: w.zeroPoint.map(() => 0) };
+  for (let j = 0; j < out.length; j++) out[j] = w.data[j]! - 128;
+  return { data: out, dims: w.dims, scale: w.scale.slice(), zeroPoint: w.zeroPoint.map((z) => z - 128) };
+}
+
+/**
+ * Symmetric per-output-channel int8 in [-qmax, qmax] for the same real values, re-rounded; channels whose values
+ * already fit keep them exactly (same scale). `changed` counts the weights whose real value moved.
+ */
+export function signedRequant(w: ConvWeights, qmax: number): ConvWeights & { changed: number } {
+  if (w.data instanceof Float32Array) return { ...w, changed: 0 };
+  const O = w.dims[0];
+  const per = w.data.length / O;
+  const out = new Int8Array(w.data.length);
+  const scale = new Array<number>(O);
+  let changed = 0;
+  for (let o = 0; o < O; o++) {
+    const z = w.zeroPoint.length === 1 ? w.zeroPoint[0]! : w.zeroPoint[o]!;
+    const s = w.scale.length === 1 ? w.scale[0]! : w.scale[o]!;
+    let m = 0;
+    for (let j = o * per, e = j + per; j < e; j++) m = Math.max(m, Math.abs(w.data[j]! - z));
+    if (m <= qmax) {
+      for (let j = o * per, e = j + per; j < e; j++) out[j] = w.data[j]! - z;
+      scale[o] = s;
+      continue;
+    }
+    const k = qmax / m;
+    scale[o] = (s * m) / qmax;
+    for (let j = o * per, e = j + per; j < e; j++) {
+      const v = w.data[j]! - z;
+      const q = Math.round(v * k);
+      out[j] = q;
+      if (q / k !== v) changed++;
+    }
+  }
+  return { data: out, dims: w.dims, scale, zeroPoint: scale.map(() => 0), changed };
+}
