@@ -45,7 +45,7 @@ async function runFor(hosts: EngineHost[], frame: Uint8Array, ms: number): Promi
 
 /** Runs the model alone, then `streams` copies at once, in interleaved rounds, and compares throughput. */
 export async function measureSlowdown(modelPath: string, o: SlowdownOptions): Promise<Slowdown> {
-  if (!Number.isInteger(o.streams) || o.streams < 1) throw new EdgefitError('E_PROFILE_OPTION', `streams must be a whole number >= 1 (got ${o.streams})`);
+  if (!Number.isInteger(o.streams) || o.streams < 1) throw new EdgefitError('E_OPTIONS', `streams must be a whole number >= 1 (got ${o.streams})`);
   const hosts: EngineHost[] = [];
   try {
     for (let i = 0; i < o.streams; i++) {

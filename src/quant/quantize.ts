@@ -100,7 +100,7 @@ export interface PreparedQuantization {
 }
 
 export async function prepareQuantization(floatOnnx: Uint8Array, opts: Omit<QuantizeOptions, 'method' | 'weightBits' | 'depthwiseBits'>): Promise<PreparedQuantization> {
-  if (!(Number.isInteger(opts.resolution) && opts.resolution >= 8 && opts.resolution <= 4096)) throw new EdgefitError('E_ARG', `resolution must be an integer in 8..4096, got ${opts.resolution}`);
+  if (!(Number.isInteger(opts.resolution) && opts.resolution >= 8 && opts.resolution <= 4096)) throw new EdgefitError('E_OPTIONS', `resolution must be an integer in 8..4096, got ${opts.resolution}`);
   const frames = await calibrationFrames(opts.calib, opts.resolution, opts.calibViews ?? VIEWS);
   const bnFold = foldBatchNormOnnx(readOnnx(floatOnnx, 'float model'));
   const cls = classifierToGemm(bnFold.model);
@@ -134,12 +134,12 @@ function adaroundOptions(a: QuantizeOptions['adaround']): AdaRoundOptions | unde
 
 function checkBits(opts: Pick<QuantizeOptions, 'weightBits' | 'depthwiseBits'>): WeightBits {
   const dwBits = opts.depthwiseBits ?? opts.weightBits;
-  for (const b of [opts.weightBits, dwBits]) if (b !== 8 && b !== 7) throw new EdgefitError('E_ARG', `weight bits must be 8 or 7, got ${String(b)}`);
+  for (const b of [opts.weightBits, dwBits]) if (b !== 8 && b !== 7) throw new EdgefitError('E_OPTIONS', `weight bits must be 8 or 7, got ${String(b)}`);
   return dwBits;
 }
 
 function checkMethod(m: unknown): void {
-  if (m !== 'minmax' && m !== 'percentile' && m !== 'mse') throw new EdgefitError('E_ARG', `calibration method must be minmax, percentile or mse, got ${String(m)}`);
+  if (m !== 'minmax' && m !== 'percentile' && m !== 'mse') throw new EdgefitError('E_OPTIONS', `calibration method must be minmax, percentile or mse, got ${String(m)}`);
 }
 
 /** One candidate from a prepared quantization; `adaround: false` rounds to nearest even if inputs were collected. */

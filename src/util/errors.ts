@@ -21,6 +21,8 @@ export const ERROR_CODES = [
   'E_GRAPH', 'E_QUANT', 'E_CALIB', 'E_IMAGE',
   // detection
   'E_DETECT_ANCHORS', 'E_DETECT_SHAPE', 'E_TFLITE_DETECTION', 'E_TASK',
+  // several cameras, int8 weight forms
+  'E_JOINT_INPUT', 'E_FAIR_QUEUE', 'E_SHARED_WORKERS', 'E_WEIGHT_FORM',
   // zoo
   'E_ZOO_FAMILY', 'E_ZOO_ALPHA', 'E_ZOO_RESOLUTION', 'E_ZOO_CLASSES', 'E_ZOO_ACTIVATION', 'E_ZOO_OPTION', 'E_ZOO_SEED', 'E_ZOO_WEIGHTS',
   // profiling and selection

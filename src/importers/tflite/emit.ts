@@ -81,7 +81,7 @@ export interface EmitOptions {
 export function emitOnnx(m: TflModel, mode: EmitMode, graphName: string, opts: EmitOptions = {}): EmitResult {
   const form: WeightForm | 'file' = mode !== 'qdq' ? 'file' : opts.weightForm ?? ((opts.uint8Weights ?? true) ? 'u8' : 'file');
   const qmax = opts.requantQmax ?? 127;
-  if (!(Number.isInteger(qmax) && qmax >= 1 && qmax <= 127)) throw new EdgefitError('E_ARGS', `requantQmax must be an integer in 1..127, got ${qmax}`);
+  if (!(Number.isInteger(qmax) && qmax >= 1 && qmax <= 127)) throw new EdgefitError('E_OPTIONS', `requantQmax must be an integer in 1..127, got ${qmax}`);
   try {
     return new Emitter(m, mode, graphName, true, form, qmax, opts.requantScope ?? 'all', opts.inputMeans, opts.detectionOp).run();
   } catch (err) {
