@@ -3,6 +3,7 @@ import type { ModelProto, NodeProto } from '../onnx/proto.js';
 import { runWithOutputs } from './calibrate.js';
 import { GraphIndex } from './model.js';
 import { roundNearest, weightAxis, weightScales } from './qdq.js';
+import { mulberry32 } from '../zoo/init.js';
 
 export interface AdaRoundOptions {
   /** seeds the order coordinates are visited in; same seed, same weights */
@@ -229,14 +230,3 @@ function optimiseLayer(j: LayerJob, w: Float32Array, scale: Float32Array, q: Int
   return { before, after };
 }
 
-/** A small seeded generator (mulberry32): reproducible across runs and platforms. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
