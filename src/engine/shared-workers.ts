@@ -44,6 +44,8 @@ export interface SharedWorkersOptions {
   slots: number;
   providers?: ProviderName[];
   kind?: string;
+  /** modules each worker imports before loading its engine (HostOptions.engineModules) */
+  engineModules?: string[];
   timeoutMs?: number;
   optimizedCacheDir?: string;
   onResult: (r: SharedResult) => void;
@@ -84,7 +86,7 @@ export class SharedWorkers {
         if (hosts.has(s.key)) throw new EdgefitError('E_SHARED_WORKERS', `session ${s.key} is given twice`);
         const opts: HostOptions = {
           providers: o.providers ?? ['cpu'], threads: s.threads,
-          ...(o.kind ? { kind: o.kind } : {}), ...(s.resolution ? { resolution: s.resolution } : {}),
+          ...(o.kind ? { kind: o.kind } : {}), ...(o.engineModules ? { engineModules: o.engineModules } : {}), ...(s.resolution ? { resolution: s.resolution } : {}),
           ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}), ...(o.optimizedCacheDir ? { optimizedCacheDir: o.optimizedCacheDir } : {}),
         };
         hosts.set(s.key, await EngineHost.start(s.modelPath, opts));

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { SharedWorkers, type SharedResult } from '../../src/engine/shared-workers.js';
 import { tinyClassifier, testFrame } from '../helpers/tiny-model.js';
 import { waitFor } from '../helpers/wait.js';
+import { faultEnginesModule } from '../helpers/fault-daemon.js';
 
 let dir: string, ten: string, seven: string;
 beforeAll(() => {
@@ -53,14 +54,13 @@ describe('SharedWorkers: cameras on shared engine hosts through the fair queue',
   });
 
   it('a worker that dies fails only the frame it ran, for the camera that offered it; the queue keeps going', async () => {
-    process.env.EDGEFIT_TEST_ALLOW_FAULT_ENGINES = '1';
     process.env.EDGEFIT_TEST_FAULT_AFTER = '2';
     const results: string[] = [];
     const errors: string[] = [];
     const w = await SharedWorkers.start(
       [{ key: 'ten', modelPath: ten, threads: 1 }],
       [{ id: 'a', fps: 10, session: 'ten', costMs: 1 }, { id: 'b', fps: 10, session: 'ten', costMs: 1 }],
-      { slots: 1, kind: 'fault-crash', onResult: (r) => results.push(r.camera), onError: (camera, err) => errors.push(`${camera}:${(err as Error & { code?: string }).code}`) },
+      { slots: 1, kind: 'fault-crash', engineModules: [faultEnginesModule], onResult: (r) => results.push(r.camera), onError: (camera, err) => errors.push(`${camera}:${(err as Error & { code?: string }).code}`) },
     );
     try {
       const frame = testFrame(32);
@@ -78,7 +78,6 @@ describe('SharedWorkers: cameras on shared engine hosts through the fair queue',
       expect(w.stats('a').done + w.stats('b').done).toBe(8);
     } finally {
       await w.close();
-      delete process.env.EDGEFIT_TEST_ALLOW_FAULT_ENGINES;
       delete process.env.EDGEFIT_TEST_FAULT_AFTER;
     }
   });
