@@ -1,8 +1,12 @@
 import { describe, it, expect, afterEach } from 'vitest';
+import { rmSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { rtspTimeoutOption } from '../../src/camera/ffmpeg-features.js';
 import { createFrameSource } from '../../src/camera/registry.js';
 import type { Frame, FrameSource, FrameSourceOptions } from '../../src/camera/source.js';
 import { until, within } from '../contract/framesource.js';
 import { startRtspServer, type RtspServer } from '../helpers/rtsp-server.js';
+import { makeFakeFfmpeg4 } from './camera-fixtures.js';
 
 // A real IP camera as far as ffmpeg can tell: GStreamer's RTSP server on loopback, H.264 over RTP, interleaved
 // in the RTSP TCP connection (the transport edgefit asks for).
@@ -113,5 +117,23 @@ describe('ffmpeg FrameSource on a real RTSP camera', () => {
     expect(s.stats()).toMatchObject({ online: true, lastError: null });
     expect(s.stats().restarts).toBeGreaterThanOrEqual(2);
     expect(offline).toHaveLength(1);
+  });
+
+  it('an ffmpeg before 5.0 gets its own name for the socket timeout (-stimeout), not -timeout, which would make it listen', async () => {
+    const old = makeFakeFfmpeg4();
+    try {
+      expect(await rtspTimeoutOption(old)).toBe('stimeout');
+      expect(await rtspTimeoutOption('ffmpeg')).toBe('timeout');
+      const srv = await server();
+      const s = await camera(srv.url, { ffmpegPath: old });
+      const errors: string[] = [];
+      s.on('error', (e: Error) => errors.push(e.message));
+      await s.start();
+      const f = await within(s.next(), 'a frame through ffmpeg 4');
+      expectBars(f);
+      expect(errors).toEqual([]);
+    } finally {
+      rmSync(dirname(old), { recursive: true, force: true });
+    }
   });
 });
