@@ -78,6 +78,7 @@ export class CamerasDaemon {
   private lastSwitch = 0;
   private replan: NodeJS.Timeout | undefined;
   private telemetryTimer: NodeJS.Timeout | undefined;
+  private adaptTimer: NodeJS.Timeout | undefined;
   private readonly cpu = new CpuMeter();
   private readonly loop = new LoopDelay();
   private lastTelemetry = Date.now();
@@ -155,7 +156,7 @@ export class CamerasDaemon {
           await this.mqttClient.mqtt?.setStatus('online', this.joint.warning ?? '');
         }, stop: async () => undefined,
       },
-      { name: 'telemetry', start: async () => this.startTelemetry(), stop: async () => { if (this.telemetryTimer) clearInterval(this.telemetryTimer); this.loop.stop(); } },
+      { name: 'telemetry', start: async () => this.startTelemetry(), stop: async () => { if (this.telemetryTimer) clearInterval(this.telemetryTimer); if (this.adaptTimer) clearInterval(this.adaptTimer); this.loop.stop(); } },
       new WatchdogService(this.systemd, () => {
         const s = this.parts.map((p) => p.pipeline.pipeline.stats());
         return { paused: s.every((x) => x.paused), lastResultAt: Math.max(...s.map((x) => x.lastResultAt)) };
@@ -257,11 +258,30 @@ export class CamerasDaemon {
 
   /** The board throttles: the cheapest loss steps down (one step per cool-down). */
   private onThrottle(): void {
-    if (!this.o.config.adapt.enabled || Date.now() - this.lastSwitch < this.o.config.adapt.cooldownSeconds * 1000) return;
+    this.stepDown('the board throttles');
+  }
+
+  /**
+   * The adapter watching every camera: a camera online whose live p90 (offer to answer, queue wait included, over
+   * the pipeline's window) is over its budget makes the cheapest loss of the set step down, not necessarily its
+   * own: the joint rule decides who pays. One step per cool-down.
+   */
+  private liveCheck(): void {
+    const late = this.parts.flatMap((p, ci) => {
+      if (!p.online) return [];
+      const l = p.pipeline.pipeline.latency.percentiles();
+      const budget = this.joint.plans[ci]!.budgetMs;
+      return l.n >= 10 && l.p90 > budget ? [`${p.cam.id} live p90 ${l.p90.toFixed(1)} ms over its ${budget.toFixed(1)} ms`] : [];
+    });
+    if (late.length > 0) this.stepDown(late.join(', '));
+  }
+
+  private stepDown(why: string): void {
+    if (this.stopped || !this.o.config.adapt.enabled || Date.now() - this.lastSwitch < this.o.config.adapt.cooldownSeconds * 1000) return;
     const s = this.joint.stepDown(this.parts.map((p) => p.online));
     if (!s) return;
     this.lastSwitch = Date.now();
-    this.switching = this.switching.then(() => this.apply(s.assignment, `the board throttles: ${s.step.reason}`)).catch((err: unknown) => this.o.log.error('step down failed; the previous set keeps running', { error: errorMessage(err) }));
+    this.switching = this.switching.then(() => this.apply(s.assignment, `${why}: ${s.step.reason}`)).catch((err: unknown) => this.o.log.error('step down failed; the previous set keeps running', { error: errorMessage(err) }));
   }
 
   /** Loads the new set on new workers, swaps every pipeline between frames, then closes the old workers. */
@@ -338,6 +358,10 @@ export class CamerasDaemon {
   private startTelemetry(): void {
     this.telemetryTimer = setInterval(() => { void this.publishTelemetry(); }, this.o.config.mqtt.telemetrySeconds * 1000);
     this.telemetryTimer.unref();
+    if (this.o.config.adapt.enabled) {
+      this.adaptTimer = setInterval(() => this.liveCheck(), this.o.config.adapt.windowSeconds * 1000);
+      this.adaptTimer.unref();
+    }
   }
 
   private async publishTelemetry(): Promise<void> {
