@@ -4,7 +4,11 @@ import type { Logger } from '../util/log.js';
 import { EdgefitError } from '../util/errors.js';
 import type { DeviceInfo } from '../device/types.js';
 import type { Variant } from '../catalog/types.js';
-import { budgetFromConfig, type Choice } from '../select/choose.js';
+import { budgetFromConfig, cachePathOf, measurerFor, type Choice } from '../select/choose.js';
+import { measuredCandidate } from '../select/search.js';
+import type { Candidate } from '../select/types.js';
+import { ProfileCache } from '../profile/cache.js';
+import { boardFingerprint } from '../device/probe.js';
 import { resolveBudget } from '../select/policy.js';
 import { jointOptions } from '../select/joint-options.js';
 import { chooseJoint, type JointDecision } from '../select/joint-explain.js';
@@ -74,7 +78,7 @@ export class JointSelection {
       const pct = resolveBudget(budgetFromConfig(cam.config, this.device)).percentile;
       const budgetMs = resolveBudget(budgetFromConfig(cam.config, this.device)).latencyMs ?? 1000 / cam.fps;
       // the shared workers run on the CPU provider (one engine host per session)
-      const candidates = sel.choice.candidates.filter((c) => c.provider === 'cpu');
+      const candidates = await this.lighterMeasured(cam, sel.choice);
       const options = jointOptions(candidates, pct);
       const variants = new Map<string, Variant>();
       for (const c of candidates) for (const m of c.measurements) variants.set(`${c.id}/t${m.threads}`, c.variant);
@@ -101,11 +105,42 @@ export class JointSelection {
     if (d.feasible && this.i.verify !== false) await this.verify();
   }
 
-  /** One stream per core of the model most cameras chose, as the cameras will run it. */
+  /**
+   * The camera's CPU candidates with every rung lighter than its own choice measured: the single-camera search
+   * stops at the first rung that fits, but beside other cameras a camera may have to step down to any lighter one.
+   * Rungs heavier than its choice missed its budget alone and stay out. Measurements are cached (the first start
+   * pays them once).
+   */
+  private async lighterMeasured(cam: ResolvedCamera, choice: Choice): Promise<Candidate[]> {
+    const cpu = choice.candidates.filter((c) => c.provider === 'cpu');
+    const todo = cpu.filter((c) => c.measurements.length === 0 && c.variant.macs <= choice.variant.macs);
+    if (todo.length === 0) return cpu;
+    this.i.log.info('measuring the lighter rungs a joint choice may step down to', { camera: cam.id, rungs: todo.length });
+    const measure = measurerFor(cam.config, {
+      board: boardFingerprint(this.device), budget: budgetFromConfig(cam.config, this.device), cache: new ProfileCache(cachePathOf(cam.config)), signal: this.i.signal,
+    });
+    const done = new Map<string, Candidate>();
+    for (const c of todo) {
+      if (this.i.stopped()) break;
+      try {
+        done.set(c.id, measuredCandidate(c, await measure(c)));
+      } catch (err) {
+        if (this.i.stopped()) throw err;
+        this.i.log.warn('a rung could not be measured; it is left out of the joint choice', { camera: cam.id, candidate: c.id, error: (err as Error).message });
+      }
+    }
+    return cpu.map((c) => done.get(c.id) ?? c);
+  }
+
+  /** One stream per core of the first camera's model, as the cameras will run it. */
   private async measureSlowdown(): Promise<number> {
     const cores = this.input.board.cores;
     if (cores < 2) return 1;
-    const first = this.plans[0]!.options.slice().sort((a, b) => a.timeMs - b.timeMs)[0]!;
+    // the first camera's own choice: a model of the weight the cameras will run (a tiny one barely touches the
+    // caches and memory bandwidth that streams contend for)
+    const p0 = this.plans[0]!;
+    const byTime = p0.options.slice().sort((a, b) => a.timeMs - b.timeMs);
+    const first = p0.options.find((o) => p0.variants.get(o.id) === p0.choice.variant && o.threads === p0.choice.threads) ?? byTime[byTime.length >> 1]!;
     if (!first.modelPath || !first.resolution) return 1;
     try {
       const s = await measureSlowdown(first.modelPath, { streams: cores, resolution: first.resolution, durationMs: 2000, rounds: 4, frame: new Uint8Array(first.resolution * first.resolution * 3).fill(128) });
