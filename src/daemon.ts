@@ -19,6 +19,8 @@ import { ProbeFrameCollector } from './daemon/probe-frames.js';
 import { CommandsService, type Reselection } from './daemon/commands.js';
 import { TelemetryService } from './daemon/telemetry.js';
 import { WatchdogService } from './daemon/watchdog.js';
+import { CamerasDaemon } from './daemon/cameras-daemon.js';
+import { cameraView, camerasOf } from './config/cameras.js';
 
 export interface DaemonOptions {
   config: Config;
@@ -166,6 +168,21 @@ export class Daemon {
   }
 
   get board(): string { return boardFingerprint(this.selection.device); }
+}
+
+/** What `edgefit run` drives: the one-camera daemon or the several-camera one. */
+export type RunningDaemon = Pick<Daemon, 'start' | 'stop' | 'reselect' | 'telemetry' | 'brokerUrl' | 'board'>;
+
+/**
+ * The daemon for a configuration: with two or more `cameras`, the several-camera daemon (joint choice, shared
+ * workers, per-camera topics); with one entry in `cameras`, the one-camera daemon on that camera's settings
+ * (the one-camera topics, as with `camera`); else the one-camera daemon as configured.
+ */
+export function createDaemon(o: DaemonOptions): RunningDaemon {
+  const c = o.config;
+  if (c.cameras.length >= 2) return new CamerasDaemon(o, camerasOf(c));
+  if (c.cameras.length === 1) return new Daemon({ ...o, config: cameraView(c, c.cameras[0]!) });
+  return new Daemon(o);
 }
 
 function service(name: string, start: () => Promise<void>, stop: () => void = () => undefined): Service {

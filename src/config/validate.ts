@@ -1,6 +1,8 @@
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { fieldByPath } from './fields.js';
 import { shownSetting } from './redact-settings.js';
+import { cameraProblems } from './cameras.js';
+import type { CameraEntry } from './types.js';
 // ajv's compilation of configSchema (allErrors, strict, verbose, the 'x-accepted' annotation keyword), written
 // out by scripts/write-validators.ts: the daemon does not load ajv and compile the schema at every start
 import { validate as generated } from './validator.generated.js';
@@ -44,7 +46,9 @@ function describeError(e: ErrorObject, root: unknown, originOf: (path: string) =
   let value: unknown = root;
   for (const p of parts) value = (value as Record<string, unknown> | undefined)?.[p];
   const node = e.parentSchema as Record<string, unknown> | undefined ?? {};
-  const from = originOf(path);
+  // inside a list of objects (cameras.0.id), the origin is the list's
+  const leaf = fieldParts.findIndex((_, i) => fieldByPath.has(fieldParts.slice(0, i + 1).join('.')));
+  const from = originOf(leaf >= 0 ? fieldParts.slice(0, leaf + 1).join('.') : path);
   let must: string;
   switch (e.keyword) {
     case 'enum': must = `be one of ${fmtList(e.params.allowedValues as unknown[])}`; break;
@@ -74,7 +78,7 @@ function describeError(e: ErrorObject, root: unknown, originOf: (path: string) =
 }
 
 /** Rules across fields, which JSON Schema states poorly. */
-function crossChecks(tree: Record<string, Record<string, unknown>>, originOf: (path: string) => string): string[] {
+function crossChecks(tree: Record<string, Record<string, unknown> | undefined>, originOf: (path: string) => string): string[] {
   const out: string[] = [];
   const b = tree.budget ?? {};
   if (b.latencyMs === 0 && b.fps === 0) {
@@ -84,6 +88,7 @@ function crossChecks(tree: Record<string, Record<string, unknown>>, originOf: (p
   if ((tls.cert === '') !== (tls.key === '')) {
     out.push(`config: mqtt.tls.cert and mqtt.tls.key must be given together (got cert ${show('', tls.cert)}, key ${show('', tls.key)}) — ${originOf(tls.cert === '' ? 'mqtt.tls.key' : 'mqtt.tls.cert')}`);
   }
+  if (Array.isArray(tree.cameras)) out.push(...cameraProblems(tree.cameras as unknown as Partial<CameraEntry>[], originOf('cameras')));
   return out;
 }
 

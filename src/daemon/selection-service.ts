@@ -32,6 +32,8 @@ export interface SelectionInputs {
   mqtt(): MqttService | undefined;
   /** the board throttled in the last telemetry window: live latency says less then */
   throttled(): boolean;
+  /** the device as already probed (several cameras: probed once for all of them) */
+  device?: DeviceInfo;
 }
 
 /**
@@ -62,8 +64,12 @@ export class SelectionService implements Service {
     this.log.info('probing the device');
     // providers are proven in a child process (on the binding the engine will use): the probe sessions' native
     // memory stays out of the daemon, and a GPU library that crashes cannot take it down
-    const [device, providers] = await Promise.all([probeDevice({ ort: null }), probeProvidersIsolated(c.engine.ortLibraryPath || undefined)]);
-    this.device = { ...device, providers };
+    if (this.i.device) this.device = this.i.device;
+    else {
+      const [device, providers] = await Promise.all([probeDevice({ ort: null }), probeProvidersIsolated(c.engine.ortLibraryPath || undefined)]);
+      this.device = { ...device, providers };
+    }
+    const providers = this.device.providers;
     if (providers.usable.length === 0) this.log.warn('no execution provider was proven; trying cpu', { error: providers.error ?? 'none' });
     this.log.info('device', { board: this.device.board.kind, cpu: this.device.cpu.model, cores: this.device.cpu.cores, memoryMb: this.device.memory.effectiveMb, providers: this.device.providers.usable.join(',') });
     await this.loadLadder();

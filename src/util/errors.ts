@@ -6,7 +6,7 @@
 export const ERROR_CODES = [
   // command replies (src/mqtt/commands.ts) and the daemon's commands
   'E_UNKNOWN_VERB', 'E_TOO_LARGE', 'E_INVALID_JSON', 'E_INVALID_ARGS', 'E_REPLAY', 'E_BUSY', 'E_TIMEOUT', 'E_FAILED',
-  'E_STOPPING', 'E_NO_FRAME', 'E_INVALID_REPLY',
+  'E_STOPPING', 'E_NO_FRAME', 'E_UNKNOWN_CAMERA', 'E_INVALID_REPLY',
   // flags, options, configuration, state
   'E_FLAGS', 'E_OPTIONS', 'E_CONFIG', 'E_STATE_DIR', 'E_BUDGET', 'E_ADAPT',
   // device
