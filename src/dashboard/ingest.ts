@@ -129,6 +129,8 @@ export class FleetIngest extends EventEmitter {
       [`${p}/+/event`]: { qos: 1 },
       // only the newest result per device is shown: QoS 0 spares the broker an ack per result
       [`${p}/+/result`]: { qos: 0 },
+      // and per camera of a device with several (<device>/<camera>/result)
+      [`${p}/+/+/result`]: { qos: 0 },
       [this.o.shareGroup ? `$share/${this.o.shareGroup}/${p}/+/telemetry` : `${p}/+/telemetry`]: { qos: 0 },
     };
     let refused: string[];

@@ -26,6 +26,8 @@ export interface DashboardOptions extends IngestOptions {
 export interface DashboardStats {
   devices: number;
   refusedDevices: number;
+  /** cameras refused because their device already had the most the dashboard keeps (MAX_DEVICE_CAMERAS) */
+  refusedCameras: number;
   ingest: IngestStats;
   sseClients: number;
   sseMessages: number;
@@ -121,7 +123,7 @@ export class Dashboard {
   stats(): DashboardStats {
     const m = process.memoryUsage();
     return {
-      devices: this.store.size, refusedDevices: this.store.refusedDevices, ingest: this.ingest.stats,
+      devices: this.store.size, refusedDevices: this.store.refusedDevices, refusedCameras: this.store.refusedCameras, ingest: this.ingest.stats,
       sseClients: this.hub.clientCount, sseMessages: this.hub.sent,
       rssMb: Math.round(m.rss / 1048576), heapUsedMb: Math.round(m.heapUsed / 1048576), uptimeS: Math.round((Date.now() - this.started) / 1000),
     };
