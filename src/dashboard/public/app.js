@@ -23,7 +23,7 @@ const COLUMNS = [
 
 /**
  * A camera's row under its device (a device with several cameras), in the same columns: its status, task, the
- * variant it runs, provider × threads, p90, results per second against the rate it is served at, drops, result.
+ * variant it runs, provider × threads, p90, results per second (the rate it is served at in the title), drops, result.
  */
 const CAMERA_CELLS = {
   id: (c) => `↳ ${c.id}`,
@@ -32,7 +32,7 @@ const CAMERA_CELLS = {
   variant: (c) => c.variant ?? '',
   provider: (c) => (c.provider ? `${c.provider}${c.threads ? ` × ${c.threads}` : ''}` : ''),
   p90: (c) => fmt(c.p90, 1),
-  fps: (c) => fmt(c.fps, 1) + (c.targetFps != null && c.fps != null ? ` / ${fmt(c.targetFps, 0)}` : ''),
+  fps: (c) => fmt(c.fps, 1),
   dropped: (c) => fmt(c.dropped, 0),
   result: (c) => resultText(c.result),
 };
@@ -171,11 +171,13 @@ function renderTable() {
       });
       cells[1].dataset.state = !cam?.status ? 'unknown' : cam.status === 'running' ? 'online' : 'offline';
       cells[1].title = cam?.reason ? `chosen: ${cam.reason}` : '';
+      cells[7].title = cam?.targetFps != null ? `served at ${cam.targetFps} fps` : '';
       cells[9].classList.remove('hot');
       cells[9].removeAttribute('title');
       continue;
     }
     delete e.dataset.camera;
+    cells[7].removeAttribute('title');
     COLUMNS.forEach((c, j) => {
       const t = c.text(r);
       if (cells[j].textContent !== t) cells[j].textContent = t;
