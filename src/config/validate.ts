@@ -42,7 +42,7 @@ function describeError(e: ErrorObject, root: unknown, originOf: (path: string) =
     fieldParts = parts.slice(0, -1);
   }
   const path = fieldParts.join('.');
-  const shown = index !== undefined ? `${path}[${index}]` : path || '(top level)';
+  const shown = index !== undefined ? `${path}[${index}]` : path.replace(/\.(\d+)(?=\.|$)/g, '[$1]') || '(top level)';
   let value: unknown = root;
   for (const p of parts) value = (value as Record<string, unknown> | undefined)?.[p];
   const node = e.parentSchema as Record<string, unknown> | undefined ?? {};
@@ -70,8 +70,9 @@ function describeError(e: ErrorObject, root: unknown, originOf: (path: string) =
     case 'minLength': must = `be at least ${String(e.params.limit)} characters`; break;
     case 'minItems': must = `list at least ${String(e.params.limit)} item(s)`; break;
     case 'uniqueItems': must = 'list each item once'; break;
-    case 'required': return `config: ${[...fieldParts, String(e.params.missingProperty)].join('.')} is missing — ${from}`;
-    case 'additionalProperties': return `config: ${[...fieldParts, String(e.params.additionalProperty)].join('.')} is not a setting`;
+    // in a list of objects (cameras[0]), the item's index is kept
+    case 'required': return `config: ${index !== undefined ? `${path}[${index}].` : path ? `${path}.` : ''}${String(e.params.missingProperty)} is missing — ${from}`;
+    case 'additionalProperties': return `config: ${index !== undefined ? `${path}[${index}].` : path ? `${path}.` : ''}${String(e.params.additionalProperty)} is not a setting`;
     default: must = `satisfy ${e.keyword} (${e.message ?? ''})`;
   }
   return `config: ${shown} must ${must} (got ${show(path, value)}) — ${from}`;
