@@ -1,9 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import mqtt, { type MqttClient } from 'mqtt';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { Mosquitto } from '../helpers/mosquitto.js';
+import { DaemonProcess, fastProfile, pulledState } from '../helpers/daemon.js';
+import { startRtspServer, type RtspServer } from '../helpers/rtsp-server.js';
 import { loadRecording } from '../helpers/recorded-device.js';
 import { browserMissing, launchChromium } from '../helpers/browser.js';
 import { startDashboard, type Dashboard } from '../../src/dashboard/server.js';
@@ -13,7 +16,8 @@ import { projectRoot } from '../../src/util/paths.js';
  * Issue 18, the dashboard: a device with several cameras publishes the joint choice (model.cameras), per-camera
  * telemetry and results on <device>/<camera>/result, through a real mosquitto; in headless Chromium each camera
  * is a row under its device (variant, fps, p90, drops, status) and a line of the device view's cameras table, and
- * the JSON API carries them. A one-camera device next to it gets no camera rows.
+ * the JSON API carries them. A one-camera device next to it gets no camera rows. Then the same from a real
+ * daemon with two cameras, one of them an RTSP stream whose server goes away and comes back.
  */
 const missing = browserMissing();
 if (missing) console.warn(`dashboard cameras e2e skipped: ${missing}`);
@@ -135,4 +139,63 @@ describe.skipIf(missing !== undefined)('cameras under their device in a real bro
     const list = (await (await fetch(`${dash.url}/api/devices`)).json()) as { rows: { id: string; cameras?: unknown[] }[] };
     expect(list.rows.find((r) => r.id === 'single')).not.toHaveProperty('cameras');
   }, 120_000);
+});
+
+describe.skipIf(missing !== undefined)('a real daemon\'s cameras in a real browser (an RTSP camera going away and back)', () => {
+  let broker: Mosquitto;
+  let rtsp: RtspServer;
+  let daemon: DaemonProcess;
+  let dash: Dashboard;
+  let browser: Browser;
+  let page: Page;
+  const DEV = 'two-cams';
+
+  beforeAll(async () => {
+    const state = await pulledState(['mobilenet_v1-0.25-128-int8']);
+    [broker, rtsp] = await Promise.all([Mosquitto.start(), startRtspServer({ width: 320, height: 240, fps: 10 })]);
+    dash = await startDashboard({ url: broker.url, prefix: 'edgefit', port: 0 });
+    const config = join(mkdtempSync(join(tmpdir(), 'edgefit-dash-cams-')), 'config.json');
+    // lenient budgets: the test is about what reaches the page, and must hold with a busy loop on one core
+    writeFileSync(config, JSON.stringify({
+      cameras: [
+        { id: 'door', source: rtsp.url, fps: 3, task: 'classification', watchdogSeconds: 2, budget: { latencyMs: 4000 } },
+        { id: 'hall', source: 'synthetic', fps: 2, task: 'classification', budget: { latencyMs: 4000 } },
+      ],
+    }));
+    daemon = new DaemonProcess(['--config', config, '--broker', broker.url, '--device-id', DEV, '--state-dir', state, '--set', 'mqtt.telemetrySeconds=1', ...fastProfile]);
+    browser = await launchChromium();
+    page = await browser.newPage({ viewport: { width: 1500, height: 900 } });
+  }, 180_000);
+
+  afterAll(async () => {
+    await browser?.close().catch(() => undefined);
+    await daemon?.stop('SIGKILL').catch(() => undefined);
+    await dash?.stop().catch(() => undefined);
+    await Promise.all([broker?.stop(), rtsp?.stop()]);
+  });
+
+  const camRow = (cam: string) => page.locator(`#viewport .row.camera[data-device-id="${DEV}"][data-camera="${cam}"]`);
+  const status = (cam: string) => camRow(cam).locator('.c-state').textContent();
+
+  it('shows both cameras running with their figures; the RTSP camera offline while its server is gone, running again after', async () => {
+    await page.goto(`${dash.url}/`);
+    await daemon.waitFor(() => dash.stats().ingest.applied > 0, 'the daemon to publish', 300_000);
+    await camRow('hall').waitFor({ timeout: 300_000 });
+    for (const cam of ['door', 'hall']) {
+      await expect.poll(() => status(cam), { timeout: 300_000 }).toBe('running');
+      await expect.poll(async () => Number(await camRow(cam).locator('.c-fps').textContent()), { timeout: 60_000 }).toBeGreaterThan(0);
+      await expect.poll(() => camRow(cam).locator('.c-result').textContent(), { timeout: 60_000 }).toMatch(/\(\d+%\)$/);
+      expect(await camRow(cam).locator('.c-variant').textContent()).toMatch(/^mobilenet_v1-0\.25-128-/);
+    }
+    expect(dash.stats().ingest.rejected).toBe(0);
+
+    await rtsp.stop();
+    await expect.poll(() => status('door'), { timeout: 120_000 }).toBe('offline');
+    expect(await status('hall')).toBe('running');
+    await rtsp.restart();
+    await expect.poll(() => status('door'), { timeout: 180_000 }).toBe('running');
+    // everything the daemon published passed the dashboard's checks
+    expect(dash.stats().ingest.rejected).toBe(0);
+    expect(dash.stats().refusedCameras).toBe(0);
+  }, 600_000);
 });
