@@ -1,17 +1,11 @@
 import type { CameraModel, CameraTelemetry } from '../mqtt/payloads.js';
 import { MAX_DEVICE_CAMERAS } from './validate.js';
 
-export interface ShownDetection { label: string; score: number; box: [number, number, number, number] }
-
 /**
- * A result as the page shows it: a classifier's top-1; for a detector `label` sums up the counts ("person ×2, car")
- * and `score` is the best detection's, with the boxes (the first MAX_SHOWN_DETECTIONS) and the counts by label.
- * `camera`: the camera it came from, on a device with several.
+ * One camera of a device with several, as a row under its device (model: the joint choice; telemetry: live).
+ * R: the newest result as the store shows it (store.ts ShownResult).
  */
-export interface ShownResult { label: string; score: number; at: number; detections?: ShownDetection[]; counts?: Record<string, number>; camera?: string }
-
-/** One camera of a device with several, as a row under its device (model: the joint choice; telemetry: live). */
-export interface CameraRow {
+export interface CameraRow<R> {
   id: string;
   /** from the model payload */
   task?: CameraModel['task'];
@@ -27,10 +21,10 @@ export interface CameraRow {
   p90?: number;
   dropped?: number;
   status?: CameraTelemetry['status'];
-  result?: ShownResult;
+  result?: R;
 }
 
-interface Slot { row: CameraRow; inModel: boolean; inTelemetry: boolean }
+interface Slot<R> { row: CameraRow<R>; inModel: boolean; inTelemetry: boolean }
 
 /**
  * The cameras of one device. Which cameras exist is said by the retained model and by each telemetry: a camera
@@ -38,8 +32,8 @@ interface Slot { row: CameraRow; inModel: boolean; inTelemetry: boolean }
  * until the next model or telemetry, and never beyond MAX_DEVICE_CAMERAS cameras, so made-up camera ids on result
  * topics cannot grow a device without bound.
  */
-export class DeviceCameras {
-  private readonly slots = new Map<string, Slot>();
+export class DeviceCameras<R> {
+  private readonly slots = new Map<string, Slot<R>>();
   private modelOrder: string[] = [];
   /** cameras refused because the device already had MAX_DEVICE_CAMERAS */
   refused = 0;
@@ -86,7 +80,7 @@ export class DeviceCameras {
   }
 
   /** false when the camera is unknown and the device has no room for another */
-  result(camera: string, shown: ShownResult): boolean {
+  result(camera: string, shown: R): boolean {
     const s = this.slot(camera, false);
     if (!s) { this.refused++; return false; }
     s.row.result = shown;
@@ -94,16 +88,16 @@ export class DeviceCameras {
   }
 
   /** The rows: in the model's order (the configuration's), then those only telemetry or results named. */
-  rows(): CameraRow[] | undefined {
+  rows(): CameraRow<R>[] | undefined {
     if (this.slots.size === 0) return undefined;
-    const out: CameraRow[] = [];
+    const out: CameraRow<R>[] = [];
     for (const id of this.modelOrder) { const s = this.slots.get(id); if (s) out.push(s.row); }
     for (const s of this.slots.values()) if (!s.inModel) out.push(s.row);
     return out;
   }
 
   /** `named`: the model or telemetry names it, so it gets a place (their lists are capped by the schemas) */
-  private slot(id: string, named: boolean): Slot | undefined {
+  private slot(id: string, named: boolean): Slot<R> | undefined {
     let s = this.slots.get(id);
     if (!s) {
       if (this.slots.size >= MAX_DEVICE_CAMERAS && !(named && this.evictUnnamed())) return undefined;

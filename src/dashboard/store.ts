@@ -1,5 +1,5 @@
 import type { DeviceState, ModelPayload, ResultPayload } from '../mqtt/payloads.js';
-import { DeviceCameras, type CameraRow, type ShownResult } from './cameras.js';
+import { DeviceCameras, type CameraRow } from './cameras.js';
 import { SeriesRing, type HistoryPoint } from './history.js';
 import { presence } from './presence.js';
 import type { Inbound } from './validate.js';
@@ -36,10 +36,17 @@ export interface DeviceRow {
   /** the newest result (of any camera, which it names, on a device with several) */
   result?: ShownResult;
   /** a device with several cameras: one row per camera (at most MAX_DEVICE_CAMERAS), shown under the device */
-  cameras?: CameraRow[];
+  cameras?: CameraRow<ShownResult>[];
 }
 
-export type { CameraRow, ShownDetection, ShownResult } from './cameras.js';
+export interface ShownDetection { label: string; score: number; box: [number, number, number, number] }
+
+/**
+ * A result as the page shows it: a classifier's top-1; for a detector `label` sums up the counts ("person ×2, car")
+ * and `score` is the best detection's, with the boxes (the first MAX_SHOWN_DETECTIONS) and the counts by label.
+ * `camera`: the camera it came from, on a device with several.
+ */
+export interface ShownResult { label: string; score: number; at: number; detections?: ShownDetection[]; counts?: Record<string, number>; camera?: string }
 
 export interface DeviceEvent { at: number; type: string; message: string; from?: string; to?: string }
 
@@ -71,7 +78,7 @@ interface Entry {
   events: DeviceEvent[];
   periodMs: number;
   firstSeen: number;
-  cameras?: DeviceCameras;
+  cameras?: DeviceCameras<ShownResult>;
 }
 
 const MAX_EVENTS = 50;
@@ -133,8 +140,8 @@ export class FleetStore {
   }
 
   /** Applies a change to the device's cameras and puts the cameras' rows on its row. */
-  private cameras<T>(e: Entry, change: (c: DeviceCameras) => T): T {
-    const c = (e.cameras ??= new DeviceCameras());
+  private cameras<T>(e: Entry, change: (c: DeviceCameras<ShownResult>) => T): T {
+    const c = (e.cameras ??= new DeviceCameras<ShownResult>());
     const refused = c.refused;
     const out = change(c);
     this.refusedCameras += c.refused - refused;
