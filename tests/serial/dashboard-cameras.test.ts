@@ -189,6 +189,18 @@ describe.skipIf(missing !== undefined)('a real daemon\'s cameras in a real brows
     }
     expect(dash.stats().ingest.rejected).toBe(0);
 
+    // the snapshot of a chosen camera: the device publishes it on that camera's own snapshot topic
+    await page.goto(`${dash.url}/#/device/${DEV}`);
+    await expect.poll(() => page.locator('#snapshot-camera option').allTextContents(), { timeout: 15_000 }).toEqual(['door', 'hall']);
+    for (const cam of ['hall', 'door']) {
+      await page.selectOption('#snapshot-camera', cam);
+      await page.click('#snapshot-btn');
+      await expect.poll(() => page.locator('#snapshot-msg').textContent(), { timeout: 30_000 }).toMatch(new RegExp(`^taken from ${cam} `));
+      expect(await page.locator('#snapshot-img').evaluate((i) => (i as HTMLImageElement).naturalWidth)).toBe(128);
+    }
+    await page.goto(`${dash.url}/`);
+    await camRow('door').waitFor({ timeout: 15_000 });
+
     await rtsp.stop();
     await expect.poll(() => status('door'), { timeout: 120_000 }).toBe('offline');
     expect(await status('hall')).toBe('running');

@@ -312,6 +312,8 @@ async function openDevice(id) {
   $('snapshot-boxes').replaceChildren();
   $('snapshot-boxes').hidden = true;
   $('snapshot-msg').textContent = '';
+  $('snapshot-camera').replaceChildren();
+  $('snapshot-camera').hidden = true;
   $('dev-title').textContent = id;
   // nothing of the previously open device may linger while this one loads
   state.device = undefined;
@@ -359,6 +361,15 @@ function onDeviceUpdate(u) {
 function renderCameras() {
   const cams = state.device?.row?.cameras ?? [];
   $('cameras-panel').hidden = cams.length === 0;
+  // the snapshot of which camera: the choice survives updates while that camera exists
+  const pick = $('snapshot-camera');
+  const ids = cams.map((c) => c.id);
+  if ([...pick.options].map((o) => o.value).join('\n') !== ids.join('\n')) {
+    const was = pick.value;
+    pick.replaceChildren(...ids.map((id) => { const o = document.createElement('option'); o.value = id; o.textContent = id; return o; }));
+    if (ids.includes(was)) pick.value = was;
+  }
+  pick.hidden = ids.length === 0;
   $('cameras').tBodies[0].replaceChildren(...cams.map((c) => {
     const tr = document.createElement('tr');
     tr.dataset.camera = c.id;
@@ -407,10 +418,14 @@ function drawBoxes(img, result) {
 async function takeSnapshot() {
   const id = state.focus;
   const btn = $('snapshot-btn'), msg = $('snapshot-msg'), img = $('snapshot-img');
+  // a device with several cameras: the chosen camera's frame, with that camera's result
+  const pick = $('snapshot-camera');
+  const camera = pick.hidden ? undefined : pick.value || undefined;
   btn.disabled = true;
   msg.textContent = 'asking the device…';
   try {
-    const res = await fetch(`/api/device/${encodeURIComponent(id)}/snapshot`, { method: 'POST', headers: { 'X-Edgefit': '1' } });
+    const query = camera ? `?camera=${encodeURIComponent(camera)}` : '';
+    const res = await fetch(`/api/device/${encodeURIComponent(id)}/snapshot${query}`, { method: 'POST', headers: { 'X-Edgefit': '1' } });
     if (!res.ok) {
       const body = await res.json().catch(() => ({}));
       msg.textContent = `snapshot failed: ${body.error ?? res.status}`;
@@ -419,11 +434,12 @@ async function takeSnapshot() {
     const blob = await res.blob();
     if (img.src.startsWith('blob:')) URL.revokeObjectURL(img.src);
     // the boxes of the newest result when the snapshot came: the frame and the result are a few ms apart
-    const result = state.device?.row?.result;
+    const row = state.device?.row;
+    const result = camera ? row?.cameras?.find((c) => c.id === camera)?.result : row?.result;
     img.onload = () => { if (state.focus === id) drawBoxes(img, result); };
     img.src = URL.createObjectURL(blob);
     img.hidden = false;
-    msg.textContent = `taken ${new Date().toLocaleTimeString()} (${blob.size} bytes)${result?.detections?.length ? `, boxes of the result at ${new Date(result.at).toLocaleTimeString()}` : ''}`;
+    msg.textContent = `taken${camera ? ` from ${camera}` : ''} ${new Date().toLocaleTimeString()} (${blob.size} bytes)${result?.detections?.length ? `, boxes of the result at ${new Date(result.at).toLocaleTimeString()}` : ''}`;
   } catch (err) {
     msg.textContent = `snapshot failed: ${err.message}`;
   } finally {
