@@ -138,6 +138,9 @@ describe.skipIf(missing !== undefined)('cameras under their device in a real bro
     expect(api.row.cameras.map((c) => [c.id, c.status, c.fps])).toEqual([['door', 'running', 9.75], ['till', 'running', 1.75], ['yard', 'running', 0.75]]);
     const list = (await (await fetch(`${dash.url}/api/devices`)).json()) as { rows: { id: string; cameras?: unknown[] }[] };
     expect(list.rows.find((r) => r.id === 'single')).not.toHaveProperty('cameras');
+    // a snapshot of a camera whose id is no topic level is refused before anything is sent
+    const bad = await fetch(`${dash.url}/api/device/shop/snapshot?camera=${encodeURIComponent('a/#')}`, { method: 'POST', headers: { 'X-Edgefit': '1', origin: dash.url } });
+    expect(bad.status).toBe(400);
   }, 120_000);
 });
 
