@@ -26,6 +26,8 @@ export interface DashboardOptions extends IngestOptions {
 export interface DashboardStats {
   devices: number;
   refusedDevices: number;
+  /** cameras refused because their device already had the most the dashboard keeps (MAX_DEVICE_CAMERAS) */
+  refusedCameras: number;
   ingest: IngestStats;
   sseClients: number;
   sseMessages: number;
@@ -68,7 +70,7 @@ function loadAssets(): Map<string, { body: Buffer; type: string }> {
  *   GET  /api/devices                      every row
  *   GET  /api/device/<id>                  row, model, last hour of history, events
  *   GET  /api/device/<id>/selection.svg    the selection chart (src/select/plot.ts)
- *   POST /api/device/<id>/snapshot         sends the snapshot command, answers with the JPEG
+ *   POST /api/device/<id>/snapshot         sends the snapshot command, answers with the JPEG (?camera=<id>: that camera's)
  *   GET  /api/boards                       latency and chosen variants per board model
  *   GET  /api/stats                        ingest counters and this process's memory
  * Every request passes the RequestGuard first (Host, credentials, Origin).
@@ -121,7 +123,7 @@ export class Dashboard {
   stats(): DashboardStats {
     const m = process.memoryUsage();
     return {
-      devices: this.store.size, refusedDevices: this.store.refusedDevices, ingest: this.ingest.stats,
+      devices: this.store.size, refusedDevices: this.store.refusedDevices, refusedCameras: this.store.refusedCameras, ingest: this.ingest.stats,
       sseClients: this.hub.clientCount, sseMessages: this.hub.sent,
       rssMb: Math.round(m.rss / 1048576), heapUsedMb: Math.round(m.heapUsed / 1048576), uptimeS: Math.round((Date.now() - this.started) / 1000),
     };
@@ -165,18 +167,20 @@ export class Dashboard {
         res.end(selectionSvg(model));
         return;
       }
-      if (what === '/snapshot' && method === 'POST') return this.snapshot(req, res, id);
+      if (what === '/snapshot' && method === 'POST') return this.snapshot(req, res, id, url.searchParams.get('camera') ?? undefined);
     }
     json(res, 404, { error: `nothing at ${method} ${path.slice(0, 100)}` });
   }
 
-  private async snapshot(req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
+  /** `camera`: one camera of a device with several (?camera=<id>) */
+  private async snapshot(req: IncomingMessage, res: ServerResponse, id: string, camera: string | undefined): Promise<void> {
     // a custom header forces a CORS preflight, which this server never grants: other sites cannot trigger commands
     if (req.headers['x-edgefit'] !== '1') return json(res, 403, { error: 'send the X-Edgefit: 1 header (the page does)' });
     req.resume();
     if (!this.store.row(id)) return json(res, 404, { error: `no device "${id}" has been seen` });
+    if (camera !== undefined && !DEVICE_ID.test(camera)) return json(res, 400, { error: "a camera id is 1-64 letters, digits, '.', '_' or '-'" });
     try {
-      const { jpeg } = await this.ingest.snapshot(id);
+      const { jpeg } = await this.ingest.snapshot(id, undefined, undefined, camera);
       res.writeHead(200, { 'content-type': 'image/jpeg', 'cache-control': 'no-store', 'content-length': jpeg.length });
       res.end(jpeg);
     } catch (err) {
