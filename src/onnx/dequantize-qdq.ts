@@ -11,6 +11,9 @@ import { attr, dimsOf, tensorValues } from './reader.js';
 import type { NodeProto, TensorProto } from './proto.js';
 import { EdgefitError } from '../util/errors.js';
 
+/** What a QuantizeLinear/DequantizeLinear pair does to a float tensor: snap to the grid of `scale`, clamp to the integer range. */
+export interface FakeQuant { scale: number; zeroPoint: number; qmin: number; qmax: number }
+
 const QRANGE: Record<number, [number, number]> = { 2: [0, 255], 3: [-128, 127] };
 const FLOAT = 1;
 
@@ -27,7 +30,8 @@ function floatTensor(name: string, dims: number[], data: Float32Array): TensorPr
  * image input: its DequantizeLinear (after the NHWC -> NCHW Transpose) becomes Cast, Sub(zero point), Mul(scale),
  * the preprocessing form graphFromOnnx recognises.
  */
-export function dequantizeQdq(nodes: readonly NodeProto[], inits: Map<string, TensorProto>, graphInput: string, source: string): NodeProto[] {
+export function dequantizeQdq(nodes: readonly NodeProto[], inits: Map<string, TensorProto>, graphInput: string, source: string): { nodes: NodeProto[]; quantize: Map<string, FakeQuant> } {
+  const quantize = new Map<string, FakeQuant>();
   const refuse = (msg: string) => new EdgefitError('E_ONNX_UNSUPPORTED', `${source}: ${msg}; run this model with the onnxruntime engine`);
   const producer = new Map<string, NodeProto>();
   for (const n of nodes) for (const o of n.output ?? []) producer.set(o, n);
@@ -99,6 +103,9 @@ export function dequantizeQdq(nodes: readonly NodeProto[], inits: Map<string, Te
       const s = scale?.v.length === 1 ? scale.v[0]! : undefined;
       const z = zp?.v[0] ?? 0;
       const afterSoftmax = producer.get(x)?.opType === 'Softmax';
+      // the grid of each activation, so that a float runtime rounds where the integer kernels round (and a
+      // class that wins only by the rounding wins in both); the scores' own grid is not kept: float scores tie less
+      if (s !== undefined && !afterSoftmax) quantize.set(y, { scale: s, zeroPoint: z, qmin, qmax });
       if (s === undefined || afterSoftmax || z !== qmin) {
         out.push({ opType: 'Identity', name: n.name ?? y, input: [x], output: [y] });
         continue;
@@ -114,5 +121,5 @@ export function dequantizeQdq(nodes: readonly NodeProto[], inits: Map<string, Te
     }
     out.push(n);
   }
-  return out;
+  return { nodes: out, quantize };
 }

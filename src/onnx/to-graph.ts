@@ -6,7 +6,7 @@
  * Anything else (QLinear operators, dilated convs, other ops) is refused with a message naming the op.
  */
 import { readOnnx, tensorValues, dimsOf, attr } from './reader.js';
-import { dequantizeQdq, isQdq } from './dequantize-qdq.js';
+import { dequantizeQdq, isQdq, type FakeQuant } from './dequantize-qdq.js';
 import type { NodeProto, TensorProto } from './proto.js';
 import { samePads } from '../zoo/builder.js';
 import { inferShapes, numel, outSize, type Family, type Graph, type Layer, type Param } from '../zoo/graph.js';
@@ -18,6 +18,8 @@ export interface OnnxGraph {
   normalize: { scale: number[]; offset: number[] };
   /** true when the file has symbolic H/W (the graph is built at the requested resolution) */
   dynamic: boolean;
+  /** a QDQ file: the integer grid of each activation a layer produces (by tensor name), to round to as the integer kernels do */
+  quantize?: Map<string, FakeQuant>;
 }
 
 const FAMILIES: readonly Family[] = ['mobilenet_v1', 'mobilenet_v2', 'shufflenet_v1', 'squeezenet', 'xception'];
@@ -53,7 +55,8 @@ export function graphFromOnnx(bytes: Uint8Array, opts: { source?: string; resolu
   const W = dims[2] ?? opts.resolution;
   if (!H || !W) throw new EdgefitError('E_ENGINE_SHAPE', `${source} has symbolic H/W; give the resolution to run it at`);
 
-  const nodes = isQdq(g.node ?? []) ? dequantizeQdq(g.node ?? [], inits, inVi.name ?? '', source) : g.node ?? [];
+  const qdq = isQdq(g.node ?? []) ? dequantizeQdq(g.node ?? [], inits, inVi.name ?? '', source) : undefined;
+  const nodes = qdq?.nodes ?? g.node ?? [];
   const consumers = new Map<string, NodeProto[]>();
   for (const n of nodes) for (const i of n.input ?? []) if (i) consumers.set(i, [...(consumers.get(i) ?? []), n]);
   const only = (t: string): NodeProto | undefined => {
@@ -294,7 +297,13 @@ export function graphFromOnnx(bytes: Uint8Array, opts: { source?: string; resolu
   }
   const outShape = shapes.get(output);
   if (!outShape) throw refuse(`output ${output} is not produced by a supported layer`);
-  return { graph: { ...graph0, meta: { ...graph0.meta, classes: numel(outShape) } }, normalize: { scale, offset }, dynamic };
+  let quantize: Map<string, FakeQuant> | undefined;
+  if (qdq) {
+    const produced = new Set(layers.map((l) => l.output));
+    quantize = new Map();
+    for (const [t, q] of qdq.quantize) if (produced.has(real(t))) quantize.set(real(t), q);
+  }
+  return { graph: { ...graph0, meta: { ...graph0.meta, classes: numel(outShape) } }, normalize: { scale, offset }, dynamic, ...(quantize ? { quantize } : {}) };
 }
 
 function perChannel(c: { dims: number[]; data: Float32Array }, nchw: boolean): number[] | undefined {

@@ -3,7 +3,8 @@
  * runtime to cross-check the ONNX emission against, and an engine for boards where onnxruntime does not run.
  */
 import { tf } from './backend.js';
-import { GroupedConv2D, ExplicitPool2D } from './layers.js';
+import { GroupedConv2D, ExplicitPool2D, FakeQuant2D } from './layers.js';
+import type { FakeQuant } from '../../onnx/dequantize-qdq.js';
 import { inferShapes, numel, type Graph, type Layer, type ConvLayer, type PoolLayer } from '../../zoo/graph.js';
 import { foldBatchNorm } from '../../zoo/fold.js';
 import { samePads } from '../../zoo/builder.js';
@@ -14,6 +15,8 @@ export interface TfjsModelOptions {
   output?: 'logits' | 'probabilities';
   /** fold conv+BN pairs first (faster); default false, so BN runs as tfjs BatchNormalization */
   foldBn?: boolean;
+  /** a QDQ model's activations: rounded to their integer grid after the layer producing them */
+  quantize?: ReadonlyMap<string, FakeQuant>;
 }
 
 export interface TfjsModel {
@@ -83,7 +86,9 @@ export function buildTfjsModel(graph: Graph, opts: TfjsModelOptions = {}): TfjsM
     if (endsInSoftmax && l === last) continue;
     const inShape = shapes.get(l.inputs[0]!)!;
     const x = get(l.inputs[0]!);
-    env.set(l.output, layerOf(l, x, inShape));
+    const y = layerOf(l, x, inShape);
+    const q = opts.quantize?.get(l.output);
+    env.set(l.output, q ? apply(new FakeQuant2D({ name: lname(`${l.name}_q`), ...q }), y) : y);
   }
 
   function layerOf(l: Layer, x: Sym, inShape: number[]): Sym {
