@@ -191,9 +191,10 @@ export function graphFromOnnx(bytes: Uint8Array, opts: { source?: string; resolu
       case 'Clip': {
         const lo = ins[1] ? constF(ins[1])?.data[0] : (attr(n, 'min') as number | undefined);
         const hi = ins[2] ? constF(ins[2])?.data[0] : (attr(n, 'max') as number | undefined);
-        if (lo === 0 && hi === 6) layers.push({ ...base, op: 'relu6' });
+        // an import of a quantized ReLU6 clips at the top of its integer range: 6 within far less than one step
+        if (lo === 0 && hi !== undefined && Math.abs(hi - 6) <= 1e-3) layers.push({ ...base, op: 'relu6' });
         else if (lo === 0 && (hi === undefined || hi === Infinity)) layers.push({ ...base, op: 'relu' });
-        else throw refuse(`Clip ${n.name}: only Clip(0, 6) (ReLU6) is supported, got (${String(lo)}, ${String(hi)})`);
+        else throw refuse(`Clip ${n.name}: only Clip(0, 6) (ReLU6) and Clip(0) (ReLU) are supported, got (${String(lo)}, ${String(hi)})`);
         break;
       }
       case 'Add': {
