@@ -4,7 +4,7 @@ import mqtt from 'mqtt';
 import { DaemonProcess, copyState, fastProfile, pulledState } from '../helpers/daemon.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
 import { waitFor } from '../helpers/wait.js';
-import { sharedData } from '../../src/util/paths.js';
+import { projectRoot, sharedData } from '../../src/util/paths.js';
 import type { ResultPayload } from '../../src/mqtt/payloads.js';
 import { readdirSync } from 'node:fs';
 import { loadConfig } from '../../src/config/index.js';
@@ -98,5 +98,21 @@ describe('edgefit run on the TensorFlow.js engine', () => {
       await sub.endAsync();
       await broker.stop();
     }
+  }, 300_000);
+
+  it('where onnxruntime-node cannot load (32-bit ARM), the daemon starts on tfjs-wasm with the default providers and says why', async () => {
+    const d = new DaemonProcess([
+      '--no-mqtt', '--json', '--state-dir', copyState(state), '--device-id', 'cam-armhf', ...fastProfile,
+      '--set', 'budget.latencyMs=60000', '--camera', 'synthetic', '--set', 'camera.fps=5',
+    ], { NODE_OPTIONS: `--import ${join(projectRoot, 'tests/helpers/no-onnxruntime.mjs')}` });
+    try {
+      await d.waitFor(() => d.lines().length >= 2, 'results', 180_000);
+    } finally {
+      await d.stop();
+    }
+    expect(d.stderr).toMatch(/WARN.*tensorrt, cuda, cpu configured but not available on this board: using tfjs-wasm/i);
+    expect(d.stderr).toMatch(/cpu: onnxruntime-node did not load \(Cannot find module onnxruntime_binding/);
+    expect(d.stderr).toMatch(/running variant=\S+ provider=tfjs-wasm/);
+    expect((d.lines()[0] as unknown as ResultPayload).top.length).toBeGreaterThan(0);
   }, 300_000);
 });
