@@ -20,6 +20,8 @@ export interface OnnxGraph {
   dynamic: boolean;
   /** a QDQ file: the integer grid of each activation a layer produces (by tensor name), to round to as the integer kernels do */
   quantize?: Map<string, FakeQuant>;
+  /** Clip(0, max) of another max than 6 (an import's ReLU6 cut to its quantized range): the relu layer's output, clamped at max */
+  clampMax?: Map<string, number>;
 }
 
 const FAMILIES: readonly Family[] = ['mobilenet_v1', 'mobilenet_v2', 'shufflenet_v1', 'squeezenet', 'xception'];
@@ -103,6 +105,7 @@ export function graphFromOnnx(bytes: Uint8Array, opts: { source?: string; resolu
     return n;
   };
   const alias = new Map<string, string>();
+  const clampMax = new Map<string, number>();
   const real = (x: string): string => alias.get(x) ?? x;
   const layers: Layer[] = [];
   const params = new Map<string, Param>();
@@ -194,6 +197,7 @@ export function graphFromOnnx(bytes: Uint8Array, opts: { source?: string; resolu
         // an import of a quantized ReLU6 clips at the top of its integer range: 6 within far less than one step
         if (lo === 0 && hi !== undefined && Math.abs(hi - 6) <= 1e-3) layers.push({ ...base, op: 'relu6' });
         else if (lo === 0 && (hi === undefined || hi === Infinity)) layers.push({ ...base, op: 'relu' });
+        else if (lo === 0 && hi !== undefined && hi > 0 && Number.isFinite(hi)) { layers.push({ ...base, op: 'relu' }); clampMax.set(out, hi); }
         else throw refuse(`Clip ${n.name}: only Clip(0, 6) (ReLU6) and Clip(0) (ReLU) are supported, got (${String(lo)}, ${String(hi)})`);
         break;
       }
@@ -304,7 +308,7 @@ export function graphFromOnnx(bytes: Uint8Array, opts: { source?: string; resolu
     quantize = new Map();
     for (const [t, q] of qdq.quantize) if (produced.has(real(t))) quantize.set(real(t), q);
   }
-  return { graph: { ...graph0, meta: { ...graph0.meta, classes: numel(outShape) } }, normalize: { scale, offset }, dynamic, ...(quantize ? { quantize } : {}) };
+  return { graph: { ...graph0, meta: { ...graph0.meta, classes: numel(outShape) } }, normalize: { scale, offset }, dynamic, ...(quantize ? { quantize } : {}), ...(clampMax.size > 0 ? { clampMax } : {}) };
 }
 
 function perChannel(c: { dims: number[]; data: Float32Array }, nchw: boolean): number[] | undefined {

@@ -14,6 +14,8 @@ export interface TfjsEngineOptions extends Partial<EngineOptions> {
   foldBn?: boolean;
   /** a QDQ model's activation grids (graphFromOnnx) */
   quantize?: ReadonlyMap<string, FakeQuant>;
+  /** Clip(0, max) tops other than 6 (graphFromOnnx) */
+  clampMax?: ReadonlyMap<string, number>;
 }
 
 /**
@@ -67,7 +69,7 @@ export class TfjsEngine implements Engine {
     const provider = running === 'tensorflow' ? 'tfjs-node' : running === 'wasm' ? 'tfjs-wasm' : running === 'cpu' ? 'cpu' : undefined;
     if (!provider) throw new EdgefitError('E_TFJS_BACKEND', `TensorFlow.js runs on backend ${running}, which edgefit does not use; list tfjs-node, tfjs-wasm or cpu in engine.providers`);
 
-    const { model, outputKind } = buildTfjsModel(graph, { output: opts.output, foldBn: opts.foldBn ?? true, ...(opts.quantize ? { quantize: opts.quantize } : {}) });
+    const { model, outputKind } = buildTfjsModel(graph, { output: opts.output, foldBn: opts.foldBn ?? true, ...(opts.quantize ? { quantize: opts.quantize } : {}), ...(opts.clampMax ? { clampMax: opts.clampMax } : {}) });
     const io: ModelIO = {
       inputName: 'pixels',
       inputShape: [1, H, W, 3],

@@ -17,7 +17,7 @@ export const tfjsEngineFactory: EngineFactory = {
     } catch (err) {
       throw new EdgefitError('E_MODEL_MISSING', `model file ${modelPath} cannot be read (${errorMessage(err)}); run \`edgefit models pull\` or check models.catalog`, { cause: err });
     }
-    const { graph, normalize, quantize } = graphFromOnnx(bytes, { source: modelPath, resolution: options.resolution });
-    return TfjsEngine.load(graph, { ...options, normalize, foldBn: true, ...(quantize ? { quantize } : {}) });
+    const { graph, normalize, quantize, clampMax } = graphFromOnnx(bytes, { source: modelPath, resolution: options.resolution });
+    return TfjsEngine.load(graph, { ...options, normalize, foldBn: true, ...(quantize ? { quantize } : {}), ...(clampMax ? { clampMax } : {}) });
   },
 };

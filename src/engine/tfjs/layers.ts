@@ -148,6 +148,28 @@ export class FakeQuant2D extends tf.layers.Layer {
   }
 }
 
+/** min(x, max): the top of a Clip(0, max) whose max is not ReLU6's 6 (its bottom is the relu layer before it) */
+export class ClampMax extends tf.layers.Layer {
+  static readonly className = 'EdgefitClampMax';
+
+  constructor(private readonly cfg: { name: string; max: number }) {
+    super({ name: cfg.name });
+  }
+
+  override computeOutputShape(inputShape: Shape | Shape[]): Shape {
+    return inputShape as Shape;
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return tf.tidy(() => tf.minimum(Array.isArray(inputs) ? inputs[0]! : inputs, this.cfg.max));
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), ...this.cfg };
+  }
+}
+
+tf.serialization.registerClass(ClampMax);
 tf.serialization.registerClass(FakeQuant2D);
 tf.serialization.registerClass(GroupedConv2D);
 tf.serialization.registerClass(ExplicitPool2D);

@@ -3,7 +3,7 @@
  * runtime to cross-check the ONNX emission against, and an engine for boards where onnxruntime does not run.
  */
 import { tf } from './backend.js';
-import { GroupedConv2D, ExplicitPool2D, FakeQuant2D } from './layers.js';
+import { GroupedConv2D, ExplicitPool2D, FakeQuant2D, ClampMax } from './layers.js';
 import type { FakeQuant } from '../../onnx/dequantize-qdq.js';
 import { inferShapes, numel, type Graph, type Layer, type ConvLayer, type PoolLayer } from '../../zoo/graph.js';
 import { foldBatchNorm } from '../../zoo/fold.js';
@@ -17,6 +17,8 @@ export interface TfjsModelOptions {
   foldBn?: boolean;
   /** a QDQ model's activations: rounded to their integer grid after the layer producing them */
   quantize?: ReadonlyMap<string, FakeQuant>;
+  /** Clip(0, max) layers (relu in the graph): their outputs clamped at max */
+  clampMax?: ReadonlyMap<string, number>;
 }
 
 export interface TfjsModel {
@@ -86,7 +88,9 @@ export function buildTfjsModel(graph: Graph, opts: TfjsModelOptions = {}): TfjsM
     if (endsInSoftmax && l === last) continue;
     const inShape = shapes.get(l.inputs[0]!)!;
     const x = get(l.inputs[0]!);
-    const y = layerOf(l, x, inShape);
+    let y = layerOf(l, x, inShape);
+    const top = opts.clampMax?.get(l.output);
+    if (top !== undefined) y = apply(new ClampMax({ name: lname(`${l.name}_max`), max: top }), y);
     const q = opts.quantize?.get(l.output);
     env.set(l.output, q ? apply(new FakeQuant2D({ name: lname(`${l.name}_q`), ...q }), y) : y);
   }
