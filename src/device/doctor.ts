@@ -48,8 +48,9 @@ function runtimeAdvice(d: DeviceInfo): Advice[] {
     out.push({ area: 'runtime', level: 'warn', text: `onnxruntime-node did not load (${p.error ?? 'unknown error'}): edgefit can still run models on the tfjs-wasm engine` });
   } else {
     const sim = p.status === 'simulated' ? ' (simulated binding)' : '';
-    const usable = p.usable.length > 0 ? p.usable.join(', ') : 'none';
-    out.push({ area: 'runtime', level: p.usable.length > 0 ? 'ok' : 'warn', text: `onnxruntime ${p.ortVersion ?? '?'}${sim}: providers proven by a session: ${usable}` });
+    const ortUsable = p.usable.filter((u) => !u.startsWith('tfjs-'));
+    const usable = ortUsable.length > 0 ? ortUsable.join(', ') : 'none';
+    out.push({ area: 'runtime', level: ortUsable.length > 0 ? 'ok' : 'warn', text: `onnxruntime ${p.ortVersion ?? '?'}${sim}: providers proven by a session: ${usable}` });
   }
   return out;
 }

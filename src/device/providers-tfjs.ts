@@ -29,7 +29,7 @@ export async function checkTfjsProvider(name: 'tfjs-node' | 'tfjs-wasm'): Promis
     return {
       ...base, listed: !absent, works: false,
       evidence: absent ? '@tensorflow/tfjs-node (an optional dependency) is not installed: `npm install @tensorflow/tfjs-node` where its prebuilt binary exists (linux x64/arm64)' : 'the TensorFlow.js backend did not initialise',
-      error: msg,
+      error: absent ? null : msg,
     };
   }
 }
