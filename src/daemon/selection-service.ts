@@ -67,7 +67,7 @@ export class SelectionService implements Service {
     this.device = { ...device, providers };
     if (providers.usable.length === 0) this.log.warn('no execution provider was proven; trying cpu', { error: providers.error ?? 'none' });
     const plan = providerPlan(c, this.device);
-    if (plan.notice) this.log.warn(plan.notice, { refused: plan.unavailable.map((u) => `${u.provider}: ${u.reason}`).join('; ') });
+    if (plan.notice) this.log[plan.expected ? 'info' : 'warn'](plan.notice, { refused: plan.unavailable.map((u) => `${u.provider}: ${u.reason}`).join('; ') });
     this.log.info('device', { board: this.device.board.kind, cpu: this.device.cpu.model, cores: this.device.cpu.cores, memoryMb: this.device.memory.effectiveMb, providers: this.device.providers.usable.join(',') });
     await this.loadLadder();
     this.budget = budgetFromConfig(c, this.device, this.budgetOverride);

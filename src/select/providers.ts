@@ -1,7 +1,7 @@
 /**
  * Which of the configured providers (engine.providers) this board can use, and what is said about the others: a
- * configured provider the device probe did not prove is never dropped in silence. The daemon logs `notice` as a
- * warning, the retained `model` payload's reason carries it, and `edgefit doctor` lists each one.
+ * configured provider the device probe did not prove is never dropped in silence. The daemon logs `notice` (a
+ * warning, unless it is the default chain on a board without a GPU), the retained `model` payload's reason carries it, and `edgefit doctor` lists each one.
  */
 import type { Config } from '../config/types.js';
 import type { DeviceInfo } from '../device/types.js';
@@ -17,7 +17,14 @@ export interface ProviderPlan {
   substituted: boolean;
   /** one sentence for the log and the model payload; undefined when every configured provider is usable */
   notice?: string;
+  /**
+   * the default chain (tensorrt, cuda, cpu: "a GPU if there is one") on a board without a GPU, running cpu as
+   * configured: said at info level in the log (and in the model payload), not as a warning at every start
+   */
+  expected: boolean;
 }
+
+const DEFAULT_CHAIN = 'tensorrt,cuda,cpu';
 
 export function providerPlan(config: Config, device: DeviceInfo): ProviderPlan {
   const usable = new Set(device.providers.usable);
@@ -27,8 +34,9 @@ export function providerPlan(config: Config, device: DeviceInfo): ProviderPlan {
   // onnxruntime-node has no binary), else cpu, which then fails loudly when the model is loaded
   const substituted = chain.length === 0;
   if (substituted) chain.push(device.providers.usable[0] ?? 'cpu');
-  if (unavailable.length === 0) return { chain, unavailable, substituted };
+  const expected = !substituted && config.engine.providers.join(',') === DEFAULT_CHAIN;
+  if (unavailable.length === 0) return { chain, unavailable, substituted, expected };
   const names = unavailable.map((u) => u.provider).join(', ');
   const notice = `${names} configured but not available on this board: using ${chain.join(', ')}`;
-  return { chain, unavailable, substituted, notice };
+  return { chain, unavailable, substituted, notice, expected };
 }

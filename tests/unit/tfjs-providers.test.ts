@@ -65,6 +65,7 @@ describe('configured providers that cannot be used are said, never dropped in si
     const plan = providerPlan(config(['tensorrt']), device({ checks: [trt], usable: ['cpu', 'tfjs-wasm'] }));
     expect(plan.chain).toEqual(['cpu']);
     expect(plan.substituted).toBe(true);
+    expect(plan.expected).toBe(false);
     expect(plan.notice).toBe('tensorrt configured but not available on this board: using cpu');
     expect(plan.unavailable).toEqual([{ provider: 'tensorrt', reason: trt.evidence }]);
   });
@@ -73,12 +74,16 @@ describe('configured providers that cannot be used are said, never dropped in si
     const plan = providerPlan(config(['tensorrt', 'cuda', 'cpu']), device({ usable: ['cpu'] }));
     expect(plan.chain).toEqual(['cpu']);
     expect(plan.substituted).toBe(false);
+    // the default chain on a board without a GPU: an info line, not a warning at every start
+    expect(plan.expected).toBe(true);
     expect(plan.notice).toBe('tensorrt, cuda configured but not available on this board: using cpu');
+    expect(providerPlan(config(['tensorrt', 'cpu']), device({ usable: ['cpu'] })).expected).toBe(false);
   });
 
   it('32-bit ARM: onnxruntime did not load, so the board\'s tfjs-wasm runs', () => {
     const plan = providerPlan(config(['cpu']), device({ status: 'unavailable', usable: ['tfjs-wasm'], error: 'onnxruntime-node ships no linux/arm binary' }));
     expect(plan.chain).toEqual(['tfjs-wasm']);
+    expect(plan.expected).toBe(false);
     expect(plan.notice).toBe('cpu configured but not available on this board: using tfjs-wasm');
     expect(plan.unavailable[0]!.reason).toMatch(/onnxruntime-node did not load \(onnxruntime-node ships no linux\/arm binary\)/);
   });
