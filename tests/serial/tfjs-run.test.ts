@@ -9,6 +9,7 @@ import type { ResultPayload } from '../../src/mqtt/payloads.js';
 import { readdirSync } from 'node:fs';
 import { loadConfig } from '../../src/config/index.js';
 import { buildLadder } from '../../src/catalog/ladder.js';
+import { loadProbeSet, measureAgreement } from '../../src/profile/agreement.js';
 import { OrtEngine } from '../../src/engine/onnxruntime.js';
 import { cropResizeRgb, decodeRgb } from '../../src/image/load.js';
 
@@ -115,4 +116,16 @@ describe('edgefit run on the TensorFlow.js engine', () => {
     expect(d.stderr).toMatch(/running variant=\S+ provider=tfjs-wasm/);
     expect((d.lines()[0] as unknown as ResultPayload).top.length).toBeGreaterThan(0);
   }, 300_000);
+
+  it('the profiler measures a reduced rung\'s agreement on tfjs-wasm as on onnxruntime (its own candidate)', async () => {
+    const { config } = loadConfig({ env: {}, overrides: { stateDir: state }, host: { hostname: 't', isRoot: false, home: state } });
+    const rung = (await buildLadder(config)).find((v) => v.resolution !== v.nativeResolution);
+    expect(rung).toBeDefined();
+    const probe = (await loadProbeSet(join(sharedData, 'images/calib')))!;
+    const ort = await measureAgreement(rung!, probe, { provider: 'cpu', threads: 1 });
+    const tfjs = await measureAgreement(rung!, probe, { provider: 'tfjs-wasm', threads: 1 });
+    expect(tfjs).toMatchObject({ ok: true, frames: ort.frames });
+    expect(tfjs.frames).toBeGreaterThan(0);
+    expect(tfjs.agreeing).toBe(ort.agreeing);
+  }, 120_000);
 });
