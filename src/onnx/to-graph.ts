@@ -304,7 +304,8 @@ export function graphFromOnnx(bytes: Uint8Array, opts: { source?: string; resolu
   if (!outShape) throw refuse(`output ${output} is not produced by a supported layer`);
   let quantize: Map<string, FakeQuant> | undefined;
   if (qdq) {
-    const produced = new Set(layers.map((l) => l.output));
+    // the normalised input too: an int8 model re-quantizes the uint8 pixels onto its own input grid
+    const produced = new Set([graphInput, ...layers.map((l) => l.output)]);
     quantize = new Map();
     for (const [t, q] of qdq.quantize) if (produced.has(real(t))) quantize.set(real(t), q);
   }

@@ -70,7 +70,8 @@ export function buildTfjsModel(graph: Graph, opts: TfjsModelOptions = {}): TfjsM
   };
 
   const input = tf.input({ shape: [H, W, C], name: lname('input') });
-  const env = new Map<string, Sym>([[g.input.name, input]]);
+  const inQ = opts.quantize?.get(g.input.name);
+  const env = new Map<string, Sym>([[g.input.name, inQ ? apply(new FakeQuant2D({ name: lname('input_q'), ...inQ }), input) : input]]);
   const get = (t: string): Sym => {
     const s = env.get(t);
     if (!s) throw new EdgefitError('E_GRAPH', `tensor ${t} is used before it is produced`);
