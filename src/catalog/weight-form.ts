@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import { arch, cpus } from 'node:os';
 import { join } from 'node:path';
-import * as ort from 'onnxruntime-node';
+import { createRequire } from 'node:module';
+import type * as OrtTypes from 'onnxruntime-node';
 import type { ModelCard, RequantScope, WeightForm, WeightFormCandidate, WeightFormRecord } from '../types/model.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { EdgefitError } from '../util/errors.js';
@@ -38,18 +39,20 @@ export interface DecideOptions {
 
 /** Dequantized first output of a model on each frame (float outputs as they are). */
 class FormRunner {
-  private constructor(readonly session: ort.InferenceSession, private scale: number, private zp: number) {}
+  private constructor(private readonly ort: typeof OrtTypes, readonly session: OrtTypes.InferenceSession, private scale: number, private zp: number) {}
 
   static async open(onnx: Uint8Array): Promise<FormRunner> {
     const md = new Map((readOnnx(onnx).metadataProps ?? []).map((p) => [p.key ?? '', p.value ?? '']));
+    // imported here, not at the top: the daemon loads this module on boards without onnxruntime's binary (32-bit ARM)
+    const ort = await import('onnxruntime-node');
     const session = await ort.InferenceSession.create(onnx, { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all', logSeverityLevel: 3 });
-    return new FormRunner(session, Number(md.get('edgefit.output.scale') ?? 1), Number(md.get('edgefit.output.zero_point') ?? 0));
+    return new FormRunner(ort, session, Number(md.get('edgefit.output.scale') ?? 1), Number(md.get('edgefit.output.zero_point') ?? 0));
   }
 
   async run(frame: Uint8Array, res: number): Promise<{ out: Float32Array; ms: number }> {
     const s = this.session;
     const t0 = performance.now();
-    const o = await s.run({ [s.inputNames[0]!]: new ort.Tensor('uint8', frame, [1, res, res, 3]) });
+    const o = await s.run({ [s.inputNames[0]!]: new this.ort.Tensor('uint8', frame, [1, res, res, 3]) });
     const ms = performance.now() - t0;
     const t = o[s.outputNames[0]!]!;
     const d = t.data as Float32Array | Uint8Array | Int8Array;
@@ -205,8 +208,19 @@ function cpuKey(): string {
 }
 
 /** What a decision is valid for: the source file (and labels), this CPU's instruction set, the runtime, the rule. */
+let ortVersion: string | undefined;
+/** onnxruntime-node's version (its package.json: the same as ort.env.versions.common) without loading its binary */
+function ortPackageVersion(): string {
+  try {
+    ortVersion ??= (JSON.parse(readFileSync(createRequire(import.meta.url).resolve('onnxruntime-node/package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    ortVersion = 'unknown';
+  }
+  return ortVersion;
+}
+
 export function weightFormKey(sourceSha256: string, labelsPath: string | undefined): string {
-  return sha256Hex(new TextEncoder().encode(JSON.stringify([sourceSha256, labelsPath ?? '', ort.env.versions?.common ?? 'unknown', cpuKey(), WEIGHT_FORM_VERSION]))).slice(0, 32);
+  return sha256Hex(new TextEncoder().encode(JSON.stringify([sourceSha256, labelsPath ?? '', ortPackageVersion(), cpuKey(), WEIGHT_FORM_VERSION]))).slice(0, 32);
 }
 
 function formPaths(stateDir: string, key: string): { onnx: string; card: string } {

@@ -4,6 +4,7 @@ import type { Logger } from '../util/log.js';
 import { EdgefitError, errorMessage } from '../util/errors.js';
 import { probeDevice } from '../device/probe.js';
 import { probeProvidersIsolated } from '../device/providers-isolated.js';
+import { providerPlan } from '../select/providers.js';
 import type { DeviceInfo } from '../device/types.js';
 import { buildLadder, ladderWarning } from '../catalog/ladder.js';
 import type { Variant } from '../catalog/types.js';
@@ -71,6 +72,8 @@ export class SelectionService implements Service {
     }
     const providers = this.device.providers;
     if (providers.usable.length === 0) this.log.warn('no execution provider was proven; trying cpu', { error: providers.error ?? 'none' });
+    const plan = providerPlan(c, this.device);
+    if (plan.notice) this.log[plan.expected ? 'info' : 'warn'](plan.notice, { refused: plan.unavailable.map((u) => `${u.provider}: ${u.reason}`).join('; ') });
     this.log.info('device', { board: this.device.board.kind, cpu: this.device.cpu.model, cores: this.device.cpu.cores, memoryMb: this.device.memory.effectiveMb, providers: this.device.providers.usable.join(',') });
     await this.loadLadder();
     this.budget = budgetFromConfig(c, this.device, this.budgetOverride);
