@@ -12,9 +12,10 @@ import { readOnnx } from '../onnx/reader.js';
 import { DataType } from '../onnx/proto.js';
 import type { ConvInput } from '../importers/tflite/emit.js';
 import { modelsDir, sha256File, sha256Hex } from './store.js';
+import { padNarrowChannels } from './pad-channels.js';
 
 /** Bumped when the forms or the rule change: older decisions are then made again. */
-export const WEIGHT_FORM_VERSION = 1;
+export const WEIGHT_FORM_VERSION = 2;
 /** A form that is not bit-exact must keep every frame's top-1 and at least this cosine to the u8 form's outputs. */
 export const MIN_REQUANT_COSINE = 0.98;
 /** A bit-exact form is kept over one that is not unless that is more than this much faster. */
@@ -24,6 +25,8 @@ export interface FormInput {
   form: WeightForm;
   qmax?: number;
   scope?: RequantScope;
+  /** narrow convs widened with zero channels (pad-channels.ts) */
+  padded?: boolean;
   onnx: Uint8Array;
 }
 
@@ -140,14 +143,14 @@ export async function decideWeightForm(u8: Uint8Array, candidates: FormInput[], 
           ? `not bit-exact, but top-1 kept on all ${n} frames, cosine >= ${minCos.toFixed(4)}`
           : `refused: top-1 kept on ${agree} of ${n} frames, min cosine ${minCos.toFixed(4)} (needs all and >= ${MIN_REQUANT_COSINE})`;
       }
-      return { form: f.form, ...(f.qmax !== undefined ? { qmax: f.qmax } : {}), ...(f.scope ? { scope: f.scope } : {}), p50Ms: median(ms[k]!), bitExact, agree, frames: n, minCosine: minCos, accepted, why };
+      return { form: f.form, ...(f.qmax !== undefined ? { qmax: f.qmax } : {}), ...(f.scope ? { scope: f.scope } : {}), ...(f.padded ? { padded: true } : {}), p50Ms: median(ms[k]!), bitExact, agree, frames: n, minCosine: minCos, accepted, why };
     });
     const fastest = (xs: WeightFormCandidate[]) => xs.reduce((a, b) => (b.p50Ms < a.p50Ms ? b : a));
     // u8 is bit-exact with itself by definition
     const exactBest = fastest(results.filter((r) => r.form === 'u8' || r.bitExact));
     const faithful = results.filter((r) => r.accepted && !r.bitExact && r.form !== 'u8');
     const close = faithful.length > 0 ? fastest(faithful) : undefined;
-    const label = (r: WeightFormCandidate) => `${r.form}${r.qmax !== undefined ? ` (qmax ${r.qmax}${r.scope ? `, ${r.scope}` : ''})` : ''}`;
+    const label = (r: WeightFormCandidate) => `${r.form}${r.qmax !== undefined ? ` (qmax ${r.qmax}${r.scope ? `, ${r.scope}` : ''})` : ''}${r.padded ? ' with 16-channel stem' : ''}`;
     let pick = exactBest;
     let reason = `${label(exactBest)}: the fastest bit-exact form (${exactBest.p50Ms.toFixed(2)} ms p50${exactBest.form === 'u8' ? '' : `, u8 ${results[0]!.p50Ms.toFixed(2)} ms`})`;
     if (close && close.p50Ms < exactBest.p50Ms * (1 - REQUANT_MIN_GAIN)) {
@@ -158,7 +161,7 @@ export async function decideWeightForm(u8: Uint8Array, candidates: FormInput[], 
     }
     const refused = results.filter((r) => !r.accepted);
     if (refused.length > 0) reason += `; ${refused.map((r) => `${label(r)} ${r.why}`).join('; ')}`;
-    return { form: pick.form, ...(pick.qmax !== undefined ? { qmax: pick.qmax } : {}), ...(pick.scope ? { scope: pick.scope } : {}), reason, candidates: results };
+    return { form: pick.form, ...(pick.qmax !== undefined ? { qmax: pick.qmax } : {}), ...(pick.scope ? { scope: pick.scope } : {}), ...(pick.padded ? { padded: true } : {}), reason, candidates: results };
   } finally {
     for (const r of runners) await r.session.release();
   }
@@ -316,12 +319,18 @@ export async function deviceWeightForm(r: DeviceFormRequest, int8Exact: boolean)
   for (const scope of int8Exact ? ['all', 'depthwise'] as const : ['all'] as const) {
     cands.push({ form: 's8-requant', qmax, scope, onnx: convertTflite(bytes, r.sourcePath, { labels, weightForm: 's8-requant', requantQmax: qmax, requantScope: scope, ...(inputMeans ? { inputMeans } : {}) }).onnx });
   }
+  // each int8 form also with its narrow convs widened to 16 channels (same integers; onnxruntime's symmetric
+  // kernels take them then): which runs faster is measured below with the rest
+  for (const c of [...cands]) {
+    const p = padNarrowChannels(c.onnx);
+    if (p) cands.push({ ...c, padded: true, onnx: p.onnx });
+  }
   const decided = await decideWeightForm(base.onnx, cands, {
     frames, resolution: res, rounds: r.rounds,
     ...(det ? { detection: { anchors: det.anchorCount, firstScore: 4 + (det.background ? 1 : 0) } } : {}),
   });
   const key = weightFormKey(r.sourceSha256, r.labelsPath);
-  const chosen = decided.form === 'u8' ? base.onnx : cands.find((c) => c.form === decided.form && c.scope === decided.scope)!.onnx;
+  const chosen = decided.form === 'u8' ? base.onnx : cands.find((c) => c.form === decided.form && c.scope === decided.scope && !!c.padded === !!decided.padded)!.onnx;
   const out: ModelCard = { ...card, weights: { ...decided, key, decidedAt: new Date().toISOString() } };
   const p = formPaths(r.stateDir, key);
   await mkdir(join(modelsDir(r.stateDir), 'device-forms'), { recursive: true });
