@@ -1,4 +1,4 @@
-import type { DeviceState, ModelPayload } from '../mqtt/payloads.js';
+import type { DeviceState, ModelPayload, TelemetryPayload } from '../mqtt/payloads.js';
 import { SeriesRing, type HistoryPoint } from './history.js';
 import { presence } from './presence.js';
 import type { Inbound } from './validate.js';
@@ -68,6 +68,8 @@ interface Entry {
   modelSeq: number;
   history?: SeriesRing;
   lastPoint?: HistoryPoint;
+  /** the newest telemetry as it came (validated): /metrics reads its counters (metrics.ts) */
+  telemetry?: TelemetryPayload;
   events: DeviceEvent[];
   periodMs: number;
   firstSeen: number;
@@ -190,6 +192,7 @@ export class FleetStore {
           e.periodMs = Math.min(MAX_PERIOD_MS, Math.max(MIN_PERIOD_MS, t.windowSeconds * 1000));
         }
         r.seenAt = now;
+        e.telemetry = t;
         r.telemetryTs = t.ts;
         r.variant = t.variant;
         r.provider = t.provider;
@@ -252,6 +255,11 @@ export class FleetStore {
   }
 
   row(id: string): DeviceRow | undefined { return this.devices.get(id)?.row; }
+
+  /** Every device's row with its newest telemetry, in the order first seen (metrics.ts walks it per scrape). */
+  *withTelemetry(): IterableIterator<{ row: DeviceRow; telemetry: TelemetryPayload | undefined }> {
+    for (const e of this.devices.values()) yield { row: e.row, telemetry: e.telemetry };
+  }
 
   rows(): DeviceRow[] { return [...this.devices.values()].map((e) => e.row); }
 
