@@ -65,7 +65,7 @@ export function metricNames(expr: string): string[] {
   // label matchers and grouping lists hold label names, not metrics
   const noLabels = noStrings.replace(/\{[^}]*\}/g, '{}').replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, '');
   const out = new Set<string>();
-  for (const m of noLabels.matchAll(/(?<![\w$])([a-zA-Z_:][\w:]*)(?!\s*\()/g)) {
+  for (const m of noLabels.matchAll(/(?<![\w$:])([a-zA-Z_:][\w:]*)(?![\w:])(?!\s*\()/g)) {
     const w = m[1]!;
     if (/^(by|without|on|ignoring|group_left|group_right|and|or|unless|offset|bool|inf|nan)$/i.test(w)) continue;
     out.add(w);
