@@ -93,7 +93,7 @@ export class Dashboard {
     this.guard = new RequestGuard({ host: o.host ?? '127.0.0.1', ...(o.allowedHosts ? { allowedHosts: o.allowedHosts } : {}), ...(o.auth ? { auth: o.auth } : {}) });
     this.store = new FleetStore({ ...(o.maxDevices ? { maxDevices: o.maxDevices } : {}) });
     this.ingest = new FleetIngest(o, this.store);
-    this.metrics = new FleetMetrics({ store: this.store, ingest: () => this.ingest.stats, sseClients: () => this.hub?.clientCount ?? 0 }, { ...(o.metricsMaxDevices ? { maxDevices: o.metricsMaxDevices } : {}) });
+    this.metrics = new FleetMetrics({ store: this.store, ingest: () => this.ingest.stats, sseClients: () => this.hub?.clientCount ?? 0 }, { ...(o.metricsMaxDevices !== undefined ? { maxDevices: o.metricsMaxDevices } : {}) });
   }
 
   get url(): string {

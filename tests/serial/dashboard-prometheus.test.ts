@@ -114,5 +114,5 @@ describe.skipIf(prometheusMissing() !== undefined)('Prometheus scrapes the dashb
     } finally {
       await browser.close();
     }
-  });
+  }, 180_000);
 });
