@@ -64,14 +64,36 @@ type Family = keyof typeof PER_DEVICE;
 const FAMILIES = Object.keys(PER_DEVICE) as Family[];
 const STATUS_LABELS = Object.fromEntries(STATUSES.map((s) => [s, { status: s }])) as Record<Status, { status: Status }>;
 
+/**
+ * Lets one per-device family at a time be formatted, each in its own turn of the event loop: registry.metrics()
+ * formats every metric as soon as its get() resolves, and 10,000 devices' text in one go held up ingest for
+ * hundreds of ms (the publish-to-row p99 at 10,000 devices doubled while a scrape ran).
+ */
+class Turns {
+  private last: Promise<void> = Promise.resolve();
+  next(): Promise<void> {
+    const p = this.last.then(() => new Promise<void>((r) => setImmediate(r)));
+    this.last = p;
+    return p;
+  }
+}
+
 /** A prom-client metric whose values are the slots filled in by FleetMetrics for this scrape. */
 class DeviceGauge extends Gauge {
   slots: Slot[] = [];
-  override async get() { return { ...(await super.get()), values: this.slots }; }
+  turns: Turns | undefined;
+  override async get() {
+    await this.turns?.next();
+    return { ...(await super.get()), values: this.slots };
+  }
 }
 class DeviceCounter extends Counter {
   slots: Slot[] = [];
-  override async get() { return { ...(await super.get()), values: this.slots }; }
+  turns: Turns | undefined;
+  override async get() {
+    await this.turns?.next();
+    return { ...(await super.get()), values: this.slots };
+  }
 }
 
 interface DeviceCache { key: string; shared: Labels; status: Slot; slots: Record<Family, Slot>; seen: number }
@@ -94,6 +116,9 @@ export class FleetMetrics {
       const c = { name, help, labelNames: [...DEVICE_LABELS], registers };
       return [f, type === 'gauge' ? new DeviceGauge(c) : new DeviceCounter(c)];
     })) as Record<Family, DeviceGauge | DeviceCounter>;
+    const turns = new Turns();
+    this.statusFamily.turns = turns;
+    for (const f of FAMILIES) this.family[f].turns = turns;
     this.g = this.define();
   }
 
@@ -160,7 +185,7 @@ export class FleetMetrics {
     let online = 0;
     let exported = 0;
     let omitted = 0;
-    for (const { row, telemetry: t } of this.src.store.withTelemetry()) {
+    for (const { row, counters } of this.src.store.withCounters()) {
       const status = statusOf(row);
       byStatus.set(status, byStatus.get(status)! + 1);
       if (row.online) online++;
@@ -173,16 +198,17 @@ export class FleetMetrics {
       c.status.labels = STATUS_LABELS[status];
       this.statusFamily.slots.push(c.status);
       put('online', c, row.online ? 1 : 0);
-      if (!t) continue;
-      put('p50', c, t.latencyMs.p50 / 1000);
-      put('p90', c, t.latencyMs.p90 / 1000);
-      put('fps', c, t.fps);
-      put('dropped', c, t.frames.dropped);
-      if (t.temperatureC !== null) put('temp', c, t.temperatureC);
-      if (t.throttled !== null) put('throttled', c, t.throttled.length > 0 ? 1 : 0);
-      put('outbox', c, t.outbox.depth);
-      put('outboxDropped', c, t.outbox.dropped);
-      put('reconnects', c, t.reconnects);
+      // no telemetry yet: only what the retained status says
+      if (!counters) continue;
+      put('p50', c, row.p50! / 1000);
+      put('p90', c, row.p90! / 1000);
+      put('fps', c, row.fps!);
+      put('dropped', c, row.dropped!);
+      if (row.tempC !== null && row.tempC !== undefined) put('temp', c, row.tempC);
+      if (row.throttled !== null && row.throttled !== undefined) put('throttled', c, row.throttled.length > 0 ? 1 : 0);
+      put('outbox', c, row.outbox!);
+      put('outboxDropped', c, counters.outboxDropped);
+      put('reconnects', c, counters.reconnects);
     }
     // a device that left the store (or the cap) has no series now: forget its slots too
     for (const [id, c] of this.cache) if (c.seen !== gen) this.cache.delete(id);

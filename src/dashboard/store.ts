@@ -1,4 +1,4 @@
-import type { DeviceState, ModelPayload, TelemetryPayload } from '../mqtt/payloads.js';
+import type { DeviceState, ModelPayload } from '../mqtt/payloads.js';
 import { SeriesRing, type HistoryPoint } from './history.js';
 import { presence } from './presence.js';
 import type { Inbound } from './validate.js';
@@ -39,6 +39,9 @@ export interface DeviceRow {
   result?: { label: string; score: number; at: number; detections?: ShownDetection[]; counts?: Record<string, number> };
 }
 
+/** Counters of the newest telemetry, since the device's daemon started */
+export interface DeviceCounters { outboxDropped: number; reconnects: number }
+
 export interface ShownDetection { label: string; score: number; box: [number, number, number, number] }
 
 export interface DeviceEvent { at: number; type: string; message: string; from?: string; to?: string }
@@ -68,8 +71,8 @@ interface Entry {
   modelSeq: number;
   history?: SeriesRing;
   lastPoint?: HistoryPoint;
-  /** the newest telemetry as it came (validated): /metrics reads its counters (metrics.ts) */
-  telemetry?: TelemetryPayload;
+  /** the newest telemetry's counters that the row does not show: /metrics exports them (metrics.ts) */
+  counters?: DeviceCounters;
   events: DeviceEvent[];
   periodMs: number;
   firstSeen: number;
@@ -192,7 +195,7 @@ export class FleetStore {
           e.periodMs = Math.min(MAX_PERIOD_MS, Math.max(MIN_PERIOD_MS, t.windowSeconds * 1000));
         }
         r.seenAt = now;
-        e.telemetry = t;
+        e.counters = { outboxDropped: t.outbox.dropped, reconnects: t.reconnects };
         r.telemetryTs = t.ts;
         r.variant = t.variant;
         r.provider = t.provider;
@@ -256,9 +259,9 @@ export class FleetStore {
 
   row(id: string): DeviceRow | undefined { return this.devices.get(id)?.row; }
 
-  /** Every device's row with its newest telemetry, in the order first seen (metrics.ts walks it per scrape). */
-  *withTelemetry(): IterableIterator<{ row: DeviceRow; telemetry: TelemetryPayload | undefined }> {
-    for (const e of this.devices.values()) yield { row: e.row, telemetry: e.telemetry };
+  /** Every device's row with its telemetry counters, in the order first seen (metrics.ts walks it per scrape). */
+  *withCounters(): IterableIterator<{ row: DeviceRow; counters: DeviceCounters | undefined }> {
+    for (const e of this.devices.values()) yield { row: e.row, counters: e.counters };
   }
 
   rows(): DeviceRow[] { return [...this.devices.values()].map((e) => e.row); }
