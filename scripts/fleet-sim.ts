@@ -11,7 +11,7 @@
  * tests that need devices publishing (tests/serial/dashboard-prometheus.test.ts).
  *
  *   npm run fleet-sim -- --devices 1000 --broker mqtt://127.0.0.1:1883 [--seconds 60]
- *     [--telemetry-seconds 5] [--connections 20] [--dashboard http://127.0.0.1:8080 | --dashboards 2]
+ *     [--telemetry-seconds 5] [--connections 20] [--dashboard http://127.0.0.1:8080 | --dashboards 2] [--dashboard-heap-mb 192]
  *     [--prefix edgefit] [--json]
  */
 import mqtt, { type MqttClient } from 'mqtt';
@@ -22,7 +22,7 @@ import { pathToFileURL } from 'node:url';
 import { projectRoot } from '../src/util/paths.js';
 import type { ModelPayload, StatusPayload, TelemetryPayload, CandidateSummary } from '../src/mqtt/payloads.js';
 
-interface Args { devices: number; broker: string; seconds: number; telemetrySeconds: number; connections: number; dashboard?: string; dashboards: number; prefix: string; json: boolean }
+interface Args { devices: number; broker: string; seconds: number; telemetrySeconds: number; connections: number; dashboard?: string; dashboards: number; dashboardHeapMb: number; prefix: string; json: boolean }
 
 function parseArgs(argv: string[]): Args {
   const a: Record<string, string> = {};
@@ -47,7 +47,7 @@ function parseArgs(argv: string[]): Args {
   if (a.dashboard && !['127.0.0.1', 'localhost', '[::1]', '::1'].includes(new URL(a.dashboard).hostname)) throw new Error('--dashboard must be on loopback');
   return {
     devices: int('devices', 1000, 1, 20_000), broker, seconds: int('seconds', 60, 5, 600), telemetrySeconds: int('telemetry-seconds', 5, 1, 60),
-    connections: int('connections', 20, 1, 200), ...(a.dashboard ? { dashboard: a.dashboard.replace(/\/$/, '') } : {}), dashboards: int('dashboards', 1, 1, 4),
+    connections: int('connections', 20, 1, 200), ...(a.dashboard ? { dashboard: a.dashboard.replace(/\/$/, '') } : {}), dashboards: int('dashboards', 1, 1, 4), dashboardHeapMb: int('dashboard-heap-mb', 0, 0, 16384),
     prefix: a.prefix ?? 'edgefit', json: a.json === '1',
   };
 }
@@ -127,8 +127,9 @@ async function getJson<T>(url: string): Promise<T> {
 
 interface Stats { devices: number; ingest: { messages: number; applied: number; rejected: number }; rssMb: number; heapUsedMb: number }
 
-async function startDashboard(broker: string, prefix: string, shareGroup?: string): Promise<{ url: string; proc: ChildProcess }> {
-  const args = [join(projectRoot, 'bin/edgefit.js'), 'dashboard', '--broker', broker, '--port', '0', '--prefix', prefix, ...(shareGroup ? ['--share-group', shareGroup] : [])];
+async function startDashboard(broker: string, prefix: string, shareGroup?: string, heapMb = 0): Promise<{ url: string; proc: ChildProcess }> {
+  // --max-old-space-size: V8 otherwise lets the garbage of 2,000 messages/s grow the heap well past the live set
+  const args = [...(heapMb ? [`--max-old-space-size=${heapMb}`] : []), join(projectRoot, 'bin/edgefit.js'), 'dashboard', '--broker', broker, '--port', '0', '--prefix', prefix, ...(shareGroup ? ['--share-group', shareGroup] : [])];
   const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
@@ -270,7 +271,7 @@ async function main(): Promise<void> {
   const a = parseArgs(process.argv.slice(2));
   const log = (s: string) => { if (!a.json) process.stderr.write(s + '\n'); };
   const group = a.dashboards > 1 ? `fleet-sim-${process.pid}` : undefined;
-  const own = a.dashboard ? [] : await Promise.all(Array.from({ length: a.dashboards }, () => startDashboard(a.broker, a.prefix, group)));
+  const own = a.dashboard ? [] : await Promise.all(Array.from({ length: a.dashboards }, () => startDashboard(a.broker, a.prefix, group, a.dashboardHeapMb)));
   const urls = a.dashboard ? [a.dashboard] : own.map((d) => d.url);
   for (const u of urls) await getJson<Stats>(`${u}/api/stats`).catch((err: unknown) => { throw new Error(`no dashboard answers at ${u}: ${String(err)}`); });
   log(`dashboard${urls.length > 1 ? `s ${urls.join(', ')} in share group ${group}` : ` ${urls[0]}`}; ${a.devices} devices over ${a.connections} connections, telemetry every ${a.telemetrySeconds} s, ${a.seconds} s`);
@@ -340,7 +341,7 @@ async function main(): Promise<void> {
     else {
       const r = report;
       process.stdout.write([
-        `fleet-sim: ${r.devices} devices, telemetry every ${r.telemetrySeconds} s, ${r.seconds} s steady state (load ${r.loadavg.join(' ')})`,
+        `fleet-sim: ${r.devices} devices, telemetry every ${r.telemetrySeconds} s, ${r.seconds} s steady state (load ${r.loadavg.join(' ')})${a.dashboardHeapMb ? `, dashboard heap limit ${a.dashboardHeapMb} MB` : ''}`,
         `  published  ${r.published.telemetryPerSecond} telemetry/s (${r.published.failed} failed)`,
         ...r.dashboards.map((d, k) => `  dashboard${r.dashboards.length > 1 ? ` ${k + 1}` : ''}  ingest ${d.ingestPerSecond} msg/s (${Math.round(d.telemetryShare * 100)}% of the telemetry), ${d.rejected} rejected, ${d.devicesKnown} devices known; rss ${d.rssMb} MB (peak ${d.peakRssMb} MB), heap ${d.heapUsedMb} MB`),
         `  latency    publish -> SSE row: p50 ${r.updateLatencyMs.p50} ms, p90 ${r.updateLatencyMs.p90} ms, p99 ${r.updateLatencyMs.p99} ms, max ${r.updateLatencyMs.max} ms (${r.updateLatencyMs.samples} rows)`,
