@@ -19,6 +19,7 @@ import { ProbeFrameCollector } from './daemon/probe-frames.js';
 import { CommandsService, type Reselection } from './daemon/commands.js';
 import { TelemetryService } from './daemon/telemetry.js';
 import { WatchdogService } from './daemon/watchdog.js';
+import { MetricsService } from './daemon/metrics-service.js';
 
 export interface DaemonOptions {
   config: Config;
@@ -117,6 +118,7 @@ export class Daemon {
         await this.mqttClient.mqtt?.setStatus('online', this.selection.warning ?? '');
       }),
       this.telemetryService,
+      c.metrics.port ? new MetricsService({ port: c.metrics.port, deviceId: c.deviceId, log: this.o.log, telemetry: () => this.telemetryService.lastPublished, choice: () => this.selection.choice }) : undefined,
       new WatchdogService(this.systemd, () => this.pipeline.pipeline.stats()),
     ].filter((s): s is Service => s !== undefined));
     await this.services.start();

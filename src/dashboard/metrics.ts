@@ -11,7 +11,7 @@ import type { IngestStats } from './ingest.js';
  *
  * Cardinality is bounded:
  *   - per-device series: at most `maxDevices` devices (default 10,000, the store's own bound), the first seen;
- *     the others are counted in edgefit_metrics_devices_omitted. About 11 series per device.
+ *     the others are counted in edgefit_metrics_devices_omitted. About 10 series per device.
  *   - label values come from devices: board, variant and provider are cut to MAX_LABEL characters (the device id
  *     already follows the topic-level rule, 64 characters of [A-Za-z0-9._-]); prom-client escapes the rest.
  *   - the fleet counts by board and by variant keep the MAX_GROUPS largest groups; the rest are summed as "other".
@@ -49,7 +49,6 @@ const clip = (s: string | undefined): string => (s === undefined ? '' : s.length
 interface Slot { value: number; labels: Record<string, string>; sharedLabels: Labels }
 
 const PER_DEVICE = {
-  online: ['gauge', 'edgefit_device_online', '1 when the device is online or degraded and its telemetry is not overdue (the dashboard\'s one definition of online), else 0'],
   p50: ['gauge', 'edgefit_device_latency_p50_seconds', 'median frame latency (camera to result) over the device\'s last telemetry window'],
   p90: ['gauge', 'edgefit_device_latency_p90_seconds', '90th percentile frame latency over the device\'s last telemetry window'],
   fps: ['gauge', 'edgefit_device_fps', 'frames inferred per second over the device\'s last telemetry window'],
@@ -197,7 +196,6 @@ export class FleetMetrics {
       const c = this.slotsOf(row);
       c.status.labels = STATUS_LABELS[status];
       this.statusFamily.slots.push(c.status);
-      put('online', c, row.online ? 1 : 0);
       // no telemetry yet: only what the retained status says
       if (!counters) continue;
       put('p50', c, row.p50! / 1000);

@@ -73,7 +73,6 @@ describe('dashboard /metrics', () => {
     expect(one('edgefit_device_outbox_depth').value).toBe(3);
     expect(one('edgefit_device_outbox_dropped_total').value).toBe(7);
     expect(one('edgefit_device_reconnects_total').value).toBe(4);
-    expect(one('edgefit_device_online').value).toBe(1);
     expect(one('edgefit_device_status')).toEqual({ name: 'edgefit_device_status', labels: { ...labels, status: 'online' }, value: 1 });
     // a device without telemetry has its status and nothing it has not reported
     expect(series(lines, 'edgefit_device_status', 'cam-2')).toHaveLength(1);
