@@ -18,6 +18,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { get, type IncomingMessage } from 'node:http';
 import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { projectRoot } from '../src/util/paths.js';
 import type { ModelPayload, StatusPayload, TelemetryPayload, CandidateSummary } from '../src/mqtt/payloads.js';
@@ -258,6 +259,16 @@ export class FleetSim {
   }
 }
 
+/** CPU seconds (user + system) a child process has used so far, from /proc (Linux), or NaN. */
+function cpuSeconds(pid: number | undefined): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const after = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    // fields 14 and 15 (utime, stime) are the 12th and 13th after the command name, in clock ticks (100 Hz)
+    return (Number(after[11]) + Number(after[12])) / 100;
+  } catch { return NaN; }
+}
+
 /** One GET /metrics: how long until its last byte, and how big. */
 async function timeScrape(url: string): Promise<{ ms: number; bytes: number }> {
   const t0 = performance.now();
@@ -305,6 +316,7 @@ async function main(): Promise<void> {
     latencies.length = 0;
     const before = await Promise.all(urls.map((u) => getJson<Stats>(`${u}/api/stats`)));
     const start = Date.now();
+    const cpu0 = own.map((d) => cpuSeconds(d.proc.pid));
     sim.run();
     let lastScrape = start;
     let lastStats = start;
@@ -324,6 +336,8 @@ async function main(): Promise<void> {
     await sleep(1000);
     const after = await Promise.all(urls.map((u) => getJson<Stats>(`${u}/api/stats`)));
     const secs = (Date.now() - start - 1000) / 1000;
+    // the share of one core each dashboard used: what it needs, whatever else the machine runs
+    const cores = own.map((d, k) => round((cpuSeconds(d.proc.pid) - cpu0[k]!) / ((Date.now() - start) / 1000)));
     const report = {
       devices: a.devices, connections: a.connections, telemetrySeconds: a.telemetrySeconds, seconds: round(secs), loadavg: (await import('node:os')).loadavg().map(round),
       published: { telemetryPerSecond: round(sent / secs), total: sim.published, failed: sim.failed },
@@ -333,6 +347,7 @@ async function main(): Promise<void> {
         telemetryShare: round((after[k]!.ingest.applied - before[k]!.ingest.applied) / Math.max(1, after.reduce((t, s, j) => t + s.ingest.applied - before[j]!.ingest.applied, 0))),
         rejected: after[k]!.ingest.rejected - before[k]!.ingest.rejected,
         rssMb: after[k]!.rssMb, peakRssMb: Math.max(peakRss[k]!, after[k]!.rssMb), heapUsedMb: after[k]!.heapUsedMb,
+        ...(cores[k] !== undefined && Number.isFinite(cores[k]) ? { cpuCores: cores[k] } : {}),
       })),
       updateLatencyMs: { samples: latencies.length, p50: round(pct(latencies, 0.5)), p90: round(pct(latencies, 0.9)), p99: round(pct(latencies, 0.99)), max: round(latencies.reduce((m, v) => Math.max(m, v), 0)) },
       metricsScrapeMs: { scrapes: scrapes.length, p50: round(pct(scrapes, 0.5)), max: round(scrapes.reduce((m, v) => Math.max(m, v), 0)), bytes: scrapeBytes },
@@ -343,7 +358,7 @@ async function main(): Promise<void> {
       process.stdout.write([
         `fleet-sim: ${r.devices} devices, telemetry every ${r.telemetrySeconds} s, ${r.seconds} s steady state (load ${r.loadavg.join(' ')})${a.dashboardHeapMb ? `, dashboard heap limit ${a.dashboardHeapMb} MB` : ''}`,
         `  published  ${r.published.telemetryPerSecond} telemetry/s (${r.published.failed} failed)`,
-        ...r.dashboards.map((d, k) => `  dashboard${r.dashboards.length > 1 ? ` ${k + 1}` : ''}  ingest ${d.ingestPerSecond} msg/s (${Math.round(d.telemetryShare * 100)}% of the telemetry), ${d.rejected} rejected, ${d.devicesKnown} devices known; rss ${d.rssMb} MB (peak ${d.peakRssMb} MB), heap ${d.heapUsedMb} MB`),
+        ...r.dashboards.map((d, k) => `  dashboard${r.dashboards.length > 1 ? ` ${k + 1}` : ''}  ingest ${d.ingestPerSecond} msg/s (${Math.round(d.telemetryShare * 100)}% of the telemetry), ${d.rejected} rejected, ${d.devicesKnown} devices known; rss ${d.rssMb} MB (peak ${d.peakRssMb} MB), heap ${d.heapUsedMb} MB${d.cpuCores !== undefined ? `, CPU ${d.cpuCores} core` : ''}`),
         `  latency    publish -> SSE row: p50 ${r.updateLatencyMs.p50} ms, p90 ${r.updateLatencyMs.p90} ms, p99 ${r.updateLatencyMs.p99} ms, max ${r.updateLatencyMs.max} ms (${r.updateLatencyMs.samples} rows)`,
         `  /metrics   scrape p50 ${r.metricsScrapeMs.p50} ms, max ${r.metricsScrapeMs.max} ms (${r.metricsScrapeMs.scrapes} scrapes, ${Math.round(r.metricsScrapeMs.bytes / 1024)} KB)`,
       ].join('\n') + '\n');
