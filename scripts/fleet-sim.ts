@@ -148,6 +148,7 @@ async function startDashboard(broker: string, prefix: string, shareGroup?: strin
 /** Reads the SSE stream; for every row carrying one of our telemetry timestamps, publish -> visible latency. */
 function watchSse(url: string, onRow: (latencyMs: number) => void): { close: () => void } {
   let res: IncomingMessage | undefined;
+  const seen = new Map<string, string>();
   const req = get(`${url}/events`, (r) => {
     res = r;
     let buf = '';
@@ -160,8 +161,14 @@ function watchSse(url: string, onRow: (latencyMs: number) => void): { close: () 
         buf = buf.slice(i + 2);
         if (!msg.startsWith('event: rows\n')) continue;
         const at = Date.now();
-        const data = JSON.parse(msg.slice(msg.indexOf('data: ') + 6)) as { rows: { telemetryTs?: string }[] };
-        for (const row of data.rows) if (row.telemetryTs) onRow(at - Date.parse(row.telemetryTs));
+        const data = JSON.parse(msg.slice(msg.indexOf('data: ') + 6)) as { rows: { id: string; telemetryTs?: string }[] };
+        // only a row carrying new telemetry counts: a row sent again for another reason (a presence flip, which a
+        // dashboard of a share group sees when a device's telemetry went to the other member) keeps its old ts
+        for (const row of data.rows) {
+          if (!row.telemetryTs || seen.get(row.id) === row.telemetryTs) continue;
+          seen.set(row.id, row.telemetryTs);
+          onRow(at - Date.parse(row.telemetryTs));
+        }
       }
     });
   });
