@@ -4,7 +4,7 @@
  *
  *   npm run build && node dist/scripts/bench.js [--only ladder,pipeline,...] [--quick] [--out FILE] [--work DIR]
  *
- * Sections: ladder, pipeline, eventloop, memory, selection, startup, quantizer, hotpath, detection, cameras, imported, tfjs.
+ * Sections: ladder, pipeline, eventloop, memory, selection, startup, quantizer, hotpath, detection, cameras, imported, tfjs, metrics.
  * Prints a table per section and writes artifacts/bench-<date>.json (or --out).
  */
 import { mkdirSync } from 'node:fs';
@@ -24,6 +24,7 @@ import { detectionSection } from './bench/detection.js';
 import { camerasSection } from './bench/cameras.js';
 import { importedSection } from './bench/imported.js';
 import { tfjsSection } from './bench/tfjs.js';
+import { metricsSection } from './bench/metrics.js';
 import { targetsMarkdown } from './bench/report.js';
 
 const SECTIONS: Record<string, Section> = {
@@ -39,6 +40,7 @@ const SECTIONS: Record<string, Section> = {
   cameras: camerasSection,
   imported: importedSection,
   tfjs: tfjsSection,
+  metrics: metricsSection,
 };
 
 interface Args { only: string[]; quick: boolean; out: string; work: string }

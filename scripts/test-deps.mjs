@@ -9,6 +9,8 @@ const needs = [
   { pkg: 'mosquitto-clients', paths: ['/usr/bin/mosquitto_sub'] },
   { pkg: 'ffmpeg', paths: ['/usr/bin/ffmpeg'] },
   { pkg: 'chromium', paths: ['/usr/bin/chromium'] },
+  // the dashboard's /metrics is scraped by a real Prometheus (tests/serial/dashboard-prometheus.test.ts)
+  { pkg: 'prometheus', paths: ['/usr/bin/prometheus'] },
   // the service unit's checks: systemd-analyze verify/security, and its system call filter applied with seccomp
   { pkg: 'systemd', paths: ['/usr/bin/systemd-analyze'] },
   { pkg: 'python3-seccomp', paths: ['/usr/lib/python3/dist-packages/seccomp.cpython-311-x86_64-linux-gnu.so'], probe: ['/usr/bin/python3', '-c', 'import seccomp'] },
@@ -38,6 +40,8 @@ console.error(`installing test dependencies: ${missing.join(' ')}`);
 const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
 execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
 execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { stdio: 'inherit', env });
-// the distribution's broker service is not wanted: tests start their own on free loopback ports
-spawnSync('systemctl', ['stop', 'mosquitto'], { stdio: 'ignore' });
-spawnSync('systemctl', ['disable', 'mosquitto'], { stdio: 'ignore' });
+// the distribution's broker and Prometheus services are not wanted: tests start their own on free loopback ports
+for (const service of ['mosquitto', 'prometheus']) {
+  spawnSync('systemctl', ['stop', service], { stdio: 'ignore' });
+  spawnSync('systemctl', ['disable', service], { stdio: 'ignore' });
+}

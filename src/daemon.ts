@@ -21,6 +21,7 @@ import { TelemetryService } from './daemon/telemetry.js';
 import { WatchdogService } from './daemon/watchdog.js';
 import { CamerasDaemon } from './daemon/cameras-daemon.js';
 import { cameraView, camerasOf } from './config/cameras.js';
+import { MetricsService } from './daemon/metrics-service.js';
 
 export interface DaemonOptions {
   config: Config;
@@ -119,6 +120,7 @@ export class Daemon {
         await this.mqttClient.mqtt?.setStatus('online', this.selection.warning ?? '');
       }),
       this.telemetryService,
+      c.metrics.port ? new MetricsService({ port: c.metrics.port, deviceId: c.deviceId, log: this.o.log, telemetry: () => this.telemetryService.lastPublished, choice: () => this.selection.choice }) : undefined,
       new WatchdogService(this.systemd, () => this.pipeline.pipeline.stats()),
     ].filter((s): s is Service => s !== undefined));
     await this.services.start();

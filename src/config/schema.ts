@@ -27,7 +27,7 @@ const schemaBody: JSONSchemaType<Config> = {
   type: 'object',
   description: 'edgefit daemon configuration',
   additionalProperties: false,
-  required: ['deviceId', 'stateDir', 'camera', 'cameras', 'engine', 'budget', 'models', 'profile', 'adapt', 'mqtt', 'log'],
+  required: ['deviceId', 'stateDir', 'camera', 'cameras', 'engine', 'budget', 'models', 'profile', 'adapt', 'mqtt', 'log', 'metrics'],
   properties: {
     deviceId: {
       type: 'string',
@@ -272,6 +272,15 @@ const schemaBody: JSONSchemaType<Config> = {
       properties: {
         level: { type: 'string', enum: ['debug', 'info', 'warn', 'error'], default: 'info', description: 'Least severe level written.' },
         json: { type: 'boolean', default: false, description: 'One JSON object per line instead of text (for journald/log shippers).' },
+      },
+    },
+    metrics: {
+      type: 'object',
+      description: "The daemon's own Prometheus endpoint: GET http://127.0.0.1:<port>/metrics, on loopback only, for a scraper on the device (docs/dashboard.md).",
+      additionalProperties: false,
+      required: ['port'],
+      properties: {
+        port: { type: 'integer', default: 0, minimum: 0, maximum: 65535, description: 'Loopback port of /metrics; 0 = off.' },
       },
     },
   },

@@ -20,6 +20,13 @@ export interface Config {
   adapt: AdaptConfig;
   mqtt: MqttConfig;
   log: LogConfig;
+  metrics: MetricsConfig;
+}
+
+/** The daemon's loopback /metrics (src/daemon/metrics-service.ts) */
+export interface MetricsConfig {
+  /** 0 = off */
+  port: number;
 }
 
 export interface CameraConfig {

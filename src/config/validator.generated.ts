@@ -6,7 +6,7 @@ const require = createRequire(import.meta.url);
 
 export const validate = validate10;
 export default validate10;
-const schema11 = {"type":"object","description":"edgefit daemon configuration","additionalProperties":false,"required":["deviceId","stateDir","camera","cameras","engine","budget","models","profile","adapt","mqtt","log"],"properties":{"deviceId":{"type":"string","default":"","maxLength":64,"pattern":"^[A-Za-z0-9._-]*$","x-accepted":"letters, digits, '.', '_', '-' (1-64 characters; no '+', '#', '/', spaces or control characters)","description":"Name of this device in MQTT topics and Home Assistant. Empty = the host name with every other character replaced by \"-\"."},"stateDir":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Where models, profiles and caches are written. Empty = /var/lib/edgefit when running as root, else $XDG_STATE_HOME/edgefit or ~/.local/state/edgefit. A leading ~/ is expanded."},"camera":{"type":"object","description":"Frame source.","additionalProperties":false,"required":["source","width","height","fps","loop","watchdogSeconds","ffmpegPath"],"properties":{"source":{"type":"string","default":"auto","pattern":"^(auto|synthetic|rpicam|/dev/video[0-9]+|(rtsp|rtsps|http|https)://[^\\s]+|(file|lavfi|folder):[^\\u0000-\\u001f]+|(?![A-Za-z][A-Za-z0-9+.-]*:)[^\\u0000-\\u001f]+)$","x-accepted":"'auto', 'synthetic', 'rpicam', '/dev/videoN', 'rtsp://…', 'http(s)://…', 'file:PATH' or a path to a video, 'lavfi:GRAPH' (e.g. lavfi:testsrc), 'folder:DIR' of images","description":"Camera: 'auto' (first /dev/video*, then rpicam, else synthetic), 'synthetic', 'rpicam', '/dev/videoN', 'rtsp://…', 'http(s)://…' (MJPEG or a stream ffmpeg reads), 'file:PATH' or a path to a video file, 'lavfi:testsrc…' (ffmpeg test graph), 'folder:DIR' (images, cycled)."},"width":{"type":"integer","default":640,"minimum":0,"maximum":8192,"description":"Capture width in pixels; 0 = the source's native size."},"height":{"type":"integer","default":480,"minimum":0,"maximum":8192,"description":"Capture height in pixels; 0 = the source's native size."},"fps":{"type":"number","default":15,"minimum":0,"maximum":240,"description":"Capture rate requested from the source; 0 = the source's own rate. Frames beyond what inference takes are dropped (latest frame wins)."},"loop":{"type":"boolean","default":true,"description":"Restart a video file or image folder at its end."},"watchdogSeconds":{"type":"number","default":10,"exclusiveMinimum":0,"maximum":3600,"description":"Restart the source when no frame arrived for this long."},"ffmpegPath":{"type":"string","default":"ffmpeg","minLength":1,"pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"a program name found on PATH or a path, without control characters","description":"The ffmpeg program that reads cameras, streams and files (and lists a V4L2 device's formats); a name is looked up on PATH."}},"default":{"source":"auto","width":640,"height":480,"fps":15,"loop":true,"watchdogSeconds":10,"ffmpegPath":"ffmpeg"}},"cameras":{"type":"array","default":[],"maxItems":16,"description":"Several cameras on one board, each with its own task, frame rate and latency budget; the daemon chooses a model for each so that all of them fit together (docs/cameras.md). Fields left out take the daemon-wide value (camera.*, models.task, budget.*, mqtt.results.*). Empty = the one `camera` above, with id `main`. With two or more, results go to <prefix>/<deviceId>/<id>/result. As an environment variable or --set value: a JSON list.","items":{"type":"object","additionalProperties":false,"required":["id","source"],"properties":{"id":{"type":"string","pattern":"^[A-Za-z0-9._-]{1,64}$","x-accepted":"a topic level: letters, digits, '.', '_', '-' (1-64 characters; no '+', '#', '/', spaces or control characters)","description":"The camera's name in topics (<prefix>/<deviceId>/<id>/result) and Home Assistant; unique."},"source":{"type":"string","pattern":"^(auto|synthetic|rpicam|/dev/video[0-9]+|(rtsp|rtsps|http|https)://[^\\s]+|(file|lavfi|folder):[^\\u0000-\\u001f]+|(?![A-Za-z][A-Za-z0-9+.-]*:)[^\\u0000-\\u001f]+)$","x-accepted":"'auto', 'synthetic', 'rpicam', '/dev/videoN', 'rtsp://…', 'http(s)://…', 'file:PATH' or a path to a video, 'lavfi:GRAPH' (e.g. lavfi:testsrc), 'folder:DIR' of images","description":"As camera.source."},"fps":{"type":"number","nullable":true,"exclusiveMinimum":0,"maximum":240,"description":"Frames per second the camera delivers and must be served at; default camera.fps (or budget.fps when that is 0)."},"task":{"type":"string","nullable":true,"enum":["imagenet","classification","person","detection"],"description":"As models.task, for this camera."},"priority":{"type":"integer","nullable":true,"minimum":0,"maximum":100,"description":"Higher is more important: the joint choice never lowers its accuracy so that a lower-priority camera gains; default 0."},"width":{"type":"integer","nullable":true,"minimum":0,"maximum":8192,"description":"As camera.width."},"height":{"type":"integer","nullable":true,"minimum":0,"maximum":8192,"description":"As camera.height."},"loop":{"type":"boolean","nullable":true,"description":"As camera.loop."},"watchdogSeconds":{"type":"number","nullable":true,"exclusiveMinimum":0,"maximum":3600,"description":"As camera.watchdogSeconds."},"budget":{"type":"object","nullable":true,"additionalProperties":false,"required":[],"description":"This camera's latency budget (budget.percentile applies).","properties":{"latencyMs":{"type":"number","nullable":true,"minimum":0,"maximum":600000,"description":"As budget.latencyMs."},"fps":{"type":"number","nullable":true,"minimum":0,"maximum":1000,"description":"As budget.fps."}}},"results":{"type":"object","nullable":true,"additionalProperties":false,"required":[],"description":"As mqtt.results, for this camera.","properties":{"mode":{"type":"string","nullable":true,"enum":["every","change","threshold"],"description":"As mqtt.results.mode."},"threshold":{"type":"number","nullable":true,"minimum":0,"maximum":1,"description":"As mqtt.results.threshold."},"maxRatePerSecond":{"type":"number","nullable":true,"exclusiveMinimum":0,"maximum":1000,"description":"As mqtt.results.maxRatePerSecond."},"labels":{"type":"array","nullable":true,"uniqueItems":true,"maxItems":1000,"items":{"type":"string","minLength":1,"maxLength":128,"pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters"},"description":"As mqtt.results.labels."},"minScore":{"type":"number","nullable":true,"minimum":0,"maximum":1,"description":"As mqtt.results.minScore."}}}}}},"engine":{"type":"object","description":"Inference runtime.","additionalProperties":false,"required":["providers","threads","timeoutMs","ortLibraryPath","trtFp16","modules"],"properties":{"providers":{"type":"array","default":["tensorrt","cuda","cpu"],"minItems":1,"uniqueItems":true,"items":{"type":"string","enum":["tensorrt","cuda","cpu","wasm","tfjs-node","tfjs-wasm"]},"description":"Execution providers tried in order; those the board lacks are skipped and reported. As an environment variable or --set value: a comma-separated list."},"threads":{"type":"integer","default":0,"minimum":0,"maximum":256,"description":"Intra-op threads; 0 = measured by the profiler (the fastest count for this board)."},"timeoutMs":{"type":"integer","default":5000,"minimum":100,"maximum":600000,"description":"An inference that takes longer is abandoned and the engine worker restarted."},"ortLibraryPath":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Path of a custom onnxruntime shared library (e.g. a Jetson build with TensorRT/CUDA); empty = the one bundled with onnxruntime-node."},"trtFp16":{"type":"boolean","default":false,"description":"Let TensorRT build FP16 engines (Jetson): faster, slightly less exact. Engines are cached in <stateDir>/trt-cache so later starts do not rebuild them."},"modules":{"type":"array","default":[],"uniqueItems":true,"items":{"type":"string","minLength":1,"pattern":"^(/|file:///)[^\\u0000-\\u001f\\u007f]*$","x-accepted":"absolute paths (or file:/// URLs) of JavaScript modules"},"description":"JavaScript modules the inference worker imports before it loads the model, each registering engines of its own with registerEngine(name, factory, priority) (src/engine/registry.ts); the model runs on the highest-priority engine that loads it. Empty = the engines edgefit ships (onnxruntime). The profiler always measures with onnxruntime. As an environment variable or --set value: a comma-separated list."}},"default":{"providers":["tensorrt","cuda","cpu"],"threads":0,"timeoutMs":5000,"ortLibraryPath":"","trtFp16":false,"modules":[]}},"budget":{"type":"object","description":"What the chosen model may cost. The selector picks the most accurate variant that fits.","additionalProperties":false,"required":["latencyMs","fps","percentile","memoryMb","memoryFraction","minAccuracy"],"properties":{"latencyMs":{"type":"number","default":0,"minimum":0,"maximum":600000,"description":"Latency budget per inference at `percentile`, in ms; 0 = derived from `fps` (1000 / fps)."},"fps":{"type":"number","default":5,"minimum":0,"maximum":1000,"description":"Target inferences per second, used when `latencyMs` is 0."},"percentile":{"type":"integer","enum":[50,90,99],"default":90,"description":"Latency percentile the budget applies to: 50, 90 or 99 (90 = p90; the profiler records only these three)."},"memoryMb":{"type":"number","default":0,"minimum":0,"maximum":10000000,"description":"Memory budget for the model session in MB; 0 = `memoryFraction` of the memory available (cgroup limit included)."},"memoryFraction":{"type":"number","default":0.5,"exclusiveMinimum":0,"maximum":1,"description":"Share of available memory the model may use when `memoryMb` is 0."},"minAccuracy":{"type":"number","default":0,"minimum":0,"maximum":1,"description":"Refuse variants whose accuracy (0..1, published or estimated) is below this, unknown, or in doubt (demoted by the measured agreement)."}},"default":{"latencyMs":0,"fps":5,"percentile":90,"memoryMb":0,"memoryFraction":0.5,"minAccuracy":0}},"models":{"type":"object","description":"Model catalog and downloads.","additionalProperties":false,"required":["catalog","mirror","task","allowZooFallback","downloadTimeoutSeconds","maxDownloadMb","pullTimeoutSeconds","allowAnyUrl"],"properties":{"catalog":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Path of the model catalog (JSON); empty = models/catalog.json shipped with edgefit."},"mirror":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Where `models pull` fetches files instead of upstream: an http(s) URL or a local directory laid out like the catalog's relative file paths. Empty = upstream URLs."},"task":{"type":"string","enum":["imagenet","classification","person","detection"],"default":"imagenet","description":"Which kind of model to run: 'imagenet' (1000 classes; 'classification' is the same), 'person' (person / no person) or 'detection' (an object detector: boxes with labels and scores, see docs/detection.md)."},"allowZooFallback":{"type":"boolean","default":true,"description":"With no pretrained model on disk, run zoo-generated models (random weights: their labels are meaningless) so the pipeline and measurements still work."},"downloadTimeoutSeconds":{"type":"number","default":300,"exclusiveMinimum":0,"maximum":86400,"description":"Abandon one download after this long."},"maxDownloadMb":{"type":"number","default":200,"exclusiveMinimum":0,"maximum":10000,"description":"Refuse a download larger than this."},"pullTimeoutSeconds":{"type":"number","default":1800,"exclusiveMinimum":0,"maximum":86400,"description":"A `pull-model` command (downloads and conversion, in a child process) is killed after this long; the running model is unchanged."},"allowAnyUrl":{"type":"boolean","default":false,"description":"Let a `pull-model` command name any mirror. Off: a command's mirror must be `mirror` above or an https URL on a host of the catalog's own URLs; anything else is refused (E_MIRROR_NOT_ALLOWED). `edgefit models pull --mirror` on the board is not limited."}},"default":{"catalog":"","mirror":"","task":"imagenet","allowZooFallback":true,"downloadTimeoutSeconds":300,"maxDownloadMb":200,"pullTimeoutSeconds":1800,"allowAnyUrl":false}},"profile":{"type":"object","description":"Measurement of each variant on this board.","additionalProperties":false,"required":["minRuns","minSeconds","warmupRuns","probeDir","minAgreement"],"properties":{"minRuns":{"type":"integer","default":30,"minimum":1,"maximum":100000,"description":"Timed inferences per variant, at least."},"minSeconds":{"type":"number","default":3,"minimum":0,"maximum":3600,"description":"Time spent measuring each variant, at least."},"warmupRuns":{"type":"integer","default":5,"minimum":0,"maximum":10000,"description":"Untimed inferences before measuring (caches, lazy allocation, clocks ramping up)."},"probeDir":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Directory of photos (JPEG, PNG, BMP) on which each reduced-resolution rung is compared with its model at the native resolution (top-1 agreement). Empty = <stateDir>/probe-frames, which the daemon fills with frames of a real camera while it runs."},"minAgreement":{"type":"number","default":0.5,"minimum":0,"maximum":1,"description":"A reduced-resolution rung whose top-1 agrees with its native model on fewer than this fraction of the probe frames is demoted below every rung whose accuracy stands; 0 = never demote."}},"default":{"minRuns":30,"minSeconds":3,"warmupRuns":5,"probeDir":"","minAgreement":0.5}},"adapt":{"type":"object","description":"Live re-selection when the measured latency drifts (thermal throttling, other load).","additionalProperties":false,"required":["enabled","windowSeconds","cooldownSeconds","hysteresis"],"properties":{"enabled":{"type":"boolean","default":true,"description":"Re-select the model when live latency leaves the budget."},"windowSeconds":{"type":"number","default":30,"exclusiveMinimum":0,"maximum":86400,"description":"Live latency is judged over this sliding window."},"cooldownSeconds":{"type":"number","default":120,"minimum":0,"maximum":86400,"description":"Minimum time between two model switches."},"hysteresis":{"type":"number","default":0.15,"minimum":0,"maximum":1,"description":"Step down when latency exceeds the budget; step up only when the larger variant fits with this fraction to spare."}},"default":{"enabled":true,"windowSeconds":30,"cooldownSeconds":120,"hysteresis":0.15}},"mqtt":{"type":"object","description":"Where results and telemetry go.","additionalProperties":false,"required":["url","prefix","protocolVersion","username","password","tls","keepaliveSeconds","reconnectMaxSeconds","results","telemetrySeconds","outbox","homeAssistant"],"properties":{"url":{"type":"string","default":"","pattern":"^((mqtts?|wss?|tcp|ssl)://[^\\s]+)?$","x-accepted":"empty or a URL mqtt://, mqtts://, ws://, wss://, tcp://, ssl:// (e.g. mqtt://broker.local:1883)","description":"Broker URL; empty = an embedded broker on 127.0.0.1:1883."},"prefix":{"type":"string","default":"edgefit","pattern":"^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$","x-accepted":"topic levels of letters, digits, '.', '_', '-' separated by '/' (1-4 levels of 1-64 characters; no '+', '#', spaces or empty levels)","description":"Topic prefix: topics are <prefix>/<deviceId>/…."},"protocolVersion":{"type":"integer","enum":[4,5],"default":5,"description":"MQTT protocol: 5, or 4 (3.1.1). With 5, a broker that refuses it is retried with 4."},"username":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Broker user name; empty = anonymous."},"password":{"type":"string","default":"","description":"Broker password (shown redacted by `config --print`)."},"tls":{"type":"object","description":"TLS for mqtts:// and wss:// brokers.","additionalProperties":false,"required":["ca","cert","key","rejectUnauthorized"],"properties":{"ca":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"PEM file of the CA that signed the broker certificate; empty = the system CAs."},"cert":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"PEM client certificate file for mutual TLS; empty = none."},"key":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"PEM private key file of the client certificate."},"rejectUnauthorized":{"type":"boolean","default":true,"description":"Refuse a broker certificate that does not verify. Turn off only for testing."}},"default":{"ca":"","cert":"","key":"","rejectUnauthorized":true}},"keepaliveSeconds":{"type":"integer","default":30,"minimum":0,"maximum":65535,"description":"MQTT keepalive; the broker publishes the last will after 1.5x this without traffic."},"reconnectMaxSeconds":{"type":"number","default":60,"minimum":1,"maximum":3600,"description":"Longest wait between reconnect attempts: delays grow exponentially from 1 s with full jitter up to this, so a fleet does not reconnect all at once."},"results":{"type":"object","description":"When results are published, and what a detector's result holds.","additionalProperties":false,"required":["mode","threshold","maxRatePerSecond","labels","minScore"],"properties":{"mode":{"type":"string","enum":["every","change","threshold"],"default":"change","description":"'every' frame; on a 'change' (classification: of the top class; detection: of the set of labels seen or of a count, never of a score alone); or when the best score (top-1, or the best detection) is at or above `threshold`."},"threshold":{"type":"number","default":0.1,"minimum":0,"maximum":1,"description":"Score (0..1) the top-1 class or the best detection needs for a result to be published in 'threshold' mode."},"maxRatePerSecond":{"type":"number","default":5,"exclusiveMinimum":0,"maximum":1000,"description":"Publish at most this many results per second."},"labels":{"type":"array","default":[],"uniqueItems":true,"maxItems":1000,"items":{"type":"string","minLength":1,"maxLength":128,"pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters"},"description":"Only these labels are reported (detections and their counts; for a classifier, the entries of `top`); empty = every label. As an environment variable or --set value: a comma-separated list."},"minScore":{"type":"number","default":0.5,"minimum":0,"maximum":1,"description":"Detections scoring below this (0..1) are left out of the result and its counts (detection task; a classifier's results use `threshold`)."}},"default":{"mode":"change","threshold":0.1,"maxRatePerSecond":5,"labels":[],"minScore":0.5}},"telemetrySeconds":{"type":"number","default":30,"minimum":1,"maximum":86400,"description":"Interval between telemetry messages."},"outbox":{"type":"object","description":"Messages kept while the broker is unreachable (oldest dropped first, and counted).","additionalProperties":false,"required":["maxMessages","maxBytes"],"properties":{"maxMessages":{"type":"integer","default":1000,"minimum":0,"maximum":10000000,"description":"Most messages held."},"maxBytes":{"type":"integer","default":1048576,"minimum":0,"maximum":1073741824,"description":"Most payload bytes held."}},"default":{"maxMessages":1000,"maxBytes":1048576}},"homeAssistant":{"type":"object","description":"Home Assistant MQTT discovery.","additionalProperties":false,"required":["enabled","prefix","watchLabels"],"properties":{"enabled":{"type":"boolean","default":true,"description":"Publish retained discovery messages so Home Assistant creates the sensors."},"prefix":{"type":"string","default":"homeassistant","pattern":"^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$","x-accepted":"topic levels of letters, digits, '.', '_', '-' separated by '/' (1-4 levels of 1-64 characters; no '+', '#', spaces or empty levels)","description":"Home Assistant discovery prefix."},"watchLabels":{"type":"array","default":["person"],"uniqueItems":true,"maxItems":100,"items":{"type":"string","minLength":1,"maxLength":128,"pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters"},"description":"Detection task: the labels that get a Home Assistant binary sensor (\"person detected\") and a count sensor each. As an environment variable or --set value: a comma-separated list."}},"default":{"enabled":true,"prefix":"homeassistant","watchLabels":["person"]}}},"default":{"url":"","prefix":"edgefit","protocolVersion":5,"username":"","password":"","tls":{"ca":"","cert":"","key":"","rejectUnauthorized":true},"keepaliveSeconds":30,"reconnectMaxSeconds":60,"results":{"mode":"change","threshold":0.1,"maxRatePerSecond":5,"labels":[],"minScore":0.5},"telemetrySeconds":30,"outbox":{"maxMessages":1000,"maxBytes":1048576},"homeAssistant":{"enabled":true,"prefix":"homeassistant","watchLabels":["person"]}}},"log":{"type":"object","description":"Logging (to stderr).","additionalProperties":false,"required":["level","json"],"properties":{"level":{"type":"string","enum":["debug","info","warn","error"],"default":"info","description":"Least severe level written."},"json":{"type":"boolean","default":false,"description":"One JSON object per line instead of text (for journald/log shippers)."}},"default":{"level":"info","json":false}}},"default":{"deviceId":"","stateDir":"","camera":{"source":"auto","width":640,"height":480,"fps":15,"loop":true,"watchdogSeconds":10,"ffmpegPath":"ffmpeg"},"cameras":[],"engine":{"providers":["tensorrt","cuda","cpu"],"threads":0,"timeoutMs":5000,"ortLibraryPath":"","trtFp16":false,"modules":[]},"budget":{"latencyMs":0,"fps":5,"percentile":90,"memoryMb":0,"memoryFraction":0.5,"minAccuracy":0},"models":{"catalog":"","mirror":"","task":"imagenet","allowZooFallback":true,"downloadTimeoutSeconds":300,"maxDownloadMb":200,"pullTimeoutSeconds":1800,"allowAnyUrl":false},"profile":{"minRuns":30,"minSeconds":3,"warmupRuns":5,"probeDir":"","minAgreement":0.5},"adapt":{"enabled":true,"windowSeconds":30,"cooldownSeconds":120,"hysteresis":0.15},"mqtt":{"url":"","prefix":"edgefit","protocolVersion":5,"username":"","password":"","tls":{"ca":"","cert":"","key":"","rejectUnauthorized":true},"keepaliveSeconds":30,"reconnectMaxSeconds":60,"results":{"mode":"change","threshold":0.1,"maxRatePerSecond":5,"labels":[],"minScore":0.5},"telemetrySeconds":30,"outbox":{"maxMessages":1000,"maxBytes":1048576},"homeAssistant":{"enabled":true,"prefix":"homeassistant","watchLabels":["person"]}},"log":{"level":"info","json":false}}};
+const schema11 = {"type":"object","description":"edgefit daemon configuration","additionalProperties":false,"required":["deviceId","stateDir","camera","cameras","engine","budget","models","profile","adapt","mqtt","log","metrics"],"properties":{"deviceId":{"type":"string","default":"","maxLength":64,"pattern":"^[A-Za-z0-9._-]*$","x-accepted":"letters, digits, '.', '_', '-' (1-64 characters; no '+', '#', '/', spaces or control characters)","description":"Name of this device in MQTT topics and Home Assistant. Empty = the host name with every other character replaced by \"-\"."},"stateDir":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Where models, profiles and caches are written. Empty = /var/lib/edgefit when running as root, else $XDG_STATE_HOME/edgefit or ~/.local/state/edgefit. A leading ~/ is expanded."},"camera":{"type":"object","description":"Frame source.","additionalProperties":false,"required":["source","width","height","fps","loop","watchdogSeconds","ffmpegPath"],"properties":{"source":{"type":"string","default":"auto","pattern":"^(auto|synthetic|rpicam|/dev/video[0-9]+|(rtsp|rtsps|http|https)://[^\\s]+|(file|lavfi|folder):[^\\u0000-\\u001f]+|(?![A-Za-z][A-Za-z0-9+.-]*:)[^\\u0000-\\u001f]+)$","x-accepted":"'auto', 'synthetic', 'rpicam', '/dev/videoN', 'rtsp://…', 'http(s)://…', 'file:PATH' or a path to a video, 'lavfi:GRAPH' (e.g. lavfi:testsrc), 'folder:DIR' of images","description":"Camera: 'auto' (first /dev/video*, then rpicam, else synthetic), 'synthetic', 'rpicam', '/dev/videoN', 'rtsp://…', 'http(s)://…' (MJPEG or a stream ffmpeg reads), 'file:PATH' or a path to a video file, 'lavfi:testsrc…' (ffmpeg test graph), 'folder:DIR' (images, cycled)."},"width":{"type":"integer","default":640,"minimum":0,"maximum":8192,"description":"Capture width in pixels; 0 = the source's native size."},"height":{"type":"integer","default":480,"minimum":0,"maximum":8192,"description":"Capture height in pixels; 0 = the source's native size."},"fps":{"type":"number","default":15,"minimum":0,"maximum":240,"description":"Capture rate requested from the source; 0 = the source's own rate. Frames beyond what inference takes are dropped (latest frame wins)."},"loop":{"type":"boolean","default":true,"description":"Restart a video file or image folder at its end."},"watchdogSeconds":{"type":"number","default":10,"exclusiveMinimum":0,"maximum":3600,"description":"Restart the source when no frame arrived for this long."},"ffmpegPath":{"type":"string","default":"ffmpeg","minLength":1,"pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"a program name found on PATH or a path, without control characters","description":"The ffmpeg program that reads cameras, streams and files (and lists a V4L2 device's formats); a name is looked up on PATH."}},"default":{"source":"auto","width":640,"height":480,"fps":15,"loop":true,"watchdogSeconds":10,"ffmpegPath":"ffmpeg"}},"cameras":{"type":"array","default":[],"maxItems":16,"description":"Several cameras on one board, each with its own task, frame rate and latency budget; the daemon chooses a model for each so that all of them fit together (docs/cameras.md). Fields left out take the daemon-wide value (camera.*, models.task, budget.*, mqtt.results.*). Empty = the one `camera` above, with id `main`. With two or more, results go to <prefix>/<deviceId>/<id>/result. As an environment variable or --set value: a JSON list.","items":{"type":"object","additionalProperties":false,"required":["id","source"],"properties":{"id":{"type":"string","pattern":"^[A-Za-z0-9._-]{1,64}$","x-accepted":"a topic level: letters, digits, '.', '_', '-' (1-64 characters; no '+', '#', '/', spaces or control characters)","description":"The camera's name in topics (<prefix>/<deviceId>/<id>/result) and Home Assistant; unique."},"source":{"type":"string","pattern":"^(auto|synthetic|rpicam|/dev/video[0-9]+|(rtsp|rtsps|http|https)://[^\\s]+|(file|lavfi|folder):[^\\u0000-\\u001f]+|(?![A-Za-z][A-Za-z0-9+.-]*:)[^\\u0000-\\u001f]+)$","x-accepted":"'auto', 'synthetic', 'rpicam', '/dev/videoN', 'rtsp://…', 'http(s)://…', 'file:PATH' or a path to a video, 'lavfi:GRAPH' (e.g. lavfi:testsrc), 'folder:DIR' of images","description":"As camera.source."},"fps":{"type":"number","nullable":true,"exclusiveMinimum":0,"maximum":240,"description":"Frames per second the camera delivers and must be served at; default camera.fps (or budget.fps when that is 0)."},"task":{"type":"string","nullable":true,"enum":["imagenet","classification","person","detection"],"description":"As models.task, for this camera."},"priority":{"type":"integer","nullable":true,"minimum":0,"maximum":100,"description":"Higher is more important: the joint choice never lowers its accuracy so that a lower-priority camera gains; default 0."},"width":{"type":"integer","nullable":true,"minimum":0,"maximum":8192,"description":"As camera.width."},"height":{"type":"integer","nullable":true,"minimum":0,"maximum":8192,"description":"As camera.height."},"loop":{"type":"boolean","nullable":true,"description":"As camera.loop."},"watchdogSeconds":{"type":"number","nullable":true,"exclusiveMinimum":0,"maximum":3600,"description":"As camera.watchdogSeconds."},"budget":{"type":"object","nullable":true,"additionalProperties":false,"required":[],"description":"This camera's latency budget (budget.percentile applies).","properties":{"latencyMs":{"type":"number","nullable":true,"minimum":0,"maximum":600000,"description":"As budget.latencyMs."},"fps":{"type":"number","nullable":true,"minimum":0,"maximum":1000,"description":"As budget.fps."}}},"results":{"type":"object","nullable":true,"additionalProperties":false,"required":[],"description":"As mqtt.results, for this camera.","properties":{"mode":{"type":"string","nullable":true,"enum":["every","change","threshold"],"description":"As mqtt.results.mode."},"threshold":{"type":"number","nullable":true,"minimum":0,"maximum":1,"description":"As mqtt.results.threshold."},"maxRatePerSecond":{"type":"number","nullable":true,"exclusiveMinimum":0,"maximum":1000,"description":"As mqtt.results.maxRatePerSecond."},"labels":{"type":"array","nullable":true,"uniqueItems":true,"maxItems":1000,"items":{"type":"string","minLength":1,"maxLength":128,"pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters"},"description":"As mqtt.results.labels."},"minScore":{"type":"number","nullable":true,"minimum":0,"maximum":1,"description":"As mqtt.results.minScore."}}}}}},"engine":{"type":"object","description":"Inference runtime.","additionalProperties":false,"required":["providers","threads","timeoutMs","ortLibraryPath","trtFp16","modules"],"properties":{"providers":{"type":"array","default":["tensorrt","cuda","cpu"],"minItems":1,"uniqueItems":true,"items":{"type":"string","enum":["tensorrt","cuda","cpu","wasm","tfjs-node","tfjs-wasm"]},"description":"Execution providers tried in order; those the board lacks are skipped and reported. As an environment variable or --set value: a comma-separated list."},"threads":{"type":"integer","default":0,"minimum":0,"maximum":256,"description":"Intra-op threads; 0 = measured by the profiler (the fastest count for this board)."},"timeoutMs":{"type":"integer","default":5000,"minimum":100,"maximum":600000,"description":"An inference that takes longer is abandoned and the engine worker restarted."},"ortLibraryPath":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Path of a custom onnxruntime shared library (e.g. a Jetson build with TensorRT/CUDA); empty = the one bundled with onnxruntime-node."},"trtFp16":{"type":"boolean","default":false,"description":"Let TensorRT build FP16 engines (Jetson): faster, slightly less exact. Engines are cached in <stateDir>/trt-cache so later starts do not rebuild them."},"modules":{"type":"array","default":[],"uniqueItems":true,"items":{"type":"string","minLength":1,"pattern":"^(/|file:///)[^\\u0000-\\u001f\\u007f]*$","x-accepted":"absolute paths (or file:/// URLs) of JavaScript modules"},"description":"JavaScript modules the inference worker imports before it loads the model, each registering engines of its own with registerEngine(name, factory, priority) (src/engine/registry.ts); the model runs on the highest-priority engine that loads it. Empty = the engines edgefit ships (onnxruntime). The profiler always measures with onnxruntime. As an environment variable or --set value: a comma-separated list."}},"default":{"providers":["tensorrt","cuda","cpu"],"threads":0,"timeoutMs":5000,"ortLibraryPath":"","trtFp16":false,"modules":[]}},"budget":{"type":"object","description":"What the chosen model may cost. The selector picks the most accurate variant that fits.","additionalProperties":false,"required":["latencyMs","fps","percentile","memoryMb","memoryFraction","minAccuracy"],"properties":{"latencyMs":{"type":"number","default":0,"minimum":0,"maximum":600000,"description":"Latency budget per inference at `percentile`, in ms; 0 = derived from `fps` (1000 / fps)."},"fps":{"type":"number","default":5,"minimum":0,"maximum":1000,"description":"Target inferences per second, used when `latencyMs` is 0."},"percentile":{"type":"integer","enum":[50,90,99],"default":90,"description":"Latency percentile the budget applies to: 50, 90 or 99 (90 = p90; the profiler records only these three)."},"memoryMb":{"type":"number","default":0,"minimum":0,"maximum":10000000,"description":"Memory budget for the model session in MB; 0 = `memoryFraction` of the memory available (cgroup limit included)."},"memoryFraction":{"type":"number","default":0.5,"exclusiveMinimum":0,"maximum":1,"description":"Share of available memory the model may use when `memoryMb` is 0."},"minAccuracy":{"type":"number","default":0,"minimum":0,"maximum":1,"description":"Refuse variants whose accuracy (0..1, published or estimated) is below this, unknown, or in doubt (demoted by the measured agreement)."}},"default":{"latencyMs":0,"fps":5,"percentile":90,"memoryMb":0,"memoryFraction":0.5,"minAccuracy":0}},"models":{"type":"object","description":"Model catalog and downloads.","additionalProperties":false,"required":["catalog","mirror","task","allowZooFallback","downloadTimeoutSeconds","maxDownloadMb","pullTimeoutSeconds","allowAnyUrl"],"properties":{"catalog":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Path of the model catalog (JSON); empty = models/catalog.json shipped with edgefit."},"mirror":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Where `models pull` fetches files instead of upstream: an http(s) URL or a local directory laid out like the catalog's relative file paths. Empty = upstream URLs."},"task":{"type":"string","enum":["imagenet","classification","person","detection"],"default":"imagenet","description":"Which kind of model to run: 'imagenet' (1000 classes; 'classification' is the same), 'person' (person / no person) or 'detection' (an object detector: boxes with labels and scores, see docs/detection.md)."},"allowZooFallback":{"type":"boolean","default":true,"description":"With no pretrained model on disk, run zoo-generated models (random weights: their labels are meaningless) so the pipeline and measurements still work."},"downloadTimeoutSeconds":{"type":"number","default":300,"exclusiveMinimum":0,"maximum":86400,"description":"Abandon one download after this long."},"maxDownloadMb":{"type":"number","default":200,"exclusiveMinimum":0,"maximum":10000,"description":"Refuse a download larger than this."},"pullTimeoutSeconds":{"type":"number","default":1800,"exclusiveMinimum":0,"maximum":86400,"description":"A `pull-model` command (downloads and conversion, in a child process) is killed after this long; the running model is unchanged."},"allowAnyUrl":{"type":"boolean","default":false,"description":"Let a `pull-model` command name any mirror. Off: a command's mirror must be `mirror` above or an https URL on a host of the catalog's own URLs; anything else is refused (E_MIRROR_NOT_ALLOWED). `edgefit models pull --mirror` on the board is not limited."}},"default":{"catalog":"","mirror":"","task":"imagenet","allowZooFallback":true,"downloadTimeoutSeconds":300,"maxDownloadMb":200,"pullTimeoutSeconds":1800,"allowAnyUrl":false}},"profile":{"type":"object","description":"Measurement of each variant on this board.","additionalProperties":false,"required":["minRuns","minSeconds","warmupRuns","probeDir","minAgreement"],"properties":{"minRuns":{"type":"integer","default":30,"minimum":1,"maximum":100000,"description":"Timed inferences per variant, at least."},"minSeconds":{"type":"number","default":3,"minimum":0,"maximum":3600,"description":"Time spent measuring each variant, at least."},"warmupRuns":{"type":"integer","default":5,"minimum":0,"maximum":10000,"description":"Untimed inferences before measuring (caches, lazy allocation, clocks ramping up)."},"probeDir":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Directory of photos (JPEG, PNG, BMP) on which each reduced-resolution rung is compared with its model at the native resolution (top-1 agreement). Empty = <stateDir>/probe-frames, which the daemon fills with frames of a real camera while it runs."},"minAgreement":{"type":"number","default":0.5,"minimum":0,"maximum":1,"description":"A reduced-resolution rung whose top-1 agrees with its native model on fewer than this fraction of the probe frames is demoted below every rung whose accuracy stands; 0 = never demote."}},"default":{"minRuns":30,"minSeconds":3,"warmupRuns":5,"probeDir":"","minAgreement":0.5}},"adapt":{"type":"object","description":"Live re-selection when the measured latency drifts (thermal throttling, other load).","additionalProperties":false,"required":["enabled","windowSeconds","cooldownSeconds","hysteresis"],"properties":{"enabled":{"type":"boolean","default":true,"description":"Re-select the model when live latency leaves the budget."},"windowSeconds":{"type":"number","default":30,"exclusiveMinimum":0,"maximum":86400,"description":"Live latency is judged over this sliding window."},"cooldownSeconds":{"type":"number","default":120,"minimum":0,"maximum":86400,"description":"Minimum time between two model switches."},"hysteresis":{"type":"number","default":0.15,"minimum":0,"maximum":1,"description":"Step down when latency exceeds the budget; step up only when the larger variant fits with this fraction to spare."}},"default":{"enabled":true,"windowSeconds":30,"cooldownSeconds":120,"hysteresis":0.15}},"mqtt":{"type":"object","description":"Where results and telemetry go.","additionalProperties":false,"required":["url","prefix","protocolVersion","username","password","tls","keepaliveSeconds","reconnectMaxSeconds","results","telemetrySeconds","outbox","homeAssistant"],"properties":{"url":{"type":"string","default":"","pattern":"^((mqtts?|wss?|tcp|ssl)://[^\\s]+)?$","x-accepted":"empty or a URL mqtt://, mqtts://, ws://, wss://, tcp://, ssl:// (e.g. mqtt://broker.local:1883)","description":"Broker URL; empty = an embedded broker on 127.0.0.1:1883."},"prefix":{"type":"string","default":"edgefit","pattern":"^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$","x-accepted":"topic levels of letters, digits, '.', '_', '-' separated by '/' (1-4 levels of 1-64 characters; no '+', '#', spaces or empty levels)","description":"Topic prefix: topics are <prefix>/<deviceId>/…."},"protocolVersion":{"type":"integer","enum":[4,5],"default":5,"description":"MQTT protocol: 5, or 4 (3.1.1). With 5, a broker that refuses it is retried with 4."},"username":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Broker user name; empty = anonymous."},"password":{"type":"string","default":"","description":"Broker password (shown redacted by `config --print`)."},"tls":{"type":"object","description":"TLS for mqtts:// and wss:// brokers.","additionalProperties":false,"required":["ca","cert","key","rejectUnauthorized"],"properties":{"ca":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"PEM file of the CA that signed the broker certificate; empty = the system CAs."},"cert":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"PEM client certificate file for mutual TLS; empty = none."},"key":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"PEM private key file of the client certificate."},"rejectUnauthorized":{"type":"boolean","default":true,"description":"Refuse a broker certificate that does not verify. Turn off only for testing."}},"default":{"ca":"","cert":"","key":"","rejectUnauthorized":true}},"keepaliveSeconds":{"type":"integer","default":30,"minimum":0,"maximum":65535,"description":"MQTT keepalive; the broker publishes the last will after 1.5x this without traffic."},"reconnectMaxSeconds":{"type":"number","default":60,"minimum":1,"maximum":3600,"description":"Longest wait between reconnect attempts: delays grow exponentially from 1 s with full jitter up to this, so a fleet does not reconnect all at once."},"results":{"type":"object","description":"When results are published, and what a detector's result holds.","additionalProperties":false,"required":["mode","threshold","maxRatePerSecond","labels","minScore"],"properties":{"mode":{"type":"string","enum":["every","change","threshold"],"default":"change","description":"'every' frame; on a 'change' (classification: of the top class; detection: of the set of labels seen or of a count, never of a score alone); or when the best score (top-1, or the best detection) is at or above `threshold`."},"threshold":{"type":"number","default":0.1,"minimum":0,"maximum":1,"description":"Score (0..1) the top-1 class or the best detection needs for a result to be published in 'threshold' mode."},"maxRatePerSecond":{"type":"number","default":5,"exclusiveMinimum":0,"maximum":1000,"description":"Publish at most this many results per second."},"labels":{"type":"array","default":[],"uniqueItems":true,"maxItems":1000,"items":{"type":"string","minLength":1,"maxLength":128,"pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters"},"description":"Only these labels are reported (detections and their counts; for a classifier, the entries of `top`); empty = every label. As an environment variable or --set value: a comma-separated list."},"minScore":{"type":"number","default":0.5,"minimum":0,"maximum":1,"description":"Detections scoring below this (0..1) are left out of the result and its counts (detection task; a classifier's results use `threshold`)."}},"default":{"mode":"change","threshold":0.1,"maxRatePerSecond":5,"labels":[],"minScore":0.5}},"telemetrySeconds":{"type":"number","default":30,"minimum":1,"maximum":86400,"description":"Interval between telemetry messages."},"outbox":{"type":"object","description":"Messages kept while the broker is unreachable (oldest dropped first, and counted).","additionalProperties":false,"required":["maxMessages","maxBytes"],"properties":{"maxMessages":{"type":"integer","default":1000,"minimum":0,"maximum":10000000,"description":"Most messages held."},"maxBytes":{"type":"integer","default":1048576,"minimum":0,"maximum":1073741824,"description":"Most payload bytes held."}},"default":{"maxMessages":1000,"maxBytes":1048576}},"homeAssistant":{"type":"object","description":"Home Assistant MQTT discovery.","additionalProperties":false,"required":["enabled","prefix","watchLabels"],"properties":{"enabled":{"type":"boolean","default":true,"description":"Publish retained discovery messages so Home Assistant creates the sensors."},"prefix":{"type":"string","default":"homeassistant","pattern":"^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$","x-accepted":"topic levels of letters, digits, '.', '_', '-' separated by '/' (1-4 levels of 1-64 characters; no '+', '#', spaces or empty levels)","description":"Home Assistant discovery prefix."},"watchLabels":{"type":"array","default":["person"],"uniqueItems":true,"maxItems":100,"items":{"type":"string","minLength":1,"maxLength":128,"pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters"},"description":"Detection task: the labels that get a Home Assistant binary sensor (\"person detected\") and a count sensor each. As an environment variable or --set value: a comma-separated list."}},"default":{"enabled":true,"prefix":"homeassistant","watchLabels":["person"]}}},"default":{"url":"","prefix":"edgefit","protocolVersion":5,"username":"","password":"","tls":{"ca":"","cert":"","key":"","rejectUnauthorized":true},"keepaliveSeconds":30,"reconnectMaxSeconds":60,"results":{"mode":"change","threshold":0.1,"maxRatePerSecond":5,"labels":[],"minScore":0.5},"telemetrySeconds":30,"outbox":{"maxMessages":1000,"maxBytes":1048576},"homeAssistant":{"enabled":true,"prefix":"homeassistant","watchLabels":["person"]}}},"log":{"type":"object","description":"Logging (to stderr).","additionalProperties":false,"required":["level","json"],"properties":{"level":{"type":"string","enum":["debug","info","warn","error"],"default":"info","description":"Least severe level written."},"json":{"type":"boolean","default":false,"description":"One JSON object per line instead of text (for journald/log shippers)."}},"default":{"level":"info","json":false}},"metrics":{"type":"object","description":"The daemon's own Prometheus endpoint: GET http://127.0.0.1:<port>/metrics, on loopback only, for a scraper on the device (docs/dashboard.md).","additionalProperties":false,"required":["port"],"properties":{"port":{"type":"integer","default":0,"minimum":0,"maximum":65535,"description":"Loopback port of /metrics; 0 = off."}},"default":{"port":0}}},"default":{"deviceId":"","stateDir":"","camera":{"source":"auto","width":640,"height":480,"fps":15,"loop":true,"watchdogSeconds":10,"ffmpegPath":"ffmpeg"},"cameras":[],"engine":{"providers":["tensorrt","cuda","cpu"],"threads":0,"timeoutMs":5000,"ortLibraryPath":"","trtFp16":false,"modules":[]},"budget":{"latencyMs":0,"fps":5,"percentile":90,"memoryMb":0,"memoryFraction":0.5,"minAccuracy":0},"models":{"catalog":"","mirror":"","task":"imagenet","allowZooFallback":true,"downloadTimeoutSeconds":300,"maxDownloadMb":200,"pullTimeoutSeconds":1800,"allowAnyUrl":false},"profile":{"minRuns":30,"minSeconds":3,"warmupRuns":5,"probeDir":"","minAgreement":0.5},"adapt":{"enabled":true,"windowSeconds":30,"cooldownSeconds":120,"hysteresis":0.15},"mqtt":{"url":"","prefix":"edgefit","protocolVersion":5,"username":"","password":"","tls":{"ca":"","cert":"","key":"","rejectUnauthorized":true},"keepaliveSeconds":30,"reconnectMaxSeconds":60,"results":{"mode":"change","threshold":0.1,"maxRatePerSecond":5,"labels":[],"minScore":0.5},"telemetrySeconds":30,"outbox":{"maxMessages":1000,"maxBytes":1048576},"homeAssistant":{"enabled":true,"prefix":"homeassistant","watchLabels":["person"]}},"log":{"level":"info","json":false},"metrics":{"port":0}}};
 const func2 = Object.prototype.hasOwnProperty;
 const func3 = require("ajv/dist/runtime/ucs2length").default;
 const pattern0 = new RegExp("^[A-Za-z0-9._-]*$", "u");
@@ -131,9 +131,8 @@ vErrors.push(err10);
 }
 errors++;
 }
-for(const key0 in data){
-if(!(func2.call(schema11.properties, key0))){
-const err11 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema11,data};
+if(data.metrics === undefined){
+const err11 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "metrics"},message:"must have required property '"+"metrics"+"'",schema:schema11.required,parentSchema:schema11,data};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -142,12 +141,9 @@ vErrors.push(err11);
 }
 errors++;
 }
-}
-if(data.deviceId !== undefined){
-let data0 = data.deviceId;
-if(typeof data0 === "string"){
-if(func3(data0) > 64){
-const err12 = {instancePath:instancePath+"/deviceId",schemaPath:"#/properties/deviceId/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters",schema:64,parentSchema:schema11.properties.deviceId,data:data0};
+for(const key0 in data){
+if(!(func2.call(schema11.properties, key0))){
+const err12 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema11,data};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -156,8 +152,12 @@ vErrors.push(err12);
 }
 errors++;
 }
-if(!pattern0.test(data0)){
-const err13 = {instancePath:instancePath+"/deviceId",schemaPath:"#/properties/deviceId/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9._-]*$"},message:"must match pattern \""+"^[A-Za-z0-9._-]*$"+"\"",schema:"^[A-Za-z0-9._-]*$",parentSchema:schema11.properties.deviceId,data:data0};
+}
+if(data.deviceId !== undefined){
+let data0 = data.deviceId;
+if(typeof data0 === "string"){
+if(func3(data0) > 64){
+const err13 = {instancePath:instancePath+"/deviceId",schemaPath:"#/properties/deviceId/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters",schema:64,parentSchema:schema11.properties.deviceId,data:data0};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -166,9 +166,8 @@ vErrors.push(err13);
 }
 errors++;
 }
-}
-else {
-const err14 = {instancePath:instancePath+"/deviceId",schemaPath:"#/properties/deviceId/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.deviceId.type,parentSchema:schema11.properties.deviceId,data:data0};
+if(!pattern0.test(data0)){
+const err14 = {instancePath:instancePath+"/deviceId",schemaPath:"#/properties/deviceId/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9._-]*$"},message:"must match pattern \""+"^[A-Za-z0-9._-]*$"+"\"",schema:"^[A-Za-z0-9._-]*$",parentSchema:schema11.properties.deviceId,data:data0};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -178,11 +177,8 @@ vErrors.push(err14);
 errors++;
 }
 }
-if(data.stateDir !== undefined){
-let data1 = data.stateDir;
-if(typeof data1 === "string"){
-if(!pattern1.test(data1)){
-const err15 = {instancePath:instancePath+"/stateDir",schemaPath:"#/properties/stateDir/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.stateDir,data:data1};
+else {
+const err15 = {instancePath:instancePath+"/deviceId",schemaPath:"#/properties/deviceId/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.deviceId.type,parentSchema:schema11.properties.deviceId,data:data0};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -192,8 +188,11 @@ vErrors.push(err15);
 errors++;
 }
 }
-else {
-const err16 = {instancePath:instancePath+"/stateDir",schemaPath:"#/properties/stateDir/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.stateDir.type,parentSchema:schema11.properties.stateDir,data:data1};
+if(data.stateDir !== undefined){
+let data1 = data.stateDir;
+if(typeof data1 === "string"){
+if(!pattern1.test(data1)){
+const err16 = {instancePath:instancePath+"/stateDir",schemaPath:"#/properties/stateDir/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.stateDir,data:data1};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -203,11 +202,8 @@ vErrors.push(err16);
 errors++;
 }
 }
-if(data.camera !== undefined){
-let data2 = data.camera;
-if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
-if(data2.source === undefined){
-const err17 = {instancePath:instancePath+"/camera",schemaPath:"#/properties/camera/required",keyword:"required",params:{missingProperty: "source"},message:"must have required property '"+"source"+"'",schema:schema11.properties.camera.required,parentSchema:schema11.properties.camera,data:data2};
+else {
+const err17 = {instancePath:instancePath+"/stateDir",schemaPath:"#/properties/stateDir/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.stateDir.type,parentSchema:schema11.properties.stateDir,data:data1};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -216,8 +212,12 @@ vErrors.push(err17);
 }
 errors++;
 }
-if(data2.width === undefined){
-const err18 = {instancePath:instancePath+"/camera",schemaPath:"#/properties/camera/required",keyword:"required",params:{missingProperty: "width"},message:"must have required property '"+"width"+"'",schema:schema11.properties.camera.required,parentSchema:schema11.properties.camera,data:data2};
+}
+if(data.camera !== undefined){
+let data2 = data.camera;
+if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
+if(data2.source === undefined){
+const err18 = {instancePath:instancePath+"/camera",schemaPath:"#/properties/camera/required",keyword:"required",params:{missingProperty: "source"},message:"must have required property '"+"source"+"'",schema:schema11.properties.camera.required,parentSchema:schema11.properties.camera,data:data2};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -226,8 +226,8 @@ vErrors.push(err18);
 }
 errors++;
 }
-if(data2.height === undefined){
-const err19 = {instancePath:instancePath+"/camera",schemaPath:"#/properties/camera/required",keyword:"required",params:{missingProperty: "height"},message:"must have required property '"+"height"+"'",schema:schema11.properties.camera.required,parentSchema:schema11.properties.camera,data:data2};
+if(data2.width === undefined){
+const err19 = {instancePath:instancePath+"/camera",schemaPath:"#/properties/camera/required",keyword:"required",params:{missingProperty: "width"},message:"must have required property '"+"width"+"'",schema:schema11.properties.camera.required,parentSchema:schema11.properties.camera,data:data2};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -236,8 +236,8 @@ vErrors.push(err19);
 }
 errors++;
 }
-if(data2.fps === undefined){
-const err20 = {instancePath:instancePath+"/camera",schemaPath:"#/properties/camera/required",keyword:"required",params:{missingProperty: "fps"},message:"must have required property '"+"fps"+"'",schema:schema11.properties.camera.required,parentSchema:schema11.properties.camera,data:data2};
+if(data2.height === undefined){
+const err20 = {instancePath:instancePath+"/camera",schemaPath:"#/properties/camera/required",keyword:"required",params:{missingProperty: "height"},message:"must have required property '"+"height"+"'",schema:schema11.properties.camera.required,parentSchema:schema11.properties.camera,data:data2};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -246,8 +246,8 @@ vErrors.push(err20);
 }
 errors++;
 }
-if(data2.loop === undefined){
-const err21 = {instancePath:instancePath+"/camera",schemaPath:"#/properties/camera/required",keyword:"required",params:{missingProperty: "loop"},message:"must have required property '"+"loop"+"'",schema:schema11.properties.camera.required,parentSchema:schema11.properties.camera,data:data2};
+if(data2.fps === undefined){
+const err21 = {instancePath:instancePath+"/camera",schemaPath:"#/properties/camera/required",keyword:"required",params:{missingProperty: "fps"},message:"must have required property '"+"fps"+"'",schema:schema11.properties.camera.required,parentSchema:schema11.properties.camera,data:data2};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -256,8 +256,8 @@ vErrors.push(err21);
 }
 errors++;
 }
-if(data2.watchdogSeconds === undefined){
-const err22 = {instancePath:instancePath+"/camera",schemaPath:"#/properties/camera/required",keyword:"required",params:{missingProperty: "watchdogSeconds"},message:"must have required property '"+"watchdogSeconds"+"'",schema:schema11.properties.camera.required,parentSchema:schema11.properties.camera,data:data2};
+if(data2.loop === undefined){
+const err22 = {instancePath:instancePath+"/camera",schemaPath:"#/properties/camera/required",keyword:"required",params:{missingProperty: "loop"},message:"must have required property '"+"loop"+"'",schema:schema11.properties.camera.required,parentSchema:schema11.properties.camera,data:data2};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -266,8 +266,8 @@ vErrors.push(err22);
 }
 errors++;
 }
-if(data2.ffmpegPath === undefined){
-const err23 = {instancePath:instancePath+"/camera",schemaPath:"#/properties/camera/required",keyword:"required",params:{missingProperty: "ffmpegPath"},message:"must have required property '"+"ffmpegPath"+"'",schema:schema11.properties.camera.required,parentSchema:schema11.properties.camera,data:data2};
+if(data2.watchdogSeconds === undefined){
+const err23 = {instancePath:instancePath+"/camera",schemaPath:"#/properties/camera/required",keyword:"required",params:{missingProperty: "watchdogSeconds"},message:"must have required property '"+"watchdogSeconds"+"'",schema:schema11.properties.camera.required,parentSchema:schema11.properties.camera,data:data2};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -276,9 +276,8 @@ vErrors.push(err23);
 }
 errors++;
 }
-for(const key1 in data2){
-if(!(((((((key1 === "source") || (key1 === "width")) || (key1 === "height")) || (key1 === "fps")) || (key1 === "loop")) || (key1 === "watchdogSeconds")) || (key1 === "ffmpegPath"))){
-const err24 = {instancePath:instancePath+"/camera",schemaPath:"#/properties/camera/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.camera,data:data2};
+if(data2.ffmpegPath === undefined){
+const err24 = {instancePath:instancePath+"/camera",schemaPath:"#/properties/camera/required",keyword:"required",params:{missingProperty: "ffmpegPath"},message:"must have required property '"+"ffmpegPath"+"'",schema:schema11.properties.camera.required,parentSchema:schema11.properties.camera,data:data2};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -287,12 +286,9 @@ vErrors.push(err24);
 }
 errors++;
 }
-}
-if(data2.source !== undefined){
-let data3 = data2.source;
-if(typeof data3 === "string"){
-if(!pattern2.test(data3)){
-const err25 = {instancePath:instancePath+"/camera/source",schemaPath:"#/properties/camera/properties/source/pattern",keyword:"pattern",params:{pattern: "^(auto|synthetic|rpicam|/dev/video[0-9]+|(rtsp|rtsps|http|https)://[^\\s]+|(file|lavfi|folder):[^\\u0000-\\u001f]+|(?![A-Za-z][A-Za-z0-9+.-]*:)[^\\u0000-\\u001f]+)$"},message:"must match pattern \""+"^(auto|synthetic|rpicam|/dev/video[0-9]+|(rtsp|rtsps|http|https)://[^\\s]+|(file|lavfi|folder):[^\\u0000-\\u001f]+|(?![A-Za-z][A-Za-z0-9+.-]*:)[^\\u0000-\\u001f]+)$"+"\"",schema:"^(auto|synthetic|rpicam|/dev/video[0-9]+|(rtsp|rtsps|http|https)://[^\\s]+|(file|lavfi|folder):[^\\u0000-\\u001f]+|(?![A-Za-z][A-Za-z0-9+.-]*:)[^\\u0000-\\u001f]+)$",parentSchema:schema11.properties.camera.properties.source,data:data3};
+for(const key1 in data2){
+if(!(((((((key1 === "source") || (key1 === "width")) || (key1 === "height")) || (key1 === "fps")) || (key1 === "loop")) || (key1 === "watchdogSeconds")) || (key1 === "ffmpegPath"))){
+const err25 = {instancePath:instancePath+"/camera",schemaPath:"#/properties/camera/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.camera,data:data2};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -302,8 +298,11 @@ vErrors.push(err25);
 errors++;
 }
 }
-else {
-const err26 = {instancePath:instancePath+"/camera/source",schemaPath:"#/properties/camera/properties/source/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.camera.properties.source.type,parentSchema:schema11.properties.camera.properties.source,data:data3};
+if(data2.source !== undefined){
+let data3 = data2.source;
+if(typeof data3 === "string"){
+if(!pattern2.test(data3)){
+const err26 = {instancePath:instancePath+"/camera/source",schemaPath:"#/properties/camera/properties/source/pattern",keyword:"pattern",params:{pattern: "^(auto|synthetic|rpicam|/dev/video[0-9]+|(rtsp|rtsps|http|https)://[^\\s]+|(file|lavfi|folder):[^\\u0000-\\u001f]+|(?![A-Za-z][A-Za-z0-9+.-]*:)[^\\u0000-\\u001f]+)$"},message:"must match pattern \""+"^(auto|synthetic|rpicam|/dev/video[0-9]+|(rtsp|rtsps|http|https)://[^\\s]+|(file|lavfi|folder):[^\\u0000-\\u001f]+|(?![A-Za-z][A-Za-z0-9+.-]*:)[^\\u0000-\\u001f]+)$"+"\"",schema:"^(auto|synthetic|rpicam|/dev/video[0-9]+|(rtsp|rtsps|http|https)://[^\\s]+|(file|lavfi|folder):[^\\u0000-\\u001f]+|(?![A-Za-z][A-Za-z0-9+.-]*:)[^\\u0000-\\u001f]+)$",parentSchema:schema11.properties.camera.properties.source,data:data3};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -313,10 +312,8 @@ vErrors.push(err26);
 errors++;
 }
 }
-if(data2.width !== undefined){
-let data4 = data2.width;
-if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
-const err27 = {instancePath:instancePath+"/camera/width",schemaPath:"#/properties/camera/properties/width/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.camera.properties.width.type,parentSchema:schema11.properties.camera.properties.width,data:data4};
+else {
+const err27 = {instancePath:instancePath+"/camera/source",schemaPath:"#/properties/camera/properties/source/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.camera.properties.source.type,parentSchema:schema11.properties.camera.properties.source,data:data3};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -325,9 +322,11 @@ vErrors.push(err27);
 }
 errors++;
 }
-if((typeof data4 == "number") && (isFinite(data4))){
-if(data4 > 8192 || isNaN(data4)){
-const err28 = {instancePath:instancePath+"/camera/width",schemaPath:"#/properties/camera/properties/width/maximum",keyword:"maximum",params:{comparison: "<=", limit: 8192},message:"must be <= 8192",schema:8192,parentSchema:schema11.properties.camera.properties.width,data:data4};
+}
+if(data2.width !== undefined){
+let data4 = data2.width;
+if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
+const err28 = {instancePath:instancePath+"/camera/width",schemaPath:"#/properties/camera/properties/width/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.camera.properties.width.type,parentSchema:schema11.properties.camera.properties.width,data:data4};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -336,8 +335,9 @@ vErrors.push(err28);
 }
 errors++;
 }
-if(data4 < 0 || isNaN(data4)){
-const err29 = {instancePath:instancePath+"/camera/width",schemaPath:"#/properties/camera/properties/width/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.camera.properties.width,data:data4};
+if((typeof data4 == "number") && (isFinite(data4))){
+if(data4 > 8192 || isNaN(data4)){
+const err29 = {instancePath:instancePath+"/camera/width",schemaPath:"#/properties/camera/properties/width/maximum",keyword:"maximum",params:{comparison: "<=", limit: 8192},message:"must be <= 8192",schema:8192,parentSchema:schema11.properties.camera.properties.width,data:data4};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -346,12 +346,8 @@ vErrors.push(err29);
 }
 errors++;
 }
-}
-}
-if(data2.height !== undefined){
-let data5 = data2.height;
-if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
-const err30 = {instancePath:instancePath+"/camera/height",schemaPath:"#/properties/camera/properties/height/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.camera.properties.height.type,parentSchema:schema11.properties.camera.properties.height,data:data5};
+if(data4 < 0 || isNaN(data4)){
+const err30 = {instancePath:instancePath+"/camera/width",schemaPath:"#/properties/camera/properties/width/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.camera.properties.width,data:data4};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -360,9 +356,12 @@ vErrors.push(err30);
 }
 errors++;
 }
-if((typeof data5 == "number") && (isFinite(data5))){
-if(data5 > 8192 || isNaN(data5)){
-const err31 = {instancePath:instancePath+"/camera/height",schemaPath:"#/properties/camera/properties/height/maximum",keyword:"maximum",params:{comparison: "<=", limit: 8192},message:"must be <= 8192",schema:8192,parentSchema:schema11.properties.camera.properties.height,data:data5};
+}
+}
+if(data2.height !== undefined){
+let data5 = data2.height;
+if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
+const err31 = {instancePath:instancePath+"/camera/height",schemaPath:"#/properties/camera/properties/height/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.camera.properties.height.type,parentSchema:schema11.properties.camera.properties.height,data:data5};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -371,13 +370,24 @@ vErrors.push(err31);
 }
 errors++;
 }
-if(data5 < 0 || isNaN(data5)){
-const err32 = {instancePath:instancePath+"/camera/height",schemaPath:"#/properties/camera/properties/height/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.camera.properties.height,data:data5};
+if((typeof data5 == "number") && (isFinite(data5))){
+if(data5 > 8192 || isNaN(data5)){
+const err32 = {instancePath:instancePath+"/camera/height",schemaPath:"#/properties/camera/properties/height/maximum",keyword:"maximum",params:{comparison: "<=", limit: 8192},message:"must be <= 8192",schema:8192,parentSchema:schema11.properties.camera.properties.height,data:data5};
 if(vErrors === null){
 vErrors = [err32];
 }
 else {
 vErrors.push(err32);
+}
+errors++;
+}
+if(data5 < 0 || isNaN(data5)){
+const err33 = {instancePath:instancePath+"/camera/height",schemaPath:"#/properties/camera/properties/height/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.camera.properties.height,data:data5};
+if(vErrors === null){
+vErrors = [err33];
+}
+else {
+vErrors.push(err33);
 }
 errors++;
 }
@@ -387,17 +397,7 @@ if(data2.fps !== undefined){
 let data6 = data2.fps;
 if((typeof data6 == "number") && (isFinite(data6))){
 if(data6 > 240 || isNaN(data6)){
-const err33 = {instancePath:instancePath+"/camera/fps",schemaPath:"#/properties/camera/properties/fps/maximum",keyword:"maximum",params:{comparison: "<=", limit: 240},message:"must be <= 240",schema:240,parentSchema:schema11.properties.camera.properties.fps,data:data6};
-if(vErrors === null){
-vErrors = [err33];
-}
-else {
-vErrors.push(err33);
-}
-errors++;
-}
-if(data6 < 0 || isNaN(data6)){
-const err34 = {instancePath:instancePath+"/camera/fps",schemaPath:"#/properties/camera/properties/fps/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.camera.properties.fps,data:data6};
+const err34 = {instancePath:instancePath+"/camera/fps",schemaPath:"#/properties/camera/properties/fps/maximum",keyword:"maximum",params:{comparison: "<=", limit: 240},message:"must be <= 240",schema:240,parentSchema:schema11.properties.camera.properties.fps,data:data6};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -406,9 +406,8 @@ vErrors.push(err34);
 }
 errors++;
 }
-}
-else {
-const err35 = {instancePath:instancePath+"/camera/fps",schemaPath:"#/properties/camera/properties/fps/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.camera.properties.fps.type,parentSchema:schema11.properties.camera.properties.fps,data:data6};
+if(data6 < 0 || isNaN(data6)){
+const err35 = {instancePath:instancePath+"/camera/fps",schemaPath:"#/properties/camera/properties/fps/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.camera.properties.fps,data:data6};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -418,10 +417,8 @@ vErrors.push(err35);
 errors++;
 }
 }
-if(data2.loop !== undefined){
-let data7 = data2.loop;
-if(typeof data7 !== "boolean"){
-const err36 = {instancePath:instancePath+"/camera/loop",schemaPath:"#/properties/camera/properties/loop/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.camera.properties.loop.type,parentSchema:schema11.properties.camera.properties.loop,data:data7};
+else {
+const err36 = {instancePath:instancePath+"/camera/fps",schemaPath:"#/properties/camera/properties/fps/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.camera.properties.fps.type,parentSchema:schema11.properties.camera.properties.fps,data:data6};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -431,11 +428,10 @@ vErrors.push(err36);
 errors++;
 }
 }
-if(data2.watchdogSeconds !== undefined){
-let data8 = data2.watchdogSeconds;
-if((typeof data8 == "number") && (isFinite(data8))){
-if(data8 > 3600 || isNaN(data8)){
-const err37 = {instancePath:instancePath+"/camera/watchdogSeconds",schemaPath:"#/properties/camera/properties/watchdogSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.camera.properties.watchdogSeconds,data:data8};
+if(data2.loop !== undefined){
+let data7 = data2.loop;
+if(typeof data7 !== "boolean"){
+const err37 = {instancePath:instancePath+"/camera/loop",schemaPath:"#/properties/camera/properties/loop/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.camera.properties.loop.type,parentSchema:schema11.properties.camera.properties.loop,data:data7};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -444,8 +440,12 @@ vErrors.push(err37);
 }
 errors++;
 }
-if(data8 <= 0 || isNaN(data8)){
-const err38 = {instancePath:instancePath+"/camera/watchdogSeconds",schemaPath:"#/properties/camera/properties/watchdogSeconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.camera.properties.watchdogSeconds,data:data8};
+}
+if(data2.watchdogSeconds !== undefined){
+let data8 = data2.watchdogSeconds;
+if((typeof data8 == "number") && (isFinite(data8))){
+if(data8 > 3600 || isNaN(data8)){
+const err38 = {instancePath:instancePath+"/camera/watchdogSeconds",schemaPath:"#/properties/camera/properties/watchdogSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.camera.properties.watchdogSeconds,data:data8};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -454,9 +454,8 @@ vErrors.push(err38);
 }
 errors++;
 }
-}
-else {
-const err39 = {instancePath:instancePath+"/camera/watchdogSeconds",schemaPath:"#/properties/camera/properties/watchdogSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.camera.properties.watchdogSeconds.type,parentSchema:schema11.properties.camera.properties.watchdogSeconds,data:data8};
+if(data8 <= 0 || isNaN(data8)){
+const err39 = {instancePath:instancePath+"/camera/watchdogSeconds",schemaPath:"#/properties/camera/properties/watchdogSeconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.camera.properties.watchdogSeconds,data:data8};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -466,11 +465,8 @@ vErrors.push(err39);
 errors++;
 }
 }
-if(data2.ffmpegPath !== undefined){
-let data9 = data2.ffmpegPath;
-if(typeof data9 === "string"){
-if(func3(data9) < 1){
-const err40 = {instancePath:instancePath+"/camera/ffmpegPath",schemaPath:"#/properties/camera/properties/ffmpegPath/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.camera.properties.ffmpegPath,data:data9};
+else {
+const err40 = {instancePath:instancePath+"/camera/watchdogSeconds",schemaPath:"#/properties/camera/properties/watchdogSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.camera.properties.watchdogSeconds.type,parentSchema:schema11.properties.camera.properties.watchdogSeconds,data:data8};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -479,8 +475,12 @@ vErrors.push(err40);
 }
 errors++;
 }
-if(!pattern1.test(data9)){
-const err41 = {instancePath:instancePath+"/camera/ffmpegPath",schemaPath:"#/properties/camera/properties/ffmpegPath/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.camera.properties.ffmpegPath,data:data9};
+}
+if(data2.ffmpegPath !== undefined){
+let data9 = data2.ffmpegPath;
+if(typeof data9 === "string"){
+if(func3(data9) < 1){
+const err41 = {instancePath:instancePath+"/camera/ffmpegPath",schemaPath:"#/properties/camera/properties/ffmpegPath/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.camera.properties.ffmpegPath,data:data9};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -489,9 +489,8 @@ vErrors.push(err41);
 }
 errors++;
 }
-}
-else {
-const err42 = {instancePath:instancePath+"/camera/ffmpegPath",schemaPath:"#/properties/camera/properties/ffmpegPath/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.camera.properties.ffmpegPath.type,parentSchema:schema11.properties.camera.properties.ffmpegPath,data:data9};
+if(!pattern1.test(data9)){
+const err42 = {instancePath:instancePath+"/camera/ffmpegPath",schemaPath:"#/properties/camera/properties/ffmpegPath/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.camera.properties.ffmpegPath,data:data9};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -501,9 +500,8 @@ vErrors.push(err42);
 errors++;
 }
 }
-}
 else {
-const err43 = {instancePath:instancePath+"/camera",schemaPath:"#/properties/camera/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.camera.type,parentSchema:schema11.properties.camera,data:data2};
+const err43 = {instancePath:instancePath+"/camera/ffmpegPath",schemaPath:"#/properties/camera/properties/ffmpegPath/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.camera.properties.ffmpegPath.type,parentSchema:schema11.properties.camera.properties.ffmpegPath,data:data9};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -513,11 +511,9 @@ vErrors.push(err43);
 errors++;
 }
 }
-if(data.cameras !== undefined){
-let data10 = data.cameras;
-if(Array.isArray(data10)){
-if(data10.length > 16){
-const err44 = {instancePath:instancePath+"/cameras",schemaPath:"#/properties/cameras/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items",schema:16,parentSchema:schema11.properties.cameras,data:data10};
+}
+else {
+const err44 = {instancePath:instancePath+"/camera",schemaPath:"#/properties/camera/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.camera.type,parentSchema:schema11.properties.camera,data:data2};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -526,12 +522,12 @@ vErrors.push(err44);
 }
 errors++;
 }
-const len0 = data10.length;
-for(let i0=0; i0<len0; i0++){
-let data11 = data10[i0];
-if(data11 && typeof data11 == "object" && !Array.isArray(data11)){
-if(data11.id === undefined){
-const err45 = {instancePath:instancePath+"/cameras/" + i0,schemaPath:"#/properties/cameras/items/required",keyword:"required",params:{missingProperty: "id"},message:"must have required property '"+"id"+"'",schema:schema11.properties.cameras.items.required,parentSchema:schema11.properties.cameras.items,data:data11};
+}
+if(data.cameras !== undefined){
+let data10 = data.cameras;
+if(Array.isArray(data10)){
+if(data10.length > 16){
+const err45 = {instancePath:instancePath+"/cameras",schemaPath:"#/properties/cameras/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items",schema:16,parentSchema:schema11.properties.cameras,data:data10};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -540,8 +536,12 @@ vErrors.push(err45);
 }
 errors++;
 }
-if(data11.source === undefined){
-const err46 = {instancePath:instancePath+"/cameras/" + i0,schemaPath:"#/properties/cameras/items/required",keyword:"required",params:{missingProperty: "source"},message:"must have required property '"+"source"+"'",schema:schema11.properties.cameras.items.required,parentSchema:schema11.properties.cameras.items,data:data11};
+const len0 = data10.length;
+for(let i0=0; i0<len0; i0++){
+let data11 = data10[i0];
+if(data11 && typeof data11 == "object" && !Array.isArray(data11)){
+if(data11.id === undefined){
+const err46 = {instancePath:instancePath+"/cameras/" + i0,schemaPath:"#/properties/cameras/items/required",keyword:"required",params:{missingProperty: "id"},message:"must have required property '"+"id"+"'",schema:schema11.properties.cameras.items.required,parentSchema:schema11.properties.cameras.items,data:data11};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -550,9 +550,8 @@ vErrors.push(err46);
 }
 errors++;
 }
-for(const key2 in data11){
-if(!(func2.call(schema11.properties.cameras.items.properties, key2))){
-const err47 = {instancePath:instancePath+"/cameras/" + i0,schemaPath:"#/properties/cameras/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.cameras.items,data:data11};
+if(data11.source === undefined){
+const err47 = {instancePath:instancePath+"/cameras/" + i0,schemaPath:"#/properties/cameras/items/required",keyword:"required",params:{missingProperty: "source"},message:"must have required property '"+"source"+"'",schema:schema11.properties.cameras.items.required,parentSchema:schema11.properties.cameras.items,data:data11};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -561,12 +560,9 @@ vErrors.push(err47);
 }
 errors++;
 }
-}
-if(data11.id !== undefined){
-let data12 = data11.id;
-if(typeof data12 === "string"){
-if(!pattern4.test(data12)){
-const err48 = {instancePath:instancePath+"/cameras/" + i0+"/id",schemaPath:"#/properties/cameras/items/properties/id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9._-]{1,64}$"},message:"must match pattern \""+"^[A-Za-z0-9._-]{1,64}$"+"\"",schema:"^[A-Za-z0-9._-]{1,64}$",parentSchema:schema11.properties.cameras.items.properties.id,data:data12};
+for(const key2 in data11){
+if(!(func2.call(schema11.properties.cameras.items.properties, key2))){
+const err48 = {instancePath:instancePath+"/cameras/" + i0,schemaPath:"#/properties/cameras/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.cameras.items,data:data11};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -576,8 +572,11 @@ vErrors.push(err48);
 errors++;
 }
 }
-else {
-const err49 = {instancePath:instancePath+"/cameras/" + i0+"/id",schemaPath:"#/properties/cameras/items/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cameras.items.properties.id.type,parentSchema:schema11.properties.cameras.items.properties.id,data:data12};
+if(data11.id !== undefined){
+let data12 = data11.id;
+if(typeof data12 === "string"){
+if(!pattern4.test(data12)){
+const err49 = {instancePath:instancePath+"/cameras/" + i0+"/id",schemaPath:"#/properties/cameras/items/properties/id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9._-]{1,64}$"},message:"must match pattern \""+"^[A-Za-z0-9._-]{1,64}$"+"\"",schema:"^[A-Za-z0-9._-]{1,64}$",parentSchema:schema11.properties.cameras.items.properties.id,data:data12};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -587,11 +586,8 @@ vErrors.push(err49);
 errors++;
 }
 }
-if(data11.source !== undefined){
-let data13 = data11.source;
-if(typeof data13 === "string"){
-if(!pattern2.test(data13)){
-const err50 = {instancePath:instancePath+"/cameras/" + i0+"/source",schemaPath:"#/properties/cameras/items/properties/source/pattern",keyword:"pattern",params:{pattern: "^(auto|synthetic|rpicam|/dev/video[0-9]+|(rtsp|rtsps|http|https)://[^\\s]+|(file|lavfi|folder):[^\\u0000-\\u001f]+|(?![A-Za-z][A-Za-z0-9+.-]*:)[^\\u0000-\\u001f]+)$"},message:"must match pattern \""+"^(auto|synthetic|rpicam|/dev/video[0-9]+|(rtsp|rtsps|http|https)://[^\\s]+|(file|lavfi|folder):[^\\u0000-\\u001f]+|(?![A-Za-z][A-Za-z0-9+.-]*:)[^\\u0000-\\u001f]+)$"+"\"",schema:"^(auto|synthetic|rpicam|/dev/video[0-9]+|(rtsp|rtsps|http|https)://[^\\s]+|(file|lavfi|folder):[^\\u0000-\\u001f]+|(?![A-Za-z][A-Za-z0-9+.-]*:)[^\\u0000-\\u001f]+)$",parentSchema:schema11.properties.cameras.items.properties.source,data:data13};
+else {
+const err50 = {instancePath:instancePath+"/cameras/" + i0+"/id",schemaPath:"#/properties/cameras/items/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cameras.items.properties.id.type,parentSchema:schema11.properties.cameras.items.properties.id,data:data12};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -601,8 +597,11 @@ vErrors.push(err50);
 errors++;
 }
 }
-else {
-const err51 = {instancePath:instancePath+"/cameras/" + i0+"/source",schemaPath:"#/properties/cameras/items/properties/source/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cameras.items.properties.source.type,parentSchema:schema11.properties.cameras.items.properties.source,data:data13};
+if(data11.source !== undefined){
+let data13 = data11.source;
+if(typeof data13 === "string"){
+if(!pattern2.test(data13)){
+const err51 = {instancePath:instancePath+"/cameras/" + i0+"/source",schemaPath:"#/properties/cameras/items/properties/source/pattern",keyword:"pattern",params:{pattern: "^(auto|synthetic|rpicam|/dev/video[0-9]+|(rtsp|rtsps|http|https)://[^\\s]+|(file|lavfi|folder):[^\\u0000-\\u001f]+|(?![A-Za-z][A-Za-z0-9+.-]*:)[^\\u0000-\\u001f]+)$"},message:"must match pattern \""+"^(auto|synthetic|rpicam|/dev/video[0-9]+|(rtsp|rtsps|http|https)://[^\\s]+|(file|lavfi|folder):[^\\u0000-\\u001f]+|(?![A-Za-z][A-Za-z0-9+.-]*:)[^\\u0000-\\u001f]+)$"+"\"",schema:"^(auto|synthetic|rpicam|/dev/video[0-9]+|(rtsp|rtsps|http|https)://[^\\s]+|(file|lavfi|folder):[^\\u0000-\\u001f]+|(?![A-Za-z][A-Za-z0-9+.-]*:)[^\\u0000-\\u001f]+)$",parentSchema:schema11.properties.cameras.items.properties.source,data:data13};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -612,10 +611,8 @@ vErrors.push(err51);
 errors++;
 }
 }
-if(data11.fps !== undefined){
-let data14 = data11.fps;
-if((!((typeof data14 == "number") && (isFinite(data14)))) && (data14 !== null)){
-const err52 = {instancePath:instancePath+"/cameras/" + i0+"/fps",schemaPath:"#/properties/cameras/items/properties/fps/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.fps.type,parentSchema:schema11.properties.cameras.items.properties.fps,data:data14};
+else {
+const err52 = {instancePath:instancePath+"/cameras/" + i0+"/source",schemaPath:"#/properties/cameras/items/properties/source/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cameras.items.properties.source.type,parentSchema:schema11.properties.cameras.items.properties.source,data:data13};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -624,9 +621,11 @@ vErrors.push(err52);
 }
 errors++;
 }
-if((typeof data14 == "number") && (isFinite(data14))){
-if(data14 > 240 || isNaN(data14)){
-const err53 = {instancePath:instancePath+"/cameras/" + i0+"/fps",schemaPath:"#/properties/cameras/items/properties/fps/maximum",keyword:"maximum",params:{comparison: "<=", limit: 240},message:"must be <= 240",schema:240,parentSchema:schema11.properties.cameras.items.properties.fps,data:data14};
+}
+if(data11.fps !== undefined){
+let data14 = data11.fps;
+if((!((typeof data14 == "number") && (isFinite(data14)))) && (data14 !== null)){
+const err53 = {instancePath:instancePath+"/cameras/" + i0+"/fps",schemaPath:"#/properties/cameras/items/properties/fps/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.fps.type,parentSchema:schema11.properties.cameras.items.properties.fps,data:data14};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -635,8 +634,9 @@ vErrors.push(err53);
 }
 errors++;
 }
-if(data14 <= 0 || isNaN(data14)){
-const err54 = {instancePath:instancePath+"/cameras/" + i0+"/fps",schemaPath:"#/properties/cameras/items/properties/fps/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.fps,data:data14};
+if((typeof data14 == "number") && (isFinite(data14))){
+if(data14 > 240 || isNaN(data14)){
+const err54 = {instancePath:instancePath+"/cameras/" + i0+"/fps",schemaPath:"#/properties/cameras/items/properties/fps/maximum",keyword:"maximum",params:{comparison: "<=", limit: 240},message:"must be <= 240",schema:240,parentSchema:schema11.properties.cameras.items.properties.fps,data:data14};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -645,12 +645,8 @@ vErrors.push(err54);
 }
 errors++;
 }
-}
-}
-if(data11.task !== undefined){
-let data15 = data11.task;
-if((typeof data15 !== "string") && (data15 !== null)){
-const err55 = {instancePath:instancePath+"/cameras/" + i0+"/task",schemaPath:"#/properties/cameras/items/properties/task/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cameras.items.properties.task.type,parentSchema:schema11.properties.cameras.items.properties.task,data:data15};
+if(data14 <= 0 || isNaN(data14)){
+const err55 = {instancePath:instancePath+"/cameras/" + i0+"/fps",schemaPath:"#/properties/cameras/items/properties/fps/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.fps,data:data14};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -659,8 +655,12 @@ vErrors.push(err55);
 }
 errors++;
 }
-if(!((((data15 === "imagenet") || (data15 === "classification")) || (data15 === "person")) || (data15 === "detection"))){
-const err56 = {instancePath:instancePath+"/cameras/" + i0+"/task",schemaPath:"#/properties/cameras/items/properties/task/enum",keyword:"enum",params:{allowedValues: schema11.properties.cameras.items.properties.task.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.cameras.items.properties.task.enum,parentSchema:schema11.properties.cameras.items.properties.task,data:data15};
+}
+}
+if(data11.task !== undefined){
+let data15 = data11.task;
+if((typeof data15 !== "string") && (data15 !== null)){
+const err56 = {instancePath:instancePath+"/cameras/" + i0+"/task",schemaPath:"#/properties/cameras/items/properties/task/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cameras.items.properties.task.type,parentSchema:schema11.properties.cameras.items.properties.task,data:data15};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -669,11 +669,8 @@ vErrors.push(err56);
 }
 errors++;
 }
-}
-if(data11.priority !== undefined){
-let data16 = data11.priority;
-if((!(((typeof data16 == "number") && (!(data16 % 1) && !isNaN(data16))) && (isFinite(data16)))) && (data16 !== null)){
-const err57 = {instancePath:instancePath+"/cameras/" + i0+"/priority",schemaPath:"#/properties/cameras/items/properties/priority/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.cameras.items.properties.priority.type,parentSchema:schema11.properties.cameras.items.properties.priority,data:data16};
+if(!((((data15 === "imagenet") || (data15 === "classification")) || (data15 === "person")) || (data15 === "detection"))){
+const err57 = {instancePath:instancePath+"/cameras/" + i0+"/task",schemaPath:"#/properties/cameras/items/properties/task/enum",keyword:"enum",params:{allowedValues: schema11.properties.cameras.items.properties.task.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.cameras.items.properties.task.enum,parentSchema:schema11.properties.cameras.items.properties.task,data:data15};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -682,9 +679,11 @@ vErrors.push(err57);
 }
 errors++;
 }
-if((typeof data16 == "number") && (isFinite(data16))){
-if(data16 > 100 || isNaN(data16)){
-const err58 = {instancePath:instancePath+"/cameras/" + i0+"/priority",schemaPath:"#/properties/cameras/items/properties/priority/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100",schema:100,parentSchema:schema11.properties.cameras.items.properties.priority,data:data16};
+}
+if(data11.priority !== undefined){
+let data16 = data11.priority;
+if((!(((typeof data16 == "number") && (!(data16 % 1) && !isNaN(data16))) && (isFinite(data16)))) && (data16 !== null)){
+const err58 = {instancePath:instancePath+"/cameras/" + i0+"/priority",schemaPath:"#/properties/cameras/items/properties/priority/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.cameras.items.properties.priority.type,parentSchema:schema11.properties.cameras.items.properties.priority,data:data16};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -693,8 +692,9 @@ vErrors.push(err58);
 }
 errors++;
 }
-if(data16 < 0 || isNaN(data16)){
-const err59 = {instancePath:instancePath+"/cameras/" + i0+"/priority",schemaPath:"#/properties/cameras/items/properties/priority/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.priority,data:data16};
+if((typeof data16 == "number") && (isFinite(data16))){
+if(data16 > 100 || isNaN(data16)){
+const err59 = {instancePath:instancePath+"/cameras/" + i0+"/priority",schemaPath:"#/properties/cameras/items/properties/priority/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100",schema:100,parentSchema:schema11.properties.cameras.items.properties.priority,data:data16};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -703,12 +703,8 @@ vErrors.push(err59);
 }
 errors++;
 }
-}
-}
-if(data11.width !== undefined){
-let data17 = data11.width;
-if((!(((typeof data17 == "number") && (!(data17 % 1) && !isNaN(data17))) && (isFinite(data17)))) && (data17 !== null)){
-const err60 = {instancePath:instancePath+"/cameras/" + i0+"/width",schemaPath:"#/properties/cameras/items/properties/width/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.cameras.items.properties.width.type,parentSchema:schema11.properties.cameras.items.properties.width,data:data17};
+if(data16 < 0 || isNaN(data16)){
+const err60 = {instancePath:instancePath+"/cameras/" + i0+"/priority",schemaPath:"#/properties/cameras/items/properties/priority/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.priority,data:data16};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -717,9 +713,12 @@ vErrors.push(err60);
 }
 errors++;
 }
-if((typeof data17 == "number") && (isFinite(data17))){
-if(data17 > 8192 || isNaN(data17)){
-const err61 = {instancePath:instancePath+"/cameras/" + i0+"/width",schemaPath:"#/properties/cameras/items/properties/width/maximum",keyword:"maximum",params:{comparison: "<=", limit: 8192},message:"must be <= 8192",schema:8192,parentSchema:schema11.properties.cameras.items.properties.width,data:data17};
+}
+}
+if(data11.width !== undefined){
+let data17 = data11.width;
+if((!(((typeof data17 == "number") && (!(data17 % 1) && !isNaN(data17))) && (isFinite(data17)))) && (data17 !== null)){
+const err61 = {instancePath:instancePath+"/cameras/" + i0+"/width",schemaPath:"#/properties/cameras/items/properties/width/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.cameras.items.properties.width.type,parentSchema:schema11.properties.cameras.items.properties.width,data:data17};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -728,8 +727,9 @@ vErrors.push(err61);
 }
 errors++;
 }
-if(data17 < 0 || isNaN(data17)){
-const err62 = {instancePath:instancePath+"/cameras/" + i0+"/width",schemaPath:"#/properties/cameras/items/properties/width/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.width,data:data17};
+if((typeof data17 == "number") && (isFinite(data17))){
+if(data17 > 8192 || isNaN(data17)){
+const err62 = {instancePath:instancePath+"/cameras/" + i0+"/width",schemaPath:"#/properties/cameras/items/properties/width/maximum",keyword:"maximum",params:{comparison: "<=", limit: 8192},message:"must be <= 8192",schema:8192,parentSchema:schema11.properties.cameras.items.properties.width,data:data17};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -738,12 +738,8 @@ vErrors.push(err62);
 }
 errors++;
 }
-}
-}
-if(data11.height !== undefined){
-let data18 = data11.height;
-if((!(((typeof data18 == "number") && (!(data18 % 1) && !isNaN(data18))) && (isFinite(data18)))) && (data18 !== null)){
-const err63 = {instancePath:instancePath+"/cameras/" + i0+"/height",schemaPath:"#/properties/cameras/items/properties/height/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.cameras.items.properties.height.type,parentSchema:schema11.properties.cameras.items.properties.height,data:data18};
+if(data17 < 0 || isNaN(data17)){
+const err63 = {instancePath:instancePath+"/cameras/" + i0+"/width",schemaPath:"#/properties/cameras/items/properties/width/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.width,data:data17};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -752,9 +748,12 @@ vErrors.push(err63);
 }
 errors++;
 }
-if((typeof data18 == "number") && (isFinite(data18))){
-if(data18 > 8192 || isNaN(data18)){
-const err64 = {instancePath:instancePath+"/cameras/" + i0+"/height",schemaPath:"#/properties/cameras/items/properties/height/maximum",keyword:"maximum",params:{comparison: "<=", limit: 8192},message:"must be <= 8192",schema:8192,parentSchema:schema11.properties.cameras.items.properties.height,data:data18};
+}
+}
+if(data11.height !== undefined){
+let data18 = data11.height;
+if((!(((typeof data18 == "number") && (!(data18 % 1) && !isNaN(data18))) && (isFinite(data18)))) && (data18 !== null)){
+const err64 = {instancePath:instancePath+"/cameras/" + i0+"/height",schemaPath:"#/properties/cameras/items/properties/height/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.cameras.items.properties.height.type,parentSchema:schema11.properties.cameras.items.properties.height,data:data18};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -763,8 +762,9 @@ vErrors.push(err64);
 }
 errors++;
 }
-if(data18 < 0 || isNaN(data18)){
-const err65 = {instancePath:instancePath+"/cameras/" + i0+"/height",schemaPath:"#/properties/cameras/items/properties/height/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.height,data:data18};
+if((typeof data18 == "number") && (isFinite(data18))){
+if(data18 > 8192 || isNaN(data18)){
+const err65 = {instancePath:instancePath+"/cameras/" + i0+"/height",schemaPath:"#/properties/cameras/items/properties/height/maximum",keyword:"maximum",params:{comparison: "<=", limit: 8192},message:"must be <= 8192",schema:8192,parentSchema:schema11.properties.cameras.items.properties.height,data:data18};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -773,12 +773,8 @@ vErrors.push(err65);
 }
 errors++;
 }
-}
-}
-if(data11.loop !== undefined){
-let data19 = data11.loop;
-if((typeof data19 !== "boolean") && (data19 !== null)){
-const err66 = {instancePath:instancePath+"/cameras/" + i0+"/loop",schemaPath:"#/properties/cameras/items/properties/loop/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.cameras.items.properties.loop.type,parentSchema:schema11.properties.cameras.items.properties.loop,data:data19};
+if(data18 < 0 || isNaN(data18)){
+const err66 = {instancePath:instancePath+"/cameras/" + i0+"/height",schemaPath:"#/properties/cameras/items/properties/height/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.height,data:data18};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -788,10 +784,11 @@ vErrors.push(err66);
 errors++;
 }
 }
-if(data11.watchdogSeconds !== undefined){
-let data20 = data11.watchdogSeconds;
-if((!((typeof data20 == "number") && (isFinite(data20)))) && (data20 !== null)){
-const err67 = {instancePath:instancePath+"/cameras/" + i0+"/watchdogSeconds",schemaPath:"#/properties/cameras/items/properties/watchdogSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.watchdogSeconds.type,parentSchema:schema11.properties.cameras.items.properties.watchdogSeconds,data:data20};
+}
+if(data11.loop !== undefined){
+let data19 = data11.loop;
+if((typeof data19 !== "boolean") && (data19 !== null)){
+const err67 = {instancePath:instancePath+"/cameras/" + i0+"/loop",schemaPath:"#/properties/cameras/items/properties/loop/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.cameras.items.properties.loop.type,parentSchema:schema11.properties.cameras.items.properties.loop,data:data19};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -800,9 +797,11 @@ vErrors.push(err67);
 }
 errors++;
 }
-if((typeof data20 == "number") && (isFinite(data20))){
-if(data20 > 3600 || isNaN(data20)){
-const err68 = {instancePath:instancePath+"/cameras/" + i0+"/watchdogSeconds",schemaPath:"#/properties/cameras/items/properties/watchdogSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.cameras.items.properties.watchdogSeconds,data:data20};
+}
+if(data11.watchdogSeconds !== undefined){
+let data20 = data11.watchdogSeconds;
+if((!((typeof data20 == "number") && (isFinite(data20)))) && (data20 !== null)){
+const err68 = {instancePath:instancePath+"/cameras/" + i0+"/watchdogSeconds",schemaPath:"#/properties/cameras/items/properties/watchdogSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.watchdogSeconds.type,parentSchema:schema11.properties.cameras.items.properties.watchdogSeconds,data:data20};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -811,8 +810,9 @@ vErrors.push(err68);
 }
 errors++;
 }
-if(data20 <= 0 || isNaN(data20)){
-const err69 = {instancePath:instancePath+"/cameras/" + i0+"/watchdogSeconds",schemaPath:"#/properties/cameras/items/properties/watchdogSeconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.watchdogSeconds,data:data20};
+if((typeof data20 == "number") && (isFinite(data20))){
+if(data20 > 3600 || isNaN(data20)){
+const err69 = {instancePath:instancePath+"/cameras/" + i0+"/watchdogSeconds",schemaPath:"#/properties/cameras/items/properties/watchdogSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.cameras.items.properties.watchdogSeconds,data:data20};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -821,12 +821,8 @@ vErrors.push(err69);
 }
 errors++;
 }
-}
-}
-if(data11.budget !== undefined){
-let data21 = data11.budget;
-if((!(data21 && typeof data21 == "object" && !Array.isArray(data21))) && (data21 !== null)){
-const err70 = {instancePath:instancePath+"/cameras/" + i0+"/budget",schemaPath:"#/properties/cameras/items/properties/budget/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.cameras.items.properties.budget.type,parentSchema:schema11.properties.cameras.items.properties.budget,data:data21};
+if(data20 <= 0 || isNaN(data20)){
+const err70 = {instancePath:instancePath+"/cameras/" + i0+"/watchdogSeconds",schemaPath:"#/properties/cameras/items/properties/watchdogSeconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.watchdogSeconds,data:data20};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -835,10 +831,12 @@ vErrors.push(err70);
 }
 errors++;
 }
-if(data21 && typeof data21 == "object" && !Array.isArray(data21)){
-for(const key3 in data21){
-if(!((key3 === "latencyMs") || (key3 === "fps"))){
-const err71 = {instancePath:instancePath+"/cameras/" + i0+"/budget",schemaPath:"#/properties/cameras/items/properties/budget/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.cameras.items.properties.budget,data:data21};
+}
+}
+if(data11.budget !== undefined){
+let data21 = data11.budget;
+if((!(data21 && typeof data21 == "object" && !Array.isArray(data21))) && (data21 !== null)){
+const err71 = {instancePath:instancePath+"/cameras/" + i0+"/budget",schemaPath:"#/properties/cameras/items/properties/budget/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.cameras.items.properties.budget.type,parentSchema:schema11.properties.cameras.items.properties.budget,data:data21};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -847,11 +845,10 @@ vErrors.push(err71);
 }
 errors++;
 }
-}
-if(data21.latencyMs !== undefined){
-let data22 = data21.latencyMs;
-if((!((typeof data22 == "number") && (isFinite(data22)))) && (data22 !== null)){
-const err72 = {instancePath:instancePath+"/cameras/" + i0+"/budget/latencyMs",schemaPath:"#/properties/cameras/items/properties/budget/properties/latencyMs/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.budget.properties.latencyMs.type,parentSchema:schema11.properties.cameras.items.properties.budget.properties.latencyMs,data:data22};
+if(data21 && typeof data21 == "object" && !Array.isArray(data21)){
+for(const key3 in data21){
+if(!((key3 === "latencyMs") || (key3 === "fps"))){
+const err72 = {instancePath:instancePath+"/cameras/" + i0+"/budget",schemaPath:"#/properties/cameras/items/properties/budget/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.cameras.items.properties.budget,data:data21};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -860,9 +857,11 @@ vErrors.push(err72);
 }
 errors++;
 }
-if((typeof data22 == "number") && (isFinite(data22))){
-if(data22 > 600000 || isNaN(data22)){
-const err73 = {instancePath:instancePath+"/cameras/" + i0+"/budget/latencyMs",schemaPath:"#/properties/cameras/items/properties/budget/properties/latencyMs/maximum",keyword:"maximum",params:{comparison: "<=", limit: 600000},message:"must be <= 600000",schema:600000,parentSchema:schema11.properties.cameras.items.properties.budget.properties.latencyMs,data:data22};
+}
+if(data21.latencyMs !== undefined){
+let data22 = data21.latencyMs;
+if((!((typeof data22 == "number") && (isFinite(data22)))) && (data22 !== null)){
+const err73 = {instancePath:instancePath+"/cameras/" + i0+"/budget/latencyMs",schemaPath:"#/properties/cameras/items/properties/budget/properties/latencyMs/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.budget.properties.latencyMs.type,parentSchema:schema11.properties.cameras.items.properties.budget.properties.latencyMs,data:data22};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -871,8 +870,9 @@ vErrors.push(err73);
 }
 errors++;
 }
-if(data22 < 0 || isNaN(data22)){
-const err74 = {instancePath:instancePath+"/cameras/" + i0+"/budget/latencyMs",schemaPath:"#/properties/cameras/items/properties/budget/properties/latencyMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.budget.properties.latencyMs,data:data22};
+if((typeof data22 == "number") && (isFinite(data22))){
+if(data22 > 600000 || isNaN(data22)){
+const err74 = {instancePath:instancePath+"/cameras/" + i0+"/budget/latencyMs",schemaPath:"#/properties/cameras/items/properties/budget/properties/latencyMs/maximum",keyword:"maximum",params:{comparison: "<=", limit: 600000},message:"must be <= 600000",schema:600000,parentSchema:schema11.properties.cameras.items.properties.budget.properties.latencyMs,data:data22};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -881,12 +881,8 @@ vErrors.push(err74);
 }
 errors++;
 }
-}
-}
-if(data21.fps !== undefined){
-let data23 = data21.fps;
-if((!((typeof data23 == "number") && (isFinite(data23)))) && (data23 !== null)){
-const err75 = {instancePath:instancePath+"/cameras/" + i0+"/budget/fps",schemaPath:"#/properties/cameras/items/properties/budget/properties/fps/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.budget.properties.fps.type,parentSchema:schema11.properties.cameras.items.properties.budget.properties.fps,data:data23};
+if(data22 < 0 || isNaN(data22)){
+const err75 = {instancePath:instancePath+"/cameras/" + i0+"/budget/latencyMs",schemaPath:"#/properties/cameras/items/properties/budget/properties/latencyMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.budget.properties.latencyMs,data:data22};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -895,9 +891,12 @@ vErrors.push(err75);
 }
 errors++;
 }
-if((typeof data23 == "number") && (isFinite(data23))){
-if(data23 > 1000 || isNaN(data23)){
-const err76 = {instancePath:instancePath+"/cameras/" + i0+"/budget/fps",schemaPath:"#/properties/cameras/items/properties/budget/properties/fps/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000",schema:1000,parentSchema:schema11.properties.cameras.items.properties.budget.properties.fps,data:data23};
+}
+}
+if(data21.fps !== undefined){
+let data23 = data21.fps;
+if((!((typeof data23 == "number") && (isFinite(data23)))) && (data23 !== null)){
+const err76 = {instancePath:instancePath+"/cameras/" + i0+"/budget/fps",schemaPath:"#/properties/cameras/items/properties/budget/properties/fps/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.budget.properties.fps.type,parentSchema:schema11.properties.cameras.items.properties.budget.properties.fps,data:data23};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -906,13 +905,24 @@ vErrors.push(err76);
 }
 errors++;
 }
-if(data23 < 0 || isNaN(data23)){
-const err77 = {instancePath:instancePath+"/cameras/" + i0+"/budget/fps",schemaPath:"#/properties/cameras/items/properties/budget/properties/fps/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.budget.properties.fps,data:data23};
+if((typeof data23 == "number") && (isFinite(data23))){
+if(data23 > 1000 || isNaN(data23)){
+const err77 = {instancePath:instancePath+"/cameras/" + i0+"/budget/fps",schemaPath:"#/properties/cameras/items/properties/budget/properties/fps/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000",schema:1000,parentSchema:schema11.properties.cameras.items.properties.budget.properties.fps,data:data23};
 if(vErrors === null){
 vErrors = [err77];
 }
 else {
 vErrors.push(err77);
+}
+errors++;
+}
+if(data23 < 0 || isNaN(data23)){
+const err78 = {instancePath:instancePath+"/cameras/" + i0+"/budget/fps",schemaPath:"#/properties/cameras/items/properties/budget/properties/fps/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.budget.properties.fps,data:data23};
+if(vErrors === null){
+vErrors = [err78];
+}
+else {
+vErrors.push(err78);
 }
 errors++;
 }
@@ -923,19 +933,7 @@ errors++;
 if(data11.results !== undefined){
 let data24 = data11.results;
 if((!(data24 && typeof data24 == "object" && !Array.isArray(data24))) && (data24 !== null)){
-const err78 = {instancePath:instancePath+"/cameras/" + i0+"/results",schemaPath:"#/properties/cameras/items/properties/results/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.cameras.items.properties.results.type,parentSchema:schema11.properties.cameras.items.properties.results,data:data24};
-if(vErrors === null){
-vErrors = [err78];
-}
-else {
-vErrors.push(err78);
-}
-errors++;
-}
-if(data24 && typeof data24 == "object" && !Array.isArray(data24)){
-for(const key4 in data24){
-if(!(((((key4 === "mode") || (key4 === "threshold")) || (key4 === "maxRatePerSecond")) || (key4 === "labels")) || (key4 === "minScore"))){
-const err79 = {instancePath:instancePath+"/cameras/" + i0+"/results",schemaPath:"#/properties/cameras/items/properties/results/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.cameras.items.properties.results,data:data24};
+const err79 = {instancePath:instancePath+"/cameras/" + i0+"/results",schemaPath:"#/properties/cameras/items/properties/results/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.cameras.items.properties.results.type,parentSchema:schema11.properties.cameras.items.properties.results,data:data24};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -944,11 +942,10 @@ vErrors.push(err79);
 }
 errors++;
 }
-}
-if(data24.mode !== undefined){
-let data25 = data24.mode;
-if((typeof data25 !== "string") && (data25 !== null)){
-const err80 = {instancePath:instancePath+"/cameras/" + i0+"/results/mode",schemaPath:"#/properties/cameras/items/properties/results/properties/mode/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cameras.items.properties.results.properties.mode.type,parentSchema:schema11.properties.cameras.items.properties.results.properties.mode,data:data25};
+if(data24 && typeof data24 == "object" && !Array.isArray(data24)){
+for(const key4 in data24){
+if(!(((((key4 === "mode") || (key4 === "threshold")) || (key4 === "maxRatePerSecond")) || (key4 === "labels")) || (key4 === "minScore"))){
+const err80 = {instancePath:instancePath+"/cameras/" + i0+"/results",schemaPath:"#/properties/cameras/items/properties/results/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.cameras.items.properties.results,data:data24};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -957,8 +954,11 @@ vErrors.push(err80);
 }
 errors++;
 }
-if(!(((data25 === "every") || (data25 === "change")) || (data25 === "threshold"))){
-const err81 = {instancePath:instancePath+"/cameras/" + i0+"/results/mode",schemaPath:"#/properties/cameras/items/properties/results/properties/mode/enum",keyword:"enum",params:{allowedValues: schema11.properties.cameras.items.properties.results.properties.mode.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.cameras.items.properties.results.properties.mode.enum,parentSchema:schema11.properties.cameras.items.properties.results.properties.mode,data:data25};
+}
+if(data24.mode !== undefined){
+let data25 = data24.mode;
+if((typeof data25 !== "string") && (data25 !== null)){
+const err81 = {instancePath:instancePath+"/cameras/" + i0+"/results/mode",schemaPath:"#/properties/cameras/items/properties/results/properties/mode/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cameras.items.properties.results.properties.mode.type,parentSchema:schema11.properties.cameras.items.properties.results.properties.mode,data:data25};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -967,11 +967,8 @@ vErrors.push(err81);
 }
 errors++;
 }
-}
-if(data24.threshold !== undefined){
-let data26 = data24.threshold;
-if((!((typeof data26 == "number") && (isFinite(data26)))) && (data26 !== null)){
-const err82 = {instancePath:instancePath+"/cameras/" + i0+"/results/threshold",schemaPath:"#/properties/cameras/items/properties/results/properties/threshold/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.results.properties.threshold.type,parentSchema:schema11.properties.cameras.items.properties.results.properties.threshold,data:data26};
+if(!(((data25 === "every") || (data25 === "change")) || (data25 === "threshold"))){
+const err82 = {instancePath:instancePath+"/cameras/" + i0+"/results/mode",schemaPath:"#/properties/cameras/items/properties/results/properties/mode/enum",keyword:"enum",params:{allowedValues: schema11.properties.cameras.items.properties.results.properties.mode.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.cameras.items.properties.results.properties.mode.enum,parentSchema:schema11.properties.cameras.items.properties.results.properties.mode,data:data25};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -980,9 +977,11 @@ vErrors.push(err82);
 }
 errors++;
 }
-if((typeof data26 == "number") && (isFinite(data26))){
-if(data26 > 1 || isNaN(data26)){
-const err83 = {instancePath:instancePath+"/cameras/" + i0+"/results/threshold",schemaPath:"#/properties/cameras/items/properties/results/properties/threshold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.cameras.items.properties.results.properties.threshold,data:data26};
+}
+if(data24.threshold !== undefined){
+let data26 = data24.threshold;
+if((!((typeof data26 == "number") && (isFinite(data26)))) && (data26 !== null)){
+const err83 = {instancePath:instancePath+"/cameras/" + i0+"/results/threshold",schemaPath:"#/properties/cameras/items/properties/results/properties/threshold/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.results.properties.threshold.type,parentSchema:schema11.properties.cameras.items.properties.results.properties.threshold,data:data26};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -991,8 +990,9 @@ vErrors.push(err83);
 }
 errors++;
 }
-if(data26 < 0 || isNaN(data26)){
-const err84 = {instancePath:instancePath+"/cameras/" + i0+"/results/threshold",schemaPath:"#/properties/cameras/items/properties/results/properties/threshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.results.properties.threshold,data:data26};
+if((typeof data26 == "number") && (isFinite(data26))){
+if(data26 > 1 || isNaN(data26)){
+const err84 = {instancePath:instancePath+"/cameras/" + i0+"/results/threshold",schemaPath:"#/properties/cameras/items/properties/results/properties/threshold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.cameras.items.properties.results.properties.threshold,data:data26};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -1001,12 +1001,8 @@ vErrors.push(err84);
 }
 errors++;
 }
-}
-}
-if(data24.maxRatePerSecond !== undefined){
-let data27 = data24.maxRatePerSecond;
-if((!((typeof data27 == "number") && (isFinite(data27)))) && (data27 !== null)){
-const err85 = {instancePath:instancePath+"/cameras/" + i0+"/results/maxRatePerSecond",schemaPath:"#/properties/cameras/items/properties/results/properties/maxRatePerSecond/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.results.properties.maxRatePerSecond.type,parentSchema:schema11.properties.cameras.items.properties.results.properties.maxRatePerSecond,data:data27};
+if(data26 < 0 || isNaN(data26)){
+const err85 = {instancePath:instancePath+"/cameras/" + i0+"/results/threshold",schemaPath:"#/properties/cameras/items/properties/results/properties/threshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.results.properties.threshold,data:data26};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -1015,9 +1011,12 @@ vErrors.push(err85);
 }
 errors++;
 }
-if((typeof data27 == "number") && (isFinite(data27))){
-if(data27 > 1000 || isNaN(data27)){
-const err86 = {instancePath:instancePath+"/cameras/" + i0+"/results/maxRatePerSecond",schemaPath:"#/properties/cameras/items/properties/results/properties/maxRatePerSecond/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000",schema:1000,parentSchema:schema11.properties.cameras.items.properties.results.properties.maxRatePerSecond,data:data27};
+}
+}
+if(data24.maxRatePerSecond !== undefined){
+let data27 = data24.maxRatePerSecond;
+if((!((typeof data27 == "number") && (isFinite(data27)))) && (data27 !== null)){
+const err86 = {instancePath:instancePath+"/cameras/" + i0+"/results/maxRatePerSecond",schemaPath:"#/properties/cameras/items/properties/results/properties/maxRatePerSecond/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.results.properties.maxRatePerSecond.type,parentSchema:schema11.properties.cameras.items.properties.results.properties.maxRatePerSecond,data:data27};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -1026,8 +1025,9 @@ vErrors.push(err86);
 }
 errors++;
 }
-if(data27 <= 0 || isNaN(data27)){
-const err87 = {instancePath:instancePath+"/cameras/" + i0+"/results/maxRatePerSecond",schemaPath:"#/properties/cameras/items/properties/results/properties/maxRatePerSecond/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.results.properties.maxRatePerSecond,data:data27};
+if((typeof data27 == "number") && (isFinite(data27))){
+if(data27 > 1000 || isNaN(data27)){
+const err87 = {instancePath:instancePath+"/cameras/" + i0+"/results/maxRatePerSecond",schemaPath:"#/properties/cameras/items/properties/results/properties/maxRatePerSecond/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000",schema:1000,parentSchema:schema11.properties.cameras.items.properties.results.properties.maxRatePerSecond,data:data27};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -1036,12 +1036,8 @@ vErrors.push(err87);
 }
 errors++;
 }
-}
-}
-if(data24.labels !== undefined){
-let data28 = data24.labels;
-if((!(Array.isArray(data28))) && (data28 !== null)){
-const err88 = {instancePath:instancePath+"/cameras/" + i0+"/results/labels",schemaPath:"#/properties/cameras/items/properties/results/properties/labels/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.cameras.items.properties.results.properties.labels.type,parentSchema:schema11.properties.cameras.items.properties.results.properties.labels,data:data28};
+if(data27 <= 0 || isNaN(data27)){
+const err88 = {instancePath:instancePath+"/cameras/" + i0+"/results/maxRatePerSecond",schemaPath:"#/properties/cameras/items/properties/results/properties/maxRatePerSecond/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.results.properties.maxRatePerSecond,data:data27};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -1050,9 +1046,12 @@ vErrors.push(err88);
 }
 errors++;
 }
-if(Array.isArray(data28)){
-if(data28.length > 1000){
-const err89 = {instancePath:instancePath+"/cameras/" + i0+"/results/labels",schemaPath:"#/properties/cameras/items/properties/results/properties/labels/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items",schema:1000,parentSchema:schema11.properties.cameras.items.properties.results.properties.labels,data:data28};
+}
+}
+if(data24.labels !== undefined){
+let data28 = data24.labels;
+if((!(Array.isArray(data28))) && (data28 !== null)){
+const err89 = {instancePath:instancePath+"/cameras/" + i0+"/results/labels",schemaPath:"#/properties/cameras/items/properties/results/properties/labels/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.cameras.items.properties.results.properties.labels.type,parentSchema:schema11.properties.cameras.items.properties.results.properties.labels,data:data28};
 if(vErrors === null){
 vErrors = [err89];
 }
@@ -1061,12 +1060,9 @@ vErrors.push(err89);
 }
 errors++;
 }
-const len1 = data28.length;
-for(let i1=0; i1<len1; i1++){
-let data29 = data28[i1];
-if(typeof data29 === "string"){
-if(func3(data29) > 128){
-const err90 = {instancePath:instancePath+"/cameras/" + i0+"/results/labels/" + i1,schemaPath:"#/properties/cameras/items/properties/results/properties/labels/items/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters",schema:128,parentSchema:schema11.properties.cameras.items.properties.results.properties.labels.items,data:data29};
+if(Array.isArray(data28)){
+if(data28.length > 1000){
+const err90 = {instancePath:instancePath+"/cameras/" + i0+"/results/labels",schemaPath:"#/properties/cameras/items/properties/results/properties/labels/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items",schema:1000,parentSchema:schema11.properties.cameras.items.properties.results.properties.labels,data:data28};
 if(vErrors === null){
 vErrors = [err90];
 }
@@ -1075,8 +1071,12 @@ vErrors.push(err90);
 }
 errors++;
 }
-if(func3(data29) < 1){
-const err91 = {instancePath:instancePath+"/cameras/" + i0+"/results/labels/" + i1,schemaPath:"#/properties/cameras/items/properties/results/properties/labels/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.cameras.items.properties.results.properties.labels.items,data:data29};
+const len1 = data28.length;
+for(let i1=0; i1<len1; i1++){
+let data29 = data28[i1];
+if(typeof data29 === "string"){
+if(func3(data29) > 128){
+const err91 = {instancePath:instancePath+"/cameras/" + i0+"/results/labels/" + i1,schemaPath:"#/properties/cameras/items/properties/results/properties/labels/items/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters",schema:128,parentSchema:schema11.properties.cameras.items.properties.results.properties.labels.items,data:data29};
 if(vErrors === null){
 vErrors = [err91];
 }
@@ -1085,8 +1085,8 @@ vErrors.push(err91);
 }
 errors++;
 }
-if(!pattern1.test(data29)){
-const err92 = {instancePath:instancePath+"/cameras/" + i0+"/results/labels/" + i1,schemaPath:"#/properties/cameras/items/properties/results/properties/labels/items/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.cameras.items.properties.results.properties.labels.items,data:data29};
+if(func3(data29) < 1){
+const err92 = {instancePath:instancePath+"/cameras/" + i0+"/results/labels/" + i1,schemaPath:"#/properties/cameras/items/properties/results/properties/labels/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.cameras.items.properties.results.properties.labels.items,data:data29};
 if(vErrors === null){
 vErrors = [err92];
 }
@@ -1095,14 +1095,24 @@ vErrors.push(err92);
 }
 errors++;
 }
-}
-else {
-const err93 = {instancePath:instancePath+"/cameras/" + i0+"/results/labels/" + i1,schemaPath:"#/properties/cameras/items/properties/results/properties/labels/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cameras.items.properties.results.properties.labels.items.type,parentSchema:schema11.properties.cameras.items.properties.results.properties.labels.items,data:data29};
+if(!pattern1.test(data29)){
+const err93 = {instancePath:instancePath+"/cameras/" + i0+"/results/labels/" + i1,schemaPath:"#/properties/cameras/items/properties/results/properties/labels/items/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.cameras.items.properties.results.properties.labels.items,data:data29};
 if(vErrors === null){
 vErrors = [err93];
 }
 else {
 vErrors.push(err93);
+}
+errors++;
+}
+}
+else {
+const err94 = {instancePath:instancePath+"/cameras/" + i0+"/results/labels/" + i1,schemaPath:"#/properties/cameras/items/properties/results/properties/labels/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cameras.items.properties.results.properties.labels.items.type,parentSchema:schema11.properties.cameras.items.properties.results.properties.labels.items,data:data29};
+if(vErrors === null){
+vErrors = [err94];
+}
+else {
+vErrors.push(err94);
 }
 errors++;
 }
@@ -1118,12 +1128,12 @@ continue;
 }
 if(typeof indices0[item0] == "number"){
 j0 = indices0[item0];
-const err94 = {instancePath:instancePath+"/cameras/" + i0+"/results/labels",schemaPath:"#/properties/cameras/items/properties/results/properties/labels/uniqueItems",keyword:"uniqueItems",params:{i: i2, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i2+" are identical)",schema:true,parentSchema:schema11.properties.cameras.items.properties.results.properties.labels,data:data28};
+const err95 = {instancePath:instancePath+"/cameras/" + i0+"/results/labels",schemaPath:"#/properties/cameras/items/properties/results/properties/labels/uniqueItems",keyword:"uniqueItems",params:{i: i2, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i2+" are identical)",schema:true,parentSchema:schema11.properties.cameras.items.properties.results.properties.labels,data:data28};
 if(vErrors === null){
-vErrors = [err94];
+vErrors = [err95];
 }
 else {
-vErrors.push(err94);
+vErrors.push(err95);
 }
 errors++;
 break;
@@ -1136,18 +1146,7 @@ indices0[item0] = i2;
 if(data24.minScore !== undefined){
 let data30 = data24.minScore;
 if((!((typeof data30 == "number") && (isFinite(data30)))) && (data30 !== null)){
-const err95 = {instancePath:instancePath+"/cameras/" + i0+"/results/minScore",schemaPath:"#/properties/cameras/items/properties/results/properties/minScore/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.results.properties.minScore.type,parentSchema:schema11.properties.cameras.items.properties.results.properties.minScore,data:data30};
-if(vErrors === null){
-vErrors = [err95];
-}
-else {
-vErrors.push(err95);
-}
-errors++;
-}
-if((typeof data30 == "number") && (isFinite(data30))){
-if(data30 > 1 || isNaN(data30)){
-const err96 = {instancePath:instancePath+"/cameras/" + i0+"/results/minScore",schemaPath:"#/properties/cameras/items/properties/results/properties/minScore/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.cameras.items.properties.results.properties.minScore,data:data30};
+const err96 = {instancePath:instancePath+"/cameras/" + i0+"/results/minScore",schemaPath:"#/properties/cameras/items/properties/results/properties/minScore/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.results.properties.minScore.type,parentSchema:schema11.properties.cameras.items.properties.results.properties.minScore,data:data30};
 if(vErrors === null){
 vErrors = [err96];
 }
@@ -1156,8 +1155,9 @@ vErrors.push(err96);
 }
 errors++;
 }
-if(data30 < 0 || isNaN(data30)){
-const err97 = {instancePath:instancePath+"/cameras/" + i0+"/results/minScore",schemaPath:"#/properties/cameras/items/properties/results/properties/minScore/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.results.properties.minScore,data:data30};
+if((typeof data30 == "number") && (isFinite(data30))){
+if(data30 > 1 || isNaN(data30)){
+const err97 = {instancePath:instancePath+"/cameras/" + i0+"/results/minScore",schemaPath:"#/properties/cameras/items/properties/results/properties/minScore/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.cameras.items.properties.results.properties.minScore,data:data30};
 if(vErrors === null){
 vErrors = [err97];
 }
@@ -1166,13 +1166,8 @@ vErrors.push(err97);
 }
 errors++;
 }
-}
-}
-}
-}
-}
-else {
-const err98 = {instancePath:instancePath+"/cameras/" + i0,schemaPath:"#/properties/cameras/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.cameras.items.type,parentSchema:schema11.properties.cameras.items,data:data11};
+if(data30 < 0 || isNaN(data30)){
+const err98 = {instancePath:instancePath+"/cameras/" + i0+"/results/minScore",schemaPath:"#/properties/cameras/items/properties/results/properties/minScore/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.results.properties.minScore,data:data30};
 if(vErrors === null){
 vErrors = [err98];
 }
@@ -1183,8 +1178,11 @@ errors++;
 }
 }
 }
+}
+}
+}
 else {
-const err99 = {instancePath:instancePath+"/cameras",schemaPath:"#/properties/cameras/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.cameras.type,parentSchema:schema11.properties.cameras,data:data10};
+const err99 = {instancePath:instancePath+"/cameras/" + i0,schemaPath:"#/properties/cameras/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.cameras.items.type,parentSchema:schema11.properties.cameras.items,data:data11};
 if(vErrors === null){
 vErrors = [err99];
 }
@@ -1194,11 +1192,9 @@ vErrors.push(err99);
 errors++;
 }
 }
-if(data.engine !== undefined){
-let data31 = data.engine;
-if(data31 && typeof data31 == "object" && !Array.isArray(data31)){
-if(data31.providers === undefined){
-const err100 = {instancePath:instancePath+"/engine",schemaPath:"#/properties/engine/required",keyword:"required",params:{missingProperty: "providers"},message:"must have required property '"+"providers"+"'",schema:schema11.properties.engine.required,parentSchema:schema11.properties.engine,data:data31};
+}
+else {
+const err100 = {instancePath:instancePath+"/cameras",schemaPath:"#/properties/cameras/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.cameras.type,parentSchema:schema11.properties.cameras,data:data10};
 if(vErrors === null){
 vErrors = [err100];
 }
@@ -1207,8 +1203,12 @@ vErrors.push(err100);
 }
 errors++;
 }
-if(data31.threads === undefined){
-const err101 = {instancePath:instancePath+"/engine",schemaPath:"#/properties/engine/required",keyword:"required",params:{missingProperty: "threads"},message:"must have required property '"+"threads"+"'",schema:schema11.properties.engine.required,parentSchema:schema11.properties.engine,data:data31};
+}
+if(data.engine !== undefined){
+let data31 = data.engine;
+if(data31 && typeof data31 == "object" && !Array.isArray(data31)){
+if(data31.providers === undefined){
+const err101 = {instancePath:instancePath+"/engine",schemaPath:"#/properties/engine/required",keyword:"required",params:{missingProperty: "providers"},message:"must have required property '"+"providers"+"'",schema:schema11.properties.engine.required,parentSchema:schema11.properties.engine,data:data31};
 if(vErrors === null){
 vErrors = [err101];
 }
@@ -1217,8 +1217,8 @@ vErrors.push(err101);
 }
 errors++;
 }
-if(data31.timeoutMs === undefined){
-const err102 = {instancePath:instancePath+"/engine",schemaPath:"#/properties/engine/required",keyword:"required",params:{missingProperty: "timeoutMs"},message:"must have required property '"+"timeoutMs"+"'",schema:schema11.properties.engine.required,parentSchema:schema11.properties.engine,data:data31};
+if(data31.threads === undefined){
+const err102 = {instancePath:instancePath+"/engine",schemaPath:"#/properties/engine/required",keyword:"required",params:{missingProperty: "threads"},message:"must have required property '"+"threads"+"'",schema:schema11.properties.engine.required,parentSchema:schema11.properties.engine,data:data31};
 if(vErrors === null){
 vErrors = [err102];
 }
@@ -1227,8 +1227,8 @@ vErrors.push(err102);
 }
 errors++;
 }
-if(data31.ortLibraryPath === undefined){
-const err103 = {instancePath:instancePath+"/engine",schemaPath:"#/properties/engine/required",keyword:"required",params:{missingProperty: "ortLibraryPath"},message:"must have required property '"+"ortLibraryPath"+"'",schema:schema11.properties.engine.required,parentSchema:schema11.properties.engine,data:data31};
+if(data31.timeoutMs === undefined){
+const err103 = {instancePath:instancePath+"/engine",schemaPath:"#/properties/engine/required",keyword:"required",params:{missingProperty: "timeoutMs"},message:"must have required property '"+"timeoutMs"+"'",schema:schema11.properties.engine.required,parentSchema:schema11.properties.engine,data:data31};
 if(vErrors === null){
 vErrors = [err103];
 }
@@ -1237,8 +1237,8 @@ vErrors.push(err103);
 }
 errors++;
 }
-if(data31.trtFp16 === undefined){
-const err104 = {instancePath:instancePath+"/engine",schemaPath:"#/properties/engine/required",keyword:"required",params:{missingProperty: "trtFp16"},message:"must have required property '"+"trtFp16"+"'",schema:schema11.properties.engine.required,parentSchema:schema11.properties.engine,data:data31};
+if(data31.ortLibraryPath === undefined){
+const err104 = {instancePath:instancePath+"/engine",schemaPath:"#/properties/engine/required",keyword:"required",params:{missingProperty: "ortLibraryPath"},message:"must have required property '"+"ortLibraryPath"+"'",schema:schema11.properties.engine.required,parentSchema:schema11.properties.engine,data:data31};
 if(vErrors === null){
 vErrors = [err104];
 }
@@ -1247,8 +1247,8 @@ vErrors.push(err104);
 }
 errors++;
 }
-if(data31.modules === undefined){
-const err105 = {instancePath:instancePath+"/engine",schemaPath:"#/properties/engine/required",keyword:"required",params:{missingProperty: "modules"},message:"must have required property '"+"modules"+"'",schema:schema11.properties.engine.required,parentSchema:schema11.properties.engine,data:data31};
+if(data31.trtFp16 === undefined){
+const err105 = {instancePath:instancePath+"/engine",schemaPath:"#/properties/engine/required",keyword:"required",params:{missingProperty: "trtFp16"},message:"must have required property '"+"trtFp16"+"'",schema:schema11.properties.engine.required,parentSchema:schema11.properties.engine,data:data31};
 if(vErrors === null){
 vErrors = [err105];
 }
@@ -1257,9 +1257,8 @@ vErrors.push(err105);
 }
 errors++;
 }
-for(const key5 in data31){
-if(!((((((key5 === "providers") || (key5 === "threads")) || (key5 === "timeoutMs")) || (key5 === "ortLibraryPath")) || (key5 === "trtFp16")) || (key5 === "modules"))){
-const err106 = {instancePath:instancePath+"/engine",schemaPath:"#/properties/engine/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.engine,data:data31};
+if(data31.modules === undefined){
+const err106 = {instancePath:instancePath+"/engine",schemaPath:"#/properties/engine/required",keyword:"required",params:{missingProperty: "modules"},message:"must have required property '"+"modules"+"'",schema:schema11.properties.engine.required,parentSchema:schema11.properties.engine,data:data31};
 if(vErrors === null){
 vErrors = [err106];
 }
@@ -1268,12 +1267,9 @@ vErrors.push(err106);
 }
 errors++;
 }
-}
-if(data31.providers !== undefined){
-let data32 = data31.providers;
-if(Array.isArray(data32)){
-if(data32.length < 1){
-const err107 = {instancePath:instancePath+"/engine/providers",schemaPath:"#/properties/engine/properties/providers/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.engine.properties.providers,data:data32};
+for(const key5 in data31){
+if(!((((((key5 === "providers") || (key5 === "threads")) || (key5 === "timeoutMs")) || (key5 === "ortLibraryPath")) || (key5 === "trtFp16")) || (key5 === "modules"))){
+const err107 = {instancePath:instancePath+"/engine",schemaPath:"#/properties/engine/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.engine,data:data31};
 if(vErrors === null){
 vErrors = [err107];
 }
@@ -1282,11 +1278,12 @@ vErrors.push(err107);
 }
 errors++;
 }
-const len2 = data32.length;
-for(let i3=0; i3<len2; i3++){
-let data33 = data32[i3];
-if(typeof data33 !== "string"){
-const err108 = {instancePath:instancePath+"/engine/providers/" + i3,schemaPath:"#/properties/engine/properties/providers/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.engine.properties.providers.items.type,parentSchema:schema11.properties.engine.properties.providers.items,data:data33};
+}
+if(data31.providers !== undefined){
+let data32 = data31.providers;
+if(Array.isArray(data32)){
+if(data32.length < 1){
+const err108 = {instancePath:instancePath+"/engine/providers",schemaPath:"#/properties/engine/properties/providers/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.engine.properties.providers,data:data32};
 if(vErrors === null){
 vErrors = [err108];
 }
@@ -1295,13 +1292,26 @@ vErrors.push(err108);
 }
 errors++;
 }
-if(!((((((data33 === "tensorrt") || (data33 === "cuda")) || (data33 === "cpu")) || (data33 === "wasm")) || (data33 === "tfjs-node")) || (data33 === "tfjs-wasm"))){
-const err109 = {instancePath:instancePath+"/engine/providers/" + i3,schemaPath:"#/properties/engine/properties/providers/items/enum",keyword:"enum",params:{allowedValues: schema11.properties.engine.properties.providers.items.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.engine.properties.providers.items.enum,parentSchema:schema11.properties.engine.properties.providers.items,data:data33};
+const len2 = data32.length;
+for(let i3=0; i3<len2; i3++){
+let data33 = data32[i3];
+if(typeof data33 !== "string"){
+const err109 = {instancePath:instancePath+"/engine/providers/" + i3,schemaPath:"#/properties/engine/properties/providers/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.engine.properties.providers.items.type,parentSchema:schema11.properties.engine.properties.providers.items,data:data33};
 if(vErrors === null){
 vErrors = [err109];
 }
 else {
 vErrors.push(err109);
+}
+errors++;
+}
+if(!((((((data33 === "tensorrt") || (data33 === "cuda")) || (data33 === "cpu")) || (data33 === "wasm")) || (data33 === "tfjs-node")) || (data33 === "tfjs-wasm"))){
+const err110 = {instancePath:instancePath+"/engine/providers/" + i3,schemaPath:"#/properties/engine/properties/providers/items/enum",keyword:"enum",params:{allowedValues: schema11.properties.engine.properties.providers.items.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.engine.properties.providers.items.enum,parentSchema:schema11.properties.engine.properties.providers.items,data:data33};
+if(vErrors === null){
+vErrors = [err110];
+}
+else {
+vErrors.push(err110);
 }
 errors++;
 }
@@ -1317,12 +1327,12 @@ continue;
 }
 if(typeof indices1[item1] == "number"){
 j1 = indices1[item1];
-const err110 = {instancePath:instancePath+"/engine/providers",schemaPath:"#/properties/engine/properties/providers/uniqueItems",keyword:"uniqueItems",params:{i: i4, j: j1},message:"must NOT have duplicate items (items ## "+j1+" and "+i4+" are identical)",schema:true,parentSchema:schema11.properties.engine.properties.providers,data:data32};
+const err111 = {instancePath:instancePath+"/engine/providers",schemaPath:"#/properties/engine/properties/providers/uniqueItems",keyword:"uniqueItems",params:{i: i4, j: j1},message:"must NOT have duplicate items (items ## "+j1+" and "+i4+" are identical)",schema:true,parentSchema:schema11.properties.engine.properties.providers,data:data32};
 if(vErrors === null){
-vErrors = [err110];
+vErrors = [err111];
 }
 else {
-vErrors.push(err110);
+vErrors.push(err111);
 }
 errors++;
 break;
@@ -1332,20 +1342,7 @@ indices1[item1] = i4;
 }
 }
 else {
-const err111 = {instancePath:instancePath+"/engine/providers",schemaPath:"#/properties/engine/properties/providers/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.engine.properties.providers.type,parentSchema:schema11.properties.engine.properties.providers,data:data32};
-if(vErrors === null){
-vErrors = [err111];
-}
-else {
-vErrors.push(err111);
-}
-errors++;
-}
-}
-if(data31.threads !== undefined){
-let data34 = data31.threads;
-if(!(((typeof data34 == "number") && (!(data34 % 1) && !isNaN(data34))) && (isFinite(data34)))){
-const err112 = {instancePath:instancePath+"/engine/threads",schemaPath:"#/properties/engine/properties/threads/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.engine.properties.threads.type,parentSchema:schema11.properties.engine.properties.threads,data:data34};
+const err112 = {instancePath:instancePath+"/engine/providers",schemaPath:"#/properties/engine/properties/providers/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.engine.properties.providers.type,parentSchema:schema11.properties.engine.properties.providers,data:data32};
 if(vErrors === null){
 vErrors = [err112];
 }
@@ -1354,9 +1351,11 @@ vErrors.push(err112);
 }
 errors++;
 }
-if((typeof data34 == "number") && (isFinite(data34))){
-if(data34 > 256 || isNaN(data34)){
-const err113 = {instancePath:instancePath+"/engine/threads",schemaPath:"#/properties/engine/properties/threads/maximum",keyword:"maximum",params:{comparison: "<=", limit: 256},message:"must be <= 256",schema:256,parentSchema:schema11.properties.engine.properties.threads,data:data34};
+}
+if(data31.threads !== undefined){
+let data34 = data31.threads;
+if(!(((typeof data34 == "number") && (!(data34 % 1) && !isNaN(data34))) && (isFinite(data34)))){
+const err113 = {instancePath:instancePath+"/engine/threads",schemaPath:"#/properties/engine/properties/threads/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.engine.properties.threads.type,parentSchema:schema11.properties.engine.properties.threads,data:data34};
 if(vErrors === null){
 vErrors = [err113];
 }
@@ -1365,8 +1364,9 @@ vErrors.push(err113);
 }
 errors++;
 }
-if(data34 < 0 || isNaN(data34)){
-const err114 = {instancePath:instancePath+"/engine/threads",schemaPath:"#/properties/engine/properties/threads/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.engine.properties.threads,data:data34};
+if((typeof data34 == "number") && (isFinite(data34))){
+if(data34 > 256 || isNaN(data34)){
+const err114 = {instancePath:instancePath+"/engine/threads",schemaPath:"#/properties/engine/properties/threads/maximum",keyword:"maximum",params:{comparison: "<=", limit: 256},message:"must be <= 256",schema:256,parentSchema:schema11.properties.engine.properties.threads,data:data34};
 if(vErrors === null){
 vErrors = [err114];
 }
@@ -1375,12 +1375,8 @@ vErrors.push(err114);
 }
 errors++;
 }
-}
-}
-if(data31.timeoutMs !== undefined){
-let data35 = data31.timeoutMs;
-if(!(((typeof data35 == "number") && (!(data35 % 1) && !isNaN(data35))) && (isFinite(data35)))){
-const err115 = {instancePath:instancePath+"/engine/timeoutMs",schemaPath:"#/properties/engine/properties/timeoutMs/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.engine.properties.timeoutMs.type,parentSchema:schema11.properties.engine.properties.timeoutMs,data:data35};
+if(data34 < 0 || isNaN(data34)){
+const err115 = {instancePath:instancePath+"/engine/threads",schemaPath:"#/properties/engine/properties/threads/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.engine.properties.threads,data:data34};
 if(vErrors === null){
 vErrors = [err115];
 }
@@ -1389,9 +1385,12 @@ vErrors.push(err115);
 }
 errors++;
 }
-if((typeof data35 == "number") && (isFinite(data35))){
-if(data35 > 600000 || isNaN(data35)){
-const err116 = {instancePath:instancePath+"/engine/timeoutMs",schemaPath:"#/properties/engine/properties/timeoutMs/maximum",keyword:"maximum",params:{comparison: "<=", limit: 600000},message:"must be <= 600000",schema:600000,parentSchema:schema11.properties.engine.properties.timeoutMs,data:data35};
+}
+}
+if(data31.timeoutMs !== undefined){
+let data35 = data31.timeoutMs;
+if(!(((typeof data35 == "number") && (!(data35 % 1) && !isNaN(data35))) && (isFinite(data35)))){
+const err116 = {instancePath:instancePath+"/engine/timeoutMs",schemaPath:"#/properties/engine/properties/timeoutMs/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.engine.properties.timeoutMs.type,parentSchema:schema11.properties.engine.properties.timeoutMs,data:data35};
 if(vErrors === null){
 vErrors = [err116];
 }
@@ -1400,8 +1399,9 @@ vErrors.push(err116);
 }
 errors++;
 }
-if(data35 < 100 || isNaN(data35)){
-const err117 = {instancePath:instancePath+"/engine/timeoutMs",schemaPath:"#/properties/engine/properties/timeoutMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 100},message:"must be >= 100",schema:100,parentSchema:schema11.properties.engine.properties.timeoutMs,data:data35};
+if((typeof data35 == "number") && (isFinite(data35))){
+if(data35 > 600000 || isNaN(data35)){
+const err117 = {instancePath:instancePath+"/engine/timeoutMs",schemaPath:"#/properties/engine/properties/timeoutMs/maximum",keyword:"maximum",params:{comparison: "<=", limit: 600000},message:"must be <= 600000",schema:600000,parentSchema:schema11.properties.engine.properties.timeoutMs,data:data35};
 if(vErrors === null){
 vErrors = [err117];
 }
@@ -1410,13 +1410,8 @@ vErrors.push(err117);
 }
 errors++;
 }
-}
-}
-if(data31.ortLibraryPath !== undefined){
-let data36 = data31.ortLibraryPath;
-if(typeof data36 === "string"){
-if(!pattern1.test(data36)){
-const err118 = {instancePath:instancePath+"/engine/ortLibraryPath",schemaPath:"#/properties/engine/properties/ortLibraryPath/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.engine.properties.ortLibraryPath,data:data36};
+if(data35 < 100 || isNaN(data35)){
+const err118 = {instancePath:instancePath+"/engine/timeoutMs",schemaPath:"#/properties/engine/properties/timeoutMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 100},message:"must be >= 100",schema:100,parentSchema:schema11.properties.engine.properties.timeoutMs,data:data35};
 if(vErrors === null){
 vErrors = [err118];
 }
@@ -1426,8 +1421,12 @@ vErrors.push(err118);
 errors++;
 }
 }
-else {
-const err119 = {instancePath:instancePath+"/engine/ortLibraryPath",schemaPath:"#/properties/engine/properties/ortLibraryPath/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.engine.properties.ortLibraryPath.type,parentSchema:schema11.properties.engine.properties.ortLibraryPath,data:data36};
+}
+if(data31.ortLibraryPath !== undefined){
+let data36 = data31.ortLibraryPath;
+if(typeof data36 === "string"){
+if(!pattern1.test(data36)){
+const err119 = {instancePath:instancePath+"/engine/ortLibraryPath",schemaPath:"#/properties/engine/properties/ortLibraryPath/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.engine.properties.ortLibraryPath,data:data36};
 if(vErrors === null){
 vErrors = [err119];
 }
@@ -1437,15 +1436,26 @@ vErrors.push(err119);
 errors++;
 }
 }
-if(data31.trtFp16 !== undefined){
-let data37 = data31.trtFp16;
-if(typeof data37 !== "boolean"){
-const err120 = {instancePath:instancePath+"/engine/trtFp16",schemaPath:"#/properties/engine/properties/trtFp16/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.engine.properties.trtFp16.type,parentSchema:schema11.properties.engine.properties.trtFp16,data:data37};
+else {
+const err120 = {instancePath:instancePath+"/engine/ortLibraryPath",schemaPath:"#/properties/engine/properties/ortLibraryPath/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.engine.properties.ortLibraryPath.type,parentSchema:schema11.properties.engine.properties.ortLibraryPath,data:data36};
 if(vErrors === null){
 vErrors = [err120];
 }
 else {
 vErrors.push(err120);
+}
+errors++;
+}
+}
+if(data31.trtFp16 !== undefined){
+let data37 = data31.trtFp16;
+if(typeof data37 !== "boolean"){
+const err121 = {instancePath:instancePath+"/engine/trtFp16",schemaPath:"#/properties/engine/properties/trtFp16/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.engine.properties.trtFp16.type,parentSchema:schema11.properties.engine.properties.trtFp16,data:data37};
+if(vErrors === null){
+vErrors = [err121];
+}
+else {
+vErrors.push(err121);
 }
 errors++;
 }
@@ -1458,17 +1468,7 @@ for(let i5=0; i5<len3; i5++){
 let data39 = data38[i5];
 if(typeof data39 === "string"){
 if(func3(data39) < 1){
-const err121 = {instancePath:instancePath+"/engine/modules/" + i5,schemaPath:"#/properties/engine/properties/modules/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.engine.properties.modules.items,data:data39};
-if(vErrors === null){
-vErrors = [err121];
-}
-else {
-vErrors.push(err121);
-}
-errors++;
-}
-if(!pattern8.test(data39)){
-const err122 = {instancePath:instancePath+"/engine/modules/" + i5,schemaPath:"#/properties/engine/properties/modules/items/pattern",keyword:"pattern",params:{pattern: "^(/|file:///)[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^(/|file:///)[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^(/|file:///)[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.engine.properties.modules.items,data:data39};
+const err122 = {instancePath:instancePath+"/engine/modules/" + i5,schemaPath:"#/properties/engine/properties/modules/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.engine.properties.modules.items,data:data39};
 if(vErrors === null){
 vErrors = [err122];
 }
@@ -1477,14 +1477,24 @@ vErrors.push(err122);
 }
 errors++;
 }
-}
-else {
-const err123 = {instancePath:instancePath+"/engine/modules/" + i5,schemaPath:"#/properties/engine/properties/modules/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.engine.properties.modules.items.type,parentSchema:schema11.properties.engine.properties.modules.items,data:data39};
+if(!pattern8.test(data39)){
+const err123 = {instancePath:instancePath+"/engine/modules/" + i5,schemaPath:"#/properties/engine/properties/modules/items/pattern",keyword:"pattern",params:{pattern: "^(/|file:///)[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^(/|file:///)[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^(/|file:///)[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.engine.properties.modules.items,data:data39};
 if(vErrors === null){
 vErrors = [err123];
 }
 else {
 vErrors.push(err123);
+}
+errors++;
+}
+}
+else {
+const err124 = {instancePath:instancePath+"/engine/modules/" + i5,schemaPath:"#/properties/engine/properties/modules/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.engine.properties.modules.items.type,parentSchema:schema11.properties.engine.properties.modules.items,data:data39};
+if(vErrors === null){
+vErrors = [err124];
+}
+else {
+vErrors.push(err124);
 }
 errors++;
 }
@@ -1500,12 +1510,12 @@ continue;
 }
 if(typeof indices2[item2] == "number"){
 j2 = indices2[item2];
-const err124 = {instancePath:instancePath+"/engine/modules",schemaPath:"#/properties/engine/properties/modules/uniqueItems",keyword:"uniqueItems",params:{i: i6, j: j2},message:"must NOT have duplicate items (items ## "+j2+" and "+i6+" are identical)",schema:true,parentSchema:schema11.properties.engine.properties.modules,data:data38};
+const err125 = {instancePath:instancePath+"/engine/modules",schemaPath:"#/properties/engine/properties/modules/uniqueItems",keyword:"uniqueItems",params:{i: i6, j: j2},message:"must NOT have duplicate items (items ## "+j2+" and "+i6+" are identical)",schema:true,parentSchema:schema11.properties.engine.properties.modules,data:data38};
 if(vErrors === null){
-vErrors = [err124];
+vErrors = [err125];
 }
 else {
-vErrors.push(err124);
+vErrors.push(err125);
 }
 errors++;
 break;
@@ -1515,19 +1525,7 @@ indices2[item2] = i6;
 }
 }
 else {
-const err125 = {instancePath:instancePath+"/engine/modules",schemaPath:"#/properties/engine/properties/modules/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.engine.properties.modules.type,parentSchema:schema11.properties.engine.properties.modules,data:data38};
-if(vErrors === null){
-vErrors = [err125];
-}
-else {
-vErrors.push(err125);
-}
-errors++;
-}
-}
-}
-else {
-const err126 = {instancePath:instancePath+"/engine",schemaPath:"#/properties/engine/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.engine.type,parentSchema:schema11.properties.engine,data:data31};
+const err126 = {instancePath:instancePath+"/engine/modules",schemaPath:"#/properties/engine/properties/modules/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.engine.properties.modules.type,parentSchema:schema11.properties.engine.properties.modules,data:data38};
 if(vErrors === null){
 vErrors = [err126];
 }
@@ -1537,11 +1535,9 @@ vErrors.push(err126);
 errors++;
 }
 }
-if(data.budget !== undefined){
-let data40 = data.budget;
-if(data40 && typeof data40 == "object" && !Array.isArray(data40)){
-if(data40.latencyMs === undefined){
-const err127 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/required",keyword:"required",params:{missingProperty: "latencyMs"},message:"must have required property '"+"latencyMs"+"'",schema:schema11.properties.budget.required,parentSchema:schema11.properties.budget,data:data40};
+}
+else {
+const err127 = {instancePath:instancePath+"/engine",schemaPath:"#/properties/engine/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.engine.type,parentSchema:schema11.properties.engine,data:data31};
 if(vErrors === null){
 vErrors = [err127];
 }
@@ -1550,8 +1546,12 @@ vErrors.push(err127);
 }
 errors++;
 }
-if(data40.fps === undefined){
-const err128 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/required",keyword:"required",params:{missingProperty: "fps"},message:"must have required property '"+"fps"+"'",schema:schema11.properties.budget.required,parentSchema:schema11.properties.budget,data:data40};
+}
+if(data.budget !== undefined){
+let data40 = data.budget;
+if(data40 && typeof data40 == "object" && !Array.isArray(data40)){
+if(data40.latencyMs === undefined){
+const err128 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/required",keyword:"required",params:{missingProperty: "latencyMs"},message:"must have required property '"+"latencyMs"+"'",schema:schema11.properties.budget.required,parentSchema:schema11.properties.budget,data:data40};
 if(vErrors === null){
 vErrors = [err128];
 }
@@ -1560,8 +1560,8 @@ vErrors.push(err128);
 }
 errors++;
 }
-if(data40.percentile === undefined){
-const err129 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/required",keyword:"required",params:{missingProperty: "percentile"},message:"must have required property '"+"percentile"+"'",schema:schema11.properties.budget.required,parentSchema:schema11.properties.budget,data:data40};
+if(data40.fps === undefined){
+const err129 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/required",keyword:"required",params:{missingProperty: "fps"},message:"must have required property '"+"fps"+"'",schema:schema11.properties.budget.required,parentSchema:schema11.properties.budget,data:data40};
 if(vErrors === null){
 vErrors = [err129];
 }
@@ -1570,8 +1570,8 @@ vErrors.push(err129);
 }
 errors++;
 }
-if(data40.memoryMb === undefined){
-const err130 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/required",keyword:"required",params:{missingProperty: "memoryMb"},message:"must have required property '"+"memoryMb"+"'",schema:schema11.properties.budget.required,parentSchema:schema11.properties.budget,data:data40};
+if(data40.percentile === undefined){
+const err130 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/required",keyword:"required",params:{missingProperty: "percentile"},message:"must have required property '"+"percentile"+"'",schema:schema11.properties.budget.required,parentSchema:schema11.properties.budget,data:data40};
 if(vErrors === null){
 vErrors = [err130];
 }
@@ -1580,8 +1580,8 @@ vErrors.push(err130);
 }
 errors++;
 }
-if(data40.memoryFraction === undefined){
-const err131 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/required",keyword:"required",params:{missingProperty: "memoryFraction"},message:"must have required property '"+"memoryFraction"+"'",schema:schema11.properties.budget.required,parentSchema:schema11.properties.budget,data:data40};
+if(data40.memoryMb === undefined){
+const err131 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/required",keyword:"required",params:{missingProperty: "memoryMb"},message:"must have required property '"+"memoryMb"+"'",schema:schema11.properties.budget.required,parentSchema:schema11.properties.budget,data:data40};
 if(vErrors === null){
 vErrors = [err131];
 }
@@ -1590,8 +1590,8 @@ vErrors.push(err131);
 }
 errors++;
 }
-if(data40.minAccuracy === undefined){
-const err132 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/required",keyword:"required",params:{missingProperty: "minAccuracy"},message:"must have required property '"+"minAccuracy"+"'",schema:schema11.properties.budget.required,parentSchema:schema11.properties.budget,data:data40};
+if(data40.memoryFraction === undefined){
+const err132 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/required",keyword:"required",params:{missingProperty: "memoryFraction"},message:"must have required property '"+"memoryFraction"+"'",schema:schema11.properties.budget.required,parentSchema:schema11.properties.budget,data:data40};
 if(vErrors === null){
 vErrors = [err132];
 }
@@ -1600,9 +1600,8 @@ vErrors.push(err132);
 }
 errors++;
 }
-for(const key6 in data40){
-if(!((((((key6 === "latencyMs") || (key6 === "fps")) || (key6 === "percentile")) || (key6 === "memoryMb")) || (key6 === "memoryFraction")) || (key6 === "minAccuracy"))){
-const err133 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.budget,data:data40};
+if(data40.minAccuracy === undefined){
+const err133 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/required",keyword:"required",params:{missingProperty: "minAccuracy"},message:"must have required property '"+"minAccuracy"+"'",schema:schema11.properties.budget.required,parentSchema:schema11.properties.budget,data:data40};
 if(vErrors === null){
 vErrors = [err133];
 }
@@ -1611,12 +1610,9 @@ vErrors.push(err133);
 }
 errors++;
 }
-}
-if(data40.latencyMs !== undefined){
-let data41 = data40.latencyMs;
-if((typeof data41 == "number") && (isFinite(data41))){
-if(data41 > 600000 || isNaN(data41)){
-const err134 = {instancePath:instancePath+"/budget/latencyMs",schemaPath:"#/properties/budget/properties/latencyMs/maximum",keyword:"maximum",params:{comparison: "<=", limit: 600000},message:"must be <= 600000",schema:600000,parentSchema:schema11.properties.budget.properties.latencyMs,data:data41};
+for(const key6 in data40){
+if(!((((((key6 === "latencyMs") || (key6 === "fps")) || (key6 === "percentile")) || (key6 === "memoryMb")) || (key6 === "memoryFraction")) || (key6 === "minAccuracy"))){
+const err134 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.budget,data:data40};
 if(vErrors === null){
 vErrors = [err134];
 }
@@ -1625,8 +1621,12 @@ vErrors.push(err134);
 }
 errors++;
 }
-if(data41 < 0 || isNaN(data41)){
-const err135 = {instancePath:instancePath+"/budget/latencyMs",schemaPath:"#/properties/budget/properties/latencyMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.budget.properties.latencyMs,data:data41};
+}
+if(data40.latencyMs !== undefined){
+let data41 = data40.latencyMs;
+if((typeof data41 == "number") && (isFinite(data41))){
+if(data41 > 600000 || isNaN(data41)){
+const err135 = {instancePath:instancePath+"/budget/latencyMs",schemaPath:"#/properties/budget/properties/latencyMs/maximum",keyword:"maximum",params:{comparison: "<=", limit: 600000},message:"must be <= 600000",schema:600000,parentSchema:schema11.properties.budget.properties.latencyMs,data:data41};
 if(vErrors === null){
 vErrors = [err135];
 }
@@ -1635,9 +1635,8 @@ vErrors.push(err135);
 }
 errors++;
 }
-}
-else {
-const err136 = {instancePath:instancePath+"/budget/latencyMs",schemaPath:"#/properties/budget/properties/latencyMs/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.budget.properties.latencyMs.type,parentSchema:schema11.properties.budget.properties.latencyMs,data:data41};
+if(data41 < 0 || isNaN(data41)){
+const err136 = {instancePath:instancePath+"/budget/latencyMs",schemaPath:"#/properties/budget/properties/latencyMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.budget.properties.latencyMs,data:data41};
 if(vErrors === null){
 vErrors = [err136];
 }
@@ -1647,11 +1646,8 @@ vErrors.push(err136);
 errors++;
 }
 }
-if(data40.fps !== undefined){
-let data42 = data40.fps;
-if((typeof data42 == "number") && (isFinite(data42))){
-if(data42 > 1000 || isNaN(data42)){
-const err137 = {instancePath:instancePath+"/budget/fps",schemaPath:"#/properties/budget/properties/fps/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000",schema:1000,parentSchema:schema11.properties.budget.properties.fps,data:data42};
+else {
+const err137 = {instancePath:instancePath+"/budget/latencyMs",schemaPath:"#/properties/budget/properties/latencyMs/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.budget.properties.latencyMs.type,parentSchema:schema11.properties.budget.properties.latencyMs,data:data41};
 if(vErrors === null){
 vErrors = [err137];
 }
@@ -1660,8 +1656,12 @@ vErrors.push(err137);
 }
 errors++;
 }
-if(data42 < 0 || isNaN(data42)){
-const err138 = {instancePath:instancePath+"/budget/fps",schemaPath:"#/properties/budget/properties/fps/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.budget.properties.fps,data:data42};
+}
+if(data40.fps !== undefined){
+let data42 = data40.fps;
+if((typeof data42 == "number") && (isFinite(data42))){
+if(data42 > 1000 || isNaN(data42)){
+const err138 = {instancePath:instancePath+"/budget/fps",schemaPath:"#/properties/budget/properties/fps/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000",schema:1000,parentSchema:schema11.properties.budget.properties.fps,data:data42};
 if(vErrors === null){
 vErrors = [err138];
 }
@@ -1670,9 +1670,8 @@ vErrors.push(err138);
 }
 errors++;
 }
-}
-else {
-const err139 = {instancePath:instancePath+"/budget/fps",schemaPath:"#/properties/budget/properties/fps/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.budget.properties.fps.type,parentSchema:schema11.properties.budget.properties.fps,data:data42};
+if(data42 < 0 || isNaN(data42)){
+const err139 = {instancePath:instancePath+"/budget/fps",schemaPath:"#/properties/budget/properties/fps/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.budget.properties.fps,data:data42};
 if(vErrors === null){
 vErrors = [err139];
 }
@@ -1682,10 +1681,8 @@ vErrors.push(err139);
 errors++;
 }
 }
-if(data40.percentile !== undefined){
-let data43 = data40.percentile;
-if(!(((typeof data43 == "number") && (!(data43 % 1) && !isNaN(data43))) && (isFinite(data43)))){
-const err140 = {instancePath:instancePath+"/budget/percentile",schemaPath:"#/properties/budget/properties/percentile/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.budget.properties.percentile.type,parentSchema:schema11.properties.budget.properties.percentile,data:data43};
+else {
+const err140 = {instancePath:instancePath+"/budget/fps",schemaPath:"#/properties/budget/properties/fps/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.budget.properties.fps.type,parentSchema:schema11.properties.budget.properties.fps,data:data42};
 if(vErrors === null){
 vErrors = [err140];
 }
@@ -1694,8 +1691,11 @@ vErrors.push(err140);
 }
 errors++;
 }
-if(!(((data43 === 50) || (data43 === 90)) || (data43 === 99))){
-const err141 = {instancePath:instancePath+"/budget/percentile",schemaPath:"#/properties/budget/properties/percentile/enum",keyword:"enum",params:{allowedValues: schema11.properties.budget.properties.percentile.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.budget.properties.percentile.enum,parentSchema:schema11.properties.budget.properties.percentile,data:data43};
+}
+if(data40.percentile !== undefined){
+let data43 = data40.percentile;
+if(!(((typeof data43 == "number") && (!(data43 % 1) && !isNaN(data43))) && (isFinite(data43)))){
+const err141 = {instancePath:instancePath+"/budget/percentile",schemaPath:"#/properties/budget/properties/percentile/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.budget.properties.percentile.type,parentSchema:schema11.properties.budget.properties.percentile,data:data43};
 if(vErrors === null){
 vErrors = [err141];
 }
@@ -1704,12 +1704,8 @@ vErrors.push(err141);
 }
 errors++;
 }
-}
-if(data40.memoryMb !== undefined){
-let data44 = data40.memoryMb;
-if((typeof data44 == "number") && (isFinite(data44))){
-if(data44 > 10000000 || isNaN(data44)){
-const err142 = {instancePath:instancePath+"/budget/memoryMb",schemaPath:"#/properties/budget/properties/memoryMb/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000000},message:"must be <= 10000000",schema:10000000,parentSchema:schema11.properties.budget.properties.memoryMb,data:data44};
+if(!(((data43 === 50) || (data43 === 90)) || (data43 === 99))){
+const err142 = {instancePath:instancePath+"/budget/percentile",schemaPath:"#/properties/budget/properties/percentile/enum",keyword:"enum",params:{allowedValues: schema11.properties.budget.properties.percentile.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.budget.properties.percentile.enum,parentSchema:schema11.properties.budget.properties.percentile,data:data43};
 if(vErrors === null){
 vErrors = [err142];
 }
@@ -1718,8 +1714,12 @@ vErrors.push(err142);
 }
 errors++;
 }
-if(data44 < 0 || isNaN(data44)){
-const err143 = {instancePath:instancePath+"/budget/memoryMb",schemaPath:"#/properties/budget/properties/memoryMb/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.budget.properties.memoryMb,data:data44};
+}
+if(data40.memoryMb !== undefined){
+let data44 = data40.memoryMb;
+if((typeof data44 == "number") && (isFinite(data44))){
+if(data44 > 10000000 || isNaN(data44)){
+const err143 = {instancePath:instancePath+"/budget/memoryMb",schemaPath:"#/properties/budget/properties/memoryMb/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000000},message:"must be <= 10000000",schema:10000000,parentSchema:schema11.properties.budget.properties.memoryMb,data:data44};
 if(vErrors === null){
 vErrors = [err143];
 }
@@ -1728,9 +1728,8 @@ vErrors.push(err143);
 }
 errors++;
 }
-}
-else {
-const err144 = {instancePath:instancePath+"/budget/memoryMb",schemaPath:"#/properties/budget/properties/memoryMb/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.budget.properties.memoryMb.type,parentSchema:schema11.properties.budget.properties.memoryMb,data:data44};
+if(data44 < 0 || isNaN(data44)){
+const err144 = {instancePath:instancePath+"/budget/memoryMb",schemaPath:"#/properties/budget/properties/memoryMb/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.budget.properties.memoryMb,data:data44};
 if(vErrors === null){
 vErrors = [err144];
 }
@@ -1740,11 +1739,8 @@ vErrors.push(err144);
 errors++;
 }
 }
-if(data40.memoryFraction !== undefined){
-let data45 = data40.memoryFraction;
-if((typeof data45 == "number") && (isFinite(data45))){
-if(data45 > 1 || isNaN(data45)){
-const err145 = {instancePath:instancePath+"/budget/memoryFraction",schemaPath:"#/properties/budget/properties/memoryFraction/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.budget.properties.memoryFraction,data:data45};
+else {
+const err145 = {instancePath:instancePath+"/budget/memoryMb",schemaPath:"#/properties/budget/properties/memoryMb/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.budget.properties.memoryMb.type,parentSchema:schema11.properties.budget.properties.memoryMb,data:data44};
 if(vErrors === null){
 vErrors = [err145];
 }
@@ -1753,8 +1749,12 @@ vErrors.push(err145);
 }
 errors++;
 }
-if(data45 <= 0 || isNaN(data45)){
-const err146 = {instancePath:instancePath+"/budget/memoryFraction",schemaPath:"#/properties/budget/properties/memoryFraction/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.budget.properties.memoryFraction,data:data45};
+}
+if(data40.memoryFraction !== undefined){
+let data45 = data40.memoryFraction;
+if((typeof data45 == "number") && (isFinite(data45))){
+if(data45 > 1 || isNaN(data45)){
+const err146 = {instancePath:instancePath+"/budget/memoryFraction",schemaPath:"#/properties/budget/properties/memoryFraction/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.budget.properties.memoryFraction,data:data45};
 if(vErrors === null){
 vErrors = [err146];
 }
@@ -1763,9 +1763,8 @@ vErrors.push(err146);
 }
 errors++;
 }
-}
-else {
-const err147 = {instancePath:instancePath+"/budget/memoryFraction",schemaPath:"#/properties/budget/properties/memoryFraction/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.budget.properties.memoryFraction.type,parentSchema:schema11.properties.budget.properties.memoryFraction,data:data45};
+if(data45 <= 0 || isNaN(data45)){
+const err147 = {instancePath:instancePath+"/budget/memoryFraction",schemaPath:"#/properties/budget/properties/memoryFraction/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.budget.properties.memoryFraction,data:data45};
 if(vErrors === null){
 vErrors = [err147];
 }
@@ -1775,11 +1774,8 @@ vErrors.push(err147);
 errors++;
 }
 }
-if(data40.minAccuracy !== undefined){
-let data46 = data40.minAccuracy;
-if((typeof data46 == "number") && (isFinite(data46))){
-if(data46 > 1 || isNaN(data46)){
-const err148 = {instancePath:instancePath+"/budget/minAccuracy",schemaPath:"#/properties/budget/properties/minAccuracy/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.budget.properties.minAccuracy,data:data46};
+else {
+const err148 = {instancePath:instancePath+"/budget/memoryFraction",schemaPath:"#/properties/budget/properties/memoryFraction/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.budget.properties.memoryFraction.type,parentSchema:schema11.properties.budget.properties.memoryFraction,data:data45};
 if(vErrors === null){
 vErrors = [err148];
 }
@@ -1788,8 +1784,12 @@ vErrors.push(err148);
 }
 errors++;
 }
-if(data46 < 0 || isNaN(data46)){
-const err149 = {instancePath:instancePath+"/budget/minAccuracy",schemaPath:"#/properties/budget/properties/minAccuracy/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.budget.properties.minAccuracy,data:data46};
+}
+if(data40.minAccuracy !== undefined){
+let data46 = data40.minAccuracy;
+if((typeof data46 == "number") && (isFinite(data46))){
+if(data46 > 1 || isNaN(data46)){
+const err149 = {instancePath:instancePath+"/budget/minAccuracy",schemaPath:"#/properties/budget/properties/minAccuracy/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.budget.properties.minAccuracy,data:data46};
 if(vErrors === null){
 vErrors = [err149];
 }
@@ -1798,9 +1798,8 @@ vErrors.push(err149);
 }
 errors++;
 }
-}
-else {
-const err150 = {instancePath:instancePath+"/budget/minAccuracy",schemaPath:"#/properties/budget/properties/minAccuracy/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.budget.properties.minAccuracy.type,parentSchema:schema11.properties.budget.properties.minAccuracy,data:data46};
+if(data46 < 0 || isNaN(data46)){
+const err150 = {instancePath:instancePath+"/budget/minAccuracy",schemaPath:"#/properties/budget/properties/minAccuracy/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.budget.properties.minAccuracy,data:data46};
 if(vErrors === null){
 vErrors = [err150];
 }
@@ -1810,9 +1809,8 @@ vErrors.push(err150);
 errors++;
 }
 }
-}
 else {
-const err151 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.budget.type,parentSchema:schema11.properties.budget,data:data40};
+const err151 = {instancePath:instancePath+"/budget/minAccuracy",schemaPath:"#/properties/budget/properties/minAccuracy/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.budget.properties.minAccuracy.type,parentSchema:schema11.properties.budget.properties.minAccuracy,data:data46};
 if(vErrors === null){
 vErrors = [err151];
 }
@@ -1822,11 +1820,9 @@ vErrors.push(err151);
 errors++;
 }
 }
-if(data.models !== undefined){
-let data47 = data.models;
-if(data47 && typeof data47 == "object" && !Array.isArray(data47)){
-if(data47.catalog === undefined){
-const err152 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/required",keyword:"required",params:{missingProperty: "catalog"},message:"must have required property '"+"catalog"+"'",schema:schema11.properties.models.required,parentSchema:schema11.properties.models,data:data47};
+}
+else {
+const err152 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.budget.type,parentSchema:schema11.properties.budget,data:data40};
 if(vErrors === null){
 vErrors = [err152];
 }
@@ -1835,8 +1831,12 @@ vErrors.push(err152);
 }
 errors++;
 }
-if(data47.mirror === undefined){
-const err153 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/required",keyword:"required",params:{missingProperty: "mirror"},message:"must have required property '"+"mirror"+"'",schema:schema11.properties.models.required,parentSchema:schema11.properties.models,data:data47};
+}
+if(data.models !== undefined){
+let data47 = data.models;
+if(data47 && typeof data47 == "object" && !Array.isArray(data47)){
+if(data47.catalog === undefined){
+const err153 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/required",keyword:"required",params:{missingProperty: "catalog"},message:"must have required property '"+"catalog"+"'",schema:schema11.properties.models.required,parentSchema:schema11.properties.models,data:data47};
 if(vErrors === null){
 vErrors = [err153];
 }
@@ -1845,8 +1845,8 @@ vErrors.push(err153);
 }
 errors++;
 }
-if(data47.task === undefined){
-const err154 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/required",keyword:"required",params:{missingProperty: "task"},message:"must have required property '"+"task"+"'",schema:schema11.properties.models.required,parentSchema:schema11.properties.models,data:data47};
+if(data47.mirror === undefined){
+const err154 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/required",keyword:"required",params:{missingProperty: "mirror"},message:"must have required property '"+"mirror"+"'",schema:schema11.properties.models.required,parentSchema:schema11.properties.models,data:data47};
 if(vErrors === null){
 vErrors = [err154];
 }
@@ -1855,8 +1855,8 @@ vErrors.push(err154);
 }
 errors++;
 }
-if(data47.allowZooFallback === undefined){
-const err155 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/required",keyword:"required",params:{missingProperty: "allowZooFallback"},message:"must have required property '"+"allowZooFallback"+"'",schema:schema11.properties.models.required,parentSchema:schema11.properties.models,data:data47};
+if(data47.task === undefined){
+const err155 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/required",keyword:"required",params:{missingProperty: "task"},message:"must have required property '"+"task"+"'",schema:schema11.properties.models.required,parentSchema:schema11.properties.models,data:data47};
 if(vErrors === null){
 vErrors = [err155];
 }
@@ -1865,8 +1865,8 @@ vErrors.push(err155);
 }
 errors++;
 }
-if(data47.downloadTimeoutSeconds === undefined){
-const err156 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/required",keyword:"required",params:{missingProperty: "downloadTimeoutSeconds"},message:"must have required property '"+"downloadTimeoutSeconds"+"'",schema:schema11.properties.models.required,parentSchema:schema11.properties.models,data:data47};
+if(data47.allowZooFallback === undefined){
+const err156 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/required",keyword:"required",params:{missingProperty: "allowZooFallback"},message:"must have required property '"+"allowZooFallback"+"'",schema:schema11.properties.models.required,parentSchema:schema11.properties.models,data:data47};
 if(vErrors === null){
 vErrors = [err156];
 }
@@ -1875,8 +1875,8 @@ vErrors.push(err156);
 }
 errors++;
 }
-if(data47.maxDownloadMb === undefined){
-const err157 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/required",keyword:"required",params:{missingProperty: "maxDownloadMb"},message:"must have required property '"+"maxDownloadMb"+"'",schema:schema11.properties.models.required,parentSchema:schema11.properties.models,data:data47};
+if(data47.downloadTimeoutSeconds === undefined){
+const err157 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/required",keyword:"required",params:{missingProperty: "downloadTimeoutSeconds"},message:"must have required property '"+"downloadTimeoutSeconds"+"'",schema:schema11.properties.models.required,parentSchema:schema11.properties.models,data:data47};
 if(vErrors === null){
 vErrors = [err157];
 }
@@ -1885,8 +1885,8 @@ vErrors.push(err157);
 }
 errors++;
 }
-if(data47.pullTimeoutSeconds === undefined){
-const err158 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/required",keyword:"required",params:{missingProperty: "pullTimeoutSeconds"},message:"must have required property '"+"pullTimeoutSeconds"+"'",schema:schema11.properties.models.required,parentSchema:schema11.properties.models,data:data47};
+if(data47.maxDownloadMb === undefined){
+const err158 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/required",keyword:"required",params:{missingProperty: "maxDownloadMb"},message:"must have required property '"+"maxDownloadMb"+"'",schema:schema11.properties.models.required,parentSchema:schema11.properties.models,data:data47};
 if(vErrors === null){
 vErrors = [err158];
 }
@@ -1895,8 +1895,8 @@ vErrors.push(err158);
 }
 errors++;
 }
-if(data47.allowAnyUrl === undefined){
-const err159 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/required",keyword:"required",params:{missingProperty: "allowAnyUrl"},message:"must have required property '"+"allowAnyUrl"+"'",schema:schema11.properties.models.required,parentSchema:schema11.properties.models,data:data47};
+if(data47.pullTimeoutSeconds === undefined){
+const err159 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/required",keyword:"required",params:{missingProperty: "pullTimeoutSeconds"},message:"must have required property '"+"pullTimeoutSeconds"+"'",schema:schema11.properties.models.required,parentSchema:schema11.properties.models,data:data47};
 if(vErrors === null){
 vErrors = [err159];
 }
@@ -1905,9 +1905,8 @@ vErrors.push(err159);
 }
 errors++;
 }
-for(const key7 in data47){
-if(!((((((((key7 === "catalog") || (key7 === "mirror")) || (key7 === "task")) || (key7 === "allowZooFallback")) || (key7 === "downloadTimeoutSeconds")) || (key7 === "maxDownloadMb")) || (key7 === "pullTimeoutSeconds")) || (key7 === "allowAnyUrl"))){
-const err160 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.models,data:data47};
+if(data47.allowAnyUrl === undefined){
+const err160 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/required",keyword:"required",params:{missingProperty: "allowAnyUrl"},message:"must have required property '"+"allowAnyUrl"+"'",schema:schema11.properties.models.required,parentSchema:schema11.properties.models,data:data47};
 if(vErrors === null){
 vErrors = [err160];
 }
@@ -1916,12 +1915,9 @@ vErrors.push(err160);
 }
 errors++;
 }
-}
-if(data47.catalog !== undefined){
-let data48 = data47.catalog;
-if(typeof data48 === "string"){
-if(!pattern1.test(data48)){
-const err161 = {instancePath:instancePath+"/models/catalog",schemaPath:"#/properties/models/properties/catalog/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.models.properties.catalog,data:data48};
+for(const key7 in data47){
+if(!((((((((key7 === "catalog") || (key7 === "mirror")) || (key7 === "task")) || (key7 === "allowZooFallback")) || (key7 === "downloadTimeoutSeconds")) || (key7 === "maxDownloadMb")) || (key7 === "pullTimeoutSeconds")) || (key7 === "allowAnyUrl"))){
+const err161 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.models,data:data47};
 if(vErrors === null){
 vErrors = [err161];
 }
@@ -1931,8 +1927,11 @@ vErrors.push(err161);
 errors++;
 }
 }
-else {
-const err162 = {instancePath:instancePath+"/models/catalog",schemaPath:"#/properties/models/properties/catalog/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.models.properties.catalog.type,parentSchema:schema11.properties.models.properties.catalog,data:data48};
+if(data47.catalog !== undefined){
+let data48 = data47.catalog;
+if(typeof data48 === "string"){
+if(!pattern1.test(data48)){
+const err162 = {instancePath:instancePath+"/models/catalog",schemaPath:"#/properties/models/properties/catalog/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.models.properties.catalog,data:data48};
 if(vErrors === null){
 vErrors = [err162];
 }
@@ -1942,11 +1941,8 @@ vErrors.push(err162);
 errors++;
 }
 }
-if(data47.mirror !== undefined){
-let data49 = data47.mirror;
-if(typeof data49 === "string"){
-if(!pattern1.test(data49)){
-const err163 = {instancePath:instancePath+"/models/mirror",schemaPath:"#/properties/models/properties/mirror/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.models.properties.mirror,data:data49};
+else {
+const err163 = {instancePath:instancePath+"/models/catalog",schemaPath:"#/properties/models/properties/catalog/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.models.properties.catalog.type,parentSchema:schema11.properties.models.properties.catalog,data:data48};
 if(vErrors === null){
 vErrors = [err163];
 }
@@ -1956,8 +1952,11 @@ vErrors.push(err163);
 errors++;
 }
 }
-else {
-const err164 = {instancePath:instancePath+"/models/mirror",schemaPath:"#/properties/models/properties/mirror/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.models.properties.mirror.type,parentSchema:schema11.properties.models.properties.mirror,data:data49};
+if(data47.mirror !== undefined){
+let data49 = data47.mirror;
+if(typeof data49 === "string"){
+if(!pattern1.test(data49)){
+const err164 = {instancePath:instancePath+"/models/mirror",schemaPath:"#/properties/models/properties/mirror/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.models.properties.mirror,data:data49};
 if(vErrors === null){
 vErrors = [err164];
 }
@@ -1967,10 +1966,8 @@ vErrors.push(err164);
 errors++;
 }
 }
-if(data47.task !== undefined){
-let data50 = data47.task;
-if(typeof data50 !== "string"){
-const err165 = {instancePath:instancePath+"/models/task",schemaPath:"#/properties/models/properties/task/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.models.properties.task.type,parentSchema:schema11.properties.models.properties.task,data:data50};
+else {
+const err165 = {instancePath:instancePath+"/models/mirror",schemaPath:"#/properties/models/properties/mirror/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.models.properties.mirror.type,parentSchema:schema11.properties.models.properties.mirror,data:data49};
 if(vErrors === null){
 vErrors = [err165];
 }
@@ -1979,8 +1976,11 @@ vErrors.push(err165);
 }
 errors++;
 }
-if(!((((data50 === "imagenet") || (data50 === "classification")) || (data50 === "person")) || (data50 === "detection"))){
-const err166 = {instancePath:instancePath+"/models/task",schemaPath:"#/properties/models/properties/task/enum",keyword:"enum",params:{allowedValues: schema11.properties.models.properties.task.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.models.properties.task.enum,parentSchema:schema11.properties.models.properties.task,data:data50};
+}
+if(data47.task !== undefined){
+let data50 = data47.task;
+if(typeof data50 !== "string"){
+const err166 = {instancePath:instancePath+"/models/task",schemaPath:"#/properties/models/properties/task/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.models.properties.task.type,parentSchema:schema11.properties.models.properties.task,data:data50};
 if(vErrors === null){
 vErrors = [err166];
 }
@@ -1989,11 +1989,8 @@ vErrors.push(err166);
 }
 errors++;
 }
-}
-if(data47.allowZooFallback !== undefined){
-let data51 = data47.allowZooFallback;
-if(typeof data51 !== "boolean"){
-const err167 = {instancePath:instancePath+"/models/allowZooFallback",schemaPath:"#/properties/models/properties/allowZooFallback/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.models.properties.allowZooFallback.type,parentSchema:schema11.properties.models.properties.allowZooFallback,data:data51};
+if(!((((data50 === "imagenet") || (data50 === "classification")) || (data50 === "person")) || (data50 === "detection"))){
+const err167 = {instancePath:instancePath+"/models/task",schemaPath:"#/properties/models/properties/task/enum",keyword:"enum",params:{allowedValues: schema11.properties.models.properties.task.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.models.properties.task.enum,parentSchema:schema11.properties.models.properties.task,data:data50};
 if(vErrors === null){
 vErrors = [err167];
 }
@@ -2003,11 +2000,10 @@ vErrors.push(err167);
 errors++;
 }
 }
-if(data47.downloadTimeoutSeconds !== undefined){
-let data52 = data47.downloadTimeoutSeconds;
-if((typeof data52 == "number") && (isFinite(data52))){
-if(data52 > 86400 || isNaN(data52)){
-const err168 = {instancePath:instancePath+"/models/downloadTimeoutSeconds",schemaPath:"#/properties/models/properties/downloadTimeoutSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema11.properties.models.properties.downloadTimeoutSeconds,data:data52};
+if(data47.allowZooFallback !== undefined){
+let data51 = data47.allowZooFallback;
+if(typeof data51 !== "boolean"){
+const err168 = {instancePath:instancePath+"/models/allowZooFallback",schemaPath:"#/properties/models/properties/allowZooFallback/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.models.properties.allowZooFallback.type,parentSchema:schema11.properties.models.properties.allowZooFallback,data:data51};
 if(vErrors === null){
 vErrors = [err168];
 }
@@ -2016,8 +2012,12 @@ vErrors.push(err168);
 }
 errors++;
 }
-if(data52 <= 0 || isNaN(data52)){
-const err169 = {instancePath:instancePath+"/models/downloadTimeoutSeconds",schemaPath:"#/properties/models/properties/downloadTimeoutSeconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.models.properties.downloadTimeoutSeconds,data:data52};
+}
+if(data47.downloadTimeoutSeconds !== undefined){
+let data52 = data47.downloadTimeoutSeconds;
+if((typeof data52 == "number") && (isFinite(data52))){
+if(data52 > 86400 || isNaN(data52)){
+const err169 = {instancePath:instancePath+"/models/downloadTimeoutSeconds",schemaPath:"#/properties/models/properties/downloadTimeoutSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema11.properties.models.properties.downloadTimeoutSeconds,data:data52};
 if(vErrors === null){
 vErrors = [err169];
 }
@@ -2026,9 +2026,8 @@ vErrors.push(err169);
 }
 errors++;
 }
-}
-else {
-const err170 = {instancePath:instancePath+"/models/downloadTimeoutSeconds",schemaPath:"#/properties/models/properties/downloadTimeoutSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.models.properties.downloadTimeoutSeconds.type,parentSchema:schema11.properties.models.properties.downloadTimeoutSeconds,data:data52};
+if(data52 <= 0 || isNaN(data52)){
+const err170 = {instancePath:instancePath+"/models/downloadTimeoutSeconds",schemaPath:"#/properties/models/properties/downloadTimeoutSeconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.models.properties.downloadTimeoutSeconds,data:data52};
 if(vErrors === null){
 vErrors = [err170];
 }
@@ -2038,11 +2037,8 @@ vErrors.push(err170);
 errors++;
 }
 }
-if(data47.maxDownloadMb !== undefined){
-let data53 = data47.maxDownloadMb;
-if((typeof data53 == "number") && (isFinite(data53))){
-if(data53 > 10000 || isNaN(data53)){
-const err171 = {instancePath:instancePath+"/models/maxDownloadMb",schemaPath:"#/properties/models/properties/maxDownloadMb/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000",schema:10000,parentSchema:schema11.properties.models.properties.maxDownloadMb,data:data53};
+else {
+const err171 = {instancePath:instancePath+"/models/downloadTimeoutSeconds",schemaPath:"#/properties/models/properties/downloadTimeoutSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.models.properties.downloadTimeoutSeconds.type,parentSchema:schema11.properties.models.properties.downloadTimeoutSeconds,data:data52};
 if(vErrors === null){
 vErrors = [err171];
 }
@@ -2051,8 +2047,12 @@ vErrors.push(err171);
 }
 errors++;
 }
-if(data53 <= 0 || isNaN(data53)){
-const err172 = {instancePath:instancePath+"/models/maxDownloadMb",schemaPath:"#/properties/models/properties/maxDownloadMb/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.models.properties.maxDownloadMb,data:data53};
+}
+if(data47.maxDownloadMb !== undefined){
+let data53 = data47.maxDownloadMb;
+if((typeof data53 == "number") && (isFinite(data53))){
+if(data53 > 10000 || isNaN(data53)){
+const err172 = {instancePath:instancePath+"/models/maxDownloadMb",schemaPath:"#/properties/models/properties/maxDownloadMb/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000",schema:10000,parentSchema:schema11.properties.models.properties.maxDownloadMb,data:data53};
 if(vErrors === null){
 vErrors = [err172];
 }
@@ -2061,9 +2061,8 @@ vErrors.push(err172);
 }
 errors++;
 }
-}
-else {
-const err173 = {instancePath:instancePath+"/models/maxDownloadMb",schemaPath:"#/properties/models/properties/maxDownloadMb/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.models.properties.maxDownloadMb.type,parentSchema:schema11.properties.models.properties.maxDownloadMb,data:data53};
+if(data53 <= 0 || isNaN(data53)){
+const err173 = {instancePath:instancePath+"/models/maxDownloadMb",schemaPath:"#/properties/models/properties/maxDownloadMb/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.models.properties.maxDownloadMb,data:data53};
 if(vErrors === null){
 vErrors = [err173];
 }
@@ -2073,11 +2072,8 @@ vErrors.push(err173);
 errors++;
 }
 }
-if(data47.pullTimeoutSeconds !== undefined){
-let data54 = data47.pullTimeoutSeconds;
-if((typeof data54 == "number") && (isFinite(data54))){
-if(data54 > 86400 || isNaN(data54)){
-const err174 = {instancePath:instancePath+"/models/pullTimeoutSeconds",schemaPath:"#/properties/models/properties/pullTimeoutSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema11.properties.models.properties.pullTimeoutSeconds,data:data54};
+else {
+const err174 = {instancePath:instancePath+"/models/maxDownloadMb",schemaPath:"#/properties/models/properties/maxDownloadMb/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.models.properties.maxDownloadMb.type,parentSchema:schema11.properties.models.properties.maxDownloadMb,data:data53};
 if(vErrors === null){
 vErrors = [err174];
 }
@@ -2086,8 +2082,12 @@ vErrors.push(err174);
 }
 errors++;
 }
-if(data54 <= 0 || isNaN(data54)){
-const err175 = {instancePath:instancePath+"/models/pullTimeoutSeconds",schemaPath:"#/properties/models/properties/pullTimeoutSeconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.models.properties.pullTimeoutSeconds,data:data54};
+}
+if(data47.pullTimeoutSeconds !== undefined){
+let data54 = data47.pullTimeoutSeconds;
+if((typeof data54 == "number") && (isFinite(data54))){
+if(data54 > 86400 || isNaN(data54)){
+const err175 = {instancePath:instancePath+"/models/pullTimeoutSeconds",schemaPath:"#/properties/models/properties/pullTimeoutSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema11.properties.models.properties.pullTimeoutSeconds,data:data54};
 if(vErrors === null){
 vErrors = [err175];
 }
@@ -2096,9 +2096,8 @@ vErrors.push(err175);
 }
 errors++;
 }
-}
-else {
-const err176 = {instancePath:instancePath+"/models/pullTimeoutSeconds",schemaPath:"#/properties/models/properties/pullTimeoutSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.models.properties.pullTimeoutSeconds.type,parentSchema:schema11.properties.models.properties.pullTimeoutSeconds,data:data54};
+if(data54 <= 0 || isNaN(data54)){
+const err176 = {instancePath:instancePath+"/models/pullTimeoutSeconds",schemaPath:"#/properties/models/properties/pullTimeoutSeconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.models.properties.pullTimeoutSeconds,data:data54};
 if(vErrors === null){
 vErrors = [err176];
 }
@@ -2108,10 +2107,8 @@ vErrors.push(err176);
 errors++;
 }
 }
-if(data47.allowAnyUrl !== undefined){
-let data55 = data47.allowAnyUrl;
-if(typeof data55 !== "boolean"){
-const err177 = {instancePath:instancePath+"/models/allowAnyUrl",schemaPath:"#/properties/models/properties/allowAnyUrl/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.models.properties.allowAnyUrl.type,parentSchema:schema11.properties.models.properties.allowAnyUrl,data:data55};
+else {
+const err177 = {instancePath:instancePath+"/models/pullTimeoutSeconds",schemaPath:"#/properties/models/properties/pullTimeoutSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.models.properties.pullTimeoutSeconds.type,parentSchema:schema11.properties.models.properties.pullTimeoutSeconds,data:data54};
 if(vErrors === null){
 vErrors = [err177];
 }
@@ -2121,9 +2118,10 @@ vErrors.push(err177);
 errors++;
 }
 }
-}
-else {
-const err178 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.models.type,parentSchema:schema11.properties.models,data:data47};
+if(data47.allowAnyUrl !== undefined){
+let data55 = data47.allowAnyUrl;
+if(typeof data55 !== "boolean"){
+const err178 = {instancePath:instancePath+"/models/allowAnyUrl",schemaPath:"#/properties/models/properties/allowAnyUrl/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.models.properties.allowAnyUrl.type,parentSchema:schema11.properties.models.properties.allowAnyUrl,data:data55};
 if(vErrors === null){
 vErrors = [err178];
 }
@@ -2133,11 +2131,9 @@ vErrors.push(err178);
 errors++;
 }
 }
-if(data.profile !== undefined){
-let data56 = data.profile;
-if(data56 && typeof data56 == "object" && !Array.isArray(data56)){
-if(data56.minRuns === undefined){
-const err179 = {instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/required",keyword:"required",params:{missingProperty: "minRuns"},message:"must have required property '"+"minRuns"+"'",schema:schema11.properties.profile.required,parentSchema:schema11.properties.profile,data:data56};
+}
+else {
+const err179 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.models.type,parentSchema:schema11.properties.models,data:data47};
 if(vErrors === null){
 vErrors = [err179];
 }
@@ -2146,8 +2142,12 @@ vErrors.push(err179);
 }
 errors++;
 }
-if(data56.minSeconds === undefined){
-const err180 = {instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/required",keyword:"required",params:{missingProperty: "minSeconds"},message:"must have required property '"+"minSeconds"+"'",schema:schema11.properties.profile.required,parentSchema:schema11.properties.profile,data:data56};
+}
+if(data.profile !== undefined){
+let data56 = data.profile;
+if(data56 && typeof data56 == "object" && !Array.isArray(data56)){
+if(data56.minRuns === undefined){
+const err180 = {instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/required",keyword:"required",params:{missingProperty: "minRuns"},message:"must have required property '"+"minRuns"+"'",schema:schema11.properties.profile.required,parentSchema:schema11.properties.profile,data:data56};
 if(vErrors === null){
 vErrors = [err180];
 }
@@ -2156,8 +2156,8 @@ vErrors.push(err180);
 }
 errors++;
 }
-if(data56.warmupRuns === undefined){
-const err181 = {instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/required",keyword:"required",params:{missingProperty: "warmupRuns"},message:"must have required property '"+"warmupRuns"+"'",schema:schema11.properties.profile.required,parentSchema:schema11.properties.profile,data:data56};
+if(data56.minSeconds === undefined){
+const err181 = {instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/required",keyword:"required",params:{missingProperty: "minSeconds"},message:"must have required property '"+"minSeconds"+"'",schema:schema11.properties.profile.required,parentSchema:schema11.properties.profile,data:data56};
 if(vErrors === null){
 vErrors = [err181];
 }
@@ -2166,8 +2166,8 @@ vErrors.push(err181);
 }
 errors++;
 }
-if(data56.probeDir === undefined){
-const err182 = {instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/required",keyword:"required",params:{missingProperty: "probeDir"},message:"must have required property '"+"probeDir"+"'",schema:schema11.properties.profile.required,parentSchema:schema11.properties.profile,data:data56};
+if(data56.warmupRuns === undefined){
+const err182 = {instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/required",keyword:"required",params:{missingProperty: "warmupRuns"},message:"must have required property '"+"warmupRuns"+"'",schema:schema11.properties.profile.required,parentSchema:schema11.properties.profile,data:data56};
 if(vErrors === null){
 vErrors = [err182];
 }
@@ -2176,8 +2176,8 @@ vErrors.push(err182);
 }
 errors++;
 }
-if(data56.minAgreement === undefined){
-const err183 = {instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/required",keyword:"required",params:{missingProperty: "minAgreement"},message:"must have required property '"+"minAgreement"+"'",schema:schema11.properties.profile.required,parentSchema:schema11.properties.profile,data:data56};
+if(data56.probeDir === undefined){
+const err183 = {instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/required",keyword:"required",params:{missingProperty: "probeDir"},message:"must have required property '"+"probeDir"+"'",schema:schema11.properties.profile.required,parentSchema:schema11.properties.profile,data:data56};
 if(vErrors === null){
 vErrors = [err183];
 }
@@ -2186,9 +2186,8 @@ vErrors.push(err183);
 }
 errors++;
 }
-for(const key8 in data56){
-if(!(((((key8 === "minRuns") || (key8 === "minSeconds")) || (key8 === "warmupRuns")) || (key8 === "probeDir")) || (key8 === "minAgreement"))){
-const err184 = {instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.profile,data:data56};
+if(data56.minAgreement === undefined){
+const err184 = {instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/required",keyword:"required",params:{missingProperty: "minAgreement"},message:"must have required property '"+"minAgreement"+"'",schema:schema11.properties.profile.required,parentSchema:schema11.properties.profile,data:data56};
 if(vErrors === null){
 vErrors = [err184];
 }
@@ -2197,11 +2196,9 @@ vErrors.push(err184);
 }
 errors++;
 }
-}
-if(data56.minRuns !== undefined){
-let data57 = data56.minRuns;
-if(!(((typeof data57 == "number") && (!(data57 % 1) && !isNaN(data57))) && (isFinite(data57)))){
-const err185 = {instancePath:instancePath+"/profile/minRuns",schemaPath:"#/properties/profile/properties/minRuns/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.profile.properties.minRuns.type,parentSchema:schema11.properties.profile.properties.minRuns,data:data57};
+for(const key8 in data56){
+if(!(((((key8 === "minRuns") || (key8 === "minSeconds")) || (key8 === "warmupRuns")) || (key8 === "probeDir")) || (key8 === "minAgreement"))){
+const err185 = {instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.profile,data:data56};
 if(vErrors === null){
 vErrors = [err185];
 }
@@ -2210,9 +2207,11 @@ vErrors.push(err185);
 }
 errors++;
 }
-if((typeof data57 == "number") && (isFinite(data57))){
-if(data57 > 100000 || isNaN(data57)){
-const err186 = {instancePath:instancePath+"/profile/minRuns",schemaPath:"#/properties/profile/properties/minRuns/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000",schema:100000,parentSchema:schema11.properties.profile.properties.minRuns,data:data57};
+}
+if(data56.minRuns !== undefined){
+let data57 = data56.minRuns;
+if(!(((typeof data57 == "number") && (!(data57 % 1) && !isNaN(data57))) && (isFinite(data57)))){
+const err186 = {instancePath:instancePath+"/profile/minRuns",schemaPath:"#/properties/profile/properties/minRuns/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.profile.properties.minRuns.type,parentSchema:schema11.properties.profile.properties.minRuns,data:data57};
 if(vErrors === null){
 vErrors = [err186];
 }
@@ -2221,13 +2220,24 @@ vErrors.push(err186);
 }
 errors++;
 }
-if(data57 < 1 || isNaN(data57)){
-const err187 = {instancePath:instancePath+"/profile/minRuns",schemaPath:"#/properties/profile/properties/minRuns/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.profile.properties.minRuns,data:data57};
+if((typeof data57 == "number") && (isFinite(data57))){
+if(data57 > 100000 || isNaN(data57)){
+const err187 = {instancePath:instancePath+"/profile/minRuns",schemaPath:"#/properties/profile/properties/minRuns/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000",schema:100000,parentSchema:schema11.properties.profile.properties.minRuns,data:data57};
 if(vErrors === null){
 vErrors = [err187];
 }
 else {
 vErrors.push(err187);
+}
+errors++;
+}
+if(data57 < 1 || isNaN(data57)){
+const err188 = {instancePath:instancePath+"/profile/minRuns",schemaPath:"#/properties/profile/properties/minRuns/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.profile.properties.minRuns,data:data57};
+if(vErrors === null){
+vErrors = [err188];
+}
+else {
+vErrors.push(err188);
 }
 errors++;
 }
@@ -2237,17 +2247,7 @@ if(data56.minSeconds !== undefined){
 let data58 = data56.minSeconds;
 if((typeof data58 == "number") && (isFinite(data58))){
 if(data58 > 3600 || isNaN(data58)){
-const err188 = {instancePath:instancePath+"/profile/minSeconds",schemaPath:"#/properties/profile/properties/minSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.profile.properties.minSeconds,data:data58};
-if(vErrors === null){
-vErrors = [err188];
-}
-else {
-vErrors.push(err188);
-}
-errors++;
-}
-if(data58 < 0 || isNaN(data58)){
-const err189 = {instancePath:instancePath+"/profile/minSeconds",schemaPath:"#/properties/profile/properties/minSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.profile.properties.minSeconds,data:data58};
+const err189 = {instancePath:instancePath+"/profile/minSeconds",schemaPath:"#/properties/profile/properties/minSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.profile.properties.minSeconds,data:data58};
 if(vErrors === null){
 vErrors = [err189];
 }
@@ -2256,9 +2256,8 @@ vErrors.push(err189);
 }
 errors++;
 }
-}
-else {
-const err190 = {instancePath:instancePath+"/profile/minSeconds",schemaPath:"#/properties/profile/properties/minSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.profile.properties.minSeconds.type,parentSchema:schema11.properties.profile.properties.minSeconds,data:data58};
+if(data58 < 0 || isNaN(data58)){
+const err190 = {instancePath:instancePath+"/profile/minSeconds",schemaPath:"#/properties/profile/properties/minSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.profile.properties.minSeconds,data:data58};
 if(vErrors === null){
 vErrors = [err190];
 }
@@ -2268,10 +2267,8 @@ vErrors.push(err190);
 errors++;
 }
 }
-if(data56.warmupRuns !== undefined){
-let data59 = data56.warmupRuns;
-if(!(((typeof data59 == "number") && (!(data59 % 1) && !isNaN(data59))) && (isFinite(data59)))){
-const err191 = {instancePath:instancePath+"/profile/warmupRuns",schemaPath:"#/properties/profile/properties/warmupRuns/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.profile.properties.warmupRuns.type,parentSchema:schema11.properties.profile.properties.warmupRuns,data:data59};
+else {
+const err191 = {instancePath:instancePath+"/profile/minSeconds",schemaPath:"#/properties/profile/properties/minSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.profile.properties.minSeconds.type,parentSchema:schema11.properties.profile.properties.minSeconds,data:data58};
 if(vErrors === null){
 vErrors = [err191];
 }
@@ -2280,9 +2277,11 @@ vErrors.push(err191);
 }
 errors++;
 }
-if((typeof data59 == "number") && (isFinite(data59))){
-if(data59 > 10000 || isNaN(data59)){
-const err192 = {instancePath:instancePath+"/profile/warmupRuns",schemaPath:"#/properties/profile/properties/warmupRuns/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000",schema:10000,parentSchema:schema11.properties.profile.properties.warmupRuns,data:data59};
+}
+if(data56.warmupRuns !== undefined){
+let data59 = data56.warmupRuns;
+if(!(((typeof data59 == "number") && (!(data59 % 1) && !isNaN(data59))) && (isFinite(data59)))){
+const err192 = {instancePath:instancePath+"/profile/warmupRuns",schemaPath:"#/properties/profile/properties/warmupRuns/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.profile.properties.warmupRuns.type,parentSchema:schema11.properties.profile.properties.warmupRuns,data:data59};
 if(vErrors === null){
 vErrors = [err192];
 }
@@ -2291,8 +2290,9 @@ vErrors.push(err192);
 }
 errors++;
 }
-if(data59 < 0 || isNaN(data59)){
-const err193 = {instancePath:instancePath+"/profile/warmupRuns",schemaPath:"#/properties/profile/properties/warmupRuns/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.profile.properties.warmupRuns,data:data59};
+if((typeof data59 == "number") && (isFinite(data59))){
+if(data59 > 10000 || isNaN(data59)){
+const err193 = {instancePath:instancePath+"/profile/warmupRuns",schemaPath:"#/properties/profile/properties/warmupRuns/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000",schema:10000,parentSchema:schema11.properties.profile.properties.warmupRuns,data:data59};
 if(vErrors === null){
 vErrors = [err193];
 }
@@ -2301,13 +2301,8 @@ vErrors.push(err193);
 }
 errors++;
 }
-}
-}
-if(data56.probeDir !== undefined){
-let data60 = data56.probeDir;
-if(typeof data60 === "string"){
-if(!pattern1.test(data60)){
-const err194 = {instancePath:instancePath+"/profile/probeDir",schemaPath:"#/properties/profile/properties/probeDir/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.profile.properties.probeDir,data:data60};
+if(data59 < 0 || isNaN(data59)){
+const err194 = {instancePath:instancePath+"/profile/warmupRuns",schemaPath:"#/properties/profile/properties/warmupRuns/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.profile.properties.warmupRuns,data:data59};
 if(vErrors === null){
 vErrors = [err194];
 }
@@ -2317,8 +2312,12 @@ vErrors.push(err194);
 errors++;
 }
 }
-else {
-const err195 = {instancePath:instancePath+"/profile/probeDir",schemaPath:"#/properties/profile/properties/probeDir/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.profile.properties.probeDir.type,parentSchema:schema11.properties.profile.properties.probeDir,data:data60};
+}
+if(data56.probeDir !== undefined){
+let data60 = data56.probeDir;
+if(typeof data60 === "string"){
+if(!pattern1.test(data60)){
+const err195 = {instancePath:instancePath+"/profile/probeDir",schemaPath:"#/properties/profile/properties/probeDir/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.profile.properties.probeDir,data:data60};
 if(vErrors === null){
 vErrors = [err195];
 }
@@ -2328,11 +2327,8 @@ vErrors.push(err195);
 errors++;
 }
 }
-if(data56.minAgreement !== undefined){
-let data61 = data56.minAgreement;
-if((typeof data61 == "number") && (isFinite(data61))){
-if(data61 > 1 || isNaN(data61)){
-const err196 = {instancePath:instancePath+"/profile/minAgreement",schemaPath:"#/properties/profile/properties/minAgreement/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.profile.properties.minAgreement,data:data61};
+else {
+const err196 = {instancePath:instancePath+"/profile/probeDir",schemaPath:"#/properties/profile/properties/probeDir/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.profile.properties.probeDir.type,parentSchema:schema11.properties.profile.properties.probeDir,data:data60};
 if(vErrors === null){
 vErrors = [err196];
 }
@@ -2341,8 +2337,12 @@ vErrors.push(err196);
 }
 errors++;
 }
-if(data61 < 0 || isNaN(data61)){
-const err197 = {instancePath:instancePath+"/profile/minAgreement",schemaPath:"#/properties/profile/properties/minAgreement/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.profile.properties.minAgreement,data:data61};
+}
+if(data56.minAgreement !== undefined){
+let data61 = data56.minAgreement;
+if((typeof data61 == "number") && (isFinite(data61))){
+if(data61 > 1 || isNaN(data61)){
+const err197 = {instancePath:instancePath+"/profile/minAgreement",schemaPath:"#/properties/profile/properties/minAgreement/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.profile.properties.minAgreement,data:data61};
 if(vErrors === null){
 vErrors = [err197];
 }
@@ -2351,9 +2351,8 @@ vErrors.push(err197);
 }
 errors++;
 }
-}
-else {
-const err198 = {instancePath:instancePath+"/profile/minAgreement",schemaPath:"#/properties/profile/properties/minAgreement/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.profile.properties.minAgreement.type,parentSchema:schema11.properties.profile.properties.minAgreement,data:data61};
+if(data61 < 0 || isNaN(data61)){
+const err198 = {instancePath:instancePath+"/profile/minAgreement",schemaPath:"#/properties/profile/properties/minAgreement/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.profile.properties.minAgreement,data:data61};
 if(vErrors === null){
 vErrors = [err198];
 }
@@ -2363,9 +2362,8 @@ vErrors.push(err198);
 errors++;
 }
 }
-}
 else {
-const err199 = {instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.profile.type,parentSchema:schema11.properties.profile,data:data56};
+const err199 = {instancePath:instancePath+"/profile/minAgreement",schemaPath:"#/properties/profile/properties/minAgreement/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.profile.properties.minAgreement.type,parentSchema:schema11.properties.profile.properties.minAgreement,data:data61};
 if(vErrors === null){
 vErrors = [err199];
 }
@@ -2375,11 +2373,9 @@ vErrors.push(err199);
 errors++;
 }
 }
-if(data.adapt !== undefined){
-let data62 = data.adapt;
-if(data62 && typeof data62 == "object" && !Array.isArray(data62)){
-if(data62.enabled === undefined){
-const err200 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/required",keyword:"required",params:{missingProperty: "enabled"},message:"must have required property '"+"enabled"+"'",schema:schema11.properties.adapt.required,parentSchema:schema11.properties.adapt,data:data62};
+}
+else {
+const err200 = {instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.profile.type,parentSchema:schema11.properties.profile,data:data56};
 if(vErrors === null){
 vErrors = [err200];
 }
@@ -2388,8 +2384,12 @@ vErrors.push(err200);
 }
 errors++;
 }
-if(data62.windowSeconds === undefined){
-const err201 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/required",keyword:"required",params:{missingProperty: "windowSeconds"},message:"must have required property '"+"windowSeconds"+"'",schema:schema11.properties.adapt.required,parentSchema:schema11.properties.adapt,data:data62};
+}
+if(data.adapt !== undefined){
+let data62 = data.adapt;
+if(data62 && typeof data62 == "object" && !Array.isArray(data62)){
+if(data62.enabled === undefined){
+const err201 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/required",keyword:"required",params:{missingProperty: "enabled"},message:"must have required property '"+"enabled"+"'",schema:schema11.properties.adapt.required,parentSchema:schema11.properties.adapt,data:data62};
 if(vErrors === null){
 vErrors = [err201];
 }
@@ -2398,8 +2398,8 @@ vErrors.push(err201);
 }
 errors++;
 }
-if(data62.cooldownSeconds === undefined){
-const err202 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/required",keyword:"required",params:{missingProperty: "cooldownSeconds"},message:"must have required property '"+"cooldownSeconds"+"'",schema:schema11.properties.adapt.required,parentSchema:schema11.properties.adapt,data:data62};
+if(data62.windowSeconds === undefined){
+const err202 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/required",keyword:"required",params:{missingProperty: "windowSeconds"},message:"must have required property '"+"windowSeconds"+"'",schema:schema11.properties.adapt.required,parentSchema:schema11.properties.adapt,data:data62};
 if(vErrors === null){
 vErrors = [err202];
 }
@@ -2408,8 +2408,8 @@ vErrors.push(err202);
 }
 errors++;
 }
-if(data62.hysteresis === undefined){
-const err203 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/required",keyword:"required",params:{missingProperty: "hysteresis"},message:"must have required property '"+"hysteresis"+"'",schema:schema11.properties.adapt.required,parentSchema:schema11.properties.adapt,data:data62};
+if(data62.cooldownSeconds === undefined){
+const err203 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/required",keyword:"required",params:{missingProperty: "cooldownSeconds"},message:"must have required property '"+"cooldownSeconds"+"'",schema:schema11.properties.adapt.required,parentSchema:schema11.properties.adapt,data:data62};
 if(vErrors === null){
 vErrors = [err203];
 }
@@ -2418,9 +2418,8 @@ vErrors.push(err203);
 }
 errors++;
 }
-for(const key9 in data62){
-if(!((((key9 === "enabled") || (key9 === "windowSeconds")) || (key9 === "cooldownSeconds")) || (key9 === "hysteresis"))){
-const err204 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.adapt,data:data62};
+if(data62.hysteresis === undefined){
+const err204 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/required",keyword:"required",params:{missingProperty: "hysteresis"},message:"must have required property '"+"hysteresis"+"'",schema:schema11.properties.adapt.required,parentSchema:schema11.properties.adapt,data:data62};
 if(vErrors === null){
 vErrors = [err204];
 }
@@ -2429,11 +2428,9 @@ vErrors.push(err204);
 }
 errors++;
 }
-}
-if(data62.enabled !== undefined){
-let data63 = data62.enabled;
-if(typeof data63 !== "boolean"){
-const err205 = {instancePath:instancePath+"/adapt/enabled",schemaPath:"#/properties/adapt/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.adapt.properties.enabled.type,parentSchema:schema11.properties.adapt.properties.enabled,data:data63};
+for(const key9 in data62){
+if(!((((key9 === "enabled") || (key9 === "windowSeconds")) || (key9 === "cooldownSeconds")) || (key9 === "hysteresis"))){
+const err205 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.adapt,data:data62};
 if(vErrors === null){
 vErrors = [err205];
 }
@@ -2443,11 +2440,10 @@ vErrors.push(err205);
 errors++;
 }
 }
-if(data62.windowSeconds !== undefined){
-let data64 = data62.windowSeconds;
-if((typeof data64 == "number") && (isFinite(data64))){
-if(data64 > 86400 || isNaN(data64)){
-const err206 = {instancePath:instancePath+"/adapt/windowSeconds",schemaPath:"#/properties/adapt/properties/windowSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema11.properties.adapt.properties.windowSeconds,data:data64};
+if(data62.enabled !== undefined){
+let data63 = data62.enabled;
+if(typeof data63 !== "boolean"){
+const err206 = {instancePath:instancePath+"/adapt/enabled",schemaPath:"#/properties/adapt/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.adapt.properties.enabled.type,parentSchema:schema11.properties.adapt.properties.enabled,data:data63};
 if(vErrors === null){
 vErrors = [err206];
 }
@@ -2456,8 +2452,12 @@ vErrors.push(err206);
 }
 errors++;
 }
-if(data64 <= 0 || isNaN(data64)){
-const err207 = {instancePath:instancePath+"/adapt/windowSeconds",schemaPath:"#/properties/adapt/properties/windowSeconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.adapt.properties.windowSeconds,data:data64};
+}
+if(data62.windowSeconds !== undefined){
+let data64 = data62.windowSeconds;
+if((typeof data64 == "number") && (isFinite(data64))){
+if(data64 > 86400 || isNaN(data64)){
+const err207 = {instancePath:instancePath+"/adapt/windowSeconds",schemaPath:"#/properties/adapt/properties/windowSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema11.properties.adapt.properties.windowSeconds,data:data64};
 if(vErrors === null){
 vErrors = [err207];
 }
@@ -2466,9 +2466,8 @@ vErrors.push(err207);
 }
 errors++;
 }
-}
-else {
-const err208 = {instancePath:instancePath+"/adapt/windowSeconds",schemaPath:"#/properties/adapt/properties/windowSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.adapt.properties.windowSeconds.type,parentSchema:schema11.properties.adapt.properties.windowSeconds,data:data64};
+if(data64 <= 0 || isNaN(data64)){
+const err208 = {instancePath:instancePath+"/adapt/windowSeconds",schemaPath:"#/properties/adapt/properties/windowSeconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.adapt.properties.windowSeconds,data:data64};
 if(vErrors === null){
 vErrors = [err208];
 }
@@ -2478,11 +2477,8 @@ vErrors.push(err208);
 errors++;
 }
 }
-if(data62.cooldownSeconds !== undefined){
-let data65 = data62.cooldownSeconds;
-if((typeof data65 == "number") && (isFinite(data65))){
-if(data65 > 86400 || isNaN(data65)){
-const err209 = {instancePath:instancePath+"/adapt/cooldownSeconds",schemaPath:"#/properties/adapt/properties/cooldownSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema11.properties.adapt.properties.cooldownSeconds,data:data65};
+else {
+const err209 = {instancePath:instancePath+"/adapt/windowSeconds",schemaPath:"#/properties/adapt/properties/windowSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.adapt.properties.windowSeconds.type,parentSchema:schema11.properties.adapt.properties.windowSeconds,data:data64};
 if(vErrors === null){
 vErrors = [err209];
 }
@@ -2491,8 +2487,12 @@ vErrors.push(err209);
 }
 errors++;
 }
-if(data65 < 0 || isNaN(data65)){
-const err210 = {instancePath:instancePath+"/adapt/cooldownSeconds",schemaPath:"#/properties/adapt/properties/cooldownSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.adapt.properties.cooldownSeconds,data:data65};
+}
+if(data62.cooldownSeconds !== undefined){
+let data65 = data62.cooldownSeconds;
+if((typeof data65 == "number") && (isFinite(data65))){
+if(data65 > 86400 || isNaN(data65)){
+const err210 = {instancePath:instancePath+"/adapt/cooldownSeconds",schemaPath:"#/properties/adapt/properties/cooldownSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema11.properties.adapt.properties.cooldownSeconds,data:data65};
 if(vErrors === null){
 vErrors = [err210];
 }
@@ -2501,9 +2501,8 @@ vErrors.push(err210);
 }
 errors++;
 }
-}
-else {
-const err211 = {instancePath:instancePath+"/adapt/cooldownSeconds",schemaPath:"#/properties/adapt/properties/cooldownSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.adapt.properties.cooldownSeconds.type,parentSchema:schema11.properties.adapt.properties.cooldownSeconds,data:data65};
+if(data65 < 0 || isNaN(data65)){
+const err211 = {instancePath:instancePath+"/adapt/cooldownSeconds",schemaPath:"#/properties/adapt/properties/cooldownSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.adapt.properties.cooldownSeconds,data:data65};
 if(vErrors === null){
 vErrors = [err211];
 }
@@ -2513,11 +2512,8 @@ vErrors.push(err211);
 errors++;
 }
 }
-if(data62.hysteresis !== undefined){
-let data66 = data62.hysteresis;
-if((typeof data66 == "number") && (isFinite(data66))){
-if(data66 > 1 || isNaN(data66)){
-const err212 = {instancePath:instancePath+"/adapt/hysteresis",schemaPath:"#/properties/adapt/properties/hysteresis/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.adapt.properties.hysteresis,data:data66};
+else {
+const err212 = {instancePath:instancePath+"/adapt/cooldownSeconds",schemaPath:"#/properties/adapt/properties/cooldownSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.adapt.properties.cooldownSeconds.type,parentSchema:schema11.properties.adapt.properties.cooldownSeconds,data:data65};
 if(vErrors === null){
 vErrors = [err212];
 }
@@ -2526,8 +2522,12 @@ vErrors.push(err212);
 }
 errors++;
 }
-if(data66 < 0 || isNaN(data66)){
-const err213 = {instancePath:instancePath+"/adapt/hysteresis",schemaPath:"#/properties/adapt/properties/hysteresis/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.adapt.properties.hysteresis,data:data66};
+}
+if(data62.hysteresis !== undefined){
+let data66 = data62.hysteresis;
+if((typeof data66 == "number") && (isFinite(data66))){
+if(data66 > 1 || isNaN(data66)){
+const err213 = {instancePath:instancePath+"/adapt/hysteresis",schemaPath:"#/properties/adapt/properties/hysteresis/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.adapt.properties.hysteresis,data:data66};
 if(vErrors === null){
 vErrors = [err213];
 }
@@ -2536,9 +2536,8 @@ vErrors.push(err213);
 }
 errors++;
 }
-}
-else {
-const err214 = {instancePath:instancePath+"/adapt/hysteresis",schemaPath:"#/properties/adapt/properties/hysteresis/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.adapt.properties.hysteresis.type,parentSchema:schema11.properties.adapt.properties.hysteresis,data:data66};
+if(data66 < 0 || isNaN(data66)){
+const err214 = {instancePath:instancePath+"/adapt/hysteresis",schemaPath:"#/properties/adapt/properties/hysteresis/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.adapt.properties.hysteresis,data:data66};
 if(vErrors === null){
 vErrors = [err214];
 }
@@ -2548,9 +2547,8 @@ vErrors.push(err214);
 errors++;
 }
 }
-}
 else {
-const err215 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.adapt.type,parentSchema:schema11.properties.adapt,data:data62};
+const err215 = {instancePath:instancePath+"/adapt/hysteresis",schemaPath:"#/properties/adapt/properties/hysteresis/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.adapt.properties.hysteresis.type,parentSchema:schema11.properties.adapt.properties.hysteresis,data:data66};
 if(vErrors === null){
 vErrors = [err215];
 }
@@ -2560,11 +2558,9 @@ vErrors.push(err215);
 errors++;
 }
 }
-if(data.mqtt !== undefined){
-let data67 = data.mqtt;
-if(data67 && typeof data67 == "object" && !Array.isArray(data67)){
-if(data67.url === undefined){
-const err216 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "url"},message:"must have required property '"+"url"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data67};
+}
+else {
+const err216 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.adapt.type,parentSchema:schema11.properties.adapt,data:data62};
 if(vErrors === null){
 vErrors = [err216];
 }
@@ -2573,8 +2569,12 @@ vErrors.push(err216);
 }
 errors++;
 }
-if(data67.prefix === undefined){
-const err217 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "prefix"},message:"must have required property '"+"prefix"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data67};
+}
+if(data.mqtt !== undefined){
+let data67 = data.mqtt;
+if(data67 && typeof data67 == "object" && !Array.isArray(data67)){
+if(data67.url === undefined){
+const err217 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "url"},message:"must have required property '"+"url"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data67};
 if(vErrors === null){
 vErrors = [err217];
 }
@@ -2583,8 +2583,8 @@ vErrors.push(err217);
 }
 errors++;
 }
-if(data67.protocolVersion === undefined){
-const err218 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "protocolVersion"},message:"must have required property '"+"protocolVersion"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data67};
+if(data67.prefix === undefined){
+const err218 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "prefix"},message:"must have required property '"+"prefix"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data67};
 if(vErrors === null){
 vErrors = [err218];
 }
@@ -2593,8 +2593,8 @@ vErrors.push(err218);
 }
 errors++;
 }
-if(data67.username === undefined){
-const err219 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "username"},message:"must have required property '"+"username"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data67};
+if(data67.protocolVersion === undefined){
+const err219 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "protocolVersion"},message:"must have required property '"+"protocolVersion"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data67};
 if(vErrors === null){
 vErrors = [err219];
 }
@@ -2603,8 +2603,8 @@ vErrors.push(err219);
 }
 errors++;
 }
-if(data67.password === undefined){
-const err220 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "password"},message:"must have required property '"+"password"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data67};
+if(data67.username === undefined){
+const err220 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "username"},message:"must have required property '"+"username"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data67};
 if(vErrors === null){
 vErrors = [err220];
 }
@@ -2613,8 +2613,8 @@ vErrors.push(err220);
 }
 errors++;
 }
-if(data67.tls === undefined){
-const err221 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "tls"},message:"must have required property '"+"tls"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data67};
+if(data67.password === undefined){
+const err221 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "password"},message:"must have required property '"+"password"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data67};
 if(vErrors === null){
 vErrors = [err221];
 }
@@ -2623,8 +2623,8 @@ vErrors.push(err221);
 }
 errors++;
 }
-if(data67.keepaliveSeconds === undefined){
-const err222 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "keepaliveSeconds"},message:"must have required property '"+"keepaliveSeconds"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data67};
+if(data67.tls === undefined){
+const err222 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "tls"},message:"must have required property '"+"tls"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data67};
 if(vErrors === null){
 vErrors = [err222];
 }
@@ -2633,8 +2633,8 @@ vErrors.push(err222);
 }
 errors++;
 }
-if(data67.reconnectMaxSeconds === undefined){
-const err223 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "reconnectMaxSeconds"},message:"must have required property '"+"reconnectMaxSeconds"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data67};
+if(data67.keepaliveSeconds === undefined){
+const err223 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "keepaliveSeconds"},message:"must have required property '"+"keepaliveSeconds"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data67};
 if(vErrors === null){
 vErrors = [err223];
 }
@@ -2643,8 +2643,8 @@ vErrors.push(err223);
 }
 errors++;
 }
-if(data67.results === undefined){
-const err224 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "results"},message:"must have required property '"+"results"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data67};
+if(data67.reconnectMaxSeconds === undefined){
+const err224 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "reconnectMaxSeconds"},message:"must have required property '"+"reconnectMaxSeconds"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data67};
 if(vErrors === null){
 vErrors = [err224];
 }
@@ -2653,8 +2653,8 @@ vErrors.push(err224);
 }
 errors++;
 }
-if(data67.telemetrySeconds === undefined){
-const err225 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "telemetrySeconds"},message:"must have required property '"+"telemetrySeconds"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data67};
+if(data67.results === undefined){
+const err225 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "results"},message:"must have required property '"+"results"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data67};
 if(vErrors === null){
 vErrors = [err225];
 }
@@ -2663,8 +2663,8 @@ vErrors.push(err225);
 }
 errors++;
 }
-if(data67.outbox === undefined){
-const err226 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "outbox"},message:"must have required property '"+"outbox"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data67};
+if(data67.telemetrySeconds === undefined){
+const err226 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "telemetrySeconds"},message:"must have required property '"+"telemetrySeconds"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data67};
 if(vErrors === null){
 vErrors = [err226];
 }
@@ -2673,8 +2673,8 @@ vErrors.push(err226);
 }
 errors++;
 }
-if(data67.homeAssistant === undefined){
-const err227 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "homeAssistant"},message:"must have required property '"+"homeAssistant"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data67};
+if(data67.outbox === undefined){
+const err227 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "outbox"},message:"must have required property '"+"outbox"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data67};
 if(vErrors === null){
 vErrors = [err227];
 }
@@ -2683,9 +2683,8 @@ vErrors.push(err227);
 }
 errors++;
 }
-for(const key10 in data67){
-if(!(func2.call(schema11.properties.mqtt.properties, key10))){
-const err228 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.mqtt,data:data67};
+if(data67.homeAssistant === undefined){
+const err228 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "homeAssistant"},message:"must have required property '"+"homeAssistant"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data67};
 if(vErrors === null){
 vErrors = [err228];
 }
@@ -2694,12 +2693,9 @@ vErrors.push(err228);
 }
 errors++;
 }
-}
-if(data67.url !== undefined){
-let data68 = data67.url;
-if(typeof data68 === "string"){
-if(!pattern12.test(data68)){
-const err229 = {instancePath:instancePath+"/mqtt/url",schemaPath:"#/properties/mqtt/properties/url/pattern",keyword:"pattern",params:{pattern: "^((mqtts?|wss?|tcp|ssl)://[^\\s]+)?$"},message:"must match pattern \""+"^((mqtts?|wss?|tcp|ssl)://[^\\s]+)?$"+"\"",schema:"^((mqtts?|wss?|tcp|ssl)://[^\\s]+)?$",parentSchema:schema11.properties.mqtt.properties.url,data:data68};
+for(const key10 in data67){
+if(!(func2.call(schema11.properties.mqtt.properties, key10))){
+const err229 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.mqtt,data:data67};
 if(vErrors === null){
 vErrors = [err229];
 }
@@ -2709,8 +2705,11 @@ vErrors.push(err229);
 errors++;
 }
 }
-else {
-const err230 = {instancePath:instancePath+"/mqtt/url",schemaPath:"#/properties/mqtt/properties/url/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.url.type,parentSchema:schema11.properties.mqtt.properties.url,data:data68};
+if(data67.url !== undefined){
+let data68 = data67.url;
+if(typeof data68 === "string"){
+if(!pattern12.test(data68)){
+const err230 = {instancePath:instancePath+"/mqtt/url",schemaPath:"#/properties/mqtt/properties/url/pattern",keyword:"pattern",params:{pattern: "^((mqtts?|wss?|tcp|ssl)://[^\\s]+)?$"},message:"must match pattern \""+"^((mqtts?|wss?|tcp|ssl)://[^\\s]+)?$"+"\"",schema:"^((mqtts?|wss?|tcp|ssl)://[^\\s]+)?$",parentSchema:schema11.properties.mqtt.properties.url,data:data68};
 if(vErrors === null){
 vErrors = [err230];
 }
@@ -2720,11 +2719,8 @@ vErrors.push(err230);
 errors++;
 }
 }
-if(data67.prefix !== undefined){
-let data69 = data67.prefix;
-if(typeof data69 === "string"){
-if(!pattern13.test(data69)){
-const err231 = {instancePath:instancePath+"/mqtt/prefix",schemaPath:"#/properties/mqtt/properties/prefix/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$"},message:"must match pattern \""+"^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$"+"\"",schema:"^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$",parentSchema:schema11.properties.mqtt.properties.prefix,data:data69};
+else {
+const err231 = {instancePath:instancePath+"/mqtt/url",schemaPath:"#/properties/mqtt/properties/url/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.url.type,parentSchema:schema11.properties.mqtt.properties.url,data:data68};
 if(vErrors === null){
 vErrors = [err231];
 }
@@ -2734,8 +2730,11 @@ vErrors.push(err231);
 errors++;
 }
 }
-else {
-const err232 = {instancePath:instancePath+"/mqtt/prefix",schemaPath:"#/properties/mqtt/properties/prefix/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.prefix.type,parentSchema:schema11.properties.mqtt.properties.prefix,data:data69};
+if(data67.prefix !== undefined){
+let data69 = data67.prefix;
+if(typeof data69 === "string"){
+if(!pattern13.test(data69)){
+const err232 = {instancePath:instancePath+"/mqtt/prefix",schemaPath:"#/properties/mqtt/properties/prefix/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$"},message:"must match pattern \""+"^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$"+"\"",schema:"^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$",parentSchema:schema11.properties.mqtt.properties.prefix,data:data69};
 if(vErrors === null){
 vErrors = [err232];
 }
@@ -2745,10 +2744,8 @@ vErrors.push(err232);
 errors++;
 }
 }
-if(data67.protocolVersion !== undefined){
-let data70 = data67.protocolVersion;
-if(!(((typeof data70 == "number") && (!(data70 % 1) && !isNaN(data70))) && (isFinite(data70)))){
-const err233 = {instancePath:instancePath+"/mqtt/protocolVersion",schemaPath:"#/properties/mqtt/properties/protocolVersion/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.mqtt.properties.protocolVersion.type,parentSchema:schema11.properties.mqtt.properties.protocolVersion,data:data70};
+else {
+const err233 = {instancePath:instancePath+"/mqtt/prefix",schemaPath:"#/properties/mqtt/properties/prefix/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.prefix.type,parentSchema:schema11.properties.mqtt.properties.prefix,data:data69};
 if(vErrors === null){
 vErrors = [err233];
 }
@@ -2757,8 +2754,11 @@ vErrors.push(err233);
 }
 errors++;
 }
-if(!((data70 === 4) || (data70 === 5))){
-const err234 = {instancePath:instancePath+"/mqtt/protocolVersion",schemaPath:"#/properties/mqtt/properties/protocolVersion/enum",keyword:"enum",params:{allowedValues: schema11.properties.mqtt.properties.protocolVersion.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.mqtt.properties.protocolVersion.enum,parentSchema:schema11.properties.mqtt.properties.protocolVersion,data:data70};
+}
+if(data67.protocolVersion !== undefined){
+let data70 = data67.protocolVersion;
+if(!(((typeof data70 == "number") && (!(data70 % 1) && !isNaN(data70))) && (isFinite(data70)))){
+const err234 = {instancePath:instancePath+"/mqtt/protocolVersion",schemaPath:"#/properties/mqtt/properties/protocolVersion/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.mqtt.properties.protocolVersion.type,parentSchema:schema11.properties.mqtt.properties.protocolVersion,data:data70};
 if(vErrors === null){
 vErrors = [err234];
 }
@@ -2767,12 +2767,8 @@ vErrors.push(err234);
 }
 errors++;
 }
-}
-if(data67.username !== undefined){
-let data71 = data67.username;
-if(typeof data71 === "string"){
-if(!pattern1.test(data71)){
-const err235 = {instancePath:instancePath+"/mqtt/username",schemaPath:"#/properties/mqtt/properties/username/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.mqtt.properties.username,data:data71};
+if(!((data70 === 4) || (data70 === 5))){
+const err235 = {instancePath:instancePath+"/mqtt/protocolVersion",schemaPath:"#/properties/mqtt/properties/protocolVersion/enum",keyword:"enum",params:{allowedValues: schema11.properties.mqtt.properties.protocolVersion.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.mqtt.properties.protocolVersion.enum,parentSchema:schema11.properties.mqtt.properties.protocolVersion,data:data70};
 if(vErrors === null){
 vErrors = [err235];
 }
@@ -2782,8 +2778,11 @@ vErrors.push(err235);
 errors++;
 }
 }
-else {
-const err236 = {instancePath:instancePath+"/mqtt/username",schemaPath:"#/properties/mqtt/properties/username/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.username.type,parentSchema:schema11.properties.mqtt.properties.username,data:data71};
+if(data67.username !== undefined){
+let data71 = data67.username;
+if(typeof data71 === "string"){
+if(!pattern1.test(data71)){
+const err236 = {instancePath:instancePath+"/mqtt/username",schemaPath:"#/properties/mqtt/properties/username/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.mqtt.properties.username,data:data71};
 if(vErrors === null){
 vErrors = [err236];
 }
@@ -2793,10 +2792,8 @@ vErrors.push(err236);
 errors++;
 }
 }
-if(data67.password !== undefined){
-let data72 = data67.password;
-if(typeof data72 !== "string"){
-const err237 = {instancePath:instancePath+"/mqtt/password",schemaPath:"#/properties/mqtt/properties/password/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.password.type,parentSchema:schema11.properties.mqtt.properties.password,data:data72};
+else {
+const err237 = {instancePath:instancePath+"/mqtt/username",schemaPath:"#/properties/mqtt/properties/username/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.username.type,parentSchema:schema11.properties.mqtt.properties.username,data:data71};
 if(vErrors === null){
 vErrors = [err237];
 }
@@ -2806,11 +2803,10 @@ vErrors.push(err237);
 errors++;
 }
 }
-if(data67.tls !== undefined){
-let data73 = data67.tls;
-if(data73 && typeof data73 == "object" && !Array.isArray(data73)){
-if(data73.ca === undefined){
-const err238 = {instancePath:instancePath+"/mqtt/tls",schemaPath:"#/properties/mqtt/properties/tls/required",keyword:"required",params:{missingProperty: "ca"},message:"must have required property '"+"ca"+"'",schema:schema11.properties.mqtt.properties.tls.required,parentSchema:schema11.properties.mqtt.properties.tls,data:data73};
+if(data67.password !== undefined){
+let data72 = data67.password;
+if(typeof data72 !== "string"){
+const err238 = {instancePath:instancePath+"/mqtt/password",schemaPath:"#/properties/mqtt/properties/password/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.password.type,parentSchema:schema11.properties.mqtt.properties.password,data:data72};
 if(vErrors === null){
 vErrors = [err238];
 }
@@ -2819,8 +2815,12 @@ vErrors.push(err238);
 }
 errors++;
 }
-if(data73.cert === undefined){
-const err239 = {instancePath:instancePath+"/mqtt/tls",schemaPath:"#/properties/mqtt/properties/tls/required",keyword:"required",params:{missingProperty: "cert"},message:"must have required property '"+"cert"+"'",schema:schema11.properties.mqtt.properties.tls.required,parentSchema:schema11.properties.mqtt.properties.tls,data:data73};
+}
+if(data67.tls !== undefined){
+let data73 = data67.tls;
+if(data73 && typeof data73 == "object" && !Array.isArray(data73)){
+if(data73.ca === undefined){
+const err239 = {instancePath:instancePath+"/mqtt/tls",schemaPath:"#/properties/mqtt/properties/tls/required",keyword:"required",params:{missingProperty: "ca"},message:"must have required property '"+"ca"+"'",schema:schema11.properties.mqtt.properties.tls.required,parentSchema:schema11.properties.mqtt.properties.tls,data:data73};
 if(vErrors === null){
 vErrors = [err239];
 }
@@ -2829,8 +2829,8 @@ vErrors.push(err239);
 }
 errors++;
 }
-if(data73.key === undefined){
-const err240 = {instancePath:instancePath+"/mqtt/tls",schemaPath:"#/properties/mqtt/properties/tls/required",keyword:"required",params:{missingProperty: "key"},message:"must have required property '"+"key"+"'",schema:schema11.properties.mqtt.properties.tls.required,parentSchema:schema11.properties.mqtt.properties.tls,data:data73};
+if(data73.cert === undefined){
+const err240 = {instancePath:instancePath+"/mqtt/tls",schemaPath:"#/properties/mqtt/properties/tls/required",keyword:"required",params:{missingProperty: "cert"},message:"must have required property '"+"cert"+"'",schema:schema11.properties.mqtt.properties.tls.required,parentSchema:schema11.properties.mqtt.properties.tls,data:data73};
 if(vErrors === null){
 vErrors = [err240];
 }
@@ -2839,8 +2839,8 @@ vErrors.push(err240);
 }
 errors++;
 }
-if(data73.rejectUnauthorized === undefined){
-const err241 = {instancePath:instancePath+"/mqtt/tls",schemaPath:"#/properties/mqtt/properties/tls/required",keyword:"required",params:{missingProperty: "rejectUnauthorized"},message:"must have required property '"+"rejectUnauthorized"+"'",schema:schema11.properties.mqtt.properties.tls.required,parentSchema:schema11.properties.mqtt.properties.tls,data:data73};
+if(data73.key === undefined){
+const err241 = {instancePath:instancePath+"/mqtt/tls",schemaPath:"#/properties/mqtt/properties/tls/required",keyword:"required",params:{missingProperty: "key"},message:"must have required property '"+"key"+"'",schema:schema11.properties.mqtt.properties.tls.required,parentSchema:schema11.properties.mqtt.properties.tls,data:data73};
 if(vErrors === null){
 vErrors = [err241];
 }
@@ -2849,9 +2849,8 @@ vErrors.push(err241);
 }
 errors++;
 }
-for(const key11 in data73){
-if(!((((key11 === "ca") || (key11 === "cert")) || (key11 === "key")) || (key11 === "rejectUnauthorized"))){
-const err242 = {instancePath:instancePath+"/mqtt/tls",schemaPath:"#/properties/mqtt/properties/tls/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.mqtt.properties.tls,data:data73};
+if(data73.rejectUnauthorized === undefined){
+const err242 = {instancePath:instancePath+"/mqtt/tls",schemaPath:"#/properties/mqtt/properties/tls/required",keyword:"required",params:{missingProperty: "rejectUnauthorized"},message:"must have required property '"+"rejectUnauthorized"+"'",schema:schema11.properties.mqtt.properties.tls.required,parentSchema:schema11.properties.mqtt.properties.tls,data:data73};
 if(vErrors === null){
 vErrors = [err242];
 }
@@ -2860,12 +2859,9 @@ vErrors.push(err242);
 }
 errors++;
 }
-}
-if(data73.ca !== undefined){
-let data74 = data73.ca;
-if(typeof data74 === "string"){
-if(!pattern1.test(data74)){
-const err243 = {instancePath:instancePath+"/mqtt/tls/ca",schemaPath:"#/properties/mqtt/properties/tls/properties/ca/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.mqtt.properties.tls.properties.ca,data:data74};
+for(const key11 in data73){
+if(!((((key11 === "ca") || (key11 === "cert")) || (key11 === "key")) || (key11 === "rejectUnauthorized"))){
+const err243 = {instancePath:instancePath+"/mqtt/tls",schemaPath:"#/properties/mqtt/properties/tls/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.mqtt.properties.tls,data:data73};
 if(vErrors === null){
 vErrors = [err243];
 }
@@ -2875,8 +2871,11 @@ vErrors.push(err243);
 errors++;
 }
 }
-else {
-const err244 = {instancePath:instancePath+"/mqtt/tls/ca",schemaPath:"#/properties/mqtt/properties/tls/properties/ca/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.tls.properties.ca.type,parentSchema:schema11.properties.mqtt.properties.tls.properties.ca,data:data74};
+if(data73.ca !== undefined){
+let data74 = data73.ca;
+if(typeof data74 === "string"){
+if(!pattern1.test(data74)){
+const err244 = {instancePath:instancePath+"/mqtt/tls/ca",schemaPath:"#/properties/mqtt/properties/tls/properties/ca/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.mqtt.properties.tls.properties.ca,data:data74};
 if(vErrors === null){
 vErrors = [err244];
 }
@@ -2886,11 +2885,8 @@ vErrors.push(err244);
 errors++;
 }
 }
-if(data73.cert !== undefined){
-let data75 = data73.cert;
-if(typeof data75 === "string"){
-if(!pattern1.test(data75)){
-const err245 = {instancePath:instancePath+"/mqtt/tls/cert",schemaPath:"#/properties/mqtt/properties/tls/properties/cert/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.mqtt.properties.tls.properties.cert,data:data75};
+else {
+const err245 = {instancePath:instancePath+"/mqtt/tls/ca",schemaPath:"#/properties/mqtt/properties/tls/properties/ca/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.tls.properties.ca.type,parentSchema:schema11.properties.mqtt.properties.tls.properties.ca,data:data74};
 if(vErrors === null){
 vErrors = [err245];
 }
@@ -2900,8 +2896,11 @@ vErrors.push(err245);
 errors++;
 }
 }
-else {
-const err246 = {instancePath:instancePath+"/mqtt/tls/cert",schemaPath:"#/properties/mqtt/properties/tls/properties/cert/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.tls.properties.cert.type,parentSchema:schema11.properties.mqtt.properties.tls.properties.cert,data:data75};
+if(data73.cert !== undefined){
+let data75 = data73.cert;
+if(typeof data75 === "string"){
+if(!pattern1.test(data75)){
+const err246 = {instancePath:instancePath+"/mqtt/tls/cert",schemaPath:"#/properties/mqtt/properties/tls/properties/cert/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.mqtt.properties.tls.properties.cert,data:data75};
 if(vErrors === null){
 vErrors = [err246];
 }
@@ -2911,11 +2910,8 @@ vErrors.push(err246);
 errors++;
 }
 }
-if(data73.key !== undefined){
-let data76 = data73.key;
-if(typeof data76 === "string"){
-if(!pattern1.test(data76)){
-const err247 = {instancePath:instancePath+"/mqtt/tls/key",schemaPath:"#/properties/mqtt/properties/tls/properties/key/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.mqtt.properties.tls.properties.key,data:data76};
+else {
+const err247 = {instancePath:instancePath+"/mqtt/tls/cert",schemaPath:"#/properties/mqtt/properties/tls/properties/cert/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.tls.properties.cert.type,parentSchema:schema11.properties.mqtt.properties.tls.properties.cert,data:data75};
 if(vErrors === null){
 vErrors = [err247];
 }
@@ -2925,8 +2921,11 @@ vErrors.push(err247);
 errors++;
 }
 }
-else {
-const err248 = {instancePath:instancePath+"/mqtt/tls/key",schemaPath:"#/properties/mqtt/properties/tls/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.tls.properties.key.type,parentSchema:schema11.properties.mqtt.properties.tls.properties.key,data:data76};
+if(data73.key !== undefined){
+let data76 = data73.key;
+if(typeof data76 === "string"){
+if(!pattern1.test(data76)){
+const err248 = {instancePath:instancePath+"/mqtt/tls/key",schemaPath:"#/properties/mqtt/properties/tls/properties/key/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.mqtt.properties.tls.properties.key,data:data76};
 if(vErrors === null){
 vErrors = [err248];
 }
@@ -2936,10 +2935,8 @@ vErrors.push(err248);
 errors++;
 }
 }
-if(data73.rejectUnauthorized !== undefined){
-let data77 = data73.rejectUnauthorized;
-if(typeof data77 !== "boolean"){
-const err249 = {instancePath:instancePath+"/mqtt/tls/rejectUnauthorized",schemaPath:"#/properties/mqtt/properties/tls/properties/rejectUnauthorized/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.mqtt.properties.tls.properties.rejectUnauthorized.type,parentSchema:schema11.properties.mqtt.properties.tls.properties.rejectUnauthorized,data:data77};
+else {
+const err249 = {instancePath:instancePath+"/mqtt/tls/key",schemaPath:"#/properties/mqtt/properties/tls/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.tls.properties.key.type,parentSchema:schema11.properties.mqtt.properties.tls.properties.key,data:data76};
 if(vErrors === null){
 vErrors = [err249];
 }
@@ -2949,9 +2946,10 @@ vErrors.push(err249);
 errors++;
 }
 }
-}
-else {
-const err250 = {instancePath:instancePath+"/mqtt/tls",schemaPath:"#/properties/mqtt/properties/tls/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.mqtt.properties.tls.type,parentSchema:schema11.properties.mqtt.properties.tls,data:data73};
+if(data73.rejectUnauthorized !== undefined){
+let data77 = data73.rejectUnauthorized;
+if(typeof data77 !== "boolean"){
+const err250 = {instancePath:instancePath+"/mqtt/tls/rejectUnauthorized",schemaPath:"#/properties/mqtt/properties/tls/properties/rejectUnauthorized/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.mqtt.properties.tls.properties.rejectUnauthorized.type,parentSchema:schema11.properties.mqtt.properties.tls.properties.rejectUnauthorized,data:data77};
 if(vErrors === null){
 vErrors = [err250];
 }
@@ -2961,10 +2959,9 @@ vErrors.push(err250);
 errors++;
 }
 }
-if(data67.keepaliveSeconds !== undefined){
-let data78 = data67.keepaliveSeconds;
-if(!(((typeof data78 == "number") && (!(data78 % 1) && !isNaN(data78))) && (isFinite(data78)))){
-const err251 = {instancePath:instancePath+"/mqtt/keepaliveSeconds",schemaPath:"#/properties/mqtt/properties/keepaliveSeconds/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.mqtt.properties.keepaliveSeconds.type,parentSchema:schema11.properties.mqtt.properties.keepaliveSeconds,data:data78};
+}
+else {
+const err251 = {instancePath:instancePath+"/mqtt/tls",schemaPath:"#/properties/mqtt/properties/tls/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.mqtt.properties.tls.type,parentSchema:schema11.properties.mqtt.properties.tls,data:data73};
 if(vErrors === null){
 vErrors = [err251];
 }
@@ -2973,9 +2970,11 @@ vErrors.push(err251);
 }
 errors++;
 }
-if((typeof data78 == "number") && (isFinite(data78))){
-if(data78 > 65535 || isNaN(data78)){
-const err252 = {instancePath:instancePath+"/mqtt/keepaliveSeconds",schemaPath:"#/properties/mqtt/properties/keepaliveSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535",schema:65535,parentSchema:schema11.properties.mqtt.properties.keepaliveSeconds,data:data78};
+}
+if(data67.keepaliveSeconds !== undefined){
+let data78 = data67.keepaliveSeconds;
+if(!(((typeof data78 == "number") && (!(data78 % 1) && !isNaN(data78))) && (isFinite(data78)))){
+const err252 = {instancePath:instancePath+"/mqtt/keepaliveSeconds",schemaPath:"#/properties/mqtt/properties/keepaliveSeconds/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.mqtt.properties.keepaliveSeconds.type,parentSchema:schema11.properties.mqtt.properties.keepaliveSeconds,data:data78};
 if(vErrors === null){
 vErrors = [err252];
 }
@@ -2984,13 +2983,24 @@ vErrors.push(err252);
 }
 errors++;
 }
-if(data78 < 0 || isNaN(data78)){
-const err253 = {instancePath:instancePath+"/mqtt/keepaliveSeconds",schemaPath:"#/properties/mqtt/properties/keepaliveSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.mqtt.properties.keepaliveSeconds,data:data78};
+if((typeof data78 == "number") && (isFinite(data78))){
+if(data78 > 65535 || isNaN(data78)){
+const err253 = {instancePath:instancePath+"/mqtt/keepaliveSeconds",schemaPath:"#/properties/mqtt/properties/keepaliveSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535",schema:65535,parentSchema:schema11.properties.mqtt.properties.keepaliveSeconds,data:data78};
 if(vErrors === null){
 vErrors = [err253];
 }
 else {
 vErrors.push(err253);
+}
+errors++;
+}
+if(data78 < 0 || isNaN(data78)){
+const err254 = {instancePath:instancePath+"/mqtt/keepaliveSeconds",schemaPath:"#/properties/mqtt/properties/keepaliveSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.mqtt.properties.keepaliveSeconds,data:data78};
+if(vErrors === null){
+vErrors = [err254];
+}
+else {
+vErrors.push(err254);
 }
 errors++;
 }
@@ -3000,17 +3010,7 @@ if(data67.reconnectMaxSeconds !== undefined){
 let data79 = data67.reconnectMaxSeconds;
 if((typeof data79 == "number") && (isFinite(data79))){
 if(data79 > 3600 || isNaN(data79)){
-const err254 = {instancePath:instancePath+"/mqtt/reconnectMaxSeconds",schemaPath:"#/properties/mqtt/properties/reconnectMaxSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.mqtt.properties.reconnectMaxSeconds,data:data79};
-if(vErrors === null){
-vErrors = [err254];
-}
-else {
-vErrors.push(err254);
-}
-errors++;
-}
-if(data79 < 1 || isNaN(data79)){
-const err255 = {instancePath:instancePath+"/mqtt/reconnectMaxSeconds",schemaPath:"#/properties/mqtt/properties/reconnectMaxSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.mqtt.properties.reconnectMaxSeconds,data:data79};
+const err255 = {instancePath:instancePath+"/mqtt/reconnectMaxSeconds",schemaPath:"#/properties/mqtt/properties/reconnectMaxSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.mqtt.properties.reconnectMaxSeconds,data:data79};
 if(vErrors === null){
 vErrors = [err255];
 }
@@ -3019,9 +3019,8 @@ vErrors.push(err255);
 }
 errors++;
 }
-}
-else {
-const err256 = {instancePath:instancePath+"/mqtt/reconnectMaxSeconds",schemaPath:"#/properties/mqtt/properties/reconnectMaxSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.mqtt.properties.reconnectMaxSeconds.type,parentSchema:schema11.properties.mqtt.properties.reconnectMaxSeconds,data:data79};
+if(data79 < 1 || isNaN(data79)){
+const err256 = {instancePath:instancePath+"/mqtt/reconnectMaxSeconds",schemaPath:"#/properties/mqtt/properties/reconnectMaxSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.mqtt.properties.reconnectMaxSeconds,data:data79};
 if(vErrors === null){
 vErrors = [err256];
 }
@@ -3031,11 +3030,8 @@ vErrors.push(err256);
 errors++;
 }
 }
-if(data67.results !== undefined){
-let data80 = data67.results;
-if(data80 && typeof data80 == "object" && !Array.isArray(data80)){
-if(data80.mode === undefined){
-const err257 = {instancePath:instancePath+"/mqtt/results",schemaPath:"#/properties/mqtt/properties/results/required",keyword:"required",params:{missingProperty: "mode"},message:"must have required property '"+"mode"+"'",schema:schema11.properties.mqtt.properties.results.required,parentSchema:schema11.properties.mqtt.properties.results,data:data80};
+else {
+const err257 = {instancePath:instancePath+"/mqtt/reconnectMaxSeconds",schemaPath:"#/properties/mqtt/properties/reconnectMaxSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.mqtt.properties.reconnectMaxSeconds.type,parentSchema:schema11.properties.mqtt.properties.reconnectMaxSeconds,data:data79};
 if(vErrors === null){
 vErrors = [err257];
 }
@@ -3044,8 +3040,12 @@ vErrors.push(err257);
 }
 errors++;
 }
-if(data80.threshold === undefined){
-const err258 = {instancePath:instancePath+"/mqtt/results",schemaPath:"#/properties/mqtt/properties/results/required",keyword:"required",params:{missingProperty: "threshold"},message:"must have required property '"+"threshold"+"'",schema:schema11.properties.mqtt.properties.results.required,parentSchema:schema11.properties.mqtt.properties.results,data:data80};
+}
+if(data67.results !== undefined){
+let data80 = data67.results;
+if(data80 && typeof data80 == "object" && !Array.isArray(data80)){
+if(data80.mode === undefined){
+const err258 = {instancePath:instancePath+"/mqtt/results",schemaPath:"#/properties/mqtt/properties/results/required",keyword:"required",params:{missingProperty: "mode"},message:"must have required property '"+"mode"+"'",schema:schema11.properties.mqtt.properties.results.required,parentSchema:schema11.properties.mqtt.properties.results,data:data80};
 if(vErrors === null){
 vErrors = [err258];
 }
@@ -3054,8 +3054,8 @@ vErrors.push(err258);
 }
 errors++;
 }
-if(data80.maxRatePerSecond === undefined){
-const err259 = {instancePath:instancePath+"/mqtt/results",schemaPath:"#/properties/mqtt/properties/results/required",keyword:"required",params:{missingProperty: "maxRatePerSecond"},message:"must have required property '"+"maxRatePerSecond"+"'",schema:schema11.properties.mqtt.properties.results.required,parentSchema:schema11.properties.mqtt.properties.results,data:data80};
+if(data80.threshold === undefined){
+const err259 = {instancePath:instancePath+"/mqtt/results",schemaPath:"#/properties/mqtt/properties/results/required",keyword:"required",params:{missingProperty: "threshold"},message:"must have required property '"+"threshold"+"'",schema:schema11.properties.mqtt.properties.results.required,parentSchema:schema11.properties.mqtt.properties.results,data:data80};
 if(vErrors === null){
 vErrors = [err259];
 }
@@ -3064,8 +3064,8 @@ vErrors.push(err259);
 }
 errors++;
 }
-if(data80.labels === undefined){
-const err260 = {instancePath:instancePath+"/mqtt/results",schemaPath:"#/properties/mqtt/properties/results/required",keyword:"required",params:{missingProperty: "labels"},message:"must have required property '"+"labels"+"'",schema:schema11.properties.mqtt.properties.results.required,parentSchema:schema11.properties.mqtt.properties.results,data:data80};
+if(data80.maxRatePerSecond === undefined){
+const err260 = {instancePath:instancePath+"/mqtt/results",schemaPath:"#/properties/mqtt/properties/results/required",keyword:"required",params:{missingProperty: "maxRatePerSecond"},message:"must have required property '"+"maxRatePerSecond"+"'",schema:schema11.properties.mqtt.properties.results.required,parentSchema:schema11.properties.mqtt.properties.results,data:data80};
 if(vErrors === null){
 vErrors = [err260];
 }
@@ -3074,8 +3074,8 @@ vErrors.push(err260);
 }
 errors++;
 }
-if(data80.minScore === undefined){
-const err261 = {instancePath:instancePath+"/mqtt/results",schemaPath:"#/properties/mqtt/properties/results/required",keyword:"required",params:{missingProperty: "minScore"},message:"must have required property '"+"minScore"+"'",schema:schema11.properties.mqtt.properties.results.required,parentSchema:schema11.properties.mqtt.properties.results,data:data80};
+if(data80.labels === undefined){
+const err261 = {instancePath:instancePath+"/mqtt/results",schemaPath:"#/properties/mqtt/properties/results/required",keyword:"required",params:{missingProperty: "labels"},message:"must have required property '"+"labels"+"'",schema:schema11.properties.mqtt.properties.results.required,parentSchema:schema11.properties.mqtt.properties.results,data:data80};
 if(vErrors === null){
 vErrors = [err261];
 }
@@ -3084,9 +3084,8 @@ vErrors.push(err261);
 }
 errors++;
 }
-for(const key12 in data80){
-if(!(((((key12 === "mode") || (key12 === "threshold")) || (key12 === "maxRatePerSecond")) || (key12 === "labels")) || (key12 === "minScore"))){
-const err262 = {instancePath:instancePath+"/mqtt/results",schemaPath:"#/properties/mqtt/properties/results/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.mqtt.properties.results,data:data80};
+if(data80.minScore === undefined){
+const err262 = {instancePath:instancePath+"/mqtt/results",schemaPath:"#/properties/mqtt/properties/results/required",keyword:"required",params:{missingProperty: "minScore"},message:"must have required property '"+"minScore"+"'",schema:schema11.properties.mqtt.properties.results.required,parentSchema:schema11.properties.mqtt.properties.results,data:data80};
 if(vErrors === null){
 vErrors = [err262];
 }
@@ -3095,11 +3094,9 @@ vErrors.push(err262);
 }
 errors++;
 }
-}
-if(data80.mode !== undefined){
-let data81 = data80.mode;
-if(typeof data81 !== "string"){
-const err263 = {instancePath:instancePath+"/mqtt/results/mode",schemaPath:"#/properties/mqtt/properties/results/properties/mode/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.results.properties.mode.type,parentSchema:schema11.properties.mqtt.properties.results.properties.mode,data:data81};
+for(const key12 in data80){
+if(!(((((key12 === "mode") || (key12 === "threshold")) || (key12 === "maxRatePerSecond")) || (key12 === "labels")) || (key12 === "minScore"))){
+const err263 = {instancePath:instancePath+"/mqtt/results",schemaPath:"#/properties/mqtt/properties/results/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.mqtt.properties.results,data:data80};
 if(vErrors === null){
 vErrors = [err263];
 }
@@ -3108,8 +3105,11 @@ vErrors.push(err263);
 }
 errors++;
 }
-if(!(((data81 === "every") || (data81 === "change")) || (data81 === "threshold"))){
-const err264 = {instancePath:instancePath+"/mqtt/results/mode",schemaPath:"#/properties/mqtt/properties/results/properties/mode/enum",keyword:"enum",params:{allowedValues: schema11.properties.mqtt.properties.results.properties.mode.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.mqtt.properties.results.properties.mode.enum,parentSchema:schema11.properties.mqtt.properties.results.properties.mode,data:data81};
+}
+if(data80.mode !== undefined){
+let data81 = data80.mode;
+if(typeof data81 !== "string"){
+const err264 = {instancePath:instancePath+"/mqtt/results/mode",schemaPath:"#/properties/mqtt/properties/results/properties/mode/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.results.properties.mode.type,parentSchema:schema11.properties.mqtt.properties.results.properties.mode,data:data81};
 if(vErrors === null){
 vErrors = [err264];
 }
@@ -3118,12 +3118,8 @@ vErrors.push(err264);
 }
 errors++;
 }
-}
-if(data80.threshold !== undefined){
-let data82 = data80.threshold;
-if((typeof data82 == "number") && (isFinite(data82))){
-if(data82 > 1 || isNaN(data82)){
-const err265 = {instancePath:instancePath+"/mqtt/results/threshold",schemaPath:"#/properties/mqtt/properties/results/properties/threshold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.mqtt.properties.results.properties.threshold,data:data82};
+if(!(((data81 === "every") || (data81 === "change")) || (data81 === "threshold"))){
+const err265 = {instancePath:instancePath+"/mqtt/results/mode",schemaPath:"#/properties/mqtt/properties/results/properties/mode/enum",keyword:"enum",params:{allowedValues: schema11.properties.mqtt.properties.results.properties.mode.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.mqtt.properties.results.properties.mode.enum,parentSchema:schema11.properties.mqtt.properties.results.properties.mode,data:data81};
 if(vErrors === null){
 vErrors = [err265];
 }
@@ -3132,8 +3128,12 @@ vErrors.push(err265);
 }
 errors++;
 }
-if(data82 < 0 || isNaN(data82)){
-const err266 = {instancePath:instancePath+"/mqtt/results/threshold",schemaPath:"#/properties/mqtt/properties/results/properties/threshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.mqtt.properties.results.properties.threshold,data:data82};
+}
+if(data80.threshold !== undefined){
+let data82 = data80.threshold;
+if((typeof data82 == "number") && (isFinite(data82))){
+if(data82 > 1 || isNaN(data82)){
+const err266 = {instancePath:instancePath+"/mqtt/results/threshold",schemaPath:"#/properties/mqtt/properties/results/properties/threshold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.mqtt.properties.results.properties.threshold,data:data82};
 if(vErrors === null){
 vErrors = [err266];
 }
@@ -3142,9 +3142,8 @@ vErrors.push(err266);
 }
 errors++;
 }
-}
-else {
-const err267 = {instancePath:instancePath+"/mqtt/results/threshold",schemaPath:"#/properties/mqtt/properties/results/properties/threshold/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.mqtt.properties.results.properties.threshold.type,parentSchema:schema11.properties.mqtt.properties.results.properties.threshold,data:data82};
+if(data82 < 0 || isNaN(data82)){
+const err267 = {instancePath:instancePath+"/mqtt/results/threshold",schemaPath:"#/properties/mqtt/properties/results/properties/threshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.mqtt.properties.results.properties.threshold,data:data82};
 if(vErrors === null){
 vErrors = [err267];
 }
@@ -3154,11 +3153,8 @@ vErrors.push(err267);
 errors++;
 }
 }
-if(data80.maxRatePerSecond !== undefined){
-let data83 = data80.maxRatePerSecond;
-if((typeof data83 == "number") && (isFinite(data83))){
-if(data83 > 1000 || isNaN(data83)){
-const err268 = {instancePath:instancePath+"/mqtt/results/maxRatePerSecond",schemaPath:"#/properties/mqtt/properties/results/properties/maxRatePerSecond/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000",schema:1000,parentSchema:schema11.properties.mqtt.properties.results.properties.maxRatePerSecond,data:data83};
+else {
+const err268 = {instancePath:instancePath+"/mqtt/results/threshold",schemaPath:"#/properties/mqtt/properties/results/properties/threshold/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.mqtt.properties.results.properties.threshold.type,parentSchema:schema11.properties.mqtt.properties.results.properties.threshold,data:data82};
 if(vErrors === null){
 vErrors = [err268];
 }
@@ -3167,8 +3163,12 @@ vErrors.push(err268);
 }
 errors++;
 }
-if(data83 <= 0 || isNaN(data83)){
-const err269 = {instancePath:instancePath+"/mqtt/results/maxRatePerSecond",schemaPath:"#/properties/mqtt/properties/results/properties/maxRatePerSecond/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.mqtt.properties.results.properties.maxRatePerSecond,data:data83};
+}
+if(data80.maxRatePerSecond !== undefined){
+let data83 = data80.maxRatePerSecond;
+if((typeof data83 == "number") && (isFinite(data83))){
+if(data83 > 1000 || isNaN(data83)){
+const err269 = {instancePath:instancePath+"/mqtt/results/maxRatePerSecond",schemaPath:"#/properties/mqtt/properties/results/properties/maxRatePerSecond/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000",schema:1000,parentSchema:schema11.properties.mqtt.properties.results.properties.maxRatePerSecond,data:data83};
 if(vErrors === null){
 vErrors = [err269];
 }
@@ -3177,9 +3177,8 @@ vErrors.push(err269);
 }
 errors++;
 }
-}
-else {
-const err270 = {instancePath:instancePath+"/mqtt/results/maxRatePerSecond",schemaPath:"#/properties/mqtt/properties/results/properties/maxRatePerSecond/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.mqtt.properties.results.properties.maxRatePerSecond.type,parentSchema:schema11.properties.mqtt.properties.results.properties.maxRatePerSecond,data:data83};
+if(data83 <= 0 || isNaN(data83)){
+const err270 = {instancePath:instancePath+"/mqtt/results/maxRatePerSecond",schemaPath:"#/properties/mqtt/properties/results/properties/maxRatePerSecond/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.mqtt.properties.results.properties.maxRatePerSecond,data:data83};
 if(vErrors === null){
 vErrors = [err270];
 }
@@ -3189,11 +3188,8 @@ vErrors.push(err270);
 errors++;
 }
 }
-if(data80.labels !== undefined){
-let data84 = data80.labels;
-if(Array.isArray(data84)){
-if(data84.length > 1000){
-const err271 = {instancePath:instancePath+"/mqtt/results/labels",schemaPath:"#/properties/mqtt/properties/results/properties/labels/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items",schema:1000,parentSchema:schema11.properties.mqtt.properties.results.properties.labels,data:data84};
+else {
+const err271 = {instancePath:instancePath+"/mqtt/results/maxRatePerSecond",schemaPath:"#/properties/mqtt/properties/results/properties/maxRatePerSecond/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.mqtt.properties.results.properties.maxRatePerSecond.type,parentSchema:schema11.properties.mqtt.properties.results.properties.maxRatePerSecond,data:data83};
 if(vErrors === null){
 vErrors = [err271];
 }
@@ -3202,12 +3198,12 @@ vErrors.push(err271);
 }
 errors++;
 }
-const len4 = data84.length;
-for(let i7=0; i7<len4; i7++){
-let data85 = data84[i7];
-if(typeof data85 === "string"){
-if(func3(data85) > 128){
-const err272 = {instancePath:instancePath+"/mqtt/results/labels/" + i7,schemaPath:"#/properties/mqtt/properties/results/properties/labels/items/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters",schema:128,parentSchema:schema11.properties.mqtt.properties.results.properties.labels.items,data:data85};
+}
+if(data80.labels !== undefined){
+let data84 = data80.labels;
+if(Array.isArray(data84)){
+if(data84.length > 1000){
+const err272 = {instancePath:instancePath+"/mqtt/results/labels",schemaPath:"#/properties/mqtt/properties/results/properties/labels/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items",schema:1000,parentSchema:schema11.properties.mqtt.properties.results.properties.labels,data:data84};
 if(vErrors === null){
 vErrors = [err272];
 }
@@ -3216,8 +3212,12 @@ vErrors.push(err272);
 }
 errors++;
 }
-if(func3(data85) < 1){
-const err273 = {instancePath:instancePath+"/mqtt/results/labels/" + i7,schemaPath:"#/properties/mqtt/properties/results/properties/labels/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.mqtt.properties.results.properties.labels.items,data:data85};
+const len4 = data84.length;
+for(let i7=0; i7<len4; i7++){
+let data85 = data84[i7];
+if(typeof data85 === "string"){
+if(func3(data85) > 128){
+const err273 = {instancePath:instancePath+"/mqtt/results/labels/" + i7,schemaPath:"#/properties/mqtt/properties/results/properties/labels/items/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters",schema:128,parentSchema:schema11.properties.mqtt.properties.results.properties.labels.items,data:data85};
 if(vErrors === null){
 vErrors = [err273];
 }
@@ -3226,8 +3226,8 @@ vErrors.push(err273);
 }
 errors++;
 }
-if(!pattern1.test(data85)){
-const err274 = {instancePath:instancePath+"/mqtt/results/labels/" + i7,schemaPath:"#/properties/mqtt/properties/results/properties/labels/items/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.mqtt.properties.results.properties.labels.items,data:data85};
+if(func3(data85) < 1){
+const err274 = {instancePath:instancePath+"/mqtt/results/labels/" + i7,schemaPath:"#/properties/mqtt/properties/results/properties/labels/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.mqtt.properties.results.properties.labels.items,data:data85};
 if(vErrors === null){
 vErrors = [err274];
 }
@@ -3236,14 +3236,24 @@ vErrors.push(err274);
 }
 errors++;
 }
-}
-else {
-const err275 = {instancePath:instancePath+"/mqtt/results/labels/" + i7,schemaPath:"#/properties/mqtt/properties/results/properties/labels/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.results.properties.labels.items.type,parentSchema:schema11.properties.mqtt.properties.results.properties.labels.items,data:data85};
+if(!pattern1.test(data85)){
+const err275 = {instancePath:instancePath+"/mqtt/results/labels/" + i7,schemaPath:"#/properties/mqtt/properties/results/properties/labels/items/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.mqtt.properties.results.properties.labels.items,data:data85};
 if(vErrors === null){
 vErrors = [err275];
 }
 else {
 vErrors.push(err275);
+}
+errors++;
+}
+}
+else {
+const err276 = {instancePath:instancePath+"/mqtt/results/labels/" + i7,schemaPath:"#/properties/mqtt/properties/results/properties/labels/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.results.properties.labels.items.type,parentSchema:schema11.properties.mqtt.properties.results.properties.labels.items,data:data85};
+if(vErrors === null){
+vErrors = [err276];
+}
+else {
+vErrors.push(err276);
 }
 errors++;
 }
@@ -3259,12 +3269,12 @@ continue;
 }
 if(typeof indices3[item3] == "number"){
 j3 = indices3[item3];
-const err276 = {instancePath:instancePath+"/mqtt/results/labels",schemaPath:"#/properties/mqtt/properties/results/properties/labels/uniqueItems",keyword:"uniqueItems",params:{i: i8, j: j3},message:"must NOT have duplicate items (items ## "+j3+" and "+i8+" are identical)",schema:true,parentSchema:schema11.properties.mqtt.properties.results.properties.labels,data:data84};
+const err277 = {instancePath:instancePath+"/mqtt/results/labels",schemaPath:"#/properties/mqtt/properties/results/properties/labels/uniqueItems",keyword:"uniqueItems",params:{i: i8, j: j3},message:"must NOT have duplicate items (items ## "+j3+" and "+i8+" are identical)",schema:true,parentSchema:schema11.properties.mqtt.properties.results.properties.labels,data:data84};
 if(vErrors === null){
-vErrors = [err276];
+vErrors = [err277];
 }
 else {
-vErrors.push(err276);
+vErrors.push(err277);
 }
 errors++;
 break;
@@ -3274,21 +3284,7 @@ indices3[item3] = i8;
 }
 }
 else {
-const err277 = {instancePath:instancePath+"/mqtt/results/labels",schemaPath:"#/properties/mqtt/properties/results/properties/labels/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.mqtt.properties.results.properties.labels.type,parentSchema:schema11.properties.mqtt.properties.results.properties.labels,data:data84};
-if(vErrors === null){
-vErrors = [err277];
-}
-else {
-vErrors.push(err277);
-}
-errors++;
-}
-}
-if(data80.minScore !== undefined){
-let data86 = data80.minScore;
-if((typeof data86 == "number") && (isFinite(data86))){
-if(data86 > 1 || isNaN(data86)){
-const err278 = {instancePath:instancePath+"/mqtt/results/minScore",schemaPath:"#/properties/mqtt/properties/results/properties/minScore/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.mqtt.properties.results.properties.minScore,data:data86};
+const err278 = {instancePath:instancePath+"/mqtt/results/labels",schemaPath:"#/properties/mqtt/properties/results/properties/labels/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.mqtt.properties.results.properties.labels.type,parentSchema:schema11.properties.mqtt.properties.results.properties.labels,data:data84};
 if(vErrors === null){
 vErrors = [err278];
 }
@@ -3297,8 +3293,12 @@ vErrors.push(err278);
 }
 errors++;
 }
-if(data86 < 0 || isNaN(data86)){
-const err279 = {instancePath:instancePath+"/mqtt/results/minScore",schemaPath:"#/properties/mqtt/properties/results/properties/minScore/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.mqtt.properties.results.properties.minScore,data:data86};
+}
+if(data80.minScore !== undefined){
+let data86 = data80.minScore;
+if((typeof data86 == "number") && (isFinite(data86))){
+if(data86 > 1 || isNaN(data86)){
+const err279 = {instancePath:instancePath+"/mqtt/results/minScore",schemaPath:"#/properties/mqtt/properties/results/properties/minScore/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.mqtt.properties.results.properties.minScore,data:data86};
 if(vErrors === null){
 vErrors = [err279];
 }
@@ -3307,9 +3307,8 @@ vErrors.push(err279);
 }
 errors++;
 }
-}
-else {
-const err280 = {instancePath:instancePath+"/mqtt/results/minScore",schemaPath:"#/properties/mqtt/properties/results/properties/minScore/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.mqtt.properties.results.properties.minScore.type,parentSchema:schema11.properties.mqtt.properties.results.properties.minScore,data:data86};
+if(data86 < 0 || isNaN(data86)){
+const err280 = {instancePath:instancePath+"/mqtt/results/minScore",schemaPath:"#/properties/mqtt/properties/results/properties/minScore/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.mqtt.properties.results.properties.minScore,data:data86};
 if(vErrors === null){
 vErrors = [err280];
 }
@@ -3319,9 +3318,8 @@ vErrors.push(err280);
 errors++;
 }
 }
-}
 else {
-const err281 = {instancePath:instancePath+"/mqtt/results",schemaPath:"#/properties/mqtt/properties/results/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.mqtt.properties.results.type,parentSchema:schema11.properties.mqtt.properties.results,data:data80};
+const err281 = {instancePath:instancePath+"/mqtt/results/minScore",schemaPath:"#/properties/mqtt/properties/results/properties/minScore/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.mqtt.properties.results.properties.minScore.type,parentSchema:schema11.properties.mqtt.properties.results.properties.minScore,data:data86};
 if(vErrors === null){
 vErrors = [err281];
 }
@@ -3331,11 +3329,9 @@ vErrors.push(err281);
 errors++;
 }
 }
-if(data67.telemetrySeconds !== undefined){
-let data87 = data67.telemetrySeconds;
-if((typeof data87 == "number") && (isFinite(data87))){
-if(data87 > 86400 || isNaN(data87)){
-const err282 = {instancePath:instancePath+"/mqtt/telemetrySeconds",schemaPath:"#/properties/mqtt/properties/telemetrySeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema11.properties.mqtt.properties.telemetrySeconds,data:data87};
+}
+else {
+const err282 = {instancePath:instancePath+"/mqtt/results",schemaPath:"#/properties/mqtt/properties/results/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.mqtt.properties.results.type,parentSchema:schema11.properties.mqtt.properties.results,data:data80};
 if(vErrors === null){
 vErrors = [err282];
 }
@@ -3344,8 +3340,12 @@ vErrors.push(err282);
 }
 errors++;
 }
-if(data87 < 1 || isNaN(data87)){
-const err283 = {instancePath:instancePath+"/mqtt/telemetrySeconds",schemaPath:"#/properties/mqtt/properties/telemetrySeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.mqtt.properties.telemetrySeconds,data:data87};
+}
+if(data67.telemetrySeconds !== undefined){
+let data87 = data67.telemetrySeconds;
+if((typeof data87 == "number") && (isFinite(data87))){
+if(data87 > 86400 || isNaN(data87)){
+const err283 = {instancePath:instancePath+"/mqtt/telemetrySeconds",schemaPath:"#/properties/mqtt/properties/telemetrySeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema11.properties.mqtt.properties.telemetrySeconds,data:data87};
 if(vErrors === null){
 vErrors = [err283];
 }
@@ -3354,9 +3354,8 @@ vErrors.push(err283);
 }
 errors++;
 }
-}
-else {
-const err284 = {instancePath:instancePath+"/mqtt/telemetrySeconds",schemaPath:"#/properties/mqtt/properties/telemetrySeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.mqtt.properties.telemetrySeconds.type,parentSchema:schema11.properties.mqtt.properties.telemetrySeconds,data:data87};
+if(data87 < 1 || isNaN(data87)){
+const err284 = {instancePath:instancePath+"/mqtt/telemetrySeconds",schemaPath:"#/properties/mqtt/properties/telemetrySeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.mqtt.properties.telemetrySeconds,data:data87};
 if(vErrors === null){
 vErrors = [err284];
 }
@@ -3366,11 +3365,8 @@ vErrors.push(err284);
 errors++;
 }
 }
-if(data67.outbox !== undefined){
-let data88 = data67.outbox;
-if(data88 && typeof data88 == "object" && !Array.isArray(data88)){
-if(data88.maxMessages === undefined){
-const err285 = {instancePath:instancePath+"/mqtt/outbox",schemaPath:"#/properties/mqtt/properties/outbox/required",keyword:"required",params:{missingProperty: "maxMessages"},message:"must have required property '"+"maxMessages"+"'",schema:schema11.properties.mqtt.properties.outbox.required,parentSchema:schema11.properties.mqtt.properties.outbox,data:data88};
+else {
+const err285 = {instancePath:instancePath+"/mqtt/telemetrySeconds",schemaPath:"#/properties/mqtt/properties/telemetrySeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.mqtt.properties.telemetrySeconds.type,parentSchema:schema11.properties.mqtt.properties.telemetrySeconds,data:data87};
 if(vErrors === null){
 vErrors = [err285];
 }
@@ -3379,8 +3375,12 @@ vErrors.push(err285);
 }
 errors++;
 }
-if(data88.maxBytes === undefined){
-const err286 = {instancePath:instancePath+"/mqtt/outbox",schemaPath:"#/properties/mqtt/properties/outbox/required",keyword:"required",params:{missingProperty: "maxBytes"},message:"must have required property '"+"maxBytes"+"'",schema:schema11.properties.mqtt.properties.outbox.required,parentSchema:schema11.properties.mqtt.properties.outbox,data:data88};
+}
+if(data67.outbox !== undefined){
+let data88 = data67.outbox;
+if(data88 && typeof data88 == "object" && !Array.isArray(data88)){
+if(data88.maxMessages === undefined){
+const err286 = {instancePath:instancePath+"/mqtt/outbox",schemaPath:"#/properties/mqtt/properties/outbox/required",keyword:"required",params:{missingProperty: "maxMessages"},message:"must have required property '"+"maxMessages"+"'",schema:schema11.properties.mqtt.properties.outbox.required,parentSchema:schema11.properties.mqtt.properties.outbox,data:data88};
 if(vErrors === null){
 vErrors = [err286];
 }
@@ -3389,9 +3389,8 @@ vErrors.push(err286);
 }
 errors++;
 }
-for(const key13 in data88){
-if(!((key13 === "maxMessages") || (key13 === "maxBytes"))){
-const err287 = {instancePath:instancePath+"/mqtt/outbox",schemaPath:"#/properties/mqtt/properties/outbox/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.mqtt.properties.outbox,data:data88};
+if(data88.maxBytes === undefined){
+const err287 = {instancePath:instancePath+"/mqtt/outbox",schemaPath:"#/properties/mqtt/properties/outbox/required",keyword:"required",params:{missingProperty: "maxBytes"},message:"must have required property '"+"maxBytes"+"'",schema:schema11.properties.mqtt.properties.outbox.required,parentSchema:schema11.properties.mqtt.properties.outbox,data:data88};
 if(vErrors === null){
 vErrors = [err287];
 }
@@ -3400,11 +3399,9 @@ vErrors.push(err287);
 }
 errors++;
 }
-}
-if(data88.maxMessages !== undefined){
-let data89 = data88.maxMessages;
-if(!(((typeof data89 == "number") && (!(data89 % 1) && !isNaN(data89))) && (isFinite(data89)))){
-const err288 = {instancePath:instancePath+"/mqtt/outbox/maxMessages",schemaPath:"#/properties/mqtt/properties/outbox/properties/maxMessages/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.mqtt.properties.outbox.properties.maxMessages.type,parentSchema:schema11.properties.mqtt.properties.outbox.properties.maxMessages,data:data89};
+for(const key13 in data88){
+if(!((key13 === "maxMessages") || (key13 === "maxBytes"))){
+const err288 = {instancePath:instancePath+"/mqtt/outbox",schemaPath:"#/properties/mqtt/properties/outbox/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.mqtt.properties.outbox,data:data88};
 if(vErrors === null){
 vErrors = [err288];
 }
@@ -3413,9 +3410,11 @@ vErrors.push(err288);
 }
 errors++;
 }
-if((typeof data89 == "number") && (isFinite(data89))){
-if(data89 > 10000000 || isNaN(data89)){
-const err289 = {instancePath:instancePath+"/mqtt/outbox/maxMessages",schemaPath:"#/properties/mqtt/properties/outbox/properties/maxMessages/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000000},message:"must be <= 10000000",schema:10000000,parentSchema:schema11.properties.mqtt.properties.outbox.properties.maxMessages,data:data89};
+}
+if(data88.maxMessages !== undefined){
+let data89 = data88.maxMessages;
+if(!(((typeof data89 == "number") && (!(data89 % 1) && !isNaN(data89))) && (isFinite(data89)))){
+const err289 = {instancePath:instancePath+"/mqtt/outbox/maxMessages",schemaPath:"#/properties/mqtt/properties/outbox/properties/maxMessages/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.mqtt.properties.outbox.properties.maxMessages.type,parentSchema:schema11.properties.mqtt.properties.outbox.properties.maxMessages,data:data89};
 if(vErrors === null){
 vErrors = [err289];
 }
@@ -3424,8 +3423,9 @@ vErrors.push(err289);
 }
 errors++;
 }
-if(data89 < 0 || isNaN(data89)){
-const err290 = {instancePath:instancePath+"/mqtt/outbox/maxMessages",schemaPath:"#/properties/mqtt/properties/outbox/properties/maxMessages/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.mqtt.properties.outbox.properties.maxMessages,data:data89};
+if((typeof data89 == "number") && (isFinite(data89))){
+if(data89 > 10000000 || isNaN(data89)){
+const err290 = {instancePath:instancePath+"/mqtt/outbox/maxMessages",schemaPath:"#/properties/mqtt/properties/outbox/properties/maxMessages/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000000},message:"must be <= 10000000",schema:10000000,parentSchema:schema11.properties.mqtt.properties.outbox.properties.maxMessages,data:data89};
 if(vErrors === null){
 vErrors = [err290];
 }
@@ -3434,12 +3434,8 @@ vErrors.push(err290);
 }
 errors++;
 }
-}
-}
-if(data88.maxBytes !== undefined){
-let data90 = data88.maxBytes;
-if(!(((typeof data90 == "number") && (!(data90 % 1) && !isNaN(data90))) && (isFinite(data90)))){
-const err291 = {instancePath:instancePath+"/mqtt/outbox/maxBytes",schemaPath:"#/properties/mqtt/properties/outbox/properties/maxBytes/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.mqtt.properties.outbox.properties.maxBytes.type,parentSchema:schema11.properties.mqtt.properties.outbox.properties.maxBytes,data:data90};
+if(data89 < 0 || isNaN(data89)){
+const err291 = {instancePath:instancePath+"/mqtt/outbox/maxMessages",schemaPath:"#/properties/mqtt/properties/outbox/properties/maxMessages/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.mqtt.properties.outbox.properties.maxMessages,data:data89};
 if(vErrors === null){
 vErrors = [err291];
 }
@@ -3448,9 +3444,12 @@ vErrors.push(err291);
 }
 errors++;
 }
-if((typeof data90 == "number") && (isFinite(data90))){
-if(data90 > 1073741824 || isNaN(data90)){
-const err292 = {instancePath:instancePath+"/mqtt/outbox/maxBytes",schemaPath:"#/properties/mqtt/properties/outbox/properties/maxBytes/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1073741824},message:"must be <= 1073741824",schema:1073741824,parentSchema:schema11.properties.mqtt.properties.outbox.properties.maxBytes,data:data90};
+}
+}
+if(data88.maxBytes !== undefined){
+let data90 = data88.maxBytes;
+if(!(((typeof data90 == "number") && (!(data90 % 1) && !isNaN(data90))) && (isFinite(data90)))){
+const err292 = {instancePath:instancePath+"/mqtt/outbox/maxBytes",schemaPath:"#/properties/mqtt/properties/outbox/properties/maxBytes/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.mqtt.properties.outbox.properties.maxBytes.type,parentSchema:schema11.properties.mqtt.properties.outbox.properties.maxBytes,data:data90};
 if(vErrors === null){
 vErrors = [err292];
 }
@@ -3459,8 +3458,9 @@ vErrors.push(err292);
 }
 errors++;
 }
-if(data90 < 0 || isNaN(data90)){
-const err293 = {instancePath:instancePath+"/mqtt/outbox/maxBytes",schemaPath:"#/properties/mqtt/properties/outbox/properties/maxBytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.mqtt.properties.outbox.properties.maxBytes,data:data90};
+if((typeof data90 == "number") && (isFinite(data90))){
+if(data90 > 1073741824 || isNaN(data90)){
+const err293 = {instancePath:instancePath+"/mqtt/outbox/maxBytes",schemaPath:"#/properties/mqtt/properties/outbox/properties/maxBytes/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1073741824},message:"must be <= 1073741824",schema:1073741824,parentSchema:schema11.properties.mqtt.properties.outbox.properties.maxBytes,data:data90};
 if(vErrors === null){
 vErrors = [err293];
 }
@@ -3469,11 +3469,8 @@ vErrors.push(err293);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err294 = {instancePath:instancePath+"/mqtt/outbox",schemaPath:"#/properties/mqtt/properties/outbox/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.mqtt.properties.outbox.type,parentSchema:schema11.properties.mqtt.properties.outbox,data:data88};
+if(data90 < 0 || isNaN(data90)){
+const err294 = {instancePath:instancePath+"/mqtt/outbox/maxBytes",schemaPath:"#/properties/mqtt/properties/outbox/properties/maxBytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.mqtt.properties.outbox.properties.maxBytes,data:data90};
 if(vErrors === null){
 vErrors = [err294];
 }
@@ -3483,11 +3480,10 @@ vErrors.push(err294);
 errors++;
 }
 }
-if(data67.homeAssistant !== undefined){
-let data91 = data67.homeAssistant;
-if(data91 && typeof data91 == "object" && !Array.isArray(data91)){
-if(data91.enabled === undefined){
-const err295 = {instancePath:instancePath+"/mqtt/homeAssistant",schemaPath:"#/properties/mqtt/properties/homeAssistant/required",keyword:"required",params:{missingProperty: "enabled"},message:"must have required property '"+"enabled"+"'",schema:schema11.properties.mqtt.properties.homeAssistant.required,parentSchema:schema11.properties.mqtt.properties.homeAssistant,data:data91};
+}
+}
+else {
+const err295 = {instancePath:instancePath+"/mqtt/outbox",schemaPath:"#/properties/mqtt/properties/outbox/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.mqtt.properties.outbox.type,parentSchema:schema11.properties.mqtt.properties.outbox,data:data88};
 if(vErrors === null){
 vErrors = [err295];
 }
@@ -3496,8 +3492,12 @@ vErrors.push(err295);
 }
 errors++;
 }
-if(data91.prefix === undefined){
-const err296 = {instancePath:instancePath+"/mqtt/homeAssistant",schemaPath:"#/properties/mqtt/properties/homeAssistant/required",keyword:"required",params:{missingProperty: "prefix"},message:"must have required property '"+"prefix"+"'",schema:schema11.properties.mqtt.properties.homeAssistant.required,parentSchema:schema11.properties.mqtt.properties.homeAssistant,data:data91};
+}
+if(data67.homeAssistant !== undefined){
+let data91 = data67.homeAssistant;
+if(data91 && typeof data91 == "object" && !Array.isArray(data91)){
+if(data91.enabled === undefined){
+const err296 = {instancePath:instancePath+"/mqtt/homeAssistant",schemaPath:"#/properties/mqtt/properties/homeAssistant/required",keyword:"required",params:{missingProperty: "enabled"},message:"must have required property '"+"enabled"+"'",schema:schema11.properties.mqtt.properties.homeAssistant.required,parentSchema:schema11.properties.mqtt.properties.homeAssistant,data:data91};
 if(vErrors === null){
 vErrors = [err296];
 }
@@ -3506,8 +3506,8 @@ vErrors.push(err296);
 }
 errors++;
 }
-if(data91.watchLabels === undefined){
-const err297 = {instancePath:instancePath+"/mqtt/homeAssistant",schemaPath:"#/properties/mqtt/properties/homeAssistant/required",keyword:"required",params:{missingProperty: "watchLabels"},message:"must have required property '"+"watchLabels"+"'",schema:schema11.properties.mqtt.properties.homeAssistant.required,parentSchema:schema11.properties.mqtt.properties.homeAssistant,data:data91};
+if(data91.prefix === undefined){
+const err297 = {instancePath:instancePath+"/mqtt/homeAssistant",schemaPath:"#/properties/mqtt/properties/homeAssistant/required",keyword:"required",params:{missingProperty: "prefix"},message:"must have required property '"+"prefix"+"'",schema:schema11.properties.mqtt.properties.homeAssistant.required,parentSchema:schema11.properties.mqtt.properties.homeAssistant,data:data91};
 if(vErrors === null){
 vErrors = [err297];
 }
@@ -3516,9 +3516,8 @@ vErrors.push(err297);
 }
 errors++;
 }
-for(const key14 in data91){
-if(!(((key14 === "enabled") || (key14 === "prefix")) || (key14 === "watchLabels"))){
-const err298 = {instancePath:instancePath+"/mqtt/homeAssistant",schemaPath:"#/properties/mqtt/properties/homeAssistant/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.mqtt.properties.homeAssistant,data:data91};
+if(data91.watchLabels === undefined){
+const err298 = {instancePath:instancePath+"/mqtt/homeAssistant",schemaPath:"#/properties/mqtt/properties/homeAssistant/required",keyword:"required",params:{missingProperty: "watchLabels"},message:"must have required property '"+"watchLabels"+"'",schema:schema11.properties.mqtt.properties.homeAssistant.required,parentSchema:schema11.properties.mqtt.properties.homeAssistant,data:data91};
 if(vErrors === null){
 vErrors = [err298];
 }
@@ -3527,11 +3526,9 @@ vErrors.push(err298);
 }
 errors++;
 }
-}
-if(data91.enabled !== undefined){
-let data92 = data91.enabled;
-if(typeof data92 !== "boolean"){
-const err299 = {instancePath:instancePath+"/mqtt/homeAssistant/enabled",schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.mqtt.properties.homeAssistant.properties.enabled.type,parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.enabled,data:data92};
+for(const key14 in data91){
+if(!(((key14 === "enabled") || (key14 === "prefix")) || (key14 === "watchLabels"))){
+const err299 = {instancePath:instancePath+"/mqtt/homeAssistant",schemaPath:"#/properties/mqtt/properties/homeAssistant/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.mqtt.properties.homeAssistant,data:data91};
 if(vErrors === null){
 vErrors = [err299];
 }
@@ -3541,11 +3538,10 @@ vErrors.push(err299);
 errors++;
 }
 }
-if(data91.prefix !== undefined){
-let data93 = data91.prefix;
-if(typeof data93 === "string"){
-if(!pattern13.test(data93)){
-const err300 = {instancePath:instancePath+"/mqtt/homeAssistant/prefix",schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/prefix/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$"},message:"must match pattern \""+"^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$"+"\"",schema:"^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$",parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.prefix,data:data93};
+if(data91.enabled !== undefined){
+let data92 = data91.enabled;
+if(typeof data92 !== "boolean"){
+const err300 = {instancePath:instancePath+"/mqtt/homeAssistant/enabled",schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.mqtt.properties.homeAssistant.properties.enabled.type,parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.enabled,data:data92};
 if(vErrors === null){
 vErrors = [err300];
 }
@@ -3555,8 +3551,11 @@ vErrors.push(err300);
 errors++;
 }
 }
-else {
-const err301 = {instancePath:instancePath+"/mqtt/homeAssistant/prefix",schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/prefix/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.homeAssistant.properties.prefix.type,parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.prefix,data:data93};
+if(data91.prefix !== undefined){
+let data93 = data91.prefix;
+if(typeof data93 === "string"){
+if(!pattern13.test(data93)){
+const err301 = {instancePath:instancePath+"/mqtt/homeAssistant/prefix",schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/prefix/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$"},message:"must match pattern \""+"^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$"+"\"",schema:"^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$",parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.prefix,data:data93};
 if(vErrors === null){
 vErrors = [err301];
 }
@@ -3566,11 +3565,8 @@ vErrors.push(err301);
 errors++;
 }
 }
-if(data91.watchLabels !== undefined){
-let data94 = data91.watchLabels;
-if(Array.isArray(data94)){
-if(data94.length > 100){
-const err302 = {instancePath:instancePath+"/mqtt/homeAssistant/watchLabels",schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/watchLabels/maxItems",keyword:"maxItems",params:{limit: 100},message:"must NOT have more than 100 items",schema:100,parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.watchLabels,data:data94};
+else {
+const err302 = {instancePath:instancePath+"/mqtt/homeAssistant/prefix",schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/prefix/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.homeAssistant.properties.prefix.type,parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.prefix,data:data93};
 if(vErrors === null){
 vErrors = [err302];
 }
@@ -3579,12 +3575,12 @@ vErrors.push(err302);
 }
 errors++;
 }
-const len5 = data94.length;
-for(let i9=0; i9<len5; i9++){
-let data95 = data94[i9];
-if(typeof data95 === "string"){
-if(func3(data95) > 128){
-const err303 = {instancePath:instancePath+"/mqtt/homeAssistant/watchLabels/" + i9,schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/watchLabels/items/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters",schema:128,parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.watchLabels.items,data:data95};
+}
+if(data91.watchLabels !== undefined){
+let data94 = data91.watchLabels;
+if(Array.isArray(data94)){
+if(data94.length > 100){
+const err303 = {instancePath:instancePath+"/mqtt/homeAssistant/watchLabels",schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/watchLabels/maxItems",keyword:"maxItems",params:{limit: 100},message:"must NOT have more than 100 items",schema:100,parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.watchLabels,data:data94};
 if(vErrors === null){
 vErrors = [err303];
 }
@@ -3593,8 +3589,12 @@ vErrors.push(err303);
 }
 errors++;
 }
-if(func3(data95) < 1){
-const err304 = {instancePath:instancePath+"/mqtt/homeAssistant/watchLabels/" + i9,schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/watchLabels/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.watchLabels.items,data:data95};
+const len5 = data94.length;
+for(let i9=0; i9<len5; i9++){
+let data95 = data94[i9];
+if(typeof data95 === "string"){
+if(func3(data95) > 128){
+const err304 = {instancePath:instancePath+"/mqtt/homeAssistant/watchLabels/" + i9,schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/watchLabels/items/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters",schema:128,parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.watchLabels.items,data:data95};
 if(vErrors === null){
 vErrors = [err304];
 }
@@ -3603,8 +3603,8 @@ vErrors.push(err304);
 }
 errors++;
 }
-if(!pattern1.test(data95)){
-const err305 = {instancePath:instancePath+"/mqtt/homeAssistant/watchLabels/" + i9,schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/watchLabels/items/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.watchLabels.items,data:data95};
+if(func3(data95) < 1){
+const err305 = {instancePath:instancePath+"/mqtt/homeAssistant/watchLabels/" + i9,schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/watchLabels/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.watchLabels.items,data:data95};
 if(vErrors === null){
 vErrors = [err305];
 }
@@ -3613,14 +3613,24 @@ vErrors.push(err305);
 }
 errors++;
 }
-}
-else {
-const err306 = {instancePath:instancePath+"/mqtt/homeAssistant/watchLabels/" + i9,schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/watchLabels/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.homeAssistant.properties.watchLabels.items.type,parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.watchLabels.items,data:data95};
+if(!pattern1.test(data95)){
+const err306 = {instancePath:instancePath+"/mqtt/homeAssistant/watchLabels/" + i9,schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/watchLabels/items/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.watchLabels.items,data:data95};
 if(vErrors === null){
 vErrors = [err306];
 }
 else {
 vErrors.push(err306);
+}
+errors++;
+}
+}
+else {
+const err307 = {instancePath:instancePath+"/mqtt/homeAssistant/watchLabels/" + i9,schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/watchLabels/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.homeAssistant.properties.watchLabels.items.type,parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.watchLabels.items,data:data95};
+if(vErrors === null){
+vErrors = [err307];
+}
+else {
+vErrors.push(err307);
 }
 errors++;
 }
@@ -3636,12 +3646,12 @@ continue;
 }
 if(typeof indices4[item4] == "number"){
 j4 = indices4[item4];
-const err307 = {instancePath:instancePath+"/mqtt/homeAssistant/watchLabels",schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/watchLabels/uniqueItems",keyword:"uniqueItems",params:{i: i10, j: j4},message:"must NOT have duplicate items (items ## "+j4+" and "+i10+" are identical)",schema:true,parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.watchLabels,data:data94};
+const err308 = {instancePath:instancePath+"/mqtt/homeAssistant/watchLabels",schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/watchLabels/uniqueItems",keyword:"uniqueItems",params:{i: i10, j: j4},message:"must NOT have duplicate items (items ## "+j4+" and "+i10+" are identical)",schema:true,parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.watchLabels,data:data94};
 if(vErrors === null){
-vErrors = [err307];
+vErrors = [err308];
 }
 else {
-vErrors.push(err307);
+vErrors.push(err308);
 }
 errors++;
 break;
@@ -3651,19 +3661,7 @@ indices4[item4] = i10;
 }
 }
 else {
-const err308 = {instancePath:instancePath+"/mqtt/homeAssistant/watchLabels",schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/watchLabels/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.mqtt.properties.homeAssistant.properties.watchLabels.type,parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.watchLabels,data:data94};
-if(vErrors === null){
-vErrors = [err308];
-}
-else {
-vErrors.push(err308);
-}
-errors++;
-}
-}
-}
-else {
-const err309 = {instancePath:instancePath+"/mqtt/homeAssistant",schemaPath:"#/properties/mqtt/properties/homeAssistant/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.mqtt.properties.homeAssistant.type,parentSchema:schema11.properties.mqtt.properties.homeAssistant,data:data91};
+const err309 = {instancePath:instancePath+"/mqtt/homeAssistant/watchLabels",schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/watchLabels/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.mqtt.properties.homeAssistant.properties.watchLabels.type,parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.watchLabels,data:data94};
 if(vErrors === null){
 vErrors = [err309];
 }
@@ -3675,7 +3673,7 @@ errors++;
 }
 }
 else {
-const err310 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.mqtt.type,parentSchema:schema11.properties.mqtt,data:data67};
+const err310 = {instancePath:instancePath+"/mqtt/homeAssistant",schemaPath:"#/properties/mqtt/properties/homeAssistant/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.mqtt.properties.homeAssistant.type,parentSchema:schema11.properties.mqtt.properties.homeAssistant,data:data91};
 if(vErrors === null){
 vErrors = [err310];
 }
@@ -3685,11 +3683,9 @@ vErrors.push(err310);
 errors++;
 }
 }
-if(data.log !== undefined){
-let data96 = data.log;
-if(data96 && typeof data96 == "object" && !Array.isArray(data96)){
-if(data96.level === undefined){
-const err311 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/required",keyword:"required",params:{missingProperty: "level"},message:"must have required property '"+"level"+"'",schema:schema11.properties.log.required,parentSchema:schema11.properties.log,data:data96};
+}
+else {
+const err311 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.mqtt.type,parentSchema:schema11.properties.mqtt,data:data67};
 if(vErrors === null){
 vErrors = [err311];
 }
@@ -3698,8 +3694,12 @@ vErrors.push(err311);
 }
 errors++;
 }
-if(data96.json === undefined){
-const err312 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/required",keyword:"required",params:{missingProperty: "json"},message:"must have required property '"+"json"+"'",schema:schema11.properties.log.required,parentSchema:schema11.properties.log,data:data96};
+}
+if(data.log !== undefined){
+let data96 = data.log;
+if(data96 && typeof data96 == "object" && !Array.isArray(data96)){
+if(data96.level === undefined){
+const err312 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/required",keyword:"required",params:{missingProperty: "level"},message:"must have required property '"+"level"+"'",schema:schema11.properties.log.required,parentSchema:schema11.properties.log,data:data96};
 if(vErrors === null){
 vErrors = [err312];
 }
@@ -3708,9 +3708,8 @@ vErrors.push(err312);
 }
 errors++;
 }
-for(const key15 in data96){
-if(!((key15 === "level") || (key15 === "json"))){
-const err313 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.log,data:data96};
+if(data96.json === undefined){
+const err313 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/required",keyword:"required",params:{missingProperty: "json"},message:"must have required property '"+"json"+"'",schema:schema11.properties.log.required,parentSchema:schema11.properties.log,data:data96};
 if(vErrors === null){
 vErrors = [err313];
 }
@@ -3719,11 +3718,9 @@ vErrors.push(err313);
 }
 errors++;
 }
-}
-if(data96.level !== undefined){
-let data97 = data96.level;
-if(typeof data97 !== "string"){
-const err314 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.log.properties.level.type,parentSchema:schema11.properties.log.properties.level,data:data97};
+for(const key15 in data96){
+if(!((key15 === "level") || (key15 === "json"))){
+const err314 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.log,data:data96};
 if(vErrors === null){
 vErrors = [err314];
 }
@@ -3732,8 +3729,11 @@ vErrors.push(err314);
 }
 errors++;
 }
-if(!((((data97 === "debug") || (data97 === "info")) || (data97 === "warn")) || (data97 === "error"))){
-const err315 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/enum",keyword:"enum",params:{allowedValues: schema11.properties.log.properties.level.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.log.properties.level.enum,parentSchema:schema11.properties.log.properties.level,data:data97};
+}
+if(data96.level !== undefined){
+let data97 = data96.level;
+if(typeof data97 !== "string"){
+const err315 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.log.properties.level.type,parentSchema:schema11.properties.log.properties.level,data:data97};
 if(vErrors === null){
 vErrors = [err315];
 }
@@ -3742,11 +3742,8 @@ vErrors.push(err315);
 }
 errors++;
 }
-}
-if(data96.json !== undefined){
-let data98 = data96.json;
-if(typeof data98 !== "boolean"){
-const err316 = {instancePath:instancePath+"/log/json",schemaPath:"#/properties/log/properties/json/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.log.properties.json.type,parentSchema:schema11.properties.log.properties.json,data:data98};
+if(!((((data97 === "debug") || (data97 === "info")) || (data97 === "warn")) || (data97 === "error"))){
+const err316 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/enum",keyword:"enum",params:{allowedValues: schema11.properties.log.properties.level.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.log.properties.level.enum,parentSchema:schema11.properties.log.properties.level,data:data97};
 if(vErrors === null){
 vErrors = [err316];
 }
@@ -3756,9 +3753,10 @@ vErrors.push(err316);
 errors++;
 }
 }
-}
-else {
-const err317 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.log.type,parentSchema:schema11.properties.log,data:data96};
+if(data96.json !== undefined){
+let data98 = data96.json;
+if(typeof data98 !== "boolean"){
+const err317 = {instancePath:instancePath+"/log/json",schemaPath:"#/properties/log/properties/json/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.log.properties.json.type,parentSchema:schema11.properties.log.properties.json,data:data98};
 if(vErrors === null){
 vErrors = [err317];
 }
@@ -3770,12 +3768,96 @@ errors++;
 }
 }
 else {
-const err318 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.type,parentSchema:schema11,data};
+const err318 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.log.type,parentSchema:schema11.properties.log,data:data96};
 if(vErrors === null){
 vErrors = [err318];
 }
 else {
 vErrors.push(err318);
+}
+errors++;
+}
+}
+if(data.metrics !== undefined){
+let data99 = data.metrics;
+if(data99 && typeof data99 == "object" && !Array.isArray(data99)){
+if(data99.port === undefined){
+const err319 = {instancePath:instancePath+"/metrics",schemaPath:"#/properties/metrics/required",keyword:"required",params:{missingProperty: "port"},message:"must have required property '"+"port"+"'",schema:schema11.properties.metrics.required,parentSchema:schema11.properties.metrics,data:data99};
+if(vErrors === null){
+vErrors = [err319];
+}
+else {
+vErrors.push(err319);
+}
+errors++;
+}
+for(const key16 in data99){
+if(!(key16 === "port")){
+const err320 = {instancePath:instancePath+"/metrics",schemaPath:"#/properties/metrics/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.metrics,data:data99};
+if(vErrors === null){
+vErrors = [err320];
+}
+else {
+vErrors.push(err320);
+}
+errors++;
+}
+}
+if(data99.port !== undefined){
+let data100 = data99.port;
+if(!(((typeof data100 == "number") && (!(data100 % 1) && !isNaN(data100))) && (isFinite(data100)))){
+const err321 = {instancePath:instancePath+"/metrics/port",schemaPath:"#/properties/metrics/properties/port/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.metrics.properties.port.type,parentSchema:schema11.properties.metrics.properties.port,data:data100};
+if(vErrors === null){
+vErrors = [err321];
+}
+else {
+vErrors.push(err321);
+}
+errors++;
+}
+if((typeof data100 == "number") && (isFinite(data100))){
+if(data100 > 65535 || isNaN(data100)){
+const err322 = {instancePath:instancePath+"/metrics/port",schemaPath:"#/properties/metrics/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535",schema:65535,parentSchema:schema11.properties.metrics.properties.port,data:data100};
+if(vErrors === null){
+vErrors = [err322];
+}
+else {
+vErrors.push(err322);
+}
+errors++;
+}
+if(data100 < 0 || isNaN(data100)){
+const err323 = {instancePath:instancePath+"/metrics/port",schemaPath:"#/properties/metrics/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.metrics.properties.port,data:data100};
+if(vErrors === null){
+vErrors = [err323];
+}
+else {
+vErrors.push(err323);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err324 = {instancePath:instancePath+"/metrics",schemaPath:"#/properties/metrics/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.metrics.type,parentSchema:schema11.properties.metrics,data:data99};
+if(vErrors === null){
+vErrors = [err324];
+}
+else {
+vErrors.push(err324);
+}
+errors++;
+}
+}
+}
+else {
+const err325 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.type,parentSchema:schema11,data};
+if(vErrors === null){
+vErrors = [err325];
+}
+else {
+vErrors.push(err325);
 }
 errors++;
 }

@@ -9,6 +9,7 @@ import { FleetIngest, type IngestOptions, type IngestStats } from './ingest.js';
 import { SseHub } from './sse.js';
 import { selectionSvg } from './selection.js';
 import { RequestGuard, type DashboardAuth } from './guard.js';
+import { FleetMetrics } from './metrics.js';
 
 export interface DashboardOptions extends IngestOptions {
   /** HTTP port; 0 picks a free one */
@@ -20,6 +21,8 @@ export interface DashboardOptions extends IngestOptions {
   /** credentials every request must carry (the CLI reads them from EDGEFIT_DASHBOARD_*) */
   auth?: DashboardAuth;
   maxDevices?: number;
+  /** devices whose own series /metrics exports (metrics.ts); default 10,000 */
+  metricsMaxDevices?: number;
   flushMs?: number;
 }
 
@@ -73,6 +76,7 @@ function loadAssets(): Map<string, { body: Buffer; type: string }> {
  *   POST /api/device/<id>/snapshot         sends the snapshot command, answers with the JPEG (?camera=<id>: that camera's)
  *   GET  /api/boards                       latency and chosen variants per board model
  *   GET  /api/stats                        ingest counters and this process's memory
+ *   GET  /metrics                          the fleet for Prometheus (metrics.ts)
  * Every request passes the RequestGuard first (Host, credentials, Origin).
  */
 export class Dashboard {
@@ -83,6 +87,7 @@ export class Dashboard {
   private readonly assets = loadAssets();
   private readonly started = Date.now();
   private readonly guard: RequestGuard;
+  readonly metrics: FleetMetrics;
   port = 0;
 
   constructor(private readonly o: DashboardOptions) {
@@ -90,6 +95,7 @@ export class Dashboard {
     this.guard = new RequestGuard({ host: o.host ?? '127.0.0.1', ...(o.allowedHosts ? { allowedHosts: o.allowedHosts } : {}), ...(o.auth ? { auth: o.auth } : {}) });
     this.store = new FleetStore({ ...(o.maxDevices ? { maxDevices: o.maxDevices } : {}) });
     this.ingest = new FleetIngest(o, this.store);
+    this.metrics = new FleetMetrics({ store: this.store, ingest: () => this.ingest.stats, sseClients: () => this.hub?.clientCount ?? 0 }, { ...(o.metricsMaxDevices !== undefined ? { maxDevices: o.metricsMaxDevices } : {}) });
   }
 
   get url(): string {
@@ -151,6 +157,12 @@ export class Dashboard {
     if (method === 'GET' && path === '/api/devices') return json(res, 200, { now: Date.now(), rows: this.store.rows() });
     if (method === 'GET' && path === '/api/boards') return json(res, 200, { boards: this.store.boards() });
     if (method === 'GET' && path === '/api/stats') return json(res, 200, this.stats());
+    if (method === 'GET' && path === '/metrics') {
+      const body = await this.metrics.scrape();
+      res.writeHead(200, { 'content-type': this.metrics.contentType, 'cache-control': 'no-store' });
+      res.end(body);
+      return;
+    }
     const m = /^\/api\/device\/([^/]+)(\/selection\.svg|\/snapshot)?$/.exec(path);
     if (m) {
       const id = decodeURIComponent(m[1]!);

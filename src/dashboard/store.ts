@@ -39,6 +39,9 @@ export interface DeviceRow {
   cameras?: CameraRow<ShownResult>[];
 }
 
+/** Counters of the newest telemetry, since the device's daemon started */
+export interface DeviceCounters { outboxDropped: number; reconnects: number }
+
 export interface ShownDetection { label: string; score: number; box: [number, number, number, number] }
 
 /**
@@ -75,6 +78,8 @@ interface Entry {
   modelSeq: number;
   history?: SeriesRing;
   lastPoint?: HistoryPoint;
+  /** the newest telemetry's counters that the row does not show: /metrics exports them (metrics.ts) */
+  counters?: DeviceCounters;
   events: DeviceEvent[];
   periodMs: number;
   firstSeen: number;
@@ -231,6 +236,7 @@ export class FleetStore {
           e.periodMs = Math.min(MAX_PERIOD_MS, Math.max(MIN_PERIOD_MS, t.windowSeconds * 1000));
         }
         r.seenAt = now;
+        e.counters = { outboxDropped: t.outbox.dropped, reconnects: t.reconnects };
         r.telemetryTs = t.ts;
         r.variant = t.variant;
         r.provider = t.provider;
@@ -288,6 +294,11 @@ export class FleetStore {
   }
 
   row(id: string): DeviceRow | undefined { return this.devices.get(id)?.row; }
+
+  /** Every device's row with its telemetry counters, in the order first seen (metrics.ts walks it per scrape). */
+  *withCounters(): IterableIterator<{ row: DeviceRow; counters: DeviceCounters | undefined }> {
+    for (const e of this.devices.values()) yield { row: e.row, counters: e.counters };
+  }
 
   rows(): DeviceRow[] { return [...this.devices.values()].map((e) => e.row); }
 
