@@ -13,9 +13,10 @@ import { DataType } from '../onnx/proto.js';
 import type { ConvInput } from '../importers/tflite/emit.js';
 import { modelsDir, sha256File, sha256Hex } from './store.js';
 import { padNarrowChannels } from './pad-channels.js';
+import { stemSpaceToDepth } from './stem-s2d.js';
 
 /** Bumped when the forms or the rule change: older decisions are then made again. */
-export const WEIGHT_FORM_VERSION = 2;
+export const WEIGHT_FORM_VERSION = 3;
 /** A form that is not bit-exact must keep every frame's top-1 and at least this cosine to the u8 form's outputs. */
 export const MIN_REQUANT_COSINE = 0.98;
 /** A bit-exact form is kept over one that is not unless that is more than this much faster. */
@@ -27,6 +28,8 @@ export interface FormInput {
   scope?: RequantScope;
   /** narrow convs widened with zero channels (pad-channels.ts) */
   padded?: boolean;
+  /** the first conv reads 4 pixels as 12 channels (stem-s2d.ts) */
+  stemS2d?: boolean;
   onnx: Uint8Array;
 }
 
@@ -143,14 +146,14 @@ export async function decideWeightForm(u8: Uint8Array, candidates: FormInput[], 
           ? `not bit-exact, but top-1 kept on all ${n} frames, cosine >= ${minCos.toFixed(4)}`
           : `refused: top-1 kept on ${agree} of ${n} frames, min cosine ${minCos.toFixed(4)} (needs all and >= ${MIN_REQUANT_COSINE})`;
       }
-      return { form: f.form, ...(f.qmax !== undefined ? { qmax: f.qmax } : {}), ...(f.scope ? { scope: f.scope } : {}), ...(f.padded ? { padded: true } : {}), p50Ms: median(ms[k]!), bitExact, agree, frames: n, minCosine: minCos, accepted, why };
+      return { form: f.form, ...(f.qmax !== undefined ? { qmax: f.qmax } : {}), ...(f.scope ? { scope: f.scope } : {}), ...(f.padded ? { padded: true } : {}), ...(f.stemS2d ? { stemS2d: true } : {}), p50Ms: median(ms[k]!), bitExact, agree, frames: n, minCosine: minCos, accepted, why };
     });
     const fastest = (xs: WeightFormCandidate[]) => xs.reduce((a, b) => (b.p50Ms < a.p50Ms ? b : a));
     // u8 is bit-exact with itself by definition
     const exactBest = fastest(results.filter((r) => r.form === 'u8' || r.bitExact));
     const faithful = results.filter((r) => r.accepted && !r.bitExact && r.form !== 'u8');
     const close = faithful.length > 0 ? fastest(faithful) : undefined;
-    const label = (r: WeightFormCandidate) => `${r.form}${r.qmax !== undefined ? ` (qmax ${r.qmax}${r.scope ? `, ${r.scope}` : ''})` : ''}${r.padded ? ' with 16-channel stem' : ''}`;
+    const label = (r: WeightFormCandidate) => `${r.form}${r.qmax !== undefined ? ` (qmax ${r.qmax}${r.scope ? `, ${r.scope}` : ''})` : ''}${r.padded ? ' with 16-channel stem' : ''}${r.stemS2d ? ' with 12-channel stem input' : ''}`;
     let pick = exactBest;
     let reason = `${label(exactBest)}: the fastest bit-exact form (${exactBest.p50Ms.toFixed(2)} ms p50${exactBest.form === 'u8' ? '' : `, u8 ${results[0]!.p50Ms.toFixed(2)} ms`})`;
     if (close && close.p50Ms < exactBest.p50Ms * (1 - REQUANT_MIN_GAIN)) {
@@ -161,7 +164,7 @@ export async function decideWeightForm(u8: Uint8Array, candidates: FormInput[], 
     }
     const refused = results.filter((r) => !r.accepted);
     if (refused.length > 0) reason += `; ${refused.map((r) => `${label(r)} ${r.why}`).join('; ')}`;
-    return { form: pick.form, ...(pick.qmax !== undefined ? { qmax: pick.qmax } : {}), ...(pick.scope ? { scope: pick.scope } : {}), ...(pick.padded ? { padded: true } : {}), reason, candidates: results };
+    return { form: pick.form, ...(pick.qmax !== undefined ? { qmax: pick.qmax } : {}), ...(pick.scope ? { scope: pick.scope } : {}), ...(pick.padded ? { padded: true } : {}), ...(pick.stemS2d ? { stemS2d: true } : {}), reason, candidates: results };
   } finally {
     for (const r of runners) await r.session.release();
   }
@@ -325,12 +328,17 @@ export async function deviceWeightForm(r: DeviceFormRequest, int8Exact: boolean)
     const p = padNarrowChannels(c.onnx);
     if (p) cands.push({ ...c, padded: true, onnx: p.onnx });
   }
+  // and each with its 3-channel first conv reading 4 pixels as 12 channels (same integers, the fast kernel)
+  for (const c of [...cands]) {
+    const s = stemSpaceToDepth(c.onnx, res);
+    if (s) cands.push({ ...c, stemS2d: true, onnx: s });
+  }
   const decided = await decideWeightForm(base.onnx, cands, {
     frames, resolution: res, rounds: r.rounds,
     ...(det ? { detection: { anchors: det.anchorCount, firstScore: 4 + (det.background ? 1 : 0) } } : {}),
   });
   const key = weightFormKey(r.sourceSha256, r.labelsPath);
-  const chosen = decided.form === 'u8' ? base.onnx : cands.find((c) => c.form === decided.form && c.scope === decided.scope && !!c.padded === !!decided.padded)!.onnx;
+  const chosen = decided.form === 'u8' ? base.onnx : cands.find((c) => c.form === decided.form && c.scope === decided.scope && !!c.padded === !!decided.padded && !!c.stemS2d === !!decided.stemS2d)!.onnx;
   const out: ModelCard = { ...card, weights: { ...decided, key, decidedAt: new Date().toISOString() } };
   const p = formPaths(r.stateDir, key);
   await mkdir(join(modelsDir(r.stateDir), 'device-forms'), { recursive: true });

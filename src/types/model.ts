@@ -101,6 +101,8 @@ export interface WeightFormCandidate {
   scope?: RequantScope;
   /** the narrow convs widened to 16 channels with zero channels (src/catalog/pad-channels.ts): same integers, other kernels */
   padded?: boolean;
+  /** the first conv reads 4 adjacent pixels as 12 channels (src/catalog/stem-s2d.ts): same integers, the fast kernel */
+  stemS2d?: boolean;
   /** median latency, 1 intra-op thread, interleaved with the other forms */
   p50Ms: number;
   /** outputs identical (dequantized) to the u8 form's on every frame */
@@ -118,6 +120,7 @@ export interface WeightFormRecord {
   qmax?: number;
   scope?: RequantScope;
   padded?: boolean;
+  stemS2d?: boolean;
   reason: string;
   candidates: WeightFormCandidate[];
   /** what the decision is valid for: source file, CPU, runtime, decision version */

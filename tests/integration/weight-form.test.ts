@@ -7,6 +7,7 @@ import { convertTflite } from '../../src/importers/tflite/import-tflite.js';
 import { signedExact } from '../../src/importers/tflite/weights.js';
 import { decideWeightForm, deviceWeightForm, readDeviceForm } from '../../src/catalog/weight-form.js';
 import { padNarrowChannels } from '../../src/catalog/pad-channels.js';
+import { stemSpaceToDepth } from '../../src/catalog/stem-s2d.js';
 import { readOnnx } from '../../src/onnx/reader.js';
 import { loadImageRgb } from '../../src/image/load.js';
 import { sharedData } from '../../src/util/paths.js';
@@ -59,6 +60,31 @@ describe('int8 weight forms of imported TFLite models', () => {
     }, 60_000);
   }
 
+  // the first conv reading 4 pixels as 12 channels: other kernels, the same integers (u8 weights with a zero
+  // point, s8 per channel, after the stem was widened, and the SSD's explicit pads at 300 px)
+  for (const [f, form, pad] of [['vww/mobilenet_v1_0.25_96_vww_int8.tflite', 's8-requant', true], ['tflite/mobilenet_v1_0.25_128_quant.tflite', 'u8', false],
+    ['tflite/mobilenet_v1_0.25_128_quant.tflite', 's8-exact', true], ['detection/mobilenet_ssd_v2_coco_quant_postprocess.tflite', 's8-exact', false]] as const) {
+    it(`${form}${pad ? ' padded' : ''} of ${f} with its stem reading 12-channel pixel groups gives the same outputs bit for bit`, async () => {
+      const bytes = readFileSync(model(f));
+      const u8 = convertTflite(bytes, f, { weightForm: 'u8' });
+      const base = form === 'u8' ? u8 : convertTflite(bytes, f, { weightForm: form, requantScope: 'all' });
+      const from = pad ? padNarrowChannels(base.onnx)!.onnx : base.onnx;
+      const res = base.card.resolution!;
+      const s = stemSpaceToDepth(from, res)!;
+      expect(s).toBeDefined();
+      const stem = readOnnx(s).graph!.node!.find((n) => n.opType === 'Conv' || n.opType === 'QLinearConv')!;
+      expect(stem.attribute!.find((a) => a.name === 'kernel_shape')!.ints!.map(Number)).toEqual([3, 2]);
+      // a width that is not a multiple of 4 would need left padding: not rewritten; nor is a rewritten stem
+      expect(stemSpaceToDepth(from, res + 2)).toBeUndefined();
+      expect(stemSpaceToDepth(s, res)).toBeUndefined();
+      const frames = (await photos(res)).slice(0, 8);
+      const r = await decideWeightForm(from, [{ form: form === 'u8' ? 's8-exact' : form, stemS2d: true, onnx: s }], { frames, resolution: res, rounds: 2 });
+      const c = r.candidates.find((x) => x.stemS2d)!;
+      expect(c.frames).toBe(8);
+      expect(c.bitExact).toBe(true);
+    }, 60_000);
+  }
+
   it('refuses a requantized form that flips a top-1, and keeps an exact form', async () => {
     const f = 'tflite/mobilenet_v1_0.25_128_quant.tflite';
     const bytes = readFileSync(model(f));
@@ -83,9 +109,10 @@ describe('int8 weight forms of imported TFLite models', () => {
     expect(first.cached).toBe(false);
     const w = first.card.weights!;
     expect(['u8', 's8-exact', 's8-requant']).toContain(w.form);
-    expect(w.candidates.map((c) => `${c.form}${c.scope ? `/${c.scope}` : ''}${c.padded ? '+pad16' : ''}`)).toEqual(['u8', 's8-exact', 's8-requant/all', 's8-requant/depthwise', 's8-exact+pad16', 's8-requant/all+pad16', 's8-requant/depthwise+pad16']);
-    // a padded form computes the same integers as its base
-    for (const c of w.candidates.filter((x) => x.padded)) expect(c.bitExact).toBe(w.candidates.find((x) => !x.padded && x.form === c.form && x.scope === c.scope)!.bitExact);
+    expect(w.candidates.map((c) => `${c.form}${c.scope ? `/${c.scope}` : ''}${c.padded ? '+pad16' : ''}${c.stemS2d ? '+s2d' : ''}`)).toEqual(['u8', 's8-exact', 's8-requant/all', 's8-requant/depthwise', 's8-exact+pad16', 's8-requant/all+pad16', 's8-requant/depthwise+pad16',
+      's8-exact+s2d', 's8-requant/all+s2d', 's8-requant/depthwise+s2d', 's8-exact+pad16+s2d', 's8-requant/all+pad16+s2d', 's8-requant/depthwise+pad16+s2d']);
+    // a padded form, or one whose stem reads pixel groups, computes the same integers as its base
+    for (const c of w.candidates.filter((x) => x.padded || x.stemS2d)) expect(c.bitExact).toBe(w.candidates.find((x) => !x.padded && !x.stemS2d && x.form === c.form && x.scope === c.scope)!.bitExact);
     expect(w.reason).toContain(w.form);
     const card = JSON.parse(readFileSync(first.cardPath, 'utf8')) as { weights: { form: string } };
     expect(card.weights.form).toBe(w.form);
