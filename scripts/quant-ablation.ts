@@ -23,26 +23,29 @@ interface Recipe {
   method: CalibMethod | 'auto';
   /** 'auto': chosen by chooseWeightBits, as `edgefit quantize` does by default */
   weights: 8 | 7 | 'auto';
+  /** the classifier's weights in float (QuantizeOptions.floatClassifier) */
+  floatClassifier: boolean;
 }
 
 const RECIPES: Recipe[] = [
-  { name: 'plain min/max (nearest rounding, 9 frames)', equalize: false, adaround: false, views: false, method: 'minmax', weights: 8 },
-  { name: '+ equalization (weight ranges, Nagel)', equalize: 'weights', adaround: false, views: false, method: 'minmax', weights: 8 },
-  { name: '+ adaptive rounding', equalize: 'weights', adaround: true, views: false, method: 'minmax', weights: 8 },
-  { name: '+ calibration views (72 frames)', equalize: 'weights', adaround: true, views: true, method: 'minmax', weights: 8 },
-  { name: '+ range choice (held-out k-fold)', equalize: 'weights', adaround: true, views: true, method: 'auto', weights: 8 },
-  { name: 'same, equalization of activation ranges instead', equalize: 'activations', adaround: true, views: true, method: 'auto', weights: 8 },
-  { name: 'edgefit quantize defaults (no equalization, weight bits chosen)', equalize: false, adaround: true, views: true, method: 'auto', weights: 'auto' },
+  { name: 'plain min/max (nearest rounding, 9 frames)', equalize: false, adaround: false, views: false, method: 'minmax', weights: 8, floatClassifier: false },
+  { name: '+ equalization (weight ranges, Nagel)', equalize: 'weights', adaround: false, views: false, method: 'minmax', weights: 8, floatClassifier: false },
+  { name: '+ adaptive rounding', equalize: 'weights', adaround: true, views: false, method: 'minmax', weights: 8, floatClassifier: false },
+  { name: '+ calibration views (72 frames)', equalize: 'weights', adaround: true, views: true, method: 'minmax', weights: 8, floatClassifier: false },
+  { name: '+ range choice (held-out k-fold)', equalize: 'weights', adaround: true, views: true, method: 'auto', weights: 8, floatClassifier: false },
+  { name: 'same, equalization of activation ranges instead', equalize: 'activations', adaround: true, views: true, method: 'auto', weights: 8, floatClassifier: false },
+  { name: 'no equalization, weight bits chosen (the previous defaults)', equalize: false, adaround: true, views: true, method: 'auto', weights: 'auto', floatClassifier: false },
+  { name: 'edgefit quantize defaults (same, classifier weights in float)', equalize: false, adaround: true, views: true, method: 'auto', weights: 'auto', floatClassifier: true },
 ];
 
 async function quantize(floatOnnx: Uint8Array, r: Recipe, calib: { files: string[] }, res: number): Promise<{ onnx: Uint8Array; tag: string }> {
-  const base = { calib, resolution: res, equalize: r.equalize, adaround: r.adaround, calibViews: r.views ? VIEWS : [VIEWS[0]!] } satisfies Partial<QuantizeOptions>;
+  const base = { calib, resolution: res, equalize: r.equalize, adaround: r.adaround, calibViews: r.views ? VIEWS : [VIEWS[0]!], floatClassifier: r.floatClassifier } satisfies Partial<QuantizeOptions>;
   const method = r.method === 'auto' ? (await chooseRanges(floatOnnx, { ...base, weightBits: r.weights === 'auto' ? 8 : r.weights })).method : r.method;
   if (r.weights === 'auto') {
     const c = await chooseWeightBits(floatOnnx, { ...base, method });
     return { onnx: c.onnx, tag: c.report.tag };
   }
-  const q = await emitQuantized(await prepareQuantization(floatOnnx, base), { method, weightBits: r.weights, adaround: r.adaround });
+  const q = await emitQuantized(await prepareQuantization(floatOnnx, base), { method, weightBits: r.weights, adaround: r.adaround, floatClassifier: r.floatClassifier });
   return { onnx: q.onnx, tag: q.report.tag };
 }
 

@@ -30,7 +30,7 @@ export async function chooseWeightBits(floatOnnx: Uint8Array, opts: Omit<Quantiz
   const candidates: WeightBitsChoice['candidates'] = [];
   for (const [w, dw] of configs) {
     // the whole recipe (adaptive rounding included: it rounds differently for each width, from the same inputs)
-    const q = await emitQuantized(prepared, { method: opts.method, weightBits: w, depthwiseBits: dw, adaround: opts.adaround ?? true });
+    const q = await emitQuantized(prepared, { method: opts.method, weightBits: w, depthwiseBits: dw, adaround: opts.adaround ?? true, ...(opts.floatClassifier !== undefined ? { floatClassifier: opts.floatClassifier } : {}) });
     const out = await runFrames(q.onnx, frames, opts.resolution);
     const cos = out.map((o, i) => cosine(o.out, ref[i]!.out));
     const agree = out.filter((o, i) => argmax(o.out) === argmax(ref[i]!.out)).length;

@@ -45,7 +45,7 @@ export interface WeightQuant {
  * E[x] > 0 and the shifts add up layer after layer, so the bias absorbs them.
  */
 export function insertQdq(model: ModelProto, plan: QPlan, params: Map<string, ActParams>, qmaxOther: number, qmaxDepthwise: number, inputMeans?: Map<string, Float64Array>,
-  rounded?: Map<string, Int8Array>): { model: ModelProto; weights: WeightQuant[] } {
+  rounded?: Map<string, Int8Array>, floatWeights?: ReadonlySet<string>): { model: ModelProto; weights: WeightQuant[] } {
   const m = cloneModel(model);
   const ix = new GraphIndex(m);
   const g = m.graph!;
@@ -86,6 +86,8 @@ export function insertQdq(model: ModelProto, plan: QPlan, params: Map<string, Ac
   const weights: WeightQuant[] = [];
   const dropped = new Set<string>();
   for (const orig of plan.weighted) {
+    // kept in float: it reads the dequantized activation and runs as a float op
+    if (floatWeights?.has(orig.name ?? '')) continue;
     const n = g.node!.find((x) => x.name === orig.name && x.opType === orig.opType)!;
     const op = n.opType!;
     const wName = n.input![1]!;

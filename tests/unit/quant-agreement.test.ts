@@ -21,7 +21,7 @@ describe('edgefit quantize holds on photos calibration never saw (Keras MobileNe
     expect(Buffer.compare(Buffer.from(centre.frame), Buffer.from(await loadImageRgb(join(TEST, 'cat.bmp'), 224)))).toBe(0);
   });
 
-  it('int8 keeps float\'s top-1 on >= 121 of the 125 test views where float leads by >= 0.05 (96.8%; target 97%)', async () => {
+  it('int8 keeps float\'s top-1 on >= 122 of the 125 test views where float leads by >= 0.05 (97.6%; target 97%)', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'edgefit-agree-'));
     try {
       const f = await importKerasFloat(join(sharedData, 'models/keras/mobilenet_v1_0.25_224_imagenet.h5'));
@@ -30,7 +30,9 @@ describe('edgefit quantize holds on photos calibration never saw (Keras MobileNe
       const r = await quantizeFile(join(dir, 'm.onnx'), { calibDir: join(sharedData, 'images/calib'), method: 'auto', weights: 'auto' });
       console.log(`${r.report.quantization.tag} in ${r.report.seconds.toFixed(1)} s; ranges: ${r.report.rangeChoice!.candidates.map((c) => `${c.method} ${c.clearAgree}/${c.clear} cos ${c.cosineMean.toFixed(4)}`).join(', ')}`);
       expect(r.report.kernels.ok).toBe(true);
-      expect(r.report.quantization.tag).toMatch(/-ar$/);
+      expect(r.report.quantization.tag).toMatch(/-ar-fc32$/);
+      // the classifier is the one float node, and it is declared
+      expect(r.report.quantization.floatClassifier).toBe(true);
       const aug = await augmentedFrames(TEST, 224);
       const frames = aug.map((x) => x.frame);
       const ref = await floatReference(f.onnx, frames, 224);
@@ -39,9 +41,9 @@ describe('edgefit quantize holds on photos calibration never saw (Keras MobileNe
       // the set itself is pinned: a change of views or preprocessing shows here first
       expect(a.frames).toBe(152);
       expect(a.clear).toBe(125);
-      // measured with the defaults: 121/125 (96.8%); the issue's target, 97%, is 122/125, one frame more: the
-      // pin holds what is reached (the ablation script shows variants at 121-123 of 125)
-      expect(a.clearAgree).toBeGreaterThanOrEqual(121);
+      // measured with the defaults: 122/125 (97.6%, the classifier's weights in float; 121 with them in int8): the
+      // issue's target, 97%, is 122/125, so one frame decides it (docs/quantization.md)
+      expect(a.clearAgree).toBeGreaterThanOrEqual(122);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
