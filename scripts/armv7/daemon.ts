@@ -40,6 +40,8 @@ const arg = (name: string): string => {
 const work = arg('--work');
 const qnode = arg('--qnode');
 const nodePath = arg('--node-path');
+/** a deadline that does not keep this process alive once everything else is done */
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms).unref());
 const say = (m: string): void => console.log(`armv7 daemon: ${m}`);
 
 interface Result { variant: string; top: { index: number; score: number }[] }
@@ -168,7 +170,7 @@ try {
   try {
     const retained = new Promise<{ retain: boolean; body: ModelPayload }>((res) => late.on('message', (_t, p, pk) => res({ retain: pk.retain, body: JSON.parse(p.toString()) as ModelPayload })));
     await late.subscribeAsync(`edgefit/${DEVICE}/model`, { qos: 1 });
-    const r = await Promise.race([retained, new Promise<undefined>((res) => setTimeout(() => res(undefined), 10_000))]);
+    const r = await Promise.race([retained, sleep(10_000).then(() => undefined)]);
     if (!r?.retain) failures.push('the model payload is not retained: a late subscriber got none in 10 s');
     else if (r.body.provider !== 'tfjs-wasm') failures.push(`the retained model payload says ${r.body.provider}`);
   } finally {
@@ -201,7 +203,7 @@ try {
 } finally {
   if (daemon.exitCode === null && daemon.signalCode === null) {
     daemon.kill('SIGTERM');
-    const code = await Promise.race([exited, new Promise<'hung'>((res) => setTimeout(() => res('hung'), STOP_MS))]);
+    const code = await Promise.race([exited, sleep(STOP_MS).then(() => 'hung' as const)]);
     if (code === 'hung') {
       daemon.kill('SIGKILL');
       failures.push(`SIGTERM did not stop the daemon in ${STOP_MS / 1000} s (killed)`);
