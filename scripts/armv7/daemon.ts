@@ -25,7 +25,7 @@ const MODEL = 'mobilenet_v1-0.25-128-int8';
 const PHOTOS = ['cat.bmp', 'parrot.jpg', 'sunflower.bmp'];
 const DEVICE = 'armv7-job';
 const secs = (name: string, d: number): number => Number(process.env[name] ?? d) * 1000;
-/** emulated startup: probe, profiling two candidates, loading the engine (~90 s idle, ~2x on a loaded machine) */
+/** emulated startup: probe, profiling two candidates, loading the engine (35-65 s measured idle, 115 s with a CPU hog) */
 const START_MS = secs('ARMV7_DAEMON_START_S', 420);
 const RESULTS_MS = secs('ARMV7_DAEMON_RESULTS_S', 180);
 const STOP_MS = secs('ARMV7_DAEMON_STOP_S', 60);
