@@ -13,44 +13,27 @@ export ARM64_CACHE=${ARM64_CACHE:-$ROOT/.cache/arm64}
 CPUS=${ARM64_CPUS:-cortex-a72 cortex-a76}
 WORK=$ARM64_CACHE/work
 GOLDEN=$ROOT/tests/golden/arm64/outputs.json
-START=$(date +%s)
-stamp() { echo "arm64 parity: $1 ($(( $(date +%s) - START )) s)"; }
+CROSS_LABEL="arm64 parity"
+. "$ROOT/scripts/cross/driver.sh"
 
 ARM64_CPUS="$CPUS" bash "$HERE/setup.sh"
 stamp "setup done"
-
-if [ "${ARM64_SKIP_BUILD:-0}" != 1 ]; then
-  # type errors are the typecheck step's business; tsc still emits, and a missing entry point is caught below
-  node node_modules/typescript/bin/tsc -p tsconfig.json >/dev/null || true
-  stamp "compiled"
-fi
-for f in prepare run check; do
-  [ -f "dist/scripts/arm64/$f.js" ] || { echo "arm64 parity: dist/scripts/arm64/$f.js is missing: the TypeScript build failed (run npx tsc -p .)" >&2; exit 1; }
-done
+cross_build ARM64_SKIP_BUILD dist/scripts/arm64 prepare run check
 
 node dist/scripts/arm64/prepare.js --work "$WORK"
 stamp "models converted and frames decoded on the host"
 
 # the host run and one emulated process per CPU, in parallel (each single-threaded)
-pids=()
+runs=()
 node dist/scripts/arm64/run.js --work "$WORK" --label x64 --out "$WORK/x64.json" > "$WORK/x64.log" 2>&1 &
-pids+=($!)
+runs+=("$!:$WORK/x64.log")
 reports=("$WORK/x64.json")
 for cpu in $CPUS; do
   bash "$HERE/qnode.sh" "$cpu" dist/scripts/arm64/run.js --work "$WORK" --label "arm64-$cpu" --out "$WORK/arm64-$cpu.json" > "$WORK/arm64-$cpu.log" 2>&1 &
-  pids+=($!)
+  runs+=("$!:$WORK/arm64-$cpu.log")
   reports+=("$WORK/arm64-$cpu.json")
 done
-failed=0
-for i in "${!pids[@]}"; do
-  if ! wait "${pids[$i]}"; then
-    failed=1
-    log=${reports[$i]%.json}.log
-    echo "arm64 parity: the run writing ${reports[$i]} failed; its output:" >&2
-    tail -20 "$log" >&2
-  fi
-done
-[ "$failed" = 0 ] || { echo "arm64 parity: FAILED: a run crashed (SIGILL means the fake cpuinfo claims a newer core than -cpu; SIGSEGV on load means /proc/cpuinfo is the host's)" >&2; exit 1; }
+cross_wait "${runs[@]}" || { echo "arm64 parity: FAILED: a run crashed (SIGILL means the fake cpuinfo claims a newer core than -cpu; SIGSEGV on load means /proc/cpuinfo is the host's)" >&2; exit 1; }
 stamp "runs done"
 
 node dist/scripts/arm64/check.js --work "$WORK" --golden "$GOLDEN" "$@" "${reports[@]}"

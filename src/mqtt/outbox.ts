@@ -1,7 +1,7 @@
 import { open, readFile, mkdir, stat, unlink } from 'node:fs/promises';
 import { constants as fsc } from 'node:fs';
 import { join } from 'node:path';
-import { crc32 } from 'node:zlib';
+import { crc32 } from '../util/crc32.js';
 import { writeFileAtomic, atomicTempPath, commitFileAtomic } from '../util/atomic.js';
 import { EdgefitError, errorMessage } from '../util/errors.js';
 
