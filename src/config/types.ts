@@ -18,6 +18,14 @@ export interface Config {
   adapt: AdaptConfig;
   mqtt: MqttConfig;
   log: LogConfig;
+  fleet: FleetConfig;
+}
+
+export interface FleetConfig {
+  shareMeasurements: boolean;
+  useMeasurements: boolean;
+  seedWaitSeconds: number;
+  group: string;
 }
 
 export interface CameraConfig {
@@ -64,6 +72,8 @@ export interface ModelsConfig {
   maxDownloadMb: number;
   pullTimeoutSeconds: number;
   allowAnyUrl: boolean;
+  /** PEM file of the Ed25519 key catalogs must be signed with; empty = not checked */
+  publicKey: string;
 }
 
 export interface ProfileConfig {
