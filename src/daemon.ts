@@ -19,6 +19,7 @@ import { ProbeFrameCollector } from './daemon/probe-frames.js';
 import { CommandsService, type Reselection } from './daemon/commands.js';
 import { TelemetryService } from './daemon/telemetry.js';
 import { WatchdogService } from './daemon/watchdog.js';
+import { FleetShareService, readFleetSeed } from './daemon/fleet-measurements.js';
 
 export interface DaemonOptions {
   config: Config;
@@ -68,6 +69,7 @@ export class Daemon {
     this.selection = new SelectionService({
       config: c, log, signal: this.stopping.signal, stopped, engine: this.engine, source, pipeline, mqtt,
       throttled: () => this.telemetryService.throttled,
+      fleetSeed: (board) => readFleetSeed(c, board, log),
     });
     this.broker = new BrokerService(log);
     this.commands = new CommandsService({
@@ -117,6 +119,7 @@ export class Daemon {
         await this.mqttClient.mqtt?.setStatus('online', this.selection.warning ?? '');
       }),
       this.telemetryService,
+      this.o.mqtt && c.fleet.shareMeasurements ? new FleetShareService({ config: c, log: this.o.log, board: () => this.board, mqtt: () => this.mqttClient.mqtt }) : undefined,
       new WatchdogService(this.systemd, () => this.pipeline.pipeline.stats()),
     ].filter((s): s is Service => s !== undefined));
     await this.services.start();

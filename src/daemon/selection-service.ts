@@ -2,7 +2,8 @@ import type { Config } from '../config/types.js';
 import { frameFit } from '../camera/fit.js';
 import type { Logger } from '../util/log.js';
 import { EdgefitError, errorMessage } from '../util/errors.js';
-import { probeDevice } from '../device/probe.js';
+import { boardFingerprint, probeDevice } from '../device/probe.js';
+import type { FleetSeed } from '../select/fleet-seed.js';
 import { probeProvidersIsolated } from '../device/providers-isolated.js';
 import type { DeviceInfo } from '../device/types.js';
 import { buildLadder, ladderWarning } from '../catalog/ladder.js';
@@ -32,6 +33,8 @@ export interface SelectionInputs {
   mqtt(): MqttService | undefined;
   /** the board throttled in the last telemetry window: live latency says less then */
   throttled(): boolean;
+  /** the fleet's shared measurements of this board, for the first selection (fleet.useMeasurements) */
+  fleetSeed?: (board: string) => Promise<FleetSeed | undefined>;
 }
 
 /**
@@ -68,7 +71,7 @@ export class SelectionService implements Service {
     this.log.info('device', { board: this.device.board.kind, cpu: this.device.cpu.model, cores: this.device.cpu.cores, memoryMb: this.device.memory.effectiveMb, providers: this.device.providers.usable.join(',') });
     await this.loadLadder();
     this.budget = budgetFromConfig(c, this.device, this.budgetOverride);
-    this.choice = await this.select();
+    this.choice = await this.select(false, await this.i.fleetSeed?.(boardFingerprint(this.device)));
   }
 
   async start(): Promise<void> {
@@ -122,7 +125,7 @@ export class SelectionService implements Service {
   }
 
   /** `stoppable`: a stop() ends the selection at once, killing the measurement in progress (a re-selection by command) */
-  private async select(stoppable = false): Promise<Choice> {
+  private async select(stoppable = false, seed?: FleetSeed): Promise<Choice> {
     this.log.info('profiling and selecting (cached measurements are reused)');
     const choice = await chooseModel(this.i.config, this.device, this.ladder, this.budget, (p) => {
       if (p.agreement) this.log.info('agreement with the native model', { candidate: p.candidate, cached: p.cached, ...(p.agreement.ok ? { agreeing: p.agreement.agreeing, frames: p.agreement.frames } : { error: p.agreement.error ?? 'failed' }) });
@@ -130,7 +133,7 @@ export class SelectionService implements Service {
       if (p.measurement) this.log.info('measured', { candidate: p.candidate, threads: p.threads, cached: p.cached, ok: p.measurement.ok, p90Ms: Math.round(p.measurement.latencyMs.p90 * 100) / 100 });
       // newly pulled models are profiled here, for minutes: a stop waits for one measurement, not for all
       if (stoppable && this.i.stopped()) throw stoppingError();
-    }, stoppable ? this.i.signal : undefined);
+    }, stoppable ? this.i.signal : undefined, seed);
     if (choice.overBudget) this.log.warn(choice.reason);
     return choice;
   }

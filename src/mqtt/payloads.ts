@@ -38,6 +38,8 @@ export interface CandidateSummary {
   chosen: boolean;
   reason?: string;
   detail?: string;
+  /** with a fleet seed only: whose figures ranked it, this device's ('own') or devices of the same fingerprint ('fleet') */
+  figures?: 'own' | 'fleet';
 }
 
 export interface ModelPayload {
@@ -60,6 +62,16 @@ export interface ModelPayload {
   ladder: number;
   labelsMeaningful: boolean;
   board: string;
+  /** set when the selection was seeded from the fleet's shared measurements (docs/fleet.md) */
+  fleet?: {
+    /** candidates ranked on figures other devices measured, and on this device's own */
+    fleetCandidates: number; ownCandidates: number;
+    /** candidates measured here to confirm a pick made on fleet figures, in order */
+    confirmed: string[];
+    /** whether the chosen variant's figures are this device's own (always, once confirmed) */
+    chosenFigures: 'own' | 'fleet';
+    devices: string[]; refused: number;
+  };
 }
 
 export interface TopEntry { index: number; label: string; score: number }

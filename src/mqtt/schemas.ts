@@ -49,6 +49,7 @@ const candidate = {
     id: str, family: str, alpha, resolution, precision: str, provider: str, referenceAccuracy: fraction, macs,
     p90Ms: ms, peakMb: mb, chosen: { type: 'boolean' }, reason: str, detail: str,
     accuracy: fraction, accuracyKind: { enum: ['published', 'estimated'] }, agreement: fraction, probeFrames: count, demoted: str,
+    figures: { enum: ['own', 'fleet'] },
   },
   additionalProperties: false,
 };
@@ -68,6 +69,13 @@ export const modelSchema: Schema = {
     measurement: { anyOf: [{ type: 'null' }, { type: 'object', required: ['p50Ms', 'p90Ms', 'p99Ms', 'peakMb'], properties: { p50Ms: ms, p90Ms: ms, p99Ms: ms, peakMb: mb }, additionalProperties: false }] },
     candidates: { type: 'array', maxItems: MAX_CANDIDATES, items: candidate },
     measured: ladderSize, ladder: ladderSize, labelsMeaningful: { type: 'boolean' }, board: str,
+    fleet: {
+      type: 'object', required: ['fleetCandidates', 'ownCandidates', 'confirmed', 'chosenFigures', 'devices', 'refused'], additionalProperties: false,
+      properties: {
+        fleetCandidates: ladderSize, ownCandidates: ladderSize, confirmed: { type: 'array', maxItems: 16, items: str },
+        chosenFigures: { enum: ['own', 'fleet'] }, devices: { type: 'array', maxItems: 32, items: str }, refused: count,
+      },
+    },
   },
   additionalProperties: false,
 };

@@ -227,6 +227,12 @@ export class MqttService extends EventEmitter {
     if (this.ready) await this.link.publish(this.topics.model, JSON.stringify(this.model), { qos: 1, retain: true }).catch(() => undefined);
   }
 
+  /** Publishes a retained message at QoS 1 (the fleet's shared state); rejects when not connected. */
+  async publishFleet(topic: string, payload: string): Promise<void> {
+    if (!this.ready) throw new Error('not connected');
+    await this.link.publish(topic, payload, { qos: 1, retain: true });
+  }
+
   /** Publishes a one-off message (snapshot bytes) when connected. */
   async publishRaw(topic: string, payload: Buffer, retain = false): Promise<void> {
     await this.link.publish(topic, payload, { qos: 0, retain });
