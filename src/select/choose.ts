@@ -20,7 +20,7 @@ import { seededMeasurer, type FleetSeed, type FleetUse } from './fleet-seed.js';
 import { loadProbeSet, type ProbeSet } from '../profile/agreement.js';
 import type { Measured } from '../profile/types.js';
 import { accuracyOf, demotion, formatAccuracy } from './accuracy.js';
-import { resolveBudget } from './policy.js';
+import { evaluate, resolveBudget } from './policy.js';
 import { bruteForceSelect, measuredCandidate, searchAndSelect, specsFor, type Measure, type Selection } from './search.js';
 import type { Budget, Candidate, Decision } from './types.js';
 import { budgetOverrideFromFlags, minAgreementFrom, type BudgetFlags } from './inputs.js';
@@ -170,8 +170,17 @@ export async function chooseModel(config: Config, device: DeviceInfo, ladder: Va
       return { ...await choiceFrom(specs, budget, measure, decision, candidates), fleet: seeded.use(confirmed) };
     }
     const spec = specs.find((s) => candidateId(s.variant.id, s.provider) === c.id)!;
-    await measurerFor(config, { ...setup, threads: m.threads })(spec);
+    const mine = await measurerFor(config, { ...setup, threads: m.threads })(spec);
     confirmed.push(c.id);
+    // the pick holds when this device's own figure fits too (and its agreement does not demote it): it stays the
+    // choice, now carrying the own figure. Searching again would let measurement noise between equally accurate
+    // twins flip a choice the fleet's full profile made.
+    const checked = { ...c, measurements: mine.measurements, ...(mine.agreement ? { agreement: mine.agreement } : {}) };
+    const verdict = evaluate(checked, decision.budget);
+    if (verdict.fits && verdict.measurement && !demotion(checked, decision.budget.minAgreement)) {
+      const held: Decision = { ...decision, chosen: checked, chosenMeasurement: verdict.measurement };
+      return { ...await choiceFrom(specs, budget, measure, held, candidates.map((x) => (x.id === c.id ? checked : x))), fleet: seeded.use(confirmed, c.id) };
+    }
   }
   const { decision, candidates } = await selectModel(specs, budget, measure);
   return { ...await choiceFrom(specs, budget, measure, decision, candidates), fleet: { ...seeded.use(confirmed), fleetCandidates: 0, devices: [] } };

@@ -44,7 +44,8 @@ function keyOf(k: Omit<CacheKey, 'threads'>, threads: number): string {
 
 export interface SeededMeasurer {
   measure: (spec: CandidateSpec) => Promise<Measured>;
-  use(confirmed: string[]): FleetUse;
+  /** `ownNow`: a candidate measured here since (its confirmation) */
+  use(confirmed: string[], ownNow?: string): FleetUse;
 }
 
 /**
@@ -77,7 +78,8 @@ export function seededMeasurer(seed: FleetSeed, cache: ProfileCache, own: (spec:
       origin.set(id, { fleet: anyFleet, own: anyOwn, devices });
       return { measurements: got };
     },
-    use: (confirmed) => {
+    use: (confirmed, ownNow) => {
+      if (ownNow) { const o = origin.get(ownNow); if (o) origin.set(ownNow, { ...o, own: true, fleet: false }); }
       const all = [...origin.values()];
       return {
         fleetCandidates: all.filter((x) => x.fleet && !x.own).length,
