@@ -4,7 +4,7 @@
  *
  *   npm run build && node dist/scripts/bench.js [--only ladder,pipeline,...] [--quick] [--out FILE] [--work DIR]
  *
- * Sections: ladder, pipeline, eventloop, memory, selection, startup, quantizer, hotpath, detection, cameras, imported.
+ * Sections: ladder, pipeline, eventloop, memory, selection, startup, quantizer, hotpath, detection, cameras, imported, fleet.
  * Prints a table per section and writes artifacts/bench-<date>.json (or --out).
  */
 import { mkdirSync } from 'node:fs';
@@ -23,6 +23,7 @@ import { hotPathSection } from './bench/hotpath.js';
 import { detectionSection } from './bench/detection.js';
 import { camerasSection } from './bench/cameras.js';
 import { importedSection } from './bench/imported.js';
+import { fleetSection } from './bench/fleet.js';
 import { targetsMarkdown } from './bench/report.js';
 
 const SECTIONS: Record<string, Section> = {
@@ -37,6 +38,7 @@ const SECTIONS: Record<string, Section> = {
   detection: detectionSection,
   cameras: camerasSection,
   imported: importedSection,
+  fleet: fleetSection,
 };
 
 interface Args { only: string[]; quick: boolean; out: string; work: string }

@@ -24,4 +24,5 @@ export const commands: Record<string, () => Promise<Register>> = {
   config: async () => (await import('./config.js')).register,
   dashboard: async () => (await import('./dashboard.js')).register,
   catalog: async () => (await import('./catalog.js')).register,
+  rollout: async () => (await import('./rollout.js')).register,
 };
