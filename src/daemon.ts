@@ -20,6 +20,7 @@ import { CommandsService, type Reselection } from './daemon/commands.js';
 import { TelemetryService } from './daemon/telemetry.js';
 import { WatchdogService } from './daemon/watchdog.js';
 import { FleetShareService, readFleetSeed } from './daemon/fleet-measurements.js';
+import { FleetRolloutService } from './daemon/fleet-rollout.js';
 
 export interface DaemonOptions {
   config: Config;
@@ -120,6 +121,10 @@ export class Daemon {
       }),
       this.telemetryService,
       this.o.mqtt && c.fleet.shareMeasurements ? new FleetShareService({ config: c, log: this.o.log, board: () => this.board, mqtt: () => this.mqttClient.mqtt }) : undefined,
+      this.o.mqtt && c.fleet.group ? new FleetRolloutService({
+        config: c, log: this.o.log, signal: this.stopping.signal, stopped: () => this.stopped, board: () => this.selection.device.board.kind,
+        mqtt: () => this.mqttClient.mqtt, selection: this.selection, reselect: (r) => this.selection.reselect(r), pipeline: () => this.pipeline.pipeline, engine: () => this.engine.engine,
+      }) : undefined,
       new WatchdogService(this.systemd, () => this.pipeline.pipeline.stats()),
     ].filter((s): s is Service => s !== undefined));
     await this.services.start();

@@ -6,8 +6,8 @@
  * highest version it accepted and refuses an older one (a replay of a signed but superseded catalog).
  */
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve, sep } from 'node:path';
 import { writeFileAtomic } from '../util/atomic.js';
 import type { Config } from '../config/types.js';
 import { defaultCatalogPath, validateCatalog, type Catalog } from './catalog.js';
@@ -197,7 +197,15 @@ export class AcceptedCatalogs {
  * (nothing can change the file between the check and the use). Without a key: the catalog as it is.
  */
 export async function loadConfiguredCatalog(config: { models: Pick<Config['models'], 'catalog' | 'publicKey'>; stateDir: string }): Promise<Catalog & { verified?: VerifiedCatalog }> {
-  const path = config.models.catalog || defaultCatalogPath;
+  // a rollout's catalog: the one a completed rollout installed replaces models.catalog; one still proving
+  // (models.catalog pointed below <stateDir>/rollout/ by the rollout's pull and selection) is verified but not
+  // remembered as accepted, so a rollback to the last good catalog is not taken for a replay
+  const rolloutDir = join(config.stateDir, 'rollout') + sep;
+  const configured = config.models.catalog;
+  const proving = !!configured && resolve(configured).startsWith(rolloutDir);
+  const active = activeRolloutCatalog(config.stateDir);
+  const path = proving ? configured : active ?? (configured || defaultCatalogPath);
+  const remember = !proving || resolve(configured) === (active && resolve(active));
   let bytes: Buffer;
   try { bytes = readFileSync(path); } catch (err) {
     throw new EdgefitError('E_CATALOG', `cannot read the model catalog ${path} (${errorMessage(err)}); check models.catalog`, { cause: err });
@@ -207,11 +215,28 @@ export async function loadConfiguredCatalog(config: { models: Pick<Config['model
     verified = verifyCatalog(bytes, path, loadPublicKey(config.models.publicKey));
     const accepted = new AcceptedCatalogs(config.stateDir);
     accepted.check(verified, path);
-    await accepted.accept(verified);
+    if (remember) await accepted.accept(verified);
   }
   let data: unknown;
   try { data = JSON.parse(bytes.toString('utf8')); } catch (err) {
     throw new EdgefitError('E_CATALOG', `catalog ${path} is not valid JSON: ${errorMessage(err)}`, { cause: err });
   }
   return { ...validateCatalog(data, path), ...(verified ? { verified } : {}) };
+}
+
+/**
+ * The catalog a completed rollout installed (<stateDir>/rollout/active.json names it), which replaces
+ * models.catalog from then on; undefined when no rollout completed on this device (or its file is gone).
+ */
+export function activeRolloutCatalog(stateDir: string): string | undefined {
+  try {
+    const a = JSON.parse(readFileSync(join(stateDir, 'rollout', 'active.json'), 'utf8')) as { path?: unknown };
+    return typeof a.path === 'string' && existsSync(a.path) ? a.path : undefined;
+  } catch { return undefined; }
+}
+
+/** Makes a rollout's catalog the device's catalog (after the rollout completed). */
+export async function installRolloutCatalog(stateDir: string, path: string, v: VerifiedCatalog): Promise<void> {
+  await new AcceptedCatalogs(stateDir).accept(v);
+  await writeFileAtomic(join(stateDir, 'rollout', 'active.json'), JSON.stringify({ path, catalogVersion: v.catalogVersion, catalogSha256: v.catalogSha256, installedAt: new Date().toISOString() }) + '\n');
 }

@@ -222,12 +222,13 @@ const schemaBody: JSONSchemaType<Config> = {
       type: 'object',
       description: 'Working as one of a fleet on a shared broker (mqtt.url): shared measurements, rollouts. See docs/fleet.md.',
       additionalProperties: false,
-      required: ['shareMeasurements', 'useMeasurements', 'seedWaitSeconds', 'group'],
+      required: ['shareMeasurements', 'useMeasurements', 'seedWaitSeconds', 'group', 'provingSeconds'],
       properties: {
         shareMeasurements: { type: 'boolean', default: false, description: 'Publish this device\'s own profile measurements, retained, under <prefix>/fleet/measurements/<board fingerprint>/…, for devices with the same fingerprint.' },
         useMeasurements: { type: 'boolean', default: false, description: 'Seed the first selection from the fleet\'s measurements of this exact board fingerprint and runtime, then confirm the pick with one measurement of its own (and of the next rung on a miss). Own measurements always win; out-of-range figures are refused.' },
         seedWaitSeconds: { type: 'number', default: 3, exclusiveMinimum: 0, maximum: 60, description: 'How long the start waits for the broker\'s retained fleet measurements before selecting without them.' },
-        group: { type: 'string', default: '', maxLength: 64, pattern: '^[A-Za-z0-9._-]*$', 'x-accepted': "letters, digits, '.', '_', '-' (1-64 characters), or empty", description: 'Rollout group this device belongs to (`edgefit rollout start --group`); empty = it takes part in no rollout.' },
+        group: { type: 'string', default: '', maxLength: 64, pattern: '^[A-Za-z0-9._-]*$', 'x-accepted': "letters, digits, '.', '_', '-' (1-64 characters), or empty", description: 'Rollout group this device belongs to (`edgefit rollout start --group`); empty = it takes part in no rollout. Taking part needs models.publicKey (only signed catalogs are taken) and an external mqtt.url.' },
+        provingSeconds: { type: 'number', default: 60, exclusiveMinimum: 0, maximum: 86400, description: "How long a rollout's new model runs before this device reports its health (p90 and fps against the previous model's, crashes and restarts)." },
       },
     },
     log: {

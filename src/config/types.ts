@@ -26,6 +26,7 @@ export interface FleetConfig {
   useMeasurements: boolean;
   seedWaitSeconds: number;
   group: string;
+  provingSeconds: number;
 }
 
 export interface CameraConfig {

@@ -6,7 +6,7 @@ const require = createRequire(import.meta.url);
 
 export const validate = validate10;
 export default validate10;
-const schema11 = {"type":"object","description":"edgefit daemon configuration","additionalProperties":false,"required":["deviceId","stateDir","camera","engine","budget","models","profile","adapt","mqtt","log","fleet"],"properties":{"deviceId":{"type":"string","default":"","maxLength":64,"pattern":"^[A-Za-z0-9._-]*$","x-accepted":"letters, digits, '.', '_', '-' (1-64 characters; no '+', '#', '/', spaces or control characters)","description":"Name of this device in MQTT topics and Home Assistant. Empty = the host name with every other character replaced by \"-\"."},"stateDir":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Where models, profiles and caches are written. Empty = /var/lib/edgefit when running as root, else $XDG_STATE_HOME/edgefit or ~/.local/state/edgefit. A leading ~/ is expanded."},"camera":{"type":"object","description":"Frame source.","additionalProperties":false,"required":["source","width","height","fps","loop","watchdogSeconds","ffmpegPath"],"properties":{"source":{"type":"string","default":"auto","pattern":"^(auto|synthetic|rpicam|/dev/video[0-9]+|(rtsp|rtsps|http|https)://[^\\s]+|(file|lavfi|folder):[^\\u0000-\\u001f]+|(?![A-Za-z][A-Za-z0-9+.-]*:)[^\\u0000-\\u001f]+)$","x-accepted":"'auto', 'synthetic', 'rpicam', '/dev/videoN', 'rtsp://…', 'http(s)://…', 'file:PATH' or a path to a video, 'lavfi:GRAPH' (e.g. lavfi:testsrc), 'folder:DIR' of images","description":"Camera: 'auto' (first /dev/video*, then rpicam, else synthetic), 'synthetic', 'rpicam', '/dev/videoN', 'rtsp://…', 'http(s)://…' (MJPEG or a stream ffmpeg reads), 'file:PATH' or a path to a video file, 'lavfi:testsrc…' (ffmpeg test graph), 'folder:DIR' (images, cycled)."},"width":{"type":"integer","default":640,"minimum":0,"maximum":8192,"description":"Capture width in pixels; 0 = the source's native size."},"height":{"type":"integer","default":480,"minimum":0,"maximum":8192,"description":"Capture height in pixels; 0 = the source's native size."},"fps":{"type":"number","default":15,"minimum":0,"maximum":240,"description":"Capture rate requested from the source; 0 = the source's own rate. Frames beyond what inference takes are dropped (latest frame wins)."},"loop":{"type":"boolean","default":true,"description":"Restart a video file or image folder at its end."},"watchdogSeconds":{"type":"number","default":10,"exclusiveMinimum":0,"maximum":3600,"description":"Restart the source when no frame arrived for this long."},"ffmpegPath":{"type":"string","default":"ffmpeg","minLength":1,"pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"a program name found on PATH or a path, without control characters","description":"The ffmpeg program that reads cameras, streams and files (and lists a V4L2 device's formats); a name is looked up on PATH."}},"default":{"source":"auto","width":640,"height":480,"fps":15,"loop":true,"watchdogSeconds":10,"ffmpegPath":"ffmpeg"}},"engine":{"type":"object","description":"Inference runtime.","additionalProperties":false,"required":["providers","threads","timeoutMs","ortLibraryPath","trtFp16","modules"],"properties":{"providers":{"type":"array","default":["tensorrt","cuda","cpu"],"minItems":1,"uniqueItems":true,"items":{"type":"string","enum":["tensorrt","cuda","cpu","wasm","tfjs-node","tfjs-wasm"]},"description":"Execution providers tried in order; those the board lacks are skipped and reported. As an environment variable or --set value: a comma-separated list."},"threads":{"type":"integer","default":0,"minimum":0,"maximum":256,"description":"Intra-op threads; 0 = measured by the profiler (the fastest count for this board)."},"timeoutMs":{"type":"integer","default":5000,"minimum":100,"maximum":600000,"description":"An inference that takes longer is abandoned and the engine worker restarted."},"ortLibraryPath":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Path of a custom onnxruntime shared library (e.g. a Jetson build with TensorRT/CUDA); empty = the one bundled with onnxruntime-node."},"trtFp16":{"type":"boolean","default":false,"description":"Let TensorRT build FP16 engines (Jetson): faster, slightly less exact. Engines are cached in <stateDir>/trt-cache so later starts do not rebuild them."},"modules":{"type":"array","default":[],"uniqueItems":true,"items":{"type":"string","minLength":1,"pattern":"^(/|file:///)[^\\u0000-\\u001f\\u007f]*$","x-accepted":"absolute paths (or file:/// URLs) of JavaScript modules"},"description":"JavaScript modules the inference worker imports before it loads the model, each registering engines of its own with registerEngine(name, factory, priority) (src/engine/registry.ts); the model runs on the highest-priority engine that loads it. Empty = the engines edgefit ships (onnxruntime). The profiler always measures with onnxruntime. As an environment variable or --set value: a comma-separated list."}},"default":{"providers":["tensorrt","cuda","cpu"],"threads":0,"timeoutMs":5000,"ortLibraryPath":"","trtFp16":false,"modules":[]}},"budget":{"type":"object","description":"What the chosen model may cost. The selector picks the most accurate variant that fits.","additionalProperties":false,"required":["latencyMs","fps","percentile","memoryMb","memoryFraction","minAccuracy"],"properties":{"latencyMs":{"type":"number","default":0,"minimum":0,"maximum":600000,"description":"Latency budget per inference at `percentile`, in ms; 0 = derived from `fps` (1000 / fps)."},"fps":{"type":"number","default":5,"minimum":0,"maximum":1000,"description":"Target inferences per second, used when `latencyMs` is 0."},"percentile":{"type":"integer","enum":[50,90,99],"default":90,"description":"Latency percentile the budget applies to: 50, 90 or 99 (90 = p90; the profiler records only these three)."},"memoryMb":{"type":"number","default":0,"minimum":0,"maximum":10000000,"description":"Memory budget for the model session in MB; 0 = `memoryFraction` of the memory available (cgroup limit included)."},"memoryFraction":{"type":"number","default":0.5,"exclusiveMinimum":0,"maximum":1,"description":"Share of available memory the model may use when `memoryMb` is 0."},"minAccuracy":{"type":"number","default":0,"minimum":0,"maximum":1,"description":"Refuse variants whose accuracy (0..1, published or estimated) is below this, unknown, or in doubt (demoted by the measured agreement)."}},"default":{"latencyMs":0,"fps":5,"percentile":90,"memoryMb":0,"memoryFraction":0.5,"minAccuracy":0}},"models":{"type":"object","description":"Model catalog and downloads.","additionalProperties":false,"required":["catalog","mirror","task","allowZooFallback","downloadTimeoutSeconds","maxDownloadMb","pullTimeoutSeconds","allowAnyUrl","publicKey"],"properties":{"catalog":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Path of the model catalog (JSON); empty = models/catalog.json shipped with edgefit."},"mirror":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Where `models pull` fetches files instead of upstream: an http(s) URL or a local directory laid out like the catalog's relative file paths. Empty = upstream URLs."},"task":{"type":"string","enum":["imagenet","classification","person","detection"],"default":"imagenet","description":"Which kind of model to run: 'imagenet' (1000 classes; 'classification' is the same), 'person' (person / no person) or 'detection' (an object detector: boxes with labels and scores, see docs/detection.md)."},"allowZooFallback":{"type":"boolean","default":true,"description":"With no pretrained model on disk, run zoo-generated models (random weights: their labels are meaningless) so the pipeline and measurements still work."},"downloadTimeoutSeconds":{"type":"number","default":300,"exclusiveMinimum":0,"maximum":86400,"description":"Abandon one download after this long."},"maxDownloadMb":{"type":"number","default":200,"exclusiveMinimum":0,"maximum":10000,"description":"Refuse a download larger than this."},"pullTimeoutSeconds":{"type":"number","default":1800,"exclusiveMinimum":0,"maximum":86400,"description":"A `pull-model` command (downloads and conversion, in a child process) is killed after this long; the running model is unchanged."},"allowAnyUrl":{"type":"boolean","default":false,"description":"Let a `pull-model` command name any mirror. Off: a command's mirror must be `mirror` above or an https URL on a host of the catalog's own URLs; anything else is refused (E_MIRROR_NOT_ALLOWED). `edgefit models pull --mirror` on the board is not limited."},"publicKey":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"PEM file of the Ed25519 public key catalogs must be signed with (`edgefit catalog keygen`, `edgefit catalog sign`). Set: a catalog without a valid `<catalog>.sig`, signed by another key, over other bytes, or older than the last one accepted (its `catalogVersion`) is refused (E_SIGNATURE, E_CATALOG_REPLAY). Empty = catalogs are not checked. See docs/fleet.md."}},"default":{"catalog":"","mirror":"","task":"imagenet","allowZooFallback":true,"downloadTimeoutSeconds":300,"maxDownloadMb":200,"pullTimeoutSeconds":1800,"allowAnyUrl":false,"publicKey":""}},"profile":{"type":"object","description":"Measurement of each variant on this board.","additionalProperties":false,"required":["minRuns","minSeconds","warmupRuns","probeDir","minAgreement"],"properties":{"minRuns":{"type":"integer","default":30,"minimum":1,"maximum":100000,"description":"Timed inferences per variant, at least."},"minSeconds":{"type":"number","default":3,"minimum":0,"maximum":3600,"description":"Time spent measuring each variant, at least."},"warmupRuns":{"type":"integer","default":5,"minimum":0,"maximum":10000,"description":"Untimed inferences before measuring (caches, lazy allocation, clocks ramping up)."},"probeDir":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Directory of photos (JPEG, PNG, BMP) on which each reduced-resolution rung is compared with its model at the native resolution (top-1 agreement). Empty = <stateDir>/probe-frames, which the daemon fills with frames of a real camera while it runs."},"minAgreement":{"type":"number","default":0.5,"minimum":0,"maximum":1,"description":"A reduced-resolution rung whose top-1 agrees with its native model on fewer than this fraction of the probe frames is demoted below every rung whose accuracy stands; 0 = never demote."}},"default":{"minRuns":30,"minSeconds":3,"warmupRuns":5,"probeDir":"","minAgreement":0.5}},"adapt":{"type":"object","description":"Live re-selection when the measured latency drifts (thermal throttling, other load).","additionalProperties":false,"required":["enabled","windowSeconds","cooldownSeconds","hysteresis"],"properties":{"enabled":{"type":"boolean","default":true,"description":"Re-select the model when live latency leaves the budget."},"windowSeconds":{"type":"number","default":30,"exclusiveMinimum":0,"maximum":86400,"description":"Live latency is judged over this sliding window."},"cooldownSeconds":{"type":"number","default":120,"minimum":0,"maximum":86400,"description":"Minimum time between two model switches."},"hysteresis":{"type":"number","default":0.15,"minimum":0,"maximum":1,"description":"Step down when latency exceeds the budget; step up only when the larger variant fits with this fraction to spare."}},"default":{"enabled":true,"windowSeconds":30,"cooldownSeconds":120,"hysteresis":0.15}},"mqtt":{"type":"object","description":"Where results and telemetry go.","additionalProperties":false,"required":["url","prefix","protocolVersion","username","password","tls","keepaliveSeconds","reconnectMaxSeconds","results","telemetrySeconds","outbox","homeAssistant"],"properties":{"url":{"type":"string","default":"","pattern":"^((mqtts?|wss?|tcp|ssl)://[^\\s]+)?$","x-accepted":"empty or a URL mqtt://, mqtts://, ws://, wss://, tcp://, ssl:// (e.g. mqtt://broker.local:1883)","description":"Broker URL; empty = an embedded broker on 127.0.0.1:1883."},"prefix":{"type":"string","default":"edgefit","pattern":"^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$","x-accepted":"topic levels of letters, digits, '.', '_', '-' separated by '/' (1-4 levels of 1-64 characters; no '+', '#', spaces or empty levels)","description":"Topic prefix: topics are <prefix>/<deviceId>/…."},"protocolVersion":{"type":"integer","enum":[4,5],"default":5,"description":"MQTT protocol: 5, or 4 (3.1.1). With 5, a broker that refuses it is retried with 4."},"username":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Broker user name; empty = anonymous."},"password":{"type":"string","default":"","description":"Broker password (shown redacted by `config --print`)."},"tls":{"type":"object","description":"TLS for mqtts:// and wss:// brokers.","additionalProperties":false,"required":["ca","cert","key","rejectUnauthorized"],"properties":{"ca":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"PEM file of the CA that signed the broker certificate; empty = the system CAs."},"cert":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"PEM client certificate file for mutual TLS; empty = none."},"key":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"PEM private key file of the client certificate."},"rejectUnauthorized":{"type":"boolean","default":true,"description":"Refuse a broker certificate that does not verify. Turn off only for testing."}},"default":{"ca":"","cert":"","key":"","rejectUnauthorized":true}},"keepaliveSeconds":{"type":"integer","default":30,"minimum":0,"maximum":65535,"description":"MQTT keepalive; the broker publishes the last will after 1.5x this without traffic."},"reconnectMaxSeconds":{"type":"number","default":60,"minimum":1,"maximum":3600,"description":"Longest wait between reconnect attempts: delays grow exponentially from 1 s with full jitter up to this, so a fleet does not reconnect all at once."},"results":{"type":"object","description":"When results are published, and what a detector's result holds.","additionalProperties":false,"required":["mode","threshold","maxRatePerSecond","labels","minScore"],"properties":{"mode":{"type":"string","enum":["every","change","threshold"],"default":"change","description":"'every' frame; on a 'change' (classification: of the top class; detection: of the set of labels seen or of a count, never of a score alone); or when the best score (top-1, or the best detection) is at or above `threshold`."},"threshold":{"type":"number","default":0.1,"minimum":0,"maximum":1,"description":"Score (0..1) the top-1 class or the best detection needs for a result to be published in 'threshold' mode."},"maxRatePerSecond":{"type":"number","default":5,"exclusiveMinimum":0,"maximum":1000,"description":"Publish at most this many results per second."},"labels":{"type":"array","default":[],"uniqueItems":true,"maxItems":1000,"items":{"type":"string","minLength":1,"maxLength":128,"pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters"},"description":"Only these labels are reported (detections and their counts; for a classifier, the entries of `top`); empty = every label. As an environment variable or --set value: a comma-separated list."},"minScore":{"type":"number","default":0.5,"minimum":0,"maximum":1,"description":"Detections scoring below this (0..1) are left out of the result and its counts (detection task; a classifier's results use `threshold`)."}},"default":{"mode":"change","threshold":0.1,"maxRatePerSecond":5,"labels":[],"minScore":0.5}},"telemetrySeconds":{"type":"number","default":30,"minimum":1,"maximum":86400,"description":"Interval between telemetry messages."},"outbox":{"type":"object","description":"Messages kept while the broker is unreachable (oldest dropped first, and counted).","additionalProperties":false,"required":["maxMessages","maxBytes"],"properties":{"maxMessages":{"type":"integer","default":1000,"minimum":0,"maximum":10000000,"description":"Most messages held."},"maxBytes":{"type":"integer","default":1048576,"minimum":0,"maximum":1073741824,"description":"Most payload bytes held."}},"default":{"maxMessages":1000,"maxBytes":1048576}},"homeAssistant":{"type":"object","description":"Home Assistant MQTT discovery.","additionalProperties":false,"required":["enabled","prefix","watchLabels"],"properties":{"enabled":{"type":"boolean","default":true,"description":"Publish retained discovery messages so Home Assistant creates the sensors."},"prefix":{"type":"string","default":"homeassistant","pattern":"^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$","x-accepted":"topic levels of letters, digits, '.', '_', '-' separated by '/' (1-4 levels of 1-64 characters; no '+', '#', spaces or empty levels)","description":"Home Assistant discovery prefix."},"watchLabels":{"type":"array","default":["person"],"uniqueItems":true,"maxItems":100,"items":{"type":"string","minLength":1,"maxLength":128,"pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters"},"description":"Detection task: the labels that get a Home Assistant binary sensor (\"person detected\") and a count sensor each. As an environment variable or --set value: a comma-separated list."}},"default":{"enabled":true,"prefix":"homeassistant","watchLabels":["person"]}}},"default":{"url":"","prefix":"edgefit","protocolVersion":5,"username":"","password":"","tls":{"ca":"","cert":"","key":"","rejectUnauthorized":true},"keepaliveSeconds":30,"reconnectMaxSeconds":60,"results":{"mode":"change","threshold":0.1,"maxRatePerSecond":5,"labels":[],"minScore":0.5},"telemetrySeconds":30,"outbox":{"maxMessages":1000,"maxBytes":1048576},"homeAssistant":{"enabled":true,"prefix":"homeassistant","watchLabels":["person"]}}},"fleet":{"type":"object","description":"Working as one of a fleet on a shared broker (mqtt.url): shared measurements, rollouts. See docs/fleet.md.","additionalProperties":false,"required":["shareMeasurements","useMeasurements","seedWaitSeconds","group"],"properties":{"shareMeasurements":{"type":"boolean","default":false,"description":"Publish this device's own profile measurements, retained, under <prefix>/fleet/measurements/<board fingerprint>/…, for devices with the same fingerprint."},"useMeasurements":{"type":"boolean","default":false,"description":"Seed the first selection from the fleet's measurements of this exact board fingerprint and runtime, then confirm the pick with one measurement of its own (and of the next rung on a miss). Own measurements always win; out-of-range figures are refused."},"seedWaitSeconds":{"type":"number","default":3,"exclusiveMinimum":0,"maximum":60,"description":"How long the start waits for the broker's retained fleet measurements before selecting without them."},"group":{"type":"string","default":"","maxLength":64,"pattern":"^[A-Za-z0-9._-]*$","x-accepted":"letters, digits, '.', '_', '-' (1-64 characters), or empty","description":"Rollout group this device belongs to (`edgefit rollout start --group`); empty = it takes part in no rollout."}},"default":{"shareMeasurements":false,"useMeasurements":false,"seedWaitSeconds":3,"group":""}},"log":{"type":"object","description":"Logging (to stderr).","additionalProperties":false,"required":["level","json"],"properties":{"level":{"type":"string","enum":["debug","info","warn","error"],"default":"info","description":"Least severe level written."},"json":{"type":"boolean","default":false,"description":"One JSON object per line instead of text (for journald/log shippers)."}},"default":{"level":"info","json":false}}},"default":{"deviceId":"","stateDir":"","camera":{"source":"auto","width":640,"height":480,"fps":15,"loop":true,"watchdogSeconds":10,"ffmpegPath":"ffmpeg"},"engine":{"providers":["tensorrt","cuda","cpu"],"threads":0,"timeoutMs":5000,"ortLibraryPath":"","trtFp16":false,"modules":[]},"budget":{"latencyMs":0,"fps":5,"percentile":90,"memoryMb":0,"memoryFraction":0.5,"minAccuracy":0},"models":{"catalog":"","mirror":"","task":"imagenet","allowZooFallback":true,"downloadTimeoutSeconds":300,"maxDownloadMb":200,"pullTimeoutSeconds":1800,"allowAnyUrl":false,"publicKey":""},"profile":{"minRuns":30,"minSeconds":3,"warmupRuns":5,"probeDir":"","minAgreement":0.5},"adapt":{"enabled":true,"windowSeconds":30,"cooldownSeconds":120,"hysteresis":0.15},"mqtt":{"url":"","prefix":"edgefit","protocolVersion":5,"username":"","password":"","tls":{"ca":"","cert":"","key":"","rejectUnauthorized":true},"keepaliveSeconds":30,"reconnectMaxSeconds":60,"results":{"mode":"change","threshold":0.1,"maxRatePerSecond":5,"labels":[],"minScore":0.5},"telemetrySeconds":30,"outbox":{"maxMessages":1000,"maxBytes":1048576},"homeAssistant":{"enabled":true,"prefix":"homeassistant","watchLabels":["person"]}},"fleet":{"shareMeasurements":false,"useMeasurements":false,"seedWaitSeconds":3,"group":""},"log":{"level":"info","json":false}}};
+const schema11 = {"type":"object","description":"edgefit daemon configuration","additionalProperties":false,"required":["deviceId","stateDir","camera","engine","budget","models","profile","adapt","mqtt","log","fleet"],"properties":{"deviceId":{"type":"string","default":"","maxLength":64,"pattern":"^[A-Za-z0-9._-]*$","x-accepted":"letters, digits, '.', '_', '-' (1-64 characters; no '+', '#', '/', spaces or control characters)","description":"Name of this device in MQTT topics and Home Assistant. Empty = the host name with every other character replaced by \"-\"."},"stateDir":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Where models, profiles and caches are written. Empty = /var/lib/edgefit when running as root, else $XDG_STATE_HOME/edgefit or ~/.local/state/edgefit. A leading ~/ is expanded."},"camera":{"type":"object","description":"Frame source.","additionalProperties":false,"required":["source","width","height","fps","loop","watchdogSeconds","ffmpegPath"],"properties":{"source":{"type":"string","default":"auto","pattern":"^(auto|synthetic|rpicam|/dev/video[0-9]+|(rtsp|rtsps|http|https)://[^\\s]+|(file|lavfi|folder):[^\\u0000-\\u001f]+|(?![A-Za-z][A-Za-z0-9+.-]*:)[^\\u0000-\\u001f]+)$","x-accepted":"'auto', 'synthetic', 'rpicam', '/dev/videoN', 'rtsp://…', 'http(s)://…', 'file:PATH' or a path to a video, 'lavfi:GRAPH' (e.g. lavfi:testsrc), 'folder:DIR' of images","description":"Camera: 'auto' (first /dev/video*, then rpicam, else synthetic), 'synthetic', 'rpicam', '/dev/videoN', 'rtsp://…', 'http(s)://…' (MJPEG or a stream ffmpeg reads), 'file:PATH' or a path to a video file, 'lavfi:testsrc…' (ffmpeg test graph), 'folder:DIR' (images, cycled)."},"width":{"type":"integer","default":640,"minimum":0,"maximum":8192,"description":"Capture width in pixels; 0 = the source's native size."},"height":{"type":"integer","default":480,"minimum":0,"maximum":8192,"description":"Capture height in pixels; 0 = the source's native size."},"fps":{"type":"number","default":15,"minimum":0,"maximum":240,"description":"Capture rate requested from the source; 0 = the source's own rate. Frames beyond what inference takes are dropped (latest frame wins)."},"loop":{"type":"boolean","default":true,"description":"Restart a video file or image folder at its end."},"watchdogSeconds":{"type":"number","default":10,"exclusiveMinimum":0,"maximum":3600,"description":"Restart the source when no frame arrived for this long."},"ffmpegPath":{"type":"string","default":"ffmpeg","minLength":1,"pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"a program name found on PATH or a path, without control characters","description":"The ffmpeg program that reads cameras, streams and files (and lists a V4L2 device's formats); a name is looked up on PATH."}},"default":{"source":"auto","width":640,"height":480,"fps":15,"loop":true,"watchdogSeconds":10,"ffmpegPath":"ffmpeg"}},"engine":{"type":"object","description":"Inference runtime.","additionalProperties":false,"required":["providers","threads","timeoutMs","ortLibraryPath","trtFp16","modules"],"properties":{"providers":{"type":"array","default":["tensorrt","cuda","cpu"],"minItems":1,"uniqueItems":true,"items":{"type":"string","enum":["tensorrt","cuda","cpu","wasm","tfjs-node","tfjs-wasm"]},"description":"Execution providers tried in order; those the board lacks are skipped and reported. As an environment variable or --set value: a comma-separated list."},"threads":{"type":"integer","default":0,"minimum":0,"maximum":256,"description":"Intra-op threads; 0 = measured by the profiler (the fastest count for this board)."},"timeoutMs":{"type":"integer","default":5000,"minimum":100,"maximum":600000,"description":"An inference that takes longer is abandoned and the engine worker restarted."},"ortLibraryPath":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Path of a custom onnxruntime shared library (e.g. a Jetson build with TensorRT/CUDA); empty = the one bundled with onnxruntime-node."},"trtFp16":{"type":"boolean","default":false,"description":"Let TensorRT build FP16 engines (Jetson): faster, slightly less exact. Engines are cached in <stateDir>/trt-cache so later starts do not rebuild them."},"modules":{"type":"array","default":[],"uniqueItems":true,"items":{"type":"string","minLength":1,"pattern":"^(/|file:///)[^\\u0000-\\u001f\\u007f]*$","x-accepted":"absolute paths (or file:/// URLs) of JavaScript modules"},"description":"JavaScript modules the inference worker imports before it loads the model, each registering engines of its own with registerEngine(name, factory, priority) (src/engine/registry.ts); the model runs on the highest-priority engine that loads it. Empty = the engines edgefit ships (onnxruntime). The profiler always measures with onnxruntime. As an environment variable or --set value: a comma-separated list."}},"default":{"providers":["tensorrt","cuda","cpu"],"threads":0,"timeoutMs":5000,"ortLibraryPath":"","trtFp16":false,"modules":[]}},"budget":{"type":"object","description":"What the chosen model may cost. The selector picks the most accurate variant that fits.","additionalProperties":false,"required":["latencyMs","fps","percentile","memoryMb","memoryFraction","minAccuracy"],"properties":{"latencyMs":{"type":"number","default":0,"minimum":0,"maximum":600000,"description":"Latency budget per inference at `percentile`, in ms; 0 = derived from `fps` (1000 / fps)."},"fps":{"type":"number","default":5,"minimum":0,"maximum":1000,"description":"Target inferences per second, used when `latencyMs` is 0."},"percentile":{"type":"integer","enum":[50,90,99],"default":90,"description":"Latency percentile the budget applies to: 50, 90 or 99 (90 = p90; the profiler records only these three)."},"memoryMb":{"type":"number","default":0,"minimum":0,"maximum":10000000,"description":"Memory budget for the model session in MB; 0 = `memoryFraction` of the memory available (cgroup limit included)."},"memoryFraction":{"type":"number","default":0.5,"exclusiveMinimum":0,"maximum":1,"description":"Share of available memory the model may use when `memoryMb` is 0."},"minAccuracy":{"type":"number","default":0,"minimum":0,"maximum":1,"description":"Refuse variants whose accuracy (0..1, published or estimated) is below this, unknown, or in doubt (demoted by the measured agreement)."}},"default":{"latencyMs":0,"fps":5,"percentile":90,"memoryMb":0,"memoryFraction":0.5,"minAccuracy":0}},"models":{"type":"object","description":"Model catalog and downloads.","additionalProperties":false,"required":["catalog","mirror","task","allowZooFallback","downloadTimeoutSeconds","maxDownloadMb","pullTimeoutSeconds","allowAnyUrl","publicKey"],"properties":{"catalog":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Path of the model catalog (JSON); empty = models/catalog.json shipped with edgefit."},"mirror":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Where `models pull` fetches files instead of upstream: an http(s) URL or a local directory laid out like the catalog's relative file paths. Empty = upstream URLs."},"task":{"type":"string","enum":["imagenet","classification","person","detection"],"default":"imagenet","description":"Which kind of model to run: 'imagenet' (1000 classes; 'classification' is the same), 'person' (person / no person) or 'detection' (an object detector: boxes with labels and scores, see docs/detection.md)."},"allowZooFallback":{"type":"boolean","default":true,"description":"With no pretrained model on disk, run zoo-generated models (random weights: their labels are meaningless) so the pipeline and measurements still work."},"downloadTimeoutSeconds":{"type":"number","default":300,"exclusiveMinimum":0,"maximum":86400,"description":"Abandon one download after this long."},"maxDownloadMb":{"type":"number","default":200,"exclusiveMinimum":0,"maximum":10000,"description":"Refuse a download larger than this."},"pullTimeoutSeconds":{"type":"number","default":1800,"exclusiveMinimum":0,"maximum":86400,"description":"A `pull-model` command (downloads and conversion, in a child process) is killed after this long; the running model is unchanged."},"allowAnyUrl":{"type":"boolean","default":false,"description":"Let a `pull-model` command name any mirror. Off: a command's mirror must be `mirror` above or an https URL on a host of the catalog's own URLs; anything else is refused (E_MIRROR_NOT_ALLOWED). `edgefit models pull --mirror` on the board is not limited."},"publicKey":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"PEM file of the Ed25519 public key catalogs must be signed with (`edgefit catalog keygen`, `edgefit catalog sign`). Set: a catalog without a valid `<catalog>.sig`, signed by another key, over other bytes, or older than the last one accepted (its `catalogVersion`) is refused (E_SIGNATURE, E_CATALOG_REPLAY). Empty = catalogs are not checked. See docs/fleet.md."}},"default":{"catalog":"","mirror":"","task":"imagenet","allowZooFallback":true,"downloadTimeoutSeconds":300,"maxDownloadMb":200,"pullTimeoutSeconds":1800,"allowAnyUrl":false,"publicKey":""}},"profile":{"type":"object","description":"Measurement of each variant on this board.","additionalProperties":false,"required":["minRuns","minSeconds","warmupRuns","probeDir","minAgreement"],"properties":{"minRuns":{"type":"integer","default":30,"minimum":1,"maximum":100000,"description":"Timed inferences per variant, at least."},"minSeconds":{"type":"number","default":3,"minimum":0,"maximum":3600,"description":"Time spent measuring each variant, at least."},"warmupRuns":{"type":"integer","default":5,"minimum":0,"maximum":10000,"description":"Untimed inferences before measuring (caches, lazy allocation, clocks ramping up)."},"probeDir":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Directory of photos (JPEG, PNG, BMP) on which each reduced-resolution rung is compared with its model at the native resolution (top-1 agreement). Empty = <stateDir>/probe-frames, which the daemon fills with frames of a real camera while it runs."},"minAgreement":{"type":"number","default":0.5,"minimum":0,"maximum":1,"description":"A reduced-resolution rung whose top-1 agrees with its native model on fewer than this fraction of the probe frames is demoted below every rung whose accuracy stands; 0 = never demote."}},"default":{"minRuns":30,"minSeconds":3,"warmupRuns":5,"probeDir":"","minAgreement":0.5}},"adapt":{"type":"object","description":"Live re-selection when the measured latency drifts (thermal throttling, other load).","additionalProperties":false,"required":["enabled","windowSeconds","cooldownSeconds","hysteresis"],"properties":{"enabled":{"type":"boolean","default":true,"description":"Re-select the model when live latency leaves the budget."},"windowSeconds":{"type":"number","default":30,"exclusiveMinimum":0,"maximum":86400,"description":"Live latency is judged over this sliding window."},"cooldownSeconds":{"type":"number","default":120,"minimum":0,"maximum":86400,"description":"Minimum time between two model switches."},"hysteresis":{"type":"number","default":0.15,"minimum":0,"maximum":1,"description":"Step down when latency exceeds the budget; step up only when the larger variant fits with this fraction to spare."}},"default":{"enabled":true,"windowSeconds":30,"cooldownSeconds":120,"hysteresis":0.15}},"mqtt":{"type":"object","description":"Where results and telemetry go.","additionalProperties":false,"required":["url","prefix","protocolVersion","username","password","tls","keepaliveSeconds","reconnectMaxSeconds","results","telemetrySeconds","outbox","homeAssistant"],"properties":{"url":{"type":"string","default":"","pattern":"^((mqtts?|wss?|tcp|ssl)://[^\\s]+)?$","x-accepted":"empty or a URL mqtt://, mqtts://, ws://, wss://, tcp://, ssl:// (e.g. mqtt://broker.local:1883)","description":"Broker URL; empty = an embedded broker on 127.0.0.1:1883."},"prefix":{"type":"string","default":"edgefit","pattern":"^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$","x-accepted":"topic levels of letters, digits, '.', '_', '-' separated by '/' (1-4 levels of 1-64 characters; no '+', '#', spaces or empty levels)","description":"Topic prefix: topics are <prefix>/<deviceId>/…."},"protocolVersion":{"type":"integer","enum":[4,5],"default":5,"description":"MQTT protocol: 5, or 4 (3.1.1). With 5, a broker that refuses it is retried with 4."},"username":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Broker user name; empty = anonymous."},"password":{"type":"string","default":"","description":"Broker password (shown redacted by `config --print`)."},"tls":{"type":"object","description":"TLS for mqtts:// and wss:// brokers.","additionalProperties":false,"required":["ca","cert","key","rejectUnauthorized"],"properties":{"ca":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"PEM file of the CA that signed the broker certificate; empty = the system CAs."},"cert":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"PEM client certificate file for mutual TLS; empty = none."},"key":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"PEM private key file of the client certificate."},"rejectUnauthorized":{"type":"boolean","default":true,"description":"Refuse a broker certificate that does not verify. Turn off only for testing."}},"default":{"ca":"","cert":"","key":"","rejectUnauthorized":true}},"keepaliveSeconds":{"type":"integer","default":30,"minimum":0,"maximum":65535,"description":"MQTT keepalive; the broker publishes the last will after 1.5x this without traffic."},"reconnectMaxSeconds":{"type":"number","default":60,"minimum":1,"maximum":3600,"description":"Longest wait between reconnect attempts: delays grow exponentially from 1 s with full jitter up to this, so a fleet does not reconnect all at once."},"results":{"type":"object","description":"When results are published, and what a detector's result holds.","additionalProperties":false,"required":["mode","threshold","maxRatePerSecond","labels","minScore"],"properties":{"mode":{"type":"string","enum":["every","change","threshold"],"default":"change","description":"'every' frame; on a 'change' (classification: of the top class; detection: of the set of labels seen or of a count, never of a score alone); or when the best score (top-1, or the best detection) is at or above `threshold`."},"threshold":{"type":"number","default":0.1,"minimum":0,"maximum":1,"description":"Score (0..1) the top-1 class or the best detection needs for a result to be published in 'threshold' mode."},"maxRatePerSecond":{"type":"number","default":5,"exclusiveMinimum":0,"maximum":1000,"description":"Publish at most this many results per second."},"labels":{"type":"array","default":[],"uniqueItems":true,"maxItems":1000,"items":{"type":"string","minLength":1,"maxLength":128,"pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters"},"description":"Only these labels are reported (detections and their counts; for a classifier, the entries of `top`); empty = every label. As an environment variable or --set value: a comma-separated list."},"minScore":{"type":"number","default":0.5,"minimum":0,"maximum":1,"description":"Detections scoring below this (0..1) are left out of the result and its counts (detection task; a classifier's results use `threshold`)."}},"default":{"mode":"change","threshold":0.1,"maxRatePerSecond":5,"labels":[],"minScore":0.5}},"telemetrySeconds":{"type":"number","default":30,"minimum":1,"maximum":86400,"description":"Interval between telemetry messages."},"outbox":{"type":"object","description":"Messages kept while the broker is unreachable (oldest dropped first, and counted).","additionalProperties":false,"required":["maxMessages","maxBytes"],"properties":{"maxMessages":{"type":"integer","default":1000,"minimum":0,"maximum":10000000,"description":"Most messages held."},"maxBytes":{"type":"integer","default":1048576,"minimum":0,"maximum":1073741824,"description":"Most payload bytes held."}},"default":{"maxMessages":1000,"maxBytes":1048576}},"homeAssistant":{"type":"object","description":"Home Assistant MQTT discovery.","additionalProperties":false,"required":["enabled","prefix","watchLabels"],"properties":{"enabled":{"type":"boolean","default":true,"description":"Publish retained discovery messages so Home Assistant creates the sensors."},"prefix":{"type":"string","default":"homeassistant","pattern":"^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$","x-accepted":"topic levels of letters, digits, '.', '_', '-' separated by '/' (1-4 levels of 1-64 characters; no '+', '#', spaces or empty levels)","description":"Home Assistant discovery prefix."},"watchLabels":{"type":"array","default":["person"],"uniqueItems":true,"maxItems":100,"items":{"type":"string","minLength":1,"maxLength":128,"pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters"},"description":"Detection task: the labels that get a Home Assistant binary sensor (\"person detected\") and a count sensor each. As an environment variable or --set value: a comma-separated list."}},"default":{"enabled":true,"prefix":"homeassistant","watchLabels":["person"]}}},"default":{"url":"","prefix":"edgefit","protocolVersion":5,"username":"","password":"","tls":{"ca":"","cert":"","key":"","rejectUnauthorized":true},"keepaliveSeconds":30,"reconnectMaxSeconds":60,"results":{"mode":"change","threshold":0.1,"maxRatePerSecond":5,"labels":[],"minScore":0.5},"telemetrySeconds":30,"outbox":{"maxMessages":1000,"maxBytes":1048576},"homeAssistant":{"enabled":true,"prefix":"homeassistant","watchLabels":["person"]}}},"fleet":{"type":"object","description":"Working as one of a fleet on a shared broker (mqtt.url): shared measurements, rollouts. See docs/fleet.md.","additionalProperties":false,"required":["shareMeasurements","useMeasurements","seedWaitSeconds","group","provingSeconds"],"properties":{"shareMeasurements":{"type":"boolean","default":false,"description":"Publish this device's own profile measurements, retained, under <prefix>/fleet/measurements/<board fingerprint>/…, for devices with the same fingerprint."},"useMeasurements":{"type":"boolean","default":false,"description":"Seed the first selection from the fleet's measurements of this exact board fingerprint and runtime, then confirm the pick with one measurement of its own (and of the next rung on a miss). Own measurements always win; out-of-range figures are refused."},"seedWaitSeconds":{"type":"number","default":3,"exclusiveMinimum":0,"maximum":60,"description":"How long the start waits for the broker's retained fleet measurements before selecting without them."},"group":{"type":"string","default":"","maxLength":64,"pattern":"^[A-Za-z0-9._-]*$","x-accepted":"letters, digits, '.', '_', '-' (1-64 characters), or empty","description":"Rollout group this device belongs to (`edgefit rollout start --group`); empty = it takes part in no rollout. Taking part needs models.publicKey (only signed catalogs are taken) and an external mqtt.url."},"provingSeconds":{"type":"number","default":60,"exclusiveMinimum":0,"maximum":86400,"description":"How long a rollout's new model runs before this device reports its health (p90 and fps against the previous model's, crashes and restarts)."}},"default":{"shareMeasurements":false,"useMeasurements":false,"seedWaitSeconds":3,"group":"","provingSeconds":60}},"log":{"type":"object","description":"Logging (to stderr).","additionalProperties":false,"required":["level","json"],"properties":{"level":{"type":"string","enum":["debug","info","warn","error"],"default":"info","description":"Least severe level written."},"json":{"type":"boolean","default":false,"description":"One JSON object per line instead of text (for journald/log shippers)."}},"default":{"level":"info","json":false}}},"default":{"deviceId":"","stateDir":"","camera":{"source":"auto","width":640,"height":480,"fps":15,"loop":true,"watchdogSeconds":10,"ffmpegPath":"ffmpeg"},"engine":{"providers":["tensorrt","cuda","cpu"],"threads":0,"timeoutMs":5000,"ortLibraryPath":"","trtFp16":false,"modules":[]},"budget":{"latencyMs":0,"fps":5,"percentile":90,"memoryMb":0,"memoryFraction":0.5,"minAccuracy":0},"models":{"catalog":"","mirror":"","task":"imagenet","allowZooFallback":true,"downloadTimeoutSeconds":300,"maxDownloadMb":200,"pullTimeoutSeconds":1800,"allowAnyUrl":false,"publicKey":""},"profile":{"minRuns":30,"minSeconds":3,"warmupRuns":5,"probeDir":"","minAgreement":0.5},"adapt":{"enabled":true,"windowSeconds":30,"cooldownSeconds":120,"hysteresis":0.15},"mqtt":{"url":"","prefix":"edgefit","protocolVersion":5,"username":"","password":"","tls":{"ca":"","cert":"","key":"","rejectUnauthorized":true},"keepaliveSeconds":30,"reconnectMaxSeconds":60,"results":{"mode":"change","threshold":0.1,"maxRatePerSecond":5,"labels":[],"minScore":0.5},"telemetrySeconds":30,"outbox":{"maxMessages":1000,"maxBytes":1048576},"homeAssistant":{"enabled":true,"prefix":"homeassistant","watchLabels":["person"]}},"fleet":{"shareMeasurements":false,"useMeasurements":false,"seedWaitSeconds":3,"group":"","provingSeconds":60},"log":{"level":"info","json":false}}};
 const func2 = Object.prototype.hasOwnProperty;
 const func3 = require("ajv/dist/runtime/ucs2length").default;
 const pattern0 = new RegExp("^[A-Za-z0-9._-]*$", "u");
@@ -3081,9 +3081,8 @@ vErrors.push(err261);
 }
 errors++;
 }
-for(const key12 in data76){
-if(!((((key12 === "shareMeasurements") || (key12 === "useMeasurements")) || (key12 === "seedWaitSeconds")) || (key12 === "group"))){
-const err262 = {instancePath:instancePath+"/fleet",schemaPath:"#/properties/fleet/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.fleet,data:data76};
+if(data76.provingSeconds === undefined){
+const err262 = {instancePath:instancePath+"/fleet",schemaPath:"#/properties/fleet/required",keyword:"required",params:{missingProperty: "provingSeconds"},message:"must have required property '"+"provingSeconds"+"'",schema:schema11.properties.fleet.required,parentSchema:schema11.properties.fleet,data:data76};
 if(vErrors === null){
 vErrors = [err262];
 }
@@ -3092,11 +3091,9 @@ vErrors.push(err262);
 }
 errors++;
 }
-}
-if(data76.shareMeasurements !== undefined){
-let data77 = data76.shareMeasurements;
-if(typeof data77 !== "boolean"){
-const err263 = {instancePath:instancePath+"/fleet/shareMeasurements",schemaPath:"#/properties/fleet/properties/shareMeasurements/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.fleet.properties.shareMeasurements.type,parentSchema:schema11.properties.fleet.properties.shareMeasurements,data:data77};
+for(const key12 in data76){
+if(!(((((key12 === "shareMeasurements") || (key12 === "useMeasurements")) || (key12 === "seedWaitSeconds")) || (key12 === "group")) || (key12 === "provingSeconds"))){
+const err263 = {instancePath:instancePath+"/fleet",schemaPath:"#/properties/fleet/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.fleet,data:data76};
 if(vErrors === null){
 vErrors = [err263];
 }
@@ -3106,10 +3103,10 @@ vErrors.push(err263);
 errors++;
 }
 }
-if(data76.useMeasurements !== undefined){
-let data78 = data76.useMeasurements;
-if(typeof data78 !== "boolean"){
-const err264 = {instancePath:instancePath+"/fleet/useMeasurements",schemaPath:"#/properties/fleet/properties/useMeasurements/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.fleet.properties.useMeasurements.type,parentSchema:schema11.properties.fleet.properties.useMeasurements,data:data78};
+if(data76.shareMeasurements !== undefined){
+let data77 = data76.shareMeasurements;
+if(typeof data77 !== "boolean"){
+const err264 = {instancePath:instancePath+"/fleet/shareMeasurements",schemaPath:"#/properties/fleet/properties/shareMeasurements/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.fleet.properties.shareMeasurements.type,parentSchema:schema11.properties.fleet.properties.shareMeasurements,data:data77};
 if(vErrors === null){
 vErrors = [err264];
 }
@@ -3119,11 +3116,10 @@ vErrors.push(err264);
 errors++;
 }
 }
-if(data76.seedWaitSeconds !== undefined){
-let data79 = data76.seedWaitSeconds;
-if((typeof data79 == "number") && (isFinite(data79))){
-if(data79 > 60 || isNaN(data79)){
-const err265 = {instancePath:instancePath+"/fleet/seedWaitSeconds",schemaPath:"#/properties/fleet/properties/seedWaitSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 60},message:"must be <= 60",schema:60,parentSchema:schema11.properties.fleet.properties.seedWaitSeconds,data:data79};
+if(data76.useMeasurements !== undefined){
+let data78 = data76.useMeasurements;
+if(typeof data78 !== "boolean"){
+const err265 = {instancePath:instancePath+"/fleet/useMeasurements",schemaPath:"#/properties/fleet/properties/useMeasurements/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.fleet.properties.useMeasurements.type,parentSchema:schema11.properties.fleet.properties.useMeasurements,data:data78};
 if(vErrors === null){
 vErrors = [err265];
 }
@@ -3132,8 +3128,12 @@ vErrors.push(err265);
 }
 errors++;
 }
-if(data79 <= 0 || isNaN(data79)){
-const err266 = {instancePath:instancePath+"/fleet/seedWaitSeconds",schemaPath:"#/properties/fleet/properties/seedWaitSeconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.fleet.properties.seedWaitSeconds,data:data79};
+}
+if(data76.seedWaitSeconds !== undefined){
+let data79 = data76.seedWaitSeconds;
+if((typeof data79 == "number") && (isFinite(data79))){
+if(data79 > 60 || isNaN(data79)){
+const err266 = {instancePath:instancePath+"/fleet/seedWaitSeconds",schemaPath:"#/properties/fleet/properties/seedWaitSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 60},message:"must be <= 60",schema:60,parentSchema:schema11.properties.fleet.properties.seedWaitSeconds,data:data79};
 if(vErrors === null){
 vErrors = [err266];
 }
@@ -3142,9 +3142,8 @@ vErrors.push(err266);
 }
 errors++;
 }
-}
-else {
-const err267 = {instancePath:instancePath+"/fleet/seedWaitSeconds",schemaPath:"#/properties/fleet/properties/seedWaitSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.fleet.properties.seedWaitSeconds.type,parentSchema:schema11.properties.fleet.properties.seedWaitSeconds,data:data79};
+if(data79 <= 0 || isNaN(data79)){
+const err267 = {instancePath:instancePath+"/fleet/seedWaitSeconds",schemaPath:"#/properties/fleet/properties/seedWaitSeconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.fleet.properties.seedWaitSeconds,data:data79};
 if(vErrors === null){
 vErrors = [err267];
 }
@@ -3154,11 +3153,8 @@ vErrors.push(err267);
 errors++;
 }
 }
-if(data76.group !== undefined){
-let data80 = data76.group;
-if(typeof data80 === "string"){
-if(func3(data80) > 64){
-const err268 = {instancePath:instancePath+"/fleet/group",schemaPath:"#/properties/fleet/properties/group/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters",schema:64,parentSchema:schema11.properties.fleet.properties.group,data:data80};
+else {
+const err268 = {instancePath:instancePath+"/fleet/seedWaitSeconds",schemaPath:"#/properties/fleet/properties/seedWaitSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.fleet.properties.seedWaitSeconds.type,parentSchema:schema11.properties.fleet.properties.seedWaitSeconds,data:data79};
 if(vErrors === null){
 vErrors = [err268];
 }
@@ -3167,8 +3163,12 @@ vErrors.push(err268);
 }
 errors++;
 }
-if(!pattern0.test(data80)){
-const err269 = {instancePath:instancePath+"/fleet/group",schemaPath:"#/properties/fleet/properties/group/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9._-]*$"},message:"must match pattern \""+"^[A-Za-z0-9._-]*$"+"\"",schema:"^[A-Za-z0-9._-]*$",parentSchema:schema11.properties.fleet.properties.group,data:data80};
+}
+if(data76.group !== undefined){
+let data80 = data76.group;
+if(typeof data80 === "string"){
+if(func3(data80) > 64){
+const err269 = {instancePath:instancePath+"/fleet/group",schemaPath:"#/properties/fleet/properties/group/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters",schema:64,parentSchema:schema11.properties.fleet.properties.group,data:data80};
 if(vErrors === null){
 vErrors = [err269];
 }
@@ -3177,9 +3177,8 @@ vErrors.push(err269);
 }
 errors++;
 }
-}
-else {
-const err270 = {instancePath:instancePath+"/fleet/group",schemaPath:"#/properties/fleet/properties/group/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.fleet.properties.group.type,parentSchema:schema11.properties.fleet.properties.group,data:data80};
+if(!pattern0.test(data80)){
+const err270 = {instancePath:instancePath+"/fleet/group",schemaPath:"#/properties/fleet/properties/group/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9._-]*$"},message:"must match pattern \""+"^[A-Za-z0-9._-]*$"+"\"",schema:"^[A-Za-z0-9._-]*$",parentSchema:schema11.properties.fleet.properties.group,data:data80};
 if(vErrors === null){
 vErrors = [err270];
 }
@@ -3189,9 +3188,8 @@ vErrors.push(err270);
 errors++;
 }
 }
-}
 else {
-const err271 = {instancePath:instancePath+"/fleet",schemaPath:"#/properties/fleet/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.fleet.type,parentSchema:schema11.properties.fleet,data:data76};
+const err271 = {instancePath:instancePath+"/fleet/group",schemaPath:"#/properties/fleet/properties/group/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.fleet.properties.group.type,parentSchema:schema11.properties.fleet.properties.group,data:data80};
 if(vErrors === null){
 vErrors = [err271];
 }
@@ -3201,11 +3199,11 @@ vErrors.push(err271);
 errors++;
 }
 }
-if(data.log !== undefined){
-let data81 = data.log;
-if(data81 && typeof data81 == "object" && !Array.isArray(data81)){
-if(data81.level === undefined){
-const err272 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/required",keyword:"required",params:{missingProperty: "level"},message:"must have required property '"+"level"+"'",schema:schema11.properties.log.required,parentSchema:schema11.properties.log,data:data81};
+if(data76.provingSeconds !== undefined){
+let data81 = data76.provingSeconds;
+if((typeof data81 == "number") && (isFinite(data81))){
+if(data81 > 86400 || isNaN(data81)){
+const err272 = {instancePath:instancePath+"/fleet/provingSeconds",schemaPath:"#/properties/fleet/properties/provingSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema11.properties.fleet.properties.provingSeconds,data:data81};
 if(vErrors === null){
 vErrors = [err272];
 }
@@ -3214,8 +3212,8 @@ vErrors.push(err272);
 }
 errors++;
 }
-if(data81.json === undefined){
-const err273 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/required",keyword:"required",params:{missingProperty: "json"},message:"must have required property '"+"json"+"'",schema:schema11.properties.log.required,parentSchema:schema11.properties.log,data:data81};
+if(data81 <= 0 || isNaN(data81)){
+const err273 = {instancePath:instancePath+"/fleet/provingSeconds",schemaPath:"#/properties/fleet/properties/provingSeconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.fleet.properties.provingSeconds,data:data81};
 if(vErrors === null){
 vErrors = [err273];
 }
@@ -3224,9 +3222,9 @@ vErrors.push(err273);
 }
 errors++;
 }
-for(const key13 in data81){
-if(!((key13 === "level") || (key13 === "json"))){
-const err274 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.log,data:data81};
+}
+else {
+const err274 = {instancePath:instancePath+"/fleet/provingSeconds",schemaPath:"#/properties/fleet/properties/provingSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.fleet.properties.provingSeconds.type,parentSchema:schema11.properties.fleet.properties.provingSeconds,data:data81};
 if(vErrors === null){
 vErrors = [err274];
 }
@@ -3236,10 +3234,9 @@ vErrors.push(err274);
 errors++;
 }
 }
-if(data81.level !== undefined){
-let data82 = data81.level;
-if(typeof data82 !== "string"){
-const err275 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.log.properties.level.type,parentSchema:schema11.properties.log.properties.level,data:data82};
+}
+else {
+const err275 = {instancePath:instancePath+"/fleet",schemaPath:"#/properties/fleet/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.fleet.type,parentSchema:schema11.properties.fleet,data:data76};
 if(vErrors === null){
 vErrors = [err275];
 }
@@ -3248,8 +3245,12 @@ vErrors.push(err275);
 }
 errors++;
 }
-if(!((((data82 === "debug") || (data82 === "info")) || (data82 === "warn")) || (data82 === "error"))){
-const err276 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/enum",keyword:"enum",params:{allowedValues: schema11.properties.log.properties.level.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.log.properties.level.enum,parentSchema:schema11.properties.log.properties.level,data:data82};
+}
+if(data.log !== undefined){
+let data82 = data.log;
+if(data82 && typeof data82 == "object" && !Array.isArray(data82)){
+if(data82.level === undefined){
+const err276 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/required",keyword:"required",params:{missingProperty: "level"},message:"must have required property '"+"level"+"'",schema:schema11.properties.log.required,parentSchema:schema11.properties.log,data:data82};
 if(vErrors === null){
 vErrors = [err276];
 }
@@ -3258,11 +3259,8 @@ vErrors.push(err276);
 }
 errors++;
 }
-}
-if(data81.json !== undefined){
-let data83 = data81.json;
-if(typeof data83 !== "boolean"){
-const err277 = {instancePath:instancePath+"/log/json",schemaPath:"#/properties/log/properties/json/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.log.properties.json.type,parentSchema:schema11.properties.log.properties.json,data:data83};
+if(data82.json === undefined){
+const err277 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/required",keyword:"required",params:{missingProperty: "json"},message:"must have required property '"+"json"+"'",schema:schema11.properties.log.required,parentSchema:schema11.properties.log,data:data82};
 if(vErrors === null){
 vErrors = [err277];
 }
@@ -3271,10 +3269,9 @@ vErrors.push(err277);
 }
 errors++;
 }
-}
-}
-else {
-const err278 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.log.type,parentSchema:schema11.properties.log,data:data81};
+for(const key13 in data82){
+if(!((key13 === "level") || (key13 === "json"))){
+const err278 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.log,data:data82};
 if(vErrors === null){
 vErrors = [err278];
 }
@@ -3284,14 +3281,62 @@ vErrors.push(err278);
 errors++;
 }
 }
-}
-else {
-const err279 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.type,parentSchema:schema11,data};
+if(data82.level !== undefined){
+let data83 = data82.level;
+if(typeof data83 !== "string"){
+const err279 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.log.properties.level.type,parentSchema:schema11.properties.log.properties.level,data:data83};
 if(vErrors === null){
 vErrors = [err279];
 }
 else {
 vErrors.push(err279);
+}
+errors++;
+}
+if(!((((data83 === "debug") || (data83 === "info")) || (data83 === "warn")) || (data83 === "error"))){
+const err280 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/enum",keyword:"enum",params:{allowedValues: schema11.properties.log.properties.level.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.log.properties.level.enum,parentSchema:schema11.properties.log.properties.level,data:data83};
+if(vErrors === null){
+vErrors = [err280];
+}
+else {
+vErrors.push(err280);
+}
+errors++;
+}
+}
+if(data82.json !== undefined){
+let data84 = data82.json;
+if(typeof data84 !== "boolean"){
+const err281 = {instancePath:instancePath+"/log/json",schemaPath:"#/properties/log/properties/json/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.log.properties.json.type,parentSchema:schema11.properties.log.properties.json,data:data84};
+if(vErrors === null){
+vErrors = [err281];
+}
+else {
+vErrors.push(err281);
+}
+errors++;
+}
+}
+}
+else {
+const err282 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.log.type,parentSchema:schema11.properties.log,data:data82};
+if(vErrors === null){
+vErrors = [err282];
+}
+else {
+vErrors.push(err282);
+}
+errors++;
+}
+}
+}
+else {
+const err283 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.type,parentSchema:schema11,data};
+if(vErrors === null){
+vErrors = [err283];
+}
+else {
+vErrors.push(err283);
 }
 errors++;
 }

@@ -8,6 +8,7 @@ import { probeProvidersIsolated } from '../device/providers-isolated.js';
 import type { DeviceInfo } from '../device/types.js';
 import { buildLadder, ladderWarning } from '../catalog/ladder.js';
 import type { Variant } from '../catalog/types.js';
+import type { Catalog } from '../catalog/catalog.js';
 import { budgetFromConfig, chooseModel, type Choice } from '../select/choose.js';
 import type { Budget } from '../select/types.js';
 import type { Adapter, SwitchEvent } from '../select/adapt.js';
@@ -54,6 +55,8 @@ export class SelectionService implements Service {
   private budgetOverride: Partial<Config['budget']> = {};
   private adapter: Adapter | undefined;
   private switching: Promise<unknown> = Promise.resolve();
+  /** a catalog a rollout is proving (src/daemon/fleet-rollout.ts); undefined: the configured one */
+  private catalog: Catalog | undefined;
 
   constructor(private readonly i: SelectionInputs) {}
 
@@ -88,8 +91,13 @@ export class SelectionService implements Service {
     if (ev) void this.adapt(ev);
   }
 
+  /** The catalog the next loadLadder() reads: a rollout's while it proves itself, undefined for the configured one. */
+  useCatalog(catalog: Catalog | undefined): void {
+    this.catalog = catalog;
+  }
+
   async loadLadder(): Promise<void> {
-    this.ladder = await buildLadder(this.i.config, { log: (l) => this.log.warn(l), alarm: (l) => this.log.error(l) });
+    this.ladder = await buildLadder(this.i.config, { log: (l) => this.log.warn(l), alarm: (l) => this.log.error(l), ...(this.catalog ? { catalog: this.catalog } : {}) });
     this.warning = ladderWarning(this.ladder);
     if (this.warning) {
       this.log.warn('*'.repeat(78));
