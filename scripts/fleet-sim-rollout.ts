@@ -140,3 +140,34 @@ export async function startVirtualGroup(clients: MqttClient[], specs: VirtualDev
   }
   return devices;
 }
+
+/** The fleet simulator's rollout flags (scripts/fleet-sim.ts): virtual devices joining a group, with their health. */
+export interface SimRolloutArgs {
+  group: string;
+  publicKeyPath: string;
+  /** board -> p90 factor on the new catalog (a latency regression on one board type) */
+  regress: Map<string, number>;
+  /** this many devices never answer (offline during their stage) */
+  offline: number;
+  provingMs: number;
+}
+
+/** --rollout-group NAME --public-key PEM [--regress BOARD=FACTOR]... [--offline N] [--proving-seconds S]; undefined without --rollout-group. */
+export function simRolloutArgs(argv: string[]): SimRolloutArgs | undefined {
+  const get = (k: string) => { const i = argv.lastIndexOf(`--${k}`); return i >= 0 ? argv[i + 1] : undefined; };
+  const group = get('rollout-group');
+  if (!group) return undefined;
+  const publicKeyPath = get('public-key');
+  if (!publicKeyPath) throw new Error('--rollout-group needs --public-key PEM (the devices verify the catalog with it)');
+  const regress = new Map<string, number>();
+  argv.forEach((k, i) => {
+    if (k !== '--regress') return;
+    const m = /^([A-Za-z0-9._-]+)=(\d+(?:\.\d+)?)$/.exec(argv[i + 1] ?? '');
+    if (!m) throw new Error('--regress takes BOARD=FACTOR, e.g. raspberry-pi-4=1.6');
+    regress.set(m[1]!, Number(m[2]));
+  });
+  const offline = Number(get('offline') ?? 0);
+  const provingMs = Number(get('proving-seconds') ?? 2) * 1000;
+  if (!Number.isInteger(offline) || offline < 0 || !(provingMs > 0)) throw new Error('--offline takes a whole number, --proving-seconds a positive number');
+  return { group, publicKeyPath, regress, offline, provingMs };
+}

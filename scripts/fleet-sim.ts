@@ -9,6 +9,11 @@
  *
  *   npm run fleet-sim -- --devices 1000 --broker mqtt://127.0.0.1:1883 [--seconds 60]
  *     [--telemetry-seconds 5] [--connections 20] [--dashboard http://127.0.0.1:8080] [--prefix edgefit] [--json]
+ *     [--rollout-group NAME --public-key PEM [--regress BOARD=FACTOR]... [--offline N] [--proving-seconds S]]
+ *
+ * With --rollout-group every virtual device also joins that rollout group (scripts/fleet-sim-rollout.ts): it
+ * verifies the catalog an `edgefit rollout start` publishes, proves it and reports its health, which --regress
+ * makes worse on one board type (p90 x FACTOR); --offline devices never answer.
  */
 import mqtt, { type MqttClient } from 'mqtt';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -16,6 +21,8 @@ import { get, type IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import { projectRoot } from '../src/util/paths.js';
 import type { ModelPayload, StatusPayload, TelemetryPayload, CandidateSummary } from '../src/mqtt/payloads.js';
+import { loadPublicKey } from '../src/catalog/signature.js';
+import { simRolloutArgs, startVirtualGroup, type VirtualRolloutDevice } from './fleet-sim-rollout.js';
 
 interface Args { devices: number; broker: string; seconds: number; telemetrySeconds: number; connections: number; dashboard?: string; prefix: string; json: boolean }
 
@@ -177,6 +184,16 @@ async function main(): Promise<void> {
   });
   const conn = (i: number) => clients[i % clients.length]!;
   const topic = (s: Sim, k: string) => `${a.prefix}/${s.id}/${k}`;
+  const ro = simRolloutArgs(process.argv.slice(2));
+  let rolloutDevices: VirtualRolloutDevice[] = [];
+  if (ro) {
+    const publicKey = loadPublicKey(ro.publicKeyPath, 'check --public-key');
+    rolloutDevices = await startVirtualGroup(clients, sims.map((s, i) => ({
+      deviceId: s.id, board: s.b.board, group: ro.group, prefix: a.prefix, catalogVersion: 1, publicKey, provingMs: ro.provingMs, offline: i < ro.offline,
+      health: { p90Ms: s.chosen.pi4 * s.b.factor * s.jitter, fps: 5, p90Factor: ro.regress.get(s.b.board) ?? 1.02, fpsFactor: 1, crashes: 0, fidelity: 0.95 },
+    })));
+    log(`${rolloutDevices.length} devices joined rollout group ${ro.group}`);
+  }
   const latencies: number[] = [];
   const sse = watchSse(dashUrl, (ms) => { if (latencies.length < 1_000_000) latencies.push(ms); });
   let published = 0;
@@ -187,6 +204,8 @@ async function main(): Promise<void> {
     sse.close();
     // clear what we retained, so the broker forgets the virtual fleet
     await Promise.all(sims.map((s, i) => Promise.all([publish(conn(i), topic(s, 'status'), '', 1, true), publish(conn(i), topic(s, 'model'), '', 1, true)]).catch(() => undefined)));
+    for (const d of rolloutDevices) d.stop();
+    if (ro) await Promise.all(sims.map((s, i) => publish(conn(i), `${a.prefix}/fleet/groups/${ro.group}/${s.id}`, '', 1, true).catch(() => undefined)));
     await Promise.all(clients.map((c) => new Promise<void>((r) => c.end(false, () => r()))));
     if (own) { own.proc.kill('SIGTERM'); await new Promise((r) => own.proc.once('exit', r)); }
   };
