@@ -78,6 +78,7 @@ export class FleetRolloutService implements Service {
     await mqtt.publishFleet(this.t.member(this.i.config.deviceId), JSON.stringify(this.last ? { ...r, rollout: this.last } : r));
   }
   private last: MemberReport['rollout'];
+  private lastState: Buffer | undefined;
   /** the pipeline's counters when the service started: the previous model's fps is measured from here */
   private baseline = { p90Ms: 0, inferred: 0, at: Date.now(), crashes: 0, restarts: 0 };
 
@@ -97,6 +98,8 @@ export class FleetRolloutService implements Service {
       return;
     }
     if (this.taken?.rolloutId === d.rolloutId || this.last?.rolloutId === d.rolloutId) return;
+    // the catalog this device installed already (a restart after the rollout completed: desired stays retained)
+    if (d.catalogVersion === this.version) return;
     await this.take(d);
   }
 
@@ -147,6 +150,8 @@ export class FleetRolloutService implements Service {
       };
       this.taken = { ...this.taken, phase: 'proven' };
       await this.report({ rolloutId: d.rolloutId, phase: 'proven', catalogVersion: d.catalogVersion, health });
+      // the rollout may have completed already (this device restarted and took it again while it was retained)
+      if (this.lastState) await this.onState(this.lastState);
     }), c.fleet.provingSeconds * 1000);
   }
 
@@ -167,6 +172,7 @@ export class FleetRolloutService implements Service {
 
   /** A completed rollout this device proved: its catalog becomes the device's catalog. */
   private async onState(payload: Buffer): Promise<void> {
+    this.lastState = payload;
     const s = parseState(payload);
     const t = this.taken;
     if (!s || !t || s.rolloutId !== t.rolloutId || s.status !== 'completed' || t.phase !== 'proven') return;
