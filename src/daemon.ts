@@ -21,6 +21,9 @@ import { TelemetryService } from './daemon/telemetry.js';
 import { WatchdogService } from './daemon/watchdog.js';
 import { FleetShareService, readFleetSeed } from './daemon/fleet-measurements.js';
 import { FleetRolloutService } from './daemon/fleet-rollout.js';
+import { CamerasDaemon } from './daemon/cameras-daemon.js';
+import { cameraView, camerasOf } from './config/cameras.js';
+import { MetricsService } from './daemon/metrics-service.js';
 
 export interface DaemonOptions {
   config: Config;
@@ -125,6 +128,7 @@ export class Daemon {
         config: c, log: this.o.log, signal: this.stopping.signal, stopped: () => this.stopped, board: () => this.selection.device.board.kind,
         mqtt: () => this.mqttClient.mqtt, selection: this.selection, reselect: (r) => this.selection.reselect(r), pipeline: () => this.pipeline.pipeline, engine: () => this.engine.engine,
       }) : undefined,
+      c.metrics.port ? new MetricsService({ port: c.metrics.port, deviceId: c.deviceId, log: this.o.log, telemetry: () => this.telemetryService.lastPublished, choice: () => this.selection.choice }) : undefined,
       new WatchdogService(this.systemd, () => this.pipeline.pipeline.stats()),
     ].filter((s): s is Service => s !== undefined));
     await this.services.start();
@@ -174,6 +178,21 @@ export class Daemon {
   }
 
   get board(): string { return boardFingerprint(this.selection.device); }
+}
+
+/** What `edgefit run` drives: the one-camera daemon or the several-camera one. */
+export type RunningDaemon = Pick<Daemon, 'start' | 'stop' | 'reselect' | 'telemetry' | 'brokerUrl' | 'board'>;
+
+/**
+ * The daemon for a configuration: with two or more `cameras`, the several-camera daemon (joint choice, shared
+ * workers, per-camera topics); with one entry in `cameras`, the one-camera daemon on that camera's settings
+ * (the one-camera topics, as with `camera`); else the one-camera daemon as configured.
+ */
+export function createDaemon(o: DaemonOptions): RunningDaemon {
+  const c = o.config;
+  if (c.cameras.length >= 2) return new CamerasDaemon(o, camerasOf(c));
+  if (c.cameras.length === 1) return new Daemon({ ...o, config: cameraView(c, c.cameras[0]!) });
+  return new Daemon(o);
 }
 
 function service(name: string, start: () => Promise<void>, stop: () => void = () => undefined): Service {

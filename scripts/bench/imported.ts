@@ -52,8 +52,8 @@ export async function importedSection(ctx: BenchContext): Promise<SectionResult>
       const afterCpu = pairedRatio(r.cpuBlocks.device!, r.cpuBlocks.fp32!);
       ratios.push(after);
       const w = card.weights;
-      const chosen = w?.candidates.find((c) => c.form === w.form && c.scope === w.scope);
-      const form = w ? `${w.form}${w.scope ? `/${w.scope}` : ''}` : 'u8 (no decision)';
+      const chosen = w?.candidates.find((c) => c.form === w.form && c.scope === w.scope && !!c.padded === !!w.padded);
+      const form = w ? `${w.form}${w.scope ? `/${w.scope}` : ''}${w.padded ? '+pad16' : ''}` : 'u8 (no decision)';
       const fidelity = chosen ? (chosen.bitExact ? 'bit-exact' : `top-1 ${chosen.agree}/${chosen.frames}, cos ${chosen.minCosine.toFixed(3)}`) : '-';
       rows.push([v.id, String(res), fmt(sum('u8').p50, 2), fmt(sum('device').p50, 2), fmt(sum('fp32').p50, 2), fmt(before, 2), fmt(after, 2), fmt(afterCpu, 2), form, fidelity]);
       data.push({ id: v.id, resolution: res, u8: sum('u8'), device: sum('device'), fp32: sum('fp32'), u8OverFp32: before, deviceOverFp32: after, deviceOverFp32Cpu: afterCpu, weights: w, rounds, block });

@@ -1,4 +1,5 @@
 import { EdgefitError } from '../util/errors.js';
+import type { RtspTimeoutOption } from './ffmpeg-features.js';
 import type { FrameSize } from './source.js';
 
 export type FfmpegInputKind = 'v4l2' | 'rtsp' | 'http' | 'file' | 'lavfi' | 'pipe';
@@ -61,6 +62,8 @@ export interface FfmpegArgsOptions {
   realtime: boolean;
   /** stall and socket timeout for network inputs */
   timeoutSeconds: number;
+  /** what this ffmpeg calls the RTSP socket timeout (rtspTimeoutOption()); default the name of ffmpeg 5 and later */
+  rtspTimeoutOption?: RtspTimeoutOption;
 }
 
 /**
@@ -86,8 +89,9 @@ export function ffmpegArgs(input: FfmpegInput, size: FrameSize, o: FfmpegArgsOpt
       args.push('-f', 'v4l2', ...input.extra);
       break;
     case 'rtsp':
-      // TCP: UDP loses packets on Wi-Fi and shows up as smeared frames; -timeout is the socket timeout (us)
-      args.push('-rtsp_transport', 'tcp', '-timeout', us, '-fflags', 'nobuffer', '-flags', 'low_delay');
+      // TCP: UDP loses packets on Wi-Fi and shows up as smeared frames. The socket timeout (us) is -timeout from
+      // ffmpeg 5 on, -stimeout before: there -timeout would make ffmpeg listen for a camera instead of calling it
+      args.push('-rtsp_transport', 'tcp', `-${o.rtspTimeoutOption ?? 'timeout'}`, us, '-fflags', 'nobuffer', '-flags', 'low_delay');
       break;
     case 'http':
       args.push('-rw_timeout', us, '-fflags', 'nobuffer');

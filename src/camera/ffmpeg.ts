@@ -1,6 +1,7 @@
 import type { Step } from './capture.js';
 import { redactSource } from './diagnose.js';
 import { ffmpegArgs, parseFfmpegSpec, type FfmpegInput } from './ffmpeg-args.js';
+import { rtspTimeoutOption, type RtspTimeoutOption } from './ffmpeg-features.js';
 import { ProcessFrameSource } from './process-source.js';
 import type { FrameSize, FrameSourceOptions } from './source.js';
 import type { Timers } from './watchdog.js';
@@ -21,6 +22,7 @@ export class FfmpegSource extends ProcessFrameSource {
   private readonly parsed: FfmpegInput;
   private readonly ffmpegPath: string;
   private readonly realtime: boolean;
+  private rtspTimeout: RtspTimeoutOption | undefined;
 
   constructor(spec: string, opts: FfmpegSourceOptions) {
     super(opts, opts.timers);
@@ -35,6 +37,16 @@ export class FfmpegSource extends ProcessFrameSource {
     return this.parsed.kind;
   }
 
+  protected override async startCapture(): Promise<void> {
+    // asked before the first launch, so restarts (which run from timers, synchronously) need not ask again
+    if (this.parsed.kind === 'rtsp' && this.rtspTimeout === undefined) {
+      this.rtspTimeout = await rtspTimeoutOption(this.ffmpegPath);
+      // stop() while ffmpeg was being asked: nothing may be launched after it
+      if (!this.running) return;
+    }
+    await super.startCapture();
+  }
+
   protected steps(size: FrameSize): Step[] {
     const args = ffmpegArgs(this.parsed, size, {
       fps: this.opts.fps,
@@ -42,6 +54,7 @@ export class FfmpegSource extends ProcessFrameSource {
       realtime: this.realtime,
       // a network read that blocks longer than the watchdog is a stall anyway
       timeoutSeconds: Math.max(1, this.opts.watchdogSeconds),
+      rtspTimeoutOption: this.rtspTimeout,
     });
     return [{ cmd: this.ffmpegPath, args }];
   }

@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import { arch, cpus } from 'node:os';
 import { join } from 'node:path';
-import * as ort from 'onnxruntime-node';
+import { createRequire } from 'node:module';
+import type * as OrtTypes from 'onnxruntime-node';
 import type { ModelCard, RequantScope, WeightForm, WeightFormCandidate, WeightFormRecord } from '../types/model.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { EdgefitError } from '../util/errors.js';
@@ -11,9 +12,10 @@ import { readOnnx } from '../onnx/reader.js';
 import { DataType } from '../onnx/proto.js';
 import type { ConvInput } from '../importers/tflite/emit.js';
 import { modelsDir, sha256File, sha256Hex } from './store.js';
+import { padNarrowChannels } from './pad-channels.js';
 
 /** Bumped when the forms or the rule change: older decisions are then made again. */
-export const WEIGHT_FORM_VERSION = 1;
+export const WEIGHT_FORM_VERSION = 2;
 /** A form that is not bit-exact must keep every frame's top-1 and at least this cosine to the u8 form's outputs. */
 export const MIN_REQUANT_COSINE = 0.98;
 /** A bit-exact form is kept over one that is not unless that is more than this much faster. */
@@ -23,6 +25,8 @@ export interface FormInput {
   form: WeightForm;
   qmax?: number;
   scope?: RequantScope;
+  /** narrow convs widened with zero channels (pad-channels.ts) */
+  padded?: boolean;
   onnx: Uint8Array;
 }
 
@@ -38,18 +42,20 @@ export interface DecideOptions {
 
 /** Dequantized first output of a model on each frame (float outputs as they are). */
 class FormRunner {
-  private constructor(readonly session: ort.InferenceSession, private scale: number, private zp: number) {}
+  private constructor(private readonly ort: typeof OrtTypes, readonly session: OrtTypes.InferenceSession, private scale: number, private zp: number) {}
 
   static async open(onnx: Uint8Array): Promise<FormRunner> {
     const md = new Map((readOnnx(onnx).metadataProps ?? []).map((p) => [p.key ?? '', p.value ?? '']));
+    // imported here, not at the top: the daemon loads this module on boards without onnxruntime's binary (32-bit ARM)
+    const ort = await import('onnxruntime-node');
     const session = await ort.InferenceSession.create(onnx, { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all', logSeverityLevel: 3 });
-    return new FormRunner(session, Number(md.get('edgefit.output.scale') ?? 1), Number(md.get('edgefit.output.zero_point') ?? 0));
+    return new FormRunner(ort, session, Number(md.get('edgefit.output.scale') ?? 1), Number(md.get('edgefit.output.zero_point') ?? 0));
   }
 
   async run(frame: Uint8Array, res: number): Promise<{ out: Float32Array; ms: number }> {
     const s = this.session;
     const t0 = performance.now();
-    const o = await s.run({ [s.inputNames[0]!]: new ort.Tensor('uint8', frame, [1, res, res, 3]) });
+    const o = await s.run({ [s.inputNames[0]!]: new this.ort.Tensor('uint8', frame, [1, res, res, 3]) });
     const ms = performance.now() - t0;
     const t = o[s.outputNames[0]!]!;
     const d = t.data as Float32Array | Uint8Array | Int8Array;
@@ -137,14 +143,14 @@ export async function decideWeightForm(u8: Uint8Array, candidates: FormInput[], 
           ? `not bit-exact, but top-1 kept on all ${n} frames, cosine >= ${minCos.toFixed(4)}`
           : `refused: top-1 kept on ${agree} of ${n} frames, min cosine ${minCos.toFixed(4)} (needs all and >= ${MIN_REQUANT_COSINE})`;
       }
-      return { form: f.form, ...(f.qmax !== undefined ? { qmax: f.qmax } : {}), ...(f.scope ? { scope: f.scope } : {}), p50Ms: median(ms[k]!), bitExact, agree, frames: n, minCosine: minCos, accepted, why };
+      return { form: f.form, ...(f.qmax !== undefined ? { qmax: f.qmax } : {}), ...(f.scope ? { scope: f.scope } : {}), ...(f.padded ? { padded: true } : {}), p50Ms: median(ms[k]!), bitExact, agree, frames: n, minCosine: minCos, accepted, why };
     });
     const fastest = (xs: WeightFormCandidate[]) => xs.reduce((a, b) => (b.p50Ms < a.p50Ms ? b : a));
     // u8 is bit-exact with itself by definition
     const exactBest = fastest(results.filter((r) => r.form === 'u8' || r.bitExact));
     const faithful = results.filter((r) => r.accepted && !r.bitExact && r.form !== 'u8');
     const close = faithful.length > 0 ? fastest(faithful) : undefined;
-    const label = (r: WeightFormCandidate) => `${r.form}${r.qmax !== undefined ? ` (qmax ${r.qmax}${r.scope ? `, ${r.scope}` : ''})` : ''}`;
+    const label = (r: WeightFormCandidate) => `${r.form}${r.qmax !== undefined ? ` (qmax ${r.qmax}${r.scope ? `, ${r.scope}` : ''})` : ''}${r.padded ? ' with 16-channel stem' : ''}`;
     let pick = exactBest;
     let reason = `${label(exactBest)}: the fastest bit-exact form (${exactBest.p50Ms.toFixed(2)} ms p50${exactBest.form === 'u8' ? '' : `, u8 ${results[0]!.p50Ms.toFixed(2)} ms`})`;
     if (close && close.p50Ms < exactBest.p50Ms * (1 - REQUANT_MIN_GAIN)) {
@@ -155,7 +161,7 @@ export async function decideWeightForm(u8: Uint8Array, candidates: FormInput[], 
     }
     const refused = results.filter((r) => !r.accepted);
     if (refused.length > 0) reason += `; ${refused.map((r) => `${label(r)} ${r.why}`).join('; ')}`;
-    return { form: pick.form, ...(pick.qmax !== undefined ? { qmax: pick.qmax } : {}), ...(pick.scope ? { scope: pick.scope } : {}), reason, candidates: results };
+    return { form: pick.form, ...(pick.qmax !== undefined ? { qmax: pick.qmax } : {}), ...(pick.scope ? { scope: pick.scope } : {}), ...(pick.padded ? { padded: true } : {}), reason, candidates: results };
   } finally {
     for (const r of runners) await r.session.release();
   }
@@ -205,8 +211,19 @@ function cpuKey(): string {
 }
 
 /** What a decision is valid for: the source file (and labels), this CPU's instruction set, the runtime, the rule. */
+let ortVersion: string | undefined;
+/** onnxruntime-node's version (its package.json: the same as ort.env.versions.common) without loading its binary */
+function ortPackageVersion(): string {
+  try {
+    ortVersion ??= (JSON.parse(readFileSync(createRequire(import.meta.url).resolve('onnxruntime-node/package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    ortVersion = 'unknown';
+  }
+  return ortVersion;
+}
+
 export function weightFormKey(sourceSha256: string, labelsPath: string | undefined): string {
-  return sha256Hex(new TextEncoder().encode(JSON.stringify([sourceSha256, labelsPath ?? '', ort.env.versions?.common ?? 'unknown', cpuKey(), WEIGHT_FORM_VERSION]))).slice(0, 32);
+  return sha256Hex(new TextEncoder().encode(JSON.stringify([sourceSha256, labelsPath ?? '', ortPackageVersion(), cpuKey(), WEIGHT_FORM_VERSION]))).slice(0, 32);
 }
 
 function formPaths(stateDir: string, key: string): { onnx: string; card: string } {
@@ -302,12 +319,18 @@ export async function deviceWeightForm(r: DeviceFormRequest, int8Exact: boolean)
   for (const scope of int8Exact ? ['all', 'depthwise'] as const : ['all'] as const) {
     cands.push({ form: 's8-requant', qmax, scope, onnx: convertTflite(bytes, r.sourcePath, { labels, weightForm: 's8-requant', requantQmax: qmax, requantScope: scope, ...(inputMeans ? { inputMeans } : {}) }).onnx });
   }
+  // each int8 form also with its narrow convs widened to 16 channels (same integers; onnxruntime's symmetric
+  // kernels take them then): which runs faster is measured below with the rest
+  for (const c of [...cands]) {
+    const p = padNarrowChannels(c.onnx);
+    if (p) cands.push({ ...c, padded: true, onnx: p.onnx });
+  }
   const decided = await decideWeightForm(base.onnx, cands, {
     frames, resolution: res, rounds: r.rounds,
     ...(det ? { detection: { anchors: det.anchorCount, firstScore: 4 + (det.background ? 1 : 0) } } : {}),
   });
   const key = weightFormKey(r.sourceSha256, r.labelsPath);
-  const chosen = decided.form === 'u8' ? base.onnx : cands.find((c) => c.form === decided.form && c.scope === decided.scope)!.onnx;
+  const chosen = decided.form === 'u8' ? base.onnx : cands.find((c) => c.form === decided.form && c.scope === decided.scope && !!c.padded === !!decided.padded)!.onnx;
   const out: ModelCard = { ...card, weights: { ...decided, key, decidedAt: new Date().toISOString() } };
   const p = formPaths(r.stateDir, key);
   await mkdir(join(modelsDir(r.stateDir), 'device-forms'), { recursive: true });

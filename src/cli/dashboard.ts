@@ -6,7 +6,7 @@ import { redact } from '../mqtt/link.js';
 
 interface DashboardFlags {
   broker: string; port: string; host: string; allowedHost: string[]; prefix: string; shareGroup?: string;
-  username?: string; password?: string; tlsCa?: string; tlsCert?: string; tlsKey?: string;
+  username?: string; password?: string; tlsCa?: string; tlsCert?: string; tlsKey?: string; metricsMaxDevices: string;
 }
 
 const collect = (v: string, prev: string[]): string[] => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
@@ -26,9 +26,12 @@ export function register(program: Command): void {
     .option('--tls-ca <file>', 'CA certificate the broker\'s certificate is checked against (mqtts://)')
     .option('--tls-cert <file>', 'client certificate, for a broker that requires one')
     .option('--tls-key <file>', 'the client certificate\'s private key')
+    .option('--metrics-max-devices <n>', 'devices whose own series /metrics exports (the first seen); the rest are counted in edgefit_metrics_devices_omitted', '10000')
     .action(async (f: DashboardFlags) => {
       const port = Number(f.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new EdgefitError('E_FLAGS', `--port must be 0-65535, not ${JSON.stringify(f.port)}`);
+      const metricsMaxDevices = Number(f.metricsMaxDevices);
+      if (!Number.isInteger(metricsMaxDevices) || metricsMaxDevices < 0 || metricsMaxDevices > 100_000) throw new EdgefitError('E_FLAGS', `--metrics-max-devices must be 0-100000, not ${JSON.stringify(f.metricsMaxDevices)}`);
       if (Boolean(f.tlsCert) !== Boolean(f.tlsKey)) throw new EdgefitError('E_FLAGS', '--tls-cert and --tls-key go together');
       const username = f.username ?? process.env.EDGEFIT_MQTT_USERNAME;
       const password = f.password ?? process.env.EDGEFIT_MQTT_PASSWORD;
@@ -36,7 +39,7 @@ export function register(program: Command): void {
       const auth = authFromEnv(process.env);
       const tls = { ...(f.tlsCa ? { ca: f.tlsCa } : {}), ...(f.tlsCert ? { cert: f.tlsCert } : {}), ...(f.tlsKey ? { key: f.tlsKey } : {}) };
       const d = await startDashboard({
-        url: f.broker, prefix: f.prefix, port, host: f.host,
+        url: f.broker, prefix: f.prefix, port, host: f.host, metricsMaxDevices,
         ...(f.allowedHost.length ? { allowedHosts: f.allowedHost } : {}), ...(auth ? { auth } : {}), ...(Object.keys(tls).length ? { tls } : {}),
         ...(f.shareGroup ? { shareGroup: f.shareGroup } : {}), ...(username ? { username } : {}), ...(password ? { password } : {}),
       });

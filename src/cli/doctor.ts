@@ -35,7 +35,7 @@ export function register(program: Command): void {
         ort = createFakeOrt({ backends: names.map((name) => ({ name, bundled: true })), working: names });
       }
       const device = await probeDevice({ root: flags.root, ort, quietOrt: true });
-      const report = await diagnose(device, { ffmpegPath: config.camera.ffmpegPath });
+      const report = await diagnose(device, { ffmpegPath: config.camera.ffmpegPath, configuredProviders: config.engine.providers });
       process.stdout.write(flags.json ? JSON.stringify(report, null, 2) + '\n' : renderDoctor(report));
     });
 }

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
-import { Daemon } from '../daemon.js';
+import { createDaemon } from '../daemon.js';
 import { parseSetFlags } from '../config/index.js';
 import { createLogger } from '../util/log.js';
 import { projectRoot } from '../util/paths.js';
@@ -45,7 +45,7 @@ export function register(program: Command): void {
       const config = configFrom(flags, overrides);
       const log = createLogger(config.log.level, config.log.json);
       const version = (JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')) as { version: string }).version;
-      const daemon = new Daemon({ config, log, version, json: flags.json ?? false, mqtt: flags.mqtt !== false });
+      const daemon = createDaemon({ config, log, version, json: flags.json ?? false, mqtt: flags.mqtt !== false });
 
       let stopping = false;
       const stop = (code: number) => {

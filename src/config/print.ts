@@ -11,6 +11,7 @@ export function redactConfig(config: Config): Config {
   copy.mqtt.url = shownSetting('mqtt.url', copy.mqtt.url) as string;
   // rtsp://user:pass@camera and an authenticated http(s) mirror carry passwords too; paths are left alone
   copy.camera.source = shownSetting('camera.source', copy.camera.source) as string;
+  for (const c of copy.cameras) c.source = shownSetting('camera.source', c.source) as string;
   copy.models.mirror = shownSetting('models.mirror', copy.models.mirror) as string;
   return copy;
 }
@@ -30,7 +31,7 @@ export function formatConfig(loaded: LoadedConfig, opts: { json?: boolean } = {}
   if (opts.json) return JSON.stringify({ config, sources: loaded.sources, ...(loaded.file ? { file: loaded.file } : {}) }, null, 2);
   const rows = fields.map((f) => {
     const v = getAt(config, f.segments);
-    const shown = Array.isArray(v) ? v.join(',') : typeof v === 'string' ? JSON.stringify(v) : String(v);
+    const shown = Array.isArray(v) ? (v.some((x) => typeof x === 'object') ? JSON.stringify(v) : v.join(',')) : typeof v === 'string' ? JSON.stringify(v) : String(v);
     return [f.path, shown, sourceWords(f.path, loaded.sources[f.path] ?? 'default', loaded.file)] as const;
   });
   const w0 = Math.max(...rows.map((r) => r[0].length));

@@ -17,11 +17,17 @@ const topicLevelsWords = "topic levels of letters, digits, '.', '_', '-' separat
 const noControl = '^[^\\u0000-\\u001f\\u007f]*$';
 const noControlWords = 'text without control characters';
 
+const sourcePattern = '^(auto|synthetic|rpicam|/dev/video[0-9]+|(rtsp|rtsps|http|https)://[^\\s]+|(file|lavfi|folder):[^\\u0000-\\u001f]+|(?![A-Za-z][A-Za-z0-9+.-]*:)[^\\u0000-\\u001f]+)$';
+const sourceWords = "'auto', 'synthetic', 'rpicam', '/dev/videoN', 'rtsp://…', 'http(s)://…', 'file:PATH' or a path to a video, 'lavfi:GRAPH' (e.g. lavfi:testsrc), 'folder:DIR' of images";
+// a camera id is one topic level, as deviceId is (src/mqtt/topics.ts validateLevel)
+const cameraIdPattern = '^[A-Za-z0-9._-]{1,64}$';
+const cameraIdWords = "a topic level: letters, digits, '.', '_', '-' (1-64 characters; no '+', '#', '/', spaces or control characters)";
+
 const schemaBody: JSONSchemaType<Config> = {
   type: 'object',
   description: 'edgefit daemon configuration',
   additionalProperties: false,
-  required: ['deviceId', 'stateDir', 'camera', 'engine', 'budget', 'models', 'profile', 'adapt', 'mqtt', 'log', 'fleet'],
+  required: ['deviceId', 'stateDir', 'camera', 'cameras', 'engine', 'budget', 'models', 'profile', 'adapt', 'mqtt', 'log', 'metrics', 'fleet'],
   properties: {
     deviceId: {
       type: 'string',
@@ -47,8 +53,8 @@ const schemaBody: JSONSchemaType<Config> = {
         source: {
           type: 'string',
           default: 'auto',
-          pattern: '^(auto|synthetic|rpicam|/dev/video[0-9]+|(rtsp|rtsps|http|https)://[^\\s]+|(file|lavfi|folder):[^\\u0000-\\u001f]+|(?![A-Za-z][A-Za-z0-9+.-]*:)[^\\u0000-\\u001f]+)$',
-          'x-accepted': "'auto', 'synthetic', 'rpicam', '/dev/videoN', 'rtsp://…', 'http(s)://…', 'file:PATH' or a path to a video, 'lavfi:GRAPH' (e.g. lavfi:testsrc), 'folder:DIR' of images",
+          pattern: sourcePattern,
+          'x-accepted': sourceWords,
           description: "Camera: 'auto' (first /dev/video*, then rpicam, else synthetic), 'synthetic', 'rpicam', '/dev/videoN', 'rtsp://…', 'http(s)://…' (MJPEG or a stream ffmpeg reads), 'file:PATH' or a path to a video file, 'lavfi:testsrc…' (ffmpeg test graph), 'folder:DIR' (images, cycled).",
         },
         width: { type: 'integer', default: 640, minimum: 0, maximum: 8192, description: 'Capture width in pixels; 0 = the source\'s native size.' },
@@ -57,6 +63,47 @@ const schemaBody: JSONSchemaType<Config> = {
         loop: { type: 'boolean', default: true, description: 'Restart a video file or image folder at its end.' },
         watchdogSeconds: { type: 'number', default: 10, exclusiveMinimum: 0, maximum: 3600, description: 'Restart the source when no frame arrived for this long.' },
         ffmpegPath: { type: 'string', default: 'ffmpeg', minLength: 1, pattern: noControl, 'x-accepted': 'a program name found on PATH or a path, without control characters', description: 'The ffmpeg program that reads cameras, streams and files (and lists a V4L2 device\'s formats); a name is looked up on PATH.' },
+      },
+    },
+    cameras: {
+      type: 'array',
+      default: [],
+      maxItems: 16,
+      description: 'Several cameras on one board, each with its own task, frame rate and latency budget; the daemon chooses a model for each so that all of them fit together (docs/cameras.md). Fields left out take the daemon-wide value (camera.*, models.task, budget.*, mqtt.results.*). Empty = the one `camera` above, with id `main`. With two or more, results go to <prefix>/<deviceId>/<id>/result. As an environment variable or --set value: a JSON list.',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['id', 'source'],
+        properties: {
+          id: { type: 'string', pattern: cameraIdPattern, 'x-accepted': cameraIdWords, description: 'The camera\'s name in topics (<prefix>/<deviceId>/<id>/result) and Home Assistant; unique.' },
+          source: { type: 'string', pattern: sourcePattern, 'x-accepted': sourceWords, description: 'As camera.source.' },
+          fps: { type: 'number', nullable: true, exclusiveMinimum: 0, maximum: 240, description: 'Frames per second the camera delivers and must be served at; default camera.fps (or budget.fps when that is 0).' },
+          task: { type: 'string', nullable: true, enum: ['imagenet', 'classification', 'person', 'detection'], description: 'As models.task, for this camera.' },
+          priority: { type: 'integer', nullable: true, minimum: 0, maximum: 100, description: 'Higher is more important: the joint choice never lowers its accuracy so that a lower-priority camera gains; default 0.' },
+          width: { type: 'integer', nullable: true, minimum: 0, maximum: 8192, description: 'As camera.width.' },
+          height: { type: 'integer', nullable: true, minimum: 0, maximum: 8192, description: 'As camera.height.' },
+          loop: { type: 'boolean', nullable: true, description: 'As camera.loop.' },
+          watchdogSeconds: { type: 'number', nullable: true, exclusiveMinimum: 0, maximum: 3600, description: 'As camera.watchdogSeconds.' },
+          budget: {
+            type: 'object', nullable: true, additionalProperties: false, required: [],
+            description: 'This camera\'s latency budget (budget.percentile applies).',
+            properties: {
+              latencyMs: { type: 'number', nullable: true, minimum: 0, maximum: 600000, description: 'As budget.latencyMs.' },
+              fps: { type: 'number', nullable: true, minimum: 0, maximum: 1000, description: 'As budget.fps.' },
+            },
+          },
+          results: {
+            type: 'object', nullable: true, additionalProperties: false, required: [],
+            description: 'As mqtt.results, for this camera.',
+            properties: {
+              mode: { type: 'string', nullable: true, enum: ['every', 'change', 'threshold'], description: 'As mqtt.results.mode.' },
+              threshold: { type: 'number', nullable: true, minimum: 0, maximum: 1, description: 'As mqtt.results.threshold.' },
+              maxRatePerSecond: { type: 'number', nullable: true, exclusiveMinimum: 0, maximum: 1000, description: 'As mqtt.results.maxRatePerSecond.' },
+              labels: { type: 'array', nullable: true, uniqueItems: true, maxItems: 1000, items: { type: 'string', minLength: 1, maxLength: 128, pattern: noControl, 'x-accepted': noControlWords }, description: 'As mqtt.results.labels.' },
+              minScore: { type: 'number', nullable: true, minimum: 0, maximum: 1, description: 'As mqtt.results.minScore.' },
+            },
+          },
+        },
       },
     },
     engine: {
@@ -239,6 +286,15 @@ const schemaBody: JSONSchemaType<Config> = {
       properties: {
         level: { type: 'string', enum: ['debug', 'info', 'warn', 'error'], default: 'info', description: 'Least severe level written.' },
         json: { type: 'boolean', default: false, description: 'One JSON object per line instead of text (for journald/log shippers).' },
+      },
+    },
+    metrics: {
+      type: 'object',
+      description: "The daemon's own Prometheus endpoint: GET http://127.0.0.1:<port>/metrics, on loopback only, for a scraper on the device (docs/dashboard.md).",
+      additionalProperties: false,
+      required: ['port'],
+      properties: {
+        port: { type: 'integer', default: 0, minimum: 0, maximum: 65535, description: 'Loopback port of /metrics; 0 = off.' },
       },
     },
   },

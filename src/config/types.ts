@@ -11,6 +11,8 @@ export interface Config {
   deviceId: string;
   stateDir: string;
   camera: CameraConfig;
+  /** several cameras on one board (docs/cameras.md); empty = the one `camera` above, with id `main` */
+  cameras: CameraEntry[];
   engine: EngineConfig;
   budget: BudgetConfig;
   models: ModelsConfig;
@@ -18,7 +20,14 @@ export interface Config {
   adapt: AdaptConfig;
   mqtt: MqttConfig;
   log: LogConfig;
+  metrics: MetricsConfig;
   fleet: FleetConfig;
+}
+
+/** The daemon's loopback /metrics (src/daemon/metrics-service.ts) */
+export interface MetricsConfig {
+  /** 0 = off */
+  port: number;
 }
 
 export interface FleetConfig {
@@ -37,6 +46,26 @@ export interface CameraConfig {
   loop: boolean;
   watchdogSeconds: number;
   ffmpegPath: string;
+}
+
+/**
+ * One camera of several. Unset fields take the daemon-wide value: `camera.*` for the capture, `models.task`,
+ * `budget.*` and `mqtt.results.*` (src/config/cameras.ts resolves them).
+ */
+export interface CameraEntry {
+  /** a topic level: `<prefix>/<deviceId>/<id>/result` */
+  id: string;
+  source: string;
+  fps?: number;
+  task?: ModelTask;
+  /** higher is more important: the joint choice never trades its accuracy for a lower camera's */
+  priority?: number;
+  width?: number;
+  height?: number;
+  loop?: boolean;
+  watchdogSeconds?: number;
+  budget?: { latencyMs?: number; fps?: number };
+  results?: Partial<MqttConfig['results']>;
 }
 
 export interface EngineConfig {

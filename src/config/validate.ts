@@ -1,6 +1,8 @@
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { fieldByPath } from './fields.js';
 import { shownSetting } from './redact-settings.js';
+import { cameraProblems } from './cameras.js';
+import type { CameraEntry } from './types.js';
 // ajv's compilation of configSchema (allErrors, strict, verbose, the 'x-accepted' annotation keyword), written
 // out by scripts/write-validators.ts: the daemon does not load ajv and compile the schema at every start
 import { validate as generated } from './validator.generated.js';
@@ -40,11 +42,13 @@ function describeError(e: ErrorObject, root: unknown, originOf: (path: string) =
     fieldParts = parts.slice(0, -1);
   }
   const path = fieldParts.join('.');
-  const shown = index !== undefined ? `${path}[${index}]` : path || '(top level)';
+  const shown = index !== undefined ? `${path}[${index}]` : path.replace(/\.(\d+)(?=\.|$)/g, '[$1]') || '(top level)';
   let value: unknown = root;
   for (const p of parts) value = (value as Record<string, unknown> | undefined)?.[p];
   const node = e.parentSchema as Record<string, unknown> | undefined ?? {};
-  const from = originOf(path);
+  // inside a list of objects (cameras.0.id), the origin is the list's
+  const leaf = fieldParts.findIndex((_, i) => fieldByPath.has(fieldParts.slice(0, i + 1).join('.')));
+  const from = originOf(leaf >= 0 ? fieldParts.slice(0, leaf + 1).join('.') : path);
   let must: string;
   switch (e.keyword) {
     case 'enum': must = `be one of ${fmtList(e.params.allowedValues as unknown[])}`; break;
@@ -66,15 +70,16 @@ function describeError(e: ErrorObject, root: unknown, originOf: (path: string) =
     case 'minLength': must = `be at least ${String(e.params.limit)} characters`; break;
     case 'minItems': must = `list at least ${String(e.params.limit)} item(s)`; break;
     case 'uniqueItems': must = 'list each item once'; break;
-    case 'required': return `config: ${[...fieldParts, String(e.params.missingProperty)].join('.')} is missing — ${from}`;
-    case 'additionalProperties': return `config: ${[...fieldParts, String(e.params.additionalProperty)].join('.')} is not a setting`;
+    // in a list of objects (cameras[0]), the item's index is kept
+    case 'required': return `config: ${index !== undefined ? `${path}[${index}].` : path ? `${path}.` : ''}${String(e.params.missingProperty)} is missing — ${from}`;
+    case 'additionalProperties': return `config: ${index !== undefined ? `${path}[${index}].` : path ? `${path}.` : ''}${String(e.params.additionalProperty)} is not a setting`;
     default: must = `satisfy ${e.keyword} (${e.message ?? ''})`;
   }
   return `config: ${shown} must ${must} (got ${show(path, value)}) — ${from}`;
 }
 
 /** Rules across fields, which JSON Schema states poorly. */
-function crossChecks(tree: Record<string, Record<string, unknown>>, originOf: (path: string) => string): string[] {
+function crossChecks(tree: Record<string, Record<string, unknown> | undefined>, originOf: (path: string) => string): string[] {
   const out: string[] = [];
   const b = tree.budget ?? {};
   if (b.latencyMs === 0 && b.fps === 0) {
@@ -84,6 +89,7 @@ function crossChecks(tree: Record<string, Record<string, unknown>>, originOf: (p
   if ((tls.cert === '') !== (tls.key === '')) {
     out.push(`config: mqtt.tls.cert and mqtt.tls.key must be given together (got cert ${show('', tls.cert)}, key ${show('', tls.key)}) — ${originOf(tls.cert === '' ? 'mqtt.tls.key' : 'mqtt.tls.cert')}`);
   }
+  if (Array.isArray(tree.cameras)) out.push(...cameraProblems(tree.cameras as unknown as Partial<CameraEntry>[], originOf('cameras')));
   return out;
 }
 

@@ -11,7 +11,8 @@ export class CameraService implements Service {
   readonly name = 'camera';
   private src: FrameSource | undefined;
 
-  constructor(private readonly i: { config: Config; log: Logger; resolution(): number; fit(): FrameFit; mqtt(): MqttService | undefined }) {}
+  /** `name`: the camera's id when there are several (in its log lines and events) */
+  constructor(private readonly i: { config: Config; log: Logger; resolution(): number; fit(): FrameFit; mqtt(): MqttService | undefined; name?: string }) {}
 
   get source(): FrameSource {
     if (!this.src) throw new Error('the camera is not started yet');
@@ -25,12 +26,14 @@ export class CameraService implements Service {
       width: size, height: size, fit: this.i.fit(), fps: c.camera.fps, watchdogSeconds: c.camera.watchdogSeconds, loop: c.camera.loop, ffmpegPath: c.camera.ffmpegPath,
     });
     this.src = source;
-    source.on('error', (err: Error) => log.warn('camera', { error: err.message }));
-    source.on('offline', (why: string) => { log.warn('camera offline', { reason: why }); void this.i.mqtt()?.publishEvent({ type: 'camera', message: `offline: ${why}` }); });
-    source.on('online', () => { log.info('camera online'); });
-    source.on('retry', (ms: number) => log.info('camera restart scheduled', { inMs: ms }));
+    const name = this.i.name;
+    const who = name ? { camera: name } : {};
+    source.on('error', (err: Error) => log.warn('camera', { ...who, error: err.message }));
+    source.on('offline', (why: string) => { log.warn('camera offline', { ...who, reason: why }); void this.i.mqtt()?.publishEvent({ type: 'camera', message: `${name ? `${name} ` : ''}offline: ${why}` }); });
+    source.on('online', () => { log.info('camera online', who); if (name) void this.i.mqtt()?.publishEvent({ type: 'camera', message: `${name} online` }); });
+    source.on('retry', (ms: number) => log.info('camera restart scheduled', { ...who, inMs: ms }));
     await source.start();
-    log.info('camera', { source: source.name });
+    log.info('camera', { ...who, source: source.name });
   }
 
   async stop(): Promise<void> {

@@ -6,6 +6,7 @@ import type { Pipeline } from '../pipeline/pipeline.js';
 import type { MqttService } from '../mqtt/service.js';
 import type { CommandHandlers } from '../mqtt/commands.js';
 import { snapshotJpeg } from './snapshot.js';
+import { MAIN_CAMERA } from '../config/cameras.js';
 import type { Service } from './service.js';
 
 export interface Reselection { variant: string; switched: boolean }
@@ -23,6 +24,8 @@ export interface CommandTarget {
   pipeline(): Pipeline;
   source(): FrameSource;
   mqtt(): MqttService | undefined;
+  /** several cameras: the source and snapshot topic of a camera (undefined: the first); absent = the one camera */
+  snapshotOf?(camera: string | undefined): { source: FrameSource; topic: string };
 }
 
 export function stoppingError(): EdgefitError {
@@ -84,11 +87,12 @@ export class CommandsService implements Service {
         return { pulled: report.items.map((i) => ({ id: i.id, status: i.status })), ...sel };
       }),
       snapshot: live(async (args) => {
-        const source = t.source();
         const mqtt = t.mqtt()!;
+        if (!t.snapshotOf && args.camera !== undefined && args.camera !== MAIN_CAMERA) throw new EdgefitError('E_UNKNOWN_CAMERA', `this device has one camera, "${MAIN_CAMERA}" (got "${args.camera}"); leave camera out`);
+        const { source, topic } = t.snapshotOf ? t.snapshotOf(args.camera) : { source: t.source(), topic: mqtt.topics.snapshot };
         const jpeg = await snapshotJpeg(source, args.quality ?? 80);
-        await mqtt.publishRaw(mqtt.topics.snapshot, jpeg, true);
-        return { topic: mqtt.topics.snapshot, bytes: jpeg.length, width: source.stats().width, height: source.stats().height };
+        await mqtt.publishRaw(topic, jpeg, true);
+        return { topic, bytes: jpeg.length, width: source.stats().width, height: source.stats().height };
       }),
     };
   }

@@ -42,6 +42,8 @@ export interface MqttInputs {
   task(): 'classification' | 'detection';
   handlers: CommandHandlers;
   say(line: string): void;
+  /** several cameras: their ids and tasks (Home Assistant entities per camera) */
+  cameras?(): { id: string; task: 'classification' | 'detection' }[];
 }
 
 /** The daemon's MQTT client: durable outbox, commands, status, discovery. */
@@ -59,6 +61,7 @@ export class MqttClientService implements Service {
     const { MqttService } = await import('../mqtt/service.js');
     const mqtt = new MqttService({
       config: c.mqtt, url, deviceId: c.deviceId, stateDir: c.stateDir, version: this.i.version, board: this.i.board(), handlers: this.i.handlers, task: this.i.task(),
+      ...(this.i.cameras ? { cameras: this.i.cameras() } : {}),
     });
     this.mqtt = mqtt;
     mqtt.on('error', (err: Error) => log.warn('mqtt', { error: err.message }));

@@ -17,7 +17,8 @@ export class ResultSink implements Service {
   private refused = 0;
   private readonly inflight = new Set<Promise<unknown>>();
 
-  constructor(private readonly o: { deviceId: string; json: boolean; log: Logger; mqtt(): MqttService | undefined }) {}
+  /** `camera`: several cameras, the result names its camera and goes to <base>/<camera>/result */
+  constructor(private readonly o: { deviceId: string; json: boolean; log: Logger; mqtt(): MqttService | undefined; camera?: string }) {}
 
   async start(): Promise<void> {}
 
@@ -27,7 +28,7 @@ export class ResultSink implements Service {
 
   write(r: InferenceResult): void {
     const build = (seq: number, session: number): ResultPayload => ({
-      deviceId: this.o.deviceId, session, seq, frameTs: r.frameTs, ts: new Date().toISOString(), variant: r.variantId,
+      deviceId: this.o.deviceId, ...(this.o.camera ? { camera: this.o.camera } : {}), session, seq, frameTs: r.frameTs, ts: new Date().toISOString(), variant: r.variantId,
       top: r.top.map((t) => ({ index: t.index, label: t.label, score: round4(t.score) })),
       ...(r.detections ? {
         detections: r.detections.map((d) => ({ label: d.label, index: d.index, score: round4(d.score), box: [round4(d.box[0]), round4(d.box[1]), round4(d.box[2]), round4(d.box[3])] as [number, number, number, number] })),
@@ -41,7 +42,8 @@ export class ResultSink implements Service {
       return;
     }
     let payload: ResultPayload | undefined;
-    const p = mqtt.publishResult((seq, session) => (payload = build(seq, session))).then(
+    const topic = this.o.camera ? mqtt.topics.cameraResult(this.o.camera) : mqtt.topics.result;
+    const p = mqtt.publishResult((seq, session) => (payload = build(seq, session)), topic).then(
       () => { if (this.o.json && payload) process.stdout.write(JSON.stringify(payload) + '\n'); },
       (err: unknown) => { this.refused++; this.o.log.error('result not accepted', { error: errorMessage(err) }); },
     ).finally(() => this.inflight.delete(p));

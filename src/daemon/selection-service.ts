@@ -5,6 +5,7 @@ import { EdgefitError, errorMessage } from '../util/errors.js';
 import { boardFingerprint, probeDevice } from '../device/probe.js';
 import type { FleetSeed } from '../select/fleet-seed.js';
 import { probeProvidersIsolated } from '../device/providers-isolated.js';
+import { providerPlan } from '../select/providers.js';
 import type { DeviceInfo } from '../device/types.js';
 import { buildLadder, ladderWarning } from '../catalog/ladder.js';
 import type { Variant } from '../catalog/types.js';
@@ -36,6 +37,8 @@ export interface SelectionInputs {
   throttled(): boolean;
   /** the fleet's shared measurements of this board, for the first selection (fleet.useMeasurements) */
   fleetSeed?: (board: string) => Promise<FleetSeed | undefined>;
+  /** the device as already probed (several cameras: probed once for all of them) */
+  device?: DeviceInfo;
 }
 
 /**
@@ -68,9 +71,15 @@ export class SelectionService implements Service {
     this.log.info('probing the device');
     // providers are proven in a child process (on the binding the engine will use): the probe sessions' native
     // memory stays out of the daemon, and a GPU library that crashes cannot take it down
-    const [device, providers] = await Promise.all([probeDevice({ ort: null }), probeProvidersIsolated(c.engine.ortLibraryPath || undefined)]);
-    this.device = { ...device, providers };
+    if (this.i.device) this.device = this.i.device;
+    else {
+      const [device, providers] = await Promise.all([probeDevice({ ort: null }), probeProvidersIsolated(c.engine.ortLibraryPath || undefined)]);
+      this.device = { ...device, providers };
+    }
+    const providers = this.device.providers;
     if (providers.usable.length === 0) this.log.warn('no execution provider was proven; trying cpu', { error: providers.error ?? 'none' });
+    const plan = providerPlan(c, this.device);
+    if (plan.notice) this.log[plan.expected ? 'info' : 'warn'](plan.notice, { refused: plan.unavailable.map((u) => `${u.provider}: ${u.reason}`).join('; ') });
     this.log.info('device', { board: this.device.board.kind, cpu: this.device.cpu.model, cores: this.device.cpu.cores, memoryMb: this.device.memory.effectiveMb, providers: this.device.providers.usable.join(',') });
     await this.loadLadder();
     this.budget = budgetFromConfig(c, this.device, this.budgetOverride);

@@ -27,6 +27,8 @@ export class TelemetryService implements Service {
   readonly name = 'telemetry';
   /** the board reported throttling in the last telemetry window */
   throttled = false;
+  /** the newest payload published (the loopback /metrics exports it: metrics-service.ts) */
+  lastPublished: TelemetryPayload | undefined;
   private timer: NodeJS.Timeout | undefined;
   private readonly cpu = new CpuMeter();
   private readonly loop = new LoopDelay();
@@ -80,6 +82,7 @@ export class TelemetryService implements Service {
     const throttle = this.i.device().thermal.throttle;
     if (throttle) t.throttled = Object.entries(throttle.now).filter(([, v]) => v).map(([k]) => k);
     this.throttled = (t.throttled?.length ?? 0) > 0;
+    this.lastPublished = t;
     this.i.mqtt()?.publishTelemetry(t);
     this.i.log.debug('telemetry', { fps: t.fps, p90: t.latencyMs.p90, dropped: t.frames.dropped, outbox: t.outbox.depth });
   }

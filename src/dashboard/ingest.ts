@@ -129,6 +129,8 @@ export class FleetIngest extends EventEmitter {
       [`${p}/+/event`]: { qos: 1 },
       // only the newest result per device is shown: QoS 0 spares the broker an ack per result
       [`${p}/+/result`]: { qos: 0 },
+      // and per camera of a device with several (<device>/<camera>/result)
+      [`${p}/+/+/result`]: { qos: 0 },
       [this.o.shareGroup ? `$share/${this.o.shareGroup}/${p}/+/telemetry` : `${p}/+/telemetry`]: { qos: 0 },
     };
     let refused: string[];
@@ -244,20 +246,24 @@ export class FleetIngest extends EventEmitter {
   /**
    * Asks the device for a snapshot and returns the JPEG it publishes (retained) on its snapshot topic. The
    * retained copy delivered on subscription is an old frame: only a message forwarded live (retain flag clear)
-   * counts. One request per device at a time; concurrent callers share it.
+   * counts. One request per device (and camera) at a time; concurrent callers share it. `camera`: one camera of a
+   * device with several, which publishes its frame on <prefix>/<device>/<camera>/snapshot.
    */
-  snapshot(deviceId: string, quality = 80, timeoutMs = 10_000): Promise<{ jpeg: Buffer; reply: ReplyPayload }> {
+  snapshot(deviceId: string, quality = 80, timeoutMs = 10_000, camera?: string): Promise<{ jpeg: Buffer; reply: ReplyPayload }> {
     validateLevel(deviceId, 'device id');
-    const inFlight = this.snapshots.get(deviceId);
+    if (camera !== undefined) validateLevel(camera, 'camera id');
+    const key = camera === undefined ? deviceId : `${deviceId}/${camera}`;
+    const inFlight = this.snapshots.get(key);
     if (inFlight) return inFlight;
-    const job = this.doSnapshot(deviceId, quality, timeoutMs).finally(() => this.snapshots.delete(deviceId));
-    this.snapshots.set(deviceId, job);
+    const job = this.doSnapshot(deviceId, quality, timeoutMs, camera).finally(() => this.snapshots.delete(key));
+    this.snapshots.set(key, job);
     return job;
   }
 
-  private async doSnapshot(deviceId: string, quality: number, timeoutMs: number): Promise<{ jpeg: Buffer; reply: ReplyPayload }> {
+  private async doSnapshot(deviceId: string, quality: number, timeoutMs: number, camera: string | undefined): Promise<{ jpeg: Buffer; reply: ReplyPayload }> {
     this.live();
-    const topic = deviceTopics(this.o.prefix, deviceId).snapshot;
+    const topics = deviceTopics(this.o.prefix, deviceId);
+    const topic = camera === undefined ? topics.snapshot : topics.cameraSnapshot(camera);
     let jpeg: Buffer | undefined;
     let bad: string | undefined;
     let wake: (() => void) | undefined;
@@ -271,7 +277,7 @@ export class FleetIngest extends EventEmitter {
     this.on('raw', onRaw);
     try {
       await this.subscribeOne(topic, 0);
-      const reply = await this.command(deviceId, 'snapshot', { quality }, timeoutMs);
+      const reply = await this.command(deviceId, 'snapshot', camera === undefined ? { quality } : { quality, camera }, timeoutMs);
       if (!reply.ok) throw new EdgefitError(reply.error?.code === 'E_TIMEOUT' ? 'E_SNAPSHOT_TIMEOUT' : 'E_SNAPSHOT', `snapshot of ${deviceId} failed: ${reply.error?.message ?? 'refused'}`);
       // the device publishes the image before it replies; allow for the broker delivering them out of order
       if (!jpeg && !bad) await new Promise<void>((resolve) => { wake = resolve; setTimeout(resolve, 3000); });

@@ -9,6 +9,7 @@ import { FleetIngest, type IngestOptions, type IngestStats } from './ingest.js';
 import { SseHub } from './sse.js';
 import { selectionSvg } from './selection.js';
 import { RequestGuard, type DashboardAuth } from './guard.js';
+import { FleetMetrics } from './metrics.js';
 
 export interface DashboardOptions extends IngestOptions {
   /** HTTP port; 0 picks a free one */
@@ -20,12 +21,16 @@ export interface DashboardOptions extends IngestOptions {
   /** credentials every request must carry (the CLI reads them from EDGEFIT_DASHBOARD_*) */
   auth?: DashboardAuth;
   maxDevices?: number;
+  /** devices whose own series /metrics exports (metrics.ts); default 10,000 */
+  metricsMaxDevices?: number;
   flushMs?: number;
 }
 
 export interface DashboardStats {
   devices: number;
   refusedDevices: number;
+  /** cameras refused because their device already had the most the dashboard keeps (MAX_DEVICE_CAMERAS) */
+  refusedCameras: number;
   ingest: IngestStats;
   sseClients: number;
   sseMessages: number;
@@ -68,9 +73,10 @@ function loadAssets(): Map<string, { body: Buffer; type: string }> {
  *   GET  /api/devices                      every row
  *   GET  /api/device/<id>                  row, model, last hour of history, events
  *   GET  /api/device/<id>/selection.svg    the selection chart (src/select/plot.ts)
- *   POST /api/device/<id>/snapshot         sends the snapshot command, answers with the JPEG
+ *   POST /api/device/<id>/snapshot         sends the snapshot command, answers with the JPEG (?camera=<id>: that camera's)
  *   GET  /api/boards                       latency and chosen variants per board model
  *   GET  /api/stats                        ingest counters and this process's memory
+ *   GET  /metrics                          the fleet for Prometheus (metrics.ts)
  * Every request passes the RequestGuard first (Host, credentials, Origin).
  */
 export class Dashboard {
@@ -81,6 +87,7 @@ export class Dashboard {
   private readonly assets = loadAssets();
   private readonly started = Date.now();
   private readonly guard: RequestGuard;
+  readonly metrics: FleetMetrics;
   port = 0;
 
   constructor(private readonly o: DashboardOptions) {
@@ -88,6 +95,7 @@ export class Dashboard {
     this.guard = new RequestGuard({ host: o.host ?? '127.0.0.1', ...(o.allowedHosts ? { allowedHosts: o.allowedHosts } : {}), ...(o.auth ? { auth: o.auth } : {}) });
     this.store = new FleetStore({ ...(o.maxDevices ? { maxDevices: o.maxDevices } : {}) });
     this.ingest = new FleetIngest(o, this.store);
+    this.metrics = new FleetMetrics({ store: this.store, ingest: () => this.ingest.stats, sseClients: () => this.hub?.clientCount ?? 0 }, { ...(o.metricsMaxDevices !== undefined ? { maxDevices: o.metricsMaxDevices } : {}) });
   }
 
   get url(): string {
@@ -121,7 +129,7 @@ export class Dashboard {
   stats(): DashboardStats {
     const m = process.memoryUsage();
     return {
-      devices: this.store.size, refusedDevices: this.store.refusedDevices, ingest: this.ingest.stats,
+      devices: this.store.size, refusedDevices: this.store.refusedDevices, refusedCameras: this.store.refusedCameras, ingest: this.ingest.stats,
       sseClients: this.hub.clientCount, sseMessages: this.hub.sent,
       rssMb: Math.round(m.rss / 1048576), heapUsedMb: Math.round(m.heapUsed / 1048576), uptimeS: Math.round((Date.now() - this.started) / 1000),
     };
@@ -149,6 +157,12 @@ export class Dashboard {
     if (method === 'GET' && path === '/api/devices') return json(res, 200, { now: Date.now(), rows: this.store.rows() });
     if (method === 'GET' && path === '/api/boards') return json(res, 200, { boards: this.store.boards() });
     if (method === 'GET' && path === '/api/stats') return json(res, 200, this.stats());
+    if (method === 'GET' && path === '/metrics') {
+      const body = await this.metrics.scrape();
+      res.writeHead(200, { 'content-type': this.metrics.contentType, 'cache-control': 'no-store' });
+      res.end(body);
+      return;
+    }
     const m = /^\/api\/device\/([^/]+)(\/selection\.svg|\/snapshot)?$/.exec(path);
     if (m) {
       const id = decodeURIComponent(m[1]!);
@@ -165,18 +179,20 @@ export class Dashboard {
         res.end(selectionSvg(model));
         return;
       }
-      if (what === '/snapshot' && method === 'POST') return this.snapshot(req, res, id);
+      if (what === '/snapshot' && method === 'POST') return this.snapshot(req, res, id, url.searchParams.get('camera') ?? undefined);
     }
     json(res, 404, { error: `nothing at ${method} ${path.slice(0, 100)}` });
   }
 
-  private async snapshot(req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
+  /** `camera`: one camera of a device with several (?camera=<id>) */
+  private async snapshot(req: IncomingMessage, res: ServerResponse, id: string, camera: string | undefined): Promise<void> {
     // a custom header forces a CORS preflight, which this server never grants: other sites cannot trigger commands
     if (req.headers['x-edgefit'] !== '1') return json(res, 403, { error: 'send the X-Edgefit: 1 header (the page does)' });
     req.resume();
     if (!this.store.row(id)) return json(res, 404, { error: `no device "${id}" has been seen` });
+    if (camera !== undefined && !DEVICE_ID.test(camera)) return json(res, 400, { error: "a camera id is 1-64 letters, digits, '.', '_' or '-'" });
     try {
-      const { jpeg } = await this.ingest.snapshot(id);
+      const { jpeg } = await this.ingest.snapshot(id, undefined, undefined, camera);
       res.writeHead(200, { 'content-type': 'image/jpeg', 'cache-control': 'no-store', 'content-length': jpeg.length });
       res.end(jpeg);
     } catch (err) {

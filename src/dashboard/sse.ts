@@ -131,9 +131,10 @@ export class SseHub {
     const now = Date.now();
     this.store.markStale(now);
     const dirty = this.store.takeDirty();
-    // the per-board summary sorts the whole fleet: once a second is plenty
+    // the per-board summary sorts the whole fleet: once a second is plenty, and at most every 1 ms per device
+    // (10 s at 10,000 devices, where it took an eighth of the dashboard's CPU at once a second)
     this.boardsPending ||= this.store.takeBoardsDirty();
-    const boardsChanged = this.boardsPending && now - this.boardsAt >= 1000;
+    const boardsChanged = this.boardsPending && now - this.boardsAt >= Math.max(1000, this.store.size);
     if (this.clients.size === 0 || (dirty.size === 0 && !boardsChanged)) return;
     const rows = dirty.size > 0 ? rowsFrame(this.store, dirty, now) : undefined;
     let boardsFrame: string | undefined;

@@ -1,4 +1,5 @@
-import type { DeviceState, ModelPayload } from '../mqtt/payloads.js';
+import type { DeviceState, ModelPayload, ResultPayload } from '../mqtt/payloads.js';
+import { DeviceCameras, type CameraRow } from './cameras.js';
 import { SeriesRing, type HistoryPoint } from './history.js';
 import { presence } from './presence.js';
 import type { Inbound } from './validate.js';
@@ -32,14 +33,23 @@ export interface DeviceRow {
   telemetryTs?: string;
   /** ms since the epoch the newest telemetry arrived here */
   seenAt?: number;
-  /**
-   * the newest result: a classifier's top-1; for a detector `label` sums up the counts ("person ×2, car") and
-   * `score` is the best detection's, with the boxes (the first MAX_SHOWN_DETECTIONS) and the counts by label
-   */
-  result?: { label: string; score: number; at: number; detections?: ShownDetection[]; counts?: Record<string, number> };
+  /** the newest result (of any camera, which it names, on a device with several) */
+  result?: ShownResult;
+  /** a device with several cameras: one row per camera (at most MAX_DEVICE_CAMERAS), shown under the device */
+  cameras?: CameraRow<ShownResult>[];
 }
 
+/** Counters of the newest telemetry, since the device's daemon started */
+export interface DeviceCounters { outboxDropped: number; reconnects: number }
+
 export interface ShownDetection { label: string; score: number; box: [number, number, number, number] }
+
+/**
+ * A result as the page shows it: a classifier's top-1; for a detector `label` sums up the counts ("person ×2, car")
+ * and `score` is the best detection's, with the boxes (the first MAX_SHOWN_DETECTIONS) and the counts by label.
+ * `camera`: the camera it came from, on a device with several.
+ */
+export interface ShownResult { label: string; score: number; at: number; detections?: ShownDetection[]; counts?: Record<string, number>; camera?: string }
 
 export interface DeviceEvent { at: number; type: string; message: string; from?: string; to?: string }
 
@@ -68,9 +78,12 @@ interface Entry {
   modelSeq: number;
   history?: SeriesRing;
   lastPoint?: HistoryPoint;
+  /** the newest telemetry's counters that the row does not show: /metrics exports them (metrics.ts) */
+  counters?: DeviceCounters;
   events: DeviceEvent[];
   periodMs: number;
   firstSeen: number;
+  cameras?: DeviceCameras<ShownResult>;
 }
 
 const MAX_EVENTS = 50;
@@ -82,6 +95,20 @@ export function countsText(counts: Readonly<Record<string, number>>): string {
 }
 const MIN_PERIOD_MS = 500;
 const MAX_PERIOD_MS = 10 * 60_000;
+
+/** What the page shows of a result. */
+function shownResult(p: ResultPayload, now: number, camera: string | undefined): ShownResult {
+  const cam = camera !== undefined ? { camera } : {};
+  if (p.detections && p.counts) {
+    const ds = p.detections;
+    return {
+      label: countsText(p.counts), score: ds.reduce((best, d) => Math.max(best, d.score), 0), at: now,
+      detections: ds.map((d) => ({ label: d.label, score: d.score, box: d.box })), counts: p.counts, ...cam,
+    };
+  }
+  const top = p.top[0];
+  return top ? { label: top.label, score: top.score, at: now, ...cam } : { label: '', score: 0, at: now, ...cam };
+}
 
 export interface StoreOptions {
   /** devices beyond this are refused (counted): the broker could be flooded with made-up ids */
@@ -98,6 +125,8 @@ export class FleetStore {
   private boardsDirty = true;
   readonly maxDevices: number;
   refusedDevices = 0;
+  /** cameras refused because their device already had MAX_DEVICE_CAMERAS */
+  refusedCameras = 0;
 
   constructor(o: StoreOptions = {}) {
     this.maxDevices = o.maxDevices ?? 10_000;
@@ -113,6 +142,21 @@ export class FleetStore {
       this.devices.set(id, e);
     }
     return e;
+  }
+
+  /** Applies a change to the device's cameras and puts the cameras' rows on its row. */
+  private cameras<T>(e: Entry, change: (c: DeviceCameras<ShownResult>) => T): T {
+    const c = (e.cameras ??= new DeviceCameras<ShownResult>());
+    const refused = c.refused;
+    const out = change(c);
+    this.refusedCameras += c.refused - refused;
+    const rows = c.rows();
+    if (rows) e.row.cameras = rows;
+    else {
+      delete e.row.cameras;
+      delete e.cameras;
+    }
+    return out;
   }
 
   /** Puts the presence verdict on the row; true when it changed. */
@@ -144,6 +188,7 @@ export class FleetStore {
           delete e.model;
           e.modelSeq++;
           delete r.board;
+          this.cameras(e, (c) => c.model(undefined));
           this.boardsDirty = true;
         }
         this.refresh(e, now);
@@ -176,6 +221,7 @@ export class FleetStore {
         r.board = p.board;
         r.variant = p.variant.id;
         r.provider = p.provider;
+        this.cameras(e, (c) => c.model(p.cameras));
         this.boardsDirty = true;
         break;
       }
@@ -190,6 +236,7 @@ export class FleetStore {
           e.periodMs = Math.min(MAX_PERIOD_MS, Math.max(MIN_PERIOD_MS, t.windowSeconds * 1000));
         }
         r.seenAt = now;
+        e.counters = { outboxDropped: t.outbox.dropped, reconnects: t.reconnects };
         r.telemetryTs = t.ts;
         r.variant = t.variant;
         r.provider = t.provider;
@@ -202,23 +249,18 @@ export class FleetStore {
         r.outbox = t.outbox.depth;
         r.paused = t.paused;
         r.degraded = t.engine.degraded;
+        this.cameras(e, (c) => c.telemetry(t.cameras));
         e.history ??= new SeriesRing();
         e.lastPoint = e.history.add(now, t.latencyMs.p50, t.latencyMs.p90, t.fps);
         this.boardsDirty = true;
         break;
       }
       case 'result': {
-        const p = m.payload;
-        if (p.detections && p.counts) {
-          const ds = p.detections;
-          r.result = {
-            label: countsText(p.counts), score: ds.reduce((best, d) => Math.max(best, d.score), 0), at: now,
-            detections: ds.map((d) => ({ label: d.label, score: d.score, box: d.box })), counts: p.counts,
-          };
-          break;
-        }
-        const top = p.top[0];
-        r.result = top ? { label: top.label, score: top.score, at: now } : { label: '', score: 0, at: now };
+        const shown = shownResult(m.payload, now, m.camera);
+        const camera = m.camera;
+        // a result for a camera the device has no room for is not shown at all, not even as the device's newest
+        if (camera !== undefined && !this.cameras(e, (c) => c.result(camera, shown))) return false;
+        r.result = shown;
         break;
       }
       case 'event': {
@@ -252,6 +294,11 @@ export class FleetStore {
   }
 
   row(id: string): DeviceRow | undefined { return this.devices.get(id)?.row; }
+
+  /** Every device's row with its telemetry counters, in the order first seen (metrics.ts walks it per scrape). */
+  *withCounters(): IterableIterator<{ row: DeviceRow; counters: DeviceCounters | undefined }> {
+    for (const e of this.devices.values()) yield { row: e.row, counters: e.counters };
+  }
 
   rows(): DeviceRow[] { return [...this.devices.values()].map((e) => e.row); }
 

@@ -1,5 +1,6 @@
 import { Ajv, type ValidateFunction } from 'ajv';
-import { eventSchema, modelSchema, resultSchema, statusSchema, telemetrySchema } from '../mqtt/schemas.js';
+import { RESERVED_CAMERA_IDS } from '../config/index.js';
+import { eventSchema, MAX_CAMERAS, modelSchema, resultSchema, statusSchema, telemetrySchema } from '../mqtt/schemas.js';
 import type { EventPayload, ModelPayload, ResultPayload, StatusPayload, TelemetryPayload } from '../mqtt/payloads.js';
 
 /**
@@ -12,7 +13,8 @@ export type Inbound =
   | { kind: 'status'; deviceId: string; payload: StatusPayload }
   | { kind: 'model'; deviceId: string; payload: ModelPayload }
   | { kind: 'telemetry'; deviceId: string; payload: TelemetryPayload }
-  | { kind: 'result'; deviceId: string; payload: ResultPayload }
+  /** `camera`: it came on <prefix>/<deviceId>/<camera>/result (several cameras), and the payload names that camera */
+  | { kind: 'result'; deviceId: string; payload: ResultPayload; camera?: string }
   | { kind: 'event'; deviceId: string; payload: EventPayload }
   /** an empty message on a retained topic: the broker no longer holds the device's status or model */
   | { kind: 'cleared'; deviceId: string; topic: 'status' | 'model' };
@@ -39,7 +41,10 @@ export const MAX_TEXT = 200;
 
 const LEVEL = /^[A-Za-z0-9._-]{1,64}$/;
 
-export type Rejection = { reason: 'topic' | 'device-id' | 'too-large' | 'json' | 'shape' | 'mismatch'; detail: string };
+/** cameras of one device the dashboard keeps (the schemas refuse longer lists; results may name no more either) */
+export const MAX_DEVICE_CAMERAS = MAX_CAMERAS;
+
+export type Rejection = { reason: 'topic' | 'device-id' | 'camera-id' | 'too-large' | 'json' | 'shape' | 'mismatch'; detail: string };
 
 const ajv = new Ajv({ allErrors: false, strict: false });
 const validators: Record<Kind, ValidateFunction> = {
@@ -50,17 +55,38 @@ const validators: Record<Kind, ValidateFunction> = {
   event: ajv.compile(eventSchema),
 };
 
-/** The device id and kind of `<prefix>/<deviceId>/<kind>`, or a rejection. */
-export function parseTopic(prefix: string, topic: string): { deviceId: string; kind: string } | Rejection {
+/**
+ * The device id and kind of `<prefix>/<deviceId>/<kind>`, or of a camera's `<prefix>/<deviceId>/<camera>/result`
+ * (several cameras: only results have a level per camera), or a rejection.
+ */
+export function parseTopic(prefix: string, topic: string): { deviceId: string; kind: string; camera?: string } | Rejection {
   if (!topic.startsWith(prefix + '/')) return { reason: 'topic', detail: 'outside the prefix' };
   const rest = topic.slice(prefix.length + 1).split('/');
-  if (rest.length !== 2) return { reason: 'topic', detail: `unexpected depth (${rest.length} levels below the prefix)` };
-  const [deviceId, kind] = rest as [string, string];
+  const perCamera = rest.length === 3 && rest[2] === 'result';
+  if (rest.length !== 2 && !perCamera) return { reason: 'topic', detail: `unexpected depth (${rest.length} levels below the prefix)` };
+  const deviceId = rest[0]!;
   if (!LEVEL.test(deviceId)) return { reason: 'device-id', detail: 'device id breaks the topic-level rule' };
-  return { deviceId, kind };
+  if (!perCamera) return { deviceId, kind: rest[1]! };
+  const camera = rest[1]!;
+  // a reserved level is one of the device's own topics (<device>/cmd/result is a command), never a camera
+  if (!LEVEL.test(camera) || RESERVED_CAMERA_IDS.includes(camera)) return { reason: 'camera-id', detail: 'camera id breaks the topic-level rule or names one of the device\'s own topics' };
+  return { deviceId, kind: 'result', camera };
 }
 
 const clip = (s: string) => (s.length > MAX_TEXT ? s.slice(0, MAX_TEXT - 1) + '…' : s);
+
+/** The first entry per camera id, at most MAX_DEVICE_CAMERAS (the schema caps the list; a repeated id is dropped). */
+function uniqueIds<T extends { id: string }>(list: T[]): T[] {
+  const seen = new Set<string>();
+  const out: T[] = [];
+  for (const c of list) {
+    if (seen.has(c.id)) continue;
+    seen.add(c.id);
+    out.push(c);
+    if (out.length === MAX_DEVICE_CAMERAS) break;
+  }
+  return out;
+}
 
 export function validateMessage(prefix: string, topic: string, payload: Buffer): Inbound | Rejection {
   const t = parseTopic(prefix, topic);
@@ -77,8 +103,12 @@ export function validateMessage(prefix: string, topic: string, payload: Buffer):
     const e = v.errors?.[0];
     return { reason: 'shape', detail: `${kind}${e?.instancePath ?? ''} ${e?.message ?? 'does not match the schema'}` };
   }
-  const p = data as { deviceId: string };
+  const p = data as { deviceId: string; camera?: string };
   if (p.deviceId !== t.deviceId) return { reason: 'mismatch', detail: `${kind} names device "${clip(p.deviceId).slice(0, 64)}" but came on ${t.deviceId}'s topic` };
+  // a camera's result names its camera, and only on that camera's topic
+  if (kind === 'result' && p.camera !== t.camera) {
+    return { reason: 'mismatch', detail: `result names camera "${clip(String(p.camera ?? '')).slice(0, 64)}" but came on ${t.camera === undefined ? 'the device\'s own' : `camera ${t.camera}'s`} topic` };
+  }
   switch (kind) {
     case 'model': {
       const m = data as ModelPayload;
@@ -91,6 +121,16 @@ export function validateMessage(prefix: string, topic: string, payload: Buffer):
         if (c.reason !== undefined) c.reason = clip(c.reason);
         if (c.detail !== undefined) c.detail = clip(c.detail);
       }
+      if (m.cameras) {
+        m.cameras = uniqueIds(m.cameras);
+        for (const c of m.cameras) {
+          c.variant = clip(c.variant);
+          c.provider = clip(c.provider);
+          c.reason = clip(c.reason);
+          if (c.misses) c.misses = c.misses.slice(0, 8).map(clip);
+        }
+      }
+      if (m.joint) m.joint.rule = clip(m.joint.rule);
       return { kind, deviceId: t.deviceId, payload: m };
     }
     case 'result': {
@@ -99,7 +139,7 @@ export function validateMessage(prefix: string, topic: string, payload: Buffer):
       r.variant = clip(r.variant);
       if (r.detections) r.detections = r.detections.slice(0, MAX_SHOWN_DETECTIONS).map((d) => ({ ...d, label: clip(d.label) }));
       if (r.counts) r.counts = Object.fromEntries(Object.entries(r.counts).sort((a, b) => b[1] - a[1]).slice(0, MAX_COUNTS).map(([l, n]) => [clip(l), n]));
-      return { kind, deviceId: t.deviceId, payload: r };
+      return { kind, deviceId: t.deviceId, payload: r, ...(t.camera !== undefined ? { camera: t.camera } : {}) };
     }
     case 'telemetry': {
       const m = data as TelemetryPayload;
@@ -107,6 +147,10 @@ export function validateMessage(prefix: string, topic: string, payload: Buffer):
       m.provider = clip(m.provider);
       if (m.throttled) m.throttled = m.throttled.slice(0, 8).map(clip);
       if (m.camera.lastError !== undefined) m.camera.lastError = clip(m.camera.lastError);
+      if (m.cameras) {
+        m.cameras = uniqueIds(m.cameras);
+        for (const c of m.cameras) c.variant = clip(c.variant);
+      }
       return { kind, deviceId: t.deviceId, payload: m };
     }
     case 'event': {

@@ -1,6 +1,8 @@
 import { gatherFindings, type Findings, type FindingsOptions } from './findings.js';
 import { boardFingerprint } from './probe.js';
 import { throttleFlags } from './thermal.js';
+import type { ProviderName } from '../engine/engine.js';
+import { unusableConfigured } from './unproven.js';
 import type { DeviceInfo, ProviderCheck } from './types.js';
 
 export type AdviceArea = 'runtime' | 'int8' | 'gpu' | 'camera' | 'broker' | 'memory' | 'thermal' | 'power';
@@ -46,9 +48,27 @@ function runtimeAdvice(d: DeviceInfo): Advice[] {
     out.push({ area: 'runtime', level: 'warn', text: `onnxruntime-node did not load (${p.error ?? 'unknown error'}): edgefit can still run models on the tfjs-wasm engine` });
   } else {
     const sim = p.status === 'simulated' ? ' (simulated binding)' : '';
-    const usable = p.usable.length > 0 ? p.usable.join(', ') : 'none';
-    out.push({ area: 'runtime', level: p.usable.length > 0 ? 'ok' : 'warn', text: `onnxruntime ${p.ortVersion ?? '?'}${sim}: providers proven by a session: ${usable}` });
+    const ortUsable = p.usable.filter((u) => !u.startsWith('tfjs-'));
+    const usable = ortUsable.length > 0 ? ortUsable.join(', ') : 'none';
+    out.push({ area: 'runtime', level: ortUsable.length > 0 ? 'ok' : 'warn', text: `onnxruntime ${p.ortVersion ?? '?'}${sim}: providers proven by a session: ${usable}` });
   }
+  return out;
+}
+
+/** Each configured provider (engine.providers) this board cannot use, and what the daemon runs on instead. */
+function configuredProviderAdvice(d: DeviceInfo, configured: readonly ProviderName[] | undefined): Advice[] {
+  if (!configured || d.providers.status === 'skipped') return [];
+  const out: Advice[] = [];
+  const tfjs = d.providers.checks.filter((c) => c.name.startsWith('tfjs-'));
+  if (tfjs.length > 0) {
+    out.push({ area: 'runtime', level: tfjs.some((c) => c.works) ? 'ok' : 'warn', text: `TensorFlow.js providers: ${tfjs.map((c) => `${c.name} ${c.works ? 'proven' : `not usable (${c.evidence})`}`).join('; ')}` });
+  }
+  const bad = unusableConfigured(d, configured);
+  if (bad.length === 0) return out;
+  const usable = new Set(d.providers.usable);
+  const chain = configured.filter((p) => usable.has(p));
+  const instead = chain.length > 0 ? chain.join(', ') : (d.providers.usable[0] ?? 'cpu');
+  for (const b of bad) out.push({ area: 'runtime', level: 'warn', text: `${b.provider} configured (engine.providers) but not available on this board: ${b.reason}; the daemon uses ${instead}` });
   return out;
 }
 
@@ -192,10 +212,11 @@ function thermalAdvice(d: DeviceInfo, f: Findings): Advice[] {
 }
 
 /** Everything the doctor concludes from a probe plus what it finds on disk. */
-export async function diagnose(device: DeviceInfo, opts: FindingsOptions = {}): Promise<DoctorReport> {
+export async function diagnose(device: DeviceInfo, opts: FindingsOptions & { configuredProviders?: readonly ProviderName[] } = {}): Promise<DoctorReport> {
   const findings = await gatherFindings(device.root, opts);
   const advice = [
     ...runtimeAdvice(device),
+    ...configuredProviderAdvice(device, opts.configuredProviders),
     ...int8Advice(device),
     ...gpuAdvice(device, findings),
     ...cameraAdvice(device, findings, opts.ffmpegPath ?? 'ffmpeg'),

@@ -7,6 +7,7 @@ import { archFromCpuinfo, parseCpuinfo, probeCpu } from './cpu.js';
 import { FsRoot } from './fsroot.js';
 import { probeMemory } from './memory.js';
 import { loadOrt, probeProviders, type OrtBindingLike } from './providers.js';
+import { withTfjsProviders } from './providers-tfjs.js';
 import { probeThermal } from './thermal.js';
 import type { DeviceInfo, ProvidersInfo } from './types.js';
 
@@ -49,9 +50,9 @@ export async function probeDevice(opts: ProbeOptions = {}): Promise<DeviceInfo> 
     providers = await probeProviders(opts.ort, opts.ort.simulated ? 'simulated' : 'probed');
   } else {
     const loaded = await loadOrt({ quiet: opts.quietOrt ?? false });
-    providers = loaded.ort
+    providers = await withTfjsProviders(loaded.ort
       ? await probeProviders(loaded.ort)
-      : { status: 'unavailable', ortVersion: null, listed: [], checks: [], usable: [], error: loaded.error };
+      : { status: 'unavailable', ortVersion: null, listed: [], checks: [], usable: [], error: loaded.error });
   }
 
   return { board, cpu, memory, thermal, providers, root };

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ProviderName } from '../engine/engine.js';
 import { errorMessage } from '../util/errors.js';
+import { ortUnavailable } from '../engine/registry.js';
 import type { ProviderCheck, ProvidersInfo } from './types.js';
 
 /** The part of onnxruntime-node the probe uses; the real module satisfies it, and so does FakeOrt. */
@@ -144,6 +145,8 @@ export async function probeProviders(ort: OrtBindingLike, status: 'probed' | 'si
 
 /** Loads the real onnxruntime-node; a binding that cannot load (old glibc, missing binary) is reported, not thrown. */
 export async function loadOrt(opts: { quiet?: boolean } = {}): Promise<{ ort: OrtBindingLike | null; error: string | null }> {
+  const none = ortUnavailable();
+  if (none) return { ort: null, error: none };
   try {
     const mod = (await import('onnxruntime-node')) as unknown as { default?: OrtBindingLike } & OrtBindingLike;
     const ort = typeof mod.listSupportedBackends === 'function' ? mod : mod.default;

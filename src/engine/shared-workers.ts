@@ -29,6 +29,11 @@ export interface SharedCamera {
 
 export interface SharedResult {
   camera: string;
+  /** the frame's seq and arrival time (ms since the epoch) as offered */
+  seq: number;
+  ts: number;
+  /** when the worker was handed the frame (ms since the epoch) */
+  startedAt: number;
   /** valid during the callback only */
   scores: Float32Array;
   /** time inside the runtime (ms) */
@@ -52,7 +57,7 @@ export interface SharedWorkersOptions {
   onError?: (camera: string, err: Error) => void;
 }
 
-interface Running { camera: string; ts: number; waitMs: number }
+interface Running { camera: string; ts: number; waitMs: number; seq: number; frameTs: number; startedAt: number }
 
 export class SharedWorkers {
   private readonly queue: FairQueue<Uint8Array>;
@@ -60,6 +65,9 @@ export class SharedWorkers {
   private readonly running = new Map<string, Running>();
   private readonly sessionOf = new Map<string, string>();
   private readonly idleWaiters: (() => void)[] = [];
+  private readonly cameraWaiters = new Map<string, (() => void)[]>();
+  /** per camera, the seq and arrival time of its waiting frame (the queue holds only the pixels) */
+  private readonly pendingMeta = new Map<string, { seq: number; ts: number }>();
   private seq = 0;
   private closed = false;
 
@@ -69,10 +77,11 @@ export class SharedWorkers {
       if (!hosts.has(c.session)) throw new EdgefitError('E_SHARED_WORKERS', `camera ${c.id} runs on session ${c.session}, which is not among the sessions given`);
       this.queue.add({ id: c.id, fps: c.fps, resource: c.session, costMs: c.costMs });
       this.sessionOf.set(c.id, c.session);
+      this.pendingMeta.set(c.id, { seq: 0, ts: 0 });
     }
     for (const [key, host] of hosts) {
       this.streams.set(key, host.stream({
-        result: (r) => this.finished(key, (run) => o.onResult({ camera: run.camera, scores: r.scores, inferMs: r.inferMs, latencyMs: performance.now() - run.ts, waitMs: run.waitMs })),
+        result: (r) => this.finished(key, (run) => o.onResult({ camera: run.camera, seq: run.seq, ts: run.frameTs, startedAt: run.startedAt, scores: r.scores, inferMs: r.inferMs, latencyMs: performance.now() - run.ts, waitMs: run.waitMs })),
         error: (err) => this.finished(key, (run) => o.onError?.(run.camera, err)),
       }));
     }
@@ -103,10 +112,13 @@ export class SharedWorkers {
    * reference until the frame is handed to its worker (copied into shared memory at once when a slot is free):
    * do not write into it until the next offer of that camera.
    */
-  offer(camera: string, frame: Uint8Array): boolean {
+  offer(camera: string, frame: Uint8Array, seq = 0, ts = Date.now()): boolean {
     if (this.closed) return true;
     const need = this.frameBytes(camera);
     if (frame.length !== need) throw new EdgefitError('E_FRAME_SIZE', `camera ${camera}: frame has ${frame.length} bytes, its model wants ${need}`);
+    const meta = this.pendingMeta.get(camera)!;
+    meta.seq = seq;
+    meta.ts = ts;
     const dropped = this.queue.offer(camera, frame);
     this.pump();
     return dropped;
@@ -114,6 +126,36 @@ export class SharedWorkers {
 
   stats(camera: string): Readonly<FairCameraStats> {
     return this.queue.stats(camera);
+  }
+
+  /** Withdraws a camera's waiting frame (counted as dropped); true when there was one. */
+  cancel(camera: string): boolean {
+    if (this.closed) return false;
+    const had = this.queue.cancel(camera);
+    if (had) this.wakeCamera(camera);
+    return had;
+  }
+
+  /** Resolves once no frame of this camera waits and none runs (the others may go on). */
+  cameraIdle(camera: string): Promise<void> {
+    if (this.closed || this.cameraQuiet(camera)) return Promise.resolve();
+    return new Promise((r) => {
+      const list = this.cameraWaiters.get(camera) ?? [];
+      list.push(r);
+      this.cameraWaiters.set(camera, list);
+    });
+  }
+
+  private cameraQuiet(camera: string): boolean {
+    const s = this.queue.stats(camera);
+    return s.offered === s.dispatched + s.dropped && s.dispatched === s.done;
+  }
+
+  private wakeCamera(camera: string): void {
+    const list = this.cameraWaiters.get(camera);
+    if (!list || !this.cameraQuiet(camera)) return;
+    this.cameraWaiters.delete(camera);
+    for (const w of list) w();
   }
 
   /** Resolves once no frame waits and none runs. */
@@ -128,6 +170,8 @@ export class SharedWorkers {
     for (const s of this.streams.values()) s.close();
     await Promise.all([...this.hosts.values()].map((h) => h.close()));
     for (const w of this.idleWaiters.splice(0)) w();
+    for (const list of this.cameraWaiters.values()) for (const w of list) w();
+    this.cameraWaiters.clear();
   }
 
   private frameBytes(camera: string): number {
@@ -147,7 +191,8 @@ export class SharedWorkers {
   private pump(): void {
     for (let d = this.queue.next(); d; d = this.queue.next()) {
       const key = this.sessionOf.get(d.camera)!;
-      this.running.set(key, { camera: d.camera, ts: d.ts, waitMs: d.waitMs });
+      const meta = this.pendingMeta.get(d.camera)!;
+      this.running.set(key, { camera: d.camera, ts: d.ts, waitMs: d.waitMs, seq: meta.seq, frameTs: meta.ts, startedAt: performance.timeOrigin + performance.now() });
       // the host is idle (the queue holds its resource): true means it has no worker (restarting)
       if (this.streams.get(key)!.offer(d.frame, this.seq++, Date.now())) {
         this.finished(key, (run) => this.o.onError?.(run.camera, new EdgefitError('E_ENGINE_RESTARTING', 'the inference worker is restarting; the frame was dropped')));
@@ -161,6 +206,7 @@ export class SharedWorkers {
     this.running.delete(key);
     this.queue.done(run.camera);
     report(run);
+    this.wakeCamera(run.camera);
     this.pump();
     if (this.queue.busy === 0 && !this.anyWaiting()) for (const w of this.idleWaiters.splice(0)) w();
   }

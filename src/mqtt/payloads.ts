@@ -62,6 +62,10 @@ export interface ModelPayload {
   ladder: number;
   labelsMeaningful: boolean;
   board: string;
+  /** several cameras: the joint choice, one entry per camera (the top-level variant is the first camera's) */
+  cameras?: CameraModel[];
+  /** several cameras: how the set was chosen and what it costs */
+  joint?: JointSummary;
   /** set when the selection was seeded from the fleet's shared measurements (docs/fleet.md) */
   fleet?: {
     /** candidates ranked on figures other devices measured, and on this device's own */
@@ -74,6 +78,59 @@ export interface ModelPayload {
   };
 }
 
+export interface CameraModel {
+  id: string;
+  variant: string;
+  task: 'classification' | 'detection';
+  provider: string;
+  threads: number;
+  /** frames per second it is served at */
+  fps: number;
+  /** why this variant: the joint rule, a step down after the concurrent measurement, a live change */
+  reason: string;
+  priority: number;
+  budgetMs: number;
+  /** predicted p90 with the waits for the other cameras (ms), and the cores it keeps busy */
+  predictedP90Ms: number;
+  demand: number;
+  accuracy?: number;
+  resolution: number;
+  /** when no set fits: by how much this camera misses */
+  misses?: string[];
+  /** measured running together at the start, when verified */
+  measured?: { fps: number; p90Ms: number; served: number };
+}
+
+export interface JointSummary {
+  /** false: no set fits every camera; the smallest set runs */
+  feasible: boolean;
+  rule: string;
+  cores: number;
+  slowdown: number;
+  capacity: number;
+  demand: number;
+  memoryMb: number;
+  /** measurements of the set running together (0: not verified) and whether the last met every camera */
+  verifiedRounds: number;
+  met: boolean | null;
+}
+
+export interface CameraTelemetry {
+  id: string;
+  variant: string;
+  /** results per second over the window */
+  fps: number;
+  p90Ms: number;
+  /** frames dropped in the window: replaced by a newer one in the camera's ring or the fair queue */
+  dropped: number;
+  status: 'running' | 'offline';
+  /** frames answered since the start, and restarts of the camera's source */
+  inferred: number;
+  restarts: number;
+  /** dropped since the start (the window's figure is `dropped`) */
+  droppedTotal: number;
+}
+
 export interface TopEntry { index: number; label: string; score: number }
 
 /** One detected object: `box` is [ymin, xmin, ymax, xmax], fractions (0..1) of the whole frame. */
@@ -81,6 +138,8 @@ export interface DetectionEntry { label: string; index: number; score: number; b
 
 export interface ResultPayload {
   deviceId: string;
+  /** several cameras: the camera's id (its topic is <prefix>/<deviceId>/<camera>/result) */
+  camera?: string;
   session: number;
   seq: number;
   /** ms since the epoch when the frame arrived from the camera */
@@ -122,6 +181,8 @@ export interface TelemetryPayload {
   engine: { restarts: number; timeouts: number; crashes: number; degraded: boolean };
   camera: { online: boolean; stalls: number; restarts: number; lastError?: string };
   eventLoopDelayP99Ms: number;
+  /** several cameras: one entry per camera (the top-level figures are summed, latency the worst camera's) */
+  cameras?: CameraTelemetry[];
 }
 
 export interface EventPayload {
@@ -145,7 +206,8 @@ export interface CommandArgs {
   pause: Record<string, never>;
   resume: Record<string, never>;
   'pull-model': { id?: string; mirror?: string };
-  snapshot: { quality?: number };
+  /** `camera`: which camera's frame (several cameras; default the first) */
+  snapshot: { quality?: number; camera?: string };
 }
 
 export interface CommandRequest<V extends CommandVerb = CommandVerb> {

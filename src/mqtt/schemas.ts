@@ -33,6 +33,44 @@ const ladderSize = integer(0, 100_000);
 const str = { type: 'string' };
 const iso = { type: 'string', minLength: 20 };
 const pct = { type: 'object', required: ['p50', 'p90', 'p99'], properties: { p50: ms, p90: ms, p99: ms }, additionalProperties: false };
+/** a camera id: one topic level (src/config/schema.ts cameras[].id) */
+const cameraId = { type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}$' };
+/** the most cameras one device serves (src/select/joint-model.ts MAX_CAMERAS) */
+export const MAX_CAMERAS = 16;
+/** frames per second a camera is served at (cameras[].fps is at most 240) */
+const fpsRange = range(0, 1e5);
+/** cores kept busy or offered: up to 1024 cores */
+const cores = range(0, 1024);
+const task = { enum: ['classification', 'detection'] };
+
+const cameraModel = {
+  type: 'object', required: ['id', 'variant', 'task', 'provider', 'threads', 'fps', 'reason'],
+  properties: {
+    id: cameraId, variant: str, task, provider: str, threads, fps: fpsRange, reason: str, priority: integer(0, 100), budgetMs: ms,
+    predictedP90Ms: ms, demand: cores, accuracy: fraction, resolution, misses: { type: 'array', maxItems: 64, items: str },
+    measured: { type: 'object', required: ['fps', 'p90Ms', 'served'], properties: { fps: fpsRange, p90Ms: ms, served: range(0, 1.5) }, additionalProperties: false },
+  },
+  additionalProperties: false,
+};
+
+const jointSummary = {
+  type: 'object', required: ['feasible', 'rule', 'cores', 'slowdown', 'capacity', 'demand', 'memoryMb', 'verifiedRounds', 'met'],
+  properties: {
+    feasible: { type: 'boolean' }, rule: str, cores, slowdown: fraction, capacity: cores, demand: range(0, 1e6), memoryMb: mb,
+    verifiedRounds: integer(0, 100), met: { type: ['boolean', 'null'] },
+  },
+  additionalProperties: false,
+};
+
+const cameraTelemetry = {
+  type: 'object', required: ['id', 'variant', 'fps', 'p90Ms', 'dropped', 'status'],
+  properties: {
+    id: cameraId, variant: str, fps: fpsRange, p90Ms: ms, dropped: count, status: { enum: ['running', 'offline'] },
+    inferred: count, restarts: count, droppedTotal: count,
+  },
+  additionalProperties: false,
+};
+
 /** the most candidates a model payload lists (the dashboard refuses more) */
 export const MAX_CANDIDATES = 512;
 
@@ -76,6 +114,9 @@ export const modelSchema: Schema = {
         chosenFigures: { enum: ['own', 'fleet'] }, devices: { type: 'array', maxItems: 32, items: str }, refused: count,
       },
     },
+    // several cameras only (additive: a one-camera device sends neither)
+    cameras: { type: 'array', maxItems: MAX_CAMERAS, items: cameraModel },
+    joint: jointSummary,
   },
   additionalProperties: false,
 };
@@ -95,10 +136,10 @@ const detection = {
 };
 
 export const resultSchema: Schema = {
-  $id: 'edgefit/result', title: 'edgefit/<device>/result (QoS 1, durable outbox)', type: 'object',
+  $id: 'edgefit/result', title: 'edgefit/<device>/result, or edgefit/<device>/<camera>/result with several cameras (QoS 1, durable outbox)', type: 'object',
   required: ['deviceId', 'session', 'seq', 'frameTs', 'ts', 'variant', 'top', 'latencyMs', 'inferMs'],
   properties: {
-    deviceId: str, session: count, seq: integer(1, Number.MAX_SAFE_INTEGER), frameTs: epochMs, ts: iso, variant: str,
+    deviceId: str, camera: cameraId, session: count, seq: integer(1, Number.MAX_SAFE_INTEGER), frameTs: epochMs, ts: iso, variant: str,
     top: {
       type: 'array', minItems: 0,
       items: { type: 'object', required: ['index', 'label', 'score'], properties: { index: classIndex, label: str, score }, additionalProperties: false },
@@ -129,6 +170,8 @@ export const telemetrySchema: Schema = {
     engine: { type: 'object', required: ['restarts', 'timeouts', 'crashes', 'degraded'], properties: { restarts: count, timeouts: count, crashes: count, degraded: { type: 'boolean' } }, additionalProperties: false },
     camera: { type: 'object', required: ['online', 'stalls', 'restarts'], properties: { online: { type: 'boolean' }, stalls: count, restarts: count, lastError: str }, additionalProperties: false },
     eventLoopDelayP99Ms: ms,
+    // several cameras only: per camera (the top-level figures are then summed, the latency the worst camera's)
+    cameras: { type: 'array', maxItems: MAX_CAMERAS, items: cameraTelemetry },
   },
   additionalProperties: false,
 };
@@ -177,7 +220,7 @@ export const commandSchemas: Record<string, Schema> = Object.fromEntries(
     pause: noArgs,
     resume: noArgs,
     'pull-model': { type: 'object', additionalProperties: false, properties: { id: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,100}$' }, mirror: { type: 'string', maxLength: 2048, pattern: '^(https?://|/)' } } },
-    snapshot: { type: 'object', additionalProperties: false, properties: { quality: { type: 'integer', minimum: 10, maximum: 100 } } },
+    snapshot: { type: 'object', additionalProperties: false, properties: { quality: { type: 'integer', minimum: 10, maximum: 100 }, camera: cameraId } },
   }).map(([verb, args]) => [verb, {
     $id: `edgefit/cmd/${verb}`, type: 'object', additionalProperties: false,
     properties: { id: { type: 'string', minLength: 1, maxLength: 128 }, args },

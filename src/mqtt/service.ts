@@ -23,6 +23,8 @@ export interface MqttServiceOptions {
   handlers: CommandHandlers;
   /** what the running model's results hold (Home Assistant entities differ); default classification */
   task?: 'classification' | 'detection';
+  /** several cameras: Home Assistant gets one set of entities per camera */
+  cameras?: { id: string; task: 'classification' | 'detection' }[];
   /** publishes in flight at once from the outbox */
   maxInflight?: number;
 }
@@ -136,6 +138,7 @@ export class MqttService extends EventEmitter {
   private async publishDiscovery(): Promise<void> {
     const msgs = discoveryMessages(this.haPrefix, this.o.deviceId, this.topics, {
       version: this.o.version, board: this.o.board, task: this.o.task ?? 'classification', watchLabels: this.o.config.homeAssistant.watchLabels,
+      ...(this.o.cameras ? { cameras: this.o.cameras } : {}),
     });
     await Promise.all((await this.discovery.withStale(msgs)).map((m) => this.link.publish(m.topic, m.payload, { qos: 1, retain: true })));
     // a full disk loses only the later clean-up of entities no longer announced, never the announcement
@@ -193,9 +196,9 @@ export class MqttService extends EventEmitter {
   }
 
   /** Accepts a result: durable in the outbox when this resolves; returns its seq. Rejects when the disk refuses. */
-  async publishResult(build: (seq: number, session: number) => ResultPayload): Promise<number> {
+  async publishResult(build: (seq: number, session: number) => ResultPayload, topic: string = this.topics.result): Promise<number> {
     try {
-      const e = await this.outbox.append(this.topics.result, (seq) => JSON.stringify(build(seq, this.session)));
+      const e = await this.outbox.append(topic, (seq) => JSON.stringify(build(seq, this.session)));
       this.pump();
       return e.seq;
     } catch (err) {

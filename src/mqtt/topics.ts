@@ -35,6 +35,9 @@ export interface DeviceTopics {
   telemetry: string;
   event: string;
   snapshot: string;
+  /** several cameras: <base>/<camera>/result and <base>/<camera>/snapshot (one camera keeps the two above) */
+  cameraResult(camera: string): string;
+  cameraSnapshot(camera: string): string;
   /** subscription filter for commands */
   commands: string;
   command(verb: CommandVerb): string;
@@ -54,6 +57,8 @@ export function deviceTopics(prefix: string, deviceId: string): DeviceTopics {
     telemetry: `${base}/telemetry`,
     event: `${base}/event`,
     snapshot: `${base}/snapshot`,
+    cameraResult: (camera) => `${base}/${validateLevel(camera, 'camera id')}/result`,
+    cameraSnapshot: (camera) => `${base}/${validateLevel(camera, 'camera id')}/snapshot`,
     commands: `${base}/cmd/+`,
     command: (verb) => `${cmdPrefix}${validateLevel(verb, 'command verb')}`,
     reply: (verb) => `${base}/reply/${LEVEL.test(verb) ? verb : 'invalid'}`,

@@ -590,7 +590,8 @@ return errors === 0;
 }
 
 export const snapshot = validate15;
-const schema16 = {"$id":"edgefit/cmd/snapshot","type":"object","additionalProperties":false,"properties":{"id":{"type":"string","minLength":1,"maxLength":128},"args":{"type":"object","additionalProperties":false,"properties":{"quality":{"type":"integer","minimum":10,"maximum":100}}}}};
+const schema16 = {"$id":"edgefit/cmd/snapshot","type":"object","additionalProperties":false,"properties":{"id":{"type":"string","minLength":1,"maxLength":128},"args":{"type":"object","additionalProperties":false,"properties":{"quality":{"type":"integer","minimum":10,"maximum":100},"camera":{"type":"string","pattern":"^[A-Za-z0-9._-]{1,64}$"}}}}};
+const pattern2 = new RegExp("^[A-Za-z0-9._-]{1,64}$", "u");
 
 function validate15(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="edgefit/cmd/snapshot" */;
@@ -641,7 +642,7 @@ if(errors === _errs4){
 if(data1 && typeof data1 == "object" && !Array.isArray(data1)){
 const _errs6 = errors;
 for(const key1 in data1){
-if(!(key1 === "quality")){
+if(!((key1 === "quality") || (key1 === "camera"))){
 validate15.errors = [{instancePath:instancePath+"/args",schemaPath:"#/properties/args/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -668,6 +669,32 @@ return false;
 }
 }
 }
+}
+var valid1 = _errs7 === errors;
+}
+else {
+var valid1 = true;
+}
+if(valid1){
+if(data1.camera !== undefined){
+let data3 = data1.camera;
+const _errs9 = errors;
+if(errors === _errs9){
+if(typeof data3 === "string"){
+if(!pattern2.test(data3)){
+validate15.errors = [{instancePath:instancePath+"/args/camera",schemaPath:"#/properties/args/properties/camera/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9._-]{1,64}$"},message:"must match pattern \""+"^[A-Za-z0-9._-]{1,64}$"+"\""}];
+return false;
+}
+}
+else {
+validate15.errors = [{instancePath:instancePath+"/args/camera",schemaPath:"#/properties/args/properties/camera/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid1 = _errs9 === errors;
+}
+else {
+var valid1 = true;
 }
 }
 }

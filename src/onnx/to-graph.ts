@@ -2,11 +2,14 @@
  * ONNX -> zoo Graph, for the ops emitOnnx writes (and the same ops from other float exporters): lets a runtime
  * that is not onnxruntime (TensorFlow.js) run a model file from the catalog. The uint8 NHWC preprocessing
  * (Cast, Transpose, Mul/Add/Sub/Div by constants) is recognised and returned as a per-channel affine map.
- * Anything else (quantized QDQ models, dilated convs, other ops) is refused with a message naming the op.
+ * A QDQ model (int8 imports and quantizations) is first read as the float graph it simulates (dequantize-qdq.ts).
+ * Anything else (QLinear operators, dilated convs, other ops) is refused with a message naming the op.
  */
 import { readOnnx, tensorValues, dimsOf, attr } from './reader.js';
+import { dequantizeQdq, isQdq, type FakeQuant } from './dequantize-qdq.js';
 import type { NodeProto, TensorProto } from './proto.js';
-import { inferShapes, numel, type Family, type Graph, type Layer, type Param } from '../zoo/graph.js';
+import { samePads } from '../zoo/builder.js';
+import { inferShapes, numel, outSize, type Family, type Graph, type Layer, type Param } from '../zoo/graph.js';
 import { EdgefitError } from '../util/errors.js';
 
 export interface OnnxGraph {
@@ -15,6 +18,10 @@ export interface OnnxGraph {
   normalize: { scale: number[]; offset: number[] };
   /** true when the file has symbolic H/W (the graph is built at the requested resolution) */
   dynamic: boolean;
+  /** a QDQ file: the integer grid of each activation a layer produces (by tensor name), to round to as the integer kernels do */
+  quantize?: Map<string, FakeQuant>;
+  /** Clip(0, max) of another max than 6 (an import's ReLU6 cut to its quantized range): the relu layer's output, clamped at max */
+  clampMax?: Map<string, number>;
 }
 
 const FAMILIES: readonly Family[] = ['mobilenet_v1', 'mobilenet_v2', 'shufflenet_v1', 'squeezenet', 'xception'];
@@ -50,7 +57,8 @@ export function graphFromOnnx(bytes: Uint8Array, opts: { source?: string; resolu
   const W = dims[2] ?? opts.resolution;
   if (!H || !W) throw new EdgefitError('E_ENGINE_SHAPE', `${source} has symbolic H/W; give the resolution to run it at`);
 
-  const nodes = g.node ?? [];
+  const qdq = isQdq(g.node ?? []) ? dequantizeQdq(g.node ?? [], inits, inVi.name ?? '', source) : undefined;
+  const nodes = qdq?.nodes ?? g.node ?? [];
   const consumers = new Map<string, NodeProto[]>();
   for (const n of nodes) for (const i of n.input ?? []) if (i) consumers.set(i, [...(consumers.get(i) ?? []), n]);
   const only = (t: string): NodeProto | undefined => {
@@ -97,6 +105,7 @@ export function graphFromOnnx(bytes: Uint8Array, opts: { source?: string; resolu
     return n;
   };
   const alias = new Map<string, string>();
+  const clampMax = new Map<string, number>();
   const real = (x: string): string => alias.get(x) ?? x;
   const layers: Layer[] = [];
   const params = new Map<string, Param>();
@@ -104,6 +113,29 @@ export function graphFromOnnx(bytes: Uint8Array, opts: { source?: string; resolu
   const graphInput = t;
   // zero Pad nodes, folded into the Conv that follows them
   const padBefore = new Map<string, { input: string; pads: [number, number, number, number] }>();
+  // spatial size of each tensor so far, for auto_pad SAME_* (what the TFLite importer writes for symbolic H/W)
+  const hw = new Map<string, [number, number]>([[graphInput, [H, W]]]);
+  const autoPads = (n: NodeProto, x: string, k: number[], stride: number[], explicit: [number, number, number, number]): [number, number, number, number] => {
+    const ap = attr(n, 'auto_pad');
+    if (!ap || ap === 'NOTSET') return explicit;
+    if (ap === 'VALID') return [0, 0, 0, 0];
+    const size = hw.get(x);
+    if ((ap !== 'SAME_UPPER' && ap !== 'SAME_LOWER') || !size) throw refuse(`${n.opType} ${n.name}: auto_pad ${String(ap)} is not supported here`);
+    const [t, b] = samePads(size[0], k[0]!, stride[0]!);
+    const [l, r] = samePads(size[1], k[1]!, stride[1]!);
+    return ap === 'SAME_UPPER' ? [t, l, b, r] : [b, r, t, l];
+  };
+  const track = (l: Layer): void => {
+    const inHw = hw.get(l.inputs[0]!);
+    if (!inHw) return;
+    if (l.op === 'conv' || l.op === 'maxpool' || l.op === 'avgpool') {
+      const [kh, kw] = l.kernel;
+      const [sh, sw] = l.stride;
+      const ceil = l.op !== 'conv' && l.ceil;
+      hw.set(l.output, [outSize(inHw[0], kh, sh, l.pads[0], l.pads[2], ceil), outSize(inHw[1], kw, sw, l.pads[1], l.pads[3], ceil)]);
+    } else if (l.op === 'gap') hw.set(l.output, [1, 1]);
+    else if (l.op !== 'flatten' && l.op !== 'dense' && l.op !== 'softmax') hw.set(l.output, inHw);
+  };
 
   for (const n of nodes) {
     if (handled.has(n)) continue;
@@ -112,18 +144,18 @@ export function graphFromOnnx(bytes: Uint8Array, opts: { source?: string; resolu
     const out = n.output![0]!;
     const name = lname(n.name || `${op}_${layers.length}`);
     const base = { name, inputs: [ins[0]!], output: out };
+    const before = layers.length;
     switch (op) {
       case 'Shape': continue; // checked below: only shuffle merges may use it
       case 'Identity': alias.set(out, ins[0]!); continue;
       case 'Conv': {
         const w = constF(ins[1]!);
         if (!w || w.dims.length !== 4) throw refuse(`Conv ${n.name}: weights must be a 4-D initializer`);
-        const ap = attr(n, 'auto_pad');
-        if (ap && ap !== 'NOTSET') throw refuse(`Conv ${n.name}: auto_pad ${String(ap)} is not supported`);
         const dil = (attr(n, 'dilations') as number[] | undefined) ?? [1, 1];
         if (dil.some((d) => d !== 1)) throw refuse(`Conv ${n.name}: dilated convolution is not supported`);
-        let pads = ((attr(n, 'pads') as number[] | undefined) ?? [0, 0, 0, 0]).slice() as [number, number, number, number];
         let x = ins[0]!;
+        const stride = ((attr(n, 'strides') as number[] | undefined) ?? [1, 1]) as [number, number];
+        let pads = autoPads(n, x, w.dims.slice(2), stride, ((attr(n, 'pads') as number[] | undefined) ?? [0, 0, 0, 0]).slice() as [number, number, number, number]);
         // a zero Pad in front (Keras 'valid' after ZeroPadding2D) merges into the conv's pads
         const pad = padBefore.get(x);
         if (pad) { x = pad.input; pads = [pads[0] + pad.pads[0], pads[1] + pad.pads[1], pads[2] + pad.pads[2], pads[3] + pad.pads[3]]; }
@@ -133,7 +165,7 @@ export function graphFromOnnx(bytes: Uint8Array, opts: { source?: string; resolu
         const bias = ins[2] ? constF(ins[2]) : undefined;
         setParam(`${name}.weight`, w.dims, w.data);
         if (bias) setParam(`${name}.bias`, [O], bias.data);
-        layers.push({ ...base, inputs: [x], op: 'conv', outChannels: O, kernel: [kh, kw], stride: ((attr(n, 'strides') as number[] | undefined) ?? [1, 1]) as [number, number], pads, group: Number(attr(n, 'group') ?? 1), bias: !!bias });
+        layers.push({ ...base, inputs: [x], op: 'conv', outChannels: O, kernel: [kh, kw], stride, pads, group: Number(attr(n, 'group') ?? 1), bias: !!bias });
         break;
       }
       case 'Pad': {
@@ -162,9 +194,11 @@ export function graphFromOnnx(bytes: Uint8Array, opts: { source?: string; resolu
       case 'Clip': {
         const lo = ins[1] ? constF(ins[1])?.data[0] : (attr(n, 'min') as number | undefined);
         const hi = ins[2] ? constF(ins[2])?.data[0] : (attr(n, 'max') as number | undefined);
-        if (lo === 0 && hi === 6) layers.push({ ...base, op: 'relu6' });
+        // an import of a quantized ReLU6 clips at the top of its integer range: 6 within far less than one step
+        if (lo === 0 && hi !== undefined && Math.abs(hi - 6) <= 1e-3) layers.push({ ...base, op: 'relu6' });
         else if (lo === 0 && (hi === undefined || hi === Infinity)) layers.push({ ...base, op: 'relu' });
-        else throw refuse(`Clip ${n.name}: only Clip(0, 6) (ReLU6) is supported, got (${String(lo)}, ${String(hi)})`);
+        else if (lo === 0 && hi !== undefined && hi > 0 && Number.isFinite(hi)) { layers.push({ ...base, op: 'relu' }); clampMax.set(out, hi); }
+        else throw refuse(`Clip ${n.name}: only Clip(0, 6) (ReLU6) and Clip(0) (ReLU) are supported, got (${String(lo)}, ${String(hi)})`);
         break;
       }
       case 'Add': {
@@ -194,17 +228,16 @@ export function graphFromOnnx(bytes: Uint8Array, opts: { source?: string; resolu
       }
       case 'MaxPool':
       case 'AveragePool': {
-        const ap = attr(n, 'auto_pad');
-        if (ap && ap !== 'NOTSET') throw refuse(`${op} ${n.name}: auto_pad ${String(ap)} is not supported`);
         const k = attr(n, 'kernel_shape') as [number, number];
-        const pads = ((attr(n, 'pads') as number[] | undefined) ?? [0, 0, 0, 0]) as [number, number, number, number];
+        const stride = ((attr(n, 'strides') as number[] | undefined) ?? [1, 1]) as [number, number];
+        const pads = autoPads(n, ins[0]!, k, stride, ((attr(n, 'pads') as number[] | undefined) ?? [0, 0, 0, 0]) as [number, number, number, number]);
         const ceil = Number(attr(n, 'ceil_mode') ?? 0) === 1;
         if (op === 'AveragePool' && Number(attr(n, 'count_include_pad') ?? 0) === 1 && (pads.some((p) => p > 0) || ceil)) {
           throw refuse(`AveragePool ${n.name}: count_include_pad=1 with padding is not supported`);
         }
         const dil = (attr(n, 'dilations') as number[] | undefined) ?? [1, 1];
         if (dil.some((d) => d !== 1)) throw refuse(`${op} ${n.name}: dilated pooling is not supported`);
-        layers.push({ ...base, op: op === 'MaxPool' ? 'maxpool' : 'avgpool', kernel: k, stride: ((attr(n, 'strides') as number[] | undefined) ?? [1, 1]) as [number, number], pads, ceil });
+        layers.push({ ...base, op: op === 'MaxPool' ? 'maxpool' : 'avgpool', kernel: k, stride, pads, ceil });
         break;
       }
       case 'GlobalAveragePool': layers.push({ ...base, op: 'gap' }); break;
@@ -236,6 +269,7 @@ export function graphFromOnnx(bytes: Uint8Array, opts: { source?: string; resolu
       default:
         throw refuse(`op ${op}${n.domain ? ` (${n.domain})` : ''} is not supported by the TensorFlow.js engine`);
     }
+    if (layers.length > before) track(layers[layers.length - 1]!);
   }
   // Shape nodes may only feed shuffle merges (handled); anything else would be silently dropped
   for (const n of nodes) {
@@ -268,7 +302,14 @@ export function graphFromOnnx(bytes: Uint8Array, opts: { source?: string; resolu
   }
   const outShape = shapes.get(output);
   if (!outShape) throw refuse(`output ${output} is not produced by a supported layer`);
-  return { graph: { ...graph0, meta: { ...graph0.meta, classes: numel(outShape) } }, normalize: { scale, offset }, dynamic };
+  let quantize: Map<string, FakeQuant> | undefined;
+  if (qdq) {
+    // the normalised input too: an int8 model re-quantizes the uint8 pixels onto its own input grid
+    const produced = new Set([graphInput, ...layers.map((l) => l.output)]);
+    quantize = new Map();
+    for (const [t, q] of qdq.quantize) if (produced.has(real(t))) quantize.set(real(t), q);
+  }
+  return { graph: { ...graph0, meta: { ...graph0.meta, classes: numel(outShape) } }, normalize: { scale, offset }, dynamic, ...(quantize ? { quantize } : {}), ...(clampMax.size > 0 ? { clampMax } : {}) };
 }
 
 function perChannel(c: { dims: number[]; data: Float32Array }, nchw: boolean): number[] | undefined {

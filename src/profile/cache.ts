@@ -238,6 +238,19 @@ export class ProfileCache {
 let cachedOrtVersion: string | undefined;
 
 /** The installed onnxruntime-node version, part of every cache key (a new runtime means new figures). */
+/**
+ * The runtime a provider's measurements depend on, as the cache key's `ortVersion`: onnxruntime-node's version, or
+ * for the TensorFlow.js providers `tfjs-<version>` (one onnxruntime upgrade leaves the tfjs figures valid).
+ */
+export function runtimeVersion(provider: ProviderName, ort: string = ''): string {
+  if (provider === 'tfjs-node' || provider === 'tfjs-wasm') {
+    cachedTfjsVersion ??= `tfjs-${(JSON.parse(readFileSync(createRequire(import.meta.url).resolve('@tensorflow/tfjs-core/package.json'), 'utf8')) as { version: string }).version}`;
+    return cachedTfjsVersion;
+  }
+  return ort || ortVersion();
+}
+let cachedTfjsVersion: string | undefined;
+
 export function ortVersion(): string {
   if (cachedOrtVersion) return cachedOrtVersion;
   const require = createRequire(import.meta.url);

@@ -44,7 +44,81 @@ function concreteShape(shape: ReadonlyArray<number | string>, job: ChildJob): nu
   return shape.map((d, i) => (typeof d === 'number' && d > 0 ? d : want[i]!));
 }
 
+const isTfjs = (p: string): p is 'tfjs-node' | 'tfjs-wasm' => p === 'tfjs-node' || p === 'tfjs-wasm';
+
+/** A model on a TensorFlow.js provider, through the engine the daemon would run it with (one frame size). */
+async function loadTfjs(job: { modelPath: string; provider: 'tfjs-node' | 'tfjs-wasm'; threads: number }, resolution: number) {
+  const { tfjsEngineFactory } = await import('../engine/tfjs/factory.js');
+  const engine = await tfjsEngineFactory.load(job.modelPath, { providers: [job.provider], threads: job.threads, resolution });
+  if (engine.provider !== job.provider) {
+    await engine.close();
+    throw new Error(`${job.provider} did not initialise (${engine.refused.map((r) => `${r.provider}: ${r.reason}`).join('; ') || `${engine.provider} runs instead`})`);
+  }
+  return engine;
+}
+
+/** The timing loop of run(), over any runner of one frame. */
+async function timeRuns(job: ChildJob, once: () => Promise<unknown>): Promise<number[]> {
+  setPhase('warmup');
+  const w0 = performance.now();
+  let warm = 0;
+  while (warm < job.warmupRuns || performance.now() - w0 < job.warmupMs) {
+    await once();
+    warm++;
+    if (warm >= job.maxRuns) break;
+  }
+  await send({ type: 'progress', phase: 'warmup', runs: warm, elapsedMs: performance.now() - w0 });
+  setPhase('runs');
+  const samples: number[] = [];
+  const r0 = performance.now();
+  let lastReport = r0;
+  while ((samples.length < job.minRuns || performance.now() - r0 < job.minMs) && samples.length < job.maxRuns) {
+    const t = performance.now();
+    await once();
+    const now = performance.now();
+    samples.push(now - t);
+    if (now - lastReport > 250) {
+      lastReport = now;
+      void send({ type: 'progress', phase: 'runs', runs: samples.length, elapsedMs: now - r0 });
+    }
+  }
+  return samples;
+}
+
+function pseudoPixels(count: number): Uint8Array {
+  // Deterministic pseudo-random pixels: constant frames can take fast paths (e.g. zero skipping) real frames don't.
+  const pixels = new Uint8Array(count);
+  let s = 0x9e3779b9;
+  for (let i = 0; i < count; i++) { s = (s * 1664525 + 1013904223) >>> 0; pixels[i] = s >>> 24; }
+  return pixels;
+}
+
+async function runTfjs(job: ChildJob & { provider: 'tfjs-node' | 'tfjs-wasm' }): Promise<ChildAnswer> {
+  // the runtime's one-time costs (the backend's wasm module or native library) before the baseline
+  const { initTfjsBackend } = await import('../engine/tfjs/backend.js');
+  await initTfjsBackend([job.provider]);
+  const baseKb = readProcMemory()?.rssKb ?? 0;
+  await send({ type: 'baseline', rssKb: baseKb });
+  try { writeFileSync('/proc/self/clear_refs', '5'); } catch { /* see run() */ }
+  setPhase('load');
+  const t0 = performance.now();
+  const engine = await loadTfjs(job, job.resolution);
+  const sessionCreateMs = performance.now() - t0;
+  const afterLoad = readProcMemory();
+  if (job.fault === 'abort') process.abort();
+  const frame = pseudoPixels(engine.io.inputShape.reduce((a, b) => a * b, 1));
+  const samples = await timeRuns(job, () => engine.run(frame));
+  const end = readProcMemory();
+  await engine.close();
+  return {
+    type: 'result', runs: samples.length, latencyMs: summarize(samples), sessionCreateMs,
+    rssGrowthKb: Math.max(0, (afterLoad?.rssKb ?? baseKb) - baseKb),
+    peakKb: Math.max(0, (end?.hwmKb ?? baseKb) - baseKb),
+  };
+}
+
 async function run(job: ChildJob): Promise<ChildAnswer> {
+  if (isTfjs(job.provider)) return runTfjs(job as ChildJob & { provider: 'tfjs-node' | 'tfjs-wasm' });
   const ort = await import('onnxruntime-node');
   // Pay the runtime's one-time costs (shared-library pages, global environment) before the baseline, so the
   // memory figures are what this model adds, not what any first session costs.
@@ -76,10 +150,7 @@ async function run(job: ChildJob): Promise<ChildAnswer> {
   const shape = concreteShape(meta.isTensor ? meta.shape : [], job);
   const count = shape.reduce((a, b) => a * b, 1);
   const type = meta.isTensor ? meta.type : 'uint8';
-  // Deterministic pseudo-random pixels: constant frames can take fast paths (e.g. zero skipping) real frames don't.
-  const pixels = new Uint8Array(count);
-  let s = 0x9e3779b9;
-  for (let i = 0; i < count; i++) { s = (s * 1664525 + 1013904223) >>> 0; pixels[i] = s >>> 24; }
+  const pixels = pseudoPixels(count);
   let tensor;
   if (type === 'uint8') tensor = new ort.Tensor('uint8', pixels, shape);
   else if (type === 'int8') tensor = new ort.Tensor('int8', new Int8Array(pixels.buffer), shape);
@@ -98,30 +169,7 @@ async function run(job: ChildJob): Promise<ChildAnswer> {
     return new Promise<never>(() => undefined);
   }
 
-  setPhase('warmup');
-  const w0 = performance.now();
-  let warm = 0;
-  while (warm < job.warmupRuns || performance.now() - w0 < job.warmupMs) {
-    await session.run(feeds);
-    warm++;
-    if (warm >= job.maxRuns) break;
-  }
-  await send({ type: 'progress', phase: 'warmup', runs: warm, elapsedMs: performance.now() - w0 });
-
-  setPhase('runs');
-  const samples: number[] = [];
-  const r0 = performance.now();
-  let lastReport = r0;
-  while ((samples.length < job.minRuns || performance.now() - r0 < job.minMs) && samples.length < job.maxRuns) {
-    const t = performance.now();
-    await session.run(feeds);
-    const now = performance.now();
-    samples.push(now - t);
-    if (now - lastReport > 250) {
-      lastReport = now;
-      void send({ type: 'progress', phase: 'runs', runs: samples.length, elapsedMs: now - r0 });
-    }
-  }
+  const samples = await timeRuns(job, () => session.run(feeds));
   const end = readProcMemory();
   await session.release();
   return {
@@ -141,7 +189,28 @@ function argmax(d: ArrayLike<number | bigint>): number {
   return best;
 }
 
+async function agreementTfjs(job: AgreementJob & { provider: 'tfjs-node' | 'tfjs-wasm' }): Promise<ChildAnswer> {
+  const { decodeRgb, cropResizeRgb } = await import('../image/load.js');
+  setPhase('load');
+  const native = await loadTfjs(job, job.nativeResolution);
+  const rung = await loadTfjs(job, job.resolution);
+  setPhase('runs');
+  let frames = 0, agreeing = 0, skipped = 0;
+  for (const path of job.frames) {
+    const img = await decodeRgb(path);
+    if (Math.min(img.width, img.height) < job.nativeResolution) { skipped++; continue; }
+    const a = argmax((await native.run(await cropResizeRgb(img.data, img.width, img.height, job.nativeResolution))).scores);
+    const b = argmax((await rung.run(await cropResizeRgb(img.data, img.width, img.height, job.resolution))).scores);
+    frames++;
+    if (a === b) agreeing++;
+  }
+  await native.close();
+  await rung.close();
+  return { type: 'agreement', frames, agreeing, skipped };
+}
+
 async function agreement(job: AgreementJob): Promise<ChildAnswer> {
+  if (isTfjs(job.provider)) return agreementTfjs(job as AgreementJob & { provider: 'tfjs-node' | 'tfjs-wasm' });
   const ort = await import('onnxruntime-node');
   const { decodeRgb, cropResizeRgb } = await import('../image/load.js');
   setPhase('load');

@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { candidateId, type CandidateSpec } from '../types/candidate.js';
 import type { Percentile } from '../types/latency.js';
-import { ProfileCache, ortVersion, type AgreementKey, type CacheKey } from './cache.js';
+import { ProfileCache, runtimeVersion, type AgreementKey, type CacheKey } from './cache.js';
 import { profileVariant, type ProfileOptions, type ProfileProgress } from './profiler.js';
 import { measureAgreement, needsAgreement, type ProbeSet } from './agreement.js';
 import type { Agreement, Measured, Measurement } from './types.js';
@@ -68,8 +68,10 @@ export async function measureCandidate(spec: CandidateSpec, opts: MeasurerOption
   if (typeof opts.board !== 'string' || opts.board.length === 0) {
     throw new EdgefitError('E_OPTIONS', 'measuring needs a board fingerprint (a non-empty string)');
   }
-  const version = opts.ortVersion ?? ortVersion();
-  const counts = opts.threads === undefined || opts.threads === 'auto' ? threadCounts(opts.cores ?? availableParallelism()) : [opts.threads];
+  const version = runtimeVersion(spec.provider, opts.ortVersion);
+  // TensorFlow.js takes no thread count (its wasm backend runs single-threaded in Node): one measurement
+  const tfjs = spec.provider === 'tfjs-wasm' || spec.provider === 'tfjs-node';
+  const counts = tfjs ? [1] : opts.threads === undefined || opts.threads === 'auto' ? threadCounts(opts.cores ?? availableParallelism()) : [opts.threads];
   const candidate = candidateId(spec.variant.id, spec.provider);
   const all: Measurement[] = [];
   for (const threads of counts) {
@@ -107,7 +109,7 @@ export async function agreementFor(spec: CandidateSpec, opts: MeasurerOptions): 
   if (!opts.probe || !needsAgreement(v)) return undefined;
   const key: AgreementKey = {
     board: opts.board, sha256: v.sha256, resolution: v.resolution, nativeResolution: v.nativeResolution!,
-    ortVersion: opts.ortVersion ?? ortVersion(), provider: spec.provider, probeSet: opts.probe.sha256,
+    ortVersion: runtimeVersion(spec.provider, opts.ortVersion), provider: spec.provider, probeSet: opts.probe.sha256,
   };
   const hit = opts.refresh ? undefined : opts.cache?.getAgreement(key);
   const a = hit ?? await measureAgreement(v, opts.probe, { provider: spec.provider, ...(typeof opts.threads === 'number' ? { threads: opts.threads } : {}), ...(opts.profile?.timeoutMs ? { timeoutMs: opts.profile.timeoutMs } : {}) });

@@ -24,6 +24,7 @@ import { evaluate, resolveBudget } from './policy.js';
 import { bruteForceSelect, measuredCandidate, searchAndSelect, specsFor, type Measure, type Selection } from './search.js';
 import type { Budget, Candidate, Decision } from './types.js';
 import { budgetOverrideFromFlags, minAgreementFrom, type BudgetFlags } from './inputs.js';
+import { providerPlan } from './providers.js';
 
 export interface Choice {
   variant: Variant;
@@ -79,11 +80,9 @@ export function probeDirOf(config: Config): string {
   return config.profile.probeDir || join(config.stateDir, 'probe-frames');
 }
 
-/** Providers that may be used: configured, in its order, and proven to work on this board. */
+/** Providers that may be used: configured, in its order, and proven to work on this board (providers.ts says what is left out). */
 export function usableProviders(config: Config, device: DeviceInfo): ProviderName[] {
-  const usable = new Set(device.providers.usable);
-  const chain = config.engine.providers.filter((p) => usable.has(p));
-  return chain.length > 0 ? chain : ['cpu'];
+  return providerPlan(config, device).chain;
 }
 
 /** The profile cache of the configuration: <stateDir>/profile-cache.json. */
@@ -147,7 +146,14 @@ export function selectModel(specs: CandidateSpec[], budget: Budget, measure: Mea
  * agreement demotes it) searches again with that own figure, so the next rung is picked and confirmed in turn.
  */
 export async function chooseModel(config: Config, device: DeviceInfo, ladder: Variant[], budget: Budget, onProgress?: (p: MeasureProgress) => void, signal?: AbortSignal, seed?: FleetSeed): Promise<Choice> {
-  const specs = specsFor(ladder, usableProviders(config, device));
+  const plan = providerPlan(config, device);
+  // a configured provider left out is said in the reason (the retained model payload), never only dropped
+  const choice = await chooseFrom(config, device, ladder, budget, plan.chain, onProgress, signal, seed);
+  return plan.notice ? { ...choice, reason: `${choice.reason}; ${plan.notice}` } : choice;
+}
+
+async function chooseFrom(config: Config, device: DeviceInfo, ladder: Variant[], budget: Budget, providers: ProviderName[], onProgress?: (p: MeasureProgress) => void, signal?: AbortSignal, seed?: FleetSeed): Promise<Choice> {
+  const specs = specsFor(ladder, providers);
   const probe = await loadProbeSet(probeDirOf(config));
   const board = boardFingerprint(device);
   const cache = new ProfileCache(cachePathOf(config));

@@ -99,6 +99,8 @@ export interface WeightFormCandidate {
   /** s8-requant: the symmetric range [-qmax, qmax] */
   qmax?: number;
   scope?: RequantScope;
+  /** the narrow convs widened to 16 channels with zero channels (src/catalog/pad-channels.ts): same integers, other kernels */
+  padded?: boolean;
   /** median latency, 1 intra-op thread, interleaved with the other forms */
   p50Ms: number;
   /** outputs identical (dequantized) to the u8 form's on every frame */
@@ -115,6 +117,7 @@ export interface WeightFormRecord {
   form: WeightForm;
   qmax?: number;
   scope?: RequantScope;
+  padded?: boolean;
   reason: string;
   candidates: WeightFormCandidate[];
   /** what the decision is valid for: source file, CPU, runtime, decision version */

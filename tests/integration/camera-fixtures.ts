@@ -35,6 +35,42 @@ exec ffmpeg -hide_banner -nostdin -loglevel error -re -f lavfi -i "testsrc2=size
 }
 
 /**
+ * ffmpeg 4.4 (Ubuntu 22.04, JetPack 6) as far as RTSP's socket timeout goes, around the real ffmpeg: its option list
+ * names it -stimeout, and -timeout there is the old name of -listen_timeout, which makes ffmpeg wait for a camera to
+ * connect to it (on a camera's address that fails as below). Everything else is the real ffmpeg.
+ */
+export function makeFakeFfmpeg4(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'edgefit-fake-ffmpeg4-'));
+  const script = `#!/usr/bin/env bash
+if [ "$*" = "-hide_banner -h demuxer=rtsp" ]; then
+  cat <<'HELP'
+Demuxer rtsp [RTSP input]:
+RTSP demuxer AVOptions:
+  -initial_pause     <boolean>    .D......... do not start playing the stream immediately (default false)
+  -rtsp_transport    <flags>      .D......... set RTSP transport protocols (default 0)
+  -listen_timeout    <int>        .D......... set maximum timeout (in seconds) to wait for incoming connections (-1 is infinite, imply flag listen) (from INT_MIN to INT_MAX) (default -1)
+  -timeout           <int>        .D......... set maximum timeout (in seconds) to wait for incoming connections (-1 is infinite, imply flag listen) (deprecated, use listen_timeout) (from INT_MIN to INT_MAX) (default -1)
+  -stimeout          <int64>      .D......... set timeout (in microseconds) of socket TCP I/O operations (from INT_MIN to I64_MAX) (default 0)
+HELP
+  exit 0
+fi
+args=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -timeout) echo "[rtsp @ 0x5581] Unable to open RTSP for listening" >&2; exit 1;;
+    -stimeout) args+=(-timeout "$2"); shift;;
+    *) args+=("$1");;
+  esac; shift
+done
+exec ffmpeg "\${args[@]}"
+`;
+  const p = join(dir, 'ffmpeg');
+  writeFileSync(p, script);
+  chmodSync(p, 0o755);
+  return p;
+}
+
+/**
  * An HTTP MJPEG camera on loopback (multipart/x-mixed-replace, what IP cameras and ESP32-CAMs serve):
  * each client gets its own ffmpeg encoding a test pattern. Returns the URL and a close function.
  */

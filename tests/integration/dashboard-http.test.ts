@@ -35,7 +35,7 @@ function raw(port: number, path: string, headers: Record<string, string>, method
 }
 
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
-const GETS = ['/', '/index.html', '/app.js', '/events', '/api/devices', '/api/device/cam-7', '/api/device/cam-7/selection.svg', '/api/boards', '/api/stats'];
+const GETS = ['/', '/index.html', '/app.js', '/events', '/api/devices', '/api/device/cam-7', '/api/device/cam-7/selection.svg', '/api/boards', '/api/stats', '/metrics'];
 
 describe('dashboard HTTP boundary', () => {
   let broker: Mosquitto;

@@ -11,10 +11,11 @@ describe('provider probe in a child process (runIsolated)', () => {
     expect(info.ortVersion).toMatch(/^\d+\.\d+/);
   });
 
-  it('an ortLibraryPath that holds no onnxruntime: unavailable with the reason, never a rejection', async () => {
+  it('an ortLibraryPath that holds no onnxruntime: unavailable with the reason, never a rejection; TF.js still proven', async () => {
     const info = await probeProvidersIsolated(mkdtempSync(join(tmpdir(), 'edgefit-no-ort-')));
     expect(info.status).toBe('unavailable');
-    expect(info.usable).toEqual([]);
+    // none of onnxruntime's providers; tfjs-wasm needs no onnxruntime and is proven by its own session (issue 21)
+    expect(info.usable).toEqual(['tfjs-wasm']);
     expect(info.error).toMatch(/ortLibraryPath/);
   });
 

@@ -6,6 +6,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { convertTflite } from '../../src/importers/tflite/import-tflite.js';
 import { signedExact } from '../../src/importers/tflite/weights.js';
 import { decideWeightForm, deviceWeightForm, readDeviceForm } from '../../src/catalog/weight-form.js';
+import { padNarrowChannels } from '../../src/catalog/pad-channels.js';
+import { readOnnx } from '../../src/onnx/reader.js';
 import { loadImageRgb } from '../../src/image/load.js';
 import { sharedData } from '../../src/util/paths.js';
 
@@ -38,6 +40,25 @@ describe('int8 weight forms of imported TFLite models', () => {
     }, 60_000);
   }
 
+  // widening the 8-channel stem to 16 zero-padded channels changes the kernels onnxruntime picks, not the integers
+  for (const [f, form] of [['vww/mobilenet_v1_0.25_96_vww_int8.tflite', 's8-requant'], ['tflite/mobilenet_v1_0.25_128_quant.tflite', 's8-exact']] as const) {
+    it(`${form} of ${f} with its narrow convs padded to 16 channels gives the same outputs bit for bit`, async () => {
+      const bytes = readFileSync(model(f));
+      const base = convertTflite(bytes, f, { weightForm: form, requantScope: 'all' });
+      const p = padNarrowChannels(base.onnx)!;
+      expect(p.convs).toEqual(['conv0', 'dwconv1']);
+      const g = readOnnx(p.onnx).graph!;
+      expect(Number(g.node!.find((n) => n.name === 'dwconv1')!.attribute!.find((a) => a.name === 'group')!.i)).toBe(16);
+      const res = base.card.resolution!;
+      const r = await decideWeightForm(base.onnx, [{ form, padded: true, onnx: p.onnx }], { frames: await photos(res), resolution: res, rounds: 2 });
+      const c = r.candidates.find((x) => x.padded)!;
+      expect(c.frames).toBeGreaterThan(10);
+      expect(c.bitExact).toBe(true);
+      // a model with no narrow conv is left alone
+      expect(padNarrowChannels(p.onnx)).toBeUndefined();
+    }, 60_000);
+  }
+
   it('refuses a requantized form that flips a top-1, and keeps an exact form', async () => {
     const f = 'tflite/mobilenet_v1_0.25_128_quant.tflite';
     const bytes = readFileSync(model(f));
@@ -62,7 +83,9 @@ describe('int8 weight forms of imported TFLite models', () => {
     expect(first.cached).toBe(false);
     const w = first.card.weights!;
     expect(['u8', 's8-exact', 's8-requant']).toContain(w.form);
-    expect(w.candidates.map((c) => `${c.form}${c.scope ? `/${c.scope}` : ''}`)).toEqual(['u8', 's8-exact', 's8-requant/all', 's8-requant/depthwise']);
+    expect(w.candidates.map((c) => `${c.form}${c.scope ? `/${c.scope}` : ''}${c.padded ? '+pad16' : ''}`)).toEqual(['u8', 's8-exact', 's8-requant/all', 's8-requant/depthwise', 's8-exact+pad16', 's8-requant/all+pad16', 's8-requant/depthwise+pad16']);
+    // a padded form computes the same integers as its base
+    for (const c of w.candidates.filter((x) => x.padded)) expect(c.bitExact).toBe(w.candidates.find((x) => !x.padded && x.form === c.form && x.scope === c.scope)!.bitExact);
     expect(w.reason).toContain(w.form);
     const card = JSON.parse(readFileSync(first.cardPath, 'utf8')) as { weights: { form: string } };
     expect(card.weights.form).toBe(w.form);

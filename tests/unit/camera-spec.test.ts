@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { join } from 'node:path';
 import { cropScaleFilter, ffmpegArgs, parseFfmpegSpec } from '../../src/camera/ffmpeg-args.js';
+import { parseRtspTimeoutOption } from '../../src/camera/ffmpeg-features.js';
 import { diagnose, redactSource, StderrTail } from '../../src/camera/diagnose.js';
 import { defaultCaptureSize, parseRpicamSpec } from '../../src/camera/rpicam.js';
 import { createFrameSource, findCamera } from '../../src/camera/registry.js';
@@ -33,6 +34,27 @@ describe('ffmpeg source specs and arguments', () => {
     expect(() => parseFfmpegSpec('/dev/video0?evil=1')).toThrow(/unknown option evil/);
     expect(() => parseFfmpegSpec('/dev/video0?video_size=-vf')).toThrow(/bad value/);
     expect(() => parseFfmpegSpec('gopher://x/y')).toThrow(/unsupported scheme/);
+  });
+
+  it('the RTSP socket timeout: -timeout from ffmpeg 5 on, -stimeout before (where -timeout means listen)', () => {
+    const at = (a: string[], flag: string) => a.slice(a.indexOf(flag), a.indexOf(flag) + 2);
+    const o = { fps: 15, loop: false, realtime: true, timeoutSeconds: 5 };
+    const modern = ffmpegArgs(parseFfmpegSpec('rtsp://cam/x'), { width: 64, height: 64 }, { ...o, rtspTimeoutOption: 'timeout' });
+    expect(at(modern, '-timeout')).toEqual(['-timeout', '5000000']);
+    expect(modern).not.toContain('-stimeout');
+    const old = ffmpegArgs(parseFfmpegSpec('rtsp://cam/x'), { width: 64, height: 64 }, { ...o, rtspTimeoutOption: 'stimeout' });
+    expect(at(old, '-stimeout')).toEqual(['-stimeout', '5000000']);
+    expect(old).not.toContain('-timeout');
+    // the option lists of ffmpeg 5.1 and 4.4 (`ffmpeg -h demuxer=rtsp`)
+    expect(parseRtspTimeoutOption([
+      '  -listen_timeout    <int>        .D......... set maximum timeout (in seconds) to wait for incoming connections (-1 is infinite, imply flag listen)',
+      '  -timeout           <int64>      .D......... set timeout (in microseconds) of socket I/O operations (from INT_MIN to I64_MAX) (default 0)',
+    ].join('\n'))).toBe('timeout');
+    expect(parseRtspTimeoutOption([
+      '  -timeout           <int>        .D......... set maximum timeout (in seconds) to wait for incoming connections (-1 is infinite, imply flag listen) (deprecated, use listen_timeout)',
+      '  -stimeout          <int64>      .D......... set timeout (in microseconds) of socket TCP I/O operations (from INT_MIN to I64_MAX) (default 0)',
+    ].join('\n'))).toBe('stimeout');
+    expect(parseRtspTimeoutOption('')).toBe('timeout');
   });
 
   it('builds the per-kind options: tcp for RTSP, -re and -stream_loop for files, -re for lavfi', () => {

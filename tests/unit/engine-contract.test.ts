@@ -44,3 +44,8 @@ describe('OrtEngine on an imported uint8 model', () => {
     await e.close();
   });
 });
+
+// issue 21: the TensorFlow.js engine under the same contract, off the main thread as the daemon runs it (the
+// registry picks tfjs for the tfjs-wasm provider), and against onnxruntime's scores
+engineContract('tfjs-wasm in a worker thread', () => EngineHost.start(fixed, { providers: ['tfjs-wasm'], threads: 1, timeoutMs: 30_000 }), { resolution: 32, classes: 10, reference });
+engineContract('tfjs-wasm, symbolic H/W run at 48, in a worker thread', () => EngineHost.start(anyRes, { providers: ['tfjs-wasm'], threads: 1, resolution: 48, timeoutMs: 30_000 }), { resolution: 48, classes: 10 });

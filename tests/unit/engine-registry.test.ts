@@ -2,7 +2,7 @@ import { describe, it, expect } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { engineFactory, engineNames, loadEngine, registerEngine } from '../../src/engine/registry.js';
+import { engineFactory, engineNames, enginesFor, loadEngine, ortUnavailable, registerEngine } from '../../src/engine/registry.js';
 import type { Engine, EngineFactory } from '../../src/engine/engine.js';
 import { EdgefitError } from '../../src/util/errors.js';
 import { tinyClassifier, testFrame } from '../helpers/tiny-model.js';
@@ -15,6 +15,33 @@ const fake = (name: string, fail?: string): EngineFactory => ({
     if (fail) throw new EdgefitError('E_ENGINE_LOAD', fail);
     return { name, provider: 'cpu', refused: [], io: { inputName: 'x', inputShape: [1, 8, 8, 3], inputType: 'uint8', outputName: 'y', outputShape: [1, 2] }, run: async () => ({ scores: new Float32Array(2), inferMs: 0 }), close: async () => undefined };
   },
+});
+
+// first: the test engines registered below take any provider
+describe('engines by provider (issue 21)', () => {
+  it('a provider chain picks its engine: tfjs for tfjs-wasm/tfjs-node, onnxruntime for cpu/cuda/tensorrt', () => {
+    expect(enginesFor(['tfjs-wasm'])).toContain('tfjs');
+    expect(enginesFor(['tfjs-wasm'])).not.toContain('onnxruntime');
+    expect(enginesFor(['tfjs-node', 'tfjs-wasm'])).toContain('tfjs');
+    expect(enginesFor(['tensorrt', 'cpu'])).toContain('onnxruntime');
+    expect(enginesFor(['cpu'])).not.toContain('tfjs');
+  });
+
+  it('loads a real model on tfjs-wasm when only engine.providers asks for it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'edgefit-reg-'));
+    writeFileSync(join(dir, 'm.onnx'), tinyClassifier({ resolution: 16, classes: 4 }));
+    const e = await loadEngine(join(dir, 'm.onnx'), { providers: ['tfjs-wasm'], threads: 1 });
+    expect(e.name).toBe('tfjs');
+    expect(e.provider).toBe('tfjs-wasm');
+    expect((await e.run(testFrame(16))).scores).toHaveLength(4);
+    await e.close();
+  });
+
+  it('onnxruntime is skipped with its reason where onnxruntime-node ships no binary (32-bit ARM)', () => {
+    expect(ortUnavailable('linux', 'x64')).toBeNull();
+    expect(ortUnavailable('linux', 'arm64')).toBeNull();
+    expect(ortUnavailable('linux', 'arm')).toMatch(/no linux\/arm binary.*tfjs-wasm/);
+  });
 });
 
 describe('engine registry', () => {

@@ -18,8 +18,24 @@ const COLUMNS = [
   { key: 'dropped', label: 'drops', get: (r) => r.dropped, text: (r) => fmt(r.dropped, 0), num: true },
   { key: 'tempC', label: 'temp', get: (r) => r.tempC, text: (r) => (r.tempC == null ? '' : `${r.tempC.toFixed(0)} °C`) + (r.throttled && r.throttled.length ? ' ⚠' : ''), num: true },
   { key: 'outbox', label: 'outbox', get: (r) => r.outbox, text: (r) => fmt(r.outbox, 0), num: true },
-  { key: 'result', label: 'last result', get: (r) => r.result?.label ?? '', text: (r) => resultText(r.result) },
+  { key: 'result', label: 'last result', get: (r) => r.result?.label ?? '', text: (r) => (r.result?.camera ? `${r.result.camera}: ` : '') + resultText(r.result) },
 ];
+
+/**
+ * A camera's row under its device (a device with several cameras), in the same columns: its status, task, the
+ * variant it runs, provider × threads, p90, results per second (the rate it is served at in the title), drops, result.
+ */
+const CAMERA_CELLS = {
+  id: (c) => `↳ ${c.id}`,
+  state: (c) => c.status ?? '',
+  board: (c) => c.task ?? '',
+  variant: (c) => c.variant ?? '',
+  provider: (c) => (c.provider ? `${c.provider}${c.threads ? ` × ${c.threads}` : ''}` : ''),
+  p90: (c) => fmt(c.p90, 1),
+  fps: (c) => fmt(c.fps, 1),
+  dropped: (c) => fmt(c.dropped, 0),
+  result: (c) => resultText(c.result),
+};
 
 const state = {
   rows: new Map(),
@@ -80,7 +96,7 @@ function matches(r) {
   }
   if (!state.filter) return true;
   const f = state.filter;
-  return [r.id, r.board, r.variant, r.provider, r.state].some((v) => v && v.toLowerCase().includes(f));
+  return [r.id, r.board, r.variant, r.provider, r.state, ...(r.cameras ?? []).flatMap((c) => [c.id, c.variant])].some((v) => v && v.toLowerCase().includes(f));
 }
 
 function reorder() {
@@ -96,10 +112,15 @@ function reorder() {
     if (x > y) return dir;
     return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
   });
-  state.order = list.map((r) => r.id);
+  // a device's cameras follow it as rows of their own: every line of the table is one row high, as virtualised
+  state.order = [];
+  for (const r of list) {
+    state.order.push([r.id, -1]);
+    (r.cameras ?? []).forEach((_, k) => state.order.push([r.id, k]));
+  }
   state.orderDirty = false;
   $('spacer').style.height = `${state.order.length * ROW_H}px`;
-  $('shown').textContent = `${state.order.length} shown`;
+  $('shown').textContent = `${list.length} shown`;
   for (const s of $('table-head').children) {
     s.setAttribute('aria-sort', s.dataset.key === state.sortKey ? (dir > 0 ? 'ascending' : 'descending') : 'none');
   }
@@ -131,13 +152,32 @@ function renderTable() {
   const first = Math.max(0, Math.floor(vp.scrollTop / ROW_H) - OVERSCAN);
   const count = Math.min(state.order.length - first, Math.ceil(vp.clientHeight / ROW_H) + 2 * OVERSCAN);
   for (let k = 0; k < Math.max(count, 0); k++) {
-    const r = state.rows.get(state.order[first + k]);
+    const [id, camIndex] = state.order[first + k];
+    const r = state.rows.get(id);
     const e = rowElement(k);
     e.hidden = false;
     e.style.transform = `translateY(${(first + k) * ROW_H}px)`;
     e.dataset.deviceId = r.id;
     e.classList.toggle('stale', !!r.stale);
+    const cam = camIndex >= 0 ? r.cameras?.[camIndex] : undefined;
+    e.classList.toggle('camera', cam !== undefined);
     const cells = e.children;
+    if (camIndex >= 0) {
+      // (a row update can drop a camera before the order is rebuilt: an empty line for one frame)
+      e.dataset.camera = cam?.id ?? '';
+      COLUMNS.forEach((c, j) => {
+        const t = cam && CAMERA_CELLS[c.key] ? CAMERA_CELLS[c.key](cam) : '';
+        if (cells[j].textContent !== t) cells[j].textContent = t;
+      });
+      cells[1].dataset.state = !cam?.status ? 'unknown' : cam.status === 'running' ? 'online' : 'offline';
+      cells[1].title = cam?.reason ? `chosen: ${cam.reason}` : '';
+      cells[7].title = cam?.targetFps != null ? `served at ${cam.targetFps} fps` : '';
+      cells[9].classList.remove('hot');
+      cells[9].removeAttribute('title');
+      continue;
+    }
+    delete e.dataset.camera;
+    cells[7].removeAttribute('title');
     COLUMNS.forEach((c, j) => {
       const t = c.text(r);
       if (cells[j].textContent !== t) cells[j].textContent = t;
@@ -272,6 +312,8 @@ async function openDevice(id) {
   $('snapshot-boxes').replaceChildren();
   $('snapshot-boxes').hidden = true;
   $('snapshot-msg').textContent = '';
+  $('snapshot-camera').replaceChildren();
+  $('snapshot-camera').hidden = true;
   $('dev-title').textContent = id;
   // nothing of the previously open device may linger while this one loads
   state.device = undefined;
@@ -280,11 +322,14 @@ async function openDevice(id) {
   $('candidates').tBodies[0].replaceChildren();
   $('dev-warning').hidden = true;
   connect();
+  $('cameras-panel').hidden = true;
+  $('cameras').tBodies[0].replaceChildren();
   const res = await fetch(`/api/device/${encodeURIComponent(id)}`);
   if (state.focus !== id) return;
   if (!res.ok) { $('dev-facts').replaceChildren(); $('dev-warning').hidden = false; $('dev-warning').textContent = `no device "${id}" has been seen (yet)`; return; }
   state.device = await res.json();
   renderFacts();
+  renderCameras();
   renderCandidates();
   renderCharts();
   await loadSelection(id);
@@ -308,7 +353,32 @@ function onDeviceUpdate(u) {
     loadSelection(u.id);
   }
   renderFacts();
+  renderCameras();
   renderCharts();
+}
+
+/** A device with several cameras: one line per camera, the joint choice (model) beside what it does (telemetry). */
+function renderCameras() {
+  const cams = state.device?.row?.cameras ?? [];
+  $('cameras-panel').hidden = cams.length === 0;
+  // the snapshot of which camera: the choice survives updates while that camera exists
+  const pick = $('snapshot-camera');
+  const ids = cams.map((c) => c.id);
+  if ([...pick.options].map((o) => o.value).join('\n') !== ids.join('\n')) {
+    const was = pick.value;
+    pick.replaceChildren(...ids.map((id) => { const o = document.createElement('option'); o.value = id; o.textContent = id; return o; }));
+    if (ids.includes(was)) pick.value = was;
+  }
+  pick.hidden = ids.length === 0;
+  $('cameras').tBodies[0].replaceChildren(...cams.map((c) => {
+    const tr = document.createElement('tr');
+    tr.dataset.camera = c.id;
+    tr.dataset.status = c.status ?? 'unknown';
+    const cells = [c.id, c.status ?? '', c.task ?? '', c.variant ?? '', CAMERA_CELLS.provider(c), fmt(c.fps, 1), fmt(c.targetFps, 0), fmt(c.p90, 1), fmt(c.dropped, 0),
+      c.result ? `${resultText(c.result)} ${ago(c.result.at)} ago` : '', c.reason ?? ''];
+    cells.forEach((t, i) => { const td = document.createElement('td'); td.textContent = t; if (i >= 5 && i <= 8) td.className = 'num'; tr.append(td); });
+    return tr;
+  }));
 }
 
 const SVG = 'http://www.w3.org/2000/svg';
@@ -348,10 +418,14 @@ function drawBoxes(img, result) {
 async function takeSnapshot() {
   const id = state.focus;
   const btn = $('snapshot-btn'), msg = $('snapshot-msg'), img = $('snapshot-img');
+  // a device with several cameras: the chosen camera's frame, with that camera's result
+  const pick = $('snapshot-camera');
+  const camera = pick.hidden ? undefined : pick.value || undefined;
   btn.disabled = true;
   msg.textContent = 'asking the device…';
   try {
-    const res = await fetch(`/api/device/${encodeURIComponent(id)}/snapshot`, { method: 'POST', headers: { 'X-Edgefit': '1' } });
+    const query = camera ? `?camera=${encodeURIComponent(camera)}` : '';
+    const res = await fetch(`/api/device/${encodeURIComponent(id)}/snapshot${query}`, { method: 'POST', headers: { 'X-Edgefit': '1' } });
     if (!res.ok) {
       const body = await res.json().catch(() => ({}));
       msg.textContent = `snapshot failed: ${body.error ?? res.status}`;
@@ -360,11 +434,12 @@ async function takeSnapshot() {
     const blob = await res.blob();
     if (img.src.startsWith('blob:')) URL.revokeObjectURL(img.src);
     // the boxes of the newest result when the snapshot came: the frame and the result are a few ms apart
-    const result = state.device?.row?.result;
+    const row = state.device?.row;
+    const result = camera ? row?.cameras?.find((c) => c.id === camera)?.result : row?.result;
     img.onload = () => { if (state.focus === id) drawBoxes(img, result); };
     img.src = URL.createObjectURL(blob);
     img.hidden = false;
-    msg.textContent = `taken ${new Date().toLocaleTimeString()} (${blob.size} bytes)${result?.detections?.length ? `, boxes of the result at ${new Date(result.at).toLocaleTimeString()}` : ''}`;
+    msg.textContent = `taken${camera ? ` from ${camera}` : ''} ${new Date().toLocaleTimeString()} (${blob.size} bytes)${result?.detections?.length ? `, boxes of the result at ${new Date(result.at).toLocaleTimeString()}` : ''}`;
   } catch (err) {
     msg.textContent = `snapshot failed: ${err.message}`;
   } finally {
@@ -426,5 +501,5 @@ $('state-filter').addEventListener('change', (e) => { state.stateFilter = e.targ
 $('snapshot-btn').addEventListener('click', () => takeSnapshot());
 window.addEventListener('hashchange', route);
 // relative times ("12s") age even when nothing arrives
-setInterval(() => { if (state.focus) renderFacts(); else schedule(); }, 1000);
+setInterval(() => { if (state.focus) { renderFacts(); renderCameras(); } else schedule(); }, 1000);
 route();

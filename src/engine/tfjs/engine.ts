@@ -4,6 +4,7 @@ import type { Engine, EngineOptions, ModelIO, ProviderName, RunResult } from '..
 import type { Graph } from '../../zoo/graph.js';
 import { DEFAULT_NORMALIZE } from '../../onnx/emit.js';
 import { EdgefitError } from '../../util/errors.js';
+import type { FakeQuant } from '../../onnx/dequantize-qdq.js';
 
 export interface TfjsEngineOptions extends Partial<EngineOptions> {
   /** network input = pixel * scale + offset; default MobileNet style p/127.5 - 1 (as emitOnnx) */
@@ -11,6 +12,10 @@ export interface TfjsEngineOptions extends Partial<EngineOptions> {
   output?: 'logits' | 'probabilities';
   /** default true: one conv instead of conv + BN */
   foldBn?: boolean;
+  /** a QDQ model's activation grids (graphFromOnnx) */
+  quantize?: ReadonlyMap<string, FakeQuant>;
+  /** Clip(0, max) tops other than 6 (graphFromOnnx) */
+  clampMax?: ReadonlyMap<string, number>;
 }
 
 /**
@@ -64,7 +69,7 @@ export class TfjsEngine implements Engine {
     const provider = running === 'tensorflow' ? 'tfjs-node' : running === 'wasm' ? 'tfjs-wasm' : running === 'cpu' ? 'cpu' : undefined;
     if (!provider) throw new EdgefitError('E_TFJS_BACKEND', `TensorFlow.js runs on backend ${running}, which edgefit does not use; list tfjs-node, tfjs-wasm or cpu in engine.providers`);
 
-    const { model, outputKind } = buildTfjsModel(graph, { output: opts.output, foldBn: opts.foldBn ?? true });
+    const { model, outputKind } = buildTfjsModel(graph, { output: opts.output, foldBn: opts.foldBn ?? true, ...(opts.quantize ? { quantize: opts.quantize } : {}), ...(opts.clampMax ? { clampMax: opts.clampMax } : {}) });
     const io: ModelIO = {
       inputName: 'pixels',
       inputShape: [1, H, W, 3],

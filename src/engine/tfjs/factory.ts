@@ -6,7 +6,7 @@ import { TfjsEngine } from './engine.js';
 
 /**
  * Loads an ONNX file from the catalog into TensorFlow.js: the file is read back into a zoo Graph (float models
- * with the ops emitOnnx writes; int8 QDQ files are refused) and rebuilt as a LayersModel.
+ * with the ops emitOnnx writes, and QDQ files as the float graph they simulate) and rebuilt as a LayersModel.
  */
 export const tfjsEngineFactory: EngineFactory = {
   name: 'tfjs',
@@ -17,7 +17,7 @@ export const tfjsEngineFactory: EngineFactory = {
     } catch (err) {
       throw new EdgefitError('E_MODEL_MISSING', `model file ${modelPath} cannot be read (${errorMessage(err)}); run \`edgefit models pull\` or check models.catalog`, { cause: err });
     }
-    const { graph, normalize } = graphFromOnnx(bytes, { source: modelPath, resolution: options.resolution });
-    return TfjsEngine.load(graph, { ...options, normalize, foldBn: true });
+    const { graph, normalize, quantize, clampMax } = graphFromOnnx(bytes, { source: modelPath, resolution: options.resolution });
+    return TfjsEngine.load(graph, { ...options, normalize, foldBn: true, ...(quantize ? { quantize } : {}), ...(clampMax ? { clampMax } : {}) });
   },
 };

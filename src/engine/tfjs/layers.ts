@@ -120,5 +120,56 @@ export class ExplicitPool2D extends tf.layers.Layer {
   }
 }
 
+export interface FakeQuantConfig { name: string; scale: number; zeroPoint: number; qmin: number; qmax: number }
+
+/** An int8/uint8 activation in float: (clamp(round(x / scale) + zp, qmin, qmax) - zp) * scale, round half to even as ONNX. */
+export class FakeQuant2D extends tf.layers.Layer {
+  static readonly className = 'EdgefitFakeQuant';
+
+  constructor(private readonly cfg: FakeQuantConfig) {
+    super({ name: cfg.name });
+  }
+
+  override computeOutputShape(inputShape: Shape | Shape[]): Shape {
+    return inputShape as Shape;
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return tf.tidy(() => {
+      const x = Array.isArray(inputs) ? inputs[0]! : inputs;
+      const { scale, zeroPoint: zp, qmin, qmax } = this.cfg;
+      // tf.round rounds half to even, as QuantizeLinear does
+      return tf.mul(tf.sub(tf.clipByValue(tf.add(tf.round(tf.div(x, scale)), zp), qmin, qmax), zp), scale);
+    });
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), ...this.cfg };
+  }
+}
+
+/** min(x, max): the top of a Clip(0, max) whose max is not ReLU6's 6 (its bottom is the relu layer before it) */
+export class ClampMax extends tf.layers.Layer {
+  static readonly className = 'EdgefitClampMax';
+
+  constructor(private readonly cfg: { name: string; max: number }) {
+    super({ name: cfg.name });
+  }
+
+  override computeOutputShape(inputShape: Shape | Shape[]): Shape {
+    return inputShape as Shape;
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return tf.tidy(() => tf.minimum(Array.isArray(inputs) ? inputs[0]! : inputs, this.cfg.max));
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), ...this.cfg };
+  }
+}
+
+tf.serialization.registerClass(ClampMax);
+tf.serialization.registerClass(FakeQuant2D);
 tf.serialization.registerClass(GroupedConv2D);
 tf.serialization.registerClass(ExplicitPool2D);

@@ -3,7 +3,8 @@
  * runtime to cross-check the ONNX emission against, and an engine for boards where onnxruntime does not run.
  */
 import { tf } from './backend.js';
-import { GroupedConv2D, ExplicitPool2D } from './layers.js';
+import { GroupedConv2D, ExplicitPool2D, FakeQuant2D, ClampMax } from './layers.js';
+import type { FakeQuant } from '../../onnx/dequantize-qdq.js';
 import { inferShapes, numel, type Graph, type Layer, type ConvLayer, type PoolLayer } from '../../zoo/graph.js';
 import { foldBatchNorm } from '../../zoo/fold.js';
 import { samePads } from '../../zoo/builder.js';
@@ -14,6 +15,10 @@ export interface TfjsModelOptions {
   output?: 'logits' | 'probabilities';
   /** fold conv+BN pairs first (faster); default false, so BN runs as tfjs BatchNormalization */
   foldBn?: boolean;
+  /** a QDQ model's activations: rounded to their integer grid after the layer producing them */
+  quantize?: ReadonlyMap<string, FakeQuant>;
+  /** Clip(0, max) layers (relu in the graph): their outputs clamped at max */
+  clampMax?: ReadonlyMap<string, number>;
 }
 
 export interface TfjsModel {
@@ -65,7 +70,8 @@ export function buildTfjsModel(graph: Graph, opts: TfjsModelOptions = {}): TfjsM
   };
 
   const input = tf.input({ shape: [H, W, C], name: lname('input') });
-  const env = new Map<string, Sym>([[g.input.name, input]]);
+  const inQ = opts.quantize?.get(g.input.name);
+  const env = new Map<string, Sym>([[g.input.name, inQ ? apply(new FakeQuant2D({ name: lname('input_q'), ...inQ }), input) : input]]);
   const get = (t: string): Sym => {
     const s = env.get(t);
     if (!s) throw new EdgefitError('E_GRAPH', `tensor ${t} is used before it is produced`);
@@ -83,7 +89,11 @@ export function buildTfjsModel(graph: Graph, opts: TfjsModelOptions = {}): TfjsM
     if (endsInSoftmax && l === last) continue;
     const inShape = shapes.get(l.inputs[0]!)!;
     const x = get(l.inputs[0]!);
-    env.set(l.output, layerOf(l, x, inShape));
+    let y = layerOf(l, x, inShape);
+    const top = opts.clampMax?.get(l.output);
+    if (top !== undefined) y = apply(new ClampMax({ name: lname(`${l.name}_max`), max: top }), y);
+    const q = opts.quantize?.get(l.output);
+    env.set(l.output, q ? apply(new FakeQuant2D({ name: lname(`${l.name}_q`), ...q }), y) : y);
   }
 
   function layerOf(l: Layer, x: Sym, inShape: number[]): Sym {
