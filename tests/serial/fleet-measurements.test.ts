@@ -1,5 +1,6 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { Ajv } from 'ajv';
@@ -110,5 +111,40 @@ describe('shared measurements between devices of one fingerprint (real mosquitto
     expect(own.every((e) => e.measurement.fromFleet === undefined)).toBe(true);
     // results flow
     await b.stop();
+  }, 600_000);
+
+  // runs after the test above: A's shared figures and the hostile entries are still retained on the broker
+  it('a device with several cameras seeds every camera\'s selection from the same figures, read once', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'edgefit-fleet-cams-'));
+    const config = join(dir, 'config.json');
+    writeFileSync(config, JSON.stringify({
+      cameras: [
+        { id: 'door', source: camera, fps: 2, task: 'classification', budget: { latencyMs: 5000 } },
+        { id: 'hall', source: camera, fps: 1, task: 'classification', budget: { latencyMs: 5000 } },
+      ],
+    }));
+    const cState = copyState(state);
+    const c = new DaemonProcess(['--config', config, '--broker', broker.url, '--device-id', 'dev-c', '--state-dir', cState, '--set', 'mqtt.results.mode=every', ...fastProfile, '--set', 'fleet.useMeasurements=true']);
+    daemons.push(c);
+    await waitFor(() => models('dev-c').length > 0, 'C\'s model', 300_000);
+    const cModel = models('dev-c').at(-1)!;
+    expect(validModel(cModel), JSON.stringify(validModel.errors)).toBe(true);
+    type Use = { confirmed: string[]; chosenFigures: string; devices: string[]; refused: number };
+    const cams = cModel.cameras as { id: string; fleet?: Use }[];
+    expect(cams.map((x) => x.id)).toEqual(['door', 'hall']);
+    for (const cam of cams) {
+      expect(cam.fleet, `camera ${cam.id}`).toBeDefined();
+      expect(cam.fleet!.refused).toBe(3);
+    }
+    // the top level is the first camera's, as the top-level variant is
+    expect(cModel.fleet).toEqual(cams[0]!.fleet);
+    expect(new Set(cams.flatMap((x) => x.fleet!.devices))).toEqual(new Set(['dev-a']));
+    // the first camera confirmed its pick here; the second may find that figure already its own
+    expect(cams[0]!.fleet!.confirmed.length).toBeGreaterThanOrEqual(1);
+    // the fleet's figures are never written to C's own cache, and the read happened once (one log line)
+    const cache = JSON.parse(readFileSync(join(cState, 'profile-cache.json'), 'utf8')) as { entries: Record<string, { measurement: { fromFleet?: string } }> };
+    expect(Object.values(cache.entries).every((e) => e.measurement.fromFleet === undefined)).toBe(true);
+    expect(c.stderr.split('fleet measurements of this board').length - 1).toBe(1);
+    await c.stop();
   }, 600_000);
 });
