@@ -13,6 +13,11 @@
  *   npm run fleet-sim -- --devices 1000 --broker mqtt://127.0.0.1:1883 [--seconds 60]
  *     [--telemetry-seconds 5] [--connections 20] [--dashboard http://127.0.0.1:8080 | --dashboards 2] [--dashboard-heap-mb 192]
  *     [--prefix edgefit] [--json]
+ *     [--rollout-group NAME --public-key PEM [--regress BOARD=FACTOR]... [--offline N] [--proving-seconds S]]
+ *
+ * With --rollout-group every virtual device also joins that rollout group (FleetSim.joinRollout,
+ * scripts/fleet-sim-rollout.ts): it verifies the catalog an `edgefit rollout start` publishes, proves it and
+ * reports its health, which --regress makes worse on one board type (p90 x FACTOR); --offline devices never answer.
  */
 import mqtt, { type MqttClient } from 'mqtt';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -22,6 +27,10 @@ import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { projectRoot } from '../src/util/paths.js';
 import type { ModelPayload, StatusPayload, TelemetryPayload, CandidateSummary } from '../src/mqtt/payloads.js';
+import { loadPublicKey } from '../src/catalog/signature.js';
+import type { KeyObject } from 'node:crypto';
+import { simRolloutArgs, startVirtualGroup, type VirtualRolloutDevice } from './fleet-sim-rollout.js';
+import { rolloutTopics } from '../src/mqtt/fleet-rollout.js';
 
 interface Args { devices: number; broker: string; seconds: number; telemetrySeconds: number; connections: number; dashboard?: string; dashboards: number; dashboardHeapMb: number; prefix: string; json: boolean }
 
@@ -192,6 +201,19 @@ export interface FleetSimOptions {
   idPrefix?: string;
 }
 
+/** The virtual devices joining a rollout group (FleetSim.joinRollout). */
+export interface FleetSimRollout {
+  group: string;
+  /** the devices verify the published catalog with it */
+  publicKey: KeyObject;
+  /** how long a device runs the new catalog before it reports its health */
+  provingMs: number;
+  /** the first this many devices never answer (offline during their stage) */
+  offline?: number;
+  /** board -> p90 factor on the new catalog (a latency regression on one board type; the others 1.02) */
+  regress?: Map<string, number>;
+}
+
 /**
  * The virtual fleet: `birth()` publishes every device's retained status and model, `run()` publishes telemetry
  * (each device once per period, spread evenly) until `stop()`, which clears the retained topics and disconnects.
@@ -206,6 +228,8 @@ export class FleetSim {
   private clients: MqttClient[] = [];
   private running = false;
   private loop: Promise<void> | undefined;
+  /** the rollout devices and their group, once joinRollout ran */
+  private rollout: { group: string; devices: VirtualRolloutDevice[] } | undefined;
 
   constructor(private readonly o: FleetSimOptions) {
     this.prefix = o.prefix ?? 'edgefit';
@@ -236,6 +260,22 @@ export class FleetSim {
     }));
   }
 
+  /**
+   * Every device also joins a rollout group (scripts/fleet-sim-rollout.ts): its membership is retained, and it
+   * verifies, proves and reports on the catalogs an `edgefit rollout start` publishes. Its health on the new
+   * catalog is its current p90 (the model payload's) times the board's regression factor.
+   */
+  async joinRollout(r: FleetSimRollout): Promise<VirtualRolloutDevice[]> {
+    if (this.clients.length === 0) throw new Error('FleetSim.joinRollout: connect() first');
+    if (this.rollout) throw new Error(`FleetSim.joinRollout: already in rollout group ${this.rollout.group}`);
+    const devices = await startVirtualGroup(this.clients, this.sims.map((s, i) => ({
+      deviceId: s.id, board: s.b.board, group: r.group, prefix: this.prefix, catalogVersion: 1, publicKey: r.publicKey, provingMs: r.provingMs, offline: i < (r.offline ?? 0),
+      health: { p90Ms: s.chosen.pi4 * s.b.factor * s.jitter, fps: 5, p90Factor: r.regress?.get(s.b.board) ?? 1.02, fpsFactor: 1, crashes: 0, fidelity: 0.95 },
+    })));
+    this.rollout = { group: r.group, devices };
+    return devices;
+  }
+
   /** Starts publishing telemetry: each device once per period, spread evenly over the period. */
   run(): void {
     if (this.running) return;
@@ -261,6 +301,13 @@ export class FleetSim {
     this.running = false;
     await this.loop;
     await Promise.all(this.sims.map((s, i) => Promise.all([publish(this.conn(i), this.topic(s, 'status'), '', 1, true), publish(this.conn(i), this.topic(s, 'model'), '', 1, true)]).catch(() => undefined)));
+    if (this.rollout) {
+      const { group, devices } = this.rollout;
+      for (const d of devices) d.stop();
+      const member = rolloutTopics(this.prefix, group).member;
+      await Promise.all(this.sims.map((s, i) => publish(this.conn(i), member(s.id), '', 1, true).catch(() => undefined)));
+      this.rollout = undefined;
+    }
     await Promise.all(this.clients.map((c) => new Promise<void>((r) => c.end(false, () => r()))));
     this.clients = [];
   }
@@ -295,6 +342,11 @@ async function main(): Promise<void> {
   log(`dashboard${urls.length > 1 ? `s ${urls.join(', ')} in share group ${group}` : ` ${urls[0]}`}; ${a.devices} devices over ${a.connections} connections, telemetry every ${a.telemetrySeconds} s, ${a.seconds} s`);
   const sim = new FleetSim({ broker: a.broker, devices: a.devices, telemetrySeconds: a.telemetrySeconds, prefix: a.prefix, connections: a.connections });
   await sim.connect();
+  const ro = simRolloutArgs(process.argv.slice(2));
+  if (ro) {
+    const joined = await sim.joinRollout({ group: ro.group, publicKey: loadPublicKey(ro.publicKeyPath, 'check --public-key'), provingMs: ro.provingMs, offline: ro.offline, regress: ro.regress });
+    log(`${joined.length} devices joined rollout group ${ro.group}`);
+  }
   const latencies: number[] = [];
   const sses = urls.map((u) => watchSse(u, (ms) => { if (latencies.length < 2_000_000) latencies.push(ms); }));
   const scrapes: number[] = [];

@@ -5,9 +5,11 @@ import standalone from 'ajv/dist/standalone/index.js';
 import { projectRoot } from '../src/util/paths.js';
 import { configSchema } from '../src/config/schema.js';
 import { commandSchemas } from '../src/mqtt/schemas.js';
+import { fleetSchemas } from '../src/mqtt/fleet-schemas.js';
 
 export const CONFIG_VALIDATOR = join('src', 'config', 'validator.generated.ts');
 export const COMMAND_VALIDATORS = join('src', 'mqtt', 'validators.generated.ts');
+export const FLEET_VALIDATORS = join('src', 'mqtt', 'fleet-validators.generated.ts');
 
 type ToCode = (ajv: Ajv, refs?: unknown) => string;
 
@@ -50,6 +52,17 @@ export function commandValidatorsSource(): string {
   return moduleSource(toCode()(ajv, refs), 'src/mqtt/schemas.ts (commandSchemas)');
 }
 
+/** The fleet topics' validators (src/mqtt/fleet-schemas.ts), one export per schema: `fleet-measurement` -> fleet_measurement. */
+export function fleetValidatorsSource(): string {
+  const ajv = new Ajv({ allErrors: false, strict: false, code: { source: true, esm: true, lines: true } });
+  const refs: Record<string, string> = {};
+  for (const [name, schema] of Object.entries(fleetSchemas)) {
+    ajv.addSchema(schema, name);
+    refs[commandExport(name)] = name;
+  }
+  return moduleSource(toCode()(ajv, refs), 'src/mqtt/fleet-schemas.ts (fleetSchemas)');
+}
+
 /**
  * The configuration validator as ajv compiles it, written out as code (ajv "standalone"): the daemon validates
  * its configuration without loading ajv and compiling the schema at every start (~13 MB of RSS it kept for
@@ -66,5 +79,6 @@ export function configValidatorSource(): string {
 if (process.argv[1]?.endsWith('write-validators.js')) {
   writeFileSync(join(projectRoot, CONFIG_VALIDATOR), configValidatorSource());
   writeFileSync(join(projectRoot, COMMAND_VALIDATORS), commandValidatorsSource());
-  process.stdout.write(`wrote ${CONFIG_VALIDATOR} and ${COMMAND_VALIDATORS}\n`);
+  writeFileSync(join(projectRoot, FLEET_VALIDATORS), fleetValidatorsSource());
+  process.stdout.write(`wrote ${CONFIG_VALIDATOR}, ${COMMAND_VALIDATORS} and ${FLEET_VALIDATORS}\n`);
 }

@@ -19,6 +19,8 @@ import { ProbeFrameCollector } from './daemon/probe-frames.js';
 import { CommandsService, type Reselection } from './daemon/commands.js';
 import { TelemetryService } from './daemon/telemetry.js';
 import { WatchdogService } from './daemon/watchdog.js';
+import { FleetShareService, readFleetSeed } from './daemon/fleet-measurements.js';
+import { FleetRolloutService } from './daemon/fleet-rollout.js';
 import { CamerasDaemon } from './daemon/cameras-daemon.js';
 import { cameraView, camerasOf } from './config/cameras.js';
 import { MetricsService } from './daemon/metrics-service.js';
@@ -71,6 +73,7 @@ export class Daemon {
     this.selection = new SelectionService({
       config: c, log, signal: this.stopping.signal, stopped, engine: this.engine, source, pipeline, mqtt,
       throttled: () => this.telemetryService.throttled,
+      fleetSeed: (board) => readFleetSeed(c, board, log),
     });
     this.broker = new BrokerService(log);
     this.commands = new CommandsService({
@@ -120,6 +123,11 @@ export class Daemon {
         await this.mqttClient.mqtt?.setStatus('online', this.selection.warning ?? '');
       }),
       this.telemetryService,
+      this.o.mqtt && c.fleet.shareMeasurements ? new FleetShareService({ config: c, log: this.o.log, board: () => this.board, mqtt: () => this.mqttClient.mqtt }) : undefined,
+      this.o.mqtt && c.fleet.group ? new FleetRolloutService({
+        config: c, log: this.o.log, signal: this.stopping.signal, stopped: () => this.stopped, board: () => this.selection.device.board.kind,
+        mqtt: () => this.mqttClient.mqtt, selection: this.selection, reselect: (r) => this.selection.reselect(r), pipeline: () => this.pipeline.pipeline, engine: () => this.engine.engine,
+      }) : undefined,
       c.metrics.port ? new MetricsService({ port: c.metrics.port, deviceId: c.deviceId, log: this.o.log, telemetry: () => this.telemetryService.lastPublished, choice: () => this.selection.choice }) : undefined,
       new WatchdogService(this.systemd, () => this.pipeline.pipeline.stats()),
     ].filter((s): s is Service => s !== undefined));

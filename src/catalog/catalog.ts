@@ -105,6 +105,8 @@ export function validateCatalog(data: unknown, path: string): Catalog {
   const p = new Problems(`catalog ${path}`);
   if (!isObj(data)) throw new EdgefitError('E_CATALOG', `catalog ${path}: must be a JSON object with "labels" and "models"`);
   if (data.version !== 1) p.add('version', `must be 1 (got ${JSON.stringify(data.version)})`);
+  // the publisher's release number (signed catalogs: only goes up); `version` is the file format
+  if (data.catalogVersion !== undefined && !(Number.isSafeInteger(data.catalogVersion) && (data.catalogVersion as number) >= 1)) p.add('catalogVersion', `must be a whole number >= 1 (got ${JSON.stringify(data.catalogVersion)})`);
   const labels = Array.isArray(data.labels) ? data.labels : (p.add('labels', 'must be a list'), []);
   const models = Array.isArray(data.models) ? data.models : (p.add('models', 'must be a list'), []);
   const labelIds = new Set<string>();

@@ -5,7 +5,8 @@ import { writeFileAtomic } from '../util/atomic.js';
 import type { Config } from '../config/types.js';
 import type { Variant } from './types.js';
 import { buildGraph, variantId, zooFallback as zooFallbackRungs } from '../zoo/registry.js';
-import { loadCatalog, type Catalog, type CatalogModel } from './catalog.js';
+import type { Catalog, CatalogModel } from './catalog.js';
+import { loadConfiguredCatalog } from './signature.js';
 import { downloadPath, modelsDir, sha256File, type ConvertMode } from './store.js';
 import { hasFloatVariant } from './pull.js';
 import { readConverted } from './convert.js';
@@ -100,7 +101,7 @@ async function available(config: Config, m: CatalogModel, catalog: Catalog, mode
 export async function buildLadder(config: Config, opts: LadderOptions = {}): Promise<Variant[]> {
   const log = opts.log ?? (() => undefined);
   const alarm = opts.alarm ?? log;
-  const catalog = opts.catalog ?? loadCatalog(config.models.catalog);
+  const catalog = opts.catalog ?? await loadConfiguredCatalog(config);
   const variants: Variant[] = [];
   const task = catalogTaskOf(config.models.task);
   const todo = catalog.models.filter((x) => x.task === task)

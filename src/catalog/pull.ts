@@ -2,7 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { EdgefitError, errorMessage } from '../util/errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import type { Config } from '../config/types.js';
-import { loadCatalog, type Catalog, type CatalogFile, type CatalogLabels, type CatalogModel } from './catalog.js';
+import type { Catalog, CatalogFile, CatalogLabels, CatalogModel } from './catalog.js';
+import { loadConfiguredCatalog } from './signature.js';
 import { parseMirror, obtainVerified, describeMirror, type FetchLimits } from './fetch.js';
 import { downloadPath, sha256File, sha256Hex } from './store.js';
 import { convertIsolated } from './convert-isolated.js';
@@ -76,7 +77,7 @@ async function isGood(path: string, entry: CatalogFile): Promise<boolean> {
  */
 export async function pullModels(config: Config, opts: PullOptions = {}): Promise<PullReport> {
   const log = opts.log ?? (() => undefined);
-  const catalog = opts.catalog ?? loadCatalog(config.models.catalog);
+  const catalog = opts.catalog ?? await loadConfiguredCatalog(config);
   const mirrorText = opts.mirror ?? config.models.mirror;
   const mirror = mirrorText ? parseMirror(mirrorText) : undefined;
   const limits: FetchLimits = { maxBytes: Math.round(config.models.maxDownloadMb * 1024 * 1024), timeoutMs: config.models.downloadTimeoutSeconds * 1000 };

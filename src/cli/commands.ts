@@ -23,4 +23,6 @@ export const commands: Record<string, () => Promise<Register>> = {
   zoo: async () => (await import('./zoo.js')).register,
   config: async () => (await import('./config.js')).register,
   dashboard: async () => (await import('./dashboard.js')).register,
+  catalog: async () => (await import('./catalog.js')).register,
+  rollout: async () => (await import('./rollout.js')).register,
 };

@@ -1,4 +1,4 @@
-export type { Config, ConfigSource, CameraConfig, CameraEntry, EngineConfig, BudgetConfig, BudgetPercentile, ModelsConfig, ModelTask, ProfileConfig, AdaptConfig, MqttConfig, ResultsMode, LogConfig, LogLevel } from './types.js';
+export type { Config, ConfigSource, CameraConfig, CameraEntry, EngineConfig, BudgetConfig, BudgetPercentile, ModelsConfig, ModelTask, ProfileConfig, AdaptConfig, MqttConfig, ResultsMode, LogConfig, LogLevel, FleetConfig } from './types.js';
 export { configSchema, publishedSchema } from './schema.js';
 export { loadConfig, nonConfigEnv, sanitiseDeviceId, defaultStateDir, type LoadOptions, type LoadedConfig } from './load.js';
 export { fields, envName, type Field } from './fields.js';

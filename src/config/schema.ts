@@ -27,7 +27,7 @@ const schemaBody: JSONSchemaType<Config> = {
   type: 'object',
   description: 'edgefit daemon configuration',
   additionalProperties: false,
-  required: ['deviceId', 'stateDir', 'camera', 'cameras', 'engine', 'budget', 'models', 'profile', 'adapt', 'mqtt', 'log', 'metrics'],
+  required: ['deviceId', 'stateDir', 'camera', 'cameras', 'engine', 'budget', 'models', 'profile', 'adapt', 'mqtt', 'log', 'metrics', 'fleet'],
   properties: {
     deviceId: {
       type: 'string',
@@ -151,7 +151,7 @@ const schemaBody: JSONSchemaType<Config> = {
       type: 'object',
       description: 'Model catalog and downloads.',
       additionalProperties: false,
-      required: ['catalog', 'mirror', 'task', 'allowZooFallback', 'downloadTimeoutSeconds', 'maxDownloadMb', 'pullTimeoutSeconds', 'allowAnyUrl'],
+      required: ['catalog', 'mirror', 'task', 'allowZooFallback', 'downloadTimeoutSeconds', 'maxDownloadMb', 'pullTimeoutSeconds', 'allowAnyUrl', 'publicKey'],
       properties: {
         catalog: { type: 'string', default: '', pattern: noControl, 'x-accepted': noControlWords, description: 'Path of the model catalog (JSON); empty = models/catalog.json shipped with edgefit.' },
         mirror: { type: 'string', default: '', pattern: noControl, 'x-accepted': noControlWords, description: 'Where `models pull` fetches files instead of upstream: an http(s) URL or a local directory laid out like the catalog\'s relative file paths. Empty = upstream URLs.' },
@@ -161,6 +161,7 @@ const schemaBody: JSONSchemaType<Config> = {
         maxDownloadMb: { type: 'number', default: 200, exclusiveMinimum: 0, maximum: 10000, description: 'Refuse a download larger than this.' },
         pullTimeoutSeconds: { type: 'number', default: 1800, exclusiveMinimum: 0, maximum: 86400, description: 'A `pull-model` command (downloads and conversion, in a child process) is killed after this long; the running model is unchanged.' },
         allowAnyUrl: { type: 'boolean', default: false, description: "Let a `pull-model` command name any mirror. Off: a command's mirror must be `mirror` above or an https URL on a host of the catalog's own URLs; anything else is refused (E_MIRROR_NOT_ALLOWED). `edgefit models pull --mirror` on the board is not limited." },
+        publicKey: { type: 'string', default: '', pattern: noControl, 'x-accepted': noControlWords, description: 'PEM file of the Ed25519 public key catalogs must be signed with (`edgefit catalog keygen`, `edgefit catalog sign`). Set: a catalog without a valid `<catalog>.sig`, signed by another key, over other bytes, or older than the last one accepted (its `catalogVersion`) is refused (E_SIGNATURE, E_CATALOG_REPLAY). Empty = catalogs are not checked. See docs/fleet.md.' },
       },
     },
     profile: {
@@ -262,6 +263,19 @@ const schemaBody: JSONSchemaType<Config> = {
             },
           },
         },
+      },
+    },
+    fleet: {
+      type: 'object',
+      description: 'Working as one of a fleet on a shared broker (mqtt.url): shared measurements, rollouts. See docs/fleet.md.',
+      additionalProperties: false,
+      required: ['shareMeasurements', 'useMeasurements', 'seedWaitSeconds', 'group', 'provingSeconds'],
+      properties: {
+        shareMeasurements: { type: 'boolean', default: false, description: 'Publish this device\'s own profile measurements, retained, under <prefix>/fleet/measurements/<board fingerprint>/…, for devices with the same fingerprint.' },
+        useMeasurements: { type: 'boolean', default: false, description: 'Seed the first selection from the fleet\'s measurements of this exact board fingerprint and runtime, then confirm the pick with one measurement of its own (and of the next rung on a miss). Own measurements always win; out-of-range figures are refused.' },
+        seedWaitSeconds: { type: 'number', default: 3, exclusiveMinimum: 0, maximum: 60, description: 'How long the start waits for the broker\'s retained fleet measurements before selecting without them.' },
+        group: { type: 'string', default: '', maxLength: 64, pattern: '^[A-Za-z0-9._-]*$', 'x-accepted': "letters, digits, '.', '_', '-' (1-64 characters), or empty", description: 'Rollout group this device belongs to (`edgefit rollout start --group`); empty = it takes part in no rollout. Taking part needs models.publicKey (only signed catalogs are taken) and an external mqtt.url.' },
+        provingSeconds: { type: 'number', default: 60, exclusiveMinimum: 0, maximum: 86400, description: "How long a rollout's new model runs before this device reports its health (p90 and fps against the previous model's, crashes and restarts)." },
       },
     },
     log: {

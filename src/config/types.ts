@@ -21,12 +21,21 @@ export interface Config {
   mqtt: MqttConfig;
   log: LogConfig;
   metrics: MetricsConfig;
+  fleet: FleetConfig;
 }
 
 /** The daemon's loopback /metrics (src/daemon/metrics-service.ts) */
 export interface MetricsConfig {
   /** 0 = off */
   port: number;
+}
+
+export interface FleetConfig {
+  shareMeasurements: boolean;
+  useMeasurements: boolean;
+  seedWaitSeconds: number;
+  group: string;
+  provingSeconds: number;
 }
 
 export interface CameraConfig {
@@ -93,6 +102,8 @@ export interface ModelsConfig {
   maxDownloadMb: number;
   pullTimeoutSeconds: number;
   allowAnyUrl: boolean;
+  /** PEM file of the Ed25519 key catalogs must be signed with; empty = not checked */
+  publicKey: string;
 }
 
 export interface ProfileConfig {

@@ -6,7 +6,7 @@ const require = createRequire(import.meta.url);
 
 export const validate = validate10;
 export default validate10;
-const schema11 = {"type":"object","description":"edgefit daemon configuration","additionalProperties":false,"required":["deviceId","stateDir","camera","cameras","engine","budget","models","profile","adapt","mqtt","log","metrics"],"properties":{"deviceId":{"type":"string","default":"","maxLength":64,"pattern":"^[A-Za-z0-9._-]*$","x-accepted":"letters, digits, '.', '_', '-' (1-64 characters; no '+', '#', '/', spaces or control characters)","description":"Name of this device in MQTT topics and Home Assistant. Empty = the host name with every other character replaced by \"-\"."},"stateDir":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Where models, profiles and caches are written. Empty = /var/lib/edgefit when running as root, else $XDG_STATE_HOME/edgefit or ~/.local/state/edgefit. A leading ~/ is expanded."},"camera":{"type":"object","description":"Frame source.","additionalProperties":false,"required":["source","width","height","fps","loop","watchdogSeconds","ffmpegPath"],"properties":{"source":{"type":"string","default":"auto","pattern":"^(auto|synthetic|rpicam|/dev/video[0-9]+|(rtsp|rtsps|http|https)://[^\\s]+|(file|lavfi|folder):[^\\u0000-\\u001f]+|(?![A-Za-z][A-Za-z0-9+.-]*:)[^\\u0000-\\u001f]+)$","x-accepted":"'auto', 'synthetic', 'rpicam', '/dev/videoN', 'rtsp://…', 'http(s)://…', 'file:PATH' or a path to a video, 'lavfi:GRAPH' (e.g. lavfi:testsrc), 'folder:DIR' of images","description":"Camera: 'auto' (first /dev/video*, then rpicam, else synthetic), 'synthetic', 'rpicam', '/dev/videoN', 'rtsp://…', 'http(s)://…' (MJPEG or a stream ffmpeg reads), 'file:PATH' or a path to a video file, 'lavfi:testsrc…' (ffmpeg test graph), 'folder:DIR' (images, cycled)."},"width":{"type":"integer","default":640,"minimum":0,"maximum":8192,"description":"Capture width in pixels; 0 = the source's native size."},"height":{"type":"integer","default":480,"minimum":0,"maximum":8192,"description":"Capture height in pixels; 0 = the source's native size."},"fps":{"type":"number","default":15,"minimum":0,"maximum":240,"description":"Capture rate requested from the source; 0 = the source's own rate. Frames beyond what inference takes are dropped (latest frame wins)."},"loop":{"type":"boolean","default":true,"description":"Restart a video file or image folder at its end."},"watchdogSeconds":{"type":"number","default":10,"exclusiveMinimum":0,"maximum":3600,"description":"Restart the source when no frame arrived for this long."},"ffmpegPath":{"type":"string","default":"ffmpeg","minLength":1,"pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"a program name found on PATH or a path, without control characters","description":"The ffmpeg program that reads cameras, streams and files (and lists a V4L2 device's formats); a name is looked up on PATH."}},"default":{"source":"auto","width":640,"height":480,"fps":15,"loop":true,"watchdogSeconds":10,"ffmpegPath":"ffmpeg"}},"cameras":{"type":"array","default":[],"maxItems":16,"description":"Several cameras on one board, each with its own task, frame rate and latency budget; the daemon chooses a model for each so that all of them fit together (docs/cameras.md). Fields left out take the daemon-wide value (camera.*, models.task, budget.*, mqtt.results.*). Empty = the one `camera` above, with id `main`. With two or more, results go to <prefix>/<deviceId>/<id>/result. As an environment variable or --set value: a JSON list.","items":{"type":"object","additionalProperties":false,"required":["id","source"],"properties":{"id":{"type":"string","pattern":"^[A-Za-z0-9._-]{1,64}$","x-accepted":"a topic level: letters, digits, '.', '_', '-' (1-64 characters; no '+', '#', '/', spaces or control characters)","description":"The camera's name in topics (<prefix>/<deviceId>/<id>/result) and Home Assistant; unique."},"source":{"type":"string","pattern":"^(auto|synthetic|rpicam|/dev/video[0-9]+|(rtsp|rtsps|http|https)://[^\\s]+|(file|lavfi|folder):[^\\u0000-\\u001f]+|(?![A-Za-z][A-Za-z0-9+.-]*:)[^\\u0000-\\u001f]+)$","x-accepted":"'auto', 'synthetic', 'rpicam', '/dev/videoN', 'rtsp://…', 'http(s)://…', 'file:PATH' or a path to a video, 'lavfi:GRAPH' (e.g. lavfi:testsrc), 'folder:DIR' of images","description":"As camera.source."},"fps":{"type":"number","nullable":true,"exclusiveMinimum":0,"maximum":240,"description":"Frames per second the camera delivers and must be served at; default camera.fps (or budget.fps when that is 0)."},"task":{"type":"string","nullable":true,"enum":["imagenet","classification","person","detection"],"description":"As models.task, for this camera."},"priority":{"type":"integer","nullable":true,"minimum":0,"maximum":100,"description":"Higher is more important: the joint choice never lowers its accuracy so that a lower-priority camera gains; default 0."},"width":{"type":"integer","nullable":true,"minimum":0,"maximum":8192,"description":"As camera.width."},"height":{"type":"integer","nullable":true,"minimum":0,"maximum":8192,"description":"As camera.height."},"loop":{"type":"boolean","nullable":true,"description":"As camera.loop."},"watchdogSeconds":{"type":"number","nullable":true,"exclusiveMinimum":0,"maximum":3600,"description":"As camera.watchdogSeconds."},"budget":{"type":"object","nullable":true,"additionalProperties":false,"required":[],"description":"This camera's latency budget (budget.percentile applies).","properties":{"latencyMs":{"type":"number","nullable":true,"minimum":0,"maximum":600000,"description":"As budget.latencyMs."},"fps":{"type":"number","nullable":true,"minimum":0,"maximum":1000,"description":"As budget.fps."}}},"results":{"type":"object","nullable":true,"additionalProperties":false,"required":[],"description":"As mqtt.results, for this camera.","properties":{"mode":{"type":"string","nullable":true,"enum":["every","change","threshold"],"description":"As mqtt.results.mode."},"threshold":{"type":"number","nullable":true,"minimum":0,"maximum":1,"description":"As mqtt.results.threshold."},"maxRatePerSecond":{"type":"number","nullable":true,"exclusiveMinimum":0,"maximum":1000,"description":"As mqtt.results.maxRatePerSecond."},"labels":{"type":"array","nullable":true,"uniqueItems":true,"maxItems":1000,"items":{"type":"string","minLength":1,"maxLength":128,"pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters"},"description":"As mqtt.results.labels."},"minScore":{"type":"number","nullable":true,"minimum":0,"maximum":1,"description":"As mqtt.results.minScore."}}}}}},"engine":{"type":"object","description":"Inference runtime.","additionalProperties":false,"required":["providers","threads","timeoutMs","ortLibraryPath","trtFp16","modules"],"properties":{"providers":{"type":"array","default":["tensorrt","cuda","cpu"],"minItems":1,"uniqueItems":true,"items":{"type":"string","enum":["tensorrt","cuda","cpu","wasm","tfjs-node","tfjs-wasm"]},"description":"Execution providers tried in order; those the board lacks are skipped and reported. As an environment variable or --set value: a comma-separated list."},"threads":{"type":"integer","default":0,"minimum":0,"maximum":256,"description":"Intra-op threads; 0 = measured by the profiler (the fastest count for this board)."},"timeoutMs":{"type":"integer","default":5000,"minimum":100,"maximum":600000,"description":"An inference that takes longer is abandoned and the engine worker restarted."},"ortLibraryPath":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Path of a custom onnxruntime shared library (e.g. a Jetson build with TensorRT/CUDA); empty = the one bundled with onnxruntime-node."},"trtFp16":{"type":"boolean","default":false,"description":"Let TensorRT build FP16 engines (Jetson): faster, slightly less exact. Engines are cached in <stateDir>/trt-cache so later starts do not rebuild them."},"modules":{"type":"array","default":[],"uniqueItems":true,"items":{"type":"string","minLength":1,"pattern":"^(/|file:///)[^\\u0000-\\u001f\\u007f]*$","x-accepted":"absolute paths (or file:/// URLs) of JavaScript modules"},"description":"JavaScript modules the inference worker imports before it loads the model, each registering engines of its own with registerEngine(name, factory, priority) (src/engine/registry.ts); the model runs on the highest-priority engine that loads it. Empty = the engines edgefit ships (onnxruntime). The profiler always measures with onnxruntime. As an environment variable or --set value: a comma-separated list."}},"default":{"providers":["tensorrt","cuda","cpu"],"threads":0,"timeoutMs":5000,"ortLibraryPath":"","trtFp16":false,"modules":[]}},"budget":{"type":"object","description":"What the chosen model may cost. The selector picks the most accurate variant that fits.","additionalProperties":false,"required":["latencyMs","fps","percentile","memoryMb","memoryFraction","minAccuracy"],"properties":{"latencyMs":{"type":"number","default":0,"minimum":0,"maximum":600000,"description":"Latency budget per inference at `percentile`, in ms; 0 = derived from `fps` (1000 / fps)."},"fps":{"type":"number","default":5,"minimum":0,"maximum":1000,"description":"Target inferences per second, used when `latencyMs` is 0."},"percentile":{"type":"integer","enum":[50,90,99],"default":90,"description":"Latency percentile the budget applies to: 50, 90 or 99 (90 = p90; the profiler records only these three)."},"memoryMb":{"type":"number","default":0,"minimum":0,"maximum":10000000,"description":"Memory budget for the model session in MB; 0 = `memoryFraction` of the memory available (cgroup limit included)."},"memoryFraction":{"type":"number","default":0.5,"exclusiveMinimum":0,"maximum":1,"description":"Share of available memory the model may use when `memoryMb` is 0."},"minAccuracy":{"type":"number","default":0,"minimum":0,"maximum":1,"description":"Refuse variants whose accuracy (0..1, published or estimated) is below this, unknown, or in doubt (demoted by the measured agreement)."}},"default":{"latencyMs":0,"fps":5,"percentile":90,"memoryMb":0,"memoryFraction":0.5,"minAccuracy":0}},"models":{"type":"object","description":"Model catalog and downloads.","additionalProperties":false,"required":["catalog","mirror","task","allowZooFallback","downloadTimeoutSeconds","maxDownloadMb","pullTimeoutSeconds","allowAnyUrl"],"properties":{"catalog":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Path of the model catalog (JSON); empty = models/catalog.json shipped with edgefit."},"mirror":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Where `models pull` fetches files instead of upstream: an http(s) URL or a local directory laid out like the catalog's relative file paths. Empty = upstream URLs."},"task":{"type":"string","enum":["imagenet","classification","person","detection"],"default":"imagenet","description":"Which kind of model to run: 'imagenet' (1000 classes; 'classification' is the same), 'person' (person / no person) or 'detection' (an object detector: boxes with labels and scores, see docs/detection.md)."},"allowZooFallback":{"type":"boolean","default":true,"description":"With no pretrained model on disk, run zoo-generated models (random weights: their labels are meaningless) so the pipeline and measurements still work."},"downloadTimeoutSeconds":{"type":"number","default":300,"exclusiveMinimum":0,"maximum":86400,"description":"Abandon one download after this long."},"maxDownloadMb":{"type":"number","default":200,"exclusiveMinimum":0,"maximum":10000,"description":"Refuse a download larger than this."},"pullTimeoutSeconds":{"type":"number","default":1800,"exclusiveMinimum":0,"maximum":86400,"description":"A `pull-model` command (downloads and conversion, in a child process) is killed after this long; the running model is unchanged."},"allowAnyUrl":{"type":"boolean","default":false,"description":"Let a `pull-model` command name any mirror. Off: a command's mirror must be `mirror` above or an https URL on a host of the catalog's own URLs; anything else is refused (E_MIRROR_NOT_ALLOWED). `edgefit models pull --mirror` on the board is not limited."}},"default":{"catalog":"","mirror":"","task":"imagenet","allowZooFallback":true,"downloadTimeoutSeconds":300,"maxDownloadMb":200,"pullTimeoutSeconds":1800,"allowAnyUrl":false}},"profile":{"type":"object","description":"Measurement of each variant on this board.","additionalProperties":false,"required":["minRuns","minSeconds","warmupRuns","probeDir","minAgreement"],"properties":{"minRuns":{"type":"integer","default":30,"minimum":1,"maximum":100000,"description":"Timed inferences per variant, at least."},"minSeconds":{"type":"number","default":3,"minimum":0,"maximum":3600,"description":"Time spent measuring each variant, at least."},"warmupRuns":{"type":"integer","default":5,"minimum":0,"maximum":10000,"description":"Untimed inferences before measuring (caches, lazy allocation, clocks ramping up)."},"probeDir":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Directory of photos (JPEG, PNG, BMP) on which each reduced-resolution rung is compared with its model at the native resolution (top-1 agreement). Empty = <stateDir>/probe-frames, which the daemon fills with frames of a real camera while it runs."},"minAgreement":{"type":"number","default":0.5,"minimum":0,"maximum":1,"description":"A reduced-resolution rung whose top-1 agrees with its native model on fewer than this fraction of the probe frames is demoted below every rung whose accuracy stands; 0 = never demote."}},"default":{"minRuns":30,"minSeconds":3,"warmupRuns":5,"probeDir":"","minAgreement":0.5}},"adapt":{"type":"object","description":"Live re-selection when the measured latency drifts (thermal throttling, other load).","additionalProperties":false,"required":["enabled","windowSeconds","cooldownSeconds","hysteresis"],"properties":{"enabled":{"type":"boolean","default":true,"description":"Re-select the model when live latency leaves the budget."},"windowSeconds":{"type":"number","default":30,"exclusiveMinimum":0,"maximum":86400,"description":"Live latency is judged over this sliding window."},"cooldownSeconds":{"type":"number","default":120,"minimum":0,"maximum":86400,"description":"Minimum time between two model switches."},"hysteresis":{"type":"number","default":0.15,"minimum":0,"maximum":1,"description":"Step down when latency exceeds the budget; step up only when the larger variant fits with this fraction to spare."}},"default":{"enabled":true,"windowSeconds":30,"cooldownSeconds":120,"hysteresis":0.15}},"mqtt":{"type":"object","description":"Where results and telemetry go.","additionalProperties":false,"required":["url","prefix","protocolVersion","username","password","tls","keepaliveSeconds","reconnectMaxSeconds","results","telemetrySeconds","outbox","homeAssistant"],"properties":{"url":{"type":"string","default":"","pattern":"^((mqtts?|wss?|tcp|ssl)://[^\\s]+)?$","x-accepted":"empty or a URL mqtt://, mqtts://, ws://, wss://, tcp://, ssl:// (e.g. mqtt://broker.local:1883)","description":"Broker URL; empty = an embedded broker on 127.0.0.1:1883."},"prefix":{"type":"string","default":"edgefit","pattern":"^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$","x-accepted":"topic levels of letters, digits, '.', '_', '-' separated by '/' (1-4 levels of 1-64 characters; no '+', '#', spaces or empty levels)","description":"Topic prefix: topics are <prefix>/<deviceId>/…."},"protocolVersion":{"type":"integer","enum":[4,5],"default":5,"description":"MQTT protocol: 5, or 4 (3.1.1). With 5, a broker that refuses it is retried with 4."},"username":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Broker user name; empty = anonymous."},"password":{"type":"string","default":"","description":"Broker password (shown redacted by `config --print`)."},"tls":{"type":"object","description":"TLS for mqtts:// and wss:// brokers.","additionalProperties":false,"required":["ca","cert","key","rejectUnauthorized"],"properties":{"ca":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"PEM file of the CA that signed the broker certificate; empty = the system CAs."},"cert":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"PEM client certificate file for mutual TLS; empty = none."},"key":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"PEM private key file of the client certificate."},"rejectUnauthorized":{"type":"boolean","default":true,"description":"Refuse a broker certificate that does not verify. Turn off only for testing."}},"default":{"ca":"","cert":"","key":"","rejectUnauthorized":true}},"keepaliveSeconds":{"type":"integer","default":30,"minimum":0,"maximum":65535,"description":"MQTT keepalive; the broker publishes the last will after 1.5x this without traffic."},"reconnectMaxSeconds":{"type":"number","default":60,"minimum":1,"maximum":3600,"description":"Longest wait between reconnect attempts: delays grow exponentially from 1 s with full jitter up to this, so a fleet does not reconnect all at once."},"results":{"type":"object","description":"When results are published, and what a detector's result holds.","additionalProperties":false,"required":["mode","threshold","maxRatePerSecond","labels","minScore"],"properties":{"mode":{"type":"string","enum":["every","change","threshold"],"default":"change","description":"'every' frame; on a 'change' (classification: of the top class; detection: of the set of labels seen or of a count, never of a score alone); or when the best score (top-1, or the best detection) is at or above `threshold`."},"threshold":{"type":"number","default":0.1,"minimum":0,"maximum":1,"description":"Score (0..1) the top-1 class or the best detection needs for a result to be published in 'threshold' mode."},"maxRatePerSecond":{"type":"number","default":5,"exclusiveMinimum":0,"maximum":1000,"description":"Publish at most this many results per second."},"labels":{"type":"array","default":[],"uniqueItems":true,"maxItems":1000,"items":{"type":"string","minLength":1,"maxLength":128,"pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters"},"description":"Only these labels are reported (detections and their counts; for a classifier, the entries of `top`); empty = every label. As an environment variable or --set value: a comma-separated list."},"minScore":{"type":"number","default":0.5,"minimum":0,"maximum":1,"description":"Detections scoring below this (0..1) are left out of the result and its counts (detection task; a classifier's results use `threshold`)."}},"default":{"mode":"change","threshold":0.1,"maxRatePerSecond":5,"labels":[],"minScore":0.5}},"telemetrySeconds":{"type":"number","default":30,"minimum":1,"maximum":86400,"description":"Interval between telemetry messages."},"outbox":{"type":"object","description":"Messages kept while the broker is unreachable (oldest dropped first, and counted).","additionalProperties":false,"required":["maxMessages","maxBytes"],"properties":{"maxMessages":{"type":"integer","default":1000,"minimum":0,"maximum":10000000,"description":"Most messages held."},"maxBytes":{"type":"integer","default":1048576,"minimum":0,"maximum":1073741824,"description":"Most payload bytes held."}},"default":{"maxMessages":1000,"maxBytes":1048576}},"homeAssistant":{"type":"object","description":"Home Assistant MQTT discovery.","additionalProperties":false,"required":["enabled","prefix","watchLabels"],"properties":{"enabled":{"type":"boolean","default":true,"description":"Publish retained discovery messages so Home Assistant creates the sensors."},"prefix":{"type":"string","default":"homeassistant","pattern":"^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$","x-accepted":"topic levels of letters, digits, '.', '_', '-' separated by '/' (1-4 levels of 1-64 characters; no '+', '#', spaces or empty levels)","description":"Home Assistant discovery prefix."},"watchLabels":{"type":"array","default":["person"],"uniqueItems":true,"maxItems":100,"items":{"type":"string","minLength":1,"maxLength":128,"pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters"},"description":"Detection task: the labels that get a Home Assistant binary sensor (\"person detected\") and a count sensor each. As an environment variable or --set value: a comma-separated list."}},"default":{"enabled":true,"prefix":"homeassistant","watchLabels":["person"]}}},"default":{"url":"","prefix":"edgefit","protocolVersion":5,"username":"","password":"","tls":{"ca":"","cert":"","key":"","rejectUnauthorized":true},"keepaliveSeconds":30,"reconnectMaxSeconds":60,"results":{"mode":"change","threshold":0.1,"maxRatePerSecond":5,"labels":[],"minScore":0.5},"telemetrySeconds":30,"outbox":{"maxMessages":1000,"maxBytes":1048576},"homeAssistant":{"enabled":true,"prefix":"homeassistant","watchLabels":["person"]}}},"log":{"type":"object","description":"Logging (to stderr).","additionalProperties":false,"required":["level","json"],"properties":{"level":{"type":"string","enum":["debug","info","warn","error"],"default":"info","description":"Least severe level written."},"json":{"type":"boolean","default":false,"description":"One JSON object per line instead of text (for journald/log shippers)."}},"default":{"level":"info","json":false}},"metrics":{"type":"object","description":"The daemon's own Prometheus endpoint: GET http://127.0.0.1:<port>/metrics, on loopback only, for a scraper on the device (docs/dashboard.md).","additionalProperties":false,"required":["port"],"properties":{"port":{"type":"integer","default":0,"minimum":0,"maximum":65535,"description":"Loopback port of /metrics; 0 = off."}},"default":{"port":0}}},"default":{"deviceId":"","stateDir":"","camera":{"source":"auto","width":640,"height":480,"fps":15,"loop":true,"watchdogSeconds":10,"ffmpegPath":"ffmpeg"},"cameras":[],"engine":{"providers":["tensorrt","cuda","cpu"],"threads":0,"timeoutMs":5000,"ortLibraryPath":"","trtFp16":false,"modules":[]},"budget":{"latencyMs":0,"fps":5,"percentile":90,"memoryMb":0,"memoryFraction":0.5,"minAccuracy":0},"models":{"catalog":"","mirror":"","task":"imagenet","allowZooFallback":true,"downloadTimeoutSeconds":300,"maxDownloadMb":200,"pullTimeoutSeconds":1800,"allowAnyUrl":false},"profile":{"minRuns":30,"minSeconds":3,"warmupRuns":5,"probeDir":"","minAgreement":0.5},"adapt":{"enabled":true,"windowSeconds":30,"cooldownSeconds":120,"hysteresis":0.15},"mqtt":{"url":"","prefix":"edgefit","protocolVersion":5,"username":"","password":"","tls":{"ca":"","cert":"","key":"","rejectUnauthorized":true},"keepaliveSeconds":30,"reconnectMaxSeconds":60,"results":{"mode":"change","threshold":0.1,"maxRatePerSecond":5,"labels":[],"minScore":0.5},"telemetrySeconds":30,"outbox":{"maxMessages":1000,"maxBytes":1048576},"homeAssistant":{"enabled":true,"prefix":"homeassistant","watchLabels":["person"]}},"log":{"level":"info","json":false},"metrics":{"port":0}}};
+const schema11 = {"type":"object","description":"edgefit daemon configuration","additionalProperties":false,"required":["deviceId","stateDir","camera","cameras","engine","budget","models","profile","adapt","mqtt","log","metrics","fleet"],"properties":{"deviceId":{"type":"string","default":"","maxLength":64,"pattern":"^[A-Za-z0-9._-]*$","x-accepted":"letters, digits, '.', '_', '-' (1-64 characters; no '+', '#', '/', spaces or control characters)","description":"Name of this device in MQTT topics and Home Assistant. Empty = the host name with every other character replaced by \"-\"."},"stateDir":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Where models, profiles and caches are written. Empty = /var/lib/edgefit when running as root, else $XDG_STATE_HOME/edgefit or ~/.local/state/edgefit. A leading ~/ is expanded."},"camera":{"type":"object","description":"Frame source.","additionalProperties":false,"required":["source","width","height","fps","loop","watchdogSeconds","ffmpegPath"],"properties":{"source":{"type":"string","default":"auto","pattern":"^(auto|synthetic|rpicam|/dev/video[0-9]+|(rtsp|rtsps|http|https)://[^\\s]+|(file|lavfi|folder):[^\\u0000-\\u001f]+|(?![A-Za-z][A-Za-z0-9+.-]*:)[^\\u0000-\\u001f]+)$","x-accepted":"'auto', 'synthetic', 'rpicam', '/dev/videoN', 'rtsp://…', 'http(s)://…', 'file:PATH' or a path to a video, 'lavfi:GRAPH' (e.g. lavfi:testsrc), 'folder:DIR' of images","description":"Camera: 'auto' (first /dev/video*, then rpicam, else synthetic), 'synthetic', 'rpicam', '/dev/videoN', 'rtsp://…', 'http(s)://…' (MJPEG or a stream ffmpeg reads), 'file:PATH' or a path to a video file, 'lavfi:testsrc…' (ffmpeg test graph), 'folder:DIR' (images, cycled)."},"width":{"type":"integer","default":640,"minimum":0,"maximum":8192,"description":"Capture width in pixels; 0 = the source's native size."},"height":{"type":"integer","default":480,"minimum":0,"maximum":8192,"description":"Capture height in pixels; 0 = the source's native size."},"fps":{"type":"number","default":15,"minimum":0,"maximum":240,"description":"Capture rate requested from the source; 0 = the source's own rate. Frames beyond what inference takes are dropped (latest frame wins)."},"loop":{"type":"boolean","default":true,"description":"Restart a video file or image folder at its end."},"watchdogSeconds":{"type":"number","default":10,"exclusiveMinimum":0,"maximum":3600,"description":"Restart the source when no frame arrived for this long."},"ffmpegPath":{"type":"string","default":"ffmpeg","minLength":1,"pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"a program name found on PATH or a path, without control characters","description":"The ffmpeg program that reads cameras, streams and files (and lists a V4L2 device's formats); a name is looked up on PATH."}},"default":{"source":"auto","width":640,"height":480,"fps":15,"loop":true,"watchdogSeconds":10,"ffmpegPath":"ffmpeg"}},"cameras":{"type":"array","default":[],"maxItems":16,"description":"Several cameras on one board, each with its own task, frame rate and latency budget; the daemon chooses a model for each so that all of them fit together (docs/cameras.md). Fields left out take the daemon-wide value (camera.*, models.task, budget.*, mqtt.results.*). Empty = the one `camera` above, with id `main`. With two or more, results go to <prefix>/<deviceId>/<id>/result. As an environment variable or --set value: a JSON list.","items":{"type":"object","additionalProperties":false,"required":["id","source"],"properties":{"id":{"type":"string","pattern":"^[A-Za-z0-9._-]{1,64}$","x-accepted":"a topic level: letters, digits, '.', '_', '-' (1-64 characters; no '+', '#', '/', spaces or control characters)","description":"The camera's name in topics (<prefix>/<deviceId>/<id>/result) and Home Assistant; unique."},"source":{"type":"string","pattern":"^(auto|synthetic|rpicam|/dev/video[0-9]+|(rtsp|rtsps|http|https)://[^\\s]+|(file|lavfi|folder):[^\\u0000-\\u001f]+|(?![A-Za-z][A-Za-z0-9+.-]*:)[^\\u0000-\\u001f]+)$","x-accepted":"'auto', 'synthetic', 'rpicam', '/dev/videoN', 'rtsp://…', 'http(s)://…', 'file:PATH' or a path to a video, 'lavfi:GRAPH' (e.g. lavfi:testsrc), 'folder:DIR' of images","description":"As camera.source."},"fps":{"type":"number","nullable":true,"exclusiveMinimum":0,"maximum":240,"description":"Frames per second the camera delivers and must be served at; default camera.fps (or budget.fps when that is 0)."},"task":{"type":"string","nullable":true,"enum":["imagenet","classification","person","detection"],"description":"As models.task, for this camera."},"priority":{"type":"integer","nullable":true,"minimum":0,"maximum":100,"description":"Higher is more important: the joint choice never lowers its accuracy so that a lower-priority camera gains; default 0."},"width":{"type":"integer","nullable":true,"minimum":0,"maximum":8192,"description":"As camera.width."},"height":{"type":"integer","nullable":true,"minimum":0,"maximum":8192,"description":"As camera.height."},"loop":{"type":"boolean","nullable":true,"description":"As camera.loop."},"watchdogSeconds":{"type":"number","nullable":true,"exclusiveMinimum":0,"maximum":3600,"description":"As camera.watchdogSeconds."},"budget":{"type":"object","nullable":true,"additionalProperties":false,"required":[],"description":"This camera's latency budget (budget.percentile applies).","properties":{"latencyMs":{"type":"number","nullable":true,"minimum":0,"maximum":600000,"description":"As budget.latencyMs."},"fps":{"type":"number","nullable":true,"minimum":0,"maximum":1000,"description":"As budget.fps."}}},"results":{"type":"object","nullable":true,"additionalProperties":false,"required":[],"description":"As mqtt.results, for this camera.","properties":{"mode":{"type":"string","nullable":true,"enum":["every","change","threshold"],"description":"As mqtt.results.mode."},"threshold":{"type":"number","nullable":true,"minimum":0,"maximum":1,"description":"As mqtt.results.threshold."},"maxRatePerSecond":{"type":"number","nullable":true,"exclusiveMinimum":0,"maximum":1000,"description":"As mqtt.results.maxRatePerSecond."},"labels":{"type":"array","nullable":true,"uniqueItems":true,"maxItems":1000,"items":{"type":"string","minLength":1,"maxLength":128,"pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters"},"description":"As mqtt.results.labels."},"minScore":{"type":"number","nullable":true,"minimum":0,"maximum":1,"description":"As mqtt.results.minScore."}}}}}},"engine":{"type":"object","description":"Inference runtime.","additionalProperties":false,"required":["providers","threads","timeoutMs","ortLibraryPath","trtFp16","modules"],"properties":{"providers":{"type":"array","default":["tensorrt","cuda","cpu"],"minItems":1,"uniqueItems":true,"items":{"type":"string","enum":["tensorrt","cuda","cpu","wasm","tfjs-node","tfjs-wasm"]},"description":"Execution providers tried in order; those the board lacks are skipped and reported. As an environment variable or --set value: a comma-separated list."},"threads":{"type":"integer","default":0,"minimum":0,"maximum":256,"description":"Intra-op threads; 0 = measured by the profiler (the fastest count for this board)."},"timeoutMs":{"type":"integer","default":5000,"minimum":100,"maximum":600000,"description":"An inference that takes longer is abandoned and the engine worker restarted."},"ortLibraryPath":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Path of a custom onnxruntime shared library (e.g. a Jetson build with TensorRT/CUDA); empty = the one bundled with onnxruntime-node."},"trtFp16":{"type":"boolean","default":false,"description":"Let TensorRT build FP16 engines (Jetson): faster, slightly less exact. Engines are cached in <stateDir>/trt-cache so later starts do not rebuild them."},"modules":{"type":"array","default":[],"uniqueItems":true,"items":{"type":"string","minLength":1,"pattern":"^(/|file:///)[^\\u0000-\\u001f\\u007f]*$","x-accepted":"absolute paths (or file:/// URLs) of JavaScript modules"},"description":"JavaScript modules the inference worker imports before it loads the model, each registering engines of its own with registerEngine(name, factory, priority) (src/engine/registry.ts); the model runs on the highest-priority engine that loads it. Empty = the engines edgefit ships (onnxruntime). The profiler always measures with onnxruntime. As an environment variable or --set value: a comma-separated list."}},"default":{"providers":["tensorrt","cuda","cpu"],"threads":0,"timeoutMs":5000,"ortLibraryPath":"","trtFp16":false,"modules":[]}},"budget":{"type":"object","description":"What the chosen model may cost. The selector picks the most accurate variant that fits.","additionalProperties":false,"required":["latencyMs","fps","percentile","memoryMb","memoryFraction","minAccuracy"],"properties":{"latencyMs":{"type":"number","default":0,"minimum":0,"maximum":600000,"description":"Latency budget per inference at `percentile`, in ms; 0 = derived from `fps` (1000 / fps)."},"fps":{"type":"number","default":5,"minimum":0,"maximum":1000,"description":"Target inferences per second, used when `latencyMs` is 0."},"percentile":{"type":"integer","enum":[50,90,99],"default":90,"description":"Latency percentile the budget applies to: 50, 90 or 99 (90 = p90; the profiler records only these three)."},"memoryMb":{"type":"number","default":0,"minimum":0,"maximum":10000000,"description":"Memory budget for the model session in MB; 0 = `memoryFraction` of the memory available (cgroup limit included)."},"memoryFraction":{"type":"number","default":0.5,"exclusiveMinimum":0,"maximum":1,"description":"Share of available memory the model may use when `memoryMb` is 0."},"minAccuracy":{"type":"number","default":0,"minimum":0,"maximum":1,"description":"Refuse variants whose accuracy (0..1, published or estimated) is below this, unknown, or in doubt (demoted by the measured agreement)."}},"default":{"latencyMs":0,"fps":5,"percentile":90,"memoryMb":0,"memoryFraction":0.5,"minAccuracy":0}},"models":{"type":"object","description":"Model catalog and downloads.","additionalProperties":false,"required":["catalog","mirror","task","allowZooFallback","downloadTimeoutSeconds","maxDownloadMb","pullTimeoutSeconds","allowAnyUrl","publicKey"],"properties":{"catalog":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Path of the model catalog (JSON); empty = models/catalog.json shipped with edgefit."},"mirror":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Where `models pull` fetches files instead of upstream: an http(s) URL or a local directory laid out like the catalog's relative file paths. Empty = upstream URLs."},"task":{"type":"string","enum":["imagenet","classification","person","detection"],"default":"imagenet","description":"Which kind of model to run: 'imagenet' (1000 classes; 'classification' is the same), 'person' (person / no person) or 'detection' (an object detector: boxes with labels and scores, see docs/detection.md)."},"allowZooFallback":{"type":"boolean","default":true,"description":"With no pretrained model on disk, run zoo-generated models (random weights: their labels are meaningless) so the pipeline and measurements still work."},"downloadTimeoutSeconds":{"type":"number","default":300,"exclusiveMinimum":0,"maximum":86400,"description":"Abandon one download after this long."},"maxDownloadMb":{"type":"number","default":200,"exclusiveMinimum":0,"maximum":10000,"description":"Refuse a download larger than this."},"pullTimeoutSeconds":{"type":"number","default":1800,"exclusiveMinimum":0,"maximum":86400,"description":"A `pull-model` command (downloads and conversion, in a child process) is killed after this long; the running model is unchanged."},"allowAnyUrl":{"type":"boolean","default":false,"description":"Let a `pull-model` command name any mirror. Off: a command's mirror must be `mirror` above or an https URL on a host of the catalog's own URLs; anything else is refused (E_MIRROR_NOT_ALLOWED). `edgefit models pull --mirror` on the board is not limited."},"publicKey":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"PEM file of the Ed25519 public key catalogs must be signed with (`edgefit catalog keygen`, `edgefit catalog sign`). Set: a catalog without a valid `<catalog>.sig`, signed by another key, over other bytes, or older than the last one accepted (its `catalogVersion`) is refused (E_SIGNATURE, E_CATALOG_REPLAY). Empty = catalogs are not checked. See docs/fleet.md."}},"default":{"catalog":"","mirror":"","task":"imagenet","allowZooFallback":true,"downloadTimeoutSeconds":300,"maxDownloadMb":200,"pullTimeoutSeconds":1800,"allowAnyUrl":false,"publicKey":""}},"profile":{"type":"object","description":"Measurement of each variant on this board.","additionalProperties":false,"required":["minRuns","minSeconds","warmupRuns","probeDir","minAgreement"],"properties":{"minRuns":{"type":"integer","default":30,"minimum":1,"maximum":100000,"description":"Timed inferences per variant, at least."},"minSeconds":{"type":"number","default":3,"minimum":0,"maximum":3600,"description":"Time spent measuring each variant, at least."},"warmupRuns":{"type":"integer","default":5,"minimum":0,"maximum":10000,"description":"Untimed inferences before measuring (caches, lazy allocation, clocks ramping up)."},"probeDir":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Directory of photos (JPEG, PNG, BMP) on which each reduced-resolution rung is compared with its model at the native resolution (top-1 agreement). Empty = <stateDir>/probe-frames, which the daemon fills with frames of a real camera while it runs."},"minAgreement":{"type":"number","default":0.5,"minimum":0,"maximum":1,"description":"A reduced-resolution rung whose top-1 agrees with its native model on fewer than this fraction of the probe frames is demoted below every rung whose accuracy stands; 0 = never demote."}},"default":{"minRuns":30,"minSeconds":3,"warmupRuns":5,"probeDir":"","minAgreement":0.5}},"adapt":{"type":"object","description":"Live re-selection when the measured latency drifts (thermal throttling, other load).","additionalProperties":false,"required":["enabled","windowSeconds","cooldownSeconds","hysteresis"],"properties":{"enabled":{"type":"boolean","default":true,"description":"Re-select the model when live latency leaves the budget."},"windowSeconds":{"type":"number","default":30,"exclusiveMinimum":0,"maximum":86400,"description":"Live latency is judged over this sliding window."},"cooldownSeconds":{"type":"number","default":120,"minimum":0,"maximum":86400,"description":"Minimum time between two model switches."},"hysteresis":{"type":"number","default":0.15,"minimum":0,"maximum":1,"description":"Step down when latency exceeds the budget; step up only when the larger variant fits with this fraction to spare."}},"default":{"enabled":true,"windowSeconds":30,"cooldownSeconds":120,"hysteresis":0.15}},"mqtt":{"type":"object","description":"Where results and telemetry go.","additionalProperties":false,"required":["url","prefix","protocolVersion","username","password","tls","keepaliveSeconds","reconnectMaxSeconds","results","telemetrySeconds","outbox","homeAssistant"],"properties":{"url":{"type":"string","default":"","pattern":"^((mqtts?|wss?|tcp|ssl)://[^\\s]+)?$","x-accepted":"empty or a URL mqtt://, mqtts://, ws://, wss://, tcp://, ssl:// (e.g. mqtt://broker.local:1883)","description":"Broker URL; empty = an embedded broker on 127.0.0.1:1883."},"prefix":{"type":"string","default":"edgefit","pattern":"^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$","x-accepted":"topic levels of letters, digits, '.', '_', '-' separated by '/' (1-4 levels of 1-64 characters; no '+', '#', spaces or empty levels)","description":"Topic prefix: topics are <prefix>/<deviceId>/…."},"protocolVersion":{"type":"integer","enum":[4,5],"default":5,"description":"MQTT protocol: 5, or 4 (3.1.1). With 5, a broker that refuses it is retried with 4."},"username":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"Broker user name; empty = anonymous."},"password":{"type":"string","default":"","description":"Broker password (shown redacted by `config --print`)."},"tls":{"type":"object","description":"TLS for mqtts:// and wss:// brokers.","additionalProperties":false,"required":["ca","cert","key","rejectUnauthorized"],"properties":{"ca":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"PEM file of the CA that signed the broker certificate; empty = the system CAs."},"cert":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"PEM client certificate file for mutual TLS; empty = none."},"key":{"type":"string","default":"","pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters","description":"PEM private key file of the client certificate."},"rejectUnauthorized":{"type":"boolean","default":true,"description":"Refuse a broker certificate that does not verify. Turn off only for testing."}},"default":{"ca":"","cert":"","key":"","rejectUnauthorized":true}},"keepaliveSeconds":{"type":"integer","default":30,"minimum":0,"maximum":65535,"description":"MQTT keepalive; the broker publishes the last will after 1.5x this without traffic."},"reconnectMaxSeconds":{"type":"number","default":60,"minimum":1,"maximum":3600,"description":"Longest wait between reconnect attempts: delays grow exponentially from 1 s with full jitter up to this, so a fleet does not reconnect all at once."},"results":{"type":"object","description":"When results are published, and what a detector's result holds.","additionalProperties":false,"required":["mode","threshold","maxRatePerSecond","labels","minScore"],"properties":{"mode":{"type":"string","enum":["every","change","threshold"],"default":"change","description":"'every' frame; on a 'change' (classification: of the top class; detection: of the set of labels seen or of a count, never of a score alone); or when the best score (top-1, or the best detection) is at or above `threshold`."},"threshold":{"type":"number","default":0.1,"minimum":0,"maximum":1,"description":"Score (0..1) the top-1 class or the best detection needs for a result to be published in 'threshold' mode."},"maxRatePerSecond":{"type":"number","default":5,"exclusiveMinimum":0,"maximum":1000,"description":"Publish at most this many results per second."},"labels":{"type":"array","default":[],"uniqueItems":true,"maxItems":1000,"items":{"type":"string","minLength":1,"maxLength":128,"pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters"},"description":"Only these labels are reported (detections and their counts; for a classifier, the entries of `top`); empty = every label. As an environment variable or --set value: a comma-separated list."},"minScore":{"type":"number","default":0.5,"minimum":0,"maximum":1,"description":"Detections scoring below this (0..1) are left out of the result and its counts (detection task; a classifier's results use `threshold`)."}},"default":{"mode":"change","threshold":0.1,"maxRatePerSecond":5,"labels":[],"minScore":0.5}},"telemetrySeconds":{"type":"number","default":30,"minimum":1,"maximum":86400,"description":"Interval between telemetry messages."},"outbox":{"type":"object","description":"Messages kept while the broker is unreachable (oldest dropped first, and counted).","additionalProperties":false,"required":["maxMessages","maxBytes"],"properties":{"maxMessages":{"type":"integer","default":1000,"minimum":0,"maximum":10000000,"description":"Most messages held."},"maxBytes":{"type":"integer","default":1048576,"minimum":0,"maximum":1073741824,"description":"Most payload bytes held."}},"default":{"maxMessages":1000,"maxBytes":1048576}},"homeAssistant":{"type":"object","description":"Home Assistant MQTT discovery.","additionalProperties":false,"required":["enabled","prefix","watchLabels"],"properties":{"enabled":{"type":"boolean","default":true,"description":"Publish retained discovery messages so Home Assistant creates the sensors."},"prefix":{"type":"string","default":"homeassistant","pattern":"^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$","x-accepted":"topic levels of letters, digits, '.', '_', '-' separated by '/' (1-4 levels of 1-64 characters; no '+', '#', spaces or empty levels)","description":"Home Assistant discovery prefix."},"watchLabels":{"type":"array","default":["person"],"uniqueItems":true,"maxItems":100,"items":{"type":"string","minLength":1,"maxLength":128,"pattern":"^[^\\u0000-\\u001f\\u007f]*$","x-accepted":"text without control characters"},"description":"Detection task: the labels that get a Home Assistant binary sensor (\"person detected\") and a count sensor each. As an environment variable or --set value: a comma-separated list."}},"default":{"enabled":true,"prefix":"homeassistant","watchLabels":["person"]}}},"default":{"url":"","prefix":"edgefit","protocolVersion":5,"username":"","password":"","tls":{"ca":"","cert":"","key":"","rejectUnauthorized":true},"keepaliveSeconds":30,"reconnectMaxSeconds":60,"results":{"mode":"change","threshold":0.1,"maxRatePerSecond":5,"labels":[],"minScore":0.5},"telemetrySeconds":30,"outbox":{"maxMessages":1000,"maxBytes":1048576},"homeAssistant":{"enabled":true,"prefix":"homeassistant","watchLabels":["person"]}}},"fleet":{"type":"object","description":"Working as one of a fleet on a shared broker (mqtt.url): shared measurements, rollouts. See docs/fleet.md.","additionalProperties":false,"required":["shareMeasurements","useMeasurements","seedWaitSeconds","group","provingSeconds"],"properties":{"shareMeasurements":{"type":"boolean","default":false,"description":"Publish this device's own profile measurements, retained, under <prefix>/fleet/measurements/<board fingerprint>/…, for devices with the same fingerprint."},"useMeasurements":{"type":"boolean","default":false,"description":"Seed the first selection from the fleet's measurements of this exact board fingerprint and runtime, then confirm the pick with one measurement of its own (and of the next rung on a miss). Own measurements always win; out-of-range figures are refused."},"seedWaitSeconds":{"type":"number","default":3,"exclusiveMinimum":0,"maximum":60,"description":"How long the start waits for the broker's retained fleet measurements before selecting without them."},"group":{"type":"string","default":"","maxLength":64,"pattern":"^[A-Za-z0-9._-]*$","x-accepted":"letters, digits, '.', '_', '-' (1-64 characters), or empty","description":"Rollout group this device belongs to (`edgefit rollout start --group`); empty = it takes part in no rollout. Taking part needs models.publicKey (only signed catalogs are taken) and an external mqtt.url."},"provingSeconds":{"type":"number","default":60,"exclusiveMinimum":0,"maximum":86400,"description":"How long a rollout's new model runs before this device reports its health (p90 and fps against the previous model's, crashes and restarts)."}},"default":{"shareMeasurements":false,"useMeasurements":false,"seedWaitSeconds":3,"group":"","provingSeconds":60}},"log":{"type":"object","description":"Logging (to stderr).","additionalProperties":false,"required":["level","json"],"properties":{"level":{"type":"string","enum":["debug","info","warn","error"],"default":"info","description":"Least severe level written."},"json":{"type":"boolean","default":false,"description":"One JSON object per line instead of text (for journald/log shippers)."}},"default":{"level":"info","json":false}},"metrics":{"type":"object","description":"The daemon's own Prometheus endpoint: GET http://127.0.0.1:<port>/metrics, on loopback only, for a scraper on the device (docs/dashboard.md).","additionalProperties":false,"required":["port"],"properties":{"port":{"type":"integer","default":0,"minimum":0,"maximum":65535,"description":"Loopback port of /metrics; 0 = off."}},"default":{"port":0}}},"default":{"deviceId":"","stateDir":"","camera":{"source":"auto","width":640,"height":480,"fps":15,"loop":true,"watchdogSeconds":10,"ffmpegPath":"ffmpeg"},"cameras":[],"engine":{"providers":["tensorrt","cuda","cpu"],"threads":0,"timeoutMs":5000,"ortLibraryPath":"","trtFp16":false,"modules":[]},"budget":{"latencyMs":0,"fps":5,"percentile":90,"memoryMb":0,"memoryFraction":0.5,"minAccuracy":0},"models":{"catalog":"","mirror":"","task":"imagenet","allowZooFallback":true,"downloadTimeoutSeconds":300,"maxDownloadMb":200,"pullTimeoutSeconds":1800,"allowAnyUrl":false,"publicKey":""},"profile":{"minRuns":30,"minSeconds":3,"warmupRuns":5,"probeDir":"","minAgreement":0.5},"adapt":{"enabled":true,"windowSeconds":30,"cooldownSeconds":120,"hysteresis":0.15},"mqtt":{"url":"","prefix":"edgefit","protocolVersion":5,"username":"","password":"","tls":{"ca":"","cert":"","key":"","rejectUnauthorized":true},"keepaliveSeconds":30,"reconnectMaxSeconds":60,"results":{"mode":"change","threshold":0.1,"maxRatePerSecond":5,"labels":[],"minScore":0.5},"telemetrySeconds":30,"outbox":{"maxMessages":1000,"maxBytes":1048576},"homeAssistant":{"enabled":true,"prefix":"homeassistant","watchLabels":["person"]}},"fleet":{"shareMeasurements":false,"useMeasurements":false,"seedWaitSeconds":3,"group":"","provingSeconds":60},"log":{"level":"info","json":false},"metrics":{"port":0}}};
 const func2 = Object.prototype.hasOwnProperty;
 const func3 = require("ajv/dist/runtime/ucs2length").default;
 const pattern0 = new RegExp("^[A-Za-z0-9._-]*$", "u");
@@ -14,8 +14,8 @@ const pattern1 = new RegExp("^[^\\u0000-\\u001f\\u007f]*$", "u");
 const pattern2 = new RegExp("^(auto|synthetic|rpicam|/dev/video[0-9]+|(rtsp|rtsps|http|https)://[^\\s]+|(file|lavfi|folder):[^\\u0000-\\u001f]+|(?![A-Za-z][A-Za-z0-9+.-]*:)[^\\u0000-\\u001f]+)$", "u");
 const pattern4 = new RegExp("^[A-Za-z0-9._-]{1,64}$", "u");
 const pattern8 = new RegExp("^(/|file:///)[^\\u0000-\\u001f\\u007f]*$", "u");
-const pattern12 = new RegExp("^((mqtts?|wss?|tcp|ssl)://[^\\s]+)?$", "u");
-const pattern13 = new RegExp("^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$", "u");
+const pattern13 = new RegExp("^((mqtts?|wss?|tcp|ssl)://[^\\s]+)?$", "u");
+const pattern14 = new RegExp("^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$", "u");
 
 function validate10(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -141,9 +141,8 @@ vErrors.push(err11);
 }
 errors++;
 }
-for(const key0 in data){
-if(!(func2.call(schema11.properties, key0))){
-const err12 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema11,data};
+if(data.fleet === undefined){
+const err12 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "fleet"},message:"must have required property '"+"fleet"+"'",schema:schema11.required,parentSchema:schema11,data};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -152,12 +151,9 @@ vErrors.push(err12);
 }
 errors++;
 }
-}
-if(data.deviceId !== undefined){
-let data0 = data.deviceId;
-if(typeof data0 === "string"){
-if(func3(data0) > 64){
-const err13 = {instancePath:instancePath+"/deviceId",schemaPath:"#/properties/deviceId/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters",schema:64,parentSchema:schema11.properties.deviceId,data:data0};
+for(const key0 in data){
+if(!(func2.call(schema11.properties, key0))){
+const err13 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema11,data};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -166,8 +162,12 @@ vErrors.push(err13);
 }
 errors++;
 }
-if(!pattern0.test(data0)){
-const err14 = {instancePath:instancePath+"/deviceId",schemaPath:"#/properties/deviceId/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9._-]*$"},message:"must match pattern \""+"^[A-Za-z0-9._-]*$"+"\"",schema:"^[A-Za-z0-9._-]*$",parentSchema:schema11.properties.deviceId,data:data0};
+}
+if(data.deviceId !== undefined){
+let data0 = data.deviceId;
+if(typeof data0 === "string"){
+if(func3(data0) > 64){
+const err14 = {instancePath:instancePath+"/deviceId",schemaPath:"#/properties/deviceId/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters",schema:64,parentSchema:schema11.properties.deviceId,data:data0};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -176,9 +176,8 @@ vErrors.push(err14);
 }
 errors++;
 }
-}
-else {
-const err15 = {instancePath:instancePath+"/deviceId",schemaPath:"#/properties/deviceId/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.deviceId.type,parentSchema:schema11.properties.deviceId,data:data0};
+if(!pattern0.test(data0)){
+const err15 = {instancePath:instancePath+"/deviceId",schemaPath:"#/properties/deviceId/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9._-]*$"},message:"must match pattern \""+"^[A-Za-z0-9._-]*$"+"\"",schema:"^[A-Za-z0-9._-]*$",parentSchema:schema11.properties.deviceId,data:data0};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -188,11 +187,8 @@ vErrors.push(err15);
 errors++;
 }
 }
-if(data.stateDir !== undefined){
-let data1 = data.stateDir;
-if(typeof data1 === "string"){
-if(!pattern1.test(data1)){
-const err16 = {instancePath:instancePath+"/stateDir",schemaPath:"#/properties/stateDir/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.stateDir,data:data1};
+else {
+const err16 = {instancePath:instancePath+"/deviceId",schemaPath:"#/properties/deviceId/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.deviceId.type,parentSchema:schema11.properties.deviceId,data:data0};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -202,8 +198,11 @@ vErrors.push(err16);
 errors++;
 }
 }
-else {
-const err17 = {instancePath:instancePath+"/stateDir",schemaPath:"#/properties/stateDir/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.stateDir.type,parentSchema:schema11.properties.stateDir,data:data1};
+if(data.stateDir !== undefined){
+let data1 = data.stateDir;
+if(typeof data1 === "string"){
+if(!pattern1.test(data1)){
+const err17 = {instancePath:instancePath+"/stateDir",schemaPath:"#/properties/stateDir/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.stateDir,data:data1};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -213,11 +212,8 @@ vErrors.push(err17);
 errors++;
 }
 }
-if(data.camera !== undefined){
-let data2 = data.camera;
-if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
-if(data2.source === undefined){
-const err18 = {instancePath:instancePath+"/camera",schemaPath:"#/properties/camera/required",keyword:"required",params:{missingProperty: "source"},message:"must have required property '"+"source"+"'",schema:schema11.properties.camera.required,parentSchema:schema11.properties.camera,data:data2};
+else {
+const err18 = {instancePath:instancePath+"/stateDir",schemaPath:"#/properties/stateDir/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.stateDir.type,parentSchema:schema11.properties.stateDir,data:data1};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -226,8 +222,12 @@ vErrors.push(err18);
 }
 errors++;
 }
-if(data2.width === undefined){
-const err19 = {instancePath:instancePath+"/camera",schemaPath:"#/properties/camera/required",keyword:"required",params:{missingProperty: "width"},message:"must have required property '"+"width"+"'",schema:schema11.properties.camera.required,parentSchema:schema11.properties.camera,data:data2};
+}
+if(data.camera !== undefined){
+let data2 = data.camera;
+if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
+if(data2.source === undefined){
+const err19 = {instancePath:instancePath+"/camera",schemaPath:"#/properties/camera/required",keyword:"required",params:{missingProperty: "source"},message:"must have required property '"+"source"+"'",schema:schema11.properties.camera.required,parentSchema:schema11.properties.camera,data:data2};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -236,8 +236,8 @@ vErrors.push(err19);
 }
 errors++;
 }
-if(data2.height === undefined){
-const err20 = {instancePath:instancePath+"/camera",schemaPath:"#/properties/camera/required",keyword:"required",params:{missingProperty: "height"},message:"must have required property '"+"height"+"'",schema:schema11.properties.camera.required,parentSchema:schema11.properties.camera,data:data2};
+if(data2.width === undefined){
+const err20 = {instancePath:instancePath+"/camera",schemaPath:"#/properties/camera/required",keyword:"required",params:{missingProperty: "width"},message:"must have required property '"+"width"+"'",schema:schema11.properties.camera.required,parentSchema:schema11.properties.camera,data:data2};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -246,8 +246,8 @@ vErrors.push(err20);
 }
 errors++;
 }
-if(data2.fps === undefined){
-const err21 = {instancePath:instancePath+"/camera",schemaPath:"#/properties/camera/required",keyword:"required",params:{missingProperty: "fps"},message:"must have required property '"+"fps"+"'",schema:schema11.properties.camera.required,parentSchema:schema11.properties.camera,data:data2};
+if(data2.height === undefined){
+const err21 = {instancePath:instancePath+"/camera",schemaPath:"#/properties/camera/required",keyword:"required",params:{missingProperty: "height"},message:"must have required property '"+"height"+"'",schema:schema11.properties.camera.required,parentSchema:schema11.properties.camera,data:data2};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -256,8 +256,8 @@ vErrors.push(err21);
 }
 errors++;
 }
-if(data2.loop === undefined){
-const err22 = {instancePath:instancePath+"/camera",schemaPath:"#/properties/camera/required",keyword:"required",params:{missingProperty: "loop"},message:"must have required property '"+"loop"+"'",schema:schema11.properties.camera.required,parentSchema:schema11.properties.camera,data:data2};
+if(data2.fps === undefined){
+const err22 = {instancePath:instancePath+"/camera",schemaPath:"#/properties/camera/required",keyword:"required",params:{missingProperty: "fps"},message:"must have required property '"+"fps"+"'",schema:schema11.properties.camera.required,parentSchema:schema11.properties.camera,data:data2};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -266,8 +266,8 @@ vErrors.push(err22);
 }
 errors++;
 }
-if(data2.watchdogSeconds === undefined){
-const err23 = {instancePath:instancePath+"/camera",schemaPath:"#/properties/camera/required",keyword:"required",params:{missingProperty: "watchdogSeconds"},message:"must have required property '"+"watchdogSeconds"+"'",schema:schema11.properties.camera.required,parentSchema:schema11.properties.camera,data:data2};
+if(data2.loop === undefined){
+const err23 = {instancePath:instancePath+"/camera",schemaPath:"#/properties/camera/required",keyword:"required",params:{missingProperty: "loop"},message:"must have required property '"+"loop"+"'",schema:schema11.properties.camera.required,parentSchema:schema11.properties.camera,data:data2};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -276,8 +276,8 @@ vErrors.push(err23);
 }
 errors++;
 }
-if(data2.ffmpegPath === undefined){
-const err24 = {instancePath:instancePath+"/camera",schemaPath:"#/properties/camera/required",keyword:"required",params:{missingProperty: "ffmpegPath"},message:"must have required property '"+"ffmpegPath"+"'",schema:schema11.properties.camera.required,parentSchema:schema11.properties.camera,data:data2};
+if(data2.watchdogSeconds === undefined){
+const err24 = {instancePath:instancePath+"/camera",schemaPath:"#/properties/camera/required",keyword:"required",params:{missingProperty: "watchdogSeconds"},message:"must have required property '"+"watchdogSeconds"+"'",schema:schema11.properties.camera.required,parentSchema:schema11.properties.camera,data:data2};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -286,9 +286,8 @@ vErrors.push(err24);
 }
 errors++;
 }
-for(const key1 in data2){
-if(!(((((((key1 === "source") || (key1 === "width")) || (key1 === "height")) || (key1 === "fps")) || (key1 === "loop")) || (key1 === "watchdogSeconds")) || (key1 === "ffmpegPath"))){
-const err25 = {instancePath:instancePath+"/camera",schemaPath:"#/properties/camera/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.camera,data:data2};
+if(data2.ffmpegPath === undefined){
+const err25 = {instancePath:instancePath+"/camera",schemaPath:"#/properties/camera/required",keyword:"required",params:{missingProperty: "ffmpegPath"},message:"must have required property '"+"ffmpegPath"+"'",schema:schema11.properties.camera.required,parentSchema:schema11.properties.camera,data:data2};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -297,12 +296,9 @@ vErrors.push(err25);
 }
 errors++;
 }
-}
-if(data2.source !== undefined){
-let data3 = data2.source;
-if(typeof data3 === "string"){
-if(!pattern2.test(data3)){
-const err26 = {instancePath:instancePath+"/camera/source",schemaPath:"#/properties/camera/properties/source/pattern",keyword:"pattern",params:{pattern: "^(auto|synthetic|rpicam|/dev/video[0-9]+|(rtsp|rtsps|http|https)://[^\\s]+|(file|lavfi|folder):[^\\u0000-\\u001f]+|(?![A-Za-z][A-Za-z0-9+.-]*:)[^\\u0000-\\u001f]+)$"},message:"must match pattern \""+"^(auto|synthetic|rpicam|/dev/video[0-9]+|(rtsp|rtsps|http|https)://[^\\s]+|(file|lavfi|folder):[^\\u0000-\\u001f]+|(?![A-Za-z][A-Za-z0-9+.-]*:)[^\\u0000-\\u001f]+)$"+"\"",schema:"^(auto|synthetic|rpicam|/dev/video[0-9]+|(rtsp|rtsps|http|https)://[^\\s]+|(file|lavfi|folder):[^\\u0000-\\u001f]+|(?![A-Za-z][A-Za-z0-9+.-]*:)[^\\u0000-\\u001f]+)$",parentSchema:schema11.properties.camera.properties.source,data:data3};
+for(const key1 in data2){
+if(!(((((((key1 === "source") || (key1 === "width")) || (key1 === "height")) || (key1 === "fps")) || (key1 === "loop")) || (key1 === "watchdogSeconds")) || (key1 === "ffmpegPath"))){
+const err26 = {instancePath:instancePath+"/camera",schemaPath:"#/properties/camera/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.camera,data:data2};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -312,8 +308,11 @@ vErrors.push(err26);
 errors++;
 }
 }
-else {
-const err27 = {instancePath:instancePath+"/camera/source",schemaPath:"#/properties/camera/properties/source/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.camera.properties.source.type,parentSchema:schema11.properties.camera.properties.source,data:data3};
+if(data2.source !== undefined){
+let data3 = data2.source;
+if(typeof data3 === "string"){
+if(!pattern2.test(data3)){
+const err27 = {instancePath:instancePath+"/camera/source",schemaPath:"#/properties/camera/properties/source/pattern",keyword:"pattern",params:{pattern: "^(auto|synthetic|rpicam|/dev/video[0-9]+|(rtsp|rtsps|http|https)://[^\\s]+|(file|lavfi|folder):[^\\u0000-\\u001f]+|(?![A-Za-z][A-Za-z0-9+.-]*:)[^\\u0000-\\u001f]+)$"},message:"must match pattern \""+"^(auto|synthetic|rpicam|/dev/video[0-9]+|(rtsp|rtsps|http|https)://[^\\s]+|(file|lavfi|folder):[^\\u0000-\\u001f]+|(?![A-Za-z][A-Za-z0-9+.-]*:)[^\\u0000-\\u001f]+)$"+"\"",schema:"^(auto|synthetic|rpicam|/dev/video[0-9]+|(rtsp|rtsps|http|https)://[^\\s]+|(file|lavfi|folder):[^\\u0000-\\u001f]+|(?![A-Za-z][A-Za-z0-9+.-]*:)[^\\u0000-\\u001f]+)$",parentSchema:schema11.properties.camera.properties.source,data:data3};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -323,10 +322,8 @@ vErrors.push(err27);
 errors++;
 }
 }
-if(data2.width !== undefined){
-let data4 = data2.width;
-if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
-const err28 = {instancePath:instancePath+"/camera/width",schemaPath:"#/properties/camera/properties/width/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.camera.properties.width.type,parentSchema:schema11.properties.camera.properties.width,data:data4};
+else {
+const err28 = {instancePath:instancePath+"/camera/source",schemaPath:"#/properties/camera/properties/source/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.camera.properties.source.type,parentSchema:schema11.properties.camera.properties.source,data:data3};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -335,9 +332,11 @@ vErrors.push(err28);
 }
 errors++;
 }
-if((typeof data4 == "number") && (isFinite(data4))){
-if(data4 > 8192 || isNaN(data4)){
-const err29 = {instancePath:instancePath+"/camera/width",schemaPath:"#/properties/camera/properties/width/maximum",keyword:"maximum",params:{comparison: "<=", limit: 8192},message:"must be <= 8192",schema:8192,parentSchema:schema11.properties.camera.properties.width,data:data4};
+}
+if(data2.width !== undefined){
+let data4 = data2.width;
+if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
+const err29 = {instancePath:instancePath+"/camera/width",schemaPath:"#/properties/camera/properties/width/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.camera.properties.width.type,parentSchema:schema11.properties.camera.properties.width,data:data4};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -346,8 +345,9 @@ vErrors.push(err29);
 }
 errors++;
 }
-if(data4 < 0 || isNaN(data4)){
-const err30 = {instancePath:instancePath+"/camera/width",schemaPath:"#/properties/camera/properties/width/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.camera.properties.width,data:data4};
+if((typeof data4 == "number") && (isFinite(data4))){
+if(data4 > 8192 || isNaN(data4)){
+const err30 = {instancePath:instancePath+"/camera/width",schemaPath:"#/properties/camera/properties/width/maximum",keyword:"maximum",params:{comparison: "<=", limit: 8192},message:"must be <= 8192",schema:8192,parentSchema:schema11.properties.camera.properties.width,data:data4};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -356,12 +356,8 @@ vErrors.push(err30);
 }
 errors++;
 }
-}
-}
-if(data2.height !== undefined){
-let data5 = data2.height;
-if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
-const err31 = {instancePath:instancePath+"/camera/height",schemaPath:"#/properties/camera/properties/height/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.camera.properties.height.type,parentSchema:schema11.properties.camera.properties.height,data:data5};
+if(data4 < 0 || isNaN(data4)){
+const err31 = {instancePath:instancePath+"/camera/width",schemaPath:"#/properties/camera/properties/width/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.camera.properties.width,data:data4};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -370,9 +366,12 @@ vErrors.push(err31);
 }
 errors++;
 }
-if((typeof data5 == "number") && (isFinite(data5))){
-if(data5 > 8192 || isNaN(data5)){
-const err32 = {instancePath:instancePath+"/camera/height",schemaPath:"#/properties/camera/properties/height/maximum",keyword:"maximum",params:{comparison: "<=", limit: 8192},message:"must be <= 8192",schema:8192,parentSchema:schema11.properties.camera.properties.height,data:data5};
+}
+}
+if(data2.height !== undefined){
+let data5 = data2.height;
+if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
+const err32 = {instancePath:instancePath+"/camera/height",schemaPath:"#/properties/camera/properties/height/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.camera.properties.height.type,parentSchema:schema11.properties.camera.properties.height,data:data5};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -381,13 +380,24 @@ vErrors.push(err32);
 }
 errors++;
 }
-if(data5 < 0 || isNaN(data5)){
-const err33 = {instancePath:instancePath+"/camera/height",schemaPath:"#/properties/camera/properties/height/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.camera.properties.height,data:data5};
+if((typeof data5 == "number") && (isFinite(data5))){
+if(data5 > 8192 || isNaN(data5)){
+const err33 = {instancePath:instancePath+"/camera/height",schemaPath:"#/properties/camera/properties/height/maximum",keyword:"maximum",params:{comparison: "<=", limit: 8192},message:"must be <= 8192",schema:8192,parentSchema:schema11.properties.camera.properties.height,data:data5};
 if(vErrors === null){
 vErrors = [err33];
 }
 else {
 vErrors.push(err33);
+}
+errors++;
+}
+if(data5 < 0 || isNaN(data5)){
+const err34 = {instancePath:instancePath+"/camera/height",schemaPath:"#/properties/camera/properties/height/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.camera.properties.height,data:data5};
+if(vErrors === null){
+vErrors = [err34];
+}
+else {
+vErrors.push(err34);
 }
 errors++;
 }
@@ -397,17 +407,7 @@ if(data2.fps !== undefined){
 let data6 = data2.fps;
 if((typeof data6 == "number") && (isFinite(data6))){
 if(data6 > 240 || isNaN(data6)){
-const err34 = {instancePath:instancePath+"/camera/fps",schemaPath:"#/properties/camera/properties/fps/maximum",keyword:"maximum",params:{comparison: "<=", limit: 240},message:"must be <= 240",schema:240,parentSchema:schema11.properties.camera.properties.fps,data:data6};
-if(vErrors === null){
-vErrors = [err34];
-}
-else {
-vErrors.push(err34);
-}
-errors++;
-}
-if(data6 < 0 || isNaN(data6)){
-const err35 = {instancePath:instancePath+"/camera/fps",schemaPath:"#/properties/camera/properties/fps/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.camera.properties.fps,data:data6};
+const err35 = {instancePath:instancePath+"/camera/fps",schemaPath:"#/properties/camera/properties/fps/maximum",keyword:"maximum",params:{comparison: "<=", limit: 240},message:"must be <= 240",schema:240,parentSchema:schema11.properties.camera.properties.fps,data:data6};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -416,9 +416,8 @@ vErrors.push(err35);
 }
 errors++;
 }
-}
-else {
-const err36 = {instancePath:instancePath+"/camera/fps",schemaPath:"#/properties/camera/properties/fps/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.camera.properties.fps.type,parentSchema:schema11.properties.camera.properties.fps,data:data6};
+if(data6 < 0 || isNaN(data6)){
+const err36 = {instancePath:instancePath+"/camera/fps",schemaPath:"#/properties/camera/properties/fps/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.camera.properties.fps,data:data6};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -428,10 +427,8 @@ vErrors.push(err36);
 errors++;
 }
 }
-if(data2.loop !== undefined){
-let data7 = data2.loop;
-if(typeof data7 !== "boolean"){
-const err37 = {instancePath:instancePath+"/camera/loop",schemaPath:"#/properties/camera/properties/loop/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.camera.properties.loop.type,parentSchema:schema11.properties.camera.properties.loop,data:data7};
+else {
+const err37 = {instancePath:instancePath+"/camera/fps",schemaPath:"#/properties/camera/properties/fps/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.camera.properties.fps.type,parentSchema:schema11.properties.camera.properties.fps,data:data6};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -441,11 +438,10 @@ vErrors.push(err37);
 errors++;
 }
 }
-if(data2.watchdogSeconds !== undefined){
-let data8 = data2.watchdogSeconds;
-if((typeof data8 == "number") && (isFinite(data8))){
-if(data8 > 3600 || isNaN(data8)){
-const err38 = {instancePath:instancePath+"/camera/watchdogSeconds",schemaPath:"#/properties/camera/properties/watchdogSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.camera.properties.watchdogSeconds,data:data8};
+if(data2.loop !== undefined){
+let data7 = data2.loop;
+if(typeof data7 !== "boolean"){
+const err38 = {instancePath:instancePath+"/camera/loop",schemaPath:"#/properties/camera/properties/loop/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.camera.properties.loop.type,parentSchema:schema11.properties.camera.properties.loop,data:data7};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -454,8 +450,12 @@ vErrors.push(err38);
 }
 errors++;
 }
-if(data8 <= 0 || isNaN(data8)){
-const err39 = {instancePath:instancePath+"/camera/watchdogSeconds",schemaPath:"#/properties/camera/properties/watchdogSeconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.camera.properties.watchdogSeconds,data:data8};
+}
+if(data2.watchdogSeconds !== undefined){
+let data8 = data2.watchdogSeconds;
+if((typeof data8 == "number") && (isFinite(data8))){
+if(data8 > 3600 || isNaN(data8)){
+const err39 = {instancePath:instancePath+"/camera/watchdogSeconds",schemaPath:"#/properties/camera/properties/watchdogSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.camera.properties.watchdogSeconds,data:data8};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -464,9 +464,8 @@ vErrors.push(err39);
 }
 errors++;
 }
-}
-else {
-const err40 = {instancePath:instancePath+"/camera/watchdogSeconds",schemaPath:"#/properties/camera/properties/watchdogSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.camera.properties.watchdogSeconds.type,parentSchema:schema11.properties.camera.properties.watchdogSeconds,data:data8};
+if(data8 <= 0 || isNaN(data8)){
+const err40 = {instancePath:instancePath+"/camera/watchdogSeconds",schemaPath:"#/properties/camera/properties/watchdogSeconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.camera.properties.watchdogSeconds,data:data8};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -476,11 +475,8 @@ vErrors.push(err40);
 errors++;
 }
 }
-if(data2.ffmpegPath !== undefined){
-let data9 = data2.ffmpegPath;
-if(typeof data9 === "string"){
-if(func3(data9) < 1){
-const err41 = {instancePath:instancePath+"/camera/ffmpegPath",schemaPath:"#/properties/camera/properties/ffmpegPath/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.camera.properties.ffmpegPath,data:data9};
+else {
+const err41 = {instancePath:instancePath+"/camera/watchdogSeconds",schemaPath:"#/properties/camera/properties/watchdogSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.camera.properties.watchdogSeconds.type,parentSchema:schema11.properties.camera.properties.watchdogSeconds,data:data8};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -489,8 +485,12 @@ vErrors.push(err41);
 }
 errors++;
 }
-if(!pattern1.test(data9)){
-const err42 = {instancePath:instancePath+"/camera/ffmpegPath",schemaPath:"#/properties/camera/properties/ffmpegPath/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.camera.properties.ffmpegPath,data:data9};
+}
+if(data2.ffmpegPath !== undefined){
+let data9 = data2.ffmpegPath;
+if(typeof data9 === "string"){
+if(func3(data9) < 1){
+const err42 = {instancePath:instancePath+"/camera/ffmpegPath",schemaPath:"#/properties/camera/properties/ffmpegPath/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.camera.properties.ffmpegPath,data:data9};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -499,9 +499,8 @@ vErrors.push(err42);
 }
 errors++;
 }
-}
-else {
-const err43 = {instancePath:instancePath+"/camera/ffmpegPath",schemaPath:"#/properties/camera/properties/ffmpegPath/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.camera.properties.ffmpegPath.type,parentSchema:schema11.properties.camera.properties.ffmpegPath,data:data9};
+if(!pattern1.test(data9)){
+const err43 = {instancePath:instancePath+"/camera/ffmpegPath",schemaPath:"#/properties/camera/properties/ffmpegPath/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.camera.properties.ffmpegPath,data:data9};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -511,9 +510,8 @@ vErrors.push(err43);
 errors++;
 }
 }
-}
 else {
-const err44 = {instancePath:instancePath+"/camera",schemaPath:"#/properties/camera/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.camera.type,parentSchema:schema11.properties.camera,data:data2};
+const err44 = {instancePath:instancePath+"/camera/ffmpegPath",schemaPath:"#/properties/camera/properties/ffmpegPath/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.camera.properties.ffmpegPath.type,parentSchema:schema11.properties.camera.properties.ffmpegPath,data:data9};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -523,11 +521,9 @@ vErrors.push(err44);
 errors++;
 }
 }
-if(data.cameras !== undefined){
-let data10 = data.cameras;
-if(Array.isArray(data10)){
-if(data10.length > 16){
-const err45 = {instancePath:instancePath+"/cameras",schemaPath:"#/properties/cameras/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items",schema:16,parentSchema:schema11.properties.cameras,data:data10};
+}
+else {
+const err45 = {instancePath:instancePath+"/camera",schemaPath:"#/properties/camera/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.camera.type,parentSchema:schema11.properties.camera,data:data2};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -536,12 +532,12 @@ vErrors.push(err45);
 }
 errors++;
 }
-const len0 = data10.length;
-for(let i0=0; i0<len0; i0++){
-let data11 = data10[i0];
-if(data11 && typeof data11 == "object" && !Array.isArray(data11)){
-if(data11.id === undefined){
-const err46 = {instancePath:instancePath+"/cameras/" + i0,schemaPath:"#/properties/cameras/items/required",keyword:"required",params:{missingProperty: "id"},message:"must have required property '"+"id"+"'",schema:schema11.properties.cameras.items.required,parentSchema:schema11.properties.cameras.items,data:data11};
+}
+if(data.cameras !== undefined){
+let data10 = data.cameras;
+if(Array.isArray(data10)){
+if(data10.length > 16){
+const err46 = {instancePath:instancePath+"/cameras",schemaPath:"#/properties/cameras/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items",schema:16,parentSchema:schema11.properties.cameras,data:data10};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -550,8 +546,12 @@ vErrors.push(err46);
 }
 errors++;
 }
-if(data11.source === undefined){
-const err47 = {instancePath:instancePath+"/cameras/" + i0,schemaPath:"#/properties/cameras/items/required",keyword:"required",params:{missingProperty: "source"},message:"must have required property '"+"source"+"'",schema:schema11.properties.cameras.items.required,parentSchema:schema11.properties.cameras.items,data:data11};
+const len0 = data10.length;
+for(let i0=0; i0<len0; i0++){
+let data11 = data10[i0];
+if(data11 && typeof data11 == "object" && !Array.isArray(data11)){
+if(data11.id === undefined){
+const err47 = {instancePath:instancePath+"/cameras/" + i0,schemaPath:"#/properties/cameras/items/required",keyword:"required",params:{missingProperty: "id"},message:"must have required property '"+"id"+"'",schema:schema11.properties.cameras.items.required,parentSchema:schema11.properties.cameras.items,data:data11};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -560,9 +560,8 @@ vErrors.push(err47);
 }
 errors++;
 }
-for(const key2 in data11){
-if(!(func2.call(schema11.properties.cameras.items.properties, key2))){
-const err48 = {instancePath:instancePath+"/cameras/" + i0,schemaPath:"#/properties/cameras/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.cameras.items,data:data11};
+if(data11.source === undefined){
+const err48 = {instancePath:instancePath+"/cameras/" + i0,schemaPath:"#/properties/cameras/items/required",keyword:"required",params:{missingProperty: "source"},message:"must have required property '"+"source"+"'",schema:schema11.properties.cameras.items.required,parentSchema:schema11.properties.cameras.items,data:data11};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -571,12 +570,9 @@ vErrors.push(err48);
 }
 errors++;
 }
-}
-if(data11.id !== undefined){
-let data12 = data11.id;
-if(typeof data12 === "string"){
-if(!pattern4.test(data12)){
-const err49 = {instancePath:instancePath+"/cameras/" + i0+"/id",schemaPath:"#/properties/cameras/items/properties/id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9._-]{1,64}$"},message:"must match pattern \""+"^[A-Za-z0-9._-]{1,64}$"+"\"",schema:"^[A-Za-z0-9._-]{1,64}$",parentSchema:schema11.properties.cameras.items.properties.id,data:data12};
+for(const key2 in data11){
+if(!(func2.call(schema11.properties.cameras.items.properties, key2))){
+const err49 = {instancePath:instancePath+"/cameras/" + i0,schemaPath:"#/properties/cameras/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.cameras.items,data:data11};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -586,8 +582,11 @@ vErrors.push(err49);
 errors++;
 }
 }
-else {
-const err50 = {instancePath:instancePath+"/cameras/" + i0+"/id",schemaPath:"#/properties/cameras/items/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cameras.items.properties.id.type,parentSchema:schema11.properties.cameras.items.properties.id,data:data12};
+if(data11.id !== undefined){
+let data12 = data11.id;
+if(typeof data12 === "string"){
+if(!pattern4.test(data12)){
+const err50 = {instancePath:instancePath+"/cameras/" + i0+"/id",schemaPath:"#/properties/cameras/items/properties/id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9._-]{1,64}$"},message:"must match pattern \""+"^[A-Za-z0-9._-]{1,64}$"+"\"",schema:"^[A-Za-z0-9._-]{1,64}$",parentSchema:schema11.properties.cameras.items.properties.id,data:data12};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -597,11 +596,8 @@ vErrors.push(err50);
 errors++;
 }
 }
-if(data11.source !== undefined){
-let data13 = data11.source;
-if(typeof data13 === "string"){
-if(!pattern2.test(data13)){
-const err51 = {instancePath:instancePath+"/cameras/" + i0+"/source",schemaPath:"#/properties/cameras/items/properties/source/pattern",keyword:"pattern",params:{pattern: "^(auto|synthetic|rpicam|/dev/video[0-9]+|(rtsp|rtsps|http|https)://[^\\s]+|(file|lavfi|folder):[^\\u0000-\\u001f]+|(?![A-Za-z][A-Za-z0-9+.-]*:)[^\\u0000-\\u001f]+)$"},message:"must match pattern \""+"^(auto|synthetic|rpicam|/dev/video[0-9]+|(rtsp|rtsps|http|https)://[^\\s]+|(file|lavfi|folder):[^\\u0000-\\u001f]+|(?![A-Za-z][A-Za-z0-9+.-]*:)[^\\u0000-\\u001f]+)$"+"\"",schema:"^(auto|synthetic|rpicam|/dev/video[0-9]+|(rtsp|rtsps|http|https)://[^\\s]+|(file|lavfi|folder):[^\\u0000-\\u001f]+|(?![A-Za-z][A-Za-z0-9+.-]*:)[^\\u0000-\\u001f]+)$",parentSchema:schema11.properties.cameras.items.properties.source,data:data13};
+else {
+const err51 = {instancePath:instancePath+"/cameras/" + i0+"/id",schemaPath:"#/properties/cameras/items/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cameras.items.properties.id.type,parentSchema:schema11.properties.cameras.items.properties.id,data:data12};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -611,8 +607,11 @@ vErrors.push(err51);
 errors++;
 }
 }
-else {
-const err52 = {instancePath:instancePath+"/cameras/" + i0+"/source",schemaPath:"#/properties/cameras/items/properties/source/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cameras.items.properties.source.type,parentSchema:schema11.properties.cameras.items.properties.source,data:data13};
+if(data11.source !== undefined){
+let data13 = data11.source;
+if(typeof data13 === "string"){
+if(!pattern2.test(data13)){
+const err52 = {instancePath:instancePath+"/cameras/" + i0+"/source",schemaPath:"#/properties/cameras/items/properties/source/pattern",keyword:"pattern",params:{pattern: "^(auto|synthetic|rpicam|/dev/video[0-9]+|(rtsp|rtsps|http|https)://[^\\s]+|(file|lavfi|folder):[^\\u0000-\\u001f]+|(?![A-Za-z][A-Za-z0-9+.-]*:)[^\\u0000-\\u001f]+)$"},message:"must match pattern \""+"^(auto|synthetic|rpicam|/dev/video[0-9]+|(rtsp|rtsps|http|https)://[^\\s]+|(file|lavfi|folder):[^\\u0000-\\u001f]+|(?![A-Za-z][A-Za-z0-9+.-]*:)[^\\u0000-\\u001f]+)$"+"\"",schema:"^(auto|synthetic|rpicam|/dev/video[0-9]+|(rtsp|rtsps|http|https)://[^\\s]+|(file|lavfi|folder):[^\\u0000-\\u001f]+|(?![A-Za-z][A-Za-z0-9+.-]*:)[^\\u0000-\\u001f]+)$",parentSchema:schema11.properties.cameras.items.properties.source,data:data13};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -622,10 +621,8 @@ vErrors.push(err52);
 errors++;
 }
 }
-if(data11.fps !== undefined){
-let data14 = data11.fps;
-if((!((typeof data14 == "number") && (isFinite(data14)))) && (data14 !== null)){
-const err53 = {instancePath:instancePath+"/cameras/" + i0+"/fps",schemaPath:"#/properties/cameras/items/properties/fps/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.fps.type,parentSchema:schema11.properties.cameras.items.properties.fps,data:data14};
+else {
+const err53 = {instancePath:instancePath+"/cameras/" + i0+"/source",schemaPath:"#/properties/cameras/items/properties/source/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cameras.items.properties.source.type,parentSchema:schema11.properties.cameras.items.properties.source,data:data13};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -634,9 +631,11 @@ vErrors.push(err53);
 }
 errors++;
 }
-if((typeof data14 == "number") && (isFinite(data14))){
-if(data14 > 240 || isNaN(data14)){
-const err54 = {instancePath:instancePath+"/cameras/" + i0+"/fps",schemaPath:"#/properties/cameras/items/properties/fps/maximum",keyword:"maximum",params:{comparison: "<=", limit: 240},message:"must be <= 240",schema:240,parentSchema:schema11.properties.cameras.items.properties.fps,data:data14};
+}
+if(data11.fps !== undefined){
+let data14 = data11.fps;
+if((!((typeof data14 == "number") && (isFinite(data14)))) && (data14 !== null)){
+const err54 = {instancePath:instancePath+"/cameras/" + i0+"/fps",schemaPath:"#/properties/cameras/items/properties/fps/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.fps.type,parentSchema:schema11.properties.cameras.items.properties.fps,data:data14};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -645,8 +644,9 @@ vErrors.push(err54);
 }
 errors++;
 }
-if(data14 <= 0 || isNaN(data14)){
-const err55 = {instancePath:instancePath+"/cameras/" + i0+"/fps",schemaPath:"#/properties/cameras/items/properties/fps/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.fps,data:data14};
+if((typeof data14 == "number") && (isFinite(data14))){
+if(data14 > 240 || isNaN(data14)){
+const err55 = {instancePath:instancePath+"/cameras/" + i0+"/fps",schemaPath:"#/properties/cameras/items/properties/fps/maximum",keyword:"maximum",params:{comparison: "<=", limit: 240},message:"must be <= 240",schema:240,parentSchema:schema11.properties.cameras.items.properties.fps,data:data14};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -655,12 +655,8 @@ vErrors.push(err55);
 }
 errors++;
 }
-}
-}
-if(data11.task !== undefined){
-let data15 = data11.task;
-if((typeof data15 !== "string") && (data15 !== null)){
-const err56 = {instancePath:instancePath+"/cameras/" + i0+"/task",schemaPath:"#/properties/cameras/items/properties/task/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cameras.items.properties.task.type,parentSchema:schema11.properties.cameras.items.properties.task,data:data15};
+if(data14 <= 0 || isNaN(data14)){
+const err56 = {instancePath:instancePath+"/cameras/" + i0+"/fps",schemaPath:"#/properties/cameras/items/properties/fps/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.fps,data:data14};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -669,8 +665,12 @@ vErrors.push(err56);
 }
 errors++;
 }
-if(!((((data15 === "imagenet") || (data15 === "classification")) || (data15 === "person")) || (data15 === "detection"))){
-const err57 = {instancePath:instancePath+"/cameras/" + i0+"/task",schemaPath:"#/properties/cameras/items/properties/task/enum",keyword:"enum",params:{allowedValues: schema11.properties.cameras.items.properties.task.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.cameras.items.properties.task.enum,parentSchema:schema11.properties.cameras.items.properties.task,data:data15};
+}
+}
+if(data11.task !== undefined){
+let data15 = data11.task;
+if((typeof data15 !== "string") && (data15 !== null)){
+const err57 = {instancePath:instancePath+"/cameras/" + i0+"/task",schemaPath:"#/properties/cameras/items/properties/task/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cameras.items.properties.task.type,parentSchema:schema11.properties.cameras.items.properties.task,data:data15};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -679,11 +679,8 @@ vErrors.push(err57);
 }
 errors++;
 }
-}
-if(data11.priority !== undefined){
-let data16 = data11.priority;
-if((!(((typeof data16 == "number") && (!(data16 % 1) && !isNaN(data16))) && (isFinite(data16)))) && (data16 !== null)){
-const err58 = {instancePath:instancePath+"/cameras/" + i0+"/priority",schemaPath:"#/properties/cameras/items/properties/priority/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.cameras.items.properties.priority.type,parentSchema:schema11.properties.cameras.items.properties.priority,data:data16};
+if(!((((data15 === "imagenet") || (data15 === "classification")) || (data15 === "person")) || (data15 === "detection"))){
+const err58 = {instancePath:instancePath+"/cameras/" + i0+"/task",schemaPath:"#/properties/cameras/items/properties/task/enum",keyword:"enum",params:{allowedValues: schema11.properties.cameras.items.properties.task.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.cameras.items.properties.task.enum,parentSchema:schema11.properties.cameras.items.properties.task,data:data15};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -692,9 +689,11 @@ vErrors.push(err58);
 }
 errors++;
 }
-if((typeof data16 == "number") && (isFinite(data16))){
-if(data16 > 100 || isNaN(data16)){
-const err59 = {instancePath:instancePath+"/cameras/" + i0+"/priority",schemaPath:"#/properties/cameras/items/properties/priority/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100",schema:100,parentSchema:schema11.properties.cameras.items.properties.priority,data:data16};
+}
+if(data11.priority !== undefined){
+let data16 = data11.priority;
+if((!(((typeof data16 == "number") && (!(data16 % 1) && !isNaN(data16))) && (isFinite(data16)))) && (data16 !== null)){
+const err59 = {instancePath:instancePath+"/cameras/" + i0+"/priority",schemaPath:"#/properties/cameras/items/properties/priority/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.cameras.items.properties.priority.type,parentSchema:schema11.properties.cameras.items.properties.priority,data:data16};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -703,8 +702,9 @@ vErrors.push(err59);
 }
 errors++;
 }
-if(data16 < 0 || isNaN(data16)){
-const err60 = {instancePath:instancePath+"/cameras/" + i0+"/priority",schemaPath:"#/properties/cameras/items/properties/priority/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.priority,data:data16};
+if((typeof data16 == "number") && (isFinite(data16))){
+if(data16 > 100 || isNaN(data16)){
+const err60 = {instancePath:instancePath+"/cameras/" + i0+"/priority",schemaPath:"#/properties/cameras/items/properties/priority/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100",schema:100,parentSchema:schema11.properties.cameras.items.properties.priority,data:data16};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -713,12 +713,8 @@ vErrors.push(err60);
 }
 errors++;
 }
-}
-}
-if(data11.width !== undefined){
-let data17 = data11.width;
-if((!(((typeof data17 == "number") && (!(data17 % 1) && !isNaN(data17))) && (isFinite(data17)))) && (data17 !== null)){
-const err61 = {instancePath:instancePath+"/cameras/" + i0+"/width",schemaPath:"#/properties/cameras/items/properties/width/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.cameras.items.properties.width.type,parentSchema:schema11.properties.cameras.items.properties.width,data:data17};
+if(data16 < 0 || isNaN(data16)){
+const err61 = {instancePath:instancePath+"/cameras/" + i0+"/priority",schemaPath:"#/properties/cameras/items/properties/priority/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.priority,data:data16};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -727,9 +723,12 @@ vErrors.push(err61);
 }
 errors++;
 }
-if((typeof data17 == "number") && (isFinite(data17))){
-if(data17 > 8192 || isNaN(data17)){
-const err62 = {instancePath:instancePath+"/cameras/" + i0+"/width",schemaPath:"#/properties/cameras/items/properties/width/maximum",keyword:"maximum",params:{comparison: "<=", limit: 8192},message:"must be <= 8192",schema:8192,parentSchema:schema11.properties.cameras.items.properties.width,data:data17};
+}
+}
+if(data11.width !== undefined){
+let data17 = data11.width;
+if((!(((typeof data17 == "number") && (!(data17 % 1) && !isNaN(data17))) && (isFinite(data17)))) && (data17 !== null)){
+const err62 = {instancePath:instancePath+"/cameras/" + i0+"/width",schemaPath:"#/properties/cameras/items/properties/width/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.cameras.items.properties.width.type,parentSchema:schema11.properties.cameras.items.properties.width,data:data17};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -738,8 +737,9 @@ vErrors.push(err62);
 }
 errors++;
 }
-if(data17 < 0 || isNaN(data17)){
-const err63 = {instancePath:instancePath+"/cameras/" + i0+"/width",schemaPath:"#/properties/cameras/items/properties/width/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.width,data:data17};
+if((typeof data17 == "number") && (isFinite(data17))){
+if(data17 > 8192 || isNaN(data17)){
+const err63 = {instancePath:instancePath+"/cameras/" + i0+"/width",schemaPath:"#/properties/cameras/items/properties/width/maximum",keyword:"maximum",params:{comparison: "<=", limit: 8192},message:"must be <= 8192",schema:8192,parentSchema:schema11.properties.cameras.items.properties.width,data:data17};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -748,12 +748,8 @@ vErrors.push(err63);
 }
 errors++;
 }
-}
-}
-if(data11.height !== undefined){
-let data18 = data11.height;
-if((!(((typeof data18 == "number") && (!(data18 % 1) && !isNaN(data18))) && (isFinite(data18)))) && (data18 !== null)){
-const err64 = {instancePath:instancePath+"/cameras/" + i0+"/height",schemaPath:"#/properties/cameras/items/properties/height/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.cameras.items.properties.height.type,parentSchema:schema11.properties.cameras.items.properties.height,data:data18};
+if(data17 < 0 || isNaN(data17)){
+const err64 = {instancePath:instancePath+"/cameras/" + i0+"/width",schemaPath:"#/properties/cameras/items/properties/width/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.width,data:data17};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -762,9 +758,12 @@ vErrors.push(err64);
 }
 errors++;
 }
-if((typeof data18 == "number") && (isFinite(data18))){
-if(data18 > 8192 || isNaN(data18)){
-const err65 = {instancePath:instancePath+"/cameras/" + i0+"/height",schemaPath:"#/properties/cameras/items/properties/height/maximum",keyword:"maximum",params:{comparison: "<=", limit: 8192},message:"must be <= 8192",schema:8192,parentSchema:schema11.properties.cameras.items.properties.height,data:data18};
+}
+}
+if(data11.height !== undefined){
+let data18 = data11.height;
+if((!(((typeof data18 == "number") && (!(data18 % 1) && !isNaN(data18))) && (isFinite(data18)))) && (data18 !== null)){
+const err65 = {instancePath:instancePath+"/cameras/" + i0+"/height",schemaPath:"#/properties/cameras/items/properties/height/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.cameras.items.properties.height.type,parentSchema:schema11.properties.cameras.items.properties.height,data:data18};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -773,8 +772,9 @@ vErrors.push(err65);
 }
 errors++;
 }
-if(data18 < 0 || isNaN(data18)){
-const err66 = {instancePath:instancePath+"/cameras/" + i0+"/height",schemaPath:"#/properties/cameras/items/properties/height/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.height,data:data18};
+if((typeof data18 == "number") && (isFinite(data18))){
+if(data18 > 8192 || isNaN(data18)){
+const err66 = {instancePath:instancePath+"/cameras/" + i0+"/height",schemaPath:"#/properties/cameras/items/properties/height/maximum",keyword:"maximum",params:{comparison: "<=", limit: 8192},message:"must be <= 8192",schema:8192,parentSchema:schema11.properties.cameras.items.properties.height,data:data18};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -783,12 +783,8 @@ vErrors.push(err66);
 }
 errors++;
 }
-}
-}
-if(data11.loop !== undefined){
-let data19 = data11.loop;
-if((typeof data19 !== "boolean") && (data19 !== null)){
-const err67 = {instancePath:instancePath+"/cameras/" + i0+"/loop",schemaPath:"#/properties/cameras/items/properties/loop/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.cameras.items.properties.loop.type,parentSchema:schema11.properties.cameras.items.properties.loop,data:data19};
+if(data18 < 0 || isNaN(data18)){
+const err67 = {instancePath:instancePath+"/cameras/" + i0+"/height",schemaPath:"#/properties/cameras/items/properties/height/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.height,data:data18};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -798,10 +794,11 @@ vErrors.push(err67);
 errors++;
 }
 }
-if(data11.watchdogSeconds !== undefined){
-let data20 = data11.watchdogSeconds;
-if((!((typeof data20 == "number") && (isFinite(data20)))) && (data20 !== null)){
-const err68 = {instancePath:instancePath+"/cameras/" + i0+"/watchdogSeconds",schemaPath:"#/properties/cameras/items/properties/watchdogSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.watchdogSeconds.type,parentSchema:schema11.properties.cameras.items.properties.watchdogSeconds,data:data20};
+}
+if(data11.loop !== undefined){
+let data19 = data11.loop;
+if((typeof data19 !== "boolean") && (data19 !== null)){
+const err68 = {instancePath:instancePath+"/cameras/" + i0+"/loop",schemaPath:"#/properties/cameras/items/properties/loop/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.cameras.items.properties.loop.type,parentSchema:schema11.properties.cameras.items.properties.loop,data:data19};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -810,9 +807,11 @@ vErrors.push(err68);
 }
 errors++;
 }
-if((typeof data20 == "number") && (isFinite(data20))){
-if(data20 > 3600 || isNaN(data20)){
-const err69 = {instancePath:instancePath+"/cameras/" + i0+"/watchdogSeconds",schemaPath:"#/properties/cameras/items/properties/watchdogSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.cameras.items.properties.watchdogSeconds,data:data20};
+}
+if(data11.watchdogSeconds !== undefined){
+let data20 = data11.watchdogSeconds;
+if((!((typeof data20 == "number") && (isFinite(data20)))) && (data20 !== null)){
+const err69 = {instancePath:instancePath+"/cameras/" + i0+"/watchdogSeconds",schemaPath:"#/properties/cameras/items/properties/watchdogSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.watchdogSeconds.type,parentSchema:schema11.properties.cameras.items.properties.watchdogSeconds,data:data20};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -821,8 +820,9 @@ vErrors.push(err69);
 }
 errors++;
 }
-if(data20 <= 0 || isNaN(data20)){
-const err70 = {instancePath:instancePath+"/cameras/" + i0+"/watchdogSeconds",schemaPath:"#/properties/cameras/items/properties/watchdogSeconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.watchdogSeconds,data:data20};
+if((typeof data20 == "number") && (isFinite(data20))){
+if(data20 > 3600 || isNaN(data20)){
+const err70 = {instancePath:instancePath+"/cameras/" + i0+"/watchdogSeconds",schemaPath:"#/properties/cameras/items/properties/watchdogSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.cameras.items.properties.watchdogSeconds,data:data20};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -831,12 +831,8 @@ vErrors.push(err70);
 }
 errors++;
 }
-}
-}
-if(data11.budget !== undefined){
-let data21 = data11.budget;
-if((!(data21 && typeof data21 == "object" && !Array.isArray(data21))) && (data21 !== null)){
-const err71 = {instancePath:instancePath+"/cameras/" + i0+"/budget",schemaPath:"#/properties/cameras/items/properties/budget/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.cameras.items.properties.budget.type,parentSchema:schema11.properties.cameras.items.properties.budget,data:data21};
+if(data20 <= 0 || isNaN(data20)){
+const err71 = {instancePath:instancePath+"/cameras/" + i0+"/watchdogSeconds",schemaPath:"#/properties/cameras/items/properties/watchdogSeconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.watchdogSeconds,data:data20};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -845,10 +841,12 @@ vErrors.push(err71);
 }
 errors++;
 }
-if(data21 && typeof data21 == "object" && !Array.isArray(data21)){
-for(const key3 in data21){
-if(!((key3 === "latencyMs") || (key3 === "fps"))){
-const err72 = {instancePath:instancePath+"/cameras/" + i0+"/budget",schemaPath:"#/properties/cameras/items/properties/budget/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.cameras.items.properties.budget,data:data21};
+}
+}
+if(data11.budget !== undefined){
+let data21 = data11.budget;
+if((!(data21 && typeof data21 == "object" && !Array.isArray(data21))) && (data21 !== null)){
+const err72 = {instancePath:instancePath+"/cameras/" + i0+"/budget",schemaPath:"#/properties/cameras/items/properties/budget/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.cameras.items.properties.budget.type,parentSchema:schema11.properties.cameras.items.properties.budget,data:data21};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -857,11 +855,10 @@ vErrors.push(err72);
 }
 errors++;
 }
-}
-if(data21.latencyMs !== undefined){
-let data22 = data21.latencyMs;
-if((!((typeof data22 == "number") && (isFinite(data22)))) && (data22 !== null)){
-const err73 = {instancePath:instancePath+"/cameras/" + i0+"/budget/latencyMs",schemaPath:"#/properties/cameras/items/properties/budget/properties/latencyMs/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.budget.properties.latencyMs.type,parentSchema:schema11.properties.cameras.items.properties.budget.properties.latencyMs,data:data22};
+if(data21 && typeof data21 == "object" && !Array.isArray(data21)){
+for(const key3 in data21){
+if(!((key3 === "latencyMs") || (key3 === "fps"))){
+const err73 = {instancePath:instancePath+"/cameras/" + i0+"/budget",schemaPath:"#/properties/cameras/items/properties/budget/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.cameras.items.properties.budget,data:data21};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -870,9 +867,11 @@ vErrors.push(err73);
 }
 errors++;
 }
-if((typeof data22 == "number") && (isFinite(data22))){
-if(data22 > 600000 || isNaN(data22)){
-const err74 = {instancePath:instancePath+"/cameras/" + i0+"/budget/latencyMs",schemaPath:"#/properties/cameras/items/properties/budget/properties/latencyMs/maximum",keyword:"maximum",params:{comparison: "<=", limit: 600000},message:"must be <= 600000",schema:600000,parentSchema:schema11.properties.cameras.items.properties.budget.properties.latencyMs,data:data22};
+}
+if(data21.latencyMs !== undefined){
+let data22 = data21.latencyMs;
+if((!((typeof data22 == "number") && (isFinite(data22)))) && (data22 !== null)){
+const err74 = {instancePath:instancePath+"/cameras/" + i0+"/budget/latencyMs",schemaPath:"#/properties/cameras/items/properties/budget/properties/latencyMs/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.budget.properties.latencyMs.type,parentSchema:schema11.properties.cameras.items.properties.budget.properties.latencyMs,data:data22};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -881,8 +880,9 @@ vErrors.push(err74);
 }
 errors++;
 }
-if(data22 < 0 || isNaN(data22)){
-const err75 = {instancePath:instancePath+"/cameras/" + i0+"/budget/latencyMs",schemaPath:"#/properties/cameras/items/properties/budget/properties/latencyMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.budget.properties.latencyMs,data:data22};
+if((typeof data22 == "number") && (isFinite(data22))){
+if(data22 > 600000 || isNaN(data22)){
+const err75 = {instancePath:instancePath+"/cameras/" + i0+"/budget/latencyMs",schemaPath:"#/properties/cameras/items/properties/budget/properties/latencyMs/maximum",keyword:"maximum",params:{comparison: "<=", limit: 600000},message:"must be <= 600000",schema:600000,parentSchema:schema11.properties.cameras.items.properties.budget.properties.latencyMs,data:data22};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -891,12 +891,8 @@ vErrors.push(err75);
 }
 errors++;
 }
-}
-}
-if(data21.fps !== undefined){
-let data23 = data21.fps;
-if((!((typeof data23 == "number") && (isFinite(data23)))) && (data23 !== null)){
-const err76 = {instancePath:instancePath+"/cameras/" + i0+"/budget/fps",schemaPath:"#/properties/cameras/items/properties/budget/properties/fps/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.budget.properties.fps.type,parentSchema:schema11.properties.cameras.items.properties.budget.properties.fps,data:data23};
+if(data22 < 0 || isNaN(data22)){
+const err76 = {instancePath:instancePath+"/cameras/" + i0+"/budget/latencyMs",schemaPath:"#/properties/cameras/items/properties/budget/properties/latencyMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.budget.properties.latencyMs,data:data22};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -905,9 +901,12 @@ vErrors.push(err76);
 }
 errors++;
 }
-if((typeof data23 == "number") && (isFinite(data23))){
-if(data23 > 1000 || isNaN(data23)){
-const err77 = {instancePath:instancePath+"/cameras/" + i0+"/budget/fps",schemaPath:"#/properties/cameras/items/properties/budget/properties/fps/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000",schema:1000,parentSchema:schema11.properties.cameras.items.properties.budget.properties.fps,data:data23};
+}
+}
+if(data21.fps !== undefined){
+let data23 = data21.fps;
+if((!((typeof data23 == "number") && (isFinite(data23)))) && (data23 !== null)){
+const err77 = {instancePath:instancePath+"/cameras/" + i0+"/budget/fps",schemaPath:"#/properties/cameras/items/properties/budget/properties/fps/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.budget.properties.fps.type,parentSchema:schema11.properties.cameras.items.properties.budget.properties.fps,data:data23};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -916,13 +915,24 @@ vErrors.push(err77);
 }
 errors++;
 }
-if(data23 < 0 || isNaN(data23)){
-const err78 = {instancePath:instancePath+"/cameras/" + i0+"/budget/fps",schemaPath:"#/properties/cameras/items/properties/budget/properties/fps/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.budget.properties.fps,data:data23};
+if((typeof data23 == "number") && (isFinite(data23))){
+if(data23 > 1000 || isNaN(data23)){
+const err78 = {instancePath:instancePath+"/cameras/" + i0+"/budget/fps",schemaPath:"#/properties/cameras/items/properties/budget/properties/fps/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000",schema:1000,parentSchema:schema11.properties.cameras.items.properties.budget.properties.fps,data:data23};
 if(vErrors === null){
 vErrors = [err78];
 }
 else {
 vErrors.push(err78);
+}
+errors++;
+}
+if(data23 < 0 || isNaN(data23)){
+const err79 = {instancePath:instancePath+"/cameras/" + i0+"/budget/fps",schemaPath:"#/properties/cameras/items/properties/budget/properties/fps/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.budget.properties.fps,data:data23};
+if(vErrors === null){
+vErrors = [err79];
+}
+else {
+vErrors.push(err79);
 }
 errors++;
 }
@@ -933,19 +943,7 @@ errors++;
 if(data11.results !== undefined){
 let data24 = data11.results;
 if((!(data24 && typeof data24 == "object" && !Array.isArray(data24))) && (data24 !== null)){
-const err79 = {instancePath:instancePath+"/cameras/" + i0+"/results",schemaPath:"#/properties/cameras/items/properties/results/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.cameras.items.properties.results.type,parentSchema:schema11.properties.cameras.items.properties.results,data:data24};
-if(vErrors === null){
-vErrors = [err79];
-}
-else {
-vErrors.push(err79);
-}
-errors++;
-}
-if(data24 && typeof data24 == "object" && !Array.isArray(data24)){
-for(const key4 in data24){
-if(!(((((key4 === "mode") || (key4 === "threshold")) || (key4 === "maxRatePerSecond")) || (key4 === "labels")) || (key4 === "minScore"))){
-const err80 = {instancePath:instancePath+"/cameras/" + i0+"/results",schemaPath:"#/properties/cameras/items/properties/results/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.cameras.items.properties.results,data:data24};
+const err80 = {instancePath:instancePath+"/cameras/" + i0+"/results",schemaPath:"#/properties/cameras/items/properties/results/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.cameras.items.properties.results.type,parentSchema:schema11.properties.cameras.items.properties.results,data:data24};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -954,11 +952,10 @@ vErrors.push(err80);
 }
 errors++;
 }
-}
-if(data24.mode !== undefined){
-let data25 = data24.mode;
-if((typeof data25 !== "string") && (data25 !== null)){
-const err81 = {instancePath:instancePath+"/cameras/" + i0+"/results/mode",schemaPath:"#/properties/cameras/items/properties/results/properties/mode/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cameras.items.properties.results.properties.mode.type,parentSchema:schema11.properties.cameras.items.properties.results.properties.mode,data:data25};
+if(data24 && typeof data24 == "object" && !Array.isArray(data24)){
+for(const key4 in data24){
+if(!(((((key4 === "mode") || (key4 === "threshold")) || (key4 === "maxRatePerSecond")) || (key4 === "labels")) || (key4 === "minScore"))){
+const err81 = {instancePath:instancePath+"/cameras/" + i0+"/results",schemaPath:"#/properties/cameras/items/properties/results/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.cameras.items.properties.results,data:data24};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -967,8 +964,11 @@ vErrors.push(err81);
 }
 errors++;
 }
-if(!(((data25 === "every") || (data25 === "change")) || (data25 === "threshold"))){
-const err82 = {instancePath:instancePath+"/cameras/" + i0+"/results/mode",schemaPath:"#/properties/cameras/items/properties/results/properties/mode/enum",keyword:"enum",params:{allowedValues: schema11.properties.cameras.items.properties.results.properties.mode.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.cameras.items.properties.results.properties.mode.enum,parentSchema:schema11.properties.cameras.items.properties.results.properties.mode,data:data25};
+}
+if(data24.mode !== undefined){
+let data25 = data24.mode;
+if((typeof data25 !== "string") && (data25 !== null)){
+const err82 = {instancePath:instancePath+"/cameras/" + i0+"/results/mode",schemaPath:"#/properties/cameras/items/properties/results/properties/mode/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cameras.items.properties.results.properties.mode.type,parentSchema:schema11.properties.cameras.items.properties.results.properties.mode,data:data25};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -977,11 +977,8 @@ vErrors.push(err82);
 }
 errors++;
 }
-}
-if(data24.threshold !== undefined){
-let data26 = data24.threshold;
-if((!((typeof data26 == "number") && (isFinite(data26)))) && (data26 !== null)){
-const err83 = {instancePath:instancePath+"/cameras/" + i0+"/results/threshold",schemaPath:"#/properties/cameras/items/properties/results/properties/threshold/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.results.properties.threshold.type,parentSchema:schema11.properties.cameras.items.properties.results.properties.threshold,data:data26};
+if(!(((data25 === "every") || (data25 === "change")) || (data25 === "threshold"))){
+const err83 = {instancePath:instancePath+"/cameras/" + i0+"/results/mode",schemaPath:"#/properties/cameras/items/properties/results/properties/mode/enum",keyword:"enum",params:{allowedValues: schema11.properties.cameras.items.properties.results.properties.mode.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.cameras.items.properties.results.properties.mode.enum,parentSchema:schema11.properties.cameras.items.properties.results.properties.mode,data:data25};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -990,9 +987,11 @@ vErrors.push(err83);
 }
 errors++;
 }
-if((typeof data26 == "number") && (isFinite(data26))){
-if(data26 > 1 || isNaN(data26)){
-const err84 = {instancePath:instancePath+"/cameras/" + i0+"/results/threshold",schemaPath:"#/properties/cameras/items/properties/results/properties/threshold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.cameras.items.properties.results.properties.threshold,data:data26};
+}
+if(data24.threshold !== undefined){
+let data26 = data24.threshold;
+if((!((typeof data26 == "number") && (isFinite(data26)))) && (data26 !== null)){
+const err84 = {instancePath:instancePath+"/cameras/" + i0+"/results/threshold",schemaPath:"#/properties/cameras/items/properties/results/properties/threshold/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.results.properties.threshold.type,parentSchema:schema11.properties.cameras.items.properties.results.properties.threshold,data:data26};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -1001,8 +1000,9 @@ vErrors.push(err84);
 }
 errors++;
 }
-if(data26 < 0 || isNaN(data26)){
-const err85 = {instancePath:instancePath+"/cameras/" + i0+"/results/threshold",schemaPath:"#/properties/cameras/items/properties/results/properties/threshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.results.properties.threshold,data:data26};
+if((typeof data26 == "number") && (isFinite(data26))){
+if(data26 > 1 || isNaN(data26)){
+const err85 = {instancePath:instancePath+"/cameras/" + i0+"/results/threshold",schemaPath:"#/properties/cameras/items/properties/results/properties/threshold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.cameras.items.properties.results.properties.threshold,data:data26};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -1011,12 +1011,8 @@ vErrors.push(err85);
 }
 errors++;
 }
-}
-}
-if(data24.maxRatePerSecond !== undefined){
-let data27 = data24.maxRatePerSecond;
-if((!((typeof data27 == "number") && (isFinite(data27)))) && (data27 !== null)){
-const err86 = {instancePath:instancePath+"/cameras/" + i0+"/results/maxRatePerSecond",schemaPath:"#/properties/cameras/items/properties/results/properties/maxRatePerSecond/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.results.properties.maxRatePerSecond.type,parentSchema:schema11.properties.cameras.items.properties.results.properties.maxRatePerSecond,data:data27};
+if(data26 < 0 || isNaN(data26)){
+const err86 = {instancePath:instancePath+"/cameras/" + i0+"/results/threshold",schemaPath:"#/properties/cameras/items/properties/results/properties/threshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.results.properties.threshold,data:data26};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -1025,9 +1021,12 @@ vErrors.push(err86);
 }
 errors++;
 }
-if((typeof data27 == "number") && (isFinite(data27))){
-if(data27 > 1000 || isNaN(data27)){
-const err87 = {instancePath:instancePath+"/cameras/" + i0+"/results/maxRatePerSecond",schemaPath:"#/properties/cameras/items/properties/results/properties/maxRatePerSecond/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000",schema:1000,parentSchema:schema11.properties.cameras.items.properties.results.properties.maxRatePerSecond,data:data27};
+}
+}
+if(data24.maxRatePerSecond !== undefined){
+let data27 = data24.maxRatePerSecond;
+if((!((typeof data27 == "number") && (isFinite(data27)))) && (data27 !== null)){
+const err87 = {instancePath:instancePath+"/cameras/" + i0+"/results/maxRatePerSecond",schemaPath:"#/properties/cameras/items/properties/results/properties/maxRatePerSecond/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.results.properties.maxRatePerSecond.type,parentSchema:schema11.properties.cameras.items.properties.results.properties.maxRatePerSecond,data:data27};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -1036,8 +1035,9 @@ vErrors.push(err87);
 }
 errors++;
 }
-if(data27 <= 0 || isNaN(data27)){
-const err88 = {instancePath:instancePath+"/cameras/" + i0+"/results/maxRatePerSecond",schemaPath:"#/properties/cameras/items/properties/results/properties/maxRatePerSecond/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.results.properties.maxRatePerSecond,data:data27};
+if((typeof data27 == "number") && (isFinite(data27))){
+if(data27 > 1000 || isNaN(data27)){
+const err88 = {instancePath:instancePath+"/cameras/" + i0+"/results/maxRatePerSecond",schemaPath:"#/properties/cameras/items/properties/results/properties/maxRatePerSecond/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000",schema:1000,parentSchema:schema11.properties.cameras.items.properties.results.properties.maxRatePerSecond,data:data27};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -1046,12 +1046,8 @@ vErrors.push(err88);
 }
 errors++;
 }
-}
-}
-if(data24.labels !== undefined){
-let data28 = data24.labels;
-if((!(Array.isArray(data28))) && (data28 !== null)){
-const err89 = {instancePath:instancePath+"/cameras/" + i0+"/results/labels",schemaPath:"#/properties/cameras/items/properties/results/properties/labels/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.cameras.items.properties.results.properties.labels.type,parentSchema:schema11.properties.cameras.items.properties.results.properties.labels,data:data28};
+if(data27 <= 0 || isNaN(data27)){
+const err89 = {instancePath:instancePath+"/cameras/" + i0+"/results/maxRatePerSecond",schemaPath:"#/properties/cameras/items/properties/results/properties/maxRatePerSecond/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.results.properties.maxRatePerSecond,data:data27};
 if(vErrors === null){
 vErrors = [err89];
 }
@@ -1060,9 +1056,12 @@ vErrors.push(err89);
 }
 errors++;
 }
-if(Array.isArray(data28)){
-if(data28.length > 1000){
-const err90 = {instancePath:instancePath+"/cameras/" + i0+"/results/labels",schemaPath:"#/properties/cameras/items/properties/results/properties/labels/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items",schema:1000,parentSchema:schema11.properties.cameras.items.properties.results.properties.labels,data:data28};
+}
+}
+if(data24.labels !== undefined){
+let data28 = data24.labels;
+if((!(Array.isArray(data28))) && (data28 !== null)){
+const err90 = {instancePath:instancePath+"/cameras/" + i0+"/results/labels",schemaPath:"#/properties/cameras/items/properties/results/properties/labels/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.cameras.items.properties.results.properties.labels.type,parentSchema:schema11.properties.cameras.items.properties.results.properties.labels,data:data28};
 if(vErrors === null){
 vErrors = [err90];
 }
@@ -1071,12 +1070,9 @@ vErrors.push(err90);
 }
 errors++;
 }
-const len1 = data28.length;
-for(let i1=0; i1<len1; i1++){
-let data29 = data28[i1];
-if(typeof data29 === "string"){
-if(func3(data29) > 128){
-const err91 = {instancePath:instancePath+"/cameras/" + i0+"/results/labels/" + i1,schemaPath:"#/properties/cameras/items/properties/results/properties/labels/items/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters",schema:128,parentSchema:schema11.properties.cameras.items.properties.results.properties.labels.items,data:data29};
+if(Array.isArray(data28)){
+if(data28.length > 1000){
+const err91 = {instancePath:instancePath+"/cameras/" + i0+"/results/labels",schemaPath:"#/properties/cameras/items/properties/results/properties/labels/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items",schema:1000,parentSchema:schema11.properties.cameras.items.properties.results.properties.labels,data:data28};
 if(vErrors === null){
 vErrors = [err91];
 }
@@ -1085,8 +1081,12 @@ vErrors.push(err91);
 }
 errors++;
 }
-if(func3(data29) < 1){
-const err92 = {instancePath:instancePath+"/cameras/" + i0+"/results/labels/" + i1,schemaPath:"#/properties/cameras/items/properties/results/properties/labels/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.cameras.items.properties.results.properties.labels.items,data:data29};
+const len1 = data28.length;
+for(let i1=0; i1<len1; i1++){
+let data29 = data28[i1];
+if(typeof data29 === "string"){
+if(func3(data29) > 128){
+const err92 = {instancePath:instancePath+"/cameras/" + i0+"/results/labels/" + i1,schemaPath:"#/properties/cameras/items/properties/results/properties/labels/items/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters",schema:128,parentSchema:schema11.properties.cameras.items.properties.results.properties.labels.items,data:data29};
 if(vErrors === null){
 vErrors = [err92];
 }
@@ -1095,8 +1095,8 @@ vErrors.push(err92);
 }
 errors++;
 }
-if(!pattern1.test(data29)){
-const err93 = {instancePath:instancePath+"/cameras/" + i0+"/results/labels/" + i1,schemaPath:"#/properties/cameras/items/properties/results/properties/labels/items/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.cameras.items.properties.results.properties.labels.items,data:data29};
+if(func3(data29) < 1){
+const err93 = {instancePath:instancePath+"/cameras/" + i0+"/results/labels/" + i1,schemaPath:"#/properties/cameras/items/properties/results/properties/labels/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.cameras.items.properties.results.properties.labels.items,data:data29};
 if(vErrors === null){
 vErrors = [err93];
 }
@@ -1105,14 +1105,24 @@ vErrors.push(err93);
 }
 errors++;
 }
-}
-else {
-const err94 = {instancePath:instancePath+"/cameras/" + i0+"/results/labels/" + i1,schemaPath:"#/properties/cameras/items/properties/results/properties/labels/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cameras.items.properties.results.properties.labels.items.type,parentSchema:schema11.properties.cameras.items.properties.results.properties.labels.items,data:data29};
+if(!pattern1.test(data29)){
+const err94 = {instancePath:instancePath+"/cameras/" + i0+"/results/labels/" + i1,schemaPath:"#/properties/cameras/items/properties/results/properties/labels/items/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.cameras.items.properties.results.properties.labels.items,data:data29};
 if(vErrors === null){
 vErrors = [err94];
 }
 else {
 vErrors.push(err94);
+}
+errors++;
+}
+}
+else {
+const err95 = {instancePath:instancePath+"/cameras/" + i0+"/results/labels/" + i1,schemaPath:"#/properties/cameras/items/properties/results/properties/labels/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cameras.items.properties.results.properties.labels.items.type,parentSchema:schema11.properties.cameras.items.properties.results.properties.labels.items,data:data29};
+if(vErrors === null){
+vErrors = [err95];
+}
+else {
+vErrors.push(err95);
 }
 errors++;
 }
@@ -1128,12 +1138,12 @@ continue;
 }
 if(typeof indices0[item0] == "number"){
 j0 = indices0[item0];
-const err95 = {instancePath:instancePath+"/cameras/" + i0+"/results/labels",schemaPath:"#/properties/cameras/items/properties/results/properties/labels/uniqueItems",keyword:"uniqueItems",params:{i: i2, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i2+" are identical)",schema:true,parentSchema:schema11.properties.cameras.items.properties.results.properties.labels,data:data28};
+const err96 = {instancePath:instancePath+"/cameras/" + i0+"/results/labels",schemaPath:"#/properties/cameras/items/properties/results/properties/labels/uniqueItems",keyword:"uniqueItems",params:{i: i2, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i2+" are identical)",schema:true,parentSchema:schema11.properties.cameras.items.properties.results.properties.labels,data:data28};
 if(vErrors === null){
-vErrors = [err95];
+vErrors = [err96];
 }
 else {
-vErrors.push(err95);
+vErrors.push(err96);
 }
 errors++;
 break;
@@ -1146,18 +1156,7 @@ indices0[item0] = i2;
 if(data24.minScore !== undefined){
 let data30 = data24.minScore;
 if((!((typeof data30 == "number") && (isFinite(data30)))) && (data30 !== null)){
-const err96 = {instancePath:instancePath+"/cameras/" + i0+"/results/minScore",schemaPath:"#/properties/cameras/items/properties/results/properties/minScore/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.results.properties.minScore.type,parentSchema:schema11.properties.cameras.items.properties.results.properties.minScore,data:data30};
-if(vErrors === null){
-vErrors = [err96];
-}
-else {
-vErrors.push(err96);
-}
-errors++;
-}
-if((typeof data30 == "number") && (isFinite(data30))){
-if(data30 > 1 || isNaN(data30)){
-const err97 = {instancePath:instancePath+"/cameras/" + i0+"/results/minScore",schemaPath:"#/properties/cameras/items/properties/results/properties/minScore/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.cameras.items.properties.results.properties.minScore,data:data30};
+const err97 = {instancePath:instancePath+"/cameras/" + i0+"/results/minScore",schemaPath:"#/properties/cameras/items/properties/results/properties/minScore/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.cameras.items.properties.results.properties.minScore.type,parentSchema:schema11.properties.cameras.items.properties.results.properties.minScore,data:data30};
 if(vErrors === null){
 vErrors = [err97];
 }
@@ -1166,8 +1165,9 @@ vErrors.push(err97);
 }
 errors++;
 }
-if(data30 < 0 || isNaN(data30)){
-const err98 = {instancePath:instancePath+"/cameras/" + i0+"/results/minScore",schemaPath:"#/properties/cameras/items/properties/results/properties/minScore/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.results.properties.minScore,data:data30};
+if((typeof data30 == "number") && (isFinite(data30))){
+if(data30 > 1 || isNaN(data30)){
+const err98 = {instancePath:instancePath+"/cameras/" + i0+"/results/minScore",schemaPath:"#/properties/cameras/items/properties/results/properties/minScore/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.cameras.items.properties.results.properties.minScore,data:data30};
 if(vErrors === null){
 vErrors = [err98];
 }
@@ -1176,13 +1176,8 @@ vErrors.push(err98);
 }
 errors++;
 }
-}
-}
-}
-}
-}
-else {
-const err99 = {instancePath:instancePath+"/cameras/" + i0,schemaPath:"#/properties/cameras/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.cameras.items.type,parentSchema:schema11.properties.cameras.items,data:data11};
+if(data30 < 0 || isNaN(data30)){
+const err99 = {instancePath:instancePath+"/cameras/" + i0+"/results/minScore",schemaPath:"#/properties/cameras/items/properties/results/properties/minScore/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.cameras.items.properties.results.properties.minScore,data:data30};
 if(vErrors === null){
 vErrors = [err99];
 }
@@ -1193,8 +1188,11 @@ errors++;
 }
 }
 }
+}
+}
+}
 else {
-const err100 = {instancePath:instancePath+"/cameras",schemaPath:"#/properties/cameras/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.cameras.type,parentSchema:schema11.properties.cameras,data:data10};
+const err100 = {instancePath:instancePath+"/cameras/" + i0,schemaPath:"#/properties/cameras/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.cameras.items.type,parentSchema:schema11.properties.cameras.items,data:data11};
 if(vErrors === null){
 vErrors = [err100];
 }
@@ -1204,11 +1202,9 @@ vErrors.push(err100);
 errors++;
 }
 }
-if(data.engine !== undefined){
-let data31 = data.engine;
-if(data31 && typeof data31 == "object" && !Array.isArray(data31)){
-if(data31.providers === undefined){
-const err101 = {instancePath:instancePath+"/engine",schemaPath:"#/properties/engine/required",keyword:"required",params:{missingProperty: "providers"},message:"must have required property '"+"providers"+"'",schema:schema11.properties.engine.required,parentSchema:schema11.properties.engine,data:data31};
+}
+else {
+const err101 = {instancePath:instancePath+"/cameras",schemaPath:"#/properties/cameras/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.cameras.type,parentSchema:schema11.properties.cameras,data:data10};
 if(vErrors === null){
 vErrors = [err101];
 }
@@ -1217,8 +1213,12 @@ vErrors.push(err101);
 }
 errors++;
 }
-if(data31.threads === undefined){
-const err102 = {instancePath:instancePath+"/engine",schemaPath:"#/properties/engine/required",keyword:"required",params:{missingProperty: "threads"},message:"must have required property '"+"threads"+"'",schema:schema11.properties.engine.required,parentSchema:schema11.properties.engine,data:data31};
+}
+if(data.engine !== undefined){
+let data31 = data.engine;
+if(data31 && typeof data31 == "object" && !Array.isArray(data31)){
+if(data31.providers === undefined){
+const err102 = {instancePath:instancePath+"/engine",schemaPath:"#/properties/engine/required",keyword:"required",params:{missingProperty: "providers"},message:"must have required property '"+"providers"+"'",schema:schema11.properties.engine.required,parentSchema:schema11.properties.engine,data:data31};
 if(vErrors === null){
 vErrors = [err102];
 }
@@ -1227,8 +1227,8 @@ vErrors.push(err102);
 }
 errors++;
 }
-if(data31.timeoutMs === undefined){
-const err103 = {instancePath:instancePath+"/engine",schemaPath:"#/properties/engine/required",keyword:"required",params:{missingProperty: "timeoutMs"},message:"must have required property '"+"timeoutMs"+"'",schema:schema11.properties.engine.required,parentSchema:schema11.properties.engine,data:data31};
+if(data31.threads === undefined){
+const err103 = {instancePath:instancePath+"/engine",schemaPath:"#/properties/engine/required",keyword:"required",params:{missingProperty: "threads"},message:"must have required property '"+"threads"+"'",schema:schema11.properties.engine.required,parentSchema:schema11.properties.engine,data:data31};
 if(vErrors === null){
 vErrors = [err103];
 }
@@ -1237,8 +1237,8 @@ vErrors.push(err103);
 }
 errors++;
 }
-if(data31.ortLibraryPath === undefined){
-const err104 = {instancePath:instancePath+"/engine",schemaPath:"#/properties/engine/required",keyword:"required",params:{missingProperty: "ortLibraryPath"},message:"must have required property '"+"ortLibraryPath"+"'",schema:schema11.properties.engine.required,parentSchema:schema11.properties.engine,data:data31};
+if(data31.timeoutMs === undefined){
+const err104 = {instancePath:instancePath+"/engine",schemaPath:"#/properties/engine/required",keyword:"required",params:{missingProperty: "timeoutMs"},message:"must have required property '"+"timeoutMs"+"'",schema:schema11.properties.engine.required,parentSchema:schema11.properties.engine,data:data31};
 if(vErrors === null){
 vErrors = [err104];
 }
@@ -1247,8 +1247,8 @@ vErrors.push(err104);
 }
 errors++;
 }
-if(data31.trtFp16 === undefined){
-const err105 = {instancePath:instancePath+"/engine",schemaPath:"#/properties/engine/required",keyword:"required",params:{missingProperty: "trtFp16"},message:"must have required property '"+"trtFp16"+"'",schema:schema11.properties.engine.required,parentSchema:schema11.properties.engine,data:data31};
+if(data31.ortLibraryPath === undefined){
+const err105 = {instancePath:instancePath+"/engine",schemaPath:"#/properties/engine/required",keyword:"required",params:{missingProperty: "ortLibraryPath"},message:"must have required property '"+"ortLibraryPath"+"'",schema:schema11.properties.engine.required,parentSchema:schema11.properties.engine,data:data31};
 if(vErrors === null){
 vErrors = [err105];
 }
@@ -1257,8 +1257,8 @@ vErrors.push(err105);
 }
 errors++;
 }
-if(data31.modules === undefined){
-const err106 = {instancePath:instancePath+"/engine",schemaPath:"#/properties/engine/required",keyword:"required",params:{missingProperty: "modules"},message:"must have required property '"+"modules"+"'",schema:schema11.properties.engine.required,parentSchema:schema11.properties.engine,data:data31};
+if(data31.trtFp16 === undefined){
+const err106 = {instancePath:instancePath+"/engine",schemaPath:"#/properties/engine/required",keyword:"required",params:{missingProperty: "trtFp16"},message:"must have required property '"+"trtFp16"+"'",schema:schema11.properties.engine.required,parentSchema:schema11.properties.engine,data:data31};
 if(vErrors === null){
 vErrors = [err106];
 }
@@ -1267,9 +1267,8 @@ vErrors.push(err106);
 }
 errors++;
 }
-for(const key5 in data31){
-if(!((((((key5 === "providers") || (key5 === "threads")) || (key5 === "timeoutMs")) || (key5 === "ortLibraryPath")) || (key5 === "trtFp16")) || (key5 === "modules"))){
-const err107 = {instancePath:instancePath+"/engine",schemaPath:"#/properties/engine/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.engine,data:data31};
+if(data31.modules === undefined){
+const err107 = {instancePath:instancePath+"/engine",schemaPath:"#/properties/engine/required",keyword:"required",params:{missingProperty: "modules"},message:"must have required property '"+"modules"+"'",schema:schema11.properties.engine.required,parentSchema:schema11.properties.engine,data:data31};
 if(vErrors === null){
 vErrors = [err107];
 }
@@ -1278,12 +1277,9 @@ vErrors.push(err107);
 }
 errors++;
 }
-}
-if(data31.providers !== undefined){
-let data32 = data31.providers;
-if(Array.isArray(data32)){
-if(data32.length < 1){
-const err108 = {instancePath:instancePath+"/engine/providers",schemaPath:"#/properties/engine/properties/providers/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.engine.properties.providers,data:data32};
+for(const key5 in data31){
+if(!((((((key5 === "providers") || (key5 === "threads")) || (key5 === "timeoutMs")) || (key5 === "ortLibraryPath")) || (key5 === "trtFp16")) || (key5 === "modules"))){
+const err108 = {instancePath:instancePath+"/engine",schemaPath:"#/properties/engine/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.engine,data:data31};
 if(vErrors === null){
 vErrors = [err108];
 }
@@ -1292,11 +1288,12 @@ vErrors.push(err108);
 }
 errors++;
 }
-const len2 = data32.length;
-for(let i3=0; i3<len2; i3++){
-let data33 = data32[i3];
-if(typeof data33 !== "string"){
-const err109 = {instancePath:instancePath+"/engine/providers/" + i3,schemaPath:"#/properties/engine/properties/providers/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.engine.properties.providers.items.type,parentSchema:schema11.properties.engine.properties.providers.items,data:data33};
+}
+if(data31.providers !== undefined){
+let data32 = data31.providers;
+if(Array.isArray(data32)){
+if(data32.length < 1){
+const err109 = {instancePath:instancePath+"/engine/providers",schemaPath:"#/properties/engine/properties/providers/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.engine.properties.providers,data:data32};
 if(vErrors === null){
 vErrors = [err109];
 }
@@ -1305,13 +1302,26 @@ vErrors.push(err109);
 }
 errors++;
 }
-if(!((((((data33 === "tensorrt") || (data33 === "cuda")) || (data33 === "cpu")) || (data33 === "wasm")) || (data33 === "tfjs-node")) || (data33 === "tfjs-wasm"))){
-const err110 = {instancePath:instancePath+"/engine/providers/" + i3,schemaPath:"#/properties/engine/properties/providers/items/enum",keyword:"enum",params:{allowedValues: schema11.properties.engine.properties.providers.items.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.engine.properties.providers.items.enum,parentSchema:schema11.properties.engine.properties.providers.items,data:data33};
+const len2 = data32.length;
+for(let i3=0; i3<len2; i3++){
+let data33 = data32[i3];
+if(typeof data33 !== "string"){
+const err110 = {instancePath:instancePath+"/engine/providers/" + i3,schemaPath:"#/properties/engine/properties/providers/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.engine.properties.providers.items.type,parentSchema:schema11.properties.engine.properties.providers.items,data:data33};
 if(vErrors === null){
 vErrors = [err110];
 }
 else {
 vErrors.push(err110);
+}
+errors++;
+}
+if(!((((((data33 === "tensorrt") || (data33 === "cuda")) || (data33 === "cpu")) || (data33 === "wasm")) || (data33 === "tfjs-node")) || (data33 === "tfjs-wasm"))){
+const err111 = {instancePath:instancePath+"/engine/providers/" + i3,schemaPath:"#/properties/engine/properties/providers/items/enum",keyword:"enum",params:{allowedValues: schema11.properties.engine.properties.providers.items.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.engine.properties.providers.items.enum,parentSchema:schema11.properties.engine.properties.providers.items,data:data33};
+if(vErrors === null){
+vErrors = [err111];
+}
+else {
+vErrors.push(err111);
 }
 errors++;
 }
@@ -1327,12 +1337,12 @@ continue;
 }
 if(typeof indices1[item1] == "number"){
 j1 = indices1[item1];
-const err111 = {instancePath:instancePath+"/engine/providers",schemaPath:"#/properties/engine/properties/providers/uniqueItems",keyword:"uniqueItems",params:{i: i4, j: j1},message:"must NOT have duplicate items (items ## "+j1+" and "+i4+" are identical)",schema:true,parentSchema:schema11.properties.engine.properties.providers,data:data32};
+const err112 = {instancePath:instancePath+"/engine/providers",schemaPath:"#/properties/engine/properties/providers/uniqueItems",keyword:"uniqueItems",params:{i: i4, j: j1},message:"must NOT have duplicate items (items ## "+j1+" and "+i4+" are identical)",schema:true,parentSchema:schema11.properties.engine.properties.providers,data:data32};
 if(vErrors === null){
-vErrors = [err111];
+vErrors = [err112];
 }
 else {
-vErrors.push(err111);
+vErrors.push(err112);
 }
 errors++;
 break;
@@ -1342,20 +1352,7 @@ indices1[item1] = i4;
 }
 }
 else {
-const err112 = {instancePath:instancePath+"/engine/providers",schemaPath:"#/properties/engine/properties/providers/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.engine.properties.providers.type,parentSchema:schema11.properties.engine.properties.providers,data:data32};
-if(vErrors === null){
-vErrors = [err112];
-}
-else {
-vErrors.push(err112);
-}
-errors++;
-}
-}
-if(data31.threads !== undefined){
-let data34 = data31.threads;
-if(!(((typeof data34 == "number") && (!(data34 % 1) && !isNaN(data34))) && (isFinite(data34)))){
-const err113 = {instancePath:instancePath+"/engine/threads",schemaPath:"#/properties/engine/properties/threads/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.engine.properties.threads.type,parentSchema:schema11.properties.engine.properties.threads,data:data34};
+const err113 = {instancePath:instancePath+"/engine/providers",schemaPath:"#/properties/engine/properties/providers/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.engine.properties.providers.type,parentSchema:schema11.properties.engine.properties.providers,data:data32};
 if(vErrors === null){
 vErrors = [err113];
 }
@@ -1364,9 +1361,11 @@ vErrors.push(err113);
 }
 errors++;
 }
-if((typeof data34 == "number") && (isFinite(data34))){
-if(data34 > 256 || isNaN(data34)){
-const err114 = {instancePath:instancePath+"/engine/threads",schemaPath:"#/properties/engine/properties/threads/maximum",keyword:"maximum",params:{comparison: "<=", limit: 256},message:"must be <= 256",schema:256,parentSchema:schema11.properties.engine.properties.threads,data:data34};
+}
+if(data31.threads !== undefined){
+let data34 = data31.threads;
+if(!(((typeof data34 == "number") && (!(data34 % 1) && !isNaN(data34))) && (isFinite(data34)))){
+const err114 = {instancePath:instancePath+"/engine/threads",schemaPath:"#/properties/engine/properties/threads/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.engine.properties.threads.type,parentSchema:schema11.properties.engine.properties.threads,data:data34};
 if(vErrors === null){
 vErrors = [err114];
 }
@@ -1375,8 +1374,9 @@ vErrors.push(err114);
 }
 errors++;
 }
-if(data34 < 0 || isNaN(data34)){
-const err115 = {instancePath:instancePath+"/engine/threads",schemaPath:"#/properties/engine/properties/threads/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.engine.properties.threads,data:data34};
+if((typeof data34 == "number") && (isFinite(data34))){
+if(data34 > 256 || isNaN(data34)){
+const err115 = {instancePath:instancePath+"/engine/threads",schemaPath:"#/properties/engine/properties/threads/maximum",keyword:"maximum",params:{comparison: "<=", limit: 256},message:"must be <= 256",schema:256,parentSchema:schema11.properties.engine.properties.threads,data:data34};
 if(vErrors === null){
 vErrors = [err115];
 }
@@ -1385,12 +1385,8 @@ vErrors.push(err115);
 }
 errors++;
 }
-}
-}
-if(data31.timeoutMs !== undefined){
-let data35 = data31.timeoutMs;
-if(!(((typeof data35 == "number") && (!(data35 % 1) && !isNaN(data35))) && (isFinite(data35)))){
-const err116 = {instancePath:instancePath+"/engine/timeoutMs",schemaPath:"#/properties/engine/properties/timeoutMs/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.engine.properties.timeoutMs.type,parentSchema:schema11.properties.engine.properties.timeoutMs,data:data35};
+if(data34 < 0 || isNaN(data34)){
+const err116 = {instancePath:instancePath+"/engine/threads",schemaPath:"#/properties/engine/properties/threads/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.engine.properties.threads,data:data34};
 if(vErrors === null){
 vErrors = [err116];
 }
@@ -1399,9 +1395,12 @@ vErrors.push(err116);
 }
 errors++;
 }
-if((typeof data35 == "number") && (isFinite(data35))){
-if(data35 > 600000 || isNaN(data35)){
-const err117 = {instancePath:instancePath+"/engine/timeoutMs",schemaPath:"#/properties/engine/properties/timeoutMs/maximum",keyword:"maximum",params:{comparison: "<=", limit: 600000},message:"must be <= 600000",schema:600000,parentSchema:schema11.properties.engine.properties.timeoutMs,data:data35};
+}
+}
+if(data31.timeoutMs !== undefined){
+let data35 = data31.timeoutMs;
+if(!(((typeof data35 == "number") && (!(data35 % 1) && !isNaN(data35))) && (isFinite(data35)))){
+const err117 = {instancePath:instancePath+"/engine/timeoutMs",schemaPath:"#/properties/engine/properties/timeoutMs/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.engine.properties.timeoutMs.type,parentSchema:schema11.properties.engine.properties.timeoutMs,data:data35};
 if(vErrors === null){
 vErrors = [err117];
 }
@@ -1410,8 +1409,9 @@ vErrors.push(err117);
 }
 errors++;
 }
-if(data35 < 100 || isNaN(data35)){
-const err118 = {instancePath:instancePath+"/engine/timeoutMs",schemaPath:"#/properties/engine/properties/timeoutMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 100},message:"must be >= 100",schema:100,parentSchema:schema11.properties.engine.properties.timeoutMs,data:data35};
+if((typeof data35 == "number") && (isFinite(data35))){
+if(data35 > 600000 || isNaN(data35)){
+const err118 = {instancePath:instancePath+"/engine/timeoutMs",schemaPath:"#/properties/engine/properties/timeoutMs/maximum",keyword:"maximum",params:{comparison: "<=", limit: 600000},message:"must be <= 600000",schema:600000,parentSchema:schema11.properties.engine.properties.timeoutMs,data:data35};
 if(vErrors === null){
 vErrors = [err118];
 }
@@ -1420,13 +1420,8 @@ vErrors.push(err118);
 }
 errors++;
 }
-}
-}
-if(data31.ortLibraryPath !== undefined){
-let data36 = data31.ortLibraryPath;
-if(typeof data36 === "string"){
-if(!pattern1.test(data36)){
-const err119 = {instancePath:instancePath+"/engine/ortLibraryPath",schemaPath:"#/properties/engine/properties/ortLibraryPath/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.engine.properties.ortLibraryPath,data:data36};
+if(data35 < 100 || isNaN(data35)){
+const err119 = {instancePath:instancePath+"/engine/timeoutMs",schemaPath:"#/properties/engine/properties/timeoutMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 100},message:"must be >= 100",schema:100,parentSchema:schema11.properties.engine.properties.timeoutMs,data:data35};
 if(vErrors === null){
 vErrors = [err119];
 }
@@ -1436,8 +1431,12 @@ vErrors.push(err119);
 errors++;
 }
 }
-else {
-const err120 = {instancePath:instancePath+"/engine/ortLibraryPath",schemaPath:"#/properties/engine/properties/ortLibraryPath/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.engine.properties.ortLibraryPath.type,parentSchema:schema11.properties.engine.properties.ortLibraryPath,data:data36};
+}
+if(data31.ortLibraryPath !== undefined){
+let data36 = data31.ortLibraryPath;
+if(typeof data36 === "string"){
+if(!pattern1.test(data36)){
+const err120 = {instancePath:instancePath+"/engine/ortLibraryPath",schemaPath:"#/properties/engine/properties/ortLibraryPath/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.engine.properties.ortLibraryPath,data:data36};
 if(vErrors === null){
 vErrors = [err120];
 }
@@ -1447,15 +1446,26 @@ vErrors.push(err120);
 errors++;
 }
 }
-if(data31.trtFp16 !== undefined){
-let data37 = data31.trtFp16;
-if(typeof data37 !== "boolean"){
-const err121 = {instancePath:instancePath+"/engine/trtFp16",schemaPath:"#/properties/engine/properties/trtFp16/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.engine.properties.trtFp16.type,parentSchema:schema11.properties.engine.properties.trtFp16,data:data37};
+else {
+const err121 = {instancePath:instancePath+"/engine/ortLibraryPath",schemaPath:"#/properties/engine/properties/ortLibraryPath/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.engine.properties.ortLibraryPath.type,parentSchema:schema11.properties.engine.properties.ortLibraryPath,data:data36};
 if(vErrors === null){
 vErrors = [err121];
 }
 else {
 vErrors.push(err121);
+}
+errors++;
+}
+}
+if(data31.trtFp16 !== undefined){
+let data37 = data31.trtFp16;
+if(typeof data37 !== "boolean"){
+const err122 = {instancePath:instancePath+"/engine/trtFp16",schemaPath:"#/properties/engine/properties/trtFp16/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.engine.properties.trtFp16.type,parentSchema:schema11.properties.engine.properties.trtFp16,data:data37};
+if(vErrors === null){
+vErrors = [err122];
+}
+else {
+vErrors.push(err122);
 }
 errors++;
 }
@@ -1468,17 +1478,7 @@ for(let i5=0; i5<len3; i5++){
 let data39 = data38[i5];
 if(typeof data39 === "string"){
 if(func3(data39) < 1){
-const err122 = {instancePath:instancePath+"/engine/modules/" + i5,schemaPath:"#/properties/engine/properties/modules/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.engine.properties.modules.items,data:data39};
-if(vErrors === null){
-vErrors = [err122];
-}
-else {
-vErrors.push(err122);
-}
-errors++;
-}
-if(!pattern8.test(data39)){
-const err123 = {instancePath:instancePath+"/engine/modules/" + i5,schemaPath:"#/properties/engine/properties/modules/items/pattern",keyword:"pattern",params:{pattern: "^(/|file:///)[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^(/|file:///)[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^(/|file:///)[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.engine.properties.modules.items,data:data39};
+const err123 = {instancePath:instancePath+"/engine/modules/" + i5,schemaPath:"#/properties/engine/properties/modules/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.engine.properties.modules.items,data:data39};
 if(vErrors === null){
 vErrors = [err123];
 }
@@ -1487,14 +1487,24 @@ vErrors.push(err123);
 }
 errors++;
 }
-}
-else {
-const err124 = {instancePath:instancePath+"/engine/modules/" + i5,schemaPath:"#/properties/engine/properties/modules/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.engine.properties.modules.items.type,parentSchema:schema11.properties.engine.properties.modules.items,data:data39};
+if(!pattern8.test(data39)){
+const err124 = {instancePath:instancePath+"/engine/modules/" + i5,schemaPath:"#/properties/engine/properties/modules/items/pattern",keyword:"pattern",params:{pattern: "^(/|file:///)[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^(/|file:///)[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^(/|file:///)[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.engine.properties.modules.items,data:data39};
 if(vErrors === null){
 vErrors = [err124];
 }
 else {
 vErrors.push(err124);
+}
+errors++;
+}
+}
+else {
+const err125 = {instancePath:instancePath+"/engine/modules/" + i5,schemaPath:"#/properties/engine/properties/modules/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.engine.properties.modules.items.type,parentSchema:schema11.properties.engine.properties.modules.items,data:data39};
+if(vErrors === null){
+vErrors = [err125];
+}
+else {
+vErrors.push(err125);
 }
 errors++;
 }
@@ -1510,12 +1520,12 @@ continue;
 }
 if(typeof indices2[item2] == "number"){
 j2 = indices2[item2];
-const err125 = {instancePath:instancePath+"/engine/modules",schemaPath:"#/properties/engine/properties/modules/uniqueItems",keyword:"uniqueItems",params:{i: i6, j: j2},message:"must NOT have duplicate items (items ## "+j2+" and "+i6+" are identical)",schema:true,parentSchema:schema11.properties.engine.properties.modules,data:data38};
+const err126 = {instancePath:instancePath+"/engine/modules",schemaPath:"#/properties/engine/properties/modules/uniqueItems",keyword:"uniqueItems",params:{i: i6, j: j2},message:"must NOT have duplicate items (items ## "+j2+" and "+i6+" are identical)",schema:true,parentSchema:schema11.properties.engine.properties.modules,data:data38};
 if(vErrors === null){
-vErrors = [err125];
+vErrors = [err126];
 }
 else {
-vErrors.push(err125);
+vErrors.push(err126);
 }
 errors++;
 break;
@@ -1525,19 +1535,7 @@ indices2[item2] = i6;
 }
 }
 else {
-const err126 = {instancePath:instancePath+"/engine/modules",schemaPath:"#/properties/engine/properties/modules/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.engine.properties.modules.type,parentSchema:schema11.properties.engine.properties.modules,data:data38};
-if(vErrors === null){
-vErrors = [err126];
-}
-else {
-vErrors.push(err126);
-}
-errors++;
-}
-}
-}
-else {
-const err127 = {instancePath:instancePath+"/engine",schemaPath:"#/properties/engine/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.engine.type,parentSchema:schema11.properties.engine,data:data31};
+const err127 = {instancePath:instancePath+"/engine/modules",schemaPath:"#/properties/engine/properties/modules/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.engine.properties.modules.type,parentSchema:schema11.properties.engine.properties.modules,data:data38};
 if(vErrors === null){
 vErrors = [err127];
 }
@@ -1547,11 +1545,9 @@ vErrors.push(err127);
 errors++;
 }
 }
-if(data.budget !== undefined){
-let data40 = data.budget;
-if(data40 && typeof data40 == "object" && !Array.isArray(data40)){
-if(data40.latencyMs === undefined){
-const err128 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/required",keyword:"required",params:{missingProperty: "latencyMs"},message:"must have required property '"+"latencyMs"+"'",schema:schema11.properties.budget.required,parentSchema:schema11.properties.budget,data:data40};
+}
+else {
+const err128 = {instancePath:instancePath+"/engine",schemaPath:"#/properties/engine/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.engine.type,parentSchema:schema11.properties.engine,data:data31};
 if(vErrors === null){
 vErrors = [err128];
 }
@@ -1560,8 +1556,12 @@ vErrors.push(err128);
 }
 errors++;
 }
-if(data40.fps === undefined){
-const err129 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/required",keyword:"required",params:{missingProperty: "fps"},message:"must have required property '"+"fps"+"'",schema:schema11.properties.budget.required,parentSchema:schema11.properties.budget,data:data40};
+}
+if(data.budget !== undefined){
+let data40 = data.budget;
+if(data40 && typeof data40 == "object" && !Array.isArray(data40)){
+if(data40.latencyMs === undefined){
+const err129 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/required",keyword:"required",params:{missingProperty: "latencyMs"},message:"must have required property '"+"latencyMs"+"'",schema:schema11.properties.budget.required,parentSchema:schema11.properties.budget,data:data40};
 if(vErrors === null){
 vErrors = [err129];
 }
@@ -1570,8 +1570,8 @@ vErrors.push(err129);
 }
 errors++;
 }
-if(data40.percentile === undefined){
-const err130 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/required",keyword:"required",params:{missingProperty: "percentile"},message:"must have required property '"+"percentile"+"'",schema:schema11.properties.budget.required,parentSchema:schema11.properties.budget,data:data40};
+if(data40.fps === undefined){
+const err130 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/required",keyword:"required",params:{missingProperty: "fps"},message:"must have required property '"+"fps"+"'",schema:schema11.properties.budget.required,parentSchema:schema11.properties.budget,data:data40};
 if(vErrors === null){
 vErrors = [err130];
 }
@@ -1580,8 +1580,8 @@ vErrors.push(err130);
 }
 errors++;
 }
-if(data40.memoryMb === undefined){
-const err131 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/required",keyword:"required",params:{missingProperty: "memoryMb"},message:"must have required property '"+"memoryMb"+"'",schema:schema11.properties.budget.required,parentSchema:schema11.properties.budget,data:data40};
+if(data40.percentile === undefined){
+const err131 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/required",keyword:"required",params:{missingProperty: "percentile"},message:"must have required property '"+"percentile"+"'",schema:schema11.properties.budget.required,parentSchema:schema11.properties.budget,data:data40};
 if(vErrors === null){
 vErrors = [err131];
 }
@@ -1590,8 +1590,8 @@ vErrors.push(err131);
 }
 errors++;
 }
-if(data40.memoryFraction === undefined){
-const err132 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/required",keyword:"required",params:{missingProperty: "memoryFraction"},message:"must have required property '"+"memoryFraction"+"'",schema:schema11.properties.budget.required,parentSchema:schema11.properties.budget,data:data40};
+if(data40.memoryMb === undefined){
+const err132 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/required",keyword:"required",params:{missingProperty: "memoryMb"},message:"must have required property '"+"memoryMb"+"'",schema:schema11.properties.budget.required,parentSchema:schema11.properties.budget,data:data40};
 if(vErrors === null){
 vErrors = [err132];
 }
@@ -1600,8 +1600,8 @@ vErrors.push(err132);
 }
 errors++;
 }
-if(data40.minAccuracy === undefined){
-const err133 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/required",keyword:"required",params:{missingProperty: "minAccuracy"},message:"must have required property '"+"minAccuracy"+"'",schema:schema11.properties.budget.required,parentSchema:schema11.properties.budget,data:data40};
+if(data40.memoryFraction === undefined){
+const err133 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/required",keyword:"required",params:{missingProperty: "memoryFraction"},message:"must have required property '"+"memoryFraction"+"'",schema:schema11.properties.budget.required,parentSchema:schema11.properties.budget,data:data40};
 if(vErrors === null){
 vErrors = [err133];
 }
@@ -1610,9 +1610,8 @@ vErrors.push(err133);
 }
 errors++;
 }
-for(const key6 in data40){
-if(!((((((key6 === "latencyMs") || (key6 === "fps")) || (key6 === "percentile")) || (key6 === "memoryMb")) || (key6 === "memoryFraction")) || (key6 === "minAccuracy"))){
-const err134 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.budget,data:data40};
+if(data40.minAccuracy === undefined){
+const err134 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/required",keyword:"required",params:{missingProperty: "minAccuracy"},message:"must have required property '"+"minAccuracy"+"'",schema:schema11.properties.budget.required,parentSchema:schema11.properties.budget,data:data40};
 if(vErrors === null){
 vErrors = [err134];
 }
@@ -1621,12 +1620,9 @@ vErrors.push(err134);
 }
 errors++;
 }
-}
-if(data40.latencyMs !== undefined){
-let data41 = data40.latencyMs;
-if((typeof data41 == "number") && (isFinite(data41))){
-if(data41 > 600000 || isNaN(data41)){
-const err135 = {instancePath:instancePath+"/budget/latencyMs",schemaPath:"#/properties/budget/properties/latencyMs/maximum",keyword:"maximum",params:{comparison: "<=", limit: 600000},message:"must be <= 600000",schema:600000,parentSchema:schema11.properties.budget.properties.latencyMs,data:data41};
+for(const key6 in data40){
+if(!((((((key6 === "latencyMs") || (key6 === "fps")) || (key6 === "percentile")) || (key6 === "memoryMb")) || (key6 === "memoryFraction")) || (key6 === "minAccuracy"))){
+const err135 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.budget,data:data40};
 if(vErrors === null){
 vErrors = [err135];
 }
@@ -1635,8 +1631,12 @@ vErrors.push(err135);
 }
 errors++;
 }
-if(data41 < 0 || isNaN(data41)){
-const err136 = {instancePath:instancePath+"/budget/latencyMs",schemaPath:"#/properties/budget/properties/latencyMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.budget.properties.latencyMs,data:data41};
+}
+if(data40.latencyMs !== undefined){
+let data41 = data40.latencyMs;
+if((typeof data41 == "number") && (isFinite(data41))){
+if(data41 > 600000 || isNaN(data41)){
+const err136 = {instancePath:instancePath+"/budget/latencyMs",schemaPath:"#/properties/budget/properties/latencyMs/maximum",keyword:"maximum",params:{comparison: "<=", limit: 600000},message:"must be <= 600000",schema:600000,parentSchema:schema11.properties.budget.properties.latencyMs,data:data41};
 if(vErrors === null){
 vErrors = [err136];
 }
@@ -1645,9 +1645,8 @@ vErrors.push(err136);
 }
 errors++;
 }
-}
-else {
-const err137 = {instancePath:instancePath+"/budget/latencyMs",schemaPath:"#/properties/budget/properties/latencyMs/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.budget.properties.latencyMs.type,parentSchema:schema11.properties.budget.properties.latencyMs,data:data41};
+if(data41 < 0 || isNaN(data41)){
+const err137 = {instancePath:instancePath+"/budget/latencyMs",schemaPath:"#/properties/budget/properties/latencyMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.budget.properties.latencyMs,data:data41};
 if(vErrors === null){
 vErrors = [err137];
 }
@@ -1657,11 +1656,8 @@ vErrors.push(err137);
 errors++;
 }
 }
-if(data40.fps !== undefined){
-let data42 = data40.fps;
-if((typeof data42 == "number") && (isFinite(data42))){
-if(data42 > 1000 || isNaN(data42)){
-const err138 = {instancePath:instancePath+"/budget/fps",schemaPath:"#/properties/budget/properties/fps/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000",schema:1000,parentSchema:schema11.properties.budget.properties.fps,data:data42};
+else {
+const err138 = {instancePath:instancePath+"/budget/latencyMs",schemaPath:"#/properties/budget/properties/latencyMs/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.budget.properties.latencyMs.type,parentSchema:schema11.properties.budget.properties.latencyMs,data:data41};
 if(vErrors === null){
 vErrors = [err138];
 }
@@ -1670,8 +1666,12 @@ vErrors.push(err138);
 }
 errors++;
 }
-if(data42 < 0 || isNaN(data42)){
-const err139 = {instancePath:instancePath+"/budget/fps",schemaPath:"#/properties/budget/properties/fps/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.budget.properties.fps,data:data42};
+}
+if(data40.fps !== undefined){
+let data42 = data40.fps;
+if((typeof data42 == "number") && (isFinite(data42))){
+if(data42 > 1000 || isNaN(data42)){
+const err139 = {instancePath:instancePath+"/budget/fps",schemaPath:"#/properties/budget/properties/fps/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000",schema:1000,parentSchema:schema11.properties.budget.properties.fps,data:data42};
 if(vErrors === null){
 vErrors = [err139];
 }
@@ -1680,9 +1680,8 @@ vErrors.push(err139);
 }
 errors++;
 }
-}
-else {
-const err140 = {instancePath:instancePath+"/budget/fps",schemaPath:"#/properties/budget/properties/fps/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.budget.properties.fps.type,parentSchema:schema11.properties.budget.properties.fps,data:data42};
+if(data42 < 0 || isNaN(data42)){
+const err140 = {instancePath:instancePath+"/budget/fps",schemaPath:"#/properties/budget/properties/fps/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.budget.properties.fps,data:data42};
 if(vErrors === null){
 vErrors = [err140];
 }
@@ -1692,10 +1691,8 @@ vErrors.push(err140);
 errors++;
 }
 }
-if(data40.percentile !== undefined){
-let data43 = data40.percentile;
-if(!(((typeof data43 == "number") && (!(data43 % 1) && !isNaN(data43))) && (isFinite(data43)))){
-const err141 = {instancePath:instancePath+"/budget/percentile",schemaPath:"#/properties/budget/properties/percentile/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.budget.properties.percentile.type,parentSchema:schema11.properties.budget.properties.percentile,data:data43};
+else {
+const err141 = {instancePath:instancePath+"/budget/fps",schemaPath:"#/properties/budget/properties/fps/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.budget.properties.fps.type,parentSchema:schema11.properties.budget.properties.fps,data:data42};
 if(vErrors === null){
 vErrors = [err141];
 }
@@ -1704,8 +1701,11 @@ vErrors.push(err141);
 }
 errors++;
 }
-if(!(((data43 === 50) || (data43 === 90)) || (data43 === 99))){
-const err142 = {instancePath:instancePath+"/budget/percentile",schemaPath:"#/properties/budget/properties/percentile/enum",keyword:"enum",params:{allowedValues: schema11.properties.budget.properties.percentile.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.budget.properties.percentile.enum,parentSchema:schema11.properties.budget.properties.percentile,data:data43};
+}
+if(data40.percentile !== undefined){
+let data43 = data40.percentile;
+if(!(((typeof data43 == "number") && (!(data43 % 1) && !isNaN(data43))) && (isFinite(data43)))){
+const err142 = {instancePath:instancePath+"/budget/percentile",schemaPath:"#/properties/budget/properties/percentile/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.budget.properties.percentile.type,parentSchema:schema11.properties.budget.properties.percentile,data:data43};
 if(vErrors === null){
 vErrors = [err142];
 }
@@ -1714,12 +1714,8 @@ vErrors.push(err142);
 }
 errors++;
 }
-}
-if(data40.memoryMb !== undefined){
-let data44 = data40.memoryMb;
-if((typeof data44 == "number") && (isFinite(data44))){
-if(data44 > 10000000 || isNaN(data44)){
-const err143 = {instancePath:instancePath+"/budget/memoryMb",schemaPath:"#/properties/budget/properties/memoryMb/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000000},message:"must be <= 10000000",schema:10000000,parentSchema:schema11.properties.budget.properties.memoryMb,data:data44};
+if(!(((data43 === 50) || (data43 === 90)) || (data43 === 99))){
+const err143 = {instancePath:instancePath+"/budget/percentile",schemaPath:"#/properties/budget/properties/percentile/enum",keyword:"enum",params:{allowedValues: schema11.properties.budget.properties.percentile.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.budget.properties.percentile.enum,parentSchema:schema11.properties.budget.properties.percentile,data:data43};
 if(vErrors === null){
 vErrors = [err143];
 }
@@ -1728,8 +1724,12 @@ vErrors.push(err143);
 }
 errors++;
 }
-if(data44 < 0 || isNaN(data44)){
-const err144 = {instancePath:instancePath+"/budget/memoryMb",schemaPath:"#/properties/budget/properties/memoryMb/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.budget.properties.memoryMb,data:data44};
+}
+if(data40.memoryMb !== undefined){
+let data44 = data40.memoryMb;
+if((typeof data44 == "number") && (isFinite(data44))){
+if(data44 > 10000000 || isNaN(data44)){
+const err144 = {instancePath:instancePath+"/budget/memoryMb",schemaPath:"#/properties/budget/properties/memoryMb/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000000},message:"must be <= 10000000",schema:10000000,parentSchema:schema11.properties.budget.properties.memoryMb,data:data44};
 if(vErrors === null){
 vErrors = [err144];
 }
@@ -1738,9 +1738,8 @@ vErrors.push(err144);
 }
 errors++;
 }
-}
-else {
-const err145 = {instancePath:instancePath+"/budget/memoryMb",schemaPath:"#/properties/budget/properties/memoryMb/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.budget.properties.memoryMb.type,parentSchema:schema11.properties.budget.properties.memoryMb,data:data44};
+if(data44 < 0 || isNaN(data44)){
+const err145 = {instancePath:instancePath+"/budget/memoryMb",schemaPath:"#/properties/budget/properties/memoryMb/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.budget.properties.memoryMb,data:data44};
 if(vErrors === null){
 vErrors = [err145];
 }
@@ -1750,11 +1749,8 @@ vErrors.push(err145);
 errors++;
 }
 }
-if(data40.memoryFraction !== undefined){
-let data45 = data40.memoryFraction;
-if((typeof data45 == "number") && (isFinite(data45))){
-if(data45 > 1 || isNaN(data45)){
-const err146 = {instancePath:instancePath+"/budget/memoryFraction",schemaPath:"#/properties/budget/properties/memoryFraction/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.budget.properties.memoryFraction,data:data45};
+else {
+const err146 = {instancePath:instancePath+"/budget/memoryMb",schemaPath:"#/properties/budget/properties/memoryMb/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.budget.properties.memoryMb.type,parentSchema:schema11.properties.budget.properties.memoryMb,data:data44};
 if(vErrors === null){
 vErrors = [err146];
 }
@@ -1763,8 +1759,12 @@ vErrors.push(err146);
 }
 errors++;
 }
-if(data45 <= 0 || isNaN(data45)){
-const err147 = {instancePath:instancePath+"/budget/memoryFraction",schemaPath:"#/properties/budget/properties/memoryFraction/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.budget.properties.memoryFraction,data:data45};
+}
+if(data40.memoryFraction !== undefined){
+let data45 = data40.memoryFraction;
+if((typeof data45 == "number") && (isFinite(data45))){
+if(data45 > 1 || isNaN(data45)){
+const err147 = {instancePath:instancePath+"/budget/memoryFraction",schemaPath:"#/properties/budget/properties/memoryFraction/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.budget.properties.memoryFraction,data:data45};
 if(vErrors === null){
 vErrors = [err147];
 }
@@ -1773,9 +1773,8 @@ vErrors.push(err147);
 }
 errors++;
 }
-}
-else {
-const err148 = {instancePath:instancePath+"/budget/memoryFraction",schemaPath:"#/properties/budget/properties/memoryFraction/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.budget.properties.memoryFraction.type,parentSchema:schema11.properties.budget.properties.memoryFraction,data:data45};
+if(data45 <= 0 || isNaN(data45)){
+const err148 = {instancePath:instancePath+"/budget/memoryFraction",schemaPath:"#/properties/budget/properties/memoryFraction/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.budget.properties.memoryFraction,data:data45};
 if(vErrors === null){
 vErrors = [err148];
 }
@@ -1785,11 +1784,8 @@ vErrors.push(err148);
 errors++;
 }
 }
-if(data40.minAccuracy !== undefined){
-let data46 = data40.minAccuracy;
-if((typeof data46 == "number") && (isFinite(data46))){
-if(data46 > 1 || isNaN(data46)){
-const err149 = {instancePath:instancePath+"/budget/minAccuracy",schemaPath:"#/properties/budget/properties/minAccuracy/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.budget.properties.minAccuracy,data:data46};
+else {
+const err149 = {instancePath:instancePath+"/budget/memoryFraction",schemaPath:"#/properties/budget/properties/memoryFraction/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.budget.properties.memoryFraction.type,parentSchema:schema11.properties.budget.properties.memoryFraction,data:data45};
 if(vErrors === null){
 vErrors = [err149];
 }
@@ -1798,8 +1794,12 @@ vErrors.push(err149);
 }
 errors++;
 }
-if(data46 < 0 || isNaN(data46)){
-const err150 = {instancePath:instancePath+"/budget/minAccuracy",schemaPath:"#/properties/budget/properties/minAccuracy/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.budget.properties.minAccuracy,data:data46};
+}
+if(data40.minAccuracy !== undefined){
+let data46 = data40.minAccuracy;
+if((typeof data46 == "number") && (isFinite(data46))){
+if(data46 > 1 || isNaN(data46)){
+const err150 = {instancePath:instancePath+"/budget/minAccuracy",schemaPath:"#/properties/budget/properties/minAccuracy/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.budget.properties.minAccuracy,data:data46};
 if(vErrors === null){
 vErrors = [err150];
 }
@@ -1808,9 +1808,8 @@ vErrors.push(err150);
 }
 errors++;
 }
-}
-else {
-const err151 = {instancePath:instancePath+"/budget/minAccuracy",schemaPath:"#/properties/budget/properties/minAccuracy/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.budget.properties.minAccuracy.type,parentSchema:schema11.properties.budget.properties.minAccuracy,data:data46};
+if(data46 < 0 || isNaN(data46)){
+const err151 = {instancePath:instancePath+"/budget/minAccuracy",schemaPath:"#/properties/budget/properties/minAccuracy/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.budget.properties.minAccuracy,data:data46};
 if(vErrors === null){
 vErrors = [err151];
 }
@@ -1820,9 +1819,8 @@ vErrors.push(err151);
 errors++;
 }
 }
-}
 else {
-const err152 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.budget.type,parentSchema:schema11.properties.budget,data:data40};
+const err152 = {instancePath:instancePath+"/budget/minAccuracy",schemaPath:"#/properties/budget/properties/minAccuracy/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.budget.properties.minAccuracy.type,parentSchema:schema11.properties.budget.properties.minAccuracy,data:data46};
 if(vErrors === null){
 vErrors = [err152];
 }
@@ -1832,11 +1830,9 @@ vErrors.push(err152);
 errors++;
 }
 }
-if(data.models !== undefined){
-let data47 = data.models;
-if(data47 && typeof data47 == "object" && !Array.isArray(data47)){
-if(data47.catalog === undefined){
-const err153 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/required",keyword:"required",params:{missingProperty: "catalog"},message:"must have required property '"+"catalog"+"'",schema:schema11.properties.models.required,parentSchema:schema11.properties.models,data:data47};
+}
+else {
+const err153 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.budget.type,parentSchema:schema11.properties.budget,data:data40};
 if(vErrors === null){
 vErrors = [err153];
 }
@@ -1845,8 +1841,12 @@ vErrors.push(err153);
 }
 errors++;
 }
-if(data47.mirror === undefined){
-const err154 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/required",keyword:"required",params:{missingProperty: "mirror"},message:"must have required property '"+"mirror"+"'",schema:schema11.properties.models.required,parentSchema:schema11.properties.models,data:data47};
+}
+if(data.models !== undefined){
+let data47 = data.models;
+if(data47 && typeof data47 == "object" && !Array.isArray(data47)){
+if(data47.catalog === undefined){
+const err154 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/required",keyword:"required",params:{missingProperty: "catalog"},message:"must have required property '"+"catalog"+"'",schema:schema11.properties.models.required,parentSchema:schema11.properties.models,data:data47};
 if(vErrors === null){
 vErrors = [err154];
 }
@@ -1855,8 +1855,8 @@ vErrors.push(err154);
 }
 errors++;
 }
-if(data47.task === undefined){
-const err155 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/required",keyword:"required",params:{missingProperty: "task"},message:"must have required property '"+"task"+"'",schema:schema11.properties.models.required,parentSchema:schema11.properties.models,data:data47};
+if(data47.mirror === undefined){
+const err155 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/required",keyword:"required",params:{missingProperty: "mirror"},message:"must have required property '"+"mirror"+"'",schema:schema11.properties.models.required,parentSchema:schema11.properties.models,data:data47};
 if(vErrors === null){
 vErrors = [err155];
 }
@@ -1865,8 +1865,8 @@ vErrors.push(err155);
 }
 errors++;
 }
-if(data47.allowZooFallback === undefined){
-const err156 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/required",keyword:"required",params:{missingProperty: "allowZooFallback"},message:"must have required property '"+"allowZooFallback"+"'",schema:schema11.properties.models.required,parentSchema:schema11.properties.models,data:data47};
+if(data47.task === undefined){
+const err156 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/required",keyword:"required",params:{missingProperty: "task"},message:"must have required property '"+"task"+"'",schema:schema11.properties.models.required,parentSchema:schema11.properties.models,data:data47};
 if(vErrors === null){
 vErrors = [err156];
 }
@@ -1875,8 +1875,8 @@ vErrors.push(err156);
 }
 errors++;
 }
-if(data47.downloadTimeoutSeconds === undefined){
-const err157 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/required",keyword:"required",params:{missingProperty: "downloadTimeoutSeconds"},message:"must have required property '"+"downloadTimeoutSeconds"+"'",schema:schema11.properties.models.required,parentSchema:schema11.properties.models,data:data47};
+if(data47.allowZooFallback === undefined){
+const err157 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/required",keyword:"required",params:{missingProperty: "allowZooFallback"},message:"must have required property '"+"allowZooFallback"+"'",schema:schema11.properties.models.required,parentSchema:schema11.properties.models,data:data47};
 if(vErrors === null){
 vErrors = [err157];
 }
@@ -1885,8 +1885,8 @@ vErrors.push(err157);
 }
 errors++;
 }
-if(data47.maxDownloadMb === undefined){
-const err158 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/required",keyword:"required",params:{missingProperty: "maxDownloadMb"},message:"must have required property '"+"maxDownloadMb"+"'",schema:schema11.properties.models.required,parentSchema:schema11.properties.models,data:data47};
+if(data47.downloadTimeoutSeconds === undefined){
+const err158 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/required",keyword:"required",params:{missingProperty: "downloadTimeoutSeconds"},message:"must have required property '"+"downloadTimeoutSeconds"+"'",schema:schema11.properties.models.required,parentSchema:schema11.properties.models,data:data47};
 if(vErrors === null){
 vErrors = [err158];
 }
@@ -1895,8 +1895,8 @@ vErrors.push(err158);
 }
 errors++;
 }
-if(data47.pullTimeoutSeconds === undefined){
-const err159 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/required",keyword:"required",params:{missingProperty: "pullTimeoutSeconds"},message:"must have required property '"+"pullTimeoutSeconds"+"'",schema:schema11.properties.models.required,parentSchema:schema11.properties.models,data:data47};
+if(data47.maxDownloadMb === undefined){
+const err159 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/required",keyword:"required",params:{missingProperty: "maxDownloadMb"},message:"must have required property '"+"maxDownloadMb"+"'",schema:schema11.properties.models.required,parentSchema:schema11.properties.models,data:data47};
 if(vErrors === null){
 vErrors = [err159];
 }
@@ -1905,8 +1905,8 @@ vErrors.push(err159);
 }
 errors++;
 }
-if(data47.allowAnyUrl === undefined){
-const err160 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/required",keyword:"required",params:{missingProperty: "allowAnyUrl"},message:"must have required property '"+"allowAnyUrl"+"'",schema:schema11.properties.models.required,parentSchema:schema11.properties.models,data:data47};
+if(data47.pullTimeoutSeconds === undefined){
+const err160 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/required",keyword:"required",params:{missingProperty: "pullTimeoutSeconds"},message:"must have required property '"+"pullTimeoutSeconds"+"'",schema:schema11.properties.models.required,parentSchema:schema11.properties.models,data:data47};
 if(vErrors === null){
 vErrors = [err160];
 }
@@ -1915,9 +1915,8 @@ vErrors.push(err160);
 }
 errors++;
 }
-for(const key7 in data47){
-if(!((((((((key7 === "catalog") || (key7 === "mirror")) || (key7 === "task")) || (key7 === "allowZooFallback")) || (key7 === "downloadTimeoutSeconds")) || (key7 === "maxDownloadMb")) || (key7 === "pullTimeoutSeconds")) || (key7 === "allowAnyUrl"))){
-const err161 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.models,data:data47};
+if(data47.allowAnyUrl === undefined){
+const err161 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/required",keyword:"required",params:{missingProperty: "allowAnyUrl"},message:"must have required property '"+"allowAnyUrl"+"'",schema:schema11.properties.models.required,parentSchema:schema11.properties.models,data:data47};
 if(vErrors === null){
 vErrors = [err161];
 }
@@ -1926,12 +1925,8 @@ vErrors.push(err161);
 }
 errors++;
 }
-}
-if(data47.catalog !== undefined){
-let data48 = data47.catalog;
-if(typeof data48 === "string"){
-if(!pattern1.test(data48)){
-const err162 = {instancePath:instancePath+"/models/catalog",schemaPath:"#/properties/models/properties/catalog/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.models.properties.catalog,data:data48};
+if(data47.publicKey === undefined){
+const err162 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/required",keyword:"required",params:{missingProperty: "publicKey"},message:"must have required property '"+"publicKey"+"'",schema:schema11.properties.models.required,parentSchema:schema11.properties.models,data:data47};
 if(vErrors === null){
 vErrors = [err162];
 }
@@ -1940,9 +1935,9 @@ vErrors.push(err162);
 }
 errors++;
 }
-}
-else {
-const err163 = {instancePath:instancePath+"/models/catalog",schemaPath:"#/properties/models/properties/catalog/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.models.properties.catalog.type,parentSchema:schema11.properties.models.properties.catalog,data:data48};
+for(const key7 in data47){
+if(!(func2.call(schema11.properties.models.properties, key7))){
+const err163 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.models,data:data47};
 if(vErrors === null){
 vErrors = [err163];
 }
@@ -1952,11 +1947,11 @@ vErrors.push(err163);
 errors++;
 }
 }
-if(data47.mirror !== undefined){
-let data49 = data47.mirror;
-if(typeof data49 === "string"){
-if(!pattern1.test(data49)){
-const err164 = {instancePath:instancePath+"/models/mirror",schemaPath:"#/properties/models/properties/mirror/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.models.properties.mirror,data:data49};
+if(data47.catalog !== undefined){
+let data48 = data47.catalog;
+if(typeof data48 === "string"){
+if(!pattern1.test(data48)){
+const err164 = {instancePath:instancePath+"/models/catalog",schemaPath:"#/properties/models/properties/catalog/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.models.properties.catalog,data:data48};
 if(vErrors === null){
 vErrors = [err164];
 }
@@ -1967,7 +1962,7 @@ errors++;
 }
 }
 else {
-const err165 = {instancePath:instancePath+"/models/mirror",schemaPath:"#/properties/models/properties/mirror/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.models.properties.mirror.type,parentSchema:schema11.properties.models.properties.mirror,data:data49};
+const err165 = {instancePath:instancePath+"/models/catalog",schemaPath:"#/properties/models/properties/catalog/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.models.properties.catalog.type,parentSchema:schema11.properties.models.properties.catalog,data:data48};
 if(vErrors === null){
 vErrors = [err165];
 }
@@ -1977,10 +1972,11 @@ vErrors.push(err165);
 errors++;
 }
 }
-if(data47.task !== undefined){
-let data50 = data47.task;
-if(typeof data50 !== "string"){
-const err166 = {instancePath:instancePath+"/models/task",schemaPath:"#/properties/models/properties/task/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.models.properties.task.type,parentSchema:schema11.properties.models.properties.task,data:data50};
+if(data47.mirror !== undefined){
+let data49 = data47.mirror;
+if(typeof data49 === "string"){
+if(!pattern1.test(data49)){
+const err166 = {instancePath:instancePath+"/models/mirror",schemaPath:"#/properties/models/properties/mirror/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.models.properties.mirror,data:data49};
 if(vErrors === null){
 vErrors = [err166];
 }
@@ -1989,8 +1985,9 @@ vErrors.push(err166);
 }
 errors++;
 }
-if(!((((data50 === "imagenet") || (data50 === "classification")) || (data50 === "person")) || (data50 === "detection"))){
-const err167 = {instancePath:instancePath+"/models/task",schemaPath:"#/properties/models/properties/task/enum",keyword:"enum",params:{allowedValues: schema11.properties.models.properties.task.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.models.properties.task.enum,parentSchema:schema11.properties.models.properties.task,data:data50};
+}
+else {
+const err167 = {instancePath:instancePath+"/models/mirror",schemaPath:"#/properties/models/properties/mirror/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.models.properties.mirror.type,parentSchema:schema11.properties.models.properties.mirror,data:data49};
 if(vErrors === null){
 vErrors = [err167];
 }
@@ -2000,10 +1997,10 @@ vErrors.push(err167);
 errors++;
 }
 }
-if(data47.allowZooFallback !== undefined){
-let data51 = data47.allowZooFallback;
-if(typeof data51 !== "boolean"){
-const err168 = {instancePath:instancePath+"/models/allowZooFallback",schemaPath:"#/properties/models/properties/allowZooFallback/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.models.properties.allowZooFallback.type,parentSchema:schema11.properties.models.properties.allowZooFallback,data:data51};
+if(data47.task !== undefined){
+let data50 = data47.task;
+if(typeof data50 !== "string"){
+const err168 = {instancePath:instancePath+"/models/task",schemaPath:"#/properties/models/properties/task/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.models.properties.task.type,parentSchema:schema11.properties.models.properties.task,data:data50};
 if(vErrors === null){
 vErrors = [err168];
 }
@@ -2012,12 +2009,8 @@ vErrors.push(err168);
 }
 errors++;
 }
-}
-if(data47.downloadTimeoutSeconds !== undefined){
-let data52 = data47.downloadTimeoutSeconds;
-if((typeof data52 == "number") && (isFinite(data52))){
-if(data52 > 86400 || isNaN(data52)){
-const err169 = {instancePath:instancePath+"/models/downloadTimeoutSeconds",schemaPath:"#/properties/models/properties/downloadTimeoutSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema11.properties.models.properties.downloadTimeoutSeconds,data:data52};
+if(!((((data50 === "imagenet") || (data50 === "classification")) || (data50 === "person")) || (data50 === "detection"))){
+const err169 = {instancePath:instancePath+"/models/task",schemaPath:"#/properties/models/properties/task/enum",keyword:"enum",params:{allowedValues: schema11.properties.models.properties.task.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.models.properties.task.enum,parentSchema:schema11.properties.models.properties.task,data:data50};
 if(vErrors === null){
 vErrors = [err169];
 }
@@ -2026,8 +2019,11 @@ vErrors.push(err169);
 }
 errors++;
 }
-if(data52 <= 0 || isNaN(data52)){
-const err170 = {instancePath:instancePath+"/models/downloadTimeoutSeconds",schemaPath:"#/properties/models/properties/downloadTimeoutSeconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.models.properties.downloadTimeoutSeconds,data:data52};
+}
+if(data47.allowZooFallback !== undefined){
+let data51 = data47.allowZooFallback;
+if(typeof data51 !== "boolean"){
+const err170 = {instancePath:instancePath+"/models/allowZooFallback",schemaPath:"#/properties/models/properties/allowZooFallback/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.models.properties.allowZooFallback.type,parentSchema:schema11.properties.models.properties.allowZooFallback,data:data51};
 if(vErrors === null){
 vErrors = [err170];
 }
@@ -2037,8 +2033,11 @@ vErrors.push(err170);
 errors++;
 }
 }
-else {
-const err171 = {instancePath:instancePath+"/models/downloadTimeoutSeconds",schemaPath:"#/properties/models/properties/downloadTimeoutSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.models.properties.downloadTimeoutSeconds.type,parentSchema:schema11.properties.models.properties.downloadTimeoutSeconds,data:data52};
+if(data47.downloadTimeoutSeconds !== undefined){
+let data52 = data47.downloadTimeoutSeconds;
+if((typeof data52 == "number") && (isFinite(data52))){
+if(data52 > 86400 || isNaN(data52)){
+const err171 = {instancePath:instancePath+"/models/downloadTimeoutSeconds",schemaPath:"#/properties/models/properties/downloadTimeoutSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema11.properties.models.properties.downloadTimeoutSeconds,data:data52};
 if(vErrors === null){
 vErrors = [err171];
 }
@@ -2047,12 +2046,8 @@ vErrors.push(err171);
 }
 errors++;
 }
-}
-if(data47.maxDownloadMb !== undefined){
-let data53 = data47.maxDownloadMb;
-if((typeof data53 == "number") && (isFinite(data53))){
-if(data53 > 10000 || isNaN(data53)){
-const err172 = {instancePath:instancePath+"/models/maxDownloadMb",schemaPath:"#/properties/models/properties/maxDownloadMb/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000",schema:10000,parentSchema:schema11.properties.models.properties.maxDownloadMb,data:data53};
+if(data52 <= 0 || isNaN(data52)){
+const err172 = {instancePath:instancePath+"/models/downloadTimeoutSeconds",schemaPath:"#/properties/models/properties/downloadTimeoutSeconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.models.properties.downloadTimeoutSeconds,data:data52};
 if(vErrors === null){
 vErrors = [err172];
 }
@@ -2061,8 +2056,9 @@ vErrors.push(err172);
 }
 errors++;
 }
-if(data53 <= 0 || isNaN(data53)){
-const err173 = {instancePath:instancePath+"/models/maxDownloadMb",schemaPath:"#/properties/models/properties/maxDownloadMb/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.models.properties.maxDownloadMb,data:data53};
+}
+else {
+const err173 = {instancePath:instancePath+"/models/downloadTimeoutSeconds",schemaPath:"#/properties/models/properties/downloadTimeoutSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.models.properties.downloadTimeoutSeconds.type,parentSchema:schema11.properties.models.properties.downloadTimeoutSeconds,data:data52};
 if(vErrors === null){
 vErrors = [err173];
 }
@@ -2072,8 +2068,11 @@ vErrors.push(err173);
 errors++;
 }
 }
-else {
-const err174 = {instancePath:instancePath+"/models/maxDownloadMb",schemaPath:"#/properties/models/properties/maxDownloadMb/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.models.properties.maxDownloadMb.type,parentSchema:schema11.properties.models.properties.maxDownloadMb,data:data53};
+if(data47.maxDownloadMb !== undefined){
+let data53 = data47.maxDownloadMb;
+if((typeof data53 == "number") && (isFinite(data53))){
+if(data53 > 10000 || isNaN(data53)){
+const err174 = {instancePath:instancePath+"/models/maxDownloadMb",schemaPath:"#/properties/models/properties/maxDownloadMb/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000",schema:10000,parentSchema:schema11.properties.models.properties.maxDownloadMb,data:data53};
 if(vErrors === null){
 vErrors = [err174];
 }
@@ -2082,12 +2081,8 @@ vErrors.push(err174);
 }
 errors++;
 }
-}
-if(data47.pullTimeoutSeconds !== undefined){
-let data54 = data47.pullTimeoutSeconds;
-if((typeof data54 == "number") && (isFinite(data54))){
-if(data54 > 86400 || isNaN(data54)){
-const err175 = {instancePath:instancePath+"/models/pullTimeoutSeconds",schemaPath:"#/properties/models/properties/pullTimeoutSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema11.properties.models.properties.pullTimeoutSeconds,data:data54};
+if(data53 <= 0 || isNaN(data53)){
+const err175 = {instancePath:instancePath+"/models/maxDownloadMb",schemaPath:"#/properties/models/properties/maxDownloadMb/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.models.properties.maxDownloadMb,data:data53};
 if(vErrors === null){
 vErrors = [err175];
 }
@@ -2096,8 +2091,9 @@ vErrors.push(err175);
 }
 errors++;
 }
-if(data54 <= 0 || isNaN(data54)){
-const err176 = {instancePath:instancePath+"/models/pullTimeoutSeconds",schemaPath:"#/properties/models/properties/pullTimeoutSeconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.models.properties.pullTimeoutSeconds,data:data54};
+}
+else {
+const err176 = {instancePath:instancePath+"/models/maxDownloadMb",schemaPath:"#/properties/models/properties/maxDownloadMb/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.models.properties.maxDownloadMb.type,parentSchema:schema11.properties.models.properties.maxDownloadMb,data:data53};
 if(vErrors === null){
 vErrors = [err176];
 }
@@ -2107,8 +2103,11 @@ vErrors.push(err176);
 errors++;
 }
 }
-else {
-const err177 = {instancePath:instancePath+"/models/pullTimeoutSeconds",schemaPath:"#/properties/models/properties/pullTimeoutSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.models.properties.pullTimeoutSeconds.type,parentSchema:schema11.properties.models.properties.pullTimeoutSeconds,data:data54};
+if(data47.pullTimeoutSeconds !== undefined){
+let data54 = data47.pullTimeoutSeconds;
+if((typeof data54 == "number") && (isFinite(data54))){
+if(data54 > 86400 || isNaN(data54)){
+const err177 = {instancePath:instancePath+"/models/pullTimeoutSeconds",schemaPath:"#/properties/models/properties/pullTimeoutSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema11.properties.models.properties.pullTimeoutSeconds,data:data54};
 if(vErrors === null){
 vErrors = [err177];
 }
@@ -2117,11 +2116,8 @@ vErrors.push(err177);
 }
 errors++;
 }
-}
-if(data47.allowAnyUrl !== undefined){
-let data55 = data47.allowAnyUrl;
-if(typeof data55 !== "boolean"){
-const err178 = {instancePath:instancePath+"/models/allowAnyUrl",schemaPath:"#/properties/models/properties/allowAnyUrl/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.models.properties.allowAnyUrl.type,parentSchema:schema11.properties.models.properties.allowAnyUrl,data:data55};
+if(data54 <= 0 || isNaN(data54)){
+const err178 = {instancePath:instancePath+"/models/pullTimeoutSeconds",schemaPath:"#/properties/models/properties/pullTimeoutSeconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.models.properties.pullTimeoutSeconds,data:data54};
 if(vErrors === null){
 vErrors = [err178];
 }
@@ -2131,9 +2127,8 @@ vErrors.push(err178);
 errors++;
 }
 }
-}
 else {
-const err179 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.models.type,parentSchema:schema11.properties.models,data:data47};
+const err179 = {instancePath:instancePath+"/models/pullTimeoutSeconds",schemaPath:"#/properties/models/properties/pullTimeoutSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.models.properties.pullTimeoutSeconds.type,parentSchema:schema11.properties.models.properties.pullTimeoutSeconds,data:data54};
 if(vErrors === null){
 vErrors = [err179];
 }
@@ -2143,11 +2138,10 @@ vErrors.push(err179);
 errors++;
 }
 }
-if(data.profile !== undefined){
-let data56 = data.profile;
-if(data56 && typeof data56 == "object" && !Array.isArray(data56)){
-if(data56.minRuns === undefined){
-const err180 = {instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/required",keyword:"required",params:{missingProperty: "minRuns"},message:"must have required property '"+"minRuns"+"'",schema:schema11.properties.profile.required,parentSchema:schema11.properties.profile,data:data56};
+if(data47.allowAnyUrl !== undefined){
+let data55 = data47.allowAnyUrl;
+if(typeof data55 !== "boolean"){
+const err180 = {instancePath:instancePath+"/models/allowAnyUrl",schemaPath:"#/properties/models/properties/allowAnyUrl/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.models.properties.allowAnyUrl.type,parentSchema:schema11.properties.models.properties.allowAnyUrl,data:data55};
 if(vErrors === null){
 vErrors = [err180];
 }
@@ -2156,8 +2150,12 @@ vErrors.push(err180);
 }
 errors++;
 }
-if(data56.minSeconds === undefined){
-const err181 = {instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/required",keyword:"required",params:{missingProperty: "minSeconds"},message:"must have required property '"+"minSeconds"+"'",schema:schema11.properties.profile.required,parentSchema:schema11.properties.profile,data:data56};
+}
+if(data47.publicKey !== undefined){
+let data56 = data47.publicKey;
+if(typeof data56 === "string"){
+if(!pattern1.test(data56)){
+const err181 = {instancePath:instancePath+"/models/publicKey",schemaPath:"#/properties/models/properties/publicKey/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.models.properties.publicKey,data:data56};
 if(vErrors === null){
 vErrors = [err181];
 }
@@ -2166,8 +2164,9 @@ vErrors.push(err181);
 }
 errors++;
 }
-if(data56.warmupRuns === undefined){
-const err182 = {instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/required",keyword:"required",params:{missingProperty: "warmupRuns"},message:"must have required property '"+"warmupRuns"+"'",schema:schema11.properties.profile.required,parentSchema:schema11.properties.profile,data:data56};
+}
+else {
+const err182 = {instancePath:instancePath+"/models/publicKey",schemaPath:"#/properties/models/properties/publicKey/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.models.properties.publicKey.type,parentSchema:schema11.properties.models.properties.publicKey,data:data56};
 if(vErrors === null){
 vErrors = [err182];
 }
@@ -2176,8 +2175,10 @@ vErrors.push(err182);
 }
 errors++;
 }
-if(data56.probeDir === undefined){
-const err183 = {instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/required",keyword:"required",params:{missingProperty: "probeDir"},message:"must have required property '"+"probeDir"+"'",schema:schema11.properties.profile.required,parentSchema:schema11.properties.profile,data:data56};
+}
+}
+else {
+const err183 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.models.type,parentSchema:schema11.properties.models,data:data47};
 if(vErrors === null){
 vErrors = [err183];
 }
@@ -2186,8 +2187,12 @@ vErrors.push(err183);
 }
 errors++;
 }
-if(data56.minAgreement === undefined){
-const err184 = {instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/required",keyword:"required",params:{missingProperty: "minAgreement"},message:"must have required property '"+"minAgreement"+"'",schema:schema11.properties.profile.required,parentSchema:schema11.properties.profile,data:data56};
+}
+if(data.profile !== undefined){
+let data57 = data.profile;
+if(data57 && typeof data57 == "object" && !Array.isArray(data57)){
+if(data57.minRuns === undefined){
+const err184 = {instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/required",keyword:"required",params:{missingProperty: "minRuns"},message:"must have required property '"+"minRuns"+"'",schema:schema11.properties.profile.required,parentSchema:schema11.properties.profile,data:data57};
 if(vErrors === null){
 vErrors = [err184];
 }
@@ -2196,9 +2201,8 @@ vErrors.push(err184);
 }
 errors++;
 }
-for(const key8 in data56){
-if(!(((((key8 === "minRuns") || (key8 === "minSeconds")) || (key8 === "warmupRuns")) || (key8 === "probeDir")) || (key8 === "minAgreement"))){
-const err185 = {instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.profile,data:data56};
+if(data57.minSeconds === undefined){
+const err185 = {instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/required",keyword:"required",params:{missingProperty: "minSeconds"},message:"must have required property '"+"minSeconds"+"'",schema:schema11.properties.profile.required,parentSchema:schema11.properties.profile,data:data57};
 if(vErrors === null){
 vErrors = [err185];
 }
@@ -2207,11 +2211,8 @@ vErrors.push(err185);
 }
 errors++;
 }
-}
-if(data56.minRuns !== undefined){
-let data57 = data56.minRuns;
-if(!(((typeof data57 == "number") && (!(data57 % 1) && !isNaN(data57))) && (isFinite(data57)))){
-const err186 = {instancePath:instancePath+"/profile/minRuns",schemaPath:"#/properties/profile/properties/minRuns/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.profile.properties.minRuns.type,parentSchema:schema11.properties.profile.properties.minRuns,data:data57};
+if(data57.warmupRuns === undefined){
+const err186 = {instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/required",keyword:"required",params:{missingProperty: "warmupRuns"},message:"must have required property '"+"warmupRuns"+"'",schema:schema11.properties.profile.required,parentSchema:schema11.properties.profile,data:data57};
 if(vErrors === null){
 vErrors = [err186];
 }
@@ -2220,9 +2221,8 @@ vErrors.push(err186);
 }
 errors++;
 }
-if((typeof data57 == "number") && (isFinite(data57))){
-if(data57 > 100000 || isNaN(data57)){
-const err187 = {instancePath:instancePath+"/profile/minRuns",schemaPath:"#/properties/profile/properties/minRuns/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000",schema:100000,parentSchema:schema11.properties.profile.properties.minRuns,data:data57};
+if(data57.probeDir === undefined){
+const err187 = {instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/required",keyword:"required",params:{missingProperty: "probeDir"},message:"must have required property '"+"probeDir"+"'",schema:schema11.properties.profile.required,parentSchema:schema11.properties.profile,data:data57};
 if(vErrors === null){
 vErrors = [err187];
 }
@@ -2231,8 +2231,8 @@ vErrors.push(err187);
 }
 errors++;
 }
-if(data57 < 1 || isNaN(data57)){
-const err188 = {instancePath:instancePath+"/profile/minRuns",schemaPath:"#/properties/profile/properties/minRuns/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.profile.properties.minRuns,data:data57};
+if(data57.minAgreement === undefined){
+const err188 = {instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/required",keyword:"required",params:{missingProperty: "minAgreement"},message:"must have required property '"+"minAgreement"+"'",schema:schema11.properties.profile.required,parentSchema:schema11.properties.profile,data:data57};
 if(vErrors === null){
 vErrors = [err188];
 }
@@ -2241,13 +2241,9 @@ vErrors.push(err188);
 }
 errors++;
 }
-}
-}
-if(data56.minSeconds !== undefined){
-let data58 = data56.minSeconds;
-if((typeof data58 == "number") && (isFinite(data58))){
-if(data58 > 3600 || isNaN(data58)){
-const err189 = {instancePath:instancePath+"/profile/minSeconds",schemaPath:"#/properties/profile/properties/minSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.profile.properties.minSeconds,data:data58};
+for(const key8 in data57){
+if(!(((((key8 === "minRuns") || (key8 === "minSeconds")) || (key8 === "warmupRuns")) || (key8 === "probeDir")) || (key8 === "minAgreement"))){
+const err189 = {instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.profile,data:data57};
 if(vErrors === null){
 vErrors = [err189];
 }
@@ -2256,8 +2252,11 @@ vErrors.push(err189);
 }
 errors++;
 }
-if(data58 < 0 || isNaN(data58)){
-const err190 = {instancePath:instancePath+"/profile/minSeconds",schemaPath:"#/properties/profile/properties/minSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.profile.properties.minSeconds,data:data58};
+}
+if(data57.minRuns !== undefined){
+let data58 = data57.minRuns;
+if(!(((typeof data58 == "number") && (!(data58 % 1) && !isNaN(data58))) && (isFinite(data58)))){
+const err190 = {instancePath:instancePath+"/profile/minRuns",schemaPath:"#/properties/profile/properties/minRuns/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.profile.properties.minRuns.type,parentSchema:schema11.properties.profile.properties.minRuns,data:data58};
 if(vErrors === null){
 vErrors = [err190];
 }
@@ -2266,9 +2265,9 @@ vErrors.push(err190);
 }
 errors++;
 }
-}
-else {
-const err191 = {instancePath:instancePath+"/profile/minSeconds",schemaPath:"#/properties/profile/properties/minSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.profile.properties.minSeconds.type,parentSchema:schema11.properties.profile.properties.minSeconds,data:data58};
+if((typeof data58 == "number") && (isFinite(data58))){
+if(data58 > 100000 || isNaN(data58)){
+const err191 = {instancePath:instancePath+"/profile/minRuns",schemaPath:"#/properties/profile/properties/minRuns/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000",schema:100000,parentSchema:schema11.properties.profile.properties.minRuns,data:data58};
 if(vErrors === null){
 vErrors = [err191];
 }
@@ -2277,11 +2276,8 @@ vErrors.push(err191);
 }
 errors++;
 }
-}
-if(data56.warmupRuns !== undefined){
-let data59 = data56.warmupRuns;
-if(!(((typeof data59 == "number") && (!(data59 % 1) && !isNaN(data59))) && (isFinite(data59)))){
-const err192 = {instancePath:instancePath+"/profile/warmupRuns",schemaPath:"#/properties/profile/properties/warmupRuns/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.profile.properties.warmupRuns.type,parentSchema:schema11.properties.profile.properties.warmupRuns,data:data59};
+if(data58 < 1 || isNaN(data58)){
+const err192 = {instancePath:instancePath+"/profile/minRuns",schemaPath:"#/properties/profile/properties/minRuns/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.profile.properties.minRuns,data:data58};
 if(vErrors === null){
 vErrors = [err192];
 }
@@ -2290,9 +2286,13 @@ vErrors.push(err192);
 }
 errors++;
 }
+}
+}
+if(data57.minSeconds !== undefined){
+let data59 = data57.minSeconds;
 if((typeof data59 == "number") && (isFinite(data59))){
-if(data59 > 10000 || isNaN(data59)){
-const err193 = {instancePath:instancePath+"/profile/warmupRuns",schemaPath:"#/properties/profile/properties/warmupRuns/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000",schema:10000,parentSchema:schema11.properties.profile.properties.warmupRuns,data:data59};
+if(data59 > 3600 || isNaN(data59)){
+const err193 = {instancePath:instancePath+"/profile/minSeconds",schemaPath:"#/properties/profile/properties/minSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.profile.properties.minSeconds,data:data59};
 if(vErrors === null){
 vErrors = [err193];
 }
@@ -2302,7 +2302,7 @@ vErrors.push(err193);
 errors++;
 }
 if(data59 < 0 || isNaN(data59)){
-const err194 = {instancePath:instancePath+"/profile/warmupRuns",schemaPath:"#/properties/profile/properties/warmupRuns/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.profile.properties.warmupRuns,data:data59};
+const err194 = {instancePath:instancePath+"/profile/minSeconds",schemaPath:"#/properties/profile/properties/minSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.profile.properties.minSeconds,data:data59};
 if(vErrors === null){
 vErrors = [err194];
 }
@@ -2312,12 +2312,8 @@ vErrors.push(err194);
 errors++;
 }
 }
-}
-if(data56.probeDir !== undefined){
-let data60 = data56.probeDir;
-if(typeof data60 === "string"){
-if(!pattern1.test(data60)){
-const err195 = {instancePath:instancePath+"/profile/probeDir",schemaPath:"#/properties/profile/properties/probeDir/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.profile.properties.probeDir,data:data60};
+else {
+const err195 = {instancePath:instancePath+"/profile/minSeconds",schemaPath:"#/properties/profile/properties/minSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.profile.properties.minSeconds.type,parentSchema:schema11.properties.profile.properties.minSeconds,data:data59};
 if(vErrors === null){
 vErrors = [err195];
 }
@@ -2327,8 +2323,10 @@ vErrors.push(err195);
 errors++;
 }
 }
-else {
-const err196 = {instancePath:instancePath+"/profile/probeDir",schemaPath:"#/properties/profile/properties/probeDir/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.profile.properties.probeDir.type,parentSchema:schema11.properties.profile.properties.probeDir,data:data60};
+if(data57.warmupRuns !== undefined){
+let data60 = data57.warmupRuns;
+if(!(((typeof data60 == "number") && (!(data60 % 1) && !isNaN(data60))) && (isFinite(data60)))){
+const err196 = {instancePath:instancePath+"/profile/warmupRuns",schemaPath:"#/properties/profile/properties/warmupRuns/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.profile.properties.warmupRuns.type,parentSchema:schema11.properties.profile.properties.warmupRuns,data:data60};
 if(vErrors === null){
 vErrors = [err196];
 }
@@ -2337,12 +2335,9 @@ vErrors.push(err196);
 }
 errors++;
 }
-}
-if(data56.minAgreement !== undefined){
-let data61 = data56.minAgreement;
-if((typeof data61 == "number") && (isFinite(data61))){
-if(data61 > 1 || isNaN(data61)){
-const err197 = {instancePath:instancePath+"/profile/minAgreement",schemaPath:"#/properties/profile/properties/minAgreement/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.profile.properties.minAgreement,data:data61};
+if((typeof data60 == "number") && (isFinite(data60))){
+if(data60 > 10000 || isNaN(data60)){
+const err197 = {instancePath:instancePath+"/profile/warmupRuns",schemaPath:"#/properties/profile/properties/warmupRuns/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000",schema:10000,parentSchema:schema11.properties.profile.properties.warmupRuns,data:data60};
 if(vErrors === null){
 vErrors = [err197];
 }
@@ -2351,8 +2346,8 @@ vErrors.push(err197);
 }
 errors++;
 }
-if(data61 < 0 || isNaN(data61)){
-const err198 = {instancePath:instancePath+"/profile/minAgreement",schemaPath:"#/properties/profile/properties/minAgreement/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.profile.properties.minAgreement,data:data61};
+if(data60 < 0 || isNaN(data60)){
+const err198 = {instancePath:instancePath+"/profile/warmupRuns",schemaPath:"#/properties/profile/properties/warmupRuns/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.profile.properties.warmupRuns,data:data60};
 if(vErrors === null){
 vErrors = [err198];
 }
@@ -2362,8 +2357,12 @@ vErrors.push(err198);
 errors++;
 }
 }
-else {
-const err199 = {instancePath:instancePath+"/profile/minAgreement",schemaPath:"#/properties/profile/properties/minAgreement/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.profile.properties.minAgreement.type,parentSchema:schema11.properties.profile.properties.minAgreement,data:data61};
+}
+if(data57.probeDir !== undefined){
+let data61 = data57.probeDir;
+if(typeof data61 === "string"){
+if(!pattern1.test(data61)){
+const err199 = {instancePath:instancePath+"/profile/probeDir",schemaPath:"#/properties/profile/properties/probeDir/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.profile.properties.probeDir,data:data61};
 if(vErrors === null){
 vErrors = [err199];
 }
@@ -2373,9 +2372,8 @@ vErrors.push(err199);
 errors++;
 }
 }
-}
 else {
-const err200 = {instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.profile.type,parentSchema:schema11.properties.profile,data:data56};
+const err200 = {instancePath:instancePath+"/profile/probeDir",schemaPath:"#/properties/profile/properties/probeDir/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.profile.properties.probeDir.type,parentSchema:schema11.properties.profile.properties.probeDir,data:data61};
 if(vErrors === null){
 vErrors = [err200];
 }
@@ -2385,11 +2383,11 @@ vErrors.push(err200);
 errors++;
 }
 }
-if(data.adapt !== undefined){
-let data62 = data.adapt;
-if(data62 && typeof data62 == "object" && !Array.isArray(data62)){
-if(data62.enabled === undefined){
-const err201 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/required",keyword:"required",params:{missingProperty: "enabled"},message:"must have required property '"+"enabled"+"'",schema:schema11.properties.adapt.required,parentSchema:schema11.properties.adapt,data:data62};
+if(data57.minAgreement !== undefined){
+let data62 = data57.minAgreement;
+if((typeof data62 == "number") && (isFinite(data62))){
+if(data62 > 1 || isNaN(data62)){
+const err201 = {instancePath:instancePath+"/profile/minAgreement",schemaPath:"#/properties/profile/properties/minAgreement/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.profile.properties.minAgreement,data:data62};
 if(vErrors === null){
 vErrors = [err201];
 }
@@ -2398,8 +2396,8 @@ vErrors.push(err201);
 }
 errors++;
 }
-if(data62.windowSeconds === undefined){
-const err202 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/required",keyword:"required",params:{missingProperty: "windowSeconds"},message:"must have required property '"+"windowSeconds"+"'",schema:schema11.properties.adapt.required,parentSchema:schema11.properties.adapt,data:data62};
+if(data62 < 0 || isNaN(data62)){
+const err202 = {instancePath:instancePath+"/profile/minAgreement",schemaPath:"#/properties/profile/properties/minAgreement/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.profile.properties.minAgreement,data:data62};
 if(vErrors === null){
 vErrors = [err202];
 }
@@ -2408,8 +2406,9 @@ vErrors.push(err202);
 }
 errors++;
 }
-if(data62.cooldownSeconds === undefined){
-const err203 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/required",keyword:"required",params:{missingProperty: "cooldownSeconds"},message:"must have required property '"+"cooldownSeconds"+"'",schema:schema11.properties.adapt.required,parentSchema:schema11.properties.adapt,data:data62};
+}
+else {
+const err203 = {instancePath:instancePath+"/profile/minAgreement",schemaPath:"#/properties/profile/properties/minAgreement/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.profile.properties.minAgreement.type,parentSchema:schema11.properties.profile.properties.minAgreement,data:data62};
 if(vErrors === null){
 vErrors = [err203];
 }
@@ -2418,8 +2417,10 @@ vErrors.push(err203);
 }
 errors++;
 }
-if(data62.hysteresis === undefined){
-const err204 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/required",keyword:"required",params:{missingProperty: "hysteresis"},message:"must have required property '"+"hysteresis"+"'",schema:schema11.properties.adapt.required,parentSchema:schema11.properties.adapt,data:data62};
+}
+}
+else {
+const err204 = {instancePath:instancePath+"/profile",schemaPath:"#/properties/profile/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.profile.type,parentSchema:schema11.properties.profile,data:data57};
 if(vErrors === null){
 vErrors = [err204];
 }
@@ -2428,9 +2429,12 @@ vErrors.push(err204);
 }
 errors++;
 }
-for(const key9 in data62){
-if(!((((key9 === "enabled") || (key9 === "windowSeconds")) || (key9 === "cooldownSeconds")) || (key9 === "hysteresis"))){
-const err205 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.adapt,data:data62};
+}
+if(data.adapt !== undefined){
+let data63 = data.adapt;
+if(data63 && typeof data63 == "object" && !Array.isArray(data63)){
+if(data63.enabled === undefined){
+const err205 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/required",keyword:"required",params:{missingProperty: "enabled"},message:"must have required property '"+"enabled"+"'",schema:schema11.properties.adapt.required,parentSchema:schema11.properties.adapt,data:data63};
 if(vErrors === null){
 vErrors = [err205];
 }
@@ -2439,11 +2443,8 @@ vErrors.push(err205);
 }
 errors++;
 }
-}
-if(data62.enabled !== undefined){
-let data63 = data62.enabled;
-if(typeof data63 !== "boolean"){
-const err206 = {instancePath:instancePath+"/adapt/enabled",schemaPath:"#/properties/adapt/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.adapt.properties.enabled.type,parentSchema:schema11.properties.adapt.properties.enabled,data:data63};
+if(data63.windowSeconds === undefined){
+const err206 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/required",keyword:"required",params:{missingProperty: "windowSeconds"},message:"must have required property '"+"windowSeconds"+"'",schema:schema11.properties.adapt.required,parentSchema:schema11.properties.adapt,data:data63};
 if(vErrors === null){
 vErrors = [err206];
 }
@@ -2452,12 +2453,8 @@ vErrors.push(err206);
 }
 errors++;
 }
-}
-if(data62.windowSeconds !== undefined){
-let data64 = data62.windowSeconds;
-if((typeof data64 == "number") && (isFinite(data64))){
-if(data64 > 86400 || isNaN(data64)){
-const err207 = {instancePath:instancePath+"/adapt/windowSeconds",schemaPath:"#/properties/adapt/properties/windowSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema11.properties.adapt.properties.windowSeconds,data:data64};
+if(data63.cooldownSeconds === undefined){
+const err207 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/required",keyword:"required",params:{missingProperty: "cooldownSeconds"},message:"must have required property '"+"cooldownSeconds"+"'",schema:schema11.properties.adapt.required,parentSchema:schema11.properties.adapt,data:data63};
 if(vErrors === null){
 vErrors = [err207];
 }
@@ -2466,8 +2463,8 @@ vErrors.push(err207);
 }
 errors++;
 }
-if(data64 <= 0 || isNaN(data64)){
-const err208 = {instancePath:instancePath+"/adapt/windowSeconds",schemaPath:"#/properties/adapt/properties/windowSeconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.adapt.properties.windowSeconds,data:data64};
+if(data63.hysteresis === undefined){
+const err208 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/required",keyword:"required",params:{missingProperty: "hysteresis"},message:"must have required property '"+"hysteresis"+"'",schema:schema11.properties.adapt.required,parentSchema:schema11.properties.adapt,data:data63};
 if(vErrors === null){
 vErrors = [err208];
 }
@@ -2476,9 +2473,9 @@ vErrors.push(err208);
 }
 errors++;
 }
-}
-else {
-const err209 = {instancePath:instancePath+"/adapt/windowSeconds",schemaPath:"#/properties/adapt/properties/windowSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.adapt.properties.windowSeconds.type,parentSchema:schema11.properties.adapt.properties.windowSeconds,data:data64};
+for(const key9 in data63){
+if(!((((key9 === "enabled") || (key9 === "windowSeconds")) || (key9 === "cooldownSeconds")) || (key9 === "hysteresis"))){
+const err209 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.adapt,data:data63};
 if(vErrors === null){
 vErrors = [err209];
 }
@@ -2488,11 +2485,10 @@ vErrors.push(err209);
 errors++;
 }
 }
-if(data62.cooldownSeconds !== undefined){
-let data65 = data62.cooldownSeconds;
-if((typeof data65 == "number") && (isFinite(data65))){
-if(data65 > 86400 || isNaN(data65)){
-const err210 = {instancePath:instancePath+"/adapt/cooldownSeconds",schemaPath:"#/properties/adapt/properties/cooldownSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema11.properties.adapt.properties.cooldownSeconds,data:data65};
+if(data63.enabled !== undefined){
+let data64 = data63.enabled;
+if(typeof data64 !== "boolean"){
+const err210 = {instancePath:instancePath+"/adapt/enabled",schemaPath:"#/properties/adapt/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.adapt.properties.enabled.type,parentSchema:schema11.properties.adapt.properties.enabled,data:data64};
 if(vErrors === null){
 vErrors = [err210];
 }
@@ -2501,8 +2497,12 @@ vErrors.push(err210);
 }
 errors++;
 }
-if(data65 < 0 || isNaN(data65)){
-const err211 = {instancePath:instancePath+"/adapt/cooldownSeconds",schemaPath:"#/properties/adapt/properties/cooldownSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.adapt.properties.cooldownSeconds,data:data65};
+}
+if(data63.windowSeconds !== undefined){
+let data65 = data63.windowSeconds;
+if((typeof data65 == "number") && (isFinite(data65))){
+if(data65 > 86400 || isNaN(data65)){
+const err211 = {instancePath:instancePath+"/adapt/windowSeconds",schemaPath:"#/properties/adapt/properties/windowSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema11.properties.adapt.properties.windowSeconds,data:data65};
 if(vErrors === null){
 vErrors = [err211];
 }
@@ -2511,9 +2511,8 @@ vErrors.push(err211);
 }
 errors++;
 }
-}
-else {
-const err212 = {instancePath:instancePath+"/adapt/cooldownSeconds",schemaPath:"#/properties/adapt/properties/cooldownSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.adapt.properties.cooldownSeconds.type,parentSchema:schema11.properties.adapt.properties.cooldownSeconds,data:data65};
+if(data65 <= 0 || isNaN(data65)){
+const err212 = {instancePath:instancePath+"/adapt/windowSeconds",schemaPath:"#/properties/adapt/properties/windowSeconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.adapt.properties.windowSeconds,data:data65};
 if(vErrors === null){
 vErrors = [err212];
 }
@@ -2523,11 +2522,8 @@ vErrors.push(err212);
 errors++;
 }
 }
-if(data62.hysteresis !== undefined){
-let data66 = data62.hysteresis;
-if((typeof data66 == "number") && (isFinite(data66))){
-if(data66 > 1 || isNaN(data66)){
-const err213 = {instancePath:instancePath+"/adapt/hysteresis",schemaPath:"#/properties/adapt/properties/hysteresis/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.adapt.properties.hysteresis,data:data66};
+else {
+const err213 = {instancePath:instancePath+"/adapt/windowSeconds",schemaPath:"#/properties/adapt/properties/windowSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.adapt.properties.windowSeconds.type,parentSchema:schema11.properties.adapt.properties.windowSeconds,data:data65};
 if(vErrors === null){
 vErrors = [err213];
 }
@@ -2536,8 +2532,12 @@ vErrors.push(err213);
 }
 errors++;
 }
-if(data66 < 0 || isNaN(data66)){
-const err214 = {instancePath:instancePath+"/adapt/hysteresis",schemaPath:"#/properties/adapt/properties/hysteresis/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.adapt.properties.hysteresis,data:data66};
+}
+if(data63.cooldownSeconds !== undefined){
+let data66 = data63.cooldownSeconds;
+if((typeof data66 == "number") && (isFinite(data66))){
+if(data66 > 86400 || isNaN(data66)){
+const err214 = {instancePath:instancePath+"/adapt/cooldownSeconds",schemaPath:"#/properties/adapt/properties/cooldownSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema11.properties.adapt.properties.cooldownSeconds,data:data66};
 if(vErrors === null){
 vErrors = [err214];
 }
@@ -2546,9 +2546,8 @@ vErrors.push(err214);
 }
 errors++;
 }
-}
-else {
-const err215 = {instancePath:instancePath+"/adapt/hysteresis",schemaPath:"#/properties/adapt/properties/hysteresis/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.adapt.properties.hysteresis.type,parentSchema:schema11.properties.adapt.properties.hysteresis,data:data66};
+if(data66 < 0 || isNaN(data66)){
+const err215 = {instancePath:instancePath+"/adapt/cooldownSeconds",schemaPath:"#/properties/adapt/properties/cooldownSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.adapt.properties.cooldownSeconds,data:data66};
 if(vErrors === null){
 vErrors = [err215];
 }
@@ -2558,9 +2557,8 @@ vErrors.push(err215);
 errors++;
 }
 }
-}
 else {
-const err216 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.adapt.type,parentSchema:schema11.properties.adapt,data:data62};
+const err216 = {instancePath:instancePath+"/adapt/cooldownSeconds",schemaPath:"#/properties/adapt/properties/cooldownSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.adapt.properties.cooldownSeconds.type,parentSchema:schema11.properties.adapt.properties.cooldownSeconds,data:data66};
 if(vErrors === null){
 vErrors = [err216];
 }
@@ -2570,11 +2568,11 @@ vErrors.push(err216);
 errors++;
 }
 }
-if(data.mqtt !== undefined){
-let data67 = data.mqtt;
-if(data67 && typeof data67 == "object" && !Array.isArray(data67)){
-if(data67.url === undefined){
-const err217 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "url"},message:"must have required property '"+"url"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data67};
+if(data63.hysteresis !== undefined){
+let data67 = data63.hysteresis;
+if((typeof data67 == "number") && (isFinite(data67))){
+if(data67 > 1 || isNaN(data67)){
+const err217 = {instancePath:instancePath+"/adapt/hysteresis",schemaPath:"#/properties/adapt/properties/hysteresis/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.adapt.properties.hysteresis,data:data67};
 if(vErrors === null){
 vErrors = [err217];
 }
@@ -2583,8 +2581,8 @@ vErrors.push(err217);
 }
 errors++;
 }
-if(data67.prefix === undefined){
-const err218 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "prefix"},message:"must have required property '"+"prefix"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data67};
+if(data67 < 0 || isNaN(data67)){
+const err218 = {instancePath:instancePath+"/adapt/hysteresis",schemaPath:"#/properties/adapt/properties/hysteresis/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.adapt.properties.hysteresis,data:data67};
 if(vErrors === null){
 vErrors = [err218];
 }
@@ -2593,8 +2591,9 @@ vErrors.push(err218);
 }
 errors++;
 }
-if(data67.protocolVersion === undefined){
-const err219 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "protocolVersion"},message:"must have required property '"+"protocolVersion"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data67};
+}
+else {
+const err219 = {instancePath:instancePath+"/adapt/hysteresis",schemaPath:"#/properties/adapt/properties/hysteresis/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.adapt.properties.hysteresis.type,parentSchema:schema11.properties.adapt.properties.hysteresis,data:data67};
 if(vErrors === null){
 vErrors = [err219];
 }
@@ -2603,8 +2602,10 @@ vErrors.push(err219);
 }
 errors++;
 }
-if(data67.username === undefined){
-const err220 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "username"},message:"must have required property '"+"username"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data67};
+}
+}
+else {
+const err220 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.adapt.type,parentSchema:schema11.properties.adapt,data:data63};
 if(vErrors === null){
 vErrors = [err220];
 }
@@ -2613,8 +2614,12 @@ vErrors.push(err220);
 }
 errors++;
 }
-if(data67.password === undefined){
-const err221 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "password"},message:"must have required property '"+"password"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data67};
+}
+if(data.mqtt !== undefined){
+let data68 = data.mqtt;
+if(data68 && typeof data68 == "object" && !Array.isArray(data68)){
+if(data68.url === undefined){
+const err221 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "url"},message:"must have required property '"+"url"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data68};
 if(vErrors === null){
 vErrors = [err221];
 }
@@ -2623,8 +2628,8 @@ vErrors.push(err221);
 }
 errors++;
 }
-if(data67.tls === undefined){
-const err222 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "tls"},message:"must have required property '"+"tls"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data67};
+if(data68.prefix === undefined){
+const err222 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "prefix"},message:"must have required property '"+"prefix"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data68};
 if(vErrors === null){
 vErrors = [err222];
 }
@@ -2633,8 +2638,8 @@ vErrors.push(err222);
 }
 errors++;
 }
-if(data67.keepaliveSeconds === undefined){
-const err223 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "keepaliveSeconds"},message:"must have required property '"+"keepaliveSeconds"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data67};
+if(data68.protocolVersion === undefined){
+const err223 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "protocolVersion"},message:"must have required property '"+"protocolVersion"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data68};
 if(vErrors === null){
 vErrors = [err223];
 }
@@ -2643,8 +2648,8 @@ vErrors.push(err223);
 }
 errors++;
 }
-if(data67.reconnectMaxSeconds === undefined){
-const err224 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "reconnectMaxSeconds"},message:"must have required property '"+"reconnectMaxSeconds"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data67};
+if(data68.username === undefined){
+const err224 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "username"},message:"must have required property '"+"username"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data68};
 if(vErrors === null){
 vErrors = [err224];
 }
@@ -2653,8 +2658,8 @@ vErrors.push(err224);
 }
 errors++;
 }
-if(data67.results === undefined){
-const err225 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "results"},message:"must have required property '"+"results"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data67};
+if(data68.password === undefined){
+const err225 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "password"},message:"must have required property '"+"password"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data68};
 if(vErrors === null){
 vErrors = [err225];
 }
@@ -2663,8 +2668,8 @@ vErrors.push(err225);
 }
 errors++;
 }
-if(data67.telemetrySeconds === undefined){
-const err226 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "telemetrySeconds"},message:"must have required property '"+"telemetrySeconds"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data67};
+if(data68.tls === undefined){
+const err226 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "tls"},message:"must have required property '"+"tls"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data68};
 if(vErrors === null){
 vErrors = [err226];
 }
@@ -2673,8 +2678,8 @@ vErrors.push(err226);
 }
 errors++;
 }
-if(data67.outbox === undefined){
-const err227 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "outbox"},message:"must have required property '"+"outbox"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data67};
+if(data68.keepaliveSeconds === undefined){
+const err227 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "keepaliveSeconds"},message:"must have required property '"+"keepaliveSeconds"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data68};
 if(vErrors === null){
 vErrors = [err227];
 }
@@ -2683,8 +2688,8 @@ vErrors.push(err227);
 }
 errors++;
 }
-if(data67.homeAssistant === undefined){
-const err228 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "homeAssistant"},message:"must have required property '"+"homeAssistant"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data67};
+if(data68.reconnectMaxSeconds === undefined){
+const err228 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "reconnectMaxSeconds"},message:"must have required property '"+"reconnectMaxSeconds"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data68};
 if(vErrors === null){
 vErrors = [err228];
 }
@@ -2693,9 +2698,8 @@ vErrors.push(err228);
 }
 errors++;
 }
-for(const key10 in data67){
-if(!(func2.call(schema11.properties.mqtt.properties, key10))){
-const err229 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.mqtt,data:data67};
+if(data68.results === undefined){
+const err229 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "results"},message:"must have required property '"+"results"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data68};
 if(vErrors === null){
 vErrors = [err229];
 }
@@ -2704,12 +2708,8 @@ vErrors.push(err229);
 }
 errors++;
 }
-}
-if(data67.url !== undefined){
-let data68 = data67.url;
-if(typeof data68 === "string"){
-if(!pattern12.test(data68)){
-const err230 = {instancePath:instancePath+"/mqtt/url",schemaPath:"#/properties/mqtt/properties/url/pattern",keyword:"pattern",params:{pattern: "^((mqtts?|wss?|tcp|ssl)://[^\\s]+)?$"},message:"must match pattern \""+"^((mqtts?|wss?|tcp|ssl)://[^\\s]+)?$"+"\"",schema:"^((mqtts?|wss?|tcp|ssl)://[^\\s]+)?$",parentSchema:schema11.properties.mqtt.properties.url,data:data68};
+if(data68.telemetrySeconds === undefined){
+const err230 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "telemetrySeconds"},message:"must have required property '"+"telemetrySeconds"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data68};
 if(vErrors === null){
 vErrors = [err230];
 }
@@ -2718,9 +2718,8 @@ vErrors.push(err230);
 }
 errors++;
 }
-}
-else {
-const err231 = {instancePath:instancePath+"/mqtt/url",schemaPath:"#/properties/mqtt/properties/url/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.url.type,parentSchema:schema11.properties.mqtt.properties.url,data:data68};
+if(data68.outbox === undefined){
+const err231 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "outbox"},message:"must have required property '"+"outbox"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data68};
 if(vErrors === null){
 vErrors = [err231];
 }
@@ -2729,12 +2728,8 @@ vErrors.push(err231);
 }
 errors++;
 }
-}
-if(data67.prefix !== undefined){
-let data69 = data67.prefix;
-if(typeof data69 === "string"){
-if(!pattern13.test(data69)){
-const err232 = {instancePath:instancePath+"/mqtt/prefix",schemaPath:"#/properties/mqtt/properties/prefix/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$"},message:"must match pattern \""+"^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$"+"\"",schema:"^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$",parentSchema:schema11.properties.mqtt.properties.prefix,data:data69};
+if(data68.homeAssistant === undefined){
+const err232 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "homeAssistant"},message:"must have required property '"+"homeAssistant"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data68};
 if(vErrors === null){
 vErrors = [err232];
 }
@@ -2743,9 +2738,9 @@ vErrors.push(err232);
 }
 errors++;
 }
-}
-else {
-const err233 = {instancePath:instancePath+"/mqtt/prefix",schemaPath:"#/properties/mqtt/properties/prefix/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.prefix.type,parentSchema:schema11.properties.mqtt.properties.prefix,data:data69};
+for(const key10 in data68){
+if(!(func2.call(schema11.properties.mqtt.properties, key10))){
+const err233 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.mqtt,data:data68};
 if(vErrors === null){
 vErrors = [err233];
 }
@@ -2755,10 +2750,11 @@ vErrors.push(err233);
 errors++;
 }
 }
-if(data67.protocolVersion !== undefined){
-let data70 = data67.protocolVersion;
-if(!(((typeof data70 == "number") && (!(data70 % 1) && !isNaN(data70))) && (isFinite(data70)))){
-const err234 = {instancePath:instancePath+"/mqtt/protocolVersion",schemaPath:"#/properties/mqtt/properties/protocolVersion/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.mqtt.properties.protocolVersion.type,parentSchema:schema11.properties.mqtt.properties.protocolVersion,data:data70};
+if(data68.url !== undefined){
+let data69 = data68.url;
+if(typeof data69 === "string"){
+if(!pattern13.test(data69)){
+const err234 = {instancePath:instancePath+"/mqtt/url",schemaPath:"#/properties/mqtt/properties/url/pattern",keyword:"pattern",params:{pattern: "^((mqtts?|wss?|tcp|ssl)://[^\\s]+)?$"},message:"must match pattern \""+"^((mqtts?|wss?|tcp|ssl)://[^\\s]+)?$"+"\"",schema:"^((mqtts?|wss?|tcp|ssl)://[^\\s]+)?$",parentSchema:schema11.properties.mqtt.properties.url,data:data69};
 if(vErrors === null){
 vErrors = [err234];
 }
@@ -2767,8 +2763,9 @@ vErrors.push(err234);
 }
 errors++;
 }
-if(!((data70 === 4) || (data70 === 5))){
-const err235 = {instancePath:instancePath+"/mqtt/protocolVersion",schemaPath:"#/properties/mqtt/properties/protocolVersion/enum",keyword:"enum",params:{allowedValues: schema11.properties.mqtt.properties.protocolVersion.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.mqtt.properties.protocolVersion.enum,parentSchema:schema11.properties.mqtt.properties.protocolVersion,data:data70};
+}
+else {
+const err235 = {instancePath:instancePath+"/mqtt/url",schemaPath:"#/properties/mqtt/properties/url/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.url.type,parentSchema:schema11.properties.mqtt.properties.url,data:data69};
 if(vErrors === null){
 vErrors = [err235];
 }
@@ -2778,11 +2775,11 @@ vErrors.push(err235);
 errors++;
 }
 }
-if(data67.username !== undefined){
-let data71 = data67.username;
-if(typeof data71 === "string"){
-if(!pattern1.test(data71)){
-const err236 = {instancePath:instancePath+"/mqtt/username",schemaPath:"#/properties/mqtt/properties/username/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.mqtt.properties.username,data:data71};
+if(data68.prefix !== undefined){
+let data70 = data68.prefix;
+if(typeof data70 === "string"){
+if(!pattern14.test(data70)){
+const err236 = {instancePath:instancePath+"/mqtt/prefix",schemaPath:"#/properties/mqtt/properties/prefix/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$"},message:"must match pattern \""+"^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$"+"\"",schema:"^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$",parentSchema:schema11.properties.mqtt.properties.prefix,data:data70};
 if(vErrors === null){
 vErrors = [err236];
 }
@@ -2793,7 +2790,7 @@ errors++;
 }
 }
 else {
-const err237 = {instancePath:instancePath+"/mqtt/username",schemaPath:"#/properties/mqtt/properties/username/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.username.type,parentSchema:schema11.properties.mqtt.properties.username,data:data71};
+const err237 = {instancePath:instancePath+"/mqtt/prefix",schemaPath:"#/properties/mqtt/properties/prefix/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.prefix.type,parentSchema:schema11.properties.mqtt.properties.prefix,data:data70};
 if(vErrors === null){
 vErrors = [err237];
 }
@@ -2803,10 +2800,10 @@ vErrors.push(err237);
 errors++;
 }
 }
-if(data67.password !== undefined){
-let data72 = data67.password;
-if(typeof data72 !== "string"){
-const err238 = {instancePath:instancePath+"/mqtt/password",schemaPath:"#/properties/mqtt/properties/password/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.password.type,parentSchema:schema11.properties.mqtt.properties.password,data:data72};
+if(data68.protocolVersion !== undefined){
+let data71 = data68.protocolVersion;
+if(!(((typeof data71 == "number") && (!(data71 % 1) && !isNaN(data71))) && (isFinite(data71)))){
+const err238 = {instancePath:instancePath+"/mqtt/protocolVersion",schemaPath:"#/properties/mqtt/properties/protocolVersion/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.mqtt.properties.protocolVersion.type,parentSchema:schema11.properties.mqtt.properties.protocolVersion,data:data71};
 if(vErrors === null){
 vErrors = [err238];
 }
@@ -2815,12 +2812,8 @@ vErrors.push(err238);
 }
 errors++;
 }
-}
-if(data67.tls !== undefined){
-let data73 = data67.tls;
-if(data73 && typeof data73 == "object" && !Array.isArray(data73)){
-if(data73.ca === undefined){
-const err239 = {instancePath:instancePath+"/mqtt/tls",schemaPath:"#/properties/mqtt/properties/tls/required",keyword:"required",params:{missingProperty: "ca"},message:"must have required property '"+"ca"+"'",schema:schema11.properties.mqtt.properties.tls.required,parentSchema:schema11.properties.mqtt.properties.tls,data:data73};
+if(!((data71 === 4) || (data71 === 5))){
+const err239 = {instancePath:instancePath+"/mqtt/protocolVersion",schemaPath:"#/properties/mqtt/properties/protocolVersion/enum",keyword:"enum",params:{allowedValues: schema11.properties.mqtt.properties.protocolVersion.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.mqtt.properties.protocolVersion.enum,parentSchema:schema11.properties.mqtt.properties.protocolVersion,data:data71};
 if(vErrors === null){
 vErrors = [err239];
 }
@@ -2829,8 +2822,12 @@ vErrors.push(err239);
 }
 errors++;
 }
-if(data73.cert === undefined){
-const err240 = {instancePath:instancePath+"/mqtt/tls",schemaPath:"#/properties/mqtt/properties/tls/required",keyword:"required",params:{missingProperty: "cert"},message:"must have required property '"+"cert"+"'",schema:schema11.properties.mqtt.properties.tls.required,parentSchema:schema11.properties.mqtt.properties.tls,data:data73};
+}
+if(data68.username !== undefined){
+let data72 = data68.username;
+if(typeof data72 === "string"){
+if(!pattern1.test(data72)){
+const err240 = {instancePath:instancePath+"/mqtt/username",schemaPath:"#/properties/mqtt/properties/username/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.mqtt.properties.username,data:data72};
 if(vErrors === null){
 vErrors = [err240];
 }
@@ -2839,8 +2836,9 @@ vErrors.push(err240);
 }
 errors++;
 }
-if(data73.key === undefined){
-const err241 = {instancePath:instancePath+"/mqtt/tls",schemaPath:"#/properties/mqtt/properties/tls/required",keyword:"required",params:{missingProperty: "key"},message:"must have required property '"+"key"+"'",schema:schema11.properties.mqtt.properties.tls.required,parentSchema:schema11.properties.mqtt.properties.tls,data:data73};
+}
+else {
+const err241 = {instancePath:instancePath+"/mqtt/username",schemaPath:"#/properties/mqtt/properties/username/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.username.type,parentSchema:schema11.properties.mqtt.properties.username,data:data72};
 if(vErrors === null){
 vErrors = [err241];
 }
@@ -2849,8 +2847,11 @@ vErrors.push(err241);
 }
 errors++;
 }
-if(data73.rejectUnauthorized === undefined){
-const err242 = {instancePath:instancePath+"/mqtt/tls",schemaPath:"#/properties/mqtt/properties/tls/required",keyword:"required",params:{missingProperty: "rejectUnauthorized"},message:"must have required property '"+"rejectUnauthorized"+"'",schema:schema11.properties.mqtt.properties.tls.required,parentSchema:schema11.properties.mqtt.properties.tls,data:data73};
+}
+if(data68.password !== undefined){
+let data73 = data68.password;
+if(typeof data73 !== "string"){
+const err242 = {instancePath:instancePath+"/mqtt/password",schemaPath:"#/properties/mqtt/properties/password/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.password.type,parentSchema:schema11.properties.mqtt.properties.password,data:data73};
 if(vErrors === null){
 vErrors = [err242];
 }
@@ -2859,9 +2860,12 @@ vErrors.push(err242);
 }
 errors++;
 }
-for(const key11 in data73){
-if(!((((key11 === "ca") || (key11 === "cert")) || (key11 === "key")) || (key11 === "rejectUnauthorized"))){
-const err243 = {instancePath:instancePath+"/mqtt/tls",schemaPath:"#/properties/mqtt/properties/tls/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.mqtt.properties.tls,data:data73};
+}
+if(data68.tls !== undefined){
+let data74 = data68.tls;
+if(data74 && typeof data74 == "object" && !Array.isArray(data74)){
+if(data74.ca === undefined){
+const err243 = {instancePath:instancePath+"/mqtt/tls",schemaPath:"#/properties/mqtt/properties/tls/required",keyword:"required",params:{missingProperty: "ca"},message:"must have required property '"+"ca"+"'",schema:schema11.properties.mqtt.properties.tls.required,parentSchema:schema11.properties.mqtt.properties.tls,data:data74};
 if(vErrors === null){
 vErrors = [err243];
 }
@@ -2870,12 +2874,8 @@ vErrors.push(err243);
 }
 errors++;
 }
-}
-if(data73.ca !== undefined){
-let data74 = data73.ca;
-if(typeof data74 === "string"){
-if(!pattern1.test(data74)){
-const err244 = {instancePath:instancePath+"/mqtt/tls/ca",schemaPath:"#/properties/mqtt/properties/tls/properties/ca/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.mqtt.properties.tls.properties.ca,data:data74};
+if(data74.cert === undefined){
+const err244 = {instancePath:instancePath+"/mqtt/tls",schemaPath:"#/properties/mqtt/properties/tls/required",keyword:"required",params:{missingProperty: "cert"},message:"must have required property '"+"cert"+"'",schema:schema11.properties.mqtt.properties.tls.required,parentSchema:schema11.properties.mqtt.properties.tls,data:data74};
 if(vErrors === null){
 vErrors = [err244];
 }
@@ -2884,9 +2884,8 @@ vErrors.push(err244);
 }
 errors++;
 }
-}
-else {
-const err245 = {instancePath:instancePath+"/mqtt/tls/ca",schemaPath:"#/properties/mqtt/properties/tls/properties/ca/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.tls.properties.ca.type,parentSchema:schema11.properties.mqtt.properties.tls.properties.ca,data:data74};
+if(data74.key === undefined){
+const err245 = {instancePath:instancePath+"/mqtt/tls",schemaPath:"#/properties/mqtt/properties/tls/required",keyword:"required",params:{missingProperty: "key"},message:"must have required property '"+"key"+"'",schema:schema11.properties.mqtt.properties.tls.required,parentSchema:schema11.properties.mqtt.properties.tls,data:data74};
 if(vErrors === null){
 vErrors = [err245];
 }
@@ -2895,12 +2894,8 @@ vErrors.push(err245);
 }
 errors++;
 }
-}
-if(data73.cert !== undefined){
-let data75 = data73.cert;
-if(typeof data75 === "string"){
-if(!pattern1.test(data75)){
-const err246 = {instancePath:instancePath+"/mqtt/tls/cert",schemaPath:"#/properties/mqtt/properties/tls/properties/cert/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.mqtt.properties.tls.properties.cert,data:data75};
+if(data74.rejectUnauthorized === undefined){
+const err246 = {instancePath:instancePath+"/mqtt/tls",schemaPath:"#/properties/mqtt/properties/tls/required",keyword:"required",params:{missingProperty: "rejectUnauthorized"},message:"must have required property '"+"rejectUnauthorized"+"'",schema:schema11.properties.mqtt.properties.tls.required,parentSchema:schema11.properties.mqtt.properties.tls,data:data74};
 if(vErrors === null){
 vErrors = [err246];
 }
@@ -2909,9 +2904,9 @@ vErrors.push(err246);
 }
 errors++;
 }
-}
-else {
-const err247 = {instancePath:instancePath+"/mqtt/tls/cert",schemaPath:"#/properties/mqtt/properties/tls/properties/cert/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.tls.properties.cert.type,parentSchema:schema11.properties.mqtt.properties.tls.properties.cert,data:data75};
+for(const key11 in data74){
+if(!((((key11 === "ca") || (key11 === "cert")) || (key11 === "key")) || (key11 === "rejectUnauthorized"))){
+const err247 = {instancePath:instancePath+"/mqtt/tls",schemaPath:"#/properties/mqtt/properties/tls/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.mqtt.properties.tls,data:data74};
 if(vErrors === null){
 vErrors = [err247];
 }
@@ -2921,11 +2916,11 @@ vErrors.push(err247);
 errors++;
 }
 }
-if(data73.key !== undefined){
-let data76 = data73.key;
-if(typeof data76 === "string"){
-if(!pattern1.test(data76)){
-const err248 = {instancePath:instancePath+"/mqtt/tls/key",schemaPath:"#/properties/mqtt/properties/tls/properties/key/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.mqtt.properties.tls.properties.key,data:data76};
+if(data74.ca !== undefined){
+let data75 = data74.ca;
+if(typeof data75 === "string"){
+if(!pattern1.test(data75)){
+const err248 = {instancePath:instancePath+"/mqtt/tls/ca",schemaPath:"#/properties/mqtt/properties/tls/properties/ca/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.mqtt.properties.tls.properties.ca,data:data75};
 if(vErrors === null){
 vErrors = [err248];
 }
@@ -2936,7 +2931,7 @@ errors++;
 }
 }
 else {
-const err249 = {instancePath:instancePath+"/mqtt/tls/key",schemaPath:"#/properties/mqtt/properties/tls/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.tls.properties.key.type,parentSchema:schema11.properties.mqtt.properties.tls.properties.key,data:data76};
+const err249 = {instancePath:instancePath+"/mqtt/tls/ca",schemaPath:"#/properties/mqtt/properties/tls/properties/ca/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.tls.properties.ca.type,parentSchema:schema11.properties.mqtt.properties.tls.properties.ca,data:data75};
 if(vErrors === null){
 vErrors = [err249];
 }
@@ -2946,10 +2941,11 @@ vErrors.push(err249);
 errors++;
 }
 }
-if(data73.rejectUnauthorized !== undefined){
-let data77 = data73.rejectUnauthorized;
-if(typeof data77 !== "boolean"){
-const err250 = {instancePath:instancePath+"/mqtt/tls/rejectUnauthorized",schemaPath:"#/properties/mqtt/properties/tls/properties/rejectUnauthorized/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.mqtt.properties.tls.properties.rejectUnauthorized.type,parentSchema:schema11.properties.mqtt.properties.tls.properties.rejectUnauthorized,data:data77};
+if(data74.cert !== undefined){
+let data76 = data74.cert;
+if(typeof data76 === "string"){
+if(!pattern1.test(data76)){
+const err250 = {instancePath:instancePath+"/mqtt/tls/cert",schemaPath:"#/properties/mqtt/properties/tls/properties/cert/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.mqtt.properties.tls.properties.cert,data:data76};
 if(vErrors === null){
 vErrors = [err250];
 }
@@ -2959,9 +2955,8 @@ vErrors.push(err250);
 errors++;
 }
 }
-}
 else {
-const err251 = {instancePath:instancePath+"/mqtt/tls",schemaPath:"#/properties/mqtt/properties/tls/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.mqtt.properties.tls.type,parentSchema:schema11.properties.mqtt.properties.tls,data:data73};
+const err251 = {instancePath:instancePath+"/mqtt/tls/cert",schemaPath:"#/properties/mqtt/properties/tls/properties/cert/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.tls.properties.cert.type,parentSchema:schema11.properties.mqtt.properties.tls.properties.cert,data:data76};
 if(vErrors === null){
 vErrors = [err251];
 }
@@ -2971,10 +2966,11 @@ vErrors.push(err251);
 errors++;
 }
 }
-if(data67.keepaliveSeconds !== undefined){
-let data78 = data67.keepaliveSeconds;
-if(!(((typeof data78 == "number") && (!(data78 % 1) && !isNaN(data78))) && (isFinite(data78)))){
-const err252 = {instancePath:instancePath+"/mqtt/keepaliveSeconds",schemaPath:"#/properties/mqtt/properties/keepaliveSeconds/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.mqtt.properties.keepaliveSeconds.type,parentSchema:schema11.properties.mqtt.properties.keepaliveSeconds,data:data78};
+if(data74.key !== undefined){
+let data77 = data74.key;
+if(typeof data77 === "string"){
+if(!pattern1.test(data77)){
+const err252 = {instancePath:instancePath+"/mqtt/tls/key",schemaPath:"#/properties/mqtt/properties/tls/properties/key/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.mqtt.properties.tls.properties.key,data:data77};
 if(vErrors === null){
 vErrors = [err252];
 }
@@ -2983,9 +2979,9 @@ vErrors.push(err252);
 }
 errors++;
 }
-if((typeof data78 == "number") && (isFinite(data78))){
-if(data78 > 65535 || isNaN(data78)){
-const err253 = {instancePath:instancePath+"/mqtt/keepaliveSeconds",schemaPath:"#/properties/mqtt/properties/keepaliveSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535",schema:65535,parentSchema:schema11.properties.mqtt.properties.keepaliveSeconds,data:data78};
+}
+else {
+const err253 = {instancePath:instancePath+"/mqtt/tls/key",schemaPath:"#/properties/mqtt/properties/tls/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.tls.properties.key.type,parentSchema:schema11.properties.mqtt.properties.tls.properties.key,data:data77};
 if(vErrors === null){
 vErrors = [err253];
 }
@@ -2994,8 +2990,11 @@ vErrors.push(err253);
 }
 errors++;
 }
-if(data78 < 0 || isNaN(data78)){
-const err254 = {instancePath:instancePath+"/mqtt/keepaliveSeconds",schemaPath:"#/properties/mqtt/properties/keepaliveSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.mqtt.properties.keepaliveSeconds,data:data78};
+}
+if(data74.rejectUnauthorized !== undefined){
+let data78 = data74.rejectUnauthorized;
+if(typeof data78 !== "boolean"){
+const err254 = {instancePath:instancePath+"/mqtt/tls/rejectUnauthorized",schemaPath:"#/properties/mqtt/properties/tls/properties/rejectUnauthorized/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.mqtt.properties.tls.properties.rejectUnauthorized.type,parentSchema:schema11.properties.mqtt.properties.tls.properties.rejectUnauthorized,data:data78};
 if(vErrors === null){
 vErrors = [err254];
 }
@@ -3006,11 +3005,8 @@ errors++;
 }
 }
 }
-if(data67.reconnectMaxSeconds !== undefined){
-let data79 = data67.reconnectMaxSeconds;
-if((typeof data79 == "number") && (isFinite(data79))){
-if(data79 > 3600 || isNaN(data79)){
-const err255 = {instancePath:instancePath+"/mqtt/reconnectMaxSeconds",schemaPath:"#/properties/mqtt/properties/reconnectMaxSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.mqtt.properties.reconnectMaxSeconds,data:data79};
+else {
+const err255 = {instancePath:instancePath+"/mqtt/tls",schemaPath:"#/properties/mqtt/properties/tls/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.mqtt.properties.tls.type,parentSchema:schema11.properties.mqtt.properties.tls,data:data74};
 if(vErrors === null){
 vErrors = [err255];
 }
@@ -3019,8 +3015,11 @@ vErrors.push(err255);
 }
 errors++;
 }
-if(data79 < 1 || isNaN(data79)){
-const err256 = {instancePath:instancePath+"/mqtt/reconnectMaxSeconds",schemaPath:"#/properties/mqtt/properties/reconnectMaxSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.mqtt.properties.reconnectMaxSeconds,data:data79};
+}
+if(data68.keepaliveSeconds !== undefined){
+let data79 = data68.keepaliveSeconds;
+if(!(((typeof data79 == "number") && (!(data79 % 1) && !isNaN(data79))) && (isFinite(data79)))){
+const err256 = {instancePath:instancePath+"/mqtt/keepaliveSeconds",schemaPath:"#/properties/mqtt/properties/keepaliveSeconds/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.mqtt.properties.keepaliveSeconds.type,parentSchema:schema11.properties.mqtt.properties.keepaliveSeconds,data:data79};
 if(vErrors === null){
 vErrors = [err256];
 }
@@ -3029,9 +3028,9 @@ vErrors.push(err256);
 }
 errors++;
 }
-}
-else {
-const err257 = {instancePath:instancePath+"/mqtt/reconnectMaxSeconds",schemaPath:"#/properties/mqtt/properties/reconnectMaxSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.mqtt.properties.reconnectMaxSeconds.type,parentSchema:schema11.properties.mqtt.properties.reconnectMaxSeconds,data:data79};
+if((typeof data79 == "number") && (isFinite(data79))){
+if(data79 > 65535 || isNaN(data79)){
+const err257 = {instancePath:instancePath+"/mqtt/keepaliveSeconds",schemaPath:"#/properties/mqtt/properties/keepaliveSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535",schema:65535,parentSchema:schema11.properties.mqtt.properties.keepaliveSeconds,data:data79};
 if(vErrors === null){
 vErrors = [err257];
 }
@@ -3040,12 +3039,8 @@ vErrors.push(err257);
 }
 errors++;
 }
-}
-if(data67.results !== undefined){
-let data80 = data67.results;
-if(data80 && typeof data80 == "object" && !Array.isArray(data80)){
-if(data80.mode === undefined){
-const err258 = {instancePath:instancePath+"/mqtt/results",schemaPath:"#/properties/mqtt/properties/results/required",keyword:"required",params:{missingProperty: "mode"},message:"must have required property '"+"mode"+"'",schema:schema11.properties.mqtt.properties.results.required,parentSchema:schema11.properties.mqtt.properties.results,data:data80};
+if(data79 < 0 || isNaN(data79)){
+const err258 = {instancePath:instancePath+"/mqtt/keepaliveSeconds",schemaPath:"#/properties/mqtt/properties/keepaliveSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.mqtt.properties.keepaliveSeconds,data:data79};
 if(vErrors === null){
 vErrors = [err258];
 }
@@ -3054,8 +3049,13 @@ vErrors.push(err258);
 }
 errors++;
 }
-if(data80.threshold === undefined){
-const err259 = {instancePath:instancePath+"/mqtt/results",schemaPath:"#/properties/mqtt/properties/results/required",keyword:"required",params:{missingProperty: "threshold"},message:"must have required property '"+"threshold"+"'",schema:schema11.properties.mqtt.properties.results.required,parentSchema:schema11.properties.mqtt.properties.results,data:data80};
+}
+}
+if(data68.reconnectMaxSeconds !== undefined){
+let data80 = data68.reconnectMaxSeconds;
+if((typeof data80 == "number") && (isFinite(data80))){
+if(data80 > 3600 || isNaN(data80)){
+const err259 = {instancePath:instancePath+"/mqtt/reconnectMaxSeconds",schemaPath:"#/properties/mqtt/properties/reconnectMaxSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.mqtt.properties.reconnectMaxSeconds,data:data80};
 if(vErrors === null){
 vErrors = [err259];
 }
@@ -3064,8 +3064,8 @@ vErrors.push(err259);
 }
 errors++;
 }
-if(data80.maxRatePerSecond === undefined){
-const err260 = {instancePath:instancePath+"/mqtt/results",schemaPath:"#/properties/mqtt/properties/results/required",keyword:"required",params:{missingProperty: "maxRatePerSecond"},message:"must have required property '"+"maxRatePerSecond"+"'",schema:schema11.properties.mqtt.properties.results.required,parentSchema:schema11.properties.mqtt.properties.results,data:data80};
+if(data80 < 1 || isNaN(data80)){
+const err260 = {instancePath:instancePath+"/mqtt/reconnectMaxSeconds",schemaPath:"#/properties/mqtt/properties/reconnectMaxSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.mqtt.properties.reconnectMaxSeconds,data:data80};
 if(vErrors === null){
 vErrors = [err260];
 }
@@ -3074,8 +3074,9 @@ vErrors.push(err260);
 }
 errors++;
 }
-if(data80.labels === undefined){
-const err261 = {instancePath:instancePath+"/mqtt/results",schemaPath:"#/properties/mqtt/properties/results/required",keyword:"required",params:{missingProperty: "labels"},message:"must have required property '"+"labels"+"'",schema:schema11.properties.mqtt.properties.results.required,parentSchema:schema11.properties.mqtt.properties.results,data:data80};
+}
+else {
+const err261 = {instancePath:instancePath+"/mqtt/reconnectMaxSeconds",schemaPath:"#/properties/mqtt/properties/reconnectMaxSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.mqtt.properties.reconnectMaxSeconds.type,parentSchema:schema11.properties.mqtt.properties.reconnectMaxSeconds,data:data80};
 if(vErrors === null){
 vErrors = [err261];
 }
@@ -3084,8 +3085,12 @@ vErrors.push(err261);
 }
 errors++;
 }
-if(data80.minScore === undefined){
-const err262 = {instancePath:instancePath+"/mqtt/results",schemaPath:"#/properties/mqtt/properties/results/required",keyword:"required",params:{missingProperty: "minScore"},message:"must have required property '"+"minScore"+"'",schema:schema11.properties.mqtt.properties.results.required,parentSchema:schema11.properties.mqtt.properties.results,data:data80};
+}
+if(data68.results !== undefined){
+let data81 = data68.results;
+if(data81 && typeof data81 == "object" && !Array.isArray(data81)){
+if(data81.mode === undefined){
+const err262 = {instancePath:instancePath+"/mqtt/results",schemaPath:"#/properties/mqtt/properties/results/required",keyword:"required",params:{missingProperty: "mode"},message:"must have required property '"+"mode"+"'",schema:schema11.properties.mqtt.properties.results.required,parentSchema:schema11.properties.mqtt.properties.results,data:data81};
 if(vErrors === null){
 vErrors = [err262];
 }
@@ -3094,9 +3099,8 @@ vErrors.push(err262);
 }
 errors++;
 }
-for(const key12 in data80){
-if(!(((((key12 === "mode") || (key12 === "threshold")) || (key12 === "maxRatePerSecond")) || (key12 === "labels")) || (key12 === "minScore"))){
-const err263 = {instancePath:instancePath+"/mqtt/results",schemaPath:"#/properties/mqtt/properties/results/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.mqtt.properties.results,data:data80};
+if(data81.threshold === undefined){
+const err263 = {instancePath:instancePath+"/mqtt/results",schemaPath:"#/properties/mqtt/properties/results/required",keyword:"required",params:{missingProperty: "threshold"},message:"must have required property '"+"threshold"+"'",schema:schema11.properties.mqtt.properties.results.required,parentSchema:schema11.properties.mqtt.properties.results,data:data81};
 if(vErrors === null){
 vErrors = [err263];
 }
@@ -3105,11 +3109,8 @@ vErrors.push(err263);
 }
 errors++;
 }
-}
-if(data80.mode !== undefined){
-let data81 = data80.mode;
-if(typeof data81 !== "string"){
-const err264 = {instancePath:instancePath+"/mqtt/results/mode",schemaPath:"#/properties/mqtt/properties/results/properties/mode/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.results.properties.mode.type,parentSchema:schema11.properties.mqtt.properties.results.properties.mode,data:data81};
+if(data81.maxRatePerSecond === undefined){
+const err264 = {instancePath:instancePath+"/mqtt/results",schemaPath:"#/properties/mqtt/properties/results/required",keyword:"required",params:{missingProperty: "maxRatePerSecond"},message:"must have required property '"+"maxRatePerSecond"+"'",schema:schema11.properties.mqtt.properties.results.required,parentSchema:schema11.properties.mqtt.properties.results,data:data81};
 if(vErrors === null){
 vErrors = [err264];
 }
@@ -3118,8 +3119,8 @@ vErrors.push(err264);
 }
 errors++;
 }
-if(!(((data81 === "every") || (data81 === "change")) || (data81 === "threshold"))){
-const err265 = {instancePath:instancePath+"/mqtt/results/mode",schemaPath:"#/properties/mqtt/properties/results/properties/mode/enum",keyword:"enum",params:{allowedValues: schema11.properties.mqtt.properties.results.properties.mode.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.mqtt.properties.results.properties.mode.enum,parentSchema:schema11.properties.mqtt.properties.results.properties.mode,data:data81};
+if(data81.labels === undefined){
+const err265 = {instancePath:instancePath+"/mqtt/results",schemaPath:"#/properties/mqtt/properties/results/required",keyword:"required",params:{missingProperty: "labels"},message:"must have required property '"+"labels"+"'",schema:schema11.properties.mqtt.properties.results.required,parentSchema:schema11.properties.mqtt.properties.results,data:data81};
 if(vErrors === null){
 vErrors = [err265];
 }
@@ -3128,12 +3129,8 @@ vErrors.push(err265);
 }
 errors++;
 }
-}
-if(data80.threshold !== undefined){
-let data82 = data80.threshold;
-if((typeof data82 == "number") && (isFinite(data82))){
-if(data82 > 1 || isNaN(data82)){
-const err266 = {instancePath:instancePath+"/mqtt/results/threshold",schemaPath:"#/properties/mqtt/properties/results/properties/threshold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.mqtt.properties.results.properties.threshold,data:data82};
+if(data81.minScore === undefined){
+const err266 = {instancePath:instancePath+"/mqtt/results",schemaPath:"#/properties/mqtt/properties/results/required",keyword:"required",params:{missingProperty: "minScore"},message:"must have required property '"+"minScore"+"'",schema:schema11.properties.mqtt.properties.results.required,parentSchema:schema11.properties.mqtt.properties.results,data:data81};
 if(vErrors === null){
 vErrors = [err266];
 }
@@ -3142,8 +3139,9 @@ vErrors.push(err266);
 }
 errors++;
 }
-if(data82 < 0 || isNaN(data82)){
-const err267 = {instancePath:instancePath+"/mqtt/results/threshold",schemaPath:"#/properties/mqtt/properties/results/properties/threshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.mqtt.properties.results.properties.threshold,data:data82};
+for(const key12 in data81){
+if(!(((((key12 === "mode") || (key12 === "threshold")) || (key12 === "maxRatePerSecond")) || (key12 === "labels")) || (key12 === "minScore"))){
+const err267 = {instancePath:instancePath+"/mqtt/results",schemaPath:"#/properties/mqtt/properties/results/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.mqtt.properties.results,data:data81};
 if(vErrors === null){
 vErrors = [err267];
 }
@@ -3153,8 +3151,10 @@ vErrors.push(err267);
 errors++;
 }
 }
-else {
-const err268 = {instancePath:instancePath+"/mqtt/results/threshold",schemaPath:"#/properties/mqtt/properties/results/properties/threshold/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.mqtt.properties.results.properties.threshold.type,parentSchema:schema11.properties.mqtt.properties.results.properties.threshold,data:data82};
+if(data81.mode !== undefined){
+let data82 = data81.mode;
+if(typeof data82 !== "string"){
+const err268 = {instancePath:instancePath+"/mqtt/results/mode",schemaPath:"#/properties/mqtt/properties/results/properties/mode/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.results.properties.mode.type,parentSchema:schema11.properties.mqtt.properties.results.properties.mode,data:data82};
 if(vErrors === null){
 vErrors = [err268];
 }
@@ -3163,12 +3163,8 @@ vErrors.push(err268);
 }
 errors++;
 }
-}
-if(data80.maxRatePerSecond !== undefined){
-let data83 = data80.maxRatePerSecond;
-if((typeof data83 == "number") && (isFinite(data83))){
-if(data83 > 1000 || isNaN(data83)){
-const err269 = {instancePath:instancePath+"/mqtt/results/maxRatePerSecond",schemaPath:"#/properties/mqtt/properties/results/properties/maxRatePerSecond/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000",schema:1000,parentSchema:schema11.properties.mqtt.properties.results.properties.maxRatePerSecond,data:data83};
+if(!(((data82 === "every") || (data82 === "change")) || (data82 === "threshold"))){
+const err269 = {instancePath:instancePath+"/mqtt/results/mode",schemaPath:"#/properties/mqtt/properties/results/properties/mode/enum",keyword:"enum",params:{allowedValues: schema11.properties.mqtt.properties.results.properties.mode.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.mqtt.properties.results.properties.mode.enum,parentSchema:schema11.properties.mqtt.properties.results.properties.mode,data:data82};
 if(vErrors === null){
 vErrors = [err269];
 }
@@ -3177,8 +3173,12 @@ vErrors.push(err269);
 }
 errors++;
 }
-if(data83 <= 0 || isNaN(data83)){
-const err270 = {instancePath:instancePath+"/mqtt/results/maxRatePerSecond",schemaPath:"#/properties/mqtt/properties/results/properties/maxRatePerSecond/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.mqtt.properties.results.properties.maxRatePerSecond,data:data83};
+}
+if(data81.threshold !== undefined){
+let data83 = data81.threshold;
+if((typeof data83 == "number") && (isFinite(data83))){
+if(data83 > 1 || isNaN(data83)){
+const err270 = {instancePath:instancePath+"/mqtt/results/threshold",schemaPath:"#/properties/mqtt/properties/results/properties/threshold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.mqtt.properties.results.properties.threshold,data:data83};
 if(vErrors === null){
 vErrors = [err270];
 }
@@ -3187,9 +3187,8 @@ vErrors.push(err270);
 }
 errors++;
 }
-}
-else {
-const err271 = {instancePath:instancePath+"/mqtt/results/maxRatePerSecond",schemaPath:"#/properties/mqtt/properties/results/properties/maxRatePerSecond/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.mqtt.properties.results.properties.maxRatePerSecond.type,parentSchema:schema11.properties.mqtt.properties.results.properties.maxRatePerSecond,data:data83};
+if(data83 < 0 || isNaN(data83)){
+const err271 = {instancePath:instancePath+"/mqtt/results/threshold",schemaPath:"#/properties/mqtt/properties/results/properties/threshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.mqtt.properties.results.properties.threshold,data:data83};
 if(vErrors === null){
 vErrors = [err271];
 }
@@ -3199,11 +3198,8 @@ vErrors.push(err271);
 errors++;
 }
 }
-if(data80.labels !== undefined){
-let data84 = data80.labels;
-if(Array.isArray(data84)){
-if(data84.length > 1000){
-const err272 = {instancePath:instancePath+"/mqtt/results/labels",schemaPath:"#/properties/mqtt/properties/results/properties/labels/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items",schema:1000,parentSchema:schema11.properties.mqtt.properties.results.properties.labels,data:data84};
+else {
+const err272 = {instancePath:instancePath+"/mqtt/results/threshold",schemaPath:"#/properties/mqtt/properties/results/properties/threshold/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.mqtt.properties.results.properties.threshold.type,parentSchema:schema11.properties.mqtt.properties.results.properties.threshold,data:data83};
 if(vErrors === null){
 vErrors = [err272];
 }
@@ -3212,12 +3208,12 @@ vErrors.push(err272);
 }
 errors++;
 }
-const len4 = data84.length;
-for(let i7=0; i7<len4; i7++){
-let data85 = data84[i7];
-if(typeof data85 === "string"){
-if(func3(data85) > 128){
-const err273 = {instancePath:instancePath+"/mqtt/results/labels/" + i7,schemaPath:"#/properties/mqtt/properties/results/properties/labels/items/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters",schema:128,parentSchema:schema11.properties.mqtt.properties.results.properties.labels.items,data:data85};
+}
+if(data81.maxRatePerSecond !== undefined){
+let data84 = data81.maxRatePerSecond;
+if((typeof data84 == "number") && (isFinite(data84))){
+if(data84 > 1000 || isNaN(data84)){
+const err273 = {instancePath:instancePath+"/mqtt/results/maxRatePerSecond",schemaPath:"#/properties/mqtt/properties/results/properties/maxRatePerSecond/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000",schema:1000,parentSchema:schema11.properties.mqtt.properties.results.properties.maxRatePerSecond,data:data84};
 if(vErrors === null){
 vErrors = [err273];
 }
@@ -3226,8 +3222,8 @@ vErrors.push(err273);
 }
 errors++;
 }
-if(func3(data85) < 1){
-const err274 = {instancePath:instancePath+"/mqtt/results/labels/" + i7,schemaPath:"#/properties/mqtt/properties/results/properties/labels/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.mqtt.properties.results.properties.labels.items,data:data85};
+if(data84 <= 0 || isNaN(data84)){
+const err274 = {instancePath:instancePath+"/mqtt/results/maxRatePerSecond",schemaPath:"#/properties/mqtt/properties/results/properties/maxRatePerSecond/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.mqtt.properties.results.properties.maxRatePerSecond,data:data84};
 if(vErrors === null){
 vErrors = [err274];
 }
@@ -3236,8 +3232,9 @@ vErrors.push(err274);
 }
 errors++;
 }
-if(!pattern1.test(data85)){
-const err275 = {instancePath:instancePath+"/mqtt/results/labels/" + i7,schemaPath:"#/properties/mqtt/properties/results/properties/labels/items/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.mqtt.properties.results.properties.labels.items,data:data85};
+}
+else {
+const err275 = {instancePath:instancePath+"/mqtt/results/maxRatePerSecond",schemaPath:"#/properties/mqtt/properties/results/properties/maxRatePerSecond/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.mqtt.properties.results.properties.maxRatePerSecond.type,parentSchema:schema11.properties.mqtt.properties.results.properties.maxRatePerSecond,data:data84};
 if(vErrors === null){
 vErrors = [err275];
 }
@@ -3247,8 +3244,11 @@ vErrors.push(err275);
 errors++;
 }
 }
-else {
-const err276 = {instancePath:instancePath+"/mqtt/results/labels/" + i7,schemaPath:"#/properties/mqtt/properties/results/properties/labels/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.results.properties.labels.items.type,parentSchema:schema11.properties.mqtt.properties.results.properties.labels.items,data:data85};
+if(data81.labels !== undefined){
+let data85 = data81.labels;
+if(Array.isArray(data85)){
+if(data85.length > 1000){
+const err276 = {instancePath:instancePath+"/mqtt/results/labels",schemaPath:"#/properties/mqtt/properties/results/properties/labels/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items",schema:1000,parentSchema:schema11.properties.mqtt.properties.results.properties.labels,data:data85};
 if(vErrors === null){
 vErrors = [err276];
 }
@@ -3257,19 +3257,12 @@ vErrors.push(err276);
 }
 errors++;
 }
-}
-let i8 = data84.length;
-let j3;
-if(i8 > 1){
-const indices3 = {};
-for(;i8--;){
-let item3 = data84[i8];
-if(typeof item3 !== "string"){
-continue;
-}
-if(typeof indices3[item3] == "number"){
-j3 = indices3[item3];
-const err277 = {instancePath:instancePath+"/mqtt/results/labels",schemaPath:"#/properties/mqtt/properties/results/properties/labels/uniqueItems",keyword:"uniqueItems",params:{i: i8, j: j3},message:"must NOT have duplicate items (items ## "+j3+" and "+i8+" are identical)",schema:true,parentSchema:schema11.properties.mqtt.properties.results.properties.labels,data:data84};
+const len4 = data85.length;
+for(let i7=0; i7<len4; i7++){
+let data86 = data85[i7];
+if(typeof data86 === "string"){
+if(func3(data86) > 128){
+const err277 = {instancePath:instancePath+"/mqtt/results/labels/" + i7,schemaPath:"#/properties/mqtt/properties/results/properties/labels/items/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters",schema:128,parentSchema:schema11.properties.mqtt.properties.results.properties.labels.items,data:data86};
 if(vErrors === null){
 vErrors = [err277];
 }
@@ -3277,14 +3270,9 @@ else {
 vErrors.push(err277);
 }
 errors++;
-break;
 }
-indices3[item3] = i8;
-}
-}
-}
-else {
-const err278 = {instancePath:instancePath+"/mqtt/results/labels",schemaPath:"#/properties/mqtt/properties/results/properties/labels/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.mqtt.properties.results.properties.labels.type,parentSchema:schema11.properties.mqtt.properties.results.properties.labels,data:data84};
+if(func3(data86) < 1){
+const err278 = {instancePath:instancePath+"/mqtt/results/labels/" + i7,schemaPath:"#/properties/mqtt/properties/results/properties/labels/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.mqtt.properties.results.properties.labels.items,data:data86};
 if(vErrors === null){
 vErrors = [err278];
 }
@@ -3293,12 +3281,8 @@ vErrors.push(err278);
 }
 errors++;
 }
-}
-if(data80.minScore !== undefined){
-let data86 = data80.minScore;
-if((typeof data86 == "number") && (isFinite(data86))){
-if(data86 > 1 || isNaN(data86)){
-const err279 = {instancePath:instancePath+"/mqtt/results/minScore",schemaPath:"#/properties/mqtt/properties/results/properties/minScore/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.mqtt.properties.results.properties.minScore,data:data86};
+if(!pattern1.test(data86)){
+const err279 = {instancePath:instancePath+"/mqtt/results/labels/" + i7,schemaPath:"#/properties/mqtt/properties/results/properties/labels/items/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.mqtt.properties.results.properties.labels.items,data:data86};
 if(vErrors === null){
 vErrors = [err279];
 }
@@ -3307,8 +3291,9 @@ vErrors.push(err279);
 }
 errors++;
 }
-if(data86 < 0 || isNaN(data86)){
-const err280 = {instancePath:instancePath+"/mqtt/results/minScore",schemaPath:"#/properties/mqtt/properties/results/properties/minScore/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.mqtt.properties.results.properties.minScore,data:data86};
+}
+else {
+const err280 = {instancePath:instancePath+"/mqtt/results/labels/" + i7,schemaPath:"#/properties/mqtt/properties/results/properties/labels/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.results.properties.labels.items.type,parentSchema:schema11.properties.mqtt.properties.results.properties.labels.items,data:data86};
 if(vErrors === null){
 vErrors = [err280];
 }
@@ -3318,8 +3303,18 @@ vErrors.push(err280);
 errors++;
 }
 }
-else {
-const err281 = {instancePath:instancePath+"/mqtt/results/minScore",schemaPath:"#/properties/mqtt/properties/results/properties/minScore/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.mqtt.properties.results.properties.minScore.type,parentSchema:schema11.properties.mqtt.properties.results.properties.minScore,data:data86};
+let i8 = data85.length;
+let j3;
+if(i8 > 1){
+const indices3 = {};
+for(;i8--;){
+let item3 = data85[i8];
+if(typeof item3 !== "string"){
+continue;
+}
+if(typeof indices3[item3] == "number"){
+j3 = indices3[item3];
+const err281 = {instancePath:instancePath+"/mqtt/results/labels",schemaPath:"#/properties/mqtt/properties/results/properties/labels/uniqueItems",keyword:"uniqueItems",params:{i: i8, j: j3},message:"must NOT have duplicate items (items ## "+j3+" and "+i8+" are identical)",schema:true,parentSchema:schema11.properties.mqtt.properties.results.properties.labels,data:data85};
 if(vErrors === null){
 vErrors = [err281];
 }
@@ -3327,11 +3322,14 @@ else {
 vErrors.push(err281);
 }
 errors++;
+break;
+}
+indices3[item3] = i8;
 }
 }
 }
 else {
-const err282 = {instancePath:instancePath+"/mqtt/results",schemaPath:"#/properties/mqtt/properties/results/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.mqtt.properties.results.type,parentSchema:schema11.properties.mqtt.properties.results,data:data80};
+const err282 = {instancePath:instancePath+"/mqtt/results/labels",schemaPath:"#/properties/mqtt/properties/results/properties/labels/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.mqtt.properties.results.properties.labels.type,parentSchema:schema11.properties.mqtt.properties.results.properties.labels,data:data85};
 if(vErrors === null){
 vErrors = [err282];
 }
@@ -3341,11 +3339,11 @@ vErrors.push(err282);
 errors++;
 }
 }
-if(data67.telemetrySeconds !== undefined){
-let data87 = data67.telemetrySeconds;
+if(data81.minScore !== undefined){
+let data87 = data81.minScore;
 if((typeof data87 == "number") && (isFinite(data87))){
-if(data87 > 86400 || isNaN(data87)){
-const err283 = {instancePath:instancePath+"/mqtt/telemetrySeconds",schemaPath:"#/properties/mqtt/properties/telemetrySeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema11.properties.mqtt.properties.telemetrySeconds,data:data87};
+if(data87 > 1 || isNaN(data87)){
+const err283 = {instancePath:instancePath+"/mqtt/results/minScore",schemaPath:"#/properties/mqtt/properties/results/properties/minScore/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.mqtt.properties.results.properties.minScore,data:data87};
 if(vErrors === null){
 vErrors = [err283];
 }
@@ -3354,8 +3352,8 @@ vErrors.push(err283);
 }
 errors++;
 }
-if(data87 < 1 || isNaN(data87)){
-const err284 = {instancePath:instancePath+"/mqtt/telemetrySeconds",schemaPath:"#/properties/mqtt/properties/telemetrySeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.mqtt.properties.telemetrySeconds,data:data87};
+if(data87 < 0 || isNaN(data87)){
+const err284 = {instancePath:instancePath+"/mqtt/results/minScore",schemaPath:"#/properties/mqtt/properties/results/properties/minScore/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.mqtt.properties.results.properties.minScore,data:data87};
 if(vErrors === null){
 vErrors = [err284];
 }
@@ -3366,7 +3364,7 @@ errors++;
 }
 }
 else {
-const err285 = {instancePath:instancePath+"/mqtt/telemetrySeconds",schemaPath:"#/properties/mqtt/properties/telemetrySeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.mqtt.properties.telemetrySeconds.type,parentSchema:schema11.properties.mqtt.properties.telemetrySeconds,data:data87};
+const err285 = {instancePath:instancePath+"/mqtt/results/minScore",schemaPath:"#/properties/mqtt/properties/results/properties/minScore/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.mqtt.properties.results.properties.minScore.type,parentSchema:schema11.properties.mqtt.properties.results.properties.minScore,data:data87};
 if(vErrors === null){
 vErrors = [err285];
 }
@@ -3376,11 +3374,9 @@ vErrors.push(err285);
 errors++;
 }
 }
-if(data67.outbox !== undefined){
-let data88 = data67.outbox;
-if(data88 && typeof data88 == "object" && !Array.isArray(data88)){
-if(data88.maxMessages === undefined){
-const err286 = {instancePath:instancePath+"/mqtt/outbox",schemaPath:"#/properties/mqtt/properties/outbox/required",keyword:"required",params:{missingProperty: "maxMessages"},message:"must have required property '"+"maxMessages"+"'",schema:schema11.properties.mqtt.properties.outbox.required,parentSchema:schema11.properties.mqtt.properties.outbox,data:data88};
+}
+else {
+const err286 = {instancePath:instancePath+"/mqtt/results",schemaPath:"#/properties/mqtt/properties/results/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.mqtt.properties.results.type,parentSchema:schema11.properties.mqtt.properties.results,data:data81};
 if(vErrors === null){
 vErrors = [err286];
 }
@@ -3389,8 +3385,12 @@ vErrors.push(err286);
 }
 errors++;
 }
-if(data88.maxBytes === undefined){
-const err287 = {instancePath:instancePath+"/mqtt/outbox",schemaPath:"#/properties/mqtt/properties/outbox/required",keyword:"required",params:{missingProperty: "maxBytes"},message:"must have required property '"+"maxBytes"+"'",schema:schema11.properties.mqtt.properties.outbox.required,parentSchema:schema11.properties.mqtt.properties.outbox,data:data88};
+}
+if(data68.telemetrySeconds !== undefined){
+let data88 = data68.telemetrySeconds;
+if((typeof data88 == "number") && (isFinite(data88))){
+if(data88 > 86400 || isNaN(data88)){
+const err287 = {instancePath:instancePath+"/mqtt/telemetrySeconds",schemaPath:"#/properties/mqtt/properties/telemetrySeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema11.properties.mqtt.properties.telemetrySeconds,data:data88};
 if(vErrors === null){
 vErrors = [err287];
 }
@@ -3399,9 +3399,8 @@ vErrors.push(err287);
 }
 errors++;
 }
-for(const key13 in data88){
-if(!((key13 === "maxMessages") || (key13 === "maxBytes"))){
-const err288 = {instancePath:instancePath+"/mqtt/outbox",schemaPath:"#/properties/mqtt/properties/outbox/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.mqtt.properties.outbox,data:data88};
+if(data88 < 1 || isNaN(data88)){
+const err288 = {instancePath:instancePath+"/mqtt/telemetrySeconds",schemaPath:"#/properties/mqtt/properties/telemetrySeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.mqtt.properties.telemetrySeconds,data:data88};
 if(vErrors === null){
 vErrors = [err288];
 }
@@ -3411,10 +3410,8 @@ vErrors.push(err288);
 errors++;
 }
 }
-if(data88.maxMessages !== undefined){
-let data89 = data88.maxMessages;
-if(!(((typeof data89 == "number") && (!(data89 % 1) && !isNaN(data89))) && (isFinite(data89)))){
-const err289 = {instancePath:instancePath+"/mqtt/outbox/maxMessages",schemaPath:"#/properties/mqtt/properties/outbox/properties/maxMessages/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.mqtt.properties.outbox.properties.maxMessages.type,parentSchema:schema11.properties.mqtt.properties.outbox.properties.maxMessages,data:data89};
+else {
+const err289 = {instancePath:instancePath+"/mqtt/telemetrySeconds",schemaPath:"#/properties/mqtt/properties/telemetrySeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.mqtt.properties.telemetrySeconds.type,parentSchema:schema11.properties.mqtt.properties.telemetrySeconds,data:data88};
 if(vErrors === null){
 vErrors = [err289];
 }
@@ -3423,9 +3420,12 @@ vErrors.push(err289);
 }
 errors++;
 }
-if((typeof data89 == "number") && (isFinite(data89))){
-if(data89 > 10000000 || isNaN(data89)){
-const err290 = {instancePath:instancePath+"/mqtt/outbox/maxMessages",schemaPath:"#/properties/mqtt/properties/outbox/properties/maxMessages/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000000},message:"must be <= 10000000",schema:10000000,parentSchema:schema11.properties.mqtt.properties.outbox.properties.maxMessages,data:data89};
+}
+if(data68.outbox !== undefined){
+let data89 = data68.outbox;
+if(data89 && typeof data89 == "object" && !Array.isArray(data89)){
+if(data89.maxMessages === undefined){
+const err290 = {instancePath:instancePath+"/mqtt/outbox",schemaPath:"#/properties/mqtt/properties/outbox/required",keyword:"required",params:{missingProperty: "maxMessages"},message:"must have required property '"+"maxMessages"+"'",schema:schema11.properties.mqtt.properties.outbox.required,parentSchema:schema11.properties.mqtt.properties.outbox,data:data89};
 if(vErrors === null){
 vErrors = [err290];
 }
@@ -3434,8 +3434,8 @@ vErrors.push(err290);
 }
 errors++;
 }
-if(data89 < 0 || isNaN(data89)){
-const err291 = {instancePath:instancePath+"/mqtt/outbox/maxMessages",schemaPath:"#/properties/mqtt/properties/outbox/properties/maxMessages/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.mqtt.properties.outbox.properties.maxMessages,data:data89};
+if(data89.maxBytes === undefined){
+const err291 = {instancePath:instancePath+"/mqtt/outbox",schemaPath:"#/properties/mqtt/properties/outbox/required",keyword:"required",params:{missingProperty: "maxBytes"},message:"must have required property '"+"maxBytes"+"'",schema:schema11.properties.mqtt.properties.outbox.required,parentSchema:schema11.properties.mqtt.properties.outbox,data:data89};
 if(vErrors === null){
 vErrors = [err291];
 }
@@ -3444,12 +3444,9 @@ vErrors.push(err291);
 }
 errors++;
 }
-}
-}
-if(data88.maxBytes !== undefined){
-let data90 = data88.maxBytes;
-if(!(((typeof data90 == "number") && (!(data90 % 1) && !isNaN(data90))) && (isFinite(data90)))){
-const err292 = {instancePath:instancePath+"/mqtt/outbox/maxBytes",schemaPath:"#/properties/mqtt/properties/outbox/properties/maxBytes/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.mqtt.properties.outbox.properties.maxBytes.type,parentSchema:schema11.properties.mqtt.properties.outbox.properties.maxBytes,data:data90};
+for(const key13 in data89){
+if(!((key13 === "maxMessages") || (key13 === "maxBytes"))){
+const err292 = {instancePath:instancePath+"/mqtt/outbox",schemaPath:"#/properties/mqtt/properties/outbox/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.mqtt.properties.outbox,data:data89};
 if(vErrors === null){
 vErrors = [err292];
 }
@@ -3458,9 +3455,11 @@ vErrors.push(err292);
 }
 errors++;
 }
-if((typeof data90 == "number") && (isFinite(data90))){
-if(data90 > 1073741824 || isNaN(data90)){
-const err293 = {instancePath:instancePath+"/mqtt/outbox/maxBytes",schemaPath:"#/properties/mqtt/properties/outbox/properties/maxBytes/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1073741824},message:"must be <= 1073741824",schema:1073741824,parentSchema:schema11.properties.mqtt.properties.outbox.properties.maxBytes,data:data90};
+}
+if(data89.maxMessages !== undefined){
+let data90 = data89.maxMessages;
+if(!(((typeof data90 == "number") && (!(data90 % 1) && !isNaN(data90))) && (isFinite(data90)))){
+const err293 = {instancePath:instancePath+"/mqtt/outbox/maxMessages",schemaPath:"#/properties/mqtt/properties/outbox/properties/maxMessages/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.mqtt.properties.outbox.properties.maxMessages.type,parentSchema:schema11.properties.mqtt.properties.outbox.properties.maxMessages,data:data90};
 if(vErrors === null){
 vErrors = [err293];
 }
@@ -3469,8 +3468,9 @@ vErrors.push(err293);
 }
 errors++;
 }
-if(data90 < 0 || isNaN(data90)){
-const err294 = {instancePath:instancePath+"/mqtt/outbox/maxBytes",schemaPath:"#/properties/mqtt/properties/outbox/properties/maxBytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.mqtt.properties.outbox.properties.maxBytes,data:data90};
+if((typeof data90 == "number") && (isFinite(data90))){
+if(data90 > 10000000 || isNaN(data90)){
+const err294 = {instancePath:instancePath+"/mqtt/outbox/maxMessages",schemaPath:"#/properties/mqtt/properties/outbox/properties/maxMessages/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000000},message:"must be <= 10000000",schema:10000000,parentSchema:schema11.properties.mqtt.properties.outbox.properties.maxMessages,data:data90};
 if(vErrors === null){
 vErrors = [err294];
 }
@@ -3479,11 +3479,8 @@ vErrors.push(err294);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err295 = {instancePath:instancePath+"/mqtt/outbox",schemaPath:"#/properties/mqtt/properties/outbox/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.mqtt.properties.outbox.type,parentSchema:schema11.properties.mqtt.properties.outbox,data:data88};
+if(data90 < 0 || isNaN(data90)){
+const err295 = {instancePath:instancePath+"/mqtt/outbox/maxMessages",schemaPath:"#/properties/mqtt/properties/outbox/properties/maxMessages/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.mqtt.properties.outbox.properties.maxMessages,data:data90};
 if(vErrors === null){
 vErrors = [err295];
 }
@@ -3493,11 +3490,11 @@ vErrors.push(err295);
 errors++;
 }
 }
-if(data67.homeAssistant !== undefined){
-let data91 = data67.homeAssistant;
-if(data91 && typeof data91 == "object" && !Array.isArray(data91)){
-if(data91.enabled === undefined){
-const err296 = {instancePath:instancePath+"/mqtt/homeAssistant",schemaPath:"#/properties/mqtt/properties/homeAssistant/required",keyword:"required",params:{missingProperty: "enabled"},message:"must have required property '"+"enabled"+"'",schema:schema11.properties.mqtt.properties.homeAssistant.required,parentSchema:schema11.properties.mqtt.properties.homeAssistant,data:data91};
+}
+if(data89.maxBytes !== undefined){
+let data91 = data89.maxBytes;
+if(!(((typeof data91 == "number") && (!(data91 % 1) && !isNaN(data91))) && (isFinite(data91)))){
+const err296 = {instancePath:instancePath+"/mqtt/outbox/maxBytes",schemaPath:"#/properties/mqtt/properties/outbox/properties/maxBytes/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.mqtt.properties.outbox.properties.maxBytes.type,parentSchema:schema11.properties.mqtt.properties.outbox.properties.maxBytes,data:data91};
 if(vErrors === null){
 vErrors = [err296];
 }
@@ -3506,8 +3503,9 @@ vErrors.push(err296);
 }
 errors++;
 }
-if(data91.prefix === undefined){
-const err297 = {instancePath:instancePath+"/mqtt/homeAssistant",schemaPath:"#/properties/mqtt/properties/homeAssistant/required",keyword:"required",params:{missingProperty: "prefix"},message:"must have required property '"+"prefix"+"'",schema:schema11.properties.mqtt.properties.homeAssistant.required,parentSchema:schema11.properties.mqtt.properties.homeAssistant,data:data91};
+if((typeof data91 == "number") && (isFinite(data91))){
+if(data91 > 1073741824 || isNaN(data91)){
+const err297 = {instancePath:instancePath+"/mqtt/outbox/maxBytes",schemaPath:"#/properties/mqtt/properties/outbox/properties/maxBytes/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1073741824},message:"must be <= 1073741824",schema:1073741824,parentSchema:schema11.properties.mqtt.properties.outbox.properties.maxBytes,data:data91};
 if(vErrors === null){
 vErrors = [err297];
 }
@@ -3516,8 +3514,8 @@ vErrors.push(err297);
 }
 errors++;
 }
-if(data91.watchLabels === undefined){
-const err298 = {instancePath:instancePath+"/mqtt/homeAssistant",schemaPath:"#/properties/mqtt/properties/homeAssistant/required",keyword:"required",params:{missingProperty: "watchLabels"},message:"must have required property '"+"watchLabels"+"'",schema:schema11.properties.mqtt.properties.homeAssistant.required,parentSchema:schema11.properties.mqtt.properties.homeAssistant,data:data91};
+if(data91 < 0 || isNaN(data91)){
+const err298 = {instancePath:instancePath+"/mqtt/outbox/maxBytes",schemaPath:"#/properties/mqtt/properties/outbox/properties/maxBytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.mqtt.properties.outbox.properties.maxBytes,data:data91};
 if(vErrors === null){
 vErrors = [err298];
 }
@@ -3526,9 +3524,11 @@ vErrors.push(err298);
 }
 errors++;
 }
-for(const key14 in data91){
-if(!(((key14 === "enabled") || (key14 === "prefix")) || (key14 === "watchLabels"))){
-const err299 = {instancePath:instancePath+"/mqtt/homeAssistant",schemaPath:"#/properties/mqtt/properties/homeAssistant/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.mqtt.properties.homeAssistant,data:data91};
+}
+}
+}
+else {
+const err299 = {instancePath:instancePath+"/mqtt/outbox",schemaPath:"#/properties/mqtt/properties/outbox/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.mqtt.properties.outbox.type,parentSchema:schema11.properties.mqtt.properties.outbox,data:data89};
 if(vErrors === null){
 vErrors = [err299];
 }
@@ -3538,10 +3538,11 @@ vErrors.push(err299);
 errors++;
 }
 }
-if(data91.enabled !== undefined){
-let data92 = data91.enabled;
-if(typeof data92 !== "boolean"){
-const err300 = {instancePath:instancePath+"/mqtt/homeAssistant/enabled",schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.mqtt.properties.homeAssistant.properties.enabled.type,parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.enabled,data:data92};
+if(data68.homeAssistant !== undefined){
+let data92 = data68.homeAssistant;
+if(data92 && typeof data92 == "object" && !Array.isArray(data92)){
+if(data92.enabled === undefined){
+const err300 = {instancePath:instancePath+"/mqtt/homeAssistant",schemaPath:"#/properties/mqtt/properties/homeAssistant/required",keyword:"required",params:{missingProperty: "enabled"},message:"must have required property '"+"enabled"+"'",schema:schema11.properties.mqtt.properties.homeAssistant.required,parentSchema:schema11.properties.mqtt.properties.homeAssistant,data:data92};
 if(vErrors === null){
 vErrors = [err300];
 }
@@ -3550,12 +3551,8 @@ vErrors.push(err300);
 }
 errors++;
 }
-}
-if(data91.prefix !== undefined){
-let data93 = data91.prefix;
-if(typeof data93 === "string"){
-if(!pattern13.test(data93)){
-const err301 = {instancePath:instancePath+"/mqtt/homeAssistant/prefix",schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/prefix/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$"},message:"must match pattern \""+"^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$"+"\"",schema:"^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$",parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.prefix,data:data93};
+if(data92.prefix === undefined){
+const err301 = {instancePath:instancePath+"/mqtt/homeAssistant",schemaPath:"#/properties/mqtt/properties/homeAssistant/required",keyword:"required",params:{missingProperty: "prefix"},message:"must have required property '"+"prefix"+"'",schema:schema11.properties.mqtt.properties.homeAssistant.required,parentSchema:schema11.properties.mqtt.properties.homeAssistant,data:data92};
 if(vErrors === null){
 vErrors = [err301];
 }
@@ -3564,9 +3561,8 @@ vErrors.push(err301);
 }
 errors++;
 }
-}
-else {
-const err302 = {instancePath:instancePath+"/mqtt/homeAssistant/prefix",schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/prefix/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.homeAssistant.properties.prefix.type,parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.prefix,data:data93};
+if(data92.watchLabels === undefined){
+const err302 = {instancePath:instancePath+"/mqtt/homeAssistant",schemaPath:"#/properties/mqtt/properties/homeAssistant/required",keyword:"required",params:{missingProperty: "watchLabels"},message:"must have required property '"+"watchLabels"+"'",schema:schema11.properties.mqtt.properties.homeAssistant.required,parentSchema:schema11.properties.mqtt.properties.homeAssistant,data:data92};
 if(vErrors === null){
 vErrors = [err302];
 }
@@ -3575,12 +3571,9 @@ vErrors.push(err302);
 }
 errors++;
 }
-}
-if(data91.watchLabels !== undefined){
-let data94 = data91.watchLabels;
-if(Array.isArray(data94)){
-if(data94.length > 100){
-const err303 = {instancePath:instancePath+"/mqtt/homeAssistant/watchLabels",schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/watchLabels/maxItems",keyword:"maxItems",params:{limit: 100},message:"must NOT have more than 100 items",schema:100,parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.watchLabels,data:data94};
+for(const key14 in data92){
+if(!(((key14 === "enabled") || (key14 === "prefix")) || (key14 === "watchLabels"))){
+const err303 = {instancePath:instancePath+"/mqtt/homeAssistant",schemaPath:"#/properties/mqtt/properties/homeAssistant/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.mqtt.properties.homeAssistant,data:data92};
 if(vErrors === null){
 vErrors = [err303];
 }
@@ -3589,12 +3582,11 @@ vErrors.push(err303);
 }
 errors++;
 }
-const len5 = data94.length;
-for(let i9=0; i9<len5; i9++){
-let data95 = data94[i9];
-if(typeof data95 === "string"){
-if(func3(data95) > 128){
-const err304 = {instancePath:instancePath+"/mqtt/homeAssistant/watchLabels/" + i9,schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/watchLabels/items/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters",schema:128,parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.watchLabels.items,data:data95};
+}
+if(data92.enabled !== undefined){
+let data93 = data92.enabled;
+if(typeof data93 !== "boolean"){
+const err304 = {instancePath:instancePath+"/mqtt/homeAssistant/enabled",schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.mqtt.properties.homeAssistant.properties.enabled.type,parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.enabled,data:data93};
 if(vErrors === null){
 vErrors = [err304];
 }
@@ -3603,8 +3595,12 @@ vErrors.push(err304);
 }
 errors++;
 }
-if(func3(data95) < 1){
-const err305 = {instancePath:instancePath+"/mqtt/homeAssistant/watchLabels/" + i9,schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/watchLabels/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.watchLabels.items,data:data95};
+}
+if(data92.prefix !== undefined){
+let data94 = data92.prefix;
+if(typeof data94 === "string"){
+if(!pattern14.test(data94)){
+const err305 = {instancePath:instancePath+"/mqtt/homeAssistant/prefix",schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/prefix/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$"},message:"must match pattern \""+"^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$"+"\"",schema:"^[A-Za-z0-9._-]{1,64}(/[A-Za-z0-9._-]{1,64}){0,3}$",parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.prefix,data:data94};
 if(vErrors === null){
 vErrors = [err305];
 }
@@ -3613,8 +3609,9 @@ vErrors.push(err305);
 }
 errors++;
 }
-if(!pattern1.test(data95)){
-const err306 = {instancePath:instancePath+"/mqtt/homeAssistant/watchLabels/" + i9,schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/watchLabels/items/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.watchLabels.items,data:data95};
+}
+else {
+const err306 = {instancePath:instancePath+"/mqtt/homeAssistant/prefix",schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/prefix/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.homeAssistant.properties.prefix.type,parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.prefix,data:data94};
 if(vErrors === null){
 vErrors = [err306];
 }
@@ -3624,8 +3621,11 @@ vErrors.push(err306);
 errors++;
 }
 }
-else {
-const err307 = {instancePath:instancePath+"/mqtt/homeAssistant/watchLabels/" + i9,schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/watchLabels/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.homeAssistant.properties.watchLabels.items.type,parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.watchLabels.items,data:data95};
+if(data92.watchLabels !== undefined){
+let data95 = data92.watchLabels;
+if(Array.isArray(data95)){
+if(data95.length > 100){
+const err307 = {instancePath:instancePath+"/mqtt/homeAssistant/watchLabels",schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/watchLabels/maxItems",keyword:"maxItems",params:{limit: 100},message:"must NOT have more than 100 items",schema:100,parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.watchLabels,data:data95};
 if(vErrors === null){
 vErrors = [err307];
 }
@@ -3634,19 +3634,12 @@ vErrors.push(err307);
 }
 errors++;
 }
-}
-let i10 = data94.length;
-let j4;
-if(i10 > 1){
-const indices4 = {};
-for(;i10--;){
-let item4 = data94[i10];
-if(typeof item4 !== "string"){
-continue;
-}
-if(typeof indices4[item4] == "number"){
-j4 = indices4[item4];
-const err308 = {instancePath:instancePath+"/mqtt/homeAssistant/watchLabels",schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/watchLabels/uniqueItems",keyword:"uniqueItems",params:{i: i10, j: j4},message:"must NOT have duplicate items (items ## "+j4+" and "+i10+" are identical)",schema:true,parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.watchLabels,data:data94};
+const len5 = data95.length;
+for(let i9=0; i9<len5; i9++){
+let data96 = data95[i9];
+if(typeof data96 === "string"){
+if(func3(data96) > 128){
+const err308 = {instancePath:instancePath+"/mqtt/homeAssistant/watchLabels/" + i9,schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/watchLabels/items/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters",schema:128,parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.watchLabels.items,data:data96};
 if(vErrors === null){
 vErrors = [err308];
 }
@@ -3654,14 +3647,9 @@ else {
 vErrors.push(err308);
 }
 errors++;
-break;
 }
-indices4[item4] = i10;
-}
-}
-}
-else {
-const err309 = {instancePath:instancePath+"/mqtt/homeAssistant/watchLabels",schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/watchLabels/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.mqtt.properties.homeAssistant.properties.watchLabels.type,parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.watchLabels,data:data94};
+if(func3(data96) < 1){
+const err309 = {instancePath:instancePath+"/mqtt/homeAssistant/watchLabels/" + i9,schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/watchLabels/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.watchLabels.items,data:data96};
 if(vErrors === null){
 vErrors = [err309];
 }
@@ -3670,10 +3658,8 @@ vErrors.push(err309);
 }
 errors++;
 }
-}
-}
-else {
-const err310 = {instancePath:instancePath+"/mqtt/homeAssistant",schemaPath:"#/properties/mqtt/properties/homeAssistant/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.mqtt.properties.homeAssistant.type,parentSchema:schema11.properties.mqtt.properties.homeAssistant,data:data91};
+if(!pattern1.test(data96)){
+const err310 = {instancePath:instancePath+"/mqtt/homeAssistant/watchLabels/" + i9,schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/watchLabels/items/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]*$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]*$",parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.watchLabels.items,data:data96};
 if(vErrors === null){
 vErrors = [err310];
 }
@@ -3683,9 +3669,8 @@ vErrors.push(err310);
 errors++;
 }
 }
-}
 else {
-const err311 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.mqtt.type,parentSchema:schema11.properties.mqtt,data:data67};
+const err311 = {instancePath:instancePath+"/mqtt/homeAssistant/watchLabels/" + i9,schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/watchLabels/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.homeAssistant.properties.watchLabels.items.type,parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.watchLabels.items,data:data96};
 if(vErrors === null){
 vErrors = [err311];
 }
@@ -3695,11 +3680,18 @@ vErrors.push(err311);
 errors++;
 }
 }
-if(data.log !== undefined){
-let data96 = data.log;
-if(data96 && typeof data96 == "object" && !Array.isArray(data96)){
-if(data96.level === undefined){
-const err312 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/required",keyword:"required",params:{missingProperty: "level"},message:"must have required property '"+"level"+"'",schema:schema11.properties.log.required,parentSchema:schema11.properties.log,data:data96};
+let i10 = data95.length;
+let j4;
+if(i10 > 1){
+const indices4 = {};
+for(;i10--;){
+let item4 = data95[i10];
+if(typeof item4 !== "string"){
+continue;
+}
+if(typeof indices4[item4] == "number"){
+j4 = indices4[item4];
+const err312 = {instancePath:instancePath+"/mqtt/homeAssistant/watchLabels",schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/watchLabels/uniqueItems",keyword:"uniqueItems",params:{i: i10, j: j4},message:"must NOT have duplicate items (items ## "+j4+" and "+i10+" are identical)",schema:true,parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.watchLabels,data:data95};
 if(vErrors === null){
 vErrors = [err312];
 }
@@ -3707,9 +3699,14 @@ else {
 vErrors.push(err312);
 }
 errors++;
+break;
 }
-if(data96.json === undefined){
-const err313 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/required",keyword:"required",params:{missingProperty: "json"},message:"must have required property '"+"json"+"'",schema:schema11.properties.log.required,parentSchema:schema11.properties.log,data:data96};
+indices4[item4] = i10;
+}
+}
+}
+else {
+const err313 = {instancePath:instancePath+"/mqtt/homeAssistant/watchLabels",schemaPath:"#/properties/mqtt/properties/homeAssistant/properties/watchLabels/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.mqtt.properties.homeAssistant.properties.watchLabels.type,parentSchema:schema11.properties.mqtt.properties.homeAssistant.properties.watchLabels,data:data95};
 if(vErrors === null){
 vErrors = [err313];
 }
@@ -3718,9 +3715,10 @@ vErrors.push(err313);
 }
 errors++;
 }
-for(const key15 in data96){
-if(!((key15 === "level") || (key15 === "json"))){
-const err314 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.log,data:data96};
+}
+}
+else {
+const err314 = {instancePath:instancePath+"/mqtt/homeAssistant",schemaPath:"#/properties/mqtt/properties/homeAssistant/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.mqtt.properties.homeAssistant.type,parentSchema:schema11.properties.mqtt.properties.homeAssistant,data:data92};
 if(vErrors === null){
 vErrors = [err314];
 }
@@ -3730,10 +3728,9 @@ vErrors.push(err314);
 errors++;
 }
 }
-if(data96.level !== undefined){
-let data97 = data96.level;
-if(typeof data97 !== "string"){
-const err315 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.log.properties.level.type,parentSchema:schema11.properties.log.properties.level,data:data97};
+}
+else {
+const err315 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.mqtt.type,parentSchema:schema11.properties.mqtt,data:data68};
 if(vErrors === null){
 vErrors = [err315];
 }
@@ -3742,8 +3739,12 @@ vErrors.push(err315);
 }
 errors++;
 }
-if(!((((data97 === "debug") || (data97 === "info")) || (data97 === "warn")) || (data97 === "error"))){
-const err316 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/enum",keyword:"enum",params:{allowedValues: schema11.properties.log.properties.level.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.log.properties.level.enum,parentSchema:schema11.properties.log.properties.level,data:data97};
+}
+if(data.fleet !== undefined){
+let data97 = data.fleet;
+if(data97 && typeof data97 == "object" && !Array.isArray(data97)){
+if(data97.shareMeasurements === undefined){
+const err316 = {instancePath:instancePath+"/fleet",schemaPath:"#/properties/fleet/required",keyword:"required",params:{missingProperty: "shareMeasurements"},message:"must have required property '"+"shareMeasurements"+"'",schema:schema11.properties.fleet.required,parentSchema:schema11.properties.fleet,data:data97};
 if(vErrors === null){
 vErrors = [err316];
 }
@@ -3752,11 +3753,8 @@ vErrors.push(err316);
 }
 errors++;
 }
-}
-if(data96.json !== undefined){
-let data98 = data96.json;
-if(typeof data98 !== "boolean"){
-const err317 = {instancePath:instancePath+"/log/json",schemaPath:"#/properties/log/properties/json/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.log.properties.json.type,parentSchema:schema11.properties.log.properties.json,data:data98};
+if(data97.useMeasurements === undefined){
+const err317 = {instancePath:instancePath+"/fleet",schemaPath:"#/properties/fleet/required",keyword:"required",params:{missingProperty: "useMeasurements"},message:"must have required property '"+"useMeasurements"+"'",schema:schema11.properties.fleet.required,parentSchema:schema11.properties.fleet,data:data97};
 if(vErrors === null){
 vErrors = [err317];
 }
@@ -3765,10 +3763,8 @@ vErrors.push(err317);
 }
 errors++;
 }
-}
-}
-else {
-const err318 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.log.type,parentSchema:schema11.properties.log,data:data96};
+if(data97.seedWaitSeconds === undefined){
+const err318 = {instancePath:instancePath+"/fleet",schemaPath:"#/properties/fleet/required",keyword:"required",params:{missingProperty: "seedWaitSeconds"},message:"must have required property '"+"seedWaitSeconds"+"'",schema:schema11.properties.fleet.required,parentSchema:schema11.properties.fleet,data:data97};
 if(vErrors === null){
 vErrors = [err318];
 }
@@ -3777,12 +3773,8 @@ vErrors.push(err318);
 }
 errors++;
 }
-}
-if(data.metrics !== undefined){
-let data99 = data.metrics;
-if(data99 && typeof data99 == "object" && !Array.isArray(data99)){
-if(data99.port === undefined){
-const err319 = {instancePath:instancePath+"/metrics",schemaPath:"#/properties/metrics/required",keyword:"required",params:{missingProperty: "port"},message:"must have required property '"+"port"+"'",schema:schema11.properties.metrics.required,parentSchema:schema11.properties.metrics,data:data99};
+if(data97.group === undefined){
+const err319 = {instancePath:instancePath+"/fleet",schemaPath:"#/properties/fleet/required",keyword:"required",params:{missingProperty: "group"},message:"must have required property '"+"group"+"'",schema:schema11.properties.fleet.required,parentSchema:schema11.properties.fleet,data:data97};
 if(vErrors === null){
 vErrors = [err319];
 }
@@ -3791,9 +3783,8 @@ vErrors.push(err319);
 }
 errors++;
 }
-for(const key16 in data99){
-if(!(key16 === "port")){
-const err320 = {instancePath:instancePath+"/metrics",schemaPath:"#/properties/metrics/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.metrics,data:data99};
+if(data97.provingSeconds === undefined){
+const err320 = {instancePath:instancePath+"/fleet",schemaPath:"#/properties/fleet/required",keyword:"required",params:{missingProperty: "provingSeconds"},message:"must have required property '"+"provingSeconds"+"'",schema:schema11.properties.fleet.required,parentSchema:schema11.properties.fleet,data:data97};
 if(vErrors === null){
 vErrors = [err320];
 }
@@ -3802,11 +3793,9 @@ vErrors.push(err320);
 }
 errors++;
 }
-}
-if(data99.port !== undefined){
-let data100 = data99.port;
-if(!(((typeof data100 == "number") && (!(data100 % 1) && !isNaN(data100))) && (isFinite(data100)))){
-const err321 = {instancePath:instancePath+"/metrics/port",schemaPath:"#/properties/metrics/properties/port/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.metrics.properties.port.type,parentSchema:schema11.properties.metrics.properties.port,data:data100};
+for(const key15 in data97){
+if(!(((((key15 === "shareMeasurements") || (key15 === "useMeasurements")) || (key15 === "seedWaitSeconds")) || (key15 === "group")) || (key15 === "provingSeconds"))){
+const err321 = {instancePath:instancePath+"/fleet",schemaPath:"#/properties/fleet/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.fleet,data:data97};
 if(vErrors === null){
 vErrors = [err321];
 }
@@ -3815,9 +3804,11 @@ vErrors.push(err321);
 }
 errors++;
 }
-if((typeof data100 == "number") && (isFinite(data100))){
-if(data100 > 65535 || isNaN(data100)){
-const err322 = {instancePath:instancePath+"/metrics/port",schemaPath:"#/properties/metrics/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535",schema:65535,parentSchema:schema11.properties.metrics.properties.port,data:data100};
+}
+if(data97.shareMeasurements !== undefined){
+let data98 = data97.shareMeasurements;
+if(typeof data98 !== "boolean"){
+const err322 = {instancePath:instancePath+"/fleet/shareMeasurements",schemaPath:"#/properties/fleet/properties/shareMeasurements/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.fleet.properties.shareMeasurements.type,parentSchema:schema11.properties.fleet.properties.shareMeasurements,data:data98};
 if(vErrors === null){
 vErrors = [err322];
 }
@@ -3826,8 +3817,11 @@ vErrors.push(err322);
 }
 errors++;
 }
-if(data100 < 0 || isNaN(data100)){
-const err323 = {instancePath:instancePath+"/metrics/port",schemaPath:"#/properties/metrics/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.metrics.properties.port,data:data100};
+}
+if(data97.useMeasurements !== undefined){
+let data99 = data97.useMeasurements;
+if(typeof data99 !== "boolean"){
+const err323 = {instancePath:instancePath+"/fleet/useMeasurements",schemaPath:"#/properties/fleet/properties/useMeasurements/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.fleet.properties.useMeasurements.type,parentSchema:schema11.properties.fleet.properties.useMeasurements,data:data99};
 if(vErrors === null){
 vErrors = [err323];
 }
@@ -3837,10 +3831,11 @@ vErrors.push(err323);
 errors++;
 }
 }
-}
-}
-else {
-const err324 = {instancePath:instancePath+"/metrics",schemaPath:"#/properties/metrics/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.metrics.type,parentSchema:schema11.properties.metrics,data:data99};
+if(data97.seedWaitSeconds !== undefined){
+let data100 = data97.seedWaitSeconds;
+if((typeof data100 == "number") && (isFinite(data100))){
+if(data100 > 60 || isNaN(data100)){
+const err324 = {instancePath:instancePath+"/fleet/seedWaitSeconds",schemaPath:"#/properties/fleet/properties/seedWaitSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 60},message:"must be <= 60",schema:60,parentSchema:schema11.properties.fleet.properties.seedWaitSeconds,data:data100};
 if(vErrors === null){
 vErrors = [err324];
 }
@@ -3849,15 +3844,273 @@ vErrors.push(err324);
 }
 errors++;
 }
-}
-}
-else {
-const err325 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.type,parentSchema:schema11,data};
+if(data100 <= 0 || isNaN(data100)){
+const err325 = {instancePath:instancePath+"/fleet/seedWaitSeconds",schemaPath:"#/properties/fleet/properties/seedWaitSeconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.fleet.properties.seedWaitSeconds,data:data100};
 if(vErrors === null){
 vErrors = [err325];
 }
 else {
 vErrors.push(err325);
+}
+errors++;
+}
+}
+else {
+const err326 = {instancePath:instancePath+"/fleet/seedWaitSeconds",schemaPath:"#/properties/fleet/properties/seedWaitSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.fleet.properties.seedWaitSeconds.type,parentSchema:schema11.properties.fleet.properties.seedWaitSeconds,data:data100};
+if(vErrors === null){
+vErrors = [err326];
+}
+else {
+vErrors.push(err326);
+}
+errors++;
+}
+}
+if(data97.group !== undefined){
+let data101 = data97.group;
+if(typeof data101 === "string"){
+if(func3(data101) > 64){
+const err327 = {instancePath:instancePath+"/fleet/group",schemaPath:"#/properties/fleet/properties/group/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters",schema:64,parentSchema:schema11.properties.fleet.properties.group,data:data101};
+if(vErrors === null){
+vErrors = [err327];
+}
+else {
+vErrors.push(err327);
+}
+errors++;
+}
+if(!pattern0.test(data101)){
+const err328 = {instancePath:instancePath+"/fleet/group",schemaPath:"#/properties/fleet/properties/group/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9._-]*$"},message:"must match pattern \""+"^[A-Za-z0-9._-]*$"+"\"",schema:"^[A-Za-z0-9._-]*$",parentSchema:schema11.properties.fleet.properties.group,data:data101};
+if(vErrors === null){
+vErrors = [err328];
+}
+else {
+vErrors.push(err328);
+}
+errors++;
+}
+}
+else {
+const err329 = {instancePath:instancePath+"/fleet/group",schemaPath:"#/properties/fleet/properties/group/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.fleet.properties.group.type,parentSchema:schema11.properties.fleet.properties.group,data:data101};
+if(vErrors === null){
+vErrors = [err329];
+}
+else {
+vErrors.push(err329);
+}
+errors++;
+}
+}
+if(data97.provingSeconds !== undefined){
+let data102 = data97.provingSeconds;
+if((typeof data102 == "number") && (isFinite(data102))){
+if(data102 > 86400 || isNaN(data102)){
+const err330 = {instancePath:instancePath+"/fleet/provingSeconds",schemaPath:"#/properties/fleet/properties/provingSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema11.properties.fleet.properties.provingSeconds,data:data102};
+if(vErrors === null){
+vErrors = [err330];
+}
+else {
+vErrors.push(err330);
+}
+errors++;
+}
+if(data102 <= 0 || isNaN(data102)){
+const err331 = {instancePath:instancePath+"/fleet/provingSeconds",schemaPath:"#/properties/fleet/properties/provingSeconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.fleet.properties.provingSeconds,data:data102};
+if(vErrors === null){
+vErrors = [err331];
+}
+else {
+vErrors.push(err331);
+}
+errors++;
+}
+}
+else {
+const err332 = {instancePath:instancePath+"/fleet/provingSeconds",schemaPath:"#/properties/fleet/properties/provingSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.fleet.properties.provingSeconds.type,parentSchema:schema11.properties.fleet.properties.provingSeconds,data:data102};
+if(vErrors === null){
+vErrors = [err332];
+}
+else {
+vErrors.push(err332);
+}
+errors++;
+}
+}
+}
+else {
+const err333 = {instancePath:instancePath+"/fleet",schemaPath:"#/properties/fleet/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.fleet.type,parentSchema:schema11.properties.fleet,data:data97};
+if(vErrors === null){
+vErrors = [err333];
+}
+else {
+vErrors.push(err333);
+}
+errors++;
+}
+}
+if(data.log !== undefined){
+let data103 = data.log;
+if(data103 && typeof data103 == "object" && !Array.isArray(data103)){
+if(data103.level === undefined){
+const err334 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/required",keyword:"required",params:{missingProperty: "level"},message:"must have required property '"+"level"+"'",schema:schema11.properties.log.required,parentSchema:schema11.properties.log,data:data103};
+if(vErrors === null){
+vErrors = [err334];
+}
+else {
+vErrors.push(err334);
+}
+errors++;
+}
+if(data103.json === undefined){
+const err335 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/required",keyword:"required",params:{missingProperty: "json"},message:"must have required property '"+"json"+"'",schema:schema11.properties.log.required,parentSchema:schema11.properties.log,data:data103};
+if(vErrors === null){
+vErrors = [err335];
+}
+else {
+vErrors.push(err335);
+}
+errors++;
+}
+for(const key16 in data103){
+if(!((key16 === "level") || (key16 === "json"))){
+const err336 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.log,data:data103};
+if(vErrors === null){
+vErrors = [err336];
+}
+else {
+vErrors.push(err336);
+}
+errors++;
+}
+}
+if(data103.level !== undefined){
+let data104 = data103.level;
+if(typeof data104 !== "string"){
+const err337 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.log.properties.level.type,parentSchema:schema11.properties.log.properties.level,data:data104};
+if(vErrors === null){
+vErrors = [err337];
+}
+else {
+vErrors.push(err337);
+}
+errors++;
+}
+if(!((((data104 === "debug") || (data104 === "info")) || (data104 === "warn")) || (data104 === "error"))){
+const err338 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/enum",keyword:"enum",params:{allowedValues: schema11.properties.log.properties.level.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.log.properties.level.enum,parentSchema:schema11.properties.log.properties.level,data:data104};
+if(vErrors === null){
+vErrors = [err338];
+}
+else {
+vErrors.push(err338);
+}
+errors++;
+}
+}
+if(data103.json !== undefined){
+let data105 = data103.json;
+if(typeof data105 !== "boolean"){
+const err339 = {instancePath:instancePath+"/log/json",schemaPath:"#/properties/log/properties/json/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.log.properties.json.type,parentSchema:schema11.properties.log.properties.json,data:data105};
+if(vErrors === null){
+vErrors = [err339];
+}
+else {
+vErrors.push(err339);
+}
+errors++;
+}
+}
+}
+else {
+const err340 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.log.type,parentSchema:schema11.properties.log,data:data103};
+if(vErrors === null){
+vErrors = [err340];
+}
+else {
+vErrors.push(err340);
+}
+errors++;
+}
+}
+if(data.metrics !== undefined){
+let data106 = data.metrics;
+if(data106 && typeof data106 == "object" && !Array.isArray(data106)){
+if(data106.port === undefined){
+const err341 = {instancePath:instancePath+"/metrics",schemaPath:"#/properties/metrics/required",keyword:"required",params:{missingProperty: "port"},message:"must have required property '"+"port"+"'",schema:schema11.properties.metrics.required,parentSchema:schema11.properties.metrics,data:data106};
+if(vErrors === null){
+vErrors = [err341];
+}
+else {
+vErrors.push(err341);
+}
+errors++;
+}
+for(const key17 in data106){
+if(!(key17 === "port")){
+const err342 = {instancePath:instancePath+"/metrics",schemaPath:"#/properties/metrics/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key17},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.metrics,data:data106};
+if(vErrors === null){
+vErrors = [err342];
+}
+else {
+vErrors.push(err342);
+}
+errors++;
+}
+}
+if(data106.port !== undefined){
+let data107 = data106.port;
+if(!(((typeof data107 == "number") && (!(data107 % 1) && !isNaN(data107))) && (isFinite(data107)))){
+const err343 = {instancePath:instancePath+"/metrics/port",schemaPath:"#/properties/metrics/properties/port/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.metrics.properties.port.type,parentSchema:schema11.properties.metrics.properties.port,data:data107};
+if(vErrors === null){
+vErrors = [err343];
+}
+else {
+vErrors.push(err343);
+}
+errors++;
+}
+if((typeof data107 == "number") && (isFinite(data107))){
+if(data107 > 65535 || isNaN(data107)){
+const err344 = {instancePath:instancePath+"/metrics/port",schemaPath:"#/properties/metrics/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535",schema:65535,parentSchema:schema11.properties.metrics.properties.port,data:data107};
+if(vErrors === null){
+vErrors = [err344];
+}
+else {
+vErrors.push(err344);
+}
+errors++;
+}
+if(data107 < 0 || isNaN(data107)){
+const err345 = {instancePath:instancePath+"/metrics/port",schemaPath:"#/properties/metrics/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.metrics.properties.port,data:data107};
+if(vErrors === null){
+vErrors = [err345];
+}
+else {
+vErrors.push(err345);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err346 = {instancePath:instancePath+"/metrics",schemaPath:"#/properties/metrics/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.metrics.type,parentSchema:schema11.properties.metrics,data:data106};
+if(vErrors === null){
+vErrors = [err346];
+}
+else {
+vErrors.push(err346);
+}
+errors++;
+}
+}
+}
+else {
+const err347 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.type,parentSchema:schema11,data};
+if(vErrors === null){
+vErrors = [err347];
+}
+else {
+vErrors.push(err347);
 }
 errors++;
 }

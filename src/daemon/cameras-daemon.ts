@@ -8,7 +8,7 @@ import { SharedWorkers, type SharedSession } from '../engine/shared-workers.js';
 import type { EngineHost } from '../engine/host.js';
 import type { ActiveModel, InferenceResult, Pipeline } from '../pipeline/pipeline.js';
 import { ResultFilter } from '../pipeline/result-filter.js';
-import type { CameraModel, CameraTelemetry, ModelPayload, TelemetryPayload } from '../mqtt/payloads.js';
+import type { CameraModel, CameraTelemetry, FleetUsePayload, ModelPayload, TelemetryPayload } from '../mqtt/payloads.js';
 import { sessionKey, type Assignment } from '../select/joint.js';
 import { accuracyOf } from '../select/accuracy.js';
 import { CpuMeter, LoopDelay, cpuTemperature } from '../telemetry/system.js';
@@ -25,6 +25,7 @@ import { JointSelection } from './joint-selection.js';
 import { SharedEngines } from './shared-engine.js';
 import { readLabels } from './labels.js';
 import { modelPayload } from './model-payload.js';
+import { FleetShareService, readFleetSeed } from './fleet-measurements.js';
 import type { Config } from '../config/types.js';
 
 /** As the one-camera daemon's options (src/daemon.ts DaemonOptions). */
@@ -88,7 +89,7 @@ export class CamerasDaemon {
     const c = o.config;
     const log = o.log;
     const mqtt = () => this.mqttClient.mqtt;
-    this.joint = new JointSelection({ config: c, cameras, log, signal: this.stopping.signal, stopped: () => this.stopped });
+    this.joint = new JointSelection({ config: c, cameras, log, signal: this.stopping.signal, stopped: () => this.stopped, fleetSeed: (board) => readFleetSeed(c, board, log) });
     this.broker = new BrokerService(log);
     this.parts = cameras.map((cam, ci) => {
       const v = cam.config;
@@ -135,6 +136,8 @@ export class CamerasDaemon {
   async start(): Promise<void> {
     const c = this.o.config;
     await checkStateDir(c.stateDir);
+    // a rollout switches one model with the single-camera selection; the joint choice is made at the start only
+    if (c.fleet.group) this.o.log.warn('fleet.group is ignored with several cameras: this device does not join the rollout group (docs/fleet.md)', { group: c.fleet.group });
     await this.joint.prepare();
     const engine: Service = {
       name: 'shared-engines',
@@ -150,6 +153,7 @@ export class CamerasDaemon {
       ...this.parts.map((p) => p.pipeline),
       { name: 'joint', start: async () => undefined, stop: async () => { if (this.replan) clearTimeout(this.replan); await this.switching; } },
       this.commands,
+      this.o.mqtt && c.fleet.shareMeasurements ? new FleetShareService({ config: c, log: this.o.log, board: () => boardFingerprint(this.joint.device), mqtt: () => this.mqttClient.mqtt }) : undefined,
       {
         name: 'online', start: async () => {
           await this.publishModel();
@@ -343,16 +347,33 @@ export class CamerasDaemon {
         ...(acc ? { accuracy: acc.value } : {}),
         ...(d.misses.length ? { misses: d.misses } : {}),
         ...(m ? { measured: { fps: round2(m.achievedFps), p90Ms: round2(Math.min(1e6, m.p90Ms)), served: round2(m.served) } } : {}),
+        ...this.fleetUse(ci),
       };
     });
     const b = j.input.board;
+    const { fleet: _single, ...rest } = base;
     return {
-      ...base, reason: `${first.cam.id}: ${j.reasons[0]}`, cameras,
+      ...rest, ...(cameras[0]!.fleet ? { fleet: cameras[0]!.fleet } : {}), reason: `${first.cam.id}: ${j.reasons[0]}`, cameras,
       joint: {
         feasible: j.decision.feasible, rule: j.decision.rule, cores: b.cores, slowdown: round2(b.slowdown), capacity: round2(b.cores * b.slowdown),
         demand: round2(j.demand()), memoryMb: round2(j.decision.load.memoryMb), verifiedRounds: j.verification?.rounds.length ?? 0, met: j.verification ? j.verification.met : null,
       },
     };
+  }
+
+  /**
+   * What camera `ci`'s selection owes to the fleet (fleet.useMeasurements): its own selection's use, with whether
+   * the option it runs now was ranked on a figure another device measured (a lighter rung the joint choice stepped
+   * down to may not have been confirmed here; the set's concurrent measurement is this device's own).
+   */
+  private fleetUse(ci: number): { fleet?: FleetUsePayload } {
+    const plan = this.joint.plans[ci]!;
+    const use = plan.choice.fleet;
+    if (!use) return {};
+    const o = this.joint.option(ci), v = this.joint.variant(ci);
+    const cand = plan.choice.candidates.find((c) => c.variant.id === v.id && c.provider === 'cpu');
+    const fromFleet = cand?.measurements.some((m) => m.threads === o.threads && m.fromFleet !== undefined) ?? false;
+    return { fleet: { ...use, confirmed: use.confirmed.slice(0, 16), chosenFigures: fromFleet ? 'fleet' : 'own' } };
   }
 
   private startTelemetry(): void {

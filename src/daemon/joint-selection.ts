@@ -16,6 +16,7 @@ import { optimum, smallestSet, stepDown, setLoad, sessionKey, type Assignment, t
 import { verifyJoint, type Verification } from '../select/verify-joint.js';
 import { measureSlowdown } from '../profile/concurrency.js';
 import { SelectionService } from './selection-service.js';
+import type { FleetSeed } from '../select/fleet-seed.js';
 
 /** One camera's part of the joint choice: its own selection (the ladder of its task, measured) and its options. */
 export interface CameraPlan {
@@ -38,6 +39,8 @@ export interface JointSelectionInputs {
   verify?: boolean;
   /** the verification's window per round (ms) */
   verifyWindowMs?: number;
+  /** the fleet's shared measurements of this board (fleet.useMeasurements): read once, seeding every camera's selection */
+  fleetSeed?: (board: string) => Promise<FleetSeed | undefined>;
 }
 
 const f1 = (x: number) => x.toFixed(1);
@@ -65,12 +68,16 @@ export class JointSelection {
   async prepare(): Promise<void> {
     const { log, cameras } = this.i;
     const unused = (what: string) => () => { throw new EdgefitError('E_SHARED_WORKERS', `a camera's own selection does not ${what} with several cameras`); };
+    // one read of the fleet's figures for all cameras: the board is the same, and each read waits for the broker
+    let seed: Promise<FleetSeed | undefined> | undefined;
+    const fleetSeed = this.i.fleetSeed;
     for (const cam of cameras) {
       log.info('camera selection', { camera: cam.id, task: cam.config.models.task, fps: cam.fps });
       const sel = new SelectionService({
         config: cam.config, log, signal: this.i.signal, stopped: this.i.stopped, mqtt: () => undefined, throttled: () => false,
         engine: undefined as never, source: unused('read a source'), pipeline: unused('run a pipeline'),
         ...(this.device ? { device: this.device } : {}),
+        ...(fleetSeed ? { fleetSeed: (board: string) => (seed ??= fleetSeed(board)) } : {}),
       });
       await sel.prepare();
       this.device = sel.device;

@@ -28,6 +28,7 @@ export function modelPayload(deviceId: string, board: string, choice: Choice): O
       ...(best ? { p90Ms: round(best.latencyMs.p90), peakMb: round(best.peakMb) } : {}),
       chosen: c.variant.id === choice.variant.id && c.provider === choice.provider,
       ...(r ? { reason: r.reason, detail: r.detail } : {}),
+      ...(choice.fleet && best ? { figures: best.fromFleet !== undefined ? 'fleet' as const : 'own' as const } : {}),
     };
   });
   const m = choice.decision.chosenMeasurement;
@@ -49,6 +50,7 @@ export function modelPayload(deviceId: string, board: string, choice: Choice): O
     },
     measurement: m ? { p50Ms: round(m.latencyMs.p50), p90Ms: round(m.latencyMs.p90), p99Ms: round(m.latencyMs.p99), peakMb: round(m.peakMb) } : null,
     candidates, measured: choice.decision.measured, ladder: choice.ladder, labelsMeaningful: v.pretrained,
+    ...(choice.fleet ? { fleet: { ...choice.fleet, confirmed: choice.fleet.confirmed.slice(0, 16), chosenFigures: m?.fromFleet !== undefined ? 'fleet' as const : 'own' as const } } : {}),
   };
 }
 

@@ -2,12 +2,14 @@ import type { Config } from '../config/types.js';
 import { frameFit } from '../camera/fit.js';
 import type { Logger } from '../util/log.js';
 import { EdgefitError, errorMessage } from '../util/errors.js';
-import { probeDevice } from '../device/probe.js';
+import { boardFingerprint, probeDevice } from '../device/probe.js';
+import type { FleetSeed } from '../select/fleet-seed.js';
 import { probeProvidersIsolated } from '../device/providers-isolated.js';
 import { providerPlan } from '../select/providers.js';
 import type { DeviceInfo } from '../device/types.js';
 import { buildLadder, ladderWarning } from '../catalog/ladder.js';
 import type { Variant } from '../catalog/types.js';
+import type { Catalog } from '../catalog/catalog.js';
 import { budgetFromConfig, chooseModel, type Choice } from '../select/choose.js';
 import type { Budget } from '../select/types.js';
 import type { Adapter, SwitchEvent } from '../select/adapt.js';
@@ -33,6 +35,8 @@ export interface SelectionInputs {
   mqtt(): MqttService | undefined;
   /** the board throttled in the last telemetry window: live latency says less then */
   throttled(): boolean;
+  /** the fleet's shared measurements of this board, for the first selection (fleet.useMeasurements) */
+  fleetSeed?: (board: string) => Promise<FleetSeed | undefined>;
   /** the device as already probed (several cameras: probed once for all of them) */
   device?: DeviceInfo;
 }
@@ -54,6 +58,8 @@ export class SelectionService implements Service {
   private budgetOverride: Partial<Config['budget']> = {};
   private adapter: Adapter | undefined;
   private switching: Promise<unknown> = Promise.resolve();
+  /** a catalog a rollout is proving (src/daemon/fleet-rollout.ts); undefined: the configured one */
+  private catalog: Catalog | undefined;
 
   constructor(private readonly i: SelectionInputs) {}
 
@@ -77,7 +83,7 @@ export class SelectionService implements Service {
     this.log.info('device', { board: this.device.board.kind, cpu: this.device.cpu.model, cores: this.device.cpu.cores, memoryMb: this.device.memory.effectiveMb, providers: this.device.providers.usable.join(',') });
     await this.loadLadder();
     this.budget = budgetFromConfig(c, this.device, this.budgetOverride);
-    this.choice = await this.select();
+    this.choice = await this.select(false, await this.i.fleetSeed?.(boardFingerprint(this.device)));
   }
 
   async start(): Promise<void> {
@@ -94,8 +100,13 @@ export class SelectionService implements Service {
     if (ev) void this.adapt(ev);
   }
 
+  /** The catalog the next loadLadder() reads: a rollout's while it proves itself, undefined for the configured one. */
+  useCatalog(catalog: Catalog | undefined): void {
+    this.catalog = catalog;
+  }
+
   async loadLadder(): Promise<void> {
-    this.ladder = await buildLadder(this.i.config, { log: (l) => this.log.warn(l), alarm: (l) => this.log.error(l) });
+    this.ladder = await buildLadder(this.i.config, { log: (l) => this.log.warn(l), alarm: (l) => this.log.error(l), ...(this.catalog ? { catalog: this.catalog } : {}) });
     this.warning = ladderWarning(this.ladder);
     if (this.warning) {
       this.log.warn('*'.repeat(78));
@@ -131,7 +142,7 @@ export class SelectionService implements Service {
   }
 
   /** `stoppable`: a stop() ends the selection at once, killing the measurement in progress (a re-selection by command) */
-  private async select(stoppable = false): Promise<Choice> {
+  private async select(stoppable = false, seed?: FleetSeed): Promise<Choice> {
     this.log.info('profiling and selecting (cached measurements are reused)');
     const choice = await chooseModel(this.i.config, this.device, this.ladder, this.budget, (p) => {
       if (p.agreement) this.log.info('agreement with the native model', { candidate: p.candidate, cached: p.cached, ...(p.agreement.ok ? { agreeing: p.agreement.agreeing, frames: p.agreement.frames } : { error: p.agreement.error ?? 'failed' }) });
@@ -139,7 +150,7 @@ export class SelectionService implements Service {
       if (p.measurement) this.log.info('measured', { candidate: p.candidate, threads: p.threads, cached: p.cached, ok: p.measurement.ok, p90Ms: Math.round(p.measurement.latencyMs.p90 * 100) / 100 });
       // newly pulled models are profiled here, for minutes: a stop waits for one measurement, not for all
       if (stoppable && this.i.stopped()) throw stoppingError();
-    }, stoppable ? this.i.signal : undefined);
+    }, stoppable ? this.i.signal : undefined, seed);
     if (choice.overBudget) this.log.warn(choice.reason);
     return choice;
   }

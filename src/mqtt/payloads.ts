@@ -38,6 +38,8 @@ export interface CandidateSummary {
   chosen: boolean;
   reason?: string;
   detail?: string;
+  /** with a fleet seed only: whose figures ranked it, this device's ('own') or devices of the same fingerprint ('fleet') */
+  figures?: 'own' | 'fleet';
 }
 
 export interface ModelPayload {
@@ -64,6 +66,19 @@ export interface ModelPayload {
   cameras?: CameraModel[];
   /** several cameras: how the set was chosen and what it costs */
   joint?: JointSummary;
+  /** set when the selection was seeded from the fleet's shared measurements (docs/fleet.md); several cameras: the first camera's */
+  fleet?: FleetUsePayload;
+}
+
+/** What a selection owes to the fleet's shared measurements (docs/fleet.md). */
+export interface FleetUsePayload {
+  /** candidates ranked on figures other devices measured, and on this device's own */
+  fleetCandidates: number; ownCandidates: number;
+  /** candidates measured here to confirm a pick made on fleet figures, in order */
+  confirmed: string[];
+  /** whether the running variant's figures are this device's own (always, once confirmed) */
+  chosenFigures: 'own' | 'fleet';
+  devices: string[]; refused: number;
 }
 
 export interface CameraModel {
@@ -87,6 +102,8 @@ export interface CameraModel {
   misses?: string[];
   /** measured running together at the start, when verified */
   measured?: { fps: number; p90Ms: number; served: number };
+  /** the camera's own selection was seeded from the fleet's shared measurements (docs/fleet.md) */
+  fleet?: FleetUsePayload;
 }
 
 export interface JointSummary {

@@ -43,12 +43,22 @@ const fpsRange = range(0, 1e5);
 const cores = range(0, 1024);
 const task = { enum: ['classification', 'detection'] };
 
+/** what a selection owes to the fleet's shared measurements (docs/fleet.md): the device's, and each camera's */
+const fleetUse = {
+  type: 'object', required: ['fleetCandidates', 'ownCandidates', 'confirmed', 'chosenFigures', 'devices', 'refused'], additionalProperties: false,
+  properties: {
+    fleetCandidates: ladderSize, ownCandidates: ladderSize, confirmed: { type: 'array', maxItems: 16, items: str },
+    chosenFigures: { enum: ['own', 'fleet'] }, devices: { type: 'array', maxItems: 32, items: str }, refused: count,
+  },
+};
+
 const cameraModel = {
   type: 'object', required: ['id', 'variant', 'task', 'provider', 'threads', 'fps', 'reason'],
   properties: {
     id: cameraId, variant: str, task, provider: str, threads, fps: fpsRange, reason: str, priority: integer(0, 100), budgetMs: ms,
     predictedP90Ms: ms, demand: cores, accuracy: fraction, resolution, misses: { type: 'array', maxItems: 64, items: str },
     measured: { type: 'object', required: ['fps', 'p90Ms', 'served'], properties: { fps: fpsRange, p90Ms: ms, served: range(0, 1.5) }, additionalProperties: false },
+    fleet: fleetUse,
   },
   additionalProperties: false,
 };
@@ -87,6 +97,7 @@ const candidate = {
     id: str, family: str, alpha, resolution, precision: str, provider: str, referenceAccuracy: fraction, macs,
     p90Ms: ms, peakMb: mb, chosen: { type: 'boolean' }, reason: str, detail: str,
     accuracy: fraction, accuracyKind: { enum: ['published', 'estimated'] }, agreement: fraction, probeFrames: count, demoted: str,
+    figures: { enum: ['own', 'fleet'] },
   },
   additionalProperties: false,
 };
@@ -106,6 +117,7 @@ export const modelSchema: Schema = {
     measurement: { anyOf: [{ type: 'null' }, { type: 'object', required: ['p50Ms', 'p90Ms', 'p99Ms', 'peakMb'], properties: { p50Ms: ms, p90Ms: ms, p99Ms: ms, peakMb: mb }, additionalProperties: false }] },
     candidates: { type: 'array', maxItems: MAX_CANDIDATES, items: candidate },
     measured: ladderSize, ladder: ladderSize, labelsMeaningful: { type: 'boolean' }, board: str,
+    fleet: fleetUse,
     // several cameras only (additive: a one-camera device sends neither)
     cameras: { type: 'array', maxItems: MAX_CAMERAS, items: cameraModel },
     joint: jointSummary,

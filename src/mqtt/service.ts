@@ -61,6 +61,8 @@ export class MqttService extends EventEmitter {
   private ready = false;
   private haPrefix: string;
   private readonly discovery: DiscoveryRecord;
+  /** topics other services follow (the fleet's rollout), subscribed on every connection */
+  private readonly watched = new Map<string, (payload: Buffer) => void>();
 
   constructor(private readonly o: MqttServiceOptions) {
     super();
@@ -109,7 +111,7 @@ export class MqttService extends EventEmitter {
     this.inflight.clear();
     this.ready = false;
     try {
-      await this.link.subscribe([this.topics.commands, `${this.haPrefix}/status`]);
+      await this.link.subscribe([this.topics.commands, `${this.haPrefix}/status`, ...this.watched.keys()]);
       // setModel/setStatus while these are in flight only store (not ready yet): publish again until what
       // was published is what is stored, or a model set during the connection's set-up is never published
       let published: unknown[];
@@ -149,6 +151,8 @@ export class MqttService extends EventEmitter {
         if (payload.toString() === 'online' && this.o.config.homeAssistant.enabled) await this.publishDiscovery();
         return;
       }
+      const watcher = this.watched.get(topic);
+      if (watcher) { watcher(payload); return; }
       const verb = this.topics.verbOf(topic);
       if (verb === undefined) return;
       const reply = await this.dispatcher.handle(verb, payload);
@@ -228,6 +232,19 @@ export class MqttService extends EventEmitter {
   async setModel(model: Omit<ModelPayload, 'session'>): Promise<void> {
     this.model = { ...model, session: this.session };
     if (this.ready) await this.link.publish(this.topics.model, JSON.stringify(this.model), { qos: 1, retain: true }).catch(() => undefined);
+  }
+
+  /** Follows an exact topic (QoS 1) on this and every later connection; retained messages arrive on each. */
+  async watch(topic: string, handler: (payload: Buffer) => void): Promise<void> {
+    this.watched.set(topic, handler);
+    // connected but still setting up: its subscription list may have been taken before this topic was added
+    if (this.link.state === 'connected') await this.link.subscribe([topic]).catch(() => undefined);
+  }
+
+  /** Publishes a retained message at QoS 1 (the fleet's shared state); rejects when not connected. */
+  async publishFleet(topic: string, payload: string): Promise<void> {
+    if (!this.ready) throw new Error('not connected');
+    await this.link.publish(topic, payload, { qos: 1, retain: true });
   }
 
   /** Publishes a one-off message (snapshot bytes) when connected. */

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { EdgefitError } from '../util/errors.js';
 import type { CommandVerb } from './payloads.js';
 
@@ -68,4 +69,45 @@ export function deviceTopics(prefix: string, deviceId: string): DeviceTopics {
 /** Home Assistant discovery topics: <discoveryPrefix>/<component>/<nodeId>/<objectId>/config */
 export function discoveryTopic(discoveryPrefix: string, component: 'sensor' | 'binary_sensor', deviceId: string, objectId: string): string {
   return `${validatePrefix(discoveryPrefix)}/${component}/edgefit_${validateLevel(deviceId, 'deviceId')}/${validateLevel(objectId, 'objectId')}/config`;
+}
+
+/** sha256 of a board fingerprint, as a topic level: fingerprints are long and hold any character the CPU name has */
+export function fingerprintLevel(board: string): string {
+  return `fp-${createHash('sha256').update(board).digest('hex').slice(0, 24)}`;
+}
+
+/**
+ * The fleet's topics, beside the devices' own (`<prefix>/fleet/...`: a device's topics are `<prefix>/<id>/<kind>`,
+ * three levels, and never `measurements` or `rollout`, so a device named `fleet` cannot collide with them).
+ * Measurements are keyed by everything a figure depends on (docs/fleet.md): a device subscribes the subtree of
+ * its own fingerprint and runtime only, never the whole fleet.
+ */
+export interface FleetTopics {
+  /** the retained topic of one measurement */
+  measurement(fp: string, ortVersion: string, sha256: string, resolution: number, provider: string, threads: number): string;
+  /** subscription filter of one fingerprint and runtime */
+  measurementsOf(fp: string, ortVersion: string): string;
+  /** a non-retained marker under that subtree: when it comes back, every retained entry before it has arrived */
+  syncMarker(fp: string, ortVersion: string, nonce: string): string;
+  /** the levels of a measurement topic below the filter, or undefined */
+  parseMeasurement(topic: string, fp: string, ortVersion: string): { sha256: string; resolution: number; provider: string; threads: number } | undefined;
+}
+
+export function fleetTopics(prefix: string): FleetTopics {
+  const base = `${validatePrefix(prefix)}/fleet/measurements`;
+  const sub = (fp: string, ort: string) => `${base}/${validateLevel(fp, 'fingerprint id')}/${validateLevel(ort, 'runtime version')}`;
+  return {
+    measurement: (fp, ort, sha, res, provider, threads) => `${sub(fp, ort)}/${validateLevel(sha, 'sha256')}/${res}/${validateLevel(provider, 'provider')}/${threads}`,
+    measurementsOf: (fp, ort) => `${sub(fp, ort)}/#`,
+    syncMarker: (fp, ort, nonce) => `${sub(fp, ort)}/sync/${validateLevel(nonce, 'nonce')}`,
+    parseMeasurement: (topic, fp, ort) => {
+      const head = `${sub(fp, ort)}/`;
+      if (!topic.startsWith(head)) return undefined;
+      const parts = topic.slice(head.length).split('/');
+      if (parts.length !== 4) return undefined;
+      const [sha256, res, provider, threads] = parts as [string, string, string, string];
+      if (!/^[0-9a-f]{64}$/.test(sha256) || !/^[1-9][0-9]{0,4}$/.test(res) || !/^[1-9][0-9]{0,2}$/.test(threads) || !LEVEL.test(provider)) return undefined;
+      return { sha256, resolution: Number(res), provider, threads: Number(threads) };
+    },
+  };
 }

@@ -16,6 +16,11 @@ export interface Measurement {
   /** peak resident set (VmHWM) during runs, minus the child's baseline (MB) */
   peakMb: number;
   measuredAt: string;
+  /**
+   * Set on a figure another device of the same board fingerprint measured and shared (the fleet's retained
+   * measurements): the id of that device. Never stored in the profile cache, which holds this device's own.
+   */
+  fromFleet?: string;
 }
 
 /**

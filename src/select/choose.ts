@@ -13,12 +13,14 @@ import type { Variant } from '../types/model.js';
 import type { ProviderName } from '../types/provider.js';
 import type { Percentile } from '../types/latency.js';
 import { candidateId, type CandidateSpec } from '../types/candidate.js';
-import { bestOf, makeMeasurer, type MeasureProgress } from '../profile/measure.js';
-import { ProfileCache } from '../profile/cache.js';
+import { availableParallelism } from 'node:os';
+import { bestOf, makeMeasurer, threadCounts, type MeasureProgress } from '../profile/measure.js';
+import { ProfileCache, ortVersion } from '../profile/cache.js';
+import { seededMeasurer, type FleetSeed, type FleetUse } from './fleet-seed.js';
 import { loadProbeSet, type ProbeSet } from '../profile/agreement.js';
 import type { Measured } from '../profile/types.js';
 import { accuracyOf, demotion, formatAccuracy } from './accuracy.js';
-import { resolveBudget } from './policy.js';
+import { evaluate, resolveBudget } from './policy.js';
 import { bruteForceSelect, measuredCandidate, searchAndSelect, specsFor, type Measure, type Selection } from './search.js';
 import type { Budget, Candidate, Decision } from './types.js';
 import { budgetOverrideFromFlags, minAgreementFrom, type BudgetFlags } from './inputs.js';
@@ -36,6 +38,8 @@ export interface Choice {
   ladder: number;
   /** every candidate of the ladder with what was measured for it (empty when the search pruned it) */
   candidates: Candidate[];
+  /** set when the selection was seeded from the fleet's measurements: which figures were whose */
+  fleet?: FleetUse;
 }
 
 /**
@@ -137,23 +141,58 @@ export function selectModel(specs: CandidateSpec[], budget: Budget, measure: Mea
 /**
  * What the daemon runs: profiles (cached, each measurement in a child process) and picks the most accurate
  * variant that fits the budget. When nothing fits, the fastest candidate that ran at all is used, and the reason
- * says so.
+ * says so. With a fleet seed (src/select/fleet-seed.ts) the search runs on the fleet's figures where this device
+ * has none, and the pick is confirmed by measuring it here at its thread count; a miss (it does not fit, or its
+ * agreement demotes it) searches again with that own figure, so the next rung is picked and confirmed in turn.
  */
-export async function chooseModel(config: Config, device: DeviceInfo, ladder: Variant[], budget: Budget, onProgress?: (p: MeasureProgress) => void, signal?: AbortSignal): Promise<Choice> {
+export async function chooseModel(config: Config, device: DeviceInfo, ladder: Variant[], budget: Budget, onProgress?: (p: MeasureProgress) => void, signal?: AbortSignal, seed?: FleetSeed): Promise<Choice> {
   const plan = providerPlan(config, device);
   // a configured provider left out is said in the reason (the retained model payload), never only dropped
-  const choice = await chooseFrom(config, device, ladder, budget, plan.chain, onProgress, signal);
+  const choice = await chooseFrom(config, device, ladder, budget, plan.chain, onProgress, signal, seed);
   return plan.notice ? { ...choice, reason: `${choice.reason}; ${plan.notice}` } : choice;
 }
 
-async function chooseFrom(config: Config, device: DeviceInfo, ladder: Variant[], budget: Budget, providers: ProviderName[], onProgress?: (p: MeasureProgress) => void, signal?: AbortSignal): Promise<Choice> {
+async function chooseFrom(config: Config, device: DeviceInfo, ladder: Variant[], budget: Budget, providers: ProviderName[], onProgress?: (p: MeasureProgress) => void, signal?: AbortSignal, seed?: FleetSeed): Promise<Choice> {
   const specs = specsFor(ladder, providers);
   const probe = await loadProbeSet(probeDirOf(config));
-  const measure = measurerFor(config, {
-    board: boardFingerprint(device), budget, cache: new ProfileCache(cachePathOf(config)),
-    ...(probe ? { probe } : {}), ...(onProgress ? { onProgress } : {}), ...(signal ? { signal } : {}),
-  });
+  const board = boardFingerprint(device);
+  const cache = new ProfileCache(cachePathOf(config));
+  const setup: MeasurerSetup = { board, budget, cache, ...(probe ? { probe } : {}), ...(onProgress ? { onProgress } : {}), ...(signal ? { signal } : {}) };
+  const measure = measurerFor(config, setup);
+  if (!seed || seed.figures.length === 0) {
+    const { decision, candidates } = await selectModel(specs, budget, measure);
+    return choiceFrom(specs, budget, measure, decision, candidates);
+  }
+  const threads = config.engine.threads > 0 ? [config.engine.threads] : threadCounts(availableParallelism());
+  const seeded = seededMeasurer(seed, cache, measure, { board, ortVersion: ortVersion(), threads });
+  const confirmed: string[] = [];
+  // the pick, its neighbour on a miss, and one more: past that the fleet's figures are not worth trusting here
+  for (let round = 0; round < 3; round++) {
+    const { decision, candidates } = await selectModel(specs, budget, seeded.measure);
+    const c = decision.chosen;
+    const m = decision.chosenMeasurement;
+    // confirmed (or measured here all along): the figure that decided is this device's own
+    if (!c || !m || m.fromFleet === undefined) {
+      return { ...await choiceFrom(specs, budget, measure, decision, candidates), fleet: seeded.use(confirmed) };
+    }
+    const spec = specs.find((s) => candidateId(s.variant.id, s.provider) === c.id)!;
+    const mine = await measurerFor(config, { ...setup, threads: m.threads })(spec);
+    confirmed.push(c.id);
+    // the pick holds when this device's own figure fits too (and its agreement does not demote it): it stays the
+    // choice, now carrying the own figure. Searching again would let measurement noise between equally accurate
+    // twins flip a choice the fleet's full profile made.
+    const checked = { ...c, measurements: mine.measurements, ...(mine.agreement ? { agreement: mine.agreement } : {}) };
+    const verdict = evaluate(checked, decision.budget);
+    if (verdict.fits && verdict.measurement && !demotion(checked, decision.budget.minAgreement)) {
+      const held: Decision = { ...decision, chosen: checked, chosenMeasurement: verdict.measurement };
+      return { ...await choiceFrom(specs, budget, measure, held, candidates.map((x) => (x.id === c.id ? checked : x))), fleet: seeded.use(confirmed, c.id) };
+    }
+  }
   const { decision, candidates } = await selectModel(specs, budget, measure);
+  return { ...await choiceFrom(specs, budget, measure, decision, candidates), fleet: { ...seeded.use(confirmed), fleetCandidates: 0, devices: [] } };
+}
+
+async function choiceFrom(specs: CandidateSpec[], budget: Budget, measure: (spec: CandidateSpec) => Promise<Measured>, decision: Decision, candidates: Candidate[]): Promise<Choice> {
   const p = budget.percentile ?? 'p90';
   if (decision.chosen && decision.chosenMeasurement) {
     const m = decision.chosenMeasurement;

@@ -1,0 +1,190 @@
+import { join } from 'node:path';
+import type { Config } from '../config/types.js';
+import type { Logger } from '../util/log.js';
+import { errorMessage } from '../util/errors.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import { AcceptedCatalogs, installRolloutCatalog, loadConfiguredCatalog, loadPublicKey, verifyCatalog, type VerifiedCatalog } from '../catalog/signature.js';
+import type { SupervisedEngine } from '../engine/engine.js';
+import type { Pipeline } from '../pipeline/pipeline.js';
+import type { MqttService } from '../mqtt/service.js';
+import { inStage, parseDesired, parseState, rolloutTopics, ROLLOUT_FORMAT, type DeviceHealth, type MemberReport, type RolloutDesired } from '../mqtt/fleet-rollout.js';
+import type { Reselection } from './commands.js';
+import type { SelectionService } from './selection-service.js';
+import type { Service } from './service.js';
+
+export interface FleetRolloutInputs {
+  config: Config;
+  log: Logger;
+  signal: AbortSignal;
+  stopped(): boolean;
+  board(): string;
+  mqtt(): MqttService | undefined;
+  selection: SelectionService;
+  reselect(reason: string): Promise<Reselection>;
+  pipeline(): Pipeline;
+  engine(): SupervisedEngine;
+}
+
+interface Taken { rolloutId: string; verified: VerifiedCatalog; path: string; phase: 'proving' | 'proven' }
+
+/**
+ * This device's part in its group's rollouts (fleet.group): it publishes its membership (retained), and when the
+ * group's desired catalog takes it (its rank in the stage) it verifies the catalog (models.publicKey, versions
+ * only go up), pulls its models in a child process, selects and switches with the running model as the last good
+ * one, runs for fleet.provingSeconds and reports its health. A rollback, or a stage that no longer takes it,
+ * puts the configured (last good) catalog back; a completed rollout installs the new catalog for good
+ * (<stateDir>/rollout/active.json, and the replay guard's version). A restart before then starts on the last good.
+ */
+export class FleetRolloutService implements Service {
+  readonly name = 'fleet-rollout';
+  private taken: Taken | undefined;
+  private work: Promise<unknown> = Promise.resolve();
+  private timer: NodeJS.Timeout | undefined;
+  private version = 0;
+  private readonly t;
+
+  constructor(private readonly i: FleetRolloutInputs) {
+    this.t = rolloutTopics(i.config.mqtt.prefix, i.config.fleet.group);
+  }
+
+  async start(): Promise<void> {
+    const mqtt = this.i.mqtt();
+    if (!mqtt) return;
+    this.version = new AcceptedCatalogs(this.i.config.stateDir).read()?.catalogVersion ?? 0;
+    this.baseline = this.sample();
+    mqtt.on('online', () => { void this.report(); });
+    await this.report().catch(() => undefined);
+    await mqtt.watch(this.t.desired, (p) => this.queue(() => this.onDesired(p)));
+    await mqtt.watch(this.t.state, (p) => this.queue(() => this.onState(p)));
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    await this.work;
+  }
+
+  private queue(fn: () => Promise<void>): void {
+    this.work = this.work.then(fn).catch((err: unknown) => this.i.log.error('rollout step failed', { error: errorMessage(err) }));
+  }
+
+  private async report(rollout?: MemberReport['rollout']): Promise<void> {
+    const mqtt = this.i.mqtt();
+    if (!mqtt) return;
+    const r: MemberReport = {
+      format: ROLLOUT_FORMAT, deviceId: this.i.config.deviceId, group: this.i.config.fleet.group, board: this.i.board(),
+      catalogVersion: this.version, ts: new Date().toISOString(), ...(rollout ? { rollout } : {}),
+    };
+    this.last = rollout ?? this.last;
+    await mqtt.publishFleet(this.t.member(this.i.config.deviceId), JSON.stringify(this.last ? { ...r, rollout: this.last } : r));
+  }
+  private last: MemberReport['rollout'];
+  private lastState: Buffer | undefined;
+  /** the pipeline's counters when the service started: the previous model's fps is measured from here */
+  private baseline = { p90Ms: 0, inferred: 0, at: Date.now(), crashes: 0, restarts: 0 };
+
+  private sample(): { p90Ms: number; inferred: number; at: number; crashes: number; restarts: number } {
+    const p = this.i.pipeline();
+    const e = this.i.engine().stats;
+    return { p90Ms: p.infer.percentiles().p90, inferred: p.stats().inferred, at: Date.now(), crashes: e.crashes, restarts: e.restarts };
+  }
+
+  private async onDesired(payload: Buffer): Promise<void> {
+    if (this.i.stopped()) return;
+    const d = parseDesired(payload, this.i.config.fleet.group);
+    if (!d) return;
+    const mine = !d.rollback && inStage(d.rolloutId, this.i.config.deviceId, d.cutoff);
+    if (!mine) {
+      if (this.taken?.rolloutId === d.rolloutId) await this.rollBack(d, d.rollback ? 'rolled back by the rollout' : 'no longer in the rollout');
+      return;
+    }
+    if (this.taken?.rolloutId === d.rolloutId || this.last?.rolloutId === d.rolloutId) return;
+    // the catalog this device installed already (a restart after the rollout completed: desired stays retained)
+    if (d.catalogVersion === this.version) return;
+    await this.take(d);
+  }
+
+  private async take(d: RolloutDesired): Promise<void> {
+    const c = this.i.config;
+    const refuse = (reason: string) => { this.i.log.warn('rollout refused', { rollout: d.rolloutId, reason }); return this.report({ rolloutId: d.rolloutId, phase: 'refused', catalogVersion: d.catalogVersion, reason: reason.slice(0, 480) }); };
+    if (!c.models.publicKey) return refuse('models.publicKey is not set: this device takes signed catalogs only');
+    const path = join(c.stateDir, 'rollout', `catalog-v${d.catalogVersion}.json`);
+    let verified: VerifiedCatalog;
+    try {
+      verified = verifyCatalog(Buffer.from(d.catalog, 'utf8'), path, loadPublicKey(c.models.publicKey), d.signature);
+      if (verified.catalogVersion !== d.catalogVersion) throw new Error(`the signed catalog is version ${verified.catalogVersion}, the rollout says ${d.catalogVersion}`);
+      new AcceptedCatalogs(c.stateDir).check(verified, path);
+      if (verified.catalogVersion <= this.version) throw new Error(`catalog version ${verified.catalogVersion} is not newer than version ${this.version} running here`);
+    } catch (err) {
+      return refuse(errorMessage(err));
+    }
+    await writeFileAtomic(path, d.catalog);
+    await writeFileAtomic(`${path}.sig`, d.signature);
+    this.taken = { rolloutId: d.rolloutId, verified, path, phase: 'proving' };
+    await this.report({ rolloutId: d.rolloutId, phase: 'switching', catalogVersion: d.catalogVersion });
+    const before = this.sample();
+    try {
+      const { pullModelsIsolated } = await import('../catalog/pull-isolated.js');
+      const report = await pullModelsIsolated({ ...c, models: { ...c.models, catalog: path } }, { deviceForms: true }, { log: (l) => this.i.log.info(l), signal: this.i.signal });
+      if (!report.ok) throw new Error(`pull failed: ${report.items.filter((x) => x.error || x.convertError).map((x) => `${x.id}: ${x.error ?? x.convertError}`).join('; ')}`);
+      // the same bytes, verified again by the loader (a file swapped on disk in between is refused)
+      this.i.selection.useCatalog(await loadConfiguredCatalog({ models: { ...c.models, catalog: path }, stateDir: c.stateDir }));
+      await this.i.selection.loadLadder();
+      const sel = await this.i.reselect(`rollout ${d.rolloutId}: catalog version ${d.catalogVersion}`);
+      this.i.log.info('rollout: running the new catalog, proving it', { rollout: d.rolloutId, variant: sel.variant, seconds: c.fleet.provingSeconds });
+    } catch (err) {
+      await this.restoreLastGood();
+      this.taken = undefined;
+      return refuse(`could not switch: ${errorMessage(err)}`);
+    }
+    await this.report({ rolloutId: d.rolloutId, phase: 'proving', catalogVersion: d.catalogVersion });
+    const start = this.sample();
+    const span = (before.at - this.baseline.at) / 1000;
+    const previousFps = round(span > 0 ? (before.inferred - this.baseline.inferred) / span : 0);
+    this.timer = setTimeout(() => this.queue(async () => {
+      if (this.taken?.rolloutId !== d.rolloutId || this.i.stopped()) return;
+      const end = this.sample();
+      const secs = (end.at - start.at) / 1000;
+      const health: DeviceHealth = {
+        p90Ms: round(end.p90Ms), previousP90Ms: round(before.p90Ms), fps: round(secs > 0 ? (end.inferred - start.inferred) / secs : 0), previousFps,
+        crashes: end.crashes - before.crashes, restarts: end.restarts - before.restarts, fidelity: null,
+      };
+      this.taken = { ...this.taken, phase: 'proven' };
+      await this.report({ rolloutId: d.rolloutId, phase: 'proven', catalogVersion: d.catalogVersion, health });
+      // the rollout may have completed already (this device restarted and took it again while it was retained)
+      if (this.lastState) await this.onState(this.lastState);
+    }), c.fleet.provingSeconds * 1000);
+  }
+
+  private async restoreLastGood(): Promise<void> {
+    this.i.selection.useCatalog(undefined);
+    await this.i.selection.loadLadder();
+    await this.i.reselect('rollout: back to the last good catalog');
+  }
+
+  private async rollBack(d: RolloutDesired, why: string): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.taken = undefined;
+    try { await this.restoreLastGood(); } catch (err) { this.i.log.error('rollback: re-selection failed', { error: errorMessage(err) }); }
+    this.baseline = this.sample();
+    this.i.log.warn('rollout: back on the last good catalog', { rollout: d.rolloutId, why });
+    await this.report({ rolloutId: d.rolloutId, phase: 'rolled-back', catalogVersion: this.version, reason: why });
+  }
+
+  /** A completed rollout this device proved: its catalog becomes the device's catalog. */
+  private async onState(payload: Buffer): Promise<void> {
+    this.lastState = payload;
+    const s = parseState(payload);
+    const t = this.taken;
+    if (!s || !t || s.rolloutId !== t.rolloutId || s.status !== 'completed' || t.phase !== 'proven') return;
+    await installRolloutCatalog(this.i.config.stateDir, t.path, t.verified);
+    this.version = t.verified.catalogVersion;
+    this.taken = undefined;
+    this.baseline = this.sample();
+    this.i.log.info('rollout completed: the new catalog is installed', { rollout: s.rolloutId, catalogVersion: this.version });
+    await this.report(this.last ? { ...this.last, catalogVersion: this.version } : undefined);
+  }
+}
+
+function round(x: number): number {
+  return Number.isFinite(x) ? Math.round(x * 100) / 100 : 0;
+}
