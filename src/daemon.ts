@@ -1,5 +1,4 @@
-import type { Config } from './config/types.js';
-import type { Logger } from './util/log.js';
+import type { DaemonOptions } from './daemon/options.js';
 import { boardFingerprint } from './device/probe.js';
 import { probeDirOf } from './select/choose.js';
 import type { InferenceResult } from './pipeline/pipeline.js';
@@ -23,17 +22,7 @@ import { CamerasDaemon } from './daemon/cameras-daemon.js';
 import { cameraView, camerasOf } from './config/cameras.js';
 import { MetricsService } from './daemon/metrics-service.js';
 
-export interface DaemonOptions {
-  config: Config;
-  log: Logger;
-  version: string;
-  /** print each result as a JSON line on stdout */
-  json: boolean;
-  /** false: local output only, no broker */
-  mqtt: boolean;
-  /** print a line to the user (how to watch the topics); stderr by default */
-  say?: (line: string) => void;
-}
+export type { DaemonOptions };
 
 /**
  * The composition root (the shape of zigbee2mqtt's controller and its extensions): the selection is prepared
@@ -120,7 +109,7 @@ export class Daemon {
         await this.mqttClient.mqtt?.setStatus('online', this.selection.warning ?? '');
       }),
       this.telemetryService,
-      c.metrics.port ? new MetricsService({ port: c.metrics.port, deviceId: c.deviceId, log: this.o.log, telemetry: () => this.telemetryService.lastPublished, choice: () => this.selection.choice }) : undefined,
+      c.metrics.port ? new MetricsService({ port: c.metrics.port, deviceId: c.deviceId, log: this.o.log, telemetry: () => this.telemetryService.lastPublished, selections: () => { const x = this.selection.choice; return [{ variant: x.variant.id, provider: x.provider, threads: x.threads }]; } }) : undefined,
       new WatchdogService(this.systemd, () => this.pipeline.pipeline.stats()),
     ].filter((s): s is Service => s !== undefined));
     await this.services.start();

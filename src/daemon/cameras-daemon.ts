@@ -25,17 +25,10 @@ import { JointSelection } from './joint-selection.js';
 import { SharedEngines } from './shared-engine.js';
 import { readLabels } from './labels.js';
 import { modelPayload } from './model-payload.js';
-import type { Config } from '../config/types.js';
+import { ThrottleWatch } from './throttle-watch.js';
+import { MetricsService } from './metrics-service.js';
+import type { DaemonOptions } from './options.js';
 
-/** As the one-camera daemon's options (src/daemon.ts DaemonOptions). */
-export interface CamerasDaemonOptions {
-  config: Config;
-  log: Logger;
-  version: string;
-  json: boolean;
-  mqtt: boolean;
-  say?: (line: string) => void;
-}
 
 /** One camera's parts: its source, its pipeline over the shared workers, its results filter and sink. */
 interface CameraParts {
@@ -82,9 +75,12 @@ export class CamerasDaemon {
   private readonly cpu = new CpuMeter();
   private readonly loop = new LoopDelay();
   private lastTelemetry = Date.now();
+  private readonly throttle = new ThrottleWatch(() => this.joint.device);
   private throttled = false;
+  /** the newest telemetry published (the loopback /metrics exports it) */
+  private lastPublished: TelemetryPayload | undefined;
 
-  constructor(private readonly o: CamerasDaemonOptions, cameras: ResolvedCamera[]) {
+  constructor(private readonly o: DaemonOptions, cameras: ResolvedCamera[]) {
     const c = o.config;
     const log = o.log;
     const mqtt = () => this.mqttClient.mqtt;
@@ -157,6 +153,10 @@ export class CamerasDaemon {
         }, stop: async () => undefined,
       },
       { name: 'telemetry', start: async () => this.startTelemetry(), stop: async () => { if (this.telemetryTimer) clearInterval(this.telemetryTimer); if (this.adaptTimer) clearInterval(this.adaptTimer); this.loop.stop(); } },
+      c.metrics.port ? new MetricsService({
+        port: c.metrics.port, deviceId: c.deviceId, log: this.o.log, telemetry: () => this.lastPublished,
+        selections: () => this.parts.map((p, ci) => ({ camera: p.cam.id, variant: this.joint.variant(ci).id, provider: 'cpu', threads: this.joint.option(ci).threads })),
+      }) : undefined,
       new WatchdogService(this.systemd, () => {
         const s = this.parts.map((p) => p.pipeline.pipeline.stats());
         return { paused: s.every((x) => x.paused), lastResultAt: Math.max(...s.map((x) => x.lastResultAt)) };
@@ -236,10 +236,26 @@ export class CamerasDaemon {
     if (p.online === online || this.stopped) return;
     p.online = online;
     this.o.log.info(online ? 'camera back online' : 'camera offline: its share of the board is freed', { camera: p.cam.id });
-    if (!this.o.config.adapt.enabled) return;
+    if (online) this.replanAfter(0, `camera ${p.cam.id} back online`);
+    else this.replanAfterCooldown(`camera ${p.cam.id} offline`);
+  }
+
+  /**
+   * A share was freed (a camera offline, the board no longer throttling): the set is solved again once the
+   * cool-down since the last switch has passed, and not while the board throttles (its end re-solves).
+   */
+  private replanAfterCooldown(reason: string): void {
+    const cooldown = this.o.config.adapt.cooldownSeconds * 1000;
+    this.replanAfter(Math.max(0, this.lastSwitch + cooldown - Date.now(), cooldown), reason, true);
+  }
+
+  private replanAfter(wait: number, reason: string, stepsUp = false): void {
+    if (!this.o.config.adapt.enabled || this.stopped) return;
     if (this.replan) clearTimeout(this.replan);
-    const wait = online ? 0 : Math.max(0, this.lastSwitch + this.o.config.adapt.cooldownSeconds * 1000 - Date.now(), this.o.config.adapt.cooldownSeconds * 1000);
-    this.replan = setTimeout(() => { void this.resolve(online ? `camera ${p.cam.id} back online` : `camera ${p.cam.id} offline`).catch((err: unknown) => this.o.log.warn('re-solving the joint choice failed', { error: errorMessage(err) })); }, wait);
+    this.replan = setTimeout(() => {
+      if (stepsUp && this.throttled) return;
+      void this.resolve(reason).catch((err: unknown) => this.o.log.warn('re-solving the joint choice failed', { error: errorMessage(err) }));
+    }, wait);
     this.replan.unref();
   }
 
@@ -367,11 +383,13 @@ export class CamerasDaemon {
   private async publishTelemetry(): Promise<void> {
     const t = this.telemetry();
     t.temperatureC = await cpuTemperature();
-    const throttle = this.joint.device.thermal.throttle;
-    if (throttle) t.throttled = Object.entries(throttle.now).filter(([, v]) => v).map(([k]) => k);
+    t.throttled = await this.throttle.sample();
     const was = this.throttled;
-    this.throttled = (t.throttled?.length ?? 0) > 0;
+    this.throttled = this.throttle.throttled;
+    // sustained over two windows, as one reading may catch a passing cap
     if (this.throttled && was) this.onThrottle();
+    else if (was && !this.throttled) this.replanAfterCooldown('the board no longer throttles');
+    this.lastPublished = t;
     this.mqttClient.mqtt?.publishTelemetry(t);
   }
 
