@@ -77,6 +77,8 @@ export class CamerasDaemon {
   private lastTelemetry = Date.now();
   private readonly throttle = new ThrottleWatch(() => this.joint.device);
   private throttled = false;
+  /** a camera was over its budget at the last live check */
+  private late = false;
   /** the newest telemetry published (the loopback /metrics exports it) */
   private lastPublished: TelemetryPayload | undefined;
 
@@ -279,8 +281,8 @@ export class CamerasDaemon {
 
   /**
    * The adapter watching every camera: a camera online whose live p90 (offer to answer, queue wait included, over
-   * the pipeline's window) is over its budget makes the cheapest loss of the set step down, not necessarily its
-   * own: the joint rule decides who pays. One step per cool-down.
+   * the pipeline's window) is over its budget at two checks in a row makes the cheapest loss of the set step
+   * down, not necessarily its own: the joint rule decides who pays. One step per cool-down.
    */
   private liveCheck(): void {
     const late = this.parts.flatMap((p, ci) => {
@@ -289,7 +291,10 @@ export class CamerasDaemon {
       const budget = this.joint.plans[ci]!.budgetMs;
       return l.n >= 10 && l.p90 > budget ? [`${p.cam.id} live p90 ${l.p90.toFixed(1)} ms over its ${budget.toFixed(1)} ms`] : [];
     });
-    if (late.length > 0) this.stepDown(late.join(', '));
+    // sustained: late at two checks in a row (a window apart), as the one-camera adapter waits out a burst
+    const was = this.late;
+    this.late = late.length > 0;
+    if (this.late && was) this.stepDown(late.join(', '));
   }
 
   private stepDown(why: string): void {
