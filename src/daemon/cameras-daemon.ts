@@ -12,7 +12,7 @@ import type { CameraModel, CameraTelemetry, ModelPayload, TelemetryPayload } fro
 import { sessionKey, type Assignment } from '../select/joint.js';
 import { accuracyOf } from '../select/accuracy.js';
 import { CpuMeter, LoopDelay, cpuTemperature } from '../telemetry/system.js';
-import { Systemd } from './systemd.js';
+import { DaemonLifecycle, sayOf } from './lifecycle.js';
 import { ServiceList, type Service } from './service.js';
 import { checkStateDir } from './state-dir.js';
 import { BrokerService, MqttClientService } from './mqtt-services.js';
@@ -62,11 +62,8 @@ export class CamerasDaemon {
   private readonly mqttClient: MqttClientService;
   private readonly commands: CommandsService;
   private readonly parts: CameraParts[];
-  private readonly systemd = new Systemd();
-  private services: ServiceList | undefined;
   private running: Running | undefined;
-  private stopped = false;
-  private readonly stopping = new AbortController();
+  private readonly life: DaemonLifecycle;
   private switching: Promise<unknown> = Promise.resolve();
   private lastSwitch = 0;
   private replan: NodeJS.Timeout | undefined;
@@ -85,8 +82,9 @@ export class CamerasDaemon {
   constructor(private readonly o: DaemonOptions, cameras: ResolvedCamera[]) {
     const c = o.config;
     const log = o.log;
+    this.life = new DaemonLifecycle(log);
     const mqtt = () => this.mqttClient.mqtt;
-    this.joint = new JointSelection({ config: c, cameras, log, signal: this.stopping.signal, stopped: () => this.stopped });
+    this.joint = new JointSelection({ config: c, cameras, log, signal: this.life.stopping.signal, stopped: () => this.life.stopped });
     this.broker = new BrokerService(log);
     this.parts = cameras.map((cam, ci) => {
       const v = cam.config;
@@ -99,14 +97,14 @@ export class CamerasDaemon {
       };
       part.pipeline = new PipelineService({
         log, source: () => part.camera.source, model: () => part.model!, windowSeconds: Math.max(10, c.mqtt.telemetrySeconds),
-        minScore: v.mqtt.results.minScore, labels: v.mqtt.results.labels, stopped: () => this.stopped,
+        minScore: v.mqtt.results.minScore, labels: v.mqtt.results.labels, stopped: () => this.life.stopped,
         result: (r) => this.onResult(part, r),
       });
       return part;
     });
     const all = { pause: () => { for (const p of this.parts) p.pipeline.pipeline.pause(); }, resume: () => { for (const p of this.parts) p.pipeline.pipeline.resume(); } };
     this.commands = new CommandsService({
-      config: c, log, signal: this.stopping.signal, stopped: () => this.stopped,
+      config: c, log, signal: this.life.stopping.signal, stopped: () => this.life.stopped,
       reselect: (reason, budget) => {
         if (budget) return Promise.reject(new EdgefitError('E_OPTIONS', 'set-budget applies to one camera; with several cameras, set each camera\'s budget in the cameras setting and restart'));
         return this.resolve(`command: ${reason}`);
@@ -126,7 +124,7 @@ export class CamerasDaemon {
       config: c, log, version: o.version, url: () => c.mqtt.url || this.broker.broker!.url, board: () => this.joint.device.board.kind,
       task: () => taskOf(this.joint.variant(0)),
       cameras: () => this.parts.map((p, ci) => ({ id: p.cam.id, task: taskOf(this.joint.variant(ci)) })),
-      handlers: this.commands.handlers(), say: (l) => (o.say ?? ((x: string) => process.stderr.write(x + '\n')))(l),
+      handlers: this.commands.handlers(), say: sayOf(o),
     });
   }
 
@@ -140,7 +138,7 @@ export class CamerasDaemon {
       stop: async () => { await this.running?.workers.close(); },
     };
     const cameraServices = this.parts.flatMap((p) => [p.results, this.guardedCamera(p)]);
-    this.services = new ServiceList([
+    this.life.services = new ServiceList([
       this.o.mqtt && !c.mqtt.url ? this.broker : undefined,
       engine,
       this.o.mqtt ? this.mqttClient : undefined,
@@ -159,15 +157,14 @@ export class CamerasDaemon {
         port: c.metrics.port, deviceId: c.deviceId, log: this.o.log, telemetry: () => this.lastPublished,
         selections: () => this.parts.map((p, ci) => ({ camera: p.cam.id, variant: this.joint.variant(ci).id, provider: 'cpu', threads: this.joint.option(ci).threads })),
       }) : undefined,
-      new WatchdogService(this.systemd, () => {
+      new WatchdogService(this.life.systemd, () => {
         const s = this.parts.map((p) => p.pipeline.pipeline.stats());
         return { paused: s.every((x) => x.paused), lastResultAt: Math.max(...s.map((x) => x.lastResultAt)) };
       }),
     ].filter((s): s is Service => s !== undefined));
-    await this.services.start();
-    if (this.stopped) return;
-    this.systemd.notify('READY=1', `STATUS=running ${this.variants()}`);
-    if (process.send) process.send('ready');
+    await this.life.services.start();
+    if (this.life.stopped) return;
+    this.life.ready(this.variants());
     this.o.log.info('running', { cameras: this.parts.map((p, ci) => `${p.cam.id}=${this.joint.option(ci).id}`).join(' ') });
   }
 
@@ -235,7 +232,7 @@ export class CamerasDaemon {
    * freed share may have been taken.
    */
   private setOnline(p: CameraParts, online: boolean): void {
-    if (p.online === online || this.stopped) return;
+    if (p.online === online || this.life.stopped) return;
     p.online = online;
     this.o.log.info(online ? 'camera back online' : 'camera offline: its share of the board is freed', { camera: p.cam.id });
     if (online) this.replanAfter(0, `camera ${p.cam.id} back online`);
@@ -252,7 +249,7 @@ export class CamerasDaemon {
   }
 
   private replanAfter(wait: number, reason: string, stepsUp = false): void {
-    if (!this.o.config.adapt.enabled || this.stopped) return;
+    if (!this.o.config.adapt.enabled || this.life.stopped) return;
     if (this.replan) clearTimeout(this.replan);
     this.replan = setTimeout(() => {
       if (stepsUp && this.throttled) return;
@@ -264,7 +261,7 @@ export class CamerasDaemon {
   /** Solves the joint choice again over the cameras online; switches the cameras whose option changed. */
   private resolve(reason: string): Promise<Reselection> {
     const run = this.switching.then(async () => {
-      if (this.stopped) throw stoppingError();
+      if (this.life.stopped) throw stoppingError();
       const next = this.joint.resolve(this.parts.map((p) => p.online));
       if (!next) return { variant: this.variants(), switched: false };
       await this.apply(next.assignment, `${reason}: ${next.reason}`);
@@ -298,7 +295,7 @@ export class CamerasDaemon {
   }
 
   private stepDown(why: string): void {
-    if (this.stopped || !this.o.config.adapt.enabled || Date.now() - this.lastSwitch < this.o.config.adapt.cooldownSeconds * 1000) return;
+    if (this.life.stopped || !this.o.config.adapt.enabled || Date.now() - this.lastSwitch < this.o.config.adapt.cooldownSeconds * 1000) return;
     const s = this.joint.stepDown(this.parts.map((p) => p.online));
     if (!s) return;
     this.lastSwitch = Date.now();
@@ -444,14 +441,9 @@ export class CamerasDaemon {
 
   get board(): string { return boardFingerprint(this.joint.device); }
 
-  async stop(): Promise<void> {
-    if (this.stopped) return;
-    this.stopped = true;
-    this.systemd.notify('STOPPING=1');
-    this.stopping.abort();
+  stop(): Promise<void> {
     if (this.replan) clearTimeout(this.replan);
-    await this.services?.stop();
-    this.o.log.info('stopped');
+    return this.life.stop();
   }
 }
 
