@@ -1,12 +1,11 @@
-import type { Config } from './config/types.js';
-import type { Logger } from './util/log.js';
+import type { DaemonOptions } from './daemon/options.js';
 import { boardFingerprint } from './device/probe.js';
 import { probeDirOf } from './select/choose.js';
 import type { InferenceResult } from './pipeline/pipeline.js';
 import { frameFit } from './camera/fit.js';
 import { ResultFilter } from './pipeline/result-filter.js';
 import type { TelemetryPayload } from './mqtt/payloads.js';
-import { Systemd } from './daemon/systemd.js';
+import { DaemonLifecycle, sayOf } from './daemon/lifecycle.js';
 import { ServiceList, type Service } from './daemon/service.js';
 import { checkStateDir } from './daemon/state-dir.js';
 import { SelectionService } from './daemon/selection-service.js';
@@ -25,17 +24,7 @@ import { CamerasDaemon } from './daemon/cameras-daemon.js';
 import { cameraView, camerasOf } from './config/cameras.js';
 import { MetricsService } from './daemon/metrics-service.js';
 
-export interface DaemonOptions {
-  config: Config;
-  log: Logger;
-  version: string;
-  /** print each result as a JSON line on stdout */
-  json: boolean;
-  /** false: local output only, no broker */
-  mqtt: boolean;
-  /** print a line to the user (how to watch the topics); stderr by default */
-  say?: (line: string) => void;
-}
+export type { DaemonOptions };
 
 /**
  * The composition root (the shape of zigbee2mqtt's controller and its extensions): the selection is prepared
@@ -55,36 +44,33 @@ export class Daemon {
   private readonly commands: CommandsService;
   private readonly telemetryService: TelemetryService;
   private readonly filter: ResultFilter;
-  private readonly systemd = new Systemd();
-  private services: ServiceList | undefined;
-  private stopped = false;
-  /** aborted by stop(): kills a pull-model's child process and a re-selection's measurement */
-  private readonly stopping = new AbortController();
+  private readonly life: DaemonLifecycle;
 
   constructor(private readonly o: DaemonOptions) {
     const c = o.config;
     const log = o.log;
-    const stopped = () => this.stopped;
+    this.life = new DaemonLifecycle(log);
+    const stopped = () => this.life.stopped;
     const mqtt = () => this.mqttClient.mqtt;
     const source = () => this.camera.source;
     const pipeline = () => this.pipeline.pipeline;
     this.filter = new ResultFilter(c.mqtt.results.mode, c.mqtt.results.threshold, c.mqtt.results.maxRatePerSecond);
     this.engine = new EngineService({ config: c, log, choice: () => this.selection.choice, mqtt });
     this.selection = new SelectionService({
-      config: c, log, signal: this.stopping.signal, stopped, engine: this.engine, source, pipeline, mqtt,
+      config: c, log, signal: this.life.stopping.signal, stopped, engine: this.engine, source, pipeline, mqtt,
       throttled: () => this.telemetryService.throttled,
       fleetSeed: (board) => readFleetSeed(c, board, log),
     });
     this.broker = new BrokerService(log);
     this.commands = new CommandsService({
-      config: c, log, signal: this.stopping.signal, stopped,
+      config: c, log, signal: this.life.stopping.signal, stopped,
       reselect: (reason, budget) => this.selection.reselect(reason, budget),
       reloadLadder: () => this.selection.loadLadder(), variant: () => this.selection.choice.variant.id,
       pipeline, source, mqtt,
     });
     this.mqttClient = new MqttClientService({
       config: c, log, version: o.version, url: () => c.mqtt.url || this.broker.broker!.url, board: () => this.selection.device.board.kind, task: () => this.selection.choice.variant.task ?? 'classification',
-      handlers: this.commands.handlers(), say: (l) => (o.say ?? ((x: string) => process.stderr.write(x + '\n')))(l),
+      handlers: this.commands.handlers(), say: sayOf(o),
     });
     this.results = new ResultSink({ deviceId: c.deviceId, json: o.json, log, mqtt });
     this.camera = new CameraService({ config: c, log, resolution: () => this.selection.choice.variant.resolution, fit: () => frameFit(this.selection.choice.variant), mqtt });
@@ -105,7 +91,7 @@ export class Daemon {
     await this.selection.prepare();
     // the camera's own frames become the probe frames of later selections (a configured probeDir is the user's)
     let probeFrames: ProbeFrameCollector | undefined;
-    this.services = new ServiceList([
+    this.life.services = new ServiceList([
       this.o.mqtt && !c.mqtt.url ? this.broker : undefined,
       this.engine,
       this.o.mqtt ? this.mqttClient : undefined,
@@ -125,20 +111,18 @@ export class Daemon {
       this.telemetryService,
       this.o.mqtt && c.fleet.shareMeasurements ? new FleetShareService({ config: c, log: this.o.log, board: () => this.board, mqtt: () => this.mqttClient.mqtt }) : undefined,
       this.o.mqtt && c.fleet.group ? new FleetRolloutService({
-        config: c, log: this.o.log, signal: this.stopping.signal, stopped: () => this.stopped, board: () => this.selection.device.board.kind,
+        config: c, log: this.o.log, signal: this.life.stopping.signal, stopped: () => this.life.stopped, board: () => this.selection.device.board.kind,
         mqtt: () => this.mqttClient.mqtt, selection: this.selection, reselect: (r) => this.selection.reselect(r), pipeline: () => this.pipeline.pipeline, engine: () => this.engine.engine,
       }) : undefined,
-      c.metrics.port ? new MetricsService({ port: c.metrics.port, deviceId: c.deviceId, log: this.o.log, telemetry: () => this.telemetryService.lastPublished, choice: () => this.selection.choice }) : undefined,
-      new WatchdogService(this.systemd, () => this.pipeline.pipeline.stats()),
+      c.metrics.port ? new MetricsService({ port: c.metrics.port, deviceId: c.deviceId, log: this.o.log, telemetry: () => this.telemetryService.lastPublished, selections: () => { const x = this.selection.choice; return [{ variant: x.variant.id, provider: x.provider, threads: x.threads }]; } }) : undefined,
+      new WatchdogService(this.life.systemd, () => this.pipeline.pipeline.stats()),
     ].filter((s): s is Service => s !== undefined));
-    await this.services.start();
+    await this.life.services.start();
     // stopped while starting (a signal): the stop's own exit is in progress
-    if (this.stopped) return;
+    if (this.life.stopped) return;
 
     const choice = this.selection.choice;
-    this.systemd.notify('READY=1', `STATUS=running ${choice.variant.id}`);
-    // PM2 with wait_ready: started only once the model runs (deploy/ecosystem: wait_ready, listen_timeout)
-    if (process.send) process.send('ready');
+    this.life.ready(choice.variant.id);
     this.o.log.info('running', { variant: choice.variant.id, provider: choice.provider, threads: choice.threads, reason: choice.reason });
   }
 
@@ -166,15 +150,8 @@ export class Daemon {
    * flight, wait for accepted results to reach the outbox, publish `stopped`, disconnect, close the engine and
    * the embedded broker.
    */
-  async stop(): Promise<void> {
-    if (this.stopped) return;
-    this.stopped = true;
-    this.systemd.notify('STOPPING=1');
-    // a pull in progress is killed (its child and the child's own), and so is a re-selection's measurement;
-    // re-selections still queued refuse to run, so only the switch in progress is waited for
-    this.stopping.abort();
-    await this.services?.stop();
-    this.o.log.info('stopped');
+  stop(): Promise<void> {
+    return this.life.stop();
   }
 
   get board(): string { return boardFingerprint(this.selection.device); }

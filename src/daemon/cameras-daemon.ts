@@ -12,7 +12,7 @@ import type { CameraModel, CameraTelemetry, FleetUsePayload, ModelPayload, Telem
 import { sessionKey, type Assignment } from '../select/joint.js';
 import { accuracyOf } from '../select/accuracy.js';
 import { CpuMeter, LoopDelay, cpuTemperature } from '../telemetry/system.js';
-import { Systemd } from './systemd.js';
+import { DaemonLifecycle, sayOf } from './lifecycle.js';
 import { ServiceList, type Service } from './service.js';
 import { checkStateDir } from './state-dir.js';
 import { BrokerService, MqttClientService } from './mqtt-services.js';
@@ -26,17 +26,10 @@ import { SharedEngines } from './shared-engine.js';
 import { readLabels } from './labels.js';
 import { modelPayload } from './model-payload.js';
 import { FleetShareService, readFleetSeed } from './fleet-measurements.js';
-import type { Config } from '../config/types.js';
+import { ThrottleWatch } from './throttle-watch.js';
+import { MetricsService } from './metrics-service.js';
+import type { DaemonOptions } from './options.js';
 
-/** As the one-camera daemon's options (src/daemon.ts DaemonOptions). */
-export interface CamerasDaemonOptions {
-  config: Config;
-  log: Logger;
-  version: string;
-  json: boolean;
-  mqtt: boolean;
-  say?: (line: string) => void;
-}
 
 /** One camera's parts: its source, its pipeline over the shared workers, its results filter and sink. */
 interface CameraParts {
@@ -70,11 +63,8 @@ export class CamerasDaemon {
   private readonly mqttClient: MqttClientService;
   private readonly commands: CommandsService;
   private readonly parts: CameraParts[];
-  private readonly systemd = new Systemd();
-  private services: ServiceList | undefined;
   private running: Running | undefined;
-  private stopped = false;
-  private readonly stopping = new AbortController();
+  private readonly life: DaemonLifecycle;
   private switching: Promise<unknown> = Promise.resolve();
   private lastSwitch = 0;
   private replan: NodeJS.Timeout | undefined;
@@ -83,13 +73,19 @@ export class CamerasDaemon {
   private readonly cpu = new CpuMeter();
   private readonly loop = new LoopDelay();
   private lastTelemetry = Date.now();
+  private readonly throttle = new ThrottleWatch(() => this.joint.device);
   private throttled = false;
+  /** a camera was over its budget at the last live check */
+  private late = false;
+  /** the newest telemetry published (the loopback /metrics exports it) */
+  private lastPublished: TelemetryPayload | undefined;
 
-  constructor(private readonly o: CamerasDaemonOptions, cameras: ResolvedCamera[]) {
+  constructor(private readonly o: DaemonOptions, cameras: ResolvedCamera[]) {
     const c = o.config;
     const log = o.log;
+    this.life = new DaemonLifecycle(log);
     const mqtt = () => this.mqttClient.mqtt;
-    this.joint = new JointSelection({ config: c, cameras, log, signal: this.stopping.signal, stopped: () => this.stopped, fleetSeed: (board) => readFleetSeed(c, board, log) });
+    this.joint = new JointSelection({ config: c, cameras, log, signal: this.life.stopping.signal, stopped: () => this.life.stopped, fleetSeed: (board) => readFleetSeed(c, board, log) });
     this.broker = new BrokerService(log);
     this.parts = cameras.map((cam, ci) => {
       const v = cam.config;
@@ -102,14 +98,14 @@ export class CamerasDaemon {
       };
       part.pipeline = new PipelineService({
         log, source: () => part.camera.source, model: () => part.model!, windowSeconds: Math.max(10, c.mqtt.telemetrySeconds),
-        minScore: v.mqtt.results.minScore, labels: v.mqtt.results.labels, stopped: () => this.stopped,
+        minScore: v.mqtt.results.minScore, labels: v.mqtt.results.labels, stopped: () => this.life.stopped,
         result: (r) => this.onResult(part, r),
       });
       return part;
     });
     const all = { pause: () => { for (const p of this.parts) p.pipeline.pipeline.pause(); }, resume: () => { for (const p of this.parts) p.pipeline.pipeline.resume(); } };
     this.commands = new CommandsService({
-      config: c, log, signal: this.stopping.signal, stopped: () => this.stopped,
+      config: c, log, signal: this.life.stopping.signal, stopped: () => this.life.stopped,
       reselect: (reason, budget) => {
         if (budget) return Promise.reject(new EdgefitError('E_OPTIONS', 'set-budget applies to one camera; with several cameras, set each camera\'s budget in the cameras setting and restart'));
         return this.resolve(`command: ${reason}`);
@@ -129,7 +125,7 @@ export class CamerasDaemon {
       config: c, log, version: o.version, url: () => c.mqtt.url || this.broker.broker!.url, board: () => this.joint.device.board.kind,
       task: () => taskOf(this.joint.variant(0)),
       cameras: () => this.parts.map((p, ci) => ({ id: p.cam.id, task: taskOf(this.joint.variant(ci)) })),
-      handlers: this.commands.handlers(), say: (l) => (o.say ?? ((x: string) => process.stderr.write(x + '\n')))(l),
+      handlers: this.commands.handlers(), say: sayOf(o),
     });
   }
 
@@ -145,7 +141,7 @@ export class CamerasDaemon {
       stop: async () => { await this.running?.workers.close(); },
     };
     const cameraServices = this.parts.flatMap((p) => [p.results, this.guardedCamera(p)]);
-    this.services = new ServiceList([
+    this.life.services = new ServiceList([
       this.o.mqtt && !c.mqtt.url ? this.broker : undefined,
       engine,
       this.o.mqtt ? this.mqttClient : undefined,
@@ -161,15 +157,18 @@ export class CamerasDaemon {
         }, stop: async () => undefined,
       },
       { name: 'telemetry', start: async () => this.startTelemetry(), stop: async () => { if (this.telemetryTimer) clearInterval(this.telemetryTimer); if (this.adaptTimer) clearInterval(this.adaptTimer); this.loop.stop(); } },
-      new WatchdogService(this.systemd, () => {
+      c.metrics.port ? new MetricsService({
+        port: c.metrics.port, deviceId: c.deviceId, log: this.o.log, telemetry: () => this.lastPublished,
+        selections: () => this.parts.map((p, ci) => ({ camera: p.cam.id, variant: this.joint.variant(ci).id, provider: 'cpu', threads: this.joint.option(ci).threads })),
+      }) : undefined,
+      new WatchdogService(this.life.systemd, () => {
         const s = this.parts.map((p) => p.pipeline.pipeline.stats());
         return { paused: s.every((x) => x.paused), lastResultAt: Math.max(...s.map((x) => x.lastResultAt)) };
       }),
     ].filter((s): s is Service => s !== undefined));
-    await this.services.start();
-    if (this.stopped) return;
-    this.systemd.notify('READY=1', `STATUS=running ${this.variants()}`);
-    if (process.send) process.send('ready');
+    await this.life.services.start();
+    if (this.life.stopped) return;
+    this.life.ready(this.variants());
     this.o.log.info('running', { cameras: this.parts.map((p, ci) => `${p.cam.id}=${this.joint.option(ci).id}`).join(' ') });
   }
 
@@ -237,20 +236,36 @@ export class CamerasDaemon {
    * freed share may have been taken.
    */
   private setOnline(p: CameraParts, online: boolean): void {
-    if (p.online === online || this.stopped) return;
+    if (p.online === online || this.life.stopped) return;
     p.online = online;
     this.o.log.info(online ? 'camera back online' : 'camera offline: its share of the board is freed', { camera: p.cam.id });
-    if (!this.o.config.adapt.enabled) return;
+    if (online) this.replanAfter(0, `camera ${p.cam.id} back online`);
+    else this.replanAfterCooldown(`camera ${p.cam.id} offline`);
+  }
+
+  /**
+   * A share was freed (a camera offline, the board no longer throttling): the set is solved again once the
+   * cool-down since the last switch has passed, and not while the board throttles (its end re-solves).
+   */
+  private replanAfterCooldown(reason: string): void {
+    const cooldown = this.o.config.adapt.cooldownSeconds * 1000;
+    this.replanAfter(Math.max(0, this.lastSwitch + cooldown - Date.now(), cooldown), reason, true);
+  }
+
+  private replanAfter(wait: number, reason: string, stepsUp = false): void {
+    if (!this.o.config.adapt.enabled || this.life.stopped) return;
     if (this.replan) clearTimeout(this.replan);
-    const wait = online ? 0 : Math.max(0, this.lastSwitch + this.o.config.adapt.cooldownSeconds * 1000 - Date.now(), this.o.config.adapt.cooldownSeconds * 1000);
-    this.replan = setTimeout(() => { void this.resolve(online ? `camera ${p.cam.id} back online` : `camera ${p.cam.id} offline`).catch((err: unknown) => this.o.log.warn('re-solving the joint choice failed', { error: errorMessage(err) })); }, wait);
+    this.replan = setTimeout(() => {
+      if (stepsUp && this.throttled) return;
+      void this.resolve(reason).catch((err: unknown) => this.o.log.warn('re-solving the joint choice failed', { error: errorMessage(err) }));
+    }, wait);
     this.replan.unref();
   }
 
   /** Solves the joint choice again over the cameras online; switches the cameras whose option changed. */
   private resolve(reason: string): Promise<Reselection> {
     const run = this.switching.then(async () => {
-      if (this.stopped) throw stoppingError();
+      if (this.life.stopped) throw stoppingError();
       const next = this.joint.resolve(this.parts.map((p) => p.online));
       if (!next) return { variant: this.variants(), switched: false };
       await this.apply(next.assignment, `${reason}: ${next.reason}`);
@@ -267,8 +282,8 @@ export class CamerasDaemon {
 
   /**
    * The adapter watching every camera: a camera online whose live p90 (offer to answer, queue wait included, over
-   * the pipeline's window) is over its budget makes the cheapest loss of the set step down, not necessarily its
-   * own: the joint rule decides who pays. One step per cool-down.
+   * the pipeline's window) is over its budget at two checks in a row makes the cheapest loss of the set step
+   * down, not necessarily its own: the joint rule decides who pays. One step per cool-down.
    */
   private liveCheck(): void {
     const late = this.parts.flatMap((p, ci) => {
@@ -277,11 +292,14 @@ export class CamerasDaemon {
       const budget = this.joint.plans[ci]!.budgetMs;
       return l.n >= 10 && l.p90 > budget ? [`${p.cam.id} live p90 ${l.p90.toFixed(1)} ms over its ${budget.toFixed(1)} ms`] : [];
     });
-    if (late.length > 0) this.stepDown(late.join(', '));
+    // sustained: late at two checks in a row (a window apart), as the one-camera adapter waits out a burst
+    const was = this.late;
+    this.late = late.length > 0;
+    if (this.late && was) this.stepDown(late.join(', '));
   }
 
   private stepDown(why: string): void {
-    if (this.stopped || !this.o.config.adapt.enabled || Date.now() - this.lastSwitch < this.o.config.adapt.cooldownSeconds * 1000) return;
+    if (this.life.stopped || !this.o.config.adapt.enabled || Date.now() - this.lastSwitch < this.o.config.adapt.cooldownSeconds * 1000) return;
     const s = this.joint.stepDown(this.parts.map((p) => p.online));
     if (!s) return;
     this.lastSwitch = Date.now();
@@ -388,11 +406,13 @@ export class CamerasDaemon {
   private async publishTelemetry(): Promise<void> {
     const t = this.telemetry();
     t.temperatureC = await cpuTemperature();
-    const throttle = this.joint.device.thermal.throttle;
-    if (throttle) t.throttled = Object.entries(throttle.now).filter(([, v]) => v).map(([k]) => k);
+    t.throttled = await this.throttle.sample();
     const was = this.throttled;
-    this.throttled = (t.throttled?.length ?? 0) > 0;
+    this.throttled = this.throttle.throttled;
+    // sustained over two windows, as one reading may catch a passing cap
     if (this.throttled && was) this.onThrottle();
+    else if (was && !this.throttled) this.replanAfterCooldown('the board no longer throttles');
+    this.lastPublished = t;
     this.mqttClient.mqtt?.publishTelemetry(t);
   }
 
@@ -442,14 +462,9 @@ export class CamerasDaemon {
 
   get board(): string { return boardFingerprint(this.joint.device); }
 
-  async stop(): Promise<void> {
-    if (this.stopped) return;
-    this.stopped = true;
-    this.systemd.notify('STOPPING=1');
-    this.stopping.abort();
+  stop(): Promise<void> {
     if (this.replan) clearTimeout(this.replan);
-    await this.services?.stop();
-    this.o.log.info('stopped');
+    return this.life.stop();
   }
 }
 

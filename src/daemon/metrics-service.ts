@@ -3,8 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { Logger } from '../util/log.js';
 import { EdgefitError } from '../util/errors.js';
-import type { TelemetryPayload } from '../mqtt/payloads.js';
-import type { Choice } from '../select/choose.js';
+import type { CameraTelemetry, TelemetryPayload } from '../mqtt/payloads.js';
 import type { Service } from './service.js';
 
 export interface MetricsInputs {
@@ -14,8 +13,11 @@ export interface MetricsInputs {
   log: Logger;
   /** the newest telemetry the daemon published (TelemetryService.lastPublished) */
   telemetry(): TelemetryPayload | undefined;
-  choice(): Choice;
+  /** what runs: one entry, or one per camera (with its id) on a several-camera daemon */
+  selections(): Selection[];
 }
+
+export interface Selection { camera?: string; variant: string; provider: string; threads: number }
 
 /** Host names a loopback scraper uses; any other Host is a DNS-rebinding page in a browser on the device (421). */
 const LOOPBACK_HOST = /^(localhost|127\.0\.0\.1|\[::1\])(:\d{1,5})?$/i;
@@ -54,11 +56,11 @@ export class MetricsService implements Service {
       },
     });
     new Gauge({
-      name: 'edgefit_selection', help: 'the running choice: 1 on the series of the chosen variant, provider and thread count', labelNames: ['device', 'variant', 'provider', 'threads'], registers,
+      name: 'edgefit_selection', help: 'the running choice: 1 on the series of the chosen variant, provider and thread count (per camera with several)', labelNames: ['device', 'camera', 'variant', 'provider', 'threads'], registers,
       collect() {
+        // reset: the series of a variant no longer running goes away, so the count stays one per camera
         this.reset();
-        const c = i.choice();
-        this.set({ device: i.deviceId, variant: c.variant.id, provider: c.provider, threads: String(c.threads) }, 1);
+        for (const c of i.selections()) this.set({ device: i.deviceId, ...(c.camera !== undefined ? { camera: c.camera } : {}), variant: c.variant, provider: c.provider, threads: String(c.threads) }, 1);
       },
     });
     gauge('edgefit_latency_p50_seconds', 'median frame latency (camera to result), last telemetry window', (p) => p.latencyMs.p50 / 1000);
@@ -75,6 +77,22 @@ export class MetricsService implements Service {
     counter('edgefit_engine_restarts_total', 'engine restarts since the daemon started', (p) => p.engine.restarts);
     gauge('edgefit_temperature_celsius', 'CPU temperature (absent when unreadable)', (p) => p.temperatureC);
     gauge('edgefit_throttled', '1 while the board reports throttling (absent when it cannot tell)', (p) => (p.throttled === null ? null : p.throttled.length > 0 ? 1 : 0));
+    // several cameras: a series per configured camera id (bounded by the configuration), never per variant
+    const cameras = () => t()?.cameras ?? [];
+    const cameraGauge = (name: string, help: string, read: (c: CameraTelemetry) => number) => new Gauge({
+      name, help, registers, labelNames: ['device', 'camera'],
+      collect() { this.reset(); for (const c of cameras()) this.set({ device: i.deviceId, camera: c.id }, read(c)); },
+    });
+    const cameraCounter = (name: string, help: string, read: (c: CameraTelemetry) => number) => new Counter({
+      name, help, registers, labelNames: ['device', 'camera'],
+      collect() { this.reset(); for (const c of cameras()) this.inc({ device: i.deviceId, camera: c.id }, read(c)); },
+    });
+    cameraGauge('edgefit_camera_fps', 'frames of one camera inferred per second, last telemetry window', (c) => c.fps);
+    cameraGauge('edgefit_camera_latency_p90_seconds', '90th percentile frame latency of one camera (queue wait included), last telemetry window', (c) => c.p90Ms / 1000);
+    cameraGauge('edgefit_camera_online', '1 while the camera delivers frames', (c) => (c.status === 'running' ? 1 : 0));
+    cameraCounter('edgefit_camera_frames_inferred_total', 'frames of one camera inferred since the daemon started', (c) => c.inferred);
+    cameraCounter('edgefit_camera_frames_dropped_total', 'frames of one camera dropped since the daemon started', (c) => c.droppedTotal);
+    cameraCounter('edgefit_camera_restarts_total', 'restarts of one camera\'s source since the daemon started', (c) => c.restarts);
     gauge('edgefit_paused', '1 while inference is paused by a command', (p) => (p.paused ? 1 : 0));
   }
 

@@ -2,7 +2,7 @@ import type { Config } from '../config/types.js';
 import { frameFit } from '../camera/fit.js';
 import type { Logger } from '../util/log.js';
 import { EdgefitError, errorMessage } from '../util/errors.js';
-import { boardFingerprint, probeDevice } from '../device/probe.js';
+import { boardFingerprint, daemonDeviceRoot, probeDevice } from '../device/probe.js';
 import type { FleetSeed } from '../select/fleet-seed.js';
 import { probeProvidersIsolated } from '../device/providers-isolated.js';
 import { providerPlan } from '../select/providers.js';
@@ -73,7 +73,7 @@ export class SelectionService implements Service {
     // memory stays out of the daemon, and a GPU library that crashes cannot take it down
     if (this.i.device) this.device = this.i.device;
     else {
-      const [device, providers] = await Promise.all([probeDevice({ ort: null }), probeProvidersIsolated(c.engine.ortLibraryPath || undefined)]);
+      const [device, providers] = await Promise.all([probeDevice({ root: daemonDeviceRoot(), ort: null }), probeProvidersIsolated(c.engine.ortLibraryPath || undefined)]);
       this.device = { ...device, providers };
     }
     const providers = this.device.providers;

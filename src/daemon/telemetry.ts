@@ -8,6 +8,7 @@ import type { TelemetryPayload } from '../mqtt/payloads.js';
 import type { Choice } from '../select/choose.js';
 import { CpuMeter, LoopDelay, cpuTemperature } from '../telemetry/system.js';
 import type { Service } from './service.js';
+import { ThrottleWatch } from './throttle-watch.js';
 
 /** What telemetry reads; getters, because a model switch replaces the engine and the choice. */
 export interface TelemetryInputs {
@@ -25,8 +26,7 @@ export interface TelemetryInputs {
 /** The periodic `telemetry` payload; it also tells live adaptation whether the board throttles. */
 export class TelemetryService implements Service {
   readonly name = 'telemetry';
-  /** the board reported throttling in the last telemetry window */
-  throttled = false;
+  private readonly throttle: ThrottleWatch;
   /** the newest payload published (the loopback /metrics exports it: metrics-service.ts) */
   lastPublished: TelemetryPayload | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -34,7 +34,12 @@ export class TelemetryService implements Service {
   private readonly loop = new LoopDelay();
   private last = { at: Date.now(), inferred: 0 };
 
-  constructor(private readonly i: TelemetryInputs) {}
+  constructor(private readonly i: TelemetryInputs) {
+    this.throttle = new ThrottleWatch(i.device);
+  }
+
+  /** the board reported throttling in the last telemetry window */
+  get throttled(): boolean { return this.throttle.throttled; }
 
   async start(): Promise<void> {
     this.timer = setInterval(() => { void this.publish(); }, this.i.periodSeconds * 1000);
@@ -79,9 +84,7 @@ export class TelemetryService implements Service {
   private async publish(): Promise<void> {
     const t = this.payload();
     t.temperatureC = await cpuTemperature();
-    const throttle = this.i.device().thermal.throttle;
-    if (throttle) t.throttled = Object.entries(throttle.now).filter(([, v]) => v).map(([k]) => k);
-    this.throttled = (t.throttled?.length ?? 0) > 0;
+    t.throttled = await this.throttle.sample();
     this.lastPublished = t;
     this.i.mqtt()?.publishTelemetry(t);
     this.i.log.debug('telemetry', { fps: t.fps, p90: t.latencyMs.p90, dropped: t.frames.dropped, outbox: t.outbox.depth });

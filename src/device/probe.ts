@@ -8,8 +8,8 @@ import { FsRoot } from './fsroot.js';
 import { probeMemory } from './memory.js';
 import { loadOrt, probeProviders, type OrtBindingLike } from './providers.js';
 import { withTfjsProviders } from './providers-tfjs.js';
-import { probeThermal } from './thermal.js';
-import type { DeviceInfo, ProvidersInfo } from './types.js';
+import { probeThermal, readThrottle } from './thermal.js';
+import type { DeviceInfo, PiThrottle, ProvidersInfo } from './types.js';
 
 export interface ProbeOptions {
   /** filesystem root; '/' (default) probes this machine, a recorded tree (tests/fixtures/boards/*) otherwise */
@@ -33,7 +33,7 @@ export async function probeDevice(opts: ProbeOptions = {}): Promise<DeviceInfo> 
     throw new EdgefitError('E_DEVICE_ROOT', `device probe: root ${root} is not a directory; pass --root a recorded tree such as tests/fixtures/boards/pi4, or omit it`);
   }
   const fs = new FsRoot(root);
-  const run = opts.runCommand ?? (fs.live ? liveRunCommand : recordedCommands(root));
+  const run = opts.runCommand ?? commandsOf(root);
 
   const cpuinfo = parseCpuinfo((await fs.text('/proc/cpuinfo')) ?? '');
   const arch = fs.live ? process.arch : (archFromCpuinfo(cpuinfo.processors) ?? 'unknown');
@@ -56,6 +56,28 @@ export async function probeDevice(opts: ProbeOptions = {}): Promise<DeviceInfo> 
   }
 
   return { board, cpu, memory, thermal, providers, root };
+}
+
+/** Real commands on '/', the outputs recorded under a recorded tree otherwise (re-read at every call). */
+function commandsOf(root: string): RunCommand {
+  return root === '/' ? liveRunCommand : recordedCommands(root);
+}
+
+/**
+ * The throttle state of a probed device as it is now, read as the probe read it (its commands, or the recorded
+ * tree's outputs, which a test rewrites to make the board throttle); undefined when the board cannot report it.
+ */
+export function throttleReader(info: Pick<DeviceInfo, 'board' | 'root'>, run: RunCommand = commandsOf(info.root)): (() => Promise<PiThrottle | null>) | undefined {
+  if (!info.board.kind.startsWith('raspberry-pi')) return undefined;
+  return () => readThrottle(run);
+}
+
+/**
+ * The tree the daemon probes: this machine, or the recorded board EDGEFIT_TEST_DEVICE_ROOT names (test harnesses
+ * only: a board whose throttle state a test switches at run time).
+ */
+export function daemonDeviceRoot(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return env.EDGEFIT_TEST_DEVICE_ROOT || undefined;
 }
 
 function slug(s: string): string {

@@ -44,12 +44,14 @@ export async function probeThermal(fs: FsRoot, isPi: boolean, run: RunCommand): 
     if (t && typeof t.main === 'number' && Number.isFinite(t.main)) zones.push({ zone: 'sensors', type: 'cpu', tempC: t.main });
   }
   const maxC = zones.length > 0 ? Math.max(...zones.map((z) => z.tempC)) : null;
-  let throttle: PiThrottle | null = null;
-  if (isPi) {
-    const out = await run('vcgencmd', ['get_throttled']);
-    throttle = out === null ? null : decodeThrottled(out);
-  }
+  const throttle = isPi ? await readThrottle(run) : null;
   return { zones, maxC, throttle };
+}
+
+/** The Pi firmware's throttle state now (`vcgencmd get_throttled`); null when it cannot tell. */
+export async function readThrottle(run: RunCommand): Promise<PiThrottle | null> {
+  const out = await run('vcgencmd', ['get_throttled']);
+  return out === null ? null : decodeThrottled(out);
 }
 
 const THROTTLE_LABEL: Record<keyof PiThrottle['now'], string> = {

@@ -41,110 +41,96 @@ export function discoveryMessages(discoveryPrefix: string, deviceId: string, top
     sw_version: info.version,
   };
   const availability = { topic: topics.status, value_template: '{{ value_json.state }}', payload_available: 'online', payload_not_available: 'offline' };
-  const sensor = (objectId: string, name: string, stateTopic: string, valueTemplate: string, extra: Record<string, unknown> = {}): DiscoveryMessage => ({
-    topic: discoveryTopic(discoveryPrefix, 'sensor', deviceId, objectId),
-    payload: JSON.stringify({
-      name, unique_id: `edgefit_${deviceId}_${objectId}`, object_id: `edgefit_${deviceId}_${objectId}`,
-      state_topic: stateTopic, value_template: valueTemplate, availability: [availability], device, ...extra,
-    }),
-  });
-  const remove = (component: 'sensor' | 'binary_sensor', objectId: string): DiscoveryMessage => ({ topic: discoveryTopic(discoveryPrefix, component, deviceId, objectId), payload: '' });
-  const watched = [...new Map((info.watchLabels ?? ['person']).map((l) => [labelObjectId(l), l])).entries()];
-  if (info.cameras && info.cameras.length > 0) return camerasDiscovery(discoveryPrefix, deviceId, topics, info, info.cameras, watched, device, availability, sensor, remove);
-  const detector = info.task === 'detection';
-  const classification = [
-    sensor('label', 'Top label', topics.result, "{{ value_json.top[0].label if value_json.top else '' }}"),
-    sensor('score', 'Top score', topics.result, '{{ value_json.top[0].score if value_json.top else 0 }}', { unit_of_measurement: '', state_class: 'measurement' }),
-  ];
-  const detection = watched.flatMap(([id, label]) => [
-    {
-      topic: discoveryTopic(discoveryPrefix, 'binary_sensor', deviceId, `${id}_detected`),
+  const e: Entities = {
+    sensor: (objectId, name, stateTopic, valueTemplate, extra = {}) => ({
+      topic: discoveryTopic(discoveryPrefix, 'sensor', deviceId, objectId),
       payload: JSON.stringify({
-        name: `${label} detected`, unique_id: `edgefit_${deviceId}_${id}_detected`, object_id: `edgefit_${deviceId}_${id}_detected`,
-        state_topic: topics.result,
+        name, unique_id: `edgefit_${deviceId}_${objectId}`, object_id: `edgefit_${deviceId}_${objectId}`,
+        state_topic: stateTopic, value_template: valueTemplate, availability: [availability], device, ...extra,
+      }),
+    }),
+    detected: (objectId, name, stateTopic, label) => ({
+      topic: discoveryTopic(discoveryPrefix, 'binary_sensor', deviceId, objectId),
+      payload: JSON.stringify({
+        name, unique_id: `edgefit_${deviceId}_${objectId}`, object_id: `edgefit_${deviceId}_${objectId}`,
+        state_topic: stateTopic,
         value_template: `{{ 'ON' if value_json.counts is defined and value_json.counts[${jinja(label)}] is defined else 'OFF' }}`,
         device_class: label === 'person' ? 'occupancy' : 'presence', availability: [availability], device,
       }),
-    },
-    sensor(`${id}_count`, `${label} count`, topics.result, `{{ value_json.counts[${jinja(label)}] | default(0) if value_json.counts is defined else 0 }}`, { state_class: 'measurement' }),
-  ]);
-  const removals = detector
-    ? [remove('sensor', 'label'), remove('sensor', 'score')]
-    : watched.flatMap(([id]) => [remove('binary_sensor', `${id}_detected`), remove('sensor', `${id}_count`)]);
-  return [
-    {
-      topic: discoveryTopic(discoveryPrefix, 'binary_sensor', deviceId, 'status'),
-      payload: JSON.stringify({
-        name: 'Online', unique_id: `edgefit_${deviceId}_status`, object_id: `edgefit_${deviceId}_status`,
-        state_topic: topics.status, value_template: "{{ 'ON' if value_json.state == 'online' else 'OFF' }}",
-        device_class: 'connectivity', device,
-      }),
-    },
-    ...(detector ? detection : classification),
-    sensor('fps', 'Inference rate', topics.telemetry, '{{ value_json.fps }}', { unit_of_measurement: 'fps', state_class: 'measurement' }),
-    sensor('latency', 'Latency p90', topics.telemetry, '{{ value_json.latencyMs.p90 }}', { unit_of_measurement: 'ms', state_class: 'measurement' }),
-    sensor('temperature', 'CPU temperature', topics.telemetry, '{{ value_json.temperatureC }}', { unit_of_measurement: '°C', device_class: 'temperature', state_class: 'measurement' }),
-    ...removals,
-  ];
+    }),
+    remove: (component, objectId) => ({ topic: discoveryTopic(discoveryPrefix, component, deviceId, objectId), payload: '' }),
+  };
+  const watched = [...new Map((info.watchLabels ?? ['person']).map((l) => [labelObjectId(l), l])).entries()];
+  const status: DiscoveryMessage = {
+    topic: discoveryTopic(discoveryPrefix, 'binary_sensor', deviceId, 'status'),
+    payload: JSON.stringify({
+      name: 'Online', unique_id: `edgefit_${deviceId}_status`, object_id: `edgefit_${deviceId}_status`,
+      state_topic: topics.status, value_template: "{{ 'ON' if value_json.state == 'online' else 'OFF' }}",
+      device_class: 'connectivity', device,
+    }),
+  };
+  const temperature = e.sensor('temperature', 'CPU temperature', topics.telemetry, '{{ value_json.temperatureC }}', { unit_of_measurement: '°C', device_class: 'temperature', state_class: 'measurement' });
+  const device1: Scope = { oid: (x) => x, name: (x) => x, result: topics.result };
+  if (info.cameras && info.cameras.length > 0) {
+    // several cameras: the device's own entities once, and per camera the entities of its task on its result
+    // topic, its rate and latency from its telemetry entry; object ids (so unique ids) start with the camera id
+    const perCamera = info.cameras.flatMap((cam) => {
+      const scope: Scope = { oid: (x) => `${cam.id}_${x}`, name: (x, lower = x) => `${cam.id} ${lower}`, result: topics.cameraResult(cam.id) };
+      const tele = (field: string) => `{{ (value_json.cameras | selectattr('id', 'equalto', ${jinja(cam.id)}) | map(attribute=${jinja(field)}) | first) if value_json.cameras is defined else 0 }}`;
+      const t = taskEntities(e, scope, cam.task, watched);
+      return [...t.own, ...rateEntities(e, scope, topics.telemetry, tele('fps'), tele('p90Ms')), ...t.other];
+    });
+    // the one-camera entities are removed, so a device that went from one camera to several keeps no dead entity
+    const one = taskEntities(e, device1, 'classification', watched);
+    const oneDetector = taskEntities(e, device1, 'detection', watched);
+    return [status, ...perCamera, temperature, ...oneDetector.other, e.remove('sensor', 'fps'), e.remove('sensor', 'latency'), ...one.other];
+  }
+  const t = taskEntities(e, device1, info.task, watched);
+  return [status, ...t.own, ...rateEntities(e, device1, topics.telemetry, '{{ value_json.fps }}', '{{ value_json.latencyMs.p90 }}'), temperature, ...t.other];
 }
 
-type Sensor = (objectId: string, name: string, stateTopic: string, valueTemplate: string, extra?: Record<string, unknown>) => DiscoveryMessage;
+/** Builders of one device's entities (its HA device, availability and discovery prefix bound). */
+interface Entities {
+  sensor(objectId: string, name: string, stateTopic: string, valueTemplate: string, extra?: Record<string, unknown>): DiscoveryMessage;
+  /** "<label> detected": a binary sensor on a detector's result */
+  detected(objectId: string, name: string, stateTopic: string, label: string): DiscoveryMessage;
+  remove(component: 'sensor' | 'binary_sensor', objectId: string): DiscoveryMessage;
+}
+
+/** Whose entities: the device (one camera: its own names) or one camera of several (ids and names prefixed). */
+interface Scope {
+  oid(x: string): string;
+  /** the one-camera name, or the camera's: its id and the name in lower case (given when it differs) */
+  name(oneCamera: string, lower?: string): string;
+  result: string;
+}
 
 /**
- * Several cameras: the device's own entities (online, CPU temperature) once, and per camera the entities of its
- * task on its own result topic, its inference rate and latency from its telemetry entry. Object ids (and so the
- * unique ids) start with the camera id: `<camera>_label`, `<camera>_person_detected`, `<camera>_fps`. The
- * one-camera entities (label, score, fps, latency, and the watched labels) are listed as removals, so a device
- * that went from one camera to several keeps no dead entity.
+ * The entities of a task on a result topic, and the removals of the other task's: a classifier has "Top label" and
+ * "Top score"; a detector has, per watched label, "<label> detected" and "<label> count". A device or camera whose
+ * task changed leaves no dead entity behind.
  */
-function camerasDiscovery(
-  discoveryPrefix: string, deviceId: string, topics: DeviceTopics, info: DiscoveryInfo, cameras: NonNullable<DiscoveryInfo['cameras']>,
-  watched: [string, string][], device: Record<string, unknown>, availability: Record<string, unknown>, sensor: Sensor,
-  remove: (component: 'sensor' | 'binary_sensor', objectId: string) => DiscoveryMessage,
-): DiscoveryMessage[] {
-  const perCamera = cameras.flatMap((cam) => {
-    const result = topics.cameraResult(cam.id);
-    const oid = (x: string) => `${cam.id}_${x}`;
-    const tele = (field: string) => `{{ (value_json.cameras | selectattr('id', 'equalto', ${jinja(cam.id)}) | map(attribute=${jinja(field)}) | first) if value_json.cameras is defined else 0 }}`;
-    const own = cam.task === 'detection'
-      ? watched.flatMap(([id, label]) => [
-        {
-          topic: discoveryTopic(discoveryPrefix, 'binary_sensor', deviceId, oid(`${id}_detected`)),
-          payload: JSON.stringify({
-            name: `${cam.id} ${label} detected`, unique_id: `edgefit_${deviceId}_${oid(`${id}_detected`)}`, object_id: `edgefit_${deviceId}_${oid(`${id}_detected`)}`,
-            state_topic: result,
-            value_template: `{{ 'ON' if value_json.counts is defined and value_json.counts[${jinja(label)}] is defined else 'OFF' }}`,
-            device_class: label === 'person' ? 'occupancy' : 'presence', availability: [availability], device,
-          }),
-        },
-        sensor(oid(`${id}_count`), `${cam.id} ${label} count`, result, `{{ value_json.counts[${jinja(label)}] | default(0) if value_json.counts is defined else 0 }}`, { state_class: 'measurement' }),
-      ])
-      : [
-        sensor(oid('label'), `${cam.id} top label`, result, "{{ value_json.top[0].label if value_json.top else '' }}"),
-        sensor(oid('score'), `${cam.id} top score`, result, '{{ value_json.top[0].score if value_json.top else 0 }}', { unit_of_measurement: '', state_class: 'measurement' }),
-      ];
-    const other = cam.task === 'detection'
-      ? [remove('sensor', oid('label')), remove('sensor', oid('score'))]
-      : watched.flatMap(([id]) => [remove('binary_sensor', oid(`${id}_detected`)), remove('sensor', oid(`${id}_count`))]);
-    return [
-      ...own,
-      sensor(oid('fps'), `${cam.id} inference rate`, topics.telemetry, tele('fps'), { unit_of_measurement: 'fps', state_class: 'measurement' }),
-      sensor(oid('latency'), `${cam.id} latency p90`, topics.telemetry, tele('p90Ms'), { unit_of_measurement: 'ms', state_class: 'measurement' }),
-      ...other,
+function taskEntities(e: Entities, s: Scope, task: string | undefined, watched: [string, string][]): { own: DiscoveryMessage[]; other: DiscoveryMessage[] } {
+  const detector = task === 'detection';
+  const own = detector
+    ? watched.flatMap(([id, label]) => [
+      e.detected(s.oid(`${id}_detected`), s.name(`${label} detected`), s.result, label),
+      e.sensor(s.oid(`${id}_count`), s.name(`${label} count`), s.result, `{{ value_json.counts[${jinja(label)}] | default(0) if value_json.counts is defined else 0 }}`, { state_class: 'measurement' }),
+    ])
+    : [
+      e.sensor(s.oid('label'), s.name('Top label', 'top label'), s.result, "{{ value_json.top[0].label if value_json.top else '' }}"),
+      e.sensor(s.oid('score'), s.name('Top score', 'top score'), s.result, '{{ value_json.top[0].score if value_json.top else 0 }}', { unit_of_measurement: '', state_class: 'measurement' }),
     ];
-  });
+  const other = detector
+    ? [e.remove('sensor', s.oid('label')), e.remove('sensor', s.oid('score'))]
+    : watched.flatMap(([id]) => [e.remove('binary_sensor', s.oid(`${id}_detected`)), e.remove('sensor', s.oid(`${id}_count`))]);
+  return { own, other };
+}
+
+/** Inference rate and latency p90, from the telemetry (the device's figures, or a camera's entry). */
+function rateEntities(e: Entities, s: Scope, telemetry: string, fps: string, p90: string): DiscoveryMessage[] {
   return [
-    {
-      topic: discoveryTopic(discoveryPrefix, 'binary_sensor', deviceId, 'status'),
-      payload: JSON.stringify({
-        name: 'Online', unique_id: `edgefit_${deviceId}_status`, object_id: `edgefit_${deviceId}_status`,
-        state_topic: topics.status, value_template: "{{ 'ON' if value_json.state == 'online' else 'OFF' }}",
-        device_class: 'connectivity', device,
-      }),
-    },
-    ...perCamera,
-    sensor('temperature', 'CPU temperature', topics.telemetry, '{{ value_json.temperatureC }}', { unit_of_measurement: '°C', device_class: 'temperature', state_class: 'measurement' }),
-    remove('sensor', 'label'), remove('sensor', 'score'), remove('sensor', 'fps'), remove('sensor', 'latency'),
-    ...watched.flatMap(([id]) => [remove('binary_sensor', `${id}_detected`), remove('sensor', `${id}_count`)]),
+    e.sensor(s.oid('fps'), s.name('Inference rate', 'inference rate'), telemetry, fps, { unit_of_measurement: 'fps', state_class: 'measurement' }),
+    e.sensor(s.oid('latency'), s.name('Latency p90', 'latency p90'), telemetry, p90, { unit_of_measurement: 'ms', state_class: 'measurement' }),
   ];
 }
