@@ -141,8 +141,10 @@ await sub.subscribeAsync(`edgefit/${DEVICE}/#`, { qos: 1 });
 const args = [
   'bin/edgefit.js', 'run', '--broker', url, '--device-id', DEVICE, '--state-dir', state, '--camera', `folder:${photos}`,
   // the short profile of the tests (tests/helpers/daemon.ts fastProfile); one frame per 2 s: no frame is dropped at
-  // ~0.8 s per emulated inference, so each photo gets its result
-  '--set', 'profile.minRuns=3', '--set', 'profile.minSeconds=0.2', '--set', 'profile.warmupRuns=1', '--set', 'engine.threads=1',
+  // ~0.8 s per emulated inference, so each photo gets its result. An emulated inference took 5.5 s on a machine loaded
+  // by the test suite beside the job: the per-frame limit (engine.timeoutMs, 5 s by default) would restart the worker
+  // on every frame, so it is the latency budget here too
+  '--set', 'engine.timeoutMs=60000', '--set', 'profile.minRuns=3', '--set', 'profile.minSeconds=0.2', '--set', 'profile.warmupRuns=1', '--set', 'engine.threads=1',
   '--set', 'budget.latencyMs=60000', '--set', 'camera.fps=0.5', '--set', 'mqtt.results.mode=every',
 ];
 const t0 = Date.now();

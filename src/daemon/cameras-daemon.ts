@@ -75,6 +75,8 @@ export class CamerasDaemon {
   private lastTelemetry = Date.now();
   private readonly throttle = new ThrottleWatch(() => this.joint.device);
   private throttled = false;
+  /** the first-frame deadlines of the cameras (guardedCamera) */
+  private readonly neverOnline: NodeJS.Timeout[] = [];
   /** a camera was over its budget at the last live check */
   private late = false;
   /** the newest telemetry published (the loopback /metrics exports it) */
@@ -181,8 +183,18 @@ export class CamerasDaemon {
         const src = p.camera.source;
         src.on('offline', () => this.setOnline(p, false));
         src.on('online', () => this.setOnline(p, true));
+        // a source goes offline only once it was online: a camera that never delivers its first frame (a wrong
+        // address, a dead stream server at boot) would hold its share for ever. Three watchdog periods without a
+        // first frame (the source restarts its capture at each) count as offline; its first frame brings it back
+        // through the 'online' event
+        const never = setTimeout(() => { if (!src.stats().online) this.setOnline(p, false); }, 3 * p.cam.config.camera.watchdogSeconds * 1000);
+        never.unref();
+        this.neverOnline.push(never);
       },
-      stop: () => p.camera.stop(),
+      stop: async () => {
+        for (const t of this.neverOnline.splice(0)) clearTimeout(t);
+        await p.camera.stop();
+      },
     };
   }
 

@@ -22,8 +22,8 @@ import type { CameraModel, ModelPayload, TelemetryPayload } from '../../src/mqtt
  * replayed from the tree's recorded output, which the test rewrites. One core: no slowdown to measure, so the
  * choice depends only on the profiled times, which a first start caches and the test reads; yard's budget is set
  * from them so that door + hall on the top rung leave yard a lighter one, and yard alone with hall affords the
- * top one. The budgets other than yard's, and yard's own live margin (about 2.9x the big model's profiled p90),
- * are wide, and every wait is on a message, so a loaded machine only makes it slower.
+ * top one. The profiled figures are rescaled (below) so that yard's budget is far above any real run's time, and
+ * every wait is on a message, so a loaded machine only makes it slower.
  */
 const DEV = 'cams-live';
 const THROTTLED = 'throttled=0x40004\n'; // throttled now (bit 2), and since boot (bit 18)
@@ -99,7 +99,7 @@ describe('several cameras, live: throttling, a camera offline and back (real dae
     const cameras = (yardBudget: { latencyMs: number }) => [
       // door and hall at low, distinct rates: yard's frames rarely wait behind theirs, so its live p90 stays near
       // its own run (the prediction counts the worst case, every frame waiting)
-      { id: 'door', source: rtsp.url, fps: 1.7, priority: 2, watchdogSeconds: 2, budget: lenient },
+      { id: 'door', source: rtsp.url, fps: 1.7, priority: 2, watchdogSeconds: 4, budget: lenient },
       { id: 'hall', source: 'synthetic', fps: 1.3, priority: 1, budget: lenient },
       { id: 'yard', source: 'synthetic', fps: 5.3, priority: 0, budget: yardBudget },
     ];
@@ -126,9 +126,22 @@ describe('several cameras, live: throttling, a camera offline and back (real dae
     const weights = (id: string) => id.replace('fp32-deq', 'int8');
     const tops = measured.filter((x) => weights(x.measurement.variantId) === weights(top));
     expect(tops.length).toBeGreaterThanOrEqual(1);
-    const big = Math.min(...tops.map((x) => x.measurement.latencyMs.p90));
+    const measuredBig = Math.min(...tops.map((x) => x.measurement.latencyMs.p90));
+    expect(measuredBig).toBeGreaterThan(Math.min(...measured.map((x) => x.measurement.latencyMs.p90)));
+    // The figures the joint choice plans with are this board's own, rescaled so that the top rung's p90 is 80 ms:
+    // the same ladder and ratios, but budgets far above what a loaded machine's real runs take (10-90 ms live on a
+    // 2-core VM at load 22), so the live latency check and the start's concurrent measurement cannot move the set
+    // and the test sees only the throttle and the offline camera, its subjects. All three on top rungs still use
+    // (1.7 + 1.3 + 5.3) x 80 ms = 0.66 of the one core.
+    const scale = 80 / measuredBig;
+    for (const e of Object.values(cache.entries)) {
+      const l = e.measurement.latencyMs as unknown as Record<string, number>;
+      for (const k of Object.keys(l)) l[k] = l[k]! * scale;
+    }
+    writeFileSync(join(state, 'profile-cache.json.tmp'), JSON.stringify(cache));
+    renameSync(join(state, 'profile-cache.json.tmp'), join(state, 'profile-cache.json'));
+    const big = measuredBig * scale;
     const small = Math.min(...measured.map((x) => x.measurement.latencyMs.p90));
-    expect(big).toBeGreaterThan(small);
     // On one core the runs of a set queue for the one slot: yard's predicted p90 is its own plus one run of each
     // other camera. All three on top rungs: at least 3 x big (misses); door and hall on them, yard on the fastest
     // rung: 2 x big + small at best (fits, and so may a better lighter rung); yard and hall alone on the top: 2 x big

@@ -12,7 +12,7 @@ import type { ModelPayload, ResultPayload } from '../../src/mqtt/payloads.js';
 /**
  * Issue 18, bad input: a total budget no set can meet (a p90 budget of 0.05 ms per camera). The daemon starts
  * anyway with the smallest set, says in its log and in the `model` payload which camera misses by how much, and
- * both cameras publish results.
+ * both cameras publish results. A third camera that never delivers a frame does not hold its share for ever.
  */
 describe('several cameras whose budgets no set can meet', () => {
   let broker: Mosquitto | undefined;
@@ -38,6 +38,9 @@ describe('several cameras whose budgets no set can meet', () => {
       cameras: [
         { id: 'left', source: `folder:${photos}`, fps: 3, budget: { latencyMs: 0.05 } },
         { id: 'right', source: `folder:${photos}`, fps: 2, budget: { latencyMs: 0.05 } },
+        // a camera that never delivers a frame (nothing listens on port 9): the others run, and after three of its
+        // watchdog periods it counts as offline, its share freed
+        { id: 'gone', source: 'rtsp://127.0.0.1:9/none', fps: 1, watchdogSeconds: 1, budget: { latencyMs: 0.05 } },
       ],
     }));
     daemon = new DaemonProcess(['--config', config, '--broker', broker.url, '--device-id', 'tight', '--state-dir', state, ...fastProfile, '--set', 'mqtt.results.mode=every']);
@@ -52,5 +55,7 @@ describe('several cameras whose budgets no set can meet', () => {
     }
     expect(daemon.stderr).toMatch(/camera left misses its budget: .*too slow by/);
     expect(daemon.stderr).toMatch(/camera right misses its budget: .*too slow by/);
+    await daemon.waitFor(() => /camera offline: its share of the board is freed.*gone/.test(daemon!.stderr), 'the camera that never came online counted offline', 60_000);
+    expect(daemon.stderr).not.toMatch(/camera offline: its share of the board is freed.*(left|right)/);
   }, 400_000);
 });
