@@ -70,3 +70,14 @@ export function copyState(stateDir: string, keepProfileCache: boolean): string {
 export function removeDir(d: string): void {
   rmSync(d, { recursive: true, force: true });
 }
+
+/** Starts a daemon and times it to its first result (from spawn), with the variant that gave it and its log. */
+export async function timeToFirstResult(args: string[], timeoutMs: number): Promise<{ ms: number; variant: string; log: string }> {
+  const d = new DaemonChild(args);
+  try {
+    await d.waitFor(() => d.firstResultAt !== undefined, 'the first result', timeoutMs);
+    return { ms: d.firstResultAt! - d.startedAt, variant: String(d.lastResult?.variant ?? '?'), log: d.stderr };
+  } finally {
+    await d.stop();
+  }
+}

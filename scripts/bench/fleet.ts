@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import type { BenchContext, SectionResult } from './context.js';
-import { DaemonChild, copyState, removeDir } from './daemon.js';
+import { copyState, removeDir, timeToFirstResult } from './daemon.js';
 import { FAST_PROFILE } from './memory.js';
 import { fmt, table } from './stats.js';
 
@@ -30,16 +30,6 @@ async function startMosquitto(): Promise<{ url: string; proc: ChildProcess; dir:
   return { url: `mqtt://127.0.0.1:${port}`, proc, dir };
 }
 
-async function firstResult(args: string[], timeoutMs: number): Promise<{ ms: number; variant: string; log: string }> {
-  const d = new DaemonChild(args);
-  try {
-    await d.waitFor(() => d.firstResultAt !== undefined, 'the first result', timeoutMs);
-    return { ms: d.firstResultAt! - d.startedAt, variant: String(d.lastResult?.variant ?? '?'), log: d.stderr };
-  } finally {
-    await d.stop();
-  }
-}
-
 const seedLine = (log: string) => {
   const m = /fleet measurements of this board.*?figures[=:"\s]+(\d+).*?refused[=:"\s]+(\d+).*?ms[=:"\s]+(\d+)/.exec(log);
   return m ? { figures: Number(m[1]), refused: Number(m[2]), ms: Number(m[3]) } : undefined;
@@ -61,7 +51,7 @@ export async function fleetSection(ctx: BenchContext): Promise<SectionResult> {
   const base = ['--camera', 'synthetic', '--broker', broker.url, '--budget-ms', String(budgetMs), ...profile];
   try {
     ctx.log(`fleet: cold start, no fleet cache (full profile${ctx.quick ? ', short' : ', default settings'}), budget p90 <= ${budgetMs} ms; shares its figures`);
-    const full = await firstResult([...base, '--device-id', 'bench-a', '--state-dir', fresh(), '--set', 'fleet.shareMeasurements=true'], 900_000);
+    const full = await timeToFirstResult([...base, '--device-id', 'bench-a', '--state-dir', fresh(), '--set', 'fleet.shareMeasurements=true'], 900_000);
     const watcher = await mqtt.connectAsync(broker.url);
     let shared = 0;
     watcher.on('message', () => { shared++; });
@@ -69,7 +59,7 @@ export async function fleetSection(ctx: BenchContext): Promise<SectionResult> {
     await new Promise((r) => setTimeout(r, 1000));
     await watcher.endAsync();
     ctx.log(`fleet: ${shared} measurements shared; cold start with the fleet cache`);
-    const seeded = await firstResult([...base, '--device-id', 'bench-b', '--state-dir', fresh(), '--set', 'fleet.useMeasurements=true'], 300_000);
+    const seeded = await timeToFirstResult([...base, '--device-id', 'bench-b', '--state-dir', fresh(), '--set', 'fleet.useMeasurements=true'], 300_000);
     ctx.log('fleet: 10,000 retained entries of other boards; cold start with the fleet cache again');
     const pub = await mqtt.connectAsync(broker.url);
     const t0 = performance.now();
@@ -79,9 +69,9 @@ export async function fleetSection(ctx: BenchContext): Promise<SectionResult> {
     }
     const fillMs = performance.now() - t0;
     await pub.endAsync();
-    const crowded = await firstResult([...base, '--device-id', 'bench-c', '--state-dir', fresh(), '--set', 'fleet.useMeasurements=true'], 300_000);
+    const crowded = await timeToFirstResult([...base, '--device-id', 'bench-c', '--state-dir', fresh(), '--set', 'fleet.useMeasurements=true'], 300_000);
     ctx.log('fleet: a second full profile for comparison');
-    const full2 = await firstResult([...base, '--device-id', 'bench-d', '--state-dir', fresh()], 900_000);
+    const full2 = await timeToFirstResult([...base, '--device-id', 'bench-d', '--state-dir', fresh()], 900_000);
     const measuredLines = (log: string) => (log.match(/"?measured"?/g) ?? []).length;
     const s1 = seedLine(seeded.log);
     const s2 = seedLine(crowded.log);

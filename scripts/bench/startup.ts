@@ -2,19 +2,9 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { projectRoot } from '../../src/util/paths.js';
 import type { BenchContext, SectionResult } from './context.js';
-import { DaemonChild, copyState, removeDir } from './daemon.js';
+import { copyState, removeDir, timeToFirstResult } from './daemon.js';
 import { FAST_PROFILE } from './memory.js';
 import { fmt, median, table } from './stats.js';
-
-async function timeToFirstResult(args: string[], timeoutMs: number): Promise<{ ms: number; variant: string; log: string }> {
-  const d = new DaemonChild(args);
-  try {
-    await d.waitFor(() => d.firstResultAt !== undefined, 'the first result', timeoutMs);
-    return { ms: d.firstResultAt! - d.startedAt, variant: String(d.lastResult?.variant ?? '?'), log: d.stderr };
-  } finally {
-    await d.stop();
-  }
-}
 
 function timeCommand(args: string[]): number {
   const t0 = performance.now();

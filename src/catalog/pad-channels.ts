@@ -1,6 +1,7 @@
 import Long from 'long';
 import { onnx, type ModelProto, type NodeProto, type TensorProto } from '../onnx/proto.js';
 import { attr, dimsOf, readOnnx, tensorValues } from '../onnx/reader.js';
+import { setTensorValues } from '../onnx/builder.js';
 
 /** What padNarrowChannels widened: the convs whose outputs grew. */
 export interface PaddedChannels { onnx: Uint8Array; convs: string[] }
@@ -78,14 +79,7 @@ export function padNarrowChannels(bytes: Uint8Array, multiple = 16): PaddedChann
   }
   if (steps.length === 0) return undefined;
 
-  const replace = (t: TensorProto, values: ArrayLike<number>, dims: number[]) => {
-    const Ctor = t.dataType === 1 ? Float32Array : t.dataType === 2 ? Uint8Array : t.dataType === 3 ? Int8Array : t.dataType === 6 ? Int32Array : undefined;
-    if (!Ctor) throw new Error(`pad-channels: initializer ${t.name} has data type ${t.dataType}`);
-    const a = Ctor.from(values);
-    t.rawData = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-    t.floatData = []; t.int32Data = []; t.int64Data = [];
-    t.dims = dims.map((d) => Long.fromNumber(d));
-  };
+  const replace = (t: TensorProto, values: ArrayLike<number>, dims: number[]) => setTensorValues(t, values, dims, 'pad-channels');
   const values = (t: TensorProto | undefined): number[] => (t ? Array.from(tensorValues(t) as ArrayLike<number>) : [0]);
   // the weight zero point of output channel o (scalar or per channel)
   const zpOf = (z: TensorProto | undefined) => {

@@ -1,6 +1,7 @@
 import Long from 'long';
 import { onnx, type ModelProto, type NodeProto, type TensorProto } from '../onnx/proto.js';
 import { attr, dimsOf, readOnnx, tensorValues } from '../onnx/reader.js';
+import { setTensorValues } from '../onnx/builder.js';
 
 /** Pixels the rewritten first conv reads as one position: 4 x 3 channels = 12, a multiple of 4. */
 const GROUP = 4;
@@ -115,12 +116,7 @@ function twice(a: ArrayLike<number | bigint>): number[] {
 }
 
 function setValues(t: TensorProto, values: ArrayLike<number>, dims: number[]): void {
-  const Ctor = t.dataType === 1 ? Float32Array : t.dataType === 2 ? Uint8Array : t.dataType === 3 ? Int8Array : t.dataType === 6 ? Int32Array : undefined;
-  if (!Ctor) throw new Error(`stem-s2d: initializer ${t.name} has data type ${t.dataType}`);
-  const a = Ctor.from(values);
-  t.rawData = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-  t.floatData = []; t.int32Data = []; t.int64Data = [];
-  t.dims = dims.map((d) => Long.fromNumber(d));
+  setTensorValues(t, values, dims, 'stem-s2d');
 }
 
 function setInts(n: NodeProto, name: string, ints: number[]): void {

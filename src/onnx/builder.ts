@@ -135,3 +135,16 @@ function makeAttr(name: string, v: AttrValue): AttributeProto {
   if ('ints' in v) return { name, type: T.INTS, ints: v.ints.map((x) => Long.fromNumber(x)) };
   return { name, type: T.TENSOR, t: v.tensor };
 }
+
+/**
+ * Replaces an initializer's values and shape in place, in its own data type (float, uint8, int8, int32), as raw
+ * data: the rewrites of an imported graph (pad-channels, stem-s2d) keep each tensor's type.
+ */
+export function setTensorValues(t: TensorProto, values: ArrayLike<number>, dims: number[], who: string): void {
+  const Ctor = t.dataType === 1 ? Float32Array : t.dataType === 2 ? Uint8Array : t.dataType === 3 ? Int8Array : t.dataType === 6 ? Int32Array : undefined;
+  if (!Ctor) throw new Error(`${who}: initializer ${t.name} has data type ${t.dataType}`);
+  const a = Ctor.from(values);
+  t.rawData = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  t.floatData = []; t.int32Data = []; t.int64Data = [];
+  t.dims = dims.map((d) => Long.fromNumber(d));
+}
