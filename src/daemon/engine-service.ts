@@ -1,14 +1,35 @@
 import { join } from 'node:path';
 import type { Config } from '../config/types.js';
 import type { Logger } from '../util/log.js';
-import { EngineHost } from '../engine/host.js';
+import { EngineHost, type HostOptions } from '../engine/host.js';
 import type { SupervisedEngine } from '../engine/engine.js';
 import type { ActiveModel } from '../pipeline/pipeline.js';
 import type { MqttService } from '../mqtt/service.js';
 import type { Choice } from '../select/choose.js';
+import type { Variant } from '../catalog/types.js';
 import { readLabels } from './labels.js';
 import { setTensorrtEnvironment } from './tensorrt-env.js';
 import type { Service } from './service.js';
+
+/**
+ * How the daemon loads a choice into an engine host: the pipeline's engine, and the rollout's fidelity child
+ * (src/daemon/rollout-fidelity.ts), which must read a frame exactly as the pipeline would.
+ */
+export function hostOptionsFor(c: Config, choice: Pick<Choice, 'variant' | 'provider' | 'threads'>): HostOptions {
+  return {
+    engineModules: c.engine.modules,
+    providers: [choice.provider], threads: choice.threads, timeoutMs: c.engine.timeoutMs, resolution: choice.variant.resolution,
+    trtCacheDir: join(c.stateDir, 'trt-cache'),
+    trtFp16: c.engine.trtFp16,
+    optimizedCacheDir: join(c.stateDir, 'ort-optimized'),
+    ...(c.engine.ortLibraryPath ? { ortLibraryPath: c.engine.ortLibraryPath } : {}),
+  };
+}
+
+/** What the pipeline knows of a variant besides its engine: how its output is read (its task) and named. */
+export function modelOf(v: Variant, labels: string[] | undefined): Omit<ActiveModel, 'engine'> {
+  return { variantId: v.id, resolution: v.resolution, labels, ...(v.detection ? { task: 'detection' as const, detection: v.detection, nativeResolution: v.nativeResolution ?? v.resolution } : {}) };
+}
 
 /** A model loaded in its engine host, as the pipeline runs it. */
 export type LoadedModel = ActiveModel & { engine: SupervisedEngine };
@@ -50,17 +71,10 @@ export class EngineService implements Service {
     const { config: c, log } = this.i;
     const v = choice.variant;
     if (choice.provider === 'tensorrt') setTensorrtEnvironment(c);
-    const engine: SupervisedEngine = await EngineHost.start(v.modelPath, {
-      engineModules: c.engine.modules,
-      providers: [choice.provider], threads: choice.threads, timeoutMs: c.engine.timeoutMs, resolution: v.resolution,
-      trtCacheDir: join(c.stateDir, 'trt-cache'),
-      trtFp16: c.engine.trtFp16,
-      optimizedCacheDir: join(c.stateDir, 'ort-optimized'),
-      ...(c.engine.ortLibraryPath ? { ortLibraryPath: c.engine.ortLibraryPath } : {}),
-    });
+    const engine: SupervisedEngine = await EngineHost.start(v.modelPath, hostOptionsFor(c, choice));
     engine.on('restart', (why: string) => { log.warn('inference worker restarted', { reason: why }); void this.i.mqtt()?.publishEvent({ type: 'engine', message: `worker restarted: ${why}` }); });
     engine.on('degraded', (why: string) => { log.error('inference degraded', { reason: why }); void this.i.mqtt()?.setStatus('degraded'); void this.i.mqtt()?.publishEvent({ type: 'engine', message: `degraded: ${why}` }); });
     engine.on('crash', (why: string) => log.warn('inference worker crashed', { reason: why }));
-    return { engine, variantId: v.id, resolution: v.resolution, labels: await readLabels(v.labelsPath), ...(v.detection ? { task: 'detection' as const, detection: v.detection, nativeResolution: v.nativeResolution ?? v.resolution } : {}) };
+    return { engine, ...modelOf(v, await readLabels(v.labelsPath)) };
   }
 }

@@ -11,6 +11,9 @@ import { inStage, parseDesired, parseState, rolloutTopics, ROLLOUT_FORMAT, type 
 import type { Reselection } from './commands.js';
 import type { SelectionService } from './selection-service.js';
 import type { Service } from './service.js';
+import { loadProbeSet, type ProbeSet } from '../profile/agreement.js';
+import { probeDirOf } from '../select/choose.js';
+import { answersOn, compareAnswers, MIN_FIDELITY_FRAMES, type Answers, type Fidelity } from './rollout-fidelity.js';
 
 export interface FleetRolloutInputs {
   config: Config;
@@ -31,7 +34,8 @@ interface Taken { rolloutId: string; verified: VerifiedCatalog; path: string; ph
  * This device's part in its group's rollouts (fleet.group): it publishes its membership (retained), and when the
  * group's desired catalog takes it (its rank in the stage) it verifies the catalog (models.publicKey, versions
  * only go up), pulls its models in a child process, selects and switches with the running model as the last good
- * one, runs for fleet.provingSeconds and reports its health. A rollback, or a stage that no longer takes it,
+ * one, runs for fleet.provingSeconds and reports its health (with its fidelity to the last good model on the probe
+ * frames, src/daemon/rollout-fidelity.ts). A rollback, or a stage that no longer takes it,
  * puts the configured (last good) catalog back; a completed rollout installs the new catalog for good
  * (<stateDir>/rollout/active.json, and the replay guard's version). A restart before then starts on the last good.
  */
@@ -122,6 +126,8 @@ export class FleetRolloutService implements Service {
     this.taken = { rolloutId: d.rolloutId, verified, path, phase: 'proving' };
     await this.report({ rolloutId: d.rolloutId, phase: 'switching', catalogVersion: d.catalogVersion });
     const before = this.sample();
+    // the last good model's answers, while it is the one running (after `before`: its figures are not touched)
+    const previous = await this.previousAnswers(d.rolloutId);
     try {
       const { pullModelsIsolated } = await import('../catalog/pull-isolated.js');
       const report = await pullModelsIsolated({ ...c, models: { ...c.models, catalog: path } }, { deviceForms: true }, { log: (l) => this.i.log.info(l), signal: this.i.signal });
@@ -144,15 +150,54 @@ export class FleetRolloutService implements Service {
       if (this.taken?.rolloutId !== d.rolloutId || this.i.stopped()) return;
       const end = this.sample();
       const secs = (end.at - start.at) / 1000;
+      // after `end`: the measurement's child does not count in the new model's figures
+      const fid = await this.fidelity(d.rolloutId, previous);
+      if (this.taken?.rolloutId !== d.rolloutId || this.i.stopped()) return;
       const health: DeviceHealth = {
         p90Ms: round(end.p90Ms), previousP90Ms: round(before.p90Ms), fps: round(secs > 0 ? (end.inferred - start.inferred) / secs : 0), previousFps,
-        crashes: end.crashes - before.crashes, restarts: end.restarts - before.restarts, fidelity: null,
+        crashes: end.crashes - before.crashes, restarts: end.restarts - before.restarts, fidelity: fid.fidelity, fidelityFrames: fid.fidelity === null ? 0 : fid.frames,
       };
       this.taken = { ...this.taken, phase: 'proven' };
       await this.report({ rolloutId: d.rolloutId, phase: 'proven', catalogVersion: d.catalogVersion, health });
       // the rollout may have completed already (this device restarted and took it again while it was retained)
       if (this.lastState) await this.onState(this.lastState);
     }), c.fleet.provingSeconds * 1000);
+  }
+
+  /**
+   * The running (last good) model's answers on the probe frames (src/daemon/rollout-fidelity.ts), or undefined
+   * when there are too few frames (said once per process) or the measurement failed (said each time).
+   */
+  private async previousAnswers(rolloutId: string): Promise<{ probe: ProbeSet; answers: Answers } | undefined> {
+    const dir = probeDirOf(this.i.config);
+    try {
+      const probe = await loadProbeSet(dir);
+      if (!probe || probe.files.length < MIN_FIDELITY_FRAMES) {
+        if (!this.saidNoProbe) this.i.log.warn('rollout: fidelity is not measured (reported as null, not judged)', { probeDir: dir, frames: probe?.files.length ?? 0, needs: MIN_FIDELITY_FRAMES, fix: 'set profile.probeDir to a directory of photos, or let a real camera fill <stateDir>/probe-frames' });
+        this.saidNoProbe = true;
+        return undefined;
+      }
+      return { probe, answers: await answersOn(this.i.config, this.i.selection.choice, probe, this.i.signal) };
+    } catch (err) {
+      this.i.log.warn('rollout: fidelity not measured: the previous model could not be run on the probe frames', { rollout: rolloutId, error: errorMessage(err) });
+      return undefined;
+    }
+  }
+  private saidNoProbe = false;
+
+  /** The running (new) model's answers on the frames the previous one answered, compared. */
+  private async fidelity(rolloutId: string, previous: { probe: ProbeSet; answers: Answers } | undefined): Promise<Fidelity> {
+    if (!previous) return { fidelity: null, frames: 0, agreeing: 0 };
+    const variant = this.i.selection.choice.variant.id;
+    try {
+      const f = compareAnswers(previous.answers, await answersOn(this.i.config, this.i.selection.choice, previous.probe, this.i.signal));
+      if (f.fidelity === null) this.i.log.warn('rollout: fidelity not measured', { rollout: rolloutId, why: f.why });
+      else this.i.log.info('rollout: fidelity of the new model to the previous one on the probe frames', { rollout: rolloutId, variant, fidelity: f.fidelity, agreeing: f.agreeing, frames: f.frames });
+      return f;
+    } catch (err) {
+      this.i.log.warn('rollout: fidelity not measured: the new model could not be run on the probe frames', { rollout: rolloutId, variant, error: errorMessage(err) });
+      return { fidelity: null, frames: 0, agreeing: 0 };
+    }
   }
 
   private async restoreLastGood(): Promise<void> {

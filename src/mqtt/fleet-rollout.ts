@@ -130,8 +130,14 @@ export interface DeviceHealth {
   previousFps: number;
   crashes: number;
   restarts: number;
-  /** 0..1, or null when the device has no probe frames */
+  /**
+   * 0..1: the share of the device's probe frames on which the new model answers as the previous one did (a
+   * classifier's top-1 label, a detector's set of labels at or above mqtt.results.minScore); null when not
+   * measured (fewer than 3 probe frames, or the measurement failed: the device's log says why). null is not judged.
+   */
   fidelity: number | null;
+  /** the probe frames fidelity was measured on (0 with a null fidelity); absent from devices that predate it */
+  fidelityFrames?: number;
 }
 
 export type RolloutPhase = 'switching' | 'proving' | 'proven' | 'refused' | 'rolled-back';
@@ -185,7 +191,7 @@ export function judgeHealth(h: DeviceHealth, t: RolloutThresholds): HealthVerdic
   if (h.previousP90Ms > 0 && h.p90Ms > h.previousP90Ms * t.maxP90Ratio) return { healthy: false, reason: `p90 ${f1(h.p90Ms)} ms > ${t.maxP90Ratio}x its previous ${f1(h.previousP90Ms)} ms` };
   if (h.previousFps > 0 && h.fps < h.previousFps * t.minFpsRatio) return { healthy: false, reason: `fps ${f1(h.fps)} < ${t.minFpsRatio}x its previous ${f1(h.previousFps)}` };
   if (h.crashes + h.restarts > t.maxCrashes) return { healthy: false, reason: `${h.crashes} crash(es) and ${h.restarts} restart(s) while proving (at most ${t.maxCrashes})` };
-  if (h.fidelity !== null && h.fidelity < t.minFidelity) return { healthy: false, reason: `fidelity ${(h.fidelity * 100).toFixed(0)}% < ${(t.minFidelity * 100).toFixed(0)}% on its probe frames` };
+  if (h.fidelity !== null && h.fidelity < t.minFidelity) return { healthy: false, reason: `fidelity ${(h.fidelity * 100).toFixed(0)}% < ${(t.minFidelity * 100).toFixed(0)}% on its ${h.fidelityFrames ? `${h.fidelityFrames} ` : ''}probe frames` };
   return { healthy: true };
 }
 
@@ -240,7 +246,8 @@ export function parseMemberReport(payload: Buffer, deviceId: string, group: stri
     if (r.health !== undefined) {
       const h = r.health;
       if (!isObj(h) || !num(h.p90Ms, 0, 600_000) || !num(h.previousP90Ms, 0, 600_000) || !num(h.fps, 0, 1e5) || !num(h.previousFps, 0, 1e5)
-        || !num(h.crashes, 0, 1e9) || !num(h.restarts, 0, 1e9) || !(h.fidelity === null || num(h.fidelity, 0, 1))) return undefined;
+        || !num(h.crashes, 0, 1e9) || !num(h.restarts, 0, 1e9) || !(h.fidelity === null || num(h.fidelity, 0, 1))
+        || !(h.fidelityFrames === undefined || (Number.isInteger(h.fidelityFrames) && num(h.fidelityFrames, 0, 10_000)))) return undefined;
     }
   }
   return d as unknown as MemberReport;
