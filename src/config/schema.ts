@@ -275,7 +275,7 @@ const schemaBody: JSONSchemaType<Config> = {
         useMeasurements: { type: 'boolean', default: false, description: 'Seed the first selection from the fleet\'s measurements of this exact board fingerprint and runtime, then confirm the pick with one measurement of its own (and of the next rung on a miss). Own measurements always win; out-of-range figures are refused.' },
         seedWaitSeconds: { type: 'number', default: 3, exclusiveMinimum: 0, maximum: 60, description: 'How long the start waits for the broker\'s retained fleet measurements before selecting without them.' },
         group: { type: 'string', default: '', maxLength: 64, pattern: '^[A-Za-z0-9._-]*$', 'x-accepted': "letters, digits, '.', '_', '-' (1-64 characters), or empty", description: 'Rollout group this device belongs to (`edgefit rollout start --group`); empty = it takes part in no rollout. Taking part needs models.publicKey (only signed catalogs are taken) and an external mqtt.url.' },
-        provingSeconds: { type: 'number', default: 60, exclusiveMinimum: 0, maximum: 86400, description: "How long a rollout's new model runs before this device reports its health (p90 and fps against the previous model's, crashes and restarts)." },
+        provingSeconds: { type: 'number', default: 60, exclusiveMinimum: 0, maximum: 86400, description: "How long a rollout's new model runs before this device reports its health (p90 and fps against the previous model's, crashes and restarts, and its fidelity to the previous model on the probe frames)." },
       },
     },
     log: {

@@ -36,7 +36,8 @@ describe('rollout stages, ranks and the health gate', () => {
     expect(judgeHealth({ ...ok, p90Ms: 51 }, DEFAULT_THRESHOLDS)).toMatchObject({ healthy: false, reason: expect.stringMatching(/p90 51\.0 ms > 1\.25x/) });
     expect(judgeHealth({ ...ok, fps: 7 }, DEFAULT_THRESHOLDS)).toMatchObject({ healthy: false });
     expect(judgeHealth({ ...ok, restarts: 1 }, DEFAULT_THRESHOLDS)).toMatchObject({ healthy: false });
-    expect(judgeHealth({ ...ok, fidelity: 0.5 }, DEFAULT_THRESHOLDS)).toMatchObject({ healthy: false });
+    expect(judgeHealth({ ...ok, fidelity: 0.5 }, DEFAULT_THRESHOLDS)).toEqual({ healthy: false, reason: 'fidelity 50% < 80% on its probe frames' });
+    expect(judgeHealth({ ...ok, fidelity: 0.5, fidelityFrames: 12 }, DEFAULT_THRESHOLDS)).toEqual({ healthy: false, reason: 'fidelity 50% < 80% on its 12 probe frames' });
     expect(judgeHealth({ ...ok, fidelity: null }, DEFAULT_THRESHOLDS)).toEqual({ healthy: true });
   });
 
@@ -68,6 +69,13 @@ describe('rollout stages, ranks and the health gate', () => {
     expect(parseMemberReport(b({ ...good, group: 'h' }), 'd1', 'g')).toBeUndefined();
     expect(parseMemberReport(b({ ...good, catalogVersion: -1 }), 'd1', 'g')).toBeUndefined();
     expect(parseMemberReport(b({ ...good, rollout: { rolloutId: 'r', phase: 'proven', catalogVersion: 2, health: { p90Ms: 1e308, previousP90Ms: 1, fps: 1, previousFps: 1, crashes: 0, restarts: 0, fidelity: null } } }), 'd1', 'g')).toBeUndefined();
+    // fidelityFrames: a count of probe frames, or absent (a device from before it was reported)
+    const h = { p90Ms: 10, previousP90Ms: 10, fps: 5, previousFps: 5, crashes: 0, restarts: 0, fidelity: 0.9 };
+    const withHealth = (x: object) => b({ ...good, rollout: { rolloutId: 'r', phase: 'proven', catalogVersion: 2, health: { ...h, ...x } } });
+    expect(parseMemberReport(withHealth({ fidelityFrames: 9 }), 'd1', 'g')?.rollout?.health).toEqual({ ...h, fidelityFrames: 9 });
+    expect(parseMemberReport(withHealth({}), 'd1', 'g')?.rollout?.health).toEqual(h);
+    for (const bad of [-1, 2.5, 1e9, '9', null]) expect(parseMemberReport(withHealth({ fidelityFrames: bad }), 'd1', 'g'), String(bad)).toBeUndefined();
+    expect(parseMemberReport(withHealth({ fidelity: 1.5 }), 'd1', 'g')).toBeUndefined();
     expect(parseMemberReport(b({ ...good, rollout: { rolloutId: 'r', phase: 'installed!', catalogVersion: 2 } }), 'd1', 'g')).toBeUndefined();
     expect(parseMemberReport(Buffer.alloc(MAX_REPORT_PAYLOAD + 1, 32), 'd1', 'g')).toBeUndefined();
     expect(parseMemberReport(Buffer.from('{'), 'd1', 'g')).toBeUndefined();
