@@ -50,25 +50,29 @@ async function connect(o: BrokerOptions, role: string): Promise<MqttClient> {
 }
 
 /**
- * Retained messages under `filter`, complete: a marker published after the SUBACK comes back after every
- * retained message of the subscription. Falls back to `waitMs` when the marker cannot be published.
+ * Retained messages under `filter`, complete: a marker topic, subscribed with it and published after the SUBACK,
+ * comes back after every retained message of the subscription (the broker sends those before it handles a later
+ * publish). Falls back to `waitMs` after the SUBACK when the marker cannot be published. A fixed wait from before
+ * the subscription missed a retained state on a loaded machine (the round trip alone took longer).
  */
 async function readRetained(client: MqttClient, filter: string, marker: string | undefined, waitMs: number): Promise<Map<string, Buffer>> {
   const got = new Map<string, Buffer>();
+  const filters = marker ? [filter, marker] : [filter];
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(done, waitMs);
-    function done(): void { clearTimeout(timer); client.off('message', onMessage); resolve(); }
+    let timer: NodeJS.Timeout | undefined;
+    function done(): void { if (timer) clearTimeout(timer); client.off('message', onMessage); resolve(); }
     function onMessage(topic: string, payload: Buffer): void {
       if (topic === marker) { done(); return; }
       if (payload.length > 0) got.set(topic, Buffer.from(payload)); else got.delete(topic);
     }
     client.on('message', onMessage);
-    client.subscribe(filter, { qos: 1 }, (err, granted) => {
-      if (err || granted?.some((g) => g.qos >= 128)) { clearTimeout(timer); client.off('message', onMessage); reject(new EdgefitError('E_ROLLOUT', `the broker refused the subscription ${filter}; give this user read access to the fleet topics`)); return; }
+    client.subscribe(filters, { qos: 1 }, (err, granted) => {
+      if (err || granted?.some((g) => g.qos >= 128)) { client.off('message', onMessage); reject(new EdgefitError('E_ROLLOUT', `the broker refused the subscription ${filters.join(', ')}; give this user read access to the fleet topics`)); return; }
+      timer = setTimeout(done, waitMs);
       if (marker) client.publish(marker, '', { qos: 1 });
     });
   });
-  await client.unsubscribeAsync(filter).catch(() => undefined);
+  await client.unsubscribeAsync(filters).catch(() => undefined);
   return got;
 }
 
@@ -85,7 +89,7 @@ async function readMembers(client: MqttClient, t: RolloutTopics, group: string, 
 }
 
 async function readState(client: MqttClient, t: RolloutTopics, waitMs: number): Promise<RolloutState | undefined> {
-  const raw = await readRetained(client, t.state, undefined, waitMs);
+  const raw = await readRetained(client, t.state, t.membersMarker(randomBytes(6).toString('hex')), waitMs);
   const p = raw.get(t.state);
   return p ? parseState(p) : undefined;
 }
@@ -106,7 +110,7 @@ export async function runRollout(o: RolloutOptions): Promise<RolloutState> {
   const stages = stagesFor(o.canary);
   const client = await connect(o, 'controller');
   try {
-    const existing = await readState(client, t, 500);
+    const existing = await readState(client, t, 5000);
     if (live(existing)) throw new EdgefitError('E_ROLLOUT', `rollout ${existing!.rolloutId} of group ${o.group} is ${existing!.status} (catalog version ${existing!.catalogVersion}); wait for it, or \`edgefit rollout abort --group ${o.group}\``);
     const members = await readMembers(client, t, o.group, o.membersWaitMs ?? 3000);
     if (members.size === 0) throw new EdgefitError('E_ROLLOUT_EMPTY', `group ${o.group} has no devices (none publishes ${t.members}); set fleet.group=${o.group} on the devices, start them, and try again`);
@@ -172,9 +176,11 @@ export async function runRollout(o: RolloutOptions): Promise<RolloutState> {
       const cutoff = cutoffFor(rolloutId, devices, share);
       const stageDevices = devices.filter((d) => inStage(rolloutId, d, cutoff));
       log(`stage ${i + 1}/${stages.length}: ${Math.round(share * 100)}% of ${devices.length} device(s) = ${stageDevices.length}`);
-      await client.publishAsync(t.desired, JSON.stringify(desired(i, cutoff, false)), { qos: 1, retain: true });
+      // the state first: once a device sees the desired catalog, `status` and `abort` from any process must find the
+      // rollout (a device can take the catalog before a state published after it reaches the broker)
       let stageStart = Date.now();
       await publishState({ stage: i, stageStartedAt: new Date(stageStart).toISOString(), message: `stage ${i + 1}: ${stageDevices.length} device(s) switching` });
+      await client.publishAsync(t.desired, JSON.stringify(desired(i, cutoff, false)), { qos: 1, retain: true });
       for (;;) {
         if (abortAsked) return await rollBack('aborted', 'aborted by `edgefit rollout abort`');
         const timedOut = Date.now() - stageStart > o.thresholds.stageTimeoutSeconds * 1000;
@@ -208,7 +214,7 @@ export async function runRollout(o: RolloutOptions): Promise<RolloutState> {
 export async function rolloutStatus(o: BrokerOptions & { group: string }): Promise<{ state: RolloutState | undefined; live: boolean }> {
   const client = await connect(o, 'status');
   try {
-    const state = await readState(client, rolloutTopics(o.prefix, o.group), 1000);
+    const state = await readState(client, rolloutTopics(o.prefix, o.group), 5000);
     return { state, live: live(state) };
   } finally {
     await client.endAsync().catch(() => undefined);
@@ -223,13 +229,13 @@ export async function controlRollout(o: BrokerOptions & { group: string }, actio
   const t = rolloutTopics(o.prefix, o.group);
   const client = await connect(o, action);
   try {
-    const state = await readState(client, t, 1000);
+    const state = await readState(client, t, 5000);
     if (!state) throw new EdgefitError('E_ROLLOUT', `group ${o.group} has no rollout`);
     const isLive = live(state);
     if (action !== 'abort' && !isLive) throw new EdgefitError('E_ROLLOUT', `rollout ${state.rolloutId} of group ${o.group} is ${state.status}${state.status === 'running' || state.status === 'paused' ? ' but its controller stopped (no heartbeat)' : ''}: nothing to ${action}`);
     await client.publishAsync(t.control, JSON.stringify({ action, rolloutId: state.rolloutId, ts: new Date().toISOString() }), { qos: 1 });
     if (action === 'abort' && !isLive && state.status !== 'aborted' && state.status !== 'halted') {
-      const raw = await readRetained(client, t.desired, undefined, 1000);
+      const raw = await readRetained(client, t.desired, t.membersMarker(randomBytes(6).toString('hex')), 5000);
       const d = raw.get(t.desired);
       if (d) {
         const desired = JSON.parse(d.toString()) as RolloutDesired;
