@@ -95,6 +95,9 @@ export abstract class ProcessFrameSource extends BaseFrameSource {
     this.capture = cap;
     void cap.exited.then((exit) => {
       if (gen !== this.generation) return;
+      // abandoned like a retired one: frames still in the dead pipeline's pipe must not bring the source back
+      // online (and hand out stale frames) before the restart
+      this.generation++;
       this.capture = null;
       this.onExit(exit);
     });

@@ -75,8 +75,6 @@ export class CamerasDaemon {
   private lastTelemetry = Date.now();
   private readonly throttle = new ThrottleWatch(() => this.joint.device);
   private throttled = false;
-  /** the first-frame deadlines of the cameras (guardedCamera) */
-  private readonly neverOnline: NodeJS.Timeout[] = [];
   /** a camera was over its budget at the last live check */
   private late = false;
   /** the newest telemetry published (the loopback /metrics exports it) */
@@ -176,6 +174,7 @@ export class CamerasDaemon {
 
   /** A camera's source: its offline/online events drive the joint choice; the others run whatever it does. */
   private guardedCamera(p: CameraParts): Service {
+    let never: NodeJS.Timeout | undefined;
     return {
       name: `camera ${p.cam.id}`,
       start: async () => {
@@ -187,12 +186,11 @@ export class CamerasDaemon {
         // address, a dead stream server at boot) would hold its share for ever. Three watchdog periods without a
         // first frame (the source restarts its capture at each) count as offline; its first frame brings it back
         // through the 'online' event
-        const never = setTimeout(() => { if (!src.stats().online) this.setOnline(p, false); }, 3 * p.cam.config.camera.watchdogSeconds * 1000);
+        never = setTimeout(() => { if (!src.stats().online) this.setOnline(p, false); }, 3 * p.cam.config.camera.watchdogSeconds * 1000);
         never.unref();
-        this.neverOnline.push(never);
       },
       stop: async () => {
-        for (const t of this.neverOnline.splice(0)) clearTimeout(t);
+        clearTimeout(never);
         await p.camera.stop();
       },
     };

@@ -19,6 +19,7 @@ import type { FleetFigure, FleetSeed } from '../select/fleet-seed.js';
 import { errorMessage } from '../util/errors.js';
 import { MAX_FLEET_PAYLOAD } from './fleet-schemas.js';
 import { fingerprintLevel, fleetTopics } from './topics.js';
+import { readRetainedUntilMarker } from './retained-read.js';
 import * as generated from './fleet-validators.generated.js';
 
 export interface FleetMeasurementPayload {
@@ -145,28 +146,28 @@ export async function fetchFleetSeed(o: FetchOptions): Promise<FleetSeed & { com
   }
   const client = mqtt.connect(o.url, options);
   const complete = await new Promise<boolean>((resolve) => {
+    // the whole read, connection included, is bounded by waitMs
     const timer = setTimeout(() => resolve(false), o.waitMs);
-    client.on('error', (err) => { o.log?.('fleet measurements: broker error', { error: errorMessage(err) }); clearTimeout(timer); resolve(false); });
-    client.on('message', (topic, payload) => {
-      if (topic === marker) { clearTimeout(timer); resolve(true); return; }
-      // another starting device's marker
-      if (topic.startsWith(syncBase)) return;
-      const got = parseFleetMeasurement(o.mqtt.prefix, topic, payload, o.board, o.ortVersion);
-      if (!got.ok) {
-        refused++;
-        if (refused <= 5) o.log?.('fleet measurement refused', { topic: topic.slice(0, 200), reason: got.reason });
-        return;
-      }
-      if (figures.size < MAX_SEED_FIGURES) figures.set(topic, got.figure);
-    });
+    const finish = (ok: boolean): void => { clearTimeout(timer); resolve(ok); };
+    client.on('error', (err) => { o.log?.('fleet measurements: broker error', { error: errorMessage(err) }); finish(false); });
     client.on('connect', () => {
-      client.subscribe(filter, { qos: 1 }, (err, granted) => {
-        if (err || !granted || granted.some((g) => g.qos >= 128)) {
-          o.log?.('fleet measurements: subscription refused by the broker (ACL?)', { filter });
-          clearTimeout(timer); resolve(false); return;
-        }
-        // after the SUBACK: the broker has queued the retained entries before this marker
-        client.publish(marker, '', { qos: 1, retain: false }, (e) => { if (e) o.log?.('fleet measurements: marker not published; waiting for the time-out', { error: errorMessage(e) }); });
+      void readRetainedUntilMarker(client, {
+        filters: [filter], marker, waitMs: Math.max(1, o.waitMs - (Date.now() - started)),
+        onMessage: (topic, payload) => {
+          // another starting device's marker
+          if (topic.startsWith(syncBase)) return;
+          const got = parseFleetMeasurement(o.mqtt.prefix, topic, payload, o.board, o.ortVersion);
+          if (!got.ok) {
+            refused++;
+            if (refused <= 5) o.log?.('fleet measurement refused', { topic: topic.slice(0, 200), reason: got.reason });
+            return;
+          }
+          if (figures.size < MAX_SEED_FIGURES) figures.set(topic, got.figure);
+        },
+        onMarkerError: (e) => o.log?.('fleet measurements: marker not published; waiting for the time-out', { error: errorMessage(e) }),
+      }).then((end) => {
+        if (end === 'refused') o.log?.('fleet measurements: subscription refused by the broker (ACL?)', { filter });
+        finish(end === 'marker');
       });
     });
   });

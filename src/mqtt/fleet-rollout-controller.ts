@@ -13,6 +13,7 @@ import {
   cutoffFor, inStage, parseMemberReport, parseState, rolloutTopics, stageDecision, stageResult, stagesFor,
   ROLLOUT_FORMAT, type MemberReport, type RolloutDesired, type RolloutState, type RolloutStatus, type RolloutThresholds, type RolloutTopics, type StageResult,
 } from './fleet-rollout.js';
+import { readRetainedUntilMarker } from './retained-read.js';
 
 export interface BrokerOptions {
   url: string;
@@ -49,30 +50,16 @@ async function connect(o: BrokerOptions, role: string): Promise<MqttClient> {
   }
 }
 
-/**
- * Retained messages under `filter`, complete: a marker topic, subscribed with it and published after the SUBACK,
- * comes back after every retained message of the subscription (the broker sends those before it handles a later
- * publish). Falls back to `waitMs` after the SUBACK when the marker cannot be published. A fixed wait from before
- * the subscription missed a retained state on a loaded machine (the round trip alone took longer).
- */
-async function readRetained(client: MqttClient, filter: string, marker: string | undefined, waitMs: number): Promise<Map<string, Buffer>> {
+/** Retained messages under `filter`, complete (retained-read.ts); `marker` is a fresh topic the group's ACL lets this user write. */
+async function readRetained(client: MqttClient, filter: string, marker: string, waitMs: number): Promise<Map<string, Buffer>> {
   const got = new Map<string, Buffer>();
-  const filters = marker ? [filter, marker] : [filter];
-  await new Promise<void>((resolve, reject) => {
-    let timer: NodeJS.Timeout | undefined;
-    function done(): void { if (timer) clearTimeout(timer); client.off('message', onMessage); resolve(); }
-    function onMessage(topic: string, payload: Buffer): void {
-      if (topic === marker) { done(); return; }
-      if (payload.length > 0) got.set(topic, Buffer.from(payload)); else got.delete(topic);
-    }
-    client.on('message', onMessage);
-    client.subscribe(filters, { qos: 1 }, (err, granted) => {
-      if (err || granted?.some((g) => g.qos >= 128)) { client.off('message', onMessage); reject(new EdgefitError('E_ROLLOUT', `the broker refused the subscription ${filters.join(', ')}; give this user read access to the fleet topics`)); return; }
-      timer = setTimeout(done, waitMs);
-      if (marker) client.publish(marker, '', { qos: 1 });
-    });
+  const filters = [filter, marker];
+  const end = await readRetainedUntilMarker(client, {
+    filters, marker, waitMs,
+    onMessage: (topic, payload) => { if (payload.length > 0) got.set(topic, Buffer.from(payload)); else got.delete(topic); },
   });
   await client.unsubscribeAsync(filters).catch(() => undefined);
+  if (end === 'refused') throw new EdgefitError('E_ROLLOUT', `the broker refused the subscription ${filters.join(', ')}; give this user read access to the fleet topics`);
   return got;
 }
 

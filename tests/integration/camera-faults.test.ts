@@ -6,6 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FfmpegSource, type FfmpegSourceOptions } from '../../src/camera/ffmpeg.js';
 import { RpicamSource } from '../../src/camera/rpicam.js';
+import { ProcessFrameSource } from '../../src/camera/process-source.js';
+import type { Step } from '../../src/camera/capture.js';
 import { createFrameSource } from '../../src/camera/registry.js';
 import type { FrameSource } from '../../src/camera/source.js';
 import { pidAlive, until, within } from '../contract/framesource.js';
@@ -250,5 +252,32 @@ describe('rpicam pipeline', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+/** A pipeline that delivers one frame, dies (exit 3), and leaves a grandchild that writes one more frame later. */
+class DyingPipeline extends ProcessFrameSource {
+  readonly name = 'dying-pipeline';
+  protected readonly input = 'a shell pipeline';
+  protected steps(): Step[] {
+    const frame = 64 * 64 * 3;
+    return [{ cmd: 'sh', args: ['-c', `head -c ${frame} /dev/zero; (sleep 0.4; head -c ${frame} /dev/zero) & sleep 0.1; exit 3`] }];
+  }
+}
+
+describe('a pipeline that died', () => {
+  it('bytes its processes still write after the exit neither bring the source online nor count as frames before the restart', async () => {
+    // the restart is 2 s away (no jitter); the late frame comes 0.3 s after the exit. Seen in a loaded CI run of
+    // the rpicam test above: the dead pipeline's last frames put the source back online with 0 restarts
+    const s = new DyingPipeline({ width: 64, height: 64, fps: 15, watchdogSeconds: 10, loop: true, backoff: { baseMs: 2000, capMs: 2000, random: () => 1 } });
+    live.push(s);
+    const r = record(s);
+    await s.start();
+    await within(s.next(), 'first frame');
+    await within(once(s, 'offline'), 'offline after exit 3');
+    // the grandchild's frame has come and gone by now (it holds the pipe's write end; ends 0.4 s after the start)
+    await new Promise((res) => setTimeout(res, 800));
+    expect(s.stats()).toMatchObject({ online: false, framesIn: 1, restarts: 0 });
+    expect(r.events).toEqual(['online', 'offline']);
   });
 });
