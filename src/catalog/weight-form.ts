@@ -14,9 +14,13 @@ import type { ConvInput } from '../importers/tflite/emit.js';
 import { modelsDir, sha256File, sha256Hex } from './store.js';
 import { padNarrowChannels } from './pad-channels.js';
 import { stemSpaceToDepth } from './stem-s2d.js';
+import { requantRounding } from './requant-rounding.js';
+import { anchorsFor } from '../detect/anchors.js';
+import { postprocessDetections } from '../detect/postprocess.js';
+import type { Detection, DetectionSpec } from '../types/detection.js';
 
 /** Bumped when the forms or the rule change: older decisions are then made again. */
-export const WEIGHT_FORM_VERSION = 3;
+export const WEIGHT_FORM_VERSION = 4;
 /** A form that is not bit-exact must keep every frame's top-1 and at least this cosine to the u8 form's outputs. */
 export const MIN_REQUANT_COSINE = 0.98;
 /** A bit-exact form is kept over one that is not unless that is more than this much faster. */
@@ -37,8 +41,12 @@ export interface DecideOptions {
   /** frames at the model's resolution (uint8 RGB HWC); without any, a requantized form cannot be accepted */
   frames: Uint8Array[];
   resolution: number;
-  /** a detector: agreement is on the top detection (anchor, class) of `raw` [1, anchors, columns]; scores from column `firstScore` */
-  detection?: { anchors: number; firstScore: number };
+  /**
+   * a detector: agreement is on its decisions after the model's own post-process (src/detect), not on the raw
+   * top anchor: two anchors of one object (another aspect ratio at the same place) trade the top score after any
+   * re-rounding, which is no other decision (sameDetections)
+   */
+  detection?: { spec: DetectionSpec; anchors: Float32Array };
   /** interleaved timing rounds per form */
   rounds?: number;
 }
@@ -68,15 +76,10 @@ class FormRunner {
   }
 }
 
-function argmax(a: Float32Array, from = 0, stride = 0, width = 0): number {
+function argmax(a: Float32Array): number {
   let k = -1;
   let best = -Infinity;
-  if (stride === 0) {
-    for (let i = from; i < a.length; i++) if (a[i]! > best) { best = a[i]!; k = i; }
-    return k;
-  }
-  // detector: scores are columns [from, width) of each row of `stride`
-  for (let r = 0; r < a.length; r += stride) for (let c = from; c < width; c++) if (a[r + c]! > best) { best = a[r + c]!; k = r + c; }
+  for (let i = 0; i < a.length; i++) if (a[i]! > best) { best = a[i]!; k = i; }
   return k;
 }
 
@@ -170,20 +173,45 @@ export async function decideWeightForm(u8: Uint8Array, candidates: FormInput[], 
   }
 }
 
-/** Top-1 of a classifier; a detector's top detection as anchor * columns + column (boxes and background left out). */
-function topOf(a: Float32Array, o: DecideOptions): number {
-  if (!o.detection) return argmax(a);
-  const columns = a.length / o.detection.anchors;
-  return argmax(a, o.detection.firstScore, columns, columns);
+/** A detection this confident is a decision (an alert, a count): the other form must make it too. */
+export const DECISION_SCORE = 0.5;
+/**
+ * ... with a box this close: the bar the Arm NN parity test holds the exact form to through edgefit's own resize
+ * (tests/integration/detect-ssd-parity.test.ts). Re-rounding every conv of the SSD moves a few boxes to IoU
+ * 0.84-0.89 against the exact form on the test photos; 0.9 would refuse every re-rounded form, the depthwise-only
+ * one included.
+ */
+export const SAME_BOX_IOU = 0.8;
+
+/**
+ * Every detection scoring >= DECISION_SCORE in either output (after the model's own post-process) is matched in
+ * the other by one of the same class (any score the post-process keeps) whose box overlaps it by SAME_BOX_IOU.
+ * Matching the top detection alone accepted a form that moved a lower detection's box to IoU 0.85.
+ */
+function sameDetections(a: Float32Array, b: Float32Array, d: NonNullable<DecideOptions['detection']>): boolean {
+  const da = postprocessDetections(a, d.spec, d.anchors, undefined);
+  const db = postprocessDetections(b, d.spec, d.anchors, undefined);
+  const covered = (xs: Detection[], ys: Detection[]) => xs.every((x) => x.score < DECISION_SCORE || ys.some((y) => y.index === x.index && boxIou(x.box, y.box) >= SAME_BOX_IOU));
+  return covered(da, db) && covered(db, da);
+}
+
+function boxIou(p: readonly number[], q: readonly number[]): number {
+  const ih = Math.max(0, Math.min(p[2]!, q[2]!) - Math.max(p[0]!, q[0]!));
+  const iw = Math.max(0, Math.min(p[3]!, q[3]!) - Math.max(p[1]!, q[1]!));
+  const inter = ih * iw;
+  const union = (p[2]! - p[0]!) * (p[3]! - p[1]!) + (q[2]! - q[0]!) * (q[3]! - q[1]!) - inter;
+  return union > 0 ? inter / union : 0;
 }
 
 /**
- * Whether two outputs have the same top-1. Quantized scores tie (a step of 1/256): the top-1 is the same when
- * either output scores the other's top-1 as high as its own (argmax alone would pick the first of a tie).
+ * Whether two outputs have the same top-1 (a detector: the same decisions). Quantized scores tie (a step of
+ * 1/256): the top-1 is the same when either output scores the other's top-1 as high as its own (argmax alone
+ * would pick the first of a tie).
  */
 function sameTop(a: Float32Array, b: Float32Array, o: DecideOptions): boolean {
-  const ta = topOf(a, o);
-  const tb = topOf(b, o);
+  if (o.detection) return sameDetections(a, b, o.detection);
+  const ta = argmax(a);
+  const tb = argmax(b);
   return ta === tb || a[tb] === a[ta] || b[ta] === b[tb];
 }
 
@@ -251,7 +279,7 @@ export async function readDeviceForm(stateDir: string, sourceSha256: string, lab
 }
 
 /** The mean real value of each input channel of each integer conv, over the frames (for bias correction). */
-async function convInputMeans(u8: Uint8Array, inputs: ConvInput[], frames: Uint8Array[], res: number): Promise<Map<string, Float64Array>> {
+export async function convInputMeans(u8: Uint8Array, inputs: ConvInput[], frames: Uint8Array[], res: number): Promise<Map<string, Float64Array>> {
   const { runFrames } = await import('../quant/fidelity.js');
   const names = [...new Set(inputs.map((c) => c.tensor))];
   const byName = new Map(inputs.map((c) => [c.tensor, c]));
@@ -318,9 +346,11 @@ export async function deviceWeightForm(r: DeviceFormRequest, int8Exact: boolean)
   const det = card.detection;
   const frames = await framesFrom(r.framesDir, res, !!det);
   const inputMeans = frames.length > 0 ? await convInputMeans(base.onnx, base.convInputs ?? [], frames, res) : undefined;
+  // the re-rounded weights' floor or ceiling chosen against each layer's inputs on the frames (not the nearest)
+  const requant = frames.length > 0 ? (await requantRounding(bytes, r.sourcePath, frames, res, qmax)).rounding : undefined;
   // re-rounding only the depthwise convs keeps the others exact, which needs exact u8s8 kernels
   for (const scope of int8Exact ? ['all', 'depthwise'] as const : ['all'] as const) {
-    cands.push({ form: 's8-requant', qmax, scope, onnx: convertTflite(bytes, r.sourcePath, { labels, weightForm: 's8-requant', requantQmax: qmax, requantScope: scope, ...(inputMeans ? { inputMeans } : {}) }).onnx });
+    cands.push({ form: 's8-requant', qmax, scope, onnx: convertTflite(bytes, r.sourcePath, { labels, weightForm: 's8-requant', requantQmax: qmax, requantScope: scope, ...(inputMeans ? { inputMeans } : {}), ...(requant ? { requantRounding: requant } : {}) }).onnx });
   }
   // each int8 form also with its narrow convs widened to 16 channels (same integers; onnxruntime's symmetric
   // kernels take them then): which runs faster is measured below with the rest
@@ -335,7 +365,7 @@ export async function deviceWeightForm(r: DeviceFormRequest, int8Exact: boolean)
   }
   const decided = await decideWeightForm(base.onnx, cands, {
     frames, resolution: res, rounds: r.rounds,
-    ...(det ? { detection: { anchors: det.anchorCount, firstScore: 4 + (det.background ? 1 : 0) } } : {}),
+    ...(det ? { detection: { spec: det, anchors: anchorsFor(det, res) } } : {}),
   });
   const key = weightFormKey(r.sourceSha256, r.labelsPath);
   const chosen = decided.form === 'u8' ? base.onnx : cands.find((c) => c.form === decided.form && c.scope === decided.scope && !!c.padded === !!decided.padded && !!c.stemS2d === !!decided.stemS2d)!.onnx;

@@ -92,6 +92,8 @@ interface LayerJob {
   /** weights per output channel (one group's patch length) */
   D: number;
   kh: number; kw: number; sh: number; sw: number; pt: number; pl: number; pb: number; pr: number;
+  /** SAME_UPPER / SAME_LOWER: the pads follow from the input size, set at the first frame */
+  autoPad?: 'SAME_UPPER' | 'SAME_LOWER';
   /** per group: D x D second moment of the input patches */
   H?: Float64Array[];
   samples: number;
@@ -112,11 +114,14 @@ function layerJob(n: NodeProto, ix: GraphIndex): LayerJob | undefined {
   if (!ones(attr(n, 'dilations'))) return undefined;
   const pads = ((attr(n, 'pads') as number[] | undefined) ?? [0, 0, 0, 0]).map(Number);
   const strides = ((attr(n, 'strides') as number[] | undefined) ?? [1, 1]).map(Number);
-  const autoPad = attr(n, 'auto_pad');
-  if (autoPad !== undefined && String(autoPad) !== 'NOTSET' && String(autoPad) !== '') return undefined;
+  // graphs imported for any resolution say SAME instead of pads (the TFLite importer)
+  const autoPad = String(attr(n, 'auto_pad') ?? 'NOTSET');
+  if (!['NOTSET', '', 'VALID', 'SAME_UPPER', 'SAME_LOWER'].includes(autoPad)) return undefined;
   const group = Number(attr(n, 'group') ?? 1);
+  const explicit = autoPad === 'NOTSET' || autoPad === '' ? pads : [0, 0, 0, 0];
   return { node: n, input, kind: 'conv', groups: group, D: w.dims[1]! * w.dims[2]! * w.dims[3]!, kh: w.dims[2]!, kw: w.dims[3]!,
-    sh: strides[0]!, sw: strides[1]!, pt: pads[0]!, pl: pads[1]!, pb: pads[2]!, pr: pads[3]!, samples: 0 };
+    sh: strides[0]!, sw: strides[1]!, pt: explicit[0]!, pl: explicit[1]!, pb: explicit[2]!, pr: explicit[3]!, samples: 0,
+    ...(autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER' ? { autoPad } : {}) };
 }
 
 /** Adds one frame's input patches to each group's H (patches as rows of an im2col matrix, zero padding included). */
@@ -129,6 +134,16 @@ function accumulate(j: LayerJob, x: Float32Array, dims: readonly number[], frame
     return;
   }
   const [, C, Hin, Win] = dims as [number, number, number, number];
+  if (j.autoPad) {
+    // ONNX SAME: output ceil(in / stride); the odd pad goes at the end (UPPER) or the beginning (LOWER)
+    const split = (size: number, k: number, s: number): [number, number] => {
+      const total = Math.max((Math.ceil(size / s) - 1) * s + k - size, 0);
+      const small = Math.floor(total / 2);
+      return j.autoPad === 'SAME_UPPER' ? [small, total - small] : [total - small, small];
+    };
+    [j.pt, j.pb] = split(Hin, j.kh, j.sh);
+    [j.pl, j.pr] = split(Win, j.kw, j.sw);
+  }
   const Ho = Math.floor((Hin + j.pt + j.pb - j.kh) / j.sh) + 1;
   const Wo = Math.floor((Win + j.pl + j.pr - j.kw) / j.sw) + 1;
   const all = Ho * Wo;

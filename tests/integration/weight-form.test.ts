@@ -5,7 +5,11 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { convertTflite } from '../../src/importers/tflite/import-tflite.js';
 import { signedExact } from '../../src/importers/tflite/weights.js';
-import { decideWeightForm, deviceWeightForm, readDeviceForm } from '../../src/catalog/weight-form.js';
+import { convInputMeans, decideWeightForm, deviceWeightForm, readDeviceForm } from '../../src/catalog/weight-form.js';
+import { ADAPTIVE_MAX_WEIGHTS, requantRounding } from '../../src/catalog/requant-rounding.js';
+import { probeCpu } from '../../src/device/cpu.js';
+import { FsRoot } from '../../src/device/fsroot.js';
+import { arch } from 'node:os';
 import { padNarrowChannels } from '../../src/catalog/pad-channels.js';
 import { stemSpaceToDepth } from '../../src/catalog/stem-s2d.js';
 import { readOnnx } from '../../src/onnx/reader.js';
@@ -13,8 +17,10 @@ import { loadImageRgb } from '../../src/image/load.js';
 import { sharedData } from '../../src/util/paths.js';
 
 const TEST = join(sharedData, 'images/test');
+const CALIB = join(sharedData, 'images/calib');
 const model = (f: string) => join(sharedData, 'models', f);
-const photos = (res: number) => Promise.all(readdirSync(TEST).filter((n) => /\.(bmp|jpe?g|png)$/i.test(n)).sort().map((n) => loadImageRgb(join(TEST, n), res)));
+const photosIn = (dir: string, res: number, fit: 'crop' | 'stretch' = 'crop') => Promise.all(readdirSync(dir).filter((n) => /\.(bmp|jpe?g|png)$/i.test(n)).sort().map((n) => loadImageRgb(join(dir, n), res, fit)));
+const photos = (res: number) => photosIn(TEST, res);
 const dirs: string[] = [];
 afterAll(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
 
@@ -98,6 +104,54 @@ describe('int8 weight forms of imported TFLite models', () => {
     expect(c.why).toMatch(/refused/);
     expect(r.form).toBe('u8');
   }, 60_000);
+
+  // the device's probe frames (here the calibration photos) choose each re-rounded weight's floor or ceiling;
+  // judged on the test photos, which neither the rounding nor the bias correction saw
+  it('re-rounds adaptively: on photos it never saw, the requantized form keeps every top-1 and is closer to the exact one than nearest rounding', async () => {
+    const f = 'tflite/mobilenet_v1_0.25_128_quant.tflite';
+    const bytes = readFileSync(model(f));
+    const qmax = (await probeCpu(new FsRoot('/'), arch())).int8.exact ? 127 : 63;
+    const u8 = convertTflite(bytes, f, { weightForm: 'u8' });
+    const probe = await photosIn(CALIB, 128);
+    const r = await requantRounding(bytes, f, probe, 128, qmax);
+    // every conv of the 0.25 model has at most 256 weights per output channel (the auto_pad SAME ones included);
+    // the last three (1x1 convs on 4x4 and 1x1 maps) see fewer than 2 patches per weight in 9 frames: nearest
+    expect(ADAPTIVE_MAX_WEIGHTS).toBe(256);
+    expect(r.layers).toBe(25);
+    const inputMeans = await convInputMeans(u8.onnx, u8.convInputs ?? [], probe, 128);
+    const nearest = convertTflite(bytes, f, { weightForm: 's8-requant', requantQmax: qmax, requantScope: 'all', inputMeans });
+    const adaptive = convertTflite(bytes, f, { weightForm: 's8-requant', requantQmax: qmax, requantScope: 'all', inputMeans, requantRounding: r.rounding });
+    expect(Buffer.compare(Buffer.from(nearest.onnx), Buffer.from(adaptive.onnx))).not.toBe(0);
+    const d = await decideWeightForm(u8.onnx, [{ form: 's8-requant', qmax, scope: 'all', onnx: nearest.onnx }, { form: 's8-requant', qmax, scope: 'all', onnx: adaptive.onnx }], { frames: await photos(128), resolution: 128, rounds: 2 });
+    const [, n, a] = d.candidates;
+    expect(a!.frames).toBe(19);
+    expect(a!.agree).toBe(a!.frames);
+    expect(a!.minCosine).toBeGreaterThanOrEqual(0.98);
+    expect(a!.agree).toBeGreaterThanOrEqual(n!.agree);
+    expect(a!.minCosine).toBeGreaterThan(n!.minCosine);
+  }, 120_000);
+
+  // a detector is judged on its decisions after its post-process: another anchor of the same object is no other decision
+  it('the SSD detector: a requantized form makes every decision of the exact form on the test photos (labels >= 0.5 both ways, boxes IoU >= 0.8)', async () => {
+    const f = 'detection/mobilenet_ssd_v2_coco_quant_postprocess.tflite';
+    const bytes = readFileSync(model(f));
+    const qmax = (await probeCpu(new FsRoot('/'), arch())).int8.exact ? 127 : 63;
+    // the 'all' form as the device builds it from its probe frames (here the calibration photos), judged on the
+    // test photos the rounding and the bias correction did not see
+    const u8 = convertTflite(bytes, f, { weightForm: 'u8' });
+    const probe = await photosIn(CALIB, 300, 'stretch');
+    const inputMeans = await convInputMeans(u8.onnx, u8.convInputs ?? [], probe, 300);
+    const { rounding } = await requantRounding(bytes, f, probe, 300, qmax);
+    const s8 = convertTflite(bytes, f, { weightForm: 's8-requant', requantQmax: qmax, requantScope: 'all', inputMeans, requantRounding: rounding });
+    const spec = u8.card.detection!;
+    const { anchorsFor } = await import('../../src/detect/anchors.js');
+    const d = await decideWeightForm(u8.onnx, [{ form: 's8-requant', qmax, scope: 'all', onnx: s8.onnx }], { frames: await photosIn(TEST, 300, 'stretch'), resolution: 300, rounds: 2, detection: { spec, anchors: anchorsFor(spec, 300) } });
+    const c = d.candidates[1]!;
+    expect(c.bitExact).toBe(false);
+    expect(c.frames).toBe(19);
+    expect(c.agree).toBe(19);
+    expect(c.minCosine).toBeGreaterThanOrEqual(0.98);
+  }, 240_000);
 
   it('records the decision in the card and keeps it per file, CPU and runtime', async () => {
     const stateDir = mkdtempSync(join(tmpdir(), 'edgefit-wf-'));

@@ -72,6 +72,12 @@ export interface EmitOptions {
    */
   inputMeans?: Map<string, Float64Array>;
   /**
+   * 's8-requant': integers for the re-rounded channels of each conv, by prefix, in the weights' layout (adaptive
+   * rounding against the layer's inputs on frames, src/catalog/requant-rounding.ts); each is used only where it is
+   * the floor or the ceiling of the re-scaled value, otherwise nearest rounding
+   */
+  requantRounding?: ReadonlyMap<string, Int8Array>;
+  /**
    * A detector: this TFLite_Detection_PostProcess operator is not emitted; its box encodings and class scores
    * become the one float output `raw` [1, anchors, 4 + classes] (the post-process runs in src/detect).
    */
@@ -83,9 +89,9 @@ export function emitOnnx(m: TflModel, mode: EmitMode, graphName: string, opts: E
   const qmax = opts.requantQmax ?? 127;
   if (!(Number.isInteger(qmax) && qmax >= 1 && qmax <= 127)) throw new EdgefitError('E_OPTIONS', `requantQmax must be an integer in 1..127, got ${qmax}`);
   try {
-    return new Emitter(m, mode, graphName, true, form, qmax, opts.requantScope ?? 'all', opts.inputMeans, opts.detectionOp).run();
+    return new Emitter(m, mode, graphName, true, form, qmax, opts.requantScope ?? 'all', { means: opts.inputMeans, rounding: opts.requantRounding }, opts.detectionOp).run();
   } catch (err) {
-    if (err instanceof NeedsFixedResolution) return new Emitter(m, mode, graphName, false, form, qmax, opts.requantScope ?? 'all', opts.inputMeans, opts.detectionOp).run();
+    if (err instanceof NeedsFixedResolution) return new Emitter(m, mode, graphName, false, form, qmax, opts.requantScope ?? 'all', { means: opts.inputMeans, rounding: opts.requantRounding }, opts.detectionOp).run();
     throw err;
   }
 }
@@ -97,7 +103,7 @@ class Emitter {
   private usedGlobalPool = false;
   private convInputs: ConvInput[] = [];
 
-  constructor(private m: TflModel, private mode: EmitMode, graphName: string, private anyRes: boolean, private weightForm: WeightForm | 'file', private qmax: number, private requantScope: RequantScope, private inputMeans: Map<string, Float64Array> | undefined, private detection?: TflOperator) {
+  constructor(private m: TflModel, private mode: EmitMode, graphName: string, private anyRes: boolean, private weightForm: WeightForm | 'file', private qmax: number, private requantScope: RequantScope, private requant: { means?: Map<string, Float64Array> | undefined; rounding?: ReadonlyMap<string, Int8Array> | undefined }, private detection?: TflOperator) {
     this.b = new OnnxBuilder(graphName, 13);
   }
 
@@ -344,8 +350,8 @@ class Emitter {
       // depthwise convs gain most from symmetric weights (onnxruntime's fast depthwise kernel wants zero point 0)
       if (this.requantScope === 'depthwise' && !depthwise) w = signedExact(w);
       else {
-        const r = signedRequant(w, this.qmax);
-        const means = this.inputMeans?.get(prefix);
+        const r = signedRequant(w, this.qmax, this.requant.rounding?.get(prefix));
+        const means = this.requant.means?.get(prefix);
         if (means && r.changed > 0) corr = biasShift(w, r, means, group);
         w = r;
       }

@@ -64,7 +64,7 @@ export function convertTflite(bytes: Uint8Array, path: string, opts: { emit?: Em
     const detection = findDetectionOp(model, path);
     // labels are checked before the (slower) emission: a wrong file is refused at once
     const detectionLabels = detection ? fitDetectionLabels(opts.labels, detection.postprocess.numClasses, path) : undefined;
-    const emitted = emitOnnx(model, mode, name, { uint8Weights: opts.uint8Weights, weightForm: opts.weightForm, requantQmax: opts.requantQmax, requantScope: opts.requantScope, inputMeans: opts.inputMeans, detectionOp: detection?.op });
+    const emitted = emitOnnx(model, mode, name, { uint8Weights: opts.uint8Weights, weightForm: opts.weightForm, requantQmax: opts.requantQmax, requantScope: opts.requantScope, inputMeans: opts.inputMeans, requantRounding: opts.requantRounding, detectionOp: detection?.op });
     const guess = guessFromName(path);
     const { height, width } = emitted.input;
     const inT = model.tensors[model.inputs[0]!]!;

@@ -128,9 +128,11 @@ export function signedExact(w: ConvWeights): ConvWeights {
 
 /**
  * Symmetric per-output-channel int8 in [-qmax, qmax] for the same real values, re-rounded; channels whose values
- * already fit keep them exactly (same scale). `changed` counts the weights whose real value moved.
+ * already fit keep them exactly (same scale). `changed` counts the weights whose real value moved. `rounded`
+ * (same layout) proposes the integer of each re-rounded weight (adaptive rounding); a proposal is taken only
+ * when it is the floor or the ceiling of the re-scaled value and within the range, else the nearest is.
  */
-export function signedRequant(w: ConvWeights, qmax: number): ConvWeights & { changed: number } {
+export function signedRequant(w: ConvWeights, qmax: number, rounded?: Int8Array): ConvWeights & { changed: number } {
   if (w.data instanceof Float32Array) return { ...w, changed: 0 };
   const O = w.dims[0];
   const per = w.data.length / O;
@@ -151,7 +153,8 @@ export function signedRequant(w: ConvWeights, qmax: number): ConvWeights & { cha
     scale[o] = (s * m) / qmax;
     for (let j = o * per, e = j + per; j < e; j++) {
       const v = w.data[j]! - z;
-      const q = Math.round(v * k);
+      const p = rounded && rounded.length === w.data.length ? rounded[j]! : undefined;
+      const q = p !== undefined && Math.abs(p) <= qmax && Math.abs(p - v * k) < 1 ? p : Math.round(v * k);
       out[j] = q;
       if (q / k !== v) changed++;
     }
