@@ -279,7 +279,7 @@ export async function readDeviceForm(stateDir: string, sourceSha256: string, lab
 }
 
 /** The mean real value of each input channel of each integer conv, over the frames (for bias correction). */
-export async function convInputMeans(u8: Uint8Array, inputs: ConvInput[], frames: Uint8Array[], res: number): Promise<Map<string, Float64Array>> {
+async function convInputMeans(u8: Uint8Array, inputs: ConvInput[], frames: Uint8Array[], res: number): Promise<Map<string, Float64Array>> {
   const { runFrames } = await import('../quant/fidelity.js');
   const names = [...new Set(inputs.map((c) => c.tensor))];
   const byName = new Map(inputs.map((c) => [c.tensor, c]));
@@ -321,6 +321,17 @@ async function framesFrom(dir: string | undefined, res: number, stretch: boolean
 }
 
 /**
+ * What the 's8-requant' forms of an int8 TFLite file take from the device's frames: each conv input's mean (bias
+ * correction) and the adaptive rounding of the re-rounded weights; spread into convertTflite's options.
+ */
+export async function requantInputs(bytes: Uint8Array, path: string, base: { onnx: Uint8Array; convInputs?: ConvInput[] }, frames: Uint8Array[], res: number, qmax: number): Promise<{ inputMeans: Map<string, Float64Array>; requantRounding: Map<string, Int8Array> }> {
+  const inputMeans = await convInputMeans(base.onnx, base.convInputs ?? [], frames, res);
+  // the re-rounded weights' floor or ceiling chosen against each layer's inputs on the frames (not the nearest)
+  const { rounding } = await requantRounding(bytes, path, frames, res, qmax);
+  return { inputMeans, requantRounding: rounding };
+}
+
+/**
  * The per-device step after a pull: for an int8 TFLite file, decides by measurement on this device which weight
  * form it runs (decideWeightForm) and keeps that form's model and card (card.weights) under
  * <stateDir>/models/device-forms, keyed by file, CPU instruction set and runtime (a cache like onnxruntime's
@@ -345,12 +356,10 @@ export async function deviceWeightForm(r: DeviceFormRequest, int8Exact: boolean)
   const res = card.resolution ?? 224;
   const det = card.detection;
   const frames = await framesFrom(r.framesDir, res, !!det);
-  const inputMeans = frames.length > 0 ? await convInputMeans(base.onnx, base.convInputs ?? [], frames, res) : undefined;
-  // the re-rounded weights' floor or ceiling chosen against each layer's inputs on the frames (not the nearest)
-  const requant = frames.length > 0 ? (await requantRounding(bytes, r.sourcePath, frames, res, qmax)).rounding : undefined;
+  const prep = frames.length > 0 ? await requantInputs(bytes, r.sourcePath, base, frames, res, qmax) : {};
   // re-rounding only the depthwise convs keeps the others exact, which needs exact u8s8 kernels
   for (const scope of int8Exact ? ['all', 'depthwise'] as const : ['all'] as const) {
-    cands.push({ form: 's8-requant', qmax, scope, onnx: convertTflite(bytes, r.sourcePath, { labels, weightForm: 's8-requant', requantQmax: qmax, requantScope: scope, ...(inputMeans ? { inputMeans } : {}), ...(requant ? { requantRounding: requant } : {}) }).onnx });
+    cands.push({ form: 's8-requant', qmax, scope, onnx: convertTflite(bytes, r.sourcePath, { labels, weightForm: 's8-requant', requantQmax: qmax, requantScope: scope, ...prep }).onnx });
   }
   // each int8 form also with its narrow convs widened to 16 channels (same integers; onnxruntime's symmetric
   // kernels take them then): which runs faster is measured below with the rest

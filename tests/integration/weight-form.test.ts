@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { convertTflite } from '../../src/importers/tflite/import-tflite.js';
 import { signedExact } from '../../src/importers/tflite/weights.js';
-import { convInputMeans, decideWeightForm, deviceWeightForm, readDeviceForm } from '../../src/catalog/weight-form.js';
+import { decideWeightForm, deviceWeightForm, readDeviceForm, requantInputs } from '../../src/catalog/weight-form.js';
 import { ADAPTIVE_MAX_WEIGHTS, requantRounding } from '../../src/catalog/requant-rounding.js';
 import { probeCpu } from '../../src/device/cpu.js';
 import { FsRoot } from '../../src/device/fsroot.js';
@@ -118,9 +118,10 @@ describe('int8 weight forms of imported TFLite models', () => {
     // the last three (1x1 convs on 4x4 and 1x1 maps) see fewer than 2 patches per weight in 9 frames: nearest
     expect(ADAPTIVE_MAX_WEIGHTS).toBe(256);
     expect(r.layers).toBe(25);
-    const inputMeans = await convInputMeans(u8.onnx, u8.convInputs ?? [], probe, 128);
-    const nearest = convertTflite(bytes, f, { weightForm: 's8-requant', requantQmax: qmax, requantScope: 'all', inputMeans });
-    const adaptive = convertTflite(bytes, f, { weightForm: 's8-requant', requantQmax: qmax, requantScope: 'all', inputMeans, requantRounding: r.rounding });
+    const prep = await requantInputs(bytes, f, u8, probe, 128, qmax);
+    const nearest = convertTflite(bytes, f, { weightForm: 's8-requant', requantQmax: qmax, requantScope: 'all', inputMeans: prep.inputMeans });
+    const adaptive = convertTflite(bytes, f, { weightForm: 's8-requant', requantQmax: qmax, requantScope: 'all', ...prep });
+    expect(prep.requantRounding.size).toBe(r.layers);
     expect(Buffer.compare(Buffer.from(nearest.onnx), Buffer.from(adaptive.onnx))).not.toBe(0);
     const d = await decideWeightForm(u8.onnx, [{ form: 's8-requant', qmax, scope: 'all', onnx: nearest.onnx }, { form: 's8-requant', qmax, scope: 'all', onnx: adaptive.onnx }], { frames: await photos(128), resolution: 128, rounds: 2 });
     const [, n, a] = d.candidates;
@@ -140,9 +141,7 @@ describe('int8 weight forms of imported TFLite models', () => {
     // test photos the rounding and the bias correction did not see
     const u8 = convertTflite(bytes, f, { weightForm: 'u8' });
     const probe = await photosIn(CALIB, 300, 'stretch');
-    const inputMeans = await convInputMeans(u8.onnx, u8.convInputs ?? [], probe, 300);
-    const { rounding } = await requantRounding(bytes, f, probe, 300, qmax);
-    const s8 = convertTflite(bytes, f, { weightForm: 's8-requant', requantQmax: qmax, requantScope: 'all', inputMeans, requantRounding: rounding });
+    const s8 = convertTflite(bytes, f, { weightForm: 's8-requant', requantQmax: qmax, requantScope: 'all', ...(await requantInputs(bytes, f, u8, probe, 300, qmax)) });
     const spec = u8.card.detection!;
     const { anchorsFor } = await import('../../src/detect/anchors.js');
     const d = await decideWeightForm(u8.onnx, [{ form: 's8-requant', qmax, scope: 'all', onnx: s8.onnx }], { frames: await photosIn(TEST, 300, 'stretch'), resolution: 300, rounds: 2, detection: { spec, anchors: anchorsFor(spec, 300) } });
