@@ -175,6 +175,8 @@ export async function decideWeightForm(u8: Uint8Array, candidates: FormInput[], 
 
 /** A detection this confident is a decision (an alert, a count): the other form must make it too. */
 export const DECISION_SCORE = 0.5;
+/** ... scoring at least this much less (quantized scores move by steps of ~1/256; 0.52 against 0.49 is one decision) */
+export const DECISION_SLACK = 0.05;
 /**
  * ... with a box this close: the bar the Arm NN parity test holds the exact form to through edgefit's own resize
  * (tests/integration/detect-ssd-parity.test.ts). Re-rounding every conv of the SSD moves a few boxes to IoU
@@ -184,14 +186,15 @@ export const DECISION_SCORE = 0.5;
 export const SAME_BOX_IOU = 0.8;
 
 /**
- * Every detection scoring >= DECISION_SCORE in either output (after the model's own post-process) is matched in
- * the other by one of the same class (any score the post-process keeps) whose box overlaps it by SAME_BOX_IOU.
- * Matching the top detection alone accepted a form that moved a lower detection's box to IoU 0.85.
+ * Every detection scoring >= DECISION_SCORE in either output (after the model's own post-process) is made by the
+ * other too: one of the same class scoring >= DECISION_SCORE - DECISION_SLACK whose box overlaps it by
+ * SAME_BOX_IOU. Matching the top detection alone accepted a form that moved a lower detection's box to IoU 0.85.
  */
 function sameDetections(a: Float32Array, b: Float32Array, d: NonNullable<DecideOptions['detection']>): boolean {
   const da = postprocessDetections(a, d.spec, d.anchors, undefined);
   const db = postprocessDetections(b, d.spec, d.anchors, undefined);
-  const covered = (xs: Detection[], ys: Detection[]) => xs.every((x) => x.score < DECISION_SCORE || ys.some((y) => y.index === x.index && boxIou(x.box, y.box) >= SAME_BOX_IOU));
+  const made = (x: Detection, ys: Detection[]) => ys.some((y) => y.index === x.index && y.score >= DECISION_SCORE - DECISION_SLACK && boxIou(x.box, y.box) >= SAME_BOX_IOU);
+  const covered = (xs: Detection[], ys: Detection[]) => xs.every((x) => x.score < DECISION_SCORE || made(x, ys));
   return covered(da, db) && covered(db, da);
 }
 

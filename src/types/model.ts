@@ -107,7 +107,7 @@ export interface WeightFormCandidate {
   p50Ms: number;
   /** outputs identical (dequantized) to the u8 form's on every frame */
   bitExact: boolean;
-  /** frames whose top-1 equals the u8 form's (a detector: every detection scoring >= 0.5 in either is in the other, same class, box IoU >= 0.9) */
+  /** frames whose top-1 equals the u8 form's (a detector: every detection scoring >= 0.5 in either is made by the other, same class, box IoU >= 0.8) */
   agree: number;
   frames: number;
   minCosine: number;

@@ -11,7 +11,7 @@ import { loadImageRgb } from '../../src/image/load.js';
 import type { Detection } from '../../src/types/detection.js';
 import type { ImportResult } from '../../src/importers/types.js';
 import type { TfliteImportOptions } from '../../src/importers/tflite/import-tflite.js';
-import { decideWeightForm, deviceWeightForm, DECISION_SCORE, SAME_BOX_IOU } from '../../src/catalog/weight-form.js';
+import { decideWeightForm, deviceWeightForm, DECISION_SCORE, DECISION_SLACK, SAME_BOX_IOU } from '../../src/catalog/weight-form.js';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir, arch } from 'node:os';
@@ -164,9 +164,12 @@ describe.each(forms)('SSD-MobileNet-v2 (COCO, uint8 QAT) imported against Arm NN
     expect(fp32.card.precision).toBe('fp32');
   });
 
-  // Arm NN's detections are the bar for the exact integers; a re-rounded form is held to what its acceptance
-  // promised (the exact form's decisions), checked below on photos the decision did not see
-  it.runIf(exact)('on the reference input bytes: the same detections (score >= 0.5), box IoU >= 0.9, scores within one step', async () => {
+  // Arm NN's detections are the bar: for the exact integers to within a rounding (IoU 0.9, one score step); a
+  // re-rounded form to what its acceptance promised against the exact form (the same decisions: IoU 0.8, the match
+  // itself a decision within the slack; its scores move, e.g. hot_dog.jpg's hot dog 0.66 -> 0.73)
+  const bar = exact ? { iou: 0.9, name: 'box IoU >= 0.9, scores within one step', close: (a: number, b: number) => Math.abs(step(a) - step(b)) <= 1 }
+    : { iou: SAME_BOX_IOU, name: `box IoU >= ${SAME_BOX_IOU}, the match scoring >= ${DECISION_SCORE - DECISION_SLACK}`, close: (a: number) => a >= DECISION_SCORE - DECISION_SLACK };
+  it(`on the reference input bytes: the same detections (score >= 0.5), ${bar.name}`, async () => {
     const rows: string[] = [];
     let compared = 0;
     for (const photo of photos) {
@@ -176,15 +179,15 @@ describe.each(forms)('SSD-MobileNet-v2 (COCO, uint8 QAT) imported against Arm NN
       for (const { w, m, iou: o } of match(ref.all_raw_detections.filter((d) => d.score >= 0.5), ours)) {
         rows.push(`${photo} ${w.label} ref ${w.score.toFixed(3)} ours ${m?.score.toFixed(3) ?? '-'} IoU ${o.toFixed(3)}`);
         expect(m, `${photo}: reference ${w.label} ${w.score} not found`).toBeDefined();
-        expect(sameBox(w.box, m!.box, 0.9, 1), `${photo}: ${w.label} box IoU ${o}`).toBe(true);
-        expect(Math.abs(step(m!.score) - step(w.score)), `${photo}: ${w.label} score ${m!.score} vs ${w.score}`).toBeLessThanOrEqual(1);
+        expect(sameBox(w.box, m!.box, bar.iou, 1), `${photo}: ${w.label} box IoU ${o}`).toBe(true);
+        expect(bar.close(m!.score, w.score), `${photo}: ${w.label} score ${m!.score} vs ${w.score}`).toBe(true);
         compared++;
       }
       // ... and every one of ours >= 0.5 is one of the reference's raw detections
       for (const { w, m, iou: o } of match(ours.filter((d) => d.score >= 0.5), ref.all_raw_detections)) {
         expect(m, `${photo}: our ${w.label} ${w.score} is not in the reference`).toBeDefined();
-        expect(sameBox(w.box, m!.box, 0.9, 1), `${photo}: ${w.label} box IoU ${o}`).toBe(true);
-        expect(Math.abs(step(m!.score) - step(w.score))).toBeLessThanOrEqual(1);
+        expect(sameBox(w.box, m!.box, bar.iou, 1), `${photo}: ${w.label} box IoU ${o}`).toBe(true);
+        expect(bar.close(m!.score, w.score), `${photo}: our ${w.label} score ${w.score} vs ${m!.score}`).toBe(true);
       }
       expect(ours.length).toBeLessThanOrEqual(20);
       for (let i = 1; i < ours.length; i++) expect(ours[i]!.score).toBeLessThanOrEqual(ours[i - 1]!.score);
