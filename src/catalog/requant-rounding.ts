@@ -10,23 +10,16 @@ import { readOnnx } from '../onnx/reader.js';
  */
 export const ADAPTIVE_MAX_WEIGHTS = 256;
 
-export interface RequantRounding {
-  /** integers for each conv's weights, by the importer's prefix (the float twin's node name) */
-  rounding: Map<string, Int8Array>;
-  layers: number;
-  ms: number;
-}
-
 /**
  * Adaptive rounding (src/quant/adaround.ts) for the 's8-requant' weight form of an int8 TFLite file: the float
  * twin of the model (the same real weights, dequantized) is run on the device's frames to collect each layer's
  * input second moments, and each weight's floor or ceiling at the requantized scale is chosen to minimise the
  * layer's output error, instead of the nearest. The importer takes these integers only for the channels it
  * re-rounds (signedRequant); channels that fit int8 stay exact. Whether the result is faithful enough is still
- * decided by the weight-form check on the frames (decideWeightForm), never assumed.
+ * decided by the weight-form check on the frames (decideWeightForm), never assumed. Returns the integers of each
+ * rounded conv's weights by the importer's prefix (the float twin's node name).
  */
-export async function requantRounding(bytes: Uint8Array, path: string, frames: Uint8Array[], resolution: number, qmax: number): Promise<RequantRounding> {
-  const started = performance.now();
+export async function requantRounding(bytes: Uint8Array, path: string, frames: Uint8Array[], resolution: number, qmax: number): Promise<Map<string, Int8Array>> {
   const { convertTflite } = await import('../importers/tflite/index.js');
   const { collectLayerInputs, roundAdaptively } = await import('../quant/adaround.js');
   const twin = readOnnx(convertTflite(bytes, path, { emit: 'float' }).onnx);
@@ -35,8 +28,7 @@ export async function requantRounding(bytes: Uint8Array, path: string, frames: U
     const d = dims.get(n.input?.[1] ?? '');
     return n.opType === 'Conv' && !!n.name && d !== undefined && d.length === 4 && d[1]! * d[2]! * d[3]! <= ADAPTIVE_MAX_WEIGHTS;
   });
-  if (weighted.length === 0 || frames.length === 0) return { rounding: new Map(), layers: 0, ms: performance.now() - started };
+  if (weighted.length === 0 || frames.length === 0) return new Map();
   const inputs = await collectLayerInputs(twin, weighted, frames, resolution);
-  const { rounded } = roundAdaptively(inputs, () => qmax);
-  return { rounding: rounded, layers: rounded.size, ms: performance.now() - started };
+  return roundAdaptively(inputs, () => qmax).rounded;
 }

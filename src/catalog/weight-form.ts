@@ -17,6 +17,7 @@ import { stemSpaceToDepth } from './stem-s2d.js';
 import { requantRounding } from './requant-rounding.js';
 import { anchorsFor } from '../detect/anchors.js';
 import { postprocessDetections } from '../detect/postprocess.js';
+import { boxIou } from '../detect/nms.js';
 import type { Detection, DetectionSpec } from '../types/detection.js';
 
 /** Bumped when the forms or the rule change: older decisions are then made again. */
@@ -198,14 +199,6 @@ function sameDetections(a: Float32Array, b: Float32Array, d: NonNullable<DecideO
   return covered(da, db) && covered(db, da);
 }
 
-function boxIou(p: readonly number[], q: readonly number[]): number {
-  const ih = Math.max(0, Math.min(p[2]!, q[2]!) - Math.max(p[0]!, q[0]!));
-  const iw = Math.max(0, Math.min(p[3]!, q[3]!) - Math.max(p[1]!, q[1]!));
-  const inter = ih * iw;
-  const union = (p[2]! - p[0]!) * (p[3]! - p[1]!) + (q[2]! - q[0]!) * (q[3]! - q[1]!) - inter;
-  return union > 0 ? inter / union : 0;
-}
-
 /**
  * Whether two outputs have the same top-1 (a detector: the same decisions). Quantized scores tie (a step of
  * 1/256): the top-1 is the same when either output scores the other's top-1 as high as its own (argmax alone
@@ -330,8 +323,7 @@ async function framesFrom(dir: string | undefined, res: number, stretch: boolean
 export async function requantInputs(bytes: Uint8Array, path: string, base: { onnx: Uint8Array; convInputs?: ConvInput[] }, frames: Uint8Array[], res: number, qmax: number): Promise<{ inputMeans: Map<string, Float64Array>; requantRounding: Map<string, Int8Array> }> {
   const inputMeans = await convInputMeans(base.onnx, base.convInputs ?? [], frames, res);
   // the re-rounded weights' floor or ceiling chosen against each layer's inputs on the frames (not the nearest)
-  const { rounding } = await requantRounding(bytes, path, frames, res, qmax);
-  return { inputMeans, requantRounding: rounding };
+  return { inputMeans, requantRounding: await requantRounding(bytes, path, frames, res, qmax) };
 }
 
 /**

@@ -78,6 +78,11 @@ function siftDown(h: Float64Array, i: number, size: number): void {
   h[i] = x;
 }
 
+/** iou of two [ymin, xmin, ymax, xmax] boxes (not for hot paths: it copies them). */
+export function boxIou(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  return iou(Float32Array.of(a[0]!, a[1]!, a[2]!, a[3]!, b[0]!, b[1]!, b[2]!, b[3]!), 0, 1);
+}
+
 /** TFLite's ComputeIntersectionOverUnion: 0 when either box has no area. */
 export function iou(boxes: Float32Array, i: number, j: number): number {
   const yi0 = boxes[4 * i]!, xi0 = boxes[4 * i + 1]!, yi1 = boxes[4 * i + 2]!, xi1 = boxes[4 * i + 3]!;

@@ -4,6 +4,7 @@ import { runWithOutputs } from './calibrate.js';
 import { GraphIndex } from './model.js';
 import { roundNearest, weightAxis, weightScales } from './qdq.js';
 import { mulberry32 } from '../zoo/init.js';
+import { samePads } from '../zoo/builder.js';
 
 export interface AdaRoundOptions {
   /** seeds the order coordinates are visited in; same seed, same weights */
@@ -135,14 +136,10 @@ function accumulate(j: LayerJob, x: Float32Array, dims: readonly number[], frame
   }
   const [, C, Hin, Win] = dims as [number, number, number, number];
   if (j.autoPad) {
-    // ONNX SAME: output ceil(in / stride); the odd pad goes at the end (UPPER) or the beginning (LOWER)
-    const split = (size: number, k: number, s: number): [number, number] => {
-      const total = Math.max((Math.ceil(size / s) - 1) * s + k - size, 0);
-      const small = Math.floor(total / 2);
-      return j.autoPad === 'SAME_UPPER' ? [small, total - small] : [total - small, small];
-    };
-    [j.pt, j.pb] = split(Hin, j.kh, j.sh);
-    [j.pl, j.pr] = split(Win, j.kw, j.sw);
+    // samePads puts the odd pad at the end (SAME_UPPER); SAME_LOWER puts it at the beginning
+    const [t, b] = samePads(Hin, j.kh, j.sh);
+    const [l, r] = samePads(Win, j.kw, j.sw);
+    [j.pt, j.pl, j.pb, j.pr] = j.autoPad === 'SAME_UPPER' ? [t, l, b, r] : [b, r, t, l];
   }
   const Ho = Math.floor((Hin + j.pt + j.pb - j.kh) / j.sh) + 1;
   const Wo = Math.floor((Win + j.pl + j.pr - j.kw) / j.sw) + 1;

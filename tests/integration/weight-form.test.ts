@@ -21,6 +21,8 @@ const CALIB = join(sharedData, 'images/calib');
 const model = (f: string) => join(sharedData, 'models', f);
 const photosIn = (dir: string, res: number, fit: 'crop' | 'stretch' = 'crop') => Promise.all(readdirSync(dir).filter((n) => /\.(bmp|jpe?g|png)$/i.test(n)).sort().map((n) => loadImageRgb(join(dir, n), res, fit)));
 const photos = (res: number) => photosIn(TEST, res);
+/** the re-rounding range a device with this CPU uses (7 bits where its u8s8 kernels saturate, as weight-form-child does) */
+const QMAX = (await probeCpu(new FsRoot('/'), arch())).int8.exact ? 127 : 63;
 const dirs: string[] = [];
 afterAll(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
 
@@ -110,18 +112,18 @@ describe('int8 weight forms of imported TFLite models', () => {
   it('re-rounds adaptively: on photos it never saw, the requantized form keeps every top-1 and is closer to the exact one than nearest rounding', async () => {
     const f = 'tflite/mobilenet_v1_0.25_128_quant.tflite';
     const bytes = readFileSync(model(f));
-    const qmax = (await probeCpu(new FsRoot('/'), arch())).int8.exact ? 127 : 63;
+    const qmax = QMAX;
     const u8 = convertTflite(bytes, f, { weightForm: 'u8' });
     const probe = await photosIn(CALIB, 128);
     const r = await requantRounding(bytes, f, probe, 128, qmax);
     // every conv of the 0.25 model has at most 256 weights per output channel (the auto_pad SAME ones included);
     // the last three (1x1 convs on 4x4 and 1x1 maps) see fewer than 2 patches per weight in 9 frames: nearest
     expect(ADAPTIVE_MAX_WEIGHTS).toBe(256);
-    expect(r.layers).toBe(25);
+    expect(r.size).toBe(25);
     const prep = await requantInputs(bytes, f, u8, probe, 128, qmax);
     const nearest = convertTflite(bytes, f, { weightForm: 's8-requant', requantQmax: qmax, requantScope: 'all', inputMeans: prep.inputMeans });
     const adaptive = convertTflite(bytes, f, { weightForm: 's8-requant', requantQmax: qmax, requantScope: 'all', ...prep });
-    expect(prep.requantRounding.size).toBe(r.layers);
+    expect(prep.requantRounding.size).toBe(r.size);
     expect(Buffer.compare(Buffer.from(nearest.onnx), Buffer.from(adaptive.onnx))).not.toBe(0);
     const d = await decideWeightForm(u8.onnx, [{ form: 's8-requant', qmax, scope: 'all', onnx: nearest.onnx }, { form: 's8-requant', qmax, scope: 'all', onnx: adaptive.onnx }], { frames: await photos(128), resolution: 128, rounds: 2 });
     const [, n, a] = d.candidates;
@@ -136,7 +138,7 @@ describe('int8 weight forms of imported TFLite models', () => {
   it('the SSD detector: a requantized form makes every decision of the exact form on the test photos (labels >= 0.5 both ways, boxes IoU >= 0.8)', async () => {
     const f = 'detection/mobilenet_ssd_v2_coco_quant_postprocess.tflite';
     const bytes = readFileSync(model(f));
-    const qmax = (await probeCpu(new FsRoot('/'), arch())).int8.exact ? 127 : 63;
+    const qmax = QMAX;
     // the 'all' form as the device builds it from its probe frames (here the calibration photos), judged on the
     // test photos the rounding and the bias correction did not see
     const u8 = convertTflite(bytes, f, { weightForm: 'u8' });
