@@ -4,7 +4,7 @@
  *
  *   npm run build && node dist/scripts/bench.js [--only ladder,pipeline,...] [--quick] [--out FILE] [--work DIR]
  *
- * Sections: ladder, pipeline, eventloop, memory, selection, startup, quantizer, hotpath, detection, cameras, imported, tfjs, metrics, fleet.
+ * Sections: ladder, pipeline, eventloop, memory, selection, startup, quantizer, hotpath, detection, cameras, imported, kernels, tfjs, metrics, fleet.
  * Prints a table per section and writes artifacts/bench-<date>.json (or --out).
  */
 import { mkdirSync } from 'node:fs';
@@ -23,6 +23,7 @@ import { hotPathSection } from './bench/hotpath.js';
 import { detectionSection } from './bench/detection.js';
 import { camerasSection } from './bench/cameras.js';
 import { importedSection } from './bench/imported.js';
+import { kernelsSection } from './bench/kernels.js';
 import { fleetSection } from './bench/fleet.js';
 import { tfjsSection } from './bench/tfjs.js';
 import { metricsSection } from './bench/metrics.js';
@@ -40,6 +41,7 @@ const SECTIONS: Record<string, Section> = {
   detection: detectionSection,
   cameras: camerasSection,
   imported: importedSection,
+  kernels: kernelsSection,
   fleet: fleetSection,
   tfjs: tfjsSection,
   metrics: metricsSection,

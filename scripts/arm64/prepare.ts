@@ -9,6 +9,8 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { importModel } from '../../src/importers/index.js';
+import { padNarrowChannels } from '../../src/catalog/pad-channels.js';
+import { stemSpaceToDepth } from '../../src/catalog/stem-s2d.js';
 import type { TfliteImportOptions } from '../../src/importers/tflite/import-tflite.js';
 import { loadImageRgb } from '../../src/image/load.js';
 import { buildGraph } from '../../src/zoo/registry.js';
@@ -26,9 +28,13 @@ export const INT8_MODELS = ['mobilenet_v1_0.25_128_quant.tflite', 'mobilenet_v2_
  * u8s8 kernels they run are the fast arm64 ones (dot product on the A76), checked against the same integer
  * reference. Ids get the form as a suffix.
  */
-export const INT8_FORMS: Array<{ file: string; suffix: string; opts: Pick<TfliteImportOptions, 'weightForm' | 'requantScope'> }> = [
+export const INT8_FORMS: Array<{ file: string; suffix: string; opts: Pick<TfliteImportOptions, 'weightForm' | 'requantScope'>; widen?: boolean }> = [
   { file: 'mobilenet_v1_0.25_128_quant.tflite', suffix: '-s8-exact', opts: { weightForm: 's8-exact' } },
   { file: 'mobilenet_v1_0.25_128_quant.tflite', suffix: '-s8-requant', opts: { weightForm: 's8-requant', requantScope: 'all' } },
+  // the form the x64 bench devices pick: narrow convs widened to 16 channels (arm64's 3x3 depthwise kernels want
+  // a multiple of 16) and the stem reading 2x2 pixel groups (a 3x2 kernel, strides 2,1), with nearest rounding:
+  // adaptive rounding changes only the integers, and it follows the host's float results, which a golden must not
+  { file: 'mobilenet_v1_0.25_128_quant.tflite', suffix: '-s8-requant-pad16-s2d', opts: { weightForm: 's8-requant', requantScope: 'all' }, widen: true },
 ];
 export const PHOTOS = ['cat.bmp', 'grace_hopper.bmp', 'parrot.jpg', 'hot_dog.jpg'];
 /**
@@ -38,6 +44,14 @@ export const PHOTOS = ['cat.bmp', 'grace_hopper.bmp', 'parrot.jpg', 'hot_dog.jpg
  */
 export const TAPS_PHOTO = 'grace_hopper.bmp';
 export const ZOO = { family: 'mobilenet_v1', alpha: 0.25, resolution: 128, classes: 1000, seed: 7 } as const;
+
+/** The device forms' two integer-preserving rewrites (src/catalog/pad-channels.ts, stem-s2d.ts), both required. */
+function widenForm(bytes: Uint8Array, res: number, id: string): Uint8Array {
+  const padded = padNarrowChannels(bytes)?.onnx;
+  const s2d = padded && stemSpaceToDepth(padded, res);
+  if (!s2d) throw new Error(`arm64 parity: ${id}: ${padded ? 'the stem' : 'no narrow conv'} could not be rewritten; the form under test would not be the one devices pick`);
+  return s2d;
+}
 
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
@@ -82,15 +96,16 @@ export async function prepare(work: string): Promise<Manifest> {
   await mkdir(join(work, 'frames'), { recursive: true });
   const models: ModelEntry[] = [];
   const labelsPath = join(sharedData, 'labels', 'imagenet_labels_1001_coral.txt');
-  for (const { file, suffix, opts } of [...INT8_MODELS.map((file) => ({ file, suffix: '', opts: {} })), ...INT8_FORMS]) {
+  for (const { file, suffix, opts, widen } of [...INT8_MODELS.map((file) => ({ file, suffix: '', opts: {}, widen: false })), ...INT8_FORMS]) {
     const src = join(sharedData, 'models', 'tflite', file);
     const srcBytes = await readFile(src).catch((err: Error) => {
       throw new Error(`arm64 parity: cannot read ${src} (${err.message}); set EDGEFIT_SHARED_DATA to the shared data directory`);
     });
-    const { onnx: bytes, card } = await importModel(src, { labelsPath, ...opts });
+    const { onnx: imported, card } = await importModel(src, { labelsPath, ...opts });
     const id = file.replace(/\.tflite$/, '') + suffix;
     const res = card.resolution;
     if (!res) throw new Error(`arm64 parity: ${file} imported without a native resolution`);
+    const bytes = widen ? widenForm(imported, res, id) : imported;
     await writeFile(join(work, `${id}.onnx`), bytes);
     const taps = tapModel(bytes, file);
     await writeFile(join(work, `${id}.taps.onnx`), taps.bytes);

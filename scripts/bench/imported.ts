@@ -8,6 +8,7 @@ import type { ModelCard } from '../../src/types/model.js';
 import { loadImageRgb } from '../../src/image/load.js';
 import { sharedData } from '../../src/util/paths.js';
 import type { BenchContext, SectionResult, Target } from './context.js';
+import { byRole, profileOps } from './opprofile.js';
 import { bareSession } from './session.js';
 import { fmt, interleave, pairedRatio, summarize, table } from './stats.js';
 
@@ -24,6 +25,7 @@ export async function importedSection(ctx: BenchContext): Promise<SectionResult>
   const rows: string[][] = [];
   const data: unknown[] = [];
   const ratios: number[] = [];
+  const misses: string[] = [];
   const testDir = join(sharedData, 'images/test');
   for (const task of ['imagenet', 'person', 'detection'] as const) {
     const config = ctx.config({ 'profile.probeDir': testDir });
@@ -51,6 +53,12 @@ export async function importedSection(ctx: BenchContext): Promise<SectionResult>
       const after = pairedRatio(r.blocks.device!, r.blocks.fp32!);
       const afterCpu = pairedRatio(r.cpuBlocks.device!, r.cpuBlocks.fp32!);
       ratios.push(after);
+      if (after > TARGET) {
+        // where the time goes in each graph, so a missed target names the kernels that miss it on this CPU
+        const roles = { fp32: byRole(await profileOps(fp32.modelPath, res, frame, 200)), chosen: byRole(await profileOps(v.modelPath, res, frame, 200)) };
+        const names = [...new Set([...Object.keys(roles.fp32), ...Object.keys(roles.chosen)])].sort((a, b) => (roles.chosen[b] ?? 0) - (roles.chosen[a] ?? 0));
+        misses.push(`${v.id} misses ${TARGET}: per-node time of one run by role (onnxruntime profiling, 1 thread), fp32 -> chosen us: ${names.map((n) => `${n} ${fmt((roles.fp32[n] ?? 0) * 1000, 0)} -> ${fmt((roles.chosen[n] ?? 0) * 1000, 0)}`).join('; ')}.`);
+      }
       const w = card.weights;
       const chosen = w?.candidates.find((c) => c.form === w.form && c.scope === w.scope && !!c.padded === !!w.padded && !!c.stemS2d === !!w.stemS2d);
       const form = w ? `${w.form}${w.scope ? `/${w.scope}` : ''}${w.padded ? '+pad16' : ''}${w.stemS2d ? '+s2d' : ''}` : 'u8 (no decision)';
@@ -69,6 +77,7 @@ export async function importedSection(ctx: BenchContext): Promise<SectionResult>
     notes: [
       'u8: the importer\'s uint8-weight graph (onnxruntime\'s u8u8 kernels, the exact reference); chosen: the form `models pull` measured on this device (card.weights, src/catalog/weight-form.ts), on images/test; fp32: the dequantized twin. Ratios are medians of per-round paired ratios.',
       'Frame: images/test/cat.bmp at the rung (classifiers centre-cropped, the detector stretched).',
+      ...misses,
     ],
     data,
   };
