@@ -31,9 +31,10 @@ export const INT8_MODELS = ['mobilenet_v1_0.25_128_quant.tflite', 'mobilenet_v2_
 export const INT8_FORMS: Array<{ file: string; suffix: string; opts: Pick<TfliteImportOptions, 'weightForm' | 'requantScope'>; widen?: boolean }> = [
   { file: 'mobilenet_v1_0.25_128_quant.tflite', suffix: '-s8-exact', opts: { weightForm: 's8-exact' } },
   { file: 'mobilenet_v1_0.25_128_quant.tflite', suffix: '-s8-requant', opts: { weightForm: 's8-requant', requantScope: 'all' } },
-  // the form the x64 bench devices pick: narrow convs widened to 16 channels (arm64's 3x3 depthwise kernels want
-  // a multiple of 16) and the stem reading 2x2 pixel groups (a 3x2 kernel, strides 2,1), with nearest rounding:
-  // adaptive rounding changes only the integers, and it follows the host's float results, which a golden must not
+  // the form the x64 bench devices pick: narrow convs widened to 16 channels (the symmetric depthwise kernels want
+  // a multiple of 16 on x64, 8 on arm64) and the stem reading 4 adjacent pixels as 12 channels (a 3x2 kernel,
+  // strides 2,1), with nearest rounding: adaptive rounding changes only the integers, and it follows the host's
+  // float results, which a golden must not
   { file: 'mobilenet_v1_0.25_128_quant.tflite', suffix: '-s8-requant-pad16-s2d', opts: { weightForm: 's8-requant', requantScope: 'all' }, widen: true },
 ];
 export const PHOTOS = ['cat.bmp', 'grace_hopper.bmp', 'parrot.jpg', 'hot_dog.jpg'];

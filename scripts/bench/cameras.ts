@@ -8,7 +8,7 @@ import { verifyJoint } from '../../src/select/verify-joint.js';
 import type { JointInput, JointOption } from '../../src/select/joint.js';
 import type { Candidate } from '../../src/select/types.js';
 import type { BenchContext, SectionResult } from './context.js';
-import { fmt, table } from './stats.js';
+import { fmt, fmtRange, table } from './stats.js';
 
 const pct = (x: number) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(0)}%`;
 
@@ -83,7 +83,7 @@ export async function camerasSection(ctx: BenchContext): Promise<SectionResult> 
       'predicted load = sum of fps x mean time alone x threads (cores), what the choice counts against cores x slowdown; measured CPU = process CPU time in the window / window (inference, fair queue and offering frames); load gap = measured / predicted - 1',
       'run-time gap = mean time inside the runtime while running together / mean time alone - 1, averaged over the cameras (the choice allowed up to 1 / slowdown - 1)',
       'model MB = the distinct sessions\' measured peaks (a model shared by cameras counted once); RSS growth = the process\'s resident memory at the end of the window minus before the sessions loaded',
-      `slowdown measured with ${mid.id}: ${slow.aloneFps.toFixed(0)} runs/s alone, ${slow.togetherFps.toFixed(0)} with ${cores} streams at once; median of ${slow.ratios.length} interleaved rounds (${Math.min(...slow.ratios).toFixed(2)}-${Math.max(...slow.ratios).toFixed(2)})`,
+      `slowdown measured with ${mid.id}: ${slow.aloneFps.toFixed(0)} runs/s alone, ${slow.togetherFps.toFixed(0)} with ${cores} streams at once; median of ${slow.ratios.length} interleaved rounds (${fmtRange(slow.ratios, 2)})`,
     ],
     data: { cores, slowdown: slow, fps, budgetMs, options, results: data },
   };

@@ -55,7 +55,7 @@ export async function importedSection(ctx: BenchContext): Promise<SectionResult>
       ratios.push(after);
       if (after > TARGET) {
         // where the time goes in each graph, so a missed target names the kernels that miss it on this CPU
-        const roles = { fp32: byRole(await profileOps(fp32.modelPath, res, frame, 200)), chosen: byRole(await profileOps(v.modelPath, res, frame, 200)) };
+        const roles = { fp32: byRole(await profileOps(fp32.modelPath, frame, 200, { resolution: res })), chosen: byRole(await profileOps(v.modelPath, frame, 200, { resolution: res })) };
         const names = [...new Set([...Object.keys(roles.fp32), ...Object.keys(roles.chosen)])].sort((a, b) => (roles.chosen[b] ?? 0) - (roles.chosen[a] ?? 0));
         misses.push(`${v.id} misses ${TARGET}: per-node time of one run by role (onnxruntime profiling, 1 thread), fp32 -> chosen us: ${names.map((n) => `${n} ${fmt((roles.fp32[n] ?? 0) * 1000, 0)} -> ${fmt((roles.chosen[n] ?? 0) * 1000, 0)}`).join('; ')}.`);
       }

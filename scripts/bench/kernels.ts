@@ -1,22 +1,31 @@
 import { OnnxBuilder } from '../../src/onnx/builder.js';
 import { DataType } from '../../src/onnx/proto.js';
 import type { BenchContext, SectionResult } from './context.js';
-import { profileOps } from './opprofile.js';
-import { fmt, table } from './stats.js';
+import { isConvOp, profileOps } from './opprofile.js';
+import { fmt, fmtRange, table } from './stats.js';
 
 interface Shape { what: string; channels: number; out?: number; size: number; kernel: 1 | 3; stride: 1 | 2 }
 
-/** The person detector's (MobileNet-v1 0.25 at 96 px) convs, and one wide depthwise conv for the channel count. */
+/** Every depthwise and pointwise conv shape of the person detector (MobileNet-v1 0.25 at 96 px; its stem aside), and one wide depthwise conv for the channel count. */
 const SHAPES: Shape[] = [
   { what: 'depthwise 3x3', channels: 16, size: 48, kernel: 3, stride: 1 },
   { what: 'depthwise 3x3 /2', channels: 16, size: 48, kernel: 3, stride: 2 },
   { what: 'depthwise 3x3', channels: 32, size: 24, kernel: 3, stride: 1 },
+  { what: 'depthwise 3x3 /2', channels: 32, size: 24, kernel: 3, stride: 2 },
   { what: 'depthwise 3x3', channels: 64, size: 12, kernel: 3, stride: 1 },
+  { what: 'depthwise 3x3 /2', channels: 64, size: 12, kernel: 3, stride: 2 },
   { what: 'depthwise 3x3', channels: 128, size: 6, kernel: 3, stride: 1 },
+  { what: 'depthwise 3x3', channels: 256, size: 3, kernel: 3, stride: 1 },
   { what: 'depthwise 3x3', channels: 64, size: 48, kernel: 3, stride: 1 },
-  { what: 'pointwise 1x1', channels: 16, out: 16, size: 48, kernel: 1, stride: 1 },
+  { what: 'pointwise 1x1', channels: 8, out: 16, size: 48, kernel: 1, stride: 1 },
+  { what: 'pointwise 1x1', channels: 16, out: 32, size: 24, kernel: 1, stride: 1 },
   { what: 'pointwise 1x1', channels: 32, out: 32, size: 24, kernel: 1, stride: 1 },
+  { what: 'pointwise 1x1', channels: 32, out: 64, size: 12, kernel: 1, stride: 1 },
+  { what: 'pointwise 1x1', channels: 64, out: 64, size: 12, kernel: 1, stride: 1 },
+  { what: 'pointwise 1x1', channels: 64, out: 128, size: 6, kernel: 1, stride: 1 },
   { what: 'pointwise 1x1', channels: 128, out: 128, size: 6, kernel: 1, stride: 1 },
+  { what: 'pointwise 1x1', channels: 128, out: 256, size: 3, kernel: 1, stride: 1 },
+  { what: 'pointwise 1x1', channels: 256, out: 256, size: 3, kernel: 1, stride: 1 },
 ];
 
 /**
@@ -55,8 +64,6 @@ function convModel(s: Shape, int8: boolean): Uint8Array {
   return b.toBytes();
 }
 
-const span = (xs: number[]): string => `${fmt(Math.min(...xs), 2)}-${fmt(Math.max(...xs), 2)}x`;
-
 /**
  * Single convs, int8 against fp32, at one intra-op thread (onnxruntime's profiler, the conv node alone): where an
  * int8 model of narrow, high-resolution depthwise convs (the person detector at 96 px) loses to its fp32 twin.
@@ -71,9 +78,9 @@ export async function kernelsSection(ctx: BenchContext): Promise<SectionResult> 
     const frame = Uint8Array.from({ length: s.channels * s.size * s.size }, (_, i) => (i * 37) % 251);
     const us: Record<string, number> = {};
     for (const [k, int8] of [['int8', true], ['fp32', false]] as const) {
-      const events = await profileOps(convModel(s, int8), s.size, frame, runs, dims);
+      const events = await profileOps(convModel(s, int8), frame, runs, { dims });
       // the conv alone: not the layout Transpose/Reorder nodes onnxruntime puts around it, nor the fp32 Dequantize
-      us[k] = events.filter((e) => /^(QLinear)?Conv$|^FusedConv$/.test(e.op)).reduce((a, e) => a + e.us, 0);
+      us[k] = events.filter((e) => isConvOp(e.op)).reduce((a, e) => a + e.us, 0);
     }
     const outPx = (s.size / s.stride) ** 2;
     ratios[s.out ? 'pointwise' : 'depthwise'].push(us.int8! / us.fp32!);
@@ -88,7 +95,7 @@ export async function kernelsSection(ctx: BenchContext): Promise<SectionResult> 
     targets: [],
     notes: [
       `onnxruntime's profiler, the conv node alone (${runs} runs after one warm-up); shapes of the person detector (MobileNet-v1 0.25, 96 px) plus one 64-channel depthwise conv at 48x48.`,
-      `int8/fp32: depthwise ${span(ratios.depthwise)}, pointwise ${span(ratios.pointwise)}. A model whose time is mostly depthwise convs at high resolution (\`--only imported\` prints each missed rung's split by role) gains from int8 only in its pointwise convs.`,
+      `int8/fp32: depthwise ${fmtRange(ratios.depthwise, 2, 'x')}, pointwise ${fmtRange(ratios.pointwise, 2, 'x')}. A model whose time is mostly depthwise convs at high resolution (\`--only imported\` prints each missed rung's split by role) gains from int8 only in its pointwise convs.`,
     ],
     data,
   };

@@ -128,7 +128,7 @@ async function mobilenet224(ctx: BenchContext, rows: string[][], data: unknown[]
   const rc = pairedRatio(r.cpuBlocks.int8!, r.cpuBlocks.fp32!);
   const k = await kernelsOf(int8Path);
   // where the time goes, by onnxruntime's own per-node profile
-  const roles = { fp32: byRole(await profileOps(fp32Path, 224, frame, 5)), int8: byRole(await profileOps(int8Path, 224, frame, 5)) };
+  const roles = { fp32: byRole(await profileOps(fp32Path, frame, 5, { resolution: 224 })), int8: byRole(await profileOps(int8Path, frame, 5, { resolution: 224 })) };
   const names = [...new Set([...Object.keys(roles.fp32), ...Object.keys(roles.int8)])];
   notes.push(`Per-node time of one run by role (onnxruntime profiling, 1 thread), fp32 -> int8 ms: ${names.map((n) => `${n} ${fmt(roles.fp32[n] ?? 0, 2)} -> ${fmt(roles.int8[n] ?? 0, 2)}`).join('; ')}.`);
   rows.push(['zoo mobilenet_v1 1.0/224 (src/quant)', '569', `${fmt(sq.p50)}/${fmt(sq.p90)}`, '', `${fmt(sf.p50)}/${fmt(sf.p90)}`, '', fmt(cq.p50), fmt(rr, 2), fmt(rc, 2), '', '']);

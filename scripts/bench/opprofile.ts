@@ -2,26 +2,67 @@ import * as ort from 'onnxruntime-node';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { attr, dimsOf, readOnnx } from '../../src/onnx/reader.js';
+import { trimmedMean } from './stats.js';
+
+/** What a conv computes, from the model's graph (or onnxruntime's reported weight dims where a node was renamed). */
+export interface ConvShape {
+  /** kernel height x width */
+  kernel: number;
+  group: number;
+  inChannels: number;
+  outChannels: number;
+}
 
 export interface OpEvent {
   name: string;
   op: string;
+  /** time of the node in one run (mean of the runs between the 10th and 90th percentile) */
   us: number;
-  /** the kernel's input dims as onnxruntime reports them (prepacked weights are left out) */
-  inputs?: number[][];
+  conv?: ConvShape;
+}
+
+export const isConvOp = (op: string): boolean => /^(QLinear)?Conv$|^FusedConv$/.test(op);
+
+function shapeOf(w: number[], group: number): ConvShape | undefined {
+  if (w.length !== 4) return undefined;
+  return { kernel: w[2]! * w[3]!, group, inChannels: w[1]! * group, outChannels: w[0]! };
+}
+
+/** Each Conv node's shape by name: weights are an initializer, or a DequantizeLinear of one (QDQ graphs). */
+function convShapes(bytes: Uint8Array): Map<string, ConvShape> {
+  const g = readOnnx(bytes).graph!;
+  const inits = new Map((g.initializer ?? []).map((t) => [t.name ?? '', dimsOf(t)]));
+  const dq = new Map((g.node ?? []).filter((n) => n.opType === 'DequantizeLinear').map((n) => [n.output?.[0] ?? '', n.input?.[0] ?? '']));
+  const out = new Map<string, ConvShape>();
+  for (const n of g.node ?? []) {
+    if (n.opType !== 'Conv' || !n.name) continue;
+    const wName = n.input?.[1] ?? '';
+    const w = inits.get(wName) ?? inits.get(dq.get(wName) ?? '');
+    const group = attr(n, 'group');
+    const shape = w && shapeOf(w, typeof group === 'number' ? group : 1);
+    if (shape) out.set(n.name, shape);
+  }
+  return out;
 }
 
 /**
- * onnxruntime's own per-node timing (enableProfiling) of a model at one intra-op thread, averaged over `runs`:
- * where the time of a run goes after graph optimization (fused, prepacked, layout-transformed nodes).
+ * onnxruntime's own per-node timing (enableProfiling) of a model at one intra-op thread, over `runs` (trimmed mean):
+ * where the time of a run goes after graph optimization (fused, prepacked, layout-transformed nodes). Each conv
+ * carries its shape: from the graph by name (onnxruntime keeps the name of a fused QLinearConv, with a _token_N
+ * suffix), else from the weight dims onnxruntime reports (fp32 NCHWc convs are renamed after their activation;
+ * a QLinearConv's prepacked weights are not reported).
  */
-export async function profileOps(model: string | Uint8Array, resolution: number, frame: Uint8Array, runs: number, dims = [1, resolution, resolution, 3]): Promise<OpEvent[]> {
+export async function profileOps(model: string | Uint8Array, frame: Uint8Array, runs: number, input: { resolution: number } | { dims: number[] }): Promise<OpEvent[]> {
   const dir = mkdtempSync(join(tmpdir(), 'edgefit-ortprof-'));
   try {
-    const s = await ort.InferenceSession.create(typeof model === 'string' ? readFileSync(model) : model, {
+    const bytes = typeof model === 'string' ? readFileSync(model) : model;
+    const shapes = convShapes(bytes);
+    const s = await ort.InferenceSession.create(bytes, {
       intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all',
       enableProfiling: true, profileFilePrefix: join(dir, 'prof'),
     });
+    const dims = 'dims' in input ? input.dims : [1, input.resolution, input.resolution, 3];
     const feeds = { [s.inputNames[0]!]: new ort.Tensor('uint8', frame, dims) };
     await s.run(feeds); // warm-up, excluded below by keeping the last `runs` runs only
     for (let i = 0; i < runs; i++) await s.run(feeds);
@@ -33,38 +74,45 @@ export async function profileOps(model: string | Uint8Array, resolution: number,
     const kernels = events.filter((e) => e.cat === 'Node' && e.name.endsWith('_kernel_time'));
     const perRun = kernels.length / (runs + 1);
     const kept = kernels.slice(kernels.length - Math.round(perRun * runs));
-    const acc = new Map<string, OpEvent>();
-    for (const e of kept) {
-      const name = e.name.replace(/_kernel_time$/, '');
-      const x = acc.get(name) ?? { name, op: e.args?.op_name ?? '?', us: 0, inputs: (e.args?.input_type_shape ?? []).map((t) => Object.values(t)[0] ?? []) };
-      x.us += e.dur / runs;
-      acc.set(name, x);
+    const acc = new Map<string, { e: OpEvent; durs: number[] }>();
+    for (const k of kept) {
+      const name = k.name.replace(/_kernel_time$/, '');
+      let x = acc.get(name);
+      if (!x) {
+        const op = k.args?.op_name ?? '?';
+        const w = Object.values(k.args?.input_type_shape?.[1] ?? {})[0];
+        const conv = isConvOp(op) ? shapes.get(name.replace(/_token_\d+$/, '')) ?? (op !== 'QLinearConv' && w ? shapeOf(w, w[1] === 1 && w[0]! > 1 ? w[0]! : 1) : undefined) : undefined;
+        x = { e: { name, op, us: 0, ...(conv ? { conv } : {}) }, durs: [] };
+        acc.set(name, x);
+      }
+      x.durs.push(k.dur);
     }
-    return [...acc.values()];
+    // trimmed per node: one preempted run must not move a 10 us node tenfold
+    return [...acc.values()].map(({ e, durs }) => ({ ...e, us: trimmedMean(durs) }));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
 /**
- * The role of a conv from what onnxruntime reports of it: the TFLite importer's node names (conv0 the stem,
- * dwconvN, convN, fc) survive into the int8 graph's fused QLinearConv names; the fp32 graph's NCHWc convs are
- * named after their activation, so there the weight dims tell ([C, 1, k, k] depthwise, 1x1 pointwise).
+ * The role of a conv in a graph whose names the zoo rules do not read (imported models): the first conv run is
+ * the stem, the TFLite importer's fcN and the zoo's classifier are the classifier, the rest go by shape, the same
+ * way in int8 and fp32 graphs.
  */
-function convRole(e: OpEvent): string | undefined {
-  if (!/^(QLinear)?Conv$|^FusedConv$/.test(e.op)) return undefined;
-  const n = e.name.toLowerCase();
-  const [x, w] = e.op === 'QLinearConv' ? [e.inputs?.[0], undefined] : [e.inputs?.[0], e.inputs?.[1]];
-  if (/^dwconv\d/.test(n) || (w && w[1] === 1 && (w[2] ?? 1) * (w[3] ?? 1) > 1)) return 'depthwise conv';
-  if (/^conv0_/.test(n) || (w && w[1]! <= 3 && !/^fc/.test(n))) return 'first conv';
-  if (/^fc\d/.test(n) || (x && x[2] === 1 && x[3] === 1)) return 'classifier, pooling, other';
-  if (/^conv\d/.test(n) || (w && w[2] === 1 && w[3] === 1)) return 'pointwise conv';
-  return undefined;
+function convRole(e: OpEvent, first: boolean): string | undefined {
+  if (!isConvOp(e.op)) return undefined;
+  if (first) return 'first conv';
+  if (/^(fc\d|classifier)/.test(e.name.toLowerCase())) return 'classifier, pooling, other';
+  const c = e.conv;
+  if (!c) return 'other conv';
+  if (c.group > 1 && c.group === c.inChannels) return 'depthwise conv';
+  return c.kernel === 1 ? 'pointwise conv' : 'dense conv';
 }
 
 /** Groups node times of a MobileNet by role, from the node and op names the zoo and ORT give them. */
 export function byRole(events: OpEvent[]): Record<string, number> {
   const out: Record<string, number> = {};
+  let first = true;
   for (const e of events) {
     const n = e.name.toLowerCase();
     const role = /^(pixels_to_float|norm_)/.test(n) && !/quantize/i.test(e.op) ? 'input cast+normalize (float)'
@@ -72,8 +120,8 @@ export function byRole(events: OpEvent[]): Record<string, number> {
         : /reorder|transpose/i.test(e.op) ? 'layout (Reorder/Transpose)'
           : /\bdw\b|\.dw|_dw|dw_/.test(n) ? 'depthwise conv'
             : /\bpw\b|\.pw|_pw|pw_/.test(n) ? 'pointwise conv'
-              : /^conv1($|[._])/.test(n) ? 'first conv'
-                : convRole(e) ?? 'classifier, pooling, other';
+              : convRole(e, first) ?? 'classifier, pooling, other';
+    if (isConvOp(e.op)) first = false;
     out[role] = (out[role] ?? 0) + e.us / 1000;
   }
   return out;

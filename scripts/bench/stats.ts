@@ -28,6 +28,17 @@ export interface Summary {
   mean: number;
 }
 
+/**
+ * Mean of the finite samples between the 10th and 90th percentile by rank: robust to a preempted run like the
+ * median, finer than it when the samples are whole numbers (onnxruntime's profiler reports whole microseconds).
+ */
+export function trimmedMean(xs: readonly number[]): number {
+  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  const cut = Math.floor(s.length / 10);
+  const kept = s.slice(cut, s.length - cut);
+  return kept.length === 0 ? Number.NaN : kept.reduce((a, b) => a + b, 0) / kept.length;
+}
+
 export function summarize(xs: readonly number[]): Summary {
   const f = xs.filter((x) => Number.isFinite(x));
   return {
@@ -146,6 +157,12 @@ export async function interleave(arms: Record<string, () => Promise<ArmResult>>,
 /** Formats a number for the table: NaN as '-', otherwise fixed digits. */
 export function fmt(x: number | undefined, digits = 1): string {
   return x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(digits);
+}
+
+/** The span of the finite values as 'lo-hi' plus a unit, e.g. '0.50-0.89x'. */
+export function fmtRange(xs: number[], digits = 1, unit = ''): string {
+  const v = xs.filter(Number.isFinite);
+  return v.length === 0 ? '-' : `${fmt(Math.min(...v), digits)}-${fmt(Math.max(...v), digits)}${unit}`;
 }
 
 /** Plain-text table with right-aligned columns after the first. */

@@ -7,7 +7,7 @@ import type { ProviderName } from '../../src/types/provider.js';
 import { loadImageRgb } from '../../src/image/load.js';
 import { sharedData } from '../../src/util/paths.js';
 import type { BenchContext, SectionResult } from './context.js';
-import { fmt, interleave, pairedRatio, summarize, table } from './stats.js';
+import { fmt, fmtRange, interleave, pairedRatio, summarize, table } from './stats.js';
 
 /**
  * What the TensorFlow.js fallback costs: every native ImageNet rung of the ladder (int8 imports and their fp32
@@ -50,7 +50,7 @@ export async function tfjsSection(ctx: BenchContext): Promise<SectionResult> {
       data.push({ id: v.id, provider: p, onnxruntime: o, tfjs: t, tfjsOverOrt: ratio, sameTop1, rounds, block });
     }
   }
-  const summary = Object.entries(ratios).map(([p, rs]) => `${p}: ${fmt(Math.min(...rs), 1)}x to ${fmt(Math.max(...rs), 1)}x`).join('; ');
+  const summary = Object.entries(ratios).map(([p, rs]) => `${p}: ${fmtRange(rs, 1, 'x')}`).join('; ');
   return {
     name: 'tfjs',
     title: 'The TensorFlow.js fallback: onnxruntime cpu vs tfjs-wasm (and tfjs-node) on the ladder\'s native rungs (ms p50, 1 thread)',
