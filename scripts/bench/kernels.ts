@@ -44,9 +44,11 @@ function convModel(s: Shape, int8: boolean): Uint8Array {
   const xs = b.initializer('xs', [], new Float32Array([0.02]));
   const xz = b.initializer('xz', [], new Uint8Array([3]));
   const wDims = [cout, s.channels / group, s.kernel, s.kernel];
+  const wq = Int8Array.from({ length: n }, (_, i) => ((i * 7919) % 201) - 100);
+  const wScale = 0.002;
   if (int8) {
-    const w = b.initializer('w', wDims, Int8Array.from({ length: n }, (_, i) => ((i * 7919) % 201) - 100));
-    const ws = b.initializer('ws', [cout], new Float32Array(cout).fill(0.002));
+    const w = b.initializer('w', wDims, wq);
+    const ws = b.initializer('ws', [cout], new Float32Array(cout).fill(wScale));
     const wz = b.initializer('wz', [cout], new Int8Array(cout));
     const ys = b.initializer('ys', [], new Float32Array([0.05]));
     const yz = b.initializer('yz', [], new Uint8Array([0]));
@@ -55,7 +57,8 @@ function convModel(s: Shape, int8: boolean): Uint8Array {
     b.output('y', DataType.UINT8, yDims);
   } else {
     const xf = b.op('DequantizeLinear', [x, xs, xz]);
-    const w = b.initializer('w', wDims, Float32Array.from({ length: n }, (_, i) => (((i * 7919) % 201) - 100) * 0.002));
+    // the int8 arm's weights, dequantized
+    const w = b.initializer('w', wDims, Float32Array.from(wq, (v) => v * wScale));
     const bias = b.initializer('bias', [cout], Float32Array.from({ length: cout }, (_, i) => i * 0.001));
     const y = b.op('Conv', [xf, w, bias], attrs, 'conv');
     b.node('Relu', [y], ['y'], {}, 'relu');

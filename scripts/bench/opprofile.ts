@@ -29,6 +29,16 @@ function shapeOf(w: number[], group: number): ConvShape | undefined {
   return { kernel: w[2]! * w[3]!, group, inChannels: w[1]! * group, outChannels: w[0]! };
 }
 
+/**
+ * A renamed conv's shape from the weight dims onnxruntime reports (its second input); the group is not reported,
+ * so one input channel per filter means depthwise. A QLinearConv's prepacked weights are not reported at all.
+ */
+function reportedShape(op: string, inputs: Record<string, number[]>[] | undefined): ConvShape | undefined {
+  const w = Object.values(inputs?.[1] ?? {})[0];
+  if (op === 'QLinearConv' || !w) return undefined;
+  return shapeOf(w, w[1] === 1 && w[0]! > 1 ? w[0]! : 1);
+}
+
 /** Each Conv node's shape by name: weights are an initializer, or a DequantizeLinear of one (QDQ graphs). */
 function convShapes(bytes: Uint8Array): Map<string, ConvShape> {
   const g = readOnnx(bytes).graph!;
@@ -80,8 +90,7 @@ export async function profileOps(model: string | Uint8Array, frame: Uint8Array, 
       let x = acc.get(name);
       if (!x) {
         const op = k.args?.op_name ?? '?';
-        const w = Object.values(k.args?.input_type_shape?.[1] ?? {})[0];
-        const conv = isConvOp(op) ? shapes.get(name.replace(/_token_\d+$/, '')) ?? (op !== 'QLinearConv' && w ? shapeOf(w, w[1] === 1 && w[0]! > 1 ? w[0]! : 1) : undefined) : undefined;
+        const conv = isConvOp(op) ? shapes.get(name.replace(/_token_\d+$/, '')) ?? reportedShape(op, k.args?.input_type_shape) : undefined;
         x = { e: { name, op, us: 0, ...(conv ? { conv } : {}) }, durs: [] };
         acc.set(name, x);
       }

@@ -160,7 +160,7 @@ export function fmt(x: number | undefined, digits = 1): string {
 }
 
 /** The span of the finite values as 'lo-hi' plus a unit, e.g. '0.50-0.89x'. */
-export function fmtRange(xs: number[], digits = 1, unit = ''): string {
+export function fmtRange(xs: readonly number[], digits = 1, unit = ''): string {
   const v = xs.filter(Number.isFinite);
   return v.length === 0 ? '-' : `${fmt(Math.min(...v), digits)}-${fmt(Math.max(...v), digits)}${unit}`;
 }
