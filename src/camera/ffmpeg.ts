@@ -47,6 +47,12 @@ export class FfmpegSource extends ProcessFrameSource {
     await super.startCapture();
   }
 
+  protected override async resizeCapture(): Promise<void> {
+    // still asking ffmpeg before the first launch: nothing runs yet, and startCapture launches at the new size
+    if (this.parsed.kind === 'rtsp' && this.rtspTimeout === undefined) return;
+    await super.resizeCapture();
+  }
+
   protected steps(size: FrameSize): Step[] {
     const args = ffmpegArgs(this.parsed, size, {
       fps: this.opts.fps,

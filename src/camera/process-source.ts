@@ -69,6 +69,9 @@ export abstract class ProcessFrameSource extends BaseFrameSource {
   }
 
   private launch(): void {
+    // two launches with no retire between them (a start that outlived its stop, then another start): the older
+    // capture would run on, unseen by pids() and stop()
+    if (this.capture) this.retire();
     const gen = ++this.generation;
     this.offset = 0;
     this.watchdog.begin();

@@ -1,6 +1,7 @@
 import { describe, it, expect, afterEach } from 'vitest';
-import { rmSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { rtspTimeoutOption } from '../../src/camera/ffmpeg-features.js';
 import { createFrameSource } from '../../src/camera/registry.js';
 import type { Frame, FrameSource, FrameSourceOptions } from '../../src/camera/source.js';
@@ -119,6 +120,29 @@ describe('ffmpeg FrameSource on a real RTSP camera', () => {
     expect(offline).toHaveLength(1);
   });
 
+  it('reconfigured, or stopped and started, while ffmpeg is still being asked for its option names: one capture, and none after stop()', async () => {
+    const slow = makeSlowToAnswerFfmpeg();
+    try {
+      const srv = await server();
+      const s = await camera(srv.url, { ffmpegPath: slow });
+      const first = s.start();
+      await s.reconfigure({ width: 48, height: 48 });
+      await s.stop();
+      const second = s.start();
+      await Promise.all([first, second]);
+      const f = await within(s.next(), 'a frame after the slow answer');
+      expect([f.width, f.height]).toEqual([48, 48]);
+      expectBars(f);
+      // every ffmpeg this process started is the one the source knows (an unknown one would outlive stop())
+      await until(() => s.stats().framesIn >= f.seq + 5, 'frames keep coming');
+      expect(childFfmpegs()).toEqual(s.pids());
+      await s.stop();
+      await until(() => childFfmpegs().length === 0, 'no ffmpeg left after stop()');
+    } finally {
+      rmSync(dirname(slow), { recursive: true, force: true });
+    }
+  });
+
   it('an ffmpeg before 5.0 gets its own name for the socket timeout (-stimeout), not -timeout, which would make it listen', async () => {
     const old = makeFakeFfmpeg4();
     try {
@@ -137,3 +161,31 @@ describe('ffmpeg FrameSource on a real RTSP camera', () => {
     }
   });
 });
+
+/** The real ffmpeg, answering `-h demuxer=rtsp` a second late (a slow board's first run): the window for the race. */
+function makeSlowToAnswerFfmpeg(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'edgefit-slow-ffmpeg-'));
+  const p = join(dir, 'ffmpeg');
+  writeFileSync(p, '#!/usr/bin/env bash\nif [ "$*" = "-hide_banner -h demuxer=rtsp" ]; then sleep 1; fi\nexec ffmpeg "$@"\n');
+  chmodSync(p, 0o755);
+  return p;
+}
+
+/** pids of this process's children running ffmpeg, ascending */
+function childFfmpegs(): number[] {
+  const pids: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+    } catch {
+      continue; // exited while listed
+    }
+    // pid (comm) state ppid ...: comm may hold spaces, so split after its closing parenthesis
+    const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    if (ppid === process.pid && comm === 'ffmpeg') pids.push(Number(d));
+  }
+  return pids.sort((a, b) => a - b);
+}
