@@ -157,6 +157,8 @@ export class Pipeline extends EventEmitter {
       } catch (err) {
         if (!this.running) break;
         if (src.stats().ended) { this.running = false; break; }
+        // a stopped source rejects at once: looking again at once would never let the event loop run
+        if ((err as { code?: unknown }).code === 'E_CAMERA_STOPPED') await this.untilOnline(src);
         // aborted for a pause or a swap, or the source is restarting: look again
         continue;
       }
@@ -231,6 +233,21 @@ export class Pipeline extends EventEmitter {
     const w = this.resumeWaiter;
     this.resumeWaiter = undefined;
     w?.();
+  }
+
+  /** Resolves when the source delivers again (started anew) or this loop is woken (stop, pause, swap). */
+  private untilOnline(src: FrameSource): Promise<void> {
+    const signal = this.abort.signal;
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        src.off('online', done);
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      src.on('online', done);
+      signal.addEventListener('abort', done);
+      if (signal.aborted) done();
+    });
   }
 
   /** Stops taking frames and waits for the run in flight. */

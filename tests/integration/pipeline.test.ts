@@ -68,6 +68,23 @@ describe('Pipeline', () => {
     expect(st.bufferBytes).toBe(bytes0);
   });
 
+  it('its camera stopped under it: the loop waits without holding the event loop, and goes on when the camera starts again', async () => {
+    const src = new SyntheticSource({ width: 32, height: 32, fps: 30, watchdogSeconds: 5, loop: true });
+    await src.start();
+    const engine = await EngineHost.start(m32, { providers: ['cpu'], threads: 1 });
+    const p = new Pipeline({ source: src, model: { engine, variantId: 'm32', resolution: 32, labels }, topK: 1, scoreThreshold: 0 });
+    cleanups.push(async () => { await p.stop(); await engine.close(); await src.stop(); });
+    p.start();
+    await collect(p, 2);
+    await src.stop();
+    // a loop retrying a rejected next() without end would starve this timer (and the test would time out)
+    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setImmediate(r));
+    await src.start();
+    const again = await collect(p, 2);
+    expect(again.every((r) => r.variantId === 'm32')).toBe(true);
+  });
+
   it('pauses, resumes, and swaps to a model of another resolution between frames', async () => {
     const src = new SyntheticSource({ width: 32, height: 32, fps: 30, watchdogSeconds: 5, loop: true });
     await src.start();
