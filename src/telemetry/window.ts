@@ -1,25 +1,49 @@
+/** Most samples a window holds (1.5 MB of buffers): 73 minutes of frames at 15 fps. */
+export const MAX_SAMPLES = 1 << 16;
+
 /**
- * Samples of the last `seconds`, in a preallocated ring (no allocation per sample). Percentiles sort a copy
- * once per telemetry period, not per frame.
+ * Samples of the last `seconds`, in a preallocated ring (no allocation per sample). The ring starts small and
+ * doubles when it is full of samples still inside the window (long telemetry periods at a high frame rate), up to
+ * MAX_SAMPLES; past that the oldest samples of the window give way. Percentiles sort a copy once per telemetry
+ * period, not per frame.
  */
 export class SampleWindow {
-  private readonly values: Float64Array;
-  private readonly times: Float64Array;
+  private values: Float64Array;
+  private times: Float64Array;
+  private scratch: Float64Array;
   private head = 0;
   private count = 0;
-  private scratch: Float64Array;
 
-  constructor(private readonly seconds: number, capacity = 4096, private readonly now: () => number = Date.now) {
+  constructor(private readonly seconds: number, capacity = 1024, private readonly now: () => number = Date.now, private readonly maxSamples = MAX_SAMPLES) {
     this.values = new Float64Array(capacity);
     this.times = new Float64Array(capacity);
     this.scratch = new Float64Array(capacity);
   }
 
   push(v: number, at = this.now()): void {
+    const cap = this.values.length;
+    // full, and the oldest sample (the one to be overwritten) is still inside the window
+    if (this.count === cap && cap < this.maxSamples && this.times[this.head]! >= at - this.seconds * 1000) this.grow();
     this.values[this.head] = v;
     this.times[this.head] = at;
     this.head = (this.head + 1) % this.values.length;
     if (this.count < this.values.length) this.count++;
+  }
+
+  private grow(): void {
+    const cap = this.values.length;
+    const next = Math.min(cap * 2, this.maxSamples);
+    const values = new Float64Array(next);
+    const times = new Float64Array(next);
+    // oldest first: the full ring's oldest sample is at head
+    values.set(this.values.subarray(this.head), 0);
+    values.set(this.values.subarray(0, this.head), cap - this.head);
+    times.set(this.times.subarray(this.head), 0);
+    times.set(this.times.subarray(0, this.head), cap - this.head);
+    this.values = values;
+    this.times = times;
+    this.scratch = new Float64Array(next);
+    this.head = cap;
   }
 
   /** samples inside the window, oldest first, into the scratch buffer; returns how many */
