@@ -115,7 +115,10 @@ export class Daemon {
         mqtt: () => this.mqttClient.mqtt, selection: this.selection, reselect: (r) => this.selection.reselect(r), pipeline: () => this.pipeline.pipeline, engine: () => this.engine.engine,
       }) : undefined,
       c.metrics.port ? new MetricsService({ port: c.metrics.port, deviceId: c.deviceId, log: this.o.log, telemetry: () => this.telemetryService.lastPublished, selections: () => { const x = this.selection.choice; return [{ variant: x.variant.id, provider: x.provider, threads: x.threads }]; } }) : undefined,
-      new WatchdogService(this.life.systemd, () => this.pipeline.pipeline.stats()),
+      new WatchdogService(this.life.systemd, () => {
+        const cam = this.camera.source.stats();
+        return { ...this.pipeline.pipeline.stats(), camerasDown: !cam.online && !cam.ended };
+      }),
     ].filter((s): s is Service => s !== undefined));
     await this.life.services.start();
     // stopped while starting (a signal): the stop's own exit is in progress

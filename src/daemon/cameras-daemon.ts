@@ -163,7 +163,8 @@ export class CamerasDaemon {
       }) : undefined,
       new WatchdogService(this.life.systemd, () => {
         const s = this.parts.map((p) => p.pipeline.pipeline.stats());
-        return { paused: s.every((x) => x.paused), lastResultAt: Math.max(...s.map((x) => x.lastResultAt)) };
+        const cams = this.parts.map((p) => p.camera.source.stats());
+        return { paused: s.every((x) => x.paused), lastResultAt: Math.max(...s.map((x) => x.lastResultAt)), camerasDown: cams.every((x) => !x.online && !x.ended) };
       }),
     ].filter((s): s is Service => s !== undefined));
     await this.life.services.start();

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { projectRoot, sharedData } from '../../src/util/paths.js';
 import { pulledState, copyState, fastProfile } from '../helpers/daemon.js';
+import { freePort } from '../helpers/mosquitto.js';
 
 /**
  * sd_notify as systemd sees it: a unix datagram socket (python3, Node has none) that logs every message with the
@@ -38,10 +39,33 @@ const W_MS = 3000;
 const PERIOD_MS = Math.max(1000, W_MS / 3);
 const GRACE_MS = Math.max(W_MS, 5000);
 
+type Note = { at: number; pid: number; msg: string };
+
+/** The datagram listener, ready to receive; every message it prints lands in `notes`. */
+async function startListener(sock: string, notes: Note[]): Promise<ChildProcess> {
+  const listener = spawn('python3', ['-c', LISTENER, sock], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let buf = '';
+  await new Promise<void>((resolve, reject) => {
+    listener.on('error', reject);
+    listener.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      let i;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        if (line === 'listening') { resolve(); continue; }
+        const m = /^(\d+) (\d+) (.*)$/.exec(line);
+        if (m) notes.push({ at: Number(m[1]), pid: Number(m[2]), msg: m[3]! });
+      }
+    });
+  });
+  return listener;
+}
+
 describe('systemd notify protocol and PM2 ready (a real daemon, a real datagram socket)', () => {
   let listener: ChildProcess;
   let daemon: ChildProcess;
-  const notes: { at: number; pid: number; msg: string }[] = [];
+  const notes: Note[] = [];
   const results: number[] = [];
   let stderr = '';
   let ipcReady = false;
@@ -51,22 +75,7 @@ describe('systemd notify protocol and PM2 ready (a real daemon, a real datagram 
   beforeAll(async () => {
     const dir = mkdtempSync(join(tmpdir(), 'edgefit-notify-'));
     const sock = join(dir, 'notify.sock');
-    listener = spawn('python3', ['-c', LISTENER, sock], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let buf = '';
-    await new Promise<void>((resolve, reject) => {
-      listener.on('error', reject);
-      listener.stdout!.on('data', (d: Buffer) => {
-        buf += d.toString();
-        let i;
-        while ((i = buf.indexOf('\n')) >= 0) {
-          const line = buf.slice(0, i);
-          buf = buf.slice(i + 1);
-          if (line === 'listening') { resolve(); continue; }
-          const m = /^(\d+) (\d+) (.*)$/.exec(line);
-          if (m) notes.push({ at: Number(m[1]), pid: Number(m[2]), msg: m[3]! });
-        }
-      });
-    });
+    listener = await startListener(sock, notes);
     // a finite camera: every test photo three times at 4 fps (about 14 s), then the input ends (camera.loop=false)
     const photos = join(dir, 'photos');
     mkdirSync(photos);
@@ -155,4 +164,45 @@ describe('systemd notify protocol and PM2 ready (a real daemon, a real datagram 
     expect(notes.filter((n) => n.pid !== daemon.pid).map((n) => `${n.pid}: ${n.msg}`)).toEqual([]);
     expect(stderr).toMatch(/SIGTERM: stopping/);
   });
+});
+
+describe('systemd watchdog with the camera down (a real daemon, an RTSP camera that does not answer)', () => {
+  let listener: ChildProcess | undefined;
+  let daemon: ChildProcess | undefined;
+  afterAll(() => {
+    if (daemon?.exitCode === null) daemon.kill('SIGKILL');
+    listener?.kill('SIGKILL');
+  });
+
+  it('keeps feeding the watchdog past the grace while the camera restarts itself: a restart would not bring it back', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'edgefit-notify-down-'));
+    const sock = join(dir, 'notify.sock');
+    const notes: Note[] = [];
+    listener = await startListener(sock, notes);
+    // nothing listens on this port: ffmpeg's connection is refused at every attempt
+    const camera = `rtsp://127.0.0.1:${await freePort()}/cam`;
+    const state = copyState(await pulledState(['mobilenet_v1-0.25-128-int8']));
+    let stderr = '';
+    daemon = spawn(join(projectRoot, 'bin/edgefit-notify-exec'), [process.execPath, join(projectRoot, 'bin/edgefit.js'), 'run', '--state-dir', state, '--camera', camera, '--device-id', 'notify-2',
+      '--no-mqtt', '--set', 'camera.watchdogSeconds=1', ...fastProfile], {
+      cwd: projectRoot,
+      env: { ...process.env, EDGEFIT_CONFIG: '', NOTIFY_SOCKET: sock, WATCHDOG_USEC: String(W_MS * 1000) },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    daemon.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const end = Date.now() + 120_000;
+    while (!notes.some((n) => n.msg === 'READY=1')) {
+      if (Date.now() > end || daemon.exitCode !== null) throw new Error(`daemon did not get ready:\n${stderr.slice(-3000)}`);
+      await sleep(50);
+    }
+    const ready = notes.find((n) => n.msg === 'READY=1')!.at;
+    // the camera has had its first restarts by now, and never delivered a frame
+    while (!/camera restart scheduled/.test(stderr) && Date.now() < end) await sleep(100);
+    expect(stderr).toMatch(/camera restart scheduled/);
+    await sleep(GRACE_MS + 3 * PERIOD_MS);
+    // no inference result ever came: only the cameras-down rule can have fed it this late
+    const late = notes.filter((n) => n.msg === 'WATCHDOG=1' && n.at > ready + GRACE_MS + PERIOD_MS);
+    expect(late.length, stderr.slice(-2000)).toBeGreaterThanOrEqual(1);
+  }, 180_000);
 });
