@@ -49,8 +49,12 @@ export function camerasOf(config: Config): ResolvedCamera[] {
   });
 }
 
-/** Rules across the cameras that JSON Schema states poorly: unique ids, ids that are not the device's own topics, a budget. */
-export function cameraProblems(cameras: readonly Partial<CameraEntry>[], from: string): string[] {
+/**
+ * Rules across the cameras that JSON Schema states poorly: unique ids, ids that are not the device's own topics, a
+ * budget. `budget` is the daemon-wide one: a camera's own fields override it one by one, so a camera's `fps: 0`
+ * with the daemon's `latencyMs: 0` leaves that camera without a latency budget as surely as both in its entry.
+ */
+export function cameraProblems(cameras: readonly Partial<CameraEntry>[], from: string, budget: { latencyMs?: unknown; fps?: unknown } = {}): string[] {
   const out: string[] = [];
   const seen = new Map<string, number>();
   cameras.forEach((c, i) => {
@@ -59,7 +63,14 @@ export function cameraProblems(cameras: readonly Partial<CameraEntry>[], from: s
     if (prev !== undefined) out.push(`config: cameras[${i}].id "${c.id}" is also the id of cameras[${prev}]; camera ids must be unique (they name the camera's topics) — ${from}`);
     else seen.set(c.id, i);
     if (RESERVED_CAMERA_IDS.includes(c.id)) out.push(`config: cameras[${i}].id must not be one of ${RESERVED_CAMERA_IDS.join(', ')} (the device's own topics; got "${c.id}") — ${from}`);
-    if (c.budget && c.budget.latencyMs === 0 && c.budget.fps === 0) out.push(`config: cameras[${i}].budget.latencyMs or .fps must be > 0 (both are 0) — ${from}`);
+    if (c.budget) {
+      const latencyMs = c.budget.latencyMs ?? budget.latencyMs, fps = c.budget.fps ?? budget.fps;
+      if (latencyMs === 0 && fps === 0) {
+        const own = [c.budget.latencyMs != null ? 'latencyMs' : '', c.budget.fps != null ? 'fps' : ''].filter(Boolean).join(' and ');
+        const rest = c.budget.latencyMs != null && c.budget.fps != null ? '' : `, the rest from budget.*`;
+        out.push(`config: cameras[${i}].budget.latencyMs or .fps must be > 0 (both are 0: ${own} from the camera${rest}); set one of them for this camera — ${from}`);
+      }
+    }
   });
   return out;
 }

@@ -89,8 +89,27 @@ function crossChecks(tree: Record<string, Record<string, unknown> | undefined>, 
   if ((tls.cert === '') !== (tls.key === '')) {
     out.push(`config: mqtt.tls.cert and mqtt.tls.key must be given together (got cert ${show('', tls.cert)}, key ${show('', tls.key)}) — ${originOf(tls.cert === '' ? 'mqtt.tls.key' : 'mqtt.tls.cert')}`);
   }
-  if (Array.isArray(tree.cameras)) out.push(...cameraProblems(tree.cameras as unknown as Partial<CameraEntry>[], originOf('cameras')));
+  const url = tree.mqtt?.url;
+  if (typeof url === 'string' && url !== '') {
+    const why = brokerUrlProblem(url);
+    if (why) out.push(`config: mqtt.url must be a broker URL such as mqtt://broker.local:1883 (${why}; got ${show('mqtt.url', url)}) — ${originOf('mqtt.url')}`);
+  }
+  if (Array.isArray(tree.cameras)) out.push(...cameraProblems(tree.cameras as unknown as Partial<CameraEntry>[], originOf('cameras'), b));
   return out;
+}
+
+/** Why the MQTT client could not connect to this URL (the schema's pattern has checked the scheme), or null. */
+function brokerUrlProblem(url: string): string | null {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return 'it does not parse as a URL';
+  }
+  if (u.hostname === '') return 'it names no host';
+  // an explicit port: URL refuses > 65535 itself, but keeps 0
+  if (u.port === '0') return 'port 0 is not a port a broker listens on';
+  return null;
 }
 
 /** Every problem in the merged configuration tree, as user-facing lines; empty when valid. */

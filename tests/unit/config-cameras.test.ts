@@ -67,6 +67,16 @@ describe('cameras: several cameras in the configuration', () => {
     expect(errorOf({ file: fileWith([{ id: 'x', source: 'synthetic', fsp: 3 }]) })).toContain('cameras[0].fsp is not a setting');
   });
 
+  it('refuses a camera left without a latency budget by its own fields over the daemon-wide ones', () => {
+    // the camera's fps 0 over a daemon-wide latencyMs 0 (the default): nothing bounds that camera's latency
+    const msg = errorOf({ file: fileWith([{ id: 'a', source: 'synthetic', budget: { fps: 0 } }]) });
+    expect(msg).toContain('cameras[0].budget.latencyMs or .fps must be > 0 (both are 0: fps from the camera, the rest from budget.*)');
+    expect(errorOf({ file: fileWith([{ id: 'a', source: 'synthetic', budget: { latencyMs: 0, fps: 0 } }]) })).toContain('both are 0: latencyMs and fps from the camera)');
+    // a daemon-wide latency budget keeps it bounded
+    const ok = loadConfig({ host, env: {}, file: fileWith([{ id: 'a', source: 'synthetic', budget: { fps: 0 } }]), overrides: { 'budget.latencyMs': '50' } });
+    expect(camerasOf(ok.config)[0]!.config.budget).toMatchObject({ latencyMs: 50, fps: 0 });
+  });
+
   it('takes the list from the environment as JSON', () => {
     const { config } = loadConfig({ host, env: { EDGEFIT_CAMERAS: '[{"id":"a","source":"synthetic"},{"id":"b","source":"synthetic","fps":1}]' } });
     expect(camerasOf(config).map((c) => c.id)).toEqual(['a', 'b']);
