@@ -232,4 +232,13 @@ describe('ecosystem.config.js (PM2)', () => {
     expect(app.max_memory_restart).toMatch(/^\d+[KMG]$/);
     expect(app.exec_mode).toBe('fork');
   });
+
+  it('is in the npm package with the file it loads', () => {
+    // what `npm pack` would put in the tarball (no scripts run, nothing written)
+    const r = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: projectRoot, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const files = new Set((JSON.parse(r.stdout) as Array<{ files: Array<{ path: string }> }>)[0]!.files.map((f) => f.path));
+    expect(files.has('ecosystem.config.js')).toBe(true);
+    expect(files.has('ecosystem.config.cjs')).toBe(true);
+  });
 });
