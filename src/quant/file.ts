@@ -47,7 +47,17 @@ export async function quantizeFile(modelPath: string, o: QuantizeFileOptions): P
     throw new EdgefitError('E_MODEL', `${modelPath}: the input must be uint8 [1, H, W, 3] pixels (import the model with edgefit import first)`);
   }
   const h = Number(dims[1]?.dimValue ?? 0);
-  const resolution = o.resolution ?? h;
+  const w = Number(dims[2]?.dimValue ?? 0);
+  // calibration, range and fidelity frames are square (resolution x resolution): onnxruntime would refuse a
+  // non-square input only at the first run, with its own message
+  if (h > 0 && w > 0 && h !== w) {
+    throw new EdgefitError('E_MODEL', `${modelPath}: the input is ${h}x${w} (H x W); edgefit quantizes square inputs only: re-export the model at a square size (e.g. ${Math.max(h, w)}x${Math.max(h, w)}) and import it again`);
+  }
+  const fixed = h || w;
+  if (o.resolution !== undefined && fixed > 0 && o.resolution !== fixed) {
+    throw new EdgefitError('E_OPTIONS', `${modelPath} has a fixed input size ${fixed}; --resolution ${o.resolution} would not fit it: leave --resolution out`);
+  }
+  const resolution = o.resolution ?? fixed;
   if (!(resolution > 0)) throw new EdgefitError('E_OPTIONS', `${modelPath} has an open input size; pass --resolution`);
   const labels = o.labelsPath ? (await readFile(o.labelsPath, 'utf8')).split(/\r?\n/).filter((l, i, a) => l.trim() !== '' || i < a.length - 1) : undefined;
 

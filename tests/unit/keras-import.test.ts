@@ -4,7 +4,8 @@ import * as ort from 'onnxruntime-node';
 import { importKeras, importKerasFloat, type KerasFloatImport } from '../../src/importers/keras/index.js';
 import { convertKeras } from '../../src/importers/keras/convert.js';
 import { parseKerasConfig } from '../../src/importers/keras/config.js';
-import type { KerasWeights } from '../../src/importers/keras/h5.js';
+import { readKerasH5, type KerasH5, type KerasModelConfig, type KerasVar, type KerasWeights } from '../../src/importers/keras/h5.js';
+import type { KerasGraph } from '../../src/importers/keras/config.js';
 import { loadEvalImages, runFrames, labelName, type EvalImage } from '../../src/quant/fidelity.js';
 import { sharedData } from '../../src/util/paths.js';
 import { EdgefitError } from '../../src/util/errors.js';
@@ -102,5 +103,115 @@ describe('Keras conversion details', () => {
       return s;
     }));
     expect(Array.from(o!.out)).toEqual(ref);
+  });
+});
+
+describe('Keras weights that do not fit their layers (the person detector .h5, one weight altered)', () => {
+  let h5: KerasH5;
+  let graph: KerasGraph;
+  beforeAll(async () => {
+    h5 = await readKerasH5(VWW);
+    graph = parseKerasConfig(h5.config, VWW);
+  });
+  /** the file's real weights with one variable replaced */
+  const altered = (layer: string, v: string, value: KerasVar): KerasWeights => {
+    const w: KerasWeights = new Map([...h5.weights].map(([k, m]) => [k, new Map(m)]));
+    w.get(layer)!.set(v, value);
+    return w;
+  };
+  const refusal = (w: KerasWeights): unknown => {
+    try {
+      convertKeras(graph, w, { scale: 1 / 255, offset: 0, source: VWW });
+    } catch (err) {
+      return err;
+    }
+    return undefined;
+  };
+  const vec = (n: number): KerasVar => ({ shape: [n], data: new Float32Array(n).fill(0.5) });
+
+  it('the unaltered weights convert (the baseline the cases below change one thing of)', () => {
+    expect(refusal(h5.weights)).toBeUndefined();
+  });
+
+  // BatchNormalization vectors are folded into the conv before them (foldBn), biases become initializers
+  const vectors: [layer: string, className: string, v: string, n: number][] = [
+    ['batch_normalization_1', 'BatchNormalization', 'moving_mean', 8],
+    ['batch_normalization_1', 'BatchNormalization', 'moving_variance', 8],
+    ['batch_normalization_2', 'BatchNormalization', 'gamma', 16],
+    ['batch_normalization_2', 'BatchNormalization', 'beta', 16],
+    ['conv2d', 'Conv2D', 'bias', 8],
+    ['depthwise_conv2d', 'DepthwiseConv2D', 'bias', 8],
+    ['dense', 'Dense', 'bias', 2],
+  ];
+  for (const [layer, cls, v, n] of vectors) {
+    it(`${layer} ${v} shorter or longer than the layer's ${n} channels is refused with E_KERAS_FORMAT, naming both sizes`, () => {
+      for (const m of [n - 1, n + 3]) {
+        const err = refusal(altered(layer, v, vec(m)));
+        expect(err).toBeInstanceOf(EdgefitError);
+        expect((err as EdgefitError).code).toBe('E_KERAS_FORMAT');
+        expect((err as EdgefitError).message).toMatch(new RegExp(`weight ${v} of layer ${layer} \\(${cls}\\) has ${m} values, the layer needs ${n}; .*re-save the model`));
+      }
+    });
+  }
+
+  it('kernels that do not fit are refused: a depthwise kernel for other input channels, a rank-2 conv kernel, values short of the shape', () => {
+    const cases: [string, string, KerasVar, RegExp][] = [
+      // same number of values as the real [3,3,8,1]: only the shape tells
+      ['depthwise_conv2d', 'depthwise_kernel', { shape: [3, 3, 4, 2], data: new Float32Array(72) }, /weight depthwise_kernel of layer depthwise_conv2d \(DepthwiseConv2D\) has shape \[3,3,4,2\] for 4 input channels, the layer's input has 8/],
+      ['conv2d', 'kernel', { shape: [27, 8], data: new Float32Array(216) }, /weight kernel of layer conv2d \(Conv2D\) has shape \[27,8\], the layer needs a 4-D kernel/],
+      ['dense', 'kernel', { shape: [256, 2], data: new Float32Array(300) }, /weight kernel of layer dense \(Dense\) has 300 values for its shape \[256,2\] \(512\)/],
+    ];
+    for (const [layer, v, value, why] of cases) {
+      const err = refusal(altered(layer, v, value));
+      expect(err, `${layer} ${v}`).toBeInstanceOf(EdgefitError);
+      expect((err as EdgefitError).code).toBe('E_KERAS_FORMAT');
+      expect((err as EdgefitError).message).toMatch(why);
+    }
+  });
+});
+
+describe('Keras model_config of the wrong types', () => {
+  const refusal = (f: () => unknown): EdgefitError => {
+    try {
+      f();
+    } catch (err) {
+      expect(err, String(err)).toBeInstanceOf(EdgefitError);
+      return err as EdgefitError;
+    }
+    throw new Error('accepted');
+  };
+  const parse = (mc: unknown) => () => parseKerasConfig(mc as KerasModelConfig, 'bad.h5');
+  const input = { class_name: 'InputLayer', config: { name: 'in', batch_input_shape: [null, 4, 4, 3] } };
+
+  it('is refused with E_KERAS_FORMAT saying what is wrong, never a TypeError', () => {
+    const cases: [unknown, RegExp][] = [
+      [{ class_name: 'Sequential', config: { name: 's' } }, /the Sequential model_config has no list of layers/],
+      [{ class_name: 'Functional', config: { layers: 5, input_layers: [['a', 0, 0]], output_layers: [['a', 0, 0]] } }, /the Functional model_config has no list of layers/],
+      [{ class_name: 'Sequential', config: { layers: [input, null] } }, /no list of layers/],
+      [{ class_name: 'Sequential', config: { layers: [{ class_name: 'InputLayer', config: { name: 'in', batch_input_shape: 'NHWC' } }] } }, /layer in has input shape "NHWC", not a list of sizes/],
+      [null, /model_config is not a JSON object/],
+    ];
+    for (const [mc, why] of cases) {
+      const err = refusal(parse(mc));
+      expect(err.code).toBe('E_KERAS_FORMAT');
+      expect(err.message).toMatch(why);
+      expect(err.message).toMatch(/re-save the model/);
+    }
+    const g = parseKerasConfig({ class_name: 'Sequential', config: { name: 's', layers: [input, { class_name: 'Flatten', config: { name: 'f' } }, { class_name: 'Reshape', config: { name: 'r' } }] } }, 'bad.h5');
+    const err = refusal(() => convertKeras(g, new Map(), { scale: 1, offset: 0, source: 'bad.h5' }));
+    expect([err.code, err.message]).toEqual(['E_KERAS_FORMAT', expect.stringMatching(/layer r \(Reshape\) has no target_shape list/)]);
+  });
+
+  it('a failure with no check of its own becomes E_KERAS_FORMAT with the original error as its cause', () => {
+    // a Concatenate that is given no inputs: nothing checks for that, the conversion trips over it
+    const mc = { class_name: 'Functional', config: { name: 'm', input_layers: [['in', 0, 0]], output_layers: [['cat', 0, 0]], layers: [
+      { ...input, name: 'in', inbound_nodes: [] },
+      { class_name: 'Concatenate', name: 'cat', config: { name: 'cat' }, inbound_nodes: [] },
+    ] } };
+    const g = parseKerasConfig(mc, 'bad.h5');
+    const err = refusal(() => convertKeras(g, new Map(), { scale: 1, offset: 0, source: 'bad.h5' }));
+    expect(err.code).toBe('E_KERAS_FORMAT');
+    expect(err.message).toMatch(/^bad\.h5: cannot convert this Keras model \(.+\); .*re-save the model/);
+    expect(err.cause).toBeInstanceOf(TypeError);
   });
 });

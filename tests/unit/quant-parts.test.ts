@@ -1,14 +1,20 @@
 import { describe, it, expect } from 'vitest';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { OnnxBuilder } from '../../src/onnx/builder.js';
 import { DataType } from '../../src/onnx/proto.js';
 import { actParams } from '../../src/quant/qdq.js';
 import { quantizeModel, checkIntegerKernels } from '../../src/quant/index.js';
+import { quantizeFile } from '../../src/quant/file.js';
+import { EdgefitError } from '../../src/util/errors.js';
+import { sharedData } from '../../src/util/paths.js';
 
 /** uint8 [1,8,8,3] -> conv 3x3 (BN after it) -> ReLU6 -> conv 1x1 -> GAP -> flatten -> Gemm: a tiny real model. */
-function tinyModel(): Uint8Array {
+function tinyModel(h = 8, w = h): Uint8Array {
   const b = new OnnxBuilder('tiny');
-  const x = b.input('pixels', DataType.UINT8, [1, 8, 8, 3]);
+  const x = b.input('pixels', DataType.UINT8, [1, h, w, 3]);
   let t = b.op('Cast', [x], { to: DataType.FLOAT });
   t = b.op('Mul', [t, b.initializer('s', [], new Float32Array([1 / 255]))]);
   t = b.op('Transpose', [t], { perm: [0, 3, 1, 2] });
@@ -65,5 +71,43 @@ describe('quantization parts', () => {
     await expect(quantizeModel(model, { calib: '/nonexistent-dir', method: 'minmax', weightBits: 8, resolution: 8 })).rejects.toThrow(/cannot read image folder/);
     await expect(quantizeModel(model, { calib: [], method: 'entropy' as 'minmax', weightBits: 8, resolution: 8 })).rejects.toThrow(/minmax, percentile or mse/);
     await expect(quantizeModel(model, { calib: [], method: 'minmax', weightBits: 6 as 8, resolution: 8 })).rejects.toThrow(/8 or 7/);
+  });
+});
+
+describe('edgefit quantize (quantizeFile) and the model\'s input size', () => {
+  const CALIB = join(sharedData, 'images/calib');
+  const refusal = (p: Promise<unknown>): Promise<EdgefitError> => p.then(() => { throw new Error('accepted'); }, (err: unknown) => {
+    expect(err, String(err)).toBeInstanceOf(EdgefitError);
+    return err as EdgefitError;
+  });
+
+  it('a non-square input is refused before calibration with E_MODEL, telling the user to re-export it square; nothing is written', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'edgefit-quant-size-'));
+    try {
+      writeFileSync(join(dir, 'wide.onnx'), tinyModel(16, 24));
+      const out = join(dir, 'out');
+      const err = await refusal(quantizeFile(join(dir, 'wide.onnx'), { calibDir: CALIB, method: 'minmax', weights: 8, outDir: out }));
+      expect(err.code).toBe('E_MODEL');
+      expect(err.message).toMatch(/the input is 16x24 \(H x W\); edgefit quantizes square inputs only: re-export the model at a square size/);
+      // --resolution does not make it square either
+      expect((await refusal(quantizeFile(join(dir, 'wide.onnx'), { calibDir: CALIB, method: 'minmax', weights: 8, outDir: out, resolution: 16 }))).code).toBe('E_MODEL');
+      expect(readdirSync(dir)).toEqual(['wide.onnx']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a --resolution that contradicts a fixed square input is refused (E_OPTIONS); the model quantizes at its own size', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'edgefit-quant-size-'));
+    try {
+      writeFileSync(join(dir, 'sq.onnx'), tinyModel(16));
+      const err = await refusal(quantizeFile(join(dir, 'sq.onnx'), { calibDir: CALIB, method: 'minmax', weights: 8, resolution: 24 }));
+      expect(err.code).toBe('E_OPTIONS');
+      expect(err.message).toMatch(/fixed input size 16; --resolution 24 would not fit it/);
+      const r = await quantizeFile(join(dir, 'sq.onnx'), { calibDir: CALIB, method: 'minmax', weights: 8 });
+      expect(r.report.kernels.ok).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

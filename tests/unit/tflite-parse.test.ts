@@ -2,7 +2,7 @@ import { describe, it, expect } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sharedData } from '../../src/util/paths.js';
-import { parseTflite, Op, TensorType, convOptions, poolOptions } from '../../src/importers/tflite/schema.js';
+import { parseTflite, Op, TensorType, convOptions, poolOptions, opName } from '../../src/importers/tflite/schema.js';
 import { FbReader } from '../../src/importers/tflite/flatbuf.js';
 import { convertTflite } from '../../src/importers/tflite/index.js';
 import { EdgefitError } from '../../src/util/errors.js';
@@ -89,6 +89,50 @@ describe('malformed TFLite files', () => {
     const wide = r.field(t, 3, 4, 'builtin_code');
     if (wide) new DataView(bytes.buffer, bytes.byteOffset).setInt32(wide, 17, true);
     expect(() => convertTflite(bytes, 'maxpool.tflite')).toThrow(new RegExp(`operator ${pool.index} \\(MAX_POOL_2D\\) is not supported`));
+  });
+
+  /** the file with the zero points of the first `op`'s filter (input 1) overwritten in place: int64s in the flatbuffer */
+  function withFilterZeroPoints(path: string, op: number, zp: (channel: number) => number): { bytes: Uint8Array; tensor: number } {
+    const bytes = new Uint8Array(readFileSync(path));
+    const m = parseTflite(bytes, path);
+    const tensor = m.operators.find((o) => o.code === op)!.inputs[1]!;
+    const r = m.reader;
+    const tensors = r.tableVector(r.tableVector(r.root('Model'), 2, 'subgraphs')[0]!, 0, 'tensors');
+    const v = r.vector(r.subtable(tensors[tensor]!, 4, 'quantization')!, 3, 8, 'zero_point')!;
+    const view = new DataView(bytes.buffer, bytes.byteOffset);
+    for (let c = 0; c < v.n; c++) view.setBigInt64(v.start + 8 * c, BigInt(zp(c)), true);
+    return { bytes, tensor };
+  }
+
+  it('a weight zero point outside its type is refused (it would wrap in the int8/uint8 forms the emitter writes)', () => {
+    const cases: [path: string, op: number, zp: number, why: RegExp][] = [
+      // the person detector's int8 per-channel conv filter; 200 stored as int8 would become 72 (-56 in u8 form)
+      [VWW, Op.CONV_2D, 200, /is int8 with zero point 200, outside int8 \[-128, 127\]/],
+      [VWW, Op.FULLY_CONNECTED, -129, /is int8 with zero point -129, outside int8/],
+      // the uint8 per-tensor MobileNet's first filter
+      [V1, Op.CONV_2D, 256, /is uint8 with zero point 256, outside uint8 \[0, 255\]/],
+      [V1, Op.DEPTHWISE_CONV_2D, -1, /is uint8 with zero point -1, outside uint8/],
+    ];
+    for (const [path, op, zp, why] of cases) {
+      const { bytes, tensor } = withFilterZeroPoints(path, op, () => zp);
+      for (const emit of ['qdq', 'float'] as const) {
+        let err: unknown;
+        try { convertTflite(bytes, 'patched.tflite', { emit }); } catch (e) { err = e; }
+        expect(err, `${opName(op)} zp ${zp} (${emit})`).toBeInstanceOf(EdgefitError);
+        expect((err as EdgefitError).code).toBe('E_TFLITE_INVALID');
+        expect((err as EdgefitError).message).toMatch(new RegExp(`tensor ${tensor} \\(`));
+        expect((err as EdgefitError).message).toMatch(why);
+        expect((err as EdgefitError).message).toMatch(/convert the model again/);
+      }
+    }
+    // inside the range the same uint8 edit is a valid (different) model
+    expect(() => convertTflite(withFilterZeroPoints(V1, Op.CONV_2D, () => 255).bytes, 'patched.tflite')).not.toThrow();
+  });
+
+  it('an int8 per-channel filter with a zero point other than 0 is refused (TFLite: per-axis int8 weights are symmetric)', () => {
+    const { bytes, tensor } = withFilterZeroPoints(VWW, Op.CONV_2D, (c) => (c === 3 ? 5 : 0));
+    expect(() => parseTflite(bytes, 'patched.tflite')).toThrow(new RegExp(`tensor ${tensor} \\(.*\\) is int8 quantized per channel with zero point 5 on channel 3; .*zero point 0`));
+    expect(() => convertTflite(bytes, 'patched.tflite')).toThrow(EdgefitError);
   });
 
   it('truncated files are refused, never crash', () => {

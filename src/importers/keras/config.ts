@@ -19,13 +19,37 @@ export interface KerasGraph {
 }
 
 /**
+ * The one form of a failure the Keras importer has no check for yet (a TypeError on a config of the wrong
+ * types, say): a corrupt or foreign model, refused as such with the original error kept.
+ */
+export function asKerasFormatError(err: unknown, source: string): EdgefitError {
+  if (err instanceof EdgefitError) return err;
+  return new EdgefitError('E_KERAS_FORMAT', `${source}: cannot convert this Keras model (${err instanceof Error ? err.message : String(err)}); its model_config or weights are corrupt or in a layout edgefit does not read: re-save the model with model.save('x.h5')`, { cause: err });
+}
+
+/**
  * Normalises Sequential and Functional configs (Keras 2 and Keras 3 inbound-node formats) into one list of
  * layers in Keras order, each naming its inputs.
  */
 export function parseKerasConfig(mc: KerasModelConfig, source: string): KerasGraph {
-  const cfg = mc.config as Record<string, unknown> | unknown[];
+  try {
+    return parseConfig(mc, source);
+  } catch (err) {
+    throw asKerasFormatError(err, source);
+  }
+}
+
+function parseConfig(mc: KerasModelConfig, source: string): KerasGraph {
+  if (!mc || typeof mc !== 'object') throw new EdgefitError('E_KERAS_FORMAT', `${source}: model_config is not a JSON object; re-save the model with model.save('x.h5')`);
+  const cfg = (mc.config ?? {}) as Record<string, unknown> | unknown[];
+  const layerList = (v: unknown): RawLayer[] => {
+    if (!Array.isArray(v) || !v.every((l) => l && typeof l === 'object' && !Array.isArray(l))) {
+      throw new EdgefitError('E_KERAS_FORMAT', `${source}: the ${mc.class_name} model_config has no list of layers; re-save the model with model.save('x.h5')`);
+    }
+    return v as RawLayer[];
+  };
   if (mc.class_name === 'Sequential') {
-    const rawLayers = (Array.isArray(cfg) ? cfg : (cfg.layers as unknown[])) as RawLayer[];
+    const rawLayers = layerList(Array.isArray(cfg) ? cfg : cfg.layers);
     const name = Array.isArray(cfg) ? 'sequential' : String(cfg.name ?? 'sequential');
     const layers: KerasLayer[] = [];
     let inputShape: (number | null)[] | undefined;
@@ -33,7 +57,7 @@ export function parseKerasConfig(mc: KerasModelConfig, source: string): KerasGra
     for (const rl of rawLayers) {
       const config = rl.config ?? {};
       const lname = String(config.name ?? rl.name);
-      const bis = (config.batch_input_shape ?? config.batch_shape) as (number | null)[] | undefined;
+      const bis = batchShape(config, source, lname);
       if (rl.class_name === 'InputLayer') {
         inputShape = bis?.slice(1);
         layers.push({ name: lname, className: 'InputLayer', config, inbound: [] });
@@ -55,7 +79,7 @@ export function parseKerasConfig(mc: KerasModelConfig, source: string): KerasGra
   }
   if (mc.class_name === 'Functional' || mc.class_name === 'Model') {
     const c = cfg as Record<string, unknown>;
-    const rawLayers = (c.layers ?? []) as RawLayer[];
+    const rawLayers = layerList(c.layers ?? []);
     const layers = rawLayers.map((rl): KerasLayer => {
       const config = rl.config ?? {};
       return { name: String(rl.name ?? config.name), className: rl.class_name, config, inbound: inboundNames(rl, source) };
@@ -65,11 +89,21 @@ export function parseKerasConfig(mc: KerasModelConfig, source: string): KerasGra
     if (inputs.length !== 1) throw new EdgefitError('E_KERAS_UNSUPPORTED', `${source}: the model has ${inputs.length} inputs; edgefit runs single-image models only`);
     if (outputs.length !== 1) throw new EdgefitError('E_KERAS_UNSUPPORTED', `${source}: the model has ${outputs.length} outputs; edgefit needs one classification output`);
     const input = layers.find((l) => l.name === inputs[0]);
-    const bis = (input?.config.batch_input_shape ?? input?.config.batch_shape) as (number | null)[] | undefined;
+    const bis = input ? batchShape(input.config, source, input.name) : undefined;
     if (!bis) throw new EdgefitError('E_KERAS_FORMAT', `${source}: input layer ${inputs[0]} has no shape`);
     return { name: String(c.name ?? 'model'), layers, inputs, outputs, inputShape: bis.slice(1) };
   }
   throw new EdgefitError('E_KERAS_UNSUPPORTED', `${source}: model class ${mc.class_name} is not supported; save a Sequential or Functional model`);
+}
+
+/** [N, H, W, C] with open (null) dimensions; anything else is a corrupt config */
+function batchShape(config: Record<string, unknown>, source: string, layer: string): (number | null)[] | undefined {
+  const v = config.batch_input_shape ?? config.batch_shape;
+  if (v === undefined || v === null) return undefined;
+  if (!Array.isArray(v) || !v.every((d) => d === null || (Number.isInteger(d) && (d as number) > 0))) {
+    throw new EdgefitError('E_KERAS_FORMAT', `${source}: layer ${layer} has input shape ${JSON.stringify(v)}, not a list of sizes; re-save the model with model.save('x.h5')`);
+  }
+  return v as (number | null)[];
 }
 
 interface RawLayer {

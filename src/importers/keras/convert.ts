@@ -2,7 +2,7 @@ import { OnnxBuilder, makeTensor } from '../../onnx/builder.js';
 import { DataType, type NodeProto } from '../../onnx/proto.js';
 import { EdgefitError } from '../../util/errors.js';
 import type { KerasWeights, KerasVar } from './h5.js';
-import type { KerasGraph, KerasLayer } from './config.js';
+import { asKerasFormatError, type KerasGraph, type KerasLayer } from './config.js';
 
 export interface ConvertOptions {
   /** float input = pixel * scale + offset, folded into the graph in front of the first layer */
@@ -51,6 +51,14 @@ const IGNORED = new Set(['Dropout', 'SpatialDropout2D', 'GaussianNoise', 'Gaussi
  * model's preprocessing folded in. BatchNormalization after a linear conv/dense is folded into its weights.
  */
 export function convertKeras(g: KerasGraph, weights: KerasWeights, opts: ConvertOptions): Converted {
+  try {
+    return convert(g, weights, opts);
+  } catch (err) {
+    throw asKerasFormatError(err, opts.source);
+  }
+}
+
+function convert(g: KerasGraph, weights: KerasWeights, opts: ConvertOptions): Converted {
   const src = opts.source;
   const b = new OnnxBuilder(g.name, 13);
   const consumers = new Map<string, number>();
@@ -66,6 +74,23 @@ export function convertKeras(g: KerasGraph, weights: KerasWeights, opts: Convert
   const need = (l: KerasLayer, v: string): KerasVar => {
     const x = vars(l).get(v);
     if (!x) throw new EdgefitError('E_KERAS_FORMAT', `${src}: layer ${l.name} (${l.className}) has no weight '${v}' in model_weights; the file is incomplete, re-save the model`);
+    return x;
+  };
+  // The weights are read by index from sizes the config and the kernel imply: a shorter vector would be read
+  // past its end (undefined, NaN in the model) and a longer one silently cut, so each is checked first.
+  const mismatch = (l: KerasLayer, v: string, why: string): never => {
+    throw new EdgefitError('E_KERAS_FORMAT', `${src}: weight ${v} of layer ${l.name} (${l.className}) ${why}; the weights do not belong to this architecture: re-save the model with model.save('x.h5') from the code that trained it`);
+  };
+  const vector = (l: KerasLayer, v: string, n: number): Float32Array => {
+    const x = need(l, v);
+    if (x.data.length !== n) mismatch(l, v, `has ${x.data.length} values, the layer needs ${n}`);
+    return x.data;
+  };
+  const kernelOf = (l: KerasLayer, v: string, rank: number): KerasVar => {
+    const x = need(l, v);
+    if (x.shape.length !== rank || !x.shape.every((d) => Number.isInteger(d) && d > 0)) mismatch(l, v, `has shape [${x.shape.join(',')}], the layer needs a ${rank}-D kernel`);
+    const count = x.shape.reduce((a, d) => a * d, 1);
+    if (x.data.length !== count) mismatch(l, v, `has ${x.data.length} values for its shape [${x.shape.join(',')}] (${count})`);
     return x;
   };
   const materialize = (t: Tensor): Tensor => {
@@ -125,11 +150,13 @@ export function convertKeras(g: KerasGraph, weights: KerasWeights, opts: Convert
         if (x.shape.length !== 4) fail(l, 'input is not a feature map');
         if ((c.data_format ?? 'channels_last') !== 'channels_last') fail(l, 'data_format channels_first is not supported');
         const depthwise = l.className === 'DepthwiseConv2D';
-        const kernel = need(l, depthwise ? 'depthwise_kernel' : 'kernel');
+        const kernelName = depthwise ? 'depthwise_kernel' : 'kernel';
+        const kernel = kernelOf(l, kernelName, 4);
         const [kh, kw, kin, kout] = kernel.shape as [number, number, number, number];
         const inC = x.shape[1]!;
         const groups = depthwise ? inC : Number(c.groups ?? 1);
         const outC = depthwise ? inC * kout : kout;
+        if (depthwise && kin !== inC) mismatch(l, kernelName, `has shape [${kernel.shape.join(',')}] for ${kin} input channels, the layer's input has ${inC}`);
         if (!depthwise && kin * groups !== inC) fail(l, `kernel expects ${kin * groups} input channels, got ${inC}`);
         const strides = pair(c.strides, 1);
         const dil = pair(c.dilation_rate, 1);
@@ -146,7 +173,7 @@ export function convertKeras(g: KerasGraph, weights: KerasWeights, opts: Convert
         const wDims = [outC, inPer, kh, kw];
         const wName = b.initializer(`${l.name}.weight`, wDims, wData);
         const useBias = c.use_bias !== false && vars(l).has('bias');
-        const bias = useBias ? need(l, 'bias').data.slice() : undefined;
+        const bias = useBias ? vector(l, 'bias', outC).slice() : undefined;
         const ins = [x.name, wName];
         if (bias) ins.push(b.initializer(`${l.name}.bias`, [outC], bias));
         const y = b.op('Conv', ins, { kernel_shape: [kh, kw], strides, dilations: dil, pads, group: groups }, l.name);
@@ -160,14 +187,14 @@ export function convertKeras(g: KerasGraph, weights: KerasWeights, opts: Convert
       case 'Dense': {
         const x = materialize(inputOf(l));
         if (x.shape.length !== 2) fail(l, 'Dense on a feature map is not supported; Flatten or pool first');
-        const kernel = need(l, 'kernel');
+        const kernel = kernelOf(l, 'kernel', 2);
         const [fin, units] = kernel.shape as [number, number];
         if (fin !== x.shape[1]) fail(l, `kernel expects ${fin} inputs, got ${x.shape[1]}`);
         const wData = new Float32Array(units * fin);
         for (let i = 0; i < fin; i++) for (let o = 0; o < units; o++) wData[o * fin + i] = kernel.data[i * units + o]!;
         const wName = b.initializer(`${l.name}.weight`, [units, fin], wData);
         const useBias = c.use_bias !== false && vars(l).has('bias');
-        const bias = useBias ? need(l, 'bias').data.slice() : new Float32Array(units);
+        const bias = useBias ? vector(l, 'bias', units).slice() : new Float32Array(units);
         const bName = b.initializer(`${l.name}.bias`, [units], bias);
         const y = b.op('Gemm', [x.name, wName, bName], { transB: 1 }, l.name);
         const node = b.nodes[b.nodes.length - 1]!;
@@ -183,10 +210,10 @@ export function convertKeras(g: KerasGraph, weights: KerasWeights, opts: Convert
         const rank = x.shape.length === 4 ? 4 : 2;
         if (!(axis === -1 || axis === rank - 1)) fail(l, `normalising axis ${axis} is not supported (only the channel axis)`);
         const C = x.shape[1]!;
-        const mean = need(l, 'moving_mean').data;
-        const variance = need(l, 'moving_variance').data;
-        const gamma = c.scale === false ? new Float32Array(C).fill(1) : need(l, 'gamma').data;
-        const beta = c.center === false ? new Float32Array(C) : need(l, 'beta').data;
+        const mean = vector(l, 'moving_mean', C);
+        const variance = vector(l, 'moving_variance', C);
+        const gamma = c.scale === false ? new Float32Array(C).fill(1) : vector(l, 'gamma', C);
+        const beta = c.center === false ? new Float32Array(C) : vector(l, 'beta', C);
         const eps = Number(c.epsilon ?? 1e-3);
         const f = x.foldable;
         if (f && (consumers.get(f.layer) ?? 0) === 1 && !x.pendingPad) {
@@ -263,7 +290,8 @@ export function convertKeras(g: KerasGraph, weights: KerasWeights, opts: Convert
       }
       case 'Reshape': {
         const x = materialize(inputOf(l));
-        const target = (c.target_shape as number[]).map(Number);
+        if (!Array.isArray(c.target_shape)) throw new EdgefitError('E_KERAS_FORMAT', `${src}: layer ${l.name} (Reshape) has no target_shape list in model_config; re-save the model with model.save('x.h5')`);
+        const target = c.target_shape.map(Number);
         const flat = toFlat(b, x);
         const total = flat.shape[1]!;
         const known = target.filter((d) => d !== -1).reduce((a, d) => a * d, 1);

@@ -46,20 +46,25 @@ export async function readKerasH5(path: string): Promise<KerasH5> {
       throw new EdgefitError('E_KERAS_FORMAT', `${path}: model_config is not valid JSON; re-save the model`, { cause: err });
     }
     const weights: KerasWeights = new Map();
-    const root = file.get('model_weights');
+    const local = new LocalPaths(file, path);
+    const rootPath = local.resolve('model_weights');
+    const root = rootPath === null ? null : file.get(rootPath);
     if (!root || !('keys' in root)) {
       throw new EdgefitError('E_KERAS_FORMAT', `${path} has no model_weights group; save the whole model with model.save('x.h5')`);
     }
     const groupRoot = root as unknown as H5Group;
     const layerNames = attrStrings(groupRoot.attrs['layer_names']?.value) ?? groupRoot.keys();
     for (const layer of layerNames) {
-      const g = file.get(`model_weights/${layer}`) as unknown as H5Group | null;
+      const layerPath = local.resolve(`model_weights/${layer}`);
+      const g = layerPath === null ? null : file.get(layerPath) as unknown as H5Group | null;
       if (!g) continue;
       const names = attrStrings(g.attrs['weight_names']?.value) ?? [];
       const vars = new Map<string, KerasVar>();
       for (const wn of names) {
-        const ds = file.get(`model_weights/${layer}/${wn}`) as unknown as H5Dataset | null;
+        const dsPath = local.resolve(`model_weights/${layer}/${wn}`);
+        const ds = dsPath === null ? null : file.get(dsPath) as unknown as H5Dataset | null;
         if (!ds || !ds.shape) throw new EdgefitError('E_KERAS_FORMAT', `${path}: weight ${wn} of layer ${layer} is listed but missing`);
+        if (ds.metadata?.virtual_sources?.length) throw notLocal(path, dsPath!, 'a virtual dataset, whose values come from other files');
         const value = ds.value;
         const data = value instanceof Float32Array ? value : Float32Array.from(value as ArrayLike<number>);
         const short = (wn.split('/').pop() ?? wn).replace(/:\d+$/, '');
@@ -84,6 +89,49 @@ interface H5Group {
 interface H5Dataset {
   shape: number[] | null;
   value: unknown;
+  metadata?: { virtual_sources?: unknown[] };
+}
+
+function notLocal(source: string, at: string, what: string): EdgefitError {
+  return new EdgefitError('E_KERAS_FORMAT', `${source}: ${at} is ${what}; edgefit reads a model from its own file only. Re-save the model with its weights inside the file (model.save('x.h5'))`);
+}
+
+/**
+ * HDF5 links may name objects in other files (external links): h5wasm resolves them on every get and get_type,
+ * opening whatever path the model names (a FIFO blocks the synchronous read forever). A model file must not make
+ * edgefit read other files, and model.save writes hard links only, so each path is walked from the root one
+ * component at a time: a component must be listed by its (already checked) parent group and be neither an
+ * external nor a soft link (a soft link can lead through an external one) before anything resolves it.
+ * Link queries are made only on listed names: on a missing name h5wasm reports uninitialised link info.
+ */
+class LocalPaths {
+  private readonly names = new Map<string, Set<string>>();
+  constructor(private readonly file: InstanceType<typeof h5wasm.File>, private readonly source: string) {}
+
+  /** the normalised path, or null when a component is missing or lies below a dataset */
+  resolve(path: string): string | null {
+    let at = '';
+    for (const part of path.split('/').filter((p) => p !== '' && p !== '.')) {
+      if (!this.children(at).has(part)) return null;
+      const next = at === '' ? part : `${at}/${part}`;
+      const ext = this.file.get_external_link(next) as { filename?: string } | undefined;
+      if (ext?.filename !== undefined) throw notLocal(this.source, next, `an external link to ${JSON.stringify(ext.filename)}`);
+      const soft = this.file.get_link(next) as string | null;
+      if (soft !== null && soft !== undefined) throw notLocal(this.source, next, `a soft link to ${JSON.stringify(soft)}`);
+      at = next;
+    }
+    return at;
+  }
+
+  private children(group: string): Set<string> {
+    let set = this.names.get(group);
+    if (!set) {
+      const g = group === '' ? this.file : this.file.get(group);
+      set = new Set(g && 'keys' in g ? g.keys() : []);
+      this.names.set(group, set);
+    }
+    return set;
+  }
 }
 
 function attrString(v: unknown): string | undefined {

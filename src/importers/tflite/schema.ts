@@ -149,6 +149,7 @@ export function parseTflite(input: Uint8Array, source: string): TflModel {
         r.fail(`tensor ${index} (${name}) has ${quant.scale.length} per-channel scales along axis ${quant.axis} of shape [${shape.join(',')}]`, t.pos);
       }
       for (const s of quant.scale) if (!(s > 0) || !Number.isFinite(s)) r.fail(`tensor ${index} (${name}) has quantization scale ${s}`, t.pos);
+      checkZeroPoints(quant, type, `${source}: tensor ${index} (${name})`);
     }
     return { index, name, shape, type, typeName: TENSOR_TYPE_NAMES[type]!, data, quant };
   });
@@ -174,6 +175,29 @@ export function parseTflite(input: Uint8Array, source: string): TflModel {
     return op;
   });
   return { version, description, tensors, operators, inputs, outputs, reader: r };
+}
+
+const ZERO_POINT_RANGE: Partial<Record<number, [number, number]>> = { [TensorType.INT8]: [-128, 127], [TensorType.UINT8]: [0, 255] };
+
+/**
+ * A zero point is a value of the tensor's own type: the emitter stores weight zero points as int8/uint8 (where
+ * one out of range would wrap, 200 becoming 72, while the float path uses 200) and re-bases int8 weights to
+ * uint8 by adding 128. TFLite's quantization spec makes per-axis int8 (weights) symmetric: zero point 0.
+ */
+function checkZeroPoints(q: Quantization, type: number, what: string): void {
+  const range = ZERO_POINT_RANGE[type];
+  if (!range) return;
+  const typeName = TENSOR_TYPE_NAMES[type]!;
+  const bad = q.zeroPoint.find((z) => !(Number.isInteger(z) && z >= range[0] && z <= range[1]));
+  if (bad !== undefined) {
+    throw new EdgefitError('E_TFLITE_INVALID', `${what} is ${typeName} with zero point ${bad}, outside ${typeName} [${range[0]}, ${range[1]}]; the file is corrupt or its converter is broken: convert the model again with the TensorFlow Lite converter`);
+  }
+  if (type === TensorType.INT8 && q.scale.length > 1) {
+    const nonZero = q.zeroPoint.findIndex((z) => z !== 0);
+    if (nonZero >= 0) {
+      throw new EdgefitError('E_TFLITE_INVALID', `${what} is int8 quantized per channel with zero point ${q.zeroPoint[nonZero]} on channel ${nonZero}; TFLite's quantization spec makes per-channel int8 weights symmetric (zero point 0), so the file is corrupt or its converter is broken: convert the model again with the TensorFlow Lite converter`);
+    }
+  }
 }
 
 const padding = (v: number): 'same' | 'valid' => (v === 1 ? 'valid' : 'same');
