@@ -244,7 +244,7 @@ const schemaBody: JSONSchemaType<Config> = {
           additionalProperties: false,
           required: ['maxMessages', 'maxBytes'],
           properties: {
-            maxMessages: { type: 'integer', default: 1000, minimum: 0, maximum: 10000000, description: 'Most messages held.' },
+            maxMessages: { type: 'integer', default: 1000, minimum: 1, maximum: 10000000, description: 'Most messages held; at least 1 (a message is held until the broker acknowledges it).' },
             maxBytes: { type: 'integer', default: 1048576, minimum: 0, maximum: 1073741824, description: 'Most payload bytes held.' },
           },
         },

@@ -10,6 +10,8 @@ import type { DiscoveryMessage } from './discovery.js';
  */
 export class DiscoveryRecord {
   private readonly path: string;
+  /** the topics on disk, once read or written: an unchanged list is not written (and synced) again */
+  private onDisk: string[] | undefined;
 
   constructor(stateDir: string) {
     this.path = join(stateDir, 'ha-discovery.json');
@@ -25,16 +27,26 @@ export class DiscoveryRecord {
   /** records the topics announced (with a config, not removals) once they are published */
   async save(msgs: readonly DiscoveryMessage[]): Promise<void> {
     const topics = msgs.filter((m) => m.payload !== '').map((m) => m.topic);
+    if (this.onDisk && sameList(this.onDisk, topics)) return;
     await writeFileAtomic(this.path, JSON.stringify({ topics }) + '\n');
+    this.onDisk = topics;
   }
 
   private async read(): Promise<string[]> {
     try {
       const j = JSON.parse(await readFile(this.path, 'utf8')) as { topics?: unknown };
       // a damaged record loses only the clean-up of entities nobody announces any more
-      return Array.isArray(j.topics) ? j.topics.filter((t): t is string => typeof t === 'string' && t.endsWith('/config') && !/[+#\u0000]/.test(t)) : [];
+      if (!Array.isArray(j.topics)) return [];
+      const topics = j.topics.filter((t): t is string => typeof t === 'string' && t.endsWith('/config') && !/[+#\u0000]/.test(t));
+      // what was filtered out is still on disk: only an exact copy lets a save be skipped
+      if (topics.length === j.topics.length) this.onDisk = topics;
+      return topics;
     } catch {
       return [];
     }
   }
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((t, i) => t === b[i]);
 }

@@ -20,6 +20,8 @@ export const ROLLOUT_FORMAT = 'edgefit-rollout/1';
 export const MAX_ROLLOUT_CATALOG = 256 * 1024;
 export const MAX_ROLLOUT_PAYLOAD = MAX_ROLLOUT_CATALOG + 16 * 1024;
 export const MAX_REPORT_PAYLOAD = 4096;
+/** the largest rollout state read: results name every device of the group, with reasons */
+export const MAX_STATE_PAYLOAD = 4 * 1024 * 1024;
 
 export interface RolloutTopics {
   desired: string;
@@ -265,7 +267,7 @@ export function parseDesired(payload: Buffer, group: string): RolloutDesired | u
 }
 
 export function parseState(payload: Buffer): RolloutState | undefined {
-  if (payload.length === 0 || payload.length > 4 * 1024 * 1024) return undefined;
+  if (payload.length === 0 || payload.length > MAX_STATE_PAYLOAD) return undefined;
   try {
     const d = JSON.parse(payload.toString('utf8')) as RolloutState;
     return isObj(d) && d.format === ROLLOUT_FORMAT && typeof d.rolloutId === 'string' ? d : undefined;

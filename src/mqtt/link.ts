@@ -20,6 +20,13 @@ export interface LinkOptions {
   connectTimeoutMs?: number;
   /** what the user sets, named in error messages; defaults name the daemon's configuration */
   hints?: LinkHints;
+  /**
+   * MQTT 5 only: the largest packet the broker may send us. A bigger message is withheld by the broker instead of
+   * being read whole into memory; 3.1.1 has no way to ask (the broker's own limit applies).
+   */
+  maximumPacketSize?: number;
+  /** the clock that says how long a connection lasted; injectable so tests need not wait */
+  now?: () => number;
 }
 
 export interface LinkHints {
@@ -29,9 +36,21 @@ export interface LinkHints {
   tlsFile: (what: 'ca' | 'cert' | 'key') => string;
   /** where a wrong TLS path is fixed, e.g. "in the configuration" */
   tlsWhere: string;
+  /** how to give each client its own client id, e.g. "give every device a unique deviceId" */
+  uniqueClientId?: string;
 }
 
-const daemonHints: LinkHints = { credentials: 'mqtt.username / mqtt.password', tlsFile: (what) => `mqtt.tls.${what}`, tlsWhere: 'in the configuration' };
+const daemonHints: LinkHints = {
+  credentials: 'mqtt.username / mqtt.password', tlsFile: (what) => `mqtt.tls.${what}`, tlsWhere: 'in the configuration',
+  uniqueClientId: 'give every device a unique deviceId (the client id is edgefit-<deviceId>)',
+};
+
+/**
+ * A connection that lasted this long was a working one: its loss resets the backoff. One the broker closes sooner
+ * is most likely taken over by another client with the same client id (mosquitto closes the older one), and each
+ * of the two taking the id back at once would keep both reconnecting about once a second forever.
+ */
+export const STABLE_CONNECTION_MS = 10_000;
 
 /** A subscription the broker refused (SUBACK 0x80 on 3.1.1, a reason code >= 0x80 on 5). */
 export function refusedGrants(granted: readonly ISubscriptionGrant[]): string[] {
@@ -57,16 +76,42 @@ export class MqttLink extends EventEmitter {
   client: MqttClient | undefined;
   protocolVersion: 4 | 5;
   reconnects = 0;
-  lastError: string | undefined;
   private readonly backoff: Backoff;
+  private readonly now: () => number;
   private timer: NodeJS.Timeout | undefined;
   private connectedOnce = false;
   private triedDowngrade = false;
+  private error: string | undefined;
+  /** when the current connection was accepted */
+  private connectedAt = 0;
 
   constructor(private readonly opts: LinkOptions) {
     super();
     this.protocolVersion = opts.protocolVersion;
     this.backoff = opts.backoff ?? new Backoff(1000, 60_000);
+    this.now = opts.now ?? Date.now;
+  }
+
+  /**
+   * What went wrong last. The hint that another client uses our client id outlives the reconnects it causes (a
+   * stats reader, the telemetry, only sees connected moments), until a connection proves stable.
+   */
+  get lastError(): string | undefined {
+    if (this.error === this.takeoverHint() && this.state === 'connected' && this.stable()) return undefined;
+    return this.error;
+  }
+
+  set lastError(message: string | undefined) {
+    this.error = message;
+  }
+
+  private stable(): boolean {
+    return this.now() - this.connectedAt >= STABLE_CONNECTION_MS;
+  }
+
+  private takeoverHint(): string {
+    const fix = (this.opts.hints ?? daemonHints).uniqueClientId ?? 'give each client its own client id';
+    return `the broker closed the connection right after accepting it: another client may be using client id ${this.opts.clientId}; ${fix}`;
   }
 
   start(): void {
@@ -108,6 +153,7 @@ export class MqttLink extends EventEmitter {
         ...(this.opts.username ? { username: this.opts.username } : {}),
         ...(this.opts.password ? { password: this.opts.password } : {}),
         ...this.tlsOptions(),
+        ...(this.protocolVersion === 5 && this.opts.maximumPacketSize ? { properties: { maximumPacketSize: this.opts.maximumPacketSize } } : {}),
       };
     } catch (err) {
       this.fail(err as Error, true);
@@ -116,17 +162,23 @@ export class MqttLink extends EventEmitter {
     const client = mqtt.connect(this.opts.url, options);
     this.client = client;
     let connected = false;
+    /** an error reported on this connection once it was up: the likelier reason it ends */
+    let failure = false;
     client.on('connect', () => {
+      // a CONNACK that arrives after stop(): the client is being ended, nothing more to do
+      if (this.state === 'stopped') return;
       connected = true;
       this.state = 'connected';
-      this.backoff.reset();
+      this.connectedAt = this.now();
       if (this.connectedOnce) this.reconnects++;
       this.connectedOnce = true;
-      this.lastError = undefined;
+      if (this.error !== this.takeoverHint()) this.lastError = undefined;
       this.emit('connect', client, this.protocolVersion);
     });
     client.on('message', (topic: string, payload: Buffer, packet: IPublishPacket) => this.emit('message', topic, payload, packet));
     client.on('error', (err: Error & { code?: number | string }) => {
+      // a refusal that arrives after stop() must not start a new wait and reconnect
+      if (this.state === 'stopped') return;
       const code = typeof err.code === 'number' ? err.code : undefined;
       if (!connected && code !== undefined) {
         if ((code === 1 || code === 132) && this.protocolVersion === 5 && !this.triedDowngrade) {
@@ -141,6 +193,7 @@ export class MqttLink extends EventEmitter {
           return;
         }
       }
+      failure ||= connected;
       this.lastError = err.message;
     });
     client.on('close', () => {
@@ -150,6 +203,7 @@ export class MqttLink extends EventEmitter {
       client.removeAllListeners('connect');
       client.end(true);
       if (this.state === 'stopped') return;
+      if (wasConnected) this.onLost(failure);
       if (wasConnected) this.emit('close');
       if (!wasConnected && this.protocolVersion === 4 && this.triedDowngrade && this.lastError?.includes('MQTT 5')) {
         // retry at once with 3.1.1
@@ -168,9 +222,20 @@ export class MqttLink extends EventEmitter {
     });
   }
 
+  /** The backoff restarts only after a connection that worked for a while (see STABLE_CONNECTION_MS). */
+  private onLost(failed: boolean): void {
+    if (this.stable()) {
+      this.backoff.reset();
+      if (this.error === this.takeoverHint()) this.lastError = undefined;
+    } else if (!failed) {
+      this.lastError = this.takeoverHint();
+    }
+  }
+
   private authFailures = 0;
 
   private fail(err: Error, longWait: boolean): void {
+    if (this.state === 'stopped') return;
     this.lastError = err.message;
     this.emit('error', err);
     if (longWait) {

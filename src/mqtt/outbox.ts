@@ -224,13 +224,19 @@ export class Outbox {
     return this.head === 0 ? this.entries : this.entries.slice(this.head);
   }
 
-  /** Iterates pending entries without copying. */
+  /**
+   * Iterates pending entries without copying. One already delivered behind an undelivered one (the broker refused
+   * the earlier) is not pending: sending it again would only duplicate it.
+   */
   *iterate(): IterableIterator<OutboxEntry> {
-    for (let i = this.head; i < this.entries.length; i++) yield this.entries[i]!;
+    for (let i = this.head; i < this.entries.length; i++) {
+      const e = this.entries[i]!;
+      if (!this.ackedOutOfOrder.has(e.seq)) yield e;
+    }
   }
 
   ack(seq: number): void {
-    if (seq <= this.cursor.ackedThrough) return;
+    if (seq <= this.cursor.ackedThrough || this.ackedOutOfOrder.has(seq)) return;
     this.ackedOutOfOrder.add(seq);
     this.acked++;
     let moved = false;

@@ -8,7 +8,9 @@ import { SessionCounter } from './session.js';
 import { deviceTopics, validatePrefix, type DeviceTopics } from './topics.js';
 import { discoveryMessages } from './discovery.js';
 import { DiscoveryRecord } from './discovery-state.js';
-import { CommandDispatcher, replyTarget, type CommandHandlers } from './commands.js';
+import { CommandDispatcher, MAX_COMMAND_BYTES, replyTarget, type CommandHandlers } from './commands.js';
+import { MAX_ROLLOUT_PAYLOAD, MAX_STATE_PAYLOAD } from './fleet-rollout.js';
+import { EdgefitError, errorMessage } from '../util/errors.js';
 import type { DeviceState, EventPayload, ModelPayload, ResultPayload, StatusPayload, TelemetryPayload } from './payloads.js';
 import type { MqttConfig } from '../config/types.js';
 
@@ -27,7 +29,20 @@ export interface MqttServiceOptions {
   cameras?: { id: string; task: 'classification' | 'detection' }[];
   /** publishes in flight at once from the outbox */
   maxInflight?: number;
+  /** how long records the broker refused wait before they are sent again (default: 1 s doubling up to mqtt.reconnectMaxSeconds) */
+  refusalBackoff?: Backoff;
 }
+
+/**
+ * The largest packet the broker may send the daemon (MQTT 5 Maximum Packet Size): the largest payload it reads (a
+ * command, the rollout's desired catalog and its state; Home Assistant's status is a word) plus room for the fixed
+ * header, the topic (at most 65535 bytes) and the properties. Anything bigger is dropped unread anyway; asked this
+ * way, the broker withholds it instead of the daemon reading it whole into memory first.
+ */
+export const MAX_INBOUND_PACKET = Math.max(MAX_COMMAND_BYTES, MAX_ROLLOUT_PAYLOAD, MAX_STATE_PAYLOAD) + 64 * 1024;
+
+/** refused records are never sent again sooner than this, whatever the backoff's jitter draws */
+const REFUSAL_FLOOR_MS = 1000;
 
 export interface MqttStats {
   connected: boolean;
@@ -63,6 +78,11 @@ export class MqttService extends EventEmitter {
   private readonly discovery: DiscoveryRecord;
   /** topics other services follow (the fleet's rollout), subscribed on every connection */
   private readonly watched = new Map<string, (payload: Buffer) => void>();
+  private readonly refusals: Backoff;
+  /** set while the pump waits after a refusal */
+  private held: NodeJS.Timeout | undefined;
+  private announcing = false;
+  private announceAgain = false;
 
   constructor(private readonly o: MqttServiceOptions) {
     super();
@@ -71,6 +91,7 @@ export class MqttService extends EventEmitter {
     this.sessions = new SessionCounter(o.stateDir);
     this.dispatcher = new CommandDispatcher(o.handlers);
     this.discovery = new DiscoveryRecord(o.stateDir);
+    this.refusals = o.refusalBackoff ?? new Backoff(1000, o.config.reconnectMaxSeconds * 1000);
   }
 
   get session(): number { return this.sessions.current; }
@@ -84,6 +105,7 @@ export class MqttService extends EventEmitter {
       protocolVersion: this.o.config.protocolVersion,
       keepaliveSeconds: this.o.config.keepaliveSeconds,
       backoff: new Backoff(1000, this.o.config.reconnectMaxSeconds * 1000),
+      maximumPacketSize: MAX_INBOUND_PACKET,
       ...(this.o.config.username ? { username: this.o.config.username } : {}),
       ...(this.o.config.password ? { password: this.o.config.password } : {}),
       ...(tls.ca || tls.cert || tls.key || this.o.url.startsWith('mqtts:') ? { tls: { ...(tls.ca ? { ca: tls.ca } : {}), ...(tls.cert ? { cert: tls.cert } : {}), ...(tls.key ? { key: tls.key } : {}), rejectUnauthorized: tls.rejectUnauthorized } } : {}),
@@ -93,7 +115,7 @@ export class MqttService extends EventEmitter {
       },
     });
     this.link.on('connect', (client: MqttClient) => { void this.onConnect(client); });
-    this.link.on('close', () => { this.ready = false; this.inflight.clear(); this.emit('offline'); });
+    this.link.on('close', () => { this.ready = false; this.inflight.clear(); this.release(); this.emit('offline'); });
     this.link.on('message', (topic: string, payload: Buffer, packet: IPublishPacket) => { void this.onMessage(topic, payload, packet); });
     this.link.on('error', (err: Error) => this.emit('error', err));
     this.link.on('waiting', (delay: number, reason: string) => this.emit('waiting', delay, reason));
@@ -109,6 +131,8 @@ export class MqttService extends EventEmitter {
 
   private async onConnect(client: MqttClient): Promise<void> {
     this.inflight.clear();
+    // a new connection may come with a corrected ACL: what was refused is tried again at once
+    this.release();
     this.ready = false;
     try {
       await this.link.subscribe([this.topics.commands, `${this.haPrefix}/status`, ...this.watched.keys()]);
@@ -148,7 +172,7 @@ export class MqttService extends EventEmitter {
   private async onMessage(topic: string, payload: Buffer, packet: IPublishPacket): Promise<void> {
     try {
       if (topic === `${this.haPrefix}/status`) {
-        if (payload.toString() === 'online' && this.o.config.homeAssistant.enabled) await this.publishDiscovery();
+        if (payload.toString() === 'online' && this.o.config.homeAssistant.enabled) this.announce();
         return;
       }
       const watcher = this.watched.get(topic);
@@ -167,9 +191,29 @@ export class MqttService extends EventEmitter {
     }
   }
 
+  /**
+   * Home Assistant says `online` on every restart, and anyone allowed to write its status topic can say it in a
+   * burst: one announcement at a time, and all the requests that arrive during it are answered by one more.
+   */
+  private announce(): void {
+    if (this.announcing) { this.announceAgain = true; return; }
+    this.announcing = true;
+    void (async () => {
+      try {
+        do {
+          this.announceAgain = false;
+          await this.publishDiscovery().catch((err: unknown) => this.emit('error', err));
+        } while (this.announceAgain && this.ready);
+      } finally {
+        this.announcing = false;
+        this.announceAgain = false;
+      }
+    })();
+  }
+
   /** Sends outbox records in order, a window at a time; each PUBACK moves the durable cursor. */
   private pump(): void {
-    if (this.pumping || !this.ready) return;
+    if (this.pumping || !this.ready || this.held) return;
     this.pumping = true;
     try {
       const max = this.o.maxInflight ?? 32;
@@ -181,18 +225,39 @@ export class MqttService extends EventEmitter {
         this.link.publish(e.topic, e.payload, { qos: 1 }).then(
           () => {
             this.inflight.delete(e.seq);
+            if (!this.held) this.refusals.reset();
             this.outbox.ack(e.seq);
             this.pump();
           },
-          () => {
-            // the connection went away; the record is re-sent on the next one
-            if (this.link.client === client) this.inflight.delete(e.seq);
+          (err: unknown) => {
+            // the connection went away: the record is re-sent on the next one
+            if (this.link.client !== client) return;
+            this.inflight.delete(e.seq);
+            this.hold(e.topic, err);
           },
         );
       }
     } finally {
       this.pumping = false;
     }
+  }
+
+  /**
+   * The broker refused a record on a live connection (MQTT 5: a PUBACK reason code such as 135, its ACL). It stays in
+   * the outbox; sent again at once it would be refused again, so the pump waits, longer each time, and says why.
+   */
+  private hold(topic: string, cause: unknown): void {
+    if (this.held) return;
+    const delay = this.refusals.nextAtLeast(REFUSAL_FLOOR_MS);
+    this.held = setTimeout(() => { this.held = undefined; this.pump(); }, delay);
+    const err = new EdgefitError('E_MQTT_AUTH', `the broker at ${redact(this.o.url)} refused a publish to ${topic} (${errorMessage(cause)}); allow client edgefit-${this.o.deviceId} to publish to ${this.topics.base}/# in the broker's ACL. The outbox keeps the record and sends it again in ${Math.ceil(delay / 1000)} s`, { cause });
+    this.link.lastError = err.message;
+    this.emit('error', err);
+  }
+
+  private release(): void {
+    if (this.held) clearTimeout(this.held);
+    this.held = undefined;
   }
 
   /** Accepts a result: durable in the outbox when this resolves; returns its seq. Rejects when the disk refuses. */
@@ -280,7 +345,9 @@ export class MqttService extends EventEmitter {
       while (this.outbox.stats().depth > 0 && this.ready && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
       await this.setStatus('stopped');
     }
-    await this.link.stop();
-    await this.outbox.close();
+    this.release();
+    // start() may have failed before the link or the outbox existed: stopping what there is must not throw
+    await this.link?.stop();
+    await this.outbox?.close();
   }
 }

@@ -137,6 +137,13 @@ describe('config errors', () => {
     expect(errorOf({ env: {}, overrides: { 'log.level': 'verbose' } })).toBe('config: log.level must be one of debug, info, warn, error (got "verbose") — from the command line');
   });
 
+  it('refuse an outbox of 0 messages: it would drop every result, even while connected', () => {
+    const f = file('outbox0.yaml', 'mqtt:\n  outbox:\n    maxMessages: 0\n');
+    expect(errorOf({ file: f, env: {} })).toBe(`config: mqtt.outbox.maxMessages must be >= 1 and <= 10000000 (got 0) — from ${f}`);
+    expect(errorOf({ env: { EDGEFIT_MQTT_OUTBOX_MAX_MESSAGES: '0' } })).toContain('mqtt.outbox.maxMessages must be >= 1');
+    expect(loadConfig({ env: {}, host, overrides: { 'mqtt.outbox.maxMessages': '1' } }).config.mqtt.outbox.maxMessages).toBe(1);
+  });
+
   it.each([
     [{ EDGEFIT_ENGINE_PROVIDERS: 'cpu,gpu' }, ['engine.providers[1]', 'one of tensorrt, cuda, cpu', '"gpu"', 'EDGEFIT_ENGINE_PROVIDERS']],
     [{ EDGEFIT_ENGINE_PROVIDERS: '' }, ['engine.providers', 'at least 1']],
@@ -145,6 +152,11 @@ describe('config errors', () => {
     [{ EDGEFIT_ENGINE_THREADS: '1.5' }, ['engine.threads must be an integer', '(got 1.5)']],
     [{ EDGEFIT_CAMERA_SOURCE: 'rtmp://x/y' }, ['camera.source must be', "'rtsp://…'", "'folder:DIR'", '"rtmp://x/y"']],
     [{ EDGEFIT_MQTT_URL: 'http://broker' }, ['mqtt.url must be empty or a URL mqtt://', '"http://broker"']],
+    // the scheme passes the schema's pattern; the client would fail only after profiling, without naming the setting
+    [{ EDGEFIT_MQTT_URL: 'mqtt://broker:99999' }, ['mqtt.url must be a broker URL such as mqtt://broker.local:1883', 'does not parse', '"mqtt://broker:99999"', 'EDGEFIT_MQTT_URL']],
+    [{ EDGEFIT_MQTT_URL: 'mqtt://broker:abc' }, ['mqtt.url must be a broker URL', '"mqtt://broker:abc"']],
+    [{ EDGEFIT_MQTT_URL: 'mqtt://[bad' }, ['mqtt.url must be a broker URL', 'does not parse']],
+    [{ EDGEFIT_MQTT_URL: 'mqtt://broker:0' }, ['mqtt.url must be a broker URL', 'port 0']],
     [{ EDGEFIT_MQTT_PREFIX: 'a/+/b' }, ['mqtt.prefix must be topic levels', "no '+', '#'"]],
     [{ EDGEFIT_MQTT_RESULTS_MODE: 'sometimes' }, ['mqtt.results.mode must be one of every, change, threshold']],
     [{ EDGEFIT_BUDGET_MEMORY_FRACTION: '0' }, ['budget.memoryFraction must be > 0 and <= 1', '(got 0)']],
@@ -154,6 +166,10 @@ describe('config errors', () => {
   ] as Array<[Record<string, string>, string[]]>)('%j is refused with a message naming the field', (env, parts) => {
     const msg = errorOf({ env });
     for (const p of parts) expect(msg).toContain(p);
+  });
+
+  it.each(['mqtt://broker.local:1883', 'mqtts://broker.example.com', 'ws://10.0.0.2:8080/mqtt', 'tcp://[::1]:1883'])('accepts the broker URL %s', (url) => {
+    expect(loadConfig({ env: { EDGEFIT_MQTT_URL: url }, host }).config.mqtt.url).toBe(url);
   });
 
   it('reports every problem at once', () => {

@@ -42,6 +42,20 @@ describe('Outbox', () => {
     await a.close();
   });
 
+  it('sends again only what is undelivered: a record acked behind a refused one is not iterated, and a second ack counts once', async () => {
+    const a = await Outbox.open(dir(), opts);
+    for (let i = 0; i < 4; i++) await a.append('t', (s) => `p${s}`);
+    // the broker refused 1 and took 2 and 3: a retry sends 1 and 4, not 2 and 3 a second time
+    a.ack(2); a.ack(3);
+    expect([...a.iterate()].map((e) => e.seq)).toEqual([1, 4]);
+    a.ack(3);
+    expect(a.stats().acked).toBe(2);
+    a.ack(1);
+    expect([...a.iterate()].map((e) => e.seq)).toEqual([4]);
+    expect(a.stats()).toMatchObject({ acked: 3, depth: 1 });
+    await a.close();
+  });
+
   it('drops the oldest past the bound and counts every drop, also across a restart', async () => {
     const d = dir();
     const a = await Outbox.open(d, { maxMessages: 10, maxBytes: 1 << 20 });
