@@ -121,6 +121,9 @@ export interface FetchOptions {
   log?: (line: string, fields?: Record<string, unknown>) => void;
 }
 
+/** The largest packet the seed's client reads: one measurement, its topic and the packet's headers. */
+export const SEED_MAX_PACKET = MAX_FLEET_PAYLOAD + 16 * 1024;
+
 /** The most figures one start takes from the fleet (a ladder is tens of rungs x 3 thread counts x providers). */
 export const MAX_SEED_FIGURES = 4096;
 
@@ -144,7 +147,8 @@ export async function fetchFleetSeed(o: FetchOptions): Promise<FleetSeed & { com
     o.log?.('fleet measurements not read: the MQTT TLS files are unreadable', { error: errorMessage(err) });
     return { board: o.board, figures: [], refused: 0, complete: false, ms: Date.now() - started };
   }
-  const client = mqtt.connect(o.url, options);
+  // MQTT 5: the broker withholds a retained entry too large to be a measurement instead of us reading it whole
+  const client = mqtt.connect(o.url, o.mqtt.protocolVersion === 5 ? { ...options, properties: { ...options.properties, maximumPacketSize: SEED_MAX_PACKET } } : options);
   const complete = await new Promise<boolean>((resolve) => {
     // the whole read, connection included, is bounded by waitMs
     const timer = setTimeout(() => resolve(false), o.waitMs);
