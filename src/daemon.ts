@@ -106,7 +106,7 @@ export class Daemon {
       this.commands,
       service('online', async () => {
         await this.selection.publishModel();
-        await this.mqttClient.mqtt?.setStatus('online', this.selection.warning ?? '');
+        await this.mqttClient.mqtt?.setStatus('online', this.selection.statusWarning ?? '');
       }),
       this.telemetryService,
       this.o.mqtt && c.fleet.shareMeasurements ? new FleetShareService({ config: c, log: this.o.log, board: () => this.board, mqtt: () => this.mqttClient.mqtt }) : undefined,

@@ -1,8 +1,10 @@
+import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { diagnose } from '../device/doctor.js';
 import { renderDoctor } from '../device/doctor-render.js';
 import { createFakeOrt } from '../device/fake-ort.js';
 import { probeDevice } from '../device/probe.js';
+import { probeProvidersIsolated } from '../device/providers-isolated.js';
 import { EdgefitError } from '../util/errors.js';
 import { configFrom, withConfig, type ConfigFlags } from './config-flags.js';
 
@@ -34,7 +36,12 @@ export function register(program: Command): void {
         }
         ort = createFakeOrt({ backends: names.map((name) => ({ name, bundled: true })), working: names });
       }
-      const device = await probeDevice({ root: flags.root, ort, quietOrt: true });
+      // this machine: its providers proven as the daemon proves them, in a child process on the library the engine
+      // loads (engine.ortLibraryPath, else the bundled onnxruntime-node); a recorded tree's are not probed
+      const live = !ort && (flags.root === undefined || resolve(flags.root) === '/');
+      const device = live
+        ? await Promise.all([probeDevice({ root: flags.root, ort: null }), probeProvidersIsolated(config.engine.ortLibraryPath || undefined)]).then(([d, providers]) => ({ ...d, providers }))
+        : await probeDevice({ root: flags.root, ort, quietOrt: true });
       const report = await diagnose(device, { ffmpegPath: config.camera.ffmpegPath, configuredProviders: config.engine.providers });
       process.stdout.write(flags.json ? JSON.stringify(report, null, 2) + '\n' : renderDoctor(report));
     });

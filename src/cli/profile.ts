@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { writeFileSync } from 'node:fs';
 import { probeDevice, boardFingerprint } from '../device/probe.js';
+import { probeProvidersIsolated } from '../device/providers-isolated.js';
 import { budgetFor, cachePathOf, measurerFor, probeDirOf, selectModel, usableProviders } from '../select/choose.js';
 import { ProfileCache } from '../profile/cache.js';
 import { threadCounts } from '../profile/measure.js';
@@ -43,10 +44,13 @@ export function register(program: Command): void {
     .option('--plot <file.svg>', 'write an SVG chart: size vs latency, budget line, choice and losers'))
     .action(async (flags: Flags) => {
       const config = configFrom(flags);
-      const device = await probeDevice({ quietOrt: true });
+      // as the daemon does: providers proven in a child process on the library the engine loads
+      // (engine.ortLibraryPath), and every measurement made on that library with the engine's TensorRT options
+      const [probed, providers] = await Promise.all([probeDevice({ ort: null }), probeProvidersIsolated(config.engine.ortLibraryPath || undefined)]);
+      const device = { ...probed, providers };
       const board = boardFingerprint(device);
       const variants = await loadVariants(flags, config, (l) => process.stderr.write(l + '\n'));
-      const providers = parseProviders(flags.providers) ?? usableProviders(config, device);
+      const chain = parseProviders(flags.providers) ?? usableProviders(config, device);
       const budget = budgetFor(config, device, flags);
       const probeDir = flags.probe ?? probeDirOf(config);
       const probe = await loadProbeSet(probeDir);
@@ -57,7 +61,7 @@ export function register(program: Command): void {
       const threads = parseThreads(flags.threads) ?? (config.engine.threads > 0 ? config.engine.threads : 'auto');
       const cache = new ProfileCache(flags.cache ?? cachePathOf(config));
       if (cache.warning) process.stderr.write(`warning: ${cache.warning}\n`);
-      const specs = specsFor(variants, providers);
+      const specs = specsFor(variants, chain);
       const perCandidate = threads === 'auto' ? threadCounts(availableParallelism()).length : 1;
       const bar = new ProgressBar(process.stderr, specs.length * perCandidate);
       const measure = measurerFor(config, {

@@ -3,16 +3,29 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { createDaemon } from '../daemon.js';
-import { parseSetFlags } from '../config/index.js';
+import type { Config } from '../config/index.js';
 import { createLogger } from '../util/log.js';
 import { projectRoot } from '../util/paths.js';
 import { errorMessage } from '../util/errors.js';
 import { onStdoutClosed } from './stdout.js';
-import { configFrom, withConfig, type ConfigFlags } from './config-flags.js';
+import { loadConfigFrom, withConfig, type ConfigFlags } from './config-flags.js';
 
-interface RunFlags extends ConfigFlags {
+export interface RunFlags extends ConfigFlags {
   camera?: string; json?: boolean; mqtt?: boolean; broker?: string;
   budgetMs?: string; deviceId?: string; logLevel?: string;
+}
+
+/**
+ * The configuration `run` starts with: --json means a line per inferred frame, unless the configuration chose a
+ * results mode. Decided on where the loaded mqtt.results.mode came from, so a file given by --config or by
+ * $EDGEFIT_CONFIG, EDGEFIT_MQTT_RESULTS_MODE and --set all count alike: what the file says matters, not how it
+ * was named.
+ */
+export function runConfig(flags: RunFlags, overrides: Record<string, unknown> = {}): Config {
+  const loaded = loadConfigFrom(flags, overrides);
+  if (!flags.json || loaded.sources['mqtt.results.mode'] !== 'default') return loaded.config;
+  // loaded again rather than patched: the value goes through the same validation as any flag's
+  return loadConfigFrom(flags, { ...overrides, 'mqtt.results.mode': 'every' }).config;
 }
 
 export function register(program: Command): void {
@@ -39,10 +52,8 @@ export function register(program: Command): void {
       if (flags.budgetMs !== undefined) overrides['budget.latencyMs'] = flags.budgetMs;
       if (flags.deviceId !== undefined) overrides.deviceId = flags.deviceId;
       if (flags.logLevel !== undefined) overrides['log.level'] = flags.logLevel;
-      // --json means a line per inferred frame, unless the user chose a results mode explicitly
-      if (flags.json && !('mqtt.results.mode' in parseSetFlags(flags.set)) && !process.env.EDGEFIT_MQTT_RESULTS_MODE && !flags.config) overrides['mqtt.results.mode'] = 'every';
       // a bad configuration ends here, before anything is touched
-      const config = configFrom(flags, overrides);
+      const config = runConfig(flags, overrides);
       const log = createLogger(config.log.level, config.log.json);
       const version = (JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')) as { version: string }).version;
       const daemon = createDaemon({ config, log, version, json: flags.json ?? false, mqtt: flags.mqtt !== false });

@@ -51,8 +51,10 @@ export class SelectionService implements Service {
   readonly name = 'selection';
   device!: DeviceInfo;
   choice!: Choice;
-  /** the ladder's warning (no pretrained model, ...), shown in the `online` status */
+  /** the ladder's warning (no pretrained model, ...), part of the `online` status (statusWarning) */
   warning: string | undefined;
+  /** the status warning last published, so a re-selection republishes the retained status only on a change */
+  private statusSaid: string | undefined;
   private ladder: Variant[] = [];
   private budget!: Budget;
   private budgetOverride: Partial<Config['budget']> = {};
@@ -84,6 +86,18 @@ export class SelectionService implements Service {
     await this.loadLadder();
     this.budget = budgetFromConfig(c, this.device, this.budgetOverride);
     this.choice = await this.select(false, await this.i.fleetSeed?.(boardFingerprint(this.device)));
+    // the daemon publishes this with its first `online` status
+    this.statusSaid = this.statusWarning;
+  }
+
+  /**
+   * The warning of the retained status: the ladder's, and while nothing fits the budget the running choice's
+   * reason (every cause, the setting behind it, and whether the model is one budget.minAccuracy refuses). A status
+   * watcher (Home Assistant, the dashboard) sees it without reading the `model` payload.
+   */
+  get statusWarning(): string | undefined {
+    const parts = [this.warning, this.choice?.overBudget ? this.choice.reason : undefined].filter((w): w is string => !!w);
+    return parts.length > 0 ? parts.join(' | ') : undefined;
   }
 
   async start(): Promise<void> {
@@ -136,9 +150,18 @@ export class SelectionService implements Service {
     return run;
   }
 
-  /** The retained `model` payload of the running choice. */
+  /**
+   * The retained `model` payload of the running choice; and the retained status again when its warning changed (a
+   * pull or a budget change made the budget fit, or stop fitting), so a stale "nothing fits" does not outlive it.
+   */
   async publishModel(): Promise<void> {
-    await this.i.mqtt()?.setModel(modelPayload(this.i.config.deviceId, this.device.board.kind, this.choice));
+    const mqtt = this.i.mqtt();
+    await mqtt?.setModel(modelPayload(this.i.config.deviceId, this.device.board.kind, this.choice));
+    const warning = this.statusWarning;
+    if (mqtt && warning !== this.statusSaid) {
+      this.statusSaid = warning;
+      await mqtt.setStatus('online', warning ?? '');
+    }
   }
 
   /** `stoppable`: a stop() ends the selection at once, killing the measurement in progress (a re-selection by command) */
@@ -151,7 +174,14 @@ export class SelectionService implements Service {
       // newly pulled models are profiled here, for minutes: a stop waits for one measurement, not for all
       if (stoppable && this.i.stopped()) throw stoppingError();
     }, stoppable ? this.i.signal : undefined, seed);
-    if (choice.overBudget) this.log.warn(choice.reason);
+    if (choice.overBudget) {
+      // as loud as the ladder's warning: the camera runs on a model outside the budget the user set; an error
+      // when that model is one budget.minAccuracy refuses (nothing meeting the minimum could run)
+      const level = choice.belowMinAccuracy ? 'error' : 'warn';
+      this.log[level]('*'.repeat(78));
+      this.log[level](choice.reason);
+      this.log[level]('*'.repeat(78));
+    }
     return choice;
   }
 

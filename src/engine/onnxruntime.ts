@@ -1,18 +1,11 @@
 import * as bundledOrt from 'onnxruntime-node';
 import type * as OrtTypes from 'onnxruntime-node';
-import { loadOrtBinding, providerSessionOptions, type OrtNodeModule } from './ort-binding.js';
+import { loadOrtBinding, modelSessionOptions, type OrtNodeModule } from './ort-binding.js';
 import { stat } from 'node:fs/promises';
 import { EdgefitError, errorMessage } from '../util/errors.js';
 import { readOnnxMetadata } from '../util/onnx-metadata.js';
 import { dropOptimized, optimizedModel } from './optimized-model.js';
 import type { Engine, EngineFactory, EngineOptions, ModelIO, ProviderName, RunResult } from './engine.js';
-
-type OrtProvider = OrtTypes.InferenceSession.ExecutionProviderConfig;
-
-function providerConfig(p: 'cpu' | 'cuda' | 'tensorrt', opts: EngineOptions): OrtProvider {
-  // the same provider options the device probe proves; nodes a GPU provider cannot take may still run on the CPU
-  return providerSessionOptions(p, { ...(opts.trtCacheDir ? { trtCacheDir: opts.trtCacheDir } : {}), ...(opts.trtFp16 ? { trtFp16: true } : {}) }).executionProviders[0] as OrtProvider;
-}
 
 /**
  * Creates a session with the first provider of the chain that really loads. Each provider is tried alone:
@@ -34,15 +27,11 @@ export async function createSessionWithChain(
       continue;
     }
     try {
-      const options: OrtTypes.InferenceSession.SessionOptions = {
-        executionProviders: [providerConfig(p, opts)],
-        graphOptimizationLevel: optimization,
-        ...(opts.threads > 0 ? { intraOpNumThreads: opts.threads } : {}),
-        interOpNumThreads: 1,
-        executionMode: 'sequential',
-        // a missing GPU library is expected on most boards and reported through `refused`, not as an ERROR line
-        ...(p !== 'cpu' ? { logSeverityLevel: 4 as const } : {}),
-      };
+      // the same options the profiler measured it with (its child uses this function too)
+      const options = modelSessionOptions(p, {
+        threads: opts.threads, optimization,
+        ...(opts.trtCacheDir ? { trtCacheDir: opts.trtCacheDir } : {}), ...(opts.trtFp16 ? { trtFp16: true } : {}),
+      });
       // a path lets onnxruntime read the file itself (and find external data beside it)
       const session = typeof model === 'string' ? await ort.InferenceSession.create(model, options) : await ort.InferenceSession.create(model, options);
       return { session, provider: p, refused };

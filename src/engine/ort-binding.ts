@@ -117,13 +117,86 @@ function assembleTree(binDir: string, cacheDir: string): string {
   return pkg;
 }
 
+/** Where a custom binding is, as engine.ortLibraryPath names it (resolved and checked, nothing loaded). */
+type ResolvedBinding =
+  | { kind: 'package'; dir: string; binDir: string }
+  | { kind: 'binary'; dir: string; binDir: string };
+
+/** The checks of loadOrtBinding that need no loading: what `raw` names, or an E_ORT_BINDING error saying what is missing. */
+function resolveBinding(raw: string): ResolvedBinding {
+  const abs = resolve(raw);
+  if (!existsSync(abs)) fail(abs, 'does not exist');
+  let dir = realpathSync(abs);
+  if (statSync(dir).isFile()) {
+    const name = basename(dir);
+    if (name !== BINDING && !LIBRARY.test(name)) fail(abs, `is a file but neither ${BINDING} nor libonnxruntime.so*`);
+    dir = dirname(dir);
+  }
+  if (readPackageName(dir) === 'onnxruntime-node') {
+    const binDir = findBindingDir(dir);
+    if (!binDir) fail(dir, `is an onnxruntime-node package without a native binding (no bin/napi-v6/${process.platform}/${process.arch}/${BINDING}): build it with --build_nodejs, or run its install script`);
+    return { kind: 'package', dir, binDir };
+  }
+  const binDir = findBindingDir(dir);
+  if (!binDir) {
+    const libs = readdirSync(dir).filter((f) => LIBRARY.test(f));
+    fail(dir, libs.length > 0
+      ? `holds ${libs.join(', ')} but no ${BINDING}: Node cannot call a bare libonnxruntime; the binding comes from the same build (--build_nodejs), in js/node/bin/napi-v6/${process.platform}/${process.arch}/`
+      : `holds neither an onnxruntime-node package.json nor ${BINDING}`);
+  }
+  if (!readdirSync(binDir).some((f) => /^libonnxruntime\.so\.1/.test(f))) {
+    fail(binDir, `has ${BINDING} but no libonnxruntime.so.1 beside it (the binding loads it from its own directory): copy libonnxruntime.so.1 of the same build there`);
+  }
+  return { kind: 'binary', dir, binDir };
+}
+
+/** The native files of a binding directory: the binding and every shared library beside it (provider libraries too). */
+function nativeFiles(binDir: string): string[] {
+  return readdirSync(binDir).filter((f) => f === BINDING || /\.so(\.\d+)*$/.test(f)).sort();
+}
+
+function bundledPackageVersion(): string {
+  return (JSON.parse(readFileSync(requireHere.resolve('onnxruntime-node/package.json'), 'utf8')) as { version: string }).version;
+}
+
+/** Which onnxruntime a path names, without loading it (a native library stays out of the caller). */
+export interface OrtBindingIdentity {
+  kind: LoadedOrtBinding['kind'];
+  /** the package or binary directory ('' for bundled) */
+  path: string;
+  /** onnxruntime-node's version: the package's own, or for a binary directory the bundled JavaScript's it is wrapped in */
+  version: string;
+  /**
+   * '' for bundled; otherwise 12 hex digits over the directory and the name, size and mtime of every native file of
+   * the build (the binding, libonnxruntime, the provider libraries): a rebuild in place is another identity
+   */
+  id: string;
+}
+
+/**
+ * The identity of the binding loadOrtBinding(path) would load, by the same rules and with the same errors
+ * (E_ORT_BINDING), from the files alone: what a measurement made on it is keyed by (src/profile/cache.ts).
+ */
+export function ortBindingIdentity(path?: string): OrtBindingIdentity {
+  const raw = (path ?? '').trim();
+  if (raw === '') return { kind: 'bundled', path: '', version: bundledPackageVersion(), id: '' };
+  const b = resolveBinding(raw);
+  const version = b.kind === 'package'
+    ? (JSON.parse(readFileSync(join(b.dir, 'package.json'), 'utf8')) as { version?: string }).version ?? 'unknown'
+    : bundledPackageVersion();
+  const stamp = [b.kind, b.dir, b.binDir, ...nativeFiles(b.binDir).map((f) => { const st = statSync(join(b.binDir, f)); return `${f}:${st.size}:${st.mtimeMs}`; })];
+  return { kind: b.kind, path: b.kind === 'package' ? b.dir : b.binDir, version, id: createHash('sha256').update(stamp.join('|')).digest('hex').slice(0, 12) };
+}
+
 /**
  * Loads onnxruntime's Node binding: the bundled onnxruntime-node when `path` is empty, otherwise a custom build
  * (a Jetson's CUDA/TensorRT build; see deploy/jetson/README.md). `path` may be
  *  - an onnxruntime-node package directory (package.json named onnxruntime-node, with its dependencies installed),
  *  - a directory holding onnxruntime_binding.node and libonnxruntime.so.1 (or one with bin/napi-v6/<platform>/<arch>/),
  *  - one of those two files, meaning its directory.
- * One binding per path and process (cached): native runtimes cannot be unloaded.
+ * One binding per path and process (cached): native runtimes cannot be unloaded. The engine's worker
+ * (src/engine/onnxruntime.ts), the provider probe (src/device/providers-child.ts) and the profiler's child
+ * (src/profile/child.ts) all load it here.
  */
 export async function loadOrtBinding(path?: string, opts: LoadOrtBindingOptions = {}): Promise<LoadedOrtBinding> {
   const raw = (path ?? '').trim();
@@ -142,21 +215,14 @@ export async function loadOrtBinding(path?: string, opts: LoadOrtBindingOptions 
     return loaded;
   }
 
-  const abs = resolve(raw);
-  if (!existsSync(abs)) fail(abs, 'does not exist');
-  let dir = realpathSync(abs);
-  if (statSync(dir).isFile()) {
-    const name = basename(dir);
-    if (name !== BINDING && !LIBRARY.test(name)) fail(abs, `is a file but neither ${BINDING} nor libonnxruntime.so*`);
-    dir = dirname(dir);
-  }
+  const b = resolveBinding(raw);
+  const dir = b.dir;
   const hit = cache.get(dir);
   if (hit) return hit;
 
   let loaded: LoadedOrtBinding;
-  if (readPackageName(dir) === 'onnxruntime-node') {
+  if (b.kind === 'package') {
     const req = createRequire(join(dir, 'package.json'));
-    if (!findBindingDir(dir)) fail(dir, `is an onnxruntime-node package without a native binding (no bin/napi-v6/${process.platform}/${process.arch}/${BINDING}): build it with --build_nodejs, or run its install script`);
     let mod: unknown;
     try {
       mod = req(dir);
@@ -168,16 +234,7 @@ export async function loadOrtBinding(path?: string, opts: LoadOrtBindingOptions 
     const ort = checkModule(mod, dir);
     loaded = { ort, kind: 'package', path: dir, version: versionOf(ort) };
   } else {
-    const binDir = findBindingDir(dir);
-    if (!binDir) {
-      const libs = readdirSync(dir).filter((f) => LIBRARY.test(f));
-      fail(dir, libs.length > 0
-        ? `holds ${libs.join(', ')} but no ${BINDING}: Node cannot call a bare libonnxruntime; the binding comes from the same build (--build_nodejs), in js/node/bin/napi-v6/${process.platform}/${process.arch}/`
-        : `holds neither an onnxruntime-node package.json nor ${BINDING}`);
-    }
-    if (!readdirSync(binDir).some((f) => /^libonnxruntime\.so\.1/.test(f))) {
-      fail(binDir, `has ${BINDING} but no libonnxruntime.so.1 beside it (the binding loads it from its own directory): copy libonnxruntime.so.1 of the same build there`);
-    }
+    const binDir = b.binDir;
     let pkg: string;
     try {
       pkg = assembleTree(binDir, opts.cacheDir ?? join(tmpdir(), 'edgefit-ort-binding'));
@@ -221,4 +278,25 @@ export function providerSessionOptions(provider: 'cpu' | 'cuda' | 'tensorrt', op
       }
     : { name: provider };
   return { executionProviders: [ep], extra: { session: { disable_cpu_ep_fallback: '1' } } };
+}
+
+/**
+ * The options a model's session is created with on one provider: by the engine (src/engine/onnxruntime.ts) and by
+ * the profiler's child (src/profile/child.ts), so that what is measured is what runs. Nodes a GPU provider cannot
+ * take may still run on the CPU here (the device probe, not a model's session, refuses a CPU fallback).
+ */
+export function modelSessionOptions(
+  provider: 'cpu' | 'cuda' | 'tensorrt',
+  o: { threads: number; trtCacheDir?: string; trtFp16?: boolean; optimization?: 'all' | 'disabled' },
+): OrtModule.InferenceSession.SessionOptions {
+  const ep = providerSessionOptions(provider, { ...(o.trtCacheDir ? { trtCacheDir: o.trtCacheDir } : {}), ...(o.trtFp16 ? { trtFp16: true } : {}) }).executionProviders[0];
+  return {
+    executionProviders: [ep as OrtModule.InferenceSession.ExecutionProviderConfig],
+    graphOptimizationLevel: o.optimization ?? 'all',
+    ...(o.threads > 0 ? { intraOpNumThreads: o.threads } : {}),
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    // a missing GPU library is expected on most boards and reported by the caller, not as an ERROR line
+    ...(provider !== 'cpu' ? { logSeverityLevel: 4 as const } : {}),
+  };
 }

@@ -9,6 +9,7 @@ import { distModule } from '../util/paths.js';
 import type { AgreementJob, ChildAnswer } from './protocol.js';
 import { IsolatedFailure, runIsolated } from '../util/run-isolated.js';
 import type { Agreement } from './types.js';
+import { BUNDLED_RUNTIME, type OrtRuntime } from './runtime.js';
 
 /** The probe frames agreement is measured on: image files of one directory, identified by their content. */
 export interface ProbeSet {
@@ -48,6 +49,8 @@ export function needsAgreement(v: Variant): boolean {
 
 export interface AgreementOptions {
   provider?: ProviderName;
+  /** as ProfileOptions.runtime */
+  runtime?: OrtRuntime;
   threads?: number;
   /** the child is killed past this; default 120 s */
   timeoutMs?: number;
@@ -67,7 +70,7 @@ export async function measureAgreement(v: Variant, probe: ProbeSet, opts: Agreem
   const childPath = distModule('profile/child.js');
   if (!existsSync(childPath)) return fail(`the profiler's compiled child ${childPath} is missing; run \`npm run build\``);
   const job: AgreementJob = {
-    type: 'agreement', modelPath: v.modelPath, provider: opts.provider ?? 'cpu', threads: opts.threads ?? 1,
+    type: 'agreement', modelPath: v.modelPath, provider: opts.provider ?? 'cpu', runtime: opts.runtime ?? BUNDLED_RUNTIME, threads: opts.threads ?? 1,
     resolution: v.resolution, nativeResolution, frames: probe.files,
   };
   const timeoutMs = opts.timeoutMs ?? 120_000;

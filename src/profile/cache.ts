@@ -1,9 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { createHash } from 'node:crypto';
+import { resolve } from 'node:path';
 import type { ProviderName } from '../engine/engine.js';
+import { ortBindingIdentity } from '../engine/ort-binding.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { EdgefitError } from '../util/errors.js';
 import type { Agreement, Measurement } from './types.js';
+import { BUNDLED_RUNTIME, type OrtRuntime } from './runtime.js';
 
 /** Everything a measurement depends on; a change in any field means measuring again. */
 export interface CacheKey {
@@ -13,6 +17,7 @@ export interface CacheKey {
   sha256: string;
   /** input resolution fed: one file with symbolic H/W is several ladder rungs */
   resolution: number;
+  /** the runtime measured on (runtimeVersion): onnxruntime's version, with the custom library's identity and TensorRT FP16 */
   ortVersion: string;
   provider: ProviderName;
   threads: number;
@@ -237,20 +242,43 @@ export class ProfileCache {
 
 let cachedOrtVersion: string | undefined;
 
-/** The installed onnxruntime-node version, part of every cache key (a new runtime means new figures). */
+/** A runtime's version as a key part: letters, digits, '.', '_', '-' (a fleet topic level, src/mqtt/topics.ts). */
+function keyPart(v: string): string {
+  return v.replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 32) || 'unknown';
+}
+
 /**
- * The runtime a provider's measurements depend on, as the cache key's `ortVersion`: onnxruntime-node's version, or
- * for the TensorFlow.js providers `tfjs-<version>` (one onnxruntime upgrade leaves the tfjs figures valid).
+ * The runtime a provider's measurements depend on, as the cache key's `ortVersion`:
+ *  - for the TensorFlow.js providers `tfjs-<version>` (one onnxruntime upgrade leaves the tfjs figures valid);
+ *  - on the bundled onnxruntime-node its version, `1.30.0`, as before: the caches written so far stay valid;
+ *  - on a custom library (engine.ortLibraryPath) its version and identity, `1.20.1_lib-<12 hex digits>`
+ *    (ortBindingIdentity: the build's directory and native files, so a rebuild in place measures again);
+ *  - for tensorrt with engine.trtFp16 on, `_fp16` after either (FP16 engines are other figures; the other
+ *    providers ignore the setting, so toggling it keeps their figures).
+ * `ort` overrides the version part (tests). A library that cannot be resolved gets an identity of its path: its
+ * measurement fails in the child with the loader's reason, and a failure is never cached.
  */
-export function runtimeVersion(provider: ProviderName, ort: string = ''): string {
+export function runtimeVersion(provider: ProviderName, ort: string = '', runtime: OrtRuntime = BUNDLED_RUNTIME): string {
   if (provider === 'tfjs-node' || provider === 'tfjs-wasm') {
     cachedTfjsVersion ??= `tfjs-${(JSON.parse(readFileSync(createRequire(import.meta.url).resolve('@tensorflow/tfjs-core/package.json'), 'utf8')) as { version: string }).version}`;
     return cachedTfjsVersion;
   }
-  return ort || ortVersion();
+  let key = ort || ortVersion();
+  const lib = runtime.ortLibraryPath.trim();
+  if (lib) {
+    let id: { version: string; id: string };
+    try {
+      id = ortBindingIdentity(lib);
+    } catch {
+      id = { version: ort || 'unresolved', id: createHash('sha256').update(resolve(lib)).digest('hex').slice(0, 12) };
+    }
+    key = `${keyPart(ort || id.version)}_lib-${id.id}`;
+  }
+  return provider === 'tensorrt' && runtime.trtFp16 ? `${key}_fp16` : key;
 }
 let cachedTfjsVersion: string | undefined;
 
+/** The bundled onnxruntime-node's version (its package.json, nothing loaded): the key's runtime on the bundled library. */
 export function ortVersion(): string {
   if (cachedOrtVersion) return cachedOrtVersion;
   const require = createRequire(import.meta.url);

@@ -1,11 +1,15 @@
 /**
  * Child-process entry of the profiler, run by runIsolated (src/util/run-isolated.ts): the job comes on stdin, the
- * answer (ChildAnswer) goes back as its last stdout line. Loads one model in onnxruntime-node, warms it up, times
- * runs; its baseline, phases and progress go over the IPC channel while it works.
+ * answer (ChildAnswer) goes back as its last stdout line. Loads one model in onnxruntime, warms it up, times
+ * runs; its baseline, phases and progress go over the IPC channel while it works. The onnxruntime is the job's
+ * runtime, loaded as the engine's worker loads it (loadOrtBinding: engine.ortLibraryPath, or the bundled
+ * onnxruntime-node), and the session gets the engine's options (modelSessionOptions, TensorRT's FP16 and cache).
  */
 import { writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { AgreementJob, ChildAnswer, ChildJob, ChildMessage, ChildPhase } from './protocol.js';
+import type { OrtRuntime } from './runtime.js';
+import { loadOrtBinding, modelSessionOptions, type OrtNodeModule } from '../engine/ort-binding.js';
 import { serveIsolated } from '../util/isolated-main.js';
 import { readProcMemory } from '../util/procstatus.js';
 import { summarize } from './stats.js';
@@ -45,6 +49,30 @@ function concreteShape(shape: ReadonlyArray<number | string>, job: ChildJob): nu
 }
 
 const isTfjs = (p: string): p is 'tfjs-node' | 'tfjs-wasm' => p === 'tfjs-node' || p === 'tfjs-wasm';
+
+/**
+ * The job's onnxruntime, as the engine's worker loads it. For tensorrt, TensorRT's FP16 and engine cache are also
+ * set in the environment first, as the daemon sets them before its engine loads (src/daemon/tensorrt-env.ts): a
+ * binding that forwards no TensorRT provider options still builds the engines the daemon will run.
+ */
+async function loadOrt(job: { provider: string; runtime: OrtRuntime }): Promise<OrtNodeModule> {
+  if (job.provider === 'tensorrt') {
+    process.env.ORT_TENSORRT_FP16_ENABLE = job.runtime.trtFp16 ? '1' : '0';
+    if (job.runtime.trtCacheDir) {
+      process.env.ORT_TENSORRT_ENGINE_CACHE_ENABLE = '1';
+      process.env.ORT_TENSORRT_CACHE_PATH = job.runtime.trtCacheDir;
+    }
+  }
+  return (await loadOrtBinding(job.runtime.ortLibraryPath)).ort;
+}
+
+/** The engine's session options for the job's provider (src/engine/onnxruntime.ts creates its session with them). */
+function sessionOptions(job: { provider: string; runtime: OrtRuntime; threads: number }) {
+  const p = job.provider;
+  if (p !== 'cpu' && p !== 'cuda' && p !== 'tensorrt') throw new Error(`${p} is not an onnxruntime provider`);
+  const { trtFp16, trtCacheDir } = job.runtime;
+  return modelSessionOptions(p, { threads: job.threads, ...(trtFp16 ? { trtFp16 } : {}), ...(trtCacheDir ? { trtCacheDir } : {}) });
+}
 
 /** A model on a TensorFlow.js provider, through the engine the daemon would run it with (one frame size). */
 async function loadTfjs(job: { modelPath: string; provider: 'tfjs-node' | 'tfjs-wasm'; threads: number }, resolution: number) {
@@ -119,7 +147,7 @@ async function runTfjs(job: ChildJob & { provider: 'tfjs-node' | 'tfjs-wasm' }):
 
 async function run(job: ChildJob): Promise<ChildAnswer> {
   if (isTfjs(job.provider)) return runTfjs(job as ChildJob & { provider: 'tfjs-node' | 'tfjs-wasm' });
-  const ort = await import('onnxruntime-node');
+  const ort = await loadOrt(job);
   // Pay the runtime's one-time costs (shared-library pages, global environment) before the baseline, so the
   // memory figures are what this model adds, not what any first session costs.
   const primer = await ort.InferenceSession.create(primerModel(), { executionProviders: ['cpu'], intraOpNumThreads: 1 });
@@ -133,12 +161,7 @@ async function run(job: ChildJob): Promise<ChildAnswer> {
 
   setPhase('load');
   const t0 = performance.now();
-  const session = await ort.InferenceSession.create(job.modelPath, {
-    executionProviders: [job.provider],
-    intraOpNumThreads: job.threads,
-    interOpNumThreads: 1,
-    graphOptimizationLevel: 'all',
-  });
+  const session = await ort.InferenceSession.create(job.modelPath, sessionOptions(job));
   const sessionCreateMs = performance.now() - t0;
   const afterLoad = readProcMemory();
   if (job.fault === 'abort') process.abort();
@@ -211,10 +234,10 @@ async function agreementTfjs(job: AgreementJob & { provider: 'tfjs-node' | 'tfjs
 
 async function agreement(job: AgreementJob): Promise<ChildAnswer> {
   if (isTfjs(job.provider)) return agreementTfjs(job as AgreementJob & { provider: 'tfjs-node' | 'tfjs-wasm' });
-  const ort = await import('onnxruntime-node');
+  const ort = await loadOrt(job);
   const { decodeRgb, cropResizeRgb } = await import('../image/load.js');
   setPhase('load');
-  const session = await ort.InferenceSession.create(job.modelPath, { executionProviders: [job.provider], intraOpNumThreads: job.threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+  const session = await ort.InferenceSession.create(job.modelPath, sessionOptions(job));
   const meta = session.inputMetadata[0];
   if (session.inputNames.length !== 1 || !meta?.isTensor || meta.type !== 'uint8' || meta.shape.length !== 4 || meta.shape[3] !== 3) {
     throw new Error('agreement is measured on models that take uint8 NHWC RGB pixels (what edgefit imports make)');

@@ -6,6 +6,7 @@ import { profileVariant, type ProfileOptions, type ProfileProgress } from './pro
 import { measureAgreement, needsAgreement, type ProbeSet } from './agreement.js';
 import type { Agreement, Measured, Measurement } from './types.js';
 import { EdgefitError } from '../util/errors.js';
+import { BUNDLED_RUNTIME, type OrtRuntime } from './runtime.js';
 
 export interface MeasureProgress {
   /** `${variant.id}@${provider}` */
@@ -24,8 +25,13 @@ export interface MeasurerOptions {
   /** board fingerprint, part of the cache key */
   board: string;
   cache?: ProfileCache;
-  /** default: the installed onnxruntime-node version */
+  /** the version part of the cache key's runtime (tests); default: the version of the library measured on */
   ortVersion?: string;
+  /**
+   * the onnxruntime library and TensorRT options measured on, part of the cache key (runtimeVersion); default: the
+   * bundled onnxruntime-node. measurerFor (src/select/choose.ts) gives the configuration's (runtimeOf)
+   */
+  runtime?: OrtRuntime;
   /** a fixed intra-op thread count, or 'auto' to measure 1, cores-1 (when cores > 2) and all cores */
   threads?: number | 'auto';
   /** default: os.availableParallelism() */
@@ -34,7 +40,7 @@ export interface MeasurerOptions {
   percentile?: Percentile;
   /** measure again even when the cache has figures */
   refresh?: boolean;
-  profile?: Omit<ProfileOptions, 'provider' | 'threads' | 'onProgress'>;
+  profile?: Omit<ProfileOptions, 'provider' | 'threads' | 'onProgress' | 'runtime'>;
   /** probe frames: reduced-resolution rungs get their top-1 agreement with the native model measured on them */
   probe?: ProbeSet;
   onProgress?: (p: MeasureProgress) => void;
@@ -68,7 +74,8 @@ export async function measureCandidate(spec: CandidateSpec, opts: MeasurerOption
   if (typeof opts.board !== 'string' || opts.board.length === 0) {
     throw new EdgefitError('E_OPTIONS', 'measuring needs a board fingerprint (a non-empty string)');
   }
-  const version = runtimeVersion(spec.provider, opts.ortVersion);
+  const runtime = opts.runtime ?? BUNDLED_RUNTIME;
+  const version = runtimeVersion(spec.provider, opts.ortVersion, runtime);
   // TensorFlow.js takes no thread count (its wasm backend runs single-threaded in Node): one measurement
   const tfjs = spec.provider === 'tfjs-wasm' || spec.provider === 'tfjs-node';
   const counts = tfjs ? [1] : opts.threads === undefined || opts.threads === 'auto' ? threadCounts(opts.cores ?? availableParallelism()) : [opts.threads];
@@ -85,6 +92,7 @@ export async function measureCandidate(spec: CandidateSpec, opts: MeasurerOption
     const m = await profileVariant(spec.variant, {
       ...opts.profile,
       provider: spec.provider,
+      runtime,
       threads,
       onProgress: (child) => opts.onProgress?.({ candidate, threads, cached: false, child }),
     });
@@ -107,12 +115,13 @@ export async function measureCandidate(spec: CandidateSpec, opts: MeasurerOption
 export async function agreementFor(spec: CandidateSpec, opts: MeasurerOptions): Promise<Agreement | undefined> {
   const v = spec.variant;
   if (!opts.probe || !needsAgreement(v)) return undefined;
+  const runtime = opts.runtime ?? BUNDLED_RUNTIME;
   const key: AgreementKey = {
     board: opts.board, sha256: v.sha256, resolution: v.resolution, nativeResolution: v.nativeResolution!,
-    ortVersion: runtimeVersion(spec.provider, opts.ortVersion), provider: spec.provider, probeSet: opts.probe.sha256,
+    ortVersion: runtimeVersion(spec.provider, opts.ortVersion, runtime), provider: spec.provider, probeSet: opts.probe.sha256,
   };
   const hit = opts.refresh ? undefined : opts.cache?.getAgreement(key);
-  const a = hit ?? await measureAgreement(v, opts.probe, { provider: spec.provider, ...(typeof opts.threads === 'number' ? { threads: opts.threads } : {}), ...(opts.profile?.timeoutMs ? { timeoutMs: opts.profile.timeoutMs } : {}) });
+  const a = hit ?? await measureAgreement(v, opts.probe, { provider: spec.provider, runtime, ...(typeof opts.threads === 'number' ? { threads: opts.threads } : {}), ...(opts.profile?.timeoutMs ? { timeoutMs: opts.profile.timeoutMs } : {}) });
   if (!hit && a.ok) await opts.cache?.putAgreement(key, a);
   opts.onProgress?.({ candidate: candidateId(v.id, spec.provider), threads: 0, cached: !!hit, agreement: a });
   return a;

@@ -8,6 +8,7 @@ import type { Measurement } from './types.js';
 import type { ChildAnswer, ChildFault, ChildJob, ChildMessage, ChildPhase } from './protocol.js';
 import { IsolatedFailure, runIsolated } from '../util/run-isolated.js';
 import { emptyStats } from './stats.js';
+import { BUNDLED_RUNTIME, type OrtRuntime } from './runtime.js';
 
 export interface ProfileProgress {
   phase: ChildPhase;
@@ -18,6 +19,8 @@ export interface ProfileProgress {
 
 export interface ProfileOptions {
   provider?: ProviderName;
+  /** the onnxruntime library and TensorRT options to measure on; default: the bundled onnxruntime-node */
+  runtime?: OrtRuntime;
   /** intra-op threads; default: all cores */
   threads?: number;
   /** warm-up lasts at least this many runs AND this long (TFLite's benchmark tool does the same) */
@@ -110,6 +113,7 @@ export async function profileVariant(v: Variant, opts: ProfileOptions = {}): Pro
     type: 'job',
     modelPath: v.modelPath,
     provider,
+    runtime: opts.runtime ?? BUNDLED_RUNTIME,
     threads,
     resolution: v.resolution,
     layout: v.input?.layout ?? 'NHWC',

@@ -1,5 +1,6 @@
 import type { ProviderName } from '../engine/engine.js';
 import type { LatencyStats } from './stats.js';
+import type { OrtRuntime } from './runtime.js';
 
 /**
  * The profiler's child process (run by runIsolated): a job on stdin, a ChildAnswer on stdout, ChildMessages (the
@@ -14,6 +15,8 @@ export interface ChildJob {
   type: 'job';
   modelPath: string;
   provider: ProviderName;
+  /** the onnxruntime library and TensorRT options the engine will run the model with (the TensorFlow.js providers ignore it) */
+  runtime: OrtRuntime;
   threads: number;
   /** fills symbolic H/W dims of the input */
   resolution: number;
@@ -34,6 +37,8 @@ export interface AgreementJob {
   type: 'agreement';
   modelPath: string;
   provider: ProviderName;
+  /** as ChildJob's */
+  runtime: OrtRuntime;
   threads: number;
   resolution: number;
   nativeResolution: number;

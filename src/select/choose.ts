@@ -5,6 +5,7 @@
  * the same pick whichever command asks.
  */
 import { join } from 'node:path';
+import { runtimeOf } from '../profile/runtime.js';
 import { EdgefitError } from '../util/errors.js';
 import type { Config } from '../config/types.js';
 import type { DeviceInfo } from '../device/types.js';
@@ -25,6 +26,7 @@ import { bruteForceSelect, measuredCandidate, searchAndSelect, specsFor, type Me
 import type { Budget, Candidate, Decision } from './types.js';
 import { budgetOverrideFromFlags, minAgreementFrom, type BudgetFlags } from './inputs.js';
 import { providerPlan } from './providers.js';
+import { fallbackReason, fastestFallback } from './misses.js';
 
 export interface Choice {
   variant: Variant;
@@ -35,6 +37,11 @@ export interface Choice {
   reason: string;
   /** true when nothing met the budget and the fastest candidate runs instead */
   overBudget: boolean;
+  /**
+   * set (with overBudget) when what runs is itself below budget.minAccuracy: no candidate meeting the minimum
+   * could run, so the daemon runs one the user refused and must say so louder than a missed latency
+   */
+  belowMinAccuracy?: boolean;
   ladder: number;
   /** every candidate of the ladder with what was measured for it (empty when the search pruned it) */
   candidates: Candidate[];
@@ -120,6 +127,8 @@ export function measurerFor(config: Config, s: MeasurerSetup): (spec: CandidateS
     threads: s.threads ?? (config.engine.threads > 0 ? config.engine.threads : 'auto'),
     percentile: s.budget.percentile ?? 'p90',
     refresh: s.refresh ?? false,
+    // the library and TensorRT options the engine will run on (engine.ortLibraryPath, trtFp16)
+    runtime: runtimeOf(config),
     profile: {
       minRuns: s.minRuns ?? config.profile.minRuns, minMs: s.minMs ?? config.profile.minSeconds * 1000, warmupRuns: config.profile.warmupRuns,
       ...(memoryMb !== undefined ? { memoryLimitMb: memoryMb * 2 } : {}),
@@ -140,10 +149,11 @@ export function selectModel(specs: CandidateSpec[], budget: Budget, measure: Mea
 
 /**
  * What the daemon runs: profiles (cached, each measurement in a child process) and picks the most accurate
- * variant that fits the budget. When nothing fits, the fastest candidate that ran at all is used, and the reason
- * says so. With a fleet seed (src/select/fleet-seed.ts) the search runs on the fleet's figures where this device
- * has none, and the pick is confirmed by measuring it here at its thread count; a miss (it does not fit, or its
- * agreement demotes it) searches again with that own figure, so the next rung is picked and confirmed in turn.
+ * variant that fits the budget. When nothing fits, the fastest candidate that ran at all is used (one that meets
+ * budget.minAccuracy first), and the reason names every cause and the setting behind it (src/select/misses.ts).
+ * With a fleet seed (src/select/fleet-seed.ts) the search runs on the fleet's figures where this device has none,
+ * and the pick is confirmed by measuring it here at its thread count; a miss (it does not fit, or its agreement
+ * demotes it) searches again with that own figure, so the next rung is picked and confirmed in turn.
  */
 export async function chooseModel(config: Config, device: DeviceInfo, ladder: Variant[], budget: Budget, onProgress?: (p: MeasureProgress) => void, signal?: AbortSignal, seed?: FleetSeed): Promise<Choice> {
   const plan = providerPlan(config, device);
@@ -205,22 +215,31 @@ async function choiceFrom(specs: CandidateSpec[], budget: Budget, measure: (spec
       reason: `most accurate variant that fits: ${acc ? `top-1 ${formatAccuracy(acc)}` : `accuracy unknown, ${(c.variant.macs / 1e6).toFixed(0)}M MACs`}${demoted ? ` (${demoted}; nothing ranked above it fits)` : ''}, ${p} ${m.latencyMs[p].toFixed(1)} ms at ${m.threads} thread(s), peak +${m.peakMb.toFixed(0)} MB${twin ? `; chosen over its ${c.variant.precision === 'int8' ? 'fp32' : 'int8'} twin ${twin.id}, same accuracy, on measured speed (then memory)` : ''}; measured ${decision.measured} of ${specs.length}`,
     };
   }
-  // nothing fits: run the fastest thing that worked rather than nothing, and say so everywhere
-  let best: { c: Candidate; ms: number; threads: number } | undefined;
-  for (const c of candidates) for (const m of c.measurements) if (m.ok && (!best || m.latencyMs[p] < best.ms)) best = { c, ms: m.latencyMs[p], threads: m.threads };
+  // Nothing fits: run the fastest thing that worked rather than nothing (one that meets budget.minAccuracy first:
+  // fastestFallback), and say so everywhere: the reason goes to the log, the retained `model` payload and the
+  // status warning, naming every cause and the setting behind it.
+  const refused = new Set(decision.rejected.filter((r) => r.reason === 'below-min-accuracy').map((r) => r.id));
+  const best = fastestFallback(candidates, decision);
   if (!best) {
-    // the search may have pruned everything by static rules: measure the smallest candidate of all
+    // the search may have pruned everything by static rules (minAccuracy excludes without measuring): measure the
+    // smallest candidate of all
     const smallest = [...specs].sort((a, b) => a.variant.macs - b.variant.macs)[0];
-    if (!smallest) throw new Error('the model ladder is empty: run `edgefit models pull` or allow models.allowZooFallback');
+    if (!smallest) throw new EdgefitError('E_NO_MODEL', 'the model ladder is empty: run `edgefit models pull` or allow models.allowZooFallback');
     const got = await measure(smallest);
     const ok = bestOf(got.measurements, p);
-    if (!ok) throw new Error(`no model of the ladder can run on this board (smallest: ${smallest.variant.id}: ${got.measurements[0]?.error ?? 'failed'}); run \`edgefit doctor\``);
+    if (!ok) throw new EdgefitError('E_NO_MODEL', `no model of the ladder can run on this board (smallest: ${smallest.variant.id}: ${got.measurements[0]?.error ?? 'failed'}); run \`edgefit doctor\``);
     const id = candidateId(smallest.variant.id, smallest.provider);
     const all = candidates.map((c) => (c.id === id ? measuredCandidate(smallest, got) : c));
-    return { variant: smallest.variant, provider: smallest.provider, threads: ok.threads, decision, overBudget: true, ladder: specs.length, candidates: all, reason: `NOTHING FITS THE BUDGET; running the smallest variant (${p} ${ok.latencyMs[p].toFixed(1)} ms)` };
+    return {
+      variant: smallest.variant, provider: smallest.provider, threads: ok.threads, decision, overBudget: true, ladder: specs.length, candidates: all,
+      reason: fallbackReason(decision, { id, kind: 'smallest', percentile: p, latencyMs: ok.latencyMs[p] }),
+      ...(refused.has(id) ? { belowMinAccuracy: true } : {}),
+    };
   }
+  const { candidate: c, measurement: m } = best;
   return {
-    variant: best.c.variant, provider: best.c.provider, threads: best.threads, decision, overBudget: true, ladder: specs.length, candidates,
-    reason: `NOTHING FITS THE BUDGET; running the fastest measured variant (${p} ${best.ms.toFixed(1)} ms); relax budget.latencyMs / budget.memoryMb`,
+    variant: c.variant, provider: c.provider, threads: m.threads, decision, overBudget: true, ladder: specs.length, candidates,
+    reason: fallbackReason(decision, { id: c.id, kind: 'fastest measured', percentile: p, latencyMs: m.latencyMs[p] }),
+    ...(refused.has(c.id) ? { belowMinAccuracy: true } : {}),
   };
 }

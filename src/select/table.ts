@@ -1,6 +1,7 @@
 import { compareRanked, fastestOk, memoryOf } from './policy.js';
 import { accuracyOf, demotion } from './accuracy.js';
 import type { Candidate, Decision } from './types.js';
+import { missCauses } from './misses.js';
 
 const num = (x: number | undefined, d = 1) => (x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(d));
 
@@ -46,6 +47,6 @@ export function decisionTable(candidates: Candidate[], d: Decision): string {
   const legend = `top-1: pub = published, est = estimated from the published drop between resolutions (src/catalog/published-accuracy.ts); agree: probe frames whose top-1 matches the native-resolution model${d.budget.minAgreement > 0 ? `, below ${(d.budget.minAgreement * 100).toFixed(0)}% demoted` : ''}`;
   const summary = d.chosen
     ? `chosen: ${d.chosen.id} (${d.chosenMeasurement!.threads} thread(s)); budget ${budget}; measured ${d.measured} of ${d.ladder}`
-    : `nothing fits the budget (${budget}); measured ${d.measured} of ${d.ladder}`;
+    : `nothing fits the budget (${budget}); measured ${d.measured} of ${d.ladder}\nwhy: ${missCauses(d)}`;
   return [line(head), ...rows.map(line), '', summary, legend].join('\n') + '\n';
 }

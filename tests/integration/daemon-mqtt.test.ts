@@ -90,9 +90,23 @@ describe('the daemon over MQTT (real mosquitto, real models, the test photos as 
     const budget = await ask('set-budget', '{"args":{"latencyMs":0.001}}', 'c5');
     expect(budget).toMatchObject({ ok: true });
     await until(() => String(json('model').at(-1)!.reason).includes('NOTHING FITS'), 'model republished with the impossible budget');
+    // the retained status says it too, naming the one setting that excludes everything
+    const overBudget = String(await until(() => json('status').at(-1)!.warning, 'status warning with the impossible budget'));
+    expect(overBudget).toMatch(/NOTHING FITS THE BUDGET: \d+ of \d+ too slow for p90 <= 0\.0 ms: relax budget\.latencyMs \/ budget\.fps/);
+    expect(overBudget).not.toMatch(/memoryMb|minAccuracy/);
     expect(await ask('set-budget', '{"args":{"latencyMs":1000}}', 'c5b')).toMatchObject({ ok: true });
     // the retained model payload carries the budget as the selector resolved it (the tighter of latency and fps)
     await until(() => (json('model').at(-1)!.budget as { latencyMs?: number }).latencyMs === 1000, 'model republished with the new budget');
+    await until(() => json('status').at(-1)!.warning === undefined, 'status warning gone once the budget fits');
+    // a minimum accuracy nothing meets: the model that still runs is called refused, in the model and the status
+    expect(await ask('set-budget', '{"args":{"minAccuracy":0.99}}', 'c5c')).toMatchObject({ ok: true });
+    const refused = String(await until(() => json('status').at(-1)!.warning, 'status warning with the impossible minimum accuracy'));
+    expect(refused).toMatch(/NOTHING FITS THE BUDGET: \d+ of \d+ below budget\.minAccuracy 99\.0% .*: lower budget\.minAccuracy, or `edgefit models pull`/);
+    expect(refused).toContain('IT IS BELOW budget.minAccuracy');
+    expect(refused).not.toMatch(/relax budget\.latencyMs|raise budget\.memoryMb/);
+    expect(String(json('model').at(-1)!.reason)).toBe(refused);
+    expect(await ask('set-budget', '{"args":{"minAccuracy":0}}', 'c5d')).toMatchObject({ ok: true });
+    await until(() => json('status').at(-1)!.warning === undefined, 'status warning gone once the minimum is lifted');
     const pull = await ask('pull-model', JSON.stringify({ args: { id: 'mobilenet_v1-0.25-128-int8', mirror: sharedData } }), 'c6');
     expect(pull).toMatchObject({ ok: true });
     expect(await ask('set-budget', '{"args":{"latencyMs":-5}}', 'e1')).toMatchObject({ ok: false, error: { code: 'E_INVALID_ARGS' } });

@@ -1,9 +1,14 @@
 import { describe, it, expect, beforeEach, afterEach } from 'vitest';
-import { mkdtempSync, rmSync, writeFileSync, readFileSync, readdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ProfileCache, type AgreementKey, type CacheKey } from '../../src/profile/cache.js';
+import { ProfileCache, ortVersion, runtimeVersion, type AgreementKey, type CacheKey } from '../../src/profile/cache.js';
+import { BUNDLED_RUNTIME, runtimeOf, type OrtRuntime } from '../../src/profile/runtime.js';
+import { loadConfig } from '../../src/config/index.js';
+import { projectRoot } from '../../src/util/paths.js';
+import type { ProviderName } from '../../src/types/provider.js';
 import type { Agreement } from '../../src/profile/types.js';
+import { markedOrtPackage, stockOrtBin, stockOrtPackage } from '../helpers/marked-ort.js';
 import { meas, failed } from './select-fixtures.js';
 
 let dir: string;
@@ -112,5 +117,72 @@ describe('ProfileCache', () => {
     writeFileSync(path, JSON.stringify({ format: 'edgefit-profile-cache', version: 1, entries: { y: { key: key(), measurement: meas('m', 2) } }, best: {}, agreements: { z: { key: { board: 'b' }, agreement: {} } } }));
     expect(new ProfileCache(path).agreementList()).toEqual([]);
     expect(new ProfileCache(path).list()).toHaveLength(1);
+  });
+});
+
+describe('the runtime part of the key (runtimeVersion): the library measured on and TensorRT FP16', () => {
+  const ORT: ProviderName[] = ['cpu', 'cuda', 'tensorrt'];
+  const lib = (ortLibraryPath: string, trtFp16 = false): OrtRuntime => ({ ortLibraryPath, trtFp16 });
+  /** a directory holding a build's binding and libonnxruntime (this machine's, linked), as a Jetson build is copied out */
+  function binaryBuild(name: string): string {
+    const d = join(dir, name);
+    mkdirSync(d);
+    for (const f of ['onnxruntime_binding.node', 'libonnxruntime.so.1']) symlinkSync(join(stockOrtBin, f), join(d, f));
+    return d;
+  }
+  const config = (overrides: Record<string, unknown> = {}) =>
+    loadConfig({ env: {}, overrides: { stateDir: join(dir, 'state'), ...overrides }, host: { hostname: 't', isRoot: false, home: dir } }).config;
+
+  it('the bundled library keeps the key it always had: the default configuration finds the figures cached so far', () => {
+    const bundled = (JSON.parse(readFileSync(join(stockOrtPackage, 'package.json'), 'utf8')) as { version: string }).version;
+    expect(ortVersion()).toBe(bundled);
+    for (const p of ORT) {
+      expect(runtimeVersion(p), p).toBe(bundled);
+      expect(runtimeVersion(p, '', BUNDLED_RUNTIME), p).toBe(bundled);
+      expect(runtimeVersion(p, '', runtimeOf(config())), p).toBe(bundled);
+    }
+    // the recorded cache of an x64 board (written before the library was part of the key) is still hit
+    const fixture = new ProfileCache(join(projectRoot, 'tests', 'fixtures', 'profile-cache-x64.json'), { strict: true });
+    const e = fixture.list()[0]!;
+    expect(fixture.get({ ...e.key, ortVersion: runtimeVersion(e.key.provider, '', runtimeOf(config())) })).toEqual(e.measurement);
+  });
+
+  it('engine.trtFp16 changes the key of tensorrt figures only', () => {
+    const fp16 = runtimeOf(config({ 'engine.trtFp16': true }));
+    expect(fp16.trtFp16).toBe(true);
+    expect(runtimeVersion('tensorrt', '', fp16)).toBe(`${ortVersion()}_fp16`);
+    expect(runtimeVersion('cpu', '', fp16)).toBe(ortVersion());
+    expect(runtimeVersion('cuda', '', fp16)).toBe(ortVersion());
+  });
+
+  it('a custom library (engine.ortLibraryPath) is a key of its own, one per build', () => {
+    const a = binaryBuild('build-a');
+    const b = binaryBuild('build-b');
+    const pkg = markedOrtPackage(join(dir, 'pkg'), join(dir, 'pkg.log'));
+    const ka = runtimeVersion('cpu', '', lib(a));
+    expect(ka).toMatch(new RegExp(`^${ortVersion().replace(/\./g, '\\.')}_lib-[0-9a-f]{12}$`));
+    expect(runtimeVersion('cpu', '', lib(a))).toBe(ka);
+    // the same build named by the configuration
+    expect(runtimeVersion('cpu', '', runtimeOf(config({ 'engine.ortLibraryPath': a })))).toBe(ka);
+    const keys = [ortVersion(), ka, runtimeVersion('cpu', '', lib(b)), runtimeVersion('cpu', '', lib(pkg))];
+    expect(new Set(keys).size).toBe(4);
+    // every provider of onnxruntime measured on it; TensorRT FP16 on top
+    expect(runtimeVersion('cuda', '', lib(a))).toBe(ka);
+    expect(runtimeVersion('tensorrt', '', lib(a, true))).toBe(`${ka}_fp16`);
+    // a rebuild in place (a native file of the build changed) is another runtime
+    writeFileSync(join(b, 'libonnxruntime_providers_tensorrt.so'), 'a provider library');
+    const kb = runtimeVersion('cpu', '', lib(b));
+    writeFileSync(join(b, 'libonnxruntime_providers_tensorrt.so'), 'the provider library rebuilt');
+    expect(runtimeVersion('cpu', '', lib(b))).not.toBe(kb);
+    // TensorFlow.js figures do not depend on onnxruntime
+    expect(runtimeVersion('tfjs-wasm', '', lib(a, true))).toBe(runtimeVersion('tfjs-wasm'));
+    // keys stay a topic level (fleet measurements are published one topic per key)
+    for (const k of [...keys, `${ka}_fp16`]) expect(k).toMatch(/^[A-Za-z0-9._-]{1,64}$/);
+  });
+
+  it('a library that cannot be resolved still gets a key (its measurement fails in the child, and failures are not cached)', () => {
+    const k = runtimeVersion('cpu', '', lib(join(dir, 'missing')));
+    expect(k).toMatch(/^unresolved_lib-[0-9a-f]{12}$/);
+    expect(k).not.toBe(runtimeVersion('cpu', '', lib(join(dir, 'missing-too'))));
   });
 });

@@ -1,6 +1,9 @@
 import { describe, it, expect } from 'vitest';
 import { select, resolveBudget, makeCandidate } from '../../src/select/policy.js';
 import { variant, meas, failed } from './select-fixtures.js';
+import { fallbackReason, fastestFallback, missCauses } from '../../src/select/misses.js';
+import { searchAndSelect, specsFor } from '../../src/select/search.js';
+import { decisionTable } from '../../src/select/table.js';
 
 const ladder = () => [
   makeCandidate(variant('v1-0.25-128', { referenceAccuracy: 0.395, macs: 14e6 }), 'cpu', [meas('v1-0.25-128', 4, { mem: 8 })]),
@@ -138,5 +141,84 @@ describe('select (pure policy on recorded measurements)', () => {
     expect(() => select(ladder(), { percentile: 'mean' as 'p90' })).toThrow(/percentile/);
     const l = ladder();
     expect(() => select([...l, l[0]!], {})).toThrow(/twice/);
+  });
+});
+
+/**
+ * Why nothing fits: each cause names the setting behind it, and only the causes that excluded a candidate
+ * (the reviewer's repro: minAccuracy=0.9 said nothing about accuracy; memoryMb=1 advised relaxing latency too).
+ */
+describe('nothing fits: the reason, grouped by cause, names the setting to change', () => {
+  const smallest = (d: ReturnType<typeof select>, id = 'v1-0.25-128@cpu') => fallbackReason(d, { id, kind: 'smallest', percentile: 'p90', latencyMs: 0.5 });
+
+  it('accuracy only: names budget.minAccuracy and `models pull`, never latency or memory, and says the model running is refused', () => {
+    const d = select(ladder(), { latencyMs: 200, minAccuracy: 0.9 });
+    expect(d.chosen).toBeNull();
+    expect(missCauses(d)).toBe('4 of 4 below budget.minAccuracy 90.0% (or with no accuracy figure, or one in doubt): lower budget.minAccuracy, or `edgefit models pull` for real weights with a published accuracy');
+    const why = smallest(d);
+    expect(why).toMatch(/^NOTHING FITS THE BUDGET: 4 of 4 below budget\.minAccuracy 90\.0%/);
+    expect(why).toContain('running the smallest variant v1-0.25-128@cpu instead (p90 0.5 ms); IT IS BELOW budget.minAccuracy (below the minimum by 50.5 points (39.5% published < 90.0%))');
+    expect(why).not.toMatch(/latencyMs|memoryMb|budget\.fps/);
+    // `profile` and `select` print the same causes under their table
+    expect(decisionTable(ladder(), d)).toContain(`\nnothing fits the budget (p90 <= 200.0 ms, top-1 >= 90.0%); measured 4 of 4\nwhy: ${missCauses(d)}\n`);
+  });
+
+  it('accuracy only, as `run` decides it (the search prunes every rung without measuring): the same cause', async () => {
+    const specs = specsFor(ladder().map((c) => c.variant));
+    let measured = 0;
+    const { decision } = await searchAndSelect(specs, { latencyMs: 200, minAccuracy: 0.9 }, async (s) => { measured++; return meas(s.variant.id, 1); });
+    expect(measured).toBe(0);
+    expect(decision.chosen).toBeNull();
+    expect(missCauses(decision)).toMatch(/^4 of 4 below budget\.minAccuracy 90\.0% .*: lower budget\.minAccuracy, or `edgefit models pull`/);
+  });
+
+  it('memory only: names budget.memoryMb, not the latency budget every rung meets', () => {
+    const d = select(ladder(), { latencyMs: 200, memoryMb: 1 });
+    expect(missCauses(d)).toBe('4 of 4 over the memory budget of 1 MB: raise budget.memoryMb (or budget.memoryFraction when budget.memoryMb is 0)');
+    const why = fallbackReason(d, { id: 'v1-0.25-128@cpu', kind: 'fastest measured', percentile: 'p90', latencyMs: 4 });
+    expect(why).toBe(`NOTHING FITS THE BUDGET: ${missCauses(d)}; running the fastest measured variant v1-0.25-128@cpu instead (p90 4.0 ms)`);
+    expect(why).not.toMatch(/latencyMs|minAccuracy|budget\.fps/);
+  });
+
+  it('stopped for memory when measured, with no memory budget now: still the memory settings, and measure again', () => {
+    const d = select([makeCandidate(variant('huge', { referenceAccuracy: 0.8 }), 'cpu', [failed('huge', 'out of memory budget (peak 900 MB > 400 MB)')])], {});
+    expect(d.rejected.map((r) => r.reason)).toEqual(['too-big']);
+    expect(missCauses(d)).toBe('1 of 1 ran out of memory when measured: raise budget.memoryMb (or budget.memoryFraction) or free memory on the board, and measure again');
+  });
+
+  it('latency only: names budget.latencyMs / budget.fps, not memory or accuracy', () => {
+    const d = select(ladder(), { latencyMs: 1 });
+    expect(missCauses(d)).toBe('4 of 4 too slow for p90 <= 1.0 ms: relax budget.latencyMs / budget.fps');
+    expect(fallbackReason(d, { id: 'v1-0.25-128@cpu', kind: 'fastest measured', percentile: 'p90', latencyMs: 4 })).not.toMatch(/memoryMb|minAccuracy|IT IS BELOW/);
+  });
+
+  it('mixed: every cause once, counted, in the order accuracy, memory, latency; the fallback meets the minimum, so it is not called refused', () => {
+    // v1-0.25 is below 50%; v1-0.5 fits memory but misses 10 ms; v1-0.75 and v2 are over 20 MB
+    const c = ladder();
+    const d = select(c, { latencyMs: 10, memoryMb: 20, minAccuracy: 0.5 });
+    expect(d.chosen).toBeNull();
+    expect(missCauses(d)).toBe([
+      '1 of 4 below budget.minAccuracy 50.0% (or with no accuracy figure, or one in doubt): lower budget.minAccuracy, or `edgefit models pull` for real weights with a published accuracy',
+      '2 of 4 over the memory budget of 20 MB: raise budget.memoryMb (or budget.memoryFraction when budget.memoryMb is 0)',
+      '1 of 4 too slow for p90 <= 10.0 ms: relax budget.latencyMs / budget.fps',
+    ].join('; '));
+    // the refused v1-0.25 (4 ms) is faster, but a rung that meets budget.minAccuracy runs first
+    const f = fastestFallback(c, d);
+    expect(f?.candidate.id).toBe('v1-0.5-160@cpu');
+    const why = fallbackReason(d, { id: f!.candidate.id, kind: 'fastest measured', percentile: 'p90', latencyMs: f!.measurement.latencyMs.p90 });
+    expect(why).toContain('running the fastest measured variant v1-0.5-160@cpu instead (p90 12.0 ms)');
+    expect(why).not.toContain('IT IS BELOW');
+  });
+
+  it('failed and unmeasured candidates say what to run; the fallback is below the minimum only when nothing else ran', () => {
+    const c = [
+      makeCandidate(variant('broken', { referenceAccuracy: 0.7 }), 'cpu', [failed('broken', 'bad model')]),
+      makeCandidate(variant('new', { referenceAccuracy: 0.7 }), 'cpu'),
+      makeCandidate(variant('weak', { referenceAccuracy: 0.3 }), 'cpu', [meas('weak', 3)]),
+    ];
+    const d = select(c, { latencyMs: 50, minAccuracy: 0.5 });
+    expect(missCauses(d)).toBe('1 of 3 below budget.minAccuracy 50.0% (or with no accuracy figure, or one in doubt): lower budget.minAccuracy, or `edgefit models pull` for real weights with a published accuracy; 1 of 3 failed to run: see `edgefit doctor`; 1 of 3 not measured on this board: run `edgefit profile`');
+    expect(fastestFallback(c, d)?.candidate.id).toBe('weak@cpu');
+    expect(fallbackReason(d, { id: 'weak@cpu', kind: 'fastest measured', percentile: 'p90', latencyMs: 3 })).toContain('IT IS BELOW budget.minAccuracy');
   });
 });
