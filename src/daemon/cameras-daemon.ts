@@ -210,6 +210,7 @@ export class CamerasDaemon {
       return { id: p.cam.id, fps: p.cam.fps, session: sessionKey(o), costMs: o.timeMs / this.joint.input.board.slowdown };
     }), {
       slots, timeoutMs: c.engine.timeoutMs, ...(c.engine.modules.length ? { engineModules: c.engine.modules } : {}),
+      ...(c.engine.ortLibraryPath ? { ortLibraryPath: c.engine.ortLibraryPath } : {}),
       ...engines.callbacks,
     });
     engines.workers = workers;

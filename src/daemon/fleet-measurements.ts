@@ -16,6 +16,11 @@ export const MAX_SHARED = 512;
  */
 export async function readFleetSeed(c: Config, board: string, log: Logger): Promise<FleetSeed | undefined> {
   if (!c.fleet.useMeasurements || !c.mqtt.url) return undefined;
+  // the fleet shares figures of the bundled onnxruntime only; another build's latency is its own to measure
+  if (c.engine.ortLibraryPath) {
+    log.info('fleet measurements not used: engine.ortLibraryPath names another onnxruntime build than the fleet\'s figures were measured on');
+    return undefined;
+  }
   const { fetchFleetSeed } = await import('../mqtt/fleet-measurements.js');
   const seed = await fetchFleetSeed({
     url: c.mqtt.url, mqtt: c.mqtt, deviceId: c.deviceId, board, ortVersion: ortVersion(), waitMs: c.fleet.seedWaitSeconds * 1000,

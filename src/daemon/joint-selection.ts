@@ -150,7 +150,8 @@ export class JointSelection {
     const first = p0.options.find((o) => p0.variants.get(o.id) === p0.choice.variant && o.threads === p0.choice.threads) ?? byTime[byTime.length >> 1]!;
     if (!first.modelPath || !first.resolution) return 1;
     try {
-      const s = await measureSlowdown(first.modelPath, { streams: cores, resolution: first.resolution, durationMs: 2000, rounds: 4, frame: new Uint8Array(first.resolution * first.resolution * 3).fill(128) });
+      const lib = this.i.config.engine.ortLibraryPath;
+      const s = await measureSlowdown(first.modelPath, { streams: cores, resolution: first.resolution, durationMs: 2000, rounds: 4, frame: new Uint8Array(first.resolution * first.resolution * 3).fill(128), ...(lib ? { ortLibraryPath: lib } : {}) });
       this.i.log.info('concurrency slowdown', { model: first.id, factor: Math.round(s.factor * 100) / 100, aloneFps: Math.round(s.aloneFps), togetherFps: Math.round(s.togetherFps) });
       // a burst of other load during the short measurement must not make the board look unusable
       return Math.max(0.3, s.factor);

@@ -53,6 +53,8 @@ export interface SharedWorkersOptions {
   engineModules?: string[];
   timeoutMs?: number;
   optimizedCacheDir?: string;
+  /** engine.ortLibraryPath: the onnxruntime every worker loads (default the bundled one), as the selection measured */
+  ortLibraryPath?: string;
   onResult: (r: SharedResult) => void;
   onError?: (camera: string, err: Error) => void;
 }
@@ -97,6 +99,7 @@ export class SharedWorkers {
           providers: o.providers ?? ['cpu'], threads: s.threads,
           ...(o.kind ? { kind: o.kind } : {}), ...(o.engineModules ? { engineModules: o.engineModules } : {}), ...(s.resolution ? { resolution: s.resolution } : {}),
           ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}), ...(o.optimizedCacheDir ? { optimizedCacheDir: o.optimizedCacheDir } : {}),
+          ...(o.ortLibraryPath ? { ortLibraryPath: o.ortLibraryPath } : {}),
         };
         hosts.set(s.key, await EngineHost.start(s.modelPath, opts));
       }

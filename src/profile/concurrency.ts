@@ -19,6 +19,8 @@ export interface SlowdownOptions {
   rounds?: number;
   /** the frame to run (its size must match the model) */
   frame: Uint8Array;
+  /** engine.ortLibraryPath: the onnxruntime the cameras' workers load (default the bundled one) */
+  ortLibraryPath?: string;
 }
 
 export interface Slowdown {
@@ -49,7 +51,7 @@ export async function measureSlowdown(modelPath: string, o: SlowdownOptions): Pr
   const hosts: EngineHost[] = [];
   try {
     for (let i = 0; i < o.streams; i++) {
-      hosts.push(await EngineHost.start(modelPath, { providers: ['cpu'], threads: o.threads ?? 1, ...(o.resolution ? { resolution: o.resolution } : {}) }));
+      hosts.push(await EngineHost.start(modelPath, { providers: ['cpu'], threads: o.threads ?? 1, ...(o.resolution ? { resolution: o.resolution } : {}), ...(o.ortLibraryPath ? { ortLibraryPath: o.ortLibraryPath } : {}) }));
     }
     // warm every session so neither arm pays a first run
     await runFor(hosts, o.frame, 200);

@@ -16,6 +16,8 @@ import type { Variant } from '../../src/catalog/types.js';
 import { DaemonProcess, copyState, fastProfile, pulledState } from '../helpers/daemon.js';
 import { loadsBy, markedOrtPackage, ortLoads } from '../helpers/marked-ort.js';
 import { convNet, convVariant, writeVariant } from './profile-models.js';
+import { SharedWorkers } from '../../src/engine/shared-workers.js';
+import { measureSlowdown } from '../../src/profile/concurrency.js';
 
 // engine.ortLibraryPath names the onnxruntime the engine runs on (a Jetson's CUDA/TensorRT build): the profiler's
 // child, the agreement child, `edgefit doctor` and `edgefit profile` must load that library too, or the figures the
@@ -161,6 +163,25 @@ describe('edgefit doctor and edgefit profile with --set engine.ortLibraryPath', 
     expect(loadsBy(log, 'profile/child.js')).toHaveLength(children + 1);
     const entries = Object.values((JSON.parse(readFileSync(cache, 'utf8')) as { entries: Record<string, { key: { ortVersion: string } }> }).entries);
     expect(entries.map((e) => e.key.ortVersion)).toEqual([runtimeVersion('cpu', '', custom)]);
+  });
+});
+
+describe('several cameras with engine.ortLibraryPath', () => {
+  const inThisProcess = () => ortLoads(log).filter((l) => l.worker && l.pid === process.pid).length;
+
+  it('the shared workers load the configured library, as the selection measured on it', async () => {
+    const before = inThisProcess();
+    const w = await SharedWorkers.start([{ key: 's', modelPath: small.modelPath, threads: 1, resolution: small.resolution }], [{ id: 'a', fps: 5, session: 's', costMs: 1 }],
+      { slots: 1, ortLibraryPath: pkg, onResult: () => undefined });
+    await w.close();
+    expect(inThisProcess()).toBe(before + 1);
+  });
+
+  it('the concurrency slowdown is measured on it too', async () => {
+    const before = inThisProcess();
+    const frame = new Uint8Array(small.resolution * small.resolution * 3).fill(128);
+    await measureSlowdown(small.modelPath, { streams: 2, resolution: small.resolution, durationMs: 200, rounds: 1, frame, ortLibraryPath: pkg });
+    expect(inThisProcess()).toBe(before + 2);
   });
 });
 
