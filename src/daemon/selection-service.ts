@@ -10,7 +10,8 @@ import type { DeviceInfo } from '../device/types.js';
 import { buildLadder, ladderWarning } from '../catalog/ladder.js';
 import type { Variant } from '../catalog/types.js';
 import type { Catalog } from '../catalog/catalog.js';
-import { budgetFromConfig, chooseModel, type Choice } from '../select/choose.js';
+import { budgetFromConfig, chooseModel, probeDirOf, type Choice } from '../select/choose.js';
+import { loadProbeSet, needsAgreement } from '../profile/agreement.js';
 import type { Budget } from '../select/types.js';
 import type { Adapter, SwitchEvent } from '../select/adapt.js';
 import { bestOf } from '../profile/measure.js';
@@ -84,10 +85,26 @@ export class SelectionService implements Service {
     if (plan.notice) this.log[plan.expected ? 'info' : 'warn'](plan.notice, { refused: plan.unavailable.map((u) => `${u.provider}: ${u.reason}`).join('; ') });
     this.log.info('device', { board: this.device.board.kind, cpu: this.device.cpu.model, cores: this.device.cpu.cores, memoryMb: this.device.memory.effectiveMb, providers: this.device.providers.usable.join(',') });
     await this.loadLadder();
+    await this.checkProbeDir();
     this.budget = budgetFromConfig(c, this.device, this.budgetOverride);
     this.choice = await this.select(false, await this.i.fleetSeed?.(boardFingerprint(this.device)));
     // the daemon publishes this with its first `online` status
     this.statusSaid = this.statusWarning;
+  }
+
+  /**
+   * A probeDir the user set that holds no photo (a typo, an unmounted disk) turns off, without a word, the check of
+   * every reduced-resolution rung against its native model; an empty one is filled by the camera's own frames.
+   */
+  private async checkProbeDir(): Promise<void> {
+    const c = this.i.config;
+    if (!c.profile.probeDir.trim() || !this.ladder.some(needsAgreement)) return;
+    const dir = probeDirOf(c);
+    if (!(await loadProbeSet(dir))) {
+      this.log.warn('profile.probeDir holds no JPEG, PNG or BMP photo: reduced-resolution rungs are not checked against their native model', {
+        probeDir: dir, fix: 'correct profile.probeDir, or leave it empty so the camera\'s own frames are collected in <stateDir>/probe-frames',
+      });
+    }
   }
 
   /**

@@ -9,6 +9,7 @@ import { ProbeFrameCollector } from '../../src/daemon/probe-frames.js';
 import { decodeRgb } from '../../src/image/load.js';
 import { loadProbeSet } from '../../src/profile/agreement.js';
 import { waitFor } from '../helpers/wait.js';
+import { DaemonProcess, copyState, fastProfile, pulledState } from '../helpers/daemon.js';
 
 let work: string;
 beforeAll(() => { work = mkdtempSync(join(tmpdir(), 'edgefit-probe-')); });
@@ -61,4 +62,19 @@ describe('probe frames from the camera', () => {
     });
     expect(readdirSync(full).sort()).toEqual(['a.jpg', 'b.png', 'c.bmp']);
   });
+});
+
+describe('a profile.probeDir set by the user', () => {
+  it('that holds no photo is said at start: the reduced-resolution rungs go unchecked, and where to fix it', async () => {
+    const state = copyState(await pulledState(['mobilenet_v1-0.25-128-int8']));
+    const typo = join(work, 'no-such-probe-dir');
+    const d = new DaemonProcess(['--no-mqtt', '--json', '--state-dir', state, '--device-id', 'probe-typo', ...fastProfile, '--camera', 'synthetic', '--set', `profile.probeDir=${typo}`]);
+    try {
+      await d.waitFor(() => d.lines().length >= 1, 'a result', 120_000);
+    } finally {
+      expect(await d.stop()).toBe(0);
+    }
+    expect(d.stderr).toMatch(/profile\.probeDir holds no JPEG, PNG or BMP photo/);
+    expect(d.stderr).toContain(typo);
+  }, 180_000);
 });
