@@ -1,5 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync, existsSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, mkdtempSync, writeFileSync, existsSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,6 +44,18 @@ export class Mosquitto {
 
   private constructor(readonly port: number, readonly extraConf: string, readonly persist: boolean) {
     this.dir = mkdtempSync(join(tmpdir(), 'edgefit-mosq-'));
+  }
+
+  /** A broker that refuses anonymous clients and knows one user, `cam` with password `right-password`. */
+  static async withUser(): Promise<Mosquitto> {
+    const dir = mkdtempSync(join(tmpdir(), 'edgefit-mosq-users-'));
+    const pw = join(dir, 'passwd');
+    writeFileSync(pw, '');
+    execFileSync('mosquitto_passwd', ['-b', pw, 'cam', 'right-password']);
+    // mosquitto started as root drops to its own user, which must be able to read the file
+    chmodSync(dir, 0o755);
+    chmodSync(pw, 0o644);
+    return Mosquitto.start(`allow_anonymous false\npassword_file ${pw}\n`);
   }
 
   /** `persist`: sessions and queued messages survive a stop('SIGTERM') and start() (mosquitto saves its db on exit) */

@@ -1,8 +1,4 @@
 import { describe, it, expect } from 'vitest';
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { MqttLink, STABLE_CONNECTION_MS } from '../../src/mqtt/link.js';
 import { Backoff } from '../../src/mqtt/backoff.js';
@@ -72,14 +68,7 @@ describe('MqttLink against a real mosquitto: a client id in use twice, a stop du
   });
 
   it('stays stopped when the refusal of its credentials arrives after stop()', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'edgefit-stoprace-'));
-    const pw = join(dir, 'passwd');
-    writeFileSync(pw, '');
-    execFileSync('mosquitto_passwd', ['-b', pw, 'cam', 'right-password']);
-    // mosquitto started as root drops to its own user, which must be able to read the file
-    chmodSync(dir, 0o755);
-    chmodSync(pw, 0o644);
-    const broker = await Mosquitto.start(`allow_anonymous false\npassword_file ${pw}\n`);
+    const broker = await Mosquitto.withUser();
     const link = new MqttLink({ url: broker.url, clientId: 'race', protocolVersion: 5, keepaliveSeconds: 30, username: 'cam', password: 'wrong' });
     const after: string[] = [];
     try {

@@ -1,8 +1,4 @@
 import { describe, it, expect } from 'vitest';
-import { mkdtempSync, writeFileSync, chmodSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { startEmbeddedBroker } from '../../src/mqtt/broker.js';
 import { MqttLink } from '../../src/mqtt/link.js';
@@ -33,14 +29,7 @@ describe('MQTT protocol negotiation and refusal', () => {
   });
 
   it('refused credentials give a clear error and a slow retry, not a tight loop', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'edgefit-auth-'));
-    const pw = join(dir, 'passwd');
-    writeFileSync(pw, '');
-    execFileSync('mosquitto_passwd', ['-b', pw, 'cam', 'right-password']);
-    // mosquitto started as root drops to its own user, which must be able to read the file
-    chmodSync(dir, 0o755);
-    chmodSync(pw, 0o644);
-    const broker = await Mosquitto.start(`allow_anonymous false\npassword_file ${pw}\n`);
+    const broker = await Mosquitto.withUser();
     const errors: string[] = [];
     let attempts = 0;
     // deterministic jitter (always the ceiling) so the floor for auth failures is what is tested
