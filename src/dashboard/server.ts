@@ -165,7 +165,12 @@ export class Dashboard {
     }
     const m = /^\/api\/device\/([^/]+)(\/selection\.svg|\/snapshot)?$/.exec(path);
     if (m) {
-      const id = decodeURIComponent(m[1]!);
+      let id = '';
+      try {
+        id = decodeURIComponent(m[1]!);
+      } catch {
+        // a malformed percent-escape is the client's error, not ours
+      }
       if (!DEVICE_ID.test(id)) return json(res, 400, { error: "a device id is 1-64 letters, digits, '.', '_' or '-'" });
       const what = m[2];
       if (what === undefined && method === 'GET') {

@@ -41,7 +41,21 @@ function ancestry(path: string): string[] {
 
 interface Level { limit: number | null; usage: number | null }
 
-async function readLevels(fs: FsRoot, mount: string, path: string, limitFile: string, usageFile: string): Promise<Level[] | null> {
+/**
+ * A cgroup's working set: its usage less the file cache it could drop at once (`inactive_file`; v1 counts the
+ * hierarchy's as `total_inactive_file`), as kubelet and cAdvisor count it. Usage alone counts every page of every
+ * file read (the models, their hashing at start, logs): a container near its limit with most of it reclaimable
+ * would look full and refuse every model.
+ */
+async function workingSet(fs: FsRoot, dir: string, usageFile: string, inactiveKey: string): Promise<number | null> {
+  const usage = await fs.int(posix.join(dir, usageFile));
+  if (usage === null) return null;
+  const stat = await fs.text(posix.join(dir, 'memory.stat'));
+  const m = stat ? new RegExp(`^${inactiveKey} (\\d+)$`, 'm').exec(stat) : null;
+  return Math.max(0, usage - (m ? Number(m[1]) : 0));
+}
+
+async function readLevels(fs: FsRoot, mount: string, path: string, limitFile: string, usageFile: string, inactiveKey: string): Promise<Level[] | null> {
   let levels: Level[] = [];
   // Walking up also covers a container with its own cgroup namespace, whose recorded path may not exist under the
   // mount: the mount root is then the container's own cgroup.
@@ -54,7 +68,7 @@ async function readLevels(fs: FsRoot, mount: string, path: string, limitFile: st
       const n = Number(raw);
       limit = n >= V1_UNLIMITED ? null : n;
     }
-    levels.push({ limit, usage: await fs.int(posix.join(dir, usageFile)) });
+    levels.push({ limit, usage: await workingSet(fs, dir, usageFile, inactiveKey) });
   }
   if (levels.length === 0) return null;
   levels = levels.filter((l) => l.limit !== null || l.usage !== null);
@@ -88,11 +102,11 @@ export async function probeCgroup(fs: FsRoot): Promise<CgroupMemory | null> {
   const { v2, v1memory } = parseProcCgroup(text);
   // A v1 memory controller wins when present: on hybrid systems the unified (v2) tree has no memory controller.
   if (v1memory !== null) {
-    const levels = await readLevels(fs, '/sys/fs/cgroup/memory', v1memory, 'memory.limit_in_bytes', 'memory.usage_in_bytes');
+    const levels = await readLevels(fs, '/sys/fs/cgroup/memory', v1memory, 'memory.limit_in_bytes', 'memory.usage_in_bytes', 'total_inactive_file');
     if (levels) return pickTightest(1, v1memory, levels);
   }
   if (v2 !== null) {
-    const levels = await readLevels(fs, '/sys/fs/cgroup', v2, 'memory.max', 'memory.current');
+    const levels = await readLevels(fs, '/sys/fs/cgroup', v2, 'memory.max', 'memory.current', 'inactive_file');
     if (levels) return pickTightest(2, v2, levels);
   }
   return null;

@@ -99,7 +99,10 @@ export interface CgroupMemory {
   path: string;
   /** tightest limit found from the process's cgroup up to the root; null = unlimited ('max') */
   limitMb: number | null;
-  /** usage of the cgroup that holds the tightest limit (or of the process's own cgroup when unlimited) */
+  /**
+   * working set (usage less inactive file cache, which the kernel drops before it would kill) of the cgroup that
+   * holds the tightest limit (or of the process's own cgroup when unlimited)
+   */
   usageMb: number | null;
 }
 

@@ -66,6 +66,11 @@ export function percentileOf(p: number): Percentile {
 export function budgetFromConfig(config: Config, device: DeviceInfo | undefined, override: Partial<Config['budget']> = {}): Budget {
   const b = { ...config.budget, ...override };
   const pct = percentileOf(b.percentile);
+  if (!(b.memoryMb > 0) && device && !(device.memory.effectiveMb > 0)) {
+    const cg = device.memory.cgroup;
+    const where = cg?.limitMb != null ? `the cgroup's memory limit of ${cg.limitMb} MB is in use (${cg.usageMb ?? '?'} MB, file cache it can drop not counted)` : `the board reports ${device.memory.availableMb} MB available`;
+    throw new EdgefitError('E_BUDGET', `no memory is left to run a model: ${where}; free memory, raise the limit (MemoryMax= in the systemd unit, --memory for a container), or set budget.memoryMb`);
+  }
   const memory = b.memoryMb > 0 ? { memoryMb: b.memoryMb } : device ? { memoryFraction: b.memoryFraction, availableMb: device.memory.effectiveMb } : {};
   return {
     // as documented for budget.fps: it sets the latency budget only when budget.latencyMs is 0

@@ -84,6 +84,16 @@ describe('dashboard HTTP boundary', () => {
     expect(sse.status).toBe(200);
   });
 
+  it('a device path that is not a device id, malformed percent-escapes included, is the client\'s error (400)', async () => {
+    const d = await start();
+    const host = `127.0.0.1:${d.port}`;
+    for (const path of ['/api/device/%E0%A4%A', '/api/device/%', '/api/device/a%2Fb', '/api/device/%E0%A4%A/selection.svg']) {
+      const r = await raw(d.port, path, { host });
+      expect(r.status, path).toBe(400);
+      expect(r.body, path).toContain('a device id is');
+    }
+  });
+
   it('serves the names given with allowedHosts (--allowed-host), and only those', async () => {
     const d = await start({ allowedHosts: ['dash.lan', 'Fleet.Example.com'] });
     expect((await raw(d.port, '/api/devices', { host: `dash.lan:${d.port}` })).status).toBe(200);

@@ -22,6 +22,13 @@ describe('the budget the daemon hands the selector', () => {
     expect(resolveBudget(budgetFromConfig(config({ 'budget.memoryFraction': 0.25 }), device)).memoryMb).toBe(250);
   });
 
+  it('no memory left at all (a full cgroup) is said with what to change, not as an internal budget field', () => {
+    const full = { memory: { effectiveMb: 0, availableMb: 3000, cgroup: { version: 2, path: '/edgefit.service', limitMb: 512, usageMb: 512 } } } as unknown as DeviceInfo;
+    expect(() => budgetFromConfig(config(), full)).toThrow(/no memory is left to run a model: the cgroup's memory limit of 512 MB is in use .* or set budget.memoryMb/);
+    // an explicit budget does not depend on what the board reports
+    expect(resolveBudget(budgetFromConfig(config({ 'budget.memoryMb': 100 }), full)).memoryMb).toBe(100);
+  });
+
   it('the demotion threshold comes from profile.minAgreement (default 0.5; 0 = never demote)', () => {
     expect(resolveBudget(budgetFromConfig(config(), device)).minAgreement).toBe(0.5);
     expect(resolveBudget(budgetFromConfig(config({ 'profile.minAgreement': 0.8 }), device)).minAgreement).toBe(0.8);

@@ -118,6 +118,34 @@ describe('probeDevice on recorded boards', () => {
     });
   });
 
+  it('counts a cgroup\'s working set: file cache it can drop at once is not used memory (v2 and v1)', async () => {
+    // 512 MB limit, 500 MB charged, 400 MB of it inactive file cache (the models just read and hashed)
+    const MiB = 1024 * 1024;
+    await withTree({
+      'proc/meminfo': 'MemTotal: 4000000 kB\nMemAvailable: 3000000 kB\n',
+      'proc/self/cgroup': '0::/edgefit.service\n',
+      'sys/fs/cgroup/edgefit.service/memory.max': String(512 * MiB),
+      'sys/fs/cgroup/edgefit.service/memory.current': String(500 * MiB),
+      'sys/fs/cgroup/edgefit.service/memory.stat': `anon ${90 * MiB}\nfile ${410 * MiB}\nactive_file ${10 * MiB}\ninactive_file ${400 * MiB}\n`,
+    }, async (root) => {
+      const d = await probeDevice({ root });
+      expect(d.memory.cgroup).toEqual({ version: 2, path: '/edgefit.service', limitMb: 512, usageMb: 100 });
+      expect(d.memory.effectiveMb).toBe(412);
+    });
+    await withTree({
+      'proc/meminfo': 'MemTotal: 4000000 kB\nMemAvailable: 3000000 kB\n',
+      'proc/self/cgroup': '4:memory:/docker/abc\n0::/\n',
+      'sys/fs/cgroup/memory/docker/abc/memory.limit_in_bytes': String(512 * MiB),
+      'sys/fs/cgroup/memory/docker/abc/memory.usage_in_bytes': String(505 * MiB),
+      // v1: the hierarchy's total, not the cgroup's own inactive_file
+      'sys/fs/cgroup/memory/docker/abc/memory.stat': `inactive_file ${1 * MiB}\ntotal_inactive_file ${400 * MiB}\n`,
+    }, async (root) => {
+      const d = await probeDevice({ root });
+      expect(d.memory.cgroup).toEqual({ version: 1, path: '/docker/abc', limitMb: 512, usageMb: 105 });
+      expect(d.memory.effectiveMb).toBe(407);
+    });
+  });
+
   it('reads cgroup v1 under the process path and treats the v1 "no limit" sentinel as unlimited', async () => {
     await withTree({
       'proc/meminfo': 'MemTotal: 4000000 kB\nMemAvailable: 1000000 kB\n',
