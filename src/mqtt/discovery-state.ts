@@ -33,6 +33,8 @@ export class DiscoveryRecord {
   }
 
   private async read(): Promise<string[]> {
+    // known again only from an exact read: a record lost or damaged since must be written at the next save
+    this.onDisk = undefined;
     try {
       const j = JSON.parse(await readFile(this.path, 'utf8')) as { topics?: unknown };
       // a damaged record loses only the clean-up of entities nobody announces any more

@@ -111,7 +111,9 @@ export class MqttLink extends EventEmitter {
 
   private takeoverHint(): string {
     const fix = (this.opts.hints ?? daemonHints).uniqueClientId ?? 'give each client its own client id';
-    return `the broker closed the connection right after accepting it: another client may be using client id ${this.opts.clientId}; ${fix}`;
+    // mosquitto 2.0 sends no MQTT 5 "session taken over" (142) to the client it drops: the timing is all there is,
+    // and a broker restarting right after accepting us looks the same
+    return `the broker closed the connection right after accepting it: another client may be using client id ${this.opts.clientId} (or the broker restarted); ${fix}`;
   }
 
   start(): void {

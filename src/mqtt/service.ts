@@ -82,6 +82,7 @@ export class MqttService extends EventEmitter {
   /** set while the pump waits after a refusal */
   private held: NodeJS.Timeout | undefined;
   private announcing = false;
+  private discoveryRun: Promise<void> = Promise.resolve();
   private announceAgain = false;
 
   constructor(private readonly o: MqttServiceOptions) {
@@ -159,7 +160,14 @@ export class MqttService extends EventEmitter {
     await Promise.all(jobs);
   }
 
-  private async publishDiscovery(): Promise<void> {
+  /** One announcement at a time (the connection's and Home Assistant's asking), each saving the record after it. */
+  private publishDiscovery(): Promise<void> {
+    const run = this.discoveryRun.then(() => this.publishDiscoveryNow());
+    this.discoveryRun = run.catch(() => undefined);
+    return run;
+  }
+
+  private async publishDiscoveryNow(): Promise<void> {
     const msgs = discoveryMessages(this.haPrefix, this.o.deviceId, this.topics, {
       version: this.o.version, board: this.o.board, task: this.o.task ?? 'classification', watchLabels: this.o.config.homeAssistant.watchLabels,
       ...(this.o.cameras ? { cameras: this.o.cameras } : {}),
@@ -230,9 +238,11 @@ export class MqttService extends EventEmitter {
             this.pump();
           },
           (err: unknown) => {
-            // the connection went away: the record is re-sent on the next one
-            if (this.link.client !== client) return;
             this.inflight.delete(e.seq);
+            // only a PUBACK with a failure reason code (MQTT 5, >= 0x80) is a refusal; mqtt.js fails the publishes
+            // in flight with a plain error when it ends a connection itself (keepalive timeout, a network drop),
+            // before the socket's close is seen: those are re-sent on the next connection
+            if (this.link.client !== client || !refusalCode(err)) return;
             this.hold(e.topic, err);
           },
         );
@@ -250,7 +260,7 @@ export class MqttService extends EventEmitter {
     if (this.held) return;
     const delay = this.refusals.nextAtLeast(REFUSAL_FLOOR_MS);
     this.held = setTimeout(() => { this.held = undefined; this.pump(); }, delay);
-    const err = new EdgefitError('E_MQTT_AUTH', `the broker at ${redact(this.o.url)} refused a publish to ${topic} (${errorMessage(cause)}); allow client edgefit-${this.o.deviceId} to publish to ${this.topics.base}/# in the broker's ACL. The outbox keeps the record and sends it again in ${Math.ceil(delay / 1000)} s`, { cause });
+    const err = new EdgefitError('E_MQTT_REFUSED', `the broker at ${redact(this.o.url)} refused a publish to ${topic} (${errorMessage(cause)}); allow client edgefit-${this.o.deviceId} to publish to ${this.topics.base}/# in the broker's ACL. The outbox keeps the record and sends it again in ${Math.ceil(delay / 1000)} s`, { cause });
     this.link.lastError = err.message;
     this.emit('error', err);
   }
@@ -350,4 +360,10 @@ export class MqttService extends EventEmitter {
     await this.link?.stop();
     await this.outbox?.close();
   }
+}
+
+/** The reason code of a publish the broker refused (an MQTT 5 PUBACK >= 0x80), or undefined for any other failure. */
+function refusalCode(err: unknown): number | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'number' && code >= 0x80 ? code : undefined;
 }

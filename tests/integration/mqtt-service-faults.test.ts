@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Mosquitto } from '../helpers/mosquitto.js';
+import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { MqttService, MAX_INBOUND_PACKET } from '../../src/mqtt/service.js';
 import { Backoff } from '../../src/mqtt/backoff.js';
 import { MAX_STATE_PAYLOAD } from '../../src/mqtt/fleet-rollout.js';
@@ -125,6 +126,31 @@ describe('MqttService against a real mosquitto: what it lets in, what the broker
       expect(svc.stats().lastError ?? '').not.toMatch(/refused a publish/);
     } finally {
       await svc.stop(0);
+      await broker.stop();
+    }
+  });
+
+  it('a network drop with results in flight is a lost connection, not a refusal: nothing blames the ACL, and they are delivered after it', async () => {
+    const broker = await Mosquitto.start();
+    const proxy = await TcpProxy.start(broker.port);
+    // keepalive 1 s: mqtt.js ends the silent connection itself, failing the publishes in flight before its close
+    const svc = service(proxy.url, { config: { keepaliveSeconds: 1 } });
+    const errors: Error[] = [];
+    svc.on('error', (e: Error) => errors.push(e));
+    try {
+      await svc.start();
+      await until(() => svc.stats().connected, 'online');
+      proxy.blackhole();
+      for (let i = 0; i < 3; i++) await svc.publishResult(result);
+      await until(() => !svc.stats().connected, 'the keepalive timeout');
+      await until(() => svc.stats().connected, 'connected again through the proxy');
+      await until(() => svc.stats().outbox.depth === 0, 'the results delivered on the new connection');
+      expect(errors.map((e) => e.message).filter((m) => /refused a publish|ACL/.test(m))).toEqual([]);
+      expect(svc.stats().lastError ?? '').not.toMatch(/ACL/);
+      expect(svc.stats().outbox).toMatchObject({ accepted: 3, dropped: 0 });
+    } finally {
+      await svc.stop(0);
+      await proxy.close();
       await broker.stop();
     }
   });
