@@ -47,18 +47,26 @@ export function missCauses(d: Decision): string {
 }
 
 /**
- * What runs when nothing fits, among the measured candidates: the fastest at the budget's percentile. budget.minAccuracy
- * is a refusal while latency and memory are limits, so a candidate that meets the minimum (too slow or too big) is
- * preferred to any below it, and one below it is returned only when nothing meeting it ran at all. Undefined when
- * no candidate has an ok measurement (the caller measures the smallest).
+ * What runs when nothing fits, among the measured candidates: the fastest at the budget's percentile, from the first
+ * of these groups that has one: meets budget.minAccuracy and the memory budget (too slow only); within the memory
+ * budget; meets budget.minAccuracy; any. Memory comes first: a model over it risks the board killing the daemon
+ * (and restarting it into the same choice), one below the minimum only gives worse results, said loudly. Undefined
+ * when no candidate has an ok measurement (the caller measures the smallest).
  */
 export function fastestFallback(candidates: Candidate[], d: Decision): { candidate: Candidate; measurement: Measurement } | undefined {
   const p = d.budget.percentile;
-  const refused = new Set(d.rejected.filter((r) => r.reason === 'below-min-accuracy').map((r) => r.id));
-  for (const below of [false, true]) {
+  const ids = (reason: RejectReason) => new Set(d.rejected.filter((r) => r.reason === reason).map((r) => r.id));
+  const refused = ids('below-min-accuracy'), tooBig = ids('too-big');
+  const groups: Array<(id: string) => boolean> = [
+    (id) => !refused.has(id) && !tooBig.has(id),
+    (id) => !tooBig.has(id),
+    (id) => !refused.has(id),
+    () => true,
+  ];
+  for (const inGroup of groups) {
     let best: { candidate: Candidate; measurement: Measurement } | undefined;
     for (const c of candidates) {
-      if (refused.has(c.id) !== below) continue;
+      if (!inGroup(c.id)) continue;
       const m = fastestOk(c, p);
       if (m && (!best || m.latencyMs[p] < best.measurement.latencyMs[p])) best = { candidate: c, measurement: m };
     }

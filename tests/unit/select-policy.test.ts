@@ -210,6 +210,17 @@ describe('nothing fits: the reason, grouped by cause, names the setting to chang
     expect(why).not.toContain('IT IS BELOW');
   });
 
+  it('memory before accuracy: when only rungs over the memory budget meet the minimum, one within it runs (said to be below the minimum)', () => {
+    // minimum 65%: only v1-0.75 and v2 meet it, and both are over 20 MB; v1-0.25 and v1-0.5 fit memory
+    const c = ladder();
+    const d = select(c, { latencyMs: 200, memoryMb: 20, minAccuracy: 0.65 });
+    expect(d.chosen).toBeNull();
+    const f = fastestFallback(c, d)!;
+    expect(['v1-0.25-128@cpu', 'v1-0.5-160@cpu']).toContain(f.candidate.id);
+    expect(d.rejected.find((r) => r.id === f.candidate.id)?.reason).toBe('below-min-accuracy');
+    expect(fallbackReason(d, { id: f.candidate.id, kind: 'fastest measured', percentile: 'p90', latencyMs: f.measurement.latencyMs.p90 })).toContain('IT IS BELOW budget.minAccuracy');
+  });
+
   it('failed and unmeasured candidates say what to run; the fallback is below the minimum only when nothing else ran', () => {
     const c = [
       makeCandidate(variant('broken', { referenceAccuracy: 0.7 }), 'cpu', [failed('broken', 'bad model')]),
