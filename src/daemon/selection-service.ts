@@ -54,8 +54,6 @@ export class SelectionService implements Service {
   choice!: Choice;
   /** the ladder's warning (no pretrained model, ...), part of the `online` status (statusWarning) */
   warning: string | undefined;
-  /** the status warning last published, so a re-selection republishes the retained status only on a change */
-  private statusSaid: string | undefined;
   private ladder: Variant[] = [];
   private budget!: Budget;
   private budgetOverride: Partial<Config['budget']> = {};
@@ -88,8 +86,6 @@ export class SelectionService implements Service {
     await this.checkProbeDir();
     this.budget = budgetFromConfig(c, this.device, this.budgetOverride);
     this.choice = await this.select(false, await this.i.fleetSeed?.(boardFingerprint(this.device)));
-    // the daemon publishes this with its first `online` status
-    this.statusSaid = this.statusWarning;
   }
 
   /**
@@ -174,11 +170,7 @@ export class SelectionService implements Service {
   async publishModel(): Promise<void> {
     const mqtt = this.i.mqtt();
     await mqtt?.setModel(modelPayload(this.i.config.deviceId, this.device.board.kind, this.choice));
-    const warning = this.statusWarning;
-    if (mqtt && warning !== this.statusSaid) {
-      this.statusSaid = warning;
-      await mqtt.setStatus('online', warning ?? '');
-    }
+    await mqtt?.setWarning(this.statusWarning ?? '');
   }
 
   /** `stoppable`: a stop() ends the selection at once, killing the measurement in progress (a re-selection by command) */

@@ -298,6 +298,12 @@ export class MqttService extends EventEmitter {
     this.link.publish(this.topics.telemetry, JSON.stringify(t), { qos: 0 }).catch(() => { this.telemetrySkipped++; });
   }
 
+  /** A new warning in the retained status, its state unchanged (a degraded engine stays degraded); '' clears it. */
+  async setWarning(warning: string): Promise<void> {
+    if ((warning || undefined) === this.warning) return;
+    await this.setStatus(this.state, warning);
+  }
+
   async setStatus(state: DeviceState, warning?: string): Promise<void> {
     this.state = state;
     if (warning !== undefined) this.warning = warning || undefined;

@@ -198,6 +198,35 @@ describe('MqttService against a real mosquitto: what it lets in, what the broker
     }
   });
 
+  it('a new warning keeps the retained status\'s state (a degraded engine stays degraded), and the same warning is not published again', async () => {
+    const broker = await Mosquitto.start();
+    const svc = service(broker.url);
+    const watcher = await mqtt.connectAsync(broker.url, { protocolVersion: 5 });
+    const statuses: Array<{ state: string; warning?: string }> = [];
+    watcher.on('message', (_t, p) => statuses.push(JSON.parse(p.toString()) as { state: string; warning?: string }));
+    try {
+      await svc.start();
+      await until(() => svc.stats().connected, 'online');
+      await watcher.subscribeAsync('edgefit/dev1/status', { qos: 1 });
+      await svc.setStatus('degraded');
+      await until(() => statuses.at(-1)?.state === 'degraded', 'degraded published');
+      await svc.setWarning('NOTHING FITS THE BUDGET: ...');
+      await until(() => statuses.at(-1)?.warning !== undefined, 'the warning published');
+      expect(statuses.at(-1)).toMatchObject({ state: 'degraded', warning: 'NOTHING FITS THE BUDGET: ...' });
+      const n = statuses.length;
+      await svc.setWarning('NOTHING FITS THE BUDGET: ...');
+      await svc.setWarning('');
+      await until(() => statuses.length > n && statuses.at(-1)!.warning === undefined, 'the warning cleared');
+      // the repeated warning was not published: the next status is the clearing one
+      expect(statuses.length).toBe(n + 1);
+      expect(statuses.at(-1)!.state).toBe('degraded');
+    } finally {
+      await watcher.endAsync();
+      await svc.stop(0);
+      await broker.stop();
+    }
+  });
+
   it('stop() after a failed start() stops what there is instead of throwing', async () => {
     const svc = service('mqtt://127.0.0.1:1');
     // the outbox directory cannot be made: start() fails before any connection exists
