@@ -104,7 +104,8 @@ function brokerUrlProblem(url: string): string | null {
   try {
     u = new URL(url);
   } catch {
-    return 'it does not parse as a URL';
+    // what the client would make of it: `mqtt://user:pa/ss@host` is host "user", port "pa"
+    return url.includes('@') ? "it does not parse as a URL; write '/', '#', '?' or '@' in a user name or password as %2F, %23, %3F, %40" : 'it does not parse as a URL';
   }
   if (u.hostname === '') return 'it names no host';
   // an explicit port: URL refuses > 65535 itself, but keeps 0

@@ -83,8 +83,16 @@ describe('broker secrets never leave through config output or errors', () => {
     'mqtts://alice:hunter2@broker.local:8883',
     'wss://alice:hunter2@broker.local:443/mqtt',
     'mqtt://alice:hun@ter2@broker.local:1883',
-    'mqtt://alice:hun/ter2@broker.local:1883',
+    'mqtt://alice:hun%2Fter2@broker.local:1883',
   ];
+
+  it('a password with a raw "/" (which makes the URL host "alice", port "hun") is refused with it redacted, and how to write it', () => {
+    const r = spawnSync(process.execPath, [cli, 'config', '--print'], { env: { ...env, EDGEFIT_MQTT_URL: 'mqtt://alice:hun/ter2@broker.local:1883' }, encoding: 'utf8' });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('mqtt.url must be a broker URL');
+    expect(r.stderr).toContain('%2F');
+    expect(r.stderr + r.stdout).not.toMatch(/ter2/);
+  });
 
   it.each(urls)('config --print (text and --json) shows %j with its password as ***', (url) => {
     for (const json of [false, true]) {
