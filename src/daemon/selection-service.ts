@@ -11,7 +11,7 @@ import { buildLadder, ladderWarning } from '../catalog/ladder.js';
 import type { Variant } from '../catalog/types.js';
 import type { Catalog } from '../catalog/catalog.js';
 import { budgetFromConfig, chooseModel, probeDirOf, type Choice } from '../select/choose.js';
-import { loadProbeSet, needsAgreement } from '../profile/agreement.js';
+import { hasProbePhotos, needsAgreement } from '../profile/agreement.js';
 import type { Budget } from '../select/types.js';
 import type { Adapter, SwitchEvent } from '../select/adapt.js';
 import { bestOf } from '../profile/measure.js';
@@ -48,6 +48,9 @@ export interface SelectionInputs {
  * leaves the budget, and switches models without stopping the camera. Switches run one at a time; its stop
  * waits for the switch in progress.
  */
+/** profile.probeDir directories already said to hold no photo (see SelectionService.checkProbeDir) */
+const warnedProbeDirs = new Set<string>();
+
 export class SelectionService implements Service {
   readonly name = 'selection';
   device!: DeviceInfo;
@@ -83,7 +86,6 @@ export class SelectionService implements Service {
     if (plan.notice) this.log[plan.expected ? 'info' : 'warn'](plan.notice, { refused: plan.unavailable.map((u) => `${u.provider}: ${u.reason}`).join('; ') });
     this.log.info('device', { board: this.device.board.kind, cpu: this.device.cpu.model, cores: this.device.cpu.cores, memoryMb: this.device.memory.effectiveMb, providers: this.device.providers.usable.join(',') });
     await this.loadLadder();
-    await this.checkProbeDir();
     this.budget = budgetFromConfig(c, this.device, this.budgetOverride);
     this.choice = await this.select(false, await this.i.fleetSeed?.(boardFingerprint(this.device)));
   }
@@ -96,11 +98,12 @@ export class SelectionService implements Service {
     const c = this.i.config;
     if (!c.profile.probeDir.trim() || !this.ladder.some(needsAgreement)) return;
     const dir = probeDirOf(c);
-    if (!(await loadProbeSet(dir))) {
-      this.log.warn('profile.probeDir holds no JPEG, PNG or BMP photo: reduced-resolution rungs are not checked against their native model', {
-        probeDir: dir, fix: 'correct profile.probeDir, or leave it empty so the camera\'s own frames are collected in <stateDir>/probe-frames',
-      });
-    }
+    // once per directory per process: several cameras share it, and every re-selection reloads the ladder
+    if (warnedProbeDirs.has(dir) || (await hasProbePhotos(dir))) return;
+    warnedProbeDirs.add(dir);
+    this.log.warn('profile.probeDir holds no JPEG, PNG or BMP photo: reduced-resolution rungs are not checked against their native model', {
+      probeDir: dir, fix: 'correct profile.probeDir, or leave it empty so the camera\'s own frames are collected in <stateDir>/probe-frames',
+    });
   }
 
   /**
@@ -135,6 +138,8 @@ export class SelectionService implements Service {
   async loadLadder(): Promise<void> {
     this.ladder = await buildLadder(this.i.config, { log: (l) => this.log.warn(l), alarm: (l) => this.log.error(l), ...(this.catalog ? { catalog: this.catalog } : {}) });
     this.warning = ladderWarning(this.ladder);
+    // a pull may bring the first rung that needs the probe photos
+    await this.checkProbeDir();
     if (this.warning) {
       this.log.warn('*'.repeat(78));
       this.log.warn(this.warning);

@@ -42,6 +42,15 @@ export async function loadProbeSet(dir: string): Promise<ProbeSet | undefined> {
   return { dir: root, files: names.map((n) => join(root, n)), sha256: h.digest('hex') };
 }
 
+/** Whether `dir` lists at least one photo loadProbeSet would take (reads the listing only, hashes nothing). */
+export async function hasProbePhotos(dir: string): Promise<boolean> {
+  try {
+    return (await readdir(resolve(dir), { withFileTypes: true })).some((e) => e.isFile() && IMAGE.test(e.name));
+  } catch {
+    return false;
+  }
+}
+
 /** Whether a rung gets an agreement measurement: real weights run below the resolution they were trained at. */
 export function needsAgreement(v: Variant): boolean {
   return v.pretrained && v.nativeResolution !== undefined && v.resolution < v.nativeResolution;
