@@ -103,6 +103,9 @@ function notLocal(source: string, at: string, what: string): EdgefitError {
  * component at a time: a component must be listed by its (already checked) parent group and be neither an
  * external nor a soft link (a soft link can lead through an external one) before anything resolves it.
  * Link queries are made only on listed names: on a missing name h5wasm reports uninitialised link info.
+ * Not covered: HDF5's external raw storage (a dataset whose values live in other files, H5Pset_external), which
+ * h5wasm does not show; catalog models are converted in an isolated child with a time limit, so there such a
+ * file costs a failed pull, while `edgefit import` of an untrusted .h5 runs in the caller's process.
  */
 class LocalPaths {
   private readonly names = new Map<string, Set<string>>();
