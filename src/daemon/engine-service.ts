@@ -7,8 +7,8 @@ import type { ActiveModel } from '../pipeline/pipeline.js';
 import type { MqttService } from '../mqtt/service.js';
 import type { Choice } from '../select/choose.js';
 import type { Variant } from '../catalog/types.js';
+import { runtimeOf, setTensorrtEnvironment } from '../profile/runtime.js';
 import { readLabels } from './labels.js';
-import { setTensorrtEnvironment } from './tensorrt-env.js';
 import type { Service } from './service.js';
 
 /**
@@ -19,11 +19,15 @@ export function hostOptionsFor(c: Config, choice: Pick<Choice, 'variant' | 'prov
   return {
     engineModules: c.engine.modules,
     providers: [choice.provider], threads: choice.threads, timeoutMs: c.engine.timeoutMs, resolution: choice.variant.resolution,
-    trtCacheDir: join(c.stateDir, 'trt-cache'),
-    trtFp16: c.engine.trtFp16,
+    // what the profiler measured on (runtimeOf): the library, TensorRT's FP16 and engine cache
+    ...runtimeHostOptions(c),
     optimizedCacheDir: join(c.stateDir, 'ort-optimized'),
-    ...(c.engine.ortLibraryPath ? { ortLibraryPath: c.engine.ortLibraryPath } : {}),
   };
+}
+
+function runtimeHostOptions(c: Config): Pick<HostOptions, 'ortLibraryPath' | 'trtFp16' | 'trtCacheDir'> {
+  const r = runtimeOf(c);
+  return { trtFp16: r.trtFp16, ...(r.trtCacheDir ? { trtCacheDir: r.trtCacheDir } : {}), ...(r.ortLibraryPath ? { ortLibraryPath: r.ortLibraryPath } : {}) };
 }
 
 /** What the pipeline knows of a variant besides its engine: how its output is read (its task) and named. */
@@ -70,7 +74,7 @@ export class EngineService implements Service {
   async load(choice: Choice): Promise<LoadedModel> {
     const { config: c, log } = this.i;
     const v = choice.variant;
-    if (choice.provider === 'tensorrt') setTensorrtEnvironment(c);
+    if (choice.provider === 'tensorrt') setTensorrtEnvironment(runtimeOf(c));
     const engine: SupervisedEngine = await EngineHost.start(v.modelPath, hostOptionsFor(c, choice));
     engine.on('restart', (why: string) => { log.warn('inference worker restarted', { reason: why }); void this.i.mqtt()?.publishEvent({ type: 'engine', message: `worker restarted: ${why}` }); });
     engine.on('degraded', (why: string) => { log.error('inference degraded', { reason: why }); void this.i.mqtt()?.setStatus('degraded'); void this.i.mqtt()?.publishEvent({ type: 'engine', message: `degraded: ${why}` }); });

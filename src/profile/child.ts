@@ -8,7 +8,7 @@
 import { writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { AgreementJob, ChildAnswer, ChildJob, ChildMessage, ChildPhase } from './protocol.js';
-import type { OrtRuntime } from './runtime.js';
+import { setTensorrtEnvironment, type OrtRuntime } from './runtime.js';
 import { loadOrtBinding, modelSessionOptions, type OrtNodeModule } from '../engine/ort-binding.js';
 import { serveIsolated } from '../util/isolated-main.js';
 import { readProcMemory } from '../util/procstatus.js';
@@ -51,18 +51,11 @@ function concreteShape(shape: ReadonlyArray<number | string>, job: ChildJob): nu
 const isTfjs = (p: string): p is 'tfjs-node' | 'tfjs-wasm' => p === 'tfjs-node' || p === 'tfjs-wasm';
 
 /**
- * The job's onnxruntime, as the engine's worker loads it. For tensorrt, TensorRT's FP16 and engine cache are also
- * set in the environment first, as the daemon sets them before its engine loads (src/daemon/tensorrt-env.ts): a
- * binding that forwards no TensorRT provider options still builds the engines the daemon will run.
+ * The job's onnxruntime, as the engine's worker loads it; for tensorrt with the environment the daemon gives its
+ * engine (setTensorrtEnvironment), so a binding that forwards no TensorRT options builds the engines it will run.
  */
 async function loadOrt(job: { provider: string; runtime: OrtRuntime }): Promise<OrtNodeModule> {
-  if (job.provider === 'tensorrt') {
-    process.env.ORT_TENSORRT_FP16_ENABLE = job.runtime.trtFp16 ? '1' : '0';
-    if (job.runtime.trtCacheDir) {
-      process.env.ORT_TENSORRT_ENGINE_CACHE_ENABLE = '1';
-      process.env.ORT_TENSORRT_CACHE_PATH = job.runtime.trtCacheDir;
-    }
-  }
+  if (job.provider === 'tensorrt') setTensorrtEnvironment(job.runtime);
   return (await loadOrtBinding(job.runtime.ortLibraryPath)).ort;
 }
 

@@ -27,3 +27,16 @@ export function runtimeOf(config: Pick<Config, 'engine' | 'stateDir'>): OrtRunti
     ...(config.stateDir ? { trtCacheDir: join(config.stateDir, 'trt-cache') } : {}),
   };
 }
+
+/**
+ * onnxruntime-node forwards no TensorRT provider options, but the TensorRT EP also reads these variables (from the
+ * process environment, so they are set on the main thread before an engine's worker loads): FP16 and the engine
+ * cache. The daemon sets them before its engine loads, the profiler's child before it measures, alike.
+ */
+export function setTensorrtEnvironment(r: OrtRuntime): void {
+  process.env.ORT_TENSORRT_FP16_ENABLE = r.trtFp16 ? '1' : '0';
+  if (r.trtCacheDir) {
+    process.env.ORT_TENSORRT_ENGINE_CACHE_ENABLE = '1';
+    process.env.ORT_TENSORRT_CACHE_PATH = r.trtCacheDir;
+  }
+}
