@@ -36,7 +36,8 @@ interface PendingRun {
  * so a run never waits for the main thread to wake up. Scores come back in shared result slots; messages
  * carry only what a result is about. run() is offer-and-wait on the same path.
  * A run that exceeds its timeout, or a worker that dies, is counted, the worker replaced, and the caller
- * gets an error for that frame only. Past the restart budget the host stops restarting and reports degraded.
+ * gets an error for that frame only. A replacement that fails to load is tried again, each attempt counted;
+ * past the restart budget the host stops restarting and reports degraded. A start() that fails leaves nothing.
  *
  * Events: 'restart' (reason), 'degraded' (reason), 'crash' (message), 'timeout'.
  */
@@ -60,15 +61,28 @@ export class EngineHost extends EventEmitter implements SupervisedEngine {
   private closing = false;
   private restartTimes: number[] = [];
   private restarting: Promise<void> | undefined;
+  /** a worker whose load failed, until it has stopped */
+  private stopping: Promise<void> | undefined;
+  /** resolves when close() is called, so that a restart waiting for a worker to stop never holds up close() */
+  private readonly closeCalled: Promise<void>;
+  private callClose!: () => void;
 
   private constructor(private readonly modelPath: string, private readonly opts: HostOptions) {
     super();
     this.name = `worker:${opts.kind ?? 'auto'}`;
+    this.closeCalled = new Promise<void>((resolve) => { this.callClose = resolve; });
   }
 
   static async start(modelPath: string, opts: HostOptions): Promise<EngineHost> {
     const host = new EngineHost(modelPath, opts);
-    await host.spawn();
+    try {
+      await host.spawn();
+    } catch (err) {
+      // no caller will hold this host, so nothing of it may live on: spawn() has already let the worker go
+      // (terminated; its exit is not a crash and restarts nothing), and closing keeps it that way
+      host.closing = true;
+      throw err;
+    }
     const timeoutMs = opts.timeoutMs ?? 0;
     if (timeoutMs > 0) {
       // a run reports when it started in the mailbox, so the check needs no timer per frame
@@ -78,18 +92,38 @@ export class EngineHost extends EventEmitter implements SupervisedEngine {
     return host;
   }
 
+  /**
+   * Starts a worker and waits for its model to load. Settles once: ready, or a load that failed (load-error,
+   * the worker's 'error', the worker exiting before it is ready, or loadTimeoutMs). A load that failed gives
+   * its worker up here, terminated and not counted as a crash: what to do next (give up, try again within the
+   * restart budget) is the caller's. Only a worker that became ready is watched by onExit.
+   */
   private spawn(): Promise<void> {
     const init: WorkerInit = { ...(this.opts.kind ? { kind: this.opts.kind } : {}), modules: [...(this.opts.engineModules ?? [])], modelPath: this.modelPath, options: stripHostOptions(this.opts) };
     const worker = new Worker(distModule('engine/worker.js'), { workerData: init });
     this.worker = worker;
+    const loadTimeoutMs = this.opts.loadTimeoutMs ?? 120_000;
     return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        void worker.terminate();
-        reject(new EdgefitError('E_ENGINE_LOAD_TIMEOUT', `loading ${this.modelPath} took longer than ${this.opts.loadTimeoutMs ?? 120000} ms; the model may be too large for this board`));
-      }, this.opts.loadTimeoutMs ?? 120_000);
-      const onFirst = (msg: FromWorker) => {
+      let settled = false;
+      const failed = (err: EdgefitError) => {
+        if (settled) return;
+        settled = true;
         clearTimeout(timer);
+        worker.off('message', onFirst);
+        if (this.worker === worker) this.worker = undefined;
+        // the next load waits for this one to be gone, so two copies of a model that may not fit never load side by side
+        this.stopping = worker.terminate().then(() => undefined, () => undefined);
+        reject(err);
+      };
+      const timer = setTimeout(() => {
+        failed(new EdgefitError('E_ENGINE_LOAD_TIMEOUT', `loading ${this.modelPath} took longer than ${loadTimeoutMs} ms; the model may be too large for this board`));
+      }, loadTimeoutMs);
+      const onFirst = (msg: FromWorker) => {
+        if (settled) return;
         if (msg.type === 'ready') {
+          settled = true;
+          clearTimeout(timer);
+          worker.off('message', onFirst);
           this.name = `worker:${msg.engine}`;
           this.provider = msg.provider;
           this.refused = msg.refused;
@@ -100,19 +134,21 @@ export class EngineHost extends EventEmitter implements SupervisedEngine {
           const buffers = createMailbox(this.frameBytes, classes);
           this.box = new MailboxWriter(buffers);
           worker.on('message', (m: FromWorker) => this.onMessage(worker, m));
+          worker.on('exit', (code) => this.onExit(worker, code));
           worker.postMessage({ type: 'mailbox', buffers } satisfies ToWorker);
           resolve();
         } else if (msg.type === 'load-error') {
-          void worker.terminate();
-          reject(new EdgefitError(isErrorCode(msg.code) ? msg.code : 'E_ENGINE_LOAD', msg.message));
+          failed(new EdgefitError(isErrorCode(msg.code) ? msg.code : 'E_ENGINE_LOAD', msg.message));
         }
       };
-      worker.once('message', onFirst);
-      worker.once('error', (err) => {
-        clearTimeout(timer);
-        reject(new EdgefitError('E_ENGINE_LOAD', `engine worker failed while loading ${this.modelPath}: ${err.message}`, { cause: err }));
+      worker.on('message', onFirst);
+      // stays attached for the worker's life: an 'error' after ready is followed by its exit, which onExit reports
+      worker.on('error', (err) => {
+        failed(new EdgefitError('E_ENGINE_LOAD', `engine worker failed while loading ${this.modelPath}: ${err.message}`, { cause: err }));
       });
-      worker.on('exit', (code) => this.onExit(worker, code));
+      worker.once('exit', (code) => {
+        failed(new EdgefitError('E_ENGINE_LOAD', `engine worker exited (code ${code}) while loading ${this.modelPath}`));
+      });
     });
   }
 
@@ -191,25 +227,49 @@ export class EngineHost extends EventEmitter implements SupervisedEngine {
     void this.restart(`run exceeded ${timeoutMs} ms`);
   }
 
+  /**
+   * Replaces a worker that is gone. A replacement whose load fails (load-error, load timeout, or a worker that
+   * exits or fails while loading) is tried again, each attempt counted against the restart budget, so the
+   * budget, not the first failed load, decides when the host gives up and reports degraded. One sequence at a
+   * time: whoever asks while one runs (onExit, checkTimeout, run()) waits for that one.
+   */
   private restart(reason: string): Promise<void> {
     if (this.restarting) return this.restarting;
-    const now = Date.now();
-    const windowMs = this.opts.restartWindowMs ?? 60_000;
-    this.restartTimes = this.restartTimes.filter((t) => now - t < windowMs);
-    if (this.restartTimes.length >= (this.opts.restartBudget ?? 5)) {
-      if (!this.stats.degraded) {
-        this.stats.degraded = true;
-        this.emit('degraded', `${this.restartTimes.length} engine restarts within ${Math.round(windowMs / 1000)} s (last: ${reason})`);
-      }
-      return Promise.resolve();
-    }
-    this.restartTimes.push(now);
-    this.stats.restarts++;
-    this.restarting = this.spawn().then(
-      () => { this.emit('restart', reason); },
-      (err: Error) => { this.emit('crash', `restart failed: ${err.message}`); },
-    ).finally(() => { this.restarting = undefined; });
+    this.restarting = this.restartUntilUp(reason).finally(() => { this.restarting = undefined; });
     return this.restarting;
+  }
+
+  private async restartUntilUp(reason: string): Promise<void> {
+    let last = reason;
+    while (!this.worker && !this.closing) {
+      const stopping = this.stopping;
+      this.stopping = undefined;
+      // a terminated worker stops at once unless it is inside a native call (a load), which it finishes first
+      if (stopping) await Promise.race([stopping, this.closeCalled]);
+      if (this.closing) return;
+      const now = Date.now();
+      const windowMs = this.opts.restartWindowMs ?? 60_000;
+      this.restartTimes = this.restartTimes.filter((t) => now - t < windowMs);
+      if (this.restartTimes.length >= (this.opts.restartBudget ?? 5)) {
+        if (!this.stats.degraded) {
+          this.stats.degraded = true;
+          this.emit('degraded', `${this.restartTimes.length} engine restarts within ${Math.round(windowMs / 1000)} s (last: ${last})`);
+        }
+        return;
+      }
+      this.restartTimes.push(now);
+      this.stats.restarts++;
+      try {
+        await this.spawn();
+        if (!this.closing) this.emit('restart', reason);
+      } catch (err) {
+        if (this.closing) return;
+        const message = err instanceof Error ? err.message : String(err);
+        this.stats.crashes++;
+        this.emit('crash', `restart failed: ${message}`);
+        last = `restart failed: ${message}`;
+      }
+    }
   }
 
   /** The host stopped restarting after too many failures; a reload (reselect) clears it. */
@@ -266,6 +326,7 @@ export class EngineHost extends EventEmitter implements SupervisedEngine {
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
+    this.callClose();
     if (this.watchdog) clearInterval(this.watchdog);
     if (this.restarting) await this.restarting.catch(() => undefined);
     const w = this.worker;

@@ -6,6 +6,13 @@
 // `--import` preload). EDGEFIT_TEST_FAULT_ENGINE names the one registered with priority 1000, so that the daemon,
 // which asks for no engine by name, runs it; without it both are registered by name only.
 // Plain JS: it is imported by compiled code, from the same compiled tree, so that it shares the worker's registry.
+//
+// Loads can fail too: EDGEFIT_TEST_FAULT_LOADS is a comma list of what each load does, in order across all the
+// workers of the process (the last one repeats): `ok` loads, `fail` throws E_ENGINE_LOAD, `exit` ends the worker
+// (exit code 71) before it answers, `hang` never finishes (a timer keeps the worker alive). The loads are counted
+// in the file EDGEFIT_TEST_FAULT_LOAD_COUNT, which the workers share (each is an isolate of its own); both must be
+// set for any of this to apply.
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -22,6 +29,7 @@ function faultEngineFactory(kind) {
   return {
     name: kind,
     async load(modelPath, options) {
+      await scriptedLoad();
       const { ortEngineFactory } = await import(compiled('engine/onnxruntime.js'));
       const inner = await ortEngineFactory.load(modelPath, options);
       let runs = 0;
@@ -42,6 +50,27 @@ function faultEngineFactory(kind) {
       };
     },
   };
+}
+
+/** What this load does, by EDGEFIT_TEST_FAULT_LOADS; counts it in EDGEFIT_TEST_FAULT_LOAD_COUNT. */
+async function scriptedLoad() {
+  const script = process.env.EDGEFIT_TEST_FAULT_LOADS;
+  const countFile = process.env.EDGEFIT_TEST_FAULT_LOAD_COUNT;
+  if (!script || !countFile) return;
+  let n = 0;
+  try { n = Number(readFileSync(countFile, 'utf8')) || 0; } catch { /* first load */ }
+  writeFileSync(countFile, String(n + 1));
+  const steps = script.split(',');
+  const step = steps[Math.min(n, steps.length - 1)];
+  if (step === 'fail') {
+    const { EdgefitError } = await import(compiled('util/errors.js'));
+    throw new EdgefitError('E_ENGINE_LOAD', `fault engine: load ${n + 1} fails`);
+  }
+  if (step === 'exit') process.exit(71);
+  if (step === 'hang') {
+    setInterval(() => undefined, 1_000_000);
+    await new Promise(() => undefined);
+  }
 }
 
 for (const kind of ['fault-hang', 'fault-crash']) {
