@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { writeFileSync } from 'node:fs';
 import { probeDevice, boardFingerprint } from '../device/probe.js';
 import { probeProvidersIsolated } from '../device/providers-isolated.js';
-import { budgetFor, cachePathOf, measurerFor, probeDirOf, selectModel, usableProviders } from '../select/choose.js';
+import { budgetFor, cachePathOf, coresOf, measurerFor, probeDirOf, selectModel, usableProviders } from '../select/choose.js';
 import { ProfileCache } from '../profile/cache.js';
 import { threadCounts } from '../profile/measure.js';
 import { ProgressBar } from '../profile/progress.js';
@@ -13,7 +13,6 @@ import { loadVariants, parseProviders, parseThreads, type BudgetFlags, type Ladd
 import { loadProbeSet } from '../profile/agreement.js';
 import { EdgefitError } from '../util/errors.js';
 import { configFrom, withConfig, type ConfigFlags } from './config-flags.js';
-import { availableParallelism } from 'node:os';
 
 interface Flags extends BudgetFlags, LadderFlags, ConfigFlags {
   threads?: string; providers?: string; json?: boolean; plot?: string; all?: boolean; refresh?: boolean; cache?: string; probe?: string;
@@ -62,10 +61,10 @@ export function register(program: Command): void {
       const cache = new ProfileCache(flags.cache ?? cachePathOf(config));
       if (cache.warning) process.stderr.write(`warning: ${cache.warning}\n`);
       const specs = specsFor(variants, chain);
-      const perCandidate = threads === 'auto' ? threadCounts(availableParallelism()).length : 1;
+      const perCandidate = threads === 'auto' ? threadCounts(coresOf(device)).length : 1;
       const bar = new ProgressBar(process.stderr, specs.length * perCandidate);
       const measure = measurerFor(config, {
-        board, budget, cache, threads, refresh: flags.refresh ?? false, ...(probe ? { probe } : {}),
+        board, budget, cache, threads, cores: coresOf(device), refresh: flags.refresh ?? false, ...(probe ? { probe } : {}),
         ...(flags.minRuns !== undefined ? { minRuns: Number(flags.minRuns) } : {}),
         ...(flags.minSeconds !== undefined ? { minMs: Number(flags.minSeconds) * 1000 } : {}),
         onProgress: (p) => bar.update(p),

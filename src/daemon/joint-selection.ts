@@ -4,7 +4,7 @@ import type { Logger } from '../util/log.js';
 import { EdgefitError } from '../util/errors.js';
 import type { DeviceInfo } from '../device/types.js';
 import type { Variant } from '../catalog/types.js';
-import { budgetFromConfig, cachePathOf, measurerFor, type Choice } from '../select/choose.js';
+import { budgetFromConfig, cachePathOf, coresOf, measurerFor, type Choice } from '../select/choose.js';
 import { measuredCandidate } from '../select/search.js';
 import type { Candidate } from '../select/types.js';
 import { ProfileCache } from '../profile/cache.js';
@@ -93,7 +93,7 @@ export class JointSelection {
       this.plans.push({ cam, choice: sel.choice, options, variants, budgetMs });
     }
     const memoryMb = resolveBudget(budgetFromConfig(this.i.config, this.device)).memoryMb;
-    const board = { cores: Math.max(1, this.device.cpu.cores), slowdown: 1, ...(memoryMb !== undefined && Number.isFinite(memoryMb) ? { memoryMb } : {}) };
+    const board = { cores: coresOf(this.device), slowdown: 1, ...(memoryMb !== undefined && Number.isFinite(memoryMb) ? { memoryMb } : {}) };
     this.input = {
       cameras: this.plans.map((p) => ({ id: p.cam.id, fps: p.cam.fps, budgetMs: p.budgetMs, priority: p.cam.priority })),
       options: Object.fromEntries(this.plans.map((p) => [p.cam.id, p.options])),
@@ -124,7 +124,7 @@ export class JointSelection {
     if (todo.length === 0) return cpu;
     this.i.log.info('measuring the lighter rungs a joint choice may step down to', { camera: cam.id, rungs: todo.length });
     const measure = measurerFor(cam.config, {
-      board: boardFingerprint(this.device), budget: budgetFromConfig(cam.config, this.device), cache: new ProfileCache(cachePathOf(cam.config)), signal: this.i.signal,
+      board: boardFingerprint(this.device), budget: budgetFromConfig(cam.config, this.device), cache: new ProfileCache(cachePathOf(cam.config)), cores: coresOf(this.device), signal: this.i.signal,
     });
     const done = new Map<string, Candidate>();
     for (const c of todo) {

@@ -1,4 +1,5 @@
 import type { CpuFeature, CpuFeatureName, CpuInfo, Int8Assessment } from './types.js';
+import { probeCpuQuota } from './cpu-quota.js';
 import type { FsRoot } from './fsroot.js';
 
 /** One processor block of /proc/cpuinfo as key -> value. */
@@ -177,6 +178,7 @@ async function maxMhz(fs: FsRoot): Promise<number | null> {
 export async function probeCpu(fs: FsRoot, arch: string): Promise<CpuInfo> {
   const text = (await fs.text('/proc/cpuinfo')) ?? '';
   const { processors } = parseCpuinfo(text);
+  const quota = await probeCpuQuota(fs);
   const first = processors[0] ?? {};
   const flags = (first['Features'] ?? first['flags'] ?? '').split(/\s+/).filter(Boolean);
   const flagSet = new Set(flags);
@@ -218,6 +220,7 @@ export async function probeCpu(fs: FsRoot, arch: string): Promise<CpuInfo> {
     implementer,
     part: parts.length > 0 ? parts.join(',') : null,
     cores: processors.length,
+    ...(quota !== null && Math.ceil(quota) < processors.length ? { quotaCores: Math.max(1, Math.ceil(quota)) } : {}),
     maxMhz: await maxMhz(fs),
     features,
     flags,

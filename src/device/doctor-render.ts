@@ -17,7 +17,7 @@ export function renderDoctor(r: DoctorReport): string {
   const jet = b.jetson ? `, L4T ${b.jetson.l4t} = JetPack ${b.jetson.jetpack ?? '?'}` : '';
   row('os', `${b.os.prettyName ?? b.os.id ?? 'unknown'}, kernel ${b.kernel ?? '?'}, ${b.arch}, glibc ${b.glibc ?? '?'}${jet}`);
   const midr = d.cpu.part ? ` (part ${d.cpu.part})` : '';
-  row('cpu', `${d.cpu.cores}x ${d.cpu.model}${midr}${d.cpu.maxMhz ? ` @ ${d.cpu.maxMhz} MHz` : ''}`);
+  row('cpu', `${d.cpu.cores}x ${d.cpu.model}${midr}${d.cpu.maxMhz ? ` @ ${d.cpu.maxMhz} MHz` : ''}${d.cpu.quotaCores !== undefined ? `; a cgroup CPU quota leaves ${d.cpu.quotaCores}` : ''}`);
   const m = d.memory;
   const cg = m.cgroup
     ? `, cgroup v${m.cgroup.version} ${m.cgroup.limitMb === null ? 'no limit' : `limit ${Math.round(m.cgroup.limitMb)} MB`}`

@@ -1,6 +1,7 @@
 import { posix } from 'node:path';
 import type { CgroupMemory, MemoryInfo } from './types.js';
 import type { FsRoot } from './fsroot.js';
+import { ancestry, parseProcCgroup } from './cgroup.js';
 
 const MB = 1024 * 1024;
 /** cgroup v1 prints "no limit" as PAGE_COUNTER_MAX pages (9223372036854771712 on 4 KiB pages); anything this big is unlimited. */
@@ -13,30 +14,6 @@ export function parseMeminfo(text: string): Record<string, number> {
     if (m) out[m[1]!] = Number(m[2]);
   }
   return out;
-}
-
-/** The process's cgroup paths: the v2 unified path ("0::/x") and the v1 memory controller path ("4:memory:/x"). */
-export function parseProcCgroup(text: string): { v2: string | null; v1memory: string | null } {
-  let v2: string | null = null;
-  let v1memory: string | null = null;
-  for (const line of text.split('\n')) {
-    const m = /^(\d+):([^:]*):(.*)$/.exec(line.trim());
-    if (!m) continue;
-    if (m[1] === '0' && m[2] === '') v2 = m[3]!;
-    else if (m[2]!.split(',').includes('memory')) v1memory = m[3]!;
-  }
-  return { v2, v1memory };
-}
-
-/** The cgroup and its ancestors, deepest first: a parent's limit caps its children too. */
-function ancestry(path: string): string[] {
-  const out: string[] = [];
-  let p = posix.normalize(path.startsWith('/') ? path : `/${path}`);
-  for (;;) {
-    out.push(p);
-    if (p === '/') return out;
-    p = posix.dirname(p);
-  }
 }
 
 interface Level { limit: number | null; usage: number | null }

@@ -93,7 +93,8 @@ export function boardFingerprint(info: DeviceInfo): string {
   const features = info.cpu.features.filter((f) => f.present).map((f) => f.name).sort();
   return [
     info.board.kind,
-    `${slug(info.cpu.model)}-x${info.cpu.cores}`,
+    // a CPU quota (a container's --cpus) runs models as a smaller board would
+    `${slug(info.cpu.model)}-x${info.cpu.cores}${info.cpu.quotaCores !== undefined ? `q${info.cpu.quotaCores}` : ''}`,
     features.length > 0 ? features.join('.') : 'nofeatures',
     `ort-${info.providers.ortVersion ?? 'none'}`,
   ].join('_');

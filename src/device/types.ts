@@ -85,7 +85,13 @@ export interface CpuInfo {
   /** ARM MIDR fields as cpuinfo prints them, e.g. implementer '0x41', part '0xd0b' */
   implementer: string | null;
   part: string | null;
+  /** the board's cores (/proc/cpuinfo) */
   cores: number;
+  /**
+   * the cores a cgroup CPU quota leaves this process (`docker run --cpus 1.5` -> 2), when below `cores`; absent when
+   * nothing limits it (see usableCores)
+   */
+  quotaCores?: number;
   maxMhz: number | null;
   features: CpuFeature[];
   /** every flag /proc/cpuinfo listed (Features on ARM, flags on x86) */
@@ -169,4 +175,9 @@ export interface DeviceInfo {
   providers: ProvidersInfo;
   /** filesystem root the probe read ('/' on a live machine) */
   root: string;
+}
+
+/** The cores this process can keep busy: the board's, or fewer under a cgroup CPU quota. */
+export function usableCores(cpu: Pick<CpuInfo, 'cores' | 'quotaCores'>): number {
+  return Math.max(1, Math.min(cpu.cores, cpu.quotaCores ?? cpu.cores));
 }

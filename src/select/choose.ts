@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { runtimeOf } from '../profile/runtime.js';
 import { EdgefitError } from '../util/errors.js';
 import type { Config } from '../config/types.js';
-import type { DeviceInfo } from '../device/types.js';
+import { usableCores, type DeviceInfo } from '../device/types.js';
 import { boardFingerprint } from '../device/probe.js';
 import type { Variant } from '../types/model.js';
 import type { ProviderName } from '../types/provider.js';
@@ -108,6 +108,8 @@ export interface MeasurerSetup {
   cache: ProfileCache;
   /** default: engine.threads, 'auto' when 0 */
   threads?: number | 'auto';
+  /** the cores 'auto' threads are chosen among (usableCores of the device); default availableParallelism() */
+  cores?: number;
   /** default: profile.minRuns */
   minRuns?: number;
   /** default: profile.minSeconds */
@@ -132,6 +134,7 @@ export function measurerFor(config: Config, s: MeasurerSetup): (spec: CandidateS
     threads: s.threads ?? (config.engine.threads > 0 ? config.engine.threads : 'auto'),
     percentile: s.budget.percentile ?? 'p90',
     refresh: s.refresh ?? false,
+    ...(s.cores !== undefined ? { cores: s.cores } : {}),
     // the library and TensorRT options the engine will run on (engine.ortLibraryPath, trtFp16)
     runtime: runtimeOf(config),
     profile: {
@@ -172,13 +175,13 @@ async function chooseFrom(config: Config, device: DeviceInfo, ladder: Variant[],
   const probe = await loadProbeSet(probeDirOf(config));
   const board = boardFingerprint(device);
   const cache = new ProfileCache(cachePathOf(config));
-  const setup: MeasurerSetup = { board, budget, cache, ...(probe ? { probe } : {}), ...(onProgress ? { onProgress } : {}), ...(signal ? { signal } : {}) };
+  const setup: MeasurerSetup = { board, budget, cache, cores: coresOf(device), ...(probe ? { probe } : {}), ...(onProgress ? { onProgress } : {}), ...(signal ? { signal } : {}) };
   const measure = measurerFor(config, setup);
   if (!seed || seed.figures.length === 0) {
     const { decision, candidates } = await selectModel(specs, budget, measure);
     return choiceFrom(specs, budget, measure, decision, candidates);
   }
-  const threads = config.engine.threads > 0 ? [config.engine.threads] : threadCounts(availableParallelism());
+  const threads = config.engine.threads > 0 ? [config.engine.threads] : threadCounts(coresOf(device));
   const seeded = seededMeasurer(seed, cache, measure, { board, ortVersion: ortVersion(), threads });
   const confirmed: string[] = [];
   // the pick, its neighbour on a miss, and one more: past that the fleet's figures are not worth trusting here
@@ -247,4 +250,9 @@ async function choiceFrom(specs: CandidateSpec[], budget: Budget, measure: (spec
     reason: fallbackReason(decision, { id: c.id, kind: 'fastest measured', percentile: p, latencyMs: m.latencyMs[p] }),
     ...(refused.has(c.id) ? { belowMinAccuracy: true } : {}),
   };
+}
+
+/** The cores thread counts are chosen among: the process's CPU affinity, under the cgroup CPU quota. */
+export function coresOf(device: DeviceInfo): number {
+  return Math.max(1, Math.min(availableParallelism(), usableCores(device.cpu)));
 }

@@ -7,7 +7,7 @@ import { probeDevice, boardFingerprint } from '../../src/device/probe.js';
 import { decodeThrottled } from '../../src/device/thermal.js';
 import { armHwcapFeatures, parseAuxv } from '../../src/device/cpu.js';
 import { parseTegraRelease } from '../../src/device/board.js';
-import type { DeviceInfo } from '../../src/device/types.js';
+import { usableCores, type DeviceInfo } from '../../src/device/types.js';
 
 const boards = join(projectRoot, 'tests/fixtures/boards');
 const feature = (d: DeviceInfo, name: string) => d.cpu.features.find((f) => f.name === name)!;
@@ -143,6 +143,46 @@ describe('probeDevice on recorded boards', () => {
       const d = await probeDevice({ root });
       expect(d.memory.cgroup).toEqual({ version: 1, path: '/docker/abc', limitMb: 512, usageMb: 105 });
       expect(d.memory.effectiveMb).toBe(407);
+    });
+  });
+
+  it('a cgroup CPU quota (docker --cpus, CPUQuota=) leaves fewer cores than the board has: said, planned for and fingerprinted', async () => {
+    const cpuinfo = Array.from({ length: 4 }, (_, i) => `processor\t: ${i}\nmodel name\t: Test CPU\nflags\t\t: avx2\n`).join('\n');
+    // v2: 150000/100000 = 1.5 CPUs at a parent -> 2 cores; the process's own cgroup has no quota
+    await withTree({
+      'proc/cpuinfo': cpuinfo, 'proc/meminfo': 'MemTotal: 4000000 kB\nMemAvailable: 3000000 kB\n',
+      'proc/self/cgroup': '0::/docker/abc\n',
+      'sys/fs/cgroup/docker/cpu.max': '150000 100000\n',
+      'sys/fs/cgroup/docker/abc/cpu.max': 'max 100000\n',
+    }, async (root) => {
+      const d = await probeDevice({ root });
+      expect(d.cpu.cores).toBe(4);
+      expect(d.cpu.quotaCores).toBe(2);
+      expect(usableCores(d.cpu)).toBe(2);
+      expect(boardFingerprint(d)).toMatch(/_test-cpu-x4q2_/);
+    });
+    // v1: cfs quota 100000 / period 100000 = 1 CPU under cpu,cpuacct
+    await withTree({
+      'proc/cpuinfo': cpuinfo, 'proc/meminfo': 'MemTotal: 4000000 kB\nMemAvailable: 3000000 kB\n',
+      'proc/self/cgroup': '5:cpu,cpuacct:/svc\n4:memory:/svc\n0::/\n',
+      'sys/fs/cgroup/cpu,cpuacct/svc/cpu.cfs_quota_us': '100000\n',
+      'sys/fs/cgroup/cpu,cpuacct/svc/cpu.cfs_period_us': '100000\n',
+      'sys/fs/cgroup/cpu,cpuacct/cpu.cfs_quota_us': '-1\n',
+      'sys/fs/cgroup/cpu,cpuacct/cpu.cfs_period_us': '100000\n',
+    }, async (root) => {
+      const d = await probeDevice({ root });
+      expect(d.cpu.quotaCores).toBe(1);
+      expect(usableCores(d.cpu)).toBe(1);
+    });
+    // no quota, or one above the board's cores: nothing said, the fingerprint as before
+    await withTree({
+      'proc/cpuinfo': cpuinfo, 'proc/meminfo': 'MemTotal: 4000000 kB\nMemAvailable: 3000000 kB\n',
+      'proc/self/cgroup': '0::/x\n', 'sys/fs/cgroup/x/cpu.max': '800000 100000\n',
+    }, async (root) => {
+      const d = await probeDevice({ root });
+      expect(d.cpu.quotaCores).toBeUndefined();
+      expect(usableCores(d.cpu)).toBe(4);
+      expect(boardFingerprint(d)).toMatch(/_test-cpu-x4_/);
     });
   });
 
