@@ -63,7 +63,7 @@ export function register(program: Command): void {
         minFpsRatio: number('min-fps-ratio', f.minFpsRatio, DEFAULT_THRESHOLDS.minFpsRatio, 0, 1),
         maxCrashes: number('max-crashes', f.maxCrashes, DEFAULT_THRESHOLDS.maxCrashes, 0, 1e6),
         minFidelity: number('min-fidelity', f.minFidelity, DEFAULT_THRESHOLDS.minFidelity, 0, 1),
-        maxUnhealthyShare: f.maxUnhealthy === undefined ? 0 : parseShare(f.maxUnhealthy),
+        maxUnhealthyShare: f.maxUnhealthy === undefined ? 0 : parseShare(f.maxUnhealthy, '--max-unhealthy', true),
       };
       let bytes: Buffer;
       let sig: string;

@@ -64,11 +64,11 @@ export function stagesFor(canary: number): number[] {
 }
 
 /** "10%" or "0.1" -> 0.1 */
-export function parseShare(text: string): number {
+export function parseShare(text: string, flag = '--canary', allowZero = false): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*(%?)\s*$/.exec(text);
-  if (!m) throw new EdgefitError('E_FLAGS', `--canary takes a share such as 10% or 0.1 (got ${JSON.stringify(text)})`);
+  if (!m) throw new EdgefitError('E_FLAGS', `${flag} takes a share such as 10% or 0.1 (got ${JSON.stringify(text)})`);
   const v = Number(m[1]) / (m[2] ? 100 : 1);
-  if (!(v > 0 && v <= 1)) throw new EdgefitError('E_FLAGS', `--canary must be above 0% and at most 100% (got ${text})`);
+  if (!((allowZero ? v >= 0 : v > 0) && v <= 1)) throw new EdgefitError('E_FLAGS', `${flag} must be ${allowZero ? 'from 0%' : 'above 0%'} and at most 100% (got ${text})`);
   return v;
 }
 

@@ -14,6 +14,11 @@ describe('rollout stages, ranks and the health gate', () => {
     expect(parseShare('10%')).toBe(0.1);
     expect(parseShare('0.25')).toBe(0.25);
     for (const bad of ['0%', '150%', 'ten', '-5%']) expect(() => parseShare(bad)).toThrow(/--canary/);
+    // --max-unhealthy: 0 (its default) can be written, and its own name is in the message
+    expect(parseShare('0', '--max-unhealthy', true)).toBe(0);
+    expect(parseShare('5%', '--max-unhealthy', true)).toBe(0.05);
+    expect(() => parseShare('5pct', '--max-unhealthy', true)).toThrow(/^--max-unhealthy takes a share/);
+    expect(() => parseShare('120%', '--max-unhealthy', true)).toThrow(/^--max-unhealthy must be from 0% and at most 100%/);
     let prev = new Set<string>();
     for (const [share, n] of [[0.1, 4], [0.5, 19], [1, 37]] as const) {
       const cut = cutoffFor('r1', ids, share);
