@@ -312,10 +312,13 @@ export class CamerasDaemon {
 
   private stepDown(why: string): void {
     if (this.life.stopped || !this.o.config.adapt.enabled || Date.now() - this.lastSwitch < this.o.config.adapt.cooldownSeconds * 1000) return;
-    const s = this.joint.stepDown(this.parts.map((p) => p.online));
-    if (!s) return;
     this.lastSwitch = Date.now();
-    this.switching = this.switching.then(() => this.apply(s.assignment, `${why}: ${s.step.reason}`)).catch((err: unknown) => this.o.log.error('step down failed; the previous set keeps running', { error: errorMessage(err) }));
+    // decided when its turn comes: from the set a re-solve still being applied leaves, never undoing it
+    this.switching = this.switching.then(async () => {
+      if (this.life.stopped) return;
+      const s = this.joint.stepDown(this.parts.map((p) => p.online));
+      if (s) await this.apply(s.assignment, `${why}: ${s.step.reason}`);
+    }).catch((err: unknown) => this.o.log.error('step down failed; the previous set keeps running', { error: errorMessage(err) }));
   }
 
   /** Loads the new set on new workers, swaps every pipeline between frames, then closes the old workers. */
