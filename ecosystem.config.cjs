@@ -3,6 +3,8 @@
 // ecosystem.config.js re-exports it for PM2 on Node >= 20.19 (require of ES modules).
 'use strict';
 
+const { existsSync } = require('node:fs');
+
 // What a clean stop needs (SIGINT from PM2): the inference in flight (engine.timeoutMs, 5 s by default), the
 // outbox drain (2 s) and the MQTT disconnect (3 s); kill_timeout leaves twice that before PM2 sends SIGKILL.
 const DRAIN_MS = 5_000 + 2_000 + 3_000;
@@ -13,7 +15,9 @@ module.exports = {
     {
       name: 'edgefit',
       script: 'bin/edgefit.js',
-      args: ['run', '--config', process.env.EDGEFIT_CONFIG || '/etc/edgefit/config.yaml'],
+      // $EDGEFIT_CONFIG (the daemon reads it itself), else /etc/edgefit/config.yaml when there is one, else the
+      // built-in defaults: a --config naming a missing file is refused, and PM2 would restart that for ever
+      args: process.env.EDGEFIT_CONFIG || !existsSync('/etc/edgefit/config.yaml') ? ['run'] : ['run', '--config', '/etc/edgefit/config.yaml'],
       cwd: __dirname,
       exec_mode: 'fork',
       instances: 1,

@@ -107,6 +107,11 @@ run usermod -a -G "$EXTRA_GROUPS" "$SERVICE_USER"
 step "program in $PREFIX (npm ci --omit=dev after a build)"
 run mkdir -p "$PREFIX"
 if [ "$SRC" != "$PREFIX" ]; then
+  # an update replaces the program's directories: files removed upstream must not stay behind (the build compiles
+  # every src/**/*.ts, and a stale one fails it)
+  for d in bin src scripts docs models schemas deploy dist; do run rm -rf "${PREFIX:?}/$d"; done
+  # .npmrc: onnxruntime-node-install=skip (its install script would fetch the CUDA package from nuget on x64)
+  if [ -f "$SRC/.npmrc" ]; then run cp -a "$SRC/.npmrc" "$PREFIX/"; fi
   run cp -a "$SRC/package.json" "$SRC/package-lock.json" "$SRC/tsconfig.json" "$SRC/bin" "$SRC/src" "$SRC/models" "$SRC/schemas" "$SRC/deploy" "$PREFIX/"
   if [ -d "$SRC/scripts" ]; then run cp -a "$SRC/scripts" "$PREFIX/"; fi
   if [ -d "$SRC/docs" ]; then run cp -a "$SRC/docs" "$PREFIX/"; fi
@@ -125,6 +130,11 @@ if [ -e "$CONF_DIR/config.yaml" ]; then
   echo "    $CONF_DIR/config.yaml exists: kept"
 else
   run install -o root -g "$SERVICE_USER" -m 0640 "$SRC/deploy/config.example.yaml" "$CONF_DIR/config.yaml"
+  if [ "$WITH_MOSQUITTO" -eq 1 ]; then
+    # the mosquitto just installed holds port 1883: without a url the daemon's embedded broker would take another port
+    # and results would never reach it
+    run sed -i 's|^  # url: mqtts://broker.lan:8883$|  url: mqtt://127.0.0.1:1883|' "$CONF_DIR/config.yaml"
+  fi
 fi
 if [ -e "$CONF_DIR/env" ]; then
   echo "    $CONF_DIR/env exists: kept"

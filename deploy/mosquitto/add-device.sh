@@ -82,7 +82,12 @@ fi
 [ -n "$PASSWORD" ] || { echo "add-device.sh: empty password" >&2; exit 1; }
 
 if [ ! -f "$PASSWD" ]; then
-  install -m 0640 /dev/null "$PASSWD"
+  # mosquitto 2 reads it after dropping to its own user: group mosquitto, or the broker does not start
+  if [ "$(id -u)" -eq 0 ] && getent group mosquitto >/dev/null 2>&1; then
+    install -m 0640 -o root -g mosquitto /dev/null "$PASSWD"
+  else
+    install -m 0640 /dev/null "$PASSWD"
+  fi
 fi
 mosquitto_passwd -b "$PASSWD" "$NAME" "$PASSWORD"
 

@@ -71,9 +71,10 @@ describe('production mosquitto: deploy/mosquitto/edgefit.conf + edgefit.acl + ad
       .replace(/^listener 1883 127\.0\.0\.1$/m, `listener ${plain} 127.0.0.1`);
     expect(conf).toContain(`listener ${tls} 127.0.0.1`);
     writeFileSync(join(dir, 'mosquitto.conf'), `persistence false\nlog_dest stderr\nlog_type all\n${conf}`);
-    // mosquitto started as root drops to its own user, which must read these
+    // mosquitto started as root drops to its own user, which must read these; the password file as add-device.sh
+    // made it (root:mosquitto 0640), so a file the broker cannot read fails the start here as on a board
     chmodSync(dir, 0o755);
-    for (const f of ['edgefit.acl', 'edgefit.passwd', 'ca.crt', 'server.crt', 'server.key']) chmodSync(join(dir, f), 0o644);
+    for (const f of ['edgefit.acl', 'ca.crt', 'server.crt', 'server.key']) chmodSync(join(dir, f), 0o644);
     proc = spawn(mosquittoPath(), ['-c', join(dir, 'mosquitto.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
     proc.stderr!.on('data', (d: Buffer) => { log = (log + d.toString()).slice(-100_000); });
     await waitForPort(plain);
