@@ -81,7 +81,7 @@ export class Daemon {
     // built here, as the CPU and event-loop meters measure from the daemon's start
     this.telemetryService = new TelemetryService({
       deviceId: c.deviceId, periodSeconds: c.mqtt.telemetrySeconds, device: () => this.selection.device, log,
-      pipeline, source, engine: () => this.engine.engine, choice: () => this.selection.choice, mqtt,
+      pipeline, source, engine: () => this.engine.health, choice: () => this.selection.choice, mqtt,
     });
   }
 
@@ -112,7 +112,7 @@ export class Daemon {
       this.o.mqtt && c.fleet.shareMeasurements ? new FleetShareService({ config: c, log: this.o.log, board: () => this.board, mqtt: () => this.mqttClient.mqtt }) : undefined,
       this.o.mqtt && c.fleet.group ? new FleetRolloutService({
         config: c, log: this.o.log, signal: this.life.stopping.signal, stopped: () => this.life.stopped, board: () => this.selection.device.board.kind,
-        mqtt: () => this.mqttClient.mqtt, selection: this.selection, reselect: (r) => this.selection.reselect(r), pipeline: () => this.pipeline.pipeline, engine: () => this.engine.engine,
+        mqtt: () => this.mqttClient.mqtt, selection: this.selection, reselect: (r) => this.selection.reselect(r), pipeline: () => this.pipeline.pipeline, engine: () => this.engine.health,
       }) : undefined,
       c.metrics.port ? new MetricsService({ port: c.metrics.port, deviceId: c.deviceId, log: this.o.log, telemetry: () => this.telemetryService.lastPublished, selections: () => { const x = this.selection.choice; return [{ variant: x.variant.id, provider: x.provider, threads: x.threads }]; } }) : undefined,
       new WatchdogService(this.life.systemd, () => {

@@ -235,8 +235,13 @@ export function activeRolloutCatalog(stateDir: string): string | undefined {
   } catch { return undefined; }
 }
 
-/** Makes a rollout's catalog the device's catalog (after the rollout completed). */
+/**
+ * Makes a rollout's catalog the device's catalog (after the rollout completed). active.json first, the replay guard
+ * after it: a crash between the two leaves active.json naming a catalog newer than the guard, which the next start
+ * loads and accepts (loadConfiguredCatalog), whereas a guard raised first would refuse the last good catalog that
+ * start falls back on (E_CATALOG_REPLAY) at every start.
+ */
 export async function installRolloutCatalog(stateDir: string, path: string, v: VerifiedCatalog): Promise<void> {
-  await new AcceptedCatalogs(stateDir).accept(v);
   await writeFileAtomic(join(stateDir, 'rollout', 'active.json'), JSON.stringify({ path, catalogVersion: v.catalogVersion, catalogSha256: v.catalogSha256, installedAt: new Date().toISOString() }) + '\n');
+  await new AcceptedCatalogs(stateDir).accept(v);
 }

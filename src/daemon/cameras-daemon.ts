@@ -28,6 +28,7 @@ import { modelPayload } from './model-payload.js';
 import { FleetShareService, readFleetSeed } from './fleet-measurements.js';
 import { ThrottleWatch } from './throttle-watch.js';
 import { MetricsService } from './metrics-service.js';
+import { EngineTotalsKeeper } from './engine-service.js';
 import type { DaemonOptions } from './options.js';
 
 
@@ -79,6 +80,8 @@ export class CamerasDaemon {
   private late = false;
   /** the newest telemetry published (the loopback /metrics exports it) */
   private lastPublished: TelemetryPayload | undefined;
+  /** the engine counts of the workers closed by model changes: telemetry counts since the daemon started */
+  private readonly engineTotals = new EngineTotalsKeeper();
 
   constructor(private readonly o: DaemonOptions, cameras: ResolvedCamera[]) {
     const c = o.config;
@@ -338,9 +341,12 @@ export class CamerasDaemon {
       }
     } catch (err) {
       await built.workers.close();
+      this.retireEngines(built);
       throw err;
     }
     this.running = built;
+    // in the same step: the totals never dip while the old workers close (every pipeline runs on the new ones)
+    this.retireEngines(old);
     this.joint.assignment = [...next];
     await old.workers.close();
     this.lastSwitch = Date.now();
@@ -353,6 +359,11 @@ export class CamerasDaemon {
       await mqtt?.publishEvent({ type: 'switch', message: `${p.cam.id}: ${reason}`, from, to });
     }
     await this.publishModel();
+  }
+
+  /** Closed workers: their engine counts stay in the totals (each new worker host counts from 0). */
+  private retireEngines(r: Running): void {
+    for (const h of r.workers.hosts.values()) this.engineTotals.retire(h.stats);
   }
 
   /** The retained `model`: the first camera's choice at the top level, every camera in `cameras`, the set in `joint`. */
@@ -453,8 +464,10 @@ export class CamerasDaemon {
       framesIn += cs.framesIn; inferred += ps.inferred; dropped += droppedTotal; fps += camFps; stalls += cs.stalls; restarts += cs.restarts; paused &&= ps.paused;
       for (const k of ['p50', 'p90', 'p99'] as const) { worst.lat[k] = Math.max(worst.lat[k], lat[k]); worst.inf[k] = Math.max(worst.inf[k], inf[k]); }
     }
-    const es = { restarts: 0, timeouts: 0, crashes: 0, degraded: false };
-    for (const h of this.running?.workers.hosts.values() ?? []) { es.restarts += h.stats.restarts; es.timeouts += h.stats.timeouts; es.crashes += h.stats.crashes; es.degraded ||= h.stats.degraded; }
+    // since the daemon started: the workers closed by model changes and the ones running; degraded: the running ones
+    const hosts = [...(this.running?.workers.hosts.values() ?? [])];
+    const totals = this.engineTotals.totals(hosts.map((h) => h.stats));
+    const es = { restarts: totals.restarts, timeouts: totals.timeouts, crashes: totals.crashes, degraded: hosts.some((h) => h.stats.degraded) };
     const mqtt = this.mqttClient.mqtt, ms = mqtt?.stats();
     return {
       deviceId: this.o.config.deviceId, session: mqtt?.session ?? 0, ts: new Date(now).toISOString(), windowSeconds: round2(windowSeconds),

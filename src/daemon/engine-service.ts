@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { Config } from '../config/types.js';
 import type { Logger } from '../util/log.js';
 import { EngineHost, type HostOptions } from '../engine/host.js';
-import type { SupervisedEngine } from '../engine/engine.js';
+import type { SupervisedEngine, SupervisedEngineStats } from '../engine/engine.js';
 import type { ActiveModel } from '../pipeline/pipeline.js';
 import type { MqttService } from '../mqtt/service.js';
 import type { Choice } from '../select/choose.js';
@@ -46,21 +46,63 @@ export interface EngineInputs {
   mqtt(): MqttService | undefined;
 }
 
+/** Counts of engine trouble that only go up: an engine host's own counts start at 0 with each model it loads. */
+export interface EngineTotals { runs: number; timeouts: number; crashes: number; restarts: number }
+
+/**
+ * Running totals over engine hosts that come and go (a model switch replaces the host): the counts of the hosts
+ * retired (closed, or replaced and about to be closed) are kept, and the live hosts' own counts are added to them.
+ * Used by the one-camera engine (EngineService) and the several-camera daemon (its shared workers).
+ */
+export class EngineTotalsKeeper {
+  private readonly retired: EngineTotals = { runs: 0, timeouts: 0, crashes: 0, restarts: 0 };
+
+  /** a host that runs no frame any more (its counts no longer move): its counts join the totals for good */
+  retire(s: Readonly<EngineTotals>): void {
+    this.retired.runs += s.runs; this.retired.timeouts += s.timeouts; this.retired.crashes += s.crashes; this.retired.restarts += s.restarts;
+  }
+
+  /** the totals since the daemon started: the retired hosts' counts plus those of the hosts running now */
+  totals(live: Iterable<Readonly<EngineTotals>>): EngineTotals {
+    const t = { ...this.retired };
+    for (const s of live) { t.runs += s.runs; t.timeouts += s.timeouts; t.crashes += s.crashes; t.restarts += s.restarts; }
+    return t;
+  }
+}
+
 /**
  * The engine of the running model: loads a choice into a supervised worker (its restarts and degradation reported
  * to the log and MQTT) and, at stop, closes the model running then. A switch (selection-service.ts) loads the next
- * model here and makes it `current` once the pipeline runs it.
+ * model here and makes it `current` once the pipeline runs it; the counts of the engine it replaces are kept in
+ * the running totals (`totals`, `health`), so telemetry and a rollout's proving figures span model switches.
  */
 export class EngineService implements Service {
   readonly name = 'engine';
-  current: LoadedModel | undefined;
+  private model: LoadedModel | undefined;
+  private readonly kept = new EngineTotalsKeeper();
 
   constructor(private readonly i: EngineInputs) {}
 
-  /** the engine the pipeline runs, as its supervisor: statistics and events without a cast */
-  get engine(): SupervisedEngine {
-    if (!this.current) throw new Error('no model is loaded yet');
-    return this.current.engine;
+  /** the model the pipeline runs */
+  get current(): LoadedModel | undefined { return this.model; }
+  /** set once the pipeline runs `m` (the one it replaced runs no frame any more: its counts are kept) */
+  set current(m: LoadedModel | undefined) {
+    if (this.model && this.model !== m) this.kept.retire(this.model.engine.stats);
+    this.model = m;
+  }
+
+  /** runs, timeouts, crashes and restarts since the daemon started, over every model it ran */
+  get totals(): EngineTotals {
+    return this.kept.totals(this.model ? [this.model.engine.stats] : []);
+  }
+
+  /**
+   * What the daemon's telemetry and rollout read of the engine: the running totals (`totals`, not the current
+   * host's own counts, which start at 0 with each switch) and whether the running engine is degraded.
+   */
+  get health(): { readonly stats: Readonly<SupervisedEngineStats> } {
+    if (!this.model) throw new Error('no model is loaded yet');
+    return { stats: { ...this.totals, degraded: this.model.engine.stats.degraded } };
   }
 
   async start(): Promise<void> {

@@ -4,7 +4,7 @@ import type { Logger } from '../util/log.js';
 import { errorMessage } from '../util/errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { AcceptedCatalogs, installRolloutCatalog, loadConfiguredCatalog, loadPublicKey, verifyCatalog, type VerifiedCatalog } from '../catalog/signature.js';
-import type { SupervisedEngine } from '../engine/engine.js';
+import type { SupervisedEngineStats } from '../engine/engine.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import type { MqttService } from '../mqtt/service.js';
 import { inStage, parseDesired, parseState, rolloutTopics, ROLLOUT_FORMAT, type DeviceHealth, type MemberReport, type RolloutDesired } from '../mqtt/fleet-rollout.js';
@@ -25,7 +25,11 @@ export interface FleetRolloutInputs {
   selection: SelectionService;
   reselect(reason: string): Promise<Reselection>;
   pipeline(): Pipeline;
-  engine(): SupervisedEngine;
+  /**
+   * the engine's counts since the daemon started, over every model it ran (EngineService.engine): a switch starts
+   * a new engine host whose own counts start at 0, so the new model's figures are differences of these totals
+   */
+  engine(): { readonly stats: Readonly<Pick<SupervisedEngineStats, 'crashes' | 'restarts'>> };
 }
 
 interface Taken { rolloutId: string; verified: VerifiedCatalog; path: string; phase: 'proving' | 'proven' }
@@ -35,7 +39,9 @@ interface Taken { rolloutId: string; verified: VerifiedCatalog; path: string; ph
  * group's desired catalog takes it (its rank in the stage) it verifies the catalog (models.publicKey, versions
  * only go up), pulls its models in a child process, selects and switches with the running model as the last good
  * one, runs for fleet.provingSeconds and reports its health (with its fidelity to the last good model on the probe
- * frames, src/daemon/rollout-fidelity.ts). A rollback, or a stage that no longer takes it,
+ * frames, src/daemon/rollout-fidelity.ts). The last good model's p90 and fps are measured over at least
+ * fleet.provingSeconds of its own running: a device that (re)started a moment ago runs it that long before it
+ * switches. A rollback, or a stage that no longer takes it,
  * puts the configured (last good) catalog back; a completed rollout installs the new catalog for good
  * (<stateDir>/rollout/active.json, and the replay guard's version). A restart before then starts on the last good.
  */
@@ -46,6 +52,11 @@ export class FleetRolloutService implements Service {
   private timer: NodeJS.Timeout | undefined;
   private version = 0;
   private readonly t;
+  /** the newest desired message received (set on arrival, before the queue handles it) */
+  private latestDesired: Buffer | undefined;
+  /** stop() was called: a wait for the last good model's figures ends at once */
+  private closing = false;
+  private wake: (() => void) | undefined;
 
   constructor(private readonly i: FleetRolloutInputs) {
     this.t = rolloutTopics(i.config.mqtt.prefix, i.config.fleet.group);
@@ -58,12 +69,14 @@ export class FleetRolloutService implements Service {
     this.baseline = this.sample();
     mqtt.on('online', () => { void this.report(); });
     await this.report().catch(() => undefined);
-    await mqtt.watch(this.t.desired, (p) => this.queue(() => this.onDesired(p)));
+    await mqtt.watch(this.t.desired, (p) => { this.latestDesired = p; this.queue(() => this.onDesired(p)); });
     await mqtt.watch(this.t.state, (p) => this.queue(() => this.onState(p)));
   }
 
   async stop(): Promise<void> {
+    this.closing = true;
     if (this.timer) clearTimeout(this.timer);
+    this.wake?.();
     await this.work;
   }
 
@@ -83,13 +96,45 @@ export class FleetRolloutService implements Service {
   }
   private last: MemberReport['rollout'];
   private lastState: Buffer | undefined;
-  /** the pipeline's counters when the service started: the previous model's fps is measured from here */
-  private baseline = { p90Ms: 0, inferred: 0, at: Date.now(), crashes: 0, restarts: 0 };
+  /**
+   * the pipeline's counters when the last good model started running here (the service's start, a rollback, an
+   * install): the previous model's fps is measured from here
+   */
+  private baseline = { p90Ms: 0, inferN: 0, inferred: 0, at: Date.now(), crashes: 0, restarts: 0 };
 
-  private sample(): { p90Ms: number; inferred: number; at: number; crashes: number; restarts: number } {
+  /** the pipeline's figures now; crashes and restarts: the engine's totals since the daemon started */
+  private sample(): { p90Ms: number; inferN: number; inferred: number; at: number; crashes: number; restarts: number } {
     const p = this.i.pipeline();
     const e = this.i.engine().stats;
-    return { p90Ms: p.infer.percentiles().p90, inferred: p.stats().inferred, at: Date.now(), crashes: e.crashes, restarts: e.restarts };
+    const w = p.infer.percentiles();
+    return { p90Ms: w.p90, inferN: w.n, inferred: p.stats().inferred, at: Date.now(), crashes: e.crashes, restarts: e.restarts };
+  }
+
+  /**
+   * The last good model runs at least fleet.provingSeconds since `baseline` before its p90 and fps are taken: after
+   * a restart the retained desired catalog arrives a moment after the start, and figures over ~0 s (an empty
+   * inference window, an fps over no time) would be 0, which the gate cannot judge. False: the service stops, or a
+   * newer desired message no longer takes this device for this rollout (the queue handles it next).
+   */
+  private async runLastGoodFirst(d: RolloutDesired): Promise<boolean> {
+    const wait = this.i.config.fleet.provingSeconds * 1000 - (Date.now() - this.baseline.at);
+    if (wait > 0) {
+      this.i.log.info('rollout: measuring the running (last good) model before the switch', { rollout: d.rolloutId, seconds: round(wait / 1000) });
+      await this.sleep(wait);
+    }
+    if (this.closing || this.i.stopped()) return false;
+    const latest = this.latestDesired ? parseDesired(this.latestDesired, this.i.config.fleet.group) : undefined;
+    return !latest || (latest.rolloutId === d.rolloutId && !latest.rollback && inStage(latest.rolloutId, this.i.config.deviceId, latest.cutoff));
+  }
+
+  /** resolves after `ms`, or at once when the service or the daemon stops */
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => { clearTimeout(timer); this.wake = undefined; this.i.signal.removeEventListener('abort', done); resolve(); };
+      const timer = setTimeout(done, ms);
+      this.wake = done;
+      this.i.signal.addEventListener('abort', done, { once: true });
+    });
   }
 
   private async onDesired(payload: Buffer): Promise<void> {
@@ -121,13 +166,21 @@ export class FleetRolloutService implements Service {
     } catch (err) {
       return refuse(errorMessage(err));
     }
+    if (!(await this.runLastGoodFirst(d))) return;
     await writeFileAtomic(path, d.catalog);
     await writeFileAtomic(`${path}.sig`, d.signature);
     this.taken = { rolloutId: d.rolloutId, verified, path, phase: 'proving' };
     await this.report({ rolloutId: d.rolloutId, phase: 'switching', catalogVersion: d.catalogVersion });
     const before = this.sample();
+    const span = (before.at - this.baseline.at) / 1000;
+    if (before.inferN === 0 || before.inferred === this.baseline.inferred) {
+      this.i.log.warn('rollout: the running model inferred no frame while it was measured: its p90 and fps are unknown (reported as 0, not judged)', { rollout: d.rolloutId, seconds: round(span) });
+    }
+    const previousFps = round(span > 0 ? (before.inferred - this.baseline.inferred) / span : 0);
     // the last good model's answers, while it is the one running (after `before`: its figures are not touched)
     const previous = await this.previousAnswers(d.rolloutId);
+    // the engine's totals as the new model takes over: its crashes and restarts are counted from here
+    let atSwitch = before;
     try {
       const { pullModelsIsolated } = await import('../catalog/pull-isolated.js');
       const report = await pullModelsIsolated({ ...c, models: { ...c.models, catalog: path } }, { deviceForms: true }, { log: (l) => this.i.log.info(l), signal: this.i.signal });
@@ -135,19 +188,26 @@ export class FleetRolloutService implements Service {
       // the same bytes, verified again by the loader (a file swapped on disk in between is refused)
       this.i.selection.useCatalog(await loadConfiguredCatalog({ models: { ...c.models, catalog: path }, stateDir: c.stateDir }));
       await this.i.selection.loadLadder();
+      atSwitch = this.sample();
       const sel = await this.i.reselect(`rollout ${d.rolloutId}: catalog version ${d.catalogVersion}`);
       this.i.log.info('rollout: running the new catalog, proving it', { rollout: d.rolloutId, variant: sel.variant, seconds: c.fleet.provingSeconds });
     } catch (err) {
-      await this.restoreLastGood();
-      this.taken = undefined;
-      return refuse(`could not switch: ${errorMessage(err)}`);
+      let why = `could not switch: ${errorMessage(err).slice(0, 260)}`;
+      try {
+        await this.restoreLastGood();
+      } catch (restoreErr) {
+        this.i.log.error('rollout: going back to the last good catalog failed', { rollout: d.rolloutId, error: errorMessage(restoreErr) });
+        why += `; going back to the last good catalog failed too: ${errorMessage(restoreErr).slice(0, 150)}`;
+      } finally {
+        this.taken = undefined;
+      }
+      this.baseline = this.sample();
+      return refuse(why);
     }
     await this.report({ rolloutId: d.rolloutId, phase: 'proving', catalogVersion: d.catalogVersion });
     const start = this.sample();
-    const span = (before.at - this.baseline.at) / 1000;
-    const previousFps = round(span > 0 ? (before.inferred - this.baseline.inferred) / span : 0);
     this.timer = setTimeout(() => this.queue(async () => {
-      if (this.taken?.rolloutId !== d.rolloutId || this.i.stopped()) return;
+      if (this.taken?.rolloutId !== d.rolloutId || this.i.stopped() || this.closing) return;
       const end = this.sample();
       const secs = (end.at - start.at) / 1000;
       // after `end`: the measurement's child does not count in the new model's figures
@@ -155,7 +215,8 @@ export class FleetRolloutService implements Service {
       if (this.taken?.rolloutId !== d.rolloutId || this.i.stopped()) return;
       const health: DeviceHealth = {
         p90Ms: round(end.p90Ms), previousP90Ms: round(before.p90Ms), fps: round(secs > 0 ? (end.inferred - start.inferred) / secs : 0), previousFps,
-        crashes: end.crashes - before.crashes, restarts: end.restarts - before.restarts, fidelity: fid.fidelity, fidelityFrames: fid.fidelity === null ? 0 : fid.frames,
+        // differences of totals that survive the switch (each engine host counts from 0)
+        crashes: end.crashes - atSwitch.crashes, restarts: end.restarts - atSwitch.restarts, fidelity: fid.fidelity, fidelityFrames: fid.fidelity === null ? 0 : fid.frames,
       };
       this.taken = { ...this.taken, phase: 'proven' };
       await this.report({ rolloutId: d.rolloutId, phase: 'proven', catalogVersion: d.catalogVersion, health });

@@ -74,7 +74,7 @@ export class MetricsService implements Service {
     gauge('edgefit_outbox_depth', 'results waiting in the outbox for the broker', (p) => p.outbox.depth);
     counter('edgefit_outbox_dropped_total', 'results the outbox dropped at its bound', (p) => p.outbox.dropped);
     counter('edgefit_reconnects_total', 'MQTT reconnects since the daemon started', (p) => p.reconnects);
-    counter('edgefit_engine_restarts_total', 'engine restarts since the daemon started', (p) => p.engine.restarts);
+    counter('edgefit_engine_restarts_total', 'engine restarts since the daemon started (over every model it ran: model switches do not reset it)', (p) => p.engine.restarts);
     gauge('edgefit_temperature_celsius', 'CPU temperature (absent when unreadable)', (p) => p.temperatureC);
     gauge('edgefit_throttled', '1 while the board reports throttling (absent when it cannot tell)', (p) => (p.throttled === null ? null : p.throttled.length > 0 ? 1 : 0));
     // several cameras: a series per configured camera id (bounded by the configuration), never per variant

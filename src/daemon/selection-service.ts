@@ -157,7 +157,10 @@ export class SelectionService implements Service {
       if (this.i.stopped()) throw stoppingError();
       this.budget = budgetFromConfig(this.i.config, this.device, this.budgetOverride);
       const choice = await this.select(true);
-      const same = choice.variant.id === this.choice.variant.id && choice.provider === this.choice.provider && choice.threads === this.choice.threads;
+      // the same model file and labels too: a catalog may re-quantize a model or ship new labels under the same id
+      const v = choice.variant, was = this.choice.variant;
+      const same = v.id === was.id && v.sha256 === was.sha256 && v.modelPath === was.modelPath && v.labelsPath === was.labelsPath
+        && choice.provider === this.choice.provider && choice.threads === this.choice.threads;
       if (!same) await this.switchTo(choice, reason);
       else this.choice = choice;
       this.adapter = makeAdapter(this.i.config, this.choice, this.budget);

@@ -1,6 +1,6 @@
 import type { Logger } from '../util/log.js';
 import type { DeviceInfo } from '../device/types.js';
-import type { SupervisedEngine } from '../engine/engine.js';
+import type { SupervisedEngineStats } from '../engine/engine.js';
 import type { FrameSource } from '../camera/source.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import type { MqttService } from '../mqtt/service.js';
@@ -18,7 +18,11 @@ export interface TelemetryInputs {
   log: Logger;
   pipeline(): Pipeline;
   source(): FrameSource;
-  engine(): SupervisedEngine;
+  /**
+   * the engine's counts since the daemon started, over every model it ran (EngineService.engine: a switch starts
+   * a new engine host whose own counts start at 0), and whether the running one is degraded
+   */
+  engine(): { readonly stats: Readonly<SupervisedEngineStats> };
   choice(): Choice;
   mqtt(): MqttService | undefined;
 }
