@@ -68,6 +68,8 @@ export class CamerasDaemon {
   private readonly life: DaemonLifecycle;
   private switching: Promise<unknown> = Promise.resolve();
   private lastSwitch = 0;
+  /** a step-down waits in the switching chain (one at a time) */
+  private stepQueued = false;
   private replan: NodeJS.Timeout | undefined;
   private telemetryTimer: NodeJS.Timeout | undefined;
   private adaptTimer: NodeJS.Timeout | undefined;
@@ -314,13 +316,18 @@ export class CamerasDaemon {
   }
 
   private stepDown(why: string): void {
-    if (this.life.stopped || !this.o.config.adapt.enabled || Date.now() - this.lastSwitch < this.o.config.adapt.cooldownSeconds * 1000) return;
-    this.lastSwitch = Date.now();
-    // decided when its turn comes: from the set a re-solve still being applied leaves, never undoing it
+    const cooling = () => Date.now() - this.lastSwitch < this.o.config.adapt.cooldownSeconds * 1000;
+    if (this.life.stopped || !this.o.config.adapt.enabled || cooling() || this.stepQueued) return;
+    this.stepQueued = true;
+    // decided when its turn comes: from the set a re-solve still being applied leaves, and not within the cool-down
+    // of that set (the lateness that asked for it was measured on the set before)
     this.switching = this.switching.then(async () => {
-      if (this.life.stopped) return;
+      this.stepQueued = false;
+      if (this.life.stopped || cooling()) return;
       const s = this.joint.stepDown(this.parts.map((p) => p.online));
-      if (s) await this.apply(s.assignment, `${why}: ${s.step.reason}`);
+      if (!s) return;
+      this.lastSwitch = Date.now();
+      await this.apply(s.assignment, `${why}: ${s.step.reason}`);
     }).catch((err: unknown) => this.o.log.error('step down failed; the previous set keeps running', { error: errorMessage(err) }));
   }
 

@@ -88,8 +88,13 @@ export class EngineService implements Service {
   /** set once the pipeline runs `m` (the one it replaced runs no frame any more: its counts are kept) */
   set current(m: LoadedModel | undefined) {
     if (this.model && this.model !== m) this.kept.retire(this.model.engine.stats);
+    const switched = this.model !== m;
     this.model = m;
+    if (switched) this.atSwitch = this.totals;
   }
+
+  /** the totals as the running model took over: what it has cost since is `totals` minus these */
+  private atSwitch: EngineTotals = { runs: 0, timeouts: 0, crashes: 0, restarts: 0 };
 
   /** runs, timeouts, crashes and restarts since the daemon started, over every model it ran */
   get totals(): EngineTotals {
@@ -100,9 +105,9 @@ export class EngineService implements Service {
    * What the daemon's telemetry and rollout read of the engine: the running totals (`totals`, not the current
    * host's own counts, which start at 0 with each switch) and whether the running engine is degraded.
    */
-  get health(): { readonly stats: Readonly<SupervisedEngineStats> } {
+  get health(): { readonly stats: Readonly<SupervisedEngineStats>; readonly atSwitch: Readonly<EngineTotals> } {
     if (!this.model) throw new Error('no model is loaded yet');
-    return { stats: { ...this.totals, degraded: this.model.engine.stats.degraded } };
+    return { stats: { ...this.totals, degraded: this.model.engine.stats.degraded }, atSwitch: { ...this.atSwitch } };
   }
 
   async start(): Promise<void> {

@@ -29,7 +29,8 @@ export interface FleetRolloutInputs {
    * the engine's counts since the daemon started, over every model it ran (EngineService.engine): a switch starts
    * a new engine host whose own counts start at 0, so the new model's figures are differences of these totals
    */
-  engine(): { readonly stats: Readonly<Pick<SupervisedEngineStats, 'crashes' | 'restarts'>> };
+  /** `atSwitch`: the totals as the running model took over (the one-camera engine keeps it; absent: not known) */
+  engine(): { readonly stats: Readonly<Pick<SupervisedEngineStats, 'crashes' | 'restarts'>>; readonly atSwitch?: Readonly<Pick<SupervisedEngineStats, 'crashes' | 'restarts'>> };
 }
 
 interface Taken { rolloutId: string; verified: VerifiedCatalog; path: string; phase: 'proving' | 'proven' }
@@ -190,6 +191,10 @@ export class FleetRolloutService implements Service {
       await this.i.selection.loadLadder();
       atSwitch = this.sample();
       const sel = await this.i.reselect(`rollout ${d.rolloutId}: catalog version ${d.catalogVersion}`);
+      // from the moment the new model took over: the old one's crashes while the re-selection measured (minutes of
+      // profiling on a busy board) are not the new model's
+      const sw = this.i.engine().atSwitch;
+      if (sel.switched && sw) atSwitch = { ...atSwitch, crashes: sw.crashes, restarts: sw.restarts };
       this.i.log.info('rollout: running the new catalog, proving it', { rollout: d.rolloutId, variant: sel.variant, seconds: c.fleet.provingSeconds });
     } catch (err) {
       let why = `could not switch: ${errorMessage(err).slice(0, 260)}`;

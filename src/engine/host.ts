@@ -37,7 +37,8 @@ interface PendingRun {
  * carry only what a result is about. run() is offer-and-wait on the same path.
  * A run that exceeds its timeout, or a worker that dies, is counted, the worker replaced, and the caller
  * gets an error for that frame only. A replacement that fails to load is tried again, each attempt counted;
- * past the restart budget the host stops restarting and reports degraded. A start() that fails leaves nothing.
+ * past the restart budget (restarts within the window, or failed loads in a row however long each took) the host
+ * stops restarting and reports degraded. A start() that fails leaves nothing; close() ends a load in progress.
  *
  * Events: 'restart' (reason), 'degraded' (reason), 'crash' (message), 'timeout'.
  */
@@ -142,6 +143,8 @@ export class EngineHost extends EventEmitter implements SupervisedEngine {
         }
       };
       worker.on('message', onFirst);
+      // close() does not wait for a load (up to loadTimeoutMs): the daemon's stop must stay within systemd's
+      void this.closeCalled.then(() => failed(new EdgefitError('E_ENGINE_CLOSED', `the engine was closed while loading ${this.modelPath}`)));
       // stays attached for the worker's life: an 'error' after ready is followed by its exit, which onExit reports
       worker.on('error', (err) => {
         failed(new EdgefitError('E_ENGINE_LOAD', `engine worker failed while loading ${this.modelPath}: ${err.message}`, { cause: err }));
@@ -241,19 +244,35 @@ export class EngineHost extends EventEmitter implements SupervisedEngine {
 
   private async restartUntilUp(reason: string): Promise<void> {
     let last = reason;
+    const budget = this.opts.restartBudget ?? 5;
+    const loadTimeoutMs = this.opts.loadTimeoutMs ?? 120_000;
+    // failed loads of this sequence: each can take up to loadTimeoutMs, so a window of time would never fill with
+    // them (five 120 s timeouts never fall within 60 s) and the host would retry for ever without saying degraded
+    let failures = 0;
     while (!this.worker && !this.closing) {
       const stopping = this.stopping;
       this.stopping = undefined;
-      // a terminated worker stops at once unless it is inside a native call (a load), which it finishes first
-      if (stopping) await Promise.race([stopping, this.closeCalled]);
+      // a terminated worker stops at once unless it is inside a native call (a load), which it finishes first;
+      // one that does not finish within a load's time is given up on (its memory may stay taken: said below)
+      let stuck = false;
+      if (stopping) {
+        let timer: NodeJS.Timeout | undefined;
+        const giveUp = new Promise<void>((r) => { timer = setTimeout(() => { stuck = true; r(); }, loadTimeoutMs); });
+        await Promise.race([stopping, this.closeCalled, giveUp]);
+        clearTimeout(timer);
+      }
       if (this.closing) return;
       const now = Date.now();
       const windowMs = this.opts.restartWindowMs ?? 60_000;
       this.restartTimes = this.restartTimes.filter((t) => now - t < windowMs);
-      if (this.restartTimes.length >= (this.opts.restartBudget ?? 5)) {
+      const why = stuck ? `a worker did not stop within ${loadTimeoutMs} ms of being terminated (last: ${last})`
+        : this.restartTimes.length >= budget ? `${this.restartTimes.length} engine restarts within ${Math.round(windowMs / 1000)} s (last: ${last})`
+        : failures >= budget ? `${failures} failed loads in a row (last: ${last})`
+        : undefined;
+      if (why !== undefined) {
         if (!this.stats.degraded) {
           this.stats.degraded = true;
-          this.emit('degraded', `${this.restartTimes.length} engine restarts within ${Math.round(windowMs / 1000)} s (last: ${last})`);
+          this.emit('degraded', why);
         }
         return;
       }
@@ -264,6 +283,7 @@ export class EngineHost extends EventEmitter implements SupervisedEngine {
         if (!this.closing) this.emit('restart', reason);
       } catch (err) {
         if (this.closing) return;
+        failures++;
         const message = err instanceof Error ? err.message : String(err);
         this.stats.crashes++;
         this.emit('crash', `restart failed: ${message}`);

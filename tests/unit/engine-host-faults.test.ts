@@ -7,6 +7,7 @@ import { EngineHost, type HostOptions } from '../../src/engine/host.js';
 import { distModule } from '../../src/util/paths.js';
 import { tinyClassifier, testFrame } from '../helpers/tiny-model.js';
 import { faultEnginesModule } from '../helpers/fault-daemon.js';
+import { waitFor } from '../helpers/wait.js';
 
 // the fault engines are not shipped: each host imports them into its worker
 const faults = { engineModules: [faultEnginesModule] };
@@ -209,6 +210,40 @@ describe('EngineHost whose model fails to load', () => {
       }
     });
   }, 180_000);
+
+  it('loads that fail slower than the restart window still spend the budget: degraded, not retried for ever', async () => {
+    const counter = loadCounter();
+    await withEnv({ EDGEFIT_TEST_FAULT_AFTER: '0', EDGEFIT_TEST_FAULT_LOADS: 'ok,fail', EDGEFIT_TEST_FAULT_LOAD_COUNT: counter.file }, async () => {
+      // a 1 ms window: no two failed loads fall within it, as five 120 s load timeouts never fall within 60 s
+      const host = await EngineHost.start(model, { ...faults, kind: 'fault-crash', providers: ['cpu'], threads: 1, timeoutMs: 30_000, loadTimeoutMs: 60_000, restartBudget: 3, restartWindowMs: 1 });
+      const degraded: string[] = [];
+      host.on('degraded', (w: string) => degraded.push(w));
+      try {
+        await expect(host.run(testFrame(32, 0))).rejects.toMatchObject({ code: 'E_ENGINE_CRASH' });
+        await expect(host.run(testFrame(32, 1))).rejects.toMatchObject({ code: 'E_ENGINE_DEGRADED' });
+        expect(counter.loads()).toBe(4);
+        expect(degraded).toHaveLength(1);
+        expect(degraded[0]).toMatch(/^3 failed loads in a row \(last: restart failed: fault engine: load \d fails\)$/);
+      } finally {
+        await host.close();
+      }
+    });
+  }, 180_000);
+
+  it('close() does not wait for a replacement that is still loading', async () => {
+    const counter = loadCounter();
+    await withEnv({ EDGEFIT_TEST_FAULT_AFTER: '0', EDGEFIT_TEST_FAULT_LOADS: 'ok,hang', EDGEFIT_TEST_FAULT_LOAD_COUNT: counter.file }, async () => {
+      // a load that would take 10 minutes: a close() that waited for it would outlast this test's time-out
+      const host = await EngineHost.start(model, { ...faults, kind: 'fault-crash', providers: ['cpu'], threads: 1, timeoutMs: 30_000, loadTimeoutMs: 600_000, restartBudget: 3 });
+      const restarted = new Promise<void>((r) => host.once('crash', () => r()));
+      const first = host.run(testFrame(32, 0)).catch((e: unknown) => e);
+      await restarted;
+      await waitFor(() => counter.loads() >= 2, 'the replacement loading', 30_000);
+      await host.close();
+      expect(await first).toMatchObject({ code: 'E_ENGINE_CRASH' });
+      expect(host.stats.restarts).toBe(1);
+    });
+  }, 60_000);
 
   it('a replacement worker that exits while loading is tried again, and the next one runs', async () => {
     const counter = loadCounter();

@@ -119,6 +119,30 @@ describe('a device in a rollout (the real FleetRolloutService, real catalogs and
     }
   }, 90_000);
 
+  it('the old model\'s crashes while the re-selection measures are not the new model\'s', async () => {
+    const c = deviceConfig('old-crash');
+    const engine = engineService(c);
+    const old = stats({ runs: 100 });
+    engine.current = model(old);
+    const m = member(c, {
+      engine, pipeline: steadyPipeline,
+      reselect: async () => {
+        // minutes of profiling on a busy board: the old model, still running, times out and restarts
+        old.crashes += 1; old.restarts += 1;
+        engine.current = model(stats());
+        return { variant: 'm-new', switched: true };
+      },
+    });
+    await m.svc.start();
+    try {
+      m.desire(desired(2, 'v2-old-crash'));
+      const proven = await waitFor(() => m.rollout('proven'), 'the proven report', 60_000);
+      expect(proven.health).toMatchObject({ crashes: 0, restarts: 0 });
+    } finally {
+      await m.svc.stop();
+    }
+  }, 90_000);
+
   it('after a restart, the retained desired catalog waits for the last good model\'s own figures: a 3x slower model is judged, not waved through', async () => {
     const c = deviceConfig('restart', 1);
     const engine = engineService(c);
