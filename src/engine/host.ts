@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { EventEmitter } from 'node:events';
 import { distModule } from '../util/paths.js';
-import { EdgefitError, isErrorCode } from '../util/errors.js';
+import { EdgefitError, errorMessage, isErrorCode } from '../util/errors.js';
 import type { EngineOptions, FrameStream, ModelIO, ProviderName, RunResult, StreamSink, SupervisedEngine, SupervisedEngineStats } from './engine.js';
 import { createMailbox, MailboxWriter } from './mailbox.js';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol.js';
@@ -64,14 +64,12 @@ export class EngineHost extends EventEmitter implements SupervisedEngine {
   private restarting: Promise<void> | undefined;
   /** a worker whose load failed, until it has stopped */
   private stopping: Promise<void> | undefined;
-  /** resolves when close() is called, so that a restart waiting for a worker to stop never holds up close() */
-  private readonly closeCalled: Promise<void>;
-  private callClose!: () => void;
+  /** what close() ends at once: the load in progress, or a restart's wait for a worker to stop (one at a time) */
+  private onClose: (() => void) | undefined;
 
   private constructor(private readonly modelPath: string, private readonly opts: HostOptions) {
     super();
     this.name = `worker:${opts.kind ?? 'auto'}`;
-    this.closeCalled = new Promise<void>((resolve) => { this.callClose = resolve; });
   }
 
   static async start(modelPath: string, opts: HostOptions): Promise<EngineHost> {
@@ -109,6 +107,7 @@ export class EngineHost extends EventEmitter implements SupervisedEngine {
       const failed = (err: EdgefitError) => {
         if (settled) return;
         settled = true;
+        if (this.onClose === abort) this.onClose = undefined;
         clearTimeout(timer);
         worker.off('message', onFirst);
         if (this.worker === worker) this.worker = undefined;
@@ -123,6 +122,7 @@ export class EngineHost extends EventEmitter implements SupervisedEngine {
         if (settled) return;
         if (msg.type === 'ready') {
           settled = true;
+          if (this.onClose === abort) this.onClose = undefined;
           clearTimeout(timer);
           worker.off('message', onFirst);
           this.name = `worker:${msg.engine}`;
@@ -144,7 +144,8 @@ export class EngineHost extends EventEmitter implements SupervisedEngine {
       };
       worker.on('message', onFirst);
       // close() does not wait for a load (up to loadTimeoutMs): the daemon's stop must stay within systemd's
-      void this.closeCalled.then(() => failed(new EdgefitError('E_ENGINE_CLOSED', `the engine was closed while loading ${this.modelPath}`)));
+      const abort = () => failed(new EdgefitError('E_ENGINE_CLOSED', `the engine was closed while loading ${this.modelPath}`));
+      this.onClose = abort;
       // stays attached for the worker's life: an 'error' after ready is followed by its exit, which onExit reports
       worker.on('error', (err) => {
         failed(new EdgefitError('E_ENGINE_LOAD', `engine worker failed while loading ${this.modelPath}: ${err.message}`, { cause: err }));
@@ -256,10 +257,12 @@ export class EngineHost extends EventEmitter implements SupervisedEngine {
       // one that does not finish within a load's time is given up on (its memory may stay taken: said below)
       let stuck = false;
       if (stopping) {
-        let timer: NodeJS.Timeout | undefined;
-        const giveUp = new Promise<void>((r) => { timer = setTimeout(() => { stuck = true; r(); }, loadTimeoutMs); });
-        await Promise.race([stopping, this.closeCalled, giveUp]);
-        clearTimeout(timer);
+        await new Promise<void>((resolve) => {
+          const done = () => { clearTimeout(timer); if (this.onClose === done) this.onClose = undefined; resolve(); };
+          const timer = setTimeout(() => { stuck = true; done(); }, loadTimeoutMs);
+          this.onClose = done;
+          void stopping.then(done);
+        });
       }
       if (this.closing) return;
       const now = Date.now();
@@ -284,7 +287,7 @@ export class EngineHost extends EventEmitter implements SupervisedEngine {
       } catch (err) {
         if (this.closing) return;
         failures++;
-        const message = err instanceof Error ? err.message : String(err);
+        const message = errorMessage(err);
         this.stats.crashes++;
         this.emit('crash', `restart failed: ${message}`);
         last = `restart failed: ${message}`;
@@ -346,7 +349,7 @@ export class EngineHost extends EventEmitter implements SupervisedEngine {
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
-    this.callClose();
+    this.onClose?.();
     if (this.watchdog) clearInterval(this.watchdog);
     if (this.restarting) await this.restarting.catch(() => undefined);
     const w = this.worker;
