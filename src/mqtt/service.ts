@@ -81,9 +81,9 @@ export class MqttService extends EventEmitter {
   private readonly refusals: Backoff;
   /** set while the pump waits after a refusal */
   private held: NodeJS.Timeout | undefined;
-  private announcing = false;
   private discoveryRun: Promise<void> = Promise.resolve();
-  private announceAgain = false;
+  /** a Home Assistant announcement waits in the discovery chain (not started yet) */
+  private announceQueued = false;
 
   constructor(private readonly o: MqttServiceOptions) {
     super();
@@ -160,9 +160,12 @@ export class MqttService extends EventEmitter {
     await Promise.all(jobs);
   }
 
-  /** One announcement at a time (the connection's and Home Assistant's asking), each saving the record after it. */
-  private publishDiscovery(): Promise<void> {
-    const run = this.discoveryRun.then(() => this.publishDiscoveryNow());
+  /**
+   * One announcement at a time (the connection's and Home Assistant's asking), each saving the record after it.
+   * `starting` runs when its turn comes, and may call it off (returns false).
+   */
+  private publishDiscovery(starting: () => boolean = () => true): Promise<void> {
+    const run = this.discoveryRun.then(() => (starting() ? this.publishDiscoveryNow() : undefined));
     this.discoveryRun = run.catch(() => undefined);
     return run;
   }
@@ -204,19 +207,10 @@ export class MqttService extends EventEmitter {
    * burst: one announcement at a time, and all the requests that arrive during it are answered by one more.
    */
   private announce(): void {
-    if (this.announcing) { this.announceAgain = true; return; }
-    this.announcing = true;
-    void (async () => {
-      try {
-        do {
-          this.announceAgain = false;
-          await this.publishDiscovery().catch((err: unknown) => this.emit('error', err));
-        } while (this.announceAgain && this.ready);
-      } finally {
-        this.announcing = false;
-        this.announceAgain = false;
-      }
-    })();
+    if (this.announceQueued) return;
+    this.announceQueued = true;
+    // the one waiting answers every request made before it starts; offline, the connection announces anyway
+    this.publishDiscovery(() => { this.announceQueued = false; return this.ready; }).catch((err: unknown) => this.emit('error', err));
   }
 
   /** Sends outbox records in order, a window at a time; each PUBACK moves the durable cursor. */
