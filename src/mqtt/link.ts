@@ -82,6 +82,8 @@ export class MqttLink extends EventEmitter {
   private connectedOnce = false;
   private triedDowngrade = false;
   private error: string | undefined;
+  /** the last connection was closed right after it was accepted, with no error of its own (see onLost) */
+  private takeover = false;
   /** when the current connection was accepted */
   private connectedAt = 0;
 
@@ -97,12 +99,13 @@ export class MqttLink extends EventEmitter {
    * stats reader, the telemetry, only sees connected moments), until a connection proves stable.
    */
   get lastError(): string | undefined {
-    if (this.error === this.takeoverHint() && this.state === 'connected' && this.stable()) return undefined;
+    if (this.takeover) return this.state === 'connected' && this.stable() ? undefined : this.takeoverHint();
     return this.error;
   }
 
   set lastError(message: string | undefined) {
     this.error = message;
+    this.takeover = false;
   }
 
   private stable(): boolean {
@@ -174,7 +177,7 @@ export class MqttLink extends EventEmitter {
       this.connectedAt = this.now();
       if (this.connectedOnce) this.reconnects++;
       this.connectedOnce = true;
-      if (this.error !== this.takeoverHint()) this.lastError = undefined;
+      this.error = undefined;
       this.emit('connect', client, this.protocolVersion);
     });
     client.on('message', (topic: string, payload: Buffer, packet: IPublishPacket) => this.emit('message', topic, payload, packet));
@@ -228,9 +231,9 @@ export class MqttLink extends EventEmitter {
   private onLost(failed: boolean): void {
     if (this.stable()) {
       this.backoff.reset();
-      if (this.error === this.takeoverHint()) this.lastError = undefined;
+      this.takeover = false;
     } else if (!failed) {
-      this.lastError = this.takeoverHint();
+      this.takeover = true;
     }
   }
 
