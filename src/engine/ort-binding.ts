@@ -118,9 +118,7 @@ function assembleTree(binDir: string, cacheDir: string): string {
 }
 
 /** Where a custom binding is, as engine.ortLibraryPath names it (resolved and checked, nothing loaded). */
-type ResolvedBinding =
-  | { kind: 'package'; dir: string; binDir: string }
-  | { kind: 'binary'; dir: string; binDir: string };
+interface ResolvedBinding { kind: 'package' | 'binary'; dir: string; binDir: string }
 
 /** The checks of loadOrtBinding that need no loading: what `raw` names, or an E_ORT_BINDING error saying what is missing. */
 function resolveBinding(raw: string): ResolvedBinding {
@@ -155,8 +153,12 @@ function nativeFiles(binDir: string): string[] {
   return readdirSync(binDir).filter((f) => f === BINDING || /\.so(\.\d+)*$/.test(f)).sort();
 }
 
-function bundledPackageVersion(): string {
-  return (JSON.parse(readFileSync(requireHere.resolve('onnxruntime-node/package.json'), 'utf8')) as { version: string }).version;
+let bundledVersion: string | undefined;
+
+/** The bundled onnxruntime-node's version, from its package.json (nothing loaded). */
+export function bundledOrtVersion(): string {
+  bundledVersion ??= (JSON.parse(readFileSync(requireHere.resolve('onnxruntime-node/package.json'), 'utf8')) as { version: string }).version;
+  return bundledVersion;
 }
 
 /** Which onnxruntime a path names, without loading it (a native library stays out of the caller). */
@@ -179,11 +181,11 @@ export interface OrtBindingIdentity {
  */
 export function ortBindingIdentity(path?: string): OrtBindingIdentity {
   const raw = (path ?? '').trim();
-  if (raw === '') return { kind: 'bundled', path: '', version: bundledPackageVersion(), id: '' };
+  if (raw === '') return { kind: 'bundled', path: '', version: bundledOrtVersion(), id: '' };
   const b = resolveBinding(raw);
   const version = b.kind === 'package'
     ? (JSON.parse(readFileSync(join(b.dir, 'package.json'), 'utf8')) as { version?: string }).version ?? 'unknown'
-    : bundledPackageVersion();
+    : bundledOrtVersion();
   const stamp = [b.kind, b.dir, b.binDir, ...nativeFiles(b.binDir).map((f) => { const st = statSync(join(b.binDir, f)); return `${f}:${st.size}:${st.mtimeMs}`; })];
   return { kind: b.kind, path: b.kind === 'package' ? b.dir : b.binDir, version, id: createHash('sha256').update(stamp.join('|')).digest('hex').slice(0, 12) };
 }

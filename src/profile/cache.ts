@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { ProviderName } from '../engine/engine.js';
-import { ortBindingIdentity } from '../engine/ort-binding.js';
+import { bundledOrtVersion, ortBindingIdentity } from '../engine/ort-binding.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { EdgefitError } from '../util/errors.js';
 import type { Agreement, Measurement } from './types.js';
@@ -240,7 +240,6 @@ export class ProfileCache {
   }
 }
 
-let cachedOrtVersion: string | undefined;
 
 /** A runtime's version as a key part: letters, digits, '.', '_', '-' (a fleet topic level, src/mqtt/topics.ts). */
 function keyPart(v: string): string {
@@ -280,9 +279,5 @@ let cachedTfjsVersion: string | undefined;
 
 /** The bundled onnxruntime-node's version (its package.json, nothing loaded): the key's runtime on the bundled library. */
 export function ortVersion(): string {
-  if (cachedOrtVersion) return cachedOrtVersion;
-  const require = createRequire(import.meta.url);
-  const pkgPath = require.resolve('onnxruntime-node/package.json');
-  cachedOrtVersion = (JSON.parse(readFileSync(pkgPath, 'utf8')) as { version: string }).version;
-  return cachedOrtVersion;
+  return bundledOrtVersion();
 }
