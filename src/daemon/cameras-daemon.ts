@@ -29,6 +29,7 @@ import { FleetShareService, readFleetSeed } from './fleet-measurements.js';
 import { ThrottleWatch } from './throttle-watch.js';
 import { MetricsService } from './metrics-service.js';
 import { EngineTotalsKeeper } from './engine-service.js';
+import { runtimeOf } from '../profile/runtime.js';
 import type { DaemonOptions } from './options.js';
 
 
@@ -210,12 +211,14 @@ export class CamerasDaemon {
     const maxThreads = Math.max(...list.map((s) => s.threads));
     const slots = Math.max(1, Math.floor(this.joint.input.board.cores / Math.max(1, maxThreads)));
     const engines = new SharedEngines();
+    // the library the selection measured on (runtimeOf)
+    const lib = runtimeOf(c).ortLibraryPath;
     const workers = await SharedWorkers.start(list, this.parts.map((p, ci) => {
       const o = this.joint.option(ci, a);
       return { id: p.cam.id, fps: p.cam.fps, session: sessionKey(o), costMs: o.timeMs / this.joint.input.board.slowdown };
     }), {
       slots, timeoutMs: c.engine.timeoutMs, ...(c.engine.modules.length ? { engineModules: c.engine.modules } : {}),
-      ...(c.engine.ortLibraryPath ? { ortLibraryPath: c.engine.ortLibraryPath } : {}),
+      ...(lib ? { ortLibraryPath: lib } : {}),
       ...engines.callbacks,
     });
     engines.workers = workers;

@@ -26,10 +26,10 @@ export interface FleetRolloutInputs {
   reselect(reason: string): Promise<Reselection>;
   pipeline(): Pipeline;
   /**
-   * the engine's counts since the daemon started, over every model it ran (EngineService.engine): a switch starts
-   * a new engine host whose own counts start at 0, so the new model's figures are differences of these totals
+   * the engine's counts since the daemon started, over every model it ran (EngineService.health): a switch starts a
+   * new engine host whose own counts start at 0, so the new model's figures are differences of these totals;
+   * `atSwitch`: the totals as the running model took over (absent: not known)
    */
-  /** `atSwitch`: the totals as the running model took over (the one-camera engine keeps it; absent: not known) */
   engine(): { readonly stats: Readonly<Pick<SupervisedEngineStats, 'crashes' | 'restarts'>>; readonly atSwitch?: Readonly<Pick<SupervisedEngineStats, 'crashes' | 'restarts'>> };
 }
 

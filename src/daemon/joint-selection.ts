@@ -5,6 +5,7 @@ import { EdgefitError } from '../util/errors.js';
 import type { DeviceInfo } from '../device/types.js';
 import type { Variant } from '../catalog/types.js';
 import { budgetFromConfig, cachePathOf, coresOf, measurerFor, type Choice } from '../select/choose.js';
+import { runtimeOf } from '../profile/runtime.js';
 import { measuredCandidate } from '../select/search.js';
 import type { Candidate } from '../select/types.js';
 import { ProfileCache } from '../profile/cache.js';
@@ -150,7 +151,7 @@ export class JointSelection {
     const first = p0.options.find((o) => p0.variants.get(o.id) === p0.choice.variant && o.threads === p0.choice.threads) ?? byTime[byTime.length >> 1]!;
     if (!first.modelPath || !first.resolution) return 1;
     try {
-      const lib = this.i.config.engine.ortLibraryPath;
+      const lib = runtimeOf(this.i.config).ortLibraryPath;
       const s = await measureSlowdown(first.modelPath, { streams: cores, resolution: first.resolution, durationMs: 2000, rounds: 4, frame: new Uint8Array(first.resolution * first.resolution * 3).fill(128), ...(lib ? { ortLibraryPath: lib } : {}) });
       this.i.log.info('concurrency slowdown', { model: first.id, factor: Math.round(s.factor * 100) / 100, aloneFps: Math.round(s.aloneFps), togetherFps: Math.round(s.togetherFps) });
       // a burst of other load during the short measurement must not make the board look unusable

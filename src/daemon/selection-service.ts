@@ -42,15 +42,15 @@ export interface SelectionInputs {
   device?: DeviceInfo;
 }
 
+/** profile.probeDir directories already said to hold no photo (see SelectionService.checkProbeDir) */
+const warnedProbeDirs = new Set<string>();
+
 /**
  * Selection, live adaptation and switching: probes the device, builds the ladder and makes the first choice
  * (`prepare`, before the services start); then re-selects on command, steps down or up when live latency
  * leaves the budget, and switches models without stopping the camera. Switches run one at a time; its stop
  * waits for the switch in progress.
  */
-/** profile.probeDir directories already said to hold no photo (see SelectionService.checkProbeDir) */
-const warnedProbeDirs = new Set<string>();
-
 export class SelectionService implements Service {
   readonly name = 'selection';
   device!: DeviceInfo;

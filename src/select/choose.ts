@@ -26,7 +26,7 @@ import { bruteForceSelect, measuredCandidate, searchAndSelect, specsFor, type Me
 import type { Budget, Candidate, Decision } from './types.js';
 import { budgetOverrideFromFlags, minAgreementFrom, type BudgetFlags } from './inputs.js';
 import { providerPlan } from './providers.js';
-import { fallbackReason, fastestFallback } from './misses.js';
+import { belowMinAccuracy, fallbackReason, fastestFallback } from './misses.js';
 
 export interface Choice {
   variant: Variant;
@@ -157,8 +157,8 @@ export function selectModel(specs: CandidateSpec[], budget: Budget, measure: Mea
 
 /**
  * What the daemon runs: profiles (cached, each measurement in a child process) and picks the most accurate
- * variant that fits the budget. When nothing fits, the fastest candidate that ran at all is used (one that meets
- * budget.minAccuracy first), and the reason names every cause and the setting behind it (src/select/misses.ts).
+ * variant that fits the budget. When nothing fits, the fastest candidate that ran at all is used (within the memory
+ * budget and meeting budget.minAccuracy first: fastestFallback), and the reason names every cause and the setting behind it (src/select/misses.ts).
  * With a fleet seed (src/select/fleet-seed.ts) the search runs on the fleet's figures where this device has none,
  * and the pick is confirmed by measuring it here at its thread count; a miss (it does not fit, or its agreement
  * demotes it) searches again with that own figure, so the next rung is picked and confirmed in turn.
@@ -223,10 +223,9 @@ async function choiceFrom(specs: CandidateSpec[], budget: Budget, measure: (spec
       reason: `most accurate variant that fits: ${acc ? `top-1 ${formatAccuracy(acc)}` : `accuracy unknown, ${(c.variant.macs / 1e6).toFixed(0)}M MACs`}${demoted ? ` (${demoted}; nothing ranked above it fits)` : ''}, ${p} ${m.latencyMs[p].toFixed(1)} ms at ${m.threads} thread(s), peak +${m.peakMb.toFixed(0)} MB${twin ? `; chosen over its ${c.variant.precision === 'int8' ? 'fp32' : 'int8'} twin ${twin.id}, same accuracy, on measured speed (then memory)` : ''}; measured ${decision.measured} of ${specs.length}`,
     };
   }
-  // Nothing fits: run the fastest thing that worked rather than nothing (one that meets budget.minAccuracy first:
-  // fastestFallback), and say so everywhere: the reason goes to the log, the retained `model` payload and the
+  // Nothing fits: run the fastest thing that worked rather than nothing (within the memory budget and meeting
+  // budget.minAccuracy first: fastestFallback), and say so everywhere: the reason goes to the log, the retained `model` payload and the
   // status warning, naming every cause and the setting behind it.
-  const refused = new Set(decision.rejected.filter((r) => r.reason === 'below-min-accuracy').map((r) => r.id));
   const best = fastestFallback(candidates, decision);
   if (!best) {
     // the search may have pruned everything by static rules (minAccuracy excludes without measuring): measure the
@@ -241,14 +240,14 @@ async function choiceFrom(specs: CandidateSpec[], budget: Budget, measure: (spec
     return {
       variant: smallest.variant, provider: smallest.provider, threads: ok.threads, decision, overBudget: true, ladder: specs.length, candidates: all,
       reason: fallbackReason(decision, { id, kind: 'smallest', percentile: p, latencyMs: ok.latencyMs[p] }),
-      ...(refused.has(id) ? { belowMinAccuracy: true } : {}),
+      ...(belowMinAccuracy(decision, id) ? { belowMinAccuracy: true } : {}),
     };
   }
   const { candidate: c, measurement: m } = best;
   return {
     variant: c.variant, provider: c.provider, threads: m.threads, decision, overBudget: true, ladder: specs.length, candidates,
     reason: fallbackReason(decision, { id: c.id, kind: 'fastest measured', percentile: p, latencyMs: m.latencyMs[p] }),
-    ...(refused.has(c.id) ? { belowMinAccuracy: true } : {}),
+    ...(belowMinAccuracy(decision, c.id) ? { belowMinAccuracy: true } : {}),
   };
 }
 

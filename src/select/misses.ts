@@ -85,6 +85,11 @@ export interface Fallback {
   latencyMs: number;
 }
 
+/** Whether the decision refused this candidate for budget.minAccuracy. */
+export function belowMinAccuracy(d: Decision, id: string): boolean {
+  return d.rejected.some((r) => r.id === id && r.reason === 'below-min-accuracy');
+}
+
 /**
  * The reason of a choice made when nothing fits: every cause with its setting, what runs instead, and, when that
  * model is itself below budget.minAccuracy, that it is one the budget refuses (running it is a fallback so the
