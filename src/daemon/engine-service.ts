@@ -59,15 +59,19 @@ export class EngineTotalsKeeper {
 
   /** a host that runs no frame any more (its counts no longer move): its counts join the totals for good */
   retire(s: Readonly<EngineTotals>): void {
-    this.retired.runs += s.runs; this.retired.timeouts += s.timeouts; this.retired.crashes += s.crashes; this.retired.restarts += s.restarts;
+    addTo(this.retired, s);
   }
 
   /** the totals since the daemon started: the retired hosts' counts plus those of the hosts running now */
   totals(live: Iterable<Readonly<EngineTotals>>): EngineTotals {
     const t = { ...this.retired };
-    for (const s of live) { t.runs += s.runs; t.timeouts += s.timeouts; t.crashes += s.crashes; t.restarts += s.restarts; }
+    for (const s of live) addTo(t, s);
     return t;
   }
+}
+
+function addTo(t: EngineTotals, s: Readonly<EngineTotals>): void {
+  t.runs += s.runs; t.timeouts += s.timeouts; t.crashes += s.crashes; t.restarts += s.restarts;
 }
 
 /**
@@ -80,6 +84,8 @@ export class EngineService implements Service {
   readonly name = 'engine';
   private model: LoadedModel | undefined;
   private readonly kept = new EngineTotalsKeeper();
+  /** the totals as the running model took over: what it has cost since is `totals` minus these */
+  private atSwitch: EngineTotals = { runs: 0, timeouts: 0, crashes: 0, restarts: 0 };
 
   constructor(private readonly i: EngineInputs) {}
 
@@ -93,8 +99,6 @@ export class EngineService implements Service {
     if (switched) this.atSwitch = this.totals;
   }
 
-  /** the totals as the running model took over: what it has cost since is `totals` minus these */
-  private atSwitch: EngineTotals = { runs: 0, timeouts: 0, crashes: 0, restarts: 0 };
 
   /** runs, timeouts, crashes and restarts since the daemon started, over every model it ran */
   get totals(): EngineTotals {
