@@ -1,6 +1,6 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { readdirSync, readFileSync } from 'node:fs';
-import { DaemonProcess, pulledState, copyState } from '../helpers/daemon.js';
+import { DaemonProcess, profiledState, copyState } from '../helpers/daemon.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
 import { Consumer, sleep } from '../helpers/consumer.js';
 import { faultArgs } from '../helpers/fault-daemon.js';
@@ -27,7 +27,7 @@ describe('camera faults in the running daemon', () => {
   let broker: Mosquitto;
   let state: string;
   beforeAll(async () => {
-    state = await pulledState(['mobilenet_v1-0.25-128-int8']);
+    state = await profiledState(['mobilenet_v1-0.25-128-int8']);
     broker = await Mosquitto.start();
   }, 120_000);
   afterAll(async () => { await broker?.stop(); });

@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, mkdtempSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DaemonProcess, pulledState } from '../helpers/daemon.js';
+import { DaemonProcess, profiledState } from '../helpers/daemon.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
 import { Consumer } from '../helpers/consumer.js';
 import { faultArgs, acceptedSeqs, jsonFilesParse } from '../helpers/fault-daemon.js';
@@ -23,7 +23,7 @@ describe.skipIf(!canMount)('disk full and unwritable state directory (tmpfs)', (
   let base: string;
   const mounts: string[] = [];
   beforeAll(async () => {
-    base = await pulledState(['mobilenet_v1-0.25-128-int8']);
+    base = await profiledState(['mobilenet_v1-0.25-128-int8']);
     broker = await Mosquitto.start();
   }, 120_000);
   afterAll(async () => {

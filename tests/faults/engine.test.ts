@@ -1,5 +1,5 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { DaemonProcess, pulledState, copyState } from '../helpers/daemon.js';
+import { DaemonProcess, profiledState, copyState } from '../helpers/daemon.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
 import { Consumer } from '../helpers/consumer.js';
 import { faultArgs, faultEnginesModule } from '../helpers/fault-daemon.js';
@@ -16,7 +16,7 @@ describe('inference hang and crash', () => {
   let broker: Mosquitto;
   let state: string;
   beforeAll(async () => {
-    state = await pulledState(['mobilenet_v1-0.25-128-int8']);
+    state = await profiledState(['mobilenet_v1-0.25-128-int8']);
     broker = await Mosquitto.start();
   }, 120_000);
   afterAll(async () => { await broker?.stop(); });

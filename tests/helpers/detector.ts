@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sharedData } from '../../src/util/paths.js';
-import { pulledState } from './daemon.js';
+import { profiledState, pulledState } from './daemon.js';
 import type { Detection } from '../../src/types/detection.js';
 
 /** the shipped catalog's COCO detector */
@@ -13,6 +13,11 @@ export const SSD_ID = 'ssd_mobilenet_v2-1.0-300-int8';
  */
 export function detectorState(): Promise<string> {
   return pulledState([SSD_ID, 'mobilenet_v1-0.25-128-int8']);
+}
+
+/** detectorState with the detection ladder measured (profiledState) */
+export function profiledDetectorState(): Promise<string> {
+  return profiledState([SSD_ID, 'mobilenet_v1-0.25-128-int8'], ['models.task=detection']);
 }
 
 interface RefDet { box: [number, number, number, number]; label: string; score: number }

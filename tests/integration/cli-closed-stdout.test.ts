@@ -1,7 +1,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { DaemonProcess, pulledState, copyState, fastProfile } from '../helpers/daemon.js';
+import { DaemonProcess, profiledState, copyState, fastProfile } from '../helpers/daemon.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
 import { Consumer, readCursor } from '../helpers/consumer.js';
 import { faultArgs, acceptedSeqs } from '../helpers/fault-daemon.js';
@@ -30,7 +30,7 @@ async function exited(d: DaemonProcess): Promise<number | null> {
 
 let state: string;
 beforeAll(async () => {
-  state = await pulledState(['mobilenet_v1-0.25-128-int8']);
+  state = await profiledState(['mobilenet_v1-0.25-128-int8']);
 }, 120_000);
 
 describe('a closed stdout ends the CLI quietly', () => {

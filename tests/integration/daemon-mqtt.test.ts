@@ -31,7 +31,7 @@ describe('the daemon over MQTT (real mosquitto, real models, the test photos as 
     await sub.subscribeAsync(['edgefit/#', 'homeassistant/#'], { qos: 1 });
     daemon = new DaemonProcess([
       '--broker', broker.url, '--device-id', 'cam-m', '--state-dir', copyState(state), '--camera', `folder:${join(sharedData, 'images/test')}`,
-      '--set', 'camera.fps=8', '--set', 'mqtt.results.mode=every', '--set', 'mqtt.telemetrySeconds=1', '--set', 'mqtt.keepaliveSeconds=2', '--set', 'mqtt.reconnectMaxSeconds=4', ...fastProfile,
+      '--set', 'camera.fps=8', '--set', 'mqtt.results.mode=every', '--set', 'mqtt.results.maxRatePerSecond=20', '--set', 'mqtt.telemetrySeconds=1', '--set', 'mqtt.keepaliveSeconds=2', '--set', 'mqtt.reconnectMaxSeconds=1', ...fastProfile,
       // pull-model may name the configured mirror (models.allowAnyUrl is off)
       '--set', `models.mirror=${sharedData}`,
     ]);
@@ -130,12 +130,13 @@ describe('the daemon over MQTT (real mosquitto, real models, the test photos as 
 
   it('broker stopped and restarted: results produced meanwhile arrive afterwards, in order, none missing; retained topics return', async () => {
     await broker.stop();
-    await new Promise((r) => setTimeout(r, 4000));
+    await new Promise((r) => setTimeout(r, 2500)); // ~20 results at 8 fps while the broker is away
     msgs.length = 0;
     await broker.start();
     await until(() => json('status').some((s) => s.state === 'online'), 'online again', 60_000);
     // every seq from the first after the outage to the newest must be there
-    await new Promise((r) => setTimeout(r, 3000));
+    const span = () => { const s = json('result').map((r) => r.seq as number); return s.length > 0 && Math.max(...s) - Math.min(...s) + 1 > 10; };
+    await until(span, 'more than 10 results after the outage', 30_000);
     const seqs = json('result').map((r) => r.seq as number);
     const uniq = [...new Set(seqs)];
     expect(uniq).toEqual([...uniq].sort((a, b) => a - b));

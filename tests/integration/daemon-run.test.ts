@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
-import { DaemonProcess, pulledState, copyState, fastProfile } from '../helpers/daemon.js';
+import { DaemonProcess, profiledState, copyState, fastProfile } from '../helpers/daemon.js';
 import { sharedData } from '../../src/util/paths.js';
 import { resultSchema } from '../../src/mqtt/schemas.js';
 
@@ -13,7 +13,7 @@ let state: string;
 let video: string;
 
 beforeAll(async () => {
-  state = await pulledState(['mobilenet_v1-0.25-128-int8']);
+  state = await profiledState(['mobilenet_v1-0.25-128-int8']);
   const d = mkdtempSync(join(tmpdir(), 'edgefit-video-'));
   video = join(d, 'clip.mp4');
   execFileSync('ffmpeg', ['-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=10', '-t', '2', '-pix_fmt', 'yuv420p', video]);
@@ -41,7 +41,7 @@ describe('edgefit run --json (no MQTT)', () => {
   it('with the real model and the test photos as camera, top-1 labels are the photos\' accepted classes at the model\'s rate', async () => {
     const labels = JSON.parse(readFileSync(join(sharedData, 'images/test/labels.json'), 'utf8')) as Record<string, { accept: string[]; kind: string }>;
     const accepted = new Set(Object.values(labels).flatMap((l) => l.accept));
-    const d = new DaemonProcess([...base(copyState(state)), '--camera', `folder:${join(sharedData, 'images/test')}`, '--set', 'camera.fps=10', '--set', 'budget.latencyMs=1000']);
+    const d = new DaemonProcess([...base(copyState(state)), '--camera', `folder:${join(sharedData, 'images/test')}`, '--set', 'camera.fps=10', '--set', 'mqtt.results.maxRatePerSecond=20', '--set', 'budget.latencyMs=1000']);
     try {
       await d.waitFor(() => d.lines().length >= 40, '40 results (two loops over the photos)', 90_000);
       const top1 = d.lines().map((r) => (r.top as { label: string }[])[0]!.label.split(',')[0]!.trim());

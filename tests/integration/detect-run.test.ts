@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
 import sharp from 'sharp';
 import { DaemonProcess, copyState, fastProfile } from '../helpers/daemon.js';
-import { agrees, detectorState, ssdReference, SSD_ID } from '../helpers/detector.js';
+import { agrees, profiledDetectorState, ssdReference, SSD_ID } from '../helpers/detector.js';
 import { projectRoot, sharedData } from '../../src/util/paths.js';
 import type { DetectionEntry, ResultPayload } from '../../src/mqtt/payloads.js';
 
@@ -21,7 +21,7 @@ const photos = Object.keys(reference).filter((p) => reference[p]!.all_raw_detect
 
 describe('edgefit run with models.task detection', () => {
   let state: string;
-  beforeAll(async () => { state = await detectorState(); }, 180_000);
+  beforeAll(async () => { state = await profiledDetectorState(); }, 180_000);
 
   it('prints results whose boxes match the reference runtime on every test photo', async () => {
     const d = new DaemonProcess([

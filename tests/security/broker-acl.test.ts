@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { projectRoot } from '../../src/util/paths.js';
 import { freePort, mosquittoPath, waitForPort } from '../helpers/mosquitto.js';
-import { DaemonProcess, pulledState, copyState, fastProfile } from '../helpers/daemon.js';
+import { DaemonProcess, profiledState, copyState, fastProfile } from '../helpers/daemon.js';
 import { waitFor } from '../helpers/wait.js';
 import { startDashboard, type Dashboard } from '../../src/dashboard/server.js';
 
@@ -184,7 +184,7 @@ describe('production mosquitto: deploy/mosquitto/edgefit.conf + edgefit.acl + ad
   });
 
   it('the daemon works end to end under the ACL over TLS, and with refused credentials says what to fix and retries slowly', async () => {
-    const state = await pulledState(['mobilenet_v1-0.25-128-int8']);
+    const state = await profiledState(['mobilenet_v1-0.25-128-int8']);
     const got: { topic: string; payload: string }[] = [];
     const ops = await client('ops');
     ops.on('message', (t, p) => got.push({ topic: t, payload: p.toString() }));
@@ -223,7 +223,7 @@ describe('production mosquitto: deploy/mosquitto/edgefit.conf + edgefit.acl + ad
   }, 240_000);
 
   it('the dashboard, as a --dashboard user, gets a snapshot from a daemon running as a device user', async () => {
-    const state = await pulledState(['mobilenet_v1-0.25-128-int8']);
+    const state = await profiledState(['mobilenet_v1-0.25-128-int8']);
     const daemon = new DaemonProcess(['--device-id', 'cam-b', '--camera', 'synthetic', '--set', 'camera.fps=5', '--set', 'mqtt.results.mode=every', ...fastProfile, '--state-dir', copyState(state),
       '--broker', `mqtt://127.0.0.1:${plain}`, '--set', 'mqtt.username=cam-b'], { EDGEFIT_MQTT_PASSWORD: pw['cam-b'] });
     let dash: Dashboard | undefined;

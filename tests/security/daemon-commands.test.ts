@@ -69,7 +69,7 @@ describe('a running daemon refuses bad commands and bad models, and keeps runnin
       '--set', `models.catalog=${fx.catalogPath}`, '--set', 'models.allowZooFallback=false', '--set', `models.mirror=${configured}`,
       // the memory bomb must hit the profiler's limit (2 x budget.memoryMb), not the machine
       '--set', 'budget.memoryMb=150', '--set', 'budget.latencyMs=1000',
-      '--set', 'camera.fps=10', '--set', 'mqtt.results.mode=every', '--set', 'mqtt.telemetrySeconds=1', ...fastProfile,
+      '--set', 'camera.fps=10', '--set', 'mqtt.results.mode=every', '--set', 'mqtt.results.maxRatePerSecond=20', '--set', 'mqtt.telemetrySeconds=1', ...fastProfile,
     ]);
     await daemon.waitFor(() => json('result').length >= 3, 'first results', 120_000);
   }, 180_000);

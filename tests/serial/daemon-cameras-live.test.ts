@@ -105,7 +105,7 @@ describe('several cameras, live: throttling, a camera offline and back (real dae
     ];
     const run = (config: string, extra: string[] = []) => new DaemonProcess([
       '--config', config, '--broker', broker.url, '--device-id', DEV, '--state-dir', state, ...fastProfile,
-      '--set', 'mqtt.telemetrySeconds=1', '--set', 'adapt.windowSeconds=5', '--set', 'adapt.cooldownSeconds=6', ...extra,
+      '--set', 'mqtt.telemetrySeconds=1', '--set', 'adapt.windowSeconds=5', '--set', 'adapt.cooldownSeconds=3', ...extra,
     ], env);
 
     // 1. the first start profiles the ladder on this board (cached in the state directory)

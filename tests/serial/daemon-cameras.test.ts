@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { Ajv } from 'ajv';
-import { DaemonProcess, copyState, fastProfile } from '../helpers/daemon.js';
+import { DaemonProcess, copyState, fewRunsProfile } from '../helpers/daemon.js';
 import { detectorState } from '../helpers/detector.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
 import { startRtspServer, type RtspServer } from '../helpers/rtsp-server.js';
@@ -53,7 +53,7 @@ describe('several cameras on one daemon (real mosquitto, an RTSP camera, real mo
       ],
     }));
     daemon = new DaemonProcess([
-      '--config', config, '--broker', broker.url, '--device-id', DEV, '--state-dir', copyState(state), ...fastProfile,
+      '--config', config, '--broker', broker.url, '--device-id', DEV, '--state-dir', copyState(state), ...fewRunsProfile,
       '--set', 'mqtt.results.mode=every', '--set', 'mqtt.results.maxRatePerSecond=100', '--set', 'mqtt.telemetrySeconds=1',
     ]);
     await daemon.waitFor(() => ['door', 'hall', 'yard'].every((c) => results(c).length >= 2), 'results of every camera', 300_000);

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { Mosquitto } from '../helpers/mosquitto.js';
-import { DaemonProcess, fastProfile, pulledState } from '../helpers/daemon.js';
+import { DaemonProcess, fewRunsProfile, pulledState } from '../helpers/daemon.js';
 import { startRtspServer, type RtspServer } from '../helpers/rtsp-server.js';
 import { loadRecording } from '../helpers/recorded-device.js';
 import { browserMissing, launchChromium } from '../helpers/browser.js';
@@ -165,7 +165,7 @@ describe.skipIf(missing !== undefined)('a real daemon\'s cameras in a real brows
         { id: 'hall', source: 'synthetic', fps: 2, task: 'classification', budget: { latencyMs: 4000 } },
       ],
     }));
-    daemon = new DaemonProcess(['--config', config, '--broker', broker.url, '--device-id', DEV, '--state-dir', state, '--set', 'mqtt.telemetrySeconds=1', ...fastProfile]);
+    daemon = new DaemonProcess(['--config', config, '--broker', broker.url, '--device-id', DEV, '--state-dir', state, '--set', 'mqtt.telemetrySeconds=1', ...fewRunsProfile]);
     browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1500, height: 900 } });
   }, 180_000);

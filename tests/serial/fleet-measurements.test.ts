@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { Ajv } from 'ajv';
-import { DaemonProcess, pulledState, copyState, fastProfile } from '../helpers/daemon.js';
+import { DaemonProcess, pulledState, copyState, fewRunsProfile } from '../helpers/daemon.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
 import { sharedData } from '../../src/util/paths.js';
 import { payloadSchemas } from '../../src/mqtt/schemas.js';
@@ -33,7 +33,7 @@ describe('shared measurements between devices of one fingerprint (real mosquitto
   const models = (id: string) => msgs.filter((m) => m.topic === `edgefit/${id}/model`).map((m) => JSON.parse(m.payload.toString()) as Record<string, unknown>);
   const camera = `folder:${join(sharedData, 'images/test')}`;
   // a budget every rung fits: the choice is the most accurate rung whatever the load, so A and B must agree
-  const common = ['--broker', '', '--camera', camera, '--set', 'camera.fps=4', '--set', 'mqtt.results.mode=every', '--set', 'budget.latencyMs=5000', ...fastProfile];
+  const common = ['--broker', '', '--camera', camera, '--set', 'camera.fps=4', '--set', 'mqtt.results.mode=every', '--set', 'budget.latencyMs=5000', ...fewRunsProfile];
 
   beforeAll(async () => {
     state = await pulledState(['mobilenet_v1-0.25-128-int8', 'mobilenet_v1-0.5-160-int8']);
@@ -124,7 +124,7 @@ describe('shared measurements between devices of one fingerprint (real mosquitto
       ],
     }));
     const cState = copyState(state);
-    const c = new DaemonProcess(['--config', config, '--broker', broker.url, '--device-id', 'dev-c', '--state-dir', cState, '--set', 'mqtt.results.mode=every', ...fastProfile, '--set', 'fleet.useMeasurements=true']);
+    const c = new DaemonProcess(['--config', config, '--broker', broker.url, '--device-id', 'dev-c', '--state-dir', cState, '--set', 'mqtt.results.mode=every', ...fewRunsProfile, '--set', 'fleet.useMeasurements=true']);
     daemons.push(c);
     await waitFor(() => models('dev-c').length > 0, 'C\'s model', 300_000);
     const cModel = models('dev-c').at(-1)!;

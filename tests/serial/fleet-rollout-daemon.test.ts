@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
-import { DaemonProcess, pulledState, copyState, fastProfile } from '../helpers/daemon.js';
+import { DaemonProcess, pulledState, copyState, fewRunsProfile } from '../helpers/daemon.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
 import { sharedData } from '../../src/util/paths.js';
 import { defaultCatalogPath } from '../../src/catalog/catalog.js';
@@ -68,7 +68,7 @@ describe('a real daemon takes part in rollouts (real mosquitto)', () => {
       '--set', `models.catalog=${join(dir, 'catalog.json')}`, '--set', `models.publicKey=${join(dir, 'pub.pem')}`, '--set', `models.mirror=${sharedData}`,
       // probe frames: real photos other than the camera's, for the fidelity of a rollout's model to the last good one
       '--set', `profile.probeDir=${join(sharedData, 'images/calib')}`,
-      '--set', 'fleet.group=lab', '--set', 'fleet.provingSeconds=2', ...fastProfile,
+      '--set', 'fleet.group=lab', '--set', 'fleet.provingSeconds=1', ...fewRunsProfile,
     ]);
     await waitFor(() => reports.some((r) => r.deviceId === 'lab-1' && r.catalogVersion === 1), 'the membership report', 180_000);
   }, 240_000);

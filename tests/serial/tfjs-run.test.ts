@@ -1,7 +1,7 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
-import { DaemonProcess, copyState, fastProfile, pulledState } from '../helpers/daemon.js';
+import { DaemonProcess, copyState, fewRunsProfile, pulledState } from '../helpers/daemon.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
 import { waitFor } from '../helpers/wait.js';
 import { projectRoot, sharedData } from '../../src/util/paths.js';
@@ -27,9 +27,9 @@ beforeAll(async () => { state = await pulledState([MODEL]); }, 180_000);
 /** Results of a daemon on the photo folder (each photo a frame), until `enough` holds. */
 async function run(provider: string, enough: (r: ResultPayload[]) => boolean): Promise<{ results: ResultPayload[]; stderr: string }> {
   const d = new DaemonProcess([
-    '--no-mqtt', '--json', '--state-dir', copyState(state), '--device-id', `cam-${provider}`, ...fastProfile,
+    '--no-mqtt', '--json', '--state-dir', copyState(state), '--device-id', `cam-${provider}`, ...fewRunsProfile,
     '--set', `engine.providers=${provider}`, '--set', 'budget.latencyMs=60000',
-    '--camera', `folder:${photos}`, '--set', 'camera.fps=8', '--set', 'mqtt.results.mode=every', '--set', 'mqtt.results.maxRatePerSecond=100',
+    '--camera', `folder:${photos}`, '--set', 'camera.fps=16', '--set', 'mqtt.results.mode=every', '--set', 'mqtt.results.maxRatePerSecond=100',
   ]);
   const results = () => d.lines() as unknown as ResultPayload[];
   try {
@@ -85,7 +85,7 @@ describe('edgefit run on the TensorFlow.js engine', () => {
     await sub.subscribeAsync('edgefit/cam-trt/#', { qos: 1 });
     const d = new DaemonProcess([
       '--broker', broker.url, '--device-id', 'cam-trt', '--state-dir', copyState(state), '--camera', 'synthetic', '--set', 'camera.fps=5',
-      '--set', 'engine.providers=tensorrt', '--set', 'budget.latencyMs=60000', ...fastProfile,
+      '--set', 'engine.providers=tensorrt', '--set', 'budget.latencyMs=60000', ...fewRunsProfile,
     ]);
     try {
       const m = await waitFor(() => models.at(-1), 'the model payload', 180_000);
@@ -103,7 +103,7 @@ describe('edgefit run on the TensorFlow.js engine', () => {
 
   it('where onnxruntime-node cannot load (32-bit ARM), the daemon starts on tfjs-wasm with the default providers and says why', async () => {
     const d = new DaemonProcess([
-      '--no-mqtt', '--json', '--state-dir', copyState(state), '--device-id', 'cam-armhf', ...fastProfile,
+      '--no-mqtt', '--json', '--state-dir', copyState(state), '--device-id', 'cam-armhf', ...fewRunsProfile,
       '--set', 'budget.latencyMs=60000', '--camera', 'synthetic', '--set', 'camera.fps=5',
     ], { NODE_OPTIONS: `--import ${join(projectRoot, 'tests/helpers/no-onnxruntime.mjs')}` });
     try {

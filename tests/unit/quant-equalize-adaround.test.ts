@@ -86,6 +86,13 @@ describe('adaptive rounding (Keras MobileNet-v1 0.25/224)', () => {
     const unseen = (await augmentedFrames(TEST, 224)).filter((_, i) => i % 12 === 0).map((a) => a.frame);
     let nearestTotal = 0;
     let adaptiveTotal = 0;
+    // the float model's output of every layer, in one run per frame set
+    const outs = layers.map((name) => ix.nodes.find((n) => n.name === name)!.output![0]!);
+    const refs: Record<'calib' | 'unseen', Map<string, Float32Array[]>> = { calib: new Map(), unseen: new Map() };
+    for (const [set, fr] of [['calib', frames], ['unseen', unseen]] as const) {
+      for (const o of outs) refs[set].set(o, []);
+      await runWithOutputs(p.model, outs, fr, 224, (_f, v) => { for (const o of outs) refs[set].get(o)!.push(v.get(o)!.slice()); });
+    }
     for (const name of layers) {
       const node = ix.nodes.find((n) => n.name === name)!;
       const wName = node.input![1]!;
@@ -102,8 +109,7 @@ describe('adaptive rounding (Keras MobileNet-v1 0.25/224)', () => {
       const out = node.output![0]!;
       const errs: Record<string, number[]> = {};
       for (const [set, fr] of [['calib', frames], ['unseen', unseen]] as const) {
-        const ref: Float32Array[] = [];
-        await runWithOutputs(p.model, [out], fr, 224, (_f, v) => { ref.push(v.get(out)!.slice()); });
+        const ref = refs[set].get(out)!;
         const mse = async (m: ModelProto) => {
           let s = 0, n = 0;
           await runWithOutputs(m, [out], fr, 224, (i, v) => { const y = v.get(out)!; const x = ref[i]!; for (let k = 0; k < y.length; k++) { s += (y[k]! - x[k]!) ** 2; n++; } });
