@@ -226,8 +226,9 @@ export class EngineHost extends EventEmitter implements SupervisedEngine {
     this.emit('timeout');
     const old = this.worker;
     this.abandonWorker(new EdgefitError('E_ENGINE_TIMEOUT', `inference took longer than ${timeoutMs} ms; the worker is being replaced`));
-    // terminate() stops JS at once; a call stuck in native code ends when that call returns
-    void old?.terminate();
+    // terminate() stops JS at once; a call stuck in native code ends when that call returns, and the replacement
+    // waits for that (as after a failed load): two copies of a model that may only just fit never run side by side
+    if (old) this.stopping = old.terminate().then(() => undefined, () => undefined);
     void this.restart(`run exceeded ${timeoutMs} ms`);
   }
 

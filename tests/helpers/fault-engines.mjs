@@ -1,6 +1,9 @@
 // Fault-injection engines for the tests, registered from outside src/ (edgefit ships none): onnxruntime
 // underneath, but after EDGEFIT_TEST_FAULT_AFTER runs (default 3, counted per worker, so a replaced worker runs
-// normally again for that many frames) each run hangs forever (`fault-hang`) or kills its worker (`fault-crash`).
+// normally again for that many frames) each run hangs forever (`fault-hang`), kills its worker (`fault-crash`), or
+// blocks in a native call for EDGEFIT_TEST_FAULT_NATIVE_MS (`fault-native-hang`: a synchronous child process, which
+// worker.terminate() cannot interrupt, as a stuck onnxruntime call would be). With EDGEFIT_TEST_FAULT_TRACE set,
+// each load appends `load <epoch ms>` to that file, and each native hang `native-until <epoch ms it ends>`.
 //
 // Loaded in an engine worker through HostOptions.engineModules / the daemon's engine.modules (a worker runs no
 // `--import` preload). EDGEFIT_TEST_FAULT_ENGINE names the one registered with priority 1000, so that the daemon,
@@ -12,7 +15,8 @@
 // (exit code 71) before it answers, `hang` never finishes (a timer keeps the worker alive). The loads are counted
 // in the file EDGEFIT_TEST_FAULT_LOAD_COUNT, which the workers share (each is an isolate of its own); both must be
 // set for any of this to apply.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { join, dirname } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -23,12 +27,15 @@ const { registerEngine } = await import(compiled('engine/registry.js'));
 
 const chosen = process.env.EDGEFIT_TEST_FAULT_ENGINE;
 
-/** @param {'fault-hang' | 'fault-crash'} kind */
+const trace = (event, at = Date.now()) => { if (process.env.EDGEFIT_TEST_FAULT_TRACE) appendFileSync(process.env.EDGEFIT_TEST_FAULT_TRACE, `${event} ${at}\n`); };
+
+/** @param {'fault-hang' | 'fault-crash' | 'fault-native-hang'} kind */
 function faultEngineFactory(kind) {
   const after = Number(process.env.EDGEFIT_TEST_FAULT_AFTER ?? '3');
   return {
     name: kind,
     async load(modelPath, options) {
+      trace('load');
       await scriptedLoad();
       const { ortEngineFactory } = await import(compiled('engine/onnxruntime.js'));
       const inner = await ortEngineFactory.load(modelPath, options);
@@ -41,6 +48,13 @@ function faultEngineFactory(kind) {
         async run(frame) {
           if (++runs > after) {
             if (kind === 'fault-crash') process.exit(70);
+            if (kind === 'fault-native-hang') {
+              const ms = Number(process.env.EDGEFIT_TEST_FAULT_NATIVE_MS ?? '2000');
+              // written before: a terminated worker runs no JS once the call returns
+              trace('native-until', Date.now() + ms);
+              execFileSync('sleep', [String(ms / 1000)]);
+              return inner.run(frame);
+            }
             // a JS busy loop: the worker is stuck the way a hung native call would leave it
             for (;;) { /* hang */ }
           }
@@ -73,6 +87,6 @@ async function scriptedLoad() {
   }
 }
 
-for (const kind of ['fault-hang', 'fault-crash']) {
+for (const kind of ['fault-hang', 'fault-crash', 'fault-native-hang']) {
   registerEngine(kind, faultEngineFactory(kind), kind === chosen ? 1000 : -1);
 }

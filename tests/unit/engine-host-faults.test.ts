@@ -48,6 +48,26 @@ describe('EngineHost under faults', () => {
     await host.close();
   });
 
+  it('a run stuck in a native call times out, and its replacement loads only once the stuck worker is gone', async () => {
+    // two copies of a model that may only just fit must never be loaded side by side
+    const trace = join(mkdtempSync(join(tmpdir(), 'edgefit-native-hang-')), 'trace');
+    process.env.EDGEFIT_TEST_FAULT_TRACE = trace;
+    process.env.EDGEFIT_TEST_FAULT_NATIVE_MS = '1500';
+    try {
+      const host = await EngineHost.start(model, { ...faults, kind: 'fault-native-hang', providers: ['cpu'], threads: 1, timeoutMs: 300, restartBudget: 10 });
+      const r = await runMany(host, 5); // 2 good, 1 stuck for 1.5 s, then a fresh worker: 2 good
+      expect(r.errors).toEqual(['E_ENGINE_TIMEOUT']);
+      expect(r.ok).toBe(4);
+      await host.close();
+      const events = readFileSync(trace, 'utf8').trim().split('\n').map((l) => l.split(' ') as [string, string]);
+      expect(events.map((e) => e[0])).toEqual(['load', 'native-until', 'load']);
+      expect(Number(events[2]![1])).toBeGreaterThanOrEqual(Number(events[1]![1]));
+    } finally {
+      delete process.env.EDGEFIT_TEST_FAULT_TRACE;
+      delete process.env.EDGEFIT_TEST_FAULT_NATIVE_MS;
+    }
+  });
+
   it('a crashed worker is restarted and counted', async () => {
     const host = await EngineHost.start(model, { ...faults, kind: 'fault-crash', providers: ['cpu'], threads: 1, timeoutMs: 5000, restartBudget: 10 });
     const r = await runMany(host, 5);
