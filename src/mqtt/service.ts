@@ -31,7 +31,15 @@ export interface MqttServiceOptions {
   maxInflight?: number;
   /** how long records the broker refused wait before they are sent again (default: 1 s doubling up to mqtt.reconnectMaxSeconds) */
   refusalBackoff?: Backoff;
+  /** announcements Home Assistant's `online` asks for start at least this far apart (default HA_ANNOUNCE_INTERVAL_MS) */
+  haAnnounceIntervalMs?: number;
 }
+
+/**
+ * Home Assistant says `online` once per restart; a client that says it without pause would otherwise keep the device
+ * publishing its whole discovery set back to back. The first request is answered at once, later ones at this pace.
+ */
+export const HA_ANNOUNCE_INTERVAL_MS = 10_000;
 
 /**
  * The largest packet the broker may send the daemon (MQTT 5 Maximum Packet Size): the largest payload it reads (a
@@ -82,8 +90,11 @@ export class MqttService extends EventEmitter {
   /** set while the pump waits after a refusal */
   private held: NodeJS.Timeout | undefined;
   private discoveryRun: Promise<void> = Promise.resolve();
-  /** a Home Assistant announcement waits in the discovery chain (not started yet) */
+  /** a Home Assistant announcement waits (for its turn in the discovery chain, or for the pace to allow it) */
   private announceQueued = false;
+  private announceTimer: NodeJS.Timeout | undefined;
+  /** when the last announcement Home Assistant asked for started */
+  private announcedAt = -Infinity;
 
   constructor(private readonly o: MqttServiceOptions) {
     super();
@@ -204,13 +215,21 @@ export class MqttService extends EventEmitter {
 
   /**
    * Home Assistant says `online` on every restart, and anyone allowed to write its status topic can say it in a
-   * burst: one announcement at a time, and all the requests that arrive during it are answered by one more.
+   * burst or without pause: one announcement at a time, at most one per HA_ANNOUNCE_INTERVAL_MS, and all the
+   * requests that arrive before one starts are answered by it.
    */
   private announce(): void {
     if (this.announceQueued) return;
     this.announceQueued = true;
-    // the one waiting answers every request made before it starts; offline, the connection announces anyway
-    this.publishDiscovery(() => { this.announceQueued = false; return this.ready; }).catch((err: unknown) => this.emit('error', err));
+    const go = () => {
+      this.announceTimer = undefined;
+      // the one waiting answers every request made before it starts; offline, the connection announces anyway
+      this.publishDiscovery(() => { this.announceQueued = false; this.announcedAt = Date.now(); return this.ready; })
+        .catch((err: unknown) => this.emit('error', err));
+    };
+    const wait = this.announcedAt + (this.o.haAnnounceIntervalMs ?? HA_ANNOUNCE_INTERVAL_MS) - Date.now();
+    if (wait > 0) this.announceTimer = setTimeout(go, wait);
+    else go();
   }
 
   /** Sends outbox records in order, a window at a time; each PUBACK moves the durable cursor. */
@@ -356,6 +375,7 @@ export class MqttService extends EventEmitter {
       await this.setStatus('stopped');
     }
     this.release();
+    if (this.announceTimer) clearTimeout(this.announceTimer);
     // start() may have failed before the link or the outbox existed: stopping what there is must not throw
     await this.link?.stop();
     await this.outbox?.close();

@@ -25,13 +25,14 @@ function mqttConfig(over: Partial<MqttConfig> = {}): MqttConfig {
 const ok = async () => ({ ok: true });
 const handlers: CommandHandlers = { reselect: ok, 'set-budget': ok, pause: ok, resume: ok, 'pull-model': ok, snapshot: ok };
 
-function service(url: string, over: { config?: Partial<MqttConfig>; refusalBackoff?: Backoff; task?: 'classification' | 'detection' } = {}): MqttService {
+function service(url: string, over: { config?: Partial<MqttConfig>; refusalBackoff?: Backoff; task?: 'classification' | 'detection'; haAnnounceIntervalMs?: number } = {}): MqttService {
   const stateDir = mkdtempSync(join(tmpdir(), 'edgefit-mqtt-faults-'));
   return new MqttService({
     config: mqttConfig({ homeAssistant: { enabled: false, prefix: 'homeassistant', watchLabels: [] }, ...over.config }),
     url, deviceId: 'dev1', stateDir, version: 't', board: 'b', handlers,
     ...(over.refusalBackoff ? { refusalBackoff: over.refusalBackoff } : {}),
     ...(over.task ? { task: over.task } : {}),
+    ...(over.haAnnounceIntervalMs !== undefined ? { haAnnounceIntervalMs: over.haAnnounceIntervalMs } : {}),
   });
 }
 
@@ -157,7 +158,7 @@ describe('MqttService against a real mosquitto: what it lets in, what the broker
 
   it('answers a burst of Home Assistant "online" with a few announcements, and does not rewrite an unchanged discovery record', async () => {
     const broker = await Mosquitto.start();
-    const svc = service(broker.url, { config: { homeAssistant: { enabled: true, prefix: 'homeassistant', watchLabels: ['person'] } }, task: 'detection' });
+    const svc = service(broker.url, { config: { homeAssistant: { enabled: true, prefix: 'homeassistant', watchLabels: ['person'] } }, task: 'detection', haAnnounceIntervalMs: 1000 });
     svc.on('error', () => undefined);
     const { client, replies } = await commander(broker.url);
     // on the connection the replies come on: a reply is read after every announcement published before it
@@ -182,15 +183,49 @@ describe('MqttService against a real mosquitto: what it lets in, what the broker
       // a command after the burst: its reply means every "online" before it was read
       await client.publishAsync('edgefit/dev1/cmd/pause', '{"id":"sync-1"}', { qos: 1 });
       await until(() => replies.some((r) => r.id === 'sync-1'), 'the burst read');
-      // let the announcements in progress finish
+      // let the announcements in progress, and the one paced after them, finish
       let last = -1;
-      while (announced !== last) { last = announced; await sleep(1000); }
+      while (announced !== last) { last = announced; await sleep(2500); }
       const runs = Math.ceil(announced / perRun);
-      expect(runs).toBeGreaterThanOrEqual(1);
-      // one at a time with one more queued: a handful of runs, where each "online" used to cost a full announcement
-      expect(runs).toBeLessThan(N / 10);
+      // the first at once, the rest answered by one more a second later (two more if reading the burst took longer)
+      expect(runs).toBeGreaterThanOrEqual(2);
+      expect(runs).toBeLessThanOrEqual(4);
       // the same topics as before: the record was not written (and synced) again
       expect(written()).toBe(before);
+    } finally {
+      await client.endAsync();
+      await svc.stop(0);
+      await broker.stop();
+    }
+  });
+
+  it('answers Home Assistant "online" said without pause at its pace, and answers the last request too', async () => {
+    const broker = await Mosquitto.start();
+    const svc = service(broker.url, { config: { homeAssistant: { enabled: true, prefix: 'homeassistant', watchLabels: ['person'] } }, task: 'detection', haAnnounceIntervalMs: 1000 });
+    svc.on('error', () => undefined);
+    const { client, replies } = await commander(broker.url);
+    const announcedAt: number[] = [];
+    client.on('message', (t) => { if (t.startsWith('homeassistant/') && t.endsWith('/config')) announcedAt.push(Date.now()); });
+    await client.subscribeAsync('homeassistant/+/+/+/config', { qos: 1 });
+    try {
+      await svc.start();
+      await until(() => svc.stats().connected, 'online');
+      await client.publishAsync('edgefit/dev1/cmd/pause', '{"id":"sync-0"}', { qos: 1 });
+      await until(() => replies.some((r) => r.id === 'sync-0'), 'settled after connecting');
+      const perRun = announcedAt.length;
+      announcedAt.length = 0;
+      // one "online" every 50 ms for 4 s: without a pace, an announcement each time the one before ends
+      const t0 = Date.now();
+      while (Date.now() - t0 < 4000) { await client.publishAsync('homeassistant/status', 'online', { qos: 1 }); await sleep(50); }
+      const lastAsked = Date.now();
+      await client.publishAsync('edgefit/dev1/cmd/pause', '{"id":"sync-1"}', { qos: 1 });
+      await until(() => replies.some((r) => r.id === 'sync-1'), 'every request read');
+      // the request made last is answered by an announcement that starts after it
+      await until(() => announcedAt.some((t) => t >= lastAsked), 'an announcement after the last request', 10_000);
+      const runs = Math.ceil(announcedAt.length / perRun);
+      expect(runs).toBeGreaterThanOrEqual(3);
+      // 4 s at one per second, plus the one after the last request
+      expect(runs).toBeLessThanOrEqual(6);
     } finally {
       await client.endAsync();
       await svc.stop(0);

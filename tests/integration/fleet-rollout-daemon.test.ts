@@ -68,7 +68,7 @@ describe('a real daemon takes part in rollouts (real mosquitto)', () => {
       '--set', `models.catalog=${join(dir, 'catalog.json')}`, '--set', `models.publicKey=${join(dir, 'pub.pem')}`, '--set', `models.mirror=${sharedData}`,
       // probe frames: real photos other than the camera's, for the fidelity of a rollout's model to the last good one
       '--set', `profile.probeDir=${join(sharedData, 'images/calib')}`,
-      '--set', 'fleet.group=lab', '--set', 'fleet.provingSeconds=1', ...fewRunsProfile,
+      '--set', 'fleet.group=lab', '--set', 'fleet.provingSeconds=2', ...fewRunsProfile,
     ]);
     await waitFor(() => reports.some((r) => r.deviceId === 'lab-1' && r.catalogVersion === 1), 'the membership report', 180_000);
   }, 240_000);
