@@ -3,7 +3,7 @@ import { defineConfig } from 'vitest/config';
 // Two projects: `main` runs two files at a time; `serial` holds the tests whose subject is timing under load
 // (live re-selection under an injected CPU load, reconnect spread, broker outages against a 20-result outbox,
 // the search's monotonic-latency premise, the browser at fleet scale). `npm test` runs `serial` after `main`,
-// one file at a time, on a quiet machine.
+// one file at a time, on a quiet machine (in CI, beside the QEMU jobs at nice 19: .ci/run).
 export default defineConfig({
   test: {
     globalSetup: ['tests/global-setup.ts'],
