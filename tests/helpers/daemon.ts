@@ -12,7 +12,7 @@ const execFileAsync = promisify(execFile);
 
 /**
  * A state directory with catalog models pulled from ../shared/data as a mirror directory (real pull + convert).
- * Each set of models is pulled once per test run and every caller gets its own copy.
+ * Each set of models is pulled once per test run and every caller gets its own copy (no copyState needed).
  */
 export async function pulledState(only: string[]): Promise<string> {
   return fromTemplate(['pulled', ...[...only].sort()], (dir) => pullInto(dir, only));
@@ -74,8 +74,8 @@ export function copyState(stateDir: string): string {
 /** Flags that keep profiling short in tests: few runs, one thread count. */
 export const fastProfile = ['--set', 'profile.minRuns=3', '--set', 'profile.minSeconds=0.2', '--set', 'profile.warmupRuns=1', '--set', 'engine.threads=1'];
 
-/** Three runs per variant and no minimum time: for tests that need a choice, not figures the choice depends on. */
-export const fewRunsProfile = ['--set', 'profile.minRuns=3', '--set', 'profile.minSeconds=0', '--set', 'profile.warmupRuns=1', '--set', 'engine.threads=1'];
+/** fastProfile without a minimum time (the last --set wins): for tests that need a choice, not figures it depends on. */
+export const fewRunsProfile = [...fastProfile, '--set', 'profile.minSeconds=0'];
 
 export class DaemonProcess {
   readonly proc: ChildProcess;

@@ -9,7 +9,7 @@ import { ProbeFrameCollector } from '../../src/daemon/probe-frames.js';
 import { decodeRgb } from '../../src/image/load.js';
 import { loadProbeSet } from '../../src/profile/agreement.js';
 import { waitFor } from '../helpers/wait.js';
-import { DaemonProcess, copyState, fastProfile, pulledState } from '../helpers/daemon.js';
+import { DaemonProcess, fastProfile, pulledState } from '../helpers/daemon.js';
 
 let work: string;
 beforeAll(() => { work = mkdtempSync(join(tmpdir(), 'edgefit-probe-')); });
@@ -66,7 +66,7 @@ describe('probe frames from the camera', () => {
 
 describe('a profile.probeDir set by the user', () => {
   it('that holds no photo is said at start: the reduced-resolution rungs go unchecked, and where to fix it', async () => {
-    const state = copyState(await pulledState(['mobilenet_v1-0.25-128-int8']));
+    const state = await pulledState(['mobilenet_v1-0.25-128-int8']);
     const typo = join(work, 'no-such-probe-dir');
     const d = new DaemonProcess(['--no-mqtt', '--json', '--state-dir', state, '--device-id', 'probe-typo', ...fastProfile, '--camera', 'synthetic', '--set', `profile.probeDir=${typo}`]);
     try {

@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
-import { DaemonProcess, pulledState, copyState, fewRunsProfile } from '../helpers/daemon.js';
+import { DaemonProcess, pulledState, fewRunsProfile } from '../helpers/daemon.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
 import { sharedData } from '../../src/util/paths.js';
 import { defaultCatalogPath } from '../../src/catalog/catalog.js';
@@ -50,7 +50,7 @@ describe('a real daemon takes part in rollouts (real mosquitto)', () => {
   };
 
   beforeAll(async () => {
-    state = copyState(await pulledState(['mobilenet_v1-0.25-128-int8']));
+    state = await pulledState(['mobilenet_v1-0.25-128-int8']);
     broker = await Mosquitto.start();
     // the catalog the daemon starts on is the shipped one (its other models are not pulled: it runs MODEL)
     const v1 = (() => {

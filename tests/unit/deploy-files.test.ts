@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { projectRoot } from '../../src/util/paths.js';
 import { loadConfig } from '../../src/config/index.js';
-import { pulledState, copyState, fastProfile } from '../helpers/daemon.js';
+import { pulledState, fastProfile } from '../helpers/daemon.js';
 
 const unitPath = join(projectRoot, 'deploy/systemd/edgefit.service');
 const dropInDir = join(projectRoot, 'deploy/systemd/edgefit.service.d');
@@ -162,7 +162,7 @@ describe('deploy/systemd/edgefit.service', () => {
     const allowed = join(mkdtempSync(join(tmpdir(), 'edgefit-seccomp-')), 'allowed.txt');
     writeFileSync(allowed, syscallGroup(one('SystemCallFilter')!).join('\n'));
     const errno = one('SystemCallErrorNumber') ?? 'kill';
-    const state = copyState(await pulledState(['mobilenet_v1-0.25-128-int8']));
+    const state = await pulledState(['mobilenet_v1-0.25-128-int8']);
     // a fresh profile (profiler children), ffmpeg, the embedded broker, then a clean stop: all under the filter
     const d = spawn('/usr/bin/python3', [join(projectRoot, 'tests/helpers/seccomp-exec.py'), allowed, errno, launcher, process.execPath, join(projectRoot, 'bin/edgefit.js'), 'run',
       '--json', '--state-dir', state, '--device-id', 'seccomp-1', '--camera', 'lavfi:testsrc2=size=320x240:rate=10', ...fastProfile], {

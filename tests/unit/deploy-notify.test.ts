@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { projectRoot, sharedData } from '../../src/util/paths.js';
-import { profiledState, copyState, fastProfile } from '../helpers/daemon.js';
+import { profiledState, fastProfile } from '../helpers/daemon.js';
 import { freePort } from '../helpers/mosquitto.js';
 
 /**
@@ -81,7 +81,7 @@ describe('systemd notify protocol and PM2 ready (a real daemon, a real datagram 
     mkdirSync(photos);
     const src = join(sharedData, 'images/test');
     for (const round of [0, 1, 2]) for (const f of readdirSync(src).filter((x) => /\.(jpg|bmp)$/.test(x))) symlinkSync(join(src, f), join(photos, `${round}-${f}`));
-    const state = copyState(await profiledState(['mobilenet_v1-0.25-128-int8']));
+    const state = await profiledState(['mobilenet_v1-0.25-128-int8']);
     // started as the unit starts it: through bin/edgefit-notify-exec, which exec()s node (same PID)
     daemon = spawn(join(projectRoot, 'bin/edgefit-notify-exec'), [process.execPath, join(projectRoot, 'bin/edgefit.js'), 'run', '--state-dir', state, '--camera', `folder:${photos}`, '--device-id', 'notify-1',
       '--set', 'camera.loop=false', '--set', 'camera.fps=4', '--set', 'mqtt.results.mode=every', ...fastProfile], {
@@ -181,7 +181,7 @@ describe('systemd watchdog with the camera down (a real daemon, an RTSP camera t
     listener = await startListener(sock, notes);
     // nothing listens on this port: ffmpeg's connection is refused at every attempt
     const camera = `rtsp://127.0.0.1:${await freePort()}/cam`;
-    const state = copyState(await profiledState(['mobilenet_v1-0.25-128-int8']));
+    const state = await profiledState(['mobilenet_v1-0.25-128-int8']);
     let stderr = '';
     daemon = spawn(join(projectRoot, 'bin/edgefit-notify-exec'), [process.execPath, join(projectRoot, 'bin/edgefit.js'), 'run', '--state-dir', state, '--camera', camera, '--device-id', 'notify-2',
       '--no-mqtt', '--set', 'camera.watchdogSeconds=1', ...fastProfile], {
